@@ -1,0 +1,42 @@
+/**
+ * Our own settings that the NIST ElectionReport has no place for: the policies of DESIGN.md
+ * section 4, the poll times and the geofence. They travel beside the report in one definition
+ * document (see definition.ts).
+ */
+import { z } from "zod";
+
+export const ElectionId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/, "an election id is 3-64 lowercase letters, digits and dashes");
+
+export const CountryCode = z.string().regex(/^[A-Z]{2}$/, "an ISO 3166-1 alpha-2 code in capitals");
+
+export const ElectionSettings = z
+  .object({
+    electionId: ElectionId,
+    /** DESIGN.md section 4: `first-wins` (CHVote) or `paper-supersedes` (IVXV). */
+    crossChannelPolicy: z.enum(["first-wins", "paper-supersedes"]),
+    /** Whether the public sees results while polls are open; officials always do. */
+    resultsVisibility: z.enum(["live", "after-close"]),
+    polls: z
+      .object({
+        opensAt: z.iso.datetime({ offset: true }),
+        closesAt: z.iso.datetime({ offset: true }),
+      })
+      .strict()
+      .refine((p) => Date.parse(p.opensAt) < Date.parse(p.closesAt), {
+        message: "polls must open before they close",
+        path: ["closesAt"],
+      }),
+    geofence: z
+      .object({
+        /** Countries from which online voting is allowed; empty means everywhere. */
+        allowedCountries: z.array(CountryCode).max(250),
+        /** What happens to a request from elsewhere: refused, or accepted and flagged. */
+        outside: z.enum(["refuse", "flag"]),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type ElectionSettings = z.infer<typeof ElectionSettings>;

@@ -1,0 +1,61 @@
+/**
+ * The one registry of error codes the API returns. A code is stable: clients, the station client
+ * and the tests match on it. Each says its HTTP status and a sentence for people.
+ */
+export const ERROR_CODES = {
+  // Request shape
+  invalid_request: { status: 400, message: "The request does not match the expected shape." },
+  invalid_json: { status: 400, message: "The request body is not valid JSON." },
+  payload_too_large: { status: 413, message: "The request body is too large." },
+  unsupported_media_type: { status: 415, message: "The request body has the wrong content type." },
+  not_found: { status: 404, message: "No such resource." },
+  method_not_allowed: { status: 405, message: "This method is not allowed here." },
+  // Election definition and roll
+  invalid_definition: { status: 422, message: "The election definition is invalid." },
+  election_not_found: { status: 404, message: "No election with this id." },
+  election_locked: { status: 409, message: "The election's polls have opened; its definition can no longer change." },
+  invalid_roll: { status: 422, message: "The voter roll file is invalid." },
+  // Identity
+  unauthenticated: { status: 401, message: "A valid credential is required." },
+  invalid_token: { status: 401, message: "The token is invalid." },
+  token_expired: { status: 401, message: "The token has expired." },
+  token_replayed: { status: 401, message: "The token has already been used." },
+  login_state_mismatch: { status: 401, message: "The login response does not match the login that was started." },
+  eid_unavailable: { status: 503, message: "The national eID issuer cannot be reached; try again shortly." },
+  not_on_roll: { status: 403, message: "This person is not on the voter roll of this election." },
+  no_ballot_style: { status: 409, message: "No ballot style covers this voter's district." },
+  forbidden: { status: 403, message: "This credential's role may not do this." },
+  // Edge
+  rate_limited: { status: 429, message: "Too many requests; try again later." },
+  geofence_refused: { status: 403, message: "Online voting is not available from this country." },
+  // Officials
+  official_exists: { status: 409, message: "An official with this id already exists." },
+  official_not_found: { status: 404, message: "No official with this id." },
+  key_not_found: { status: 404, message: "No such key." },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One problem found in an input, with where it is (a JSON pointer, a CSV line, a claim). */
+export interface Problem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface ApiError {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly problems?: readonly Problem[];
+}
+
+export function apiError(code: ErrorCode, message?: string, problems?: readonly Problem[]): ApiError {
+  return {
+    code,
+    message: message ?? ERROR_CODES[code].message,
+    ...(problems && problems.length > 0 ? { problems } : {}),
+  };
+}
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_CODES[code].status;
+}

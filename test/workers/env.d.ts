@@ -1,0 +1,11 @@
+import type { D1Migration } from "@cloudflare/vitest-plugin";
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      TEST_EID_PRIVATE_JWK: string;
+      TEST_ADMIN_PRIVATE_JWK: string;
+      TEST_MIGRATIONS: D1Migration[];
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Everything that runs inside workerd: the Worker, its Durable Objects, D1, R2, queues.
+        plugins: [
+          cloudflareTest(async ({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                EID_ISSUER: inject("eidIssuerUrl"),
+                EID_JWKS_URL: `${inject("eidIssuerUrl")}/jwks.json`,
+                EID_AUTHORIZE_URL: `${inject("eidIssuerUrl")}/authorize`,
+                EID_CLIENT_ID: "mixed-election-test",
+                ROLL_HASH_KEY: "test-roll-hash-key-0123456789abcdef",
+                SESSION_SIGNING_KEY: "test-session-signing-key-0123456789abcdef",
+                BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
+                // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.
+                TEST_EID_PRIVATE_JWK: inject("eidPrivateJwk"),
+                TEST_ADMIN_PRIVATE_JWK: inject("adminPrivateJwk"),
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          globalSetup: ["./test/global-setup.ts"],
+          setupFiles: ["./test/workers/apply-migrations.ts"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        // Plain Node: runtime-free modules, the CLIs, and end-to-end runs over real HTTP.
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});

@@ -1,0 +1,60 @@
+/**
+ * The gateway's HTTP surface: one OpenAPIHono app, so every route's zod schemas are both its
+ * validation and its OpenAPI description (served at /openapi.json). The Worker entry (index.ts)
+ * only hands requests here.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import { errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
+import { apiError } from "../../lib/errors.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { electionRoutes } from "./routes/elections.ts";
+import { officialRoutes } from "./routes/officials.ts";
+import { rollRoutes } from "./routes/roll.ts";
+
+export const OPENAPI_PATH = "/openapi.json";
+
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.route("/", authRoutes());
+  app.route("/", officialRoutes());
+  app.route("/", electionRoutes());
+  app.route("/", rollRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A voter session token from POST /v1/auth/voter-session.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "officialAccess", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "An official's access token from POST /v1/auth/token.",
+  });
+  app.doc31(OPENAPI_PATH, {
+    openapi: "3.1.0",
+    info: {
+      title: "Mixed election system API",
+      version: "1",
+      description: "Online and paper voting, one voter ledger, a public audit log.",
+    },
+  });
+
+  app.notFound((c) => respondError(c, "not_found"));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits.
+      if (error.status === 413) return respondError(c, "payload_too_large");
+      if (error.status === 400) return respondError(c, "invalid_json", error.message || undefined);
+      return c.json(errorBody(apiError("invalid_request", error.message)), error.status);
+    }
+    console.error(JSON.stringify({ level: "error", message: String(error), stack: (error as Error).stack }));
+    return c.json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
+  });
+  return app;
+}

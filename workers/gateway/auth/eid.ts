@@ -1,0 +1,73 @@
+/**
+ * Verifying national-eID ID tokens (OpenID Connect). The issuer, its JWKS URL, our client id
+ * (the audience), the accepted algorithms and the claim that carries the national id are all
+ * configuration: the dev issuer and a real national eID differ only there.
+ *
+ * Checks: signature by a key from the issuer's JWKS, algorithm on the allow-list (so `none` and
+ * HMAC are refused before any key is used), issuer, audience, expiry, not-before (30 s of clock
+ * tolerance), and the nonce when the login started in a browser.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { err, ok, type Result } from "../../../lib/result.ts";
+import type { Config } from "../config.ts";
+
+export type IdTokenError = "invalid_token" | "token_expired" | "eid_unavailable";
+
+export interface VerifiedIdToken {
+  readonly nationalId: string;
+  /** The token's own id (jti), or a hash of the token when the issuer sets none. */
+  readonly tokenId: string;
+  readonly expiresAtMs: number;
+}
+
+const CLOCK_TOLERANCE_SECONDS = 30;
+
+/**
+ * jose caches the fetched keys inside each set (and refetches on an unknown kid, at most every
+ * 30 s), so one set per JWKS URL per isolate keeps the issuer out of the hot path.
+ */
+const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+function keySetOf(url: string): ReturnType<typeof createRemoteJWKSet> {
+  let set = keySets.get(url);
+  if (!set) {
+    set = createRemoteJWKSet(new URL(url), { timeoutDuration: 5_000, cooldownDuration: 30_000 });
+    keySets.set(url, set);
+  }
+  return set;
+}
+
+export async function verifyIdToken(
+  config: Config,
+  idToken: string,
+  expectedNonce?: string,
+): Promise<Result<VerifiedIdToken, IdTokenError>> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(idToken, keySetOf(config.EID_JWKS_URL), {
+      issuer: config.EID_ISSUER,
+      audience: config.EID_CLIENT_ID,
+      algorithms: config.EID_ALGORITHMS,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ["exp", "iat", config.EID_NATIONAL_ID_CLAIM],
+    }));
+  } catch (e) {
+    if (e instanceof errors.JWTExpired) return err("token_expired");
+    if (e instanceof errors.JWKSTimeout) return err("eid_unavailable");
+    if (e instanceof errors.JOSEError) return err("invalid_token");
+    // fetch() itself failed: the issuer's JWKS could not be reached.
+    if (e instanceof TypeError) return err("eid_unavailable");
+    throw e;
+  }
+  if (expectedNonce !== undefined && payload["nonce"] !== expectedNonce) return err("invalid_token");
+  const nationalId = payload[config.EID_NATIONAL_ID_CLAIM];
+  if (typeof nationalId !== "string" || nationalId === "" || typeof payload.exp !== "number") {
+    return err("invalid_token");
+  }
+  const tokenId = typeof payload.jti === "string" && payload.jti !== "" ? payload.jti : await sha256Hex(idToken);
+  return ok({ nationalId, tokenId, expiresAtMs: payload.exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000 });
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

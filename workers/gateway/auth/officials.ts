@@ -1,0 +1,102 @@
+/**
+ * Officials authenticate with their own key pair (OAuth private_key_jwt style): the CLI signs a
+ * short assertion with the official's private key, the gateway checks it against the registered
+ * public key and answers with a 10-minute access token that carries the role.
+ *
+ * Assertion rules: EdDSA or ES256; `kid` names a registered, unrevoked key of an unrevoked
+ * official; iss = sub = the official's id; aud = ASSERTION_AUDIENCE; exp at most 5 minutes after
+ * iat; jti used once (ReplayGuard). Revoking a key or an official stops new access tokens at once;
+ * tokens already issued lapse within OFFICIAL_ACCESS_SECONDS.
+ *
+ * The first administrator is configuration: BOOTSTRAP_ADMIN_JWK, official id "bootstrap-admin".
+ */
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from "jose";
+import { z } from "zod";
+import { officialKeys, officials } from "../../../db/schema.ts";
+import { err, ok, type Result } from "../../../lib/result.ts";
+import type { Config } from "../config.ts";
+import { claimOnce } from "./replay.ts";
+import type { OfficialRole } from "./tokens.ts";
+
+import { ASSERTION_AUDIENCE } from "../../../lib/identity/assertion.ts";
+export const BOOTSTRAP_ADMIN_ID = "bootstrap-admin";
+const MAX_ASSERTION_SECONDS = 5 * 60;
+const ASSERTION_ALGORITHMS = ["EdDSA", "ES256"];
+
+export type AssertionError = "invalid_token" | "token_expired" | "token_replayed";
+
+interface RegisteredKey {
+  readonly officialId: string;
+  readonly role: OfficialRole;
+  readonly jwk: JWK;
+}
+
+const AssertionClaims = z.object({
+  iss: z.string().min(1),
+  sub: z.string().min(1),
+  jti: z.string().min(8).max(128),
+  iat: z.number(),
+  exp: z.number(),
+});
+
+const PublicJwk = z.looseObject({ kty: z.string(), kid: z.string().optional() }).refine((k) => !("d" in k), {
+  message: "a public key must not carry private parts",
+});
+
+async function findKey(env: Env, config: Config, kid: string): Promise<RegisteredKey | undefined> {
+  if (kid === config.BOOTSTRAP_ADMIN_JWK.kid) {
+    return { officialId: BOOTSTRAP_ADMIN_ID, role: "administrator", jwk: config.BOOTSTRAP_ADMIN_JWK };
+  }
+  const row = await drizzle(env.DB)
+    .select({ officialId: officials.id, role: officials.role, publicJwk: officialKeys.publicJwk })
+    .from(officialKeys)
+    .innerJoin(officials, eq(officials.id, officialKeys.officialId))
+    .where(and(eq(officialKeys.kid, kid), isNull(officialKeys.revokedAt), isNull(officials.revokedAt)))
+    .get();
+  if (!row) return undefined;
+  const jwk = PublicJwk.safeParse(JSON.parse(row.publicJwk));
+  if (!jwk.success) return undefined;
+  return { officialId: row.officialId, role: row.role, jwk: jwk.data };
+}
+
+export async function verifyOfficialAssertion(
+  env: Env,
+  config: Config,
+  assertion: string,
+): Promise<Result<{ officialId: string; role: OfficialRole }, AssertionError>> {
+  let kid: string | undefined;
+  try {
+    kid = decodeProtectedHeader(assertion).kid;
+  } catch {
+    return err("invalid_token");
+  }
+  if (!kid) return err("invalid_token");
+  const key = await findKey(env, config, kid);
+  if (!key) return err("invalid_token");
+  let payload: unknown;
+  try {
+    const publicKey = await importJWK(key.jwk, typeof key.jwk.alg === "string" ? key.jwk.alg : undefined);
+    ({ payload } = await jwtVerify(assertion, publicKey, {
+      algorithms: ASSERTION_ALGORITHMS,
+      audience: ASSERTION_AUDIENCE,
+      issuer: key.officialId,
+      subject: key.officialId,
+      maxTokenAge: MAX_ASSERTION_SECONDS,
+      clockTolerance: 30,
+      requiredClaims: ["exp", "iat", "jti"],
+    }));
+  } catch (e) {
+    if (e instanceof errors.JWTExpired) return err("token_expired");
+    if (e instanceof errors.JOSEError || e instanceof TypeError) return err("invalid_token");
+    throw e;
+  }
+  const claims = AssertionClaims.safeParse(payload);
+  if (!claims.success || claims.data.exp - claims.data.iat > MAX_ASSERTION_SECONDS) return err("invalid_token");
+  const first = await claimOnce(env, "official-assertion", `${key.officialId}:${claims.data.jti}`, claims.data.exp * 1000 + 60_000);
+  if (!first) return err("token_replayed");
+  return ok({ officialId: key.officialId, role: key.role });
+}
+
+export { PublicJwk };

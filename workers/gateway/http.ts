@@ -1,0 +1,67 @@
+/**
+ * What every route shares: the Hono environment type, the JSON error shape, and the hook that
+ * turns a failed zod validation into a 400 with every problem listed.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "@hono/zod-openapi";
+import { apiError, statusOf, type ApiError, type ErrorCode, type Problem } from "../../lib/errors.ts";
+import type { OfficialPrincipal, VoterSession } from "./auth/tokens.ts";
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    official: OfficialPrincipal;
+    voter: VoterSession;
+  };
+};
+
+export function problemsOf(error: z.ZodError): Problem[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length === 0 ? "/" : `/${issue.path.map(String).join("/")}`,
+    message: issue.message,
+  }));
+}
+
+export function errorBody(error: ApiError): { error: ApiError } {
+  return { error };
+}
+
+export function respondError(
+  c: Context,
+  code: ErrorCode,
+  message?: string,
+  problems?: readonly Problem[],
+): Response {
+  return c.json(errorBody(apiError(code, message, problems)), statusOf(code) as ContentfulStatusCode);
+}
+
+/** The zod-openapi hook: a request that fails its schema is refused with every problem. */
+export function validationHook(
+  result: { success: true } | { success: false; error: z.ZodError },
+  c: Context,
+): Response | undefined {
+  if (!result.success) {
+    return respondError(c, "invalid_request", undefined, problemsOf(result.error));
+  }
+  return undefined;
+}
+
+/** The OpenAPI description of our error body, shared by every route's responses. */
+export const ErrorResponseSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_request" }),
+      message: z.string(),
+      problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi("Error");
+
+export function errorResponses(...statuses: number[]): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }> {
+  const out: Record<number, { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }> = {};
+  for (const status of statuses) {
+    out[status] = { description: "Error", content: { "application/json": { schema: ErrorResponseSchema } } };
+  }
+  return out;
+}
