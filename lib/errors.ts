@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   // Officials
   official_exists: { status: 409, message: "An official with this id already exists." },
   official_not_found: { status: 404, message: "No official with this id." },
+  key_exists: { status: 409, message: "A key with this kid is already registered." },
   key_not_found: { status: 404, message: "No such key." },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -23,13 +23,14 @@ export const ApiErrorBody = z.object({
 });
 
 export class ApiCallError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly problems: readonly { path: string; message: string }[] = [],
-  ) {
+  readonly status: number;
+  readonly code: string;
+  readonly problems: readonly { path: string; message: string }[];
+  constructor(status: number, code: string, message: string, problems: readonly { path: string; message: string }[] = []) {
     super(message);
+    this.status = status;
+    this.code = code;
+    this.problems = problems;
   }
 }
 
@@ -38,8 +39,11 @@ const Jwk = z.looseObject({ kty: z.string(), kid: z.string() });
 
 export class OfficialClient {
   private token: { value: string; renewAt: number } | undefined;
+  readonly credentials: Credentials;
 
-  constructor(readonly credentials: Credentials) {}
+  constructor(credentials: Credentials) {
+    this.credentials = credentials;
+  }
 
   static fromEnv(overrides: Partial<Credentials> = {}): OfficialClient {
     const baseUrl = overrides.baseUrl ?? process.env["ELECTION_API"] ?? "http://127.0.0.1:8787";

@@ -5,8 +5,9 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
-import { apiError } from "../../lib/errors.ts";
+import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
+import { apiError, statusOf } from "../../lib/errors.ts";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
 import { electionRoutes } from "./routes/elections.ts";
 import { officialRoutes } from "./routes/officials.ts";
@@ -47,6 +48,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.notFound((c) => respondError(c, "not_found"));
   app.onError((error, c) => {
+    if (error instanceof ApiFailure) {
+      return c.json(errorBody(error.apiError), statusOf(error.apiError.code) as ContentfulStatusCode);
+    }
     if (error instanceof HTTPException) {
       // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits.
       if (error.status === 413) return respondError(c, "payload_too_large");

@@ -4,16 +4,16 @@
  */
 import type { Context } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
-import { respondError, type AppEnv } from "./http.ts";
+import { fail, type AppEnv } from "./http.ts";
 
 export function clientAddress(c: Context<AppEnv>): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }
 
-/** Refuses with 429 when `limiter` says the key is over its limit. */
-export async function checkRateLimit(c: Context<AppEnv>, limiter: RateLimit, key: string): Promise<Response | undefined> {
+/** Refuses with 429 rate_limited when `limiter` says the key is over its limit. */
+export async function enforceRateLimit(limiter: RateLimit, key: string): Promise<void> {
   const { success } = await limiter.limit({ key });
-  return success ? undefined : respondError(c, "rate_limited");
+  if (!success) fail("rate_limited");
 }
 
 export type GeofenceOutcome = { readonly kind: "inside" } | { readonly kind: "flagged"; readonly country: string } | { readonly kind: "refused"; readonly country: string };

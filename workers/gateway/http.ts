@@ -36,6 +36,23 @@ export function respondError(
   return c.json(errorBody(apiError(code, message, problems)), statusOf(code) as ContentfulStatusCode);
 }
 
+/**
+ * Thrown by a route handler to answer with an API error. Typed OpenAPI handlers may only return
+ * their declared success bodies, so expected failures leave them this way; app.onError renders
+ * it with respondError. Domain code below the routes returns Result values instead.
+ */
+export class ApiFailure extends Error {
+  readonly apiError: ApiError;
+  constructor(apiError: ApiError) {
+    super(apiError.message);
+    this.apiError = apiError;
+  }
+}
+
+export function fail(code: ErrorCode, message?: string, problems?: readonly Problem[]): never {
+  throw new ApiFailure(apiError(code, message, problems));
+}
+
 /** The zod-openapi hook: a request that fails its schema is refused with every problem. */
 export function validationHook(
   result: { success: true } | { success: false; error: z.ZodError },

@@ -1,0 +1,225 @@
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { generateKeyPair, exportJWK, SignJWT } from "jose";
+import { BASE, signIdToken } from "./helpers/auth.ts";
+import { loadDemoElection } from "./helpers/election.ts";
+import { enrol } from "./helpers/roll.ts";
+
+const ELECTION = "login-test";
+const VOTER = "EE-LOGIN-0001";
+
+let ipCounter = 0;
+function freshIp(): string {
+  ipCounter += 1;
+  return `10.20.${Math.floor(ipCounter / 250)}.${ipCounter % 250}`;
+}
+
+async function login(body: unknown, options: { ip?: string; country?: string } = {}): Promise<Response> {
+  return SELF.fetch(`${BASE}/v1/auth/voter-session`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": options.ip ?? freshIp() },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    cf: { country: options.country ?? "EE" },
+  });
+}
+
+async function codeOf(res: Response): Promise<string> {
+  const body: { error: { code: string } } = await res.json();
+  return body.error.code;
+}
+
+function b64url(value: unknown): string {
+  return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+beforeAll(async () => {
+  await loadDemoElection({ electionId: ELECTION });
+  await enrol(ELECTION, VOTER, "district-north");
+  await loadDemoElection({ electionId: "login-refuse", geofence: { allowedCountries: ["EE"], outside: "refuse" } });
+  await enrol("login-refuse", VOTER, "district-south");
+  await loadDemoElection({ electionId: "login-flag", geofence: { allowedCountries: ["EE"], outside: "flag" } });
+  await enrol("login-flag", VOTER, "district-east");
+});
+
+describe("voter login with a national-eID ID token", () => {
+  it("issues a session bound to the election and the voter's ballot style", async () => {
+    const res = await login({ electionId: ELECTION, idToken: await signIdToken(VOTER) });
+    expect(res.status).toBe(200);
+    const body: { sessionToken: string; districtId: string; ballotStyleId: string; electionId: string } = await res.json();
+    expect(body.electionId).toBe(ELECTION);
+    expect(body.districtId).toBe("district-north");
+    const ballot = await SELF.fetch(`${BASE}/v1/elections/${ELECTION}/ballot`, { headers: { authorization: `Bearer ${body.sessionToken}` } });
+    expect(ballot.status).toBe(200);
+    const ballotBody: { ballotStyleId: string } = await ballot.json();
+    expect(ballotBody.ballotStyleId).toBe(body.ballotStyleId);
+  });
+
+  it("normalises the national id as the roll does (case and spaces)", async () => {
+    const res = await login({ electionId: ELECTION, idToken: await signIdToken("  ee-login-0001 ") });
+    expect(res.status).toBe(200);
+  });
+
+  it("refuses a replayed ID token", async () => {
+    const idToken = await signIdToken(VOTER);
+    expect((await login({ electionId: ELECTION, idToken })).status).toBe(200);
+    const again = await login({ electionId: ELECTION, idToken });
+    expect(again.status).toBe(401);
+    expect(await codeOf(again)).toBe("token_replayed");
+  });
+
+  const otherKey = async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    return exportJWK(privateKey);
+  };
+
+  it.each([
+    ["forged: signed by another key under the issuer's kid", async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid } }), "invalid_token"],
+    ["signed by a key the issuer never published", async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: "unknown-kid" } }), "invalid_token"],
+    ["expired", async () => signIdToken(VOTER, { expiresIn: -120 }), "token_expired"],
+    ["not yet valid", async () => signIdToken(VOTER, { notBefore: 600 }), "invalid_token"],
+    ["from another issuer", async () => signIdToken(VOTER, { issuer: "https://evil.example" }), "invalid_token"],
+    ["for another audience", async () => signIdToken(VOTER, { audience: "another-client" }), "invalid_token"],
+    ["with alg none", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      return `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ iss: env.EID_ISSUER, aud: env.EID_CLIENT_ID, sub: VOTER, iat: now, exp: now + 300, jti: crypto.randomUUID() })}.`;
+    }, "invalid_token"],
+    ["with HS256 keyed by the issuer's public key", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({})
+        .setProtectedHeader({ alg: "HS256", kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid })
+        .setIssuer(env.EID_ISSUER).setAudience(env.EID_CLIENT_ID).setSubject(VOTER)
+        .setIssuedAt(now).setExpirationTime(now + 300).setJti(crypto.randomUUID())
+        .sign(new TextEncoder().encode(env.EID_JWKS_URL));
+    }, "invalid_token"],
+  ])("refuses an ID token %s", async (_name, make, code) => {
+    const res = await login({ electionId: ELECTION, idToken: await make() });
+    expect(res.status).toBe(401);
+    expect(await codeOf(res)).toBe(code);
+  });
+
+  it("refuses a person who is not on the roll", async () => {
+    const res = await login({ electionId: ELECTION, idToken: await signIdToken("EE-NOT-ON-ROLL") });
+    expect(res.status).toBe(403);
+    expect(await codeOf(res)).toBe("not_on_roll");
+  });
+
+  it("refuses an unknown election", async () => {
+    const res = await login({ electionId: "no-such-election", idToken: await signIdToken(VOTER) });
+    expect(res.status).toBe(404);
+    expect(await codeOf(res)).toBe("election_not_found");
+  });
+
+  it.each([
+    ["malformed JSON", "{", "invalid_json"],
+    ["a missing token", { electionId: ELECTION }, "invalid_request"],
+    ["an extra field", { electionId: ELECTION, idToken: "a.b.c-long-enough-token", admin: true }, "invalid_request"],
+    ["a bad election id", { electionId: "../etc", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" }, "invalid_request"],
+  ])("refuses %s with 400", async (_name, body, code) => {
+    const res = await login(body);
+    expect(res.status).toBe(400);
+    expect(await codeOf(res)).toBe(code);
+  });
+});
+
+describe("edge rules", () => {
+  it("refuses logins from outside the allowed countries when the election says refuse", async () => {
+    const res = await login({ electionId: "login-refuse", idToken: await signIdToken(VOTER) }, { country: "US" });
+    expect(res.status).toBe(403);
+    expect(await codeOf(res)).toBe("geofence_refused");
+    expect((await login({ electionId: "login-refuse", idToken: await signIdToken(VOTER) }, { country: "EE" })).status).toBe(200);
+  });
+
+  it("flags logins from outside the allowed countries when the election says flag", async () => {
+    const res = await login({ electionId: "login-flag", idToken: await signIdToken(VOTER) }, { country: "US" });
+    expect(res.status).toBe(200);
+    const events = await env.DB.prepare("SELECT kind, detail_json FROM security_events WHERE election_id = ?").bind("login-flag").all<{ kind: string; detail_json: string }>();
+    expect(events.results.map((e) => e.kind)).toContain("geofence-flagged-login");
+    expect(events.results[0]?.detail_json).not.toContain(VOTER);
+  });
+
+  it("rate-limits logins per client address", async () => {
+    const ip = "10.30.0.1";
+    const statuses: number[] = [];
+    for (let i = 0; i < 70; i += 1) {
+      statuses.push((await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" }, { ip })).status);
+    }
+    expect(statuses.slice(0, 60).every((s) => s === 404)).toBe(true);
+    expect(statuses.slice(60).every((s) => s === 429)).toBe(true);
+    // Another address is not affected.
+    expect((await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" })).status).toBe(404);
+  });
+
+  it("rate-limits logins per voter, whatever the address", async () => {
+    await enrol(ELECTION, "EE-BUSY-0001", "district-south");
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i += 1) {
+      statuses.push((await login({ electionId: ELECTION, idToken: await signIdToken("EE-BUSY-0001") })).status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
+    expect(statuses.slice(10)).toEqual([429, 429]);
+  });
+});
+
+describe("browser login through the eID issuer", () => {
+  async function start(): Promise<{ cookie: string; state: string; nonce: string; redirectUri: string }> {
+    const res = await SELF.fetch(`${BASE}/v1/auth/login?electionId=${ELECTION}`, { redirect: "manual", headers: { "cf-connecting-ip": freshIp() } });
+    expect(res.status).toBe(302);
+    const location = new URL(res.headers.get("location") ?? "");
+    expect(`${location.origin}${location.pathname}`).toBe(env.EID_AUTHORIZE_URL);
+    expect(location.searchParams.get("client_id")).toBe(env.EID_CLIENT_ID);
+    const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    return {
+      cookie,
+      state: location.searchParams.get("state") ?? "",
+      nonce: location.searchParams.get("nonce") ?? "",
+      redirectUri: location.searchParams.get("redirect_uri") ?? "",
+    };
+  }
+
+  async function callback(cookie: string, form: Record<string, string>): Promise<Response> {
+    return SELF.fetch(`${BASE}/v1/auth/callback`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie, "cf-connecting-ip": freshIp() },
+      body: new URLSearchParams(form).toString(),
+      cf: { country: "EE" },
+    });
+  }
+
+  it("logs in and shows the voter's ballot", async () => {
+    const s = await start();
+    expect(s.redirectUri).toBe(`${BASE}/v1/auth/callback`);
+    const res = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: s.state });
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(page).toContain("district-north");
+    expect(page).toContain('id="session-token"');
+  });
+
+  it("refuses a mismatched state, a missing cookie and a wrong nonce", async () => {
+    const s = await start();
+    const wrongState = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: "not-the-state" });
+    expect(wrongState.status).toBe(401);
+    expect(await codeOf(wrongState)).toBe("login_state_mismatch");
+    const noCookie = await callback("", { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: s.state });
+    expect(await codeOf(noCookie)).toBe("login_state_mismatch");
+    const wrongNonce = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: "another-nonce-value" }), state: s.state });
+    expect(wrongNonce.status).toBe(401);
+    expect(await codeOf(wrongNonce)).toBe("invalid_token");
+  });
+});
+
+describe("OpenAPI", () => {
+  it("is generated from the routes' schemas at /openapi.json", async () => {
+    const res = await SELF.fetch(`${BASE}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc: { openapi: string; paths: Record<string, unknown> } = await res.json();
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/auth/voter-session", "/v1/auth/token", "/v1/admin/officials"]));
+  });
+
+  it("answers unknown paths with a JSON 404", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/nothing-here`);
+    expect(res.status).toBe(404);
+    expect(await codeOf(res)).toBe("not_found");
+  });
+});

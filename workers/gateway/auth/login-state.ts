@@ -1,0 +1,47 @@
+/**
+ * The browser login's state: a short signed cookie that binds the eID response to the login we
+ * started (OIDC `state` against CSRF, `nonce` against ID-token replay) and remembers the election.
+ */
+import { jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import type { Config } from "../config.ts";
+import { TOKEN_ISSUER } from "./tokens.ts";
+
+export const LOGIN_COOKIE = "login_state";
+export const LOGIN_STATE_SECONDS = 10 * 60;
+const AUDIENCE = "login-state";
+
+const LoginState = z.object({ state: z.string().min(16), nonce: z.string().min(16), eid: z.string().min(1) });
+export type LoginState = { state: string; nonce: string; electionId: string };
+
+function keyOf(config: Config): Uint8Array {
+  return new TextEncoder().encode(config.SESSION_SIGNING_KEY);
+}
+
+export async function newLoginState(config: Config, electionId: string): Promise<{ cookie: string; state: LoginState }> {
+  const state: LoginState = { state: crypto.randomUUID(), nonce: crypto.randomUUID(), electionId };
+  const cookie = await new SignJWT({ state: state.state, nonce: state.nonce, eid: electionId })
+    .setProtectedHeader({ alg: "HS256", typ: "login-state+jwt" })
+    .setIssuer(TOKEN_ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime(`${LOGIN_STATE_SECONDS}s`)
+    .sign(keyOf(config));
+  return { cookie, state };
+}
+
+export async function readLoginState(config: Config, cookie: string | undefined): Promise<LoginState | undefined> {
+  if (!cookie) return undefined;
+  try {
+    const { payload } = await jwtVerify(cookie, keyOf(config), {
+      algorithms: ["HS256"],
+      issuer: TOKEN_ISSUER,
+      audience: AUDIENCE,
+      typ: "login-state+jwt",
+    });
+    const parsed = LoginState.safeParse(payload);
+    return parsed.success ? { state: parsed.data.state, nonce: parsed.data.nonce, electionId: parsed.data.eid } : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Voter login, shared by the API flow (POST /v1/auth/voter-session) and the browser flow
+ * (GET /v1/auth/login then POST /v1/auth/callback). In order:
+ *   1. the election exists;
+ *   2. geofence on request.cf.country: refuse, or flag (a security event) and go on;
+ *   3. the ID token verifies (see eid.ts) and, in the browser flow, carries our nonce;
+ *   4. the ID token has not been used before (ReplayGuard, until it expires);
+ *   5. per-voter rate limit, keyed by the voter key, only after the token verified, so nobody
+ *      can lock another person out by guessing;
+ *   6. the voter is on the election's roll; their district has a ballot style;
+ *   7. a session token bound to the election, the voter key and the ballot style.
+ */
+import type { Context } from "hono";
+import { drizzle } from "drizzle-orm/d1";
+import { and, eq } from "drizzle-orm";
+import { securityEvents, voters } from "../../../db/schema.ts";
+import type { ErrorCode } from "../../../lib/errors.ts";
+import { importVoterKeySecret, NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
+import { err, ok, type Result } from "../../../lib/result.ts";
+import { configOf } from "../config.ts";
+import { countryOf, geofence } from "../edge.ts";
+import { getElection } from "../elections/store.ts";
+import type { AppEnv } from "../http.ts";
+import { verifyIdToken } from "./eid.ts";
+import { claimOnce } from "./replay.ts";
+import { issueVoterSession, type VoterSession } from "./tokens.ts";
+
+export interface VoterLogin {
+  readonly token: string;
+  readonly session: VoterSession;
+  readonly geofence: "inside" | "flagged";
+}
+
+const secrets = new Map<string, Promise<CryptoKey>>();
+export function voterKeySecret(env: Env): Promise<CryptoKey> {
+  const raw = configOf(env).ROLL_HASH_KEY;
+  let key = secrets.get(raw);
+  if (!key) {
+    key = importVoterKeySecret(raw);
+    secrets.set(raw, key);
+  }
+  return key;
+}
+
+export async function loginVoter(
+  c: Context<AppEnv>,
+  electionId: string,
+  idToken: string,
+  expectedNonce?: string,
+): Promise<Result<VoterLogin, ErrorCode>> {
+  const config = configOf(c.env);
+  const election = await getElection(c.env, electionId);
+  if (!election) return err("election_not_found");
+
+  const country = countryOf(c);
+  const fence = geofence(election, country);
+  if (fence.kind === "refused") return err("geofence_refused");
+
+  const verified = await verifyIdToken(config, idToken, expectedNonce);
+  if (!verified.ok) return err(verified.error);
+  const { nationalId, tokenId, expiresAtMs } = verified.value;
+
+  if (!(await claimOnce(c.env, "id-token", `${config.EID_ISSUER}:${tokenId}`, expiresAtMs))) {
+    return err("token_replayed");
+  }
+
+  const normalised = NationalId.safeParse(nationalId);
+  if (!normalised.success) return err("not_on_roll");
+  const voterKey = await voterKeyOf(await voterKeySecret(c.env), normalised.data);
+
+  const { success } = await c.env.VOTER_LIMITER.limit({ key: `login:${electionId}:${voterKey}` });
+  if (!success) return err("rate_limited");
+
+  const row = await drizzle(c.env.DB)
+    .select({ districtId: voters.districtId })
+    .from(voters)
+    .where(and(eq(voters.electionId, electionId), eq(voters.voterKey, voterKey)))
+    .get();
+  if (!row) return err("not_on_roll");
+  const ballotStyleId = election.ballotStyleByDistrict.get(row.districtId);
+  if (!ballotStyleId) return err("no_ballot_style");
+
+  if (fence.kind === "flagged") {
+    // The monitor reads these; the voter is not told, the login goes on as the policy says.
+    c.executionCtx.waitUntil(
+      drizzle(c.env.DB)
+        .insert(securityEvents)
+        .values({ electionId, kind: "geofence-flagged-login", detailJson: JSON.stringify({ country, districtId: row.districtId }) })
+        .run(),
+    );
+  }
+
+  const { token, session } = await issueVoterSession(config, {
+    voterKey,
+    electionId,
+    ballotStyleId,
+    districtId: row.districtId,
+  });
+  return ok({ token, session, geofence: fence.kind });
+}

@@ -1,0 +1,192 @@
+/**
+ * Authentication routes: officials exchange a signed assertion for an access token; voters log in
+ * with a national-eID ID token, either directly (apps, scripts) or through the browser redirect
+ * flow, and receive a voting session token.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { getCookie, deleteCookie, setCookie } from "hono/cookie";
+import { html } from "hono/html";
+import { configOf } from "../config.ts";
+import { clientAddress, enforceRateLimit } from "../edge.ts";
+import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { getElection } from "../elections/store.ts";
+import { verifyOfficialAssertion } from "../auth/officials.ts";
+import { LOGIN_COOKIE, LOGIN_STATE_SECONDS, newLoginState, readLoginState } from "../auth/login-state.ts";
+import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess, OfficialRole } from "../auth/tokens.ts";
+import { loginVoter } from "../auth/voter-login.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+
+const JWT = z.string().min(16).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/, "a compact JWS");
+
+const tokenRoute = createRoute({
+  method: "post",
+  path: "/v1/auth/token",
+  tags: ["auth"],
+  summary: "Exchange an official's signed assertion for an access token",
+  request: { body: { required: true, content: { "application/json": { schema: z.object({ assertion: JWT }).strict() } } } },
+  responses: {
+    200: {
+      description: "An access token carrying the official's role",
+      content: {
+        "application/json": {
+          schema: z.object({
+            accessToken: z.string(),
+            tokenType: z.literal("Bearer"),
+            expiresIn: z.number(),
+            officialId: z.string(),
+            role: OfficialRole,
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 429),
+  },
+});
+
+const VoterSessionResponse = z
+  .object({
+    sessionToken: z.string(),
+    expiresAt: z.number().openapi({ description: "Seconds since the epoch" }),
+    electionId: z.string(),
+    ballotStyleId: z.string(),
+    districtId: z.string(),
+  })
+  .openapi("VoterSession");
+
+const voterSessionRoute = createRoute({
+  method: "post",
+  path: "/v1/auth/voter-session",
+  tags: ["auth"],
+  summary: "Log a voter in with a national-eID ID token",
+  request: {
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.object({ electionId: ElectionId, idToken: JWT }).strict() } },
+    },
+  },
+  responses: {
+    200: { description: "A voting session for the voter's ballot style", content: { "application/json": { schema: VoterSessionResponse } } },
+    ...errorResponses(400, 401, 403, 404, 409, 429, 503),
+  },
+});
+
+const loginRoute = createRoute({
+  method: "get",
+  path: "/v1/auth/login",
+  tags: ["auth"],
+  summary: "Start a browser login at the national-eID issuer",
+  request: { query: z.object({ electionId: ElectionId }) },
+  responses: { 302: { description: "Redirect to the issuer's login page" }, ...errorResponses(400, 404, 429) },
+});
+
+const callbackRoute = createRoute({
+  method: "post",
+  path: "/v1/auth/callback",
+  tags: ["auth"],
+  summary: "The issuer's form_post answer to a browser login",
+  request: {
+    body: {
+      required: true,
+      content: { "application/x-www-form-urlencoded": { schema: z.object({ id_token: JWT, state: z.string().min(1).max(128) }) } },
+    },
+  },
+  responses: { 200: { description: "The voter's ballot page" }, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
+});
+
+export function authRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(tokenRoute, async (c) => {
+    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `official:${clientAddress(c)}`);
+    const config = configOf(c.env);
+    const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion);
+    if (!verified.ok) fail(verified.error);
+    const { token } = await issueOfficialAccess(config, verified.value.officialId, verified.value.role);
+    return c.json(
+      { accessToken: token, tokenType: "Bearer" as const, expiresIn: OFFICIAL_ACCESS_SECONDS, officialId: verified.value.officialId, role: verified.value.role },
+      200,
+    );
+  });
+
+  app.openapi(voterSessionRoute, async (c) => {
+    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
+    const { electionId, idToken } = c.req.valid("json");
+    const login = await loginVoter(c, electionId, idToken);
+    if (!login.ok) fail(login.error);
+    const { token, session } = login.value;
+    return c.json(
+      {
+        sessionToken: token,
+        expiresAt: session.expiresAt,
+        electionId: session.electionId,
+        ballotStyleId: session.ballotStyleId,
+        districtId: session.districtId,
+      },
+      200,
+    );
+  });
+
+  app.openapi(loginRoute, async (c) => {
+    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
+    const { electionId } = c.req.valid("query");
+    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    const config = configOf(c.env);
+    const { cookie, state } = await newLoginState(config, electionId);
+    const secure = new URL(c.req.url).protocol === "https:";
+    // The issuer answers with a cross-site form POST: in production the cookie must be
+    // SameSite=None (and so Secure); over plain http on one host, Lax is what browsers allow.
+    setCookie(c, LOGIN_COOKIE, cookie, {
+      httpOnly: true,
+      secure,
+      sameSite: secure ? "None" : "Lax",
+      path: "/v1/auth",
+      maxAge: LOGIN_STATE_SECONDS,
+    });
+    const authorize = new URL(config.EID_AUTHORIZE_URL);
+    authorize.searchParams.set("client_id", config.EID_CLIENT_ID);
+    authorize.searchParams.set("response_type", "id_token");
+    authorize.searchParams.set("response_mode", "form_post");
+    authorize.searchParams.set("scope", "openid");
+    authorize.searchParams.set("redirect_uri", new URL("/v1/auth/callback", c.req.url).toString());
+    authorize.searchParams.set("state", state.state);
+    authorize.searchParams.set("nonce", state.nonce);
+    return c.redirect(authorize.toString(), 302);
+  });
+
+  app.openapi(callbackRoute, async (c) => {
+    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
+    const form = c.req.valid("form");
+    const started = await readLoginState(configOf(c.env), getCookie(c, LOGIN_COOKIE));
+    if (!started || started.state !== form.state) fail("login_state_mismatch");
+    deleteCookie(c, LOGIN_COOKIE, { path: "/v1/auth" });
+    const login = await loginVoter(c, started.electionId, form.id_token, started.nonce);
+    if (!login.ok) fail(login.error);
+    const election = await getElection(c.env, started.electionId);
+    const style = election?.ballotStyles.get(login.value.session.ballotStyleId);
+    const contests = (style?.contestIds ?? []).flatMap((id) => {
+      const contest = election?.contests.get(id);
+      return contest ? [contest] : [];
+    });
+    return c.html(
+      html`<!doctype html>
+        <html lang="en">
+          <head><meta charset="utf-8" /><title>${election?.name ?? "Election"}: your ballot</title></head>
+          <body>
+            <h1>${election?.name}</h1>
+            <p>You are logged in. Ballot style <strong>${login.value.session.ballotStyleId}</strong>, district <strong>${login.value.session.districtId}</strong>.</p>
+            <ol id="contests">
+              ${contests.map(
+                (contest) => html`<li data-contest="${contest.id}"><h2>${contest.name}</h2><p>Choose ${contest.votesAllowed === 1 ? "one" : `up to ${contest.votesAllowed}`}</p>
+                  <ul>${contest.options.map((o) => html`<li data-option="${o.id}">${o.isWriteIn ? "Write-in" : o.label}</li>`)}</ul></li>`,
+              )}
+            </ol>
+            <p>Your session token, for the API (valid 15 minutes):</p>
+            <pre id="session-token">${login.value.token}</pre>
+          </body>
+        </html>`,
+      200,
+    );
+  });
+
+  return app;
+}

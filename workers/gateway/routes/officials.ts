@@ -1,0 +1,208 @@
+/**
+ * Officials' registry (administrators only): register an official with a role and a public key,
+ * add keys (rotation), revoke a key or a whole official. Private keys never reach the server.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, isNull } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { importJWK } from "jose";
+import { officialKeys, officials } from "../../../db/schema.ts";
+import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
+import { requireOfficial } from "../auth/middleware.ts";
+import { OfficialRole } from "../auth/tokens.ts";
+import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+
+const OfficialId = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$/, "3-64 lowercase letters, digits, dots, dashes, underscores");
+const Kid = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "3-64 letters, digits, dots, dashes, underscores");
+
+/** Only signature keys of the kinds assertions accept, public parts only. */
+const PublicSigningJwk = z
+  .union([
+    z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(40).max(50), kid: Kid, alg: z.literal("EdDSA").optional(), use: z.literal("sig").optional() }).strict(),
+    z.object({ kty: z.literal("EC"), crv: z.literal("P-256"), x: z.string().min(40).max(50), y: z.string().min(40).max(50), kid: Kid, alg: z.literal("ES256").optional(), use: z.literal("sig").optional() }).strict(),
+  ])
+  .openapi("PublicSigningJwk", { description: "An Ed25519 or P-256 public JWK with a kid; private parts are refused." });
+
+const OfficialSummary = z.object({
+  id: z.string(),
+  role: OfficialRole,
+  displayName: z.string(),
+  revokedAt: z.string().nullable(),
+  keys: z.array(z.object({ kid: z.string(), revokedAt: z.string().nullable() })),
+});
+
+const admin = requireOfficial("administrator");
+
+const createOfficialRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/officials",
+  tags: ["officials"],
+  summary: "Register an official with a role and a public key",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z.object({ id: OfficialId, role: OfficialRole, displayName: z.string().trim().min(1).max(200), publicJwk: PublicSigningJwk }).strict(),
+        },
+      },
+    },
+  },
+  responses: {
+    201: { description: "Registered", content: { "application/json": { schema: z.object({ id: z.string(), role: OfficialRole, kid: z.string() }) } } },
+    ...errorResponses(400, 401, 403, 409),
+  },
+});
+
+const listOfficialsRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/officials",
+  tags: ["officials"],
+  summary: "List officials and their keys",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  responses: {
+    200: { description: "Officials", content: { "application/json": { schema: z.object({ officials: z.array(OfficialSummary) }) } } },
+    ...errorResponses(401, 403),
+  },
+});
+
+const addKeyRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/officials/{officialId}/keys",
+  tags: ["officials"],
+  summary: "Add a key to an official (key rotation)",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  request: {
+    params: z.object({ officialId: OfficialId }),
+    body: { required: true, content: { "application/json": { schema: z.object({ publicJwk: PublicSigningJwk }).strict() } } },
+  },
+  responses: {
+    201: { description: "Key added", content: { "application/json": { schema: z.object({ id: z.string(), kid: z.string() }) } } },
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
+const revokeKeyRoute = createRoute({
+  method: "delete",
+  path: "/v1/admin/officials/{officialId}/keys/{kid}",
+  tags: ["officials"],
+  summary: "Revoke one key of an official",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  request: { params: z.object({ officialId: OfficialId, kid: Kid }) },
+  responses: {
+    200: { description: "Revoked", content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const revokeOfficialRoute = createRoute({
+  method: "delete",
+  path: "/v1/admin/officials/{officialId}",
+  tags: ["officials"],
+  summary: "Revoke an official: no new access tokens for any of their keys",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  request: { params: z.object({ officialId: OfficialId }) },
+  responses: {
+    200: { description: "Revoked", content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+async function importable(jwk: z.infer<typeof PublicSigningJwk>): Promise<boolean> {
+  try {
+    await importJWK(jwk, jwk.kty === "OKP" ? "EdDSA" : "ES256");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function officialRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(createOfficialRoute, async (c) => {
+    const body = c.req.valid("json");
+    if (body.id === BOOTSTRAP_ADMIN_ID) fail("official_exists");
+    if (!(await importable(body.publicJwk))) {
+      fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
+    }
+    const db = drizzle(c.env.DB);
+    if (await db.select({ id: officials.id }).from(officials).where(eq(officials.id, body.id)).get()) {
+      fail("official_exists");
+    }
+    if (await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, body.publicJwk.kid)).get()) {
+      fail("key_exists");
+    }
+    // One D1 batch is one transaction: the official never exists without its key.
+    await db.batch([
+      db.insert(officials).values({ id: body.id, role: body.role, displayName: body.displayName }),
+      db.insert(officialKeys).values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
+    ]);
+    return c.json({ id: body.id, role: body.role, kid: body.publicJwk.kid }, 201);
+  });
+
+  app.openapi(listOfficialsRoute, async (c) => {
+    const db = drizzle(c.env.DB);
+    const [rows, keys] = await db.batch([db.select().from(officials).orderBy(officials.id), db.select().from(officialKeys)]);
+    return c.json(
+      {
+        officials: rows.map((o) => ({
+          id: o.id,
+          role: o.role,
+          displayName: o.displayName,
+          revokedAt: o.revokedAt,
+          keys: keys.filter((k) => k.officialId === o.id).map((k) => ({ kid: k.kid, revokedAt: k.revokedAt })),
+        })),
+      },
+      200,
+    );
+  });
+
+  app.openapi(addKeyRoute, async (c) => {
+    const { officialId } = c.req.valid("param");
+    const { publicJwk } = c.req.valid("json");
+    if (!(await importable(publicJwk))) {
+      fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
+    }
+    const db = drizzle(c.env.DB);
+    const official = await db.select().from(officials).where(and(eq(officials.id, officialId), isNull(officials.revokedAt))).get();
+    if (!official) fail("official_not_found");
+    if (await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, publicJwk.kid)).get()) {
+      fail("key_exists");
+    }
+    await db.insert(officialKeys).values({ kid: publicJwk.kid, officialId, publicJwk: JSON.stringify(publicJwk) });
+    return c.json({ id: officialId, kid: publicJwk.kid }, 201);
+  });
+
+  app.openapi(revokeKeyRoute, async (c) => {
+    const { officialId, kid } = c.req.valid("param");
+    const revokedAt = new Date().toISOString();
+    const result = await drizzle(c.env.DB)
+      .update(officialKeys)
+      .set({ revokedAt })
+      .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
+      .run();
+    if (result.meta.changes !== 1) fail("key_not_found");
+    return c.json({ kid, revokedAt }, 200);
+  });
+
+  app.openapi(revokeOfficialRoute, async (c) => {
+    const { officialId } = c.req.valid("param");
+    const revokedAt = new Date().toISOString();
+    const result = await drizzle(c.env.DB)
+      .update(officials)
+      .set({ revokedAt })
+      .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
+      .run();
+    if (result.meta.changes !== 1) fail("official_not_found");
+    return c.json({ id: officialId, revokedAt }, 200);
+  });
+
+  return app;
+}
