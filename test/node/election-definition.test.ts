@@ -1,0 +1,272 @@
+/**
+ * parseDefinition outside the Worker: the demo election compiles, and each kind of fault in a
+ * definition is found, at the JSON pointer of the value at fault, all of them at once.
+ */
+import { describe, expect, it } from "vitest";
+import demo from "../../elections/demo/election.json";
+import { MAX_DEPTH, MAX_PROBLEMS, parseDefinition } from "../../lib/election/definition.ts";
+import type { Problem } from "../../lib/errors.ts";
+
+type Demo = typeof demo;
+type Report = Demo["electionReport"];
+
+function fresh(): Demo {
+  return structuredClone(demo);
+}
+
+function problemsOf(input: unknown): Problem[] {
+  const result = parseDefinition(input);
+  if (result.ok) throw new Error("expected the definition to be refused");
+  return result.error;
+}
+
+function messageAt(problems: readonly Problem[], path: string): string | undefined {
+  return problems.find((p) => p.path === path)?.message;
+}
+
+/** A report document with its Election replaced by a loosely typed copy, for unusual edits. */
+function withElection(edit: (election: Record<string, unknown>) => void, report: Report = fresh().electionReport): unknown {
+  const election: Record<string, unknown> = { ...structuredClone(report.Election[0]) };
+  edit(election);
+  return { settings: fresh().settings, electionReport: { ...report, Election: [election] } };
+}
+
+describe("the demo election", () => {
+  it("compiles", () => {
+    const result = parseDefinition(fresh());
+    if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
+    const { election, definition } = result.value;
+    expect(election.id).toBe("demo-2026");
+    expect(election.name).toBe("General Election 2026");
+    expect([...election.districts.keys()]).toEqual(["demo-republic", "district-north", "district-south", "district-east"]);
+    expect([...election.ballotStyles.keys()]).toEqual(["bs-north", "bs-south", "bs-east"]);
+    expect(election.ballotStyles.get("bs-south")?.contestIds).toEqual([
+      "contest-president",
+      "contest-parliament-south",
+      "contest-referendum-voting-age",
+    ]);
+    expect(election.contests.get("contest-council-east")?.votesAllowed).toBe(3);
+    expect(definition.settings.polls).toEqual({ opensAt: "2026-01-01T00:00:00Z", closesAt: "2030-12-31T23:59:59Z" });
+    // The stored document keeps what the administrator sent, fields we do not read included.
+    expect(JSON.parse(JSON.stringify(definition))).toEqual(demo);
+  });
+
+  it("does not change the input", () => {
+    const input = fresh();
+    parseDefinition(input);
+    expect(input).toEqual(demo);
+  });
+});
+
+describe("ballot styles", () => {
+  it("take their contests from OrderedContent when given, in that order", () => {
+    const doc = fresh();
+    const north = doc.electionReport.Election[0]!.BallotStyle[0]!;
+    const ordered = {
+      ...north,
+      OrderedContent: [
+        { "@type": "ElectionResults.OrderedContest", ContestId: "contest-referendum-voting-age" },
+        { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president", OrderedContestSelectionIds: ["sel-president-write-in"] },
+        { "@type": "ElectionResults.OrderedContest", ContestId: "contest-parliament-north" },
+      ],
+    };
+    const result = parseDefinition({ ...doc, electionReport: { ...doc.electionReport, Election: [{ ...doc.electionReport.Election[0], BallotStyle: [ordered, ...doc.electionReport.Election[0]!.BallotStyle.slice(1)] }] } });
+    if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
+    expect(result.value.election.ballotStyles.get("bs-north")?.contestIds).toEqual([
+      "contest-referendum-voting-age",
+      "contest-president",
+      "contest-parliament-north",
+    ]);
+  });
+
+  it("refuse OrderedContent naming unknown contests, foreign districts, or other contests' selections", () => {
+    const doc = fresh();
+    const election = doc.electionReport.Election[0]!;
+    const problems = problemsOf(
+      withElection((e) => {
+        e["BallotStyle"] = [
+          {
+            ...election.BallotStyle[0],
+            OrderedContent: [
+              { "@type": "ElectionResults.OrderedContest", ContestId: "contest-nowhere" },
+              { "@type": "ElectionResults.OrderedContest", ContestId: "contest-parliament-south" },
+              { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president", OrderedContestSelectionIds: ["sel-referendum-voting-age-yes"] },
+              { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president" },
+            ],
+          },
+          ...election.BallotStyle.slice(1),
+        ];
+      }),
+    );
+    const at = "/electionReport/Election/0/BallotStyle/0/OrderedContent";
+    expect(messageAt(problems, `${at}/0/ContestId`)).toMatch(/contest-nowhere/);
+    expect(messageAt(problems, `${at}/1/ContestId`)).toMatch(/district-south/);
+    expect(messageAt(problems, `${at}/2/OrderedContestSelectionIds/0`)).toMatch(/sel-referendum-voting-age-yes/);
+    expect(messageAt(problems, `${at}/3/ContestId`)).toMatch(/already on this ballot style/);
+  });
+
+  it("cover voters of units inside a district, through ComposingGpUnitIds", () => {
+    const doc = fresh();
+    const report = doc.electionReport;
+    const precinct = { "@type": "ElectionResults.ReportingUnit", "@id": "precinct-north-1", Type: "precinct", Name: report.GpUnit[1]!.Name };
+    const northWithPrecinct = { ...report.GpUnit[1], ComposingGpUnitIds: ["precinct-north-1"] };
+    const styles = report.Election[0]!.BallotStyle.map((s, i) => (i === 0 ? { ...s, GpUnitIds: ["precinct-north-1"] } : s));
+    const result = parseDefinition({
+      ...doc,
+      electionReport: { ...report, GpUnit: [report.GpUnit[0], northWithPrecinct, ...report.GpUnit.slice(2), precinct], Election: [{ ...report.Election[0], BallotStyle: styles }] },
+    });
+    if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
+    const election = result.value.election;
+    expect(election.ballotStyleByDistrict.get("precinct-north-1")).toBe("bs-north");
+    expect(election.ballotStyleByDistrict.has("district-north")).toBe(false);
+    expect(election.ballotStyles.get("bs-north")?.contestIds).toEqual([
+      "contest-president",
+      "contest-parliament-north",
+      "contest-referendum-voting-age",
+    ]);
+  });
+});
+
+describe("refusals", () => {
+  it("lists NIST schema faults once each, at the faulty value", () => {
+    const doc = fresh();
+    const report: Record<string, unknown> = { ...doc.electionReport, Format: undefined, Foo: 1 };
+    delete report["Format"];
+    report["GpUnit"] = [{ ...doc.electionReport.GpUnit[0], Type: "kingdom" }, ...doc.electionReport.GpUnit.slice(1)];
+    report["Party"] = [{ ...doc.electionReport.Party[0], "@type": "ElectionResults.Partei" }, ...doc.electionReport.Party.slice(1)];
+    const problems = problemsOf({ ...doc, electionReport: report });
+    expect(messageAt(problems, "/electionReport/Format")).toMatch(/required/);
+    expect(messageAt(problems, "/electionReport/Foo")).toMatch(/not a property/);
+    expect(messageAt(problems, "/electionReport/GpUnit/0/Type")).toMatch(/must be one of/);
+    expect(messageAt(problems, "/electionReport/Party/0/@type")).toMatch(/ElectionResults.Party.*ElectionResults.Coalition/);
+    // Nothing about the ReportingDevice branch of GpUnit's oneOf, nor about the Coalition branch.
+    expect(problems.filter((p) => p.path.startsWith("/electionReport/GpUnit/0"))).toHaveLength(1);
+    expect(problems.filter((p) => p.path.startsWith("/electionReport/Party/0"))).toHaveLength(1);
+    expect(new Set(problems.map((p) => `${p.path} ${p.message}`)).size).toBe(problems.length);
+  });
+
+  it("checks meaning even when the NIST schema already failed", () => {
+    const doc = fresh();
+    const problems = problemsOf(
+      withElection(
+        (e) => {
+          e["ElectionScopeId"] = "atlantis";
+        },
+        { ...doc.electionReport, Format: "summary-contest", Unknown: true } as Report,
+      ),
+    );
+    expect(messageAt(problems, "/electionReport/Unknown")).toMatch(/not a property/);
+    expect(messageAt(problems, "/electionReport/Election/0/ElectionScopeId")).toMatch(/atlantis/);
+  });
+
+  it("refuses duplicate @ids, dangling references and circular composition", () => {
+    const doc = fresh();
+    const report = doc.electionReport;
+    const country = { ...report.GpUnit[0], ComposingGpUnitIds: [...(report.GpUnit[0]!.ComposingGpUnitIds ?? []), "district-nowhere"] };
+    const north = { ...report.GpUnit[1], ComposingGpUnitIds: ["demo-republic"] };
+    const candidates = report.Election[0]!.Candidate.map((c, i) => (i === 0 ? { ...c, PartyId: "party-nowhere" } : i === 1 ? { ...c, "@id": "cand-president-aino-tamm" } : c));
+    const problems = problemsOf({
+      ...doc,
+      electionReport: { ...report, GpUnit: [country, north, ...report.GpUnit.slice(2)], Election: [{ ...report.Election[0], Candidate: candidates }] },
+    });
+    expect(messageAt(problems, "/electionReport/GpUnit/0/ComposingGpUnitIds/3")).toMatch(/district-nowhere/);
+    expect(messageAt(problems, "/electionReport/Election/0/Candidate/0/PartyId")).toMatch(/party-nowhere/);
+    expect(messageAt(problems, "/electionReport/Election/0/Candidate/1/@id")).toMatch(/already used at \/electionReport\/Election\/0\/Candidate\/0\/@id/);
+    expect(problems.some((p) => p.message.includes("circular"))).toBe(true);
+  });
+
+  it("refuses unsupported contests and selections of the wrong kind", () => {
+    const problems = problemsOf(
+      withElection((e) => {
+        const contests = structuredClone(demo.electionReport.Election[0]!.Contest) as unknown[];
+        contests.push(
+          { "@type": "ElectionResults.PartyContest", "@id": "contest-party-list", Name: "Party list", ElectionDistrictId: "demo-republic" },
+          {
+            "@type": "ElectionResults.CandidateContest",
+            "@id": "contest-ranked",
+            Name: "Ranked",
+            ElectionDistrictId: "demo-republic",
+            VotesAllowed: 0,
+            VoteVariation: "rcv",
+            ContestSelection: [
+              { "@type": "ElectionResults.BallotMeasureSelection", "@id": "sel-ranked-yes", Selection: { "@type": "ElectionResults.InternationalizedText", Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }] } },
+              { "@type": "ElectionResults.CandidateSelection", "@id": "sel-ranked-nobody" },
+            ],
+          },
+          {
+            "@type": "ElectionResults.BallotMeasureContest",
+            "@id": "contest-one-sided",
+            Name: "One-sided",
+            ElectionDistrictId: "demo-republic",
+            ContestSelection: [{ "@type": "ElectionResults.BallotMeasureSelection", "@id": "sel-one-sided-yes", Selection: { "@type": "ElectionResults.InternationalizedText", Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }] } }],
+          },
+        );
+        e["Contest"] = contests;
+      }),
+    );
+    const at = "/electionReport/Election/0/Contest";
+    expect(messageAt(problems, `${at}/6/@type`)).toMatch(/PartyContest is not supported/);
+    expect(messageAt(problems, `${at}/7/VoteVariation`)).toMatch(/"rcv" is not supported/);
+    expect(messageAt(problems, `${at}/7/VotesAllowed`)).toMatch(/at least 1/);
+    expect(messageAt(problems, `${at}/7/ContestSelection/0/@type`)).toMatch(/only CandidateSelections/);
+    expect(messageAt(problems, `${at}/7/ContestSelection/1`)).toMatch(/not a write-in/);
+    expect(messageAt(problems, `${at}/8/ContestSelection`)).toMatch(/at least two selections/);
+  });
+
+  it("refuses a ballot style id that is unsafe or used twice, and a contest on no style", () => {
+    const problems = problemsOf(
+      withElection((e) => {
+        const styles = structuredClone(demo.electionReport.Election[0]!.BallotStyle);
+        styles[1]!.ExternalIdentifier[0]!.Value = "bs-north";
+        styles[2]!.ExternalIdentifier[0]!.Value = "bs east/../x";
+        e["BallotStyle"] = styles;
+      }),
+    );
+    expect(messageAt(problems, "/electionReport/Election/0/BallotStyle/1/ExternalIdentifier")).toMatch(/already used/);
+    expect(messageAt(problems, "/electionReport/Election/0/BallotStyle/2/ExternalIdentifier/0/Value")).toMatch(/1-64 letters/);
+
+    const withoutEast = problemsOf(
+      withElection((e) => {
+        e["BallotStyle"] = structuredClone(demo.electionReport.Election[0]!.BallotStyle).slice(0, 2);
+      }),
+    );
+    expect(messageAt(withoutEast, "/electionReport/Election/0/Contest/4")).toMatch(/on no ballot style/);
+    expect(messageAt(withoutEast, "/electionReport/Election/0/Contest/3")).toMatch(/on no ballot style/);
+  });
+
+  it("refuses a report with no Election or two", () => {
+    const none = fresh();
+    expect(messageAt(problemsOf({ ...none, electionReport: { ...none.electionReport, Election: [] } }), "/electionReport/Election")).toMatch(/exactly one Election, found 0/);
+    const two = fresh();
+    const second = { ...two.electionReport.Election[0], Contest: [], Candidate: [], BallotStyle: [] };
+    expect(messageAt(problemsOf({ ...two, electionReport: { ...two.electionReport, Election: [two.electionReport.Election[0], second] } }), "/electionReport/Election")).toMatch(
+      /exactly one Election, found 2/,
+    );
+  });
+
+  it("refuses bad settings and an unknown top-level property beside a sound report", () => {
+    const doc = fresh();
+    const problems = problemsOf({
+      ...doc,
+      extra: true,
+      settings: { ...doc.settings, electionId: "Demo 2026", crossChannelPolicy: "last-wins", surprise: 1 },
+    });
+    expect(problems.map((p) => p.path).sort()).toEqual(["/extra", "/settings/crossChannelPolicy", "/settings/electionId", "/settings/surprise"]);
+  });
+
+  it("refuses what is not a definition at all, and very deep nesting, without throwing", () => {
+    for (const input of [null, [], "x", 3, {}]) expect(parseDefinition(input).ok).toBe(false);
+    let deep: unknown = {};
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const problems = problemsOf({ settings: fresh().settings, electionReport: deep });
+    expect(problems[0]?.message).toMatch(new RegExp(`deeper than ${MAX_DEPTH}`));
+  });
+
+  it("caps the list of problems", () => {
+    const doc = fresh();
+    const parties = Array.from({ length: 500 }, (_, i) => ({ "@type": "ElectionResults.Party", "@id": `party-${i}`, Name: "not text" }));
+    const problems = problemsOf({ ...doc, electionReport: { ...doc.electionReport, Party: parties } });
+    expect(problems).toHaveLength(MAX_PROBLEMS);
+    expect(problems.at(-1)?.message).toMatch(/more problems not listed/);
+  });
+});

@@ -1,0 +1,275 @@
+/**
+ * Election definitions: administrators load them (NIST SP 1500-100 ElectionReport plus our
+ * settings, see lib/election/definition.ts); administrators and auditors read them back as
+ * stored; everyone reads the public summary; a voter reads the ballot of their style.
+ *
+ * A refused load changes nothing: the definition is parsed and compiled in full before the one
+ * write in saveElection, and that write itself refuses once the stored election's polls opened.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { parseDefinition } from "../../../lib/election/definition.ts";
+import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import { requireOfficial, requireVoter } from "../auth/middleware.ts";
+import { getElection, getStoredDefinition, saveElection } from "../elections/store.ts";
+import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
+
+/** A national definition with every candidate, in several languages, is a few hundred KB. */
+export const MAX_DEFINITION_BYTES = 2 * 1024 * 1024;
+
+const ElectionIdParam = z.object({
+  electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
+});
+
+const Polls = z.object({ opensAt: z.string(), closesAt: z.string() }).openapi("Polls");
+
+const OptionSchema = z
+  .object({ id: z.string(), label: z.string(), isWriteIn: z.boolean(), partyId: z.string().optional() })
+  .openapi("ContestOption");
+
+const ContestSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.enum(["candidate", "ballot-measure"]),
+    districtId: z.string(),
+    votesAllowed: z.number().int(),
+    writeInsAllowed: z.boolean(),
+    options: z.array(OptionSchema),
+  })
+  .openapi("Contest");
+
+const LoadedSchema = z
+  .object({
+    electionId: z.string(),
+    version: z.number().int(),
+    name: z.string(),
+    ballotStyles: z.number().int(),
+    contests: z.number().int(),
+    districts: z.number().int(),
+  })
+  .openapi("ElectionLoaded");
+
+const StoredSchema = z
+  .object({
+    electionId: z.string(),
+    version: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    definition: z.unknown().openapi({ description: "The definition document as loaded: { settings, electionReport }." }),
+  })
+  .openapi("StoredElectionDefinition");
+
+const PublicElectionSchema = z
+  .object({
+    electionId: z.string(),
+    name: z.string(),
+    polls: Polls,
+    policies: z.object({
+      crossChannelPolicy: z.enum(["first-wins", "paper-supersedes"]),
+      resultsVisibility: z.enum(["live", "after-close"]),
+    }),
+    districts: z.array(z.object({ id: z.string(), name: z.string() })),
+    contests: z.array(ContestSchema),
+  })
+  .openapi("PublicElection");
+
+const BallotSchema = z
+  .object({
+    electionId: z.string(),
+    ballotStyleId: z.string(),
+    districtId: z.string(),
+    contests: z.array(ContestSchema.omit({ districtId: true })),
+    polls: Polls,
+  })
+  .openapi("Ballot");
+
+/**
+ * Documented, not validated by the route: parseDefinition validates the body itself, so that a
+ * bad definition is a 422 listing every problem, never a 400 with the first few. (A plain OpenAPI
+ * schema object, unlike a zod schema, adds no validator.)
+ */
+const definitionBodyDoc = {
+  type: "object" as const,
+  required: ["settings", "electionReport"],
+  additionalProperties: false,
+  properties: {
+    settings: {
+      type: "object" as const,
+      description:
+        "electionId, crossChannelPolicy (first-wins | paper-supersedes), resultsVisibility (live | after-close), polls { opensAt, closesAt }, geofence { allowedCountries, outside (refuse | flag) }.",
+    },
+    electionReport: {
+      type: "object" as const,
+      description: "A NIST SP 1500-100 rev.2 ElectionReport (JSON), standards/nist/election_results_reporting_v2.schema.json.",
+    },
+  },
+};
+
+const loadRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/elections",
+  tags: ["elections"],
+  summary: "Load an election definition, or replace it before polls open",
+  description:
+    "Validates the settings, the NIST schema and the definition's meaning, and lists every problem found. Replacing bumps the version; once the stored election's polls have opened it is refused.",
+  security: [{ officialAccess: [] }],
+  middleware: [
+    requireOfficial("administrator"),
+    bodyLimit({ maxSize: MAX_DEFINITION_BYTES, onError: (c) => respondError(c, "payload_too_large") }),
+  ] as const,
+  request: { body: { required: true, content: { "application/json": { schema: definitionBodyDoc } } } },
+  responses: {
+    200: { description: "Replaced", content: { "application/json": { schema: LoadedSchema } } },
+    201: { description: "Created", content: { "application/json": { schema: LoadedSchema } } },
+    ...errorResponses(400, 401, 403, 409, 413, 415, 422),
+  },
+});
+
+const storedRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}",
+  tags: ["elections"],
+  summary: "The stored definition document and its version",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor")] as const,
+  request: { params: ElectionIdParam },
+  responses: {
+    200: { description: "Stored definition", content: { "application/json": { schema: StoredSchema } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const publicRoute = createRoute({
+  method: "get",
+  path: "/v1/elections/{electionId}",
+  tags: ["elections"],
+  summary: "An election's public summary: polls, policies, districts and contests",
+  request: { params: ElectionIdParam },
+  responses: {
+    200: { description: "Election", content: { "application/json": { schema: PublicElectionSchema } } },
+    ...errorResponses(400, 404),
+  },
+});
+
+const ballotRoute = createRoute({
+  method: "get",
+  path: "/v1/elections/{electionId}/ballot",
+  tags: ["elections"],
+  summary: "The contests on the logged-in voter's ballot style",
+  security: [{ voterSession: [] }],
+  middleware: [requireVoter()] as const,
+  request: { params: ElectionIdParam },
+  responses: {
+    200: { description: "Ballot", content: { "application/json": { schema: BallotSchema } } },
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
+function isJsonMediaType(contentType: string): boolean {
+  return /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType.trim());
+}
+
+function contestView(contest: Contest): z.infer<typeof ContestSchema> {
+  return {
+    id: contest.id,
+    name: contest.name,
+    kind: contest.kind,
+    districtId: contest.districtId,
+    votesAllowed: contest.votesAllowed,
+    writeInsAllowed: contest.writeInsAllowed,
+    options: contest.options.map((o) => ({
+      id: o.id,
+      label: o.label,
+      isWriteIn: o.isWriteIn,
+      ...(o.partyId !== undefined ? { partyId: o.partyId } : {}),
+    })),
+  };
+}
+
+function pollsOf(election: CompiledElection): z.infer<typeof Polls> {
+  return { opensAt: election.settings.polls.opensAt, closesAt: election.settings.polls.closesAt };
+}
+
+export function electionRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(loadRoute, async (c) => {
+    const contentType = c.req.header("content-type");
+    if (contentType !== undefined && !isJsonMediaType(contentType)) {
+      fail("unsupported_media_type", "An election definition is sent as application/json.");
+    }
+    const text = await c.req.text();
+    let document: unknown;
+    try {
+      document = JSON.parse(text);
+    } catch (e) {
+      fail("invalid_json", `The request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const parsed = parseDefinition(document);
+    if (!parsed.ok) fail("invalid_definition", undefined, parsed.error);
+    const { definition, election } = parsed.value;
+
+    const saved = await saveElection(c.env, definition, election);
+    if (!saved.ok) fail(saved.error);
+    const body = {
+      electionId: election.id,
+      version: saved.value.version,
+      name: election.name,
+      ballotStyles: election.ballotStyles.size,
+      contests: election.contests.size,
+      districts: election.districts.size,
+    };
+    return saved.value.created ? c.json(body, 201) : c.json(body, 200);
+  });
+
+  app.openapi(storedRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const stored = await getStoredDefinition(c.env, electionId);
+    if (!stored) fail("election_not_found");
+    return c.json(stored, 200);
+  });
+
+  app.openapi(publicRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const election = await getElection(c.env, electionId);
+    if (!election) fail("election_not_found");
+    return c.json(
+      {
+        electionId: election.id,
+        name: election.name,
+        polls: pollsOf(election),
+        policies: {
+          crossChannelPolicy: election.settings.crossChannelPolicy,
+          resultsVisibility: election.settings.resultsVisibility,
+        },
+        districts: [...election.districts.values()].map((d) => ({ id: d.id, name: d.name })),
+        contests: [...election.contests.values()].map(contestView),
+      },
+      200,
+    );
+  });
+
+  app.openapi(ballotRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const voter = c.get("voter");
+    const election = await getElection(c.env, electionId);
+    if (!election) fail("election_not_found");
+    // A session names the style it was issued for; a reload before polls open may have removed it.
+    const style = election.ballotStyles.get(voter.ballotStyleId);
+    if (!style) fail("no_ballot_style", "This session's ballot style is no longer in the election; log in again.");
+    const contests = style.contestIds.flatMap((id) => {
+      const contest = election.contests.get(id);
+      if (!contest) return [];
+      const { districtId: _districtId, ...view } = contestView(contest);
+      return [view];
+    });
+    return c.json(
+      { electionId: election.id, ballotStyleId: style.id, districtId: voter.districtId, contests, polls: pollsOf(election) },
+      200,
+    );
+  });
+
+  return app;
+}
