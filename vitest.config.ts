@@ -1,6 +1,10 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// Miniflare would otherwise fetch request.cf from the internet; tests pass explicit cf values.
+process.env["CLOUDFLARE_CF_FETCH_ENABLED"] ??= "false";
+process.env["WRANGLER_LOG_PATH"] ??= ".wrangler/logs";
+
 export default defineConfig({
   test: {
     projects: [
@@ -18,6 +22,7 @@ export default defineConfig({
                 ROLL_HASH_KEY: "test-roll-hash-key-0123456789abcdef",
                 SESSION_SIGNING_KEY: "test-session-signing-key-0123456789abcdef",
                 BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
+                RECEIPT_SIGNING_JWK: inject("receiptPrivateJwk"),
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.
                 TEST_EID_PRIVATE_JWK: inject("eidPrivateJwk"),
                 TEST_ADMIN_PRIVATE_JWK: inject("adminPrivateJwk"),

@@ -3,8 +3,8 @@
  * station request nonces) until they expire, so that each is accepted exactly once.
  *
  * Invariants:
- * - `claim` is one synchronous SQL statement with no await before it: two concurrent claims of
- *   the same id in this object are serialised by the object, and exactly one sees rowsWritten = 1.
+ * - `claim` decides with synchronous SQL and no await before it: two concurrent claims of the
+ *   same id in this object are serialised by the object, and exactly one inserts the row.
  * - An id is kept at least until its expiry; the alarm deletes only expired rows, so a token
  *   cannot be replayed while it is still valid.
  * - Identifiers are sharded over several objects by the caller (see replay.ts); each id always
@@ -39,8 +39,11 @@ export class ReplayGuard extends DurableObject<Env> {
     const now = Date.now();
     // An expired row may linger until the alarm runs; it no longer protects anything.
     this.sql.exec(`DELETE FROM seen WHERE id = ? AND expires_at < ?`, id, now);
-    const cursor = this.sql.exec(`INSERT OR IGNORE INTO seen (id, expires_at) VALUES (?, ?)`, id, expiresAtMs);
-    const first = cursor.rowsWritten === 1;
+    // rowsWritten also counts index writes, so ask SQLite which row it inserted instead.
+    const inserted = this.sql
+      .exec(`INSERT INTO seen (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING RETURNING id`, id, expiresAtMs)
+      .toArray();
+    const first = inserted.length === 1;
     if (first && (await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Math.max(expiresAtMs, now) + 1_000);
     }

@@ -23,6 +23,8 @@ export interface SystemOptions {
   readonly port?: number;
   readonly issuerPort?: number;
   readonly demoVoters?: readonly { nationalId: string; label: string }[];
+  /** Voter ledger mapping (see workers/voting/ledger-routing.ts); default one object per voter. */
+  readonly ledgerBuckets?: string;
   /** Print wrangler's output. */
   readonly verbose?: boolean;
 }
@@ -42,6 +44,7 @@ const DevSecrets = z.object({
   eidPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   adminPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   adminPublicJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
+  receiptPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
 });
 type DevSecrets = z.infer<typeof DevSecrets>;
 
@@ -50,12 +53,14 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
   const file = join(stateDir, "dev-secrets.json");
   if (existsSync(file)) return DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
   const admin = await generateSigningKey("bootstrap-admin-dev");
+  const receipt = await generateSigningKey("receipt-dev-1");
   const secrets: DevSecrets = {
     rollHashKey: randomBytes(32).toString("base64url"),
     sessionSigningKey: randomBytes(32).toString("base64url"),
     eidPrivateJwk: { ...(await generateDevEidKey()), kid: "dev-eid-1" } as DevSecrets["eidPrivateJwk"],
     adminPrivateJwk: admin.privateJwk as DevSecrets["adminPrivateJwk"],
     adminPublicJwk: admin.publicJwk as DevSecrets["adminPublicJwk"],
+    receiptPrivateJwk: receipt.privateJwk as DevSecrets["receiptPrivateJwk"],
   };
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -117,6 +122,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   await writeFile(adminKeyFile, JSON.stringify(secrets.adminPrivateJwk, null, 2), { mode: 0o600 });
   const envFile = join(stateDir, "dev.env");
   const vars: Record<string, string> = {
+    ENVIRONMENT: "development",
     EID_ISSUER: issuer.url,
     EID_JWKS_URL: issuer.jwksUrl,
     EID_AUTHORIZE_URL: issuer.authorizeUrl,
@@ -124,6 +130,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     ROLL_HASH_KEY: secrets.rollHashKey,
     SESSION_SIGNING_KEY: secrets.sessionSigningKey,
     BOOTSTRAP_ADMIN_JWK: JSON.stringify(secrets.adminPublicJwk),
+    RECEIPT_SIGNING_JWK: JSON.stringify(secrets.receiptPrivateJwk),
+    LEDGER_BUCKETS: options.ledgerBuckets ?? "0",
   };
   await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
 

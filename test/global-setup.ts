@@ -12,6 +12,7 @@ declare module "vitest" {
     eidPrivateJwk: string;
     adminPrivateJwk: string;
     adminPublicJwk: string;
+    receiptPrivateJwk: string;
   }
 }
 
@@ -23,5 +24,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("eidPrivateJwk", JSON.stringify(issuer.privateJwk));
   project.provide("adminPrivateJwk", JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: "EdDSA" }));
   project.provide("adminPublicJwk", JSON.stringify({ ...(await exportJWK(publicKey)), kid, alg: "EdDSA" }));
+  const receipt = await generateKeyPair("EdDSA", { extractable: true });
+  project.provide("receiptPrivateJwk", JSON.stringify({ ...(await exportJWK(receipt.privateKey)), kid: "receipt-test", alg: "EdDSA" }));
   return () => issuer.close();
 }

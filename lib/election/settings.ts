@@ -24,7 +24,7 @@ export const ElectionSettings = z
         closesAt: z.iso.datetime({ offset: true }),
       })
       .strict()
-      .refine((p) => Date.parse(p.opensAt) < Date.parse(p.closesAt), {
+      .refine((p) => !(Date.parse(p.opensAt) >= Date.parse(p.closesAt)), {
         message: "polls must open before they close",
         path: ["closesAt"],
       }),
