@@ -1,0 +1,170 @@
+/**
+ * The voter roll: administrators import it chunk by chunk (the CLI cuts the file, see
+ * lib/roll/chunker.ts); administrators and auditors read its counts. National ids arrive in the
+ * CSV body and leave this Worker only as voter keys.
+ *
+ * A chunk is judged twice: as a whole (CSV, header, size: refused with nothing written) and row by
+ * row (a bad row is rejected with its line; the good rows of the same chunk are written).
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import { err, ok, type Result } from "../../../lib/result.ts";
+import { MAX_CHUNK_BYTES, MAX_CHUNK_ROWS, MAX_REJECTED_LISTED, RollChunkReport, RollSummary } from "../../../lib/roll/format.ts";
+import { validateRollChunk } from "../../../lib/roll/validate.ts";
+import { requireOfficial } from "../auth/middleware.ts";
+import { getElection } from "../elections/store.ts";
+import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { countRoll } from "../roll/count.ts";
+import { writeRollEntries } from "../roll/import.ts";
+
+const RollPath = z.object({ electionId: ElectionId });
+
+const importChunkRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/elections/{electionId}/roll",
+  tags: ["voter roll"],
+  summary: "Import a chunk of the voter roll (CSV)",
+  description:
+    `A CSV with the header \`national_id,district\` (either order, no other columns) and at most ${MAX_CHUNK_ROWS} rows ` +
+    `and ${MAX_CHUNK_BYTES} bytes. Rows are upserted: importing the same rows again writes nothing. ` +
+    "Bad rows are rejected with their line and the others written; a chunk that is not CSV, has a bad header " +
+    "or is too large is refused whole. National ids are stored only as a keyed hash.",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator")] as const,
+  request: {
+    params: RollPath,
+    query: z.object({
+      firstLine: z.coerce
+        .number()
+        .int()
+        .min(2)
+        .max(1_000_000_000)
+        .optional()
+        .openapi({ description: "The line of the original file where this chunk's first data row is; rejected rows are reported in the file's lines. Absent: the chunk is the whole file." }),
+    }),
+    body: {
+      required: true,
+      content: {
+        "text/csv": {
+          schema: z.string().openapi({ example: "national_id,district\nAB-123456,district-north\n" }),
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "What was written and which rows were rejected", content: { "application/json": { schema: RollChunkReport.openapi("RollChunkReport") } } },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+  },
+});
+
+const summaryRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}/roll",
+  tags: ["voter roll"],
+  summary: "Count the voters on the roll, in total and per district",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor")] as const,
+  request: { params: RollPath },
+  responses: {
+    200: { description: "The roll's counts", content: { "application/json": { schema: RollSummary.openapi("RollSummary") } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+export function rollRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(importChunkRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const { firstLine } = c.req.valid("query");
+    if (!isCsv(c.req.header("content-type"))) {
+      fail("unsupported_media_type", "The roll is sent as text/csv (UTF-8).");
+    }
+    const election = await getElection(c.env, electionId);
+    if (!election) fail("election_not_found");
+
+    const body = await readBodyWithin(c.req.raw, MAX_CHUNK_BYTES);
+    if (!body.ok) fail("payload_too_large", `A roll chunk is at most ${MAX_CHUNK_BYTES} bytes; send the file through the CLI, which cuts it.`);
+    const text = decodeUtf8(body.value);
+    if (text === undefined) fail("invalid_roll", "The body is not UTF-8 text.");
+
+    const chunk = validateRollChunk(text, {
+      ...(firstLine === undefined ? {} : { firstLine }),
+      hasDistrict: (districtId) => election.ballotStyleByDistrict.has(districtId),
+    });
+    if (!chunk.ok) {
+      const { code, message, line } = chunk.error;
+      fail(code, message, line === undefined ? undefined : [{ path: `line ${line}`, message }]);
+    }
+
+    const { written, unchanged } = await writeRollEntries(c.env, electionId, chunk.value.entries);
+    return c.json(
+      {
+        electionId,
+        firstLine: chunk.value.firstLine,
+        rows: chunk.value.rows,
+        accepted: chunk.value.entries.length,
+        written,
+        unchanged,
+        rejected: chunk.value.rejected.slice(0, MAX_REJECTED_LISTED),
+        rejectedTotal: chunk.value.rejected.length,
+      },
+      200,
+    );
+  });
+
+  app.openapi(summaryRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    const { total, byDistrict } = await countRoll(c.env, electionId);
+    return c.json({ electionId, total, byDistrict }, 200);
+  });
+
+  return app;
+}
+
+/** `text/csv`, with at most a UTF-8 charset parameter. */
+function isCsv(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const [mediaType, ...params] = contentType.split(";").map((p) => p.trim().toLowerCase());
+  if (mediaType !== "text/csv") return false;
+  return params.every((p) => !p.startsWith("charset=") || p === "charset=utf-8" || p === 'charset="utf-8"');
+}
+
+/**
+ * Reads the body but stops at `maxBytes`: a declared Content-Length over the limit is refused
+ * before reading, and a body without one is cut off as soon as it passes the limit.
+ */
+async function readBodyWithin(request: Request, maxBytes: number): Promise<Result<Uint8Array, "payload_too_large">> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) return err("payload_too_large");
+  if (!request.body) return ok(new Uint8Array());
+  const reader = request.body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      return err("payload_too_large");
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  }
+  return ok(bytes);
+}
+
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
