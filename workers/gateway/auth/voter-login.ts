@@ -15,7 +15,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { and, eq } from "drizzle-orm";
 import { securityEvents, voters } from "../../../db/schema.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
-import { importVoterKeySecret, NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
+import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
+import { rollHashSecret } from "../roll/voter-key.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import { configOf } from "../config.ts";
 import { countryOf, geofence } from "../edge.ts";
@@ -29,17 +30,6 @@ export interface VoterLogin {
   readonly token: string;
   readonly session: VoterSession;
   readonly geofence: "inside" | "flagged";
-}
-
-const secrets = new Map<string, Promise<CryptoKey>>();
-export function voterKeySecret(env: Env): Promise<CryptoKey> {
-  const raw = configOf(env).ROLL_HASH_KEY;
-  let key = secrets.get(raw);
-  if (!key) {
-    key = importVoterKeySecret(raw);
-    secrets.set(raw, key);
-  }
-  return key;
 }
 
 export async function loginVoter(
@@ -66,7 +56,7 @@ export async function loginVoter(
 
   const normalised = NationalId.safeParse(nationalId);
   if (!normalised.success) return err("not_on_roll");
-  const voterKey = await voterKeyOf(await voterKeySecret(c.env), normalised.data);
+  const voterKey = await voterKeyOf(await rollHashSecret(c.env), normalised.data);
 
   const { success } = await c.env.VOTER_LIMITER.limit({ key: `login:${electionId}:${voterKey}` });
   if (!success) return err("rate_limited");
