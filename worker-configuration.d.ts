@@ -13,6 +13,8 @@ interface __BaseEnv_Env {
 	EID_ALGORITHMS: string;
 	EID_NATIONAL_ID_CLAIM: string;
 	REPLAY_GUARD: DurableObjectNamespace<import("./workers/gateway/index").ReplayGuard>;
+	TALLY_SHARD: DurableObjectNamespace<import("./workers/gateway/index").TallyShard>;
+	RESULTS: DurableObjectNamespace<import("./workers/gateway/index").ResultsAggregator>;
 	ROLL_HASH_KEY?: string;
 	SESSION_SIGNING_KEY?: string;
 	BOOTSTRAP_ADMIN_JWK?: string;
@@ -20,7 +22,7 @@ interface __BaseEnv_Env {
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./workers/gateway/index");
-		durableNamespaces: "ReplayGuard";
+		durableNamespaces: "ReplayGuard" | "TallyShard" | "ResultsAggregator";
 	}
 	interface ProductionEnv {
 		DB: D1Database;

@@ -70,3 +70,45 @@ export const securityEvents = sqliteTable(
   },
   (t) => [index("security_events_by_election").on(t.electionId, t.at)],
 );
+
+/**
+ * Anonymous cast vote records, written by the tally consumer from the ballot queues: one row per
+ * accepted ballot, keyed by its ballot id. No voter key and no tracking code, on purpose: nothing
+ * here links a voter or a receipt to a choice. `retracted` is 1 once the ballot no longer counts
+ * (superseded by an online re-vote, or cancelled by a paper vote); `recorded_at` is the minute of
+ * acceptance, too coarse to match a ballot to a login.
+ */
+export const castVoteRecords = sqliteTable(
+  "cast_vote_records",
+  {
+    cvrId: text("cvr_id").primaryKey(),
+    electionId: text("election_id").notNull(),
+    ballotStyleId: text("ballot_style_id").notNull(),
+    districtId: text("district_id").notNull(),
+    channel: text("channel", { enum: ["online", "paper"] }).notNull(),
+    stationId: text("station_id"),
+    /** The ballot's contests and marks (lib/ballot/messages.ts ContestMarks[]), JSON. */
+    marksJson: text("marks_json").notNull(),
+    retracted: integer("retracted").notNull().default(0),
+    recordedAt: text("recorded_at").notNull(),
+  },
+  (t) => [index("cast_vote_records_by_election").on(t.electionId, t.districtId)],
+);
+
+/**
+ * What a voter's tracking code resolves to: its commitment and whether the ballot still counts.
+ * Written by the tally consumer from the same messages as the cast vote records. A retraction
+ * that arrives before its ballot leaves a row with an empty commitment and its final status; the
+ * ballot, when it comes, fills in the commitment and leaves the status alone.
+ */
+export const receipts = sqliteTable(
+  "receipts",
+  {
+    trackingCode: text("tracking_code").primaryKey(),
+    electionId: text("election_id").notNull(),
+    commitment: text("commitment").notNull(),
+    status: text("status", { enum: ["recorded", "superseded", "cancelled"] }).notNull(),
+    recordedAt: text("recorded_at").notNull(),
+  },
+  (t) => [index("receipts_by_election").on(t.electionId, t.status)],
+);

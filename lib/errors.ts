@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   not_on_roll: { status: 403, message: "This person is not on the voter roll of this election." },
   no_ballot_style: { status: 409, message: "No ballot style covers this voter's district." },
   forbidden: { status: 403, message: "This credential's role may not do this." },
+  // Results
+  results_not_public: { status: 403, message: "This election's results are published when its polls close." },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },

@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
 import { electionRoutes } from "./routes/elections.ts";
 import { officialRoutes } from "./routes/officials.ts";
+import { resultsRoutes } from "./routes/results.ts";
 import { rollRoutes } from "./routes/roll.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
@@ -24,6 +25,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", officialRoutes());
   app.route("/", electionRoutes());
   app.route("/", rollRoutes());
+  app.route("/", resultsRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",

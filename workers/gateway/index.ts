@@ -3,11 +3,15 @@
  * plain modules; the Durable Object classes are exported here so wrangler can bind them.
  */
 import { createApp } from "./app.ts";
+import { handleBallotBatch } from "../tally/consumer.ts";
 
 export { ReplayGuard } from "../../durable-objects/replay-guard.ts";
+export { TallyShard } from "../../durable-objects/tally-shard.ts";
+export { ResultsAggregator } from "../../durable-objects/results-aggregator.ts";
 
 const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+  queue: (batch, env) => handleBallotBatch(batch, env),
 } satisfies ExportedHandler<Env>;

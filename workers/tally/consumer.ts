@@ -1,0 +1,95 @@
+/**
+ * The ballot queues' consumer (ballots-0..3, see wrangler.toml): counts each message in its tally
+ * shard and records it in D1, then acknowledges exactly the messages whose every write succeeded.
+ *
+ * Durability order, per batch:
+ *   1. parse every message with BallotMessage. Unparseable: logged and acknowledged (fatal for
+ *      that message only: it can never parse, so retrying would only push it to the dead-letter
+ *      queue later and hold up nothing; the log keeps its id for the operator);
+ *   2. in parallel: one applyBatch call per tally shard with that shard's messages, and one D1
+ *      batch with the records of all parsed messages. Either failing is not fatal;
+ *   3. acknowledge a message when its shard call and the D1 batch both succeeded; retry the others
+ *      with a growing delay. Both writes are idempotent by ballot id, so the retried messages may
+ *      be applied again in full without counting anything twice, and nothing is acknowledged
+ *      before it is durable in both places.
+ */
+import { BallotMessage } from "../../lib/ballot/messages.ts";
+import { writeBallotRecords } from "./records.ts";
+import { tallyShardName } from "./shards.ts";
+
+export { TALLY_SHARDS, parseShardName, tallyShardIndex, tallyShardName } from "./shards.ts";
+
+/**
+ * Delay before a failed message comes back: 1 s doubling to 60 s. With max_retries 10
+ * (wrangler.toml) a message keeps trying for about five minutes, long enough to ride out a shard
+ * or D1 restart, before it goes to the dead-letter queue.
+ */
+export function retryDelaySeconds(attempts: number): number {
+  return Math.min(2 ** Math.max(attempts - 1, 0), 60);
+}
+
+interface Parsed {
+  readonly message: Message<unknown>;
+  readonly ballot: BallotMessage;
+}
+
+export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const parsed: Parsed[] = [];
+  for (const message of batch.messages) {
+    const result = BallotMessage.safeParse(message.body);
+    if (result.success) {
+      parsed.push({ message, ballot: result.data });
+      continue;
+    }
+    // The body is not logged: it may hold marks. Its id and the problems are enough to find it.
+    console.error(
+      JSON.stringify({
+        level: "error",
+        event: "ballot_message_unparseable",
+        queue: batch.queue,
+        messageId: message.id,
+        attempts: message.attempts,
+        problems: result.error.issues.slice(0, 5).map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
+      }),
+    );
+    message.ack();
+  }
+  if (parsed.length === 0) return;
+
+  const byShard = new Map<string, Parsed[]>();
+  for (const item of parsed) {
+    const name = tallyShardName(item.ballot.electionId, item.ballot.districtId, item.ballot.ballotId);
+    const group = byShard.get(name);
+    if (group) group.push(item);
+    else byShard.set(name, [item]);
+  }
+
+  const shardCalls = [...byShard].map(async ([name, group]) => {
+    const shard = env.TALLY_SHARD.get(env.TALLY_SHARD.idFromName(name));
+    await shard.applyBatch(name, group.map((g) => g.ballot));
+  });
+  const [shardResults, recordsWritten] = await Promise.all([
+    Promise.allSettled(shardCalls),
+    writeBallotRecords(env.DB, parsed.map((p) => p.ballot)).then(
+      () => true,
+      (error: unknown) => {
+        console.error(JSON.stringify({ level: "error", event: "ballot_records_failed", queue: batch.queue, messages: parsed.length, error: String(error) }));
+        return false;
+      },
+    ),
+  ]);
+
+  let index = 0;
+  for (const [name, group] of byShard) {
+    const result = shardResults[index];
+    index += 1;
+    const shardOk = result?.status === "fulfilled";
+    if (result?.status === "rejected") {
+      console.error(JSON.stringify({ level: "error", event: "tally_shard_failed", queue: batch.queue, shard: name, messages: group.length, error: String(result.reason) }));
+    }
+    for (const { message } of group) {
+      if (shardOk && recordsWritten) message.ack();
+      else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The D1 side of a queue batch: anonymous cast vote records and the receipts that tracking codes
+ * resolve to (db/schema.ts `cast_vote_records`, `receipts`), written from the same messages the
+ * tally shards count.
+ *
+ * What must stay true:
+ * - One env.DB.batch per queue batch: D1 runs a batch as one transaction, so the batch is
+ *   written whole or not at all, and the consumer retries it whole.
+ * - Every statement is idempotent (INSERT OR IGNORE, upserts and UPDATEs that only move forward),
+ *   so a re-delivered message writes nothing new, in any order.
+ * - A retraction may come before its ballot. It leaves the receipt with its final status (and an
+ *   empty commitment until the ballot fills it in); the ballot's record is then inserted already
+ *   retracted, by looking that receipt up inside the INSERT. Ballots are written before
+ *   retractions within a batch, so both in one batch end the same way.
+ * - No statement binds more than MAX_BOUND_PARAMETERS values (D1's limit per statement).
+ * - The cast vote record gets neither the voter key (the message has none) nor the tracking code:
+ *   the tracking code is bound only to look the receipt up, never stored beside the marks.
+ *
+ * Plain prepared statements rather than the drizzle query builder: the parameter count of each
+ * statement must be exact, and multi-row upserts with a subquery per row are clearest as SQL.
+ */
+import { coarseTime, type BallotAccepted, type BallotMessage, type BallotRetracted } from "../../lib/ballot/messages.ts";
+
+/** D1 refuses a statement with more than 100 bound parameters. */
+export const MAX_BOUND_PARAMETERS = 100;
+
+const CVR_COLUMNS = 9;
+const RECEIPT_COLUMNS = 4;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function rowsPerStatement(columns: number): number {
+  return Math.floor(MAX_BOUND_PARAMETERS / columns);
+}
+
+function placeholders(rows: number, row: string): string {
+  return Array.from({ length: rows }, () => row).join(", ");
+}
+
+function cvrStatements(db: D1Database, ballots: readonly BallotAccepted[]): D1PreparedStatement[] {
+  return chunks(ballots, rowsPerStatement(CVR_COLUMNS)).map((chunk) =>
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO cast_vote_records
+           (cvr_id, election_id, ballot_style_id, district_id, channel, station_id, marks_json, retracted, recorded_at)
+         VALUES ${placeholders(
+           chunk.length,
+           `(?, ?, ?, ?, ?, ?, ?, EXISTS (SELECT 1 FROM receipts WHERE tracking_code = ? AND status <> 'recorded'), ?)`,
+         )}`,
+      )
+      .bind(
+        ...chunk.flatMap((b) => [
+          b.ballotId,
+          b.electionId,
+          b.ballotStyleId,
+          b.districtId,
+          b.channel,
+          b.stationId ?? null,
+          JSON.stringify(b.contests),
+          b.trackingCode,
+          coarseTime(new Date(b.acceptedAt)),
+        ]),
+      ),
+  );
+}
+
+function recordedReceiptStatements(db: D1Database, ballots: readonly BallotAccepted[]): D1PreparedStatement[] {
+  return chunks(ballots, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
+    db
+      .prepare(
+        `INSERT INTO receipts (tracking_code, election_id, commitment, status, recorded_at)
+         VALUES ${placeholders(chunk.length, `(?, ?, ?, 'recorded', ?)`)}
+         ON CONFLICT (tracking_code) DO UPDATE SET commitment = excluded.commitment, recorded_at = excluded.recorded_at
+         WHERE receipts.commitment = ''`,
+      )
+      .bind(...chunk.flatMap((b) => [b.trackingCode, b.electionId, b.commitment, coarseTime(new Date(b.acceptedAt))])),
+  );
+}
+
+function retractionStatements(db: D1Database, retractions: readonly BallotRetracted[]): D1PreparedStatement[] {
+  const cvrs = chunks(retractions, MAX_BOUND_PARAMETERS).map((chunk) =>
+    db
+      .prepare(`UPDATE cast_vote_records SET retracted = 1 WHERE retracted = 0 AND cvr_id IN (${chunk.map(() => "?").join(", ")})`)
+      .bind(...chunk.map((r) => r.ballotId)),
+  );
+  const receipts = chunks(retractions, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
+    db
+      .prepare(
+        `INSERT INTO receipts (tracking_code, election_id, commitment, status, recorded_at)
+         VALUES ${placeholders(chunk.length, `(?, ?, '', ?, ?)`)}
+         ON CONFLICT (tracking_code) DO UPDATE SET status = excluded.status
+         WHERE receipts.status = 'recorded'`,
+      )
+      .bind(
+        ...chunk.flatMap((r) => [
+          r.trackingCode,
+          r.electionId,
+          r.reason === "superseded-by-online" ? "superseded" : "cancelled",
+          coarseTime(new Date(r.retractedAt)),
+        ]),
+      ),
+  );
+  return [...cvrs, ...receipts];
+}
+
+/** Writes the records of a batch's messages in one D1 batch; throws if D1 refuses it. */
+export async function writeBallotRecords(db: D1Database, messages: readonly BallotMessage[]): Promise<void> {
+  const ballots = messages.filter((m): m is BallotAccepted => m.kind === "ballot");
+  const retractions = messages.filter((m): m is BallotRetracted => m.kind === "retraction");
+  const statements = [
+    ...recordedReceiptStatements(db, ballots),
+    ...cvrStatements(db, ballots),
+    ...retractionStatements(db, retractions),
+  ];
+  if (statements.length === 0) return;
+  await db.batch(statements);
+}
