@@ -25,6 +25,14 @@ export const ERROR_CODES = {
   not_on_roll: { status: 403, message: "This person is not on the voter roll of this election." },
   no_ballot_style: { status: 409, message: "No ballot style covers this voter's district." },
   forbidden: { status: 403, message: "This credential's role may not do this." },
+  // Casting
+  invalid_ballot: { status: 422, message: "The ballot does not fit the voter's ballot style." },
+  already_voted: { status: 409, message: "This voter has already voted in this election." },
+  already_voted_on_paper: { status: 409, message: "This voter has already voted on paper in this election." },
+  idempotency_conflict: { status: 409, message: "This idempotency key was used for a different ballot." },
+  polls_not_open: { status: 403, message: "The polls are not open yet." },
+  polls_closed: { status: 403, message: "The polls are closed." },
+  receipt_not_found: { status: 404, message: "No ballot with this tracking code is recorded (yet)." },
   // Results
   results_not_public: { status: 403, message: "This election's results are published when its polls close." },
   // Edge
@@ -43,6 +51,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export interface Problem {
   readonly path: string;
   readonly message: string;
+  /** A stable code for the kind of problem, where callers need to tell them apart. */
+  readonly code?: string;
 }
 
 export interface ApiError {

@@ -9,6 +9,7 @@ import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from
 import { apiError, statusOf } from "../../lib/errors.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
+import { ballotRoutes } from "./routes/ballots.ts";
 import { electionRoutes } from "./routes/elections.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
@@ -25,6 +26,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", officialRoutes());
   app.route("/", electionRoutes());
   app.route("/", rollRoutes());
+  app.route("/", ballotRoutes());
   app.route("/", resultsRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {

@@ -6,6 +6,7 @@ import { createApp } from "./app.ts";
 import { handleBallotBatch } from "../tally/consumer.ts";
 
 export { ReplayGuard } from "../../durable-objects/replay-guard.ts";
+export { VoterLedger } from "../../durable-objects/voter-ledger.ts";
 export { TallyShard } from "../../durable-objects/tally-shard.ts";
 export { ResultsAggregator } from "../../durable-objects/results-aggregator.ts";
 

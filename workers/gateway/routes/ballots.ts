@@ -1,0 +1,211 @@
+/**
+ * Casting online and checking receipts. The gateway validates the ballot against the voter's
+ * ballot style, makes the commitment and tracking code, and asks the voter's ledger to decide;
+ * the ledger persists and queues; the gateway signs the receipt.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ContestMarks } from "../../../lib/ballot/messages.ts";
+import { canonicalBallot, commitBallot, newNonce, TRACKING_CODE, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
+import { validateBallot } from "../../../lib/ballot/validate.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import { assertNever } from "../../../lib/result.ts";
+import { requireVoter } from "../auth/middleware.ts";
+import { clientAddress, countryOf, enforceRateLimit, geofence } from "../edge.ts";
+import { getElection } from "../elections/store.ts";
+import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { ledgerFor } from "../../voting/ledger-routing.ts";
+import { qrPng, qrSvg } from "../../voting/qr.ts";
+import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
+import { findReceipt } from "../../voting/receipt-store.ts";
+
+const CastBody = z
+  .object({
+    /** Chosen by the client per ballot; a retry with the same key returns the same receipt. */
+    idempotencyKey: z.string().regex(/^[A-Za-z0-9_-]{8,128}$/, "8-128 letters, digits, dashes or underscores"),
+    contests: z.array(ContestMarks.strict()).max(256),
+  })
+  .strict()
+  .openapi("CastBallot");
+
+const Receipt = z
+  .object({
+    electionId: z.string(),
+    trackingCode: z.string().openapi({ example: "7K3M-Q9TX-2D4F-H8JA" }),
+    commitment: z.string(),
+    acceptedAt: z.string(),
+    channel: z.literal("online"),
+    receiptJws: z.string().openapi({ description: "EdDSA JWS over the receipt; keys at /v1/receipt-keys" }),
+    checkUrl: z.string(),
+    qr: z.object({ svgUrl: z.string(), pngUrl: z.string() }),
+    replayed: z.boolean(),
+  })
+  .openapi("Receipt");
+
+const castRoute = createRoute({
+  method: "post",
+  path: "/v1/elections/{electionId}/ballots",
+  tags: ["voting"],
+  summary: "Cast an online ballot",
+  security: [{ voterSession: [] }],
+  middleware: [requireVoter()] as const,
+  request: {
+    params: z.object({ electionId: ElectionId }),
+    body: { required: true, content: { "application/json": { schema: CastBody } } },
+  },
+  responses: {
+    201: { description: "Accepted: the signed receipt", content: { "application/json": { schema: Receipt } } },
+    200: { description: "A repeat of an accepted request: the same receipt", content: { "application/json": { schema: Receipt } } },
+    ...errorResponses(400, 401, 403, 404, 409, 422, 429),
+  },
+});
+
+const TrackingCodeParam = z.object({ trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA") });
+
+const receiptRoute = createRoute({
+  method: "get",
+  path: "/v1/receipts/{trackingCode}",
+  tags: ["voting"],
+  summary: "Check that a ballot with this tracking code was recorded",
+  request: { params: TrackingCodeParam },
+  responses: {
+    200: {
+      description: "What the system recorded for this tracking code",
+      content: {
+        "application/json": {
+          schema: z.object({
+            trackingCode: z.string(),
+            electionId: z.string(),
+            status: z.enum(["recorded", "superseded", "cancelled"]),
+            commitment: z.string(),
+            recordedAt: z.string(),
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 404),
+  },
+});
+
+const qrSvgRoute = createRoute({
+  method: "get",
+  path: "/v1/receipts/{trackingCode}/qr.svg",
+  tags: ["voting"],
+  summary: "The receipt's QR code (check URL) as SVG",
+  request: { params: TrackingCodeParam },
+  responses: { 200: { description: "SVG", content: { "image/svg+xml": { schema: z.string() } } }, ...errorResponses(400) },
+});
+
+const qrPngRoute = createRoute({
+  method: "get",
+  path: "/v1/receipts/{trackingCode}/qr.png",
+  tags: ["voting"],
+  summary: "The receipt's QR code (check URL) as PNG",
+  request: { params: TrackingCodeParam },
+  responses: { 200: { description: "PNG", content: { "image/png": { schema: z.string() } } }, ...errorResponses(400) },
+});
+
+const keysRoute = createRoute({
+  method: "get",
+  path: "/v1/receipt-keys",
+  tags: ["voting"],
+  summary: "The public keys that verify receipts (JWKS)",
+  responses: { 200: { description: "JWKS", content: { "application/json": { schema: z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }) } } } },
+});
+
+function checkUrlOf(requestUrl: string, trackingCode: string): string {
+  return new URL(`/v1/receipts/${trackingCode}`, requestUrl).toString();
+}
+
+export function ballotRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(castRoute, async (c) => {
+    const voter = c.get("voter");
+    await enforceRateLimit(c.env.CAST_IP_LIMITER, clientAddress(c));
+    await enforceRateLimit(c.env.CAST_VOTER_LIMITER, `${voter.electionId}:${voter.voterKey}`);
+    const election = await getElection(c.env, voter.electionId);
+    if (!election) fail("election_not_found");
+    if (geofence(election, countryOf(c)).kind === "refused") fail("geofence_refused");
+
+    const body = c.req.valid("json");
+    const marks = validateBallot(election, voter.ballotStyleId, body.contests);
+    if (!marks.ok) fail("invalid_ballot", undefined, marks.error);
+
+    const nonce = newNonce();
+    const commitment = await commitBallot(canonicalBallot(election.id, voter.ballotStyleId, marks.value), nonce);
+    const trackingCode = await trackingCodeOf(commitment);
+    const outcome = await ledgerFor(c.env, election.id, voter.voterKey).castOnline({
+      electionId: election.id,
+      voterKey: voter.voterKey,
+      ballotStyleId: voter.ballotStyleId,
+      districtId: voter.districtId,
+      policy: election.settings.crossChannelPolicy,
+      opensAtMs: Date.parse(election.settings.polls.opensAt),
+      closesAtMs: Date.parse(election.settings.polls.closesAt),
+      idempotencyKey: body.idempotencyKey,
+      ballotId: crypto.randomUUID(),
+      contests: marks.value,
+      commitment,
+      trackingCode,
+      nonce,
+    });
+    if (!outcome.ok) {
+      switch (outcome.error) {
+        case "already_voted":
+        case "already_voted_on_paper":
+        case "polls_not_open":
+        case "polls_closed":
+        case "idempotency_conflict":
+          fail(outcome.error);
+        default:
+          assertNever(outcome.error);
+      }
+    }
+    const accepted = outcome.value;
+    const receiptJws = await signReceipt(c.env, {
+      electionId: election.id,
+      trackingCode: accepted.trackingCode,
+      commitment: accepted.commitment,
+      acceptedAt: accepted.acceptedAt,
+      channel: "online",
+    });
+    const checkUrl = checkUrlOf(c.req.url, accepted.trackingCode);
+    return c.json(
+      {
+        electionId: election.id,
+        trackingCode: accepted.trackingCode,
+        commitment: accepted.commitment,
+        acceptedAt: accepted.acceptedAt,
+        channel: "online" as const,
+        receiptJws,
+        checkUrl,
+        qr: { svgUrl: `${checkUrl}/qr.svg`, pngUrl: `${checkUrl}/qr.png` },
+        replayed: accepted.replayed,
+      },
+      accepted.replayed ? 200 : 201,
+    );
+  });
+
+  app.openapi(receiptRoute, async (c) => {
+    const { trackingCode } = c.req.valid("param");
+    const receipt = await findReceipt(c.env, trackingCode);
+    if (!receipt) fail("receipt_not_found");
+    return c.json(receipt, 200);
+  });
+
+  app.openapi(qrSvgRoute, async (c) => {
+    const { trackingCode } = c.req.valid("param");
+    const svg = await qrSvg(checkUrlOf(c.req.url, trackingCode));
+    return c.body(svg, 200, { "content-type": "image/svg+xml", "cache-control": "public, max-age=86400, immutable" });
+  });
+
+  app.openapi(qrPngRoute, async (c) => {
+    const { trackingCode } = c.req.valid("param");
+    const png = await qrPng(checkUrlOf(c.req.url, trackingCode));
+    return c.body(png, 200, { "content-type": "image/png", "cache-control": "public, max-age=86400, immutable" });
+  });
+
+  app.openapi(keysRoute, async (c) => c.json(await receiptPublicKeys(c.env), 200));
+
+  return app;
+}

@@ -1,0 +1,18 @@
+/** Reads what the tally consumer recorded for a tracking code (the `receipts` D1 table). */
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { receipts } from "../../db/schema.ts";
+
+export interface RecordedReceipt {
+  readonly trackingCode: string;
+  readonly electionId: string;
+  readonly status: "recorded" | "superseded" | "cancelled";
+  readonly commitment: string;
+  readonly recordedAt: string;
+}
+
+export async function findReceipt(env: Env, trackingCode: string): Promise<RecordedReceipt | undefined> {
+  const row = await drizzle(env.DB).select().from(receipts).where(eq(receipts.trackingCode, trackingCode)).get();
+  if (!row) return undefined;
+  return { trackingCode: row.trackingCode, electionId: row.electionId, status: row.status, commitment: row.commitment, recordedAt: row.recordedAt };
+}
