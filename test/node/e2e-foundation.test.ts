@@ -71,7 +71,7 @@ describe("the foundation, end to end", () => {
       expect(text).toContain(second?.districtId);
       expect(await page.locator("#contests > li").count()).toBeGreaterThan(0);
     } finally {
-      await browser.close();
+      await browser.dispose();
     }
   });
 

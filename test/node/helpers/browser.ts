@@ -1,14 +1,15 @@
 /** Debian's Chromium driven by playwright-core: never a downloaded browser. */
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type BrowserContext } from "playwright-core";
 
 export const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 
-export async function launchBrowser(): Promise<Browser> {
+/** A headless Chromium with a fresh user-data dir; close() also removes the dir. */
+export async function launchBrowser(): Promise<BrowserContext & { dispose(): Promise<void> }> {
   const userDataDir = await mkdtemp(join(tmpdir(), "chromium-"));
-  return chromium.launch({
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -19,7 +20,12 @@ export async function launchBrowser(): Promise<Browser> {
       "--disable-sync",
       "--disable-component-update",
       "--disable-quic",
-      `--user-data-dir=${userDataDir}`,
     ],
+  });
+  return Object.assign(context, {
+    async dispose(): Promise<void> {
+      await context.close();
+      await rm(userDataDir, { recursive: true, force: true });
+    },
   });
 }
