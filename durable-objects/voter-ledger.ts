@@ -17,8 +17,12 @@
  *   one voter once both messages are applied, whatever their order.
  * - A cast repeated with the same idempotency key returns the original outcome and changes
  *   nothing; the same key with different content is refused.
- * - The outbox is flushed right after each decision and by alarm until empty; a failed send
- *   leaves the rows in place and reschedules (at-least-once; consumers dedupe by ballot id).
+ * - checkIn decides in the same way: under first-wins an online ballot refuses the check-in and a
+ *   check-in blocks any later online ballot; under paper-supersedes the check-in cancels the
+ *   online ballot (retraction queued in the same transaction). A second check-in is refused and
+ *   recorded (a conflict for adjudication), never silently accepted.
+ * - The outbox (outbox.ts) is flushed right after each decision and by alarm until empty
+ *   (at-least-once; consumers dedupe by ballot id).
  *
  * Storage schema (SQLite, version 1):
  *   voters(election_id, voter_key, state 'online'|'paper', online_ballot_id, revotes,
@@ -27,20 +31,17 @@
  *           marks_json, commitment, tracking_code, nonce, idempotency_key, request_hash,
  *           accepted_at, status 'counted'|'superseded'|'cancelled';
  *           UNIQUE (election_id, voter_key, idempotency_key))
- *   outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key, message_json, attempts)
+ *   check_ins(check_in_id, election_id, voter_key, station_id, identity, at, request_hash,
+ *             outcome 'accepted'|refusal code; PRIMARY KEY (election_id, check_in_id))
+ *   outbox: see outbox.ts
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { BallotMessage, ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted } from "../lib/ballot/messages.ts";
+import { ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
-import { ballotQueueFor } from "../workers/voting/queues.ts";
+import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 
 const SCHEMA_VERSION = 1;
-/** One sendBatch carries at most 100 messages (the Queues limit). */
-const FLUSH_BATCH = 100;
-/** Backoff for a failed flush: 1 s doubling to 60 s. */
-const RETRY_BASE_MS = 1_000;
-const RETRY_MAX_MS = 60_000;
 
 export const CastOnlineRequest = z.object({
   electionId: z.string().min(1),
@@ -74,6 +75,35 @@ export interface CastAccepted {
 
 export type CastOutcome = Result<CastAccepted, CastRefusal>;
 
+export const CheckInRequest = z.object({
+  electionId: z.string().min(1),
+  voterKey: z.string().min(1),
+  ballotStyleId: z.string().min(1),
+  districtId: z.string().min(1),
+  policy: z.enum(["first-wins", "paper-supersedes"]),
+  opensAtMs: z.number(),
+  closesAtMs: z.number(),
+  stationId: z.string().min(1),
+  /** Chosen by the station (its outbox key): a replay returns the original answer. */
+  checkInId: z.string().min(8).max(128),
+  /** How the official verified identity: the ID card, and a biometric match where available. */
+  identity: z.enum(["id-card", "id-card+biometric"]),
+});
+export type CheckInRequest = z.infer<typeof CheckInRequest>;
+
+const CheckInRefusal = z.enum(["already_voted_online", "already_checked_in", "polls_not_open", "polls_closed", "idempotency_conflict"]);
+export type CheckInRefusal = z.infer<typeof CheckInRefusal>;
+
+export interface CheckInAccepted {
+  /** The station issues a paper ballot of this style. */
+  readonly issueBallotStyleId: string;
+  /** Under paper-supersedes: the voter's online ballot was cancelled by this check-in. */
+  readonly cancelledOnlineBallot: boolean;
+  readonly replayed: boolean;
+}
+
+export type CheckInOutcome = Result<CheckInAccepted, CheckInRefusal>;
+
 interface VoterRow {
   state: "online" | "paper";
   online_ballot_id: string | null;
@@ -98,12 +128,12 @@ function requestHash(req: CastOnlineRequest): string {
 
 export class VoterLedger extends DurableObject<Env> {
   private readonly sql: SqlStorage;
-  private flushing: Promise<void> | undefined;
-  private flushAgain = false;
+  private readonly outbox: Outbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.outbox = new Outbox(ctx, env);
     ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
@@ -123,9 +153,12 @@ export class VoterLedger extends DurableObject<Env> {
         nonce TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,
         accepted_at TEXT NOT NULL, status TEXT NOT NULL,
         UNIQUE (election_id, voter_key, idempotency_key))`);
-      this.sql.exec(`CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key TEXT NOT NULL,
-        message_json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)`);
+      this.sql.exec(`CREATE TABLE check_ins (
+        election_id TEXT NOT NULL, check_in_id TEXT NOT NULL, voter_key TEXT NOT NULL,
+        station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
+        request_hash TEXT NOT NULL, outcome TEXT NOT NULL, cancelled_online INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (election_id, check_in_id))`);
+      this.sql.exec(OUTBOX_TABLE_SQL);
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
     });
   }
@@ -165,27 +198,11 @@ export class VoterLedger extends DurableObject<Env> {
       if (voter?.state === "online" && req.policy === "first-wins") return err("already_voted");
 
       const acceptedAt = coarseTime(new Date(now));
-      const stamp = new Date(now).toISOString();
       let revotes = 0;
       if (voter?.state === "online" && voter.online_ballot_id) {
         // paper-supersedes: the latest online ballot counts; the earlier one is retracted.
         revotes = voter.revotes + 1;
-        const previous = this.sql
-          .exec<BallotRow>(`SELECT ballot_id, tracking_code, commitment, accepted_at, request_hash, district_id FROM ballots WHERE ballot_id = ?`, voter.online_ballot_id)
-          .toArray()[0];
-        if (previous) {
-          this.sql.exec(`UPDATE ballots SET status = 'superseded' WHERE ballot_id = ?`, previous.ballot_id);
-          const retraction: BallotRetracted = {
-            kind: "retraction",
-            ballotId: previous.ballot_id,
-            electionId: req.electionId,
-            districtId: previous.district_id,
-            trackingCode: previous.tracking_code,
-            reason: "superseded-by-online",
-            retractedAt: acceptedAt,
-          };
-          this.enqueue(req.voterKey, retraction);
-        }
+        this.retractOnline(req.electionId, req.voterKey, voter.online_ballot_id, "superseded-by-online", acceptedAt);
       }
 
       this.sql.exec(
@@ -205,17 +222,7 @@ export class VoterLedger extends DurableObject<Env> {
         requestHash(req),
         acceptedAt,
       );
-      this.sql.exec(
-        `INSERT INTO voters (election_id, voter_key, state, online_ballot_id, revotes, updated_at)
-         VALUES (?, ?, 'online', ?, ?, ?)
-         ON CONFLICT (election_id, voter_key) DO UPDATE SET state = 'online',
-           online_ballot_id = excluded.online_ballot_id, revotes = excluded.revotes, updated_at = excluded.updated_at`,
-        req.electionId,
-        req.voterKey,
-        req.ballotId,
-        revotes,
-        stamp,
-      );
+      this.setVoterState(req.electionId, req.voterKey, "online", req.ballotId, revotes, now);
       const accepted: BallotAccepted = {
         kind: "ballot",
         ballotId: req.ballotId,
@@ -228,15 +235,65 @@ export class VoterLedger extends DurableObject<Env> {
         commitment: req.commitment,
         acceptedAt,
       };
-      this.enqueue(req.voterKey, accepted);
+      this.outbox.enqueue(req.voterKey, accepted);
       return ok({ ballotId: req.ballotId, trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, revotes, replayed: false });
     });
 
-    if (outcome.ok && !outcome.value.replayed) {
-      // A safety net first (durable with the decision), then the fast path.
-      await this.ensureAlarm(Date.now() + RETRY_BASE_MS * 5);
-      this.ctx.waitUntil(this.flush());
-    }
+    if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
+    return outcome;
+  }
+
+  /** Decides a station's check-in under the election's cross-channel policy. */
+  async checkIn(input: CheckInRequest): Promise<CheckInOutcome> {
+    const req = CheckInRequest.parse(input);
+    const hash = JSON.stringify([req.voterKey, req.stationId, req.identity]);
+    let cancelled = false;
+    const outcome = this.ctx.storage.transactionSync((): CheckInOutcome => {
+      const earlier = this.sql
+        .exec<{ request_hash: string; outcome: string; cancelled_online: number }>(
+          `SELECT request_hash, outcome, cancelled_online FROM check_ins WHERE election_id = ? AND check_in_id = ?`,
+          req.electionId,
+          req.checkInId,
+        )
+        .toArray()[0];
+      if (earlier) {
+        if (earlier.request_hash !== hash) return err("idempotency_conflict");
+        if (earlier.outcome !== "accepted") return err(CheckInRefusal.parse(earlier.outcome));
+        return ok({ issueBallotStyleId: req.ballotStyleId, cancelledOnlineBallot: earlier.cancelled_online === 1, replayed: true });
+      }
+      const now = Date.now();
+      if (now < req.opensAtMs) return err("polls_not_open");
+      if (now >= req.closesAtMs) return err("polls_closed");
+
+      const at = new Date(now).toISOString();
+      const record = (result: "accepted" | CheckInRefusal, cancelledOnline: boolean): void => {
+        this.sql.exec(
+          `INSERT INTO check_ins (election_id, check_in_id, voter_key, station_id, identity, at, request_hash, outcome, cancelled_online)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          req.electionId, req.checkInId, req.voterKey, req.stationId, req.identity, at, hash, result, cancelledOnline ? 1 : 0,
+        );
+      };
+      const voter = this.voterRow(req.electionId, req.voterKey);
+      if (voter?.state === "paper") {
+        // A second check-in is a conflict: recorded for adjudication, never accepted.
+        record("already_checked_in", false);
+        return err("already_checked_in");
+      }
+      if (voter?.state === "online") {
+        if (req.policy === "first-wins") {
+          record("already_voted_online", false);
+          return err("already_voted_online");
+        }
+        if (voter.online_ballot_id) {
+          this.retractOnline(req.electionId, req.voterKey, voter.online_ballot_id, "cancelled-by-paper", coarseTime(new Date(now)));
+          cancelled = true;
+        }
+      }
+      this.setVoterState(req.electionId, req.voterKey, "paper", null, voter?.revotes ?? 0, now);
+      record("accepted", cancelled);
+      return ok({ issueBallotStyleId: req.ballotStyleId, cancelledOnlineBallot: cancelled, replayed: false });
+    });
+    if (outcome.ok && outcome.value.cancelledOnlineBallot && !outcome.value.replayed) await this.outbox.afterCommit();
     return outcome;
   }
 
@@ -251,16 +308,11 @@ export class VoterLedger extends DurableObject<Env> {
 
   /** Outbox records not yet accepted by a queue (for tests and monitoring). */
   async pendingOutbox(): Promise<number> {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).toArray()[0]?.n ?? 0;
+    return this.outbox.pending();
   }
 
   override async alarm(): Promise<void> {
-    await this.flush();
-    const left = await this.pendingOutbox();
-    if (left > 0) {
-      const attempts = this.sql.exec<{ a: number }>(`SELECT MAX(attempts) AS a FROM outbox`).toArray()[0]?.a ?? 1;
-      await this.ctx.storage.setAlarm(Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 6)));
-    }
+    await this.outbox.onAlarm();
   }
 
   private voterRow(electionId: string, voterKey: string): VoterRow | undefined {
@@ -269,63 +321,32 @@ export class VoterLedger extends DurableObject<Env> {
       .toArray()[0];
   }
 
-  private enqueue(queueKey: string, message: BallotMessage): void {
-    this.sql.exec(`INSERT INTO outbox (queue_key, message_json) VALUES (?, ?)`, queueKey, JSON.stringify(message));
+  private setVoterState(electionId: string, voterKey: string, state: "online" | "paper", onlineBallotId: string | null, revotes: number, now: number): void {
+    this.sql.exec(
+      `INSERT INTO voters (election_id, voter_key, state, online_ballot_id, revotes, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (election_id, voter_key) DO UPDATE SET state = excluded.state,
+         online_ballot_id = excluded.online_ballot_id, revotes = excluded.revotes, updated_at = excluded.updated_at`,
+      electionId, voterKey, state, onlineBallotId, revotes, new Date(now).toISOString(),
+    );
   }
 
-  private async ensureAlarm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
-  }
-
-  /**
-   * Sends the outbox to the queues and deletes what they accepted. One flush at a time per
-   * object; a request arriving during a flush asks for another round instead of racing it.
-   */
-  private flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      try {
-        do {
-          this.flushAgain = false;
-          await this.flushOnce();
-        } while (this.flushAgain);
-      } finally {
-        this.flushing = undefined;
-      }
-    })();
-    return this.flushing;
-  }
-
-  private async flushOnce(): Promise<void> {
-    for (;;) {
-      const rows = this.sql
-        .exec<{ seq: number; queue_key: string; message_json: string }>(`SELECT seq, queue_key, message_json FROM outbox ORDER BY seq LIMIT ?`, FLUSH_BATCH)
-        .toArray();
-      if (rows.length === 0) return;
-      const byQueue = new Map<Queue<BallotMessage>, { seqs: number[]; messages: { body: BallotMessage }[] }>();
-      for (const row of rows) {
-        const queue = ballotQueueFor(this.env, row.queue_key);
-        const group = byQueue.get(queue) ?? { seqs: [], messages: [] };
-        group.seqs.push(row.seq);
-        group.messages.push({ body: BallotMessage.parse(JSON.parse(row.message_json)) });
-        byQueue.set(queue, group);
-      }
-      for (const [queue, group] of byQueue) {
-        try {
-          await queue.sendBatch(group.messages.map((m) => ({ body: m.body, contentType: "json" as const })));
-        } catch (error) {
-          // Not fatal: the rows stay and the alarm retries with backoff.
-          this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (${group.seqs.map(() => "?").join(",")})`, ...group.seqs);
-          console.warn(JSON.stringify({ level: "warn", message: "outbox flush failed", error: String(error) }));
-          await this.ensureAlarm(Date.now() + RETRY_BASE_MS);
-          return;
-        }
-        this.sql.exec(`DELETE FROM outbox WHERE seq IN (${group.seqs.map(() => "?").join(",")})`, ...group.seqs);
-      }
-    }
+  /** Synchronous; inside the caller's transaction. Marks the ballot and queues its retraction. */
+  private retractOnline(electionId: string, voterKey: string, ballotId: string, reason: BallotRetracted["reason"], at: string): void {
+    const previous = this.sql
+      .exec<BallotRow>(`SELECT ballot_id, tracking_code, commitment, accepted_at, request_hash, district_id FROM ballots WHERE ballot_id = ?`, ballotId)
+      .toArray()[0];
+    if (!previous) return;
+    this.sql.exec(`UPDATE ballots SET status = ? WHERE ballot_id = ?`, reason === "superseded-by-online" ? "superseded" : "cancelled", ballotId);
+    const retraction: BallotRetracted = {
+      kind: "retraction",
+      ballotId,
+      electionId,
+      districtId: previous.district_id,
+      trackingCode: previous.tracking_code,
+      reason,
+      retractedAt: at,
+    };
+    this.outbox.enqueue(voterKey, retraction);
   }
 }

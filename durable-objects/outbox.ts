@@ -1,0 +1,121 @@
+/**
+ * The transactional outbox that Durable Objects use to hand messages to the ballot queues: a
+ * message is written in the same storage transaction as the decision that produced it, then sent,
+ * then deleted once a queue accepted it. Sending is at least once; consumers dedupe.
+ *
+ * Invariants (for the object that owns it):
+ * - `enqueue` is synchronous SQL: call it inside the decision's transactionSync.
+ * - Rows are deleted only after `sendBatch` resolved for them; a failed send leaves them and
+ *   schedules the owner's alarm with backoff (the owner's alarm() must call `onAlarm`).
+ * - One flush at a time per object; a flush requested while one runs triggers another round
+ *   instead of racing it (no await between the loop's check and the reset of `flushing`).
+ *
+ * Storage: outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key, message_json, attempts)
+ */
+import { BallotMessage } from "../lib/ballot/messages.ts";
+import { ballotQueueFor } from "../workers/voting/queues.ts";
+
+/** One sendBatch carries at most 100 messages (the Queues limit). */
+const FLUSH_BATCH = 100;
+/** Backoff for a failed flush: 1 s doubling to 60 s. */
+const RETRY_BASE_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/** The alarm set with every decision: a safety net should the immediate flush not finish. */
+const SAFETY_NET_MS = 5_000;
+
+export const OUTBOX_TABLE_SQL = `CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key TEXT NOT NULL,
+  message_json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)`;
+
+export class Outbox {
+  private readonly ctx: DurableObjectState;
+  private readonly env: Env;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    this.ctx = ctx;
+    this.env = env;
+  }
+
+  private get sql(): SqlStorage {
+    return this.ctx.storage.sql;
+  }
+
+  /** Synchronous: call inside the transaction that made the decision. */
+  enqueue(queueKey: string, message: BallotMessage): void {
+    this.sql.exec(`INSERT INTO outbox (queue_key, message_json) VALUES (?, ?)`, queueKey, JSON.stringify(message));
+  }
+
+  pending(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).toArray()[0]?.n ?? 0;
+  }
+
+  /** After a decision committed: arm the safety net, then flush in the background. */
+  async afterCommit(): Promise<void> {
+    await this.ensureAlarm(Date.now() + SAFETY_NET_MS);
+    this.ctx.waitUntil(this.flush());
+  }
+
+  /** The owner's alarm(): flush, and reschedule with backoff while anything is left. */
+  async onAlarm(): Promise<void> {
+    await this.flush();
+    if (this.pending() > 0) {
+      const attempts = this.sql.exec<{ a: number }>(`SELECT MAX(attempts) AS a FROM outbox`).toArray()[0]?.a ?? 1;
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(attempts, 6)));
+    }
+  }
+
+  private async ensureAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          await this.flushOnce();
+        } while (this.flushAgain);
+      } finally {
+        this.flushing = undefined;
+      }
+    })();
+    return this.flushing;
+  }
+
+  private async flushOnce(): Promise<void> {
+    for (;;) {
+      const rows = this.sql
+        .exec<{ seq: number; queue_key: string; message_json: string }>(`SELECT seq, queue_key, message_json FROM outbox ORDER BY seq LIMIT ?`, FLUSH_BATCH)
+        .toArray();
+      if (rows.length === 0) return;
+      const byQueue = new Map<Queue<BallotMessage>, { seqs: number[]; bodies: BallotMessage[] }>();
+      for (const row of rows) {
+        const queue = ballotQueueFor(this.env, row.queue_key);
+        const group = byQueue.get(queue) ?? { seqs: [], bodies: [] };
+        group.seqs.push(row.seq);
+        group.bodies.push(BallotMessage.parse(JSON.parse(row.message_json)));
+        byQueue.set(queue, group);
+      }
+      for (const [queue, group] of byQueue) {
+        const placeholders = group.seqs.map(() => "?").join(",");
+        try {
+          await queue.sendBatch(group.bodies.map((body) => ({ body, contentType: "json" as const })));
+        } catch (error) {
+          // Not fatal: the rows stay and the alarm retries with backoff.
+          this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (${placeholders})`, ...group.seqs);
+          console.warn(JSON.stringify({ level: "warn", event: "outbox_flush_failed", error: String(error) }));
+          await this.ensureAlarm(Date.now() + RETRY_BASE_MS);
+          return;
+        }
+        this.sql.exec(`DELETE FROM outbox WHERE seq IN (${placeholders})`, ...group.seqs);
+      }
+    }
+  }
+}
