@@ -137,14 +137,18 @@ describe("edge rules", () => {
     expect(events.results[0]?.detail_json).not.toContain(VOTER);
   });
 
+  // The limiter counts in fixed windows of 60 s; a test may straddle one boundary (never two:
+  // it takes seconds). 130 requests therefore put more than 60 in some window, and at most
+  // 120 can pass in two.
   it("rate-limits logins per client address", async () => {
     const ip = "10.30.0.1";
     const statuses: number[] = [];
-    for (let i = 0; i < 70; i += 1) {
+    for (let i = 0; i < 130; i += 1) {
       statuses.push((await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" }, { ip })).status);
     }
-    expect(statuses.slice(0, 60).every((s) => s === 404)).toBe(true);
-    expect(statuses.slice(60).every((s) => s === 429)).toBe(true);
+    expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
+    expect(statuses.filter((s) => s === 404).length).toBeLessThanOrEqual(120);
     // Another address is not affected.
     expect((await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" })).status).toBe(404);
   });
@@ -152,12 +156,16 @@ describe("edge rules", () => {
   it("rate-limits logins per voter, whatever the address", async () => {
     await enrol(ELECTION, "EE-BUSY-0001", "district-south");
     const statuses: number[] = [];
-    for (let i = 0; i < 12; i += 1) {
+    for (let i = 0; i < 25; i += 1) {
       statuses.push((await login({ electionId: ELECTION, idToken: await signIdToken("EE-BUSY-0001") })).status);
     }
-    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
-    expect(statuses.slice(10)).toEqual([429, 429]);
+    // 10 a minute per voter: at most 20 pass across one window boundary, and some are refused.
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(20);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
+    expect(statuses[0]).toBe(200);
   });
+
 });
 
 describe("browser login through the eID issuer", () => {
