@@ -38,8 +38,8 @@ The mixed election system is running (state in .dev/; Ctrl-C to stop).
 
 Demo voters: national ids DEMO-0001 ... DEMO-1000 (elections/demo/voters.csv).
   A voter by API:
-    TOKEN=$(curl -s -X POST ${system.issuer.url}/dev/id-token -H 'content-type: application/json' -d '{"nationalId":"${first}"}' | jq -r .id_token)
-    SESSION=$(curl -s -X POST ${system.baseUrl}/v1/auth/voter-session -H 'content-type: application/json' -d "{\\"electionId\\":\\"${DEMO_ELECTION_ID}\\",\\"idToken\\":\\"$TOKEN\\"}" | jq -r .sessionToken)
+    TOKEN=$(curl -s -X POST ${system.issuer.url}/dev/id-token -H 'content-type: application/json' -d '{"nationalId":"${first}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id_token')
+    SESSION=$(curl -s -X POST ${system.baseUrl}/v1/auth/voter-session -H 'content-type: application/json' -d "{\\"electionId\\":\\"${DEMO_ELECTION_ID}\\",\\"idToken\\":\\"$TOKEN\\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).sessionToken')
     curl -s ${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot -H "authorization: Bearer $SESSION"
 
 Administrator (official id bootstrap-admin, private key ${system.adminKeyFile}):

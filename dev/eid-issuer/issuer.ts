@@ -177,13 +177,13 @@ function loginPage(params: URLSearchParams, voters: readonly { nationalId: strin
   const hidden = ["redirect_uri", "nonce", "state", "client_id"]
     .map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(params.get(k) ?? "")}">`)
     .join("");
-  const options = voters
-    .map((v) => `<option value="${escapeHtml(v.nationalId)}">${escapeHtml(v.label)}</option>`)
-    .join("");
+  const options = voters.map((v) => `<option value="${escapeHtml(v.nationalId)}">${escapeHtml(v.label)}</option>`).join("");
+  const first = voters[0]?.nationalId ?? "";
   return `<h1>Development national eID</h1>
 <p>Not a real identity provider. Choose a demo voter or type a national id.</p>
 <form method="post" action="/authorize">${hidden}
-<label>Demo voter <select name="national_id">${options}</select></label>
+<label>National id <input name="national_id" list="demo-voters" value="${escapeHtml(first)}" required autocomplete="off"></label>
+<datalist id="demo-voters">${options}</datalist>
 <button type="submit">Log in</button></form>`;
 }
 

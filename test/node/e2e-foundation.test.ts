@@ -64,7 +64,7 @@ describe("the foundation, end to end", () => {
       await page.goto(`${system.baseUrl}/v1/auth/login?electionId=${DEMO_ELECTION_ID}`);
       expect(page.url()).toContain(`${system.issuer.url}/authorize`);
       const [, second] = await demoVoters(2);
-      await page.selectOption("select[name=national_id]", second?.nationalId ?? "");
+      await page.fill("input[name=national_id]", second?.nationalId ?? "");
       await Promise.all([page.waitForURL(`${system.baseUrl}/v1/auth/callback`), page.click("button[type=submit]")]);
       await page.waitForSelector("#session-token");
       const text = await page.textContent("body");
