@@ -10,15 +10,17 @@ import { ApiCallError } from "./lib/api.ts";
 import { electionCommands } from "./commands/election.ts";
 import { officialCommands } from "./commands/official.ts";
 import { rollCommands } from "./commands/roll.ts";
+import { sheetsCommands } from "./commands/sheets.ts";
 
 const program = new Command()
   .name("admin")
-  .description("Administer elections: definitions, voter rolls, officials.")
+  .description("Administer elections: definitions, voter rolls, officials, printed ballot sheets.")
   .showHelpAfterError();
 
 program.addCommand(electionCommands());
 program.addCommand(rollCommands());
 program.addCommand(officialCommands());
+program.addCommand(sheetsCommands());
 
 try {
   await program.parseAsync(process.argv);
