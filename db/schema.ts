@@ -92,7 +92,11 @@ export const castVoteRecords = sqliteTable(
     retracted: integer("retracted").notNull().default(0),
     recordedAt: text("recorded_at").notNull(),
   },
-  (t) => [index("cast_vote_records_by_election").on(t.electionId, t.districtId)],
+  (t) => [
+    index("cast_vote_records_by_election").on(t.electionId, t.districtId),
+    // Station reconciliation sums a station's paper ballots (workers/voting/reconciliation.ts).
+    index("cast_vote_records_by_station").on(t.electionId, t.stationId),
+  ],
 );
 
 /**
@@ -111,4 +115,131 @@ export const receipts = sqliteTable(
     recordedAt: text("recorded_at").notNull(),
   },
   (t) => [index("receipts_by_election").on(t.electionId, t.status)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Paper channel (issue 5): polling stations, their device keys, the election authority's keys for
+// pre-printed ballot sheets, check-ins counted per station, result sheets and reconciliation.
+
+/**
+ * Polling stations. A station is a place with devices, not an election's artefact: it keeps its
+ * id across elections, and serves the districts (GpUnit ids) listed in `station_districts`.
+ */
+export const stations = sqliteTable("stations", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  revokedAt: text("revoked_at"),
+});
+
+export const stationDistricts = sqliteTable(
+  "station_districts",
+  {
+    stationId: text("station_id").notNull(),
+    districtId: text("district_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stationId, t.districtId] })],
+);
+
+/**
+ * Ballot serials a station's ballot-marking devices may print, per station, inclusive. Serials
+ * are one namespace per election (a blank sheet's pre-printed serial and a BMD print of it are
+ * the same paper), so ranges of different stations never overlap (checked on registration).
+ */
+export const stationSerialRanges = sqliteTable(
+  "station_serial_ranges",
+  {
+    stationId: text("station_id").notNull(),
+    firstSerial: integer("first_serial").notNull(),
+    lastSerial: integer("last_serial").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stationId, t.firstSerial] }), index("station_serial_ranges_by_first").on(t.firstSerial)],
+);
+
+/**
+ * Station devices' Ed25519 public keys. `qr_key_id` is the key id QR payloads carry (hex of the
+ * first 8 bytes of SHA-256 of the raw public key), so a marked ballot's signer is found by it.
+ */
+export const stationKeys = sqliteTable(
+  "station_keys",
+  {
+    kid: text("kid").primaryKey(),
+    stationId: text("station_id").notNull(),
+    publicJwk: text("public_jwk").notNull(),
+    qrKeyId: text("qr_key_id").notNull(),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("station_keys_by_station").on(t.stationId), index("station_keys_by_qr_key_id").on(t.qrKeyId)],
+);
+
+/** The election authority's Ed25519 public keys that sign pre-printed ballot sheets, per election. */
+export const sheetSigningKeys = sqliteTable(
+  "sheet_signing_keys",
+  {
+    kid: text("kid").primaryKey(),
+    electionId: text("election_id").notNull(),
+    publicJwk: text("public_jwk").notNull(),
+    qrKeyId: text("qr_key_id").notNull(),
+    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    revokedAt: text("revoked_at"),
+  },
+  (t) => [index("sheet_signing_keys_by_election").on(t.electionId, t.qrKeyId)],
+);
+
+/**
+ * Accepted check-ins, written by the tally consumer from the ledgers' `check-in` messages, so
+ * check-ins can be counted per station. No voter key: the ledger alone links a voter to a
+ * station. `check_in_id` is the ledger's id (station-scoped), `recorded_at` the coarse minute.
+ */
+export const checkIns = sqliteTable(
+  "check_ins",
+  {
+    electionId: text("election_id").notNull(),
+    checkInId: text("check_in_id").notNull(),
+    stationId: text("station_id").notNull(),
+    districtId: text("district_id").notNull(),
+    recordedAt: text("recorded_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.electionId, t.checkInId] }), index("check_ins_by_station").on(t.electionId, t.stationId)],
+);
+
+/**
+ * Each station's result sheet, one per (election, station): the QR text as submitted, its
+ * SHA-256, and the totals decoded from it (JSON). A different sheet is refused, never replaced.
+ */
+export const resultSheets = sqliteTable(
+  "result_sheets",
+  {
+    electionId: text("election_id").notNull(),
+    stationId: text("station_id").notNull(),
+    payloadSha256: text("payload_sha256").notNull(),
+    payloadText: text("payload_text").notNull(),
+    totalsJson: text("totals_json").notNull(),
+    submittedAt: text("submitted_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [primaryKey({ columns: [t.electionId, t.stationId] })],
+);
+
+/**
+ * Differences between what a station reports and what the system recorded, for the security
+ * monitor: one row per (election, station, kind, contest, option) with the latest figures seen.
+ * `resolved_at` is set when a later reconciliation no longer finds the difference (a queue that
+ * caught up), and cleared if it comes back. Empty strings stand for "no contest / no option".
+ */
+export const reconciliationDifferences = sqliteTable(
+  "reconciliation_differences",
+  {
+    electionId: text("election_id").notNull(),
+    stationId: text("station_id").notNull(),
+    kind: text("kind").notNull(),
+    contestId: text("contest_id").notNull().default(""),
+    optionId: text("option_id").notNull().default(""),
+    systemCount: integer("system_count").notNull(),
+    stationCount: integer("station_count"),
+    firstSeenAt: text("first_seen_at").notNull(),
+    lastSeenAt: text("last_seen_at").notNull(),
+    resolvedAt: text("resolved_at"),
+  },
+  (t) => [primaryKey({ columns: [t.electionId, t.stationId, t.kind, t.contestId, t.optionId] })],
 );

@@ -34,7 +34,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { BallotMessage, type BallotAccepted } from "../lib/ballot/messages.ts";
+import { TallyMessage, type BallotAccepted } from "../lib/ballot/messages.ts";
 import { assertNever } from "../lib/result.ts";
 import {
   addContest,
@@ -62,7 +62,7 @@ const REPORT_RETRY_MAX_MS = 30_000;
 const MAX_MESSAGES = 1_000;
 
 const ShardName = z.string().min(1).max(512);
-const Messages = z.array(BallotMessage).max(MAX_MESSAGES);
+const Messages = z.array(TallyMessage).max(MAX_MESSAGES);
 const StoredMarks = z.array(ContestTotals);
 
 export interface ApplyOutcome {
@@ -161,7 +161,7 @@ export class TallyShard extends DurableObject<Env> {
    * another election, district or shard is a routing bug: the whole call fails and changes
    * nothing, so the consumer retries it and, failing that, it lands in the dead-letter queue.
    */
-  async applyBatch(shardName: string, messages: readonly BallotMessage[]): Promise<ApplyOutcome> {
+  async applyBatch(shardName: string, messages: readonly TallyMessage[]): Promise<ApplyOutcome> {
     const name = ShardName.parse(shardName);
     const batch = Messages.parse(messages);
     const address = parseShardName(name);

@@ -20,7 +20,9 @@
  * - checkIn decides in the same way: under first-wins an online ballot refuses the check-in and a
  *   check-in blocks any later online ballot; under paper-supersedes the check-in cancels the
  *   online ballot (retraction queued in the same transaction). A second check-in is refused and
- *   recorded (a conflict for adjudication), never silently accepted.
+ *   recorded (a conflict for adjudication), never silently accepted. An accepted check-in queues
+ *   a `check-in` message (no voter key) in the same transaction, so check-ins are counted per
+ *   station for reconciliation exactly when the ledger accepted them.
  * - The outbox (outbox.ts) is flushed right after each decision and by alarm until empty
  *   (at-least-once; consumers dedupe by ballot id).
  *
@@ -37,7 +39,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted } from "../lib/ballot/messages.ts";
+import { ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted, type CheckInRecorded } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 
@@ -291,9 +293,19 @@ export class VoterLedger extends DurableObject<Env> {
       }
       this.setVoterState(req.electionId, req.voterKey, "paper", null, voter?.revotes ?? 0, now);
       record("accepted", cancelled);
+      const counted: CheckInRecorded = {
+        kind: "check-in",
+        checkInId: req.checkInId,
+        electionId: req.electionId,
+        stationId: req.stationId,
+        districtId: req.districtId,
+        checkedInAt: coarseTime(new Date(now)),
+      };
+      this.outbox.enqueue(req.voterKey, counted);
       return ok({ issueBallotStyleId: req.ballotStyleId, cancelledOnlineBallot: cancelled, replayed: false });
     });
-    if (outcome.ok && outcome.value.cancelledOnlineBallot && !outcome.value.replayed) await this.outbox.afterCommit();
+    // Every accepted check-in queued at least its check-in message (and maybe a retraction).
+    if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
     return outcome;
   }
 

@@ -43,6 +43,29 @@ export const ERROR_CODES = {
   official_not_found: { status: 404, message: "No official with this id." },
   key_exists: { status: 409, message: "A key with this kid is already registered." },
   key_not_found: { status: 404, message: "No such key." },
+  // Polling stations: registry and signed requests (lib/station/signed-request.ts)
+  station_exists: { status: 409, message: "A station with this id already exists." },
+  station_not_found: { status: 404, message: "No station with this id." },
+  station_signature_missing: { status: 401, message: "A station request must carry a Station-Signature header." },
+  station_signature_invalid: { status: 401, message: "The station request's signature is malformed or does not verify." },
+  station_unknown: { status: 401, message: "No station with this id is registered." },
+  station_revoked: { status: 401, message: "This station has been revoked." },
+  station_key_unknown: { status: 401, message: "This key is not registered to this station." },
+  station_key_revoked: { status: 401, message: "This station key has been revoked." },
+  station_request_mismatch: { status: 401, message: "The signature does not cover this request's station, method, path or body." },
+  station_request_expired: { status: 401, message: "The station request's time is more than two minutes from ours." },
+  station_request_replayed: { status: 401, message: "This station request was already received." },
+  // Paper channel: check-in, scanning, result sheets
+  station_wrong_district: { status: 403, message: "This station does not serve the voter's district." },
+  identity_not_verified: { status: 403, message: "The voter's identity was not verified (the biometric match failed)." },
+  already_voted_online: { status: 409, message: "This voter has already voted online; no paper ballot may be issued." },
+  already_checked_in: { status: 409, message: "This voter has already been checked in; the attempt is recorded for adjudication." },
+  qr_invalid: { status: 422, message: "The QR payload cannot be read." },
+  qr_signature_invalid: { status: 422, message: "The QR payload's signature does not verify against a registered key." },
+  wrong_election: { status: 422, message: "The QR payload belongs to another election." },
+  foreign_ballot: { status: 422, message: "This ballot was not issued for this station." },
+  serial_already_used: { status: 409, message: "A ballot with this serial has already been scanned." },
+  result_sheet_conflict: { status: 409, message: "This station has already submitted a different result sheet; the attempt is recorded." },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -53,7 +53,26 @@ export const BallotRetracted = z.object({
 });
 export type BallotRetracted = z.infer<typeof BallotRetracted>;
 
-export const BallotMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted]);
+/**
+ * An accepted station check-in, so check-ins can be counted per station (reconciliation) without
+ * the voter: no voter key, the ledger's check-in id (station-scoped) and the coarse minute only.
+ */
+export const CheckInRecorded = z.object({
+  kind: z.literal("check-in"),
+  checkInId: z.string().min(8).max(128),
+  electionId: z.string().min(1),
+  stationId: z.string().min(1),
+  districtId: z.string().min(1),
+  /** Coarse time of the check-in (minute precision), ISO 8601. */
+  checkedInAt: z.iso.datetime(),
+});
+export type CheckInRecorded = z.infer<typeof CheckInRecorded>;
+
+/** What the tally shards count: ballots and retractions (check-ins never reach a shard). */
+export const TallyMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted]);
+export type TallyMessage = z.infer<typeof TallyMessage>;
+
+export const BallotMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted, CheckInRecorded]);
 export type BallotMessage = z.infer<typeof BallotMessage>;
 
 /** Minute precision: enough for turnout curves, too coarse to match a ballot to a login. */

@@ -14,6 +14,9 @@ import { electionRoutes } from "./routes/elections.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
 import { rollRoutes } from "./routes/roll.ts";
+import { paperRoutes } from "./routes/paper.ts";
+import { reconciliationRoutes } from "./routes/reconciliation.ts";
+import { stationRoutes } from "./routes/stations.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
 
@@ -28,6 +31,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", rollRoutes());
   app.route("/", ballotRoutes());
   app.route("/", resultsRoutes());
+  app.route("/", stationRoutes());
+  app.route("/", paperRoutes());
+  app.route("/", reconciliationRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",
@@ -40,6 +46,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
     scheme: "bearer",
     bearerFormat: "JWT",
     description: "An official's access token from POST /v1/auth/token.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "stationSignature", {
+    type: "apiKey",
+    in: "header",
+    name: "Station-Signature",
+    description: "A compact EdDSA JWS by the station device's key over method, path, time, nonce and body hash (lib/station/signed-request.ts).",
   });
   app.doc31(OPENAPI_PATH, {
     openapi: "3.1.0",

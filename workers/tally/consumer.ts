@@ -13,7 +13,7 @@
  *      be applied again in full without counting anything twice, and nothing is acknowledged
  *      before it is durable in both places.
  */
-import { BallotMessage } from "../../lib/ballot/messages.ts";
+import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
 import { writeBallotRecords } from "./records.ts";
 import { tallyShardName } from "./shards.ts";
 
@@ -31,6 +31,11 @@ export function retryDelaySeconds(attempts: number): number {
 interface Parsed {
   readonly message: Message<unknown>;
   readonly ballot: BallotMessage;
+}
+
+interface Tallied {
+  readonly message: Message<unknown>;
+  readonly ballot: TallyMessage;
 }
 
 export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
@@ -56,12 +61,19 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
   }
   if (parsed.length === 0) return;
 
-  const byShard = new Map<string, Parsed[]>();
+  const byShard = new Map<string, Tallied[]>();
+  // Check-ins are counted per station in D1 only (records.ts); no tally shard ever sees one.
+  const checkIns: Parsed[] = [];
   for (const item of parsed) {
-    const name = tallyShardName(item.ballot.electionId, item.ballot.districtId, item.ballot.ballotId);
+    const ballot = item.ballot;
+    if (ballot.kind === "check-in") {
+      checkIns.push(item);
+      continue;
+    }
+    const name = tallyShardName(ballot.electionId, ballot.districtId, ballot.ballotId);
     const group = byShard.get(name);
-    if (group) group.push(item);
-    else byShard.set(name, [item]);
+    if (group) group.push({ message: item.message, ballot });
+    else byShard.set(name, [{ message: item.message, ballot }]);
   }
 
   const shardCalls = [...byShard].map(async ([name, group]) => {
@@ -91,5 +103,9 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
       if (shardOk && recordsWritten) message.ack();
       else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
+  }
+  for (const { message } of checkIns) {
+    if (recordsWritten) message.ack();
+    else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }

@@ -19,13 +19,14 @@
  * Plain prepared statements rather than the drizzle query builder: the parameter count of each
  * statement must be exact, and multi-row upserts with a subquery per row are clearest as SQL.
  */
-import { coarseTime, type BallotAccepted, type BallotMessage, type BallotRetracted } from "../../lib/ballot/messages.ts";
+import { coarseTime, type BallotAccepted, type BallotMessage, type BallotRetracted, type CheckInRecorded } from "../../lib/ballot/messages.ts";
 
 /** D1 refuses a statement with more than 100 bound parameters. */
 export const MAX_BOUND_PARAMETERS = 100;
 
 const CVR_COLUMNS = 9;
 const RECEIPT_COLUMNS = 4;
+const CHECK_IN_COLUMNS = 5;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -107,14 +108,28 @@ function retractionStatements(db: D1Database, retractions: readonly BallotRetrac
   return [...cvrs, ...receipts];
 }
 
+/** Station check-ins, counted per station for reconciliation; a re-delivery inserts nothing. */
+function checkInStatements(db: D1Database, checkIns: readonly CheckInRecorded[]): D1PreparedStatement[] {
+  return chunks(checkIns, rowsPerStatement(CHECK_IN_COLUMNS)).map((chunk) =>
+    db
+      .prepare(
+        `INSERT OR IGNORE INTO check_ins (election_id, check_in_id, station_id, district_id, recorded_at)
+         VALUES ${placeholders(chunk.length, `(?, ?, ?, ?, ?)`)}`,
+      )
+      .bind(...chunk.flatMap((c) => [c.electionId, c.checkInId, c.stationId, c.districtId, coarseTime(new Date(c.checkedInAt))])),
+  );
+}
+
 /** Writes the records of a batch's messages in one D1 batch; throws if D1 refuses it. */
 export async function writeBallotRecords(db: D1Database, messages: readonly BallotMessage[]): Promise<void> {
   const ballots = messages.filter((m): m is BallotAccepted => m.kind === "ballot");
   const retractions = messages.filter((m): m is BallotRetracted => m.kind === "retraction");
+  const checkIns = messages.filter((m): m is CheckInRecorded => m.kind === "check-in");
   const statements = [
     ...recordedReceiptStatements(db, ballots),
     ...cvrStatements(db, ballots),
     ...retractionStatements(db, retractions),
+    ...checkInStatements(db, checkIns),
   ];
   if (statements.length === 0) return;
   await db.batch(statements);

@@ -1,0 +1,168 @@
+/**
+ * `admin station ...`: polling stations (districts, device keys, BMD serial ranges), the election
+ * authority's ballot-sheet keys, and station reconciliation.
+ *
+ *   admin station keygen <kid> <out>                         an Ed25519 device key pair
+ *   admin station add <id> --name <name> --district <id>... --public-key <file> [--serials <first-last>...]
+ *   admin station add-key <id> --public-key <file>           a new device, or key rotation
+ *   admin station revoke-key <id> <kid>
+ *   admin station revoke <id>
+ *   admin station serials <id> <first-last>                  assign a further BMD serial range
+ *   admin station list | show <id>
+ *   admin station sheet-key add|list|revoke <electionId> ...  keys that sign pre-printed sheets
+ *   admin station reconciliation <electionId> [--station <id>]
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { Command, InvalidArgumentError } from "commander";
+import { z } from "zod";
+import { generateSigningKey } from "../../lib/identity/keys.ts";
+import { Ed25519PublicJwk } from "../../lib/station/ids.ts";
+import { OfficialClient } from "../lib/api.ts";
+
+function print(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+async function readPublicJwk(path: string): Promise<Ed25519PublicJwk> {
+  const parsed = Ed25519PublicJwk.safeParse(JSON.parse(await readFile(path, "utf8")));
+  if (!parsed.success) {
+    throw new InvalidArgumentError(`${path} is not an Ed25519 public JWK with a kid (pass the .pub.json file): ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+function serialRange(value: string, previous: { first: number; last: number }[] = []): { first: number; last: number }[] {
+  const match = /^(\d+)-(\d+)$/.exec(value);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || !Number.isSafeInteger(first) || !Number.isSafeInteger(last) || first > last) {
+    throw new InvalidArgumentError("expected a serial range like 100000-199999");
+  }
+  return [...previous, { first, last }];
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+const enc = encodeURIComponent;
+
+export function stationCommands(): Command {
+  const station = new Command("station").description("Polling stations, their device keys, ballot-sheet keys and reconciliation.");
+
+  station
+    .command("keygen")
+    .description("Make a station device's Ed25519 key pair: <out>.jwk.json (private, stays on the device) and <out>.pub.json (register it).")
+    .argument("<kid>", "the key id")
+    .argument("<out>", "path prefix for the two files")
+    .action(async (kid: string, out: string) => {
+      const { privateJwk, publicJwk } = await generateSigningKey(kid);
+      await writeFile(`${out}.jwk.json`, JSON.stringify(privateJwk, null, 2), { mode: 0o600 });
+      await writeFile(`${out}.pub.json`, JSON.stringify(publicJwk, null, 2));
+      console.log(`wrote ${out}.jwk.json (private) and ${out}.pub.json (public)`);
+    });
+
+  station
+    .command("add")
+    .description("Register a polling station with its districts and first device key.")
+    .argument("<id>", "the station's id")
+    .requiredOption("--name <name>", "display name")
+    .requiredOption("--district <id>", "a district the station serves (repeat for more)", collect)
+    .requiredOption("--public-key <file>", "the device's public JWK file")
+    .option("--serials <first-last>", "a range of ballot serials its ballot-marking devices print (repeatable)", serialRange)
+    .action(async (id: string, opts: { name: string; district: string[]; publicKey: string; serials?: { first: number; last: number }[] }) => {
+      const publicJwk = await readPublicJwk(opts.publicKey);
+      print(
+        await OfficialClient.fromEnv().call("POST", "/v1/admin/stations", {
+          json: { id, name: opts.name, districtIds: opts.district, publicJwk, ...(opts.serials ? { serialRanges: opts.serials } : {}) },
+        }),
+      );
+    });
+
+  station
+    .command("add-key")
+    .description("Add a device key to a station (a further device, or rotation: add the new key, then revoke the old).")
+    .argument("<id>")
+    .requiredOption("--public-key <file>", "the new public JWK file")
+    .action(async (id: string, opts: { publicKey: string }) => {
+      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/keys`, { json: { publicJwk: await readPublicJwk(opts.publicKey) } }));
+    });
+
+  station
+    .command("revoke-key")
+    .description("Revoke one device key of a station.")
+    .argument("<id>")
+    .argument("<kid>")
+    .action(async (id: string, kid: string) => {
+      print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/stations/${enc(id)}/keys/${enc(kid)}`));
+    });
+
+  station
+    .command("revoke")
+    .description("Revoke a station: none of its keys is accepted any more.")
+    .argument("<id>")
+    .action(async (id: string) => {
+      print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/stations/${enc(id)}`));
+    });
+
+  station
+    .command("serials")
+    .description("Assign a further range of ballot serials to a station's ballot-marking devices.")
+    .argument("<id>")
+    .argument("<first-last>", "e.g. 200000-299999")
+    .action(async (id: string, range: string) => {
+      const [parsed] = serialRange(range);
+      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/serial-ranges`, { json: parsed }));
+    });
+
+  station
+    .command("list")
+    .description("List stations with their districts, keys and serial ranges.")
+    .action(async () => {
+      print(await OfficialClient.fromEnv().call("GET", "/v1/admin/stations"));
+    });
+
+  station
+    .command("show")
+    .description("Show one station.")
+    .argument("<id>")
+    .action(async (id: string) => {
+      print(await OfficialClient.fromEnv().call("GET", `/v1/admin/stations/${enc(id)}`));
+    });
+
+  const sheetKey = station.command("sheet-key").description("The election authority's keys that sign an election's pre-printed ballot sheets.");
+  sheetKey
+    .command("add")
+    .description("Register the public half of the key `admin sheets print --key` signs with.")
+    .argument("<electionId>")
+    .requiredOption("--public-key <file>", "the authority's public JWK file")
+    .action(async (electionId: string, opts: { publicKey: string }) => {
+      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/elections/${enc(electionId)}/sheet-keys`, { json: { publicJwk: await readPublicJwk(opts.publicKey) } }));
+    });
+  sheetKey
+    .command("list")
+    .argument("<electionId>")
+    .action(async (electionId: string) => {
+      print(await OfficialClient.fromEnv().call("GET", `/v1/admin/elections/${enc(electionId)}/sheet-keys`));
+    });
+  sheetKey
+    .command("revoke")
+    .description("Revoke a sheet key: sheets it signed are refused from now on.")
+    .argument("<electionId>")
+    .argument("<kid>")
+    .action(async (electionId: string, kid: string) => {
+      print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/elections/${enc(electionId)}/sheet-keys/${enc(kid)}`));
+    });
+
+  station
+    .command("reconciliation")
+    .description("Each station's result sheet against the ballots it scanned and the voters it checked in, as of now.")
+    .argument("<electionId>")
+    .option("--station <id>", "one station only")
+    .action(async (electionId: string, opts: { station?: string }) => {
+      const path = `/v1/admin/elections/${enc(electionId)}/reconciliation${opts.station ? `/${enc(opts.station)}` : ""}`;
+      print(await OfficialClient.fromEnv().call("GET", path));
+    });
+
+  return station;
+}

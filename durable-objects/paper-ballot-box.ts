@@ -1,0 +1,189 @@
+/**
+ * PaperBallotBox: the single point of truth for "has the ballot with this serial been counted" in
+ * an election. One object per (election, serial bucket), named by workers/voting/paper-boxes.ts;
+ * the table is keyed by (election_id, serial) either way, so the guarantee does not depend on the
+ * bucketing.
+ *
+ * Serials are one namespace per election: a pre-printed sheet's serial and a ballot-marking
+ * device's print of that sheet are the same paper, so whichever QR is scanned, a serial counts
+ * once. The gateway (workers/gateway/routes/paper.ts) has already checked the payload's
+ * signature, election, ballot style, station and marks before it calls scan().
+ *
+ * Invariants:
+ * - scan() reads the serial's row and writes the row and the outbox record of the ballot
+ *   (BallotAccepted, channel "paper", with the station id) inside one transactionSync with no
+ *   await: concurrent scans of one serial are serialised by the object, and exactly one of them
+ *   is ever accepted. A serial is never accepted without its ballot being queued, nor queued
+ *   without being marked used.
+ * - The RPC answers only after that transaction is durable (output gate): an acknowledged ballot
+ *   is never lost; its outbox record stays until a queue accepted it (outbox.ts), and the tally
+ *   dedupes by ballot id.
+ * - A scan repeated by the same station with the same scan id and content (its outbox retrying)
+ *   returns the original outcome and changes nothing; the same scan id with other content is
+ *   refused (idempotency_conflict); any other scan of a used serial is refused
+ *   (serial_already_used) and changes nothing here.
+ * - Nothing here names a voter, and nothing links a serial to its cast vote record: the row keeps
+ *   the tracking code and commitment (to answer a repeat) but not the ballot id, which is the
+ *   record's id in D1 and lives only in the outbox message until the queue took it. Serials must
+ *   not follow the order voters came in (sheets handed out in no recorded order, BMDs drawing
+ *   serials at random from their range), or the serial would be a counter.
+ *
+ * Storage schema (SQLite, version 1):
+ *   meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)                 -- 'schema'
+ *   serials(election_id, serial INTEGER, station_id, scan_id, source 'ballot-sheet'|'marked-ballot',
+ *           tracking_code, commitment, request_hash, accepted_at;
+ *           PRIMARY KEY (election_id, serial))                         -- absent row: unused
+ *   outbox: see outbox.ts
+ */
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { ContestMarks, coarseTime, type BallotAccepted } from "../lib/ballot/messages.ts";
+import { err, ok, type Result } from "../lib/result.ts";
+import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
+
+const SCHEMA_VERSION = 1;
+
+export const ScanRequest = z.object({
+  electionId: z.string().min(1),
+  serial: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  stationId: z.string().min(1),
+  /** Chosen by the station (its outbox key): a repeat returns the original answer. */
+  scanId: z.string().min(8).max(128),
+  source: z.enum(["ballot-sheet", "marked-ballot"]),
+  ballotStyleId: z.string().min(1),
+  districtId: z.string().min(1),
+  /** Validated against the style by the gateway (validateBallot): every contest, in ballot order. */
+  contests: z.array(ContestMarks).min(1).max(256),
+  ballotId: z.uuid(),
+  commitment: z.string().min(1),
+  trackingCode: z.string().min(1),
+});
+export type ScanRequest = z.infer<typeof ScanRequest>;
+
+export type ScanRefusal = "serial_already_used" | "idempotency_conflict";
+
+export interface ScanAccepted {
+  readonly trackingCode: string;
+  readonly commitment: string;
+  readonly acceptedAt: string;
+  /** True when this answers a repeat of an earlier scan (same station, scan id and content). */
+  readonly replayed: boolean;
+}
+
+export type ScanOutcome = Result<ScanAccepted, ScanRefusal>;
+
+interface SerialRow {
+  station_id: string;
+  scan_id: string;
+  tracking_code: string;
+  commitment: string;
+  request_hash: string;
+  accepted_at: string;
+  [key: string]: SqlStorageValue;
+}
+
+/** What identifies a scan's content, to tell a true repeat from a reused scan id. */
+function requestHash(req: ScanRequest): string {
+  return JSON.stringify([req.source, req.ballotStyleId, req.districtId, req.contests]);
+}
+
+export class PaperBallotBox extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private readonly outbox: Outbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.outbox = new Outbox(ctx, env);
+    ctx.blockConcurrencyWhile(async () => this.migrate());
+  }
+
+  private migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
+    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
+    if (version >= SCHEMA_VERSION) return;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`CREATE TABLE serials (
+        election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
+        scan_id TEXT NOT NULL, source TEXT NOT NULL, tracking_code TEXT NOT NULL, commitment TEXT NOT NULL, request_hash TEXT NOT NULL,
+        accepted_at TEXT NOT NULL,
+        PRIMARY KEY (election_id, serial))`);
+      this.sql.exec(OUTBOX_TABLE_SQL);
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
+    });
+  }
+
+  /** Accepts the ballot with this serial once, and queues it for the tally in the same transaction. */
+  async scan(input: ScanRequest): Promise<ScanOutcome> {
+    const req = ScanRequest.parse(input);
+    const hash = requestHash(req);
+    const outcome = this.ctx.storage.transactionSync((): ScanOutcome => {
+      const earlier = this.sql
+        .exec<SerialRow>(
+          `SELECT station_id, scan_id, tracking_code, commitment, request_hash, accepted_at
+           FROM serials WHERE election_id = ? AND serial = ?`,
+          req.electionId,
+          req.serial,
+        )
+        .toArray()[0];
+      if (earlier) {
+        if (earlier.station_id !== req.stationId || earlier.scan_id !== req.scanId) return err("serial_already_used");
+        if (earlier.request_hash !== hash) return err("idempotency_conflict");
+        return ok({
+          trackingCode: earlier.tracking_code,
+          commitment: earlier.commitment,
+          acceptedAt: earlier.accepted_at,
+          replayed: true,
+        });
+      }
+      const acceptedAt = coarseTime(new Date());
+      this.sql.exec(
+        `INSERT INTO serials (election_id, serial, station_id, scan_id, source, tracking_code, commitment, request_hash, accepted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        req.electionId,
+        req.serial,
+        req.stationId,
+        req.scanId,
+        req.source,
+        req.trackingCode,
+        req.commitment,
+        hash,
+        acceptedAt,
+      );
+      const ballot: BallotAccepted = {
+        kind: "ballot",
+        ballotId: req.ballotId,
+        electionId: req.electionId,
+        ballotStyleId: req.ballotStyleId,
+        districtId: req.districtId,
+        channel: "paper",
+        stationId: req.stationId,
+        contests: req.contests,
+        trackingCode: req.trackingCode,
+        commitment: req.commitment,
+        acceptedAt,
+      };
+      this.outbox.enqueue(req.ballotId, ballot);
+      return ok({ trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, replayed: false });
+    });
+    if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
+    return outcome;
+  }
+
+  /** Whether a serial was used, and by which station (for officials and the tests). */
+  async serialStatus(electionId: string, serial: number): Promise<{ used: boolean; stationId?: string }> {
+    const row = this.sql
+      .exec<{ station_id: string }>(`SELECT station_id FROM serials WHERE election_id = ? AND serial = ?`, electionId, serial)
+      .toArray()[0];
+    return row ? { used: true, stationId: row.station_id } : { used: false };
+  }
+
+  /** Outbox records not yet accepted by a queue (for tests and monitoring). */
+  async pendingOutbox(): Promise<number> {
+    return this.outbox.pending();
+  }
+
+  override async alarm(): Promise<void> {
+    await this.outbox.onAlarm();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The paper channel end to end over real HTTP against the running system (wrangler dev, local
+ * queues, D1 and Durable Objects), with a scripted polling station using the station client
+ * (lib/station-client, every call signed with its device key): the administrator registers the
+ * station and the authority's sheet key; the station checks voters in, prints a BMD ballot and
+ * scans it from a real QR image, scans a pre-printed sheet with the scanner's marks, and submits
+ * its signed result sheet; the results and the reconciliation show it.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { z } from "zod";
+import { ApiCallError, OfficialClient } from "../../cli/lib/api.ts";
+import type { ContestMarks } from "../../lib/ballot/messages.ts";
+import { parseDefinition } from "../../lib/election/definition.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
+import { generateSigningKey } from "../../lib/identity/keys.ts";
+import { qrSignerFromJwk, type QrSigner } from "../../lib/qr/keys.ts";
+import { encodeBallotSheet, encodeMarkedBallot, encodeResultSheet } from "../../lib/qr/payload.ts";
+import { qrPng } from "../../lib/qr/render.ts";
+import { StationCallError, StationClient } from "../../lib/station-client/client.ts";
+import { DEMO_ELECTION_ID, demoVoters, loadDemo } from "../../scripts/demo.ts";
+import { startSystem, type RunningSystem } from "../../scripts/system.ts";
+
+let system: RunningSystem;
+let stateDir: string;
+let admin: OfficialClient;
+let election: CompiledElection;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-paper-"));
+  system = await startSystem({ stateDir });
+  admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
+  await loadDemo(admin);
+  const stored = z.object({ definition: z.unknown() }).parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
+  const parsed = parseDefinition(stored.definition);
+  if (!parsed.ok) throw new Error("the demo definition does not parse");
+  election = parsed.value.election;
+});
+
+afterAll(async () => {
+  await system?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+const Results = z.object({
+  turnout: z.object({ ballotsCounted: z.number() }),
+  contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), votes: z.number() })) })),
+});
+
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function signer(privateJwk: unknown): Promise<QrSigner> {
+  const result = await qrSignerFromJwk(privateJwk);
+  if (!result.ok) throw new Error(result.error.message);
+  return result.value;
+}
+
+/** What a scanner reads off a printed code: render the text as a PNG, decode the image. */
+async function scanImage(text: string): Promise<string> {
+  const png = PNG.sync.read(Buffer.from(await qrPng(text)));
+  const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  if (!decoded) throw new Error("the QR image does not decode");
+  return decoded.data;
+}
+
+it("registers a station, checks voters in, scans their ballots, reconciles the result sheet", async () => {
+  // --- The administrator registers the station and the authority's sheet key.
+  const stationId = "e2e-north-1";
+  const device = await generateSigningKey(`${stationId}-k1`);
+  await admin.call("POST", "/v1/admin/stations", {
+    json: { id: stationId, name: "North District, polling station 1", districtIds: ["district-north"], publicJwk: device.publicJwk, serialRanges: [{ first: 500_000, last: 500_999 }] },
+  });
+  const authority = await generateSigningKey("authority-sheets-e2e");
+  await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, { json: { publicJwk: authority.publicJwk } });
+
+  const station = new StationClient({ baseUrl: system.baseUrl, stationId, privateJwk: device.privateJwk });
+  const deviceSigner = await signer(device.privateJwk);
+  const authoritySigner = await signer(authority.privateJwk);
+
+  const before = Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
+  const north = (await demoVoters(50)).filter((v) => v.districtId === "district-north").slice(0, 3);
+  const [first, second, third] = north;
+  if (!first || !second || !third) throw new Error("the demo roll has too few north voters");
+
+  // --- Check-in: two voters get a ballot; a voter of another district is sent elsewhere.
+  const a = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: first.nationalId, identity: { method: "id-card+biometric", biometric: { matched: true, score: 0.94 } } });
+  expect(a).toMatchObject({ outcome: "issue-ballot", ballotStyleId: "bs-north", replayed: false });
+  const b = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: second.nationalId, identity: { method: "id-card" } });
+  expect(b.ballotStyleId).toBe("bs-north");
+  const again = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: first.nationalId, identity: { method: "id-card" } }).catch((e: unknown) => e);
+  expect(again).toBeInstanceOf(StationCallError);
+  expect(again instanceof StationCallError ? again.code : "").toBe("already_checked_in");
+  const south = (await demoVoters(50)).find((v) => v.districtId === "district-south");
+  const elsewhere = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: south?.nationalId ?? "", identity: { method: "id-card" } }).catch((e: unknown) => e);
+  expect(elsewhere instanceof StationCallError ? elsewhere.code : "").toBe("station_wrong_district");
+
+  // --- Voter one marks on the ballot-marking device; the station scans the printed code.
+  const bmdMarks: ContestMarks[] = [
+    { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+    { contestId: "contest-parliament-north", optionIds: ["sel-parliament-north-kadri-lepp"] },
+    { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-no"] },
+  ];
+  const printed = await encodeMarkedBallot({ electionId: DEMO_ELECTION_ID, ballotStyleId: a.ballotStyleId, serial: 500_001, contests: bmdMarks }, election, deviceSigner);
+  if (!printed.ok) throw new Error(printed.error.message);
+  const scannedBmd = await station.scan({ electionId: DEMO_ELECTION_ID, qr: await scanImage(printed.value.text) });
+  expect(scannedBmd).toMatchObject({ serial: 500_001, source: "marked-ballot", channel: "paper", replayed: false });
+
+  // --- Voter two marks a pre-printed sheet by hand; the scanner reads its code and the marks.
+  const sheet = await encodeBallotSheet({ electionId: DEMO_ELECTION_ID, ballotStyleId: b.ballotStyleId, serial: 77_001 }, authoritySigner);
+  if (!sheet.ok) throw new Error(sheet.error.message);
+  const handMarks: ContestMarks[] = [
+    { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+    { contestId: "contest-parliament-north", optionIds: [] },
+    { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
+  ];
+  const sheetText = await scanImage(sheet.value.text);
+  const scannedSheet = await station.scan({ electionId: DEMO_ELECTION_ID, qr: sheetText, contests: handMarks });
+  expect(scannedSheet).toMatchObject({ serial: 77_001, source: "ballot-sheet" });
+  // The same sheet again (a copy, or a replay) is refused.
+  const copy = await station.scan({ electionId: DEMO_ELECTION_ID, qr: sheetText, contests: handMarks }).catch((e: unknown) => e);
+  expect(copy instanceof StationCallError ? [copy.status, copy.code] : []).toEqual([409, "serial_already_used"]);
+
+  // --- The results count both paper ballots.
+  const after = await eventually(async () => {
+    const now = Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
+    return now.turnout.ballotsCounted === before.turnout.ballotsCounted + 2 ? now : undefined;
+  });
+  const votes = (r: z.infer<typeof Results>, contestId: string, optionId: string): number => r.contests.find((c) => c.id === contestId)?.options.find((o) => o.id === optionId)?.votes ?? 0;
+  expect(votes(after, "contest-president", "sel-president-liis-kask")).toBe(votes(before, "contest-president", "sel-president-liis-kask") + 2);
+
+  // --- The station closes and transmits its result sheet; the system reconciles it.
+  const Reconciliation = z.object({ consistent: z.boolean(), system: z.object({ checkIns: z.number(), ballotsScanned: z.number() }), differences: z.array(z.object({ kind: z.string() })) });
+  await eventually(async () => {
+    const r = Reconciliation.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`));
+    return r.system.checkIns === 2 && r.system.ballotsScanned === 2 ? r : undefined;
+  });
+  const resultSheet = await encodeResultSheet(
+    {
+      electionId: DEMO_ELECTION_ID,
+      stationId,
+      sequence: 1,
+      closedAt: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(),
+      votersCheckedIn: 2,
+      ballotsCast: 2,
+      contests: [
+        { contestId: "contest-president", options: [{ optionId: "sel-president-liis-kask", votes: 2 }], writeIns: 0, blanks: 0 },
+        { contestId: "contest-parliament-north", options: [{ optionId: "sel-parliament-north-kadri-lepp", votes: 1 }], writeIns: 0, blanks: 1 },
+        { contestId: "contest-referendum-voting-age", options: [{ optionId: "sel-referendum-voting-age-no", votes: 1 }, { optionId: "sel-referendum-voting-age-yes", votes: 1 }], writeIns: 0, blanks: 0 },
+      ],
+    },
+    election,
+    deviceSigner,
+  );
+  if (!resultSheet.ok) throw new Error(resultSheet.error.message);
+  const submitted = await station.submitResultSheet({ electionId: DEMO_ELECTION_ID, qr: await scanImage(resultSheet.value.text) });
+  expect(submitted.reconciliation).toMatchObject({ consistent: true, differences: [], system: { checkIns: 2, ballotsScanned: 2 } });
+
+  const report = z.object({ stations: z.array(z.object({ stationId: z.string(), consistent: z.boolean() })) }).parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation`));
+  expect(report.stations.find((s) => s.stationId === stationId)?.consistent).toBe(true);
+
+  // --- A checked-in voter can no longer vote online (first-wins).
+  const idToken = z.object({ id_token: z.string() }).parse(
+    await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId: first.nationalId }) })).json(),
+  ).id_token;
+  const session = z.object({ sessionToken: z.string() }).parse(
+    await (
+      await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ electionId: DEMO_ELECTION_ID, idToken }),
+      })
+    ).json(),
+  ).sessionToken;
+  const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+    body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests: bmdMarks }),
+  });
+  expect(online.status).toBe(409);
+
+  // The registry shows the station; an unknown one is a 404.
+  await expect(admin.call("GET", `/v1/admin/stations/${stationId}`)).resolves.toMatchObject({ id: stationId, districtIds: ["district-north"] });
+  await expect(admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
+});

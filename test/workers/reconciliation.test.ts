@@ -1,0 +1,209 @@
+/**
+ * Result sheets and station reconciliation: a station whose signed sheet agrees with what was
+ * scanned and checked in is consistent; one whose sheet disagrees has every difference listed and
+ * stored for the monitor; a sheet is stored once (the same again is harmless, a different one is
+ * refused and recorded); differences that vanish as the queue catches up are marked resolved.
+ */
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import type { ContestMarks } from "../../lib/ballot/messages.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
+import { Reconciliation } from "../../lib/station-client/client.ts";
+import type { ContestTotals } from "../../lib/tally/totals.ts";
+import { officialToken } from "./helpers/auth.ts";
+import { NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
+import { loadDemoElection } from "./helpers/election.ts";
+import { enrol } from "./helpers/roll.ts";
+import { adminCall, compiledElection, markedBallotQr, refusal, registerStation, resultSheetQr, type TestStation } from "./helpers/station.ts";
+
+const ELECTION = "recon";
+let election: CompiledElection;
+
+beforeAll(async () => {
+  await loadDemoElection({ electionId: ELECTION });
+  election = await compiledElection(ELECTION);
+});
+
+type Ballot = ContestMarks[];
+
+let voters = 0;
+let serials = 0;
+
+/** Checks `ballots.length + extraCheckIns` voters in at the station and scans `ballots`. */
+async function vote(station: TestStation, ballots: readonly Ballot[], extraCheckIns = 0): Promise<void> {
+  for (let i = 0; i < ballots.length + extraCheckIns; i += 1) {
+    voters += 1;
+    const nationalId = `EE-RECON-${String(voters).padStart(4, "0")}`;
+    await enrol(ELECTION, nationalId, "district-north");
+    await station.client.checkIn({ electionId: ELECTION, nationalId, identity: { method: "id-card" } });
+  }
+  for (const marks of ballots) {
+    serials += 1;
+    const qr = await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, marks);
+    await station.client.scan({ electionId: ELECTION, qr });
+  }
+}
+
+const ranges = new Map<string, { first: number; last: number }>();
+function rangeOf(station: TestStation): { first: number; last: number } {
+  const range = ranges.get(station.stationId);
+  if (!range) throw new Error("no range");
+  return range;
+}
+
+async function newStation(): Promise<TestStation> {
+  const first = (ranges.size + 1) * 10_000;
+  const station = await registerStation(["district-north"], { serialRanges: [{ first, last: first + 9_999 }] });
+  ranges.set(station.stationId, { first, last: first + 9_999 });
+  return station;
+}
+
+/** What a station's own count of these ballots says, in the result sheet's shape. */
+function countOf(ballots: readonly Ballot[]): ContestTotals[] {
+  const out = new Map<string, ContestTotals>();
+  for (const ballot of ballots) {
+    for (const c of ballot) {
+      const contest = election.contests.get(c.contestId);
+      const totals = out.get(c.contestId) ?? { contestId: c.contestId, options: [], writeIns: 0, blanks: 0 };
+      if (c.optionIds.length === 0) totals.blanks += 1;
+      for (const optionId of c.optionIds) {
+        if (contest?.options.find((o) => o.id === optionId)?.isWriteIn) totals.writeIns += 1;
+        else {
+          const row = totals.options.find((o) => o.optionId === optionId);
+          if (row) row.votes += 1;
+          else totals.options.push({ optionId, votes: 1 });
+        }
+      }
+      out.set(c.contestId, totals);
+    }
+  }
+  return [...out.values()];
+}
+
+async function report(stationId: string): Promise<Reconciliation> {
+  const res = await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation/${stationId}`);
+  expect(res.status).toBe(200);
+  return Reconciliation.parse(await res.json());
+}
+
+/** Waits until the queue has delivered the station's check-ins and ballots to D1. */
+async function settled(stationId: string, checkIns: number, ballots: number): Promise<Reconciliation> {
+  return waitFor(async () => {
+    const r = await report(stationId);
+    return r.system.checkIns === checkIns && r.system.ballotsScanned === ballots ? r : undefined;
+  });
+}
+
+const Difference = z.object({ kind: z.string(), contest_id: z.string(), option_id: z.string(), system_count: z.number(), station_count: z.number().nullable(), resolved_at: z.string().nullable() });
+
+/** The station's stored differences; with `open`, only those not resolved since. */
+async function storedDifferences(stationId: string, open = false): Promise<z.infer<typeof Difference>[]> {
+  const rows = await env.DB.prepare(`SELECT * FROM reconciliation_differences WHERE election_id = ? AND station_id = ? ORDER BY kind, contest_id, option_id`)
+    .bind(ELECTION, stationId)
+    .all();
+  return z.array(Difference.loose()).parse(rows.results).filter((d) => !open || d.resolved_at === null);
+}
+
+const AINO: Ballot = NORTH_BALLOT;
+const JUHAN: Ballot = [
+  { contestId: "contest-president", optionIds: ["sel-president-juhan-mets"] },
+  { contestId: "contest-parliament-north", optionIds: [] },
+  { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-no"] },
+];
+
+describe("a station whose sheet agrees", () => {
+  it("is consistent: no difference, nothing stored; the same sheet again answers the same", async () => {
+    const station = await newStation();
+    const ballots = [AINO, AINO, JUHAN];
+    await vote(station, ballots);
+    await settled(station.stationId, 3, 3);
+    const qr = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 3, ballotsCast: 3, contests: countOf(ballots) });
+    const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    expect(answer).toMatchObject({ stationId: station.stationId, sequence: 1, replayed: false });
+    expect(answer.reconciliation).toMatchObject({ consistent: true, differences: [], system: { checkIns: 3, ballotsScanned: 3 } });
+    expect(answer.reconciliation.sheet).toMatchObject({ votersCheckedIn: 3, ballotsCast: 3 });
+
+    const again = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    expect(again).toMatchObject({ replayed: true, payloadSha256: answer.payloadSha256, reconciliation: { consistent: true } });
+    // Differences seen while the queue was catching up are resolved; none is open.
+    expect(await storedDifferences(station.stationId, true)).toEqual([]);
+  });
+});
+
+describe("a station whose sheet disagrees", () => {
+  it("has every difference listed and stored for the monitor; a different sheet is refused and recorded", async () => {
+    const station = await newStation();
+    await vote(station, [AINO, JUHAN]);
+    await settled(station.stationId, 2, 2);
+    // The sheet claims three ballots, all for Aino Tamm.
+    const claimed = countOf([AINO, AINO, AINO]);
+    const qr = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 2, ballotsCast: 3, contests: claimed });
+    const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    const differences = answer.reconciliation.differences;
+    expect(answer.reconciliation.consistent).toBe(false);
+    expect(differences).toContainEqual(expect.objectContaining({ kind: "ballots-cast", system: 2, station: 3 }));
+    expect(differences).toContainEqual(expect.objectContaining({ kind: "option-votes", contestId: "contest-president", optionId: "sel-president-aino-tamm", system: 1, station: 3 }));
+    expect(differences).toContainEqual(expect.objectContaining({ kind: "option-votes", contestId: "contest-president", optionId: "sel-president-juhan-mets", system: 1, station: 0 }));
+    expect(differences).toContainEqual(expect.objectContaining({ kind: "blanks", contestId: "contest-parliament-north", system: 1, station: 0 }));
+    expect(differences.find((d) => d.kind === "voters-checked-in")).toBeUndefined();
+
+    const stored = await storedDifferences(station.stationId, true);
+    expect(stored).toHaveLength(differences.length);
+    expect(stored).toContainEqual(expect.objectContaining({ kind: "ballots-cast", contest_id: "", option_id: "", system_count: 2, station_count: 3, resolved_at: null }));
+
+    // A corrected sheet is not taken: the first one stands, the attempt is recorded.
+    const corrected = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 2, closedAt: "2026-05-01T20:05:00Z", votersCheckedIn: 2, ballotsCast: 2, contests: countOf([AINO, JUHAN]) });
+    expect(await refusal(station.client.submitResultSheet({ electionId: ELECTION, qr: corrected }))).toEqual({ status: 409, code: "result_sheet_conflict" });
+    const events = await env.DB.prepare(`SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'result-sheet-conflict'`).bind(ELECTION).all();
+    expect(events.results.some((e) => String(e["detail_json"]).includes(station.stationId))).toBe(true);
+    expect((await report(station.stationId)).sheet?.payloadSha256).toBe(answer.payloadSha256);
+  });
+
+  it("refuses another station's sheet and sheets that are not result sheets", async () => {
+    const a = await newStation();
+    const b = await newStation();
+    const sheetOfA = await resultSheetQr(a.signer, election, { stationId: a.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 0, ballotsCast: 0, contests: [] });
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: sheetOfA }))).toMatchObject({ status: 422 });
+    const claimingB = await resultSheetQr(a.signer, election, { stationId: b.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 0, ballotsCast: 0, contests: [] });
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: claimingB }))).toMatchObject({ status: 422 });
+    const ballot = await markedBallotQr(b.signer, election, "bs-north", rangeOf(b).first, AINO);
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: ballot }))).toEqual({ status: 422, code: "qr_invalid" });
+    expect((await report(b.stationId)).sheet).toBeNull();
+  });
+});
+
+describe("check-ins against ballots", () => {
+  it("flags a check-in without a ballot, and marks it resolved once the ballot is scanned", async () => {
+    const station = await newStation();
+    await vote(station, [], 1);
+    const before = await settled(station.stationId, 1, 0);
+    expect(before.differences).toEqual([expect.objectContaining({ kind: "check-ins-vs-ballots", system: 1, station: 0 })]);
+    expect(await storedDifferences(station.stationId, true)).toEqual([expect.objectContaining({ kind: "check-ins-vs-ballots", resolved_at: null })]);
+
+    serials += 1;
+    await station.client.scan({ electionId: ELECTION, qr: await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, AINO) });
+    const after = await settled(station.stationId, 1, 1);
+    expect(after.differences).toEqual([]);
+    const [row] = await storedDifferences(station.stationId);
+    expect(row?.resolved_at).not.toBeNull();
+  });
+});
+
+describe("the election's reconciliation report", () => {
+  it("lists every station serving its districts, for administrators and auditors only", async () => {
+    const idle = await newStation();
+    const auditor = await officialToken("auditor");
+    const res = await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, auditor);
+    expect(res.status).toBe(200);
+    const body = z.object({ electionId: z.string(), stations: z.array(Reconciliation) }).parse(await res.json());
+    const idleReport = body.stations.find((s) => s.stationId === idle.stationId);
+    expect(idleReport).toMatchObject({ consistent: false, sheet: null, differences: [], system: { checkIns: 0, ballotsScanned: 0 } });
+    expect(body.stations.length).toBeGreaterThanOrEqual(4);
+
+    const official = await officialToken("station-official");
+    expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, official)).status).toBe(403);
+    expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation/no-such-station`)).status).toBe(404);
+    expect((await adminCall("GET", `/v1/admin/elections/no-such-election/reconciliation`)).status).toBe(404);
+  });
+});

@@ -1,0 +1,489 @@
+/**
+ * The paper channel's station routes. Every one is signed by the station's device key
+ * (requireStation: a refused signature is a 401 and changes nothing) and answers with a stable
+ * code either way.
+ *
+ *   POST /v1/stations/{stationId}/check-ins     identity checked at the station, roll, district,
+ *        then one RPC to the voter's ledger, which decides under the cross-channel policy:
+ *        "issue a ballot of style X", or a refusal with its reason.
+ *   POST /v1/stations/{stationId}/ballots       a scanned ballot: the QR of a BMD-marked ballot
+ *        (signed by one of this station's device keys, serial in one of its assigned ranges), or
+ *        the QR of a pre-printed sheet (signed by an authority key registered for the election)
+ *        with the marks the scanner read. Election, style (one of the station's districts), marks
+ *        (validateBallot) and signature are checked here; the serial's single use is decided by
+ *        its PaperBallotBox, which queues the ballot through its outbox like any other.
+ *   POST /v1/stations/{stationId}/result-sheet  the station's signed totals at close, stored once
+ *        and answered with the station's current reconciliation.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, gte, isNull, lte } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { bodyLimit } from "hono/body-limit";
+import { base64url } from "jose";
+import { securityEvents, sheetSigningKeys, stationKeys, stationSerialRanges, voters, resultSheets } from "../../../db/schema.ts";
+import { ContestMarks } from "../../../lib/ballot/messages.ts";
+import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
+import { validateBallot } from "../../../lib/ballot/validate.ts";
+import type { CompiledElection } from "../../../lib/election/model.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
+import type { QrError } from "../../../lib/qr/errors.ts";
+import { decodeQrPayload, verifyQrPayload, type DecodedQrPayload, type QrPayloadType } from "../../../lib/qr/payload.ts";
+import { assertNever } from "../../../lib/result.ts";
+import { Ed25519PublicJwk, StationId, StationRequestId } from "../../../lib/station/ids.ts";
+import { ledgerFor } from "../../voting/ledger-routing.ts";
+import { paperBoxFor } from "../../voting/paper-boxes.ts";
+import { reconcileStations } from "../../voting/reconciliation.ts";
+import { requireStation, type StationAppEnv, type StationPrincipal } from "../auth/station.ts";
+import { getElection } from "../elections/store.ts";
+import { errorResponses, fail, respondError, validationHook } from "../http.ts";
+import { rollHashSecret } from "../roll/voter-key.ts";
+import { ReconciliationSchema } from "./reconciliation.ts";
+
+/** A check-in or a scan is a few hundred bytes; a full result sheet's QR text under 4 KB. */
+export const MAX_STATION_BODY_BYTES = 16 * 1024;
+
+const tooLarge = bodyLimit({ maxSize: MAX_STATION_BODY_BYTES, onError: (c) => respondError(c, "payload_too_large") });
+
+const StationParam = z.object({ stationId: StationId.openapi({ param: { name: "stationId", in: "path" }, example: "tallinn-001" }) });
+
+const stationSecurity = [{ stationSignature: [] }];
+
+// ---------------------------------------------------------------------------------------------
+// Check-in
+
+const Identity = z
+  .object({
+    method: z.enum(["id-card", "id-card+biometric"]),
+    /** The station's biometric match, where it has a reader; the signed request is its attestation. */
+    biometric: z.object({ matched: z.boolean(), score: z.number().min(0).max(1).optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((identity, ctx) => {
+    if (identity.method === "id-card+biometric" && !identity.biometric) {
+      ctx.addIssue({ code: "custom", path: ["biometric"], message: "a biometric check needs its result" });
+    }
+    if (identity.method === "id-card" && identity.biometric) {
+      ctx.addIssue({ code: "custom", path: ["biometric"], message: "a biometric result needs method id-card+biometric" });
+    }
+  });
+
+const CheckInBody = z
+  .object({
+    electionId: ElectionId,
+    nationalId: z.string().min(1).max(64),
+    identity: Identity,
+    /** Chosen by the station (its outbox key, e.g. a UUID): a retry answers as the first time. */
+    checkInId: StationRequestId,
+  })
+  .strict()
+  .openapi("CheckIn");
+
+const CheckInAnswer = z
+  .object({
+    checkInId: z.string(),
+    electionId: z.string(),
+    stationId: z.string(),
+    outcome: z.literal("issue-ballot"),
+    ballotStyleId: z.string().openapi({ description: "Issue the voter a paper ballot of this style." }),
+    districtId: z.string(),
+    cancelledOnlineBallot: z.boolean().openapi({ description: "Under paper-supersedes: the voter's online ballot no longer counts." }),
+    replayed: z.boolean(),
+  })
+  .openapi("CheckInAnswer");
+
+const checkInRoute = createRoute({
+  method: "post",
+  path: "/v1/stations/{stationId}/check-ins",
+  tags: ["stations"],
+  summary: "Check a voter in at a polling station: issue a ballot, or refuse with a reason",
+  description:
+    "Refusals: not_on_roll, station_wrong_district, identity_not_verified, already_voted_online (first-wins), already_checked_in, polls_not_open, polls_closed, idempotency_conflict.",
+  security: stationSecurity,
+  middleware: [tooLarge, requireStation()] as const,
+  request: {
+    params: StationParam,
+    body: { required: true, content: { "application/json": { schema: CheckInBody } } },
+  },
+  responses: {
+    201: { description: "Issue a ballot", content: { "application/json": { schema: CheckInAnswer } } },
+    200: { description: "A repeat of an accepted check-in: the same answer", content: { "application/json": { schema: CheckInAnswer } } },
+    ...errorResponses(400, 401, 403, 404, 409, 413),
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Scanning
+
+const ScanBody = z
+  .object({
+    electionId: ElectionId,
+    /** Chosen by the station per scan (its outbox key): a retry answers as the first time. */
+    scanId: StationRequestId,
+    /** The QR text as scanned: a marked ballot ("ME1:..." signed by this station) or a pre-printed sheet. */
+    qr: z.string().min(1).max(4096),
+    /** With a pre-printed sheet only: the marks the scanner read, every contest of the style. */
+    contests: z.array(ContestMarks.strict()).max(256).optional(),
+  })
+  .strict()
+  .openapi("ScannedBallot");
+
+const ScanAnswer = z
+  .object({
+    electionId: z.string(),
+    stationId: z.string(),
+    scanId: z.string(),
+    serial: z.number().int(),
+    source: z.enum(["ballot-sheet", "marked-ballot"]),
+    channel: z.literal("paper"),
+    trackingCode: z.string(),
+    acceptedAt: z.string(),
+    replayed: z.boolean(),
+  })
+  .openapi("ScanAnswer");
+
+const scanRoute = createRoute({
+  method: "post",
+  path: "/v1/stations/{stationId}/ballots",
+  tags: ["stations"],
+  summary: "Submit a scanned paper ballot",
+  description:
+    "Refusals: qr_invalid (422), qr_signature_invalid (422), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style this station does not serve), invalid_ballot (422), serial_already_used (409), idempotency_conflict (409), polls_not_open (403).",
+  security: stationSecurity,
+  middleware: [tooLarge, requireStation()] as const,
+  request: {
+    params: StationParam,
+    body: { required: true, content: { "application/json": { schema: ScanBody } } },
+  },
+  responses: {
+    201: { description: "Accepted and queued for the tally", content: { "application/json": { schema: ScanAnswer } } },
+    200: { description: "A repeat of an accepted scan: the same answer", content: { "application/json": { schema: ScanAnswer } } },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422),
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Result sheet
+
+const ResultSheetBody = z
+  .object({
+    electionId: ElectionId,
+    /** The result sheet's QR text, signed by one of this station's device keys. */
+    qr: z.string().min(1).max(4096),
+  })
+  .strict()
+  .openapi("ResultSheetSubmission");
+
+const ResultSheetAnswer = z
+  .object({
+    electionId: z.string(),
+    stationId: z.string(),
+    sequence: z.number().int(),
+    payloadSha256: z.string(),
+    replayed: z.boolean(),
+    reconciliation: ReconciliationSchema,
+  })
+  .openapi("ResultSheetAnswer");
+
+const resultSheetRoute = createRoute({
+  method: "post",
+  path: "/v1/stations/{stationId}/result-sheet",
+  tags: ["stations"],
+  summary: "Submit the station's signed result sheet; answers with the station's reconciliation",
+  description:
+    "A station has one result sheet per election: the same sheet again is answered as before (200); a different one is refused (409 result_sheet_conflict) and recorded for the security monitor.",
+  security: stationSecurity,
+  middleware: [tooLarge, requireStation()] as const,
+  request: {
+    params: StationParam,
+    body: { required: true, content: { "application/json": { schema: ResultSheetBody } } },
+  },
+  responses: {
+    201: { description: "Stored; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
+    200: { description: "The same sheet again; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
+    ...errorResponses(400, 401, 404, 409, 413, 422),
+  },
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** Turns a QR refusal into the API's: signatures and elections have their own codes. */
+function qrFailure(error: QrError): never {
+  switch (error.code) {
+    case "wrong_election":
+      return fail("wrong_election", error.message);
+    case "unknown_key":
+    case "key_mismatch":
+    case "bad_signature":
+      return fail("qr_signature_invalid", error.message);
+    default:
+      return fail("qr_invalid", error.message, [{ path: "/qr", message: error.message, code: error.code }]);
+  }
+}
+
+const StoredJwk = Ed25519PublicJwk.pick({ x: true }).loose();
+
+function rawKey(publicJwk: string): Uint8Array {
+  // Written by the stations routes from a parsed Ed25519 JWK; a failure here is a bug.
+  return base64url.decode(StoredJwk.parse(JSON.parse(publicJwk)).x);
+}
+
+/**
+ * The keys a payload may be signed with: the election authority's sheet keys for ballot sheets,
+ * this station's device keys for what the station itself prints. Revoked keys are not answered.
+ */
+function keyLookup(env: Env, electionId: string, stationId: string) {
+  const db = drizzle(env.DB);
+  return async (keyId: string, type: QrPayloadType): Promise<Uint8Array | undefined> => {
+    switch (type) {
+      case "ballot-sheet": {
+        const row = await db
+          .select({ publicJwk: sheetSigningKeys.publicJwk })
+          .from(sheetSigningKeys)
+          .where(and(eq(sheetSigningKeys.electionId, electionId), eq(sheetSigningKeys.qrKeyId, keyId), isNull(sheetSigningKeys.revokedAt)))
+          .get();
+        return row ? rawKey(row.publicJwk) : undefined;
+      }
+      case "marked-ballot":
+      case "result-sheet": {
+        const row = await db
+          .select({ publicJwk: stationKeys.publicJwk })
+          .from(stationKeys)
+          .where(and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)))
+          .get();
+        return row ? rawKey(row.publicJwk) : undefined;
+      }
+      default:
+        return assertNever(type);
+    }
+  };
+}
+
+/** True when the key id is another station's device key: the payload came from elsewhere. */
+async function isOtherStationsKey(env: Env, keyId: string, stationId: string): Promise<boolean> {
+  const row = await drizzle(env.DB).select({ stationId: stationKeys.stationId }).from(stationKeys).where(eq(stationKeys.qrKeyId, keyId)).get();
+  return row !== undefined && row.stationId !== stationId;
+}
+
+async function readVerified(env: Env, election: CompiledElection, station: StationPrincipal, text: string): Promise<DecodedQrPayload> {
+  const decoded = await decodeQrPayload(text, election);
+  if (!decoded.ok) return qrFailure(decoded.error);
+  const verified = await verifyQrPayload(decoded.value, keyLookup(env, election.id, station.stationId));
+  if (!verified.ok) {
+    if (verified.error.code === "unknown_key" && decoded.value.type !== "ballot-sheet" && (await isOtherStationsKey(env, decoded.value.keyId, station.stationId))) {
+      return fail("foreign_ballot", "This payload was signed by another station's device.");
+    }
+    return qrFailure(verified.error);
+  }
+  return verified.value;
+}
+
+/** The district a ballot of this style counts in at this station: the first the station serves. */
+function districtFor(election: CompiledElection, station: StationPrincipal, ballotStyleId: string): string {
+  const style = election.ballotStyles.get(ballotStyleId);
+  const served = style?.districtIds.filter((d) => station.districtIds.includes(d)).sort() ?? [];
+  const districtId = served[0];
+  if (districtId === undefined) return fail("foreign_ballot", `This station does not serve a district of ballot style ${ballotStyleId}.`);
+  return districtId;
+}
+
+async function recordSecurityEvent(env: Env, electionId: string, kind: string, detail: Record<string, unknown>): Promise<void> {
+  await drizzle(env.DB).insert(securityEvents).values({ electionId, kind, detailJson: JSON.stringify(detail) }).run();
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function paperRoutes(): OpenAPIHono<StationAppEnv> {
+  const app = new OpenAPIHono<StationAppEnv>({ defaultHook: validationHook });
+
+  app.openapi(checkInRoute, async (c) => {
+    const station = c.get("station");
+    const body = c.req.valid("json");
+    const election = await getElection(c.env, body.electionId);
+    if (!election) return fail("election_not_found");
+    const nationalId = NationalId.safeParse(body.nationalId);
+    if (!nationalId.success) return fail("invalid_request", undefined, [{ path: "/nationalId", message: "a national id is 4-32 letters, digits and inner dashes" }]);
+    if (body.identity.biometric && !body.identity.biometric.matched) return fail("identity_not_verified");
+
+    const voterKey = await voterKeyOf(await rollHashSecret(c.env), nationalId.data);
+    const row = await drizzle(c.env.DB)
+      .select({ districtId: voters.districtId })
+      .from(voters)
+      .where(and(eq(voters.electionId, election.id), eq(voters.voterKey, voterKey)))
+      .get();
+    if (!row) return fail("not_on_roll");
+    if (!station.districtIds.includes(row.districtId)) return fail("station_wrong_district");
+    const ballotStyleId = election.ballotStyleByDistrict.get(row.districtId);
+    if (!ballotStyleId) return fail("no_ballot_style");
+
+    const outcome = await ledgerFor(c.env, election.id, voterKey).checkIn({
+      electionId: election.id,
+      voterKey,
+      ballotStyleId,
+      districtId: row.districtId,
+      policy: election.settings.crossChannelPolicy,
+      opensAtMs: Date.parse(election.settings.polls.opensAt),
+      closesAtMs: Date.parse(election.settings.polls.closesAt),
+      stationId: station.stationId,
+      // Scoped by station, so two stations' ids can never collide in one ledger.
+      checkInId: `${station.stationId}/${body.checkInId}`,
+      identity: body.identity.method,
+    });
+    if (!outcome.ok) {
+      switch (outcome.error) {
+        case "already_voted_online":
+        case "already_checked_in":
+        case "polls_not_open":
+        case "polls_closed":
+        case "idempotency_conflict":
+          return fail(outcome.error);
+        default:
+          return assertNever(outcome.error);
+      }
+    }
+    return c.json(
+      {
+        checkInId: body.checkInId,
+        electionId: election.id,
+        stationId: station.stationId,
+        outcome: "issue-ballot" as const,
+        ballotStyleId: outcome.value.issueBallotStyleId,
+        districtId: row.districtId,
+        cancelledOnlineBallot: outcome.value.cancelledOnlineBallot,
+        replayed: outcome.value.replayed,
+      },
+      outcome.value.replayed ? 200 : 201,
+    );
+  });
+
+  app.openapi(scanRoute, async (c) => {
+    const station = c.get("station");
+    const body = c.req.valid("json");
+    const election = await getElection(c.env, body.electionId);
+    if (!election) return fail("election_not_found");
+    if (Date.now() < Date.parse(election.settings.polls.opensAt)) return fail("polls_not_open");
+
+    const payload = await readVerified(c.env, election, station, body.qr);
+    let contests: readonly ContestMarks[];
+    let serial: number;
+    let ballotStyleId: string;
+    switch (payload.type) {
+      case "ballot-sheet": {
+        if (!body.contests) return fail("invalid_request", undefined, [{ path: "/contests", message: "a pre-printed sheet needs the marks the scanner read" }]);
+        ({ serial, ballotStyleId } = payload.fields);
+        contests = body.contests;
+        break;
+      }
+      case "marked-ballot": {
+        if (body.contests) return fail("invalid_request", undefined, [{ path: "/contests", message: "a marked ballot carries its marks in its QR code" }]);
+        ({ serial, ballotStyleId, contests } = payload.fields);
+        // The serial must be one this station's devices were assigned (lib/station/ids.ts SerialRange).
+        const assigned = await drizzle(c.env.DB)
+          .select({ first: stationSerialRanges.firstSerial })
+          .from(stationSerialRanges)
+          .where(and(eq(stationSerialRanges.stationId, station.stationId), lte(stationSerialRanges.firstSerial, serial), gte(stationSerialRanges.lastSerial, serial)))
+          .get();
+        if (!assigned) return fail("foreign_ballot", `Serial ${serial} is not in a range assigned to this station.`);
+        break;
+      }
+      case "result-sheet":
+        return fail("qr_invalid", "This is a result sheet, not a ballot.", [{ path: "/qr", message: "expected a ballot", code: "unknown_type" }]);
+      default:
+        return assertNever(payload);
+    }
+    const districtId = districtFor(election, station, ballotStyleId);
+    const marks = validateBallot(election, ballotStyleId, contests);
+    if (!marks.ok) return fail("invalid_ballot", undefined, marks.error);
+
+    const commitment = await commitBallot(canonicalBallot(election.id, ballotStyleId, marks.value), newNonce());
+    const trackingCode = await trackingCodeOf(commitment);
+    const outcome = await paperBoxFor(c.env, election.id, serial).scan({
+      electionId: election.id,
+      serial,
+      stationId: station.stationId,
+      scanId: body.scanId,
+      source: payload.type,
+      ballotStyleId,
+      districtId,
+      contests: marks.value,
+      ballotId: crypto.randomUUID(),
+      commitment,
+      trackingCode,
+    });
+    if (!outcome.ok) {
+      switch (outcome.error) {
+        case "serial_already_used":
+          // A QR replay (or a copied sheet): the monitor's to see.
+          await recordSecurityEvent(c.env, election.id, "paper-serial-reused", { stationId: station.stationId, serial, source: payload.type });
+          return fail("serial_already_used");
+        case "idempotency_conflict":
+          return fail("idempotency_conflict");
+        default:
+          return assertNever(outcome.error);
+      }
+    }
+    return c.json(
+      {
+        electionId: election.id,
+        stationId: station.stationId,
+        scanId: body.scanId,
+        serial,
+        source: payload.type,
+        channel: "paper" as const,
+        trackingCode: outcome.value.trackingCode,
+        acceptedAt: outcome.value.acceptedAt,
+        replayed: outcome.value.replayed,
+      },
+      outcome.value.replayed ? 200 : 201,
+    );
+  });
+
+  app.openapi(resultSheetRoute, async (c) => {
+    const station = c.get("station");
+    const body = c.req.valid("json");
+    const election = await getElection(c.env, body.electionId);
+    if (!election) return fail("election_not_found");
+    const payload = await readVerified(c.env, election, station, body.qr);
+    if (payload.type !== "result-sheet") {
+      return fail("qr_invalid", "This is a ballot, not a result sheet.", [{ path: "/qr", message: "expected a result sheet", code: "unknown_type" }]);
+    }
+    const sheet = payload.fields;
+    if (sheet.stationId !== station.stationId) return fail("qr_invalid", `This result sheet is station ${sheet.stationId}'s.`, [{ path: "/qr", message: "another station's sheet", code: "invalid_field" }]);
+
+    const payloadSha256 = await sha256Hex(body.qr);
+    const totals = { sequence: sheet.sequence, closedAt: sheet.closedAt, votersCheckedIn: sheet.votersCheckedIn, ballotsCast: sheet.ballotsCast, contests: sheet.contests };
+    const db = drizzle(c.env.DB);
+    // The one write decides: the first sheet for (election, station) is stored, any other finds it.
+    const inserted = await db
+      .insert(resultSheets)
+      .values({ electionId: election.id, stationId: station.stationId, payloadSha256, payloadText: body.qr, totalsJson: JSON.stringify(totals) })
+      .onConflictDoNothing()
+      .returning({ stationId: resultSheets.stationId });
+    let replayed = false;
+    if (inserted.length === 0) {
+      const stored = await db
+        .select({ payloadSha256: resultSheets.payloadSha256 })
+        .from(resultSheets)
+        .where(and(eq(resultSheets.electionId, election.id), eq(resultSheets.stationId, station.stationId)))
+        .get();
+      if (stored?.payloadSha256 !== payloadSha256) {
+        await recordSecurityEvent(c.env, election.id, "result-sheet-conflict", {
+          stationId: station.stationId,
+          storedSha256: stored?.payloadSha256 ?? null,
+          refusedSha256: payloadSha256,
+          refusedSequence: sheet.sequence,
+        });
+        return fail("result_sheet_conflict");
+      }
+      replayed = true;
+    }
+    const [reconciliation] = await reconcileStations(c.env, election, station.stationId);
+    if (!reconciliation) throw new Error("reconciling one station answered nothing");
+    return c.json({ electionId: election.id, stationId: station.stationId, sequence: sheet.sequence, payloadSha256, replayed, reconciliation }, replayed ? 200 : 201);
+  });
+
+  return app;
+}

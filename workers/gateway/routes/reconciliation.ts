@@ -1,0 +1,113 @@
+/**
+ * Station reconciliation for administrators and auditors: every station of an election, or one,
+ * compared as of now (workers/voting/reconciliation.ts). Asking stores the differences found for
+ * the security monitor.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/d1";
+import { stations } from "../../../db/schema.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import { StationId } from "../../../lib/station/ids.ts";
+import { reconcileStations } from "../../voting/reconciliation.ts";
+import { requireOfficial } from "../auth/middleware.ts";
+import { getElection } from "../elections/store.ts";
+import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+
+const Count = z.number().int().min(0);
+const Totals = z.object({
+  contestId: z.string(),
+  options: z.array(z.object({ optionId: z.string(), votes: Count })),
+  writeIns: Count,
+  blanks: Count,
+});
+
+export const ReconciliationSchema = z
+  .object({
+    electionId: z.string(),
+    stationId: z.string(),
+    computedAt: z.string(),
+    consistent: z.boolean().openapi({ description: "A result sheet was received and nothing differs." }),
+    sheet: z
+      .object({
+        sequence: z.number().int(),
+        closedAt: z.string(),
+        votersCheckedIn: Count,
+        ballotsCast: Count,
+        contests: z.array(Totals),
+        submittedAt: z.string(),
+        payloadSha256: z.string(),
+      })
+      .nullable(),
+    system: z.object({ checkIns: Count, ballotsScanned: Count, contests: z.array(Totals) }),
+    differences: z.array(
+      z.object({
+        kind: z.enum(["check-ins-vs-ballots", "ballots-cast", "voters-checked-in", "option-votes", "write-ins", "blanks", "result-sheet-missing"]),
+        contestId: z.string().optional(),
+        optionId: z.string().optional(),
+        system: z.number().int(),
+        station: z.number().int().nullable(),
+        message: z.string(),
+      }),
+    ),
+  })
+  .openapi("StationReconciliation");
+
+const ElectionParam = z.object({ electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }) });
+
+const electionRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}/reconciliation",
+  tags: ["stations"],
+  summary: "Every station's reconciliation: result sheet against scanned ballots and check-ins",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor")] as const,
+  request: { params: ElectionParam },
+  responses: {
+    200: {
+      description: "Per station, as of now",
+      content: { "application/json": { schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }) } },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const stationRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}/reconciliation/{stationId}",
+  tags: ["stations"],
+  summary: "One station's reconciliation",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor")] as const,
+  request: { params: ElectionParam.extend({ stationId: StationId }) },
+  responses: {
+    200: { description: "As of now", content: { "application/json": { schema: ReconciliationSchema } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(electionRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const election = await getElection(c.env, electionId);
+    if (!election) return fail("election_not_found");
+    const now = new Date();
+    c.header("cache-control", "no-store");
+    return c.json({ electionId, computedAt: now.toISOString(), stations: await reconcileStations(c.env, election, undefined, now) }, 200);
+  });
+
+  app.openapi(stationRoute, async (c) => {
+    const { electionId, stationId } = c.req.valid("param");
+    const election = await getElection(c.env, electionId);
+    if (!election) return fail("election_not_found");
+    if (!(await drizzle(c.env.DB).select({ id: stations.id }).from(stations).where(eq(stations.id, stationId)).get())) return fail("station_not_found");
+    const [report] = await reconcileStations(c.env, election, stationId);
+    if (!report) throw new Error("reconciling one station answered nothing");
+    c.header("cache-control", "no-store");
+    return c.json(report, 200);
+  });
+
+  return app;
+}
