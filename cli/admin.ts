@@ -11,16 +11,18 @@ import { electionCommands } from "./commands/election.ts";
 import { officialCommands } from "./commands/official.ts";
 import { rollCommands } from "./commands/roll.ts";
 import { sheetsCommands } from "./commands/sheets.ts";
+import { stationCommands } from "./commands/station.ts";
 
 const program = new Command()
   .name("admin")
-  .description("Administer elections: definitions, voter rolls, officials, printed ballot sheets.")
+  .description("Administer elections: definitions, voter rolls, officials, polling stations, printed ballot sheets.")
   .showHelpAfterError();
 
 program.addCommand(electionCommands());
 program.addCommand(rollCommands());
 program.addCommand(officialCommands());
 program.addCommand(sheetsCommands());
+program.addCommand(stationCommands());
 
 try {
   await program.parseAsync(process.argv);
