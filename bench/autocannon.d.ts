@@ -1,0 +1,56 @@
+/**
+ * The part of autocannon's API the benchmark uses (the package ships no types). See its README:
+ * requests[].setupRequest runs before every request, onResponse after every answer, both with the
+ * connection's context; in-flight requests are dropped when the duration ends.
+ */
+declare module "autocannon" {
+  export interface RawRequest {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+  export interface Request extends RawRequest {
+    setupRequest?: (request: RawRequest, context: Record<string, unknown>) => RawRequest;
+    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+  }
+  export interface Options {
+    url: string;
+    connections?: number;
+    pipelining?: number;
+    duration?: number;
+    timeout?: number;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    requests?: Request[];
+    excludeErrorStats?: boolean;
+  }
+  export interface Histogram {
+    average: number;
+    mean: number;
+    stddev: number;
+    min: number;
+    max: number;
+    total: number;
+    p50: number;
+    p90: number;
+    p99: number;
+  }
+  export interface Result {
+    duration: number;
+    latency: Histogram;
+    requests: Histogram;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    resets: number;
+    "2xx": number;
+    statusCodeStats: Record<string, { count: number }>;
+  }
+  export interface Instance extends PromiseLike<Result> {
+    stop(): void;
+  }
+  function autocannon(options: Options): Instance;
+  export default autocannon;
+}

@@ -1,0 +1,200 @@
+/// <reference path="./autocannon.d.ts" />
+/**
+ * The load generator: one autocannon run, in its own process (scripts/bench.ts starts one per
+ * run), so the load it makes never shares an event loop with the runtime it measures. It takes a
+ * LoadSpec as JSON in argv[2] and writes a LoadResult as JSON to spec.resultFile.
+ *
+ * For the cast path every request is a different voter's first ballot, so under first-wins every
+ * answer should be 201 with a receipt. The run records which voters it sent and what each got:
+ * autocannon drops the requests still in flight when the duration ends (and any that time out),
+ * and those ballots may or may not have been accepted. scripts/bench.ts resolves them afterwards
+ * the way a voter's device would, by sending the same request again with the same idempotency key
+ * (the ledger answers 200 with the original receipt, or accepts it now), so the number of receipts
+ * it compares with the tally is exact.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import autocannon, { type RawRequest, type Request } from "autocannon";
+import { z } from "zod";
+import { ballotOf, isDemoDistrict, type DemoDistrict } from "./ballots.ts";
+
+export const LoadSpec = z.object({
+  url: z.url(),
+  method: z.enum(["GET", "POST"]),
+  connections: z.number().int().min(1),
+  durationSeconds: z.number().positive(),
+  timeoutSeconds: z.number().positive(),
+  resultFile: z.string().min(1),
+  cast: z
+    .object({
+      /** Lines `n<TAB>district<TAB>token`, one voter each, used in order. */
+      poolFile: z.string().min(1),
+      /** Idempotency keys are idempotencyKeyOf(prefix, n): stable, so a resend is recognised. */
+      idempotencyPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/),
+    })
+    .optional(),
+});
+export type LoadSpec = z.infer<typeof LoadSpec>;
+
+const Count = z.number().int().min(0);
+
+export const LoadResult = z.object({
+  durationSeconds: z.number(),
+  /** True when the run ended before its duration because its voters were nearly used up. */
+  stoppedEarly: z.boolean(),
+  /** Answers with a 2xx status (for the cast path see cast.accepted). */
+  ok: Count,
+  statusCounts: z.record(z.string(), Count),
+  /** Connection errors and timeouts (autocannon counts a timeout as an error too). */
+  errors: Count,
+  timeouts: Count,
+  /** This process's CPU time and lifetime, so the report can say what the load generator used. */
+  cpuSeconds: z.number(),
+  uptimeSeconds: z.number(),
+  /** Milliseconds, over 2xx answers. */
+  latency: z.object({ p50: z.number(), p99: z.number(), mean: z.number(), max: z.number() }),
+  cast: z
+    .object({
+      /** Voters whose request was answered 201. */
+      accepted: z.array(Count),
+      /** Voters answered with anything else, and the status. */
+      refused: z.array(z.tuple([Count, Count])),
+      /** Voters whose request was sent (or built) and never answered. */
+      unanswered: z.array(Count),
+      /** Voters taken from the pool, in order from its first line: the rest were never sent. */
+      used: Count,
+      /** Requests that found the pool empty and repeated an answered voter (should be 0). */
+      poolExhausted: Count,
+      /** The first few refusal bodies, to say why. */
+      refusalSamples: z.array(z.string()),
+    })
+    .optional(),
+});
+export type LoadResult = z.infer<typeof LoadResult>;
+
+/** 8-128 letters, digits, dashes or underscores (the cast route's rule), one per voter and run. */
+export function idempotencyKeyOf(prefix: string, n: number): string {
+  return `${prefix}-${String(n).padStart(8, "0")}`;
+}
+
+interface PoolVoter {
+  readonly n: number;
+  readonly district: DemoDistrict;
+  readonly token: string;
+}
+
+function readPool(file: string): PoolVoter[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [n, district, token] = line.split("\t");
+      if (n === undefined || district === undefined || token === undefined || !isDemoDistrict(district)) throw new Error(`bad pool line: ${line.slice(0, 80)}`);
+      return { n: Number(n), district, token };
+    });
+}
+
+function castRequests(
+  spec: LoadSpec,
+  cast: NonNullable<LoadSpec["cast"]>,
+  onNearlyEmpty: () => void,
+): { requests: Request[]; outcome: () => NonNullable<LoadResult["cast"]>; stoppedEarly: () => boolean } {
+  const pool = readPool(cast.poolFile);
+  const path = new URL(spec.url).pathname;
+  let next = 0;
+  const sent = new Set<number>();
+  const accepted: number[] = [];
+  const refused: [number, number][] = [];
+  const refusalSamples: string[] = [];
+  let poolExhausted = 0;
+  let stopping = false;
+  const started = performance.now();
+  // Stop early, rather than run out, when what is left would not last the ~1 s autocannon takes
+  // to stop (its duration check runs once a second) plus one request per connection.
+  const nearlyEmpty = (): boolean => {
+    const seconds = (performance.now() - started) / 1000;
+    if (seconds < 0.5) return pool.length - next < 2 * spec.connections;
+    return pool.length - next < (next / seconds) * 1.5 + spec.connections;
+  };
+
+  // autocannon hands over its request with the host and port filled in: change it, keep those.
+  const requestOf = (request: RawRequest, voter: PoolVoter): RawRequest => {
+    request.method = "POST";
+    request.path = path;
+    request.headers = { ...request.headers, "content-type": "application/json", authorization: `Bearer ${voter.token}` };
+    request.body = JSON.stringify({ idempotencyKey: idempotencyKeyOf(cast.idempotencyPrefix, voter.n), contests: ballotOf(voter.district, voter.n) });
+    return request;
+  };
+
+  const requests: Request[] = [
+    {
+      method: "POST",
+      path,
+      setupRequest: (request, context) => {
+        if (!stopping && next % 16 === 0 && nearlyEmpty()) {
+          stopping = true;
+          onNearlyEmpty();
+        }
+        let voter = pool[next];
+        if (voter) {
+          next += 1;
+          sent.add(voter.n);
+        } else {
+          // Never expected (the pool is sized for the run); a repeat keeps the run going and is counted.
+          poolExhausted += 1;
+          voter = pool[accepted.length > 0 ? pool.findIndex((v) => v.n === accepted[0]) : 0] ?? pool[0];
+          if (!voter) throw new Error("empty voter pool");
+        }
+        context["voter"] = voter.n;
+        return requestOf(request, voter);
+      },
+      onResponse: (status, body, context) => {
+        const n = context["voter"];
+        if (typeof n !== "number" || !sent.delete(n)) return; // a repeat after exhaustion
+        if (status === 201) accepted.push(n);
+        else {
+          refused.push([n, status]);
+          if (refusalSamples.length < 5) refusalSamples.push(`${status} ${body.slice(0, 300)}`);
+        }
+      },
+    },
+  ];
+  return {
+    requests,
+    stoppedEarly: () => stopping,
+    outcome: () => ({ accepted, refused, unanswered: [...sent], used: next, poolExhausted, refusalSamples }),
+  };
+}
+
+async function main(): Promise<void> {
+  const spec = LoadSpec.parse(JSON.parse(process.argv[2] ?? "{}"));
+  let stop = (): void => undefined;
+  const cast = spec.cast ? castRequests(spec, spec.cast, () => stop()) : undefined;
+  const instance = autocannon({
+    url: spec.url,
+    method: spec.method,
+    connections: spec.connections,
+    pipelining: 1,
+    duration: spec.durationSeconds,
+    timeout: spec.timeoutSeconds,
+    ...(cast ? { requests: cast.requests } : {}),
+  });
+  stop = () => instance.stop();
+  const result = await instance;
+  const statusCounts: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats)) statusCounts[status] = count;
+  const loadResult: LoadResult = {
+    durationSeconds: result.duration,
+    ok: result["2xx"],
+    statusCounts,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    uptimeSeconds: process.uptime(),
+    latency: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean, max: result.latency.max },
+    stoppedEarly: cast?.stoppedEarly() ?? false,
+    ...(cast ? { cast: cast.outcome() } : {}),
+  };
+  writeFileSync(spec.resultFile, JSON.stringify(loadResult));
+}
+
+if (import.meta.main) await main();

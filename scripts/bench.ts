@@ -1,0 +1,350 @@
+/**
+ * `npm run bench`: the cast path's capacity on the local runtime, as a ratio to two baselines
+ * measured in the same runtime instance (DESIGN.md section 7; figures in docs/PERFORMANCE.md).
+ *
+ * For each voter ledger mapping (LEDGER_BUCKETS, workers/voting/ledger-routing.ts) it starts a
+ * fresh runtime (bench/runtime.ts: the production Worker bundled as `wrangler deploy` would ship
+ * it, plus the baseline Worker, in one Miniflare instance on a loopback port), loads the demo
+ * election and a synthetic roll through the admin API, and then, from a separate load-generator
+ * process (autocannon, bench/load.ts) with 64 connections, a warm-up and several fixed-duration
+ * runs of each of:
+ *   bare           GET a constant from the baseline Worker
+ *   durable write  POST: one SQLite write in one Durable Object, answered once durable
+ *   cast           POST /v1/elections/demo-2026/ballots, a new voter's ballot every request
+ * It prints medians per path (throughput, p50/p99 latency, errors), the ratios cast/bare and
+ * cast/durable-write, and, once the queues have drained, whether the tally equals the receipts.
+ *
+ * A fresh instance per mapping because each per-voter ledger is its own Durable Object with its
+ * own SQLite file, kept open while the instance lives: the local runtime has been seen to refuse
+ * new objects past about 3,000 live ones, and it slows as they pile up. The per-voter mapping gets
+ * a voter budget under that (PER_VOTER_BUDGET) and a clean start; the bucket mappings a large roll.
+ *
+ * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
+ * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2500), --json FILE,
+ * --quiet-wait S (120: seconds the whole bench may spend waiting for other processes' load to
+ * pass before runs), --keep (leave the state directory).
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { OfficialClient } from "../cli/lib/api.ts";
+import { CastSession, type CastRun, type TallyCheck } from "../bench/cast.ts";
+import { workerdPids } from "../bench/cpu.ts";
+import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
+import { BASELINE_PREFIX, benchVars, buildBundles, generateSecrets, HIGH_LIMIT, RAISED_LIMITERS, startRuntime, writePrivateJson, type Runtime } from "../bench/runtime.ts";
+import { fixed, median, sum, table } from "../bench/stats.ts";
+import { importSyntheticRoll } from "../bench/voters.ts";
+import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
+import { freePort } from "./system.ts";
+
+process.env["CLOUDFLARE_CF_FETCH_ENABLED"] ??= "false";
+process.env["WRANGLER_SEND_METRICS"] ??= "false";
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: "string", default: "5" },
+    runs: { type: "string", default: "3" },
+    warmup: { type: "string", default: "3" },
+    connections: { type: "string", default: "64" },
+    mappings: { type: "string", default: "0,16,64" },
+    "bucket-voters": { type: "string", default: "50000" },
+    "per-voter-voters": { type: "string", default: "2500" },
+    json: { type: "string" },
+    keep: { type: "boolean", default: false },
+    "quiet-wait": { type: "string", default: "120" },
+  },
+});
+
+function positive(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, not ${value}`);
+  return n;
+}
+
+const DURATION = positive("duration", args.duration);
+const RUNS = Math.round(positive("runs", args.runs));
+const WARMUP = positive("warmup", args.warmup);
+const CONNECTIONS = Math.round(positive("connections", args.connections));
+const MAPPINGS = (args.mappings ?? "").split(",").map((m) => Math.round(Number(m.trim())));
+if (MAPPINGS.some((m) => !Number.isInteger(m) || m < 0)) throw new Error("--mappings is a comma-separated list of 0 (per voter) or bucket counts");
+const BUCKET_VOTERS = Math.round(positive("bucket-voters", args["bucket-voters"]));
+/** Per-voter ledgers: one object per voter, kept under the ~3,000 live objects the local runtime holds. */
+const PER_VOTER_BUDGET = Math.round(positive("per-voter-voters", args["per-voter-voters"]));
+/** A request slower than this counts as an error (timeout); far above any p99 seen here. */
+const TIMEOUT_SECONDS = 30;
+/** Pause between runs so one run's leftovers (alarms, queue batches) do not land in the next. */
+const SETTLE_MS = 1_000;
+const PREFIX = "BENCH";
+setQuietBudget(Number(args["quiet-wait"] ?? 120));
+
+interface PathFigures {
+  readonly path: string;
+  readonly runs: readonly Measured[];
+  readonly throughput: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly runtimeCores: number | undefined;
+  readonly loadGeneratorCores: number | undefined;
+  readonly otherCores: number | undefined;
+}
+
+interface MappingFigures {
+  readonly mapping: string;
+  readonly ledgerBuckets: number;
+  readonly voters: number;
+  readonly rollImportSeconds: number;
+  readonly bare: PathFigures;
+  readonly durableWrite: PathFigures;
+  readonly cast: PathFigures & { readonly castRuns: readonly CastRun[]; readonly receipts: number };
+  readonly tally: TallyCheck;
+  readonly runtimeLog: Record<string, number>;
+  readonly runtimeLogRecent: readonly string[];
+}
+
+function mappingName(buckets: number): string {
+  return buckets === 0 ? "per-voter ledgers (LEDGER_BUCKETS=0)" : `${buckets} ledger buckets (LEDGER_BUCKETS=${buckets})`;
+}
+
+/** Successful answers per second: 2xx for the baselines, receipts (201) for the cast path. */
+function throughputOf(run: Measured): number {
+  const ok = run.cast ? run.cast.accepted.length : run.ok;
+  return ok / run.durationSeconds;
+}
+
+function errorsOf(run: Measured): number {
+  const non2xx = sum(Object.entries(run.statusCounts).filter(([s]) => !s.startsWith("2")).map(([, c]) => c));
+  return non2xx + run.errors;
+}
+
+function figures(path: string, runs: readonly Measured[]): PathFigures {
+  const cores = (pick: (r: Measured) => number | undefined): number | undefined => {
+    const values = runs.map(pick).filter((v): v is number => v !== undefined);
+    return values.length > 0 ? median(values) : undefined;
+  };
+  return {
+    path,
+    runs,
+    throughput: median(runs.map(throughputOf)),
+    p50: median(runs.map((r) => r.latency.p50)),
+    p99: median(runs.map((r) => r.latency.p99)),
+    errors: sum(runs.map(errorsOf)),
+    runtimeCores: cores((r) => r.runtimeCores),
+    loadGeneratorCores: cores((r) => r.loadGeneratorCores),
+    otherCores: cores((r) => r.otherCores),
+  };
+}
+
+function say(line: string): void {
+  console.log(line);
+}
+
+function runLine(run: Measured): string {
+  const extra = run.cast
+    ? `, ${run.cast.unanswered.length} in flight at the end${run.stoppedEarly ? ", stopped early: voters nearly used up" : ""}${run.cast.poolExhausted > 0 ? `, ${run.cast.poolExhausted} REPEATS (pool exhausted)` : ""}`
+    : "";
+  const cores = `; cores: runtime ${fixed(run.runtimeCores, 2)}, load generator ${fixed(run.loadGeneratorCores, 2)}, other processes ${fixed(run.otherCores, 2)}`;
+  return `    ${run.label}: ${fixed(throughputOf(run))}/s over ${fixed(run.durationSeconds, 2)} s, p50 ${fixed(run.latency.p50)} ms, p99 ${fixed(run.latency.p99)} ms, errors ${errorsOf(run)}${extra}${cores}`;
+}
+
+async function measureBaseline(runtime: Runtime, name: string, method: "GET" | "POST", path: string, workDir: string, pids: readonly number[]): Promise<PathFigures> {
+  const spec = { url: `${runtime.baseUrl}${path}`, method, connections: CONNECTIONS, timeoutSeconds: TIMEOUT_SECONDS };
+  const warm = await runLoad(`${name} warm-up`, { ...spec, durationSeconds: WARMUP }, workDir, pids);
+  say(runLine(warm));
+  const runs: Measured[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    await sleep(SETTLE_MS);
+    const run = await runLoad(`${name} run ${i}`, { ...spec, durationSeconds: DURATION }, workDir, pids);
+    say(runLine(run));
+    runs.push(run);
+  }
+  return figures(name, runs);
+}
+
+/**
+ * Voters for one cast run. The roll is shared out over the remaining runs in proportion to their
+ * seconds (for the per-voter mapping, whose budget is the binding limit, that is the whole rule),
+ * and no run takes more than twice what the best rate so far would use (so 50,000 voters are
+ * not minted for a few thousand casts). A run that nears the end of its share stops early and
+ * says so.
+ */
+function votersFor(session: CastSession, seconds: number, secondsLeft: number, bestRate: number | undefined): number {
+  const share = Math.floor((session.votersLeft * seconds) / secondsLeft);
+  const enough = Math.ceil(Math.max(bestRate ?? 1_000, 200) * seconds * 2) + 2 * CONNECTIONS;
+  return Math.max(2 * CONNECTIONS, Math.min(share, enough));
+}
+
+function castLine(run: CastRun): string {
+  const drain = run.drainSeconds === undefined ? "the tally STALLED" : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
+  return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}`;
+}
+
+async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType<typeof buildBundles>>, workDir: string): Promise<MappingFigures> {
+  const name = mappingName(ledgerBuckets);
+  say(`\n== ${name}`);
+  const stateDir = join(workDir, `state-${ledgerBuckets}`);
+  const secrets = await generateSecrets();
+  const vars = benchVars(secrets, ledgerBuckets);
+  const runtime = await startRuntime({ bundles, stateDir, port: await freePort(), vars });
+  activeRuntime = runtime;
+  try {
+    const pids = workerdPids();
+    const keyFile = join(workDir, `admin-${ledgerBuckets}.jwk.json`);
+    await writePrivateJson(keyFile, secrets.adminPrivateJwk);
+    const client = new OfficialClient({ baseUrl: runtime.baseUrl, officialId: "bootstrap-admin", keyFile });
+    await loadDemo(client);
+    const voters = ledgerBuckets === 0 ? PER_VOTER_BUDGET : BUCKET_VOTERS;
+    const roll = await importSyntheticRoll(client, DEMO_ELECTION_ID, join(workDir, `roll-${ledgerBuckets}.csv`), PREFIX, voters);
+    say(`  runtime ${runtime.baseUrl}; demo election loaded; ${voters} voters imported through the admin API in ${fixed(roll.seconds, 1)} s`);
+
+    say("  bare Worker route (GET, constant):");
+    const bare = await measureBaseline(runtime, "bare", "GET", `${BASELINE_PREFIX}/bare`, workDir, pids);
+    say("  one durable write (POST, one SQLite INSERT in one Durable Object):");
+    const durableWrite = await measureBaseline(runtime, "durable-write", "POST", `${BASELINE_PREFIX}/durable-write`, workDir, pids);
+
+    say("  cast (POST /v1/elections/demo-2026/ballots, a new voter each request):");
+    const session = new CastSession({
+      baseUrl: runtime.baseUrl,
+      client,
+      vars: runtime.vars,
+      electionId: DEMO_ELECTION_ID,
+      prefix: PREFIX,
+      rollSize: voters,
+      connections: CONNECTIONS,
+      timeoutSeconds: TIMEOUT_SECONDS,
+      workDir,
+      runtimePids: pids,
+    });
+    const warm = await session.run("cast warm-up", WARMUP, votersFor(session, WARMUP, WARMUP + RUNS * DURATION, undefined));
+    say(castLine(warm));
+    let bestRate = throughputOf(warm);
+    const castRuns: CastRun[] = [];
+    for (let i = 1; i <= RUNS; i++) {
+      await sleep(SETTLE_MS);
+      const run = await session.run(`cast run ${i}`, DURATION, votersFor(session, DURATION, (RUNS - i + 1) * DURATION, bestRate));
+      say(castLine(run));
+      castRuns.push(run);
+      bestRate = Math.max(bestRate, throughputOf(run));
+    }
+    // Every run already waited for its backlog; this is the last word, after a final wait.
+    await session.drain();
+    const tally = await session.check();
+    say(
+      `  tally check: ${tally.counted} ballots counted, ${tally.receipts} receipts${tally.ok ? " - equal" : " - MISMATCH"}; president: ${tally.president.map((p) => `${p.option.replace("sel-president-", "")} ${p.counted}/${p.expected}`).join(", ")}`,
+    );
+    say(`  voters used: ${session.votersUsed} of ${voters}`);
+    return {
+      mapping: name,
+      ledgerBuckets,
+      voters,
+      rollImportSeconds: roll.seconds,
+      bare,
+      durableWrite,
+      cast: { ...figures("cast", castRuns), castRuns, receipts: session.receiptCount },
+      tally,
+      runtimeLog: Object.fromEntries(runtime.log.counts),
+      runtimeLogRecent: runtime.log.recent,
+    };
+  } finally {
+    await runtime.dispose();
+    activeRuntime = undefined;
+  }
+}
+
+/**
+ * The runtime's CPU per successful request: less sensitive than throughput to what else the
+ * machine runs (workerd runs a Worker's JavaScript, its Durable Objects and the queue consumers on
+ * one thread, so throughput stops at one core whatever the machine has). For the cast path it
+ * includes the queue consumer's and the tally's share, done during the run.
+ */
+function cpuMsPerRequest(f: PathFigures): number | undefined {
+  return f.runtimeCores === undefined ? undefined : (f.runtimeCores * 1000) / f.throughput;
+}
+
+function summary(results: readonly MappingFigures[]): string {
+  const header = ["path", "req/s", "p50 ms", "p99 ms", "errors", "runtime CPU ms/req", "runtime cores", "loadgen cores", "other cores"];
+  const row = (label: string, f: PathFigures): string[] => [
+    label,
+    fixed(f.throughput),
+    fixed(f.p50),
+    fixed(f.p99),
+    String(f.errors),
+    fixed(cpuMsPerRequest(f), 2),
+    fixed(f.runtimeCores, 2),
+    fixed(f.loadGeneratorCores, 2),
+    fixed(f.otherCores, 2),
+  ];
+  const rows: string[][] = [];
+  for (const r of results) {
+    const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
+    rows.push(row(`bare route           [${short}]`, r.bare));
+    rows.push(row(`one durable write    [${short}]`, r.durableWrite));
+    rows.push(row(`cast                 [${short}]`, r.cast));
+  }
+  const ratios = results.map((r) => {
+    const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
+    const cpuRatio = (base: PathFigures): string => {
+      const cast = cpuMsPerRequest(r.cast);
+      const other = cpuMsPerRequest(base);
+      return cast !== undefined && other !== undefined ? `, CPU per request x${fixed(cast / other, 1)}` : "";
+    };
+    return `  ${short.padEnd(11)} cast/bare ${fixed(r.cast.throughput / r.bare.throughput, 3)} (1 : ${fixed(r.bare.throughput / r.cast.throughput, 1)}${cpuRatio(r.bare)}), cast/durable-write ${fixed(r.cast.throughput / r.durableWrite.throughput, 2)} (1 : ${fixed(r.durableWrite.throughput / r.cast.throughput, 1)}${cpuRatio(r.durableWrite)}); tally ${r.tally.counted} = receipts ${r.tally.receipts}: ${r.tally.ok ? "yes" : "NO"}`;
+  });
+  return [table(header, rows), "", "Ratios of median throughput, each to the baselines of the same runtime instance:", ...ratios].join("\n");
+}
+
+let activeRuntime: Runtime | undefined;
+let workDir: string | undefined;
+
+async function cleanUp(): Promise<void> {
+  for (const child of runningChildren) child.kill("SIGTERM");
+  await activeRuntime?.dispose().catch(() => undefined);
+  if (workDir && !args.keep) await rm(workDir, { recursive: true, force: true });
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    say(`\n${signal}: stopping the load generator and the runtime`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  workDir = await mkdtemp(join(tmpdir(), "mixed-election-bench-"));
+  say(`mixed-election bench, ${new Date().toISOString()}`);
+  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}, ${fixed(totalmem() / 2 ** 30, 1)} GiB, ${platform()} ${release()}, Node ${process.versions.node}; load average now ${loadavg().map((l) => fixed(l, 2)).join(" ")}`);
+  say(
+    `method: ${CONNECTIONS} connections from a separate autocannon process over loopback; per path a ${WARMUP} s warm-up, then ${RUNS} runs of ${DURATION} s; medians of the runs.`,
+  );
+  say(`runtime: Miniflare (wrangler's) on 127.0.0.1, workerd; production Worker bundled by wrangler deploy --dry-run; state in ${workDir}`);
+  say(`NOTE: ${RAISED_LIMITERS.join(" and ")} are raised to ${HIGH_LIMIT} per period for this run: one load-generator address would otherwise be held to 600 casts a minute. A capacity figure, not a policy test.`);
+  const bundles = await buildBundles(join(workDir, "build"));
+  const results: MappingFigures[] = [];
+  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
+
+  say("\n== Summary (medians)");
+  say(summary(results));
+  const seconds = (performance.now() - started) / 1000;
+  say(`\nfinished in ${fixed(seconds)} s`);
+  const logged = results.filter((r) => (r.runtimeLog["error"] ?? 0) > 0);
+  for (const r of logged) say(`runtime errors logged under ${r.mapping}: ${r.runtimeLog["error"]}; last: ${r.runtimeLogRecent.slice(-3).join(" | ")}`);
+  if (args.json) {
+    // Without the per-voter lists of each run: the figures, not the ballots.
+    const slimmer = (key: string, value: unknown): unknown => (["accepted", "refused", "unanswered"].includes(key) && Array.isArray(value) ? value.length : value);
+    const slim = JSON.stringify({ date: new Date().toISOString(), seconds, connections: CONNECTIONS, duration: DURATION, runs: RUNS, warmup: WARMUP, results }, slimmer, 2);
+    await writeFile(args.json, slim);
+    say(`figures written to ${args.json}`);
+  }
+  return results.every((r) => r.tally.ok && r.cast.errors === 0) ? 0 : 1;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} finally {
+  await cleanUp();
+}
+process.exit(exitCode);
