@@ -32,6 +32,9 @@ export default defineConfig({
                 SESSION_SIGNING_KEY: "test-session-signing-key-0123456789abcdef",
                 BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
                 RECEIPT_SIGNING_JWK: inject("receiptPrivateJwk"),
+                LOG_SIGNING_JWK: inject("logPrivateJwk"),
+                // Test-only: lets the audit log's fault-injection test break its steps.
+                LOG_FAULT_INJECTION: "enabled",
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.
                 TEST_EID_PRIVATE_JWK: inject("eidPrivateJwk"),
                 TEST_ADMIN_PRIVATE_JWK: inject("adminPrivateJwk"),

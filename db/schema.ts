@@ -72,6 +72,23 @@ export const securityEvents = sqliteTable(
 );
 
 /**
+ * Where each ballot's entry sits in its election's audit log: written by the log sequencer
+ * (durable-objects/log-sequencer.ts) once the entry is in a published checkpoint, so a tracking
+ * code resolves to an inclusion proof (GET /v1/receipts/{trackingCode}/proof). The tracking code
+ * is derived from the public commitment, so this links nothing that the log does not show.
+ */
+export const logReceipts = sqliteTable(
+  "log_receipts",
+  {
+    trackingCode: text("tracking_code").primaryKey(),
+    electionId: text("election_id").notNull(),
+    leafIndex: integer("leaf_index").notNull(),
+    loggedAt: text("logged_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  },
+  (t) => [index("log_receipts_by_election").on(t.electionId, t.leafIndex)],
+);
+
+/**
  * Anonymous cast vote records, written by the tally consumer from the ballot queues: one row per
  * accepted ballot, keyed by its ballot id. No voter key and no tracking code, on purpose: nothing
  * here links a voter or a receipt to a choice. `retracted` is 1 once the ballot no longer counts

@@ -35,6 +35,11 @@ export const ERROR_CODES = {
   receipt_not_found: { status: 404, message: "No ballot with this tracking code is recorded (yet)." },
   // Results
   results_not_public: { status: 403, message: "This election's results are published when its polls close." },
+  // Audit log
+  log_pool_full: { status: 429, message: "The audit log is catching up; try again in a few seconds." },
+  log_not_found: { status: 404, message: "This election's audit log has no checkpoint yet." },
+  receipt_not_sequenced: { status: 404, message: "This ballot is recorded but not yet in a published checkpoint of the audit log; try again in a few seconds." },
+  polls_not_closed: { status: 409, message: "The polls have not closed yet." },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },

@@ -45,13 +45,21 @@ const DevSecrets = z.object({
   adminPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   adminPublicJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   receiptPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
+  /** Absent in state made before the audit log: generated then (see devSecrets). */
+  logPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }).optional(),
 });
 type DevSecrets = z.infer<typeof DevSecrets>;
 
 /** Dev secrets are made on first start and kept with the state, never in the repository. */
 async function devSecrets(stateDir: string): Promise<DevSecrets> {
   const file = join(stateDir, "dev-secrets.json");
-  if (existsSync(file)) return DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
+  if (existsSync(file)) {
+    const kept = DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
+    if (kept.logPrivateJwk) return kept;
+    const withLogKey: DevSecrets = { ...kept, logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"] };
+    await writeFile(file, JSON.stringify(withLogKey, null, 2), { mode: 0o600 });
+    return withLogKey;
+  }
   const admin = await generateSigningKey("bootstrap-admin-dev");
   const receipt = await generateSigningKey("receipt-dev-1");
   const secrets: DevSecrets = {
@@ -61,6 +69,7 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
     adminPrivateJwk: admin.privateJwk as DevSecrets["adminPrivateJwk"],
     adminPublicJwk: admin.publicJwk as DevSecrets["adminPublicJwk"],
     receiptPrivateJwk: receipt.privateJwk as DevSecrets["receiptPrivateJwk"],
+    logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"],
   };
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -131,6 +140,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     SESSION_SIGNING_KEY: secrets.sessionSigningKey,
     BOOTSTRAP_ADMIN_JWK: JSON.stringify(secrets.adminPublicJwk),
     RECEIPT_SIGNING_JWK: JSON.stringify(secrets.receiptPrivateJwk),
+    LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),
     LEDGER_BUCKETS: options.ledgerBuckets ?? "0",
   };
   await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });

@@ -13,6 +13,7 @@ declare module "vitest" {
     adminPrivateJwk: string;
     adminPublicJwk: string;
     receiptPrivateJwk: string;
+    logPrivateJwk: string;
   }
 }
 
@@ -26,5 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("adminPublicJwk", JSON.stringify({ ...(await exportJWK(publicKey)), kid, alg: "EdDSA" }));
   const receipt = await generateKeyPair("EdDSA", { extractable: true });
   project.provide("receiptPrivateJwk", JSON.stringify({ ...(await exportJWK(receipt.privateKey)), kid: "receipt-test", alg: "EdDSA" }));
+  const log = await generateKeyPair("EdDSA", { extractable: true });
+  project.provide("logPrivateJwk", JSON.stringify({ ...(await exportJWK(log.privateKey)), kid: "log-test", alg: "EdDSA" }));
   return () => issuer.close();
 }

@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
 import { electionRoutes } from "./routes/elections.ts";
+import { logRoutes } from "./routes/logs.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
 import { rollRoutes } from "./routes/roll.ts";
@@ -31,6 +32,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", rollRoutes());
   app.route("/", ballotRoutes());
   app.route("/", resultsRoutes());
+  app.route("/", logRoutes());
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());
   app.route("/", reconciliationRoutes());

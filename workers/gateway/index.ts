@@ -9,6 +9,7 @@ export { ReplayGuard } from "../../durable-objects/replay-guard.ts";
 export { VoterLedger } from "../../durable-objects/voter-ledger.ts";
 export { TallyShard } from "../../durable-objects/tally-shard.ts";
 export { ResultsAggregator } from "../../durable-objects/results-aggregator.ts";
+export { LogSequencer } from "../../durable-objects/log-sequencer.ts";
 export { PaperBallotBox } from "../../durable-objects/paper-ballot-box.ts";
 
 const app = createApp();

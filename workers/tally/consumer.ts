@@ -12,8 +12,14 @@
  *      with a growing delay. Both writes are idempotent by ballot id, so the retried messages may
  *      be applied again in full without counting anything twice, and nothing is acknowledged
  *      before it is durable in both places.
+ *   4. the messages that step 3 would acknowledge go to their election's audit log
+ *      (workers/audit/log.ts), one call per election; a message is acknowledged only once its log
+ *      accepted it, and retried when the log refused (log_pool_full) or failed. Not fatal: the
+ *      log is idempotent by key, so a retried message is logged once.
  */
 import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
+import { logBallotMessages } from "../audit/log.ts";
+import type { LoggedMessage } from "../../durable-objects/log-sequencer.ts";
 import { writeBallotRecords } from "./records.ts";
 import { tallyShardName } from "./shards.ts";
 
@@ -91,6 +97,7 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     ),
   ]);
 
+  const written: { readonly message: Message<unknown>; readonly ballot: LoggedMessage }[] = [];
   let index = 0;
   for (const [name, group] of byShard) {
     const result = shardResults[index];
@@ -99,13 +106,19 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     if (result?.status === "rejected") {
       console.error(JSON.stringify({ level: "error", event: "tally_shard_failed", queue: batch.queue, shard: name, messages: group.length, error: String(result.reason) }));
     }
-    for (const { message } of group) {
-      if (shardOk && recordsWritten) message.ack();
-      else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    for (const item of group) {
+      if (shardOk && recordsWritten) written.push(item);
+      else item.message.retry({ delaySeconds: retryDelaySeconds(item.message.attempts) });
     }
   }
-  for (const { message } of checkIns) {
-    if (recordsWritten) message.ack();
+  for (const item of checkIns) {
+    if (recordsWritten) written.push(item);
+    else item.message.retry({ delaySeconds: retryDelaySeconds(item.message.attempts) });
+  }
+
+  const logged = written.length > 0 ? await logBallotMessages(env, written.map((w) => w.ballot)) : new Set<string>();
+  for (const { message, ballot } of written) {
+    if (logged.has(ballot.electionId)) message.ack();
     else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }

@@ -1,7 +1,7 @@
 /** Reads what the tally consumer recorded for a tracking code (the `receipts` D1 table). */
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { receipts } from "../../db/schema.ts";
+import { logReceipts, receipts } from "../../db/schema.ts";
 
 export interface RecordedReceipt {
   readonly trackingCode: string;
@@ -15,4 +15,10 @@ export async function findReceipt(env: Env, trackingCode: string): Promise<Recor
   const row = await drizzle(env.DB).select().from(receipts).where(eq(receipts.trackingCode, trackingCode)).get();
   if (!row) return undefined;
   return { trackingCode: row.trackingCode, electionId: row.electionId, status: row.status, commitment: row.commitment, recordedAt: row.recordedAt };
+}
+
+/** Where the ballot's entry sits in its election's audit log, once a published checkpoint holds it. */
+export async function findLogLeaf(env: Env, trackingCode: string): Promise<{ electionId: string; leafIndex: number } | undefined> {
+  const row = await drizzle(env.DB).select().from(logReceipts).where(eq(logReceipts.trackingCode, trackingCode)).get();
+  return row ? { electionId: row.electionId, leafIndex: row.leafIndex } : undefined;
 }

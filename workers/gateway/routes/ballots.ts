@@ -16,7 +16,7 @@ import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { ledgerFor } from "../../voting/ledger-routing.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
-import { findReceipt } from "../../voting/receipt-store.ts";
+import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
 
 const CastBody = z
   .object({
@@ -78,6 +78,10 @@ const receiptRoute = createRoute({
             status: z.enum(["recorded", "superseded", "cancelled"]),
             commitment: z.string(),
             recordedAt: z.string(),
+            log: z
+              .object({ leafIndex: z.number().int().min(0), proofUrl: z.string(), checkpointUrl: z.string() })
+              .optional()
+              .openapi({ description: "Where the ballot sits in the election's audit log, once a published checkpoint holds it." }),
           }),
         },
       },
@@ -188,9 +192,14 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(receiptRoute, async (c) => {
     const { trackingCode } = c.req.valid("param");
-    const receipt = await findReceipt(c.env, trackingCode);
+    const [receipt, leaf] = await Promise.all([findReceipt(c.env, trackingCode), findLogLeaf(c.env, trackingCode)]);
     if (!receipt) fail("receipt_not_found");
-    return c.json(receipt, 200);
+    const log = leaf && {
+      leafIndex: leaf.leafIndex,
+      proofUrl: new URL(`/v1/receipts/${trackingCode}/proof`, c.req.url).toString(),
+      checkpointUrl: new URL(`/v1/logs/${leaf.electionId}/checkpoint`, c.req.url).toString(),
+    };
+    return c.json({ ...receipt, ...(log ? { log } : {}) }, 200);
   });
 
   app.openapi(qrSvgRoute, async (c) => {

@@ -11,6 +11,7 @@ import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { OfficialRole } from "../auth/tokens.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { jwkThumbprintHex, logEventEverywhere, logTime } from "../../audit/log.ts";
 
 const OfficialId = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$/, "3-64 lowercase letters, digits, dots, dashes, underscores");
 const Kid = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "3-64 letters, digits, dots, dashes, underscores");
@@ -144,6 +145,15 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       db.insert(officials).values({ id: body.id, role: body.role, displayName: body.displayName }),
       db.insert(officialKeys).values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
     ]);
+    // Audit log: officials serve every election, so every election's log records the key.
+    await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
+      type: "official-key-added",
+      at: logTime(),
+      role: body.role,
+      officialId: body.id,
+      kid: body.publicJwk.kid,
+      thumbprint: await jwkThumbprintHex(body.publicJwk),
+    });
     return c.json({ id: body.id, role: body.role, kid: body.publicJwk.kid }, 201);
   });
 
@@ -177,6 +187,14 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       fail("key_exists");
     }
     await db.insert(officialKeys).values({ kid: publicJwk.kid, officialId, publicJwk: JSON.stringify(publicJwk) });
+    await logEventEverywhere(c.env, `official-key-added/${publicJwk.kid}`, {
+      type: "official-key-added",
+      at: logTime(),
+      role: official.role,
+      officialId,
+      kid: publicJwk.kid,
+      thumbprint: await jwkThumbprintHex(publicJwk),
+    });
     return c.json({ id: officialId, kid: publicJwk.kid }, 201);
   });
 
@@ -189,6 +207,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("key_not_found");
+    await logEventEverywhere(c.env, `official-key-revoked/${kid}`, { type: "official-key-revoked", at: logTime(new Date(revokedAt)), officialId, kid });
     return c.json({ kid, revokedAt }, 200);
   });
 
@@ -201,6 +220,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("official_not_found");
+    await logEventEverywhere(c.env, `official-revoked/${officialId}`, { type: "official-revoked", at: logTime(new Date(revokedAt)), officialId });
     return c.json({ id: officialId, revokedAt }, 200);
   });
 

@@ -16,6 +16,7 @@ import { getElection } from "../elections/store.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../roll/count.ts";
 import { writeRollEntries } from "../roll/import.ts";
+import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
 
 const RollPath = z.object({ electionId: ElectionId });
 
@@ -98,6 +99,18 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     }
 
     const { written, unchanged } = await writeRollEntries(c.env, electionId, chunk.value.entries);
+    // Audit log: counts and the chunk's digest, never a national id or voter key.
+    await logEvent(c.env, electionId, `roll-imported/${crypto.randomUUID()}`, {
+      type: "roll-imported",
+      at: logTime(),
+      firstLine: chunk.value.firstLine,
+      rows: chunk.value.rows,
+      accepted: chunk.value.entries.length,
+      written,
+      unchanged,
+      rejected: chunk.value.rejected.length,
+      chunkSha256: sha256Hex(body.value),
+    });
     return c.json(
       {
         electionId,

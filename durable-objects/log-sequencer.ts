@@ -1,0 +1,821 @@
+/**
+ * LogSequencer: the public audit log of one election (one object per name = election id). It
+ * pools entries from the producers (the ballot-queue consumer, the admin routes, the paper
+ * channel), and on a short alarm gives them indexes, builds the tlog-tiles tiles, signs a
+ * checkpoint with the log key and publishes everything to R2 (lib/audit/layout.ts). It also keeps
+ * the election's cast vote records back until the polls close (docs/AUDIT-LOG.md, "Secrecy").
+ *
+ * Durability order of one sequencing step (each failure says whether it is fatal):
+ *   0. finish: if an earlier step swapped in a checkpoint but did not publish it, publish it now
+ *      (steps 4-6) from that step's staging bundle, before anything new is sequenced.
+ *   1. build: take up to MAX_BATCH pooled entries in pool order; extend the tree from the stored
+ *      edge tiles; check the old root is reproduced and the new tree is consistent with it; build
+ *      the new tiles and entry bundles; sign the checkpoint. Fatal if the stored edge does not give
+ *      the stored root (storage corruption): the log halts rather than sign a fork.
+ *   2. staging: put staging/<election>/<size>-<root> (tiles, bundles, checkpoint) to R2.
+ *      Not fatal: nothing has changed; the entries stay pooled and the next alarm retries.
+ *   3. checkpoint swap: one transactionSync, no await: compare-and-swap the log row from the old
+ *      size, insert the entries with their indexes, replace the edge tiles, delete the pooled rows.
+ *      A failure rolls back whole: not fatal, as 2. From here on this checkpoint is the log's: no
+ *      other tree of this size can ever be signed, because the pool rows it took are gone.
+ *   4. tiles: put every new tile and entry bundle (immutable paths: a repeated put is harmless).
+ *   5. public checkpoint: put logs/<election>/checkpoint, then record published = size and delete
+ *      the staging bundle. A failure in 4 or 5 is not fatal: step 0 redoes them from staging. A
+ *      staging bundle that is gone or does not match its digest is fatal (the log halts).
+ *   6. acknowledgement: write the leaf index of each newly published ballot entry to D1
+ *      (log_receipts), so receipts resolve to proofs, then record acknowledged = index. Not
+ *      fatal: retried by the next alarm. A receipt never names an index before step 5.
+ * A crash between any two steps leaves storage at one of those points; the constructor then arms
+ * the alarm and step 0 continues. On the first step after loading, the public checkpoint in R2
+ * must be this log's published or current checkpoint, or the log halts (never signs a fork).
+ *
+ * Invariants:
+ * - The log row, `entries` and `edge_tiles` change only in step 3's transaction, so they always
+ *   describe one tree: size, root and signed checkpoint agree with the stored edge.
+ * - published_size <= size and acknowledged_size <= published_size; published_size < size only
+ *   between steps 3 and 5, and then staging_key names the bundle that finishes the publication.
+ * - Pool order is insertion order and pooled rows leave only in step 3, so every signed
+ *   checkpoint (even one staged and never swapped in) is a prefix of every later tree.
+ * - Every key (ballot/<commitment>, retraction/<tracking code>, check-in/<id>, events) is in
+ *   `pool` or `entries` at most once: a re-delivered message is never logged twice.
+ * - One step at a time (`stepping`): the alarm, sequenceNow and the CVR publication never
+ *   interleave their sequencing.
+ * - Cast vote records leave `cvr_pool` only for the log, in the order of a random key drawn when
+ *   they arrived, only after the polls closed, and never after their ballot was retracted. The
+ *   pool holds no insertion order (WITHOUT ROWID, keyed by ballot id) and CVR entries carry no key,
+ *   so nothing here maps a commitment to a cast vote record either.
+ *
+ * Storage schema (SQLite, version 1):
+ *   meta(key TEXT PRIMARY KEY, value)  -- 'schema', 'election', 'opens_at_ms', 'closes_at_ms',
+ *                                         'polls_opened', 'polls_closed', 'cvr_round', 'cvr_round_open'
+ *   log(id INTEGER PRIMARY KEY CHECK (id = 1), size, root BLOB, checkpoint TEXT, staging_key TEXT,
+ *       staging_sha256 BLOB, published_size, published_root BLOB, acknowledged_size)
+ *   edge_tiles(path TEXT PRIMARY KEY, data BLOB)   -- the partial tiles of the tree at `size`
+ *   entries(idx INTEGER PRIMARY KEY, key TEXT UNIQUE NULL, data BLOB NULL, tracking_code TEXT NULL)
+ *                                      -- data kept while its entry bundle is partial
+ *   pool(seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NULL, data BLOB, tracking_code TEXT NULL)
+ *   cvr_pool(ballot_id TEXT PRIMARY KEY, state 'pending'|'publishing'|'published'|'retracted',
+ *            shuffle_key BLOB NULL, district_id TEXT NULL, data BLOB NULL, round INTEGER NULL) WITHOUT ROWID
+ */
+import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { BallotAccepted, BallotRetracted } from "../lib/ballot/messages.ts";
+import { ballotEntry, castVoteRecordEntry, checkInEntry, decodeEntry, encodeEntry, LogEntry, type LogEntryOf } from "../lib/audit/entries.ts";
+import { CHECKPOINT_CACHE_CONTROL, CHECKPOINT_PATH, IMMUTABLE_CACHE_CONTROL, logObjectKey, stagingKey } from "../lib/audit/layout.ts";
+import { decodeStaging, encodeStaging, stagingDigest, type StagingBundle } from "../lib/audit/staging.ts";
+import { ElectionId } from "../lib/election/settings.ts";
+import { err, ok, type Result } from "../lib/result.ts";
+import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
+import { bytesEqual, hexEncode } from "../lib/tlog/encoding.ts";
+import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency, type Hash } from "../lib/tlog/merkle.ts";
+import { parseNote } from "../lib/tlog/note.ts";
+import { edgeTilePaths, entryBundlesForTree, tileHashAt, tilesForTree, TILE_WIDTH, type PublishedTile } from "../lib/tlog/tiles.ts";
+import { logSigner, originOf } from "../workers/audit/log-key.ts";
+
+const SCHEMA_VERSION = 1;
+
+/**
+ * At most one checkpoint per second (DESIGN.md 3.6: "a short alarm"): about a second from a
+ * ballot's acceptance to its inclusion proof, and at most ~8 R2 writes a second per election
+ * (staging, a few partial tiles, one bundle, the checkpoint) whatever the ballot rate.
+ */
+export const SEQUENCE_INTERVAL_MS = 1_000;
+/** After a failed step: the interval doubling, at most 30 s (an R2 outage is not a hot loop). */
+const RETRY_MAX_MS = 30_000;
+/**
+ * Entries sequenced per step. Peak is 8,000 ballots/s (DESIGN.md 7), one entry each, so a step
+ * a second must take 8,000; twice that lets the log catch up after a stall at twice peak. 16,384
+ * entries cost ~33,000 SHA-256 (leaves and nodes) and ~70 R2 objects (64 full tiles and
+ * bundles, partials, checkpoint): well inside one invocation's CPU and subrequest limits.
+ */
+export const MAX_BATCH = 16_384;
+/**
+ * Entries the pool holds before producers get log_pool_full (429) and retry. Two steps' worth:
+ * a full pool means sequencing has stalled for two seconds at peak, and more backlog would only
+ * make the next steps slower. Election events may use EVENT_HEADROOM beyond it, so an
+ * administrator's action is logged even while ballots are being pushed back.
+ */
+export const MAX_POOL = 2 * MAX_BATCH;
+const EVENT_HEADROOM = 1_024;
+/** Leaf indexes written to D1 per acknowledgement call: 80 statements of 25 rows (D1's 100 bound values). */
+const ACK_BATCH = 2_000;
+const ACK_ROWS_PER_STATEMENT = 25;
+/**
+ * Cast vote records are published on their own this long after the polls close: time for the
+ * last ballots and retractions to drain from the ledgers' outboxes (retried up to a minute
+ * apart) and the queues (retried for about five minutes, workers/tally/consumer.ts). An
+ * administrator may publish earlier (publishCastVoteRecords) once the queues are drained.
+ */
+export const CVR_GRACE_MS = 10 * 60_000;
+/** A queue batch is at most 100 messages; anything far above is a caller's bug. */
+const MAX_MESSAGES = 1_000;
+
+/** Mirrors lib/ballot/messages.ts's check-in message: the log needs only these fields. */
+const CheckInMessage = z.object({
+  kind: z.literal("check-in"),
+  checkInId: z.string().min(8).max(128),
+  electionId: z.string().min(1),
+  stationId: z.string().min(1),
+  districtId: z.string().min(1),
+  checkedInAt: z.iso.datetime(),
+});
+const LoggedMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted, CheckInMessage]);
+export type LoggedMessage = z.infer<typeof LoggedMessage>;
+
+const Key = z.string().min(1).max(256);
+const AppendItems = z.array(z.object({ key: Key, entry: LogEntry })).min(1).max(MAX_MESSAGES);
+
+export type LogRefusal = "log_pool_full";
+
+export interface AppendOutcome {
+  /** Entries added to the pool by this call. */
+  readonly pooled: number;
+  /** Entries already pooled or logged under the same key: nothing new. */
+  readonly duplicates: number;
+}
+
+export interface LogStatus {
+  readonly electionId: string | null;
+  readonly origin: string | null;
+  readonly size: number;
+  readonly publishedSize: number;
+  readonly acknowledgedSize: number;
+  readonly pooled: number;
+  readonly castVoteRecords: { readonly pending: number; readonly publishing: number; readonly published: number; readonly retracted: number; readonly rounds: number };
+  readonly pollsOpened: boolean;
+  readonly pollsClosed: boolean;
+  /** Why the log stopped sequencing (a fatal failure); null while healthy. */
+  readonly halted: string | null;
+}
+
+/** Where a test may make the next step fail (fault-injection table test). */
+export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack";
+const FaultPointSchema = z.union([z.enum(["staging", "swap", "checkpoint", "ack"]), z.templateLiteral(["tile:", z.number().int().min(0)])]);
+const FaultMode = z.enum(["fail", "crash", "always"]);
+const FaultInjectionEnabled = z.looseObject({ LOG_FAULT_INJECTION: z.literal("enabled") });
+
+class InjectedFault extends Error {}
+/** A condition under which signing anything more could fork the log. */
+class FatalLogError extends Error {}
+
+interface LogRow {
+  size: number;
+  root: ArrayBuffer;
+  checkpoint: string;
+  staging_key: string | null;
+  staging_sha256: ArrayBuffer | null;
+  published_size: number;
+  published_root: ArrayBuffer;
+  acknowledged_size: number;
+  [key: string]: SqlStorageValue;
+}
+
+interface PoolRow {
+  seq: number;
+  key: string | null;
+  data: ArrayBuffer;
+  tracking_code: string | null;
+  [key: string]: SqlStorageValue;
+}
+
+function blob(bytes: Uint8Array): ArrayBuffer {
+  return bytes.slice().buffer;
+}
+
+function bytesOf(buffer: ArrayBuffer): Uint8Array {
+  return new Uint8Array(buffer);
+}
+
+export class LogSequencer extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private stepping: Promise<void> | undefined;
+  private lastStepAt = 0;
+  private failures = 0;
+  private halted: string | undefined;
+  /** Whether this instance has compared R2's public checkpoint with its own state. */
+  private publicCheckpointChecked = false;
+  private readonly faults = new Map<FaultPoint, z.infer<typeof FaultMode>>();
+  /** Tells one instance from the next (tests check that a crash really reset the object). */
+  private readonly instance = crypto.randomUUID();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.migrate();
+      // A crash between steps, or work that arrived just before one: continue right away.
+      if (this.hasWork(Date.now()) && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());
+    });
+  }
+
+  private migrate(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)`);
+    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
+    if (version >= SCHEMA_VERSION) return;
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`CREATE TABLE log (
+        id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
+        staging_key TEXT, staging_sha256 BLOB, published_size INTEGER NOT NULL, published_root BLOB NOT NULL,
+        acknowledged_size INTEGER NOT NULL,
+        CHECK (published_size <= size AND acknowledged_size <= published_size))`);
+      this.sql.exec(`INSERT INTO log (id, size, root, checkpoint, published_size, published_root, acknowledged_size) VALUES (1, 0, ?, '', 0, ?, 0)`, blob(EMPTY_ROOT), blob(EMPTY_ROOT));
+      this.sql.exec(`CREATE TABLE edge_tiles (path TEXT PRIMARY KEY, data BLOB NOT NULL)`);
+      this.sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
+      this.sql.exec(`CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`);
+      this.sql.exec(`CREATE TABLE cvr_pool (
+        ballot_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted')),
+        shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER) WITHOUT ROWID`);
+      this.sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Producers
+
+  /**
+   * Logs what a batch of ballot-queue messages says: each accepted ballot becomes a `ballot`
+   * entry (commitment, channel, district, minute) and its cast vote record waits in the CVR pool
+   * for the polls to close; a retraction becomes a `retraction` entry and keeps its ballot's
+   * record out of the count; a check-in becomes a `check-in` entry. Idempotent by key. Refused
+   * whole with log_pool_full while the pool is full: the consumer retries the messages.
+   */
+  async recordBallots(electionId: string, messages: readonly LoggedMessage[]): Promise<Result<AppendOutcome, LogRefusal>> {
+    const id = this.claimElection(electionId);
+    const batch = z.array(LoggedMessage).max(MAX_MESSAGES).parse(messages);
+    for (const m of batch) if (m.electionId !== id) throw new Error(`a message of election ${m.electionId} reached the log of ${id}`);
+    if (this.pooledCount() >= MAX_POOL) return err("log_pool_full");
+
+    const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
+      let pooled = 0;
+      let duplicates = 0;
+      const pool = (key: string, entry: LogEntry, trackingCode: string | null): void => {
+        if (this.poolEntry(key, entry, trackingCode)) pooled += 1;
+        else duplicates += 1;
+      };
+      for (const m of batch) {
+        switch (m.kind) {
+          case "ballot": {
+            pool(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode);
+            const cvr = castVoteRecordEntry(m);
+            this.sql.exec(
+              `INSERT OR IGNORE INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)`,
+              m.ballotId,
+              blob(crypto.getRandomValues(new Uint8Array(8))),
+              cvr.districtId,
+              blob(encodeEntry(cvr)),
+            );
+            break;
+          }
+          case "retraction": {
+            pool(`retraction/${m.trackingCode}`, { type: "retraction", reason: m.reason, districtId: m.districtId, retractedAt: m.retractedAt, trackingCode: m.trackingCode }, null);
+            const row = this.sql.exec<{ state: string }>(`SELECT state FROM cvr_pool WHERE ballot_id = ?`, m.ballotId).toArray()[0];
+            if (!row) {
+              // The retraction came first: a tombstone keeps the ballot's record out when it comes.
+              this.sql.exec(`INSERT INTO cvr_pool (ballot_id, state) VALUES (?, 'retracted')`, m.ballotId);
+            } else if (row.state === "pending" || row.state === "publishing") {
+              this.sql.exec(`UPDATE cvr_pool SET state = 'retracted', data = NULL, shuffle_key = NULL, district_id = NULL WHERE ballot_id = ?`, m.ballotId);
+            } else if (row.state === "published") {
+              // Reachable only if a retraction made before the close was delayed past the
+              // publication (CVR_GRACE_MS): the record is public and cannot be taken back. The
+              // auditor's recount will show this district one record over; say so loudly here.
+              console.error(JSON.stringify({ level: "error", event: "log_late_retraction", electionId: id, districtId: m.districtId }));
+            }
+            break;
+          }
+          case "check-in":
+            pool(`check-in/${m.checkInId}`, checkInEntry(m), null);
+            break;
+          default: {
+            const never: never = m;
+            throw new Error(`unknown message ${JSON.stringify(never)}`);
+          }
+        }
+      }
+      return { pooled, duplicates };
+    });
+    if (outcome.pooled > 0) await this.armSoon();
+    return ok(outcome);
+  }
+
+  /**
+   * Logs other entries: election events (from the admin routes) and the paper channel's check-ins,
+   * result sheets and cancellations. `key` makes the call idempotent (a repeat is a duplicate).
+   */
+  async append(electionId: string, items: readonly { key: string; entry: LogEntry }[]): Promise<Result<AppendOutcome, LogRefusal>> {
+    const id = this.claimElection(electionId);
+    const parsed = AppendItems.parse(items);
+    for (const { entry } of parsed) {
+      if (entry.type === "cast-vote-record" || entry.type === "cast-vote-records-published") {
+        throw new Error("cast vote records are logged by the sequencer itself, after the polls close");
+      }
+    }
+    if (this.pooledCount() >= MAX_POOL + EVENT_HEADROOM) return err("log_pool_full");
+    const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
+      let pooled = 0;
+      for (const { key, entry } of parsed) {
+        if (!this.poolEntry(key, entry, null)) continue;
+        pooled += 1;
+        if (entry.type === "definition-loaded") {
+          this.setMeta("opens_at_ms", Date.parse(entry.opensAt));
+          this.setMeta("closes_at_ms", Date.parse(entry.closesAt));
+        }
+      }
+      return { pooled, duplicates: parsed.length - pooled };
+    });
+    if (outcome.pooled > 0) await this.armSoon();
+    return ok(outcome);
+  }
+
+  /**
+   * Publishes the pooled cast vote records now rather than CVR_GRACE_MS after the close: the
+   * administrator says the queues are drained. Logs `polls-closed` first if it is not yet.
+   * Refused before `closesAt` (the election's definition, from D1).
+   */
+  async publishCastVoteRecords(electionId: string, closesAt: string): Promise<Result<{ round: number; records: number }, "polls_not_closed">> {
+    const id = this.claimElection(electionId);
+    const closesAtMs = Date.parse(z.iso.datetime({ offset: true }).parse(closesAt));
+    const now = Date.now();
+    if (now < closesAtMs) return err("polls_not_closed");
+    const result = this.ctx.storage.transactionSync(() => {
+      if (this.meta("closes_at_ms") === undefined) this.setMeta("closes_at_ms", closesAtMs);
+      this.emitPollEvents(now);
+      if (this.meta("cvr_round_open") === 1) {
+        const round = this.meta("cvr_round") ?? 0;
+        const records = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE round = ?`, round).one().n;
+        return { round, records };
+      }
+      return this.startCvrRound(true);
+    });
+    console.log(JSON.stringify({ level: "info", event: "log_cvr_publication", electionId: id, ...result }));
+    await this.armSoon();
+    return ok(result);
+  }
+
+  async status(): Promise<LogStatus> {
+    const log = this.logRow();
+    const electionId = this.electionId();
+    const counts = new Map(this.sql.exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM cvr_pool GROUP BY state`).toArray().map((r) => [r.state, r.n]));
+    return {
+      electionId: electionId ?? null,
+      origin: electionId ? originOf(this.env, electionId) : null,
+      size: log.size,
+      publishedSize: log.published_size,
+      acknowledgedSize: log.acknowledged_size,
+      pooled: this.pooledCount(),
+      castVoteRecords: {
+        pending: counts.get("pending") ?? 0,
+        publishing: counts.get("publishing") ?? 0,
+        published: counts.get("published") ?? 0,
+        retracted: counts.get("retracted") ?? 0,
+        rounds: this.meta("cvr_round") ?? 0,
+      },
+      pollsOpened: this.meta("polls_opened") === 1,
+      pollsClosed: this.meta("polls_closed") === 1,
+      halted: this.halted ?? null,
+    };
+  }
+
+  /**
+   * Runs one step now (after any running one), for tests and operators: the status after it, and
+   * why the step failed (null when it did not).
+   */
+  async sequenceNow(): Promise<{ status: LogStatus; failed: string | null }> {
+    let failed: string | null = null;
+    try {
+      await this.step();
+    } catch (error) {
+      failed = String(error);
+    }
+    await this.scheduleNext();
+    return { status: await this.status(), failed };
+  }
+
+  /**
+   * Test-only: makes the next pass through `point` fail ("fail": the step throws, like a failed
+   * R2 put), crash ("crash": the object is reset at that point, like a machine going away), or
+   * fail until clearFaults ("always"). Refused unless the Worker runs with
+   * LOG_FAULT_INJECTION = "enabled" (vitest.config.ts only).
+   */
+  async injectFault(point: FaultPoint, mode: "fail" | "crash" | "always" = "fail"): Promise<void> {
+    this.requireFaultInjection();
+    this.faults.set(FaultPointSchema.parse(point), FaultMode.parse(mode));
+  }
+
+  /** Test-only: the faults not yet hit, and this instance's id (a crash makes a new one). */
+  async faultState(): Promise<{ pending: FaultPoint[]; instance: string }> {
+    this.requireFaultInjection();
+    return { pending: [...this.faults.keys()], instance: this.instance };
+  }
+
+  /** Test-only: forgets every injected fault. */
+  async clearFaults(): Promise<void> {
+    this.requireFaultInjection();
+    this.faults.clear();
+  }
+
+  private requireFaultInjection(): void {
+    if (!FaultInjectionEnabled.safeParse(this.env).success) throw new Error("fault injection is disabled");
+  }
+
+  override async alarm(): Promise<void> {
+    // Rescheduled before working: if this step dies half way, the alarm is already set.
+    await this.ctx.storage.setAlarm(Date.now() + this.retryDelay());
+    try {
+      await this.step();
+      this.failures = 0;
+    } catch (error) {
+      this.failures += 1;
+      console.warn(JSON.stringify({ level: "warn", event: "log_step_failed", electionId: this.electionId(), failures: this.failures, error: String(error) }));
+    }
+    await this.scheduleNext();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The sequencing step
+
+  private async step(): Promise<void> {
+    // A failed step is its caller's to report; a waiter only needs it to be over.
+    while (this.stepping) await this.stepping.catch(() => undefined);
+    const run = this.runStep();
+    this.stepping = run;
+    try {
+      await run;
+    } finally {
+      this.stepping = undefined;
+    }
+  }
+
+  private async runStep(): Promise<void> {
+    this.lastStepAt = Date.now();
+    if (this.halted) throw new FatalLogError(`the log is halted: ${this.halted}`);
+    const electionId = this.electionId();
+    if (!electionId) return;
+    try {
+      if (!this.publicCheckpointChecked) await this.checkPublicCheckpoint(electionId);
+      await this.finishPublication(electionId);
+      await this.acknowledge(electionId);
+      const now = Date.now();
+      this.ctx.storage.transactionSync(() => {
+        this.emitPollEvents(now);
+        this.moveCastVoteRecords(now);
+      });
+      if (await this.sequence(electionId)) {
+        await this.acknowledge(electionId);
+      }
+    } catch (error) {
+      if (error instanceof FatalLogError) {
+        this.halted = error.message;
+        console.error(JSON.stringify({ level: "error", event: "log_halted", electionId, reason: error.message }));
+        throw new FatalLogError(`the log is halted: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  /** Steps 1-5 for the next pooled entries; false when the pool was empty. */
+  private async sequence(electionId: string): Promise<boolean> {
+    const pooled = this.sql.exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool ORDER BY seq LIMIT ?`, MAX_BATCH).toArray();
+    const last = pooled[pooled.length - 1];
+    if (!last) return false;
+    const log = this.logRow();
+    const oldSize = log.size;
+    const newSize = oldSize + pooled.length;
+    const oldRoot = bytesOf(log.root);
+
+    // 1. build
+    const edge = new Map(this.sql.exec<{ path: string; data: ArrayBuffer }>(`SELECT path, data FROM edge_tiles`).toArray().map((r) => [r.path, bytesOf(r.data)]));
+    const oldHashAt = tileHashAt(oldSize, (path) => edge.get(path));
+    if (!bytesEqual(rootAt(oldSize, oldHashAt), oldRoot)) throw new FatalLogError(`the stored edge tiles do not give the stored root of size ${oldSize}`);
+    const data = pooled.map((row) => bytesOf(row.data));
+    for (const [i, bytes] of data.entries()) {
+      // Only poolEntry wrote these, from encodeEntry: a failure here is a bug, and nothing is signed.
+      const decoded = decodeEntry(bytes);
+      if (!decoded.ok) throw new Error(`pooled entry ${pooled[i]?.seq} does not decode: ${decoded.error}`);
+    }
+    const hashAt = extendHashAt(oldSize, oldHashAt, data.map(leafHash));
+    const root = rootAt(newSize, hashAt);
+    if (oldSize > 0) {
+      const consistent = verifyConsistency(oldSize, newSize, consistencyProof(oldSize, newSize, hashAt), oldRoot, root);
+      if (!consistent.ok) throw new FatalLogError(`the new tree is not consistent with the old: ${consistent.error}`);
+    }
+    const partialStart = Math.floor(oldSize / TILE_WIDTH) * TILE_WIDTH;
+    const kept = new Map(
+      this.sql
+        .exec<{ idx: number; data: ArrayBuffer | null }>(`SELECT idx, data FROM entries WHERE idx >= ? AND idx < ?`, partialStart, oldSize)
+        .toArray()
+        .map((r) => [r.idx, r.data]),
+    );
+    const entryAt = (i: number): Uint8Array => {
+      if (i >= oldSize) return data[i - oldSize] as Uint8Array;
+      const stored = kept.get(i);
+      if (!stored) throw new FatalLogError(`entry ${i} of the partial bundle is not stored`);
+      return bytesOf(stored);
+    };
+    const tiles: PublishedTile[] = [...tilesForTree(oldSize, newSize, hashAt), ...entryBundlesForTree(oldSize, newSize, entryAt)];
+    const checkpoint = await signCheckpoint({ origin: originOf(this.env, electionId), size: newSize, root }, await logSigner(this.env, electionId));
+    const bundle: StagingBundle = { size: newSize, tiles, checkpoint };
+    const staged = encodeStaging(bundle);
+    const key = stagingKey(electionId, newSize, hexEncode(root));
+
+    // 2. staging
+    await this.fault("staging");
+    await this.env.AUDIT_LOG.put(key, staged);
+
+    // 3. checkpoint swap
+    const newTiles = new Map(tiles.map((t) => [t.path, t.data]));
+    this.ctx.storage.transactionSync(() => {
+      this.faultSync("swap");
+      const swapped = this.sql.exec(
+        `UPDATE log SET size = ?, root = ?, checkpoint = ?, staging_key = ?, staging_sha256 = ? WHERE id = 1 AND size = ?`,
+        newSize,
+        blob(root),
+        checkpoint,
+        key,
+        blob(stagingDigest(staged)),
+        oldSize,
+      ).rowsWritten;
+      if (swapped !== 1) throw new FatalLogError(`checkpoint swap from size ${oldSize} found another size`);
+      for (const [i, row] of pooled.entries()) {
+        this.sql.exec(`INSERT INTO entries (idx, key, data, tracking_code) VALUES (?, ?, ?, ?)`, oldSize + i, row.key, row.data, row.tracking_code);
+      }
+      this.sql.exec(`DELETE FROM pool WHERE seq <= ?`, last.seq);
+      this.sql.exec(`DELETE FROM edge_tiles`);
+      for (const path of edgeTilePaths(newSize)) {
+        const tile = newTiles.get(path) ?? edge.get(path);
+        if (!tile) throw new FatalLogError(`edge tile ${path} of size ${newSize} is neither new nor stored`);
+        this.sql.exec(`INSERT INTO edge_tiles (path, data) VALUES (?, ?)`, path, blob(tile));
+      }
+      // Entries of full bundles are in R2 for good once published; only the partial one is needed here.
+      this.sql.exec(`UPDATE entries SET data = NULL WHERE idx < ? AND data IS NOT NULL`, Math.floor(newSize / TILE_WIDTH) * TILE_WIDTH);
+    });
+
+    // 4, 5
+    await this.publish(electionId, bundle);
+    return true;
+  }
+
+  /** Steps 4 and 5: tiles and bundles, then the public checkpoint; then published = size. */
+  private async publish(electionId: string, bundle: StagingBundle): Promise<void> {
+    await Promise.all(
+      bundle.tiles.map(async (tile, k) => {
+        await this.fault(`tile:${k}`);
+        await this.env.AUDIT_LOG.put(logObjectKey(electionId, tile.path), tile.data, {
+          httpMetadata: { contentType: "application/octet-stream", cacheControl: IMMUTABLE_CACHE_CONTROL },
+        });
+      }),
+    );
+    await this.fault("checkpoint");
+    await this.env.AUDIT_LOG.put(logObjectKey(electionId, CHECKPOINT_PATH), bundle.checkpoint, {
+      httpMetadata: { contentType: "text/plain; charset=utf-8", cacheControl: CHECKPOINT_CACHE_CONTROL },
+    });
+    const log = this.logRow();
+    this.sql.exec(`UPDATE log SET published_size = size, published_root = root, staging_key = NULL, staging_sha256 = NULL WHERE id = 1 AND size = ?`, bundle.size);
+    if (log.staging_key) {
+      // Not fatal: a leftover staging bundle is garbage, never read again.
+      await this.env.AUDIT_LOG.delete(log.staging_key).catch((error: unknown) => {
+        console.warn(JSON.stringify({ level: "warn", event: "log_staging_delete_failed", key: log.staging_key, error: String(error) }));
+      });
+    }
+  }
+
+  /** Step 0: a checkpoint swapped in but not yet published is published from its staging bundle. */
+  private async finishPublication(electionId: string): Promise<void> {
+    const log = this.logRow();
+    if (log.published_size === log.size) return;
+    if (!log.staging_key || !log.staging_sha256) throw new FatalLogError(`checkpoint ${log.size} is unpublished and has no staging bundle`);
+    const object = await this.env.AUDIT_LOG.get(log.staging_key);
+    if (!object) throw new FatalLogError(`staging bundle ${log.staging_key} is gone`);
+    const bytes = new Uint8Array(await object.arrayBuffer());
+    if (!bytesEqual(stagingDigest(bytes), bytesOf(log.staging_sha256))) throw new FatalLogError(`staging bundle ${log.staging_key} does not match its digest`);
+    const bundle = decodeStaging(bytes);
+    if (!bundle.ok) throw new FatalLogError(`staging bundle ${log.staging_key}: ${bundle.error}`);
+    if (bundle.value.size !== log.size || bundle.value.checkpoint !== log.checkpoint) {
+      throw new FatalLogError(`staging bundle ${log.staging_key} is not the one of checkpoint ${log.size}`);
+    }
+    console.log(JSON.stringify({ level: "info", event: "log_publication_resumed", electionId, size: log.size, from: log.published_size }));
+    await this.publish(electionId, bundle.value);
+  }
+
+  /** Step 6: the leaf indexes of published ballot entries go to D1, for receipts. */
+  private async acknowledge(electionId: string): Promise<void> {
+    const log = this.logRow();
+    if (log.acknowledged_size >= log.published_size) return;
+    const rows = this.sql
+      .exec<{ idx: number; tracking_code: string }>(
+        `SELECT idx, tracking_code FROM entries WHERE idx >= ? AND idx < ? AND tracking_code IS NOT NULL ORDER BY idx LIMIT ?`,
+        log.acknowledged_size,
+        log.published_size,
+        ACK_BATCH,
+      )
+      .toArray();
+    const upTo = rows.length === ACK_BATCH ? (rows[rows.length - 1]?.idx ?? log.acknowledged_size) + 1 : log.published_size;
+    await this.fault("ack");
+    const statements: D1PreparedStatement[] = [];
+    for (let i = 0; i < rows.length; i += ACK_ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(i, i + ACK_ROWS_PER_STATEMENT);
+      statements.push(
+        this.env.DB.prepare(
+          `INSERT INTO log_receipts (tracking_code, election_id, leaf_index) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
+           ON CONFLICT (tracking_code) DO NOTHING`,
+        ).bind(...chunk.flatMap((r) => [r.tracking_code, electionId, r.idx])),
+      );
+    }
+    if (statements.length > 0) await this.env.DB.batch(statements);
+    this.sql.exec(`UPDATE log SET acknowledged_size = MAX(acknowledged_size, ?) WHERE id = 1`, upTo);
+  }
+
+  /**
+   * Once per instance: R2's public checkpoint must be this log's published checkpoint, or its
+   * current one (a crash after step 5's put). Anything else means another writer or lost
+   * storage: signing more could fork the log, so it halts.
+   */
+  private async checkPublicCheckpoint(electionId: string): Promise<void> {
+    const object = await this.env.AUDIT_LOG.get(logObjectKey(electionId, CHECKPOINT_PATH));
+    const log = this.logRow();
+    if (object) {
+      const note = parseNote(await object.text());
+      const checkpoint = note.ok ? parseCheckpoint(note.value.text) : note;
+      if (!checkpoint.ok) throw new FatalLogError(`the public checkpoint does not parse: ${checkpoint.error}`);
+      const { origin, size, root } = checkpoint.value;
+      const known =
+        origin === originOf(this.env, electionId) &&
+        ((size === log.published_size && bytesEqual(root, bytesOf(log.published_root))) || (size === log.size && bytesEqual(root, bytesOf(log.root))));
+      if (!known) throw new FatalLogError(`the public checkpoint (${origin}, size ${size}) is not one this log signed last`);
+    } else if (log.published_size > 0 && log.published_size === log.size) {
+      // Published before but gone (deleted by hand?): put it back; nothing is forked by that.
+      await this.env.AUDIT_LOG.put(logObjectKey(electionId, CHECKPOINT_PATH), log.checkpoint, {
+        httpMetadata: { contentType: "text/plain; charset=utf-8", cacheControl: CHECKPOINT_CACHE_CONTROL },
+      });
+    }
+    this.publicCheckpointChecked = true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Polls and cast vote records (synchronous: called inside transactions)
+
+  /** Logs polls-opened and polls-closed once each, at the definition's times, once they passed. */
+  private emitPollEvents(now: number): void {
+    const opens = this.meta("opens_at_ms");
+    const closes = this.meta("closes_at_ms");
+    if (opens !== undefined && now >= opens && this.meta("polls_opened") !== 1) {
+      this.poolEntry("polls-opened", { type: "polls-opened", at: new Date(opens).toISOString() }, null);
+      this.setMeta("polls_opened", 1);
+    }
+    if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) {
+      if (this.meta("polls_opened") !== 1 && opens !== undefined) {
+        this.poolEntry("polls-opened", { type: "polls-opened", at: new Date(opens).toISOString() }, null);
+        this.setMeta("polls_opened", 1);
+      }
+      this.poolEntry("polls-closed", { type: "polls-closed", at: new Date(closes).toISOString() }, null);
+      this.setMeta("polls_closed", 1);
+    }
+  }
+
+  /**
+   * Starts a publication round: every pending record is marked for it. Automatic rounds (after
+   * CVR_GRACE_MS) start only when there is something to publish; an administrator's first round
+   * may be empty, so "no ballots" is stated in the log too.
+   */
+  private startCvrRound(requested: boolean): { round: number; records: number } {
+    const previous = this.meta("cvr_round") ?? 0;
+    const pending = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE state = 'pending'`).one().n;
+    if (pending === 0 && !(requested && previous === 0)) return { round: previous, records: 0 };
+    const round = previous + 1;
+    this.sql.exec(`UPDATE cvr_pool SET state = 'publishing', round = ? WHERE state = 'pending'`, round);
+    this.setMeta("cvr_round", round);
+    this.setMeta("cvr_round_open", 1);
+    return { round, records: pending };
+  }
+
+  /** Moves the open round's records into the pool, in shuffle order, as space allows; then its manifest. */
+  private moveCastVoteRecords(now: number): void {
+    const closes = this.meta("closes_at_ms");
+    if (this.meta("cvr_round_open") !== 1) {
+      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + CVR_GRACE_MS) return;
+      if (this.startCvrRound(false).records === 0) return;
+    }
+    const round = this.meta("cvr_round") ?? 0;
+    const space = Math.min(MAX_BATCH, MAX_POOL - this.pooledCount());
+    if (space <= 0) return;
+    const rows = this.sql
+      .exec<{ ballot_id: string; data: ArrayBuffer }>(`SELECT ballot_id, data FROM cvr_pool WHERE state = 'publishing' ORDER BY shuffle_key, ballot_id LIMIT ?`, space)
+      .toArray();
+    for (const row of rows) {
+      this.sql.exec(`INSERT INTO pool (key, data, tracking_code) VALUES (NULL, ?, NULL)`, row.data);
+      this.sql.exec(`UPDATE cvr_pool SET state = 'published', data = NULL, shuffle_key = NULL WHERE ballot_id = ?`, row.ballot_id);
+    }
+    if (rows.length === space) return;
+    const districts = this.sql
+      .exec<{ district_id: string; n: number }>(`SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE round = ? AND state = 'published' GROUP BY district_id`, round)
+      .toArray()
+      .map((r) => ({ districtId: r.district_id, records: r.n }));
+    const manifest: LogEntryOf<"cast-vote-records-published"> = { type: "cast-vote-records-published", at: new Date(now).toISOString(), round, districts };
+    this.poolEntry(`cast-vote-records-published/${round}`, manifest, null);
+    this.setMeta("cvr_round_open", 0);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Helpers
+
+  /** Pools an entry unless its key is pooled or logged already; synchronous (inside transactions). */
+  private poolEntry(key: string, entry: LogEntry, trackingCode: string | null): boolean {
+    if (this.sql.exec(`SELECT 1 FROM entries WHERE key = ? UNION ALL SELECT 1 FROM pool WHERE key = ?`, key, key).toArray().length > 0) return false;
+    this.sql.exec(`INSERT INTO pool (key, data, tracking_code) VALUES (?, ?, ?)`, key, blob(encodeEntry(entry)), trackingCode);
+    return true;
+  }
+
+  private claimElection(electionId: string): string {
+    const id = ElectionId.parse(electionId);
+    this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('election', ?)`, id);
+    const stored = this.electionId();
+    if (stored !== id) throw new Error(`the log of election ${stored ?? "?"} was called for ${id}`);
+    return id;
+  }
+
+  private electionId(): string | undefined {
+    const value = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'election'`).toArray()[0]?.value;
+    return typeof value === "string" ? value : undefined;
+  }
+
+  private meta(key: string): number | undefined {
+    const value = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value;
+    return typeof value === "number" ? value : undefined;
+  }
+
+  private setMeta(key: string, value: number): void {
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  }
+
+  private logRow(): LogRow {
+    return this.sql
+      .exec<LogRow>(`SELECT size, root, checkpoint, staging_key, staging_sha256, published_size, published_root, acknowledged_size FROM log WHERE id = 1`)
+      .one();
+  }
+
+  private pooledCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM pool`).one().n;
+  }
+
+  private hasWork(now: number): boolean {
+    const log = this.logRow();
+    if (this.pooledCount() > 0 || log.published_size < log.size || log.acknowledged_size < log.published_size) return true;
+    if (this.meta("cvr_round_open") === 1) return true;
+    const opens = this.meta("opens_at_ms");
+    const closes = this.meta("closes_at_ms");
+    if (opens !== undefined && now >= opens && this.meta("polls_opened") !== 1) return true;
+    if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) return true;
+    if (closes !== undefined && now >= closes + CVR_GRACE_MS && this.hasPendingRecords()) return true;
+    return false;
+  }
+
+  private hasPendingRecords(): boolean {
+    return this.sql.exec(`SELECT 1 FROM cvr_pool WHERE state = 'pending' LIMIT 1`).toArray().length > 0;
+  }
+
+  /** When the next step may run: a second after the last one, later after failures. */
+  private nextStepAt(now: number): number {
+    return Math.max(now, this.lastStepAt + this.retryDelay());
+  }
+
+  private retryDelay(): number {
+    return Math.min(SEQUENCE_INTERVAL_MS * 2 ** this.failures, RETRY_MAX_MS);
+  }
+
+  private async armSoon(): Promise<void> {
+    const want = this.nextStepAt(Date.now());
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > want) await this.ctx.storage.setAlarm(want);
+  }
+
+  /** The next alarm: work now, else the next poll time that will create work; none if idle. */
+  private async scheduleNext(): Promise<void> {
+    const now = Date.now();
+    if (this.halted) return;
+    if (this.hasWork(now)) {
+      await this.ctx.storage.setAlarm(this.nextStepAt(now));
+      return;
+    }
+    const times: number[] = [];
+    const opens = this.meta("opens_at_ms");
+    const closes = this.meta("closes_at_ms");
+    if (opens !== undefined && this.meta("polls_opened") !== 1) times.push(opens);
+    if (closes !== undefined && this.meta("polls_closed") !== 1) times.push(closes);
+    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + CVR_GRACE_MS);
+    const next = times.filter((t) => t > now).sort((a, b) => a - b)[0];
+    if (next === undefined) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+  }
+
+  private async fault(point: FaultPoint): Promise<void> {
+    this.faultSync(point);
+  }
+
+  private faultSync(point: FaultPoint): void {
+    const mode = this.faults.get(point);
+    if (mode === undefined) return;
+    if (mode !== "always") this.faults.delete(point);
+    if (mode === "crash") this.ctx.abort(`injected crash at ${point}`);
+    throw new InjectedFault(`injected failure at ${point}`);
+  }
+}

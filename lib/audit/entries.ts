@@ -1,0 +1,782 @@
+/**
+ * Audit-log entries: what the public log of an election holds, one leaf per entry, in a
+ * canonical, versioned binary encoding that the sequencer writes and the auditor CLI decodes.
+ * Runtime-free (no Worker or Node imports).
+ *
+ * No entry names a voter, and nothing public links a receipt to a choice (docs/AUDIT-LOG.md):
+ * - a `ballot` entry carries the ballot's commitment (a receipt proves its inclusion), channel,
+ *   district and minute of acceptance, never its marks;
+ * - a `cast-vote-record` entry carries a ballot's marks, district and ballot style, never its
+ *   commitment, tracking code, ballot id, channel or time; cast vote records are published only
+ *   after the polls close, when no ballot can be retracted any more, each district's in a random
+ *   order, so a receipt cannot be matched to its marks by position or time;
+ * - write-in texts are never published (only that a write-in option was marked): a free text is
+ *   a way to sign a ballot, which would let a voter prove their vote to a buyer.
+ *
+ * Encoding, version 1 (all integers unsigned big-endian):
+ *
+ *   entry   = version:u8 (0x01) ‖ type:u8 ‖ body           -- nothing may follow the body
+ *   time    = u32, seconds since 1970-01-01T00:00:00Z
+ *   minute  = time that is a multiple of 60 (coarse times: the encoder floors to the minute)
+ *   text    = u16 byte length ‖ UTF-8 (well-formed), 1..1024 bytes; "text?" may be empty (length 0)
+ *   token   = text of 1..128 characters from A-Z a-z 0-9 "-" "_" (commitments, tracking codes)
+ *   digest  = 32 raw bytes (SHA-256)
+ *   list(x) = u16 count ‖ x*count
+ *
+ *   0x01 ballot               channel:u8 (1 online, 2 paper) ‖ district:text ‖ station:text? ‖
+ *                             acceptedAt:minute ‖ commitment:token (base64url, as the receipt shows it)
+ *   0x02 retraction           reason:u8 (1 superseded-by-online, 2 cancelled-by-paper) ‖
+ *                             district:text ‖ retractedAt:minute ‖ trackingCode:token
+ *   0x03 cast-vote-record     district:text ‖ ballotStyle:text ‖ list(contest), 1..256 contests;
+ *                             contest = contestId:text ‖ u8 count (0..64) ‖ mark*count;
+ *                             mark = optionId:text ‖ flags:u8 (0x01 = write-in; other bits 0);
+ *                             marks in strictly increasing byte order of optionId
+ *   0x04 check-in             station:text ‖ district:text ‖ at:minute
+ *   0x05 station-results      station:text ‖ district:text ‖ closedAt:time ‖ ballots:u32 ‖
+ *                             list(contestId:text ‖ list(optionId:text ‖ votes:u32) ‖
+ *                             writeIns:u32 ‖ blanks:u32) ‖ signedSheet:(u16 length ‖ bytes)
+ *   0x06 paper-cancellation   station:text ‖ district:text ‖ at:minute ‖ serial:text ‖ reason:text
+ *   0x10 definition-loaded    at:time ‖ version:u32 ‖ definitionSha256:digest ‖ opensAt:time ‖
+ *                             closesAt:time ‖ policy:u8 (1 first-wins, 2 paper-supersedes) ‖
+ *                             visibility:u8 (1 live, 2 after-close)
+ *   0x11 roll-imported        at:time ‖ firstLine:u32 ‖ rows:u32 ‖ accepted:u32 ‖ written:u32 ‖
+ *                             unchanged:u32 ‖ rejected:u32 ‖ chunkSha256:digest
+ *   0x12 polls-opened         at:time
+ *   0x13 polls-closed         at:time
+ *   0x14 official-key-added   at:time ‖ role:u8 (1 administrator, 2 station-official, 3 auditor) ‖
+ *                             officialId:text ‖ kid:text ‖ thumbprint:digest (RFC 7638, SHA-256)
+ *   0x15 official-key-revoked at:time ‖ officialId:text ‖ kid:text
+ *   0x16 official-revoked     at:time ‖ officialId:text
+ *   0x17 cast-vote-records-published
+ *                             at:time ‖ round:u16 (1, 2, ...) ‖ list(district:text ‖ records:u32),
+ *                             districts in strictly increasing byte order
+ *
+ * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
+ * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
+ * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
+ * Whether a commitment and a tracking code belong together, or a retraction names a logged
+ * ballot, is the auditor's check over the whole log (lib/audit/recount.ts), not the codec's.
+ */
+import { z } from "zod";
+import type { BallotAccepted } from "../ballot/messages.ts";
+import { err, ok, type Result } from "../result.ts";
+
+export const ENTRY_VERSION = 1;
+
+/** The registry of entry types: tag, name and the sentence an auditor reads. */
+export const ENTRY_TYPES = {
+  ballot: { tag: 0x01, says: "A ballot was accepted: its commitment, channel, district and minute." },
+  retraction: { tag: 0x02, says: "An accepted ballot no longer counts (superseded by a re-vote, or cancelled by a paper vote)." },
+  "cast-vote-record": { tag: 0x03, says: "The marks of one counted ballot, published after the polls closed, in random order." },
+  "check-in": { tag: 0x04, says: "A station checked a voter in (no voter is named)." },
+  "station-results": { tag: 0x05, says: "A station's signed result sheet." },
+  "paper-cancellation": { tag: 0x06, says: "A paper ballot was cancelled at a station (spoiled or void)." },
+  "definition-loaded": { tag: 0x10, says: "The election definition was loaded or replaced." },
+  "roll-imported": { tag: 0x11, says: "A chunk of the voter roll was imported." },
+  "polls-opened": { tag: 0x12, says: "The polls opened." },
+  "polls-closed": { tag: 0x13, says: "The polls closed." },
+  "official-key-added": { tag: 0x14, says: "An official's key was registered (key rotation, or a new official)." },
+  "official-key-revoked": { tag: 0x15, says: "An official's key was revoked." },
+  "official-revoked": { tag: 0x16, says: "An official was revoked." },
+  "cast-vote-records-published": { tag: 0x17, says: "A round of cast vote records is complete: how many per district." },
+} as const satisfies Record<string, { tag: number; says: string }>;
+
+export type EntryTypeName = keyof typeof ENTRY_TYPES;
+
+const MAX_TEXT_BYTES = 1024;
+const MAX_CONTESTS = 256;
+const MAX_MARKS = 64;
+const U32_MAX = 0xffff_ffff;
+
+const encoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+// ---------------------------------------------------------------------------------------------
+// The entries as values (what producers pass over RPC, parsed with these schemas).
+
+const Text = z
+  .string()
+  .min(1)
+  .refine((s) => encoder.encode(s).length <= MAX_TEXT_BYTES && !/\p{Surrogate}/u.test(s), "at most 1024 bytes of well-formed UTF-8");
+const OptionalText = z.union([z.literal(""), Text]);
+const Time = z.iso.datetime();
+const Count = z.number().int().min(0).max(U32_MAX);
+const Digest = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
+const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, "base64url without padding");
+const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
+
+export const Channel = z.enum(["online", "paper"]);
+export const RetractionReason = z.enum(["superseded-by-online", "cancelled-by-paper"]);
+export const CrossChannelPolicy = z.enum(["first-wins", "paper-supersedes"]);
+export const ResultsVisibility = z.enum(["live", "after-close"]);
+export const OfficialRole = z.enum(["administrator", "station-official", "auditor"]);
+
+export const CvrMark = z.object({ optionId: Text, writeIn: z.boolean() }).strict();
+export const CvrContest = z.object({ contestId: Text, marks: z.array(CvrMark).max(MAX_MARKS) }).strict();
+
+export const StationContestTotals = z
+  .object({
+    contestId: Text,
+    options: z.array(z.object({ optionId: Text, votes: Count }).strict()).max(0xffff),
+    writeIns: Count,
+    blanks: Count,
+  })
+  .strict();
+
+export const LogEntry = z.discriminatedUnion("type", [
+  z
+    .object({
+      type: z.literal("ballot"),
+      channel: Channel,
+      districtId: Text,
+      /** Paper ballots: the station that scanned it; "" for online ballots. */
+      stationId: OptionalText,
+      acceptedAt: Time,
+      /** As lib/ballot/commitment.ts writes it (base64url of a SHA-256). */
+      commitment: Token,
+    })
+    .strict(),
+  z.object({ type: z.literal("retraction"), reason: RetractionReason, districtId: Text, retractedAt: Time, trackingCode: Token }).strict(),
+  z.object({ type: z.literal("cast-vote-record"), districtId: Text, ballotStyleId: Text, contests: z.array(CvrContest).min(1).max(MAX_CONTESTS) }).strict(),
+  z.object({ type: z.literal("check-in"), stationId: Text, districtId: Text, at: Time }).strict(),
+  z
+    .object({
+      type: z.literal("station-results"),
+      stationId: Text,
+      districtId: Text,
+      closedAt: Time,
+      ballots: Count,
+      contests: z.array(StationContestTotals).max(0xffff),
+      /** The station's signed sheet as it sent it (base64url), for anyone to check its signature. */
+      signedSheet: Base64Url.max(87_382),
+    })
+    .strict(),
+  z.object({ type: z.literal("paper-cancellation"), stationId: Text, districtId: Text, at: Time, serial: Text, reason: Text }).strict(),
+  z
+    .object({
+      type: z.literal("definition-loaded"),
+      at: Time,
+      version: Count,
+      definitionSha256: Digest,
+      opensAt: Time,
+      closesAt: Time,
+      crossChannelPolicy: CrossChannelPolicy,
+      resultsVisibility: ResultsVisibility,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("roll-imported"),
+      at: Time,
+      firstLine: Count,
+      rows: Count,
+      accepted: Count,
+      written: Count,
+      unchanged: Count,
+      rejected: Count,
+      chunkSha256: Digest,
+    })
+    .strict(),
+  z.object({ type: z.literal("polls-opened"), at: Time }).strict(),
+  z.object({ type: z.literal("polls-closed"), at: Time }).strict(),
+  z.object({ type: z.literal("official-key-added"), at: Time, role: OfficialRole, officialId: Text, kid: Text, thumbprint: Digest }).strict(),
+  z.object({ type: z.literal("official-key-revoked"), at: Time, officialId: Text, kid: Text }).strict(),
+  z.object({ type: z.literal("official-revoked"), at: Time, officialId: Text }).strict(),
+  z
+    .object({
+      type: z.literal("cast-vote-records-published"),
+      at: Time,
+      round: z.number().int().min(1).max(0xffff),
+      districts: z.array(z.object({ districtId: Text, records: Count }).strict()).max(0xffff),
+    })
+    .strict(),
+]);
+export type LogEntry = z.infer<typeof LogEntry>;
+export type LogEntryOf<T extends EntryTypeName> = Extract<LogEntry, { type: T }>;
+
+// ---------------------------------------------------------------------------------------------
+// Enumerations on the wire. Index + 1 is the byte; 0 is never valid.
+
+const CHANNELS = Channel.options;
+const REASONS = RetractionReason.options;
+const POLICIES = CrossChannelPolicy.options;
+const VISIBILITIES = ResultsVisibility.options;
+const ROLES = OfficialRole.options;
+
+function enumByte<T extends string>(values: readonly T[], value: T): number {
+  const i = values.indexOf(value);
+  if (i < 0) throw new Error(`not one of ${values.join(", ")}: ${value}`);
+  return i + 1;
+}
+
+/** Byte order of UTF-8 encodings: the order the encoding requires for marks and districts. */
+export function compareUtf8(a: string, b: string): number {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// base64url (no padding), strict: the project's commitments and the signed sheets.
+
+const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i] ?? 0;
+    const b = bytes[i + 1] ?? 0;
+    const c = bytes[i + 2] ?? 0;
+    const triple = (a << 16) | (b << 8) | c;
+    out += B64URL[(triple >> 18) & 63];
+    out += B64URL[(triple >> 12) & 63];
+    if (i + 1 < bytes.length) out += B64URL[(triple >> 6) & 63];
+    if (i + 2 < bytes.length) out += B64URL[triple & 63];
+  }
+  return out;
+}
+
+/** Undefined unless `text` is exactly what base64urlEncode writes for some bytes. */
+export function base64urlDecode(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
+  let bits = 0;
+  let value = 0;
+  let o = 0;
+  for (const ch of text) {
+    value = (value << 6) | B64URL.indexOf(ch);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (value >> bits) & 255;
+    }
+    value &= (1 << bits) - 1;
+  }
+  if (value !== 0) return undefined; // non-zero leftover bits: not the canonical form
+  return out;
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function bytesToHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+class Writer {
+  private buffer = new Uint8Array(256);
+  private length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buffer.subarray(0, this.length));
+    this.buffer = next;
+  }
+
+  u8(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new Error(`u8 out of range: ${v}`);
+    this.reserve(1);
+    this.buffer[this.length++] = v;
+  }
+
+  u16(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new Error(`u16 out of range: ${v}`);
+    this.reserve(2);
+    this.buffer[this.length++] = v >>> 8;
+    this.buffer[this.length++] = v & 0xff;
+  }
+
+  u32(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) throw new Error(`u32 out of range: ${v}`);
+    this.reserve(4);
+    this.buffer[this.length++] = v >>> 24;
+    this.buffer[this.length++] = (v >>> 16) & 0xff;
+    this.buffer[this.length++] = (v >>> 8) & 0xff;
+    this.buffer[this.length++] = v & 0xff;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  text(s: string, mayBeEmpty = false): void {
+    const bytes = encoder.encode(s);
+    if (bytes.length > MAX_TEXT_BYTES || (bytes.length === 0 && !mayBeEmpty)) throw new Error(`text of ${bytes.length} bytes`);
+    this.u16(bytes.length);
+    this.raw(bytes);
+  }
+
+  /** Seconds since the epoch, floored; `minute` floors further to the minute. */
+  time(iso: string, minute = false): void {
+    const ms = Date.parse(iso);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error(`not a time: ${iso}`);
+    const seconds = Math.floor(ms / 1000);
+    this.u32(minute ? seconds - (seconds % 60) : seconds);
+  }
+
+  digest(hex: string): void {
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error("not a SHA-256 digest in hex");
+    this.raw(hexToBytes(hex));
+  }
+
+  done(): Uint8Array {
+    return this.buffer.slice(0, this.length);
+  }
+}
+
+/**
+ * The canonical bytes of an entry. The entry must have passed the LogEntry schema; anything the
+ * encoding cannot carry throws (a producer's bug, never a voter's input).
+ */
+export function encodeEntry(entry: LogEntry): Uint8Array {
+  const w = new Writer();
+  w.u8(ENTRY_VERSION);
+  w.u8(ENTRY_TYPES[entry.type].tag);
+  switch (entry.type) {
+    case "ballot": {
+      if (entry.channel === "online" && entry.stationId !== "") throw new Error("an online ballot has no station");
+      if (!TOKEN.test(entry.commitment)) throw new Error("a commitment is 1-128 base64url characters");
+      w.u8(enumByte(CHANNELS, entry.channel));
+      w.text(entry.districtId);
+      w.text(entry.stationId, true);
+      w.time(entry.acceptedAt, true);
+      w.text(entry.commitment);
+      break;
+    }
+    case "retraction":
+      if (!TOKEN.test(entry.trackingCode)) throw new Error("a tracking code is 1-128 letters, digits, dashes or underscores");
+      w.u8(enumByte(REASONS, entry.reason));
+      w.text(entry.districtId);
+      w.time(entry.retractedAt, true);
+      w.text(entry.trackingCode);
+      break;
+    case "cast-vote-record": {
+      if (entry.contests.length < 1 || entry.contests.length > MAX_CONTESTS) throw new Error("a cast vote record has 1..256 contests");
+      w.text(entry.districtId);
+      w.text(entry.ballotStyleId);
+      w.u16(entry.contests.length);
+      for (const contest of entry.contests) {
+        if (contest.marks.length > MAX_MARKS) throw new Error("at most 64 marks per contest");
+        const marks = [...contest.marks].sort((a, b) => compareUtf8(a.optionId, b.optionId));
+        for (let i = 1; i < marks.length; i++) {
+          if (compareUtf8(marks[i - 1]?.optionId ?? "", marks[i]?.optionId ?? "") === 0) throw new Error(`option ${marks[i]?.optionId} marked twice`);
+        }
+        w.text(contest.contestId);
+        w.u8(marks.length);
+        for (const mark of marks) {
+          w.text(mark.optionId);
+          w.u8(mark.writeIn ? 0x01 : 0x00);
+        }
+      }
+      break;
+    }
+    case "check-in":
+      w.text(entry.stationId);
+      w.text(entry.districtId);
+      w.time(entry.at, true);
+      break;
+    case "station-results": {
+      const sheet = base64urlDecode(entry.signedSheet);
+      if (!sheet || sheet.length > 0xffff) throw new Error("a signed sheet is base64url of at most 65535 bytes");
+      w.text(entry.stationId);
+      w.text(entry.districtId);
+      w.time(entry.closedAt);
+      w.u32(entry.ballots);
+      w.u16(entry.contests.length);
+      for (const contest of entry.contests) {
+        w.text(contest.contestId);
+        w.u16(contest.options.length);
+        for (const option of contest.options) {
+          w.text(option.optionId);
+          w.u32(option.votes);
+        }
+        w.u32(contest.writeIns);
+        w.u32(contest.blanks);
+      }
+      w.u16(sheet.length);
+      w.raw(sheet);
+      break;
+    }
+    case "paper-cancellation":
+      w.text(entry.stationId);
+      w.text(entry.districtId);
+      w.time(entry.at, true);
+      w.text(entry.serial);
+      w.text(entry.reason);
+      break;
+    case "definition-loaded":
+      w.time(entry.at);
+      w.u32(entry.version);
+      w.digest(entry.definitionSha256);
+      w.time(entry.opensAt);
+      w.time(entry.closesAt);
+      w.u8(enumByte(POLICIES, entry.crossChannelPolicy));
+      w.u8(enumByte(VISIBILITIES, entry.resultsVisibility));
+      break;
+    case "roll-imported":
+      w.time(entry.at);
+      w.u32(entry.firstLine);
+      w.u32(entry.rows);
+      w.u32(entry.accepted);
+      w.u32(entry.written);
+      w.u32(entry.unchanged);
+      w.u32(entry.rejected);
+      w.digest(entry.chunkSha256);
+      break;
+    case "polls-opened":
+    case "polls-closed":
+      w.time(entry.at);
+      break;
+    case "official-key-added":
+      w.time(entry.at);
+      w.u8(enumByte(ROLES, entry.role));
+      w.text(entry.officialId);
+      w.text(entry.kid);
+      w.digest(entry.thumbprint);
+      break;
+    case "official-key-revoked":
+      w.time(entry.at);
+      w.text(entry.officialId);
+      w.text(entry.kid);
+      break;
+    case "official-revoked":
+      w.time(entry.at);
+      w.text(entry.officialId);
+      break;
+    case "cast-vote-records-published": {
+      const districts = [...entry.districts].sort((a, b) => compareUtf8(a.districtId, b.districtId));
+      for (let i = 1; i < districts.length; i++) {
+        if (compareUtf8(districts[i - 1]?.districtId ?? "", districts[i]?.districtId ?? "") === 0) throw new Error("a district listed twice");
+      }
+      w.time(entry.at);
+      w.u16(entry.round);
+      w.u16(districts.length);
+      for (const d of districts) {
+        w.text(d.districtId);
+        w.u32(d.records);
+      }
+      break;
+    }
+    default: {
+      const never: never = entry;
+      throw new Error(`unknown entry ${JSON.stringify(never)}`);
+    }
+  }
+  return w.done();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+/** Thrown inside decodeEntry only, and turned into an Err there. */
+class DecodeError extends Error {}
+
+class Reader {
+  offset = 0;
+  private readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.offset + n > this.bytes.length) {
+      throw new DecodeError(`truncated: ${what} needs ${n} byte(s) at offset ${this.offset}, ${this.bytes.length - this.offset} left`);
+    }
+  }
+
+  u8(what: string): number {
+    this.need(1, what);
+    return this.bytes[this.offset++] ?? 0;
+  }
+
+  u16(what: string): number {
+    this.need(2, what);
+    const v = ((this.bytes[this.offset] ?? 0) << 8) | (this.bytes[this.offset + 1] ?? 0);
+    this.offset += 2;
+    return v;
+  }
+
+  u32(what: string): number {
+    this.need(4, what);
+    const b = this.bytes;
+    const o = this.offset;
+    const v = (b[o] ?? 0) * 0x100_0000 + (((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0));
+    this.offset += 4;
+    return v;
+  }
+
+  raw(n: number, what: string): Uint8Array {
+    this.need(n, what);
+    const out = this.bytes.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+
+  text(what: string, mayBeEmpty = false): string {
+    const at = this.offset;
+    const n = this.u16(`${what} length`);
+    if (n > MAX_TEXT_BYTES) throw new DecodeError(`${what} at offset ${at} is ${n} bytes, more than ${MAX_TEXT_BYTES}`);
+    if (n === 0 && !mayBeEmpty) throw new DecodeError(`${what} at offset ${at} is empty`);
+    const bytes = this.raw(n, what);
+    try {
+      return strictDecoder.decode(bytes);
+    } catch {
+      throw new DecodeError(`${what} at offset ${at} is not well-formed UTF-8`);
+    }
+  }
+
+  token(what: string): string {
+    const at = this.offset;
+    const value = this.text(what);
+    if (!TOKEN.test(value)) throw new DecodeError(`${what} at offset ${at} is not 1-128 letters, digits, dashes or underscores`);
+    return value;
+  }
+
+  time(what: string, minute = false): string {
+    const at = this.offset;
+    const seconds = this.u32(what);
+    if (minute && seconds % 60 !== 0) throw new DecodeError(`${what} at offset ${at} is not on a minute (coarse times only)`);
+    return new Date(seconds * 1000).toISOString();
+  }
+
+  enumeration<T extends string>(values: readonly T[], what: string): T {
+    const at = this.offset;
+    const byte = this.u8(what);
+    const value = values[byte - 1];
+    if (byte === 0 || value === undefined) throw new DecodeError(`${what} at offset ${at} is ${byte}, not one of 1..${values.length}`);
+    return value;
+  }
+
+  digest(what: string): string {
+    return bytesToHex(this.raw(32, what));
+  }
+
+  end(): void {
+    if (this.offset !== this.bytes.length) {
+      throw new DecodeError(`${this.bytes.length - this.offset} unexpected byte(s) after the entry at offset ${this.offset}`);
+    }
+  }
+}
+
+const TYPE_BY_TAG = new Map<number, EntryTypeName>(
+  (Object.keys(ENTRY_TYPES) as EntryTypeName[]).map((name) => [ENTRY_TYPES[name].tag, name]),
+);
+
+function readBody(r: Reader, type: EntryTypeName): LogEntry {
+  switch (type) {
+    case "ballot": {
+      const channel = r.enumeration(CHANNELS, "channel");
+      const districtId = r.text("district");
+      const stationId = r.text("station", true);
+      if (channel === "online" && stationId !== "") throw new DecodeError("an online ballot names a station");
+      const acceptedAt = r.time("acceptedAt", true);
+      const commitment = r.token("commitment");
+      return { type, channel, districtId, stationId, acceptedAt, commitment };
+    }
+    case "retraction": {
+      const reason = r.enumeration(REASONS, "reason");
+      const districtId = r.text("district");
+      const retractedAt = r.time("retractedAt", true);
+      const trackingCode = r.token("tracking code");
+      return { type, reason, districtId, retractedAt, trackingCode };
+    }
+    case "cast-vote-record": {
+      const districtId = r.text("district");
+      const ballotStyleId = r.text("ballot style");
+      const at = r.offset;
+      const count = r.u16("contest count");
+      if (count < 1 || count > MAX_CONTESTS) throw new DecodeError(`contest count at offset ${at} is ${count}, not 1..${MAX_CONTESTS}`);
+      const contests: LogEntryOf<"cast-vote-record">["contests"] = [];
+      for (let c = 0; c < count; c++) {
+        const contestId = r.text(`contest ${c}`);
+        const markAt = r.offset;
+        const marksCount = r.u8(`contest ${c} mark count`);
+        if (marksCount > MAX_MARKS) throw new DecodeError(`mark count at offset ${markAt} is ${marksCount}, more than ${MAX_MARKS}`);
+        const marks: { optionId: string; writeIn: boolean }[] = [];
+        for (let m = 0; m < marksCount; m++) {
+          const optionAt = r.offset;
+          const optionId = r.text(`contest ${c} mark ${m}`);
+          const previous = marks[marks.length - 1];
+          if (previous && compareUtf8(previous.optionId, optionId) >= 0) {
+            throw new DecodeError(`mark at offset ${optionAt} is out of order or repeated (option ids must increase)`);
+          }
+          const flagsAt = r.offset;
+          const flags = r.u8("mark flags");
+          if ((flags & ~0x01) !== 0) throw new DecodeError(`mark flags at offset ${flagsAt} are 0x${flags.toString(16)}; only 0x01 is defined`);
+          marks.push({ optionId, writeIn: flags === 0x01 });
+        }
+        contests.push({ contestId, marks });
+      }
+      return { type, districtId, ballotStyleId, contests };
+    }
+    case "check-in":
+      return { type, stationId: r.text("station"), districtId: r.text("district"), at: r.time("at", true) };
+    case "station-results": {
+      const stationId = r.text("station");
+      const districtId = r.text("district");
+      const closedAt = r.time("closedAt");
+      const ballots = r.u32("ballots");
+      const count = r.u16("contest count");
+      const contests: LogEntryOf<"station-results">["contests"] = [];
+      for (let c = 0; c < count; c++) {
+        const contestId = r.text(`contest ${c}`);
+        const optionCount = r.u16(`contest ${c} option count`);
+        const options: { optionId: string; votes: number }[] = [];
+        for (let o = 0; o < optionCount; o++) options.push({ optionId: r.text(`contest ${c} option ${o}`), votes: r.u32("votes") });
+        contests.push({ contestId, options, writeIns: r.u32("write-ins"), blanks: r.u32("blanks") });
+      }
+      const sheetLength = r.u16("signed sheet length");
+      const signedSheet = base64urlEncode(r.raw(sheetLength, "signed sheet"));
+      return { type, stationId, districtId, closedAt, ballots, contests, signedSheet };
+    }
+    case "paper-cancellation":
+      return {
+        type,
+        stationId: r.text("station"),
+        districtId: r.text("district"),
+        at: r.time("at", true),
+        serial: r.text("serial"),
+        reason: r.text("reason"),
+      };
+    case "definition-loaded":
+      return {
+        type,
+        at: r.time("at"),
+        version: r.u32("version"),
+        definitionSha256: r.digest("definition digest"),
+        opensAt: r.time("opensAt"),
+        closesAt: r.time("closesAt"),
+        crossChannelPolicy: r.enumeration(POLICIES, "cross-channel policy"),
+        resultsVisibility: r.enumeration(VISIBILITIES, "results visibility"),
+      };
+    case "roll-imported":
+      return {
+        type,
+        at: r.time("at"),
+        firstLine: r.u32("firstLine"),
+        rows: r.u32("rows"),
+        accepted: r.u32("accepted"),
+        written: r.u32("written"),
+        unchanged: r.u32("unchanged"),
+        rejected: r.u32("rejected"),
+        chunkSha256: r.digest("chunk digest"),
+      };
+    case "polls-opened":
+    case "polls-closed":
+      return { type, at: r.time("at") };
+    case "official-key-added":
+      return {
+        type,
+        at: r.time("at"),
+        role: r.enumeration(ROLES, "role"),
+        officialId: r.text("official"),
+        kid: r.text("kid"),
+        thumbprint: r.digest("thumbprint"),
+      };
+    case "official-key-revoked":
+      return { type, at: r.time("at"), officialId: r.text("official"), kid: r.text("kid") };
+    case "official-revoked":
+      return { type, at: r.time("at"), officialId: r.text("official") };
+    case "cast-vote-records-published": {
+      const at = r.time("at");
+      const roundAt = r.offset;
+      const round = r.u16("round");
+      if (round === 0) throw new DecodeError(`round at offset ${roundAt} is 0; rounds start at 1`);
+      const count = r.u16("district count");
+      const districts: { districtId: string; records: number }[] = [];
+      for (let d = 0; d < count; d++) {
+        const districtAt = r.offset;
+        const districtId = r.text(`district ${d}`);
+        const previous = districts[districts.length - 1];
+        if (previous && compareUtf8(previous.districtId, districtId) >= 0) {
+          throw new DecodeError(`district at offset ${districtAt} is out of order or repeated`);
+        }
+        districts.push({ districtId, records: r.u32("records") });
+      }
+      return { type, at, round, districts };
+    }
+    default: {
+      const never: never = type;
+      throw new DecodeError(`unknown type ${String(never)}`);
+    }
+  }
+}
+
+/** Decodes one entry's bytes; the error says what is wrong and at which byte. */
+export function decodeEntry(bytes: Uint8Array): Result<LogEntry, string> {
+  const r = new Reader(bytes);
+  try {
+    const version = r.u8("version");
+    if (version !== ENTRY_VERSION) return err(`unknown entry version ${version} (this auditor reads version ${ENTRY_VERSION})`);
+    const tag = r.u8("type");
+    const type = TYPE_BY_TAG.get(tag);
+    if (!type) return err(`unknown entry type 0x${tag.toString(16).padStart(2, "0")} at offset 1`);
+    const entry = readBody(r, type);
+    r.end();
+    return ok(entry);
+  } catch (error) {
+    if (error instanceof DecodeError) return err(error.message);
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// From ballot messages (the tally queue's schema) to entries.
+
+/** The public record of an accepted ballot: commitment, channel, district, minute. */
+export function ballotEntry(ballot: BallotAccepted): LogEntryOf<"ballot"> {
+  return {
+    type: "ballot",
+    channel: ballot.channel,
+    districtId: ballot.districtId,
+    stationId: ballot.channel === "paper" ? (ballot.stationId ?? "") : "",
+    acceptedAt: ballot.acceptedAt,
+    commitment: ballot.commitment,
+  };
+}
+
+/**
+ * A ballot's cast vote record: its marks without anything that links it to a receipt or a voter.
+ * A marked option is a write-in when the ballot carries a write-in text for it (the text itself
+ * stays out, see the top of this file); marks are in option-id byte order.
+ */
+export function castVoteRecordEntry(ballot: BallotAccepted): LogEntryOf<"cast-vote-record"> {
+  return {
+    type: "cast-vote-record",
+    districtId: ballot.districtId,
+    ballotStyleId: ballot.ballotStyleId,
+    contests: ballot.contests.map((contest) => {
+      const writeIns = contest.writeIns ?? {};
+      return {
+        contestId: contest.contestId,
+        marks: [...new Set(contest.optionIds)]
+          .sort(compareUtf8)
+          .map((optionId) => ({ optionId, writeIn: Object.hasOwn(writeIns, optionId) })),
+      };
+    }),
+  };
+}
+
+/** An accepted check-in: the station, the district and the minute; never the voter. */
+export function checkInEntry(checkIn: { readonly stationId: string; readonly districtId: string; readonly checkedInAt: string }): LogEntryOf<"check-in"> {
+  return { type: "check-in", stationId: checkIn.stationId, districtId: checkIn.districtId, at: checkIn.checkedInAt };
+}

@@ -1,0 +1,179 @@
+/**
+ * The audit log end to end over real HTTP against the running system (wrangler dev, the dev eID
+ * issuer, local queues, D1, R2 and Durable Objects): voters cast (one re-votes under
+ * paper-supersedes), every receipt resolves to an inclusion proof that checks against the log's
+ * key, the polls close, the cast vote records are published, and the auditor CLI's `verify`,
+ * `prove` and `recount` pass against the running system.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { z } from "zod";
+import { OfficialClient } from "../../cli/lib/api.ts";
+import { decodeEntry } from "../../lib/audit/entries.ts";
+import { parseInclusionProof, verifyInclusionBundle } from "../../lib/tlog/proof.ts";
+import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
+import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
+
+const ELECTION = "audit-e2e-2026";
+const VOTERS = 10;
+/** Long enough to start, load and cast everything with room to spare on a slow machine. */
+const POLLS_OPEN_MS = 60_000;
+
+let system: RunningSystem;
+let stateDir: string;
+let admin: OfficialClient;
+let closesAt: number;
+
+beforeAll(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-audit-"));
+  system = await startSystem({ stateDir });
+  admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
+  await loadDemo(admin);
+  const definition = z.looseObject({ settings: z.looseObject({}) }).parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
+  closesAt = Date.now() + POLLS_OPEN_MS;
+  definition.settings = {
+    ...definition.settings,
+    electionId: ELECTION,
+    crossChannelPolicy: "paper-supersedes",
+    resultsVisibility: "after-close",
+    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+  };
+  await admin.call("POST", "/v1/admin/elections", { json: definition });
+  const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
+  await admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, { text: csv, contentType: "text/csv" });
+});
+
+afterAll(async () => {
+  await system?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function auditor(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "cli", "auditor.ts"), ...args], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const Ballot = z.object({ contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) })) });
+const Receipt = z.object({ trackingCode: z.string(), commitment: z.string() });
+const Checked = z.object({ status: z.string(), log: z.object({ leafIndex: z.number(), proofUrl: z.string() }).optional() });
+const LogStatus = z.object({ size: z.number(), publishedSize: z.number(), pooled: z.number(), castVoteRecords: z.object({ published: z.number(), publishing: z.number() }) });
+
+async function session(nationalId: string): Promise<Record<string, string>> {
+  const idToken = z.object({ id_token: z.string() }).parse(
+    await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId }) })).json(),
+  ).id_token;
+  const res = await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ electionId: ELECTION, idToken }),
+  });
+  const token = z.object({ sessionToken: z.string() }).parse(await res.json()).sessionToken;
+  return { authorization: `Bearer ${token}` };
+}
+
+async function castFor(auth: Record<string, string>, choice: number): Promise<z.infer<typeof Receipt>> {
+  const ballot = Ballot.parse(await (await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballot`, { headers: auth })).json());
+  const contests = ballot.contests.map((c) => {
+    const named = c.options.filter((o) => !o.isWriteIn);
+    return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
+  });
+  const res = await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballots`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests }),
+  });
+  expect(res.status).toBe(201);
+  return Receipt.parse(await res.json());
+}
+
+it("receipts prove inclusion, and after the close the auditor verifies the log and recounts it to the results", async () => {
+  const logUrl = `${system.baseUrl}/v1/logs/${ELECTION}/`;
+  const vkey = (await (await fetch(`${logUrl}verifier-key`)).text()).trim();
+  const origin = z.object({ origin: z.string() }).parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
+
+  const receipts: z.infer<typeof Receipt>[] = [];
+  for (let i = 1; i <= VOTERS; i++) {
+    const auth = await session(`DEMO-${String(i).padStart(4, "0")}`);
+    receipts.push(await castFor(auth, i));
+    // The first voter changes their mind: the first ballot is superseded (and never published).
+    if (i === 1) receipts.push(await castFor(auth, i + 1));
+  }
+  expect(Date.now()).toBeLessThan(closesAt);
+
+  // Every receipt resolves to a leaf and an inclusion proof against a signed checkpoint.
+  for (const receipt of receipts) {
+    const checked = await eventually(async () => {
+      const res = await fetch(`${system.baseUrl}/v1/receipts/${receipt.trackingCode}`);
+      if (res.status === 404) return undefined; // not recorded by the tally consumer yet
+      const body = Checked.parse(await res.json());
+      return body.log ? body : undefined;
+    });
+    const text = await (await fetch(checked.log?.proofUrl ?? "")).text();
+    const bundle = parseInclusionProof(text);
+    if (!bundle.ok || !bundle.value.extraData) throw new Error(`no proof for ${receipt.trackingCode}`);
+    expect(await verifyInclusionBundle(text, bundle.value.extraData, [vkey], origin)).toEqual(expect.objectContaining({ ok: true }));
+    const entry = decodeEntry(bundle.value.extraData);
+    expect(entry.ok && entry.value.type === "ballot" ? entry.value.commitment : undefined).toBe(receipt.commitment);
+  }
+  const superseded = receipts[0];
+  expect(Checked.parse(await (await fetch(`${system.baseUrl}/v1/receipts/${superseded?.trackingCode}`)).json()).status).toBe("superseded");
+
+  // The CLI checks a receipt too, fetching its proof from the API.
+  const proved = await auditor("prove", receipts[3]?.trackingCode ?? "", "--log", logUrl, "--key", vkey, "--commitment", receipts[3]?.commitment ?? "", "--no-progress");
+  expect(proved.stderr).toBe("");
+  expect(proved.stdout).toContain(`OK       ${receipts[3]?.trackingCode} is entry`);
+
+  // While the polls are open the log verifies, but there is nothing to recount yet.
+  const state = join(stateDir, "auditor-state.json");
+  const during = await auditor("verify", "--log", logUrl, "--key", vkey, "--state", state, "--no-progress");
+  expect(during.stderr).toBe("");
+  expect(during.code).toBe(0);
+  const early = await auditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
+  expect(early.code).toBe(1);
+  expect(early.stderr).toContain("no cast vote records are published yet");
+
+  // Close, publish the records, wait for the log to hold them.
+  await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 500)));
+  expect(await admin.call("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).toEqual({ round: 1, records: VOTERS });
+  await eventually(async () => {
+    const s = LogStatus.parse(await admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
+    return s.castVoteRecords.published === VOTERS && s.castVoteRecords.publishing === 0 && s.pooled === 0 && s.publishedSize === s.size ? s : undefined;
+  });
+
+  const verified = await auditor("verify", "--log", logUrl, "--state", state, "--no-progress");
+  expect(verified.stderr).toBe("");
+  expect(verified.stdout).toMatch(/extends  the checkpoint of size \d+ verified before/);
+  expect(verified.stdout).toContain(`cast-vote-record ${VOTERS}`);
+
+  const recount = await auditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
+  expect(recount.stderr).toBe("");
+  expect(recount.stdout).toContain(`recount  ${VOTERS} cast vote records`);
+  expect(recount.stdout).toContain("OK       the recount matches the published results to the vote");
+
+  // The live demo election's log verifies too (events only, nothing cast there).
+  const demo = await auditor("verify", "--log", `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`, "--no-progress");
+  expect(demo.stderr).toBe("");
+  expect(demo.code).toBe(0);
+}, 240_000);

@@ -1,0 +1,115 @@
+/**
+ * How the rest of the Worker writes to an election's audit log (durable-objects/log-sequencer.ts).
+ *
+ * - The ballot-queue consumer calls logBallotMessages after a batch's tally and D1 writes
+ *   succeeded, and acknowledges a message only when its election's log accepted it.
+ * - Admin routes call logEvent / logEventEverywhere right after the change they record (a
+ *   definition load, a roll chunk, an official's key). The change is already saved then: should
+ *   the log refuse (log_pool_full) or fail, the route answers with that error and the
+ *   administrator repeats the call; events are keyed, so a repeat that changes nothing logs
+ *   nothing twice where the key allows it (see each caller).
+ * - The paper channel calls logCheckIns / logStationResults / logPaperCancellation (or
+ *   appendToLog with any entry) from its own routes or objects.
+ */
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { drizzle } from "drizzle-orm/d1";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { elections } from "../../db/schema.ts";
+import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
+import { base64urlDecode } from "../../lib/audit/entries.ts";
+import { hexEncode, utf8 } from "../../lib/tlog/encoding.ts";
+import type { Result } from "../../lib/result.ts";
+import type { AppendOutcome, LoggedMessage, LogRefusal, LogSequencer } from "../../durable-objects/log-sequencer.ts";
+import { fail } from "../gateway/http.ts";
+
+export function sequencerFor(env: Env, electionId: string): DurableObjectStub<LogSequencer> {
+  return env.LOG_SEQUENCER.get(env.LOG_SEQUENCER.idFromName(electionId));
+}
+
+/** Appends keyed entries to an election's log; log_pool_full means "retry shortly". */
+export async function appendToLog(env: Env, electionId: string, items: readonly { key: string; entry: LogEntry }[]): Promise<Result<AppendOutcome, LogRefusal>> {
+  return sequencerFor(env, electionId).append(electionId, [...items]);
+}
+
+/**
+ * Logs a queue batch's messages, one call per election. Returns the elections whose log took
+ * their messages; the consumer retries the messages of the others (refused or failed).
+ */
+export async function logBallotMessages(env: Env, messages: readonly LoggedMessage[]): Promise<Set<string>> {
+  const byElection = new Map<string, LoggedMessage[]>();
+  for (const m of messages) {
+    const group = byElection.get(m.electionId);
+    if (group) group.push(m);
+    else byElection.set(m.electionId, [m]);
+  }
+  const accepted = new Set<string>();
+  await Promise.all(
+    [...byElection].map(async ([electionId, group]) => {
+      try {
+        const result = await sequencerFor(env, electionId).recordBallots(electionId, group);
+        if (result.ok) accepted.add(electionId);
+        else console.warn(JSON.stringify({ level: "warn", event: "log_refused_batch", electionId, messages: group.length, reason: result.error }));
+      } catch (error) {
+        console.error(JSON.stringify({ level: "error", event: "log_append_failed", electionId, messages: group.length, error: String(error) }));
+      }
+    }),
+  );
+  return accepted;
+}
+
+/** For admin routes: logs one event or fails the request with log_pool_full (429). */
+export async function logEvent(env: Env, electionId: string, key: string, entry: LogEntry): Promise<void> {
+  const result = await appendToLog(env, electionId, [{ key, entry }]);
+  if (!result.ok) fail(result.error);
+}
+
+/**
+ * Officials and their keys serve every election, so their changes go to every election's log
+ * (one key, so a repeat of the same change is logged once per log).
+ */
+export async function logEventEverywhere(env: Env, key: string, entry: LogEntry): Promise<void> {
+  const rows = await drizzle(env.DB).select({ id: elections.id }).from(elections).all();
+  for (const { id } of rows) await logEvent(env, id, key, entry);
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return hexEncode(sha256(typeof data === "string" ? utf8(data) : data));
+}
+
+/** RFC 7638 SHA-256 thumbprint of a public JWK, in hex (the entry's digest form). */
+export async function jwkThumbprintHex(jwk: JWK): Promise<string> {
+  const thumbprint = base64urlDecode(await calculateJwkThumbprint(jwk, "sha256"));
+  if (!thumbprint) throw new Error("jose returned a thumbprint that is not base64url");
+  return hexEncode(thumbprint);
+}
+
+/** Seconds precision, UTC, as entries carry it. */
+export function logTime(date: Date = new Date()): string {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000).toISOString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paper channel's entries (issue 5 calls these; keys make every call idempotent)
+
+/** Check-ins, keyed by the ledger's check-in id. Usually logged by the queue consumer instead. */
+export async function logCheckIns(
+  env: Env,
+  electionId: string,
+  checkIns: readonly { checkInId: string; stationId: string; districtId: string; checkedInAt: string }[],
+): Promise<Result<AppendOutcome, LogRefusal>> {
+  return appendToLog(
+    env,
+    electionId,
+    checkIns.map((c) => ({ key: `check-in/${c.checkInId}`, entry: { type: "check-in", stationId: c.stationId, districtId: c.districtId, at: c.checkedInAt } })),
+  );
+}
+
+/** A station's result sheet, once per station (a different sheet is refused upstream). */
+export async function logStationResults(env: Env, electionId: string, sheet: Omit<LogEntryOf<"station-results">, "type">): Promise<Result<AppendOutcome, LogRefusal>> {
+  return appendToLog(env, electionId, [{ key: `station-results/${sheet.stationId}`, entry: { type: "station-results", ...sheet } }]);
+}
+
+/** A cancelled paper ballot, once per serial. */
+export async function logPaperCancellation(env: Env, electionId: string, cancellation: Omit<LogEntryOf<"paper-cancellation">, "type">): Promise<Result<AppendOutcome, LogRefusal>> {
+  return appendToLog(env, electionId, [{ key: `paper-cancellation/${cancellation.serial}`, entry: { type: "paper-cancellation", ...cancellation } }]);
+}
