@@ -108,12 +108,15 @@ function castRequests(
   let poolExhausted = 0;
   let stopping = false;
   const started = performance.now();
-  // Stop early, rather than run out, when what is left would not last the ~1 s autocannon takes
-  // to stop (its duration check runs once a second) plus one request per connection.
+  // Stop early, rather than run out, when what is left would not last the second autocannon may
+  // take to stop (it looks at its stop flag once a second) plus one request per connection. The
+  // rate counts from the first second on: the opening burst of one request per connection is not
+  // a rate.
   const nearlyEmpty = (): boolean => {
     const seconds = (performance.now() - started) / 1000;
-    if (seconds < 0.5) return pool.length - next < 2 * spec.connections;
-    return pool.length - next < (next / seconds) * 1.5 + spec.connections;
+    const left = pool.length - next;
+    if (seconds < 1) return left < 2 * spec.connections;
+    return left < Math.max(0, next - spec.connections) / seconds + spec.connections;
   };
 
   // autocannon hands over its request with the host and port filled in: change it, keep those.

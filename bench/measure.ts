@@ -30,7 +30,7 @@ export const runningChildren = new Set<ChildProcess>();
  */
 const QUIET_CORES = 0.25;
 const QUIET_WAIT_PER_RUN_S = 30;
-let quietBudgetSeconds = 120;
+let quietBudgetSeconds = 60;
 
 export function setQuietBudget(seconds: number): void {
   quietBudgetSeconds = seconds;

@@ -21,7 +21,7 @@
  *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2500), --json FILE,
- * --quiet-wait S (120: seconds the whole bench may spend waiting for other processes' load to
+ * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
     "per-voter-voters": { type: "string", default: "2500" },
     json: { type: "string" },
     keep: { type: "boolean", default: false },
-    "quiet-wait": { type: "string", default: "120" },
+    "quiet-wait": { type: "string", default: "60" },
   },
 });
 
@@ -77,7 +77,7 @@ const TIMEOUT_SECONDS = 30;
 /** Pause between runs so one run's leftovers (alarms, queue batches) do not land in the next. */
 const SETTLE_MS = 1_000;
 const PREFIX = "BENCH";
-setQuietBudget(Number(args["quiet-wait"] ?? 120));
+setQuietBudget(Number(args["quiet-wait"] ?? 60));
 
 interface PathFigures {
   readonly path: string;
