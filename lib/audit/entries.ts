@@ -32,9 +32,10 @@
  *                             mark = optionId:text ‖ flags:u8 (0x01 = write-in; other bits 0);
  *                             marks in strictly increasing byte order of optionId
  *   0x04 check-in             station:text ‖ district:text ‖ at:minute
- *   0x05 station-results      station:text ‖ district:text ‖ closedAt:time ‖ ballots:u32 ‖
- *                             list(contestId:text ‖ list(optionId:text ‖ votes:u32) ‖
- *                             writeIns:u32 ‖ blanks:u32) ‖ signedSheet:(u16 length ‖ bytes)
+ *   0x05 station-results      station:text ‖ sequence:u16 (1, then corrections) ‖ closedAt:time ‖
+ *                             votersCheckedIn:u32 ‖ ballotsCast:u32 ‖ list(contestId:text ‖
+ *                             list(optionId:text ‖ votes:u32) ‖ writeIns:u32 ‖ blanks:u32) ‖
+ *                             sheet:(u16 length ‖ UTF-8, may be empty; the signed QR text as scanned)
  *   0x06 paper-cancellation   station:text ‖ district:text ‖ at:minute ‖ serial:text ‖ reason:text
  *   0x10 definition-loaded    at:time ‖ version:u32 ‖ definitionSha256:digest ‖ opensAt:time ‖
  *                             closesAt:time ‖ policy:u8 (1 first-wins, 2 paper-supersedes) ‖
@@ -102,7 +103,6 @@ const OptionalText = z.union([z.literal(""), Text]);
 const Time = z.iso.datetime();
 const Count = z.number().int().min(0).max(U32_MAX);
 const Digest = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
-const Base64Url = z.string().regex(/^[A-Za-z0-9_-]*$/, "base64url without padding");
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
 
@@ -144,12 +144,13 @@ export const LogEntry = z.discriminatedUnion("type", [
     .object({
       type: z.literal("station-results"),
       stationId: Text,
-      districtId: Text,
+      sequence: z.number().int().min(1).max(0xffff),
       closedAt: Time,
-      ballots: Count,
+      votersCheckedIn: Count,
+      ballotsCast: Count,
       contests: z.array(StationContestTotals).max(0xffff),
-      /** The station's signed sheet as it sent it (base64url), for anyone to check its signature. */
-      signedSheet: Base64Url.max(87_382),
+      /** The station's signed result-sheet QR text as submitted, for anyone to check its signature. */
+      sheet: z.string().refine((t) => encoder.encode(t).length <= 0xffff && !/\p{Surrogate}/u.test(t), "at most 65535 bytes of UTF-8"),
     })
     .strict(),
   z.object({ type: z.literal("paper-cancellation"), stationId: Text, districtId: Text, at: Time, serial: Text, reason: Text }).strict(),
@@ -395,12 +396,12 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.time(entry.at, true);
       break;
     case "station-results": {
-      const sheet = base64urlDecode(entry.signedSheet);
-      if (!sheet || sheet.length > 0xffff) throw new Error("a signed sheet is base64url of at most 65535 bytes");
+      const sheet = encoder.encode(entry.sheet);
       w.text(entry.stationId);
-      w.text(entry.districtId);
+      w.u16(entry.sequence);
       w.time(entry.closedAt);
-      w.u32(entry.ballots);
+      w.u32(entry.votersCheckedIn);
+      w.u32(entry.ballotsCast);
       w.u16(entry.contests.length);
       for (const contest of entry.contests) {
         w.text(contest.contestId);
@@ -632,9 +633,12 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       return { type, stationId: r.text("station"), districtId: r.text("district"), at: r.time("at", true) };
     case "station-results": {
       const stationId = r.text("station");
-      const districtId = r.text("district");
+      const sequenceAt = r.offset;
+      const sequence = r.u16("sequence");
+      if (sequence === 0) throw new DecodeError(`sequence at offset ${sequenceAt} is 0; sheets count from 1`);
       const closedAt = r.time("closedAt");
-      const ballots = r.u32("ballots");
+      const votersCheckedIn = r.u32("voters checked in");
+      const ballotsCast = r.u32("ballots cast");
       const count = r.u16("contest count");
       const contests: LogEntryOf<"station-results">["contests"] = [];
       for (let c = 0; c < count; c++) {
@@ -644,9 +648,16 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         for (let o = 0; o < optionCount; o++) options.push({ optionId: r.text(`contest ${c} option ${o}`), votes: r.u32("votes") });
         contests.push({ contestId, options, writeIns: r.u32("write-ins"), blanks: r.u32("blanks") });
       }
-      const sheetLength = r.u16("signed sheet length");
-      const signedSheet = base64urlEncode(r.raw(sheetLength, "signed sheet"));
-      return { type, stationId, districtId, closedAt, ballots, contests, signedSheet };
+      const sheetAt = r.offset;
+      const sheetLength = r.u16("sheet length");
+      let sheet: string;
+      try {
+        sheet = strictDecoder.decode(r.raw(sheetLength, "sheet"));
+      } catch (error) {
+        if (error instanceof DecodeError) throw error;
+        throw new DecodeError(`sheet at offset ${sheetAt} is not well-formed UTF-8`);
+      }
+      return { type, stationId, sequence, closedAt, votersCheckedIn, ballotsCast, contests, sheet };
     }
     case "paper-cancellation":
       return {

@@ -113,12 +113,14 @@ const ALL: LogEntry[] = [
   {
     type: "station-results",
     stationId: "station-7",
-    districtId: "north",
+    sequence: 1,
     closedAt: "2026-12-31T23:59:59.000Z",
-    ballots: 12,
+    votersCheckedIn: 13,
+    ballotsCast: 12,
     contests: [{ contestId: "c1", options: [{ optionId: "opt-a", votes: 7 }, { optionId: "opt-b", votes: 4 }], writeIns: 1, blanks: 0 }],
-    signedSheet: "AAEC",
+    sheet: "MEC:R1:QR-TEXT",
   },
+
   { type: "paper-cancellation", stationId: "station-7", districtId: "north", at: "2026-03-01T10:15:00.000Z", serial: "P-000123", reason: "spoiled" },
   DEFINITION,
   { type: "roll-imported", at: "2026-01-01T00:00:00.000Z", firstLine: 2, rows: 10, accepted: 9, written: 9, unchanged: 0, rejected: 1, chunkSha256: "ab".repeat(32) },

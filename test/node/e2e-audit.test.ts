@@ -14,6 +14,7 @@ import { z } from "zod";
 import { OfficialClient } from "../../cli/lib/api.ts";
 import { decodeEntry } from "../../lib/audit/entries.ts";
 import { parseInclusionProof, verifyInclusionBundle } from "../../lib/tlog/proof.ts";
+import { sampleLog, sequencingRate, startProofLatencyProbe } from "../../scripts/audit-log-metrics.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
 import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
 
@@ -114,13 +115,27 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   const origin = z.object({ origin: z.string() }).parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
 
   const receipts: z.infer<typeof Receipt>[] = [];
+  // The bench's measurements (scripts/audit-log-metrics.ts) run here too, so they keep working.
+  const before = await sampleLog(admin, ELECTION);
+  const probe = startProofLatencyProbe(system.baseUrl);
+  const castTimed = async (auth: Record<string, string>, choice: number): Promise<void> => {
+    const receipt = await castFor(auth, choice);
+    probe.add({ trackingCode: receipt.trackingCode, acceptedAtMs: Date.now() });
+    receipts.push(receipt);
+  };
   for (let i = 1; i <= VOTERS; i++) {
     const auth = await session(`DEMO-${String(i).padStart(4, "0")}`);
-    receipts.push(await castFor(auth, i));
+    await castTimed(auth, i);
     // The first voter changes their mind: the first ballot is superseded (and never published).
-    if (i === 1) receipts.push(await castFor(auth, i + 1));
+    if (i === 1) await castTimed(auth, i + 1);
   }
   expect(Date.now()).toBeLessThan(closesAt);
+  const latency = await probe.finish();
+  expect(latency).toEqual(expect.objectContaining({ samples: VOTERS + 1, missing: 0 }));
+  expect(latency.p99Ms).toBeLessThan(20_000);
+  const rate = sequencingRate(before, await sampleLog(admin, ELECTION));
+  expect(rate.entries).toBeGreaterThanOrEqual(VOTERS + 1);
+  console.log(JSON.stringify({ proofLatency: latency, sequencing: rate }));
 
   // Every receipt resolves to a leaf and an inclusion proof against a signed checkpoint.
   for (const receipt of receipts) {

@@ -15,6 +15,7 @@ import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { cast, EAST_BALLOT, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
+import { logPaperCancellation, logStationResults } from "../../workers/audit/log.ts";
 
 const ELECTION = "audit-close-soon";
 const OPEN = "audit-open";
@@ -134,14 +135,29 @@ describe("election events", () => {
     });
     expect(registered.status).toBe(201);
     expect((await admin("DELETE", "/v1/admin/officials/audit-log-auditor/keys/audit-log-auditor-k1")).status).toBe(200);
+    // The paper channel's append functions.
+    const sheet = {
+      stationId: "station-audit-1",
+      sequence: 1,
+      closedAt: "2026-06-01T20:00:00Z",
+      votersCheckedIn: 2,
+      ballotsCast: 2,
+      contests: [{ contestId: "contest-president", options: [{ optionId: "sel-president-aino-tamm", votes: 2 }], writeIns: 0, blanks: 0 }],
+      payloadText: "QR-TEXT-AS-SCANNED",
+    };
+    expect((await logStationResults(env, OPEN, sheet)).ok).toBe(true);
+    expect(await logStationResults(env, OPEN, sheet)).toEqual({ ok: true, value: { pooled: 0, duplicates: 1 } });
+    expect((await logPaperCancellation(env, OPEN, { stationId: "station-audit-1", districtId: "district-north", at: "2026-06-01T12:00:00.000Z", serial: "S-1", reason: "spoiled" })).ok).toBe(true);
     const types = await waitFor(async () => {
       await sequencer(OPEN).sequenceNow();
       const log = await readPublishedLog(OPEN).catch(() => undefined);
       const t = log?.decoded.map((e) => e.type) ?? [];
-      return t.includes("official-key-revoked") ? t : undefined;
+      return t.includes("official-key-revoked") && t.includes("paper-cancellation") ? t : undefined;
     });
     expect(types.slice(0, 2)).toEqual(["definition-loaded", "polls-opened"]);
     expect(types).toContain("roll-imported");
+    expect(types).toContain("station-results");
+    expect(types).toContain("paper-cancellation");
     expect(types.indexOf("official-key-added")).toBeLessThan(types.indexOf("official-key-revoked"));
     const log = await readPublishedLog(OPEN);
     const rollEntry = log.decoded.find((e) => e.type === "roll-imported");

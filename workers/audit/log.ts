@@ -104,9 +104,25 @@ export async function logCheckIns(
   );
 }
 
-/** A station's result sheet, once per station (a different sheet is refused upstream). */
-export async function logStationResults(env: Env, electionId: string, sheet: Omit<LogEntryOf<"station-results">, "type">): Promise<Result<AppendOutcome, LogRefusal>> {
-  return appendToLog(env, electionId, [{ key: `station-results/${sheet.stationId}`, entry: { type: "station-results", ...sheet } }]);
+/**
+ * A station's result sheet (lib/qr ResultSheetFields and the QR text as submitted), once per
+ * station and sequence: a correction (a higher sequence) is logged as a new entry.
+ */
+export async function logStationResults(
+  env: Env,
+  electionId: string,
+  sheet: {
+    readonly stationId: string;
+    readonly sequence: number;
+    readonly closedAt: string;
+    readonly votersCheckedIn: number;
+    readonly ballotsCast: number;
+    readonly contests: LogEntryOf<"station-results">["contests"];
+    readonly payloadText: string;
+  },
+): Promise<Result<AppendOutcome, LogRefusal>> {
+  const { payloadText, ...fields } = sheet;
+  return appendToLog(env, electionId, [{ key: `station-results/${sheet.stationId}/${sheet.sequence}`, entry: { type: "station-results", ...fields, closedAt: logTime(new Date(sheet.closedAt)), sheet: payloadText } }]);
 }
 
 /** A cancelled paper ballot, once per serial. */

@@ -98,6 +98,7 @@ const LogStatusSchema = z
     pollsOpened: z.boolean(),
     pollsClosed: z.boolean(),
     halted: z.string().nullable(),
+    sequencing: z.object({ entries: z.number().int(), steps: z.number().int(), busyMs: z.number() }),
   })
   .openapi("AuditLogStatus");
 
