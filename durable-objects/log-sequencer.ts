@@ -7,7 +7,8 @@
  *
  * Durability order of one sequencing step (each failure says whether it is fatal):
  *   0. finish: if an earlier step swapped in a checkpoint but did not publish it, publish it now
- *      (steps 4-6) from that step's staging bundle, before anything new is sequenced.
+ *      (steps 4 and 5) from that step's staging bundle, and acknowledge what is published (6),
+ *      before anything new is sequenced.
  *   1. build: take up to MAX_BATCH pooled entries in pool order; extend the tree from the stored
  *      edge tiles; check the old root is reproduced and the new tree is consistent with it; build
  *      the new tiles and entry bundles; sign the checkpoint. Fatal if the stored edge does not give
@@ -27,7 +28,15 @@
  *      fatal: retried by the next alarm. A receipt never names an index before step 5.
  * A crash between any two steps leaves storage at one of those points; the constructor then arms
  * the alarm and step 0 continues. On the first step after loading, the public checkpoint in R2
- * must be this log's published or current checkpoint, or the log halts (never signs a fork).
+ * must be this log's published or current checkpoint, or the log halts (never signs a fork). A
+ * staging bundle whose swap failed is left in R2 as garbage (a lifecycle rule on staging/ may
+ * expire it); it is never read, and its checkpoint is a prefix of the log's anyway.
+ *
+ * Capacity: one object takes all of an election's entries. At peak (8,000 ballots/s, DESIGN.md 7)
+ * that is about 80 recordBallots calls a second (one per queue batch) and one step a second of
+ * about 8,000 entries. On the local runtime 100 ballots pool in about 8 ms and a step of 16,000
+ * entries takes about 1.2 s, mostly R2 writes during which the object keeps serving calls: about
+ * 13,000 entries/s. Past that, the way out is a log per district (the origin names it).
  *
  * Invariants:
  * - The log row, `entries` and `edge_tiles` change only in step 3's transaction, so they always
@@ -37,7 +46,9 @@
  * - Pool order is insertion order and pooled rows leave only in step 3, so every signed
  *   checkpoint (even one staged and never swapped in) is a prefix of every later tree.
  * - Every key (ballot/<commitment>, retraction/<tracking code>, check-in/<id>, events) is in
- *   `pool` or `entries` at most once: a re-delivered message is never logged twice.
+ *   `pool` or `entries` at most once: a re-delivered message is never logged twice. Ballots and
+ *   retractions enter only through recordBallots, so each ballot's cast vote record is pooled in
+ *   the same transaction as its entry; records, rounds and poll events only from here.
  * - One step at a time (`stepping`): the alarm, sequenceNow and the CVR publication never
  *   interleave their sequencing.
  * - Cast vote records leave `cvr_pool` only for the log, in the order of a random key drawn when
@@ -54,8 +65,11 @@
  *   entries(idx INTEGER PRIMARY KEY, key TEXT UNIQUE NULL, data BLOB NULL, tracking_code TEXT NULL)
  *                                      -- data kept while its entry bundle is partial
  *   pool(seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NULL, data BLOB, tracking_code TEXT NULL)
- *   cvr_pool(ballot_id TEXT PRIMARY KEY, state 'pending'|'publishing'|'published'|'retracted',
- *            shuffle_key BLOB NULL, district_id TEXT NULL, data BLOB NULL, round INTEGER NULL) WITHOUT ROWID
+ *   cvr_pool(ballot_id TEXT PRIMARY KEY, state 'pending'|'publishing'|'published'|'retracted'|
+ *            'awaiting-ballot', shuffle_key BLOB NULL, district_id TEXT NULL, data BLOB NULL,
+ *            round INTEGER NULL, retraction_key TEXT NULL) WITHOUT ROWID
+ *            -- data: the record (pending, publishing), or a retraction that came before its
+ *               ballot (awaiting-ballot, logged right after the ballot when it comes)
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -67,7 +81,7 @@ import { ElectionId } from "../lib/election/settings.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { bytesEqual, hexEncode } from "../lib/tlog/encoding.ts";
-import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency, type Hash } from "../lib/tlog/merkle.ts";
+import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency } from "../lib/tlog/merkle.ts";
 import { parseNote } from "../lib/tlog/note.ts";
 import { edgeTilePaths, entryBundlesForTree, tileHashAt, tilesForTree, TILE_WIDTH, type PublishedTile } from "../lib/tlog/tiles.ts";
 import { logSigner, originOf } from "../workers/audit/log-key.ts";
@@ -123,12 +137,23 @@ const LoggedMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetrac
 export type LoggedMessage = z.infer<typeof LoggedMessage>;
 
 const Key = z.string().min(1).max(256);
+/** What producers other than the queue consumer may log through append(). */
+const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
+  "check-in",
+  "station-results",
+  "paper-cancellation",
+  "definition-loaded",
+  "roll-imported",
+  "official-key-added",
+  "official-key-revoked",
+  "official-revoked",
+]);
 const AppendItems = z.array(z.object({ key: Key, entry: LogEntry })).min(1).max(MAX_MESSAGES);
 
 export type LogRefusal = "log_pool_full";
 
 export interface AppendOutcome {
-  /** Entries added to the pool by this call. */
+  /** Entries taken by this call: pooled, or (a retraction before its ballot) held for the ballot. */
   readonly pooled: number;
   /** Entries already pooled or logged under the same key: nothing new. */
   readonly duplicates: number;
@@ -141,7 +166,15 @@ export interface LogStatus {
   readonly publishedSize: number;
   readonly acknowledgedSize: number;
   readonly pooled: number;
-  readonly castVoteRecords: { readonly pending: number; readonly publishing: number; readonly published: number; readonly retracted: number; readonly rounds: number };
+  readonly castVoteRecords: {
+    readonly pending: number;
+    readonly publishing: number;
+    readonly published: number;
+    readonly retracted: number;
+    /** Retractions that came before their ballot, waiting for it. */
+    readonly awaitingBallot: number;
+    readonly rounds: number;
+  };
   readonly pollsOpened: boolean;
   readonly pollsClosed: boolean;
   /** Why the log stopped sequencing (a fatal failure); null while healthy. */
@@ -230,8 +263,9 @@ export class LogSequencer extends DurableObject<Env> {
       this.sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
       this.sql.exec(`CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`);
       this.sql.exec(`CREATE TABLE cvr_pool (
-        ballot_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted')),
-        shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER) WITHOUT ROWID`);
+        ballot_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted', 'awaiting-ballot')),
+        shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER, retraction_key TEXT) WITHOUT ROWID`);
       this.sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
     });
@@ -264,23 +298,44 @@ export class LogSequencer extends DurableObject<Env> {
         switch (m.kind) {
           case "ballot": {
             pool(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode);
-            const cvr = castVoteRecordEntry(m);
-            this.sql.exec(
-              `INSERT OR IGNORE INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)`,
-              m.ballotId,
-              blob(crypto.getRandomValues(new Uint8Array(8))),
-              cvr.districtId,
-              blob(encodeEntry(cvr)),
-            );
+            const row = this.sql
+              .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(`SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`, m.ballotId)
+              .toArray()[0];
+            if (!row) {
+              const cvr = castVoteRecordEntry(m);
+              this.sql.exec(
+                `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)`,
+                m.ballotId,
+                blob(crypto.getRandomValues(new Uint8Array(8))),
+                cvr.districtId,
+                blob(encodeEntry(cvr)),
+              );
+            } else if (row.state === "awaiting-ballot" && row.data && row.retraction_key) {
+              // Its retraction came first and waited: it follows the ballot into the log now, and
+              // the ballot's record is never pooled.
+              if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null)) pooled += 1;
+              this.sql.exec(`UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`, m.ballotId);
+            }
             break;
           }
           case "retraction": {
-            pool(`retraction/${m.trackingCode}`, { type: "retraction", reason: m.reason, districtId: m.districtId, retractedAt: m.retractedAt, trackingCode: m.trackingCode }, null);
+            const key = `retraction/${m.trackingCode}`;
+            const entry: LogEntry = { type: "retraction", reason: m.reason, districtId: m.districtId, retractedAt: m.retractedAt, trackingCode: m.trackingCode };
             const row = this.sql.exec<{ state: string }>(`SELECT state FROM cvr_pool WHERE ballot_id = ?`, m.ballotId).toArray()[0];
             if (!row) {
-              // The retraction came first: a tombstone keeps the ballot's record out when it comes.
-              this.sql.exec(`INSERT INTO cvr_pool (ballot_id, state) VALUES (?, 'retracted')`, m.ballotId);
-            } else if (row.state === "pending" || row.state === "publishing") {
+              // The retraction came first (queue order is not guaranteed): it waits for its ballot,
+              // so the log never shows a retraction before the ballot it retracts, and the
+              // ballot's record will never be pooled.
+              this.sql.exec(`INSERT INTO cvr_pool (ballot_id, state, data, retraction_key) VALUES (?, 'awaiting-ballot', ?, ?)`, m.ballotId, blob(encodeEntry(entry)), key);
+              pooled += 1;
+              break;
+            }
+            if (row.state === "awaiting-ballot") {
+              duplicates += 1;
+              break;
+            }
+            pool(key, entry, null);
+            if (row.state === "pending" || row.state === "publishing") {
               this.sql.exec(`UPDATE cvr_pool SET state = 'retracted', data = NULL, shuffle_key = NULL, district_id = NULL WHERE ballot_id = ?`, m.ballotId);
             } else if (row.state === "published") {
               // Reachable only if a retraction made before the close was delayed past the
@@ -310,12 +365,12 @@ export class LogSequencer extends DurableObject<Env> {
    * result sheets and cancellations. `key` makes the call idempotent (a repeat is a duplicate).
    */
   async append(electionId: string, items: readonly { key: string; entry: LogEntry }[]): Promise<Result<AppendOutcome, LogRefusal>> {
-    const id = this.claimElection(electionId);
+    this.claimElection(electionId);
     const parsed = AppendItems.parse(items);
     for (const { entry } of parsed) {
-      if (entry.type === "cast-vote-record" || entry.type === "cast-vote-records-published") {
-        throw new Error("cast vote records are logged by the sequencer itself, after the polls close");
-      }
+      // Ballots and retractions come through recordBallots (which keeps the cast vote records in
+      // step with them); records, rounds and poll events are the sequencer's own.
+      if (!APPENDABLE.has(entry.type)) throw new Error(`a ${entry.type} entry cannot be appended directly`);
     }
     if (this.pooledCount() >= MAX_POOL + EVENT_HEADROOM) return err("log_pool_full");
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
@@ -375,6 +430,7 @@ export class LogSequencer extends DurableObject<Env> {
         publishing: counts.get("publishing") ?? 0,
         published: counts.get("published") ?? 0,
         retracted: counts.get("retracted") ?? 0,
+        awaitingBallot: counts.get("awaiting-ballot") ?? 0,
         rounds: this.meta("cvr_round") ?? 0,
       },
       pollsOpened: this.meta("polls_opened") === 1,
@@ -732,6 +788,10 @@ export class LogSequencer extends DurableObject<Env> {
 
   /** Pools an entry unless its key is pooled or logged already; synchronous (inside transactions). */
   private poolEntry(key: string, entry: LogEntry, trackingCode: string | null): boolean {
+    return this.poolEncoded(key, encodeEntry(entry), trackingCode);
+  }
+
+  private poolEncoded(key: string, bytes: Uint8Array, trackingCode: string | null): boolean {
     // One statement: a key already pooled (pool.key is UNIQUE) or logged is skipped. RETURNING
     // says exactly whether a row went in (rowsWritten also counts work on the ignored row).
     return (
@@ -740,7 +800,7 @@ export class LogSequencer extends DurableObject<Env> {
           `INSERT INTO pool (key, data, tracking_code) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries WHERE key = ?)
            ON CONFLICT (key) DO NOTHING RETURNING seq`,
           key,
-          blob(encodeEntry(entry)),
+          blob(bytes),
           trackingCode,
           key,
         )

@@ -206,7 +206,7 @@ describe("after the polls close", () => {
     expect(findings.recount.ballots).toBe(3);
 
     const status = await sequencer(ELECTION).status();
-    expect(status.castVoteRecords).toEqual({ pending: 0, publishing: 0, published: 3, retracted: 1, rounds: 1 });
+    expect(status.castVoteRecords).toEqual({ pending: 0, publishing: 0, published: 3, retracted: 1, awaitingBallot: 0, rounds: 1 });
     // A second request starts no empty round.
     expect(await (await admin("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).json()).toEqual({ round: 1, records: 0 });
   }, 60_000);

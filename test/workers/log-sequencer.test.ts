@@ -111,6 +111,31 @@ describe("the sequencer", () => {
     expect((await settle(electionId, 20)).status.size).toBe(20);
   });
 
+  it("logs a retraction that came before its ballot right after the ballot, and never publishes that ballot's record", async () => {
+    const electionId = freshElection();
+    const [early, other] = await ballots(electionId, 0, 2);
+    if (!early || !other) throw new Error("no ballots");
+    const retraction = { kind: "retraction" as const, ballotId: early.ballotId, electionId, districtId: early.districtId, trackingCode: early.trackingCode, reason: "cancelled-by-paper" as const, retractedAt: "2026-03-01T10:16:00.000Z" };
+    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({ ok: true, value: { pooled: 1, duplicates: 0 } });
+    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({ ok: true, value: { pooled: 0, duplicates: 1 } });
+    expect((await sequencer(electionId).status()).castVoteRecords.awaitingBallot).toBe(1);
+    await settle(electionId, 0);
+    await sequencer(electionId).recordBallots(electionId, [other, early]);
+    await settle(electionId, 3);
+    const log = await readPublishedLog(electionId);
+    expect(log.decoded.map((e) => (e.type === "ballot" ? `ballot ${e.commitment}` : `${e.type} ${e.type === "retraction" ? e.trackingCode : ""}`))).toEqual([
+      `ballot ${other.commitment}`,
+      `ballot ${early.commitment}`,
+      `retraction ${early.trackingCode}`,
+    ]);
+    expect((await sequencer(electionId).status()).castVoteRecords).toEqual(expect.objectContaining({ pending: 1, retracted: 1, awaitingBallot: 0 }));
+    // After the close only the other ballot's record is published.
+    expect(await sequencer(electionId).publishCastVoteRecords(electionId, "2020-01-01T00:00:00Z")).toEqual({ ok: true, value: { round: 1, records: 1 } });
+    await settle(electionId, 6);
+    const closed = await readPublishedLog(electionId);
+    expect(closed.decoded.slice(3).map((e) => e.type)).toEqual(["polls-closed", "cast-vote-record", "cast-vote-records-published"]);
+  });
+
   it("answers log_pool_full when the pool is full, still takes election events, and drains", async () => {
     const electionId = freshElection();
     await sequencer(electionId).injectFault("staging", "always");
@@ -127,7 +152,7 @@ describe("the sequencer", () => {
     }
     expect(refused).toBe(true);
     expect(appended).toBeGreaterThanOrEqual(MAX_POOL);
-    const event = await sequencer(electionId).append(electionId, [{ key: "roll/1", entry: { type: "polls-opened", at: "2026-01-01T00:00:00.000Z" } }]);
+    const event = await sequencer(electionId).append(electionId, [{ key: "official-revoked/x", entry: { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "x" } }]);
     expect(event.ok).toBe(true);
     await sequencer(electionId).clearFaults();
     await settle(electionId, appended + 1);
