@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { OfficialClient } from "../cli/lib/api.ts";
+import { sampleLog, sequencingRate, startProofLatencyProbe, type ProofLatency, type SequencingRate } from "../scripts/audit-log-metrics.ts";
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
 import { idempotencyKeyOf } from "./load.ts";
 import { runLoad, type Measured } from "./measure.ts";
@@ -35,6 +36,10 @@ export interface CastRun extends Measured {
   /** Ballots with a receipt not yet in the tally when the run ended, and how long they took. */
   readonly backlog: number;
   readonly drainSeconds: number | undefined;
+  /** The election's audit log over the run and its drain (scripts/audit-log-metrics.ts). */
+  readonly log: SequencingRate;
+  /** Acceptance to a receipt that names its log leaf, for casts sampled beside the load. */
+  readonly proofLatency?: ProofLatency & { readonly roundMs: number; readonly sampled: number; readonly refused: number };
 }
 
 const Results = z.object({
@@ -54,6 +59,14 @@ export interface TallyCheck {
 const STALL_SECONDS = 30;
 const POLL_MS = 500;
 const RESEND_CONCURRENCY = 8;
+/**
+ * The proof-latency probe's casts: one every 200 ms from voters of their own, beside the load
+ * (scripts/audit-log-metrics.ts asks for a few hundred spread over the run, so the probe measures
+ * the log, not its own queueing).
+ */
+const PROBE_INTERVAL_MS = 200;
+
+const TrackingCode = z.object({ trackingCode: z.string() });
 
 export class CastSession {
   private next = 1;
@@ -77,8 +90,15 @@ export class CastSession {
     return this.receipts.size;
   }
 
-  async run(label: string, seconds: number, voters: number): Promise<CastRun> {
+  /**
+   * One run of `seconds` with up to `voters` voters. With `probe`, a few more voters cast one
+   * ballot every PROBE_INTERVAL_MS from this process during the run, and the time from each of
+   * their receipts to its log inclusion is measured.
+   */
+  async run(label: string, seconds: number, voters: number, probe = false): Promise<CastRun> {
     const { options } = this;
+    const probeCount = probe ? Math.ceil((seconds * 1000) / PROBE_INTERVAL_MS) + 5 : 0;
+    const probeVoters = probe ? await this.take(probeCount) : [];
     const from = this.next;
     const to = Math.min(options.rollSize, from + voters - 1);
     if (to < from) throw new Error(`no voters left for ${label}`);
@@ -88,6 +108,8 @@ export class CastSession {
     await writeFile(poolFile, pool.map((v) => `${v.n}\t${v.district}\t${v.token}`).join("\n") + "\n", { mode: 0o600 });
     const idempotencyPrefix = `bench-${label.replace(/[^A-Za-z0-9_-]/g, "-")}`;
 
+    const logBefore = await sampleLog(options.client, options.electionId);
+    const prober = probe ? this.startProbing(probeVoters, `${idempotencyPrefix}-probe`) : undefined;
     const measured = await runLoad(
       label,
       {
@@ -110,9 +132,68 @@ export class CastSession {
 
     const byNumber = new Map(pool.map((v) => [v.n, v]));
     const resolved = await this.resend(cast.unanswered.map((n) => byNumber.get(n)).filter((v): v is BenchVoter => v !== undefined), idempotencyPrefix);
+    const probed = await prober?.stop();
     const backlog = this.receipts.size - (await this.results()).turnout.ballotsCounted;
     const drainSeconds = await this.drain();
-    return { ...measured, resolved, backlog, drainSeconds };
+    const log = sequencingRate(logBefore, await sampleLog(options.client, options.electionId));
+    const proofLatency = probed ? { ...(await probed.latency()), sampled: probed.sampled, refused: probed.refused } : undefined;
+    return { ...measured, resolved, backlog, drainSeconds, log, ...(proofLatency ? { proofLatency } : {}) };
+  }
+
+  /** The next `count` voters of the roll, minted, for this process's own casts. */
+  private async take(count: number): Promise<BenchVoter[]> {
+    const { options } = this;
+    const from = this.next;
+    const to = Math.min(options.rollSize, from + count - 1);
+    this.next = to + 1;
+    return to < from ? [] : mintSessions(options.vars, options.electionId, options.prefix, options.rollSize, from, to);
+  }
+
+  /**
+   * Casts one probe ballot every PROBE_INTERVAL_MS until stopped; each receipt goes to the
+   * proof-latency probe with the time its 201 arrived, and counts as a receipt for the tally.
+   */
+  private startProbing(voters: readonly BenchVoter[], idempotencyPrefix: string): { stop(): Promise<{ sampled: number; refused: number; latency: () => ReturnType<ReturnType<typeof startProofLatencyProbe>["finish"]> }> } {
+    const probe = startProofLatencyProbe(this.options.baseUrl);
+    const queue = [...voters];
+    let stopped = false;
+    let sampled = 0;
+    let refused = 0;
+    const loop = (async (): Promise<void> => {
+      while (!stopped) {
+        const tick = sleep(PROBE_INTERVAL_MS);
+        const voter = queue.shift();
+        if (!voter) break;
+        const res = await this.castRequest(voter, idempotencyPrefix).catch(() => undefined);
+        if (res?.status === 201) {
+          const acceptedAtMs = Date.now();
+          this.receipts.add(voter.n);
+          probe.add({ trackingCode: TrackingCode.parse(await res.json()).trackingCode, acceptedAtMs });
+          sampled += 1;
+        } else {
+          // Not resent: a probe voter without a receipt only leaves the sample one short.
+          await res?.arrayBuffer();
+          refused += 1;
+        }
+        await tick;
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return { sampled, refused, latency: () => probe.finish() };
+      },
+    };
+  }
+
+  private castRequest(voter: BenchVoter, idempotencyPrefix: string): Promise<Response> {
+    const { options } = this;
+    return fetch(`${options.baseUrl}/v1/elections/${options.electionId}/ballots`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${voter.token}` },
+      body: JSON.stringify({ idempotencyKey: idempotencyKeyOf(idempotencyPrefix, voter.n), contests: ballotOf(voter.district, voter.n) }),
+    });
   }
 
   /**
@@ -137,14 +218,9 @@ export class CastSession {
   }
 
   private async castOnce(voter: BenchVoter, idempotencyPrefix: string): Promise<number> {
-    const { options } = this;
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await fetch(`${options.baseUrl}/v1/elections/${options.electionId}/ballots`, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${voter.token}` },
-          body: JSON.stringify({ idempotencyKey: idempotencyKeyOf(idempotencyPrefix, voter.n), contests: ballotOf(voter.district, voter.n) }),
-        });
+        const res = await this.castRequest(voter, idempotencyPrefix);
         await res.arrayBuffer();
         if (res.status < 500 || attempt >= 5) return res.status;
       } catch (error) {

@@ -13,6 +13,9 @@
  *   cast           POST /v1/elections/demo-2026/ballots, a new voter's ballot every request
  * It prints medians per path (throughput, p50/p99 latency, errors), the ratios cast/bare and
  * cast/durable-write, and, once the queues have drained, whether the tally equals the receipts.
+ * Around every cast run it samples the election's audit log (scripts/audit-log-metrics.ts), and
+ * for the bucket mappings one more cast run measures acceptance-to-inclusion latency with casts
+ * sampled beside the load (kept out of the medians: its probe polls receipts while it runs).
  *
  * A fresh instance per mapping because each per-voter ledger is its own Durable Object with its
  * own SQLite file, kept open while the instance lives: the local runtime has been seen to refuse
@@ -104,6 +107,7 @@ interface MappingFigures {
   readonly durableWrite: PathFigures;
   readonly cast: PathFigures & { readonly castRuns: readonly CastRun[]; readonly receipts: number };
   readonly tally: TallyCheck;
+  readonly auditLog: { readonly entriesPerSecond: number; readonly capacityPerSecond: number; readonly proofLatency: CastRun["proofLatency"] };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -182,7 +186,11 @@ function votersFor(session: CastSession, seconds: number, secondsLeft: number, b
 
 function castLine(run: CastRun): string {
   const drain = run.drainSeconds === undefined ? "the tally STALLED" : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
-  return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}`;
+  const log = `audit log: ${run.log.entries} entries published (${fixed(run.log.entriesPerSecond)}/s over the run and its drain), sequencer ${fixed(run.log.capacityPerSecond)} entries per second of its busy time, ${run.log.backlog} pooled at the end`;
+  const proof = run.proofLatency
+    ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)`
+    : "";
+  return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}\n      ${log}${proof}`;
 }
 
 async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType<typeof buildBundles>>, workDir: string): Promise<MappingFigures> {
@@ -232,6 +240,17 @@ async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType
       castRuns.push(run);
       bestRate = Math.max(bestRate, throughputOf(run));
     }
+    // The audit log's acceptance-to-inclusion latency, under the same load but outside the
+    // medians (its probe polls receipts during the run). Not for per-voter ledgers: their voter
+    // budget has no room for it, and the log does not depend on the ledger mapping.
+    let probeRun: CastRun | undefined;
+    if (ledgerBuckets > 0) {
+      await sleep(SETTLE_MS);
+      // At least 10 s: about 50 sampled receipts at the probe's 5 a second.
+      const seconds = Math.max(DURATION, 10);
+      probeRun = await session.run("cast probe run", seconds, votersFor(session, seconds, seconds, bestRate), true);
+      say(castLine(probeRun));
+    }
     // Every run already waited for its backlog; this is the last word, after a final wait.
     await session.drain();
     const tally = await session.check();
@@ -247,6 +266,11 @@ async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType
       bare,
       durableWrite,
       cast: { ...figures("cast", castRuns), castRuns, receipts: session.receiptCount },
+      auditLog: {
+        entriesPerSecond: median(castRuns.map((r) => r.log.entriesPerSecond)),
+        capacityPerSecond: median(castRuns.map((r) => r.log.capacityPerSecond).filter((c): c is number => c !== undefined)),
+        proofLatency: probeRun?.proofLatency,
+      },
       tally,
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
@@ -296,7 +320,22 @@ function summary(results: readonly MappingFigures[]): string {
     };
     return `  ${short.padEnd(11)} cast/bare ${fixed(r.cast.throughput / r.bare.throughput, 3)} (1 : ${fixed(r.bare.throughput / r.cast.throughput, 1)}${cpuRatio(r.bare)}), cast/durable-write ${fixed(r.cast.throughput / r.durableWrite.throughput, 2)} (1 : ${fixed(r.durableWrite.throughput / r.cast.throughput, 1)}${cpuRatio(r.durableWrite)}); tally ${r.tally.counted} = receipts ${r.tally.receipts}: ${r.tally.ok ? "yes" : "NO"}`;
   });
-  return [table(header, rows), "", "Ratios of median throughput, each to the baselines of the same runtime instance:", ...ratios].join("\n");
+  const logs = results.map((r) => {
+    const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
+    const proof = r.auditLog.proofLatency;
+    return `  ${short.padEnd(11)} ${fixed(r.auditLog.entriesPerSecond)} entries/s published over a run and its drain, sequencer ${fixed(r.auditLog.capacityPerSecond)} entries/s of busy time${
+      proof ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)` : ""
+    }`;
+  });
+  return [
+    table(header, rows),
+    "",
+    "Ratios of median throughput, each to the baselines of the same runtime instance:",
+    ...ratios,
+    "",
+    "Audit log during the cast runs (medians; scripts/audit-log-metrics.ts):",
+    ...logs,
+  ].join("\n");
 }
 
 let activeRuntime: Runtime | undefined;
