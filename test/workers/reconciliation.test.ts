@@ -15,6 +15,7 @@ import { officialToken } from "./helpers/auth.ts";
 import { NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
+import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { adminCall, compiledElection, markedBallotQr, refusal, registerStation, resultSheetQr, type TestStation } from "./helpers/station.ts";
 
 const ELECTION = "recon";
@@ -128,6 +129,16 @@ describe("a station whose sheet agrees", () => {
     expect(again).toMatchObject({ replayed: true, payloadSha256: answer.payloadSha256, reconciliation: { consistent: true } });
     // Differences seen while the queue was catching up are resolved; none is open.
     expect(await storedDifferences(station.stationId, true)).toEqual([]);
+
+    // The sheet, as signed, is in the public audit log once (the repeat added nothing).
+    const entries = await waitFor(async () => {
+      await sequencer(ELECTION).sequenceNow();
+      const log = await readPublishedLog(ELECTION).catch(() => undefined);
+      const mine = (log?.decoded ?? []).filter((e) => e.type === "station-results" && e.stationId === station.stationId);
+      return mine.length > 0 ? mine : undefined;
+    });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ sequence: 1, votersCheckedIn: 3, ballotsCast: 3, sheet: qr });
   });
 });
 

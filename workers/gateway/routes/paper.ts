@@ -20,6 +20,7 @@ import { and, eq, gte, isNull, lte } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { base64url } from "jose";
+import { logStationResults } from "../../audit/log.ts";
 import { securityEvents, sheetSigningKeys, stationKeys, stationSerialRanges, voters, resultSheets } from "../../../db/schema.ts";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
@@ -480,6 +481,18 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       }
       replayed = true;
     }
+    // Audit log: the sheet as signed. Keyed by station and sequence, so a station that repeats the
+    // submission after a refused append (log_pool_full) logs it exactly once.
+    const logged = await logStationResults(c.env, election.id, {
+      stationId: station.stationId,
+      sequence: sheet.sequence,
+      closedAt: sheet.closedAt,
+      votersCheckedIn: sheet.votersCheckedIn,
+      ballotsCast: sheet.ballotsCast,
+      contests: sheet.contests.map((contest) => ({ ...contest, options: [...contest.options] })),
+      payloadText: body.qr,
+    });
+    if (!logged.ok) return fail(logged.error);
     const [reconciliation] = await reconcileStations(c.env, election, station.stationId);
     if (!reconciliation) throw new Error("reconciling one station answered nothing");
     return c.json({ electionId: election.id, stationId: station.stationId, sequence: sheet.sequence, payloadSha256, replayed, reconciliation }, replayed ? 200 : 201);
