@@ -16,6 +16,8 @@ import { generateSigningKey } from "../lib/identity/keys.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
+/** The local runtime's ledger mapping; see SystemOptions.ledgerBuckets. */
+export const LOCAL_LEDGER_BUCKETS = "16";
 
 export interface SystemOptions {
   /** Where this instance keeps its state and dev secrets (D1, DOs, keys). */
@@ -23,7 +25,11 @@ export interface SystemOptions {
   readonly port?: number;
   readonly issuerPort?: number;
   readonly demoVoters?: readonly { nationalId: string; label: string }[];
-  /** Voter ledger mapping (see workers/voting/ledger-routing.ts); default one object per voter. */
+  /**
+   * Voter ledger mapping (workers/voting/ledger-routing.ts). Locally 16 hash buckets: on the one
+   * runtime thread a per-voter object costs 2.2 times the CPU per cast and live objects are capped
+   * (docs/PERFORMANCE.md); production keeps one object per voter (wrangler.toml).
+   */
   readonly ledgerBuckets?: string;
   /** Print wrangler's output. */
   readonly verbose?: boolean;
@@ -141,7 +147,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     BOOTSTRAP_ADMIN_JWK: JSON.stringify(secrets.adminPublicJwk),
     RECEIPT_SIGNING_JWK: JSON.stringify(secrets.receiptPrivateJwk),
     LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),
-    LEDGER_BUCKETS: options.ledgerBuckets ?? "0",
+    LEDGER_BUCKETS: options.ledgerBuckets ?? LOCAL_LEDGER_BUCKETS,
   };
   await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
 

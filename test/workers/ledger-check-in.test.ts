@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ledgerFor } from "../../workers/voting/ledger-routing.ts";
+import { ledgerFor, ledgerNameFor } from "../../workers/voting/ledger-routing.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
 
 type Policy = "first-wins" | "paper-supersedes";
@@ -103,6 +103,33 @@ describe("check-in under paper-supersedes", () => {
       ]);
       expect(outcomes[1]?.ok).toBe(true);
       expect(await ledger.status(e, voter)).toMatchObject({ state: "paper", counted: 0 });
+    }
+  });
+});
+
+describe("the bucket mapping keeps the same guarantee", () => {
+  it("voters sharing one bucket object are decided independently, once each", async () => {
+    const e = "ledger-buckets";
+    const buckets = 2;
+    // Find voters that land in the same bucket.
+    const byBucket = new Map<string, string[]>();
+    for (let i = 0; byBucket.size < buckets || [...byBucket.values()].every((v) => v.length < 5); i += 1) {
+      const voter = `bucket-voter-${i}`;
+      const name = ledgerNameFor(e, voter, buckets);
+      byBucket.set(name, [...(byBucket.get(name) ?? []), voter]);
+    }
+    const [name, voters] = [...byBucket.entries()].find(([, v]) => v.length >= 5) ?? ["", []];
+    const ledger = env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(name));
+    const outcomes = await Promise.all(
+      voters.slice(0, 5).flatMap((voter) => [
+        ...Array.from({ length: 20 }, () => ledger.castOnline(castRequest(e, voter, "first-wins"))),
+        ledger.checkIn(checkInRequest(e, voter, "first-wins")),
+      ]),
+    );
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(5);
+    for (const voter of voters.slice(0, 5)) {
+      const status = await ledger.status(e, voter);
+      expect(status.state === "online" ? status.counted : status.state === "paper" ? 1 : 0).toBe(1);
     }
   });
 });
