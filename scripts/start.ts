@@ -42,6 +42,9 @@ Demo voters: national ids DEMO-0001 ... DEMO-1000 (elections/demo/voters.csv).
     SESSION=$(curl -s -X POST ${system.baseUrl}/v1/auth/voter-session -H 'content-type: application/json' -d "{\\"electionId\\":\\"${DEMO_ELECTION_ID}\\",\\"idToken\\":\\"$TOKEN\\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).sessionToken')
     curl -s ${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot -H "authorization: Bearer $SESSION"
 
+Auditor: the public log is at ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/
+  npm run auditor -- verify --log ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/ --key "$(curl -s ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/verifier-key)"
+
 Administrator (official id bootstrap-admin, private key ${system.adminKeyFile}):
   ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- official list
   ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- roll summary ${DEMO_ELECTION_ID}
