@@ -223,46 +223,6 @@ export function compareUtf8(a: string, b: string): number {
   return x.length - y.length;
 }
 
-// ---------------------------------------------------------------------------------------------
-// base64url (no padding), strict: the project's commitments and the signed sheets.
-
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-export function base64urlEncode(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] ?? 0;
-    const b = bytes[i + 1] ?? 0;
-    const c = bytes[i + 2] ?? 0;
-    const triple = (a << 16) | (b << 8) | c;
-    out += B64URL[(triple >> 18) & 63];
-    out += B64URL[(triple >> 12) & 63];
-    if (i + 1 < bytes.length) out += B64URL[(triple >> 6) & 63];
-    if (i + 2 < bytes.length) out += B64URL[triple & 63];
-  }
-  return out;
-}
-
-/** Undefined unless `text` is exactly what base64urlEncode writes for some bytes. */
-export function base64urlDecode(text: string): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  const out = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let bits = 0;
-  let value = 0;
-  let o = 0;
-  for (const ch of text) {
-    value = (value << 6) | B64URL.indexOf(ch);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (value >> bits) & 255;
-    }
-    value &= (1 << bits) - 1;
-  }
-  if (value !== 0) return undefined; // non-zero leftover bits: not the canonical form
-  return out;
-}
-
 function hexToBytes(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);

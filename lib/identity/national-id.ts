@@ -5,6 +5,10 @@
  * the key can test a guessed id against the data.
  */
 import { z } from "zod";
+import { base64urlEncode } from "../base64url.ts";
+
+/** base64url without padding; see lib/base64url.ts. */
+export const base64url = base64urlEncode;
 
 /** Letters, digits and dashes, 4 to 32 of them once spaces are trimmed; letters compared in capitals. */
 export const NationalId = z
@@ -27,8 +31,3 @@ export async function voterKeyOf(secret: CryptoKey, normalisedNationalId: string
   return base64url(new Uint8Array(mac));
 }
 
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}

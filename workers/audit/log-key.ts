@@ -8,7 +8,7 @@
  * comes from the JWK's `x`. A missing or malformed secret is an operator error and throws.
  */
 import { z } from "zod";
-import { base64urlDecode } from "../../lib/audit/entries.ts";
+import { base64urlDecode } from "../../lib/base64url.ts";
 import { logOrigin } from "../../lib/audit/layout.ts";
 import { verifierKey, type NoteSigner } from "../../lib/tlog/note.ts";
 

@@ -16,7 +16,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { elections } from "../../db/schema.ts";
 import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
-import { base64urlDecode } from "../../lib/audit/entries.ts";
+import { base64urlDecode } from "../../lib/base64url.ts";
 import { hexEncode, utf8 } from "../../lib/tlog/encoding.ts";
 import type { Result } from "../../lib/result.ts";
 import type { AppendOutcome, LoggedMessage, LogRefusal, LogSequencer } from "../../durable-objects/log-sequencer.ts";
