@@ -2,10 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { Command } from "commander";
 import { OfficialClient } from "../lib/api.ts";
-
-function print(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
-}
+import { print } from "../lib/io.ts";
 
 export function electionCommands(): Command {
   const election = new Command("election").description("Election definitions (NIST SP 1500-100 ElectionReport plus settings).");

@@ -1,36 +1,19 @@
 /** `admin official ...`: key generation, registration, rotation and revocation of officials. */
-import { readFile, writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { OfficialClient } from "../lib/api.ts";
+import { keygenCommand, print, readPublicJwkFile } from "../lib/io.ts";
 
-const PublicJwkFile = z.looseObject({ kty: z.string(), kid: z.string() }).refine((k) => !("d" in k), {
-  message: "this file holds a private key; pass the .pub.json file",
-});
+const PublicJwkFile = z.looseObject({ kty: z.string(), kid: z.string() });
 
-async function readPublicJwk(path: string): Promise<z.infer<typeof PublicJwkFile>> {
-  return PublicJwkFile.parse(JSON.parse(await readFile(path, "utf8")));
-}
-
-function print(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
+function readPublicJwk(path: string): Promise<z.infer<typeof PublicJwkFile>> {
+  return readPublicJwkFile(path, PublicJwkFile);
 }
 
 export function officialCommands(): Command {
   const official = new Command("official").description("Officials: administrators, station officials, auditors.");
 
-  official
-    .command("keygen")
-    .description("Make an Ed25519 key pair: <out>.jwk.json (private, keep it) and <out>.pub.json (register it).")
-    .argument("<kid>", "the key id")
-    .argument("<out>", "path prefix for the two files")
-    .action(async (kid: string, out: string) => {
-      const { privateJwk, publicJwk } = await generateSigningKey(kid);
-      await writeFile(`${out}.jwk.json`, JSON.stringify(privateJwk, null, 2), { mode: 0o600 });
-      await writeFile(`${out}.pub.json`, JSON.stringify(publicJwk, null, 2));
-      console.log(`wrote ${out}.jwk.json (private) and ${out}.pub.json (public)`);
-    });
+  official.addCommand(keygenCommand("Make an Ed25519 key pair: <out>.jwk.json (private, keep it) and <out>.pub.json (register it)."));
 
   official
     .command("add")

@@ -12,23 +12,13 @@
  *   admin station sheet-key add|list|revoke <electionId> ...  keys that sign pre-printed sheets
  *   admin station reconciliation <electionId> [--station <id>]
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
-import { z } from "zod";
-import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { Ed25519PublicJwk } from "../../lib/station/ids.ts";
 import { OfficialClient } from "../lib/api.ts";
+import { keygenCommand, print, readPublicJwkFile } from "../lib/io.ts";
 
-function print(value: unknown): void {
-  console.log(JSON.stringify(value, null, 2));
-}
-
-async function readPublicJwk(path: string): Promise<Ed25519PublicJwk> {
-  const parsed = Ed25519PublicJwk.safeParse(JSON.parse(await readFile(path, "utf8")));
-  if (!parsed.success) {
-    throw new InvalidArgumentError(`${path} is not an Ed25519 public JWK with a kid (pass the .pub.json file): ${z.prettifyError(parsed.error)}`);
-  }
-  return parsed.data;
+function readPublicJwk(path: string): Promise<Ed25519PublicJwk> {
+  return readPublicJwkFile(path, Ed25519PublicJwk);
 }
 
 function serialRange(value: string, previous: { first: number; last: number }[] = []): { first: number; last: number }[] {
@@ -50,17 +40,7 @@ const enc = encodeURIComponent;
 export function stationCommands(): Command {
   const station = new Command("station").description("Polling stations, their device keys, ballot-sheet keys and reconciliation.");
 
-  station
-    .command("keygen")
-    .description("Make a station device's Ed25519 key pair: <out>.jwk.json (private, stays on the device) and <out>.pub.json (register it).")
-    .argument("<kid>", "the key id")
-    .argument("<out>", "path prefix for the two files")
-    .action(async (kid: string, out: string) => {
-      const { privateJwk, publicJwk } = await generateSigningKey(kid);
-      await writeFile(`${out}.jwk.json`, JSON.stringify(privateJwk, null, 2), { mode: 0o600 });
-      await writeFile(`${out}.pub.json`, JSON.stringify(publicJwk, null, 2));
-      console.log(`wrote ${out}.jwk.json (private) and ${out}.pub.json (public)`);
-    });
+  station.addCommand(keygenCommand("Make a station device's Ed25519 key pair: <out>.jwk.json (private, stays on the device) and <out>.pub.json (register it)."));
 
   station
     .command("add")
