@@ -189,6 +189,23 @@ describe("signed station requests", () => {
     await expectNotCheckedIn(other.voterKey);
   });
 
+  it("refuses a station over its own rate limit with 429, and only that station", async () => {
+    const busy = await registerStation(["district-north"]);
+    const calm = await registerStation(["district-north"]);
+    // Spend the busy station's budget directly (1,200 a minute), then ask. The limiter counts in
+    // fixed windows: should one end in between, spend a fresh window's budget and ask again.
+    let res: Response | undefined;
+    for (let attempt = 0; attempt < 2 && res?.status !== 429; attempt += 1) {
+      for (let i = 0; i < 1_201; i += 1) await env.STATION_LIMITER.limit({ key: busy.stationId });
+      const voter = await newVoter();
+      res = await send(busy, await checkInBody(voter.nationalId));
+      if (res.status === 429) await expectNotCheckedIn(voter.voterKey);
+    }
+    expect([res?.status, res ? await errorCode(res) : ""]).toEqual([429, "rate_limited"]);
+    const voter = await newVoter();
+    expect((await send(calm, await checkInBody(voter.nationalId))).status).toBe(201);
+  });
+
   it("refuses an unknown station, another station's key, a revoked key and a revoked station", async () => {
     const voter = await newVoter();
     const body = await checkInBody(voter.nationalId);

@@ -121,6 +121,11 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     const body = new Uint8Array(await c.req.arrayBuffer());
     if ((await bodyHash(body)) !== claims.bh) return respondError(c, "station_request_mismatch", "The body is not the one that was signed.");
 
+    // Per station, once the signature proved who is asking: a station's own budget, which nobody
+    // else can spend. 1,200 a minute lets an offline station sync a day's ballots in minutes.
+    const { success } = await c.env.STATION_LIMITER.limit({ key: stationId });
+    if (!success) return respondError(c, "rate_limited");
+
     // Held until the request could no longer pass the clock check, plus a minute.
     const holdUntilMs = (claims.iat + STATION_REQUEST_SKEW_SECONDS + 60) * 1000;
     if (!(await claimOnce(c.env, "station-request", `${stationId}:${claims.n}`, holdUntilMs))) {

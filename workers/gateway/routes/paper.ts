@@ -109,7 +109,7 @@ const checkInRoute = createRoute({
   responses: {
     201: { description: "Issue a ballot", content: { "application/json": { schema: CheckInAnswer } } },
     200: { description: "A repeat of an accepted check-in: the same answer", content: { "application/json": { schema: CheckInAnswer } } },
-    ...errorResponses(400, 401, 403, 404, 409, 413),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 429),
   },
 });
 
@@ -159,7 +159,7 @@ const scanRoute = createRoute({
   responses: {
     201: { description: "Accepted and queued for the tally", content: { "application/json": { schema: ScanAnswer } } },
     200: { description: "A repeat of an accepted scan: the same answer", content: { "application/json": { schema: ScanAnswer } } },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 422),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429),
   },
 });
 
@@ -202,7 +202,7 @@ const resultSheetRoute = createRoute({
   responses: {
     201: { description: "Stored; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
     200: { description: "The same sheet again; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
-    ...errorResponses(400, 401, 404, 409, 413, 422),
+    ...errorResponses(400, 401, 404, 409, 413, 422, 429),
   },
 });
 
