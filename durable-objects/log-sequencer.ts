@@ -85,8 +85,8 @@ import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyCon
 import { parseNote } from "../lib/tlog/note.ts";
 import { edgeTilePaths, entryBundlesForTree, tileHashAt, tilesForTree, TILE_WIDTH, type PublishedTile } from "../lib/tlog/tiles.ts";
 import { logSigner, originOf } from "../workers/audit/log-key.ts";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 /**
  * At most one checkpoint per second (DESIGN.md 3.6: "a short alarm"): about a second from a
@@ -249,26 +249,25 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)`);
-    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(`CREATE TABLE log (
-        id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
-        staging_key TEXT, staging_sha256 BLOB, published_size INTEGER NOT NULL, published_root BLOB NOT NULL,
-        acknowledged_size INTEGER NOT NULL,
-        CHECK (published_size <= size AND acknowledged_size <= published_size))`);
-      this.sql.exec(`INSERT INTO log (id, size, root, checkpoint, published_size, published_root, acknowledged_size) VALUES (1, 0, ?, '', 0, ?, 0)`, blob(EMPTY_ROOT), blob(EMPTY_ROOT));
-      this.sql.exec(`CREATE TABLE edge_tiles (path TEXT PRIMARY KEY, data BLOB NOT NULL)`);
-      this.sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
-      this.sql.exec(`CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`);
-      this.sql.exec(`CREATE TABLE cvr_pool (
-        ballot_id TEXT PRIMARY KEY,
-        state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted', 'awaiting-ballot')),
-        shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER, retraction_key TEXT) WITHOUT ROWID`);
-      this.sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-    });
+    ensureSchema(this.ctx.storage, [
+      // Version 1.
+      (sql) => {
+        sql.exec(`CREATE TABLE log (
+          id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
+          staging_key TEXT, staging_sha256 BLOB, published_size INTEGER NOT NULL, published_root BLOB NOT NULL,
+          acknowledged_size INTEGER NOT NULL,
+          CHECK (published_size <= size AND acknowledged_size <= published_size))`);
+        sql.exec(`INSERT INTO log (id, size, root, checkpoint, published_size, published_root, acknowledged_size) VALUES (1, 0, ?, '', 0, ?, 0)`, blob(EMPTY_ROOT), blob(EMPTY_ROOT));
+        sql.exec(`CREATE TABLE edge_tiles (path TEXT PRIMARY KEY, data BLOB NOT NULL)`);
+        sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
+        sql.exec(`CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`);
+        sql.exec(`CREATE TABLE cvr_pool (
+          ballot_id TEXT PRIMARY KEY,
+          state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted', 'awaiting-ballot')),
+          shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER, retraction_key TEXT) WITHOUT ROWID`);
+        sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
+      },
+    ]);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ import { z } from "zod";
 import { ContestMarks, coarseTime, type BallotAccepted } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 export const ScanRequest = z.object({
   electionId: z.string().min(1),
@@ -99,18 +99,17 @@ export class PaperBallotBox extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(`CREATE TABLE serials (
-        election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
-        scan_id TEXT NOT NULL, source TEXT NOT NULL, tracking_code TEXT NOT NULL, commitment TEXT NOT NULL, request_hash TEXT NOT NULL,
-        accepted_at TEXT NOT NULL,
-        PRIMARY KEY (election_id, serial))`);
-      this.sql.exec(OUTBOX_TABLE_SQL);
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-    });
+    ensureSchema(this.ctx.storage, [
+      // Version 1.
+      (sql) => {
+        sql.exec(`CREATE TABLE serials (
+          election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
+          scan_id TEXT NOT NULL, source TEXT NOT NULL, tracking_code TEXT NOT NULL, commitment TEXT NOT NULL, request_hash TEXT NOT NULL,
+          accepted_at TEXT NOT NULL,
+          PRIMARY KEY (election_id, serial))`);
+        sql.exec(OUTBOX_TABLE_SQL);
+      },
+    ]);
   }
 
   /** Accepts the ballot with this serial once, and queues it for the tally in the same transaction. */

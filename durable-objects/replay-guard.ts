@@ -14,8 +14,8 @@
  *   seen(id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)  -- expires_at in ms since the epoch
  */
 import { DurableObject } from "cloudflare:workers";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 export class ReplayGuard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -23,15 +23,15 @@ export class ReplayGuard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-      const row = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0];
-      if (row === undefined) {
-        this.sql.exec(`CREATE TABLE seen (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`);
-        this.sql.exec(`CREATE INDEX seen_by_expiry ON seen (expires_at)`);
-        this.sql.exec(`INSERT INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-      }
-    });
+    ctx.blockConcurrencyWhile(async () =>
+      ensureSchema(ctx.storage, [
+        // Version 1.
+        (sql) => {
+          sql.exec(`CREATE TABLE seen (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`);
+          sql.exec(`CREATE INDEX seen_by_expiry ON seen (expires_at)`);
+        },
+      ]),
+    );
   }
 
   /** True the first time an id is claimed, false on every later claim until it expires. */

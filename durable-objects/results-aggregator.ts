@@ -28,8 +28,8 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/totals.ts";
 import { parseShardName } from "../workers/tally/shards.ts";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 const ReportArgs = z.tuple([z.string().min(1).max(512), z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), DistrictTotals]);
 
@@ -57,15 +57,14 @@ export class ResultsAggregator extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)`);
-    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(`CREATE TABLE shard_reports (
-        shard_name TEXT PRIMARY KEY, district_id TEXT NOT NULL, version INTEGER NOT NULL,
-        totals_json TEXT NOT NULL, reported_at INTEGER NOT NULL)`);
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-    });
+    ensureSchema(this.ctx.storage, [
+      // Version 1.
+      (sql) => {
+        sql.exec(`CREATE TABLE shard_reports (
+          shard_name TEXT PRIMARY KEY, district_id TEXT NOT NULL, version INTEGER NOT NULL,
+          totals_json TEXT NOT NULL, reported_at INTEGER NOT NULL)`);
+      },
+    ]);
   }
 
   /**

@@ -45,8 +45,8 @@ import {
   type DistrictTotals,
 } from "../lib/tally/totals.ts";
 import { parseShardName, tallyShardIndex } from "../workers/tally/shards.ts";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 /**
  * Results reach displays within a second of acceptance (DESIGN.md 3.5): queue wait (up to 1 s
@@ -135,25 +135,24 @@ export class TallyShard extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(`CREATE TABLE shard (
-        id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, election_id TEXT NOT NULL,
-        district_id TEXT NOT NULL, ballots INTEGER NOT NULL CHECK (ballots >= 0),
-        version INTEGER NOT NULL, reported_version INTEGER NOT NULL)`);
-      this.sql.exec(`CREATE TABLE applied (
-        ballot_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('counted', 'retracted')),
-        marks_json TEXT)`);
-      this.sql.exec(`CREATE TABLE contest_totals (
-        contest_id TEXT PRIMARY KEY, write_ins INTEGER NOT NULL CHECK (write_ins >= 0),
-        blanks INTEGER NOT NULL CHECK (blanks >= 0))`);
-      this.sql.exec(`CREATE TABLE option_totals (
-        contest_id TEXT NOT NULL, option_id TEXT NOT NULL, votes INTEGER NOT NULL CHECK (votes >= 0),
-        PRIMARY KEY (contest_id, option_id))`);
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-    });
+    ensureSchema(this.ctx.storage, [
+      // Version 1.
+      (sql) => {
+        sql.exec(`CREATE TABLE shard (
+          id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, election_id TEXT NOT NULL,
+          district_id TEXT NOT NULL, ballots INTEGER NOT NULL CHECK (ballots >= 0),
+          version INTEGER NOT NULL, reported_version INTEGER NOT NULL)`);
+        sql.exec(`CREATE TABLE applied (
+          ballot_id TEXT PRIMARY KEY, state TEXT NOT NULL CHECK (state IN ('counted', 'retracted')),
+          marks_json TEXT)`);
+        sql.exec(`CREATE TABLE contest_totals (
+          contest_id TEXT PRIMARY KEY, write_ins INTEGER NOT NULL CHECK (write_ins >= 0),
+          blanks INTEGER NOT NULL CHECK (blanks >= 0))`);
+        sql.exec(`CREATE TABLE option_totals (
+          contest_id TEXT NOT NULL, option_id TEXT NOT NULL, votes INTEGER NOT NULL CHECK (votes >= 0),
+          PRIMARY KEY (contest_id, option_id))`);
+      },
+    ]);
   }
 
   /**

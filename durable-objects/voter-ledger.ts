@@ -42,8 +42,8 @@ import { z } from "zod";
 import { ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted, type CheckInRecorded } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
+import { ensureSchema } from "./schema.ts";
 
-const SCHEMA_VERSION = 1;
 
 export const CastOnlineRequest = z.object({
   electionId: z.string().min(1),
@@ -140,29 +140,28 @@ export class VoterLedger extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`);
-    const version = this.sql.exec<{ value: number }>(`SELECT value FROM meta WHERE key = 'schema'`).toArray()[0]?.value ?? 0;
-    if (version >= SCHEMA_VERSION) return;
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(`CREATE TABLE voters (
-        election_id TEXT NOT NULL, voter_key TEXT NOT NULL, state TEXT NOT NULL,
-        online_ballot_id TEXT, revotes INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
-        PRIMARY KEY (election_id, voter_key))`);
-      this.sql.exec(`CREATE TABLE ballots (
-        ballot_id TEXT PRIMARY KEY, election_id TEXT NOT NULL, voter_key TEXT NOT NULL,
-        ballot_style_id TEXT NOT NULL, district_id TEXT NOT NULL, channel TEXT NOT NULL,
-        marks_json TEXT NOT NULL, commitment TEXT NOT NULL, tracking_code TEXT NOT NULL,
-        nonce TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,
-        accepted_at TEXT NOT NULL, status TEXT NOT NULL,
-        UNIQUE (election_id, voter_key, idempotency_key))`);
-      this.sql.exec(`CREATE TABLE check_ins (
-        election_id TEXT NOT NULL, check_in_id TEXT NOT NULL, voter_key TEXT NOT NULL,
-        station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
-        request_hash TEXT NOT NULL, outcome TEXT NOT NULL, cancelled_online INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (election_id, check_in_id))`);
-      this.sql.exec(OUTBOX_TABLE_SQL);
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)`, SCHEMA_VERSION);
-    });
+    ensureSchema(this.ctx.storage, [
+      // Version 1.
+      (sql) => {
+        sql.exec(`CREATE TABLE voters (
+          election_id TEXT NOT NULL, voter_key TEXT NOT NULL, state TEXT NOT NULL,
+          online_ballot_id TEXT, revotes INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+          PRIMARY KEY (election_id, voter_key))`);
+        sql.exec(`CREATE TABLE ballots (
+          ballot_id TEXT PRIMARY KEY, election_id TEXT NOT NULL, voter_key TEXT NOT NULL,
+          ballot_style_id TEXT NOT NULL, district_id TEXT NOT NULL, channel TEXT NOT NULL,
+          marks_json TEXT NOT NULL, commitment TEXT NOT NULL, tracking_code TEXT NOT NULL,
+          nonce TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,
+          accepted_at TEXT NOT NULL, status TEXT NOT NULL,
+          UNIQUE (election_id, voter_key, idempotency_key))`);
+        sql.exec(`CREATE TABLE check_ins (
+          election_id TEXT NOT NULL, check_in_id TEXT NOT NULL, voter_key TEXT NOT NULL,
+          station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
+          request_hash TEXT NOT NULL, outcome TEXT NOT NULL, cancelled_online INTEGER NOT NULL DEFAULT 0,
+          PRIMARY KEY (election_id, check_in_id))`);
+        sql.exec(OUTBOX_TABLE_SQL);
+      },
+    ]);
   }
 
   /** Decides an online cast under the election's cross-channel policy. */
