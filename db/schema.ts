@@ -260,3 +260,16 @@ export const reconciliationDifferences = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.electionId, t.stationId, t.kind, t.contestId, t.optionId] })],
 );
+
+/**
+ * Messages that reached the ballots' dead-letter queue (workers/tally/dead-letters.ts): kept for
+ * the operator, keyed by the SHA-256 of the body, with how often each came back.
+ */
+export const deadLetters = sqliteTable("dead_letters", {
+  bodySha256: text("body_sha256").primaryKey(),
+  bodyJson: text("body_json").notNull(),
+  parses: integer("parses").notNull(),
+  deliveries: integer("deliveries").notNull(),
+  firstSeen: text("first_seen").notNull(),
+  lastSeen: text("last_seen").notNull(),
+});

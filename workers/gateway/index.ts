@@ -4,6 +4,7 @@
  */
 import { createApp } from "./app.ts";
 import { handleBallotBatch } from "../tally/consumer.ts";
+import { handleDeadLetters } from "../tally/dead-letters.ts";
 
 export { ReplayGuard } from "../../durable-objects/replay-guard.ts";
 export { VoterLedger } from "../../durable-objects/voter-ledger.ts";
@@ -16,5 +17,5 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  queue: (batch, env) => handleBallotBatch(batch, env),
+  queue: (batch, env) => (batch.queue === "ballots-dlq" ? handleDeadLetters(batch, env) : handleBallotBatch(batch, env)),
 } satisfies ExportedHandler<Env>;

@@ -3,9 +3,9 @@
  * shard and records it in D1, then acknowledges exactly the messages whose every write succeeded.
  *
  * Durability order, per batch:
- *   1. parse every message with BallotMessage. Unparseable: logged and acknowledged (fatal for
- *      that message only: it can never parse, so retrying would only push it to the dead-letter
- *      queue later and hold up nothing; the log keeps its id for the operator);
+ *   1. parse every message with BallotMessage. Unparseable: logged, sent to the dead-letter queue
+ *      at once (dead-letters.ts records it in D1 for the operator; retrying here could never
+ *      help) and acknowledged once the dead-letter queue took it;
  *   2. in parallel: one applyBatch call per tally shard with that shard's messages, and one D1
  *      batch with the records of all parsed messages. Either failing is not fatal;
  *   3. acknowledge a message when its shard call and the D1 batch both succeeded; retry the others
@@ -63,7 +63,12 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
         problems: result.error.issues.slice(0, 5).map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
       }),
     );
-    message.ack();
+    try {
+      await env.BALLOTS_DLQ.send(message.body);
+      message.ack();
+    } catch {
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    }
   }
   if (parsed.length === 0) return;
 
