@@ -26,13 +26,16 @@
  * - The outbox (outbox.ts) is flushed right after each decision and by alarm until empty
  *   (at-least-once; consumers dedupe by ballot id).
  *
- * Storage schema (SQLite, version 1):
+ * Storage schema (SQLite, version 2):
  *   voters(election_id, voter_key, state 'online'|'paper', online_ballot_id, revotes,
  *          updated_at; PRIMARY KEY (election_id, voter_key))       -- absent row: not voted
  *   ballots(ballot_id PK, election_id, voter_key, ballot_style_id, district_id, channel,
- *           marks_json, commitment, tracking_code, nonce, idempotency_key, request_hash,
- *           accepted_at, status 'counted'|'superseded'|'cancelled';
- *           UNIQUE (election_id, voter_key, idempotency_key))
+ *           commitment, tracking_code, idempotency_key, accepted_at,
+ *           status 'counted'|'superseded'|'cancelled'; UNIQUE (election_id, voter_key, idempotency_key))
+ *     -- no marks, no nonce: the ledger links a voter to a commitment, never to a choice. A
+ *     -- repeated request is recognised by its commitment, which the gateway makes from a nonce
+ *     -- derived from the idempotency key (same key and marks, same commitment). Version 2
+ *     -- dropped the columns version 1 had for marks, nonce and a request hash.
  *   check_ins(check_in_id, election_id, voter_key, station_id, identity, at, request_hash,
  *             outcome 'accepted'|refusal code; PRIMARY KEY (election_id, check_in_id))
  *   outbox: see outbox.ts
@@ -58,7 +61,6 @@ export const CastOnlineRequest = z.object({
   contests: z.array(ContestMarks).min(1),
   commitment: z.string().min(1),
   trackingCode: z.string().min(1),
-  nonce: z.string().min(1),
 });
 export type CastOnlineRequest = z.infer<typeof CastOnlineRequest>;
 
@@ -118,14 +120,8 @@ interface BallotRow {
   tracking_code: string;
   commitment: string;
   accepted_at: string;
-  request_hash: string;
   district_id: string;
   [key: string]: SqlStorageValue;
-}
-
-/** What identifies the content of a cast request, to tell a true repeat from a reused key. */
-function requestHash(req: CastOnlineRequest): string {
-  return JSON.stringify([req.ballotStyleId, req.contests]);
 }
 
 export class VoterLedger extends DurableObject<Env> {
@@ -161,6 +157,12 @@ export class VoterLedger extends DurableObject<Env> {
           PRIMARY KEY (election_id, check_in_id))`);
         sql.exec(OUTBOX_TABLE_SQL);
       },
+      // Version 2: the ledger keeps no marks and no nonce (see the schema above).
+      (sql) => {
+        sql.exec(`ALTER TABLE ballots DROP COLUMN marks_json`);
+        sql.exec(`ALTER TABLE ballots DROP COLUMN nonce`);
+        sql.exec(`ALTER TABLE ballots DROP COLUMN request_hash`);
+      },
     ]);
   }
 
@@ -170,7 +172,7 @@ export class VoterLedger extends DurableObject<Env> {
     const outcome = this.ctx.storage.transactionSync((): CastOutcome => {
       const earlier = this.sql
         .exec<BallotRow>(
-          `SELECT ballot_id, tracking_code, commitment, accepted_at, request_hash, district_id FROM ballots
+          `SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots
            WHERE election_id = ? AND voter_key = ? AND idempotency_key = ?`,
           req.electionId,
           req.voterKey,
@@ -178,7 +180,8 @@ export class VoterLedger extends DurableObject<Env> {
         )
         .toArray()[0];
       if (earlier) {
-        if (earlier.request_hash !== requestHash(req)) return err("idempotency_conflict");
+        // Same key and same marks give the same commitment; anything else reused the key.
+        if (earlier.commitment !== req.commitment) return err("idempotency_conflict");
         const voter = this.voterRow(req.electionId, req.voterKey);
         return ok({
           ballotId: earlier.ballot_id,
@@ -207,20 +210,17 @@ export class VoterLedger extends DurableObject<Env> {
       }
 
       this.sql.exec(
-        `INSERT INTO ballots (ballot_id, election_id, voter_key, ballot_style_id, district_id, channel, marks_json,
-           commitment, tracking_code, nonce, idempotency_key, request_hash, accepted_at, status)
-         VALUES (?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, ?, ?, ?, 'counted')`,
+        `INSERT INTO ballots (ballot_id, election_id, voter_key, ballot_style_id, district_id, channel,
+           commitment, tracking_code, idempotency_key, accepted_at, status)
+         VALUES (?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, 'counted')`,
         req.ballotId,
         req.electionId,
         req.voterKey,
         req.ballotStyleId,
         req.districtId,
-        JSON.stringify(req.contests),
         req.commitment,
         req.trackingCode,
-        req.nonce,
         req.idempotencyKey,
-        requestHash(req),
         acceptedAt,
       );
       this.setVoterState(req.electionId, req.voterKey, "online", req.ballotId, revotes, now);
@@ -345,7 +345,7 @@ export class VoterLedger extends DurableObject<Env> {
   /** Synchronous; inside the caller's transaction. Marks the ballot and queues its retraction. */
   private retractOnline(electionId: string, voterKey: string, ballotId: string, reason: BallotRetracted["reason"], at: string): void {
     const previous = this.sql
-      .exec<BallotRow>(`SELECT ballot_id, tracking_code, commitment, accepted_at, request_hash, district_id FROM ballots WHERE ballot_id = ?`, ballotId)
+      .exec<BallotRow>(`SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots WHERE ballot_id = ?`, ballotId)
       .toArray()[0];
     if (!previous) return;
     this.sql.exec(`UPDATE ballots SET status = ? WHERE ballot_id = ?`, reason === "superseded-by-online" ? "superseded" : "cancelled", ballotId);

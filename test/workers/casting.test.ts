@@ -181,7 +181,6 @@ describe("first-wins", () => {
           contests: [{ contestId: "contest-president", optionIds: [i % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-liis-kask"] }],
           commitment: `c-${i}`,
           trackingCode: `T-${i}`,
-          nonce: `n-${i}`,
         }),
       ),
     );
@@ -236,7 +235,6 @@ describe("paper-supersedes", () => {
           contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
           commitment: `c-${i}`,
           trackingCode: `T-${i}`,
-          nonce: `n-${i}`,
         }),
       ),
     );

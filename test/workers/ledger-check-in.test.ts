@@ -24,7 +24,6 @@ function castRequest(electionId: string, voterKey: string, policy: Policy): Cast
     contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
     commitment: `c-${id}`,
     trackingCode: `T-${id}`,
-    nonce: `n-${id}`,
   };
 }
 

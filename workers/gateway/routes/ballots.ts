@@ -5,7 +5,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
-import { canonicalBallot, commitBallot, newNonce, TRACKING_CODE, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
+import { canonicalBallot, commitBallot, derivedNonce, TRACKING_CODE, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
@@ -116,6 +116,17 @@ const keysRoute = createRoute({
   responses: { 200: { description: "JWKS", content: { "application/json": { schema: z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }) } } } },
 });
 
+const nonceSecrets = new Map<string, Promise<CryptoKey>>();
+/** The HMAC key for ballot nonces, imported once per isolate (SESSION_SIGNING_KEY, its own domain). */
+function nonceSecret(env: Env): Promise<CryptoKey> {
+  let key = nonceSecrets.get(env.SESSION_SIGNING_KEY);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(env.SESSION_SIGNING_KEY), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    nonceSecrets.set(env.SESSION_SIGNING_KEY, key);
+  }
+  return key;
+}
+
 function checkUrlOf(requestUrl: string, trackingCode: string): string {
   return new URL(`/v1/receipts/${trackingCode}`, requestUrl).toString();
 }
@@ -135,7 +146,7 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const marks = validateBallot(election, voter.ballotStyleId, body.contests);
     if (!marks.ok) fail("invalid_ballot", undefined, marks.error);
 
-    const nonce = newNonce();
+    const nonce = await derivedNonce(await nonceSecret(c.env), election.id, voter.voterKey, body.idempotencyKey);
     const commitment = await commitBallot(canonicalBallot(election.id, voter.ballotStyleId, marks.value), nonce);
     const trackingCode = await trackingCodeOf(commitment);
     const outcome = await ledgerFor(c.env, election.id, voter.voterKey).castOnline({
@@ -151,7 +162,6 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
       contests: marks.value,
       commitment,
       trackingCode,
-      nonce,
     });
     if (!outcome.ok) {
       switch (outcome.error) {
