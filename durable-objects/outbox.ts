@@ -66,7 +66,8 @@ export class Outbox {
     }
   }
 
-  private async ensureAlarm(at: number): Promise<void> {
+  /** Arms the owner's alarm for `at` unless it is already due sooner. */
+  async ensureAlarm(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }

@@ -23,10 +23,13 @@
  *   recorded (a conflict for adjudication), never silently accepted. An accepted check-in queues
  *   a `check-in` message (no voter key) in the same transaction, so check-ins are counted per
  *   station for reconciliation exactly when the ledger accepted them.
+ * - At `forgetLinksAtMs` (after polls close) the alarm deletes the election's ballot rows and the
+ *   voters' online_ballot_id: from then on nothing links a voter to a ballot, not even its
+ *   tracking code. It waits for an empty outbox, whose rows name the voter and the ballot.
  * - The outbox (outbox.ts) is flushed right after each decision and by alarm until empty
  *   (at-least-once; consumers dedupe by ballot id).
  *
- * Storage schema (SQLite, version 2):
+ * Storage schema (SQLite, version 3):
  *   voters(election_id, voter_key, state 'online'|'paper', online_ballot_id, revotes,
  *          updated_at; PRIMARY KEY (election_id, voter_key))       -- absent row: not voted
  *   ballots(ballot_id PK, election_id, voter_key, ballot_style_id, district_id, channel,
@@ -38,6 +41,7 @@
  *     -- dropped the columns version 1 had for marks, nonce and a request hash.
  *   check_ins(check_in_id, election_id, voter_key, station_id, identity, at, request_hash,
  *             outcome 'accepted'|refusal code; PRIMARY KEY (election_id, check_in_id))
+ *   forget_links(election_id PK, at INTEGER, done INTEGER)  -- version 3
  *   outbox: see outbox.ts
  */
 import { DurableObject } from "cloudflare:workers";
@@ -56,6 +60,11 @@ export const CastOnlineRequest = z.object({
   policy: z.enum(["first-wins", "paper-supersedes"]),
   opensAtMs: z.number(),
   closesAtMs: z.number(),
+  /**
+   * When the links from voters to their online ballots are destroyed (DESIGN.md section 4): after
+   * close, once retries of late casts had time to get their receipts. The gateway decides it.
+   */
+  forgetLinksAtMs: z.number(),
   idempotencyKey: z.string().min(8).max(128),
   ballotId: z.uuid(),
   contests: z.array(ContestMarks).min(1),
@@ -163,6 +172,10 @@ export class VoterLedger extends DurableObject<Env> {
         sql.exec(`ALTER TABLE ballots DROP COLUMN nonce`);
         sql.exec(`ALTER TABLE ballots DROP COLUMN request_hash`);
       },
+      // Version 3: when each election's voter-ballot links are destroyed.
+      (sql) => {
+        sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
+      },
     ]);
   }
 
@@ -237,10 +250,14 @@ export class VoterLedger extends DurableObject<Env> {
         acceptedAt,
       };
       this.outbox.enqueue(req.voterKey, accepted);
+      this.sql.exec(`INSERT OR IGNORE INTO forget_links (election_id, at) VALUES (?, ?)`, req.electionId, req.forgetLinksAtMs);
       return ok({ ballotId: req.ballotId, trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, revotes, replayed: false });
     });
 
-    if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
+    if (outcome.ok && !outcome.value.replayed) {
+      await this.outbox.afterCommit();
+      await this.outbox.ensureAlarm(req.forgetLinksAtMs);
+    }
     return outcome;
   }
 
@@ -324,6 +341,35 @@ export class VoterLedger extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.outbox.onAlarm();
+    await this.forgetDueLinks();
+  }
+
+  /** Destroys the voter-ballot links of every election whose time has come; re-arms for the rest. */
+  private async forgetDueLinks(): Promise<void> {
+    const now = Date.now();
+    const waiting = this.sql.exec<{ election_id: string; at: number }>(`SELECT election_id, at FROM forget_links WHERE done = 0`).toArray();
+    if (waiting.length === 0) return;
+    // The outbox names voter and ballot together; forget only once it has been delivered.
+    const outboxEmpty = this.outbox.pending() === 0;
+    let next: number | undefined;
+    for (const { election_id: electionId, at } of waiting) {
+      if (now >= at && outboxEmpty) {
+        this.ctx.storage.transactionSync(() => {
+          this.sql.exec(`DELETE FROM ballots WHERE election_id = ?`, electionId);
+          this.sql.exec(`UPDATE voters SET online_ballot_id = NULL WHERE election_id = ?`, electionId);
+          this.sql.exec(`UPDATE forget_links SET done = 1 WHERE election_id = ?`, electionId);
+        });
+      } else {
+        const due = now >= at ? now + 5_000 : at;
+        next = next === undefined ? due : Math.min(next, due);
+      }
+    }
+    if (next !== undefined) await this.outbox.ensureAlarm(next);
+  }
+
+  /** Whether any ballot row of the election remains (for tests and officials). */
+  async linksRemain(electionId: string): Promise<boolean> {
+    return (this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ballots WHERE election_id = ?`, electionId).toArray()[0]?.n ?? 0) > 0;
   }
 
   private voterRow(electionId: string, voterKey: string): VoterRow | undefined {

@@ -2,7 +2,7 @@
  * The voter ledger's cross-channel rule at the ledger itself: check-ins and online casts for the
  * same voter, one after the other and racing, under both policies.
  */
-import { env } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerFor, ledgerNameFor } from "../../workers/voting/ledger-routing.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
@@ -19,6 +19,7 @@ function castRequest(electionId: string, voterKey: string, policy: Policy): Cast
     policy,
     opensAtMs: 0,
     closesAtMs: Date.now() + 3_600_000,
+    forgetLinksAtMs: Date.now() + 7_200_000,
     idempotencyKey: `cast-${id}`,
     ballotId: id,
     contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
@@ -130,5 +131,28 @@ describe("the bucket mapping keeps the same guarantee", () => {
       const status = await ledger.status(e, voter);
       expect(status.state === "online" ? status.counted : status.state === "paper" ? 1 : 0).toBe(1);
     }
+  });
+});
+
+describe("after the polls close", () => {
+  it("the ledger forgets which ballot was whose, once the outbox is delivered, and keeps that the voter voted", async () => {
+    const e = "ledger-forget";
+    const voter = "forgetful-voter";
+    const ledger = ledgerFor(env, e, voter);
+    const closesAtMs = Date.now() + 400;
+    const cast = await ledger.castOnline({ ...castRequest(e, voter, "paper-supersedes"), closesAtMs, forgetLinksAtMs: closesAtMs + 200 });
+    expect(cast.ok).toBe(true);
+    expect(await ledger.linksRemain(e)).toBe(true);
+    // The alarm fires at forgetLinksAtMs (or retries until the outbox is empty).
+    const deadline = Date.now() + 15_000;
+    while ((await ledger.linksRemain(e)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      await runDurableObjectAlarm(ledger);
+    }
+    expect(await ledger.linksRemain(e)).toBe(false);
+    expect(await ledger.pendingOutbox()).toBe(0);
+    expect(await ledger.status(e, voter)).toMatchObject({ state: "online", counted: 0 });
+    // Still one ballot per voter: the voter remains recorded as having voted online.
+    expect(await ledger.castOnline(castRequest(e, voter, "first-wins"))).toMatchObject({ ok: false });
   });
 });

@@ -116,6 +116,12 @@ const keysRoute = createRoute({
   responses: { 200: { description: "JWKS", content: { "application/json": { schema: z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }) } } } },
 });
 
+/**
+ * How long after close the ledgers keep voter-ballot links: long enough for a voter whose cast was
+ * accepted just before close to retry and get the same receipt, short next to the count.
+ */
+const FORGET_LINKS_AFTER_CLOSE_MS = 15 * 60_000;
+
 const nonceSecrets = new Map<string, Promise<CryptoKey>>();
 /** The HMAC key for ballot nonces, imported once per isolate (SESSION_SIGNING_KEY, its own domain). */
 function nonceSecret(env: Env): Promise<CryptoKey> {
@@ -157,6 +163,7 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
       policy: election.settings.crossChannelPolicy,
       opensAtMs: Date.parse(election.settings.polls.opensAt),
       closesAtMs: Date.parse(election.settings.polls.closesAt),
+      forgetLinksAtMs: Date.parse(election.settings.polls.closesAt) + FORGET_LINKS_AFTER_CLOSE_MS,
       idempotencyKey: body.idempotencyKey,
       ballotId: crypto.randomUUID(),
       contests: marks.value,
