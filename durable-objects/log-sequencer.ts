@@ -249,9 +249,9 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.ctx.storage, [
-      // Version 1.
-      (sql) => {
+    ensureSchema(this.ctx.storage, {
+      version: 1,
+      create: (sql) => {
         sql.exec(`CREATE TABLE log (
           id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
           staging_key TEXT, staging_sha256 BLOB, published_size INTEGER NOT NULL, published_root BLOB NOT NULL,
@@ -267,7 +267,7 @@ export class LogSequencer extends DurableObject<Env> {
           shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER, retraction_key TEXT) WITHOUT ROWID`);
         sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
       },
-    ]);
+    });
   }
 
   // -------------------------------------------------------------------------------------------

@@ -99,9 +99,9 @@ export class PaperBallotBox extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.ctx.storage, [
-      // Version 1.
-      (sql) => {
+    ensureSchema(this.ctx.storage, {
+      version: 1,
+      create: (sql) => {
         sql.exec(`CREATE TABLE serials (
           election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
           scan_id TEXT NOT NULL, source TEXT NOT NULL, tracking_code TEXT NOT NULL, commitment TEXT NOT NULL, request_hash TEXT NOT NULL,
@@ -109,7 +109,7 @@ export class PaperBallotBox extends DurableObject<Env> {
           PRIMARY KEY (election_id, serial))`);
         sql.exec(OUTBOX_TABLE_SQL);
       },
-    ]);
+    });
   }
 
   /** Accepts the ballot with this serial once, and queues it for the tally in the same transaction. */

@@ -24,13 +24,13 @@ export class ReplayGuard extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () =>
-      ensureSchema(ctx.storage, [
-        // Version 1.
-        (sql) => {
+      ensureSchema(ctx.storage, {
+        version: 1,
+        create: (sql) => {
           sql.exec(`CREATE TABLE seen (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)`);
           sql.exec(`CREATE INDEX seen_by_expiry ON seen (expires_at)`);
         },
-      ]),
+      }),
     );
   }
 

@@ -57,14 +57,14 @@ export class ResultsAggregator extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.ctx.storage, [
-      // Version 1.
-      (sql) => {
+    ensureSchema(this.ctx.storage, {
+      version: 1,
+      create: (sql) => {
         sql.exec(`CREATE TABLE shard_reports (
           shard_name TEXT PRIMARY KEY, district_id TEXT NOT NULL, version INTEGER NOT NULL,
           totals_json TEXT NOT NULL, reported_at INTEGER NOT NULL)`);
       },
-    ]);
+    });
   }
 
   /**

@@ -135,9 +135,9 @@ export class TallyShard extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.ctx.storage, [
-      // Version 1.
-      (sql) => {
+    ensureSchema(this.ctx.storage, {
+      version: 1,
+      create: (sql) => {
         sql.exec(`CREATE TABLE shard (
           id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, election_id TEXT NOT NULL,
           district_id TEXT NOT NULL, ballots INTEGER NOT NULL CHECK (ballots >= 0),
@@ -152,7 +152,7 @@ export class TallyShard extends DurableObject<Env> {
           contest_id TEXT NOT NULL, option_id TEXT NOT NULL, votes INTEGER NOT NULL CHECK (votes >= 0),
           PRIMARY KEY (contest_id, option_id))`);
       },
-    ]);
+    });
   }
 
   /**

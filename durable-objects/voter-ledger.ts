@@ -145,9 +145,9 @@ export class VoterLedger extends DurableObject<Env> {
   }
 
   private migrate(): void {
-    ensureSchema(this.ctx.storage, [
-      // Version 1.
-      (sql) => {
+    ensureSchema(this.ctx.storage, {
+      version: 3,
+      create: (sql) => {
         sql.exec(`CREATE TABLE voters (
           election_id TEXT NOT NULL, voter_key TEXT NOT NULL, state TEXT NOT NULL,
           online_ballot_id TEXT, revotes INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
@@ -155,8 +155,7 @@ export class VoterLedger extends DurableObject<Env> {
         sql.exec(`CREATE TABLE ballots (
           ballot_id TEXT PRIMARY KEY, election_id TEXT NOT NULL, voter_key TEXT NOT NULL,
           ballot_style_id TEXT NOT NULL, district_id TEXT NOT NULL, channel TEXT NOT NULL,
-          marks_json TEXT NOT NULL, commitment TEXT NOT NULL, tracking_code TEXT NOT NULL,
-          nonce TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_hash TEXT NOT NULL,
+          commitment TEXT NOT NULL, tracking_code TEXT NOT NULL, idempotency_key TEXT NOT NULL,
           accepted_at TEXT NOT NULL, status TEXT NOT NULL,
           UNIQUE (election_id, voter_key, idempotency_key))`);
         sql.exec(`CREATE TABLE check_ins (
@@ -164,19 +163,22 @@ export class VoterLedger extends DurableObject<Env> {
           station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
           request_hash TEXT NOT NULL, outcome TEXT NOT NULL, cancelled_online INTEGER NOT NULL DEFAULT 0,
           PRIMARY KEY (election_id, check_in_id))`);
+        sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
         sql.exec(OUTBOX_TABLE_SQL);
       },
-      // Version 2: the ledger keeps no marks and no nonce (see the schema above).
-      (sql) => {
-        sql.exec(`ALTER TABLE ballots DROP COLUMN marks_json`);
-        sql.exec(`ALTER TABLE ballots DROP COLUMN nonce`);
-        sql.exec(`ALTER TABLE ballots DROP COLUMN request_hash`);
-      },
-      // Version 3: when each election's voter-ballot links are destroyed.
-      (sql) => {
-        sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
-      },
-    ]);
+      upgrades: [
+        // 1 -> 2: the ledger keeps no marks and no nonce (see the schema above).
+        (sql) => {
+          sql.exec(`ALTER TABLE ballots DROP COLUMN marks_json`);
+          sql.exec(`ALTER TABLE ballots DROP COLUMN nonce`);
+          sql.exec(`ALTER TABLE ballots DROP COLUMN request_hash`);
+        },
+        // 2 -> 3: when each election's voter-ballot links are destroyed.
+        (sql) => {
+          sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
+        },
+      ],
+    });
   }
 
   /** Decides an online cast under the election's cross-channel policy. */
