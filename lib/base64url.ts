@@ -5,20 +5,30 @@
  */
 
 const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-export function base64urlEncode(bytes: Uint8Array): string {
+/** RFC 4648 encoding with `alphabet`; `pad` writes the trailing "=" of standard base64. */
+function encode(bytes: Uint8Array, alphabet: string, pad: boolean): string {
   let out = "";
   for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] ?? 0;
-    const b = bytes[i + 1] ?? 0;
-    const c = bytes[i + 2] ?? 0;
-    const triple = (a << 16) | (b << 8) | c;
-    out += B64URL[(triple >> 18) & 63];
-    out += B64URL[(triple >> 12) & 63];
-    if (i + 1 < bytes.length) out += B64URL[(triple >> 6) & 63];
-    if (i + 2 < bytes.length) out += B64URL[triple & 63];
+    const triple = ((bytes[i] ?? 0) << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
+    out += alphabet[(triple >> 18) & 63];
+    out += alphabet[(triple >> 12) & 63];
+    if (i + 1 < bytes.length) out += alphabet[(triple >> 6) & 63];
+    else if (pad) out += "=";
+    if (i + 2 < bytes.length) out += alphabet[triple & 63];
+    else if (pad) out += "=";
   }
   return out;
+}
+
+export function base64urlEncode(bytes: Uint8Array): string {
+  return encode(bytes, B64URL, false);
+}
+
+/** Standard, padded base64 (RFC 4648 section 4): the C2SP formats' encoding (lib/tlog). */
+export function base64Encode(bytes: Uint8Array): string {
+  return encode(bytes, B64, true);
 }
 
 /** Undefined unless `text` is exactly what base64urlEncode writes for some bytes. */

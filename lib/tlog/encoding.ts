@@ -9,26 +9,14 @@
  * that, two different signed texts (or bundles) could carry the same bytes, and a flipped bit in
  * a padding position would go unnoticed.
  */
+import { base64Encode } from "../base64url.ts";
 import { err, ok, type Result } from "../result.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const DECODE = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
 const BASE64_SHAPE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-export function base64Encode(bytes: Uint8Array): string {
-  let out = "";
-  for (let i = 0; i < bytes.length; i += 3) {
-    const a = bytes[i] ?? 0;
-    const b = bytes[i + 1] ?? 0;
-    const c = bytes[i + 2] ?? 0;
-    const triple = (a << 16) | (b << 8) | c;
-    out += ALPHABET[(triple >> 18) & 63];
-    out += ALPHABET[(triple >> 12) & 63];
-    out += i + 1 < bytes.length ? ALPHABET[(triple >> 6) & 63] : "=";
-    out += i + 2 < bytes.length ? ALPHABET[triple & 63] : "=";
-  }
-  return out;
-}
+export { base64Encode };
 
 /** Decodes standard, padded base64; refuses anything that base64Encode would not have produced. */
 export function base64Decode(text: string): Result<Uint8Array, string> {
