@@ -52,7 +52,8 @@ import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 
 
-export const CastOnlineRequest = z.object({
+/** What every ledger decision is told: whose, where, under which policy, and the poll times. */
+const LedgerDecision = z.object({
   electionId: z.string().min(1),
   voterKey: z.string().min(1),
   ballotStyleId: z.string().min(1),
@@ -60,7 +61,9 @@ export const CastOnlineRequest = z.object({
   policy: z.enum(["first-wins", "paper-supersedes"]),
   opensAtMs: z.number(),
   closesAtMs: z.number(),
-  /**
+});
+
+export const CastOnlineRequest = LedgerDecision.extend({  /**
    * When the links from voters to their online ballots are destroyed (DESIGN.md section 4): after
    * close, once retries of late casts had time to get their receipts. The gateway decides it.
    */
@@ -88,15 +91,7 @@ export interface CastAccepted {
 
 export type CastOutcome = Result<CastAccepted, CastRefusal>;
 
-export const CheckInRequest = z.object({
-  electionId: z.string().min(1),
-  voterKey: z.string().min(1),
-  ballotStyleId: z.string().min(1),
-  districtId: z.string().min(1),
-  policy: z.enum(["first-wins", "paper-supersedes"]),
-  opensAtMs: z.number(),
-  closesAtMs: z.number(),
-  stationId: z.string().min(1),
+export const CheckInRequest = LedgerDecision.extend({  stationId: z.string().min(1),
   /** Chosen by the station (its outbox key): a replay returns the original answer. */
   checkInId: z.string().min(8).max(128),
   /** How the official verified identity: the ID card, and a biometric match where available. */
