@@ -17,6 +17,7 @@ import { parseInclusionProof, verifyInclusionBundle } from "../../lib/tlog/proof
 import { sampleLog, sequencingRate, startProofLatencyProbe } from "../../scripts/audit-log-metrics.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
 import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { voterAuth } from "./helpers/voter.ts";
 
 const ELECTION = "audit-e2e-2026";
 const VOTERS = 10;
@@ -82,16 +83,7 @@ const Checked = z.object({ status: z.string(), log: z.object({ leafIndex: z.numb
 const LogStatus = z.object({ size: z.number(), publishedSize: z.number(), pooled: z.number(), castVoteRecords: z.object({ published: z.number(), publishing: z.number() }) });
 
 async function session(nationalId: string): Promise<Record<string, string>> {
-  const idToken = z.object({ id_token: z.string() }).parse(
-    await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId }) })).json(),
-  ).id_token;
-  const res = await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ electionId: ELECTION, idToken }),
-  });
-  const token = z.object({ sessionToken: z.string() }).parse(await res.json()).sessionToken;
-  return { authorization: `Bearer ${token}` };
+  return voterAuth(system, ELECTION, nationalId);
 }
 
 async function castFor(auth: Record<string, string>, choice: number): Promise<z.infer<typeof Receipt>> {

@@ -14,6 +14,7 @@ import { OfficialClient } from "../../cli/lib/api.ts";
 import { DEMO_ELECTION_ID, demoVoters, loadDemo } from "../../scripts/demo.ts";
 import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
 import { launchBrowser } from "./helpers/browser.ts";
+import { devIdToken } from "./helpers/voter.ts";
 
 const run = promisify(execFile);
 let system: RunningSystem;
@@ -39,9 +40,7 @@ const Ballot = z.object({ ballotStyleId: z.string(), contests: z.array(z.object(
 describe("the foundation, end to end", () => {
   it("a demo voter logs in by API through the dev eID issuer and fetches their ballot", async () => {
     const [voter] = await demoVoters(1);
-    const idToken = z
-      .object({ id_token: z.string() })
-      .parse(await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId: voter?.nationalId }) })).json()).id_token;
+    const idToken = await devIdToken(system, voter?.nationalId ?? "");
     const login = await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
       method: "POST",
       headers: { "content-type": "application/json" },

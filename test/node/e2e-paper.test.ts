@@ -24,6 +24,7 @@ import { qrPng } from "../../lib/qr/render.ts";
 import { StationCallError, StationClient } from "../../lib/station-client/client.ts";
 import { DEMO_ELECTION_ID, demoVoters, loadDemo } from "../../scripts/demo.ts";
 import { startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { voterAuth } from "./helpers/voter.ts";
 
 let system: RunningSystem;
 let stateDir: string;
@@ -171,21 +172,10 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   expect(report.stations.find((s) => s.stationId === stationId)?.consistent).toBe(true);
 
   // --- A checked-in voter can no longer vote online (first-wins).
-  const idToken = z.object({ id_token: z.string() }).parse(
-    await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId: first.nationalId }) })).json(),
-  ).id_token;
-  const session = z.object({ sessionToken: z.string() }).parse(
-    await (
-      await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ electionId: DEMO_ELECTION_ID, idToken }),
-      })
-    ).json(),
-  ).sessionToken;
+  const auth = await voterAuth(system, DEMO_ELECTION_ID, first.nationalId);
   const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
     method: "POST",
-    headers: { authorization: `Bearer ${session}`, "content-type": "application/json" },
+    headers: { ...auth, "content-type": "application/json" },
     body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests: bmdMarks }),
   });
   expect(online.status).toBe(409);

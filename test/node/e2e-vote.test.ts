@@ -15,6 +15,7 @@ import { z } from "zod";
 import { OfficialClient } from "../../cli/lib/api.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
 import { startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { voterAuth } from "./helpers/voter.ts";
 
 let system: RunningSystem;
 let stateDir: string;
@@ -61,19 +62,7 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
   const before = await results();
   expect(before.turnout.registeredVoters).toBe(1000);
 
-  const idToken = z.object({ id_token: z.string() }).parse(
-    await (await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId: "DEMO-0007" }) })).json(),
-  ).id_token;
-  const session = z.object({ sessionToken: z.string() }).parse(
-    await (
-      await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ electionId: DEMO_ELECTION_ID, idToken }),
-      })
-    ).json(),
-  ).sessionToken;
-  const auth = { authorization: `Bearer ${session}` };
+  const auth = await voterAuth(system, DEMO_ELECTION_ID, "DEMO-0007");
   const ballot = Ballot.parse(await (await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: auth })).json());
 
   // Mark the first named option of every contest.
