@@ -22,7 +22,11 @@ export function isDemoDistrict(value: string): value is DemoDistrict {
 }
 
 export const PRESIDENT_CONTEST = "contest-president";
-export const PRESIDENT_OPTIONS = ["sel-president-aino-tamm", "sel-president-juhan-mets", "sel-president-liis-kask"] as const;
+export const PRESIDENT_OPTIONS = [
+  "sel-president-aino-tamm",
+  "sel-president-juhan-mets",
+  "sel-president-liis-kask",
+] as const;
 
 export interface ContestMarks {
   readonly contestId: string;

@@ -10,7 +10,13 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
 import type { OfficialClient } from "../cli/lib/api.ts";
-import { sampleLog, sequencingRate, startProofLatencyProbe, type ProofLatency, type SequencingRate } from "../scripts/audit-log-metrics.ts";
+import {
+  sampleLog,
+  sequencingRate,
+  startProofLatencyProbe,
+  type ProofLatency,
+  type SequencingRate,
+} from "../scripts/audit-log-metrics.ts";
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
 import { idempotencyKeyOf } from "./load.ts";
 import { runLoad, type Measured } from "./measure.ts";
@@ -39,12 +45,18 @@ export interface CastRun extends Measured {
   /** The election's audit log over the run and its drain (scripts/audit-log-metrics.ts). */
   readonly log: SequencingRate;
   /** Acceptance to a receipt that names its log leaf, for casts sampled beside the load. */
-  readonly proofLatency?: ProofLatency & { readonly roundMs: number; readonly sampled: number; readonly refused: number };
+  readonly proofLatency?: ProofLatency & {
+    readonly roundMs: number;
+    readonly sampled: number;
+    readonly refused: number;
+  };
 }
 
 const Results = z.object({
   turnout: z.object({ ballotsCounted: z.number().int() }),
-  contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), votes: z.number().int() })) })),
+  contests: z.array(
+    z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), votes: z.number().int() })) }),
+  ),
 });
 type Results = z.infer<typeof Results>;
 
@@ -131,12 +143,17 @@ export class CastSession {
     for (const n of cast.accepted) this.receipts.add(n);
 
     const byNumber = new Map(pool.map((v) => [v.n, v]));
-    const resolved = await this.resend(cast.unanswered.map((n) => byNumber.get(n)).filter((v): v is BenchVoter => v !== undefined), idempotencyPrefix);
+    const resolved = await this.resend(
+      cast.unanswered.map((n) => byNumber.get(n)).filter((v): v is BenchVoter => v !== undefined),
+      idempotencyPrefix,
+    );
     const probed = await prober?.stop();
     const backlog = this.receipts.size - (await this.results()).turnout.ballotsCounted;
     const drainSeconds = await this.drain();
     const log = sequencingRate(logBefore, await sampleLog(options.client, options.electionId));
-    const proofLatency = probed ? { ...(await probed.latency()), sampled: probed.sampled, refused: probed.refused } : undefined;
+    const proofLatency = probed
+      ? { ...(await probed.latency()), sampled: probed.sampled, refused: probed.refused }
+      : undefined;
     return { ...measured, resolved, backlog, drainSeconds, log, ...(proofLatency ? { proofLatency } : {}) };
   }
 
@@ -153,7 +170,16 @@ export class CastSession {
    * Casts one probe ballot every PROBE_INTERVAL_MS until stopped; each receipt goes to the
    * proof-latency probe with the time its 201 arrived, and counts as a receipt for the tally.
    */
-  private startProbing(voters: readonly BenchVoter[], idempotencyPrefix: string): { stop(): Promise<{ sampled: number; refused: number; latency: () => ReturnType<ReturnType<typeof startProofLatencyProbe>["finish"]> }> } {
+  private startProbing(
+    voters: readonly BenchVoter[],
+    idempotencyPrefix: string,
+  ): {
+    stop(): Promise<{
+      sampled: number;
+      refused: number;
+      latency: () => ReturnType<ReturnType<typeof startProofLatencyProbe>["finish"]>;
+    }>;
+  } {
     const probe = startProofLatencyProbe(this.options.baseUrl);
     const queue = [...voters];
     let stopped = false;
@@ -192,7 +218,10 @@ export class CastSession {
     return fetch(`${options.baseUrl}/v1/elections/${options.electionId}/ballots`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${voter.token}` },
-      body: JSON.stringify({ idempotencyKey: idempotencyKeyOf(idempotencyPrefix, voter.n), contests: ballotOf(voter.district, voter.n) }),
+      body: JSON.stringify({
+        idempotencyKey: idempotencyKeyOf(idempotencyPrefix, voter.n),
+        contests: ballotOf(voter.district, voter.n),
+      }),
     });
   }
 
@@ -200,7 +229,10 @@ export class CastSession {
    * Sends again, with the same idempotency key, every ballot whose answer the run dropped: the
    * ledger returns the original receipt (200) if it had accepted it, or accepts it now (201).
    */
-  private async resend(voters: readonly BenchVoter[], idempotencyPrefix: string): Promise<{ receipts: number; refused: number }> {
+  private async resend(
+    voters: readonly BenchVoter[],
+    idempotencyPrefix: string,
+  ): Promise<{ receipts: number; refused: number }> {
     let receipts = 0;
     let refused = 0;
     const queue = [...voters];
@@ -231,7 +263,9 @@ export class CastSession {
   }
 
   private async results(): Promise<Results> {
-    return Results.parse(await this.options.client.call("GET", `/v1/admin/elections/${this.options.electionId}/results`));
+    return Results.parse(
+      await this.options.client.call("GET", `/v1/admin/elections/${this.options.electionId}/results`),
+    );
   }
 
   /** Waits until the tally counts every receipt; undefined if it stalls (the check will say). */

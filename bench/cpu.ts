@@ -25,7 +25,12 @@ function readStat(pid: number): ProcStat | undefined {
     const command = text.slice(text.indexOf("(") + 1, close);
     const fields = text.slice(close + 2).split(" ");
     // After the command: state(0) ppid(1) ... utime(11) stime(12).
-    return { pid, ppid: Number(fields[1]), command, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      command,
+      cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND,
+    };
   } catch {
     return undefined;
   }
@@ -91,7 +96,8 @@ export async function otherLoad(runtimePids: readonly number[], sampleMs = 1_000
   const machine1 = machineBusySeconds();
   const runtime1 = cpuSecondsOf(runtimePids);
   const self = process.cpuUsage(self0);
-  if (machine0 === undefined || machine1 === undefined || runtime0 === undefined || runtime1 === undefined) return undefined;
+  if (machine0 === undefined || machine1 === undefined || runtime0 === undefined || runtime1 === undefined)
+    return undefined;
   const seconds = sampleMs / 1000;
   return Math.max(0, (machine1 - machine0 - (runtime1 - runtime0) - (self.user + self.system) / 1e6) / seconds);
 }

@@ -88,7 +88,8 @@ function readPool(file: string): PoolVoter[] {
     .filter((line) => line !== "")
     .map((line) => {
       const [n, district, token] = line.split("\t");
-      if (n === undefined || district === undefined || token === undefined || !isDemoDistrict(district)) throw new Error(`bad pool line: ${line.slice(0, 80)}`);
+      if (n === undefined || district === undefined || token === undefined || !isDemoDistrict(district))
+        throw new Error(`bad pool line: ${line.slice(0, 80)}`);
       return { n: Number(n), district, token };
     });
 }
@@ -123,8 +124,15 @@ function castRequests(
   const requestOf = (request: RawRequest, voter: PoolVoter): RawRequest => {
     request.method = "POST";
     request.path = path;
-    request.headers = { ...request.headers, "content-type": "application/json", authorization: `Bearer ${voter.token}` };
-    request.body = JSON.stringify({ idempotencyKey: idempotencyKeyOf(cast.idempotencyPrefix, voter.n), contests: ballotOf(voter.district, voter.n) });
+    request.headers = {
+      ...request.headers,
+      "content-type": "application/json",
+      authorization: `Bearer ${voter.token}`,
+    };
+    request.body = JSON.stringify({
+      idempotencyKey: idempotencyKeyOf(cast.idempotencyPrefix, voter.n),
+      contests: ballotOf(voter.district, voter.n),
+    });
     return request;
   };
 

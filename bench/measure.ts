@@ -47,15 +47,24 @@ async function waitForQuiet(label: string, runtimePids: readonly number[]): Prom
   const waited = (performance.now() - started) / 1000;
   if (waited > 1) {
     quietBudgetSeconds = Math.max(0, quietBudgetSeconds - waited);
-    console.log(`    (${label}: waited ${waited.toFixed(0)} s for other processes to quiet down; they now use ${other?.toFixed(2) ?? "?"} cores)`);
+    console.log(
+      `    (${label}: waited ${waited.toFixed(0)} s for other processes to quiet down; they now use ${other?.toFixed(2) ?? "?"} cores)`,
+    );
   }
 }
 
-export async function runLoad(label: string, spec: Omit<LoadSpec, "resultFile">, workDir: string, runtimePids: readonly number[]): Promise<Measured> {
+export async function runLoad(
+  label: string,
+  spec: Omit<LoadSpec, "resultFile">,
+  workDir: string,
+  runtimePids: readonly number[],
+): Promise<Measured> {
   await waitForQuiet(label, runtimePids);
   const resultFile = join(workDir, `load-${process.hrtime.bigint()}.json`);
   const fullSpec: LoadSpec = { ...spec, resultFile };
-  const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(fullSpec)], { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(process.execPath, [LOAD_SCRIPT, JSON.stringify(fullSpec)], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   runningChildren.add(child);
   const started = performance.now();
   const runtimeBefore = cpuSecondsOf(runtimePids);
@@ -68,15 +77,20 @@ export async function runLoad(label: string, spec: Omit<LoadSpec, "resultFile">,
   if (code !== 0) throw new Error(`the load generator failed (exit ${code}) on ${label}`);
   const result = LoadResult.parse(JSON.parse(await readFile(resultFile, "utf8")));
   await rm(resultFile, { force: true });
-  const runtimeCores = runtimeBefore !== undefined && runtimeAfter !== undefined ? (runtimeAfter - runtimeBefore) / seconds : undefined;
+  const runtimeCores =
+    runtimeBefore !== undefined && runtimeAfter !== undefined ? (runtimeAfter - runtimeBefore) / seconds : undefined;
   const loadGeneratorCores = result.cpuSeconds / result.uptimeSeconds;
-  const machineCores = machineBefore !== undefined && machineAfter !== undefined ? (machineAfter - machineBefore) / seconds : undefined;
+  const machineCores =
+    machineBefore !== undefined && machineAfter !== undefined ? (machineAfter - machineBefore) / seconds : undefined;
   return {
     ...result,
     label,
     runtimeCores,
     loadGeneratorCores,
     // This process (the bench) is idle during a run; what remains is other processes' load.
-    otherCores: machineCores !== undefined && runtimeCores !== undefined ? Math.max(0, machineCores - runtimeCores - loadGeneratorCores) : undefined,
+    otherCores:
+      machineCores !== undefined && runtimeCores !== undefined
+        ? Math.max(0, machineCores - runtimeCores - loadGeneratorCores)
+        : undefined,
   };
 }

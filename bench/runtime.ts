@@ -70,7 +70,8 @@ export async function generateSecrets(): Promise<BenchSecrets> {
   const bindings: Record<string, string> = {};
   for (const name of required) {
     if (name === "BOOTSTRAP_ADMIN_JWK") bindings[name] = JSON.stringify(admin.publicJwk);
-    else if (name.endsWith("_JWK")) bindings[name] = JSON.stringify((await generateSigningKey(`bench-${name.toLowerCase()}`)).privateJwk);
+    else if (name.endsWith("_JWK"))
+      bindings[name] = JSON.stringify((await generateSigningKey(`bench-${name.toLowerCase()}`)).privateJwk);
     else bindings[name] = randomBytes(32).toString("base64url");
   }
   return { bindings, adminPrivateJwk: admin.privateJwk };
@@ -82,7 +83,10 @@ function requiredSecrets(): string[] {
   const config = quietly(() => unstable_readConfig({ config: join(ROOT, "wrangler.toml") }));
   const secrets = Secrets.parse(config.secrets ?? { required: [] });
   for (const name of ["ROLL_HASH_KEY", "SESSION_SIGNING_KEY", "BOOTSTRAP_ADMIN_JWK"]) {
-    if (!secrets.required.includes(name)) throw new Error(`wrangler.toml no longer requires ${name}; the bench mints sessions and calls the admin API with it`);
+    if (!secrets.required.includes(name))
+      throw new Error(
+        `wrangler.toml no longer requires ${name}; the bench mints sessions and calls the admin API with it`,
+      );
   }
   return secrets.required;
 }
@@ -120,7 +124,10 @@ function quietly<T>(read: () => T): T {
 // here are parsed into the shape Miniflare takes.
 const RateLimits = z.record(
   z.string(),
-  z.object({ namespace_id: z.string(), simple: z.object({ limit: z.number(), period: z.union([z.literal(10), z.literal(60)]).optional() }) }),
+  z.object({
+    namespace_id: z.string(),
+    simple: z.object({ limit: z.number(), period: z.union([z.literal(10), z.literal(60)]).optional() }),
+  }),
 );
 const Bindings = z.record(z.string(), z.json());
 
@@ -156,7 +163,14 @@ export async function buildBundles(dir: string): Promise<Bundles> {
   const production = join(dir, "production");
   const baseline = join(dir, "baseline");
   await wrangler(["deploy", "--dry-run", "--outdir", production, "--config", join(ROOT, "wrangler.toml")]);
-  await wrangler(["deploy", "--dry-run", "--outdir", baseline, "--config", join(ROOT, "bench", "wrangler.baseline.toml")]);
+  await wrangler([
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    baseline,
+    "--config",
+    join(ROOT, "bench", "wrangler.baseline.toml"),
+  ]);
   return { production: join(production, "index.js"), baseline: join(baseline, "baseline-worker.js") };
 }
 
@@ -190,8 +204,12 @@ export interface Runtime {
 }
 
 /** A config's Miniflare options without its source (the bundle replaces it). */
-function workerOptionsOf(configPath: string): Omit<ReturnType<typeof unstable_getMiniflareWorkerOptions>["workerOptions"], "modulesRules"> {
-  const { modulesRules: _rules, ...options } = quietly(() => unstable_getMiniflareWorkerOptions(configPath)).workerOptions;
+function workerOptionsOf(
+  configPath: string,
+): Omit<ReturnType<typeof unstable_getMiniflareWorkerOptions>["workerOptions"], "modulesRules"> {
+  const { modulesRules: _rules, ...options } = quietly(() =>
+    unstable_getMiniflareWorkerOptions(configPath),
+  ).workerOptions;
   return options;
 }
 
@@ -246,7 +264,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const url = await mf.ready;
     await applyMigrations(await mf.getD1Database("DB", PRODUCTION_WORKER));
     const vars: Record<string, string> = {};
-    for (const [name, value] of Object.entries({ ...bindings, ...options.vars })) if (typeof value === "string") vars[name] = value;
+    for (const [name, value] of Object.entries({ ...bindings, ...options.vars }))
+      if (typeof value === "string") vars[name] = value;
     return {
       baseUrl: url.origin,
       vars,

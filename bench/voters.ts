@@ -15,7 +15,12 @@ import { pipeline } from "node:stream/promises";
 import { importRollFile } from "../cli/commands/roll.ts";
 import type { OfficialClient } from "../cli/lib/api.ts";
 import { importVoterKeySecret, NationalId, voterKeyOf } from "../lib/identity/national-id.ts";
-import { checkSyntheticRoll, syntheticDistrictOf, syntheticNationalId, syntheticRollText } from "../lib/roll/generate.ts";
+import {
+  checkSyntheticRoll,
+  syntheticDistrictOf,
+  syntheticNationalId,
+  syntheticRollText,
+} from "../lib/roll/generate.ts";
 import { issueVoterSession } from "../workers/gateway/auth/tokens.ts";
 import { configOf } from "../workers/gateway/config.ts";
 import { DEMO_DISTRICTS, isDemoDistrict, styleOf, type DemoDistrict } from "./ballots.ts";
@@ -28,14 +33,22 @@ export interface BenchVoter {
 }
 
 /** Writes a synthetic roll of `count` voters (PREFIX-0001 ...) and imports it, 10,000 rows a chunk. */
-export async function importSyntheticRoll(client: OfficialClient, electionId: string, file: string, prefix: string, count: number): Promise<{ accepted: number; seconds: number }> {
+export async function importSyntheticRoll(
+  client: OfficialClient,
+  electionId: string,
+  file: string,
+  prefix: string,
+  count: number,
+): Promise<{ accepted: number; seconds: number }> {
   const checked = checkSyntheticRoll({ count, districts: DEMO_DISTRICTS, prefix });
   if (!checked.ok) throw new Error(checked.error);
   await pipeline(Readable.from(syntheticRollText(checked.value)), createWriteStream(file));
   const started = performance.now();
   const summary = await importRollFile(client, electionId, file);
   if (summary.rejectedTotal > 0 || summary.stoppedAt || summary.accepted !== count) {
-    throw new Error(`roll import: ${summary.accepted} of ${count} accepted, ${summary.rejectedTotal} rejected${summary.stoppedAt ? `, stopped at line ${summary.stoppedAt.line}: ${summary.stoppedAt.message}` : ""}`);
+    throw new Error(
+      `roll import: ${summary.accepted} of ${count} accepted, ${summary.rejectedTotal} rejected${summary.stoppedAt ? `, stopped at line ${summary.stoppedAt.line}: ${summary.stoppedAt.message}` : ""}`,
+    );
   }
   return { accepted: summary.accepted, seconds: (performance.now() - started) / 1000 };
 }
@@ -44,7 +57,14 @@ export async function importSyntheticRoll(client: OfficialClient, electionId: st
  * Session tokens for voters `from`..`to` (1-based, inclusive) of a synthetic roll of `count`. A
  * session lives 15 minutes (VOTER_SESSION_SECONDS), so they are minted just before they are used.
  */
-export async function mintSessions(vars: Record<string, string>, electionId: string, prefix: string, count: number, from: number, to: number): Promise<BenchVoter[]> {
+export async function mintSessions(
+  vars: Record<string, string>,
+  electionId: string,
+  prefix: string,
+  count: number,
+  from: number,
+  to: number,
+): Promise<BenchVoter[]> {
   // configOf parses the bindings with the Worker's own schema, so a bad key fails here, not later.
   const config = configOf(vars as unknown as Env);
   const rollKey = await importVoterKeySecret(config.ROLL_HASH_KEY);
@@ -53,7 +73,12 @@ export async function mintSessions(vars: Record<string, string>, electionId: str
     const district = syntheticDistrictOf(i, DEMO_DISTRICTS);
     if (!isDemoDistrict(district)) throw new Error(`${district} is not a demo district`);
     const voterKey = await voterKeyOf(rollKey, NationalId.parse(syntheticNationalId(prefix, i, count)));
-    const { token } = await issueVoterSession(config, { voterKey, electionId, ballotStyleId: styleOf(district), districtId: district });
+    const { token } = await issueVoterSession(config, {
+      voterKey,
+      electionId,
+      ballotStyleId: styleOf(district),
+      districtId: district,
+    });
     voters.push({ n: i, district, token });
   }
   return voters;

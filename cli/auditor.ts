@@ -74,12 +74,16 @@ function describeKey(key: TrustedKey): void {
   say(`log      ${key.origin}`);
   say(`key      ${key.verifierKey} (from ${key.from})`);
   if (key.from === "the log itself (not pinned)") {
-    say("warning  the key came from the log it checks: compare it with the authority's published key, or pin it with --state");
+    say(
+      "warning  the key came from the log it checks: compare it with the authority's published key, or pin it with --state",
+    );
   }
 }
 
 /** verify's work, shared by recount: the latest checkpoint, the whole log, the state file. */
-async function verifyCommand(opts: Common): Promise<{ log: VerifiedLog; key: TrustedKey; latest: SignedCheckpoint; source: LogSource }> {
+async function verifyCommand(
+  opts: Common,
+): Promise<{ log: VerifiedLog; key: TrustedKey; latest: SignedCheckpoint; source: LogSource }> {
   const source = requireLog(opts);
   const state = await readState(opts.state);
   const key = await trustedKey(source, opts.key, state);
@@ -87,18 +91,29 @@ async function verifyCommand(opts: Common): Promise<{ log: VerifiedLog; key: Tru
   const latest = await latestCheckpoint(source, key);
   const previous = stateCheckpoint(state, key);
   if (previous && previous.size > latest.checkpoint.size) {
-    await proveConsistent(source, previous, latest.checkpoint, { older: "the checkpoint this auditor verified before", newer: "the log's checkpoint" });
+    await proveConsistent(source, previous, latest.checkpoint, {
+      older: "the checkpoint this auditor verified before",
+      newer: "the log's checkpoint",
+    });
   }
   const log = await verifyWholeLog(source, latest.checkpoint, progressBar(opts.progress && process.stderr.isTTY));
-  if (previous) await proveConsistent(source, previous, latest.checkpoint, { older: "the checkpoint this auditor verified before", newer: "the log's checkpoint" });
+  if (previous)
+    await proveConsistent(source, previous, latest.checkpoint, {
+      older: "the checkpoint this auditor verified before",
+      newer: "the log's checkpoint",
+    });
   const { findings } = log;
   if (findings.problems.length > 0) {
-    throw new AuditFailure(`the log's entries break ${findings.problems.length} rule(s):\n  ${findings.problems.slice(0, 50).join("\n  ")}`);
+    throw new AuditFailure(
+      `the log's entries break ${findings.problems.length} rule(s):\n  ${findings.problems.slice(0, 50).join("\n  ")}`,
+    );
   }
   await writeState(opts.state, key, latest.note, latest.checkpoint);
   say(`size     ${latest.checkpoint.size}`);
   say(`root     ${rootText(latest.checkpoint.root)}`);
-  const counts = Object.entries(findings.counts).filter(([, n]) => n > 0).map(([type, n]) => `${type} ${n}`);
+  const counts = Object.entries(findings.counts)
+    .filter(([, n]) => n > 0)
+    .map(([type, n]) => `${type} ${n}`);
   say(`entries  ${counts.length > 0 ? counts.join(", ") : "none"}`);
   if (previous) say(`extends  the checkpoint of size ${previous.size} verified before`);
   return { log, key, latest, source };
@@ -113,12 +128,17 @@ function common(command: Command): Command {
   return command
     .option("--log <url|dir>", "the log: https://host/v1/logs/<election>/ or a local copy")
     .option("--key <vkey>", "the log's verifier key (signed-note format), as the authority published it")
-    .option("--state <file>", "remember the key and the last verified checkpoint here; refuse a key change or a log that goes back")
+    .option(
+      "--state <file>",
+      "remember the key and the last verified checkpoint here; refuse a key change or a log that goes back",
+    )
     .option("--no-progress", "no progress bars");
 }
 
 common(program.command("verify"))
-  .description("Check the checkpoint's signature, re-derive every tile and the root from the entry bundles, decode every entry")
+  .description(
+    "Check the checkpoint's signature, re-derive every tile and the root from the entry bundles, decode every entry",
+  )
   .action(async (opts: Common) => {
     await verifyCommand(opts);
     say("OK       the log verifies");
@@ -136,14 +156,20 @@ common(program.command("consistency"))
     describeKey(key);
     const older = await openSigned(await readLocation(oldLocation, "checkpoint"), key, `OLD (${oldLocation})`);
     const newer = await openSigned(await readLocation(newLocation, "checkpoint"), key, `NEW (${newLocation})`);
-    await proveConsistent(source, older.checkpoint, newer.checkpoint, { older: `OLD (${oldLocation})`, newer: `NEW (${newLocation})` });
+    await proveConsistent(source, older.checkpoint, newer.checkpoint, {
+      older: `OLD (${oldLocation})`,
+      newer: `NEW (${newLocation})`,
+    });
     say(`OK       size ${newer.checkpoint.size} extends size ${older.checkpoint.size}`);
   });
 
 common(program.command("prove"))
   .description("Check that a receipt's ballot is in the log: its inclusion proof against a signed checkpoint")
   .argument("<tracking-code>", "the receipt's tracking code")
-  .option("--proof <file>", "a saved tlog-proof bundle (else it is fetched from the API, or computed from a local copy)")
+  .option(
+    "--proof <file>",
+    "a saved tlog-proof bundle (else it is fetched from the API, or computed from a local copy)",
+  )
   .option("--commitment <c>", "the receipt's commitment, to check the proven entry is exactly this ballot")
   .action(async (code: string, opts: Common & { proof?: string; commitment?: string }) => {
     const source = requireLog(opts);
@@ -156,7 +182,10 @@ common(program.command("prove"))
     if (opts.proof) bundleText = new TextDecoder().decode(await readLocation(opts.proof, "proof"));
     else if (source.api) {
       const bytes = await fetchBytes(`${source.api.origin}/v1/receipts/${encodeURIComponent(code)}/proof`);
-      if (!bytes) throw new AuditFailure(`the API has no inclusion proof for ${code} (not recorded, or not yet in a published checkpoint)`);
+      if (!bytes)
+        throw new AuditFailure(
+          `the API has no inclusion proof for ${code} (not recorded, or not yet in a published checkpoint)`,
+        );
       bundleText = new TextDecoder().decode(bytes);
     }
 
@@ -169,7 +198,10 @@ common(program.command("prove"))
       const extra = bundle.value.extraData;
       if (!extra) throw new AuditFailure("the proof bundle carries no entry (its extra line)");
       const decoded = decodeEntry(extra);
-      if (!decoded.ok || decoded.value.type !== "ballot") throw new AuditFailure(`the proof's entry is not a ballot entry${decoded.ok ? ` (it is ${decoded.value.type})` : `: ${decoded.error}`}`);
+      if (!decoded.ok || decoded.value.type !== "ballot")
+        throw new AuditFailure(
+          `the proof's entry is not a ballot entry${decoded.ok ? ` (it is ${decoded.value.type})` : `: ${decoded.error}`}`,
+        );
       entry = decoded.value;
       const verified = await verifyInclusionBundle(bundle.value, extra, [key.verifierKey], key.origin);
       if (!verified.ok) throw new AuditFailure(`the inclusion proof does not verify: ${verified.error}`);
@@ -178,8 +210,14 @@ common(program.command("prove"))
       // The proof's checkpoint and the log's must be one history: no split view for this voter.
       const [first, second] =
         verified.value.checkpoint.size <= latest.checkpoint.size
-          ? [{ c: verified.value.checkpoint, n: "the proof's checkpoint" }, { c: latest.checkpoint, n: "the log's checkpoint" }]
-          : [{ c: latest.checkpoint, n: "the log's checkpoint" }, { c: verified.value.checkpoint, n: "the proof's checkpoint" }];
+          ? [
+              { c: verified.value.checkpoint, n: "the proof's checkpoint" },
+              { c: latest.checkpoint, n: "the log's checkpoint" },
+            ]
+          : [
+              { c: latest.checkpoint, n: "the log's checkpoint" },
+              { c: verified.value.checkpoint, n: "the proof's checkpoint" },
+            ];
       await proveConsistent(source, first.c, second.c, { older: first.n, newer: second.n });
     } else {
       // A local copy: find the ballot entry, then prove it from the tiles like anyone could.
@@ -192,28 +230,44 @@ common(program.command("prove"))
         }
       }
       const e = log.entries[found];
-      if (!e || e.type !== "ballot") throw new AuditFailure(`no ballot entry in the log (size ${latest.checkpoint.size}) has tracking code ${code}`);
+      if (!e || e.type !== "ballot")
+        throw new AuditFailure(`no ballot entry in the log (size ${latest.checkpoint.size}) has tracking code ${code}`);
       const { size, root } = latest.checkpoint;
-      const proof = await readTileHashes(size, (p) => source.read(p), (hashAt) => inclusionProof(found, size, hashAt));
+      const proof = await readTileHashes(
+        size,
+        (p) => source.read(p),
+        (hashAt) => inclusionProof(found, size, hashAt),
+      );
       if (!proof.ok) throw new AuditFailure(`cannot build the inclusion proof: ${proof.error}`);
       const raw = log.rawEntries[found];
-      const checked = raw ? verifyInclusion(found, size, leafHash(raw), proof.value, root) : { ok: false as const, error: "entry missing" };
-      if (!checked.ok) throw new AuditFailure(`the inclusion proof of entry ${found} does not verify: ${checked.error}`);
+      const checked = raw
+        ? verifyInclusion(found, size, leafHash(raw), proof.value, root)
+        : { ok: false as const, error: "entry missing" };
+      if (!checked.ok)
+        throw new AuditFailure(`the inclusion proof of entry ${found} does not verify: ${checked.error}`);
       entry = e;
       index = found;
       proofCheckpointSize = size;
     }
     const entryCode = await trackingCodeOf(entry.commitment);
-    if (entryCode !== code) throw new AuditFailure(`the proven entry is the ballot with tracking code ${entryCode}, not ${code}`);
+    if (entryCode !== code)
+      throw new AuditFailure(`the proven entry is the ballot with tracking code ${entryCode}, not ${code}`);
     if (opts.commitment !== undefined && opts.commitment !== entry.commitment) {
-      throw new AuditFailure(`the proven entry's commitment is ${entry.commitment}, not the receipt's ${opts.commitment}`);
+      throw new AuditFailure(
+        `the proven entry's commitment is ${entry.commitment}, not the receipt's ${opts.commitment}`,
+      );
     }
-    say(`OK       ${code} is entry ${index} of the log (checkpoint size ${proofCheckpointSize}): ${entry.channel} ballot, district ${entry.districtId}, ${entry.acceptedAt}, commitment ${entry.commitment}`);
+    say(
+      `OK       ${code} is entry ${index} of the log (checkpoint size ${proofCheckpointSize}): ${entry.channel} ballot, district ${entry.districtId}, ${entry.acceptedAt}, commitment ${entry.commitment}`,
+    );
   });
 
 common(program.command("recount"))
   .description("Verify the log, recount its cast vote records and compare them with the published results")
-  .option("--results <url|file>", "the published results (GET /v1/elections/<id>/results); by default from the API the log is served by")
+  .option(
+    "--results <url|file>",
+    "the published results (GET /v1/elections/<id>/results); by default from the API the log is served by",
+  )
   .action(async (opts: Common & { results?: string }) => {
     const { log, source } = await verifyCommand(opts);
     const { findings } = log;
@@ -224,10 +278,14 @@ common(program.command("recount"))
           : "no cast vote records are published yet: they are published after the polls close",
       );
     }
-    const location = opts.results ?? (source.api ? `${source.api.origin}/v1/elections/${source.api.electionId}/results` : undefined);
+    const location =
+      opts.results ?? (source.api ? `${source.api.origin}/v1/elections/${source.api.electionId}/results` : undefined);
     if (!location) throw new SourceError("say where the published results are: --results <url|file>");
     const bytes = await readLocation(location, "results");
-    if (!bytes) throw new AuditFailure(`the published results at ${location} are missing (results after close: are the polls closed?)`);
+    if (!bytes)
+      throw new AuditFailure(
+        `the published results at ${location} are missing (results after close: are the polls closed?)`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(bytes));
@@ -235,12 +293,19 @@ common(program.command("recount"))
       throw new AuditFailure(`the published results at ${location} are not JSON`);
     }
     const results = PublishedResults.safeParse(json);
-    if (!results.success) throw new AuditFailure(`the published results at ${location} are not a results document: ${z.prettifyError(results.error)}`);
+    if (!results.success)
+      throw new AuditFailure(
+        `the published results at ${location} are not a results document: ${z.prettifyError(results.error)}`,
+      );
     const differences = compareWithResults(findings.recount, results.data);
     if (differences.length > 0) {
-      throw new AuditFailure(`the recount differs from the published results in ${differences.length} place(s):\n  ${differences.slice(0, 50).join("\n  ")}`);
+      throw new AuditFailure(
+        `the recount differs from the published results in ${differences.length} place(s):\n  ${differences.slice(0, 50).join("\n  ")}`,
+      );
     }
-    say(`recount  ${findings.recount.ballots} cast vote records in ${findings.recount.districts.length} district(s), ${findings.recount.contests.length} contest(s)`);
+    say(
+      `recount  ${findings.recount.ballots} cast vote records in ${findings.recount.districts.length} district(s), ${findings.recount.contests.length} contest(s)`,
+    );
     if (!results.data.pollsClosed) say("warning  the results say the polls are still open: they may still change");
     say("OK       the recount matches the published results to the vote");
   });

@@ -18,8 +18,12 @@ export const elections = sqliteTable("elections", {
   version: integer("version").notNull().default(1),
   opensAt: text("opens_at").notNull(),
   closesAt: text("closes_at").notNull(),
-  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
-  updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  createdAt: text("created_at")
+    .notNull()
+    .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  updatedAt: text("updated_at")
+    .notNull()
+    .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
 });
 
 /** The voter roll: who may vote in which election, and in which district. */
@@ -41,7 +45,9 @@ export const officials = sqliteTable("officials", {
   id: text("id").primaryKey(),
   role: text("role", { enum: ["administrator", "station-official", "auditor"] }).notNull(),
   displayName: text("display_name").notNull(),
-  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  createdAt: text("created_at")
+    .notNull()
+    .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
   revokedAt: text("revoked_at"),
 });
 
@@ -52,7 +58,9 @@ export const officialKeys = sqliteTable(
     kid: text("kid").primaryKey(),
     officialId: text("official_id").notNull(),
     publicJwk: text("public_jwk").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
     revokedAt: text("revoked_at"),
   },
   (t) => [index("official_keys_by_official").on(t.officialId)],
@@ -66,7 +74,9 @@ export const securityEvents = sqliteTable(
     electionId: text("election_id"),
     kind: text("kind").notNull(),
     detailJson: text("detail_json").notNull(),
-    at: text("at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    at: text("at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
   },
   (t) => [index("security_events_by_election").on(t.electionId, t.at)],
 );
@@ -83,7 +93,9 @@ export const logReceipts = sqliteTable(
     trackingCode: text("tracking_code").primaryKey(),
     electionId: text("election_id").notNull(),
     leafIndex: integer("leaf_index").notNull(),
-    loggedAt: text("logged_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    loggedAt: text("logged_at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
   },
   (t) => [index("log_receipts_by_election").on(t.electionId, t.leafIndex)],
 );
@@ -145,7 +157,9 @@ export const receipts = sqliteTable(
 export const stations = sqliteTable("stations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+  createdAt: text("created_at")
+    .notNull()
+    .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
   revokedAt: text("revoked_at"),
 });
 
@@ -170,7 +184,10 @@ export const stationSerialRanges = sqliteTable(
     firstSerial: integer("first_serial").notNull(),
     lastSerial: integer("last_serial").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.stationId, t.firstSerial] }), index("station_serial_ranges_by_first").on(t.firstSerial)],
+  (t) => [
+    primaryKey({ columns: [t.stationId, t.firstSerial] }),
+    index("station_serial_ranges_by_first").on(t.firstSerial),
+  ],
 );
 
 /**
@@ -184,7 +201,9 @@ export const stationKeys = sqliteTable(
     stationId: text("station_id").notNull(),
     publicJwk: text("public_jwk").notNull(),
     qrKeyId: text("qr_key_id").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
     revokedAt: text("revoked_at"),
   },
   (t) => [index("station_keys_by_station").on(t.stationId), index("station_keys_by_qr_key_id").on(t.qrKeyId)],
@@ -198,7 +217,9 @@ export const sheetSigningKeys = sqliteTable(
     electionId: text("election_id").notNull(),
     publicJwk: text("public_jwk").notNull(),
     qrKeyId: text("qr_key_id").notNull(),
-    createdAt: text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    createdAt: text("created_at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
     revokedAt: text("revoked_at"),
   },
   (t) => [index("sheet_signing_keys_by_election").on(t.electionId, t.qrKeyId)],
@@ -218,7 +239,10 @@ export const checkIns = sqliteTable(
     districtId: text("district_id").notNull(),
     recordedAt: text("recorded_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.electionId, t.checkInId] }), index("check_ins_by_station").on(t.electionId, t.stationId)],
+  (t) => [
+    primaryKey({ columns: [t.electionId, t.checkInId] }),
+    index("check_ins_by_station").on(t.electionId, t.stationId),
+  ],
 );
 
 /**
@@ -233,7 +257,9 @@ export const resultSheets = sqliteTable(
     payloadSha256: text("payload_sha256").notNull(),
     payloadText: text("payload_text").notNull(),
     totalsJson: text("totals_json").notNull(),
-    submittedAt: text("submitted_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+    submittedAt: text("submitted_at")
+      .notNull()
+      .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
   },
   (t) => [primaryKey({ columns: [t.electionId, t.stationId] })],
 );

@@ -74,8 +74,21 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { BallotAccepted, BallotRetracted } from "../lib/ballot/messages.ts";
-import { ballotEntry, castVoteRecordEntry, checkInEntry, encodeEntry, LogEntry, type LogEntryOf } from "../lib/audit/entries.ts";
-import { CHECKPOINT_CACHE_CONTROL, CHECKPOINT_PATH, IMMUTABLE_CACHE_CONTROL, logObjectKey, stagingKey } from "../lib/audit/layout.ts";
+import {
+  ballotEntry,
+  castVoteRecordEntry,
+  checkInEntry,
+  encodeEntry,
+  LogEntry,
+  type LogEntryOf,
+} from "../lib/audit/entries.ts";
+import {
+  CHECKPOINT_CACHE_CONTROL,
+  CHECKPOINT_PATH,
+  IMMUTABLE_CACHE_CONTROL,
+  logObjectKey,
+  stagingKey,
+} from "../lib/audit/layout.ts";
 import { decodeStaging, encodeStaging, stagingDigest, type StagingBundle } from "../lib/audit/staging.ts";
 import { ElectionId } from "../lib/election/settings.ts";
 import { err, ok, type Result } from "../lib/result.ts";
@@ -83,10 +96,16 @@ import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { bytesEqual, hexEncode } from "../lib/tlog/encoding.ts";
 import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency } from "../lib/tlog/merkle.ts";
 import { parseNote } from "../lib/tlog/note.ts";
-import { edgeTilePaths, entryBundlesForTree, tileHashAt, tilesForTree, TILE_WIDTH, type PublishedTile } from "../lib/tlog/tiles.ts";
+import {
+  edgeTilePaths,
+  entryBundlesForTree,
+  tileHashAt,
+  tilesForTree,
+  TILE_WIDTH,
+  type PublishedTile,
+} from "../lib/tlog/tiles.ts";
 import { logSigner, originOf } from "../workers/audit/log-key.ts";
 import { ensureSchema } from "./schema.ts";
-
 
 /**
  * At most one checkpoint per second (DESIGN.md 3.6: "a short alarm"): about a second from a
@@ -148,7 +167,10 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "official-key-revoked",
   "official-revoked",
 ]);
-const AppendItems = z.array(z.object({ key: Key, entry: LogEntry })).min(1).max(MAX_MESSAGES);
+const AppendItems = z
+  .array(z.object({ key: Key, entry: LogEntry }))
+  .min(1)
+  .max(MAX_MESSAGES);
 
 export type LogRefusal = "log_pool_full";
 
@@ -189,7 +211,10 @@ export interface LogStatus {
 
 /** Where a test may make the next step fail (fault-injection table test). */
 export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack";
-const FaultPointSchema = z.union([z.enum(["staging", "swap", "checkpoint", "ack"]), z.templateLiteral(["tile:", z.number().int().min(0)])]);
+const FaultPointSchema = z.union([
+  z.enum(["staging", "swap", "checkpoint", "ack"]),
+  z.templateLiteral(["tile:", z.number().int().min(0)]),
+]);
 const FaultMode = z.enum(["fail", "crash", "always"]);
 const FaultInjectionEnabled = z.looseObject({ LOG_FAULT_INJECTION: z.literal("enabled") });
 
@@ -257,10 +282,16 @@ export class LogSequencer extends DurableObject<Env> {
           staging_key TEXT, staging_sha256 BLOB, published_size INTEGER NOT NULL, published_root BLOB NOT NULL,
           acknowledged_size INTEGER NOT NULL,
           CHECK (published_size <= size AND acknowledged_size <= published_size))`);
-        sql.exec(`INSERT INTO log (id, size, root, checkpoint, published_size, published_root, acknowledged_size) VALUES (1, 0, ?, '', 0, ?, 0)`, blob(EMPTY_ROOT), blob(EMPTY_ROOT));
+        sql.exec(
+          `INSERT INTO log (id, size, root, checkpoint, published_size, published_root, acknowledged_size) VALUES (1, 0, ?, '', 0, ?, 0)`,
+          blob(EMPTY_ROOT),
+          blob(EMPTY_ROOT),
+        );
         sql.exec(`CREATE TABLE edge_tiles (path TEXT PRIMARY KEY, data BLOB NOT NULL)`);
         sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
-        sql.exec(`CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`);
+        sql.exec(
+          `CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`,
+        );
         sql.exec(`CREATE TABLE cvr_pool (
           ballot_id TEXT PRIMARY KEY,
           state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted', 'awaiting-ballot')),
@@ -280,10 +311,14 @@ export class LogSequencer extends DurableObject<Env> {
    * record out of the count; a check-in becomes a `check-in` entry. Idempotent by key. Refused
    * whole with log_pool_full while the pool is full: the consumer retries the messages.
    */
-  async recordBallots(electionId: string, messages: readonly LoggedMessage[]): Promise<Result<AppendOutcome, LogRefusal>> {
+  async recordBallots(
+    electionId: string,
+    messages: readonly LoggedMessage[],
+  ): Promise<Result<AppendOutcome, LogRefusal>> {
     const id = this.claimElection(electionId);
     const batch = z.array(LoggedMessage).max(MAX_MESSAGES).parse(messages);
-    for (const m of batch) if (m.electionId !== id) throw new Error(`a message of election ${m.electionId} reached the log of ${id}`);
+    for (const m of batch)
+      if (m.electionId !== id) throw new Error(`a message of election ${m.electionId} reached the log of ${id}`);
     if (this.pooledCount() >= MAX_POOL) return err("log_pool_full");
 
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
@@ -298,7 +333,10 @@ export class LogSequencer extends DurableObject<Env> {
           case "ballot": {
             pool(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode);
             const row = this.sql
-              .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(`SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`, m.ballotId)
+              .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
+                `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
+                m.ballotId,
+              )
               .toArray()[0];
             if (!row) {
               const cvr = castVoteRecordEntry(m);
@@ -313,19 +351,35 @@ export class LogSequencer extends DurableObject<Env> {
               // Its retraction came first and waited: it follows the ballot into the log now, and
               // the ballot's record is never pooled.
               if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null)) pooled += 1;
-              this.sql.exec(`UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`, m.ballotId);
+              this.sql.exec(
+                `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
+                m.ballotId,
+              );
             }
             break;
           }
           case "retraction": {
             const key = `retraction/${m.trackingCode}`;
-            const entry: LogEntry = { type: "retraction", reason: m.reason, districtId: m.districtId, retractedAt: m.retractedAt, trackingCode: m.trackingCode };
-            const row = this.sql.exec<{ state: string }>(`SELECT state FROM cvr_pool WHERE ballot_id = ?`, m.ballotId).toArray()[0];
+            const entry: LogEntry = {
+              type: "retraction",
+              reason: m.reason,
+              districtId: m.districtId,
+              retractedAt: m.retractedAt,
+              trackingCode: m.trackingCode,
+            };
+            const row = this.sql
+              .exec<{ state: string }>(`SELECT state FROM cvr_pool WHERE ballot_id = ?`, m.ballotId)
+              .toArray()[0];
             if (!row) {
               // The retraction came first (queue order is not guaranteed): it waits for its ballot,
               // so the log never shows a retraction before the ballot it retracts, and the
               // ballot's record will never be pooled.
-              this.sql.exec(`INSERT INTO cvr_pool (ballot_id, state, data, retraction_key) VALUES (?, 'awaiting-ballot', ?, ?)`, m.ballotId, blob(encodeEntry(entry)), key);
+              this.sql.exec(
+                `INSERT INTO cvr_pool (ballot_id, state, data, retraction_key) VALUES (?, 'awaiting-ballot', ?, ?)`,
+                m.ballotId,
+                blob(encodeEntry(entry)),
+                key,
+              );
               pooled += 1;
               break;
             }
@@ -335,12 +389,22 @@ export class LogSequencer extends DurableObject<Env> {
             }
             pool(key, entry, null);
             if (row.state === "pending" || row.state === "publishing") {
-              this.sql.exec(`UPDATE cvr_pool SET state = 'retracted', data = NULL, shuffle_key = NULL, district_id = NULL WHERE ballot_id = ?`, m.ballotId);
+              this.sql.exec(
+                `UPDATE cvr_pool SET state = 'retracted', data = NULL, shuffle_key = NULL, district_id = NULL WHERE ballot_id = ?`,
+                m.ballotId,
+              );
             } else if (row.state === "published") {
               // Reachable only if a retraction made before the close was delayed past the
               // publication (CVR_GRACE_MS): the record is public and cannot be taken back. The
               // auditor's recount will show this district one record over; say so loudly here.
-              console.error(JSON.stringify({ level: "error", event: "log_late_retraction", electionId: id, districtId: m.districtId }));
+              console.error(
+                JSON.stringify({
+                  level: "error",
+                  event: "log_late_retraction",
+                  electionId: id,
+                  districtId: m.districtId,
+                }),
+              );
             }
             break;
           }
@@ -363,7 +427,10 @@ export class LogSequencer extends DurableObject<Env> {
    * Logs other entries: election events (from the admin routes) and the paper channel's check-ins,
    * result sheets and cancellations. `key` makes the call idempotent (a repeat is a duplicate).
    */
-  async append(electionId: string, items: readonly { key: string; entry: LogEntry }[]): Promise<Result<AppendOutcome, LogRefusal>> {
+  async append(
+    electionId: string,
+    items: readonly { key: string; entry: LogEntry }[],
+  ): Promise<Result<AppendOutcome, LogRefusal>> {
     this.claimElection(electionId);
     const parsed = AppendItems.parse(items);
     for (const { entry } of parsed) {
@@ -393,7 +460,10 @@ export class LogSequencer extends DurableObject<Env> {
    * administrator says the queues are drained. Logs `polls-closed` first if it is not yet.
    * Refused before `closesAt` (the election's definition, from D1).
    */
-  async publishCastVoteRecords(electionId: string, closesAt: string): Promise<Result<{ round: number; records: number }, "polls_not_closed">> {
+  async publishCastVoteRecords(
+    electionId: string,
+    closesAt: string,
+  ): Promise<Result<{ round: number; records: number }, "polls_not_closed">> {
     const id = this.claimElection(electionId);
     const closesAtMs = Date.parse(z.iso.datetime({ offset: true }).parse(closesAt));
     const now = Date.now();
@@ -403,7 +473,9 @@ export class LogSequencer extends DurableObject<Env> {
       this.emitPollEvents(now);
       if (this.meta("cvr_round_open") === 1) {
         const round = this.meta("cvr_round") ?? 0;
-        const records = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE round = ?`, round).one().n;
+        const records = this.sql
+          .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE round = ?`, round)
+          .one().n;
         return { round, records };
       }
       return this.startCvrRound(true);
@@ -416,7 +488,12 @@ export class LogSequencer extends DurableObject<Env> {
   async status(): Promise<LogStatus> {
     const log = this.logRow();
     const electionId = this.electionId();
-    const counts = new Map(this.sql.exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM cvr_pool GROUP BY state`).toArray().map((r) => [r.state, r.n]));
+    const counts = new Map(
+      this.sql
+        .exec<{ state: string; n: number }>(`SELECT state, COUNT(*) AS n FROM cvr_pool GROUP BY state`)
+        .toArray()
+        .map((r) => [r.state, r.n]),
+    );
     return {
       electionId: electionId ?? null,
       origin: electionId ? originOf(this.env, electionId) : null,
@@ -489,7 +566,15 @@ export class LogSequencer extends DurableObject<Env> {
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
-      console.warn(JSON.stringify({ level: "warn", event: "log_step_failed", electionId: this.electionId(), failures: this.failures, error: String(error) }));
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          event: "log_step_failed",
+          electionId: this.electionId(),
+          failures: this.failures,
+          error: String(error),
+        }),
+      );
     }
     await this.scheduleNext();
   }
@@ -538,7 +623,9 @@ export class LogSequencer extends DurableObject<Env> {
 
   /** Steps 1-5 for the next pooled entries; false when the pool was empty. */
   private async sequence(electionId: string): Promise<boolean> {
-    const pooled = this.sql.exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool ORDER BY seq LIMIT ?`, MAX_BATCH).toArray();
+    const pooled = this.sql
+      .exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool ORDER BY seq LIMIT ?`, MAX_BATCH)
+      .toArray();
     const last = pooled[pooled.length - 1];
     if (!last) return false;
     const started = Date.now();
@@ -548,9 +635,15 @@ export class LogSequencer extends DurableObject<Env> {
     const oldRoot = bytesOf(log.root);
 
     // 1. build
-    const edge = new Map(this.sql.exec<{ path: string; data: ArrayBuffer }>(`SELECT path, data FROM edge_tiles`).toArray().map((r) => [r.path, bytesOf(r.data)]));
+    const edge = new Map(
+      this.sql
+        .exec<{ path: string; data: ArrayBuffer }>(`SELECT path, data FROM edge_tiles`)
+        .toArray()
+        .map((r) => [r.path, bytesOf(r.data)]),
+    );
     const oldHashAt = tileHashAt(oldSize, (path) => edge.get(path));
-    if (!bytesEqual(rootAt(oldSize, oldHashAt), oldRoot)) throw new FatalLogError(`the stored edge tiles do not give the stored root of size ${oldSize}`);
+    if (!bytesEqual(rootAt(oldSize, oldHashAt), oldRoot))
+      throw new FatalLogError(`the stored edge tiles do not give the stored root of size ${oldSize}`);
     // Pooled bytes come only from encodeEntry over schema-checked entries (poolEntry and the CVR
     // pool), so they are not decoded again here: at 16,384 entries that would double the CPU time
     // of a step. The codec's own tests show every encoded entry decodes (test/node/audit-entries).
@@ -564,7 +657,11 @@ export class LogSequencer extends DurableObject<Env> {
     const partialStart = Math.floor(oldSize / TILE_WIDTH) * TILE_WIDTH;
     const kept = new Map(
       this.sql
-        .exec<{ idx: number; data: ArrayBuffer | null }>(`SELECT idx, data FROM entries WHERE idx >= ? AND idx < ?`, partialStart, oldSize)
+        .exec<{ idx: number; data: ArrayBuffer | null }>(
+          `SELECT idx, data FROM entries WHERE idx >= ? AND idx < ?`,
+          partialStart,
+          oldSize,
+        )
         .toArray()
         .map((r) => [r.idx, r.data]),
     );
@@ -574,8 +671,14 @@ export class LogSequencer extends DurableObject<Env> {
       if (!stored) throw new FatalLogError(`entry ${i} of the partial bundle is not stored`);
       return bytesOf(stored);
     };
-    const tiles: PublishedTile[] = [...tilesForTree(oldSize, newSize, hashAt), ...entryBundlesForTree(oldSize, newSize, entryAt)];
-    const checkpoint = await signCheckpoint({ origin: originOf(this.env, electionId), size: newSize, root }, await logSigner(this.env, electionId));
+    const tiles: PublishedTile[] = [
+      ...tilesForTree(oldSize, newSize, hashAt),
+      ...entryBundlesForTree(oldSize, newSize, entryAt),
+    ];
+    const checkpoint = await signCheckpoint(
+      { origin: originOf(this.env, electionId), size: newSize, root },
+      await logSigner(this.env, electionId),
+    );
     const bundle: StagingBundle = { size: newSize, tiles, checkpoint };
     const staged = encodeStaging(bundle);
     const key = stagingKey(electionId, newSize, hexEncode(root));
@@ -601,7 +704,13 @@ export class LogSequencer extends DurableObject<Env> {
         .toArray().length;
       if (swapped !== 1) throw new FatalLogError(`checkpoint swap from size ${oldSize} found another size`);
       for (const [i, row] of pooled.entries()) {
-        this.sql.exec(`INSERT INTO entries (idx, key, data, tracking_code) VALUES (?, ?, ?, ?)`, oldSize + i, row.key, row.data, row.tracking_code);
+        this.sql.exec(
+          `INSERT INTO entries (idx, key, data, tracking_code) VALUES (?, ?, ?, ?)`,
+          oldSize + i,
+          row.key,
+          row.data,
+          row.tracking_code,
+        );
       }
       this.sql.exec(`DELETE FROM pool WHERE seq <= ?`, last.seq);
       this.sql.exec(`DELETE FROM edge_tiles`);
@@ -611,7 +720,10 @@ export class LogSequencer extends DurableObject<Env> {
         this.sql.exec(`INSERT INTO edge_tiles (path, data) VALUES (?, ?)`, path, blob(tile));
       }
       // Entries of full bundles are in R2 for good once published; only the partial one is needed here.
-      this.sql.exec(`UPDATE entries SET data = NULL WHERE idx < ? AND data IS NOT NULL`, Math.floor(newSize / TILE_WIDTH) * TILE_WIDTH);
+      this.sql.exec(
+        `UPDATE entries SET data = NULL WHERE idx < ? AND data IS NOT NULL`,
+        Math.floor(newSize / TILE_WIDTH) * TILE_WIDTH,
+      );
     });
 
     // 4, 5
@@ -637,11 +749,21 @@ export class LogSequencer extends DurableObject<Env> {
       httpMetadata: { contentType: "text/plain; charset=utf-8", cacheControl: CHECKPOINT_CACHE_CONTROL },
     });
     const log = this.logRow();
-    this.sql.exec(`UPDATE log SET published_size = size, published_root = root, staging_key = NULL, staging_sha256 = NULL WHERE id = 1 AND size = ?`, bundle.size);
+    this.sql.exec(
+      `UPDATE log SET published_size = size, published_root = root, staging_key = NULL, staging_sha256 = NULL WHERE id = 1 AND size = ?`,
+      bundle.size,
+    );
     if (log.staging_key) {
       // Not fatal: a leftover staging bundle is garbage, never read again.
       await this.env.AUDIT_LOG.delete(log.staging_key).catch((error: unknown) => {
-        console.warn(JSON.stringify({ level: "warn", event: "log_staging_delete_failed", key: log.staging_key, error: String(error) }));
+        console.warn(
+          JSON.stringify({
+            level: "warn",
+            event: "log_staging_delete_failed",
+            key: log.staging_key,
+            error: String(error),
+          }),
+        );
       });
     }
   }
@@ -650,17 +772,27 @@ export class LogSequencer extends DurableObject<Env> {
   private async finishPublication(electionId: string): Promise<void> {
     const log = this.logRow();
     if (log.published_size === log.size) return;
-    if (!log.staging_key || !log.staging_sha256) throw new FatalLogError(`checkpoint ${log.size} is unpublished and has no staging bundle`);
+    if (!log.staging_key || !log.staging_sha256)
+      throw new FatalLogError(`checkpoint ${log.size} is unpublished and has no staging bundle`);
     const object = await this.env.AUDIT_LOG.get(log.staging_key);
     if (!object) throw new FatalLogError(`staging bundle ${log.staging_key} is gone`);
     const bytes = new Uint8Array(await object.arrayBuffer());
-    if (!bytesEqual(stagingDigest(bytes), bytesOf(log.staging_sha256))) throw new FatalLogError(`staging bundle ${log.staging_key} does not match its digest`);
+    if (!bytesEqual(stagingDigest(bytes), bytesOf(log.staging_sha256)))
+      throw new FatalLogError(`staging bundle ${log.staging_key} does not match its digest`);
     const bundle = decodeStaging(bytes);
     if (!bundle.ok) throw new FatalLogError(`staging bundle ${log.staging_key}: ${bundle.error}`);
     if (bundle.value.size !== log.size || bundle.value.checkpoint !== log.checkpoint) {
       throw new FatalLogError(`staging bundle ${log.staging_key} is not the one of checkpoint ${log.size}`);
     }
-    console.log(JSON.stringify({ level: "info", event: "log_publication_resumed", electionId, size: log.size, from: log.published_size }));
+    console.log(
+      JSON.stringify({
+        level: "info",
+        event: "log_publication_resumed",
+        electionId,
+        size: log.size,
+        from: log.published_size,
+      }),
+    );
     await this.publish(electionId, bundle.value);
   }
 
@@ -676,7 +808,8 @@ export class LogSequencer extends DurableObject<Env> {
         ACK_BATCH,
       )
       .toArray();
-    const upTo = rows.length === ACK_BATCH ? (rows[rows.length - 1]?.idx ?? log.acknowledged_size) + 1 : log.published_size;
+    const upTo =
+      rows.length === ACK_BATCH ? (rows[rows.length - 1]?.idx ?? log.acknowledged_size) + 1 : log.published_size;
     await this.fault("ack");
     const statements: D1PreparedStatement[] = [];
     for (let i = 0; i < rows.length; i += ACK_ROWS_PER_STATEMENT) {
@@ -707,8 +840,10 @@ export class LogSequencer extends DurableObject<Env> {
       const { origin, size, root } = checkpoint.value;
       const known =
         origin === originOf(this.env, electionId) &&
-        ((size === log.published_size && bytesEqual(root, bytesOf(log.published_root))) || (size === log.size && bytesEqual(root, bytesOf(log.root))));
-      if (!known) throw new FatalLogError(`the public checkpoint (${origin}, size ${size}) is not one this log signed last`);
+        ((size === log.published_size && bytesEqual(root, bytesOf(log.published_root))) ||
+          (size === log.size && bytesEqual(root, bytesOf(log.root))));
+      if (!known)
+        throw new FatalLogError(`the public checkpoint (${origin}, size ${size}) is not one this log signed last`);
     } else if (log.published_size > 0 && log.published_size === log.size) {
       // Published before but gone (deleted by hand?): put it back; nothing is forked by that.
       await this.env.AUDIT_LOG.put(logObjectKey(electionId, CHECKPOINT_PATH), log.checkpoint, {
@@ -766,18 +901,32 @@ export class LogSequencer extends DurableObject<Env> {
     const space = Math.min(MAX_BATCH, MAX_POOL - this.pooledCount());
     if (space <= 0) return;
     const rows = this.sql
-      .exec<{ ballot_id: string; data: ArrayBuffer }>(`SELECT ballot_id, data FROM cvr_pool WHERE state = 'publishing' ORDER BY shuffle_key, ballot_id LIMIT ?`, space)
+      .exec<{ ballot_id: string; data: ArrayBuffer }>(
+        `SELECT ballot_id, data FROM cvr_pool WHERE state = 'publishing' ORDER BY shuffle_key, ballot_id LIMIT ?`,
+        space,
+      )
       .toArray();
     for (const row of rows) {
       this.sql.exec(`INSERT INTO pool (key, data, tracking_code) VALUES (NULL, ?, NULL)`, row.data);
-      this.sql.exec(`UPDATE cvr_pool SET state = 'published', data = NULL, shuffle_key = NULL WHERE ballot_id = ?`, row.ballot_id);
+      this.sql.exec(
+        `UPDATE cvr_pool SET state = 'published', data = NULL, shuffle_key = NULL WHERE ballot_id = ?`,
+        row.ballot_id,
+      );
     }
     if (rows.length === space) return;
     const districts = this.sql
-      .exec<{ district_id: string; n: number }>(`SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE round = ? AND state = 'published' GROUP BY district_id`, round)
+      .exec<{ district_id: string; n: number }>(
+        `SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE round = ? AND state = 'published' GROUP BY district_id`,
+        round,
+      )
       .toArray()
       .map((r) => ({ districtId: r.district_id, records: r.n }));
-    const manifest: LogEntryOf<"cast-vote-records-published"> = { type: "cast-vote-records-published", at: new Date(now).toISOString(), round, districts };
+    const manifest: LogEntryOf<"cast-vote-records-published"> = {
+      type: "cast-vote-records-published",
+      at: new Date(now).toISOString(),
+      round,
+      districts,
+    };
     this.poolEntry(`cast-vote-records-published/${round}`, manifest, null);
     this.setMeta("cvr_round_open", 0);
   }
@@ -826,12 +975,18 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   private setMeta(key: string, value: number): void {
-    this.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+    this.sql.exec(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      key,
+      value,
+    );
   }
 
   private logRow(): LogRow {
     return this.sql
-      .exec<LogRow>(`SELECT size, root, checkpoint, staging_key, staging_sha256, published_size, published_root, acknowledged_size FROM log WHERE id = 1`)
+      .exec<LogRow>(
+        `SELECT size, root, checkpoint, staging_key, staging_sha256, published_size, published_root, acknowledged_size FROM log WHERE id = 1`,
+      )
       .one();
   }
 
@@ -841,7 +996,8 @@ export class LogSequencer extends DurableObject<Env> {
 
   private hasWork(now: number): boolean {
     const log = this.logRow();
-    if (this.pooledCount() > 0 || log.published_size < log.size || log.acknowledged_size < log.published_size) return true;
+    if (this.pooledCount() > 0 || log.published_size < log.size || log.acknowledged_size < log.published_size)
+      return true;
     if (this.meta("cvr_round_open") === 1) return true;
     const opens = this.meta("opens_at_ms");
     const closes = this.meta("closes_at_ms");

@@ -93,7 +93,10 @@ export class Outbox {
   private async flushOnce(): Promise<void> {
     for (;;) {
       const rows = this.sql
-        .exec<{ seq: number; queue_key: string; message_json: string }>(`SELECT seq, queue_key, message_json FROM outbox ORDER BY seq LIMIT ?`, FLUSH_BATCH)
+        .exec<{ seq: number; queue_key: string; message_json: string }>(
+          `SELECT seq, queue_key, message_json FROM outbox ORDER BY seq LIMIT ?`,
+          FLUSH_BATCH,
+        )
         .toArray();
       if (rows.length === 0) return;
       const byQueue = new Map<Queue<BallotMessage>, { seqs: number[]; bodies: BallotMessage[] }>();

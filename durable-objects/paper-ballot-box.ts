@@ -42,7 +42,6 @@ import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 
-
 export const ScanRequest = z.object({
   electionId: z.string().min(1),
   serial: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
@@ -172,7 +171,11 @@ export class PaperBallotBox extends DurableObject<Env> {
   /** Whether a serial was used, and by which station (for officials and the tests). */
   async serialStatus(electionId: string, serial: number): Promise<{ used: boolean; stationId?: string }> {
     const row = this.sql
-      .exec<{ station_id: string }>(`SELECT station_id FROM serials WHERE election_id = ? AND serial = ?`, electionId, serial)
+      .exec<{ station_id: string }>(
+        `SELECT station_id FROM serials WHERE election_id = ? AND serial = ?`,
+        electionId,
+        serial,
+      )
       .toArray()[0];
     return row ? { used: true, stationId: row.station_id } : { used: false };
   }

@@ -16,7 +16,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { ensureSchema } from "./schema.ts";
 
-
 export class ReplayGuard extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 

@@ -30,8 +30,11 @@ import { DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/tot
 import { parseShardName } from "../workers/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
 
-
-const ReportArgs = z.tuple([z.string().min(1).max(512), z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), DistrictTotals]);
+const ReportArgs = z.tuple([
+  z.string().min(1).max(512),
+  z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  DistrictTotals,
+]);
 
 interface Latest {
   readonly version: number;
@@ -51,7 +54,10 @@ export class ResultsAggregator extends DurableObject<Env> {
         `SELECT shard_name, version, totals_json FROM shard_reports`,
       )) {
         // Only report() writes this column, after DistrictTotals accepted it: a failure is a bug.
-        this.latest.set(row.shard_name, { version: row.version, totals: DistrictTotals.parse(JSON.parse(row.totals_json)) });
+        this.latest.set(row.shard_name, {
+          version: row.version,
+          totals: DistrictTotals.parse(JSON.parse(row.totals_json)),
+        });
       }
     });
   }

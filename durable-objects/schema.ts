@@ -19,7 +19,9 @@ export function ensureSchema(storage: DurableObjectStorage, schema: Schema): voi
   if (current >= schema.version) return;
   const upgrades = schema.upgrades ?? [];
   if (current > 0 && upgrades.length !== schema.version - 1) {
-    throw new Error(`schema ${schema.version} has ${upgrades.length} upgrades; an object at version ${current} cannot be brought up`);
+    throw new Error(
+      `schema ${schema.version} has ${upgrades.length} upgrades; an object at version ${current} cannot be brought up`,
+    );
   }
   storage.transactionSync(() => {
     if (current === 0) schema.create(sql);

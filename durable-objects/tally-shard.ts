@@ -47,7 +47,6 @@ import {
 import { parseShardName, tallyShardIndex } from "../workers/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
 
-
 /**
  * Results reach displays within a second of acceptance (DESIGN.md 3.5): queue wait (up to 1 s
  * batch timeout in the worst case, usually far less under load) plus this coalescing delay plus
@@ -166,7 +165,11 @@ export class TallyShard extends DurableObject<Env> {
     const address = parseShardName(name);
     if (!address) throw new Error(`not a tally shard name: ${name}`);
     for (const message of batch) {
-      if (message.electionId !== address.electionId || message.districtId !== address.districtId || tallyShardIndex(message.ballotId) !== address.index) {
+      if (
+        message.electionId !== address.electionId ||
+        message.districtId !== address.districtId ||
+        tallyShardIndex(message.ballotId) !== address.index
+      ) {
         throw new Error(`ballot ${message.ballotId} does not belong to tally shard ${name}`);
       }
     }
@@ -211,7 +214,10 @@ export class TallyShard extends DurableObject<Env> {
           }
           case "retraction": {
             if (!row) {
-              this.sql.exec(`INSERT INTO applied (ballot_id, state, marks_json) VALUES (?, 'retracted', NULL)`, message.ballotId);
+              this.sql.exec(
+                `INSERT INTO applied (ballot_id, state, marks_json) VALUES (?, 'retracted', NULL)`,
+                message.ballotId,
+              );
               tombstones += 1;
               break;
             }
@@ -222,7 +228,10 @@ export class TallyShard extends DurableObject<Env> {
             // Only this object wrote marks_json, from marksOf; a failure here is a bug and aborts
             // the whole batch (the transaction rolls back).
             const marks = StoredMarks.parse(JSON.parse(row.marks_json ?? "null"));
-            this.sql.exec(`UPDATE applied SET state = 'retracted', marks_json = NULL WHERE ballot_id = ?`, message.ballotId);
+            this.sql.exec(
+              `UPDATE applied SET state = 'retracted', marks_json = NULL WHERE ballot_id = ?`,
+              message.ballotId,
+            );
             for (const contest of marks) addContest(delta, contest, -1);
             ballots -= 1;
             retracted += 1;
@@ -239,7 +248,10 @@ export class TallyShard extends DurableObject<Env> {
       // Zero rows first, then relative updates: SQLite checks CHECK constraints on the row an
       // upsert would insert, so a negative delta cannot go through INSERT ... ON CONFLICT.
       for (const [contestId, c] of delta) {
-        this.sql.exec(`INSERT OR IGNORE INTO contest_totals (contest_id, write_ins, blanks) VALUES (?, 0, 0)`, contestId);
+        this.sql.exec(
+          `INSERT OR IGNORE INTO contest_totals (contest_id, write_ins, blanks) VALUES (?, 0, 0)`,
+          contestId,
+        );
         this.sql.exec(
           `UPDATE contest_totals SET write_ins = write_ins + ?, blanks = blanks + ? WHERE contest_id = ?`,
           c.writeIns,
@@ -247,8 +259,17 @@ export class TallyShard extends DurableObject<Env> {
           contestId,
         );
         for (const [optionId, votes] of c.options) {
-          this.sql.exec(`INSERT OR IGNORE INTO option_totals (contest_id, option_id, votes) VALUES (?, ?, 0)`, contestId, optionId);
-          this.sql.exec(`UPDATE option_totals SET votes = votes + ? WHERE contest_id = ? AND option_id = ?`, votes, contestId, optionId);
+          this.sql.exec(
+            `INSERT OR IGNORE INTO option_totals (contest_id, option_id, votes) VALUES (?, ?, 0)`,
+            contestId,
+            optionId,
+          );
+          this.sql.exec(
+            `UPDATE option_totals SET votes = votes + ? WHERE contest_id = ? AND option_id = ?`,
+            votes,
+            contestId,
+            optionId,
+          );
         }
       }
       this.sql.exec(`UPDATE shard SET ballots = ballots + ?, version = version + 1 WHERE id = 1`, ballots);
@@ -263,7 +284,12 @@ export class TallyShard extends DurableObject<Env> {
   async snapshot(): Promise<ShardSnapshot | undefined> {
     const shard = this.shardRow();
     if (!shard) return undefined;
-    return { name: shard.name, version: shard.version, reportedVersion: shard.reported_version, totals: this.totalsOf(shard) };
+    return {
+      name: shard.name,
+      version: shard.version,
+      reportedVersion: shard.reported_version,
+      totals: this.totalsOf(shard),
+    };
   }
 
   /** Sends the current totals to the aggregator; a failure reschedules with a growing pause. */
@@ -280,7 +306,16 @@ export class TallyShard extends DurableObject<Env> {
       this.failedReports += 1;
       const pause = Math.min(REPORT_RETRY_BASE_MS * 2 ** (this.failedReports - 1), REPORT_RETRY_MAX_MS);
       this.nextReportAt = Date.now() + pause;
-      console.warn(JSON.stringify({ level: "warn", event: "tally_report_failed", shard: shard.name, version: shard.version, retryInMs: pause, error: String(error) }));
+      console.warn(
+        JSON.stringify({
+          level: "warn",
+          event: "tally_report_failed",
+          shard: shard.name,
+          version: shard.version,
+          retryInMs: pause,
+          error: String(error),
+        }),
+      );
       await this.ctx.storage.setAlarm(this.nextReportAt);
       return;
     }
@@ -297,7 +332,9 @@ export class TallyShard extends DurableObject<Env> {
 
   private shardRow(): ShardRow | undefined {
     return this.sql
-      .exec<ShardRow>(`SELECT name, election_id, district_id, ballots, version, reported_version FROM shard WHERE id = 1`)
+      .exec<ShardRow>(
+        `SELECT name, election_id, district_id, ballots, version, reported_version FROM shard WHERE id = 1`,
+      )
       .toArray()[0];
   }
 

@@ -46,11 +46,16 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { ContestMarks, coarseTime, type BallotAccepted, type BallotRetracted, type CheckInRecorded } from "../lib/ballot/messages.ts";
+import {
+  ContestMarks,
+  coarseTime,
+  type BallotAccepted,
+  type BallotRetracted,
+  type CheckInRecorded,
+} from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
-
 
 /** What every ledger decision is told: whose, where, under which policy, and the poll times. */
 const LedgerDecision = z.object({
@@ -63,7 +68,8 @@ const LedgerDecision = z.object({
   closesAtMs: z.number(),
 });
 
-export const CastOnlineRequest = LedgerDecision.extend({  /**
+export const CastOnlineRequest = LedgerDecision.extend({
+  /**
    * When the links from voters to their online ballots are destroyed (DESIGN.md section 4): after
    * close, once retries of late casts had time to get their receipts. The gateway decides it.
    */
@@ -76,7 +82,8 @@ export const CastOnlineRequest = LedgerDecision.extend({  /**
 });
 export type CastOnlineRequest = z.infer<typeof CastOnlineRequest>;
 
-export type CastRefusal = "already_voted" | "already_voted_on_paper" | "polls_not_open" | "polls_closed" | "idempotency_conflict";
+export type CastRefusal =
+  "already_voted" | "already_voted_on_paper" | "polls_not_open" | "polls_closed" | "idempotency_conflict";
 
 export interface CastAccepted {
   readonly ballotId: string;
@@ -91,7 +98,8 @@ export interface CastAccepted {
 
 export type CastOutcome = Result<CastAccepted, CastRefusal>;
 
-export const CheckInRequest = LedgerDecision.extend({  stationId: z.string().min(1),
+export const CheckInRequest = LedgerDecision.extend({
+  stationId: z.string().min(1),
   /** Chosen by the station (its outbox key): a replay returns the original answer. */
   checkInId: z.string().min(8).max(128),
   /** How the official verified identity: the ID card, and a biometric match where available. */
@@ -99,7 +107,13 @@ export const CheckInRequest = LedgerDecision.extend({  stationId: z.string().min
 });
 export type CheckInRequest = z.infer<typeof CheckInRequest>;
 
-const CheckInRefusal = z.enum(["already_voted_online", "already_checked_in", "polls_not_open", "polls_closed", "idempotency_conflict"]);
+const CheckInRefusal = z.enum([
+  "already_voted_online",
+  "already_checked_in",
+  "polls_not_open",
+  "polls_closed",
+  "idempotency_conflict",
+]);
 export type CheckInRefusal = z.infer<typeof CheckInRefusal>;
 
 export interface CheckInAccepted {
@@ -158,7 +172,9 @@ export class VoterLedger extends DurableObject<Env> {
           station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
           request_hash TEXT NOT NULL, outcome TEXT NOT NULL, cancelled_online INTEGER NOT NULL DEFAULT 0,
           PRIMARY KEY (election_id, check_in_id))`);
-        sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
+        sql.exec(
+          `CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`,
+        );
         sql.exec(OUTBOX_TABLE_SQL);
       },
       upgrades: [
@@ -170,7 +186,9 @@ export class VoterLedger extends DurableObject<Env> {
         },
         // 2 -> 3: when each election's voter-ballot links are destroyed.
         (sql) => {
-          sql.exec(`CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`);
+          sql.exec(
+            `CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`,
+          );
         },
       ],
     });
@@ -247,8 +265,19 @@ export class VoterLedger extends DurableObject<Env> {
         acceptedAt,
       };
       this.outbox.enqueue(req.voterKey, accepted);
-      this.sql.exec(`INSERT OR IGNORE INTO forget_links (election_id, at) VALUES (?, ?)`, req.electionId, req.forgetLinksAtMs);
-      return ok({ ballotId: req.ballotId, trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, revotes, replayed: false });
+      this.sql.exec(
+        `INSERT OR IGNORE INTO forget_links (election_id, at) VALUES (?, ?)`,
+        req.electionId,
+        req.forgetLinksAtMs,
+      );
+      return ok({
+        ballotId: req.ballotId,
+        trackingCode: req.trackingCode,
+        commitment: req.commitment,
+        acceptedAt,
+        revotes,
+        replayed: false,
+      });
     });
 
     if (outcome.ok && !outcome.value.replayed) {
@@ -274,7 +303,11 @@ export class VoterLedger extends DurableObject<Env> {
       if (earlier) {
         if (earlier.request_hash !== hash) return err("idempotency_conflict");
         if (earlier.outcome !== "accepted") return err(CheckInRefusal.parse(earlier.outcome));
-        return ok({ issueBallotStyleId: req.ballotStyleId, cancelledOnlineBallot: earlier.cancelled_online === 1, replayed: true });
+        return ok({
+          issueBallotStyleId: req.ballotStyleId,
+          cancelledOnlineBallot: earlier.cancelled_online === 1,
+          replayed: true,
+        });
       }
       const now = Date.now();
       if (now < req.opensAtMs) return err("polls_not_open");
@@ -285,7 +318,15 @@ export class VoterLedger extends DurableObject<Env> {
         this.sql.exec(
           `INSERT INTO check_ins (election_id, check_in_id, voter_key, station_id, identity, at, request_hash, outcome, cancelled_online)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          req.electionId, req.checkInId, req.voterKey, req.stationId, req.identity, at, hash, result, cancelledOnline ? 1 : 0,
+          req.electionId,
+          req.checkInId,
+          req.voterKey,
+          req.stationId,
+          req.identity,
+          at,
+          hash,
+          result,
+          cancelledOnline ? 1 : 0,
         );
       };
       const voter = this.voterRow(req.electionId, req.voterKey);
@@ -300,7 +341,13 @@ export class VoterLedger extends DurableObject<Env> {
           return err("already_voted_online");
         }
         if (voter.online_ballot_id) {
-          this.retractOnline(req.electionId, req.voterKey, voter.online_ballot_id, "cancelled-by-paper", coarseTime(new Date(now)));
+          this.retractOnline(
+            req.electionId,
+            req.voterKey,
+            voter.online_ballot_id,
+            "cancelled-by-paper",
+            coarseTime(new Date(now)),
+          );
           cancelled = true;
         }
       }
@@ -323,11 +370,19 @@ export class VoterLedger extends DurableObject<Env> {
   }
 
   /** What the ledger knows of a voter: for officials and the tests, never public. */
-  async status(electionId: string, voterKey: string): Promise<{ state: "none" | "online" | "paper"; revotes: number; counted: number }> {
+  async status(
+    electionId: string,
+    voterKey: string,
+  ): Promise<{ state: "none" | "online" | "paper"; revotes: number; counted: number }> {
     const voter = this.voterRow(electionId, voterKey);
-    const counted = this.sql
-      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ballots WHERE election_id = ? AND voter_key = ? AND status = 'counted'`, electionId, voterKey)
-      .toArray()[0]?.n ?? 0;
+    const counted =
+      this.sql
+        .exec<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM ballots WHERE election_id = ? AND voter_key = ? AND status = 'counted'`,
+          electionId,
+          voterKey,
+        )
+        .toArray()[0]?.n ?? 0;
     return { state: voter?.state ?? "none", revotes: voter?.revotes ?? 0, counted };
   }
 
@@ -344,7 +399,9 @@ export class VoterLedger extends DurableObject<Env> {
   /** Destroys the voter-ballot links of every election whose time has come; re-arms for the rest. */
   private async forgetDueLinks(): Promise<void> {
     const now = Date.now();
-    const waiting = this.sql.exec<{ election_id: string; at: number }>(`SELECT election_id, at FROM forget_links WHERE done = 0`).toArray();
+    const waiting = this.sql
+      .exec<{ election_id: string; at: number }>(`SELECT election_id, at FROM forget_links WHERE done = 0`)
+      .toArray();
     if (waiting.length === 0) return;
     // The outbox names voter and ballot together; forget only once it has been delivered.
     const outboxEmpty = this.outbox.pending() === 0;
@@ -366,32 +423,64 @@ export class VoterLedger extends DurableObject<Env> {
 
   /** Whether any ballot row of the election remains (for tests and officials). */
   async linksRemain(electionId: string): Promise<boolean> {
-    return (this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ballots WHERE election_id = ?`, electionId).toArray()[0]?.n ?? 0) > 0;
+    return (
+      (this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ballots WHERE election_id = ?`, electionId).toArray()[0]
+        ?.n ?? 0) > 0
+    );
   }
 
   private voterRow(electionId: string, voterKey: string): VoterRow | undefined {
     return this.sql
-      .exec<VoterRow>(`SELECT state, online_ballot_id, revotes FROM voters WHERE election_id = ? AND voter_key = ?`, electionId, voterKey)
+      .exec<VoterRow>(
+        `SELECT state, online_ballot_id, revotes FROM voters WHERE election_id = ? AND voter_key = ?`,
+        electionId,
+        voterKey,
+      )
       .toArray()[0];
   }
 
-  private setVoterState(electionId: string, voterKey: string, state: "online" | "paper", onlineBallotId: string | null, revotes: number, now: number): void {
+  private setVoterState(
+    electionId: string,
+    voterKey: string,
+    state: "online" | "paper",
+    onlineBallotId: string | null,
+    revotes: number,
+    now: number,
+  ): void {
     this.sql.exec(
       `INSERT INTO voters (election_id, voter_key, state, online_ballot_id, revotes, updated_at)
        VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (election_id, voter_key) DO UPDATE SET state = excluded.state,
          online_ballot_id = excluded.online_ballot_id, revotes = excluded.revotes, updated_at = excluded.updated_at`,
-      electionId, voterKey, state, onlineBallotId, revotes, new Date(now).toISOString(),
+      electionId,
+      voterKey,
+      state,
+      onlineBallotId,
+      revotes,
+      new Date(now).toISOString(),
     );
   }
 
   /** Synchronous; inside the caller's transaction. Marks the ballot and queues its retraction. */
-  private retractOnline(electionId: string, voterKey: string, ballotId: string, reason: BallotRetracted["reason"], at: string): void {
+  private retractOnline(
+    electionId: string,
+    voterKey: string,
+    ballotId: string,
+    reason: BallotRetracted["reason"],
+    at: string,
+  ): void {
     const previous = this.sql
-      .exec<BallotRow>(`SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots WHERE ballot_id = ?`, ballotId)
+      .exec<BallotRow>(
+        `SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots WHERE ballot_id = ?`,
+        ballotId,
+      )
       .toArray()[0];
     if (!previous) return;
-    this.sql.exec(`UPDATE ballots SET status = ? WHERE ballot_id = ?`, reason === "superseded-by-online" ? "superseded" : "cancelled", ballotId);
+    this.sql.exec(
+      `UPDATE ballots SET status = ? WHERE ballot_id = ?`,
+      reason === "superseded-by-online" ? "superseded" : "cancelled",
+      ballotId,
+    );
     const retraction: BallotRetracted = {
       kind: "retraction",
       ballotId,

@@ -38,7 +38,11 @@ export const ERROR_CODES = {
   // Audit log
   log_pool_full: { status: 429, message: "The audit log is catching up; try again in a few seconds." },
   log_not_found: { status: 404, message: "This election's audit log has no checkpoint yet." },
-  receipt_not_sequenced: { status: 404, message: "This ballot is recorded but not yet in a published checkpoint of the audit log; try again in a few seconds." },
+  receipt_not_sequenced: {
+    status: 404,
+    message:
+      "This ballot is recorded but not yet in a published checkpoint of the audit log; try again in a few seconds.",
+  },
   polls_not_closed: { status: 409, message: "The polls have not closed yet." },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
@@ -52,25 +56,43 @@ export const ERROR_CODES = {
   station_exists: { status: 409, message: "A station with this id already exists." },
   station_not_found: { status: 404, message: "No station with this id." },
   station_signature_missing: { status: 401, message: "A station request must carry a Station-Signature header." },
-  station_signature_invalid: { status: 401, message: "The station request's signature is malformed or does not verify." },
+  station_signature_invalid: {
+    status: 401,
+    message: "The station request's signature is malformed or does not verify.",
+  },
   station_unknown: { status: 401, message: "No station with this id is registered." },
   station_revoked: { status: 401, message: "This station has been revoked." },
   station_key_unknown: { status: 401, message: "This key is not registered to this station." },
   station_key_revoked: { status: 401, message: "This station key has been revoked." },
-  station_request_mismatch: { status: 401, message: "The signature does not cover this request's station, method, path or body." },
+  station_request_mismatch: {
+    status: 401,
+    message: "The signature does not cover this request's station, method, path or body.",
+  },
   station_request_expired: { status: 401, message: "The station request's time is more than two minutes from ours." },
   station_request_replayed: { status: 401, message: "This station request was already received." },
   // Paper channel: check-in, scanning, result sheets
   station_wrong_district: { status: 403, message: "This station does not serve the voter's district." },
-  identity_not_verified: { status: 403, message: "The voter's identity was not verified (the biometric match failed)." },
+  identity_not_verified: {
+    status: 403,
+    message: "The voter's identity was not verified (the biometric match failed).",
+  },
   already_voted_online: { status: 409, message: "This voter has already voted online; no paper ballot may be issued." },
-  already_checked_in: { status: 409, message: "This voter has already been checked in; the attempt is recorded for adjudication." },
+  already_checked_in: {
+    status: 409,
+    message: "This voter has already been checked in; the attempt is recorded for adjudication.",
+  },
   qr_invalid: { status: 422, message: "The QR payload cannot be read." },
-  qr_signature_invalid: { status: 422, message: "The QR payload's signature does not verify against a registered key." },
+  qr_signature_invalid: {
+    status: 422,
+    message: "The QR payload's signature does not verify against a registered key.",
+  },
   wrong_election: { status: 422, message: "The QR payload belongs to another election." },
   foreign_ballot: { status: 422, message: "This ballot was not issued for this station." },
   serial_already_used: { status: 409, message: "A ballot with this serial has already been scanned." },
-  result_sheet_conflict: { status: 409, message: "This station has already submitted a different result sheet; the attempt is recorded." },
+  result_sheet_conflict: {
+    status: 409,
+    message: "This station has already submitted a different result sheet; the attempt is recorded.",
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

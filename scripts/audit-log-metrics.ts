@@ -32,7 +32,12 @@ export interface LogSample {
 
 export async function sampleLog(client: OfficialClient, electionId: string): Promise<LogSample> {
   const status = Status.parse(await client.call("GET", `/v1/admin/elections/${electionId}/log`));
-  return { atMs: Date.now(), publishedSize: status.publishedSize, pooled: status.pooled, sequencing: status.sequencing };
+  return {
+    atMs: Date.now(),
+    publishedSize: status.publishedSize,
+    pooled: status.pooled,
+    sequencing: status.sequencing,
+  };
 }
 
 export interface SequencingRate {
@@ -96,7 +101,10 @@ export interface ProofLatencyProbe {
  * the start of the round that first saw its leaf index, so the error is at most one round
  * (reported as `roundMs`): add a few hundred receipts spread over the run, not thousands at once.
  */
-export function startProofLatencyProbe(baseUrl: string, options: { pollMs?: number; timeoutMs?: number; concurrency?: number } = {}): ProofLatencyProbe {
+export function startProofLatencyProbe(
+  baseUrl: string,
+  options: { pollMs?: number; timeoutMs?: number; concurrency?: number } = {},
+): ProofLatencyProbe {
   const pollMs = options.pollMs ?? 25;
   const timeoutMs = options.timeoutMs ?? 60_000;
   const concurrency = options.concurrency ?? 16;
@@ -116,7 +124,10 @@ export function startProofLatencyProbe(baseUrl: string, options: { pollMs?: numb
           for (let r = queue.shift(); r; r = queue.shift()) {
             const res = await fetch(`${baseUrl}/v1/receipts/${r.trackingCode}`);
             // 404 until the tally consumer recorded it; then 200, with `log` once sequenced.
-            const logged = res.status === 200 ? Receipt.parse(await res.json()).log !== undefined : (await res.body?.cancel(), false);
+            const logged =
+              res.status === 200
+                ? Receipt.parse(await res.json()).log !== undefined
+                : (await res.body?.cancel(), false);
             if (logged) latencies.push(Math.max(0, started - r.acceptedAtMs));
             else {
               if (Date.now() - r.acceptedAtMs > timeoutMs) missing += 1;
@@ -138,7 +149,14 @@ export function startProofLatencyProbe(baseUrl: string, options: { pollMs?: numb
       finishing = true;
       await loop;
       const sorted = [...latencies].sort((a, b) => a - b);
-      return { samples: sorted.length, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? Number.NaN, missing, roundMs };
+      return {
+        samples: sorted.length,
+        p50Ms: percentile(sorted, 50),
+        p99Ms: percentile(sorted, 99),
+        maxMs: sorted[sorted.length - 1] ?? Number.NaN,
+        missing,
+        roundMs,
+      };
     },
   };
 }

@@ -36,7 +36,17 @@ import { OfficialClient } from "../cli/lib/api.ts";
 import { CastSession, type CastRun, type TallyCheck } from "../bench/cast.ts";
 import { workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
-import { BASELINE_PREFIX, benchVars, buildBundles, generateSecrets, HIGH_LIMIT, RAISED_LIMITERS, startRuntime, writePrivateJson, type Runtime } from "../bench/runtime.ts";
+import {
+  BASELINE_PREFIX,
+  benchVars,
+  buildBundles,
+  generateSecrets,
+  HIGH_LIMIT,
+  RAISED_LIMITERS,
+  startRuntime,
+  writePrivateJson,
+  type Runtime,
+} from "../bench/runtime.ts";
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
@@ -71,7 +81,8 @@ const RUNS = Math.round(positive("runs", args.runs));
 const WARMUP = positive("warmup", args.warmup);
 const CONNECTIONS = Math.round(positive("connections", args.connections));
 const MAPPINGS = (args.mappings ?? "").split(",").map((m) => Math.round(Number(m.trim())));
-if (MAPPINGS.some((m) => !Number.isInteger(m) || m < 0)) throw new Error("--mappings is a comma-separated list of 0 (per voter) or bucket counts");
+if (MAPPINGS.some((m) => !Number.isInteger(m) || m < 0))
+  throw new Error("--mappings is a comma-separated list of 0 (per voter) or bucket counts");
 const BUCKET_VOTERS = Math.round(positive("bucket-voters", args["bucket-voters"]));
 /**
  * Per-voter ledgers: one object per voter, kept under the ~3,000 live objects the local runtime
@@ -107,13 +118,19 @@ interface MappingFigures {
   readonly durableWrite: PathFigures;
   readonly cast: PathFigures & { readonly castRuns: readonly CastRun[]; readonly receipts: number };
   readonly tally: TallyCheck;
-  readonly auditLog: { readonly entriesPerSecond: number; readonly capacityPerSecond: number; readonly proofLatency: CastRun["proofLatency"] };
+  readonly auditLog: {
+    readonly entriesPerSecond: number;
+    readonly capacityPerSecond: number;
+    readonly proofLatency: CastRun["proofLatency"];
+  };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
 
 function mappingName(buckets: number): string {
-  return buckets === 0 ? "per-voter ledgers (LEDGER_BUCKETS=0)" : `${buckets} ledger buckets (LEDGER_BUCKETS=${buckets})`;
+  return buckets === 0
+    ? "per-voter ledgers (LEDGER_BUCKETS=0)"
+    : `${buckets} ledger buckets (LEDGER_BUCKETS=${buckets})`;
 }
 
 /** Successful answers per second: 2xx for the baselines, receipts (201) for the cast path. */
@@ -123,7 +140,11 @@ function throughputOf(run: Measured): number {
 }
 
 function errorsOf(run: Measured): number {
-  const non2xx = sum(Object.entries(run.statusCounts).filter(([s]) => !s.startsWith("2")).map(([, c]) => c));
+  const non2xx = sum(
+    Object.entries(run.statusCounts)
+      .filter(([s]) => !s.startsWith("2"))
+      .map(([, c]) => c),
+  );
   return non2xx + run.errors;
 }
 
@@ -157,7 +178,14 @@ function runLine(run: Measured): string {
   return `    ${run.label}: ${fixed(throughputOf(run))}/s over ${fixed(run.durationSeconds, 2)} s, p50 ${fixed(run.latency.p50)} ms, p99 ${fixed(run.latency.p99)} ms, errors ${errorsOf(run)}${extra}${cores}`;
 }
 
-async function measureBaseline(runtime: Runtime, name: string, method: "GET" | "POST", path: string, workDir: string, pids: readonly number[]): Promise<PathFigures> {
+async function measureBaseline(
+  runtime: Runtime,
+  name: string,
+  method: "GET" | "POST",
+  path: string,
+  workDir: string,
+  pids: readonly number[],
+): Promise<PathFigures> {
   const spec = { url: `${runtime.baseUrl}${path}`, method, connections: CONNECTIONS, timeoutSeconds: TIMEOUT_SECONDS };
   const warm = await runLoad(`${name} warm-up`, { ...spec, durationSeconds: WARMUP }, workDir, pids);
   say(runLine(warm));
@@ -185,7 +213,10 @@ function votersFor(session: CastSession, seconds: number, secondsLeft: number, b
 }
 
 function castLine(run: CastRun): string {
-  const drain = run.drainSeconds === undefined ? "the tally STALLED" : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
+  const drain =
+    run.drainSeconds === undefined
+      ? "the tally STALLED"
+      : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
   const log = `audit log: ${run.log.entries} entries published (${fixed(run.log.entriesPerSecond)}/s over the run and its drain), sequencer ${fixed(run.log.capacityPerSecond)} entries per second of its busy time, ${run.log.backlog} pooled at the end`;
   const proof = run.proofLatency
     ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)`
@@ -193,7 +224,11 @@ function castLine(run: CastRun): string {
   return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}\n      ${log}${proof}`;
 }
 
-async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType<typeof buildBundles>>, workDir: string): Promise<MappingFigures> {
+async function measureMapping(
+  ledgerBuckets: number,
+  bundles: Awaited<ReturnType<typeof buildBundles>>,
+  workDir: string,
+): Promise<MappingFigures> {
   const name = mappingName(ledgerBuckets);
   say(`\n== ${name}`);
   const stateDir = join(workDir, `state-${ledgerBuckets}`);
@@ -208,13 +243,28 @@ async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType
     const client = new OfficialClient({ baseUrl: runtime.baseUrl, officialId: "bootstrap-admin", keyFile });
     await loadDemo(client);
     const voters = ledgerBuckets === 0 ? PER_VOTER_BUDGET : BUCKET_VOTERS;
-    const roll = await importSyntheticRoll(client, DEMO_ELECTION_ID, join(workDir, `roll-${ledgerBuckets}.csv`), PREFIX, voters);
-    say(`  runtime ${runtime.baseUrl}; demo election loaded; ${voters} voters imported through the admin API in ${fixed(roll.seconds, 1)} s`);
+    const roll = await importSyntheticRoll(
+      client,
+      DEMO_ELECTION_ID,
+      join(workDir, `roll-${ledgerBuckets}.csv`),
+      PREFIX,
+      voters,
+    );
+    say(
+      `  runtime ${runtime.baseUrl}; demo election loaded; ${voters} voters imported through the admin API in ${fixed(roll.seconds, 1)} s`,
+    );
 
     say("  bare Worker route (GET, constant):");
     const bare = await measureBaseline(runtime, "bare", "GET", `${BASELINE_PREFIX}/bare`, workDir, pids);
     say("  one durable write (POST, one SQLite INSERT in one Durable Object):");
-    const durableWrite = await measureBaseline(runtime, "durable-write", "POST", `${BASELINE_PREFIX}/durable-write`, workDir, pids);
+    const durableWrite = await measureBaseline(
+      runtime,
+      "durable-write",
+      "POST",
+      `${BASELINE_PREFIX}/durable-write`,
+      workDir,
+      pids,
+    );
 
     say("  cast (POST /v1/elections/demo-2026/ballots, a new voter each request):");
     const session = new CastSession({
@@ -229,13 +279,21 @@ async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType
       workDir,
       runtimePids: pids,
     });
-    const warm = await session.run("cast warm-up", WARMUP, votersFor(session, WARMUP, WARMUP + RUNS * DURATION, undefined));
+    const warm = await session.run(
+      "cast warm-up",
+      WARMUP,
+      votersFor(session, WARMUP, WARMUP + RUNS * DURATION, undefined),
+    );
     say(castLine(warm));
     let bestRate = throughputOf(warm);
     const castRuns: CastRun[] = [];
     for (let i = 1; i <= RUNS; i++) {
       await sleep(SETTLE_MS);
-      const run = await session.run(`cast run ${i}`, DURATION, votersFor(session, DURATION, (RUNS - i + 1) * DURATION, bestRate));
+      const run = await session.run(
+        `cast run ${i}`,
+        DURATION,
+        votersFor(session, DURATION, (RUNS - i + 1) * DURATION, bestRate),
+      );
       say(castLine(run));
       castRuns.push(run);
       bestRate = Math.max(bestRate, throughputOf(run));
@@ -268,7 +326,9 @@ async function measureMapping(ledgerBuckets: number, bundles: Awaited<ReturnType
       cast: { ...figures("cast", castRuns), castRuns, receipts: session.receiptCount },
       auditLog: {
         entriesPerSecond: median(castRuns.map((r) => r.log.entriesPerSecond)),
-        capacityPerSecond: median(castRuns.map((r) => r.log.capacityPerSecond).filter((c): c is number => c !== undefined)),
+        capacityPerSecond: median(
+          castRuns.map((r) => r.log.capacityPerSecond).filter((c): c is number => c !== undefined),
+        ),
         proofLatency: probeRun?.proofLatency,
       },
       tally,
@@ -292,7 +352,17 @@ function cpuMsPerRequest(f: PathFigures): number | undefined {
 }
 
 function summary(results: readonly MappingFigures[]): string {
-  const header = ["path", "req/s", "p50 ms", "p99 ms", "errors", "runtime CPU ms/req", "runtime cores", "loadgen cores", "other cores"];
+  const header = [
+    "path",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "runtime CPU ms/req",
+    "runtime cores",
+    "loadgen cores",
+    "other cores",
+  ];
   const row = (label: string, f: PathFigures): string[] => [
     label,
     fixed(f.throughput),
@@ -324,7 +394,9 @@ function summary(results: readonly MappingFigures[]): string {
     const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
     const proof = r.auditLog.proofLatency;
     return `  ${short.padEnd(11)} ${fixed(r.auditLog.entriesPerSecond)} entries/s published over a run and its drain, sequencer ${fixed(r.auditLog.capacityPerSecond)} entries/s of busy time${
-      proof ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)` : ""
+      proof
+        ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)`
+        : ""
     }`;
   });
   return [
@@ -358,12 +430,20 @@ async function main(): Promise<number> {
   const started = performance.now();
   workDir = await mkdtemp(join(tmpdir(), "mixed-election-bench-"));
   say(`mixed-election bench, ${new Date().toISOString()}`);
-  say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}, ${fixed(totalmem() / 2 ** 30, 1)} GiB, ${platform()} ${release()}, Node ${process.versions.node}; load average now ${loadavg().map((l) => fixed(l, 2)).join(" ")}`);
+  say(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}, ${fixed(totalmem() / 2 ** 30, 1)} GiB, ${platform()} ${release()}, Node ${process.versions.node}; load average now ${loadavg()
+      .map((l) => fixed(l, 2))
+      .join(" ")}`,
+  );
   say(
     `method: ${CONNECTIONS} connections from a separate autocannon process over loopback; per path a ${WARMUP} s warm-up, then ${RUNS} runs of ${DURATION} s; medians of the runs.`,
   );
-  say(`runtime: Miniflare (wrangler's) on 127.0.0.1, workerd; production Worker bundled by wrangler deploy --dry-run; state in ${workDir}`);
-  say(`NOTE: ${RAISED_LIMITERS.join(" and ")} are raised to ${HIGH_LIMIT} per period for this run: one load-generator address would otherwise be held to 600 casts a minute. A capacity figure, not a policy test.`);
+  say(
+    `runtime: Miniflare (wrangler's) on 127.0.0.1, workerd; production Worker bundled by wrangler deploy --dry-run; state in ${workDir}`,
+  );
+  say(
+    `NOTE: ${RAISED_LIMITERS.join(" and ")} are raised to ${HIGH_LIMIT} per period for this run: one load-generator address would otherwise be held to 600 casts a minute. A capacity figure, not a policy test.`,
+  );
   const bundles = await buildBundles(join(workDir, "build"));
   const results: MappingFigures[] = [];
   for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
@@ -373,11 +453,27 @@ async function main(): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   say(`\nfinished in ${fixed(seconds)} s`);
   const logged = results.filter((r) => (r.runtimeLog["error"] ?? 0) > 0);
-  for (const r of logged) say(`runtime errors logged under ${r.mapping}: ${r.runtimeLog["error"]}; last: ${r.runtimeLogRecent.slice(-3).join(" | ")}`);
+  for (const r of logged)
+    say(
+      `runtime errors logged under ${r.mapping}: ${r.runtimeLog["error"]}; last: ${r.runtimeLogRecent.slice(-3).join(" | ")}`,
+    );
   if (args.json) {
     // Without the per-voter lists of each run: the figures, not the ballots.
-    const slimmer = (key: string, value: unknown): unknown => (["accepted", "refused", "unanswered"].includes(key) && Array.isArray(value) ? value.length : value);
-    const slim = JSON.stringify({ date: new Date().toISOString(), seconds, connections: CONNECTIONS, duration: DURATION, runs: RUNS, warmup: WARMUP, results }, slimmer, 2);
+    const slimmer = (key: string, value: unknown): unknown =>
+      ["accepted", "refused", "unanswered"].includes(key) && Array.isArray(value) ? value.length : value;
+    const slim = JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        seconds,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        runs: RUNS,
+        warmup: WARMUP,
+        results,
+      },
+      slimmer,
+      2,
+    );
     await writeFile(args.json, slim);
     say(`figures written to ${args.json}`);
   }

@@ -25,7 +25,10 @@ export async function demoVoters(limit = 30): Promise<{ nationalId: string; dist
   });
 }
 
-export async function loadDemo(client: OfficialClient, now = new Date()): Promise<{ election: "loaded" | "already-open"; roll: unknown }> {
+export async function loadDemo(
+  client: OfficialClient,
+  now = new Date(),
+): Promise<{ election: "loaded" | "already-open"; roll: unknown }> {
   const definition = Definition.parse(JSON.parse(await readFile(join(DEMO_DIR, "election.json"), "utf8")));
   definition.settings.polls = {
     opensAt: new Date(now.getTime() - 60_000).toISOString(),
@@ -39,6 +42,9 @@ export async function loadDemo(client: OfficialClient, now = new Date()): Promis
     election = "already-open";
   }
   const csv = await readFile(join(DEMO_DIR, "voters.csv"), "utf8");
-  const roll = await client.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll?firstLine=2`, { text: csv, contentType: "text/csv" });
+  const roll = await client.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll?firstLine=2`, {
+    text: csv,
+    contentType: "text/csv",
+  });
   return { election, roll };
 }

@@ -23,7 +23,11 @@ const system = await startSystem({
   verbose: process.env["VERBOSE"] === "1",
 });
 
-const client = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
+const client = new OfficialClient({
+  baseUrl: system.baseUrl,
+  officialId: "bootstrap-admin",
+  keyFile: system.adminKeyFile,
+});
 const demo = await loadDemo(client);
 const first = voters[0]?.nationalId ?? "DEMO-0001";
 

@@ -62,7 +62,10 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
   if (existsSync(file)) {
     const kept = DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
     if (kept.logPrivateJwk) return kept;
-    const withLogKey: DevSecrets = { ...kept, logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"] };
+    const withLogKey: DevSecrets = {
+      ...kept,
+      logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"],
+    };
     await writeFile(file, JSON.stringify(withLogKey, null, 2), { mode: 0o600 });
     return withLogKey;
   }
@@ -106,7 +109,12 @@ async function runToEnd(args: readonly string[], env: NodeJS.ProcessEnv): Promis
   if (code !== 0) throw new Error(`wrangler ${args.join(" ")} failed (${code}):\n${output}`);
 }
 
-async function waitForHealth(baseUrl: string, child: ChildProcess, log: () => string, timeoutMs = 90_000): Promise<void> {
+async function waitForHealth(
+  baseUrl: string,
+  child: ChildProcess,
+  log: () => string,
+  timeoutMs = 90_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log()}`);
@@ -149,7 +157,13 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),
     LEDGER_BUCKETS: options.ledgerBuckets ?? LOCAL_LEDGER_BUCKETS,
   };
-  await writeFile(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join("\n") + "\n", { mode: 0o600 });
+  await writeFile(
+    envFile,
+    Object.entries(vars)
+      .map(([k, v]) => `${k}='${v}'`)
+      .join("\n") + "\n",
+    { mode: 0o600 },
+  );
 
   const childEnv: NodeJS.ProcessEnv = {
     ...process.env,
@@ -162,7 +176,20 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   await runToEnd(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], childEnv);
 
   const child = run(
-    ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
+    [
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      persist,
+      "--env-file",
+      envFile,
+      "--show-interactive-dev-session=false",
+      "--inspector-port",
+      String(await freePort()),
+    ],
     childEnv,
     options.verbose ?? false,
   );

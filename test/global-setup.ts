@@ -26,8 +26,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("adminPrivateJwk", JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: "EdDSA" }));
   project.provide("adminPublicJwk", JSON.stringify({ ...(await exportJWK(publicKey)), kid, alg: "EdDSA" }));
   const receipt = await generateKeyPair("EdDSA", { extractable: true });
-  project.provide("receiptPrivateJwk", JSON.stringify({ ...(await exportJWK(receipt.privateKey)), kid: "receipt-test", alg: "EdDSA" }));
+  project.provide(
+    "receiptPrivateJwk",
+    JSON.stringify({ ...(await exportJWK(receipt.privateKey)), kid: "receipt-test", alg: "EdDSA" }),
+  );
   const log = await generateKeyPair("EdDSA", { extractable: true });
-  project.provide("logPrivateJwk", JSON.stringify({ ...(await exportJWK(log.privateKey)), kid: "log-test", alg: "EdDSA" }));
+  project.provide(
+    "logPrivateJwk",
+    JSON.stringify({ ...(await exportJWK(log.privateKey)), kid: "log-test", alg: "EdDSA" }),
+  );
   return () => issuer.close();
 }

@@ -16,9 +16,27 @@ import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../../lib/audit/layout.ts";
 import { LogAuditor, type AuditFindings } from "../../lib/audit/recount.ts";
 import { openCheckpoint, type Checkpoint } from "../../lib/tlog/checkpoint.ts";
 import { base64Decode, base64Encode, bytesEqual } from "../../lib/tlog/encoding.ts";
-import { consistencyProof, HASH_SIZE, leafHash, rootAt, treeHashAt, verifyConsistency, type Hash } from "../../lib/tlog/merkle.ts";
+import {
+  consistencyProof,
+  HASH_SIZE,
+  leafHash,
+  rootAt,
+  treeHashAt,
+  verifyConsistency,
+  type Hash,
+} from "../../lib/tlog/merkle.ts";
 import { parseVerifierKey } from "../../lib/tlog/note.ts";
-import { decodeEntryBundle, encodeEntryBundle, entriesPath, parseTilePath, readTileHashes, tileCoordinates, tilesForTree, TILE_WIDTH, verifyTiles } from "../../lib/tlog/tiles.ts";
+import {
+  decodeEntryBundle,
+  encodeEntryBundle,
+  entriesPath,
+  parseTilePath,
+  readTileHashes,
+  tileCoordinates,
+  tilesForTree,
+  TILE_WIDTH,
+  verifyTiles,
+} from "../../lib/tlog/tiles.ts";
 import type { LogSource } from "./source.ts";
 
 export class AuditFailure extends Error {}
@@ -60,13 +78,25 @@ export async function readState(path: string | undefined): Promise<State | undef
     throw new AuditFailure(`state file ${path} is not JSON`);
   }
   const parsed = State.safeParse(json);
-  if (!parsed.success) throw new AuditFailure(`state file ${path} is not an auditor state: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new AuditFailure(`state file ${path} is not an auditor state: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
-export async function writeState(path: string | undefined, key: TrustedKey, note: string, checkpoint: Checkpoint): Promise<void> {
+export async function writeState(
+  path: string | undefined,
+  key: TrustedKey,
+  note: string,
+  checkpoint: Checkpoint,
+): Promise<void> {
   if (!path) return;
-  const state: State = { verifierKey: key.verifierKey, origin: key.origin, size: checkpoint.size, root: base64Encode(checkpoint.root), checkpoint: note };
+  const state: State = {
+    verifierKey: key.verifierKey,
+    origin: key.origin,
+    size: checkpoint.size,
+    root: base64Encode(checkpoint.root),
+    checkpoint: note,
+  };
   await writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
 }
 
@@ -80,16 +110,27 @@ export interface TrustedKey {
   readonly from: "command line" | "state file" | "the log itself (not pinned)";
 }
 
-export async function trustedKey(source: LogSource, option: string | undefined, state: State | undefined): Promise<TrustedKey> {
+export async function trustedKey(
+  source: LogSource,
+  option: string | undefined,
+  state: State | undefined,
+): Promise<TrustedKey> {
   const fetched = option === undefined && state === undefined ? await source.read(VERIFIER_KEY_PATH) : undefined;
   const vkey = option ?? state?.verifierKey ?? (fetched ? text(fetched, "the verifier key").trim() : undefined);
-  if (vkey === undefined) throw new AuditFailure(`no verifier key: give --key, or the log must publish ${VERIFIER_KEY_PATH}`);
+  if (vkey === undefined)
+    throw new AuditFailure(`no verifier key: give --key, or the log must publish ${VERIFIER_KEY_PATH}`);
   const parsed = parseVerifierKey(vkey);
   if (!parsed.ok) throw new AuditFailure(`verifier key ${JSON.stringify(vkey)}: ${parsed.error}`);
   if (option !== undefined && state !== undefined && state.verifierKey !== option) {
-    throw new AuditFailure(`the verifier key given (${option}) is not the one pinned in the state file (${state.verifierKey})`);
+    throw new AuditFailure(
+      `the verifier key given (${option}) is not the one pinned in the state file (${state.verifierKey})`,
+    );
   }
-  return { verifierKey: vkey, origin: parsed.value.name, from: option !== undefined ? "command line" : state ? "state file" : "the log itself (not pinned)" };
+  return {
+    verifierKey: vkey,
+    origin: parsed.value.name,
+    from: option !== undefined ? "command line" : state ? "state file" : "the log itself (not pinned)",
+  };
 }
 
 export interface SignedCheckpoint {
@@ -98,7 +139,11 @@ export interface SignedCheckpoint {
 }
 
 /** Opens a checkpoint note: signed by the key, origin the key's name. `what` names it in messages. */
-export async function openSigned(noteBytes: Uint8Array | undefined, key: TrustedKey, what: string): Promise<SignedCheckpoint> {
+export async function openSigned(
+  noteBytes: Uint8Array | undefined,
+  key: TrustedKey,
+  what: string,
+): Promise<SignedCheckpoint> {
   if (!noteBytes) throw new AuditFailure(`${what} is missing`);
   const note = text(noteBytes, what);
   const opened = await openCheckpoint(note, [key.verifierKey], key.origin);
@@ -114,25 +159,43 @@ export async function latestCheckpoint(source: LogSource, key: TrustedKey): Prom
  * Proves that `newer` extends `older` with a consistency proof built from the source's tiles of
  * the newer tree (untrusted: the proof is checked against both signed roots).
  */
-export async function proveConsistent(source: LogSource, older: Checkpoint, newer: Checkpoint, names: { older: string; newer: string }): Promise<void> {
+export async function proveConsistent(
+  source: LogSource,
+  older: Checkpoint,
+  newer: Checkpoint,
+  names: { older: string; newer: string },
+): Promise<void> {
   if (older.size > newer.size) {
-    throw new AuditFailure(`${names.newer} (size ${newer.size}) is older than ${names.older} (size ${older.size}): the log went back (a rollback, or a stale copy)`);
+    throw new AuditFailure(
+      `${names.newer} (size ${newer.size}) is older than ${names.older} (size ${older.size}): the log went back (a rollback, or a stale copy)`,
+    );
   }
   if (older.size === newer.size) {
-    if (!bytesEqual(older.root, newer.root)) throw new AuditFailure(`${names.older} and ${names.newer} both have size ${older.size} but different roots: the log forked`);
+    if (!bytesEqual(older.root, newer.root))
+      throw new AuditFailure(
+        `${names.older} and ${names.newer} both have size ${older.size} but different roots: the log forked`,
+      );
     return;
   }
   if (older.size === 0) return;
-  const proof = await readTileHashes(newer.size, (path) => source.read(path), (hashAt) => consistencyProof(older.size, newer.size, hashAt));
+  const proof = await readTileHashes(
+    newer.size,
+    (path) => source.read(path),
+    (hashAt) => consistencyProof(older.size, newer.size, hashAt),
+  );
   if (!proof.ok) throw new AuditFailure(`cannot build the consistency proof from ${source.where}: ${proof.error}`);
   const checked = verifyConsistency(older.size, newer.size, proof.value, older.root, newer.root);
-  if (!checked.ok) throw new AuditFailure(`${names.newer} (size ${newer.size}) does not extend ${names.older} (size ${older.size}): ${checked.error} — the log forked or was rewritten`);
+  if (!checked.ok)
+    throw new AuditFailure(
+      `${names.newer} (size ${newer.size}) does not extend ${names.older} (size ${older.size}): ${checked.error} — the log forked or was rewritten`,
+    );
 }
 
 /** The state's checkpoint, when it is of this log. */
 export function stateCheckpoint(state: State | undefined, key: TrustedKey): Checkpoint | undefined {
   if (!state) return undefined;
-  if (state.origin !== key.origin) throw new AuditFailure(`the state file is for log ${state.origin}, not ${key.origin}`);
+  if (state.origin !== key.origin)
+    throw new AuditFailure(`the state file is for log ${state.origin}, not ${key.origin}`);
   const root = base64Decode(state.root);
   if (!root.ok) throw new AuditFailure(`the state file's root is ${root.error}`);
   return { origin: state.origin, size: state.size, root: root.value, extensions: [] };
@@ -153,7 +216,14 @@ export function progressBar(enabled: boolean): Progress {
   return {
     start(total, label) {
       bar?.stop();
-      bar = new SingleBar({ format: `${label.padEnd(16)} [{bar}] {value}/{total} ({eta_formatted} left)`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+      bar = new SingleBar(
+        {
+          format: `${label.padEnd(16)} [{bar}] {value}/{total} ({eta_formatted} left)`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
+        Presets.shades_classic,
+      );
       bar.start(total, 0);
     },
     tick() {
@@ -181,7 +251,11 @@ export interface VerifiedLog {
  * message says which object was altered (an entry bundle, a hash tile, or the checkpoint). For a
  * local copy, tiles that need a larger tree than the checkpoint's are refused (a stale checkpoint).
  */
-export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, progress: Progress): Promise<VerifiedLog> {
+export async function verifyWholeLog(
+  source: LogSource,
+  checkpoint: Checkpoint,
+  progress: Progress,
+): Promise<VerifiedLog> {
   const { size, root } = checkpoint;
   const listed = await source.listTiles();
   if (listed) {
@@ -191,7 +265,9 @@ export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, 
       const count = tile.value.n * TILE_WIDTH + tile.value.width;
       const needs = tile.value.kind === "entries" ? count : count * TILE_WIDTH ** tile.value.level;
       if (needs > size) {
-        throw new AuditFailure(`the copy holds ${path}, which only a tree of at least ${needs} entries has, but the checkpoint says ${size}: the checkpoint is older than the log (stale or rolled back)`);
+        throw new AuditFailure(
+          `the copy holds ${path}, which only a tree of at least ${needs} entries has, but the checkpoint says ${size}: the checkpoint is older than the log (stale or rolled back)`,
+        );
       }
     }
   }
@@ -237,12 +313,16 @@ export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, 
         for (let i = 0; i < Math.min(TILE_WIDTH, size - n * TILE_WIDTH); i++) {
           const leaf = leaves[n * TILE_WIDTH + i] ?? new Uint8Array();
           if (!bytesEqual(leaf, levelZero.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE))) {
-            throw new AuditFailure(`${path} was altered: its entry ${i} (log index ${n * TILE_WIDTH + i}) is not the one the signed tree holds (entries changed, reordered or replaced)`);
+            throw new AuditFailure(
+              `${path} was altered: its entry ${i} (log index ${n * TILE_WIDTH + i}) is not the one the signed tree holds (entries changed, reordered or replaced)`,
+            );
           }
         }
       }
     }
-    throw new AuditFailure(`neither the entry bundles nor the hash tiles lead to the checkpoint's root (size ${size}): the checkpoint or the whole copy was altered`);
+    throw new AuditFailure(
+      `neither the entry bundles nor the hash tiles lead to the checkpoint's root (size ${size}): the checkpoint or the whole copy was altered`,
+    );
   }
   const derivedTiles = tilesForTree(0, size, hashAt);
   for (const derived of derivedTiles) {
@@ -250,7 +330,9 @@ export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, 
     if (!bytesEqual(tile, derived.data)) {
       let at = 0;
       while (at < Math.min(tile.length, derived.data.length) && tile[at] === derived.data[at]) at++;
-      throw new AuditFailure(`${derived.path} was altered: it differs at byte ${at} from the tile the entry bundles and the signed root give`);
+      throw new AuditFailure(
+        `${derived.path} was altered: it differs at byte ${at} from the tile the entry bundles and the signed root give`,
+      );
     }
   }
   // A local copy also holds the partial tiles of older checkpoints: each must be a prefix of
@@ -273,7 +355,9 @@ export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, 
           ? encodeEntryBundle(rawEntries.slice(n * TILE_WIDTH, n * TILE_WIDTH + width))
           : (current.get(`${tile.value.level}/${n}`) ?? new Uint8Array()).subarray(0, width * HASH_SIZE);
       if (!bytesEqual(data, expected)) {
-        throw new AuditFailure(`${path} was altered: an older checkpoint's partial ${tile.value.kind === "entries" ? "entry bundle" : "tile"} must be the start of today's, and it is not`);
+        throw new AuditFailure(
+          `${path} was altered: an older checkpoint's partial ${tile.value.kind === "entries" ? "entry bundle" : "tile"} must be the start of today's, and it is not`,
+        );
       }
     }
   }
@@ -283,7 +367,10 @@ export async function verifyWholeLog(source: LogSource, checkpoint: Checkpoint, 
   const entries: LogEntry[] = [];
   for (const [index, raw] of rawEntries.entries()) {
     const decoded = decodeEntry(raw);
-    if (!decoded.ok) throw new AuditFailure(`entry ${index} (${bundlePaths[Math.floor(index / TILE_WIDTH)]}, #${index % TILE_WIDTH}) does not decode: ${decoded.error}`);
+    if (!decoded.ok)
+      throw new AuditFailure(
+        `entry ${index} (${bundlePaths[Math.floor(index / TILE_WIDTH)]}, #${index % TILE_WIDTH}) does not decode: ${decoded.error}`,
+      );
     await auditor.add(index, decoded.value);
     entries.push(decoded.value);
   }

@@ -76,7 +76,8 @@ function directorySource(dir: string): LogSource {
       try {
         return new Uint8Array(await readFile(file));
       } catch (error) {
-        if (error instanceof Error && "code" in error && (error.code === "ENOENT" || error.code === "ENOTDIR")) return undefined;
+        if (error instanceof Error && "code" in error && (error.code === "ENOENT" || error.code === "ENOTDIR"))
+          return undefined;
         throw new SourceError(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
       }
     },

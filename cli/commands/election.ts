@@ -5,7 +5,9 @@ import { OfficialClient } from "../lib/api.ts";
 import { print } from "../lib/io.ts";
 
 export function electionCommands(): Command {
-  const election = new Command("election").description("Election definitions (NIST SP 1500-100 ElectionReport plus settings).");
+  const election = new Command("election").description(
+    "Election definitions (NIST SP 1500-100 ElectionReport plus settings).",
+  );
 
   election
     .command("load")
@@ -13,7 +15,9 @@ export function electionCommands(): Command {
     .argument("<file>", "definition JSON: { settings, electionReport }")
     .action(async (file: string) => {
       const text = await readFile(file, "utf8");
-      print(await OfficialClient.fromEnv().call("POST", "/v1/admin/elections", { text, contentType: "application/json" }));
+      print(
+        await OfficialClient.fromEnv().call("POST", "/v1/admin/elections", { text, contentType: "application/json" }),
+      );
     });
 
   election

@@ -13,18 +13,28 @@ function readPublicJwk(path: string): Promise<z.infer<typeof PublicJwkFile>> {
 export function officialCommands(): Command {
   const official = new Command("official").description("Officials: administrators, station officials, auditors.");
 
-  official.addCommand(keygenCommand("Make an Ed25519 key pair: <out>.jwk.json (private, keep it) and <out>.pub.json (register it)."));
+  official.addCommand(
+    keygenCommand("Make an Ed25519 key pair: <out>.jwk.json (private, keep it) and <out>.pub.json (register it)."),
+  );
 
   official
     .command("add")
     .description("Register an official with a role and a public key.")
     .argument("<id>", "the official's id")
-    .addOption(new Option("--role <role>", "the role").choices(["administrator", "station-official", "auditor"]).makeOptionMandatory())
+    .addOption(
+      new Option("--role <role>", "the role")
+        .choices(["administrator", "station-official", "auditor"])
+        .makeOptionMandatory(),
+    )
     .requiredOption("--name <name>", "display name")
     .requiredOption("--public-key <file>", "the official's public JWK file")
     .action(async (id: string, opts: { role: string; name: string; publicKey: string }) => {
       const publicJwk = await readPublicJwk(opts.publicKey);
-      print(await OfficialClient.fromEnv().call("POST", "/v1/admin/officials", { json: { id, role: opts.role, displayName: opts.name, publicJwk } }));
+      print(
+        await OfficialClient.fromEnv().call("POST", "/v1/admin/officials", {
+          json: { id, role: opts.role, displayName: opts.name, publicJwk },
+        }),
+      );
     });
 
   official
@@ -34,7 +44,11 @@ export function officialCommands(): Command {
     .requiredOption("--public-key <file>", "the new public JWK file")
     .action(async (id: string, opts: { publicKey: string }) => {
       const publicJwk = await readPublicJwk(opts.publicKey);
-      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/officials/${encodeURIComponent(id)}/keys`, { json: { publicJwk } }));
+      print(
+        await OfficialClient.fromEnv().call("POST", `/v1/admin/officials/${encodeURIComponent(id)}/keys`, {
+          json: { publicJwk },
+        }),
+      );
     });
 
   official
@@ -43,7 +57,12 @@ export function officialCommands(): Command {
     .argument("<id>")
     .argument("<kid>")
     .action(async (id: string, kid: string) => {
-      print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/officials/${encodeURIComponent(id)}/keys/${encodeURIComponent(kid)}`));
+      print(
+        await OfficialClient.fromEnv().call(
+          "DELETE",
+          `/v1/admin/officials/${encodeURIComponent(id)}/keys/${encodeURIComponent(kid)}`,
+        ),
+      );
     });
 
   official

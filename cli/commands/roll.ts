@@ -71,7 +71,12 @@ const RETRY_BASE_MS = 500;
  * its content (413, 422) ends the import with `stoppedAt`; any other refusal (401, 403, 404, 415)
  * is about the call, not the file, and is thrown as ApiCallError.
  */
-export async function importRollFile(api: RollApi, electionId: string, file: string, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importRollFile(
+  api: RollApi,
+  electionId: string,
+  file: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
   const keep = options.keepRejected ?? 20;
   const path = `/v1/admin/elections/${encodeURIComponent(electionId)}/roll`;
   const totals = { chunks: 0, rows: 0, accepted: 0, written: 0, unchanged: 0, rejectedTotal: 0, retried: 0 };
@@ -79,7 +84,8 @@ export async function importRollFile(api: RollApi, electionId: string, file: str
   let stoppedAt: { line: number; message: string } | undefined;
 
   const stream = createReadStream(file, { encoding: "utf8", highWaterMark: 1 << 20 });
-  const report = (): void => options.onProgress?.({ bytesRead: stream.bytesRead, rowsSent: totals.rows, rejected: totals.rejectedTotal });
+  const report = (): void =>
+    options.onProgress?.({ bytesRead: stream.bytesRead, rowsSent: totals.rows, rejected: totals.rejectedTotal });
   async function* pieces(): AsyncGenerator<string> {
     for await (const piece of stream) {
       if (typeof piece !== "string") throw new Error("the file stream must yield text");
@@ -100,7 +106,11 @@ export async function importRollFile(api: RollApi, electionId: string, file: str
         let retried = false;
         answer = await withRetries(
           options.attempts ?? 4,
-          () => api.call("POST", `${path}?firstLine=${chunk.firstLine}`, { text: chunk.text, contentType: "text/csv; charset=utf-8" }),
+          () =>
+            api.call("POST", `${path}?firstLine=${chunk.firstLine}`, {
+              text: chunk.text,
+              contentType: "text/csv; charset=utf-8",
+            }),
           (attempt, error) => {
             retried = true;
             options.onRetry?.(chunk.firstLine, attempt, error);
@@ -131,12 +141,17 @@ export async function importRollFile(api: RollApi, electionId: string, file: str
 }
 
 /** Retries what may be transient: no answer at all, 5xx, 429. A 4xx refusal is final. */
-async function withRetries<T>(attempts: number, send: () => Promise<T>, onRetry: (attempt: number, error: unknown) => void): Promise<T> {
+async function withRetries<T>(
+  attempts: number,
+  send: () => Promise<T>,
+  onRetry: (attempt: number, error: unknown) => void,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await send();
     } catch (error) {
-      const transient = error instanceof ApiCallError ? error.status >= 500 || error.status === 429 : error instanceof TypeError;
+      const transient =
+        error instanceof ApiCallError ? error.status >= 500 || error.status === 429 : error instanceof TypeError;
       if (!transient || attempt >= attempts) throw error;
       onRetry(attempt + 1, error);
       await sleep(RETRY_BASE_MS * 2 ** (attempt - 1));
@@ -163,18 +178,31 @@ function electionIdArgument(value: string): string {
 /** Plain digits: the output is read by people and by scripts that grep it. */
 const n = (value: number): string => String(value);
 
-export function printImportSummary(electionId: string, file: string, summary: ImportSummary, seconds: number, out: (line: string) => void = console.log): void {
-  out(`Roll of ${electionId} from ${file}: ${n(summary.rows)} rows in ${n(summary.chunks)} chunks, ${seconds.toFixed(1)} s`);
+export function printImportSummary(
+  electionId: string,
+  file: string,
+  summary: ImportSummary,
+  seconds: number,
+  out: (line: string) => void = console.log,
+): void {
+  out(
+    `Roll of ${electionId} from ${file}: ${n(summary.rows)} rows in ${n(summary.chunks)} chunks, ${seconds.toFixed(1)} s`,
+  );
   out(`  accepted   ${n(summary.accepted)} (written ${n(summary.written)}, unchanged ${n(summary.unchanged)})`);
   out(`  rejected   ${n(summary.rejectedTotal)}`);
   for (const r of summary.rejected) out(`    line ${r.line}: ${r.reason}`);
-  if (summary.rejectedTotal > summary.rejected.length) out(`    ... and ${n(summary.rejectedTotal - summary.rejected.length)} more`);
+  if (summary.rejectedTotal > summary.rejected.length)
+    out(`    ... and ${n(summary.rejectedTotal - summary.rejected.length)} more`);
   if (summary.retried > 0) {
-    out(`  ${n(summary.retried)} chunks were sent again after a failure; rows a lost answer had already written count as unchanged`);
+    out(
+      `  ${n(summary.retried)} chunks were sent again after a failure; rows a lost answer had already written count as unchanged`,
+    );
   }
   if (summary.stoppedAt) {
     out(`  stopped at line ${summary.stoppedAt.line}: ${summary.stoppedAt.message}`);
-    out("  the rows before that line were sent; fix the file and import it again (rows already on the roll stay as they are)");
+    out(
+      "  the rows before that line were sent; fix the file and import it again (rows already on the roll stay as they are)",
+    );
   }
 }
 
@@ -183,10 +211,17 @@ export function rollCommands(): Command {
 
   roll
     .command("import")
-    .description("Import a CSV with the columns national_id,district into an election's roll (idempotent). Exits 1 if any row is rejected.")
+    .description(
+      "Import a CSV with the columns national_id,district into an election's roll (idempotent). Exits 1 if any row is rejected.",
+    )
     .argument("<electionId>", "the election", electionIdArgument)
     .argument("<file>", "the roll file (CSV, UTF-8)")
-    .option("--chunk-rows <n>", `rows per request (at most ${n(MAX_CHUNK_ROWS)})`, positiveInteger(MAX_CHUNK_ROWS), MAX_CHUNK_ROWS)
+    .option(
+      "--chunk-rows <n>",
+      `rows per request (at most ${n(MAX_CHUNK_ROWS)})`,
+      positiveInteger(MAX_CHUNK_ROWS),
+      MAX_CHUNK_ROWS,
+    )
     .action(async (electionId: string, file: string, opts: { chunkRows: number }) => {
       const { size } = await stat(file);
       const bar = new SingleBar({
@@ -202,7 +237,8 @@ export function rollCommands(): Command {
           chunkRows: opts.chunkRows,
           onProgress: (p) => bar.update(p.bytesRead, { rows: n(p.rowsSent), rejected: n(p.rejected) }),
           onRetry: (line, attempt, error) => {
-            const reason = error instanceof ApiCallError ? `${error.status} ${error.code}: ${error.message}` : String(error);
+            const reason =
+              error instanceof ApiCallError ? `${error.status} ${error.code}: ${error.message}` : String(error);
             console.error(`\nchunk from line ${line}: sending again (attempt ${attempt}) after ${reason}`);
           },
         });
@@ -218,21 +254,30 @@ export function rollCommands(): Command {
     .description("Count the voters on an election's roll, in total and per district.")
     .argument("<electionId>", "the election", electionIdArgument)
     .action(async (electionId: string) => {
-      const summary = RollSummary.parse(await OfficialClient.fromEnv().call("GET", `/v1/admin/elections/${encodeURIComponent(electionId)}/roll`));
+      const summary = RollSummary.parse(
+        await OfficialClient.fromEnv().call("GET", `/v1/admin/elections/${encodeURIComponent(electionId)}/roll`),
+      );
       console.log(`Roll of ${summary.electionId}: ${n(summary.total)} voters`);
       const width = Math.max(0, ...Object.keys(summary.byDistrict).map((d) => d.length));
-      for (const [district, count] of Object.entries(summary.byDistrict)) console.log(`  ${district.padEnd(width)}  ${n(count).padStart(12)}`);
+      for (const [district, count] of Object.entries(summary.byDistrict))
+        console.log(`  ${district.padEnd(width)}  ${n(count).padStart(12)}`);
     });
 
   roll
     .command("generate")
-    .description("Write a synthetic roll: PREFIX-0001, PREFIX-0002, ... spread over the districts in turn. The same options give the same file.")
+    .description(
+      "Write a synthetic roll: PREFIX-0001, PREFIX-0002, ... spread over the districts in turn. The same options give the same file.",
+    )
     .argument("<file>", "where to write it")
     .requiredOption("--count <n>", "how many voters", positiveInteger(100_000_000))
     .requiredOption("--districts <ids>", "comma-separated district ids, e.g. district-north,district-south")
     .option("--prefix <prefix>", "national id prefix (capital letters, digits, dashes)", "VOTER")
     .action(async (file: string, opts: { count: number; districts: string; prefix: string }, command: Command) => {
-      const checked = checkSyntheticRoll({ count: opts.count, districts: opts.districts.split(",").map((d) => d.trim()), prefix: opts.prefix });
+      const checked = checkSyntheticRoll({
+        count: opts.count,
+        districts: opts.districts.split(",").map((d) => d.trim()),
+        prefix: opts.prefix,
+      });
       if (!checked.ok) command.error(`error: ${checked.error}`);
       await pipeline(Readable.from(syntheticRollText(checked.value)), createWriteStream(file));
       console.log(`wrote ${file}: ${n(checked.value.count)} voters over ${checked.value.districts.length} districts`);

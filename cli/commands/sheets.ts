@@ -90,7 +90,12 @@ function escapeHtml(text: string): string {
 }
 
 /** A page that lays the sheets' codes out for printing, one labelled code per cell. */
-function printPage(election: CompiledElection, styleId: string, keyId: string, sheets: readonly { serial: number; file: string }[]): string {
+function printPage(
+  election: CompiledElection,
+  styleId: string,
+  keyId: string,
+  sheets: readonly { serial: number; file: string }[],
+): string {
   const title = `${election.name}: ballot sheets, style ${styleId}`;
   const cells = sheets
     .map(
@@ -127,11 +132,17 @@ ${cells}
 }
 
 /** Writes one image per sheet and index.html; returns what it wrote. */
-export async function printSheets(electionId: string, options: PrintOptions): Promise<{ files: string[]; keyId: string; version: number }> {
-  if (options.from + options.count - 1 > Number.MAX_SAFE_INTEGER) throw new SheetsError("the serials run past 2^53 - 1");
+export async function printSheets(
+  electionId: string,
+  options: PrintOptions,
+): Promise<{ files: string[]; keyId: string; version: number }> {
+  if (options.from + options.count - 1 > Number.MAX_SAFE_INTEGER)
+    throw new SheetsError("the serials run past 2^53 - 1");
   const election = await loadElection(electionId, options.definition);
   if (!election.ballotStyles.has(options.style)) {
-    throw new SheetsError(`election ${electionId} has no ballot style ${options.style} (it has ${[...election.ballotStyles.keys()].join(", ")})`);
+    throw new SheetsError(
+      `election ${electionId} has no ballot style ${options.style} (it has ${[...election.ballotStyles.keys()].join(", ")})`,
+    );
   }
   const signer = await qrSignerFromJwk(await readJsonFile(options.key));
   if (!signer.ok) throw new SheetsError(`${options.key}: ${signer.error.message}`);

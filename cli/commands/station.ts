@@ -21,7 +21,10 @@ function readPublicJwk(path: string): Promise<Ed25519PublicJwk> {
   return readPublicJwkFile(path, Ed25519PublicJwk);
 }
 
-function serialRange(value: string, previous: { first: number; last: number }[] = []): { first: number; last: number }[] {
+function serialRange(
+  value: string,
+  previous: { first: number; last: number }[] = [],
+): { first: number; last: number }[] {
   const match = /^(\d+)-(\d+)$/.exec(value);
   const first = Number(match?.[1]);
   const last = Number(match?.[2]);
@@ -38,9 +41,15 @@ function collect(value: string, previous: string[] = []): string[] {
 const enc = encodeURIComponent;
 
 export function stationCommands(): Command {
-  const station = new Command("station").description("Polling stations, their device keys, ballot-sheet keys and reconciliation.");
+  const station = new Command("station").description(
+    "Polling stations, their device keys, ballot-sheet keys and reconciliation.",
+  );
 
-  station.addCommand(keygenCommand("Make a station device's Ed25519 key pair: <out>.jwk.json (private, stays on the device) and <out>.pub.json (register it)."));
+  station.addCommand(
+    keygenCommand(
+      "Make a station device's Ed25519 key pair: <out>.jwk.json (private, stays on the device) and <out>.pub.json (register it).",
+    ),
+  );
 
   station
     .command("add")
@@ -49,15 +58,30 @@ export function stationCommands(): Command {
     .requiredOption("--name <name>", "display name")
     .requiredOption("--district <id>", "a district the station serves (repeat for more)", collect)
     .requiredOption("--public-key <file>", "the device's public JWK file")
-    .option("--serials <first-last>", "a range of ballot serials its ballot-marking devices print (repeatable)", serialRange)
-    .action(async (id: string, opts: { name: string; district: string[]; publicKey: string; serials?: { first: number; last: number }[] }) => {
-      const publicJwk = await readPublicJwk(opts.publicKey);
-      print(
-        await OfficialClient.fromEnv().call("POST", "/v1/admin/stations", {
-          json: { id, name: opts.name, districtIds: opts.district, publicJwk, ...(opts.serials ? { serialRanges: opts.serials } : {}) },
-        }),
-      );
-    });
+    .option(
+      "--serials <first-last>",
+      "a range of ballot serials its ballot-marking devices print (repeatable)",
+      serialRange,
+    )
+    .action(
+      async (
+        id: string,
+        opts: { name: string; district: string[]; publicKey: string; serials?: { first: number; last: number }[] },
+      ) => {
+        const publicJwk = await readPublicJwk(opts.publicKey);
+        print(
+          await OfficialClient.fromEnv().call("POST", "/v1/admin/stations", {
+            json: {
+              id,
+              name: opts.name,
+              districtIds: opts.district,
+              publicJwk,
+              ...(opts.serials ? { serialRanges: opts.serials } : {}),
+            },
+          }),
+        );
+      },
+    );
 
   station
     .command("add-key")
@@ -65,7 +89,11 @@ export function stationCommands(): Command {
     .argument("<id>")
     .requiredOption("--public-key <file>", "the new public JWK file")
     .action(async (id: string, opts: { publicKey: string }) => {
-      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/keys`, { json: { publicJwk: await readPublicJwk(opts.publicKey) } }));
+      print(
+        await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/keys`, {
+          json: { publicJwk: await readPublicJwk(opts.publicKey) },
+        }),
+      );
     });
 
   station
@@ -92,7 +120,9 @@ export function stationCommands(): Command {
     .argument("<first-last>", "e.g. 200000-299999")
     .action(async (id: string, range: string) => {
       const [parsed] = serialRange(range);
-      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/serial-ranges`, { json: parsed }));
+      print(
+        await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/serial-ranges`, { json: parsed }),
+      );
     });
 
   station
@@ -110,14 +140,20 @@ export function stationCommands(): Command {
       print(await OfficialClient.fromEnv().call("GET", `/v1/admin/stations/${enc(id)}`));
     });
 
-  const sheetKey = station.command("sheet-key").description("The election authority's keys that sign an election's pre-printed ballot sheets.");
+  const sheetKey = station
+    .command("sheet-key")
+    .description("The election authority's keys that sign an election's pre-printed ballot sheets.");
   sheetKey
     .command("add")
     .description("Register the public half of the key `admin sheets print --key` signs with.")
     .argument("<electionId>")
     .requiredOption("--public-key <file>", "the authority's public JWK file")
     .action(async (electionId: string, opts: { publicKey: string }) => {
-      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/elections/${enc(electionId)}/sheet-keys`, { json: { publicJwk: await readPublicJwk(opts.publicKey) } }));
+      print(
+        await OfficialClient.fromEnv().call("POST", `/v1/admin/elections/${enc(electionId)}/sheet-keys`, {
+          json: { publicJwk: await readPublicJwk(opts.publicKey) },
+        }),
+      );
     });
   sheetKey
     .command("list")
@@ -131,7 +167,9 @@ export function stationCommands(): Command {
     .argument("<electionId>")
     .argument("<kid>")
     .action(async (electionId: string, kid: string) => {
-      print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/elections/${enc(electionId)}/sheet-keys/${enc(kid)}`));
+      print(
+        await OfficialClient.fromEnv().call("DELETE", `/v1/admin/elections/${enc(electionId)}/sheet-keys/${enc(kid)}`),
+      );
     });
 
   station

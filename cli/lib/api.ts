@@ -26,7 +26,12 @@ export class ApiCallError extends Error {
   readonly status: number;
   readonly code: string;
   readonly problems: readonly { path: string; message: string }[];
-  constructor(status: number, code: string, message: string, problems: readonly { path: string; message: string }[] = []) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    problems: readonly { path: string; message: string }[] = [],
+  ) {
     super(message);
     this.status = status;
     this.code = code;
@@ -69,7 +74,11 @@ export class OfficialClient {
   }
 
   /** Calls the API as this official; throws ApiCallError on any non-2xx answer. */
-  async call(method: string, path: string, body?: { json: unknown } | { text: string; contentType: string }): Promise<unknown> {
+  async call(
+    method: string,
+    path: string,
+    body?: { json: unknown } | { text: string; contentType: string },
+  ): Promise<unknown> {
     const headers: Record<string, string> = { authorization: `Bearer ${await this.accessToken()}` };
     let payload: string | undefined;
     if (body && "json" in body) {
@@ -79,7 +88,11 @@ export class OfficialClient {
       headers["content-type"] = body.contentType;
       payload = body.text;
     }
-    const res = await fetch(`${this.credentials.baseUrl}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    const res = await fetch(`${this.credentials.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
     return readJson(res);
   }
 }

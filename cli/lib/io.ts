@@ -20,7 +20,8 @@ export async function readPublicJwkFile<T>(path: string, schema: z.ZodType<T>): 
     throw new InvalidArgumentError(`${path} holds a private key; pass the .pub.json file`);
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new InvalidArgumentError(`${path} is not a usable public JWK with a kid: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new InvalidArgumentError(`${path} is not a usable public JWK with a kid: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 

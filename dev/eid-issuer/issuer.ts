@@ -166,7 +166,9 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 function html(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { "content-type": "text/html; charset=utf-8" });
-  res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dev national eID</title></head><body>${body}</body></html>`);
+  res.end(
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Dev national eID</title></head><body>${body}</body></html>`,
+  );
 }
 
 function escapeHtml(s: string): string {
@@ -177,7 +179,9 @@ function loginPage(params: URLSearchParams, voters: readonly { nationalId: strin
   const hidden = ["redirect_uri", "nonce", "state", "client_id"]
     .map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(params.get(k) ?? "")}">`)
     .join("");
-  const options = voters.map((v) => `<option value="${escapeHtml(v.nationalId)}">${escapeHtml(v.label)}</option>`).join("");
+  const options = voters
+    .map((v) => `<option value="${escapeHtml(v.nationalId)}">${escapeHtml(v.label)}</option>`)
+    .join("");
   const first = voters[0]?.nationalId ?? "";
   return `<h1>Development national eID</h1>
 <p>Not a real identity provider. Choose a demo voter or type a national id.</p>

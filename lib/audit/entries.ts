@@ -67,8 +67,14 @@ export const ENTRY_VERSION = 1;
 /** The registry of entry types: tag, name and the sentence an auditor reads. */
 export const ENTRY_TYPES = {
   ballot: { tag: 0x01, says: "A ballot was accepted: its commitment, channel, district and minute." },
-  retraction: { tag: 0x02, says: "An accepted ballot no longer counts (superseded by a re-vote, or cancelled by a paper vote)." },
-  "cast-vote-record": { tag: 0x03, says: "The marks of one counted ballot, published after the polls closed, in random order." },
+  retraction: {
+    tag: 0x02,
+    says: "An accepted ballot no longer counts (superseded by a re-vote, or cancelled by a paper vote).",
+  },
+  "cast-vote-record": {
+    tag: 0x03,
+    says: "The marks of one counted ballot, published after the polls closed, in random order.",
+  },
   "check-in": { tag: 0x04, says: "A station checked a voter in (no voter is named)." },
   "station-results": { tag: 0x05, says: "A station's signed result sheet." },
   "paper-cancellation": { tag: 0x06, says: "A paper ballot was cancelled at a station (spoiled or void)." },
@@ -79,7 +85,10 @@ export const ENTRY_TYPES = {
   "official-key-added": { tag: 0x14, says: "An official's key was registered (key rotation, or a new official)." },
   "official-key-revoked": { tag: 0x15, says: "An official's key was revoked." },
   "official-revoked": { tag: 0x16, says: "An official was revoked." },
-  "cast-vote-records-published": { tag: 0x17, says: "A round of cast vote records is complete: how many per district." },
+  "cast-vote-records-published": {
+    tag: 0x17,
+    says: "A round of cast vote records is complete: how many per district.",
+  },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -98,7 +107,10 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
 const Text = z
   .string()
   .min(1)
-  .refine((s) => encoder.encode(s).length <= MAX_TEXT_BYTES && !/\p{Surrogate}/u.test(s), "at most 1024 bytes of well-formed UTF-8");
+  .refine(
+    (s) => encoder.encode(s).length <= MAX_TEXT_BYTES && !/\p{Surrogate}/u.test(s),
+    "at most 1024 bytes of well-formed UTF-8",
+  );
 const OptionalText = z.union([z.literal(""), Text]);
 const Time = z.iso.datetime();
 const Count = z.number().int().min(0).max(U32_MAX);
@@ -137,8 +149,23 @@ export const LogEntry = z.discriminatedUnion("type", [
       commitment: Token,
     })
     .strict(),
-  z.object({ type: z.literal("retraction"), reason: RetractionReason, districtId: Text, retractedAt: Time, trackingCode: Token }).strict(),
-  z.object({ type: z.literal("cast-vote-record"), districtId: Text, ballotStyleId: Text, contests: z.array(CvrContest).min(1).max(MAX_CONTESTS) }).strict(),
+  z
+    .object({
+      type: z.literal("retraction"),
+      reason: RetractionReason,
+      districtId: Text,
+      retractedAt: Time,
+      trackingCode: Token,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("cast-vote-record"),
+      districtId: Text,
+      ballotStyleId: Text,
+      contests: z.array(CvrContest).min(1).max(MAX_CONTESTS),
+    })
+    .strict(),
   z.object({ type: z.literal("check-in"), stationId: Text, districtId: Text, at: Time }).strict(),
   z
     .object({
@@ -150,10 +177,21 @@ export const LogEntry = z.discriminatedUnion("type", [
       ballotsCast: Count,
       contests: z.array(StationContestTotals).max(0xffff),
       /** The station's signed result-sheet QR text as submitted, for anyone to check its signature. */
-      sheet: z.string().refine((t) => encoder.encode(t).length <= 0xffff && !/\p{Surrogate}/u.test(t), "at most 65535 bytes of UTF-8"),
+      sheet: z
+        .string()
+        .refine((t) => encoder.encode(t).length <= 0xffff && !/\p{Surrogate}/u.test(t), "at most 65535 bytes of UTF-8"),
     })
     .strict(),
-  z.object({ type: z.literal("paper-cancellation"), stationId: Text, districtId: Text, at: Time, serial: Text, reason: Text }).strict(),
+  z
+    .object({
+      type: z.literal("paper-cancellation"),
+      stationId: Text,
+      districtId: Text,
+      at: Time,
+      serial: Text,
+      reason: Text,
+    })
+    .strict(),
   z
     .object({
       type: z.literal("definition-loaded"),
@@ -181,7 +219,16 @@ export const LogEntry = z.discriminatedUnion("type", [
     .strict(),
   z.object({ type: z.literal("polls-opened"), at: Time }).strict(),
   z.object({ type: z.literal("polls-closed"), at: Time }).strict(),
-  z.object({ type: z.literal("official-key-added"), at: Time, role: OfficialRole, officialId: Text, kid: Text, thumbprint: Digest }).strict(),
+  z
+    .object({
+      type: z.literal("official-key-added"),
+      at: Time,
+      role: OfficialRole,
+      officialId: Text,
+      kid: Text,
+      thumbprint: Digest,
+    })
+    .strict(),
   z.object({ type: z.literal("official-key-revoked"), at: Time, officialId: Text, kid: Text }).strict(),
   z.object({ type: z.literal("official-revoked"), at: Time, officialId: Text }).strict(),
   z
@@ -281,7 +328,8 @@ class Writer {
 
   text(s: string, mayBeEmpty = false): void {
     const bytes = encoder.encode(s);
-    if (bytes.length > MAX_TEXT_BYTES || (bytes.length === 0 && !mayBeEmpty)) throw new Error(`text of ${bytes.length} bytes`);
+    if (bytes.length > MAX_TEXT_BYTES || (bytes.length === 0 && !mayBeEmpty))
+      throw new Error(`text of ${bytes.length} bytes`);
     this.u16(bytes.length);
     this.raw(bytes);
   }
@@ -324,14 +372,16 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       break;
     }
     case "retraction":
-      if (!TOKEN.test(entry.trackingCode)) throw new Error("a tracking code is 1-128 letters, digits, dashes or underscores");
+      if (!TOKEN.test(entry.trackingCode))
+        throw new Error("a tracking code is 1-128 letters, digits, dashes or underscores");
       w.u8(enumByte(REASONS, entry.reason));
       w.text(entry.districtId);
       w.time(entry.retractedAt, true);
       w.text(entry.trackingCode);
       break;
     case "cast-vote-record": {
-      if (entry.contests.length < 1 || entry.contests.length > MAX_CONTESTS) throw new Error("a cast vote record has 1..256 contests");
+      if (entry.contests.length < 1 || entry.contests.length > MAX_CONTESTS)
+        throw new Error("a cast vote record has 1..256 contests");
       w.text(entry.districtId);
       w.text(entry.ballotStyleId);
       w.u16(entry.contests.length);
@@ -339,7 +389,8 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
         if (contest.marks.length > MAX_MARKS) throw new Error("at most 64 marks per contest");
         const marks = [...contest.marks].sort((a, b) => compareUtf8(a.optionId, b.optionId));
         for (let i = 1; i < marks.length; i++) {
-          if (compareUtf8(marks[i - 1]?.optionId ?? "", marks[i]?.optionId ?? "") === 0) throw new Error(`option ${marks[i]?.optionId} marked twice`);
+          if (compareUtf8(marks[i - 1]?.optionId ?? "", marks[i]?.optionId ?? "") === 0)
+            throw new Error(`option ${marks[i]?.optionId} marked twice`);
         }
         w.text(contest.contestId);
         w.u8(marks.length);
@@ -426,7 +477,8 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
     case "cast-vote-records-published": {
       const districts = [...entry.districts].sort((a, b) => compareUtf8(a.districtId, b.districtId));
       for (let i = 1; i < districts.length; i++) {
-        if (compareUtf8(districts[i - 1]?.districtId ?? "", districts[i]?.districtId ?? "") === 0) throw new Error("a district listed twice");
+        if (compareUtf8(districts[i - 1]?.districtId ?? "", districts[i]?.districtId ?? "") === 0)
+          throw new Error("a district listed twice");
       }
       w.time(entry.at);
       w.u16(entry.round);
@@ -460,7 +512,9 @@ class Reader {
 
   private need(n: number, what: string): void {
     if (this.offset + n > this.bytes.length) {
-      throw new DecodeError(`truncated: ${what} needs ${n} byte(s) at offset ${this.offset}, ${this.bytes.length - this.offset} left`);
+      throw new DecodeError(
+        `truncated: ${what} needs ${n} byte(s) at offset ${this.offset}, ${this.bytes.length - this.offset} left`,
+      );
     }
   }
 
@@ -508,14 +562,16 @@ class Reader {
   token(what: string): string {
     const at = this.offset;
     const value = this.text(what);
-    if (!TOKEN.test(value)) throw new DecodeError(`${what} at offset ${at} is not 1-128 letters, digits, dashes or underscores`);
+    if (!TOKEN.test(value))
+      throw new DecodeError(`${what} at offset ${at} is not 1-128 letters, digits, dashes or underscores`);
     return value;
   }
 
   time(what: string, minute = false): string {
     const at = this.offset;
     const seconds = this.u32(what);
-    if (minute && seconds % 60 !== 0) throw new DecodeError(`${what} at offset ${at} is not on a minute (coarse times only)`);
+    if (minute && seconds % 60 !== 0)
+      throw new DecodeError(`${what} at offset ${at} is not on a minute (coarse times only)`);
     return new Date(seconds * 1000).toISOString();
   }
 
@@ -523,7 +579,8 @@ class Reader {
     const at = this.offset;
     const byte = this.u8(what);
     const value = values[byte - 1];
-    if (byte === 0 || value === undefined) throw new DecodeError(`${what} at offset ${at} is ${byte}, not one of 1..${values.length}`);
+    if (byte === 0 || value === undefined)
+      throw new DecodeError(`${what} at offset ${at} is ${byte}, not one of 1..${values.length}`);
     return value;
   }
 
@@ -533,7 +590,9 @@ class Reader {
 
   end(): void {
     if (this.offset !== this.bytes.length) {
-      throw new DecodeError(`${this.bytes.length - this.offset} unexpected byte(s) after the entry at offset ${this.offset}`);
+      throw new DecodeError(
+        `${this.bytes.length - this.offset} unexpected byte(s) after the entry at offset ${this.offset}`,
+      );
     }
   }
 }
@@ -565,13 +624,15 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       const ballotStyleId = r.text("ballot style");
       const at = r.offset;
       const count = r.u16("contest count");
-      if (count < 1 || count > MAX_CONTESTS) throw new DecodeError(`contest count at offset ${at} is ${count}, not 1..${MAX_CONTESTS}`);
+      if (count < 1 || count > MAX_CONTESTS)
+        throw new DecodeError(`contest count at offset ${at} is ${count}, not 1..${MAX_CONTESTS}`);
       const contests: LogEntryOf<"cast-vote-record">["contests"] = [];
       for (let c = 0; c < count; c++) {
         const contestId = r.text(`contest ${c}`);
         const markAt = r.offset;
         const marksCount = r.u8(`contest ${c} mark count`);
-        if (marksCount > MAX_MARKS) throw new DecodeError(`mark count at offset ${markAt} is ${marksCount}, more than ${MAX_MARKS}`);
+        if (marksCount > MAX_MARKS)
+          throw new DecodeError(`mark count at offset ${markAt} is ${marksCount}, more than ${MAX_MARKS}`);
         const marks: { optionId: string; writeIn: boolean }[] = [];
         for (let m = 0; m < marksCount; m++) {
           const optionAt = r.offset;
@@ -582,7 +643,8 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
           }
           const flagsAt = r.offset;
           const flags = r.u8("mark flags");
-          if ((flags & ~0x01) !== 0) throw new DecodeError(`mark flags at offset ${flagsAt} are 0x${flags.toString(16)}; only 0x01 is defined`);
+          if ((flags & ~0x01) !== 0)
+            throw new DecodeError(`mark flags at offset ${flagsAt} are 0x${flags.toString(16)}; only 0x01 is defined`);
           marks.push({ optionId, writeIn: flags === 0x01 });
         }
         contests.push({ contestId, marks });
@@ -605,7 +667,8 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         const contestId = r.text(`contest ${c}`);
         const optionCount = r.u16(`contest ${c} option count`);
         const options: { optionId: string; votes: number }[] = [];
-        for (let o = 0; o < optionCount; o++) options.push({ optionId: r.text(`contest ${c} option ${o}`), votes: r.u32("votes") });
+        for (let o = 0; o < optionCount; o++)
+          options.push({ optionId: r.text(`contest ${c} option ${o}`), votes: r.u32("votes") });
         contests.push({ contestId, options, writeIns: r.u32("write-ins"), blanks: r.u32("blanks") });
       }
       const sheetAt = r.offset;
@@ -697,7 +760,8 @@ export function decodeEntry(bytes: Uint8Array): Result<LogEntry, string> {
   const r = new Reader(bytes);
   try {
     const version = r.u8("version");
-    if (version !== ENTRY_VERSION) return err(`unknown entry version ${version} (this auditor reads version ${ENTRY_VERSION})`);
+    if (version !== ENTRY_VERSION)
+      return err(`unknown entry version ${version} (this auditor reads version ${ENTRY_VERSION})`);
     const tag = r.u8("type");
     const type = TYPE_BY_TAG.get(tag);
     if (!type) return err(`unknown entry type 0x${tag.toString(16).padStart(2, "0")} at offset 1`);
@@ -748,6 +812,10 @@ export function castVoteRecordEntry(ballot: BallotAccepted): LogEntryOf<"cast-vo
 }
 
 /** An accepted check-in: the station, the district and the minute; never the voter. */
-export function checkInEntry(checkIn: { readonly stationId: string; readonly districtId: string; readonly checkedInAt: string }): LogEntryOf<"check-in"> {
+export function checkInEntry(checkIn: {
+  readonly stationId: string;
+  readonly districtId: string;
+  readonly checkedInAt: string;
+}): LogEntryOf<"check-in"> {
   return { type: "check-in", stationId: checkIn.stationId, districtId: checkIn.districtId, at: checkIn.checkedInAt };
 }

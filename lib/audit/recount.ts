@@ -41,7 +41,10 @@ interface DistrictTally {
 
 /** Feed every entry in order with add(), then finish(). */
 export class LogAuditor {
-  private readonly counts = Object.fromEntries(Object.keys(ENTRY_TYPES).map((t) => [t, 0])) as Record<EntryTypeName, number>;
+  private readonly counts = Object.fromEntries(Object.keys(ENTRY_TYPES).map((t) => [t, 0])) as Record<
+    EntryTypeName,
+    number
+  >;
   private readonly problems: string[] = [];
   private readonly commitments = new Set<string>();
   /** Tracking code -> district, for the ballots logged so far. */
@@ -67,7 +70,8 @@ export class LogAuditor {
     this.counts[entry.type] += 1;
     switch (entry.type) {
       case "ballot": {
-        if (this.commitments.has(entry.commitment)) this.problem(index, `ballot commitment ${entry.commitment} is logged twice`);
+        if (this.commitments.has(entry.commitment))
+          this.problem(index, `ballot commitment ${entry.commitment} is logged twice`);
         this.commitments.add(entry.commitment);
         this.ballotsByCode.set(await trackingCodeOf(entry.commitment), entry.districtId);
         increment(this.ballotsPerDistrict, entry.districtId);
@@ -75,9 +79,15 @@ export class LogAuditor {
       }
       case "retraction": {
         const district = this.ballotsByCode.get(entry.trackingCode);
-        if (district === undefined) this.problem(index, `retraction of ${entry.trackingCode} names no earlier ballot entry`);
-        else if (district !== entry.districtId) this.problem(index, `retraction of ${entry.trackingCode} is for district ${entry.districtId}, its ballot is in ${district}`);
-        if (this.retracted.has(entry.trackingCode)) this.problem(index, `ballot ${entry.trackingCode} is retracted twice`);
+        if (district === undefined)
+          this.problem(index, `retraction of ${entry.trackingCode} names no earlier ballot entry`);
+        else if (district !== entry.districtId)
+          this.problem(
+            index,
+            `retraction of ${entry.trackingCode} is for district ${entry.districtId}, its ballot is in ${district}`,
+          );
+        if (this.retracted.has(entry.trackingCode))
+          this.problem(index, `ballot ${entry.trackingCode} is retracted twice`);
         this.retracted.add(entry.trackingCode);
         increment(this.retractionsPerDistrict, entry.districtId);
         break;
@@ -89,13 +99,18 @@ export class LogAuditor {
         this.count(entry);
         break;
       case "cast-vote-records-published": {
-        if (entry.round !== this.lastRound + 1) this.problem(index, `round ${entry.round} follows round ${this.lastRound}`);
+        if (entry.round !== this.lastRound + 1)
+          this.problem(index, `round ${entry.round} follows round ${this.lastRound}`);
         this.lastRound = entry.round;
         const stated = new Map(entry.districts.map((d) => [d.districtId, d.records]));
         for (const district of new Set([...stated.keys(), ...this.roundRecords.keys()])) {
           const s = stated.get(district) ?? 0;
           const seen = this.roundRecords.get(district) ?? 0;
-          if (s !== seen) this.problem(index, `round ${entry.round} states ${s} records for district ${district}, the log has ${seen} since the previous round`);
+          if (s !== seen)
+            this.problem(
+              index,
+              `round ${entry.round} states ${s} records for district ${district}, the log has ${seen} since the previous round`,
+            );
         }
         this.roundRecords = new Map();
         break;
@@ -141,21 +156,36 @@ export class LogAuditor {
   finish(): AuditFindings {
     const published = this.lastRound > 0;
     const unfinished = [...this.roundRecords.values()].reduce((a, b) => a + b, 0);
-    if (unfinished > 0) this.problems.push(`${unfinished} cast vote record(s) after the last round's closing entry: a publication round is unfinished`);
+    if (unfinished > 0)
+      this.problems.push(
+        `${unfinished} cast vote record(s) after the last round's closing entry: a publication round is unfinished`,
+      );
     if (published && unfinished === 0) {
       for (const district of new Set([...this.ballotsPerDistrict.keys(), ...this.recordsPerDistrict.keys()])) {
         const ballots = this.ballotsPerDistrict.get(district) ?? 0;
         const retractions = this.retractionsPerDistrict.get(district) ?? 0;
         const records = this.recordsPerDistrict.get(district) ?? 0;
         if (records !== ballots - retractions) {
-          this.problems.push(`district ${district}: ${records} cast vote records, but ${ballots} ballots - ${retractions} retractions = ${ballots - retractions}`);
+          this.problems.push(
+            `district ${district}: ${records} cast vote records, but ${ballots} ballots - ${retractions} retractions = ${ballots - retractions}`,
+          );
         }
       }
     }
     const recount = sumTotals(
-      [...this.tallies].map(([districtId, t]) => ({ districtId, ballots: t.ballots, contests: contestList(t.contests) })),
+      [...this.tallies].map(([districtId, t]) => ({
+        districtId,
+        ballots: t.ballots,
+        contests: contestList(t.contests),
+      })),
     );
-    return { counts: this.counts, problems: this.problems, recordsPublished: published, recount, pollsClosed: this.pollsClosed };
+    return {
+      counts: this.counts,
+      problems: this.problems,
+      recordsPublished: published,
+      recount,
+      pollsClosed: this.pollsClosed,
+    };
   }
 }
 
@@ -182,7 +212,14 @@ export const PublishedResults = z.object({
       options: z.array(z.object({ id: z.string(), votes: Votes })),
       writeIns: Votes,
       blanks: Votes,
-      districts: z.array(z.object({ districtId: z.string(), options: z.array(z.object({ id: z.string(), votes: Votes })), writeIns: Votes, blanks: Votes })),
+      districts: z.array(
+        z.object({
+          districtId: z.string(),
+          options: z.array(z.object({ id: z.string(), votes: Votes })),
+          writeIns: Votes,
+          blanks: Votes,
+        }),
+      ),
     }),
   ),
 });
@@ -202,8 +239,10 @@ function compareFigures(where: string, log: Figures | undefined, published: Figu
     const b = p.options.get(option) ?? 0;
     if (a !== b) out.push(`${where}, option ${option}: the log's records count ${a}, the published results ${b}`);
   }
-  if (l.writeIns !== p.writeIns) out.push(`${where}, write-ins: the log's records count ${l.writeIns}, the published results ${p.writeIns}`);
-  if (l.blanks !== p.blanks) out.push(`${where}, blanks: the log's records count ${l.blanks}, the published results ${p.blanks}`);
+  if (l.writeIns !== p.writeIns)
+    out.push(`${where}, write-ins: the log's records count ${l.writeIns}, the published results ${p.writeIns}`);
+  if (l.blanks !== p.blanks)
+    out.push(`${where}, blanks: the log's records count ${l.blanks}, the published results ${p.blanks}`);
 }
 
 /**
@@ -213,20 +252,31 @@ function compareFigures(where: string, log: Figures | undefined, published: Figu
 export function compareWithResults(recount: ElectionTotals, results: PublishedResults): string[] {
   const out: string[] = [];
   if (recount.ballots !== results.turnout.ballotsCounted) {
-    out.push(`ballots: the log has ${recount.ballots} cast vote records, the published results count ${results.turnout.ballotsCounted} ballots`);
+    out.push(
+      `ballots: the log has ${recount.ballots} cast vote records, the published results count ${results.turnout.ballotsCounted} ballots`,
+    );
   }
   const loggedDistricts = new Map(recount.districts.map((d) => [d.districtId, d]));
   for (const district of new Set([...loggedDistricts.keys(), ...results.turnout.districts.map((d) => d.districtId)])) {
     const a = loggedDistricts.get(district)?.ballots ?? 0;
     const b = results.turnout.districts.find((d) => d.districtId === district)?.ballotsCounted ?? 0;
-    if (a !== b) out.push(`district ${district} ballots: the log has ${a} cast vote records, the published results count ${b}`);
+    if (a !== b)
+      out.push(`district ${district} ballots: the log has ${a} cast vote records, the published results count ${b}`);
   }
-  const figures = (c: { options: readonly { optionId: string; votes: number }[]; writeIns: number; blanks: number }): Figures => ({
+  const figures = (c: {
+    options: readonly { optionId: string; votes: number }[];
+    writeIns: number;
+    blanks: number;
+  }): Figures => ({
     options: new Map(c.options.map((o) => [o.optionId, o.votes])),
     writeIns: c.writeIns,
     blanks: c.blanks,
   });
-  const published = (c: { options: readonly { id: string; votes: number }[]; writeIns: number; blanks: number }): Figures => ({
+  const published = (c: {
+    options: readonly { id: string; votes: number }[];
+    writeIns: number;
+    blanks: number;
+  }): Figures => ({
     options: new Map(c.options.map((o) => [o.id, o.votes])),
     writeIns: c.writeIns,
     blanks: c.blanks,
@@ -243,7 +293,12 @@ export function compareWithResults(recount: ElectionTotals, results: PublishedRe
     }
     const resultDistricts = new Map((rc?.districts ?? []).map((d) => [d.districtId, published(d)]));
     for (const district of new Set([...perDistrict.keys(), ...resultDistricts.keys()])) {
-      compareFigures(`contest ${contestId} in district ${district}`, perDistrict.get(district), resultDistricts.get(district), out);
+      compareFigures(
+        `contest ${contestId} in district ${district}`,
+        perDistrict.get(district),
+        resultDistricts.get(district),
+        out,
+      );
     }
   }
   return out;

@@ -72,7 +72,8 @@ export function decodeStaging(bytes: Uint8Array): Result<StagingBundle, string> 
   if (!magic || !magic.every((b, i) => b === MAGIC[i])) return err("not a staging bundle (bad magic)");
   const size = num(8);
   const count = num(4);
-  if (size === undefined || count === undefined || !Number.isSafeInteger(size)) return err("staging bundle header is truncated");
+  if (size === undefined || count === undefined || !Number.isSafeInteger(size))
+    return err("staging bundle header is truncated");
   const tiles: PublishedTile[] = [];
   try {
     for (let i = 0; i < count; i++) {

@@ -28,7 +28,9 @@ export function canonicalBallot(electionId: string, ballotStyleId: string, conte
     contests: contests.map((c) => ({
       contestId: c.contestId,
       optionIds: [...c.optionIds].sort(),
-      ...(c.writeIns ? { writeIns: Object.fromEntries(Object.entries(c.writeIns).sort(([a], [b]) => (a < b ? -1 : 1))) } : {}),
+      ...(c.writeIns
+        ? { writeIns: Object.fromEntries(Object.entries(c.writeIns).sort(([a], [b]) => (a < b ? -1 : 1))) }
+        : {}),
     })),
   });
 }
@@ -43,8 +45,17 @@ export function newNonce(): string {
  * which is how the ledger recognises it without keeping the marks; without the secret the nonce
  * cannot be recomputed, so the commitment stays hiding.
  */
-export async function derivedNonce(secret: CryptoKey, electionId: string, voterKey: string, idempotencyKey: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", secret, new TextEncoder().encode(`mixed-election/ballot-nonce/v1\n${electionId}\n${voterKey}\n${idempotencyKey}`));
+export async function derivedNonce(
+  secret: CryptoKey,
+  electionId: string,
+  voterKey: string,
+  idempotencyKey: string,
+): Promise<string> {
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    secret,
+    new TextEncoder().encode(`mixed-election/ballot-nonce/v1\n${electionId}\n${voterKey}\n${idempotencyKey}`),
+  );
   return base64url(new Uint8Array(mac));
 }
 

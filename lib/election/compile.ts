@@ -27,7 +27,13 @@ import { textOf } from "./nist.ts";
 import { pointer } from "./pointer.ts";
 import type { ElectionSettings } from "./settings.ts";
 
-const SUPPORTED_VOTE_VARIATIONS: ReadonlySet<string> = new Set(["plurality", "majority", "super-majority", "n-of-m", "approval"]);
+const SUPPORTED_VOTE_VARIATIONS: ReadonlySet<string> = new Set([
+  "plurality",
+  "majority",
+  "super-majority",
+  "n-of-m",
+  "approval",
+]);
 
 /** Ballot style ids travel in session tokens, QR payloads and URLs: keep them plain. */
 const BALLOT_STYLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -67,7 +73,10 @@ interface Indexed<T> {
   readonly path: string;
 }
 
-function indexById<T extends { "@id": string }>(items: readonly T[] | undefined, path: string): Map<string, Indexed<T>> {
+function indexById<T extends { "@id": string }>(
+  items: readonly T[] | undefined,
+  path: string,
+): Map<string, Indexed<T>> {
   const map = new Map<string, Indexed<T>>();
   (items ?? []).forEach((value, i) => {
     if (!map.has(value["@id"])) map.set(value["@id"], { value, path: pointer(path, i) });
@@ -192,7 +201,10 @@ function compileCandidateContest(
     (selection.CandidateIds ?? []).forEach((candidateId, k) => {
       const candidate = refs.candidates.get(candidateId);
       if (!candidate) {
-        problems.push({ path: pointer(at, "CandidateIds", k), message: `names no Candidate of this election ("${candidateId}")` });
+        problems.push({
+          path: pointer(at, "CandidateIds", k),
+          message: `names no Candidate of this election ("${candidateId}")`,
+        });
         return;
       }
       names.push(textOf(candidate.value.BallotName) ?? candidateId);
@@ -237,7 +249,10 @@ function compileBallotMeasureContest(
   selections.forEach((selection, j) => {
     const at = pointer(path, "ContestSelection", j);
     if (selection["@type"] !== "ElectionResults.BallotMeasureSelection") {
-      problems.push({ path: pointer(at, "@type"), message: "a BallotMeasureContest holds only BallotMeasureSelections" });
+      problems.push({
+        path: pointer(at, "@type"),
+        message: "a BallotMeasureContest holds only BallotMeasureSelections",
+      });
       return;
     }
     const label = textOf(selection.Selection);
@@ -267,13 +282,17 @@ function ballotStyleIdOf(style: Nist.BallotStyle, path: string, problems: Proble
     return undefined;
   }
   for (const extra of identifiers.slice(1)) {
-    problems.push({ path: pointer(path, "ExternalIdentifier", extra.i), message: `a ballot style has one ${BALLOT_STYLE_ID_TYPE}` });
+    problems.push({
+      path: pointer(path, "ExternalIdentifier", extra.i),
+      message: `a ballot style has one ${BALLOT_STYLE_ID_TYPE}`,
+    });
   }
   const id = first.identifier.Value;
   if (!BALLOT_STYLE_ID.test(id)) {
     problems.push({
       path: pointer(path, "ExternalIdentifier", first.i, "Value"),
-      message: "a ballot style id is 1-64 letters, digits, dots, dashes and underscores, starting with a letter or digit",
+      message:
+        "a ballot style id is 1-64 letters, digits, dots, dashes and underscores, starting with a letter or digit",
     });
     return undefined;
   }
@@ -309,7 +328,11 @@ function orderedContests(
  * Checks `report` for meaning and compiles it. `base` is where the report sits in the definition
  * document ("/electionReport"), so problem paths point into what the administrator sent.
  */
-export function compileElection(settings: ElectionSettings, report: Nist.ElectionReport, base: string): Result<CompiledElection, Problem[]> {
+export function compileElection(
+  settings: ElectionSettings,
+  report: Nist.ElectionReport,
+  base: string,
+): Result<CompiledElection, Problem[]> {
   const problems: Problem[] = [];
   checkUniqueIds(report, base, problems);
 
@@ -357,7 +380,8 @@ export function compileElection(settings: ElectionSettings, report: Nist.Electio
   const candidates = indexById(election.Candidate, pointer(electionPath, "Candidate"));
   (election.Candidate ?? []).forEach((candidate, i) => {
     const at = pointer(electionPath, "Candidate", i);
-    if (textOf(candidate.BallotName) === undefined) problems.push({ path: pointer(at, "BallotName"), message: "has no text" });
+    if (textOf(candidate.BallotName) === undefined)
+      problems.push({ path: pointer(at, "BallotName"), message: "has no text" });
     if (candidate.PartyId !== undefined && !parties.has(candidate.PartyId)) {
       problems.push({ path: pointer(at, "PartyId"), message: `names no Party ("${candidate.PartyId}")` });
     }
@@ -368,7 +392,8 @@ export function compileElection(settings: ElectionSettings, report: Nist.Electio
   const contestPaths = new Map<string, string>();
   const selectionsOf = new Map<string, ReadonlySet<string>>();
   const contestList = election.Contest ?? [];
-  if (contestList.length === 0) problems.push({ path: pointer(electionPath, "Contest"), message: "the election has no contests" });
+  if (contestList.length === 0)
+    problems.push({ path: pointer(electionPath, "Contest"), message: "the election has no contests" });
   contestList.forEach((contest, i) => {
     const at = pointer(electionPath, "Contest", i);
     requireReportingUnit(contest.ElectionDistrictId, pointer(at, "ElectionDistrictId"));
@@ -417,14 +442,18 @@ export function compileElection(settings: ElectionSettings, report: Nist.Electio
   const styleOfUnit = new Map<string, { styleId: string | undefined; path: string }>();
   const contestsOnSomeStyle = new Set<string>();
   const styleList = election.BallotStyle ?? [];
-  if (styleList.length === 0) problems.push({ path: pointer(electionPath, "BallotStyle"), message: "the election has no ballot styles" });
+  if (styleList.length === 0)
+    problems.push({ path: pointer(electionPath, "BallotStyle"), message: "the election has no ballot styles" });
   styleList.forEach((style, k) => {
     const at = pointer(electionPath, "BallotStyle", k);
     const styleId = ballotStyleIdOf(style, at, problems);
     if (styleId !== undefined) {
       const first = styleIdPaths.get(styleId);
       if (first !== undefined) {
-        problems.push({ path: pointer(at, "ExternalIdentifier"), message: `ballot style id "${styleId}" is already used at ${first}` });
+        problems.push({
+          path: pointer(at, "ExternalIdentifier"),
+          message: `ballot style id "${styleId}" is already used at ${first}`,
+        });
       } else {
         styleIdPaths.set(styleId, at);
       }
@@ -460,7 +489,10 @@ export function compileElection(settings: ElectionSettings, report: Nist.Electio
           continue;
         }
         if (contestIds.includes(contest.id)) {
-          problems.push({ path: pointer(entry.path, "ContestId"), message: `"${contest.id}" is already on this ballot style` });
+          problems.push({
+            path: pointer(entry.path, "ContestId"),
+            message: `"${contest.id}" is already on this ballot style`,
+          });
           continue;
         }
         if (unitIds.length > 0 && !coversStyle(contest)) {

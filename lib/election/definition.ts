@@ -49,7 +49,10 @@ function zodProblems(error: ZodError, base: string): Problem[] {
   return error.issues.flatMap((issue) => {
     // An unknown key is a problem at that key, not at the object holding it.
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ path: pointer(base, ...issue.path.map(String), key), message: "is not a known property" }));
+      return issue.keys.map((key) => ({
+        path: pointer(base, ...issue.path.map(String), key),
+        message: "is not a known property",
+      }));
     }
     return [{ path: pointer(base, ...issue.path.map(String)) || "/", message: issue.message }];
   });
@@ -73,18 +76,24 @@ function capped(problems: Problem[]): Problem[] {
   if (problems.length <= MAX_PROBLEMS) return problems;
   return [
     ...problems.slice(0, MAX_PROBLEMS - 1),
-    { path: "/", message: `${problems.length - (MAX_PROBLEMS - 1)} more problems not listed; fix these and load again` },
+    {
+      path: "/",
+      message: `${problems.length - (MAX_PROBLEMS - 1)} more problems not listed; fix these and load again`,
+    },
   ];
 }
 
-export function parseDefinition(input: unknown): Result<{ definition: ElectionDefinition; election: CompiledElection }, Problem[]> {
+export function parseDefinition(
+  input: unknown,
+): Result<{ definition: ElectionDefinition; election: CompiledElection }, Problem[]> {
   if (!isRecord(input)) return err([{ path: "/", message: `must be an object with ${PARTS.join(" and ")}` }]);
   const deep = tooDeepAt(input, MAX_DEPTH);
   if (deep !== undefined) return err([{ path: deep, message: `nests deeper than ${MAX_DEPTH} levels` }]);
 
   const problems: Problem[] = [];
   for (const key of Object.keys(input)) {
-    if (!(PARTS as readonly string[]).includes(key)) problems.push({ path: pointer("", key), message: "is not a known property" });
+    if (!(PARTS as readonly string[]).includes(key))
+      problems.push({ path: pointer("", key), message: "is not a known property" });
   }
   for (const key of PARTS) {
     if (input[key] === undefined) problems.push({ path: pointer("", key), message: "is required" });
@@ -100,7 +109,8 @@ export function parseDefinition(input: unknown): Result<{ definition: ElectionDe
   if (!report.success) {
     // nist.ts asks less than the NIST schema, so the schema has already said what is wrong;
     // if it has not, say it here rather than accept silently.
-    if (problems.every((p) => !p.path.startsWith(REPORT_PATH))) problems.push(...zodProblems(report.error, REPORT_PATH));
+    if (problems.every((p) => !p.path.startsWith(REPORT_PATH)))
+      problems.push(...zodProblems(report.error, REPORT_PATH));
     return err(capped(problems));
   }
 

@@ -151,7 +151,10 @@ export function nistSchemaProblems(report: unknown, base: string): Problem[] {
       if (i !== chosen) ignored.push(`${unit.keywordLocation}/${i}/`);
     });
     if (chosen >= 0) continue;
-    const allowed = types.filter((t) => t !== undefined).map((t) => JSON.stringify(t)).join(", ");
+    const allowed = types
+      .filter((t) => t !== undefined)
+      .map((t) => JSON.stringify(t))
+      .join(", ");
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       add({ path: pathOf(base, unit.instanceLocation), message: `must be an object whose @type is one of ${allowed}` });
     } else {

@@ -73,7 +73,11 @@ const PartySelection = z.looseObject({
   PartyIds: IdList,
 });
 
-export const ContestSelection = z.discriminatedUnion("@type", [CandidateSelection, BallotMeasureSelection, PartySelection]);
+export const ContestSelection = z.discriminatedUnion("@type", [
+  CandidateSelection,
+  BallotMeasureSelection,
+  PartySelection,
+]);
 export type ContestSelection = z.infer<typeof ContestSelection>;
 
 const contestFields = {
@@ -85,7 +89,11 @@ const contestFields = {
 };
 
 export const Contest = z.discriminatedUnion("@type", [
-  z.looseObject({ "@type": z.literal("ElectionResults.CandidateContest"), ...contestFields, VotesAllowed: z.number().int() }),
+  z.looseObject({
+    "@type": z.literal("ElectionResults.CandidateContest"),
+    ...contestFields,
+    VotesAllowed: z.number().int(),
+  }),
   z.looseObject({ "@type": z.literal("ElectionResults.BallotMeasureContest"), ...contestFields }),
   z.looseObject({ "@type": z.literal("ElectionResults.PartyContest"), ...contestFields }),
   z.looseObject({ "@type": z.literal("ElectionResults.RetentionContest"), ...contestFields, CandidateId: Id }),

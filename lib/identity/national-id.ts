@@ -20,9 +20,7 @@ export const NationalId = z
 const encoder = new TextEncoder();
 
 export async function importVoterKeySecret(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
 /** base64url (no padding) of HMAC-SHA-256(secret, normalised national id): 43 characters. */
@@ -30,4 +28,3 @@ export async function voterKeyOf(secret: CryptoKey, normalisedNationalId: string
   const mac = await crypto.subtle.sign("HMAC", secret, encoder.encode(normalisedNationalId));
   return base64url(new Uint8Array(mac));
 }
-

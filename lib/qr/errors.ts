@@ -55,7 +55,11 @@ export interface QrError {
   readonly problems?: readonly Problem[];
 }
 
-export function qrError(code: QrErrorCode, detail?: string, extra: { offset?: number; problems?: readonly Problem[] } = {}): QrError {
+export function qrError(
+  code: QrErrorCode,
+  detail?: string,
+  extra: { offset?: number; problems?: readonly Problem[] } = {},
+): QrError {
   return {
     code,
     message: detail ? `${QR_ERRORS[code]} (${detail})` : QR_ERRORS[code],

@@ -63,7 +63,8 @@ export async function qrKeyIdBytes(rawPublicKey: Uint8Array): Promise<Uint8Array
  */
 export async function qrKeyId(publicKey: unknown): Promise<Result<string, QrError>> {
   if (publicKey instanceof Uint8Array) {
-    if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return err(qrError("invalid_key", "a raw Ed25519 public key is 32 bytes"));
+    if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
+      return err(qrError("invalid_key", "a raw Ed25519 public key is 32 bytes"));
     return ok(hex(await qrKeyIdBytes(publicKey)));
   }
   const jwk = Ed25519PublicJwk.safeParse(publicKey);
@@ -85,7 +86,13 @@ export async function qrSignerFromJwk(input: unknown): Promise<Result<QrSigner, 
   let privateKey: CryptoKey;
   let publicKey: CryptoKey;
   try {
-    privateKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", d, x }, { name: "Ed25519" }, false, ["sign"]);
+    privateKey = await crypto.subtle.importKey(
+      "jwk",
+      { kty: "OKP", crv: "Ed25519", d, x },
+      { name: "Ed25519" },
+      false,
+      ["sign"],
+    );
     publicKey = await crypto.subtle.importKey("raw", copy(base64url.decode(x)), { name: "Ed25519" }, false, ["verify"]);
   } catch {
     return err(qrError("invalid_key", "the key does not import"));
@@ -116,12 +123,15 @@ export async function verifyEd25519(
 ): Promise<Result<void, QrError>> {
   let key: CryptoKey;
   if (publicKey instanceof Uint8Array) {
-    if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES) return err(qrError("key_mismatch", "a raw Ed25519 public key is 32 bytes"));
+    if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
+      return err(qrError("key_mismatch", "a raw Ed25519 public key is 32 bytes"));
     if (hex(await qrKeyIdBytes(publicKey)) !== hex(keyId)) return err(qrError("key_mismatch"));
     key = await crypto.subtle.importKey("raw", copy(publicKey), { name: "Ed25519" }, false, ["verify"]);
   } else {
     if (publicKey.algorithm.name !== "Ed25519" || publicKey.type !== "public") {
-      throw new TypeError(`the key lookup returned a ${publicKey.algorithm.name} ${publicKey.type} key; QR payloads need Ed25519 public keys`);
+      throw new TypeError(
+        `the key lookup returned a ${publicKey.algorithm.name} ${publicKey.type} key; QR payloads need Ed25519 public keys`,
+      );
     }
     key = publicKey;
   }

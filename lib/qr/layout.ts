@@ -22,7 +22,11 @@ const cache = new WeakMap<CompiledElection, Promise<Uint8Array>>();
 export function canonicalLayout(election: CompiledElection): string {
   return JSON.stringify({
     electionId: election.id,
-    contests: [...election.contests.values()].map((c) => [c.id, c.votesAllowed, c.options.map((o) => [o.id, o.isWriteIn])]),
+    contests: [...election.contests.values()].map((c) => [
+      c.id,
+      c.votesAllowed,
+      c.options.map((o) => [o.id, o.isWriteIn]),
+    ]),
     ballotStyles: [...election.ballotStyles.values()].map((s) => [s.id, s.contestIds]),
   });
 }

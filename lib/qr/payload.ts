@@ -63,7 +63,14 @@ import type { ContestTotals } from "../tally/totals.ts";
 import { decodeBase45, encodeBase45 } from "./base45.ts";
 import { ByteReader, ByteWriter, FieldError } from "./bytes.ts";
 import { qrError, type QrError } from "./errors.ts";
-import { ED25519_SIGNATURE_BYTES, hex, QR_KEY_ID_BYTES, verifyEd25519, type QrPublicKey, type QrSigner } from "./keys.ts";
+import {
+  ED25519_SIGNATURE_BYTES,
+  hex,
+  QR_KEY_ID_BYTES,
+  verifyEd25519,
+  type QrPublicKey,
+  type QrSigner,
+} from "./keys.ts";
 import { contestOrder, LAYOUT_DIGEST_BYTES, layoutDigest } from "./layout.ts";
 
 export const QR_SCHEME_PREFIX = "ME1:";
@@ -185,7 +192,8 @@ function idProblem(value: string, what: string): string | undefined {
 }
 
 function writeInProblem(text: string): string | undefined {
-  if (text.length === 0 || text.length > MAX_WRITE_IN_LENGTH) return `a write-in is 1-${MAX_WRITE_IN_LENGTH} characters`;
+  if (text.length === 0 || text.length > MAX_WRITE_IN_LENGTH)
+    return `a write-in is 1-${MAX_WRITE_IN_LENGTH} characters`;
   if (text.trim() === "") return "a write-in is blank";
   if (CONTROL.test(text)) return "a write-in has control characters";
   return undefined;
@@ -233,7 +241,10 @@ function isoSeconds(seconds: number): string {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-export async function encodeBallotSheet(sheet: BallotSheetFields, signer: QrSigner): Promise<Result<EncodedQr, QrError>> {
+export async function encodeBallotSheet(
+  sheet: BallotSheetFields,
+  signer: QrSigner,
+): Promise<Result<EncodedQr, QrError>> {
   const bad = idProblem(sheet.electionId, "electionId") ?? idProblem(sheet.ballotStyleId, "ballotStyleId");
   if (bad) return err(qrError("bad_string", bad));
   if (!isCount(sheet.serial)) return err(qrError("invalid_field", "the serial is a whole number from 0 to 2^53 - 1"));
@@ -250,7 +261,8 @@ export async function encodeMarkedBallot(
   election: CompiledElection,
   signer: QrSigner,
 ): Promise<Result<EncodedQr, QrError>> {
-  if (ballot.electionId !== election.id) return err(qrError("wrong_election", `${ballot.electionId} is not ${election.id}`));
+  if (ballot.electionId !== election.id)
+    return err(qrError("wrong_election", `${ballot.electionId} is not ${election.id}`));
   const badId = idProblem(ballot.ballotStyleId, "ballotStyleId");
   if (badId) return err(qrError("bad_string", badId));
   if (!isCount(ballot.serial)) return err(qrError("invalid_field", "the serial is a whole number from 0 to 2^53 - 1"));
@@ -295,7 +307,8 @@ export async function encodeResultSheet(
   election: CompiledElection,
   signer: QrSigner,
 ): Promise<Result<EncodedQr, QrError>> {
-  if (sheet.electionId !== election.id) return err(qrError("wrong_election", `${sheet.electionId} is not ${election.id}`));
+  if (sheet.electionId !== election.id)
+    return err(qrError("wrong_election", `${sheet.electionId} is not ${election.id}`));
   const badId = idProblem(sheet.stationId, "stationId");
   if (badId) return err(qrError("bad_string", badId));
   const closedAt = closedAtSeconds(sheet.closedAt);
@@ -360,7 +373,10 @@ interface RawMarkedBallot {
   readonly layout: Uint8Array;
   readonly ballotStyleId: string;
   readonly serial: number;
-  readonly contests: { readonly offset: number; readonly marks: { readonly index: number; readonly text?: string }[] }[];
+  readonly contests: {
+    readonly offset: number;
+    readonly marks: { readonly index: number; readonly text?: string }[];
+  }[];
 }
 
 interface RawResultSheet {
@@ -371,7 +387,13 @@ interface RawResultSheet {
   readonly closedAt: number;
   readonly votersCheckedIn: number;
   readonly ballotsCast: number;
-  readonly contests: { readonly offset: number; readonly index: number; readonly votes: number[]; readonly writeIns: number; readonly blanks: number }[];
+  readonly contests: {
+    readonly offset: number;
+    readonly index: number;
+    readonly votes: number[];
+    readonly writeIns: number;
+    readonly blanks: number;
+  }[];
 }
 
 type RawBody =
@@ -379,7 +401,11 @@ type RawBody =
   | { readonly type: "marked-ballot"; readonly body: RawMarkedBallot }
   | { readonly type: "result-sheet"; readonly body: RawResultSheet };
 
-type RawPayload = RawBody & { readonly keyId: string; readonly signedBytes: Uint8Array; readonly signature: Uint8Array };
+type RawPayload = RawBody & {
+  readonly keyId: string;
+  readonly signedBytes: Uint8Array;
+  readonly signature: Uint8Array;
+};
 
 function readId(reader: ByteReader, what: string): string {
   const start = reader.position;
@@ -412,8 +438,10 @@ function readMarkedBallot(reader: ByteReader): RawMarkedBallot {
       const value = reader.varint();
       const index = Math.floor(value / 2);
       const previous = marks[marks.length - 1];
-      if (previous && index === previous.index) throw new FieldError("duplicate_option", at, `option index ${index} twice`);
-      if (previous && index < previous.index) throw new FieldError("non_canonical", at, `option index ${index} after ${previous.index}`);
+      if (previous && index === previous.index)
+        throw new FieldError("duplicate_option", at, `option index ${index} twice`);
+      if (previous && index < previous.index)
+        throw new FieldError("non_canonical", at, `option index ${index} after ${previous.index}`);
       if (value % 2 === 1) {
         const textAt = reader.position;
         const text = reader.text(MAX_WRITE_IN_BYTES, "a write-in");
@@ -444,8 +472,10 @@ function readResultSheet(reader: ByteReader): RawResultSheet {
     const offset = reader.position;
     const index = reader.varint();
     const previous = contests[contests.length - 1];
-    if (previous && index === previous.index) throw new FieldError("duplicate_contest", offset, `contest index ${index} twice`);
-    if (previous && index < previous.index) throw new FieldError("non_canonical", offset, `contest index ${index} after ${previous.index}`);
+    if (previous && index === previous.index)
+      throw new FieldError("duplicate_contest", offset, `contest index ${index} twice`);
+    if (previous && index < previous.index)
+      throw new FieldError("non_canonical", offset, `contest index ${index} after ${previous.index}`);
     const optionCount = reader.varint();
     const votes: number[] = [];
     for (let k = 0; k < optionCount; k++) votes.push(reader.varint());
@@ -483,7 +513,8 @@ function readStructure(bytes: Uint8Array): Result<RawPayload, QrError> {
     const keyId = hex(reader.raw(QR_KEY_ID_BYTES));
     const signedLength = reader.position;
     const signature = reader.raw(ED25519_SIGNATURE_BYTES);
-    if (reader.remaining > 0) return err(qrError("trailing_bytes", `${reader.remaining} bytes`, { offset: reader.position }));
+    if (reader.remaining > 0)
+      return err(qrError("trailing_bytes", `${reader.remaining} bytes`, { offset: reader.position }));
     return ok({ ...raw, keyId, signedBytes: bytes.slice(0, signedLength), signature });
   } catch (error) {
     if (error instanceof FieldError) return err(qrError(error.code, error.detail, { offset: error.offset }));
@@ -503,7 +534,9 @@ function resolveMarkedBallot(raw: RawMarkedBallot, election: CompiledElection): 
   const style = election.ballotStyles.get(raw.ballotStyleId);
   if (!style) return err(qrError("unknown_ballot_style", raw.ballotStyleId));
   if (raw.contests.length !== style.contestIds.length) {
-    return err(qrError("contest_count_mismatch", `${raw.contests.length} contests, the style has ${style.contestIds.length}`));
+    return err(
+      qrError("contest_count_mismatch", `${raw.contests.length} contests, the style has ${style.contestIds.length}`),
+    );
   }
   const contests: ContestMarks[] = [];
   for (const [i, { offset, marks }] of raw.contests.entries()) {
@@ -513,15 +546,20 @@ function resolveMarkedBallot(raw: RawMarkedBallot, election: CompiledElection): 
     for (const mark of marks) {
       const option = contest.options[mark.index];
       if (!option) {
-        return err(qrError("index_out_of_range", `${contest.id}: option ${mark.index} of ${contest.options.length}`, { offset }));
+        return err(
+          qrError("index_out_of_range", `${contest.id}: option ${mark.index} of ${contest.options.length}`, { offset }),
+        );
       }
       if (option.isWriteIn && mark.text === undefined) return err(qrError("write_in_missing", option.id, { offset }));
-      if (!option.isWriteIn && mark.text !== undefined) return err(qrError("write_in_not_allowed", option.id, { offset }));
+      if (!option.isWriteIn && mark.text !== undefined)
+        return err(qrError("write_in_not_allowed", option.id, { offset }));
       optionIds.push(option.id);
       if (mark.text !== undefined) writeIns[option.id] = mark.text;
     }
     if (optionIds.length > contest.votesAllowed) {
-      return err(qrError("overvote", `${contest.id}: ${optionIds.length} marked, ${contest.votesAllowed} allowed`, { offset }));
+      return err(
+        qrError("overvote", `${contest.id}: ${optionIds.length} marked, ${contest.votesAllowed} allowed`, { offset }),
+      );
     }
     contests.push({
       contestId: contest.id,
@@ -538,10 +576,15 @@ function resolveResultSheet(raw: RawResultSheet, election: CompiledElection): Re
   for (const row of raw.contests) {
     const contestId = order[row.index];
     const contest = contestId === undefined ? undefined : election.contests.get(contestId);
-    if (!contest) return err(qrError("index_out_of_range", `contest ${row.index} of ${order.length}`, { offset: row.offset }));
+    if (!contest)
+      return err(qrError("index_out_of_range", `contest ${row.index} of ${order.length}`, { offset: row.offset }));
     const counted = contest.options.filter((o) => !o.isWriteIn);
     if (row.votes.length !== counted.length) {
-      return err(qrError("option_count_mismatch", `${contest.id}: ${row.votes.length} counts for ${counted.length} options`, { offset: row.offset }));
+      return err(
+        qrError("option_count_mismatch", `${contest.id}: ${row.votes.length} counts for ${counted.length} options`, {
+          offset: row.offset,
+        }),
+      );
     }
     contests.push({
       contestId: contest.id,
@@ -574,7 +617,9 @@ export function qrBytesOf(text: string): Result<Uint8Array, QrError> {
  * decodeQrPayload. Reads the whole structure (a malformed payload is refused here already), but
  * checks no signature: the answer is a hint, not a fact.
  */
-export function readQrHeader(text: string): Result<{ type: QrPayloadType; electionId: string; keyId: string }, QrError> {
+export function readQrHeader(
+  text: string,
+): Result<{ type: QrPayloadType; electionId: string; keyId: string }, QrError> {
   const bytes = qrBytesOf(text);
   if (!bytes.ok) return bytes;
   const raw = readStructure(bytes.value);
@@ -586,20 +631,26 @@ export function readQrHeader(text: string): Result<{ type: QrPayloadType; electi
  * Reads a payload's bytes. Ballot sheets read without an election (given one, the election and
  * ballot style are checked); marked ballots and result sheets need it to turn indexes into ids.
  */
-export async function decodeQrBytes(bytes: Uint8Array, election?: CompiledElection): Promise<Result<DecodedQrPayload, QrError>> {
+export async function decodeQrBytes(
+  bytes: Uint8Array,
+  election?: CompiledElection,
+): Promise<Result<DecodedQrPayload, QrError>> {
   const read = readStructure(bytes);
   if (!read.ok) return read;
   const raw = read.value;
   const envelope = { keyId: raw.keyId, signedBytes: raw.signedBytes, signature: raw.signature };
   if (raw.type === "ballot-sheet") {
     if (election) {
-      if (raw.body.electionId !== election.id) return err(qrError("wrong_election", `${raw.body.electionId} is not ${election.id}`));
-      if (!election.ballotStyles.has(raw.body.ballotStyleId)) return err(qrError("unknown_ballot_style", raw.body.ballotStyleId));
+      if (raw.body.electionId !== election.id)
+        return err(qrError("wrong_election", `${raw.body.electionId} is not ${election.id}`));
+      if (!election.ballotStyles.has(raw.body.ballotStyleId))
+        return err(qrError("unknown_ballot_style", raw.body.ballotStyleId));
     }
     return ok({ type: raw.type, fields: raw.body, ...envelope });
   }
   if (!election) return err(qrError("election_required", `${raw.type} of ${raw.body.electionId}`));
-  if (raw.body.electionId !== election.id) return err(qrError("wrong_election", `${raw.body.electionId} is not ${election.id}`));
+  if (raw.body.electionId !== election.id)
+    return err(qrError("wrong_election", `${raw.body.electionId} is not ${election.id}`));
   if (!sameBytes(raw.body.layout, await layoutDigest(election))) return err(qrError("layout_mismatch"));
   switch (raw.type) {
     case "marked-ballot": {
@@ -616,7 +667,10 @@ export async function decodeQrBytes(bytes: Uint8Array, election?: CompiledElecti
 }
 
 /** Reads a scanned QR text. Never throws on any input: every refusal is a QrError. */
-export async function decodeQrPayload(text: string, election?: CompiledElection): Promise<Result<DecodedQrPayload, QrError>> {
+export async function decodeQrPayload(
+  text: string,
+  election?: CompiledElection,
+): Promise<Result<DecodedQrPayload, QrError>> {
   const bytes = qrBytesOf(text);
   if (!bytes.ok) return bytes;
   return decodeQrBytes(bytes.value, election);
@@ -626,7 +680,10 @@ export async function decodeQrPayload(text: string, election?: CompiledElection)
  * Checks the signature under the key the lookup registered for this key id and payload type.
  * The fields were read from `signedBytes` alone, so a verified signature vouches for all of them.
  */
-export async function verifyQrPayload(decoded: DecodedQrPayload, lookupKey: QrKeyLookup): Promise<Result<DecodedQrPayload, QrError>> {
+export async function verifyQrPayload(
+  decoded: DecodedQrPayload,
+  lookupKey: QrKeyLookup,
+): Promise<Result<DecodedQrPayload, QrError>> {
   const key = await lookupKey(decoded.keyId, decoded.type);
   if (!key) return err(qrError("unknown_key", `${decoded.keyId} for ${decoded.type}`));
   const keyId = decoded.signedBytes.slice(decoded.signedBytes.length - QR_KEY_ID_BYTES);

@@ -76,7 +76,12 @@ export async function* chunkRoll(
 
   const cut = (): void => {
     if (!header || chunkRows === 0) return;
-    ready.push({ text: header.text + parts.join(""), firstLine: chunkFirstLine, rows: chunkRows, bytes: header.bytes + chunkBytes });
+    ready.push({
+      text: header.text + parts.join(""),
+      firstLine: chunkFirstLine,
+      rows: chunkRows,
+      bytes: header.bytes + chunkBytes,
+    });
     parts = [];
     chunkRows = 0;
     chunkBytes = 0;
@@ -184,7 +189,8 @@ export async function* chunkRoll(
   }
   cut();
   for (const chunk of ready.splice(0)) yield ok(chunk);
-  if (!header) yield err({ line: 1, message: "the file is empty; its first line must be the header national_id,district" });
+  if (!header)
+    yield err({ line: 1, message: "the file is empty; its first line must be the header national_id,district" });
 }
 
 function tooLong(line: number): ChunkerProblem {

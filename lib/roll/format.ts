@@ -38,7 +38,11 @@ export const MAX_RECORD_BYTES = 4096;
 export const MAX_REJECTED_LISTED = 1000;
 
 /** A district id as it appears in the roll; whether it is one of the election's is checked apart. */
-export const RollDistrictId = z.string().trim().min(1, "the district is empty").max(128, "a district id is at most 128 characters");
+export const RollDistrictId = z
+  .string()
+  .trim()
+  .min(1, "the district is empty")
+  .max(128, "a district id is at most 128 characters");
 
 /** Where each column sits in the chunk's records. */
 export type RollColumnIndex = Readonly<Record<RollColumn, number>>;
@@ -49,7 +53,9 @@ export function checkRollHeader(fields: readonly string[]): Result<RollColumnInd
   const unknown = names.filter((n) => !(ROLL_COLUMNS as readonly string[]).includes(n));
   if (unknown.length > 0) {
     const listed = unknown.map((n) => JSON.stringify(n.slice(0, 40))).join(", ");
-    return err(`unexpected column${unknown.length > 1 ? "s" : ""} ${listed}; the header must be exactly ${ROLL_COLUMNS.join(",")}`);
+    return err(
+      `unexpected column${unknown.length > 1 ? "s" : ""} ${listed}; the header must be exactly ${ROLL_COLUMNS.join(",")}`,
+    );
   }
   const nationalId = names.indexOf("national_id");
   const district = names.indexOf("district");

@@ -41,12 +41,15 @@ export function checkSyntheticRoll(options: SyntheticRollOptions): Result<Requir
   }
   if (options.districts.length === 0) return err("at least one district is needed");
   for (const d of options.districts) {
-    if (!RollDistrictId.safeParse(d).success || d !== d.trim() || /[",\r\n]/.test(d)) return err(`${JSON.stringify(d)} is not a usable district id`);
+    if (!RollDistrictId.safeParse(d).success || d !== d.trim() || /[",\r\n]/.test(d))
+      return err(`${JSON.stringify(d)} is not a usable district id`);
   }
   const sample = syntheticNationalId(prefix, Math.max(options.count, 1), options.count);
   const parsed = NationalId.safeParse(sample);
   if (!parsed.success || parsed.data !== sample) {
-    return err(`the prefix ${JSON.stringify(prefix)} does not make valid national ids (capital letters, digits and dashes; ids of 4-32 characters)`);
+    return err(
+      `the prefix ${JSON.stringify(prefix)} does not make valid national ids (capital letters, digits and dashes; ids of 4-32 characters)`,
+    );
   }
   return ok({ count: options.count, districts: options.districts, prefix });
 }

@@ -62,16 +62,26 @@ export function validateRollChunk(text: string, options: ValidateOptions): Resul
   const parsed = parseRecords(text);
   if (!parsed.ok) {
     const line = parsed.error.line === undefined ? undefined : lineOf(parsed.error.line);
-    return err({ code: "invalid_roll", message: `not a readable CSV file: ${parsed.error.message}`, ...(line === undefined ? {} : { line }) });
+    return err({
+      code: "invalid_roll",
+      message: `not a readable CSV file: ${parsed.error.message}`,
+      ...(line === undefined ? {} : { line }),
+    });
   }
   const [header, ...rows] = parsed.value;
   if (!header) {
-    return err({ code: "invalid_roll", message: `the file is empty; its first line must be the header ${ROLL_COLUMNS.join(",")}` });
+    return err({
+      code: "invalid_roll",
+      message: `the file is empty; its first line must be the header ${ROLL_COLUMNS.join(",")}`,
+    });
   }
   const columns = checkRollHeader(header.fields);
   if (!columns.ok) return err({ code: "invalid_roll", message: `bad header: ${columns.error}` });
   if (rows.length > MAX_CHUNK_ROWS) {
-    return err({ code: "payload_too_large", message: `a chunk has at most ${MAX_CHUNK_ROWS} rows; this one has ${rows.length}` });
+    return err({
+      code: "payload_too_large",
+      message: `a chunk has at most ${MAX_CHUNK_ROWS} rows; this one has ${rows.length}`,
+    });
   }
 
   const entries: RollEntry[] = [];
@@ -83,7 +93,12 @@ export function validateRollChunk(text: string, options: ValidateOptions): Resul
     if (verdict.ok) entries.push({ line, ...verdict.value });
     else rejected.push({ line, reason: verdict.error });
   }
-  return ok({ firstLine: rows[0] ? lineOf(rows[0].startLine) : (options.firstLine ?? firstDataLine), rows: rows.length, entries, rejected });
+  return ok({
+    firstLine: rows[0] ? lineOf(rows[0].startLine) : (options.firstLine ?? firstDataLine),
+    rows: rows.length,
+    entries,
+    rejected,
+  });
 }
 
 /**

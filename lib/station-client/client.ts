@@ -33,7 +33,12 @@ export class StationCallError extends Error {
   readonly status: number;
   readonly code: string;
   readonly problems: readonly { path: string; message: string; code?: string }[];
-  constructor(status: number, code: string, message: string, problems: readonly { path: string; message: string; code?: string }[] = []) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    problems: readonly { path: string; message: string; code?: string }[] = [],
+  ) {
     super(`${code}: ${message}`);
     this.status = status;
     this.code = code;
@@ -66,17 +71,38 @@ export const ScanAnswer = z.object({
 });
 export type ScanAnswer = z.infer<typeof ScanAnswer>;
 
-const Totals = z.object({ contestId: z.string(), options: z.array(z.object({ optionId: z.string(), votes: z.number() })), writeIns: z.number(), blanks: z.number() });
+const Totals = z.object({
+  contestId: z.string(),
+  options: z.array(z.object({ optionId: z.string(), votes: z.number() })),
+  writeIns: z.number(),
+  blanks: z.number(),
+});
 
 export const Reconciliation = z.object({
   electionId: z.string(),
   stationId: z.string(),
   computedAt: z.string(),
   consistent: z.boolean(),
-  sheet: z.object({ sequence: z.number(), closedAt: z.string(), votersCheckedIn: z.number(), ballotsCast: z.number(), contests: z.array(Totals) }).loose().nullable(),
+  sheet: z
+    .object({
+      sequence: z.number(),
+      closedAt: z.string(),
+      votersCheckedIn: z.number(),
+      ballotsCast: z.number(),
+      contests: z.array(Totals),
+    })
+    .loose()
+    .nullable(),
   system: z.object({ checkIns: z.number(), ballotsScanned: z.number(), contests: z.array(Totals) }),
   differences: z.array(
-    z.object({ kind: z.string(), contestId: z.string().optional(), optionId: z.string().optional(), system: z.number(), station: z.number().nullable(), message: z.string() }),
+    z.object({
+      kind: z.string(),
+      contestId: z.string().optional(),
+      optionId: z.string().optional(),
+      system: z.number(),
+      station: z.number().nullable(),
+      message: z.string(),
+    }),
   ),
 });
 export type Reconciliation = z.infer<typeof Reconciliation>;
@@ -94,7 +120,10 @@ export type ResultSheetAnswer = z.infer<typeof ResultSheetAnswer>;
 export interface CheckInInput {
   readonly electionId: string;
   readonly nationalId: string;
-  readonly identity: { readonly method: "id-card" | "id-card+biometric"; readonly biometric?: { readonly matched: boolean; readonly score?: number } };
+  readonly identity: {
+    readonly method: "id-card" | "id-card+biometric";
+    readonly biometric?: { readonly matched: boolean; readonly score?: number };
+  };
   readonly checkInId?: string;
 }
 
@@ -117,10 +146,19 @@ export class StationClient {
   /** A signed call; answers the parsed JSON body of a 2xx, throws StationCallError otherwise. */
   async call(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
     const body = json === undefined ? "" : JSON.stringify(json);
-    const signature = await signStationRequest(this.options.privateJwk, { stationId: this.options.stationId, method, path, body });
+    const signature = await signStationRequest(this.options.privateJwk, {
+      stationId: this.options.stationId,
+      method,
+      path,
+      body,
+    });
     const headers: Record<string, string> = { "station-signature": signature };
     if (json !== undefined) headers["content-type"] = "application/json";
-    const request = new Request(`${this.options.baseUrl}${path}`, { method, headers, ...(json !== undefined ? { body } : {}) });
+    const request = new Request(`${this.options.baseUrl}${path}`, {
+      method,
+      headers,
+      ...(json !== undefined ? { body } : {}),
+    });
     const res = await (this.options.fetch ?? fetch)(request);
     const text = await res.text();
     let parsed: unknown;
@@ -131,7 +169,13 @@ export class StationClient {
     }
     if (!res.ok) {
       const error = ErrorBody.safeParse(parsed);
-      if (error.success) throw new StationCallError(res.status, error.data.error.code, error.data.error.message, error.data.error.problems);
+      if (error.success)
+        throw new StationCallError(
+          res.status,
+          error.data.error.code,
+          error.data.error.message,
+          error.data.error.problems,
+        );
       throw new StationCallError(res.status, "invalid_response", `HTTP ${res.status}: ${text.slice(0, 200)}`);
     }
     return { status: res.status, body: parsed };
@@ -162,7 +206,10 @@ export class StationClient {
   }
 
   async submitResultSheet(input: { readonly electionId: string; readonly qr: string }): Promise<ResultSheetAnswer> {
-    const { body } = await this.call("POST", this.stationPath("result-sheet"), { electionId: input.electionId, qr: input.qr });
+    const { body } = await this.call("POST", this.stationPath("result-sheet"), {
+      electionId: input.electionId,
+      qr: input.qr,
+    });
     return ResultSheetAnswer.parse(body);
   }
 }

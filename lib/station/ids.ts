@@ -7,13 +7,23 @@ import { z } from "zod";
 
 export const StationId = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{1,46}[a-z0-9]$/, "a station id is 3-48 lowercase letters, digits, dots, dashes, underscores");
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{1,46}[a-z0-9]$/,
+    "a station id is 3-48 lowercase letters, digits, dots, dashes, underscores",
+  );
 
 /** A district is a NIST GpUnit @id. */
-export const DistrictId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, "a district id is 1-128 letters, digits, dots, colons, dashes, underscores");
+export const DistrictId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+    "a district id is 1-128 letters, digits, dots, colons, dashes, underscores",
+  );
 
 /** Chosen by the station for each check-in and scan (its outbox key): a UUID does. */
-export const StationRequestId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "8-64 letters, digits, dashes or underscores");
+export const StationRequestId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{8,64}$/, "8-64 letters, digits, dashes or underscores");
 
 export const KeyKid = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "3-64 letters, digits, dots, dashes, underscores");
 
@@ -32,7 +42,10 @@ export type Ed25519PublicJwk = z.infer<typeof Ed25519PublicJwk>;
 
 /** An inclusive range of ballot serials. */
 export const SerialRange = z
-  .object({ first: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), last: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) })
+  .object({
+    first: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    last: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })
   .strict()
   .refine((r) => r.first <= r.last, { message: "first must not be after last", path: ["last"] });
 export type SerialRange = z.infer<typeof SerialRange>;

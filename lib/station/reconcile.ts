@@ -49,7 +49,9 @@ export interface SheetCounts {
   readonly contests: readonly ContestTotals[];
 }
 
-function indexTotals(contests: readonly ContestTotals[]): Map<string, { options: Map<string, number>; writeIns: number; blanks: number }> {
+function indexTotals(
+  contests: readonly ContestTotals[],
+): Map<string, { options: Map<string, number>; writeIns: number; blanks: number }> {
   const out = new Map<string, { options: Map<string, number>; writeIns: number; blanks: number }>();
   for (const c of contests) {
     const entry = out.get(c.contestId) ?? { options: new Map<string, number>(), writeIns: 0, blanks: 0 };
@@ -73,7 +75,12 @@ export function reconcileStation(system: SystemCounts, sheet: SheetCounts | null
   }
   if (!sheet) {
     if (pollsClosed && (system.checkIns > 0 || system.ballotsScanned > 0)) {
-      differences.push({ kind: "result-sheet-missing", system: system.ballotsScanned, station: null, message: "the polls closed and no result sheet was received" });
+      differences.push({
+        kind: "result-sheet-missing",
+        system: system.ballotsScanned,
+        station: null,
+        message: "the polls closed and no result sheet was received",
+      });
     }
     return differences;
   }
@@ -104,16 +111,35 @@ export function reconcileStation(system: SystemCounts, sheet: SheetCounts | null
       const sys = a?.options.get(optionId) ?? 0;
       const st = b?.options.get(optionId) ?? 0;
       if (sys !== st) {
-        differences.push({ kind: "option-votes", contestId, optionId, system: sys, station: st, message: `${contestId} / ${optionId}: the sheet says ${st}, the ballots ${sys}` });
+        differences.push({
+          kind: "option-votes",
+          contestId,
+          optionId,
+          system: sys,
+          station: st,
+          message: `${contestId} / ${optionId}: the sheet says ${st}, the ballots ${sys}`,
+        });
       }
     }
     const writeIns = [a?.writeIns ?? 0, b?.writeIns ?? 0] as const;
     if (writeIns[0] !== writeIns[1]) {
-      differences.push({ kind: "write-ins", contestId, system: writeIns[0], station: writeIns[1], message: `${contestId}: the sheet says ${writeIns[1]} write-ins, the ballots ${writeIns[0]}` });
+      differences.push({
+        kind: "write-ins",
+        contestId,
+        system: writeIns[0],
+        station: writeIns[1],
+        message: `${contestId}: the sheet says ${writeIns[1]} write-ins, the ballots ${writeIns[0]}`,
+      });
     }
     const blanks = [a?.blanks ?? 0, b?.blanks ?? 0] as const;
     if (blanks[0] !== blanks[1]) {
-      differences.push({ kind: "blanks", contestId, system: blanks[0], station: blanks[1], message: `${contestId}: the sheet says ${blanks[1]} blank, the ballots ${blanks[0]}` });
+      differences.push({
+        kind: "blanks",
+        contestId,
+        system: blanks[0],
+        station: blanks[1],
+        message: `${contestId}: the sheet says ${blanks[1]} blank, the ballots ${blanks[0]}`,
+      });
     }
   }
   return differences;

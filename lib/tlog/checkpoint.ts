@@ -34,7 +34,12 @@ function checkLine(what: string, line: string): void {
 }
 
 /** The checkpoint's note text. Throws RangeError for values no checkpoint can carry (caller's bugs). */
-export function formatCheckpoint(checkpoint: { origin: string; size: number; root: Hash; extensions?: readonly string[] }): string {
+export function formatCheckpoint(checkpoint: {
+  origin: string;
+  size: number;
+  root: Hash;
+  extensions?: readonly string[];
+}): string {
   const { origin, size, root, extensions = [] } = checkpoint;
   checkLine("origin", origin);
   extensions.forEach((line, i) => checkLine(`extension line ${i + 1}`, line));
@@ -46,24 +51,30 @@ export function formatCheckpoint(checkpoint: { origin: string; size: number; roo
 
 /** Parses a checkpoint's note text (the text of a verified note: see openCheckpoint). */
 export function parseCheckpoint(text: string): Result<Checkpoint, string> {
-  if (!isWellFormedText(text) || hasControlCharacter(text)) return err("checkpoint contains a control character or invalid UTF-8");
+  if (!isWellFormedText(text) || hasControlCharacter(text))
+    return err("checkpoint contains a control character or invalid UTF-8");
   if (!text.endsWith("\n")) return err("checkpoint does not end with a newline");
   const lines = text.slice(0, -1).split("\n");
   const [origin, sizeText, rootText, ...extensions] = lines;
-  if (origin === undefined || sizeText === undefined || rootText === undefined) return err("checkpoint has fewer than three lines");
+  if (origin === undefined || sizeText === undefined || rootText === undefined)
+    return err("checkpoint has fewer than three lines");
   if (origin.length === 0) return err("checkpoint origin is empty");
   const size = parseDecimal(sizeText);
   if (!size.ok) return err(`checkpoint tree size: ${size.error}`);
   const root = base64Decode(rootText);
   if (!root.ok) return err(`checkpoint root hash is ${root.error}`);
-  if (root.value.length !== HASH_SIZE) return err(`checkpoint root hash is ${root.value.length} bytes, not ${HASH_SIZE}`);
+  if (root.value.length !== HASH_SIZE)
+    return err(`checkpoint root hash is ${root.value.length} bytes, not ${HASH_SIZE}`);
   const empty = extensions.findIndex((line) => line.length === 0);
   if (empty >= 0) return err(`checkpoint extension line ${empty + 1} is empty`);
   return ok({ origin, size: size.value, root: root.value, extensions });
 }
 
 /** Formats and signs a checkpoint: the note the log publishes at <prefix>/checkpoint. */
-export async function signCheckpoint(checkpoint: { origin: string; size: number; root: Hash; extensions?: readonly string[] }, signer: NoteSigner): Promise<string> {
+export async function signCheckpoint(
+  checkpoint: { origin: string; size: number; root: Hash; extensions?: readonly string[] },
+  signer: NoteSigner,
+): Promise<string> {
   return signNote(formatCheckpoint(checkpoint), signer);
 }
 
@@ -81,6 +92,7 @@ export async function openCheckpoint(
   if (!verified.ok) return verified;
   const checkpoint = parseCheckpoint(verified.value.text);
   if (!checkpoint.ok) return checkpoint;
-  if (checkpoint.value.origin !== expectedOrigin) return err(`checkpoint origin "${checkpoint.value.origin}" is not "${expectedOrigin}"`);
+  if (checkpoint.value.origin !== expectedOrigin)
+    return err(`checkpoint origin "${checkpoint.value.origin}" is not "${expectedOrigin}"`);
   return ok({ checkpoint: checkpoint.value, verifiedBy: verified.value.verifiedBy });
 }

@@ -101,7 +101,8 @@ function exactLog2(n: number): number {
 }
 
 function checkHashes(proof: readonly Hash[], named: readonly [string, Hash][]): Result<void, string> {
-  if (proof.length > MAX_PROOF_LENGTH) return err(`proof has ${proof.length} hashes; at most ${MAX_PROOF_LENGTH} are possible`);
+  if (proof.length > MAX_PROOF_LENGTH)
+    return err(`proof has ${proof.length} hashes; at most ${MAX_PROOF_LENGTH} are possible`);
   for (const [name, h] of named) {
     if (h.length !== HASH_SIZE) return err(`${name} is ${h.length} bytes, not ${HASH_SIZE}`);
   }
@@ -115,7 +116,13 @@ function checkHashes(proof: readonly Hash[], named: readonly [string, Hash][]): 
  * Checks that `proof` shows the leaf with hash `leaf` at `index` in the tree of `size` leaves whose
  * root is `root` (RFC 9162, section 2.1.3.2).
  */
-export function verifyInclusion(index: number, size: number, leaf: Hash, proof: readonly Hash[], root: Hash): Result<void, string> {
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leaf: Hash,
+  proof: readonly Hash[],
+  root: Hash,
+): Result<void, string> {
   const i = checkLeafIndex(index, size);
   if (!i.ok) return i;
   const shapes = checkHashes(proof, [
@@ -160,7 +167,13 @@ export function verifyInclusion(index: number, size: number, leaf: Hash, proof: 
  * - size1 = size2 needs an empty proof and byte-identical roots; nothing is hashed, so the root
  *   lengths are not checked (identical values cannot fork).
  */
-export function verifyConsistency(size1: number, size2: number, proof: readonly Hash[], root1: Hash, root2: Hash): Result<void, string> {
+export function verifyConsistency(
+  size1: number,
+  size2: number,
+  proof: readonly Hash[],
+  root1: Hash,
+  root2: Hash,
+): Result<void, string> {
   const s1 = checkTreeSize(size1, "size1");
   if (!s1.ok) return s1;
   const s2 = checkTreeSize(size2, "size2");
@@ -316,7 +329,8 @@ export function extendHashAt(oldSize: number, old: HashAt, newLeaves: readonly H
     }
     const width = 2 ** level;
     // Division by a power of two is exact, so these comparisons are exact for safe n.
-    if (n + 1 > newSize / width) throw new RangeError(`level ${level}, index ${n} is not a complete subtree of the tree of size ${newSize}`);
+    if (n + 1 > newSize / width)
+      throw new RangeError(`level ${level}, index ${n} is not a complete subtree of the tree of size ${newSize}`);
     if (n + 1 <= oldSize / width) return old(level, n);
     if (level === 0) return newLeaves[n - oldSize] as Hash;
     let atLevel = memo.get(level);

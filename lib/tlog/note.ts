@@ -22,7 +22,16 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { err, ok, type Result } from "../result.ts";
-import { base64Decode, base64Encode, bytesEqual, concatBytes, hasControlCharacter, hexEncode, isWellFormedText, utf8 } from "./encoding.ts";
+import {
+  base64Decode,
+  base64Encode,
+  bytesEqual,
+  concatBytes,
+  hasControlCharacter,
+  hexEncode,
+  isWellFormedText,
+  utf8,
+} from "./encoding.ts";
 
 /** Signature type byte for Ed25519 in signed notes. */
 export const ED25519_TYPE = 0x01;
@@ -74,7 +83,8 @@ export interface ParsedNote {
 function checkKeyName(name: string): Result<string, string> {
   if (name.length === 0) return err("key name is empty");
   if (/[\s+]/u.test(name)) return err(`key name "${name}" contains a space or a plus sign`);
-  if (hasControlCharacter(name) || !isWellFormedText(name)) return err(`key name "${name}" contains a control character or invalid UTF-8`);
+  if (hasControlCharacter(name) || !isWellFormedText(name))
+    return err(`key name "${name}" contains a control character or invalid UTF-8`);
   return ok(name);
 }
 
@@ -96,7 +106,8 @@ function keyHashBytes(keyHash: number): Uint8Array {
 export function verifierKey(name: string, publicKey: Uint8Array): string {
   const n = checkKeyName(name);
   if (!n.ok) throw new RangeError(n.error);
-  if (publicKey.length !== ED25519_PUBLIC_KEY_SIZE) throw new RangeError(`Ed25519 public key is ${publicKey.length} bytes, not ${ED25519_PUBLIC_KEY_SIZE}`);
+  if (publicKey.length !== ED25519_PUBLIC_KEY_SIZE)
+    throw new RangeError(`Ed25519 public key is ${publicKey.length} bytes, not ${ED25519_PUBLIC_KEY_SIZE}`);
   const encoded = base64Encode(concatBytes(new Uint8Array([ED25519_TYPE]), publicKey));
   return `${name}+${keyHashHex(ed25519KeyHash(name, publicKey))}+${encoded}`;
 }
@@ -115,10 +126,12 @@ export function parseVerifierKey(vkey: string): Result<VerifierKey, string> {
   const key = base64Decode(keyText);
   if (!key.ok) return err(`verifier key material: ${key.error}`);
   if (key.value[0] !== ED25519_TYPE) return err(`verifier key type is not Ed25519 (0x01)`);
-  if (key.value.length !== 1 + ED25519_PUBLIC_KEY_SIZE) return err(`Ed25519 verifier key is ${key.value.length - 1} bytes, not ${ED25519_PUBLIC_KEY_SIZE}`);
+  if (key.value.length !== 1 + ED25519_PUBLIC_KEY_SIZE)
+    return err(`Ed25519 verifier key is ${key.value.length - 1} bytes, not ${ED25519_PUBLIC_KEY_SIZE}`);
   const publicKey = key.value.slice(1);
   const keyHash = Number.parseInt(idText, 16);
-  if (keyHash !== ed25519KeyHash(name, publicKey)) return err(`verifier key ID ${idText} does not match the key name and key`);
+  if (keyHash !== ed25519KeyHash(name, publicKey))
+    return err(`verifier key ID ${idText} does not match the key name and key`);
   return ok({ name, keyHash, publicKey });
 }
 
@@ -167,7 +180,9 @@ function buffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** RFC 8410 PKCS #8 wrapping of a raw Ed25519 seed: WebCrypto imports private keys only this way or as JWK. */
-const PKCS8_ED25519_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const PKCS8_ED25519_PREFIX = new Uint8Array([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 
 function base64UrlDecode(text: string): Uint8Array | undefined {
   const std = text.replaceAll("-", "+").replaceAll("_", "/");
@@ -179,9 +194,16 @@ function base64UrlDecode(text: string): Uint8Array | undefined {
 async function signingKey(signer: NoteSigner): Promise<{ key: CryptoKey; publicKey: Uint8Array }> {
   let key: CryptoKey;
   if (signer.privateKey instanceof Uint8Array) {
-    if (signer.privateKey.length !== 32) throw new RangeError(`Ed25519 seed is ${signer.privateKey.length} bytes, not 32`);
+    if (signer.privateKey.length !== 32)
+      throw new RangeError(`Ed25519 seed is ${signer.privateKey.length} bytes, not 32`);
     // Extractable so that the public key can be read back; the key object never leaves here.
-    key = await crypto.subtle.importKey("pkcs8", buffer(concatBytes(PKCS8_ED25519_PREFIX, signer.privateKey)), { name: "Ed25519" }, true, ["sign"]);
+    key = await crypto.subtle.importKey(
+      "pkcs8",
+      buffer(concatBytes(PKCS8_ED25519_PREFIX, signer.privateKey)),
+      { name: "Ed25519" },
+      true,
+      ["sign"],
+    );
   } else {
     key = signer.privateKey;
   }
@@ -212,7 +234,11 @@ export async function signNote(text: string, signer: NoteSigner): Promise<string
 }
 
 /** False for a bad signature, and for a public key the runtime refuses to import (not a curve point). */
-async function ed25519Verify(publicKey: Uint8Array, signature: Uint8Array, message: Uint8Array<ArrayBuffer>): Promise<boolean> {
+async function ed25519Verify(
+  publicKey: Uint8Array,
+  signature: Uint8Array,
+  message: Uint8Array<ArrayBuffer>,
+): Promise<boolean> {
   let key: CryptoKey;
   try {
     key = await crypto.subtle.importKey("raw", buffer(publicKey), { name: "Ed25519" }, false, ["verify"]);
@@ -226,12 +252,22 @@ async function ed25519Verify(publicKey: Uint8Array, signature: Uint8Array, messa
  * Verifies `note` against the trusted `verifiers` (verifier key strings). Returns the text and
  * the names of the keys whose signatures verified, in signature order, each once.
  */
-export async function verifyNote(note: string, verifiers: readonly string[]): Promise<Result<{ text: string; verifiedBy: string[] }, string>> {
+export async function verifyNote(
+  note: string,
+  verifiers: readonly string[],
+): Promise<Result<{ text: string; verifiedBy: string[] }, string>> {
   const keys: VerifierKey[] = [];
   for (const vkey of verifiers) {
     const parsed = parseVerifierKey(vkey);
     if (!parsed.ok) return err(`verifier key "${vkey}": ${parsed.error}`);
-    if (keys.some((k) => k.name === parsed.value.name && k.keyHash === parsed.value.keyHash && !bytesEqual(k.publicKey, parsed.value.publicKey))) {
+    if (
+      keys.some(
+        (k) =>
+          k.name === parsed.value.name &&
+          k.keyHash === parsed.value.keyHash &&
+          !bytesEqual(k.publicKey, parsed.value.publicKey),
+      )
+    ) {
       return err(`two verifier keys share name ${parsed.value.name} and key ID ${keyHashHex(parsed.value.keyHash)}`);
     }
     keys.push(parsed.value);
@@ -244,8 +280,10 @@ export async function verifyNote(note: string, verifiers: readonly string[]): Pr
   for (const sig of signatures) {
     const key = keys.find((k) => k.name === sig.name && k.keyHash === sig.keyHash);
     if (key === undefined) continue;
-    if (sig.signature.length !== ED25519_SIGNATURE_SIZE) return err(`signature by ${sig.name} is ${sig.signature.length} bytes, not ${ED25519_SIGNATURE_SIZE}`);
-    if (!(await ed25519Verify(key.publicKey, sig.signature, message))) return err(`signature by ${sig.name} does not verify`);
+    if (sig.signature.length !== ED25519_SIGNATURE_SIZE)
+      return err(`signature by ${sig.name} is ${sig.signature.length} bytes, not ${ED25519_SIGNATURE_SIZE}`);
+    if (!(await ed25519Verify(key.publicKey, sig.signature, message)))
+      return err(`signature by ${sig.name} does not verify`);
     if (!verifiedBy.includes(sig.name)) verifiedBy.push(sig.name);
   }
   if (verifiedBy.length === 0) return err("note has no signature from a known key");

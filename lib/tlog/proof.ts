@@ -32,9 +32,12 @@ export interface InclusionProofBundle {
 /** The bundle's text. Throws RangeError for values no bundle can carry (caller's bugs). */
 export function formatInclusionProof(bundle: InclusionProofBundle): string {
   const { index, proof, checkpointNote, extraData } = bundle;
-  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`leaf index ${index} is not a non-negative safe integer`);
-  if (proof.length > MAX_PROOF_LENGTH) throw new RangeError(`proof has ${proof.length} hashes; at most ${MAX_PROOF_LENGTH} are possible`);
-  for (const [i, h] of proof.entries()) if (h.length !== HASH_SIZE) throw new RangeError(`proof hash ${i} is ${h.length} bytes, not ${HASH_SIZE}`);
+  if (!Number.isSafeInteger(index) || index < 0)
+    throw new RangeError(`leaf index ${index} is not a non-negative safe integer`);
+  if (proof.length > MAX_PROOF_LENGTH)
+    throw new RangeError(`proof has ${proof.length} hashes; at most ${MAX_PROOF_LENGTH} are possible`);
+  for (const [i, h] of proof.entries())
+    if (h.length !== HASH_SIZE) throw new RangeError(`proof hash ${i} is ${h.length} bytes, not ${HASH_SIZE}`);
   if (!checkpointNote.endsWith("\n")) throw new RangeError("checkpoint note must end with a newline");
   const lines = [PROOF_HEADER];
   if (extraData !== undefined) lines.push(`extra ${base64Encode(extraData)}`);
@@ -71,7 +74,8 @@ export function parseInclusionProof(text: string): Result<InclusionProofBundle, 
     if (proof.length === MAX_PROOF_LENGTH) return err(`proof bundle has more than ${MAX_PROOF_LENGTH} proof hashes`);
     const h = base64Decode(line);
     if (!h.ok) return err(`proof hash ${proof.length + 1} is ${h.error}`);
-    if (h.value.length !== HASH_SIZE) return err(`proof hash ${proof.length + 1} is ${h.value.length} bytes, not ${HASH_SIZE}`);
+    if (h.value.length !== HASH_SIZE)
+      return err(`proof hash ${proof.length + 1} is ${h.value.length} bytes, not ${HASH_SIZE}`);
     proof.push(h.value);
   }
   if (line === undefined) return err("proof bundle has no blank line before its checkpoint");

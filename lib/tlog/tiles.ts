@@ -49,7 +49,8 @@ function checkTileIndex(n: number): void {
 
 function widthSuffix(width: number | undefined): string {
   if (width === undefined || width === TILE_WIDTH) return "";
-  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH) throw new RangeError(`tile width ${width} is not from 1 to ${TILE_WIDTH}`);
+  if (!Number.isInteger(width) || width < 1 || width > TILE_WIDTH)
+    throw new RangeError(`tile width ${width} is not from 1 to ${TILE_WIDTH}`);
   return `.p/${width}`;
 }
 
@@ -67,7 +68,8 @@ function encodeIndex(n: number): string {
  * full tile. Throws RangeError for values out of range (paths are built from our own sizes).
  */
 export function tilePath(level: number, n: number, width?: number): string {
-  if (!Number.isInteger(level) || level < 0 || level > MAX_TILE_LEVEL) throw new RangeError(`tile level ${level} is not from 0 to ${MAX_TILE_LEVEL}`);
+  if (!Number.isInteger(level) || level < 0 || level > MAX_TILE_LEVEL)
+    throw new RangeError(`tile level ${level} is not from 0 to ${MAX_TILE_LEVEL}`);
   return `tile/${level}/${encodeIndex(n)}${widthSuffix(width)}`;
 }
 
@@ -105,10 +107,12 @@ export function parseTilePath(path: string): Result<TilePath, string> {
 
 /** Each entry as a big-endian uint16 length and its bytes. Throws RangeError for an entry over 65535 bytes or more than 256 entries. */
 export function encodeEntryBundle(entries: readonly Uint8Array[]): Uint8Array {
-  if (entries.length > TILE_WIDTH) throw new RangeError(`an entry bundle holds at most ${TILE_WIDTH} entries, got ${entries.length}`);
+  if (entries.length > TILE_WIDTH)
+    throw new RangeError(`an entry bundle holds at most ${TILE_WIDTH} entries, got ${entries.length}`);
   const parts: Uint8Array[] = [];
   for (const [i, entry] of entries.entries()) {
-    if (entry.length > MAX_ENTRY_SIZE) throw new RangeError(`entry ${i} is ${entry.length} bytes; at most ${MAX_ENTRY_SIZE} fit an entry bundle`);
+    if (entry.length > MAX_ENTRY_SIZE)
+      throw new RangeError(`entry ${i} is ${entry.length} bytes; at most ${MAX_ENTRY_SIZE} fit an entry bundle`);
     parts.push(new Uint8Array([entry.length >> 8, entry.length & 0xff]), entry);
   }
   return concatBytes(...parts);
@@ -127,12 +131,14 @@ export function decodeEntryBundle(bytes: Uint8Array, expectedCount?: number): Re
     if (offset + 2 > bytes.length) return err(`entry bundle ends inside the length of entry ${entries.length}`);
     const length = ((bytes[offset] ?? 0) << 8) | (bytes[offset + 1] ?? 0);
     offset += 2;
-    if (offset + length > bytes.length) return err(`entry ${entries.length} claims ${length} bytes but only ${bytes.length - offset} remain`);
+    if (offset + length > bytes.length)
+      return err(`entry ${entries.length} claims ${length} bytes but only ${bytes.length - offset} remain`);
     entries.push(bytes.slice(offset, offset + length));
     offset += length;
   }
   if (entries.length === 0) return err("entry bundle is empty");
-  if (expectedCount !== undefined && entries.length !== expectedCount) return err(`entry bundle has ${entries.length} entries, expected ${expectedCount}`);
+  if (expectedCount !== undefined && entries.length !== expectedCount)
+    return err(`entry bundle has ${entries.length} entries, expected ${expectedCount}`);
   return ok(entries);
 }
 
@@ -151,7 +157,8 @@ function hashesAtLevel(size: number, level: number): number {
 export function tilesForTree(oldSize: number, newSize: number, hashAt: HashAt): PublishedTile[] {
   const o = checkTreeSize(oldSize, "old size");
   const s = checkTreeSize(newSize, "new size");
-  if (!o.ok || !s.ok || oldSize > newSize) throw new RangeError(`cannot grow a tree from size ${oldSize} to size ${newSize}`);
+  if (!o.ok || !s.ok || oldSize > newSize)
+    throw new RangeError(`cannot grow a tree from size ${oldSize} to size ${newSize}`);
   const tiles: PublishedTile[] = [];
   for (let level = 0; hashesAtLevel(newSize, level) > 0; level++) {
     const before = hashesAtLevel(oldSize, level);
@@ -173,10 +180,15 @@ export function tilesForTree(oldSize: number, newSize: number, hashAt: HashAt): 
  * The entry bundles that are new or grew when the tree goes from `oldSize` to `newSize`,
  * the bundle-side twin of tilesForTree. `entryAt(i)` returns entry i's bytes.
  */
-export function entryBundlesForTree(oldSize: number, newSize: number, entryAt: (index: number) => Uint8Array): PublishedTile[] {
+export function entryBundlesForTree(
+  oldSize: number,
+  newSize: number,
+  entryAt: (index: number) => Uint8Array,
+): PublishedTile[] {
   const o = checkTreeSize(oldSize, "old size");
   const s = checkTreeSize(newSize, "new size");
-  if (!o.ok || !s.ok || oldSize > newSize) throw new RangeError(`cannot grow a tree from size ${oldSize} to size ${newSize}`);
+  if (!o.ok || !s.ok || oldSize > newSize)
+    throw new RangeError(`cannot grow a tree from size ${oldSize} to size ${newSize}`);
   const bundles: PublishedTile[] = [];
   for (let n = Math.floor(oldSize / TILE_WIDTH); n * TILE_WIDTH < newSize; n++) {
     const start = n * TILE_WIDTH;
@@ -258,7 +270,8 @@ export function tileHashAt(size: number, getTile: (path: string) => Uint8Array |
     const { path, width, first, count } = locate(size, level, n);
     const tile = getTile(path);
     if (tile === undefined) throw new TileError(path, `tile ${path} is missing`);
-    if (tile.length !== width * HASH_SIZE) throw new TileError(path, `tile ${path} is ${tile.length} bytes, not ${width * HASH_SIZE}`);
+    if (tile.length !== width * HASH_SIZE)
+      throw new TileError(path, `tile ${path} is ${tile.length} bytes, not ${width * HASH_SIZE}`);
     return foldHashes(tile.subarray(first * HASH_SIZE, (first + count) * HASH_SIZE));
   };
 }
@@ -281,7 +294,11 @@ const PLACEHOLDER: Hash = new Uint8Array(HASH_SIZE);
  * A missing or malformed tile is an Err naming its path. The hashes are as the tiles say: check
  * the result (a proof against a signed root) before trusting it.
  */
-export async function readTileHashes<T>(size: number, fetchTile: TileFetcher, compute: (hashAt: HashAt) => T): Promise<Result<T, string>> {
+export async function readTileHashes<T>(
+  size: number,
+  fetchTile: TileFetcher,
+  compute: (hashAt: HashAt) => T,
+): Promise<Result<T, string>> {
   const s = checkTreeSize(size);
   if (!s.ok) return s;
   const wanted = new Set<string>();
@@ -319,7 +336,11 @@ export async function readTileHashes<T>(size: number, fetchTile: TileFetcher, co
  * `root`. Together these bind every hash in every tile to the root. `getTile` supplies the
  * tiles (see tileCoordinates for the list).
  */
-export function verifyTiles(size: number, root: Hash, getTile: (path: string) => Uint8Array | undefined): Result<void, string> {
+export function verifyTiles(
+  size: number,
+  root: Hash,
+  getTile: (path: string) => Uint8Array | undefined,
+): Result<void, string> {
   const s = checkTreeSize(size);
   if (!s.ok) return s;
   const hashAt = tileHashAt(size, getTile);
@@ -327,13 +348,15 @@ export function verifyTiles(size: number, root: Hash, getTile: (path: string) =>
     for (const { level, n, width, path } of tileCoordinates(size)) {
       const tile = getTile(path);
       if (tile === undefined) return err(`tile ${path} is missing`);
-      if (tile.length !== width * HASH_SIZE) return err(`tile ${path} is ${tile.length} bytes, not ${width * HASH_SIZE}`);
+      if (tile.length !== width * HASH_SIZE)
+        return err(`tile ${path} is ${tile.length} bytes, not ${width * HASH_SIZE}`);
       // A full tile's subtree root is stored one level up; partial tiles are bound via the root.
       if (width === TILE_WIDTH && !bytesEqual(hashAt(TILE_HEIGHT * (level + 1), n), foldHashes(tile))) {
         return err(`tile ${path} does not hash to its entry in the tile above`);
       }
     }
-    if (!bytesEqual(rootAt(size, hashAt), root)) return err(`the tiles of the tree of size ${size} do not lead to its root`);
+    if (!bytesEqual(rootAt(size, hashAt), root))
+      return err(`the tiles of the tree of size ${size} do not lead to its root`);
   } catch (e) {
     if (e instanceof TileError) return err(e.message);
     throw e;
@@ -355,7 +378,11 @@ function foldHashes(hashes: Uint8Array): Hash {
 
 /** Checks that an entry bundle's entries hash to the matching level-0 tile, hash for hash. */
 export function verifyEntryBundle(bundle: Uint8Array, levelZeroTile: Uint8Array): Result<Uint8Array[], string> {
-  if (levelZeroTile.length === 0 || levelZeroTile.length % HASH_SIZE !== 0 || levelZeroTile.length > TILE_WIDTH * HASH_SIZE) {
+  if (
+    levelZeroTile.length === 0 ||
+    levelZeroTile.length % HASH_SIZE !== 0 ||
+    levelZeroTile.length > TILE_WIDTH * HASH_SIZE
+  ) {
     return err(`level-0 tile is ${levelZeroTile.length} bytes, not 1 to ${TILE_WIDTH} hashes`);
   }
   const entries = decodeEntryBundle(bundle, levelZeroTile.length / HASH_SIZE);

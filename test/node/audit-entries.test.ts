@@ -62,7 +62,13 @@ const CVR: LogEntryOf<"cast-vote-record"> = {
   districtId: "north",
   ballotStyleId: "style-n",
   contests: [
-    { contestId: "c1", marks: [{ optionId: "opt-a", writeIn: false }, { optionId: "opt-w", writeIn: true }] },
+    {
+      contestId: "c1",
+      marks: [
+        { optionId: "opt-a", writeIn: false },
+        { optionId: "opt-w", writeIn: true },
+      ],
+    },
     { contestId: "c2", marks: [] },
   ],
 };
@@ -117,19 +123,61 @@ const ALL: LogEntry[] = [
     closedAt: "2026-12-31T23:59:59.000Z",
     votersCheckedIn: 13,
     ballotsCast: 12,
-    contests: [{ contestId: "c1", options: [{ optionId: "opt-a", votes: 7 }, { optionId: "opt-b", votes: 4 }], writeIns: 1, blanks: 0 }],
+    contests: [
+      {
+        contestId: "c1",
+        options: [
+          { optionId: "opt-a", votes: 7 },
+          { optionId: "opt-b", votes: 4 },
+        ],
+        writeIns: 1,
+        blanks: 0,
+      },
+    ],
     sheet: "MEC:R1:QR-TEXT",
   },
 
-  { type: "paper-cancellation", stationId: "station-7", districtId: "north", at: "2026-03-01T10:15:00.000Z", serial: "P-000123", reason: "spoiled" },
+  {
+    type: "paper-cancellation",
+    stationId: "station-7",
+    districtId: "north",
+    at: "2026-03-01T10:15:00.000Z",
+    serial: "P-000123",
+    reason: "spoiled",
+  },
   DEFINITION,
-  { type: "roll-imported", at: "2026-01-01T00:00:00.000Z", firstLine: 2, rows: 10, accepted: 9, written: 9, unchanged: 0, rejected: 1, chunkSha256: "ab".repeat(32) },
+  {
+    type: "roll-imported",
+    at: "2026-01-01T00:00:00.000Z",
+    firstLine: 2,
+    rows: 10,
+    accepted: 9,
+    written: 9,
+    unchanged: 0,
+    rejected: 1,
+    chunkSha256: "ab".repeat(32),
+  },
   { type: "polls-opened", at: "2026-01-01T00:00:00.000Z" },
   { type: "polls-closed", at: "2026-12-31T23:59:59.000Z" },
-  { type: "official-key-added", at: "2026-01-01T00:00:00.000Z", role: "auditor", officialId: "aud-1", kid: "aud-1-k2", thumbprint: "cd".repeat(32) },
+  {
+    type: "official-key-added",
+    at: "2026-01-01T00:00:00.000Z",
+    role: "auditor",
+    officialId: "aud-1",
+    kid: "aud-1-k2",
+    thumbprint: "cd".repeat(32),
+  },
   { type: "official-key-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "aud-1", kid: "aud-1-k1" },
   { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "aud-1" },
-  { type: "cast-vote-records-published", at: "2026-12-31T23:59:59.000Z", round: 1, districts: [{ districtId: "east", records: 3 }, { districtId: "north", records: 5 }] },
+  {
+    type: "cast-vote-records-published",
+    at: "2026-12-31T23:59:59.000Z",
+    round: 1,
+    districts: [
+      { districtId: "east", records: 3 },
+      { districtId: "north", records: 5 },
+    ],
+  },
 ];
 
 describe("golden vectors", () => {
@@ -166,17 +214,53 @@ describe("strict decoding", () => {
     ["an unknown version", fromHex("02 12 6955b900"), /unknown entry version 2/],
     ["an unknown type", fromHex("01 7f 6955b900"), /unknown entry type 0x7f at offset 1/],
     ["a bad channel", fromHex("01 01 03", "0005 6e6f727468 0000 69a411a4 0002 6331"), /channel at offset 2 is 3/],
-    ["a time finer than a minute", fromHex("01 01 01 0005 6e6f727468 0000 69a411ce 0002 6331"), /acceptedAt at offset 12 is not on a minute/],
-    ["an online ballot with a station", fromHex("01 01 01 0005 6e6f727468 0001 73 69a411a4 0002 6331"), /online ballot names a station/],
-    ["a commitment with a space", fromHex("01 01 01 0005 6e6f727468 0000 69a411a4 0002 6320"), /commitment at offset 16 is not 1-128 letters/],
+    [
+      "a time finer than a minute",
+      fromHex("01 01 01 0005 6e6f727468 0000 69a411ce 0002 6331"),
+      /acceptedAt at offset 12 is not on a minute/,
+    ],
+    [
+      "an online ballot with a station",
+      fromHex("01 01 01 0005 6e6f727468 0001 73 69a411a4 0002 6331"),
+      /online ballot names a station/,
+    ],
+    [
+      "a commitment with a space",
+      fromHex("01 01 01 0005 6e6f727468 0000 69a411a4 0002 6320"),
+      /commitment at offset 16 is not 1-128 letters/,
+    ],
     ["an empty commitment", fromHex("01 01 01 0005 6e6f727468 0000 69a411a4 0000"), /commitment at offset 16 is empty/],
-    ["malformed UTF-8", fromHex("01 01 01 0002 c328 0000 69a411a4 0002 6331"), /district at offset 3 is not well-formed UTF-8/],
+    [
+      "malformed UTF-8",
+      fromHex("01 01 01 0002 c328 0000 69a411a4 0002 6331"),
+      /district at offset 3 is not well-formed UTF-8/,
+    ],
     ["an empty district", fromHex("01 01 01 0000 0000 69a411a4 0002 6331"), /district at offset 3 is empty/],
-    ["marks out of order", fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 02 0005 6f70742d77 01 0005 6f70742d61 00"), /out of order/],
-    ["a repeated mark", fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 02 0005 6f70742d61 00 0005 6f70742d61 00"), /out of order or repeated/],
-    ["unknown mark flags", fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 01 0005 6f70742d61 02"), /only 0x01 is defined/],
-    ["a cast vote record with no contest", fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0000"), /contest count at offset 18 is 0/],
-    ["a malformed tracking code", fromHex("01 02 02 0005 6e6f727468 69a411a4 0003 41 2e 43"), /tracking code at offset 14 is not 1-128 letters/],
+    [
+      "marks out of order",
+      fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 02 0005 6f70742d77 01 0005 6f70742d61 00"),
+      /out of order/,
+    ],
+    [
+      "a repeated mark",
+      fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 02 0005 6f70742d61 00 0005 6f70742d61 00"),
+      /out of order or repeated/,
+    ],
+    [
+      "unknown mark flags",
+      fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0001 0002 6331 01 0005 6f70742d61 02"),
+      /only 0x01 is defined/,
+    ],
+    [
+      "a cast vote record with no contest",
+      fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0000"),
+      /contest count at offset 18 is 0/,
+    ],
+    [
+      "a malformed tracking code",
+      fromHex("01 02 02 0005 6e6f727468 69a411a4 0003 41 2e 43"),
+      /tracking code at offset 14 is not 1-128 letters/,
+    ],
   ])("refuses %s", (_name, bytes, message) => {
     const decoded = decodeEntry(bytes);
     expect(decoded.ok).toBe(false);

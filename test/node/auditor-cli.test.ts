@@ -116,7 +116,15 @@ describe("on an honest copy", () => {
     const ok = await auditor("consistency", firstCheckpoint, join(pristine, "checkpoint"), "--key", key.verifierKey);
     expect(ok.stderr).toBe("");
     expect(ok.stdout).toContain(`OK       size ${sample.entries.length} extends size 200`);
-    const reversed = await auditor("consistency", join(pristine, "checkpoint"), firstCheckpoint, "--log", pristine, "--key", key.verifierKey);
+    const reversed = await auditor(
+      "consistency",
+      join(pristine, "checkpoint"),
+      firstCheckpoint,
+      "--log",
+      pristine,
+      "--key",
+      key.verifierKey,
+    );
     expect(reversed.code).toBe(1);
     expect(reversed.stderr).toMatch(/is older than OLD .*: the log went back/);
   });
@@ -153,7 +161,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     await writeFile(path, encodeEntryBundle(entries.value.filter((_, i) => i !== 17)));
     const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("FAILED: tile/entries/000: entry bundle has 255 entries, expected 256 (entries dropped or added)");
+    expect(run.stderr).toContain(
+      "FAILED: tile/entries/000: entry bundle has 255 entries, expected 256 (entries dropped or added)",
+    );
   });
 
   it("reordered entries", async () => {
@@ -166,7 +176,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     await writeFile(path, encodeEntryBundle(swapped));
     const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("FAILED: tile/entries/001 was altered: its entry 3 (log index 259) is not the one the signed tree holds");
+    expect(run.stderr).toContain(
+      "FAILED: tile/entries/001 was altered: its entry 3 (log index 259) is not the one the signed tree holds",
+    );
   });
 
   it("an older checkpoint served with newer tiles", async () => {
@@ -174,7 +186,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     await cp(firstCheckpoint, join(dir, "checkpoint"));
     const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/FAILED: the copy holds tile\/.*, which only a tree of at least \d+ entries has, but the checkpoint says 200: the checkpoint is older than the log/);
+    expect(run.stderr).toMatch(
+      /FAILED: the copy holds tile\/.*, which only a tree of at least \d+ entries has, but the checkpoint says 200: the checkpoint is older than the log/,
+    );
   });
 
   it("an older checkpoint than the one the state file remembers", async () => {
@@ -186,7 +200,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     await cp(firstCheckpoint, join(old, "checkpoint"));
     const run = await auditor("verify", "--log", old, "--state", state);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/the log's checkpoint \(size 200\) is older than the checkpoint this auditor verified before \(size \d+\): the log went back/);
+    expect(run.stderr).toMatch(
+      /the log's checkpoint \(size 200\) is older than the checkpoint this auditor verified before \(size \d+\): the log went back/,
+    );
   });
 
   it("another key", async () => {
@@ -197,7 +213,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
   });
 
   it("published results that differ from the records by one vote", async () => {
-    const changed = structuredClone(sample.results) as { contests: { id: string; options: { id: string; votes: number }[] }[] };
+    const changed = structuredClone(sample.results) as {
+      contests: { id: string; options: { id: string; votes: number }[] }[];
+    };
     const contest = changed.contests[0];
     const option = contest?.options[0];
     if (!contest || !option) throw new Error("no option");
@@ -206,7 +224,9 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     await writeFile(file, JSON.stringify(changed));
     const run = await auditor("recount", "--log", pristine, "--key", key.verifierKey, "--results", file);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`contest ${contest.id}, option ${option.id}: the log's records count ${option.votes - 1}, the published results ${option.votes}`);
+    expect(run.stderr).toContain(
+      `contest ${contest.id}, option ${option.id}: the log's records count ${option.votes - 1}, the published results ${option.votes}`,
+    );
   });
 });
 
@@ -231,7 +251,13 @@ describe("entries that break the log's rules", () => {
 
   it("a retracted ballot still has a record, and a retraction that names no ballot", async () => {
     const entries: LogEntry[] = sample.entries.filter((e) => e.type !== "retraction");
-    entries.splice(5, 0, { type: "retraction", reason: "cancelled-by-paper", districtId: "north", retractedAt: "2026-03-01T10:00:00.000Z", trackingCode: "AAAA-BBBB-CCCC-DDDD" });
+    entries.splice(5, 0, {
+      type: "retraction",
+      reason: "cancelled-by-paper",
+      districtId: "north",
+      retractedAt: "2026-03-01T10:00:00.000Z",
+      trackingCode: "AAAA-BBBB-CCCC-DDDD",
+    });
     const run = await verifyEntries(entries);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("entry 5: retraction of AAAA-BBBB-CCCC-DDDD names no earlier ballot entry");
@@ -240,7 +266,9 @@ describe("entries that break the log's rules", () => {
 
   it("a round whose closing entry miscounts a district", async () => {
     const entries = sample.entries.map((e) =>
-      e.type === "cast-vote-records-published" ? { ...e, districts: e.districts.map((d, i) => (i === 0 ? { ...d, records: d.records + 1 } : d)) } : e,
+      e.type === "cast-vote-records-published"
+        ? { ...e, districts: e.districts.map((d, i) => (i === 0 ? { ...d, records: d.records + 1 } : d)) }
+        : e,
     );
     const run = await verifyEntries(entries);
     expect(run.code).toBe(1);

@@ -34,7 +34,9 @@ beforeAll(async () => {
   system = await startSystem({ stateDir });
   admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
   await loadDemo(admin);
-  const definition = z.looseObject({ settings: z.looseObject({}) }).parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
+  const definition = z
+    .looseObject({ settings: z.looseObject({}) })
+    .parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
   closesAt = Date.now() + POLLS_OPEN_MS;
   definition.settings = {
     ...definition.settings,
@@ -61,9 +63,14 @@ interface Run {
 
 function auditor(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "cli", "auditor.ts"), ...args], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      join(ROOT, "node_modules", ".bin", "node"),
+      [join(ROOT, "cli", "auditor.ts"), ...args],
+      { cwd: ROOT, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -77,17 +84,31 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30
   }
 }
 
-const Ballot = z.object({ contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) })) });
+const Ballot = z.object({
+  contests: z.array(
+    z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
+  ),
+});
 const Receipt = z.object({ trackingCode: z.string(), commitment: z.string() });
-const Checked = z.object({ status: z.string(), log: z.object({ leafIndex: z.number(), proofUrl: z.string() }).optional() });
-const LogStatus = z.object({ size: z.number(), publishedSize: z.number(), pooled: z.number(), castVoteRecords: z.object({ published: z.number(), publishing: z.number() }) });
+const Checked = z.object({
+  status: z.string(),
+  log: z.object({ leafIndex: z.number(), proofUrl: z.string() }).optional(),
+});
+const LogStatus = z.object({
+  size: z.number(),
+  publishedSize: z.number(),
+  pooled: z.number(),
+  castVoteRecords: z.object({ published: z.number(), publishing: z.number() }),
+});
 
 async function session(nationalId: string): Promise<Record<string, string>> {
   return voterAuth(system, ELECTION, nationalId);
 }
 
 async function castFor(auth: Record<string, string>, choice: number): Promise<z.infer<typeof Receipt>> {
-  const ballot = Ballot.parse(await (await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballot`, { headers: auth })).json());
+  const ballot = Ballot.parse(
+    await (await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballot`, { headers: auth })).json(),
+  );
   const contests = ballot.contests.map((c) => {
     const named = c.options.filter((o) => !o.isWriteIn);
     return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
@@ -104,7 +125,9 @@ async function castFor(auth: Record<string, string>, choice: number): Promise<z.
 it("receipts prove inclusion, and after the close the auditor verifies the log and recounts it to the results", async () => {
   const logUrl = `${system.baseUrl}/v1/logs/${ELECTION}/`;
   const vkey = (await (await fetch(`${logUrl}verifier-key`)).text()).trim();
-  const origin = z.object({ origin: z.string() }).parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
+  const origin = z
+    .object({ origin: z.string() })
+    .parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
 
   const receipts: z.infer<typeof Receipt>[] = [];
   // The bench's measurements (scripts/audit-log-metrics.ts) run here too, so they keep working.
@@ -140,15 +163,29 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
     const text = await (await fetch(checked.log?.proofUrl ?? "")).text();
     const bundle = parseInclusionProof(text);
     if (!bundle.ok || !bundle.value.extraData) throw new Error(`no proof for ${receipt.trackingCode}`);
-    expect(await verifyInclusionBundle(text, bundle.value.extraData, [vkey], origin)).toEqual(expect.objectContaining({ ok: true }));
+    expect(await verifyInclusionBundle(text, bundle.value.extraData, [vkey], origin)).toEqual(
+      expect.objectContaining({ ok: true }),
+    );
     const entry = decodeEntry(bundle.value.extraData);
     expect(entry.ok && entry.value.type === "ballot" ? entry.value.commitment : undefined).toBe(receipt.commitment);
   }
   const superseded = receipts[0];
-  expect(Checked.parse(await (await fetch(`${system.baseUrl}/v1/receipts/${superseded?.trackingCode}`)).json()).status).toBe("superseded");
+  expect(
+    Checked.parse(await (await fetch(`${system.baseUrl}/v1/receipts/${superseded?.trackingCode}`)).json()).status,
+  ).toBe("superseded");
 
   // The CLI checks a receipt too, fetching its proof from the API.
-  const proved = await auditor("prove", receipts[3]?.trackingCode ?? "", "--log", logUrl, "--key", vkey, "--commitment", receipts[3]?.commitment ?? "", "--no-progress");
+  const proved = await auditor(
+    "prove",
+    receipts[3]?.trackingCode ?? "",
+    "--log",
+    logUrl,
+    "--key",
+    vkey,
+    "--commitment",
+    receipts[3]?.commitment ?? "",
+    "--no-progress",
+  );
   expect(proved.stderr).toBe("");
   expect(proved.stdout).toContain(`OK       ${receipts[3]?.trackingCode} is entry`);
 
@@ -163,10 +200,18 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
 
   // Close, publish the records, wait for the log to hold them.
   await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 500)));
-  expect(await admin.call("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).toEqual({ round: 1, records: VOTERS });
+  expect(await admin.call("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).toEqual({
+    round: 1,
+    records: VOTERS,
+  });
   await eventually(async () => {
     const s = LogStatus.parse(await admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
-    return s.castVoteRecords.published === VOTERS && s.castVoteRecords.publishing === 0 && s.pooled === 0 && s.publishedSize === s.size ? s : undefined;
+    return s.castVoteRecords.published === VOTERS &&
+      s.castVoteRecords.publishing === 0 &&
+      s.pooled === 0 &&
+      s.publishedSize === s.size
+      ? s
+      : undefined;
   });
 
   const verified = await auditor("verify", "--log", logUrl, "--state", state, "--no-progress");

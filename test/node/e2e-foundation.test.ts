@@ -23,8 +23,15 @@ let stateDir: string;
 beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), "election-e2e-"));
   const voters = await demoVoters(5);
-  system = await startSystem({ stateDir, demoVoters: voters.map((v) => ({ nationalId: v.nationalId, label: v.nationalId })) });
-  const client = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
+  system = await startSystem({
+    stateDir,
+    demoVoters: voters.map((v) => ({ nationalId: v.nationalId, label: v.nationalId })),
+  });
+  const client = new OfficialClient({
+    baseUrl: system.baseUrl,
+    officialId: "bootstrap-admin",
+    keyFile: system.adminKeyFile,
+  });
   const loaded = await loadDemo(client);
   expect(loaded.election).toBe("loaded");
 });
@@ -35,7 +42,10 @@ afterAll(async () => {
 });
 
 const Session = z.object({ sessionToken: z.string(), districtId: z.string(), ballotStyleId: z.string() });
-const Ballot = z.object({ ballotStyleId: z.string(), contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string() })) })) });
+const Ballot = z.object({
+  ballotStyleId: z.string(),
+  contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string() })) })),
+});
 
 describe("the foundation, end to end", () => {
   it("a demo voter logs in by API through the dev eID issuer and fetches their ballot", async () => {
@@ -49,7 +59,9 @@ describe("the foundation, end to end", () => {
     expect(login.status).toBe(200);
     const session = Session.parse(await login.json());
     expect(session.districtId).toBe(voter?.districtId);
-    const res = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: { authorization: `Bearer ${session.sessionToken}` } });
+    const res = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, {
+      headers: { authorization: `Bearer ${session.sessionToken}` },
+    });
     expect(res.status).toBe(200);
     const ballot = Ballot.parse(await res.json());
     expect(ballot.ballotStyleId).toBe(session.ballotStyleId);
@@ -75,9 +87,13 @@ describe("the foundation, end to end", () => {
   });
 
   it("the admin CLI authenticates with the administrator's key", async () => {
-    const { stdout } = await run(join(ROOT, "node_modules", ".bin", "node"), [join(ROOT, "cli", "admin.ts"), "roll", "summary", DEMO_ELECTION_ID], {
-      env: { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile },
-    });
+    const { stdout } = await run(
+      join(ROOT, "node_modules", ".bin", "node"),
+      [join(ROOT, "cli", "admin.ts"), "roll", "summary", DEMO_ELECTION_ID],
+      {
+        env: { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile },
+      },
+    );
     expect(stdout).toContain("1000");
   });
 

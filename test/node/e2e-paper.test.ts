@@ -36,7 +36,9 @@ beforeAll(async () => {
   system = await startSystem({ stateDir });
   admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
   await loadDemo(admin);
-  const stored = z.object({ definition: z.unknown() }).parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
+  const stored = z
+    .object({ definition: z.unknown() })
+    .parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
   const parsed = parseDefinition(stored.definition);
   if (!parsed.ok) throw new Error("the demo definition does not parse");
   election = parsed.value.election;
@@ -81,10 +83,18 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   const stationId = "e2e-north-1";
   const device = await generateSigningKey(`${stationId}-k1`);
   await admin.call("POST", "/v1/admin/stations", {
-    json: { id: stationId, name: "North District, polling station 1", districtIds: ["district-north"], publicJwk: device.publicJwk, serialRanges: [{ first: 500_000, last: 500_999 }] },
+    json: {
+      id: stationId,
+      name: "North District, polling station 1",
+      districtIds: ["district-north"],
+      publicJwk: device.publicJwk,
+      serialRanges: [{ first: 500_000, last: 500_999 }],
+    },
   });
   const authority = await generateSigningKey("authority-sheets-e2e");
-  await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, { json: { publicJwk: authority.publicJwk } });
+  await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
+    json: { publicJwk: authority.publicJwk },
+  });
 
   const station = new StationClient({ baseUrl: system.baseUrl, stationId, privateJwk: device.privateJwk });
   const deviceSigner = await signer(device.privateJwk);
@@ -96,15 +106,27 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   if (!first || !second || !third) throw new Error("the demo roll has too few north voters");
 
   // --- Check-in: two voters get a ballot; a voter of another district is sent elsewhere.
-  const a = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: first.nationalId, identity: { method: "id-card+biometric", biometric: { matched: true, score: 0.94 } } });
+  const a = await station.checkIn({
+    electionId: DEMO_ELECTION_ID,
+    nationalId: first.nationalId,
+    identity: { method: "id-card+biometric", biometric: { matched: true, score: 0.94 } },
+  });
   expect(a).toMatchObject({ outcome: "issue-ballot", ballotStyleId: "bs-north", replayed: false });
-  const b = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: second.nationalId, identity: { method: "id-card" } });
+  const b = await station.checkIn({
+    electionId: DEMO_ELECTION_ID,
+    nationalId: second.nationalId,
+    identity: { method: "id-card" },
+  });
   expect(b.ballotStyleId).toBe("bs-north");
-  const again = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: first.nationalId, identity: { method: "id-card" } }).catch((e: unknown) => e);
+  const again = await station
+    .checkIn({ electionId: DEMO_ELECTION_ID, nationalId: first.nationalId, identity: { method: "id-card" } })
+    .catch((e: unknown) => e);
   expect(again).toBeInstanceOf(StationCallError);
   expect(again instanceof StationCallError ? again.code : "").toBe("already_checked_in");
   const south = (await demoVoters(50)).find((v) => v.districtId === "district-south");
-  const elsewhere = await station.checkIn({ electionId: DEMO_ELECTION_ID, nationalId: south?.nationalId ?? "", identity: { method: "id-card" } }).catch((e: unknown) => e);
+  const elsewhere = await station
+    .checkIn({ electionId: DEMO_ELECTION_ID, nationalId: south?.nationalId ?? "", identity: { method: "id-card" } })
+    .catch((e: unknown) => e);
   expect(elsewhere instanceof StationCallError ? elsewhere.code : "").toBe("station_wrong_district");
 
   // --- Voter one marks on the ballot-marking device; the station scans the printed code.
@@ -113,13 +135,20 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
     { contestId: "contest-parliament-north", optionIds: ["sel-parliament-north-kadri-lepp"] },
     { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-no"] },
   ];
-  const printed = await encodeMarkedBallot({ electionId: DEMO_ELECTION_ID, ballotStyleId: a.ballotStyleId, serial: 500_001, contests: bmdMarks }, election, deviceSigner);
+  const printed = await encodeMarkedBallot(
+    { electionId: DEMO_ELECTION_ID, ballotStyleId: a.ballotStyleId, serial: 500_001, contests: bmdMarks },
+    election,
+    deviceSigner,
+  );
   if (!printed.ok) throw new Error(printed.error.message);
   const scannedBmd = await station.scan({ electionId: DEMO_ELECTION_ID, qr: await scanImage(printed.value.text) });
   expect(scannedBmd).toMatchObject({ serial: 500_001, source: "marked-ballot", channel: "paper", replayed: false });
 
   // --- Voter two marks a pre-printed sheet by hand; the scanner reads its code and the marks.
-  const sheet = await encodeBallotSheet({ electionId: DEMO_ELECTION_ID, ballotStyleId: b.ballotStyleId, serial: 77_001 }, authoritySigner);
+  const sheet = await encodeBallotSheet(
+    { electionId: DEMO_ELECTION_ID, ballotStyleId: b.ballotStyleId, serial: 77_001 },
+    authoritySigner,
+  );
   if (!sheet.ok) throw new Error(sheet.error.message);
   const handMarks: ContestMarks[] = [
     { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
@@ -130,7 +159,9 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   const scannedSheet = await station.scan({ electionId: DEMO_ELECTION_ID, qr: sheetText, contests: handMarks });
   expect(scannedSheet).toMatchObject({ serial: 77_001, source: "ballot-sheet" });
   // The same sheet again (a copy, or a replay) is refused.
-  const copy = await station.scan({ electionId: DEMO_ELECTION_ID, qr: sheetText, contests: handMarks }).catch((e: unknown) => e);
+  const copy = await station
+    .scan({ electionId: DEMO_ELECTION_ID, qr: sheetText, contests: handMarks })
+    .catch((e: unknown) => e);
   expect(copy instanceof StationCallError ? [copy.status, copy.code] : []).toEqual([409, "serial_already_used"]);
 
   // --- The results count both paper ballots.
@@ -138,13 +169,22 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
     const now = Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
     return now.turnout.ballotsCounted === before.turnout.ballotsCounted + 2 ? now : undefined;
   });
-  const votes = (r: z.infer<typeof Results>, contestId: string, optionId: string): number => r.contests.find((c) => c.id === contestId)?.options.find((o) => o.id === optionId)?.votes ?? 0;
-  expect(votes(after, "contest-president", "sel-president-liis-kask")).toBe(votes(before, "contest-president", "sel-president-liis-kask") + 2);
+  const votes = (r: z.infer<typeof Results>, contestId: string, optionId: string): number =>
+    r.contests.find((c) => c.id === contestId)?.options.find((o) => o.id === optionId)?.votes ?? 0;
+  expect(votes(after, "contest-president", "sel-president-liis-kask")).toBe(
+    votes(before, "contest-president", "sel-president-liis-kask") + 2,
+  );
 
   // --- The station closes and transmits its result sheet; the system reconciles it.
-  const Reconciliation = z.object({ consistent: z.boolean(), system: z.object({ checkIns: z.number(), ballotsScanned: z.number() }), differences: z.array(z.object({ kind: z.string() })) });
+  const Reconciliation = z.object({
+    consistent: z.boolean(),
+    system: z.object({ checkIns: z.number(), ballotsScanned: z.number() }),
+    differences: z.array(z.object({ kind: z.string() })),
+  });
   await eventually(async () => {
-    const r = Reconciliation.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`));
+    const r = Reconciliation.parse(
+      await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`),
+    );
     return r.system.checkIns === 2 && r.system.ballotsScanned === 2 ? r : undefined;
   });
   const resultSheet = await encodeResultSheet(
@@ -156,19 +196,46 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
       votersCheckedIn: 2,
       ballotsCast: 2,
       contests: [
-        { contestId: "contest-president", options: [{ optionId: "sel-president-liis-kask", votes: 2 }], writeIns: 0, blanks: 0 },
-        { contestId: "contest-parliament-north", options: [{ optionId: "sel-parliament-north-kadri-lepp", votes: 1 }], writeIns: 0, blanks: 1 },
-        { contestId: "contest-referendum-voting-age", options: [{ optionId: "sel-referendum-voting-age-no", votes: 1 }, { optionId: "sel-referendum-voting-age-yes", votes: 1 }], writeIns: 0, blanks: 0 },
+        {
+          contestId: "contest-president",
+          options: [{ optionId: "sel-president-liis-kask", votes: 2 }],
+          writeIns: 0,
+          blanks: 0,
+        },
+        {
+          contestId: "contest-parliament-north",
+          options: [{ optionId: "sel-parliament-north-kadri-lepp", votes: 1 }],
+          writeIns: 0,
+          blanks: 1,
+        },
+        {
+          contestId: "contest-referendum-voting-age",
+          options: [
+            { optionId: "sel-referendum-voting-age-no", votes: 1 },
+            { optionId: "sel-referendum-voting-age-yes", votes: 1 },
+          ],
+          writeIns: 0,
+          blanks: 0,
+        },
       ],
     },
     election,
     deviceSigner,
   );
   if (!resultSheet.ok) throw new Error(resultSheet.error.message);
-  const submitted = await station.submitResultSheet({ electionId: DEMO_ELECTION_ID, qr: await scanImage(resultSheet.value.text) });
-  expect(submitted.reconciliation).toMatchObject({ consistent: true, differences: [], system: { checkIns: 2, ballotsScanned: 2 } });
+  const submitted = await station.submitResultSheet({
+    electionId: DEMO_ELECTION_ID,
+    qr: await scanImage(resultSheet.value.text),
+  });
+  expect(submitted.reconciliation).toMatchObject({
+    consistent: true,
+    differences: [],
+    system: { checkIns: 2, ballotsScanned: 2 },
+  });
 
-  const report = z.object({ stations: z.array(z.object({ stationId: z.string(), consistent: z.boolean() })) }).parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation`));
+  const report = z
+    .object({ stations: z.array(z.object({ stationId: z.string(), consistent: z.boolean() })) })
+    .parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation`));
   expect(report.stations.find((s) => s.stationId === stationId)?.consistent).toBe(true);
 
   // --- A checked-in voter can no longer vote online (first-wins).
@@ -181,6 +248,9 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   expect(online.status).toBe(409);
 
   // The registry shows the station; an unknown one is a 404.
-  await expect(admin.call("GET", `/v1/admin/stations/${stationId}`)).resolves.toMatchObject({ id: stationId, districtIds: ["district-north"] });
+  await expect(admin.call("GET", `/v1/admin/stations/${stationId}`)).resolves.toMatchObject({
+    id: stationId,
+    districtIds: ["district-north"],
+  });
   await expect(admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
 });

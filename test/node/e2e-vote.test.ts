@@ -36,9 +36,21 @@ afterAll(async () => {
 const Ballot = z.object({
   ballotStyleId: z.string(),
   districtId: z.string(),
-  contests: z.array(z.object({ id: z.string(), votesAllowed: z.number(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) })),
+  contests: z.array(
+    z.object({
+      id: z.string(),
+      votesAllowed: z.number(),
+      options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })),
+    }),
+  ),
 });
-const Receipt = z.object({ trackingCode: z.string(), commitment: z.string(), receiptJws: z.string(), checkUrl: z.string(), qr: z.object({ pngUrl: z.string(), svgUrl: z.string() }) });
+const Receipt = z.object({
+  trackingCode: z.string(),
+  commitment: z.string(),
+  receiptJws: z.string(),
+  checkUrl: z.string(),
+  qr: z.object({ pngUrl: z.string(), svgUrl: z.string() }),
+});
 const Results = z.object({
   turnout: z.object({ ballotsCounted: z.number(), registeredVoters: z.number() }),
   contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), votes: z.number() })) })),
@@ -63,10 +75,15 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
   expect(before.turnout.registeredVoters).toBe(1000);
 
   const auth = await voterAuth(system, DEMO_ELECTION_ID, "DEMO-0007");
-  const ballot = Ballot.parse(await (await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: auth })).json());
+  const ballot = Ballot.parse(
+    await (await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: auth })).json(),
+  );
 
   // Mark the first named option of every contest.
-  const marks = ballot.contests.map((c) => ({ contestId: c.id, optionIds: [c.options.find((o) => !o.isWriteIn)?.id ?? ""] }));
+  const marks = ballot.contests.map((c) => ({
+    contestId: c.id,
+    optionIds: [c.options.find((o) => !o.isWriteIn)?.id ?? ""],
+  }));
   const castRes = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
     method: "POST",
     headers: { ...auth, "content-type": "application/json" },
@@ -76,7 +93,9 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
   const receipt = Receipt.parse(await castRes.json());
 
   // The receipt verifies against the published key.
-  const jwks = z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }).parse(await (await fetch(`${system.baseUrl}/v1/receipt-keys`)).json());
+  const jwks = z
+    .object({ keys: z.array(z.looseObject({ kty: z.string() })) })
+    .parse(await (await fetch(`${system.baseUrl}/v1/receipt-keys`)).json());
   const { payload } = await jwtVerify(receipt.receiptJws, createLocalJWKSet(jwks), { algorithms: ["EdDSA"] });
   expect(payload["trackingCode"]).toBe(receipt.trackingCode);
 
@@ -88,7 +107,9 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
   // The check URL says recorded once the tally consumer has the ballot.
   const recorded = await eventually(async () => {
     const res = await fetch(receipt.checkUrl);
-    return res.status === 200 ? z.object({ status: z.string(), commitment: z.string() }).parse(await res.json()) : undefined;
+    return res.status === 200
+      ? z.object({ status: z.string(), commitment: z.string() }).parse(await res.json())
+      : undefined;
   });
   expect(recorded).toEqual(expect.objectContaining({ status: "recorded", commitment: receipt.commitment }));
 
@@ -98,7 +119,8 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
     return now.turnout.ballotsCounted === before.turnout.ballotsCounted + 1 ? now : undefined;
   });
   for (const mark of marks) {
-    const votes = (r: z.infer<typeof Results>): number => r.contests.find((c) => c.id === mark.contestId)?.options.find((o) => o.id === mark.optionIds[0])?.votes ?? -1;
+    const votes = (r: z.infer<typeof Results>): number =>
+      r.contests.find((c) => c.id === mark.contestId)?.options.find((o) => o.id === mark.optionIds[0])?.votes ?? -1;
     expect(votes(after)).toBe(votes(before) + 1);
   }
 

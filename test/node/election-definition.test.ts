@@ -25,7 +25,10 @@ function messageAt(problems: readonly Problem[], path: string): string | undefin
 }
 
 /** A report document with its Election replaced by a loosely typed copy, for unusual edits. */
-function withElection(edit: (election: Record<string, unknown>) => void, report: Report = fresh().electionReport): unknown {
+function withElection(
+  edit: (election: Record<string, unknown>) => void,
+  report: Report = fresh().electionReport,
+): unknown {
   const election: Record<string, unknown> = { ...structuredClone(report.Election[0]) };
   edit(election);
   return { settings: fresh().settings, electionReport: { ...report, Election: [election] } };
@@ -38,7 +41,12 @@ describe("the demo election", () => {
     const { election, definition } = result.value;
     expect(election.id).toBe("demo-2026");
     expect(election.name).toBe("General Election 2026");
-    expect([...election.districts.keys()]).toEqual(["demo-republic", "district-north", "district-south", "district-east"]);
+    expect([...election.districts.keys()]).toEqual([
+      "demo-republic",
+      "district-north",
+      "district-south",
+      "district-east",
+    ]);
     expect([...election.ballotStyles.keys()]).toEqual(["bs-north", "bs-south", "bs-east"]);
     expect(election.ballotStyles.get("bs-south")?.contestIds).toEqual([
       "contest-president",
@@ -66,11 +74,26 @@ describe("ballot styles", () => {
       ...north,
       OrderedContent: [
         { "@type": "ElectionResults.OrderedContest", ContestId: "contest-referendum-voting-age" },
-        { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president", OrderedContestSelectionIds: ["sel-president-write-in"] },
+        {
+          "@type": "ElectionResults.OrderedContest",
+          ContestId: "contest-president",
+          OrderedContestSelectionIds: ["sel-president-write-in"],
+        },
         { "@type": "ElectionResults.OrderedContest", ContestId: "contest-parliament-north" },
       ],
     };
-    const result = parseDefinition({ ...doc, electionReport: { ...doc.electionReport, Election: [{ ...doc.electionReport.Election[0], BallotStyle: [ordered, ...doc.electionReport.Election[0]!.BallotStyle.slice(1)] }] } });
+    const result = parseDefinition({
+      ...doc,
+      electionReport: {
+        ...doc.electionReport,
+        Election: [
+          {
+            ...doc.electionReport.Election[0],
+            BallotStyle: [ordered, ...doc.electionReport.Election[0]!.BallotStyle.slice(1)],
+          },
+        ],
+      },
+    });
     if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
     expect(result.value.election.ballotStyles.get("bs-north")?.contestIds).toEqual([
       "contest-referendum-voting-age",
@@ -90,7 +113,11 @@ describe("ballot styles", () => {
             OrderedContent: [
               { "@type": "ElectionResults.OrderedContest", ContestId: "contest-nowhere" },
               { "@type": "ElectionResults.OrderedContest", ContestId: "contest-parliament-south" },
-              { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president", OrderedContestSelectionIds: ["sel-referendum-voting-age-yes"] },
+              {
+                "@type": "ElectionResults.OrderedContest",
+                ContestId: "contest-president",
+                OrderedContestSelectionIds: ["sel-referendum-voting-age-yes"],
+              },
               { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president" },
             ],
           },
@@ -108,12 +135,23 @@ describe("ballot styles", () => {
   it("cover voters of units inside a district, through ComposingGpUnitIds", () => {
     const doc = fresh();
     const report = doc.electionReport;
-    const precinct = { "@type": "ElectionResults.ReportingUnit", "@id": "precinct-north-1", Type: "precinct", Name: report.GpUnit[1]!.Name };
+    const precinct = {
+      "@type": "ElectionResults.ReportingUnit",
+      "@id": "precinct-north-1",
+      Type: "precinct",
+      Name: report.GpUnit[1]!.Name,
+    };
     const northWithPrecinct = { ...report.GpUnit[1], ComposingGpUnitIds: ["precinct-north-1"] };
-    const styles = report.Election[0]!.BallotStyle.map((s, i) => (i === 0 ? { ...s, GpUnitIds: ["precinct-north-1"] } : s));
+    const styles = report.Election[0]!.BallotStyle.map((s, i) =>
+      i === 0 ? { ...s, GpUnitIds: ["precinct-north-1"] } : s,
+    );
     const result = parseDefinition({
       ...doc,
-      electionReport: { ...report, GpUnit: [report.GpUnit[0], northWithPrecinct, ...report.GpUnit.slice(2), precinct], Election: [{ ...report.Election[0], BallotStyle: styles }] },
+      electionReport: {
+        ...report,
+        GpUnit: [report.GpUnit[0], northWithPrecinct, ...report.GpUnit.slice(2), precinct],
+        Election: [{ ...report.Election[0], BallotStyle: styles }],
+      },
     });
     if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
     const election = result.value.election;
@@ -133,12 +171,17 @@ describe("refusals", () => {
     const report: Record<string, unknown> = { ...doc.electionReport, Format: undefined, Foo: 1 };
     delete report["Format"];
     report["GpUnit"] = [{ ...doc.electionReport.GpUnit[0], Type: "kingdom" }, ...doc.electionReport.GpUnit.slice(1)];
-    report["Party"] = [{ ...doc.electionReport.Party[0], "@type": "ElectionResults.Partei" }, ...doc.electionReport.Party.slice(1)];
+    report["Party"] = [
+      { ...doc.electionReport.Party[0], "@type": "ElectionResults.Partei" },
+      ...doc.electionReport.Party.slice(1),
+    ];
     const problems = problemsOf({ ...doc, electionReport: report });
     expect(messageAt(problems, "/electionReport/Format")).toMatch(/required/);
     expect(messageAt(problems, "/electionReport/Foo")).toMatch(/not a property/);
     expect(messageAt(problems, "/electionReport/GpUnit/0/Type")).toMatch(/must be one of/);
-    expect(messageAt(problems, "/electionReport/Party/0/@type")).toMatch(/ElectionResults.Party.*ElectionResults.Coalition/);
+    expect(messageAt(problems, "/electionReport/Party/0/@type")).toMatch(
+      /ElectionResults.Party.*ElectionResults.Coalition/,
+    );
     // Nothing about the ReportingDevice branch of GpUnit's oneOf, nor about the Coalition branch.
     expect(problems.filter((p) => p.path.startsWith("/electionReport/GpUnit/0"))).toHaveLength(1);
     expect(problems.filter((p) => p.path.startsWith("/electionReport/Party/0"))).toHaveLength(1);
@@ -162,16 +205,27 @@ describe("refusals", () => {
   it("refuses duplicate @ids, dangling references and circular composition", () => {
     const doc = fresh();
     const report = doc.electionReport;
-    const country = { ...report.GpUnit[0], ComposingGpUnitIds: [...(report.GpUnit[0]!.ComposingGpUnitIds ?? []), "district-nowhere"] };
+    const country = {
+      ...report.GpUnit[0],
+      ComposingGpUnitIds: [...(report.GpUnit[0]!.ComposingGpUnitIds ?? []), "district-nowhere"],
+    };
     const north = { ...report.GpUnit[1], ComposingGpUnitIds: ["demo-republic"] };
-    const candidates = report.Election[0]!.Candidate.map((c, i) => (i === 0 ? { ...c, PartyId: "party-nowhere" } : i === 1 ? { ...c, "@id": "cand-president-aino-tamm" } : c));
+    const candidates = report.Election[0]!.Candidate.map((c, i) =>
+      i === 0 ? { ...c, PartyId: "party-nowhere" } : i === 1 ? { ...c, "@id": "cand-president-aino-tamm" } : c,
+    );
     const problems = problemsOf({
       ...doc,
-      electionReport: { ...report, GpUnit: [country, north, ...report.GpUnit.slice(2)], Election: [{ ...report.Election[0], Candidate: candidates }] },
+      electionReport: {
+        ...report,
+        GpUnit: [country, north, ...report.GpUnit.slice(2)],
+        Election: [{ ...report.Election[0], Candidate: candidates }],
+      },
     });
     expect(messageAt(problems, "/electionReport/GpUnit/0/ComposingGpUnitIds/3")).toMatch(/district-nowhere/);
     expect(messageAt(problems, "/electionReport/Election/0/Candidate/0/PartyId")).toMatch(/party-nowhere/);
-    expect(messageAt(problems, "/electionReport/Election/0/Candidate/1/@id")).toMatch(/already used at \/electionReport\/Election\/0\/Candidate\/0\/@id/);
+    expect(messageAt(problems, "/electionReport/Election/0/Candidate/1/@id")).toMatch(
+      /already used at \/electionReport\/Election\/0\/Candidate\/0\/@id/,
+    );
     expect(problems.some((p) => p.message.includes("circular"))).toBe(true);
   });
 
@@ -180,7 +234,12 @@ describe("refusals", () => {
       withElection((e) => {
         const contests = structuredClone(demo.electionReport.Election[0]!.Contest) as unknown[];
         contests.push(
-          { "@type": "ElectionResults.PartyContest", "@id": "contest-party-list", Name: "Party list", ElectionDistrictId: "demo-republic" },
+          {
+            "@type": "ElectionResults.PartyContest",
+            "@id": "contest-party-list",
+            Name: "Party list",
+            ElectionDistrictId: "demo-republic",
+          },
           {
             "@type": "ElectionResults.CandidateContest",
             "@id": "contest-ranked",
@@ -189,7 +248,14 @@ describe("refusals", () => {
             VotesAllowed: 0,
             VoteVariation: "rcv",
             ContestSelection: [
-              { "@type": "ElectionResults.BallotMeasureSelection", "@id": "sel-ranked-yes", Selection: { "@type": "ElectionResults.InternationalizedText", Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }] } },
+              {
+                "@type": "ElectionResults.BallotMeasureSelection",
+                "@id": "sel-ranked-yes",
+                Selection: {
+                  "@type": "ElectionResults.InternationalizedText",
+                  Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }],
+                },
+              },
               { "@type": "ElectionResults.CandidateSelection", "@id": "sel-ranked-nobody" },
             ],
           },
@@ -198,7 +264,16 @@ describe("refusals", () => {
             "@id": "contest-one-sided",
             Name: "One-sided",
             ElectionDistrictId: "demo-republic",
-            ContestSelection: [{ "@type": "ElectionResults.BallotMeasureSelection", "@id": "sel-one-sided-yes", Selection: { "@type": "ElectionResults.InternationalizedText", Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }] } }],
+            ContestSelection: [
+              {
+                "@type": "ElectionResults.BallotMeasureSelection",
+                "@id": "sel-one-sided-yes",
+                Selection: {
+                  "@type": "ElectionResults.InternationalizedText",
+                  Text: [{ "@type": "ElectionResults.LanguageString", Content: "Yes", Language: "en" }],
+                },
+              },
+            ],
           },
         );
         e["Contest"] = contests;
@@ -223,7 +298,9 @@ describe("refusals", () => {
       }),
     );
     expect(messageAt(problems, "/electionReport/Election/0/BallotStyle/1/ExternalIdentifier")).toMatch(/already used/);
-    expect(messageAt(problems, "/electionReport/Election/0/BallotStyle/2/ExternalIdentifier/0/Value")).toMatch(/1-64 letters/);
+    expect(messageAt(problems, "/electionReport/Election/0/BallotStyle/2/ExternalIdentifier/0/Value")).toMatch(
+      /1-64 letters/,
+    );
 
     const withoutEast = problemsOf(
       withElection((e) => {
@@ -236,12 +313,23 @@ describe("refusals", () => {
 
   it("refuses a report with no Election or two", () => {
     const none = fresh();
-    expect(messageAt(problemsOf({ ...none, electionReport: { ...none.electionReport, Election: [] } }), "/electionReport/Election")).toMatch(/exactly one Election, found 0/);
+    expect(
+      messageAt(
+        problemsOf({ ...none, electionReport: { ...none.electionReport, Election: [] } }),
+        "/electionReport/Election",
+      ),
+    ).toMatch(/exactly one Election, found 0/);
     const two = fresh();
     const second = { ...two.electionReport.Election[0], Contest: [], Candidate: [], BallotStyle: [] };
-    expect(messageAt(problemsOf({ ...two, electionReport: { ...two.electionReport, Election: [two.electionReport.Election[0], second] } }), "/electionReport/Election")).toMatch(
-      /exactly one Election, found 2/,
-    );
+    expect(
+      messageAt(
+        problemsOf({
+          ...two,
+          electionReport: { ...two.electionReport, Election: [two.electionReport.Election[0], second] },
+        }),
+        "/electionReport/Election",
+      ),
+    ).toMatch(/exactly one Election, found 2/);
   });
 
   it("refuses bad settings and an unknown top-level property beside a sound report", () => {
@@ -251,7 +339,12 @@ describe("refusals", () => {
       extra: true,
       settings: { ...doc.settings, electionId: "Demo 2026", crossChannelPolicy: "last-wins", surprise: 1 },
     });
-    expect(problems.map((p) => p.path).sort()).toEqual(["/extra", "/settings/crossChannelPolicy", "/settings/electionId", "/settings/surprise"]);
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      "/extra",
+      "/settings/crossChannelPolicy",
+      "/settings/electionId",
+      "/settings/surprise",
+    ]);
   });
 
   it("refuses what is not a definition at all, and very deep nesting, without throwing", () => {
@@ -264,7 +357,11 @@ describe("refusals", () => {
 
   it("caps the list of problems", () => {
     const doc = fresh();
-    const parties = Array.from({ length: 500 }, (_, i) => ({ "@type": "ElectionResults.Party", "@id": `party-${i}`, Name: "not text" }));
+    const parties = Array.from({ length: 500 }, (_, i) => ({
+      "@type": "ElectionResults.Party",
+      "@id": `party-${i}`,
+      Name: "not text",
+    }));
     const problems = problemsOf({ ...doc, electionReport: { ...doc.electionReport, Party: parties } });
     expect(problems).toHaveLength(MAX_PROBLEMS);
     expect(problems.at(-1)?.message).toMatch(/more problems not listed/);

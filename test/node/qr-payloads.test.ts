@@ -104,7 +104,9 @@ const EAST_FULL: MarkedBallotFields = {
       contestId: "contest-president",
       optionIds: ["sel-president-write-in"],
       // 80 characters, the most a write-in may have, with Estonian letters (two UTF-8 bytes each).
-      writeIns: { "sel-president-write-in": "Aleksander-Johannes Põldmäe-Kütt von Lilienfeld-Toal, Tartu Ülikooli õppejõud ÕÜ" },
+      writeIns: {
+        "sel-president-write-in": "Aleksander-Johannes Põldmäe-Kütt von Lilienfeld-Toal, Tartu Ülikooli õppejõud ÕÜ",
+      },
     },
     { contestId: "contest-parliament-east", optionIds: ["sel-parliament-east-signe-vaher"] },
     {
@@ -200,7 +202,9 @@ describe("building blocks", () => {
     const expected = createHash("sha256").update(authorityPublic).digest("hex").slice(0, 16);
     expect(hex(authority.keyId)).toBe(expected);
     expect(unwrap(await qrKeyId(authorityPublic))).toBe(expected);
-    expect(unwrap(await qrKeyId({ kty: "OKP", crv: "Ed25519", x: b64u(golden.keys.authority.publicKey) }))).toBe(expected);
+    expect(unwrap(await qrKeyId({ kty: "OKP", crv: "Ed25519", x: b64u(golden.keys.authority.publicKey) }))).toBe(
+      expected,
+    );
     expect(codeOf(await qrKeyId(new Uint8Array(31)))).toBe("invalid_key");
   });
 
@@ -217,7 +221,10 @@ describe("building blocks", () => {
   });
 
   it("the layout digest is SHA-256 of the canonical layout, and changes with the option order", async () => {
-    const expected = createHash("sha256").update(`mixed-election/qr-layout/v1\n${canonicalLayout(election)}`).digest("hex").slice(0, 8);
+    const expected = createHash("sha256")
+      .update(`mixed-election/qr-layout/v1\n${canonicalLayout(election)}`)
+      .digest("hex")
+      .slice(0, 8);
     expect(hex(await layoutDigest(election))).toBe(expected);
     expect(expected).toBe(golden.layoutDigest);
     expect(hex(await layoutDigest(reorderedCouncil()))).not.toBe(expected);
@@ -226,7 +233,9 @@ describe("building blocks", () => {
 
 /** The frozen election with the council's last two candidates swapped: same ids, other indexes. */
 function reorderedCouncil(): CompiledElection {
-  const definition = structuredClone(frozenDefinition) as { electionReport: { Election: { Contest: { "@id": string; ContestSelection: unknown[] }[] }[] } };
+  const definition = structuredClone(frozenDefinition) as {
+    electionReport: { Election: { Contest: { "@id": string; ContestSelection: unknown[] }[] }[] };
+  };
   const council = definition.electionReport.Election[0]!.Contest.find((c) => c["@id"] === "contest-council-east")!;
   const selections = council.ContestSelection;
   [selections[4], selections[5]] = [selections[5], selections[4]];
@@ -241,29 +250,48 @@ describe("golden vectors", () => {
     expect(qrText(fromHex(vector.hex))).toBe(vector.text);
   });
 
-  it.each(golden.vectors.map((v) => [v.name, v] as const))("%s: decodes to its input and verifies", async (_name, vector) => {
-    const decoded = unwrap(await readSignedQrPayload(vector.text, election, lookup));
-    expect(decoded.type).toBe(vector.type);
-    expect(decoded.fields).toEqual(vector.type === "marked-ballot" ? canonicalMarks(vector.input as MarkedBallotFields) : vector.input);
-    expect(decoded.keyId).toBe(hex(vector.signer === "authority" ? authority.keyId : station.keyId));
-  });
+  it.each(golden.vectors.map((v) => [v.name, v] as const))(
+    "%s: decodes to its input and verifies",
+    async (_name, vector) => {
+      const decoded = unwrap(await readSignedQrPayload(vector.text, election, lookup));
+      expect(decoded.type).toBe(vector.type);
+      expect(decoded.fields).toEqual(
+        vector.type === "marked-ballot" ? canonicalMarks(vector.input as MarkedBallotFields) : vector.input,
+      );
+      expect(decoded.keyId).toBe(hex(vector.signer === "authority" ? authority.keyId : station.keyId));
+    },
+  );
 
   // The layout, byte by byte, written out here independently of the encoder.
   const ascii = (s: string) => [...Buffer.from(s, "utf8")];
-  const keyIdOf = (publicKey: string) => createHash("sha256").update(Buffer.from(publicKey, "hex")).digest("hex").slice(0, 16);
+  const keyIdOf = (publicKey: string) =>
+    createHash("sha256").update(Buffer.from(publicKey, "hex")).digest("hex").slice(0, 16);
 
   it("ballot sheet: magic, version, type, election id, style id, serial, key id, signature", () => {
     const vector = golden.vectors[1]!;
     const expected = [0xec, 0x01, 0x01, 9, ...ascii("demo-2026"), 8, ...ascii("bs-north"), 0xac, 0x02]; // 300 = 0x2c | 0x80, 0x02
     expect(vector.hex.slice(0, expected.length * 2)).toBe(Buffer.from(expected).toString("hex"));
-    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(keyIdOf(golden.keys.authority.publicKey));
+    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(
+      keyIdOf(golden.keys.authority.publicKey),
+    );
     expect(vector.hex.length / 2).toBe(expected.length + 8 + 64);
   });
 
   it("marked ballot: contests in style order, marks as index * 2 + has-text, write-in text", () => {
     const vector = golden.vectors[2]!;
     const expected = [
-      ...[0xec, 0x01, 0x02, 9, ...ascii("demo-2026"), ...fromHex(golden.layoutDigest), 7, ...ascii("bs-east"), 0xac, 0x02],
+      ...[
+        0xec,
+        0x01,
+        0x02,
+        9,
+        ...ascii("demo-2026"),
+        ...fromHex(golden.layoutDigest),
+        7,
+        ...ascii("bs-east"),
+        0xac,
+        0x02,
+      ],
       4, // contests on bs-east
       ...[1, 3 * 2 + 1, 9, ...ascii("Jaan Tamm")], // president: the write-in (option 3) with its name
       ...[1, 1 * 2], // parliament-east: rein-kuusk (option 1)
@@ -271,7 +299,9 @@ describe("golden vectors", () => {
       ...[1, 0 * 2], // referendum: yes (option 0)
     ];
     expect(vector.hex.slice(0, expected.length * 2)).toBe(Buffer.from(expected).toString("hex"));
-    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(keyIdOf(golden.keys.station.publicKey));
+    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(
+      keyIdOf(golden.keys.station.publicKey),
+    );
     expect(vector.hex.length / 2).toBe(expected.length + 8 + 64);
   });
 
@@ -309,7 +339,9 @@ describe("golden vectors", () => {
     ]);
     expect(closedAtBytes).toHaveLength(5);
     expect(vector.hex.slice(0, expected.length * 2)).toBe(Buffer.from(expected).toString("hex"));
-    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(keyIdOf(golden.keys.station.publicKey));
+    expect(vector.hex.slice(expected.length * 2, expected.length * 2 + 16)).toBe(
+      keyIdOf(golden.keys.station.publicKey),
+    );
     expect(vector.hex.length / 2).toBe(expected.length + 8 + 64);
   });
 });
@@ -328,10 +360,21 @@ describe("round trips", () => {
           const contest = election.contests.get(contestId)!;
           const count = Math.floor(random() * (contest.votesAllowed + 1));
           const shuffled = [...contest.options].sort(() => random() - 0.5).slice(0, count);
-          const writeIns = Object.fromEntries(shuffled.filter((o) => o.isWriteIn).map((o) => [o.id, `Kandidaat ${round} Õunapuu`]));
-          return { contestId, optionIds: shuffled.map((o) => o.id), ...(Object.keys(writeIns).length > 0 ? { writeIns } : {}) };
+          const writeIns = Object.fromEntries(
+            shuffled.filter((o) => o.isWriteIn).map((o) => [o.id, `Kandidaat ${round} Õunapuu`]),
+          );
+          return {
+            contestId,
+            optionIds: shuffled.map((o) => o.id),
+            ...(Object.keys(writeIns).length > 0 ? { writeIns } : {}),
+          };
         });
-        const ballot = { electionId: election.id, ballotStyleId: style.id, serial: Math.floor(random() * 2 ** 40), contests };
+        const ballot = {
+          electionId: election.id,
+          ballotStyleId: style.id,
+          serial: Math.floor(random() * 2 ** 40),
+          contests,
+        };
         const encoded = unwrap(await encodeMarkedBallot(ballot, election, station));
         const decoded = unwrap(await readSignedQrPayload(encoded.text, election, lookup));
         expect(decoded.fields).toEqual(canonicalMarks(ballot));
@@ -343,8 +386,14 @@ describe("round trips", () => {
     const sheet = { electionId: election.id, ballotStyleId: "bs-south", serial: Number.MAX_SAFE_INTEGER };
     const decoded = unwrap(await decodeQrPayload(unwrap(await encodeBallotSheet(sheet, authority)).text));
     expect(decoded.fields).toEqual(sheet);
-    const results = { ...fullResultSheet(election), sequence: Number.MAX_SAFE_INTEGER, ballotsCast: Number.MAX_SAFE_INTEGER };
-    const read = unwrap(await readSignedQrPayload(unwrap(await encodeResultSheet(results, election, station)).text, election, lookup));
+    const results = {
+      ...fullResultSheet(election),
+      sequence: Number.MAX_SAFE_INTEGER,
+      ballotsCast: Number.MAX_SAFE_INTEGER,
+    };
+    const read = unwrap(
+      await readSignedQrPayload(unwrap(await encodeResultSheet(results, election, station)).text, election, lookup),
+    );
     expect(read.fields).toEqual(results);
   });
 
@@ -357,11 +406,18 @@ describe("round trips", () => {
       votersCheckedIn: 3,
       ballotsCast: 3,
       contests: [
-        { contestId: "contest-referendum-voting-age", options: [{ optionId: "sel-referendum-voting-age-no", votes: 3 }], writeIns: 0, blanks: 0 },
+        {
+          contestId: "contest-referendum-voting-age",
+          options: [{ optionId: "sel-referendum-voting-age-no", votes: 3 }],
+          writeIns: 0,
+          blanks: 0,
+        },
         { contestId: "contest-president", options: [], writeIns: 1, blanks: 2 },
       ],
     };
-    const decoded = unwrap(await readSignedQrPayload(unwrap(await encodeResultSheet(sheet, election, station)).text, election, lookup));
+    const decoded = unwrap(
+      await readSignedQrPayload(unwrap(await encodeResultSheet(sheet, election, station)).text, election, lookup),
+    );
     expect(decoded.fields).toEqual({
       ...sheet,
       closedAt: "2026-05-03T20:00:05Z",
@@ -391,7 +447,11 @@ describe("round trips", () => {
 
   it("readQrHeader names the election to load, without an election", () => {
     const vector = golden.vectors[2]!;
-    expect(unwrap(readQrHeader(vector.text))).toEqual({ type: "marked-ballot", electionId: "demo-2026", keyId: hex(station.keyId) });
+    expect(unwrap(readQrHeader(vector.text))).toEqual({
+      type: "marked-ballot",
+      electionId: "demo-2026",
+      keyId: hex(station.keyId),
+    });
   });
 });
 
@@ -401,25 +461,28 @@ describe("tampering", () => {
     return codeOf(await readSignedQrPayload(qrText(bytes), election, lookup));
   }
 
-  it.each(golden.vectors.map((v) => [v.name, v] as const))("%s: every flipped byte, at every position, is caught", async (_name, vector) => {
-    const bytes = fromHex(vector.hex);
-    expect(await outcome(bytes)).toBe("ok");
-    const seen = new Set<string>();
-    for (let i = 0; i < bytes.length; i++) {
-      for (const mask of [0x01, 0x80, 0xff]) {
-        const flipped = bytes.slice();
-        flipped[i] = flipped[i]! ^ mask;
-        const code = await outcome(flipped);
-        expect(code, `byte ${i} ^ 0x${mask.toString(16)}`).not.toBe("ok");
-        seen.add(code);
+  it.each(golden.vectors.map((v) => [v.name, v] as const))(
+    "%s: every flipped byte, at every position, is caught",
+    async (_name, vector) => {
+      const bytes = fromHex(vector.hex);
+      expect(await outcome(bytes)).toBe("ok");
+      const seen = new Set<string>();
+      for (let i = 0; i < bytes.length; i++) {
+        for (const mask of [0x01, 0x80, 0xff]) {
+          const flipped = bytes.slice();
+          flipped[i] = flipped[i]! ^ mask;
+          const code = await outcome(flipped);
+          expect(code, `byte ${i} ^ 0x${mask.toString(16)}`).not.toBe("ok");
+          seen.add(code);
+        }
       }
-    }
-    // Most flips are caught by the signature; the header's are caught before it.
-    expect(seen).toContain("bad_signature");
-    expect(seen).toContain("bad_magic");
-    expect(seen).toContain("unsupported_version");
-    expect(seen).toContain("unknown_key");
-  });
+      // Most flips are caught by the signature; the header's are caught before it.
+      expect(seen).toContain("bad_signature");
+      expect(seen).toContain("bad_magic");
+      expect(seen).toContain("unsupported_version");
+      expect(seen).toContain("unknown_key");
+    },
+  );
 
   it("every changed character of the QR text is caught", async () => {
     const text = golden.vectors[2]!.text;
@@ -450,7 +513,9 @@ describe("tampering", () => {
 
   it("a signature is bound to its payload type and its signer's role", async () => {
     // A station device key signing a ballot sheet: the lookup gives no key for that role.
-    const forged = unwrap(await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 9 }, station));
+    const forged = unwrap(
+      await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 9 }, station),
+    );
     expect(codeOf(await readSignedQrPayload(forged.text, election, lookup))).toBe("unknown_key");
     // A signature made under another type's domain does not verify.
     const body = new ByteWriter().byte(0xec).byte(1).byte(1).text("demo-2026").text("bs-east").varint(9);
@@ -476,7 +541,17 @@ describe("refusals with precise codes", () => {
   const eastHeader = () =>
     new ByteWriter().byte(0xec).byte(1).byte(2).text("demo-2026").raw(layout()).text("bs-east").varint(11);
   const resultHeader = () =>
-    new ByteWriter().byte(0xec).byte(1).byte(3).text("demo-2026").raw(layout()).text("st-1").varint(1).varint(1_777_838_400).varint(5).varint(5);
+    new ByteWriter()
+      .byte(0xec)
+      .byte(1)
+      .byte(3)
+      .text("demo-2026")
+      .raw(layout())
+      .text("st-1")
+      .varint(1)
+      .varint(1_777_838_400)
+      .varint(5)
+      .varint(5);
 
   async function decodeSigned(type: QrPayloadType, body: ByteWriter, target: CompiledElection | undefined = election) {
     return decodeQrBytes(await signRaw(type, body, station), target);
@@ -501,18 +576,74 @@ describe("refusals with precise codes", () => {
   it("varints and text: overlong, too large, not UTF-8, not an id", async () => {
     const sheet = (write: (w: ByteWriter) => ByteWriter) => write(new ByteWriter().byte(0xec).byte(1).byte(1));
     // serial 1 written as 0x81 0x00: overlong.
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").text("bs-east").raw(Uint8Array.of(0x81, 0x00)))))).toBe("bad_varint");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").text("bs-east").raw(Uint8Array.of(0x81, 0x00))),
+        ),
+      ),
+    ).toBe("bad_varint");
     // 2^53 does not fit.
     const big = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10);
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").text("bs-east").raw(big))))).toBe("bad_varint");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").text("bs-east").raw(big)),
+        ),
+      ),
+    ).toBe("bad_varint");
     const nine = Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01);
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").text("bs-east").raw(nine))))).toBe("bad_varint");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").text("bs-east").raw(nine)),
+        ),
+      ),
+    ).toBe("bad_varint");
     // Not UTF-8, empty, too long, not an election id.
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").varint(2).raw(Uint8Array.of(0xc3, 0x28)).varint(1))))).toBe("bad_string");
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").varint(0).varint(1))))).toBe("bad_string");
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").text("b".repeat(65)).varint(1))))).toBe("bad_string");
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("Demo 2026").text("bs-east").varint(1))))).toBe("bad_string");
-    expect(codeOf(await decodeSigned("ballot-sheet", sheet((w) => w.text("demo-2026").text("bs-east\n").varint(1))))).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").varint(2).raw(Uint8Array.of(0xc3, 0x28)).varint(1)),
+        ),
+      ),
+    ).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").varint(0).varint(1)),
+        ),
+      ),
+    ).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").text("b".repeat(65)).varint(1)),
+        ),
+      ),
+    ).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("Demo 2026").text("bs-east").varint(1)),
+        ),
+      ),
+    ).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "ballot-sheet",
+          sheet((w) => w.text("demo-2026").text("bs-east\n").varint(1)),
+        ),
+      ),
+    ).toBe("bad_string");
   });
 
   it("marked ballots: out-of-range index, overvote, duplicates, order, write-ins, contest count", async () => {
@@ -521,36 +652,133 @@ describe("refusals with precise codes", () => {
       return w;
     };
     // president (4 options): index 4 is out of range.
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(1).varint(4 * 2), 3)))).toBe("index_out_of_range");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          blank(
+            eastHeader()
+              .varint(4)
+              .varint(1)
+              .varint(4 * 2),
+            3,
+          ),
+        ),
+      ),
+    ).toBe("index_out_of_range");
     // council, choose 3 of 6: four marks.
     const council4 = blank(eastHeader().varint(4), 2).varint(4).varint(0).varint(2).varint(4).varint(6).varint(0);
     expect(codeOf(await decodeSigned("marked-ballot", council4))).toBe("overvote");
     // president, choose 1: two marks.
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(2).varint(0).varint(2), 3)))).toBe("overvote");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4), 2).varint(2).varint(2).varint(2).varint(0)))).toBe("duplicate_option");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4), 2).varint(2).varint(4).varint(2).varint(0)))).toBe("non_canonical");
+    expect(
+      codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(2).varint(0).varint(2), 3))),
+    ).toBe("overvote");
+    expect(
+      codeOf(
+        await decodeSigned("marked-ballot", blank(eastHeader().varint(4), 2).varint(2).varint(2).varint(2).varint(0)),
+      ),
+    ).toBe("duplicate_option");
+    expect(
+      codeOf(
+        await decodeSigned("marked-ballot", blank(eastHeader().varint(4), 2).varint(2).varint(4).varint(2).varint(0)),
+      ),
+    ).toBe("non_canonical");
     // the write-in (option 3) without its name; a name on option 0.
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(1).varint(3 * 2), 3)))).toBe("write_in_missing");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(1).varint(0 * 2 + 1).text("Mari"), 3)))).toBe("write_in_not_allowed");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(1).varint(3 * 2 + 1).text(" "), 3)))).toBe("bad_string");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4).varint(1).varint(3 * 2 + 1).text("x".repeat(81)), 3)))).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          blank(
+            eastHeader()
+              .varint(4)
+              .varint(1)
+              .varint(3 * 2),
+            3,
+          ),
+        ),
+      ),
+    ).toBe("write_in_missing");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          blank(
+            eastHeader()
+              .varint(4)
+              .varint(1)
+              .varint(0 * 2 + 1)
+              .text("Mari"),
+            3,
+          ),
+        ),
+      ),
+    ).toBe("write_in_not_allowed");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          blank(
+            eastHeader()
+              .varint(4)
+              .varint(1)
+              .varint(3 * 2 + 1)
+              .text(" "),
+            3,
+          ),
+        ),
+      ),
+    ).toBe("bad_string");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          blank(
+            eastHeader()
+              .varint(4)
+              .varint(1)
+              .varint(3 * 2 + 1)
+              .text("x".repeat(81)),
+            3,
+          ),
+        ),
+      ),
+    ).toBe("bad_string");
     // bs-east has 4 contests.
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(3), 3)))).toBe("contest_count_mismatch");
-    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(5), 5)))).toBe("contest_count_mismatch");
+    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(3), 3)))).toBe(
+      "contest_count_mismatch",
+    );
+    expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(5), 5)))).toBe(
+      "contest_count_mismatch",
+    );
     expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(257), 257)))).toBe("invalid_field");
     // A well-formed blank ballot passes: the refusals above are about what they changed.
     expect(codeOf(await decodeSigned("marked-ballot", blank(eastHeader().varint(4), 4)))).toBe("ok");
   });
 
   it("result sheets: out-of-range contest, option count, duplicate and unordered contests", async () => {
-    const president = (w: ByteWriter, index = 0) => w.varint(index).varint(3).varint(1).varint(2).varint(1).varint(0).varint(1);
+    const president = (w: ByteWriter, index = 0) =>
+      w.varint(index).varint(3).varint(1).varint(2).varint(1).varint(0).varint(1);
     expect(codeOf(await decodeSigned("result-sheet", president(resultHeader().varint(1))))).toBe("ok");
-    expect(codeOf(await decodeSigned("result-sheet", president(resultHeader().varint(1), 6)))).toBe("index_out_of_range");
+    expect(codeOf(await decodeSigned("result-sheet", president(resultHeader().varint(1), 6)))).toBe(
+      "index_out_of_range",
+    );
     const twoCounts = resultHeader().varint(1).varint(0).varint(2).varint(1).varint(2).varint(0).varint(1);
     expect(codeOf(await decodeSigned("result-sheet", twoCounts))).toBe("option_count_mismatch");
-    expect(codeOf(await decodeSigned("result-sheet", president(president(resultHeader().varint(2)))))).toBe("duplicate_contest");
-    expect(codeOf(await decodeSigned("result-sheet", president(president(resultHeader().varint(2), 1), 0)))).toBe("non_canonical");
-    const farFuture = new ByteWriter().byte(0xec).byte(1).byte(3).text("demo-2026").raw(layout()).text("st-1").varint(1).varint(253_402_300_800);
+    expect(codeOf(await decodeSigned("result-sheet", president(president(resultHeader().varint(2)))))).toBe(
+      "duplicate_contest",
+    );
+    expect(codeOf(await decodeSigned("result-sheet", president(president(resultHeader().varint(2), 1), 0)))).toBe(
+      "non_canonical",
+    );
+    const farFuture = new ByteWriter()
+      .byte(0xec)
+      .byte(1)
+      .byte(3)
+      .text("demo-2026")
+      .raw(layout())
+      .text("st-1")
+      .varint(1)
+      .varint(253_402_300_800);
     expect(codeOf(await decodeSigned("result-sheet", farFuture.varint(0).varint(0).varint(0)))).toBe("invalid_field");
   });
 
@@ -572,20 +800,59 @@ describe("refusals with precise codes", () => {
     expect(codeOf(await decodeQrPayload(marked, reordered))).toBe("layout_mismatch");
     expect(codeOf(await decodeQrPayload(result, reordered))).toBe("layout_mismatch");
     // A style the election does not have.
-    const sheet = unwrap(await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-west", serial: 1 }, authority));
+    const sheet = unwrap(
+      await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-west", serial: 1 }, authority),
+    );
     expect(codeOf(await decodeQrPayload(sheet.text, election))).toBe("unknown_ballot_style");
-    expect(codeOf(await decodeSigned("marked-ballot", new ByteWriter().byte(0xec).byte(1).byte(2).text("demo-2026").raw(layout()).text("bs-west").varint(1).varint(0)))).toBe("unknown_ballot_style");
+    expect(
+      codeOf(
+        await decodeSigned(
+          "marked-ballot",
+          new ByteWriter()
+            .byte(0xec)
+            .byte(1)
+            .byte(2)
+            .text("demo-2026")
+            .raw(layout())
+            .text("bs-west")
+            .varint(1)
+            .varint(0),
+        ),
+      ),
+    ).toBe("unknown_ballot_style");
   });
 
   it("encoders refuse what decoders would refuse", async () => {
     const ballot = (contests: ContestMarks[], over: Partial<MarkedBallotFields> = {}) =>
-      encodeMarkedBallot({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1, contests, ...over }, election, station);
-    const overvote = await ballot([{ contestId: "contest-council-east", optionIds: election.contests.get("contest-council-east")!.options.slice(0, 4).map((o) => o.id) }]);
+      encodeMarkedBallot(
+        { electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1, contests, ...over },
+        election,
+        station,
+      );
+    const overvote = await ballot([
+      {
+        contestId: "contest-council-east",
+        optionIds: election.contests
+          .get("contest-council-east")!
+          .options.slice(0, 4)
+          .map((o) => o.id),
+      },
+    ]);
     expect(codeOf(overvote)).toBe("invalid_ballot");
     expect(overvote.ok ? [] : overvote.error.problems?.map((p) => p.code)).toEqual(["overvote"]);
-    expect(codeOf(await ballot([{ contestId: "contest-president", optionIds: ["sel-nobody"] }]))).toBe("invalid_ballot");
-    expect(codeOf(await ballot([{ contestId: "contest-president", optionIds: ["sel-president-write-in"] }]))).toBe("invalid_ballot");
-    const tooLong = await ballot([{ contestId: "contest-president", optionIds: ["sel-president-write-in"], writeIns: { "sel-president-write-in": "x".repeat(81) } }]);
+    expect(codeOf(await ballot([{ contestId: "contest-president", optionIds: ["sel-nobody"] }]))).toBe(
+      "invalid_ballot",
+    );
+    expect(codeOf(await ballot([{ contestId: "contest-president", optionIds: ["sel-president-write-in"] }]))).toBe(
+      "invalid_ballot",
+    );
+    const tooLong = await ballot([
+      {
+        contestId: "contest-president",
+        optionIds: ["sel-president-write-in"],
+        writeIns: { "sel-president-write-in": "x".repeat(81) },
+      },
+    ]);
     expect(tooLong.ok ? [] : tooLong.error.problems?.map((p) => p.code)).toEqual(["write_in_invalid"]);
     expect(codeOf(await ballot([], { electionId: "other-2026" }))).toBe("wrong_election");
     expect(codeOf(await ballot([], { ballotStyleId: "bs-west" }))).toBe("unknown_ballot_style");
@@ -593,12 +860,26 @@ describe("refusals with precise codes", () => {
     expect(codeOf(await ballot([], { serial: 1.5 }))).toBe("invalid_field");
     expect(codeOf(await ballot([]))).toBe("ok"); // every contest blank
 
-    const results = (over: Partial<ResultSheetFields>) => encodeResultSheet({ ...fullResultSheet(election), ...over }, election, station);
-    expect(codeOf(await results({ contests: [{ contestId: "contest-x", options: [], writeIns: 0, blanks: 0 }] }))).toBe("unknown_contest");
+    const results = (over: Partial<ResultSheetFields>) =>
+      encodeResultSheet({ ...fullResultSheet(election), ...over }, election, station);
+    expect(codeOf(await results({ contests: [{ contestId: "contest-x", options: [], writeIns: 0, blanks: 0 }] }))).toBe(
+      "unknown_contest",
+    );
     const writeInOption = [{ optionId: "sel-president-write-in", votes: 1 }];
-    expect(codeOf(await results({ contests: [{ contestId: "contest-president", options: writeInOption, writeIns: 0, blanks: 0 }] }))).toBe("unknown_option");
-    const twice = [{ optionId: "sel-president-aino-tamm", votes: 1 }, { optionId: "sel-president-aino-tamm", votes: 2 }];
-    expect(codeOf(await results({ contests: [{ contestId: "contest-president", options: twice, writeIns: 0, blanks: 0 }] }))).toBe("duplicate_option");
+    expect(
+      codeOf(
+        await results({
+          contests: [{ contestId: "contest-president", options: writeInOption, writeIns: 0, blanks: 0 }],
+        }),
+      ),
+    ).toBe("unknown_option");
+    const twice = [
+      { optionId: "sel-president-aino-tamm", votes: 1 },
+      { optionId: "sel-president-aino-tamm", votes: 2 },
+    ];
+    expect(
+      codeOf(await results({ contests: [{ contestId: "contest-president", options: twice, writeIns: 0, blanks: 0 }] })),
+    ).toBe("duplicate_option");
     const president = { contestId: "contest-president", options: [], writeIns: 0, blanks: 0 };
     expect(codeOf(await results({ contests: [president, president] }))).toBe("duplicate_contest");
     expect(codeOf(await results({ closedAt: "2026-05-03T20:00:00.500Z" }))).toBe("invalid_field");
@@ -606,14 +887,20 @@ describe("refusals with precise codes", () => {
     expect(codeOf(await results({ ballotsCast: -1 }))).toBe("invalid_field");
     expect(codeOf(await results({ stationId: "" }))).toBe("bad_string");
     expect(codeOf(await results({ electionId: "other-2026" }))).toBe("wrong_election");
-    expect(codeOf(await encodeBallotSheet({ electionId: "Demo", ballotStyleId: "bs-east", serial: 1 }, authority))).toBe("bad_string");
+    expect(
+      codeOf(await encodeBallotSheet({ electionId: "Demo", ballotStyleId: "bs-east", serial: 1 }, authority)),
+    ).toBe("bad_string");
   });
 });
 
 describe("fuzzing: any input is a Result, never an exception", () => {
-  const lenient: QrKeyLookup = async (keyId) => (keyId === hex(station.keyId) ? stationPublic : keyId === hex(authority.keyId) ? authorityPublic : undefined);
+  const lenient: QrKeyLookup = async (keyId) =>
+    keyId === hex(station.keyId) ? stationPublic : keyId === hex(authority.keyId) ? authorityPublic : undefined;
 
-  async function mustNotThrow(text: string, target: CompiledElection | undefined): Promise<Result<DecodedQrPayload, { code: QrErrorCode }>> {
+  async function mustNotThrow(
+    text: string,
+    target: CompiledElection | undefined,
+  ): Promise<Result<DecodedQrPayload, { code: QrErrorCode }>> {
     const result = await readSignedQrPayload(text, target, lenient);
     readQrHeader(text);
     return result;
@@ -627,7 +914,9 @@ describe("fuzzing: any input is a Result, never an exception", () => {
       // Half of them start like a payload, so the fuzzing reaches past the header.
       if (n % 2 === 0 && length >= 3) bytes.set([0xec, 0x01, 1 + (n % 3)]);
       expect(codeOf(await mustNotThrow(qrText(bytes), n % 3 === 0 ? undefined : election))).not.toBe("ok");
-      const text = "ME1:" + Array.from({ length: length % 60 }, () => String.fromCharCode(32 + Math.floor(random() * 95))).join("");
+      const text =
+        "ME1:" +
+        Array.from({ length: length % 60 }, () => String.fromCharCode(32 + Math.floor(random() * 95))).join("");
       expect(codeOf(await mustNotThrow(text, election))).not.toBe("ok");
     }
   });
@@ -645,7 +934,12 @@ describe("fuzzing: any input is a Result, never an exception", () => {
         if (kind === 0) bytes[at] = Math.floor(random() * 256);
         else if (kind === 1) bytes.splice(at, 0, Math.floor(random() * 256));
         else if (kind === 2) bytes.splice(at, 1);
-        else bytes.splice(at, Math.floor(random() * 8), ...sources[Math.floor(random() * sources.length)]!.slice(at, at + Math.floor(random() * 8)));
+        else
+          bytes.splice(
+            at,
+            Math.floor(random() * 8),
+            ...sources[Math.floor(random() * sources.length)]!.slice(at, at + Math.floor(random() * 8)),
+          );
       }
       const mutated = Uint8Array.from(bytes);
       const result = await mustNotThrow(qrText(mutated), election);
@@ -673,7 +967,12 @@ describe("real QR codes", () => {
     const encoded = unwrap(await encodeMarkedBallot(EAST_FULL, demo, station));
     expect(encoded.bytes.length).toBe(202);
     expect(encoded.text.length).toBe(307); // of 311 alphanumeric characters that version 10-M holds
-    expect(qrSymbolInfo(encoded.text)).toEqual({ version: 10, errorCorrectionLevel: "M", modules: 57, modes: ["Alphanumeric"] });
+    expect(qrSymbolInfo(encoded.text)).toEqual({
+      version: 10,
+      errorCorrectionLevel: "M",
+      modules: 57,
+      modes: ["Alphanumeric"],
+    });
 
     const scanned = readPng(await qrPng(encoded.text));
     expect(scanned.text).toBe(encoded.text);
@@ -686,7 +985,9 @@ describe("real QR codes", () => {
   it("the worst write-in (80 three-byte characters) still fits version 15, level M", async () => {
     const worst: MarkedBallotFields = {
       ...EAST_FULL,
-      contests: EAST_FULL.contests.map((c) => (c.writeIns ? { ...c, writeIns: { "sel-president-write-in": "鑫".repeat(80) } } : c)),
+      contests: EAST_FULL.contests.map((c) =>
+        c.writeIns ? { ...c, writeIns: { "sel-president-write-in": "鑫".repeat(80) } } : c,
+      ),
     };
     const encoded = unwrap(await encodeMarkedBallot(worst, demo, station));
     expect(encoded.bytes.length).toBe(355);
@@ -701,14 +1002,21 @@ describe("real QR codes", () => {
     const encoded = unwrap(await encodeResultSheet(sheet, demo, station));
     expect(encoded.bytes.length).toBe(228);
     expect(encoded.text.length).toBe(346); // of 362
-    expect(qrSymbolInfo(encoded.text)).toEqual({ version: 11, errorCorrectionLevel: "M", modules: 61, modes: ["Alphanumeric"] });
+    expect(qrSymbolInfo(encoded.text)).toEqual({
+      version: 11,
+      errorCorrectionLevel: "M",
+      modules: 61,
+      modes: ["Alphanumeric"],
+    });
     const scanned = readPng(await qrPng(encoded.text));
     expect(scanned.version).toBe(11);
     expect(unwrap(await readSignedQrPayload(scanned.text, demo, lookup)).fields).toEqual(sheet);
   });
 
   it("a ballot sheet: version 6, level M", async () => {
-    const encoded = unwrap(await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1_000_000 }, authority));
+    const encoded = unwrap(
+      await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1_000_000 }, authority),
+    );
     expect(qrSymbolInfo(encoded.text)).toMatchObject({ version: 6, errorCorrectionLevel: "M" });
     const scanned = readPng(await qrPng(encoded.text));
     expect(unwrap(await readSignedQrPayload(scanned.text, demo, lookup)).type).toBe("ballot-sheet");
@@ -720,12 +1028,29 @@ describe("real QR codes", () => {
       QRCode.create(Buffer.from(bytes).toString("base64url"), { errorCorrectionLevel: "M" }).version;
     const ballot = unwrap(await encodeMarkedBallot(EAST_FULL, demo, station));
     const results = unwrap(await encodeResultSheet(fullResultSheet(demo), demo, station));
-    expect({ base45: qrSymbolInfo(ballot.text).version, base64url: base64urlVersion(ballot.bytes) }).toEqual({ base45: 10, base64url: 12 });
-    expect({ base45: qrSymbolInfo(results.text).version, base64url: base64urlVersion(results.bytes) }).toEqual({ base45: 11, base64url: 13 });
-    const sheet = unwrap(await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1_000_000 }, authority));
-    expect({ bytes: sheet.bytes.length, base45: qrSymbolInfo(sheet.text).version, base64url: base64urlVersion(sheet.bytes) }).toEqual({ bytes: 96, base45: 6, base64url: 8 });
-    const worstWriteIn = EAST_FULL.contests.map((c) => (c.writeIns ? { ...c, writeIns: { "sel-president-write-in": "鑫".repeat(80) } } : c));
+    expect({ base45: qrSymbolInfo(ballot.text).version, base64url: base64urlVersion(ballot.bytes) }).toEqual({
+      base45: 10,
+      base64url: 12,
+    });
+    expect({ base45: qrSymbolInfo(results.text).version, base64url: base64urlVersion(results.bytes) }).toEqual({
+      base45: 11,
+      base64url: 13,
+    });
+    const sheet = unwrap(
+      await encodeBallotSheet({ electionId: "demo-2026", ballotStyleId: "bs-east", serial: 1_000_000 }, authority),
+    );
+    expect({
+      bytes: sheet.bytes.length,
+      base45: qrSymbolInfo(sheet.text).version,
+      base64url: base64urlVersion(sheet.bytes),
+    }).toEqual({ bytes: 96, base45: 6, base64url: 8 });
+    const worstWriteIn = EAST_FULL.contests.map((c) =>
+      c.writeIns ? { ...c, writeIns: { "sel-president-write-in": "鑫".repeat(80) } } : c,
+    );
     const worst = unwrap(await encodeMarkedBallot({ ...EAST_FULL, contests: worstWriteIn }, demo, station));
-    expect({ base45: qrSymbolInfo(worst.text).version, base64url: base64urlVersion(worst.bytes) }).toEqual({ base45: 15, base64url: 17 });
+    expect({ base45: qrSymbolInfo(worst.text).version, base64url: base64urlVersion(worst.bytes) }).toEqual({
+      base45: 15,
+      base64url: 17,
+    });
   });
 });

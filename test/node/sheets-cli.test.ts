@@ -54,13 +54,37 @@ describe("admin sheets print", () => {
     const out = join(dir, "png");
     const log = vi.spyOn(console, "log").mockImplementation(() => {});
     await sheetsCommands().parseAsync(
-      ["print", "demo-2026", "--style", "bs-east", "--from", "98", "--count", "3", "--out", out, "--key", keyFile, "--definition", DEFINITION],
+      [
+        "print",
+        "demo-2026",
+        "--style",
+        "bs-east",
+        "--from",
+        "98",
+        "--count",
+        "3",
+        "--out",
+        out,
+        "--key",
+        keyFile,
+        "--definition",
+        DEFINITION,
+      ],
       { from: "user" },
     );
-    expect(log).toHaveBeenCalledWith(expect.stringContaining(`wrote 3 sheets (QR version 6, level M) and index.html to ${out}; authority key id ${keyId}`));
+    expect(log).toHaveBeenCalledWith(
+      expect.stringContaining(
+        `wrote 3 sheets (QR version 6, level M) and index.html to ${out}; authority key id ${keyId}`,
+      ),
+    );
     log.mockRestore();
 
-    expect((await readdir(out)).sort()).toEqual(["demo-2026_bs-east_098.png", "demo-2026_bs-east_099.png", "demo-2026_bs-east_100.png", "index.html"]);
+    expect((await readdir(out)).sort()).toEqual([
+      "demo-2026_bs-east_098.png",
+      "demo-2026_bs-east_099.png",
+      "demo-2026_bs-east_100.png",
+      "index.html",
+    ]);
     const compiled = election();
     if (!compiled.ok) throw new Error("the demo election does not compile");
     for (const serial of [98, 99, 100]) {
@@ -94,13 +118,31 @@ describe("admin sheets print", () => {
   });
 
   it("refuses a style the election lacks, another election's definition, a key that is not Ed25519", async () => {
-    const base = { from: 1, count: 1, out: join(dir, "refused"), key: keyFile, definition: DEFINITION, format: "png" } as const;
-    await expect(printSheets("demo-2026", { ...base, style: "bs-west" })).rejects.toThrow(/has no ballot style bs-west \(it has bs-north, bs-south, bs-east\)/);
-    await expect(printSheets("other-2026", { ...base, style: "bs-east" })).rejects.toThrow(/for election demo-2026, not other-2026/);
+    const base = {
+      from: 1,
+      count: 1,
+      out: join(dir, "refused"),
+      key: keyFile,
+      definition: DEFINITION,
+      format: "png",
+    } as const;
+    await expect(printSheets("demo-2026", { ...base, style: "bs-west" })).rejects.toThrow(
+      /has no ballot style bs-west \(it has bs-north, bs-south, bs-east\)/,
+    );
+    await expect(printSheets("other-2026", { ...base, style: "bs-east" })).rejects.toThrow(
+      /for election demo-2026, not other-2026/,
+    );
     const publicOnly = join(dir, "public.json");
-    await writeFile(publicOnly, JSON.stringify({ kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") }));
-    await expect(printSheets("demo-2026", { ...base, style: "bs-east", key: publicOnly })).rejects.toBeInstanceOf(SheetsError);
-    await expect(printSheets("demo-2026", { ...base, style: "bs-east", key: join(dir, "missing.json") })).rejects.toThrow(/cannot read/);
+    await writeFile(
+      publicOnly,
+      JSON.stringify({ kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") }),
+    );
+    await expect(printSheets("demo-2026", { ...base, style: "bs-east", key: publicOnly })).rejects.toBeInstanceOf(
+      SheetsError,
+    );
+    await expect(
+      printSheets("demo-2026", { ...base, style: "bs-east", key: join(dir, "missing.json") }),
+    ).rejects.toThrow(/cannot read/);
     await expect(readdir(base.out)).rejects.toThrow(); // nothing written
   });
 
@@ -109,7 +151,10 @@ describe("admin sheets print", () => {
     const print = command.commands.find((c) => c.name() === "print")!;
     print.exitOverride().configureOutput({ writeErr: () => {} });
     await expect(
-      command.parseAsync(["print", "demo-2026", "--style", "bs-east", "--from", "1", "--count", "0", "--out", dir, "--key", keyFile], { from: "user" }),
+      command.parseAsync(
+        ["print", "demo-2026", "--style", "bs-east", "--from", "1", "--count", "0", "--out", dir, "--key", keyFile],
+        { from: "user" },
+      ),
     ).rejects.toThrow(/expected 1 to 100000/);
   });
 });

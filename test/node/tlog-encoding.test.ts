@@ -3,7 +3,15 @@
  * every non-canonical spelling; decimals refuse leading zeroes and anything past 2^53 - 1.
  */
 import { describe, expect, it } from "vitest";
-import { base64Decode, base64Encode, bytesEqual, hasControlCharacter, hexEncode, isWellFormedText, parseDecimal } from "../../lib/tlog/encoding.ts";
+import {
+  base64Decode,
+  base64Encode,
+  bytesEqual,
+  hasControlCharacter,
+  hexEncode,
+  isWellFormedText,
+  parseDecimal,
+} from "../../lib/tlog/encoding.ts";
 
 describe("base64", () => {
   it("matches Node's encoder and round-trips, lengths 0..100", () => {
@@ -34,7 +42,19 @@ describe("decimals and text", () => {
   it("parseDecimal", () => {
     expect(parseDecimal("0")).toEqual({ ok: true, value: 0 });
     expect(parseDecimal("9007199254740991")).toEqual({ ok: true, value: 9007199254740991 });
-    for (const bad of ["", "00", "01", "-0", "+1", "1e3", "0x10", "1 ", "١", "9007199254740992", "99999999999999999999"]) {
+    for (const bad of [
+      "",
+      "00",
+      "01",
+      "-0",
+      "+1",
+      "1e3",
+      "0x10",
+      "1 ",
+      "١",
+      "9007199254740992",
+      "99999999999999999999",
+    ]) {
       expect(parseDecimal(bad).ok, bad).toBe(false);
     }
   });

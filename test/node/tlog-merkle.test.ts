@@ -197,10 +197,15 @@ describe("huge trees: index arithmetic stays exact up to 2^53 - 1", () => {
    * a subtree without special leaves has a hash that depends only on its level, so any stored
    * hash costs O(level) to compute, yet the tree is a real one and every special leaf is unique.
    */
-  function sparseTree(specials: readonly number[]): { hashAt: HashAt; leafAt: (i: number) => Hash; asked: [number, number][] } {
+  function sparseTree(specials: readonly number[]): {
+    hashAt: HashAt;
+    leafAt: (i: number) => Hash;
+    asked: [number, number][];
+  } {
     const plain = [leafHash(new TextEncoder().encode("plain"))];
     for (let level = 1; level <= 53; level++) plain.push(nodeHash(plain[level - 1] as Hash, plain[level - 1] as Hash));
-    const leafAt = (i: number): Hash => (specials.includes(i) ? leafHash(new TextEncoder().encode(`special ${i}`)) : (plain[0] as Hash));
+    const leafAt = (i: number): Hash =>
+      specials.includes(i) ? leafHash(new TextEncoder().encode(`special ${i}`)) : (plain[0] as Hash);
     const asked: [number, number][] = [];
     const inner = (level: number, n: number): Hash => {
       const lo = n * 2 ** level;
@@ -279,14 +284,35 @@ describe("attacker-controlled sizes, indexes and hashes are refused as values, n
   });
 
   it("inclusion: wrong-length leaf, root or proof hash, and over-long proofs", () => {
-    expect(verifyInclusion(3, 8, leaf.slice(1), proof, root)).toMatchObject({ ok: false, error: "leaf hash is 31 bytes, not 32" });
-    expect(verifyInclusion(3, 8, leaf, proof, new Uint8Array(33))).toMatchObject({ ok: false, error: "root is 33 bytes, not 32" });
-    expect(verifyInclusion(3, 8, leaf, [proof[0] as Hash, new Uint8Array(0), proof[2] as Hash], root)).toMatchObject({ ok: false, error: "proof hash 1 is 0 bytes, not 32" });
+    expect(verifyInclusion(3, 8, leaf.slice(1), proof, root)).toMatchObject({
+      ok: false,
+      error: "leaf hash is 31 bytes, not 32",
+    });
+    expect(verifyInclusion(3, 8, leaf, proof, new Uint8Array(33))).toMatchObject({
+      ok: false,
+      error: "root is 33 bytes, not 32",
+    });
+    expect(verifyInclusion(3, 8, leaf, [proof[0] as Hash, new Uint8Array(0), proof[2] as Hash], root)).toMatchObject({
+      ok: false,
+      error: "proof hash 1 is 0 bytes, not 32",
+    });
     const long = Array.from({ length: MAX_PROOF_LENGTH + 1 }, () => leaf);
-    expect(verifyInclusion(3, 8, leaf, long, root)).toMatchObject({ ok: false, error: "proof has 65 hashes; at most 64 are possible" });
-    expect(verifyInclusion(3, 8, leaf, [...proof, leaf], root)).toMatchObject({ ok: false, error: "inclusion proof is longer than the path to the root" });
-    expect(verifyInclusion(3, 8, leaf, proof.slice(0, 2), root)).toMatchObject({ ok: false, error: "inclusion proof is shorter than the path to the root" });
-    expect(verifyInclusion(2, 8, leaf, proof, root)).toMatchObject({ ok: false, error: "inclusion proof does not lead to the root" });
+    expect(verifyInclusion(3, 8, leaf, long, root)).toMatchObject({
+      ok: false,
+      error: "proof has 65 hashes; at most 64 are possible",
+    });
+    expect(verifyInclusion(3, 8, leaf, [...proof, leaf], root)).toMatchObject({
+      ok: false,
+      error: "inclusion proof is longer than the path to the root",
+    });
+    expect(verifyInclusion(3, 8, leaf, proof.slice(0, 2), root)).toMatchObject({
+      ok: false,
+      error: "inclusion proof is shorter than the path to the root",
+    });
+    expect(verifyInclusion(2, 8, leaf, proof, root)).toMatchObject({
+      ok: false,
+      error: "inclusion proof does not lead to the root",
+    });
   });
 
   it("consistency: sizes and hashes", () => {
@@ -294,21 +320,57 @@ describe("attacker-controlled sizes, indexes and hashes are refused as values, n
     const r6 = ref.mth(0, 6);
     const c = consistencyProof(6, 8, hashAt);
     expect(verifyConsistency(6, 8, c, r6, root).ok).toBe(true);
-    expect(verifyConsistency(-1, 8, c, r6, root)).toMatchObject({ ok: false, error: "size1 -1 is not an integer from 0 to 2^53 - 1" });
-    expect(verifyConsistency(6, 2 ** 53, c, r6, root)).toMatchObject({ ok: false, error: "size2 9007199254740992 is not an integer from 0 to 2^53 - 1" });
+    expect(verifyConsistency(-1, 8, c, r6, root)).toMatchObject({
+      ok: false,
+      error: "size1 -1 is not an integer from 0 to 2^53 - 1",
+    });
+    expect(verifyConsistency(6, 2 ** 53, c, r6, root)).toMatchObject({
+      ok: false,
+      error: "size2 9007199254740992 is not an integer from 0 to 2^53 - 1",
+    });
     expect(verifyConsistency(8, 6, c, root, r6)).toMatchObject({ ok: false, error: "size1 8 is larger than size2 6" });
-    expect(verifyConsistency(0, 8, c, EMPTY_ROOT, root)).toMatchObject({ ok: false, error: "a consistency proof from the empty tree proves nothing" });
-    expect(verifyConsistency(8, 8, c, root, root)).toMatchObject({ ok: false, error: "sizes are equal but the consistency proof is not empty" });
-    expect(verifyConsistency(8, 8, [], root, r6)).toMatchObject({ ok: false, error: "sizes are equal but the roots differ" });
+    expect(verifyConsistency(0, 8, c, EMPTY_ROOT, root)).toMatchObject({
+      ok: false,
+      error: "a consistency proof from the empty tree proves nothing",
+    });
+    expect(verifyConsistency(8, 8, c, root, root)).toMatchObject({
+      ok: false,
+      error: "sizes are equal but the consistency proof is not empty",
+    });
+    expect(verifyConsistency(8, 8, [], root, r6)).toMatchObject({
+      ok: false,
+      error: "sizes are equal but the roots differ",
+    });
     expect(verifyConsistency(8, 8, [], root, root).ok).toBe(true);
     expect(verifyConsistency(6, 8, [], r6, root)).toMatchObject({ ok: false, error: "consistency proof is empty" });
-    expect(verifyConsistency(6, 8, c, r6.slice(2), root)).toMatchObject({ ok: false, error: "root1 is 30 bytes, not 32" });
-    expect(verifyConsistency(6, 8, c, r6, root.slice(1))).toMatchObject({ ok: false, error: "root2 is 31 bytes, not 32" });
-    expect(verifyConsistency(6, 8, [new Uint8Array(1)], r6, root)).toMatchObject({ ok: false, error: "proof hash 0 is 1 bytes, not 32" });
-    expect(verifyConsistency(6, 8, [...c, root], r6, root)).toMatchObject({ ok: false, error: "consistency proof is longer than the path to the root" });
-    expect(verifyConsistency(6, 8, c.slice(0, 1), r6, root)).toMatchObject({ ok: false, error: "consistency proof is shorter than the path to the root" });
-    expect(verifyConsistency(6, 8, c, r4, root)).toMatchObject({ ok: false, error: "consistency proof does not lead to root1" });
-    expect(verifyConsistency(6, 8, c, r6, r6)).toMatchObject({ ok: false, error: "consistency proof does not lead to root2" });
+    expect(verifyConsistency(6, 8, c, r6.slice(2), root)).toMatchObject({
+      ok: false,
+      error: "root1 is 30 bytes, not 32",
+    });
+    expect(verifyConsistency(6, 8, c, r6, root.slice(1))).toMatchObject({
+      ok: false,
+      error: "root2 is 31 bytes, not 32",
+    });
+    expect(verifyConsistency(6, 8, [new Uint8Array(1)], r6, root)).toMatchObject({
+      ok: false,
+      error: "proof hash 0 is 1 bytes, not 32",
+    });
+    expect(verifyConsistency(6, 8, [...c, root], r6, root)).toMatchObject({
+      ok: false,
+      error: "consistency proof is longer than the path to the root",
+    });
+    expect(verifyConsistency(6, 8, c.slice(0, 1), r6, root)).toMatchObject({
+      ok: false,
+      error: "consistency proof is shorter than the path to the root",
+    });
+    expect(verifyConsistency(6, 8, c, r4, root)).toMatchObject({
+      ok: false,
+      error: "consistency proof does not lead to root1",
+    });
+    expect(verifyConsistency(6, 8, c, r6, r6)).toMatchObject({
+      ok: false,
+      error: "consistency proof does not lead to root2",
+    });
     // A power-of-two old size: the old root is the proof's implicit first element.
     expect(verifyConsistency(4, 8, consistencyProof(4, 8, hashAt), r4, root).ok).toBe(true);
   });
@@ -318,8 +380,14 @@ describe("attacker-controlled sizes, indexes and hashes are refused as values, n
     expect(checkTreeSize(Number.MAX_SAFE_INTEGER).ok).toBe(true);
     expect(checkTreeSize(Number.MAX_SAFE_INTEGER + 1).ok).toBe(false);
     expect(checkLeafIndex(0, 1)).toEqual({ ok: true, value: 0 });
-    expect(checkLeafIndex(0, -1)).toMatchObject({ ok: false, error: "tree size -1 is not an integer from 0 to 2^53 - 1" });
-    expect(checkLeafIndex(-0.5, 3)).toMatchObject({ ok: false, error: "leaf index -0.5 is not a non-negative integer" });
+    expect(checkLeafIndex(0, -1)).toMatchObject({
+      ok: false,
+      error: "tree size -1 is not an integer from 0 to 2^53 - 1",
+    });
+    expect(checkLeafIndex(-0.5, 3)).toMatchObject({
+      ok: false,
+      error: "leaf index -0.5 is not a non-negative integer",
+    });
   });
 });
 

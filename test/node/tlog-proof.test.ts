@@ -31,7 +31,25 @@ const ORIGIN = "audit.election.example/2026";
 const SEED = sha256(new TextEncoder().encode("proof test seed"));
 
 async function logKey(): Promise<string> {
-  const pkcs8 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20, ...SEED]);
+  const pkcs8 = new Uint8Array([
+    0x30,
+    0x2e,
+    0x02,
+    0x01,
+    0x00,
+    0x30,
+    0x05,
+    0x06,
+    0x03,
+    0x2b,
+    0x65,
+    0x70,
+    0x04,
+    0x22,
+    0x04,
+    0x20,
+    ...SEED,
+  ]);
   const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
   const jwk = (await crypto.subtle.exportKey("jwk", key)) as JsonWebKey;
   return verifierKey(ORIGIN, new Uint8Array(Buffer.from(jwk.x ?? "", "base64url")));
@@ -40,7 +58,10 @@ async function logKey(): Promise<string> {
 /** A log of `size` entries (entry(i)) with a signed checkpoint. */
 async function log(size: number): Promise<{ note: string; vkey: string; hashAt: ReturnType<typeof treeHashAt> }> {
   const hashAt = treeHashAt(Array.from({ length: size }, (_, i) => leafHash(entry(i))));
-  const note = await signCheckpoint({ origin: ORIGIN, size, root: rootAt(size, hashAt) }, { name: ORIGIN, privateKey: SEED });
+  const note = await signCheckpoint(
+    { origin: ORIGIN, size, root: rootAt(size, hashAt) },
+    { name: ORIGIN, privateKey: SEED },
+  );
   return { note, vkey: await logKey(), hashAt };
 }
 
@@ -51,7 +72,9 @@ describe("the bundle format", () => {
     if (!parsed.ok) return;
     expect(parsed.value.index).toBe(73894);
     expect(parsed.value.proof).toHaveLength(5);
-    expect(hex(parsed.value.proof[0] ?? new Uint8Array(0))).toBe(Buffer.from("gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=", "base64").toString("hex"));
+    expect(hex(parsed.value.proof[0] ?? new Uint8Array(0))).toBe(
+      Buffer.from("gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=", "base64").toString("hex"),
+    );
     expect(new TextDecoder().decode(parsed.value.extraData)).toMatch(/^age-v1\.2\.1-darwin-arm64\.tar\.gz/);
     expect(parsed.value.checkpointNote.startsWith("example.com/fancylog\n109482\n")).toBe(true);
     expect(formatInclusionProof(parsed.value)).toBe(SPEC_EXAMPLE);
@@ -63,27 +86,66 @@ describe("the bundle format", () => {
     expect(text).toBe(`c2sp.org/tlog-proof@v1\nindex 0\n\n${note}`);
     const parsed = parseInclusionProof(text);
     expect(parsed).toEqual({ ok: true, value: { index: 0, proof: [], checkpointNote: note } });
-    const withExtra = parseInclusionProof(formatInclusionProof({ index: 0, proof: [], checkpointNote: note, extraData: new Uint8Array(0) }));
+    const withExtra = parseInclusionProof(
+      formatInclusionProof({ index: 0, proof: [], checkpointNote: note, extraData: new Uint8Array(0) }),
+    );
     expect(withExtra.ok && withExtra.value.extraData).toEqual(new Uint8Array(0));
   });
 
   const hash = "gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=";
-  const tail = "\nexample.com/fancylog\n1\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n\n— example.com/fancylog AAAAAAA=\n";
+  const tail =
+    "\nexample.com/fancylog\n1\nsFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=\n\n— example.com/fancylog AAAAAAA=\n";
   it.each([
-    ["another header", `c2sp.org/tlog-proof@v2\nindex 0\n${tail}`, 'proof bundle does not start with "c2sp.org/tlog-proof@v1"'],
+    [
+      "another header",
+      `c2sp.org/tlog-proof@v2\nindex 0\n${tail}`,
+      'proof bundle does not start with "c2sp.org/tlog-proof@v1"',
+    ],
     ["no header", `index 0\n${tail}`, 'proof bundle does not start with "c2sp.org/tlog-proof@v1"'],
     ["an empty text", "", 'proof bundle does not start with "c2sp.org/tlog-proof@v1"'],
     ["no index line", `c2sp.org/tlog-proof@v1\n${hash}\n${tail}`, 'proof bundle has no "index <n>" line'],
     ["only a header", "c2sp.org/tlog-proof@v1\n", 'proof bundle has no "index <n>" line'],
-    ["extra after the index", `c2sp.org/tlog-proof@v1\nindex 0\nextra AAAA\n${tail}`, "proof hash 1 is not canonical base64"],
-    ["bad extra data", `c2sp.org/tlog-proof@v1\nextra A\nindex 0\n${tail}`, "proof bundle extra data is not canonical base64"],
-    ["a leading zero", `c2sp.org/tlog-proof@v1\nindex 01\n${tail}`, 'proof bundle index: "01" is not a decimal with no leading zeroes'],
-    ["a huge index", `c2sp.org/tlog-proof@v1\nindex 9007199254740992\n${tail}`, "proof bundle index: 9007199254740992 is larger than 2^53 - 1"],
-    ["two spaces", `c2sp.org/tlog-proof@v1\nindex  0\n${tail}`, 'proof bundle index: " 0" is not a decimal with no leading zeroes'],
+    [
+      "extra after the index",
+      `c2sp.org/tlog-proof@v1\nindex 0\nextra AAAA\n${tail}`,
+      "proof hash 1 is not canonical base64",
+    ],
+    [
+      "bad extra data",
+      `c2sp.org/tlog-proof@v1\nextra A\nindex 0\n${tail}`,
+      "proof bundle extra data is not canonical base64",
+    ],
+    [
+      "a leading zero",
+      `c2sp.org/tlog-proof@v1\nindex 01\n${tail}`,
+      'proof bundle index: "01" is not a decimal with no leading zeroes',
+    ],
+    [
+      "a huge index",
+      `c2sp.org/tlog-proof@v1\nindex 9007199254740992\n${tail}`,
+      "proof bundle index: 9007199254740992 is larger than 2^53 - 1",
+    ],
+    [
+      "two spaces",
+      `c2sp.org/tlog-proof@v1\nindex  0\n${tail}`,
+      'proof bundle index: " 0" is not a decimal with no leading zeroes',
+    ],
     ["a short hash", `c2sp.org/tlog-proof@v1\nindex 0\nAAAA\n${tail}`, "proof hash 1 is 3 bytes, not 32"],
-    ["a bad hash", `c2sp.org/tlog-proof@v1\nindex 0\n${hash}\n${hash.replace("g", "!")}\n${tail}`, "proof hash 2 is not canonical base64"],
-    ["too many hashes", `c2sp.org/tlog-proof@v1\nindex 0\n${`${hash}\n`.repeat(MAX_PROOF_LENGTH + 1)}${tail}`, "proof bundle has more than 64 proof hashes"],
-    ["no blank line", `c2sp.org/tlog-proof@v1\nindex 0\n${hash}`, "proof bundle has no blank line before its checkpoint"],
+    [
+      "a bad hash",
+      `c2sp.org/tlog-proof@v1\nindex 0\n${hash}\n${hash.replace("g", "!")}\n${tail}`,
+      "proof hash 2 is not canonical base64",
+    ],
+    [
+      "too many hashes",
+      `c2sp.org/tlog-proof@v1\nindex 0\n${`${hash}\n`.repeat(MAX_PROOF_LENGTH + 1)}${tail}`,
+      "proof bundle has more than 64 proof hashes",
+    ],
+    [
+      "no blank line",
+      `c2sp.org/tlog-proof@v1\nindex 0\n${hash}`,
+      "proof bundle has no blank line before its checkpoint",
+    ],
     ["no checkpoint", `c2sp.org/tlog-proof@v1\nindex 0\n${hash}\n\n`, "proof bundle has no checkpoint"],
     ["too long", `c2sp.org/tlog-proof@v1\nindex 0\n\n${"a".repeat(70_000)}`, "proof bundle is too long"],
   ])("refuses %s", (_name, text, message) => {
@@ -94,9 +156,19 @@ describe("the bundle format", () => {
     const note = "o\n1\nAAAA\n\n— o AAAAAAA=\n";
     expect(() => formatInclusionProof({ index: -1, proof: [], checkpointNote: note })).toThrow(RangeError);
     expect(() => formatInclusionProof({ index: 0.5, proof: [], checkpointNote: note })).toThrow(RangeError);
-    expect(() => formatInclusionProof({ index: 0, proof: [new Uint8Array(31)], checkpointNote: note })).toThrow("proof hash 0 is 31 bytes, not 32");
-    expect(() => formatInclusionProof({ index: 0, proof: Array.from({ length: 65 }, () => new Uint8Array(32)), checkpointNote: note })).toThrow(RangeError);
-    expect(() => formatInclusionProof({ index: 0, proof: [], checkpointNote: note.slice(0, -1) })).toThrow("checkpoint note must end with a newline");
+    expect(() => formatInclusionProof({ index: 0, proof: [new Uint8Array(31)], checkpointNote: note })).toThrow(
+      "proof hash 0 is 31 bytes, not 32",
+    );
+    expect(() =>
+      formatInclusionProof({
+        index: 0,
+        proof: Array.from({ length: 65 }, () => new Uint8Array(32)),
+        checkpointNote: note,
+      }),
+    ).toThrow(RangeError);
+    expect(() => formatInclusionProof({ index: 0, proof: [], checkpointNote: note.slice(0, -1) })).toThrow(
+      "checkpoint note must end with a newline",
+    );
   });
 });
 
@@ -107,27 +179,52 @@ describe("verifying bundles from a real log", () => {
       const text = formatInclusionProof({ index, proof: inclusionProof(index, 300, hashAt), checkpointNote: note });
       const result = await verifyInclusionBundle(text, entry(index), [vkey], ORIGIN);
       expect(result.ok, `entry ${index}`).toBe(true);
-      if (result.ok) expect(result.value).toMatchObject({ index, checkpoint: { origin: ORIGIN, size: 300 }, verifiedBy: [ORIGIN] });
+      if (result.ok)
+        expect(result.value).toMatchObject({ index, checkpoint: { origin: ORIGIN, size: 300 }, verifiedBy: [ORIGIN] });
     }
-    const parsed = parseInclusionProof(formatInclusionProof({ index: 7, proof: inclusionProof(7, 300, hashAt), checkpointNote: note }));
+    const parsed = parseInclusionProof(
+      formatInclusionProof({ index: 7, proof: inclusionProof(7, 300, hashAt), checkpointNote: note }),
+    );
     expect(parsed.ok && (await verifyInclusionBundle(parsed.value, entry(7), [vkey], ORIGIN)).ok).toBe(true);
   });
 
   it("refuses the wrong entry, index, origin, key, or a malformed bundle", async () => {
     const { note, vkey, hashAt } = await log(300);
     const text = formatInclusionProof({ index: 42, proof: inclusionProof(42, 300, hashAt), checkpointNote: note });
-    expect(await verifyInclusionBundle(text, entry(43), [vkey], ORIGIN)).toEqual({ ok: false, error: "entry is not proven in the log: inclusion proof does not lead to the root" });
-    expect(await verifyInclusionBundle(text.replace("index 42", "index 43"), entry(42), [vkey], ORIGIN)).toMatchObject({ ok: false });
-    expect(await verifyInclusionBundle(text.replace("index 42", "index 300"), entry(42), [vkey], ORIGIN)).toEqual({ ok: false, error: "entry is not proven in the log: leaf index 300 is not below tree size 300" });
-    expect(await verifyInclusionBundle(text, entry(42), [vkey], "audit.election.example/2027")).toEqual({ ok: false, error: 'checkpoint origin "audit.election.example/2026" is not "audit.election.example/2027"' });
+    expect(await verifyInclusionBundle(text, entry(43), [vkey], ORIGIN)).toEqual({
+      ok: false,
+      error: "entry is not proven in the log: inclusion proof does not lead to the root",
+    });
+    expect(await verifyInclusionBundle(text.replace("index 42", "index 43"), entry(42), [vkey], ORIGIN)).toMatchObject({
+      ok: false,
+    });
+    expect(await verifyInclusionBundle(text.replace("index 42", "index 300"), entry(42), [vkey], ORIGIN)).toEqual({
+      ok: false,
+      error: "entry is not proven in the log: leaf index 300 is not below tree size 300",
+    });
+    expect(await verifyInclusionBundle(text, entry(42), [vkey], "audit.election.example/2027")).toEqual({
+      ok: false,
+      error: 'checkpoint origin "audit.election.example/2026" is not "audit.election.example/2027"',
+    });
     const stranger = verifierKey(ORIGIN, sha256(new TextEncoder().encode("not the key")));
-    expect(await verifyInclusionBundle(text, entry(42), [stranger], ORIGIN)).toEqual({ ok: false, error: "note has no signature from a known key" });
-    expect(await verifyInclusionBundle("c2sp.org/tlog-proof@v1\n", entry(42), [vkey], ORIGIN)).toEqual({ ok: false, error: 'proof bundle has no "index <n>" line' });
+    expect(await verifyInclusionBundle(text, entry(42), [stranger], ORIGIN)).toEqual({
+      ok: false,
+      error: "note has no signature from a known key",
+    });
+    expect(await verifyInclusionBundle("c2sp.org/tlog-proof@v1\n", entry(42), [vkey], ORIGIN)).toEqual({
+      ok: false,
+      error: 'proof bundle has no "index <n>" line',
+    });
   });
 
   it("extra data is carried but never trusted or needed", async () => {
     const { note, vkey, hashAt } = await log(5);
-    const text = formatInclusionProof({ index: 3, proof: inclusionProof(3, 5, hashAt), checkpointNote: note, extraData: new TextEncoder().encode("tracking code ABC") });
+    const text = formatInclusionProof({
+      index: 3,
+      proof: inclusionProof(3, 5, hashAt),
+      checkpointNote: note,
+      extraData: new TextEncoder().encode("tracking code ABC"),
+    });
     expect(text.split("\n")[1]).toBe("extra dHJhY2tpbmcgY29kZSBBQkM=");
     expect((await verifyInclusionBundle(text, entry(3), [vkey], ORIGIN)).ok).toBe(true);
   });
@@ -139,7 +236,9 @@ describe("verifying bundles from a real log", () => {
     let checked = 0;
     for (const mask of [0x01, 0x80]) {
       for (const { at, text: flipped } of textFlips(text, mask)) {
-        expect((await verifyInclusionBundle(flipped, entry(777), [vkey], ORIGIN)).ok, `byte ${at} ^ ${mask}`).toBe(false);
+        expect((await verifyInclusionBundle(flipped, entry(777), [vkey], ORIGIN)).ok, `byte ${at} ^ ${mask}`).toBe(
+          false,
+        );
         checked++;
       }
     }

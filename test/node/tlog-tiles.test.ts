@@ -4,7 +4,17 @@
  * read back from tiles, and a flipped byte in any tile or bundle being caught.
  */
 import { describe, expect, it } from "vitest";
-import { consistencyProof, inclusionProof, leafHash, rootAt, treeHashAt, verifyConsistency, verifyInclusion, extendHashAt, type Hash } from "../../lib/tlog/merkle.ts";
+import {
+  consistencyProof,
+  inclusionProof,
+  leafHash,
+  rootAt,
+  treeHashAt,
+  verifyConsistency,
+  verifyInclusion,
+  extendHashAt,
+  type Hash,
+} from "../../lib/tlog/merkle.ts";
 import {
   decodeEntryBundle,
   edgeTilePaths,
@@ -48,7 +58,10 @@ describe("tile paths", () => {
     expect(entriesPath(0)).toBe("tile/entries/000");
     expect(entriesPath(1234067, 112)).toBe("tile/entries/x001/x234/067.p/112");
     expect(entriesPath(1000, 256)).toBe("tile/entries/x001/000");
-    expect(parseTilePath("tile/entries/x001/x234/067.p/112")).toEqual({ ok: true, value: { kind: "entries", n: 1234067, width: 112 } });
+    expect(parseTilePath("tile/entries/x001/x234/067.p/112")).toEqual({
+      ok: true,
+      value: { kind: "entries", n: 1234067, width: 112 },
+    });
     expect(parseTilePath("tile/entries/000")).toEqual({ ok: true, value: { kind: "entries", n: 0, width: 256 } });
   });
 
@@ -119,7 +132,9 @@ describe("entry bundles", () => {
   });
 
   it("refuse entries over 65535 bytes and more than 256 entries", () => {
-    expect(() => encodeEntryBundle([new Uint8Array(MAX_ENTRY_SIZE + 1)])).toThrow("entry 0 is 65536 bytes; at most 65535 fit an entry bundle");
+    expect(() => encodeEntryBundle([new Uint8Array(MAX_ENTRY_SIZE + 1)])).toThrow(
+      "entry 0 is 65536 bytes; at most 65535 fit an entry bundle",
+    );
     expect(() => encodeEntryBundle(Array.from({ length: 257 }, () => new Uint8Array(1)))).toThrow(RangeError);
   });
 
@@ -136,7 +151,10 @@ describe("entry bundles", () => {
   it("refuse 257 entries and an unexpected count", () => {
     const many = new Uint8Array(257 * 2);
     expect(decodeEntryBundle(many)).toEqual({ ok: false, error: "entry bundle has more than 256 entries" });
-    expect(decodeEntryBundle(encodeEntryBundle([entry(0), entry(1)]), 3)).toEqual({ ok: false, error: "entry bundle has 2 entries, expected 3" });
+    expect(decodeEntryBundle(encodeEntryBundle([entry(0), entry(1)]), 3)).toEqual({
+      ok: false,
+      error: "entry bundle has 2 entries, expected 3",
+    });
   });
 });
 
@@ -159,7 +177,11 @@ describe("tilesForTree publishes exactly the new and grown tiles", () => {
   it("the spec's examples: sizes 70000 and 256", () => {
     const coords = tileCoordinates(70_000);
     expect(coords.filter((c) => c.level === 0 && c.width === 256)).toHaveLength(273);
-    expect(coords.filter((c) => c.width < 256).map((c) => c.path)).toEqual(["tile/0/273.p/112", "tile/1/001.p/17", "tile/2/000.p/1"]);
+    expect(coords.filter((c) => c.width < 256).map((c) => c.path)).toEqual([
+      "tile/0/273.p/112",
+      "tile/1/001.p/17",
+      "tile/2/000.p/1",
+    ]);
     expect(coords.filter((c) => c.level === 1 && c.width === 256).map((c) => c.path)).toEqual(["tile/1/000"]);
     expect(coords).toHaveLength(273 + 1 + 1 + 1 + 1);
     expect(tileCoordinates(256).map((c) => c.path)).toEqual(["tile/0/000", "tile/1/000.p/1"]);
@@ -170,7 +192,9 @@ describe("tilesForTree publishes exactly the new and grown tiles", () => {
 
   it("one entry at a time, every size 0..1200", () => {
     for (let size = 1; size <= 1200; size++) {
-      expect(asMap(tilesForTree(size - 1, size, hashAt)), `size ${size}`).toEqual(expectedNewTiles(ref, size - 1, size));
+      expect(asMap(tilesForTree(size - 1, size, hashAt)), `size ${size}`).toEqual(
+        expectedNewTiles(ref, size - 1, size),
+      );
     }
   });
 
@@ -264,14 +288,28 @@ describe("reading stored hashes from tiles", () => {
   it("a smaller tree's proofs read its own partial tiles, which a later checkpoint superseded", async () => {
     const older = 300;
     const olderTiles = asBytes(tilesForTree(0, older, treeHashAt(ref.leaves)));
-    const proof = await readTileHashes(older, async (p) => olderTiles.get(p), (h) => inclusionProof(290, older, h));
-    expect(proof.ok && verifyInclusion(290, older, ref.leaves[290] as Hash, proof.value, ref.mth(0, older)).ok).toBe(true);
+    const proof = await readTileHashes(
+      older,
+      async (p) => olderTiles.get(p),
+      (h) => inclusionProof(290, older, h),
+    );
+    expect(proof.ok && verifyInclusion(290, older, ref.leaves[290] as Hash, proof.value, ref.mth(0, older)).ok).toBe(
+      true,
+    );
   });
 
   it("a missing or malformed tile is an Err naming it", async () => {
-    const missing = await readTileHashes(SIZE, async (p) => (p === "tile/0/000" ? undefined : tiles.get(p)), (h) => inclusionProof(3, SIZE, h));
+    const missing = await readTileHashes(
+      SIZE,
+      async (p) => (p === "tile/0/000" ? undefined : tiles.get(p)),
+      (h) => inclusionProof(3, SIZE, h),
+    );
     expect(missing).toEqual({ ok: false, error: "tile tile/0/000 is missing" });
-    const short = await readTileHashes(SIZE, async (p) => (p === "tile/0/273.p/112" ? new Uint8Array(111 * 32) : tiles.get(p)), (h) => inclusionProof(69_999, SIZE, h));
+    const short = await readTileHashes(
+      SIZE,
+      async (p) => (p === "tile/0/273.p/112" ? new Uint8Array(111 * 32) : tiles.get(p)),
+      (h) => inclusionProof(69_999, SIZE, h),
+    );
     expect(short).toEqual({ ok: false, error: "tile tile/0/273.p/112 is 3552 bytes, not 3584" });
     expect(await readTileHashes(-1, fetchTile, (h) => rootAt(1, h))).toMatchObject({ ok: false });
   });
@@ -287,7 +325,11 @@ describe("reading stored hashes from tiles", () => {
     expect(result.ok && hex(result.value)).toBe(hex(ref.leaves[pick] as Hash));
     expect(fetched.length).toBeGreaterThanOrEqual(2);
     // A tile that stays missing on the retry is an Err too.
-    const gone = await readTileHashes(SIZE, async (p) => (p === "tile/0/000" ? tiles.get(p) : undefined), (h) => h(0, 1000 + (h(0, 0)[0] ?? 0) * 100));
+    const gone = await readTileHashes(
+      SIZE,
+      async (p) => (p === "tile/0/000" ? tiles.get(p) : undefined),
+      (h) => h(0, 1000 + (h(0, 0)[0] ?? 0) * 100),
+    );
     expect(gone.ok).toBe(false);
   });
 
@@ -340,13 +382,28 @@ describe("a flipped byte in any tile or bundle is caught", () => {
       m.delete(path);
       return m;
     };
-    expect(verifyTiles(SIZE, root, (p) => without("tile/0/000").get(p))).toEqual({ ok: false, error: "tile tile/0/000 is missing" });
-    expect(verifyTiles(SIZE, root, (p) => without("tile/1/000.p/1").get(p))).toEqual({ ok: false, error: "tile tile/1/000.p/1 is missing" });
+    expect(verifyTiles(SIZE, root, (p) => without("tile/0/000").get(p))).toEqual({
+      ok: false,
+      error: "tile tile/0/000 is missing",
+    });
+    expect(verifyTiles(SIZE, root, (p) => without("tile/1/000.p/1").get(p))).toEqual({
+      ok: false,
+      error: "tile tile/1/000.p/1 is missing",
+    });
     const short = new Map(tiles).set("tile/0/001.p/44", new Uint8Array(32));
-    expect(verifyTiles(SIZE, root, (p) => short.get(p))).toEqual({ ok: false, error: "tile tile/0/001.p/44 is 32 bytes, not 1408" });
+    expect(verifyTiles(SIZE, root, (p) => short.get(p))).toEqual({
+      ok: false,
+      error: "tile tile/0/001.p/44 is 32 bytes, not 1408",
+    });
     const swapped = new Map(tiles).set("tile/1/000.p/1", ref.mth(0, 255).slice());
-    expect(verifyTiles(SIZE, root, (p) => swapped.get(p))).toEqual({ ok: false, error: "tile tile/0/000 does not hash to its entry in the tile above" });
-    expect(verifyTiles(SIZE, ref.mth(0, 299), (p) => tiles.get(p))).toEqual({ ok: false, error: "the tiles of the tree of size 300 do not lead to its root" });
+    expect(verifyTiles(SIZE, root, (p) => swapped.get(p))).toEqual({
+      ok: false,
+      error: "tile tile/0/000 does not hash to its entry in the tile above",
+    });
+    expect(verifyTiles(SIZE, ref.mth(0, 299), (p) => tiles.get(p))).toEqual({
+      ok: false,
+      error: "the tiles of the tree of size 300 do not lead to its root",
+    });
     expect(verifyTiles(-3, root, (p) => tiles.get(p)).ok).toBe(false);
     expect(verifyTiles(0, rootAt(0, treeHashAt([])), () => undefined)).toEqual({ ok: true, value: undefined });
   });
@@ -359,12 +416,19 @@ describe("a flipped byte in any tile or bundle is caught", () => {
       const tile = tiles.get(bundle.path.replace("entries", "0")) ?? new Uint8Array(0);
       const good = verifyEntryBundle(bundle.data, tile);
       expect(good.ok, bundle.path).toBe(true);
-      for (const { at, bytes } of flips(bundle.data)) expect(verifyEntryBundle(bytes, tile).ok, `${bundle.path} byte ${at}`).toBe(false);
+      for (const { at, bytes } of flips(bundle.data))
+        expect(verifyEntryBundle(bytes, tile).ok, `${bundle.path} byte ${at}`).toBe(false);
     }
-    expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), new Uint8Array(31))).toEqual({ ok: false, error: "level-0 tile is 31 bytes, not 1 to 256 hashes" });
+    expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), new Uint8Array(31))).toEqual({
+      ok: false,
+      error: "level-0 tile is 31 bytes, not 1 to 256 hashes",
+    });
     expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), new Uint8Array(0)).ok).toBe(false);
     expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), new Uint8Array(257 * 32)).ok).toBe(false);
-    expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), leafHash(entry(1)))).toEqual({ ok: false, error: "entry 0 of the bundle does not hash to the level-0 tile" });
+    expect(verifyEntryBundle(encodeEntryBundle([entry(0)]), leafHash(entry(1)))).toEqual({
+      ok: false,
+      error: "entry 0 of the bundle does not hash to the level-0 tile",
+    });
   });
 
   it("TILE_HEIGHT and TILE_WIDTH are the spec's", () => {

@@ -17,7 +17,10 @@ import { validateRollChunk, type ValidatedChunk } from "../../lib/roll/validate.
 const DISTRICTS = new Set(["north", "south", "east"]);
 const hasDistrict = (d: string): boolean => DISTRICTS.has(d);
 
-async function chunksOf(text: string | string[], options: { maxRows?: number; maxBytes?: number } = {}): Promise<{ chunks: RollChunk[]; problem?: { line: number; message: string } }> {
+async function chunksOf(
+  text: string | string[],
+  options: { maxRows?: number; maxBytes?: number } = {},
+): Promise<{ chunks: RollChunk[]; problem?: { line: number; message: string } }> {
   const chunks: RollChunk[] = [];
   for await (const next of chunkRoll(typeof text === "string" ? [text] : text, options)) {
     if (!next.ok) return { chunks, problem: next.error };
@@ -35,10 +38,19 @@ function validated(text: string, firstLine?: number): ValidatedChunk {
 describe("the header", () => {
   it("takes the two columns in either order", () => {
     expect(checkRollHeader(["national_id", "district"])).toEqual({ ok: true, value: { national_id: 0, district: 1 } });
-    expect(checkRollHeader(["district", " national_id "])).toEqual({ ok: true, value: { national_id: 1, district: 0 } });
+    expect(checkRollHeader(["district", " national_id "])).toEqual({
+      ok: true,
+      value: { national_id: 1, district: 0 },
+    });
   });
   it("refuses extra, missing, repeated and misspelt columns", () => {
-    for (const header of [["national_id", "district", "name"], ["national_id"], ["national_id", "national_id"], ["National_ID", "district"], []]) {
+    for (const header of [
+      ["national_id", "district", "name"],
+      ["national_id"],
+      ["national_id", "national_id"],
+      ["National_ID", "district"],
+      [],
+    ]) {
       expect(checkRollHeader(header).ok).toBe(false);
     }
   });
@@ -55,7 +67,7 @@ describe("validating a chunk", () => {
       "east",
       "",
       "east,AB-3000,extra",
-      "east,\"AB-4000\"",
+      'east,"AB-4000"',
       "   ,AB-5000",
     ].join("\n");
     const chunk = validated(text);
@@ -84,10 +96,18 @@ describe("validating a chunk", () => {
       return r.ok ? undefined : r.error;
     };
     expect(refusal("")).toMatchObject({ code: "invalid_roll", message: expect.stringContaining("empty") });
-    expect(refusal("id,district\nAB-0001,north\n")).toMatchObject({ code: "invalid_roll", message: expect.stringContaining("header") });
-    expect(refusal('national_id,district\nAB-0001,north\n"AB-0002,north\n')).toMatchObject({ code: "invalid_roll", line: 101 });
+    expect(refusal("id,district\nAB-0001,north\n")).toMatchObject({
+      code: "invalid_roll",
+      message: expect.stringContaining("header"),
+    });
+    expect(refusal('national_id,district\nAB-0001,north\n"AB-0002,north\n')).toMatchObject({
+      code: "invalid_roll",
+      line: 101,
+    });
     // A stray quote after a closing one is not a refusal: the field is taken literally and fails as a row.
-    expect(validated('national_id,district\n"AB-0001"x,north\n').rejected).toEqual([{ line: 2, reason: expect.stringContaining("national_id") }]);
+    expect(validated('national_id,district\n"AB-0001"x,north\n').rejected).toEqual([
+      { line: 2, reason: expect.stringContaining("national_id") },
+    ]);
     const tooMany = `national_id,district\n${"AB-0001,north\n".repeat(MAX_CHUNK_ROWS + 1)}`;
     expect(refusal(tooMany)).toMatchObject({ code: "payload_too_large" });
   });
@@ -95,7 +115,10 @@ describe("validating a chunk", () => {
 
 describe("cutting a file into chunks", () => {
   it("repeats the header, cuts at maxRows and names each chunk's first line", async () => {
-    const { chunks, problem } = await chunksOf("\uFEFFnational_id,district\r\nA-001,north\r\nA-002,south\r\n\r\nA-003,east\r\n", { maxRows: 2 });
+    const { chunks, problem } = await chunksOf(
+      "\uFEFFnational_id,district\r\nA-001,north\r\nA-002,south\r\n\r\nA-003,east\r\n",
+      { maxRows: 2 },
+    );
     expect(problem).toBeUndefined();
     expect(chunks).toEqual([
       { text: "national_id,district\r\nA-001,north\r\nA-002,south\r\n", firstLine: 2, rows: 2, bytes: 48 },
@@ -108,7 +131,11 @@ describe("cutting a file into chunks", () => {
     const text = 'national_id,district\n"A-\n001",north\nA-002,"so\nuth"\nA-003,east';
     for (let split = 0; split <= text.length; split++) {
       const { chunks } = await chunksOf([text.slice(0, split), text.slice(split)], { maxRows: 1 });
-      expect(chunks.map((c) => [c.firstLine, c.rows])).toEqual([[2, 1], [4, 1], [6, 1]]);
+      expect(chunks.map((c) => [c.firstLine, c.rows])).toEqual([
+        [2, 1],
+        [4, 1],
+        [6, 1],
+      ]);
       expect(chunks[2]?.text).toBe("national_id,district\nA-003,east");
     }
   });
@@ -126,7 +153,10 @@ describe("cutting a file into chunks", () => {
   });
 
   it("stops at a quote that never closes, after sending every row before it", async () => {
-    const { chunks, problem } = await chunksOf('national_id,district\nA-001,north\nA-002,north\n"A-003,north\nA-004,north\n', { maxRows: 10 });
+    const { chunks, problem } = await chunksOf(
+      'national_id,district\nA-001,north\nA-002,north\n"A-003,north\nA-004,north\n',
+      { maxRows: 10 },
+    );
     expect(chunks.map((c) => c.rows)).toEqual([2]);
     expect(problem).toEqual({ line: 4, message: expect.stringContaining("never closes") });
   });
@@ -188,11 +218,19 @@ describe("cutting a file into chunks", () => {
 
 describe("the synthetic roll", () => {
   it("is deterministic and is what elections/demo/voters.csv holds", async () => {
-    const options = checkSyntheticRoll({ count: 1000, districts: ["district-north", "district-south", "district-east"], prefix: "DEMO" });
+    const options = checkSyntheticRoll({
+      count: 1000,
+      districts: ["district-north", "district-south", "district-east"],
+      prefix: "DEMO",
+    });
     if (!options.ok) throw new Error(options.error);
     const text = [...syntheticRollText(options.value)].join("");
     expect(text).toBe([...syntheticRollText(options.value)].join(""));
-    expect(text.startsWith("national_id,district\nDEMO-0001,district-north\nDEMO-0002,district-south\nDEMO-0003,district-east\n")).toBe(true);
+    expect(
+      text.startsWith(
+        "national_id,district\nDEMO-0001,district-north\nDEMO-0002,district-south\nDEMO-0003,district-east\n",
+      ),
+    ).toBe(true);
     expect(text.endsWith("DEMO-1000,district-north\n")).toBe(true);
     expect(await readFile(new URL("../../elections/demo/voters.csv", import.meta.url), "utf8")).toBe(text);
   });
@@ -216,7 +254,9 @@ describe("the CLI import loop", () => {
   });
 
   /** A fake API that validates like the Worker and answers like it. */
-  function fakeApi(fail: (call: number) => Error | undefined = () => undefined): RollApi & { calls: { path: string; text: string }[] } {
+  function fakeApi(
+    fail: (call: number) => Error | undefined = () => undefined,
+  ): RollApi & { calls: { path: string; text: string }[] } {
     const calls: { path: string; text: string }[] = [];
     return {
       calls,
@@ -227,14 +267,26 @@ describe("the CLI import loop", () => {
         if (failure) throw failure;
         const firstLine = Number(new URL(path, "http://x").searchParams.get("firstLine"));
         const chunk = validated(body.text, firstLine);
-        return { electionId: "e", firstLine: chunk.firstLine, rows: chunk.rows, accepted: chunk.entries.length, written: chunk.entries.length, unchanged: 0, rejected: chunk.rejected, rejectedTotal: chunk.rejected.length };
+        return {
+          electionId: "e",
+          firstLine: chunk.firstLine,
+          rows: chunk.rows,
+          accepted: chunk.entries.length,
+          written: chunk.entries.length,
+          unchanged: 0,
+          rejected: chunk.rejected,
+          rejectedTotal: chunk.rejected.length,
+        };
       },
     };
   }
 
   it("sends every chunk, adds up the answers and keeps the first rejected rows", async () => {
     const file = join(dir, "roll.csv");
-    const rows = Array.from({ length: 25 }, (_, i) => `ID-${String(i + 1).padStart(3, "0")},${i % 5 === 4 ? "nowhere" : "north"}`);
+    const rows = Array.from(
+      { length: 25 },
+      (_, i) => `ID-${String(i + 1).padStart(3, "0")},${i % 5 === 4 ? "nowhere" : "north"}`,
+    );
     await writeFile(file, `national_id,district\n${rows.join("\n")}\n`);
     const api = fakeApi();
     const summary = await importRollFile(api, "e", file, { chunkRows: 10, keepRejected: 3 });
@@ -255,9 +307,15 @@ describe("the CLI import loop", () => {
     expect(await importRollFile(retried, "e", file, { chunkRows: 1 })).toMatchObject({ chunks: 3, accepted: 3 });
     expect(retried.calls.map((c) => c.path.split("=")[1])).toEqual(["2", "3", "3", "4"]);
 
-    const refused = fakeApi((n) => (n === 2 ? new ApiCallError(422, "invalid_roll", "bad", [{ path: "line 3", message: "bad" }]) : undefined));
+    const refused = fakeApi((n) =>
+      n === 2 ? new ApiCallError(422, "invalid_roll", "bad", [{ path: "line 3", message: "bad" }]) : undefined,
+    );
     const summary = await importRollFile(refused, "e", file, { chunkRows: 1 });
-    expect(summary).toMatchObject({ chunks: 1, accepted: 1, stoppedAt: { line: 3, message: "invalid_roll: bad (line 3)" } });
+    expect(summary).toMatchObject({
+      chunks: 1,
+      accepted: 1,
+      stoppedAt: { line: 3, message: "invalid_roll: bad (line 3)" },
+    });
 
     const denied = fakeApi(() => new ApiCallError(403, "forbidden", "no"));
     await expect(importRollFile(denied, "e", file)).rejects.toThrow(ApiCallError);

@@ -40,17 +40,37 @@ afterAll(async () => {
 it(`imports ${ROWS} voters with the CLI, in chunks, with counts that add up`, async () => {
   const file = join(stateDir, "roll-million.csv");
   const env = { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile };
-  await run(NODE, [ADMIN, "roll", "generate", file, "--count", String(ROWS), "--districts", "district-north,district-south,district-east", "--prefix", "BULK"], { env });
+  await run(
+    NODE,
+    [
+      ADMIN,
+      "roll",
+      "generate",
+      file,
+      "--count",
+      String(ROWS),
+      "--districts",
+      "district-north,district-south,district-east",
+      "--prefix",
+      "BULK",
+    ],
+    { env },
+  );
 
   const started = performance.now();
-  const { stdout, stderr } = await run(NODE, [ADMIN, "roll", "import", DEMO_ELECTION_ID, file], { env, maxBuffer: 16 << 20 });
+  const { stdout, stderr } = await run(NODE, [ADMIN, "roll", "import", DEMO_ELECTION_ID, file], {
+    env,
+    maxBuffer: 16 << 20,
+  });
   if (stderr.trim() !== "") console.log(stderr);
   const seconds = (performance.now() - started) / 1000;
   console.log(`roll import of ${ROWS} rows: ${seconds.toFixed(1)} s (${Math.round(ROWS / seconds)} rows/s)`);
 
   expect(stdout).toContain(`${ROWS} rows in 100 chunks`);
   expect(stdout).toContain("rejected   0");
-  const [accepted, written, unchanged] = (/accepted {3}(\d+) \(written (\d+), unchanged (\d+)\)/.exec(stdout) ?? []).slice(1).map(Number);
+  const [accepted, written, unchanged] = (/accepted {3}(\d+) \(written (\d+), unchanged (\d+)\)/.exec(stdout) ?? [])
+    .slice(1)
+    .map(Number);
   expect(accepted).toBe(ROWS);
   expect((written ?? 0) + (unchanged ?? 0)).toBe(ROWS);
   // Unless a chunk was sent again after a lost answer (the CLI says so), every row was new.
@@ -59,12 +79,23 @@ it(`imports ${ROWS} voters with the CLI, in chunks, with counts that add up`, as
   // The demo roll's 1,000 voters were there already; the bulk ids are new and spread in turn.
   const summary = RollSummary.parse(await client.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll`));
   expect(summary.total).toBe(ROWS + 1000);
-  expect(summary.byDistrict).toEqual({ "district-east": 333_333 + 333, "district-north": 333_334 + 334, "district-south": 333_333 + 333 });
+  expect(summary.byDistrict).toEqual({
+    "district-east": 333_333 + 333,
+    "district-north": 333_334 + 334,
+    "district-south": 333_333 + 333,
+  });
 }, 900_000);
 
 it("shows the operator each rejected row's line and reason, and exits 1", async () => {
   const file = join(stateDir, "roll-bad.csv");
-  const rows = ["district,national_id", "district-north,CLI-0001", "district-nowhere,CLI-0002", "", "district-south,??", "district-east,CLI-0003"];
+  const rows = [
+    "district,national_id",
+    "district-north,CLI-0001",
+    "district-nowhere,CLI-0002",
+    "",
+    "district-south,??",
+    "district-east,CLI-0003",
+  ];
   for (let i = 0; i < 30; i++) rows.push(`district-mars,CLI-1${String(i).padStart(3, "0")}`);
   await writeFile(file, `${rows.join("\n")}\n`);
   const env = { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile };

@@ -61,7 +61,12 @@ beforeAll(async () => {
   const north = await newVoter(ELECTION, "district-north");
   superseded = await castOk(ELECTION, north, NORTH_BALLOT);
   // The same voter votes again: the first ballot is retracted and must never be published.
-  receipts.push(await castOk(ELECTION, north, [{ contestId: "contest-president", optionIds: ["sel-president-liis-kask"] }, ...NORTH_BALLOT.slice(1)]));
+  receipts.push(
+    await castOk(ELECTION, north, [
+      { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+      ...NORTH_BALLOT.slice(1),
+    ]),
+  );
   receipts.push(await castOk(ELECTION, await newVoter(ELECTION, "district-north"), NORTH_BALLOT));
   receipts.push(await castOk(ELECTION, await newVoter(ELECTION, "district-east"), EAST_BALLOT));
 }, 30_000);
@@ -69,7 +74,9 @@ beforeAll(async () => {
 describe("receipts", () => {
   it("resolve to their leaf index and to an inclusion proof that verifies against the log's key", async () => {
     const vkey = (await (await SELF.fetch(`${BASE}/v1/logs/${ELECTION}/verifier-key`)).text()).trim();
-    const info: { origin: string; verifierKey: string } = await (await SELF.fetch(`${BASE}/v1/logs/${ELECTION}`)).json();
+    const info: { origin: string; verifierKey: string } = await (
+      await SELF.fetch(`${BASE}/v1/logs/${ELECTION}`)
+    ).json();
     expect(info.verifierKey).toBe(vkey);
     for (const receipt of [superseded, ...receipts]) {
       const status = await waitFor(async () => {
@@ -109,7 +116,14 @@ describe("the public log routes", () => {
     const tile = await SELF.fetch(`${BASE}/v1/logs/${ELECTION}/${entriesPath(0, Math.min(size, 256))}`);
     expect(tile.status).toBe(200);
     expect(tile.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
-    for (const bad of ["tile/entries/0", "tile/0/x000/001", "tile/0/000.p/256", "tile/64/000", "tile/entries/000.p/0", "tile/0/abc"]) {
+    for (const bad of [
+      "tile/entries/0",
+      "tile/0/x000/001",
+      "tile/0/000.p/256",
+      "tile/64/000",
+      "tile/entries/000.p/0",
+      "tile/0/abc",
+    ]) {
       const res = await SELF.fetch(`${BASE}/v1/logs/${ELECTION}/${bad}`);
       expect(res.status, bad).toBeGreaterThanOrEqual(400);
       expect(res.status, bad).toBeLessThan(500);
@@ -142,12 +156,29 @@ describe("election events", () => {
       closedAt: "2026-06-01T20:00:00Z",
       votersCheckedIn: 2,
       ballotsCast: 2,
-      contests: [{ contestId: "contest-president", options: [{ optionId: "sel-president-aino-tamm", votes: 2 }], writeIns: 0, blanks: 0 }],
+      contests: [
+        {
+          contestId: "contest-president",
+          options: [{ optionId: "sel-president-aino-tamm", votes: 2 }],
+          writeIns: 0,
+          blanks: 0,
+        },
+      ],
       payloadText: "QR-TEXT-AS-SCANNED",
     };
     expect((await logStationResults(env, OPEN, sheet)).ok).toBe(true);
     expect(await logStationResults(env, OPEN, sheet)).toEqual({ ok: true, value: { pooled: 0, duplicates: 1 } });
-    expect((await logPaperCancellation(env, OPEN, { stationId: "station-audit-1", districtId: "district-north", at: "2026-06-01T12:00:00.000Z", serial: "S-1", reason: "spoiled" })).ok).toBe(true);
+    expect(
+      (
+        await logPaperCancellation(env, OPEN, {
+          stationId: "station-audit-1",
+          districtId: "district-north",
+          at: "2026-06-01T12:00:00.000Z",
+          serial: "S-1",
+          reason: "spoiled",
+        })
+      ).ok,
+    ).toBe(true);
     const types = await waitFor(async () => {
       await sequencer(OPEN).sequenceNow();
       const log = await readPublishedLog(OPEN).catch(() => undefined);
@@ -176,7 +207,9 @@ describe("after the polls close", () => {
     }
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 200)));
     // The re-vote's retraction has reached the log, so the superseded ballot stays unpublished.
-    await waitFor(async () => ((await sequencer(ELECTION).status()).castVoteRecords.retracted === 1 ? true : undefined));
+    await waitFor(async () =>
+      (await sequencer(ELECTION).status()).castVoteRecords.retracted === 1 ? true : undefined,
+    );
     // Every ballot has reached the log (its receipt resolved above) before publication.
     const published = await admin("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`);
     expect(published.status).toBe(200);
@@ -191,7 +224,9 @@ describe("after the polls close", () => {
     for (const [i, e] of log.decoded.entries()) await auditor.add(i, e);
     const findings = auditor.finish();
     expect(findings.problems).toEqual([]);
-    expect(findings.counts).toEqual(expect.objectContaining({ ballot: 4, retraction: 1, "cast-vote-record": 3, "polls-closed": 1 }));
+    expect(findings.counts).toEqual(
+      expect.objectContaining({ ballot: 4, retraction: 1, "cast-vote-record": 3, "polls-closed": 1 }),
+    );
     // The records carry no commitment, tracking code or ballot id.
     const recordText = JSON.stringify(log.decoded.filter((e) => e.type === "cast-vote-record"));
     for (const r of [superseded, ...receipts]) {
@@ -206,16 +241,28 @@ describe("after the polls close", () => {
     expect(findings.recount.ballots).toBe(3);
 
     const status = await sequencer(ELECTION).status();
-    expect(status.castVoteRecords).toEqual({ pending: 0, publishing: 0, published: 3, retracted: 1, awaitingBallot: 0, rounds: 1 });
+    expect(status.castVoteRecords).toEqual({
+      pending: 0,
+      publishing: 0,
+      published: 3,
+      retracted: 1,
+      awaitingBallot: 0,
+      rounds: 1,
+    });
     // A second request starts no empty round.
-    expect(await (await admin("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).json()).toEqual({ round: 1, records: 0 });
+    expect(await (await admin("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).json()).toEqual({
+      round: 1,
+      records: 0,
+    });
   }, 60_000);
 
   it("shows the sequencer's status to officials only", async () => {
     expect((await SELF.fetch(`${BASE}/v1/admin/elections/${ELECTION}/log`)).status).toBe(401);
     const res = await admin("GET", `/v1/admin/elections/${ELECTION}/log`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(expect.objectContaining({ electionId: ELECTION, halted: null, pollsOpened: true, pollsClosed: true }));
+    expect(await res.json()).toEqual(
+      expect.objectContaining({ electionId: ELECTION, halted: null, pollsOpened: true, pollsClosed: true }),
+    );
   });
 });
 

@@ -36,8 +36,14 @@ async function newVoter(electionId: string, district: string): Promise<string> {
 beforeAll(async () => {
   await loadDemoElection({ electionId: FIRST_WINS, crossChannelPolicy: "first-wins" });
   await loadDemoElection({ electionId: SUPERSEDES, crossChannelPolicy: "paper-supersedes" });
-  await loadDemoElection({ electionId: "cast-closed", polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" } });
-  await loadDemoElection({ electionId: "cast-not-open", polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" } });
+  await loadDemoElection({
+    electionId: "cast-closed",
+    polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" },
+  });
+  await loadDemoElection({
+    electionId: "cast-not-open",
+    polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" },
+  });
 });
 
 describe("casting an online ballot", () => {
@@ -49,8 +55,17 @@ describe("casting an online ballot", () => {
     expect(receipt.trackingCode).toMatch(TRACKING_CODE);
     expect(receipt.replayed).toBe(false);
     const jwks: { keys: { kty: string }[] } = await (await SELF.fetch(`${BASE}/v1/receipt-keys`)).json();
-    const { payload } = await jwtVerify(receipt.receiptJws, createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]), { algorithms: ["EdDSA"] });
-    expect(payload).toMatchObject({ electionId: FIRST_WINS, trackingCode: receipt.trackingCode, commitment: receipt.commitment, channel: "online" });
+    const { payload } = await jwtVerify(
+      receipt.receiptJws,
+      createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]),
+      { algorithms: ["EdDSA"] },
+    );
+    expect(payload).toMatchObject({
+      electionId: FIRST_WINS,
+      trackingCode: receipt.trackingCode,
+      commitment: receipt.commitment,
+      channel: "online",
+    });
     // The receipt carries no choice and no voter.
     expect(JSON.stringify(payload)).not.toContain("sel-");
     expect(JSON.stringify(payload)).not.toContain(await voterKeyFor("EE-CAST-0001"));
@@ -77,14 +92,61 @@ describe("casting an online ballot", () => {
   });
 
   const bad: [string, CastContest[], string][] = [
-    ["a contest not on the voter's style", [{ contestId: "contest-parliament-south", optionIds: ["sel-parliament-south-peeter-org"] }], "contest_not_on_ballot_style"],
+    [
+      "a contest not on the voter's style",
+      [{ contestId: "contest-parliament-south", optionIds: ["sel-parliament-south-peeter-org"] }],
+      "contest_not_on_ballot_style",
+    ],
     ["an unknown contest", [{ contestId: "contest-nope", optionIds: [] }], "contest_not_on_ballot_style"],
-    ["a contest twice", [{ contestId: "contest-president", optionIds: [] }, { contestId: "contest-president", optionIds: [] }], "duplicate_contest"],
-    ["an option of another contest", [{ contestId: "contest-president", optionIds: ["sel-parliament-north-mari-saar"] }], "unknown_option"],
-    ["an option twice", [{ contestId: "contest-parliament-north", optionIds: ["sel-parliament-north-mari-saar", "sel-parliament-north-mari-saar"] }], "duplicate_option"],
-    ["an overvote", [{ contestId: "contest-parliament-north", optionIds: ["sel-parliament-north-mari-saar", "sel-parliament-north-toomas-kivi"] }], "overvote"],
-    ["a write-in without a name", [{ contestId: "contest-president", optionIds: ["sel-president-write-in"] }], "write_in_missing"],
-    ["write-in text on a named candidate", [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"], writeIns: { "sel-president-aino-tamm": "X" } }], "write_in_not_allowed"],
+    [
+      "a contest twice",
+      [
+        { contestId: "contest-president", optionIds: [] },
+        { contestId: "contest-president", optionIds: [] },
+      ],
+      "duplicate_contest",
+    ],
+    [
+      "an option of another contest",
+      [{ contestId: "contest-president", optionIds: ["sel-parliament-north-mari-saar"] }],
+      "unknown_option",
+    ],
+    [
+      "an option twice",
+      [
+        {
+          contestId: "contest-parliament-north",
+          optionIds: ["sel-parliament-north-mari-saar", "sel-parliament-north-mari-saar"],
+        },
+      ],
+      "duplicate_option",
+    ],
+    [
+      "an overvote",
+      [
+        {
+          contestId: "contest-parliament-north",
+          optionIds: ["sel-parliament-north-mari-saar", "sel-parliament-north-toomas-kivi"],
+        },
+      ],
+      "overvote",
+    ],
+    [
+      "a write-in without a name",
+      [{ contestId: "contest-president", optionIds: ["sel-president-write-in"] }],
+      "write_in_missing",
+    ],
+    [
+      "write-in text on a named candidate",
+      [
+        {
+          contestId: "contest-president",
+          optionIds: ["sel-president-aino-tamm"],
+          writeIns: { "sel-president-aino-tamm": "X" },
+        },
+      ],
+      "write_in_not_allowed",
+    ],
   ];
   it.each(bad)("refuses %s with 422 and its code, and records nothing", async (_name, contests, problemCode) => {
     const session = await newVoter(FIRST_WINS, "district-north");
@@ -99,7 +161,17 @@ describe("casting an online ballot", () => {
 
   it("refuses a choose-N overvote", async () => {
     const session = await newVoter(FIRST_WINS, "district-east");
-    const res = await cast(FIRST_WINS, session, [{ contestId: "contest-council-east", optionIds: ["sel-council-east-anna-laur", "sel-council-east-mart-parn", "sel-council-east-eva-sild", "sel-council-east-karl-tuul"] }]);
+    const res = await cast(FIRST_WINS, session, [
+      {
+        contestId: "contest-council-east",
+        optionIds: [
+          "sel-council-east-anna-laur",
+          "sel-council-east-mart-parn",
+          "sel-council-east-eva-sild",
+          "sel-council-east-karl-tuul",
+        ],
+      },
+    ]);
     expect(res.status).toBe(422);
     expect((await codeOf(res)).problems.map((p) => p.code)).toEqual(["overvote"]);
   });
@@ -157,7 +229,12 @@ describe("first-wins", () => {
     expect(again.trackingCode).toBe(first.trackingCode);
     expect(again.receiptJws).toBe(first.receiptJws);
     expect(again.replayed).toBe(true);
-    const other = await cast(FIRST_WINS, session, [{ contestId: "contest-president", optionIds: ["sel-president-juhan-mets"] }], key);
+    const other = await cast(
+      FIRST_WINS,
+      session,
+      [{ contestId: "contest-president", optionIds: ["sel-president-juhan-mets"] }],
+      key,
+    );
     expect(other.status).toBe(409);
     expect((await codeOf(other)).code).toBe("idempotency_conflict");
   });
@@ -179,7 +256,12 @@ describe("first-wins", () => {
           forgetLinksAtMs: Date.now() + 7_200_000,
           idempotencyKey: `race-${i}-${crypto.randomUUID()}`,
           ballotId: crypto.randomUUID(),
-          contests: [{ contestId: "contest-president", optionIds: [i % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-liis-kask"] }],
+          contests: [
+            {
+              contestId: "contest-president",
+              optionIds: [i % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-liis-kask"],
+            },
+          ],
           commitment: `c-${i}`,
           trackingCode: `T-${i}`,
         }),
@@ -192,7 +274,9 @@ describe("first-wins", () => {
 
   it("accepts exactly one of 200 concurrent casts by one voter over HTTP; the rest are refused cleanly", async () => {
     const session = await newVoter(FIRST_WINS, "district-north");
-    const statuses = await Promise.all(Array.from({ length: 200 }, () => cast(FIRST_WINS, session, NORTH_BALLOT).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 200 }, () => cast(FIRST_WINS, session, NORTH_BALLOT).then((r) => r.status)),
+    );
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
     expect(statuses.every((s) => s === 201 || s === 409 || s === 429)).toBe(true);
   });
@@ -203,12 +287,18 @@ describe("paper-supersedes", () => {
     await enrol(SUPERSEDES, "EE-REVOTE-01", "district-north");
     const session = await voterSession(SUPERSEDES, "EE-REVOTE-01");
     const first: ReceiptBody = await (await cast(SUPERSEDES, session, NORTH_BALLOT)).json();
-    const secondRes = await cast(SUPERSEDES, session, [{ contestId: "contest-president", optionIds: ["sel-president-liis-kask"] }]);
+    const secondRes = await cast(SUPERSEDES, session, [
+      { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+    ]);
     expect(secondRes.status).toBe(201);
     const second: ReceiptBody = await secondRes.json();
     expect(second.trackingCode).not.toBe(first.trackingCode);
     const voterKey = await voterKeyFor("EE-REVOTE-01");
-    expect(await ledgerFor(env, SUPERSEDES, voterKey).status(SUPERSEDES, voterKey)).toEqual({ state: "online", revotes: 1, counted: 1 });
+    expect(await ledgerFor(env, SUPERSEDES, voterKey).status(SUPERSEDES, voterKey)).toEqual({
+      state: "online",
+      revotes: 1,
+      counted: 1,
+    });
     const superseded = await waitFor(async () => {
       const check = await SELF.fetch(first.checkUrl);
       const body = check.status === 200 ? ((await check.json()) as { status: string }) : undefined;

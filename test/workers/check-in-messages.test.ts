@@ -50,7 +50,9 @@ async function deliver(bodies: readonly unknown[]): Promise<{ acked: string[]; r
 }
 
 async function stationCount(stationId: string): Promise<number> {
-  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM check_ins WHERE election_id = ? AND station_id = ?`).bind(ELECTION, stationId).first();
+  const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM check_ins WHERE election_id = ? AND station_id = ?`)
+    .bind(ELECTION, stationId)
+    .first();
   return z.object({ n: z.number() }).parse(row).n;
 }
 
@@ -75,7 +77,9 @@ describe("check-in messages", () => {
     // The district's shards hold the one ballot and nothing else.
     let ballots = 0;
     for (let k = 0; k < TALLY_SHARDS; k += 1) {
-      const snapshot = await env.TALLY_SHARD.get(env.TALLY_SHARD.idFromName(`${ELECTION}/district-north/${k}`)).snapshot();
+      const snapshot = await env.TALLY_SHARD.get(
+        env.TALLY_SHARD.idFromName(`${ELECTION}/district-north/${k}`),
+      ).snapshot();
       ballots += snapshot?.totals.ballots ?? 0;
     }
     expect(ballots).toBe(1);

@@ -19,7 +19,11 @@ interface DeadLetter {
 }
 
 async function deadLetters(): Promise<DeadLetter[]> {
-  return (await env.DB.prepare(`SELECT body_json, parses, deliveries FROM dead_letters ORDER BY first_seen, body_json`).all<DeadLetter>()).results;
+  return (
+    await env.DB.prepare(
+      `SELECT body_json, parses, deliveries FROM dead_letters ORDER BY first_seen, body_json`,
+    ).all<DeadLetter>()
+  ).results;
 }
 
 beforeAll(async () => {
@@ -48,18 +52,26 @@ describe("the dead-letter queue", () => {
     );
     // The ballot went back to its queue and was recorded like any other.
     await waitFor(async () => {
-      const row = await env.DB.prepare(`SELECT cvr_id FROM cast_vote_records WHERE cvr_id = ?`).bind(ballot.ballotId).first();
+      const row = await env.DB.prepare(`SELECT cvr_id FROM cast_vote_records WHERE cvr_id = ?`)
+        .bind(ballot.ballotId)
+        .first();
       return row ?? undefined;
     });
 
     // The same body again counts a further delivery, not a new row.
-    await handleDeadLetters(createMessageBatch<unknown>("ballots-dlq", [{ ...messages[1]!, id: crypto.randomUUID() }]), env, 0);
+    await handleDeadLetters(
+      createMessageBatch<unknown>("ballots-dlq", [{ ...messages[1]!, id: crypto.randomUUID() }]),
+      env,
+      0,
+    );
     expect((await deadLetters()).find((r) => r.parses === 0)?.deliveries).toBe(2);
   });
 
   it("receives what the ballot consumer cannot parse, through the real queue", async () => {
     const body = { kind: "ballot", ballotId: "not-a-uuid", marker: crypto.randomUUID() };
-    const batch = createMessageBatch<unknown>("ballots-1", [{ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }]);
+    const batch = createMessageBatch<unknown>("ballots-1", [
+      { id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body },
+    ]);
     const ctx = createExecutionContext();
     await worker.queue(batch, env);
     const result = await getQueueResult(batch, ctx);

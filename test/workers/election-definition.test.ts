@@ -103,7 +103,9 @@ async function problemsOf(res: Response): Promise<{ path: string; message: strin
 
 describe("loading the demo election", () => {
   it("creates it and compiles districts, ballot styles and every kind of contest", async () => {
-    const res = await load(definitionWith({ electionId: "demo-compiled", polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }));
+    const res = await load(
+      definitionWith({ electionId: "demo-compiled", polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }),
+    );
     expect(res.status).toBe(201);
     const body: Loaded = await res.json();
     expect(body).toEqual({
@@ -136,7 +138,12 @@ describe("loading the demo election", () => {
     ]);
 
     const president = election.contests.get("contest-president");
-    expect(president).toMatchObject({ kind: "candidate", districtId: "demo-republic", votesAllowed: 1, writeInsAllowed: true });
+    expect(president).toMatchObject({
+      kind: "candidate",
+      districtId: "demo-republic",
+      votesAllowed: 1,
+      writeInsAllowed: true,
+    });
     expect(president?.options.map((o) => [o.label, o.isWriteIn])).toEqual([
       ["Aino Tamm", false],
       ["Juhan Mets", false],
@@ -146,7 +153,12 @@ describe("loading the demo election", () => {
     expect(president?.options[0]?.partyId).toBe("party-harbour");
 
     const council = election.contests.get("contest-council-east");
-    expect(council).toMatchObject({ kind: "candidate", districtId: "district-east", votesAllowed: 3, writeInsAllowed: false });
+    expect(council).toMatchObject({
+      kind: "candidate",
+      districtId: "district-east",
+      votesAllowed: 3,
+      writeInsAllowed: false,
+    });
     expect(council?.options).toHaveLength(6);
 
     const referendum = election.contests.get("contest-referendum-voting-age");
@@ -159,7 +171,9 @@ describe("loading the demo election", () => {
 
   it("replaces it before polls open, one version up, and refuses once they have opened", async () => {
     const id = "demo-versions";
-    expect((await load(definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }))).status).toBe(201);
+    expect(
+      (await load(definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }))).status,
+    ).toBe(201);
 
     const again = await load(definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }));
     expect(again.status).toBe(200);
@@ -296,7 +310,9 @@ describe("who may do what", () => {
   const id = "demo-roles";
 
   beforeAll(async () => {
-    expect((await load(definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }))).status).toBe(201);
+    expect(
+      (await load(definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }))).status,
+    ).toBe(201);
   });
 
   it("needs a token to load", async () => {
@@ -348,7 +364,12 @@ describe("public election and the voter's ballot", () => {
     expect(body.electionId).toBe(id);
     expect(body.polls).toEqual({ opensAt: "2026-01-01T00:00:00Z", closesAt: "2030-12-31T23:59:59Z" });
     expect(body.policies).toEqual({ crossChannelPolicy: "first-wins", resultsVisibility: "live" });
-    expect(body.districts.map((d) => d.id)).toEqual(["demo-republic", "district-north", "district-south", "district-east"]);
+    expect(body.districts.map((d) => d.id)).toEqual([
+      "demo-republic",
+      "district-north",
+      "district-south",
+      "district-east",
+    ]);
     expect(body.contests.map((c) => [c.id, c.kind, c.votesAllowed])).toEqual([
       ["contest-president", "candidate", 1],
       ["contest-parliament-north", "candidate", 1],
@@ -361,19 +382,35 @@ describe("public election and the voter's ballot", () => {
   });
 
   async function sessionFor(electionId: string, ballotStyleId: string, districtId: string): Promise<string> {
-    const { token } = await issueVoterSession(configOf(env), { voterKey: "test-voter-key", electionId, ballotStyleId, districtId });
+    const { token } = await issueVoterSession(configOf(env), {
+      voterKey: "test-voter-key",
+      electionId,
+      ballotStyleId,
+      districtId,
+    });
     return token;
   }
 
   it("gives a voter of district-north exactly that style's contests", async () => {
     const token = await sessionFor(id, "bs-north", "district-north");
-    const res = await SELF.fetch(`${BASE}/v1/elections/${id}/ballot`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await SELF.fetch(`${BASE}/v1/elections/${id}/ballot`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(res.status).toBe(200);
-    const body: { electionId: string; ballotStyleId: string; districtId: string; contests: ContestView[]; polls: unknown } =
-      await res.json();
+    const body: {
+      electionId: string;
+      ballotStyleId: string;
+      districtId: string;
+      contests: ContestView[];
+      polls: unknown;
+    } = await res.json();
     expect(body.ballotStyleId).toBe("bs-north");
     expect(body.districtId).toBe("district-north");
-    expect(body.contests.map((c) => c.id)).toEqual(["contest-president", "contest-parliament-north", "contest-referendum-voting-age"]);
+    expect(body.contests.map((c) => c.id)).toEqual([
+      "contest-president",
+      "contest-parliament-north",
+      "contest-referendum-voting-age",
+    ]);
     const president = body.contests[0];
     expect(president?.writeInsAllowed).toBe(true);
     expect(president?.options.at(-1)).toEqual({ id: "sel-president-write-in", label: "Write-in", isWriteIn: true });
@@ -387,7 +424,9 @@ describe("public election and the voter's ballot", () => {
     expect(((await none.json()) as ErrorBody).error.code).toBe("unauthenticated");
 
     const other = await sessionFor("demo-compiled", "bs-north", "district-north");
-    const res = await SELF.fetch(`${BASE}/v1/elections/${id}/ballot`, { headers: { authorization: `Bearer ${other}` } });
+    const res = await SELF.fetch(`${BASE}/v1/elections/${id}/ballot`, {
+      headers: { authorization: `Bearer ${other}` },
+    });
     expect(res.status).toBe(403);
     expect(((await res.json()) as ErrorBody).error.code).toBe("forbidden");
   });

@@ -48,12 +48,21 @@ describe("check-in under first-wins", () => {
     const e = "ledger-fw-1";
     const ledger = ledgerFor(env, e, "voter-a");
     expect((await ledger.castOnline(castRequest(e, "voter-a", "first-wins"))).ok).toBe(true);
-    expect(await ledger.checkIn(checkInRequest(e, "voter-a", "first-wins"))).toEqual({ ok: false, error: "already_voted_online" });
+    expect(await ledger.checkIn(checkInRequest(e, "voter-a", "first-wins"))).toEqual({
+      ok: false,
+      error: "already_voted_online",
+    });
 
     const other = ledgerFor(env, e, "voter-b");
     const checkIn = await other.checkIn(checkInRequest(e, "voter-b", "first-wins"));
-    expect(checkIn).toEqual({ ok: true, value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: false, replayed: false } });
-    expect(await other.castOnline(castRequest(e, "voter-b", "first-wins"))).toEqual({ ok: false, error: "already_voted_on_paper" });
+    expect(checkIn).toEqual({
+      ok: true,
+      value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: false, replayed: false },
+    });
+    expect(await other.castOnline(castRequest(e, "voter-b", "first-wins"))).toEqual({
+      ok: false,
+      error: "already_voted_on_paper",
+    });
   });
 
   it("a second check-in, at any station, is refused; a replay of the first answers the same", async () => {
@@ -61,9 +70,18 @@ describe("check-in under first-wins", () => {
     const ledger = ledgerFor(env, e, "voter-c");
     const first = checkInRequest(e, "voter-c", "first-wins", "station-1");
     expect((await ledger.checkIn(first)).ok).toBe(true);
-    expect(await ledger.checkIn(first)).toEqual({ ok: true, value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: false, replayed: true } });
-    expect(await ledger.checkIn(checkInRequest(e, "voter-c", "first-wins", "station-2"))).toEqual({ ok: false, error: "already_checked_in" });
-    expect(await ledger.checkIn({ ...first, stationId: "station-9" })).toEqual({ ok: false, error: "idempotency_conflict" });
+    expect(await ledger.checkIn(first)).toEqual({
+      ok: true,
+      value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: false, replayed: true },
+    });
+    expect(await ledger.checkIn(checkInRequest(e, "voter-c", "first-wins", "station-2"))).toEqual({
+      ok: false,
+      error: "already_checked_in",
+    });
+    expect(await ledger.checkIn({ ...first, stationId: "station-9" })).toEqual({
+      ok: false,
+      error: "idempotency_conflict",
+    });
   });
 
   it("racing an online cast against a check-in 50 times leaves exactly one of them accepted each time", async () => {
@@ -71,7 +89,10 @@ describe("check-in under first-wins", () => {
     for (let i = 0; i < 50; i += 1) {
       const voter = `race-${i}`;
       const ledger = ledgerFor(env, e, voter);
-      const [cast, checkIn] = await Promise.all([ledger.castOnline(castRequest(e, voter, "first-wins")), ledger.checkIn(checkInRequest(e, voter, "first-wins"))]);
+      const [cast, checkIn] = await Promise.all([
+        ledger.castOnline(castRequest(e, voter, "first-wins")),
+        ledger.checkIn(checkInRequest(e, voter, "first-wins")),
+      ]);
       expect([cast.ok, checkIn.ok].filter(Boolean)).toHaveLength(1);
       const status = await ledger.status(e, voter);
       expect(status.state).toBe(cast.ok ? "online" : "paper");
@@ -86,9 +107,15 @@ describe("check-in under paper-supersedes", () => {
     const ledger = ledgerFor(env, e, "voter-d");
     expect((await ledger.castOnline(castRequest(e, "voter-d", "paper-supersedes"))).ok).toBe(true);
     const checkIn = await ledger.checkIn(checkInRequest(e, "voter-d", "paper-supersedes"));
-    expect(checkIn).toEqual({ ok: true, value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: true, replayed: false } });
+    expect(checkIn).toEqual({
+      ok: true,
+      value: { issueBallotStyleId: "bs-north", cancelledOnlineBallot: true, replayed: false },
+    });
     expect(await ledger.status(e, "voter-d")).toMatchObject({ state: "paper", counted: 0 });
-    expect(await ledger.castOnline(castRequest(e, "voter-d", "paper-supersedes"))).toEqual({ ok: false, error: "already_voted_on_paper" });
+    expect(await ledger.castOnline(castRequest(e, "voter-d", "paper-supersedes"))).toEqual({
+      ok: false,
+      error: "already_voted_on_paper",
+    });
   });
 
   it("racing online casts against a check-in 50 times always ends on paper with no online ballot counted", async () => {
@@ -121,10 +148,12 @@ describe("the bucket mapping keeps the same guarantee", () => {
     const [name, voters] = [...byBucket.entries()].find(([, v]) => v.length >= 5) ?? ["", []];
     const ledger = env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(name));
     const outcomes = await Promise.all(
-      voters.slice(0, 5).flatMap((voter) => [
-        ...Array.from({ length: 20 }, () => ledger.castOnline(castRequest(e, voter, "first-wins"))),
-        ledger.checkIn(checkInRequest(e, voter, "first-wins")),
-      ]),
+      voters
+        .slice(0, 5)
+        .flatMap((voter) => [
+          ...Array.from({ length: 20 }, () => ledger.castOnline(castRequest(e, voter, "first-wins"))),
+          ledger.checkIn(checkInRequest(e, voter, "first-wins")),
+        ]),
     );
     expect(outcomes.filter((o) => o.ok)).toHaveLength(5);
     for (const voter of voters.slice(0, 5)) {
@@ -140,7 +169,11 @@ describe("after the polls close", () => {
     const voter = "forgetful-voter";
     const ledger = ledgerFor(env, e, voter);
     const closesAtMs = Date.now() + 400;
-    const cast = await ledger.castOnline({ ...castRequest(e, voter, "paper-supersedes"), closesAtMs, forgetLinksAtMs: closesAtMs + 200 });
+    const cast = await ledger.castOnline({
+      ...castRequest(e, voter, "paper-supersedes"),
+      closesAtMs,
+      forgetLinksAtMs: closesAtMs + 200,
+    });
     expect(cast.ok).toBe(true);
     expect(await ledger.linksRemain(e)).toBe(true);
     // The alarm fires at forgetLinksAtMs (or retries until the outbox is empty).

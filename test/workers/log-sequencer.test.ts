@@ -29,13 +29,21 @@ async function settle(electionId: string, size: number): Promise<{ status: LogSt
     try {
       const { status, failed } = await sequencer(electionId).sequenceNow();
       if (failed) errors.push(failed);
-      else if (status.size === size && status.publishedSize === size && status.acknowledgedSize === size && status.pooled === 0) return { status, errors };
+      else if (
+        status.size === size &&
+        status.publishedSize === size &&
+        status.acknowledgedSize === size &&
+        status.pooled === 0
+      )
+        return { status, errors };
     } catch (error) {
       // A crash resets the object and breaks the call that was running in it.
       errors.push(String(error));
     }
   }
-  throw new Error(`the log of ${electionId} did not settle at ${size}: ${JSON.stringify(await sequencer(electionId).status())}; errors: ${errors.join(" | ")}`);
+  throw new Error(
+    `the log of ${electionId} did not settle at ${size}: ${JSON.stringify(await sequencer(electionId).status())}; errors: ${errors.join(" | ")}`,
+  );
 }
 
 /** Why a step run now fails (undefined if it does not, or the call itself broke in a crash). */
@@ -48,7 +56,9 @@ async function stepFailure(electionId: string): Promise<string | undefined> {
 }
 
 async function trackingCodesInD1(electionId: string): Promise<Map<string, number>> {
-  const rows = await env.DB.prepare(`SELECT tracking_code, leaf_index FROM log_receipts WHERE election_id = ?`).bind(electionId).all<{ tracking_code: string; leaf_index: number }>();
+  const rows = await env.DB.prepare(`SELECT tracking_code, leaf_index FROM log_receipts WHERE election_id = ?`)
+    .bind(electionId)
+    .all<{ tracking_code: string; leaf_index: number }>();
   return new Map(rows.results.map((r) => [r.tracking_code, r.leaf_index]));
 }
 
@@ -69,7 +79,10 @@ describe("fault injection: each commit step fails or crashes in turn", () => {
       const first = await ballots(electionId, 0, 200);
       const second = await ballots(electionId, 200, 100);
 
-      expect(await sequencer(electionId).recordBallots(electionId, first)).toEqual({ ok: true, value: { pooled: 200, duplicates: 0 } });
+      expect(await sequencer(electionId).recordBallots(electionId, first)).toEqual({
+        ok: true,
+        value: { pooled: 200, duplicates: 0 },
+      });
       await settle(electionId, 200);
       const before = await readPublishedLog(electionId);
       const instance = (await sequencer(electionId).faultState()).instance;
@@ -77,7 +90,9 @@ describe("fault injection: each commit step fails or crashes in turn", () => {
       await sequencer(electionId).injectFault(point, mode);
       expect((await sequencer(electionId).recordBallots(electionId, second)).ok).toBe(true);
       // A producer's retry of the same messages while the step is failing adds nothing.
-      const retried = await sequencer(electionId).recordBallots(electionId, second.slice(0, 10)).catch(() => undefined);
+      const retried = await sequencer(electionId)
+        .recordBallots(electionId, second.slice(0, 10))
+        .catch(() => undefined);
       if (retried) expect(retried).toEqual({ ok: true, value: { pooled: 0, duplicates: 10 } });
 
       await settle(electionId, 300);
@@ -90,7 +105,9 @@ describe("fault injection: each commit step fails or crashes in turn", () => {
       expect(log.checkpoint.size).toBe(300);
       assertConsistent(before.checkpoint, log);
       // Exactly the appended ballots, in order, once each.
-      expect(log.decoded.map((e) => (e.type === "ballot" ? e.commitment : e.type))).toEqual([...first, ...second].map((b) => b.commitment));
+      expect(log.decoded.map((e) => (e.type === "ballot" ? e.commitment : e.type))).toEqual(
+        [...first, ...second].map((b) => b.commitment),
+      );
       // Every receipt resolves to its own leaf.
       const indexes = await trackingCodesInD1(electionId);
       expect(indexes.size).toBe(300);
@@ -107,7 +124,10 @@ describe("the sequencer", () => {
     const batch = await ballots(electionId, 0, 20);
     await sequencer(electionId).recordBallots(electionId, batch);
     await settle(electionId, 20);
-    expect(await sequencer(electionId).recordBallots(electionId, batch)).toEqual({ ok: true, value: { pooled: 0, duplicates: 20 } });
+    expect(await sequencer(electionId).recordBallots(electionId, batch)).toEqual({
+      ok: true,
+      value: { pooled: 0, duplicates: 20 },
+    });
     expect((await settle(electionId, 20)).status.size).toBe(20);
   });
 
@@ -115,25 +135,48 @@ describe("the sequencer", () => {
     const electionId = freshElection();
     const [early, other] = await ballots(electionId, 0, 2);
     if (!early || !other) throw new Error("no ballots");
-    const retraction = { kind: "retraction" as const, ballotId: early.ballotId, electionId, districtId: early.districtId, trackingCode: early.trackingCode, reason: "cancelled-by-paper" as const, retractedAt: "2026-03-01T10:16:00.000Z" };
-    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({ ok: true, value: { pooled: 1, duplicates: 0 } });
-    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({ ok: true, value: { pooled: 0, duplicates: 1 } });
+    const retraction = {
+      kind: "retraction" as const,
+      ballotId: early.ballotId,
+      electionId,
+      districtId: early.districtId,
+      trackingCode: early.trackingCode,
+      reason: "cancelled-by-paper" as const,
+      retractedAt: "2026-03-01T10:16:00.000Z",
+    };
+    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({
+      ok: true,
+      value: { pooled: 1, duplicates: 0 },
+    });
+    expect(await sequencer(electionId).recordBallots(electionId, [retraction])).toEqual({
+      ok: true,
+      value: { pooled: 0, duplicates: 1 },
+    });
     expect((await sequencer(electionId).status()).castVoteRecords.awaitingBallot).toBe(1);
     await settle(electionId, 0);
     await sequencer(electionId).recordBallots(electionId, [other, early]);
     await settle(electionId, 3);
     const log = await readPublishedLog(electionId);
-    expect(log.decoded.map((e) => (e.type === "ballot" ? `ballot ${e.commitment}` : `${e.type} ${e.type === "retraction" ? e.trackingCode : ""}`))).toEqual([
-      `ballot ${other.commitment}`,
-      `ballot ${early.commitment}`,
-      `retraction ${early.trackingCode}`,
-    ]);
-    expect((await sequencer(electionId).status()).castVoteRecords).toEqual(expect.objectContaining({ pending: 1, retracted: 1, awaitingBallot: 0 }));
+    expect(
+      log.decoded.map((e) =>
+        e.type === "ballot" ? `ballot ${e.commitment}` : `${e.type} ${e.type === "retraction" ? e.trackingCode : ""}`,
+      ),
+    ).toEqual([`ballot ${other.commitment}`, `ballot ${early.commitment}`, `retraction ${early.trackingCode}`]);
+    expect((await sequencer(electionId).status()).castVoteRecords).toEqual(
+      expect.objectContaining({ pending: 1, retracted: 1, awaitingBallot: 0 }),
+    );
     // After the close only the other ballot's record is published.
-    expect(await sequencer(electionId).publishCastVoteRecords(electionId, "2020-01-01T00:00:00Z")).toEqual({ ok: true, value: { round: 1, records: 1 } });
+    expect(await sequencer(electionId).publishCastVoteRecords(electionId, "2020-01-01T00:00:00Z")).toEqual({
+      ok: true,
+      value: { round: 1, records: 1 },
+    });
     await settle(electionId, 6);
     const closed = await readPublishedLog(electionId);
-    expect(closed.decoded.slice(3).map((e) => e.type)).toEqual(["polls-closed", "cast-vote-record", "cast-vote-records-published"]);
+    expect(closed.decoded.slice(3).map((e) => e.type)).toEqual([
+      "polls-closed",
+      "cast-vote-record",
+      "cast-vote-records-published",
+    ]);
   });
 
   it("answers log_pool_full when the pool is full, still takes election events, and drains", async () => {
@@ -152,7 +195,12 @@ describe("the sequencer", () => {
     }
     expect(refused).toBe(true);
     expect(appended).toBeGreaterThanOrEqual(MAX_POOL);
-    const event = await sequencer(electionId).append(electionId, [{ key: "official-revoked/x", entry: { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "x" } }]);
+    const event = await sequencer(electionId).append(electionId, [
+      {
+        key: "official-revoked/x",
+        entry: { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "x" },
+      },
+    ]);
     expect(event.ok).toBe(true);
     await sequencer(electionId).clearFaults();
     await settle(electionId, appended + 1);
@@ -165,7 +213,10 @@ describe("the sequencer", () => {
     await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 0, 5));
     await settle(electionId, 5);
     // Someone else's checkpoint appears in the bucket, and the object restarts.
-    await env.AUDIT_LOG.put(logObjectKey(electionId, CHECKPOINT_PATH), "example.com/other\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— example.com/other AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    await env.AUDIT_LOG.put(
+      logObjectKey(electionId, CHECKPOINT_PATH),
+      "example.com/other\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n\n— example.com/other AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+    );
     await sequencer(electionId).injectFault("staging", "crash");
     await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 5, 5));
     await stepFailure(electionId);
@@ -184,7 +235,8 @@ describe("the sequencer", () => {
     await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 5, 5));
     expect(await stepFailure(electionId)).toMatch(/injected failure at tile:0/);
     expect(await sequencer(electionId).status()).toEqual(expect.objectContaining({ size: 10, publishedSize: 5 }));
-    for (const o of (await env.AUDIT_LOG.list({ prefix: `staging/${electionId}/` })).objects) await env.AUDIT_LOG.delete(o.key);
+    for (const o of (await env.AUDIT_LOG.list({ prefix: `staging/${electionId}/` })).objects)
+      await env.AUDIT_LOG.delete(o.key);
     expect(await stepFailure(electionId)).toMatch(/halted: staging bundle .* is gone/);
     const status = await sequencer(electionId).status();
     expect(status.halted).toMatch(/staging bundle .* is gone/);

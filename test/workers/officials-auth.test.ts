@@ -21,7 +21,10 @@ function adminJwk(): JWK {
   return JSON.parse(env.TEST_ADMIN_PRIVATE_JWK) as JWK;
 }
 
-async function assertion(key: JWK, claims: { iss?: string; sub?: string; aud?: string; exp?: number; iat?: number; alg?: string }): Promise<string> {
+async function assertion(
+  key: JWK,
+  claims: { iss?: string; sub?: string; aud?: string; exp?: number; iat?: number; alg?: string },
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({})
     .setProtectedHeader({ alg: claims.alg ?? "EdDSA", kid: String(key.kid) })
@@ -64,27 +67,66 @@ describe("official access tokens", () => {
   });
 
   it.each([
-    ["signed by another key under the admin's kid", async () => {
-      const { privateJwk } = await newOfficialKey(String(adminJwk().kid));
-      return assertion(privateJwk, {});
-    }, "invalid_token"],
-    ["naming an unknown kid", async () => assertion((await newOfficialKey("no-such-kid")).privateJwk, {}), "invalid_token"],
+    [
+      "signed by another key under the admin's kid",
+      async () => {
+        const { privateJwk } = await newOfficialKey(String(adminJwk().kid));
+        return assertion(privateJwk, {});
+      },
+      "invalid_token",
+    ],
+    [
+      "naming an unknown kid",
+      async () => assertion((await newOfficialKey("no-such-kid")).privateJwk, {}),
+      "invalid_token",
+    ],
     ["for another audience", async () => assertion(adminJwk(), { aud: "someone-else" }), "invalid_token"],
-    ["claiming to be another official", async () => assertion(adminJwk(), { iss: "mallory", sub: "mallory" }), "invalid_token"],
-    ["expired", async () => {
-      const now = Math.floor(Date.now() / 1000);
-      return assertion(adminJwk(), { iat: now - 600, exp: now - 300 });
-    }, "token_expired"],
-    ["living too long", async () => {
-      const now = Math.floor(Date.now() / 1000);
-      return assertion(adminJwk(), { iat: now, exp: now + 3600 });
-    }, "invalid_token"],
-    ["with alg none", async () => {
-      const header = btoa(JSON.stringify({ alg: "none", kid: adminJwk().kid })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-      const now = Math.floor(Date.now() / 1000);
-      const payload = btoa(JSON.stringify({ iss: "bootstrap-admin", sub: "bootstrap-admin", aud: "mixed-election/officials", iat: now, exp: now + 60, jti: crypto.randomUUID() })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
-      return `${header}.${payload}.`;
-    }, "invalid_token"],
+    [
+      "claiming to be another official",
+      async () => assertion(adminJwk(), { iss: "mallory", sub: "mallory" }),
+      "invalid_token",
+    ],
+    [
+      "expired",
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        return assertion(adminJwk(), { iat: now - 600, exp: now - 300 });
+      },
+      "token_expired",
+    ],
+    [
+      "living too long",
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        return assertion(adminJwk(), { iat: now, exp: now + 3600 });
+      },
+      "invalid_token",
+    ],
+    [
+      "with alg none",
+      async () => {
+        const header = btoa(JSON.stringify({ alg: "none", kid: adminJwk().kid }))
+          .replace(/=+$/, "")
+          .replace(/\+/g, "-")
+          .replace(/\//g, "_");
+        const now = Math.floor(Date.now() / 1000);
+        const payload = btoa(
+          JSON.stringify({
+            iss: "bootstrap-admin",
+            sub: "bootstrap-admin",
+            aud: "mixed-election/officials",
+            iat: now,
+            exp: now + 60,
+            jti: crypto.randomUUID(),
+          }),
+        )
+          .replace(/=+$/, "")
+          .replace(/\+/g, "-")
+          .replace(/\//g, "_");
+        return `${header}.${payload}.`;
+      },
+      "invalid_token",
+    ],
   ])("refuses an assertion %s", async (_name, make, code) => {
     const res = await exchange(await make());
     expect(res.status).toBe(401);
@@ -92,10 +134,18 @@ describe("official access tokens", () => {
   });
 
   it("refuses malformed token requests with 400", async () => {
-    const bad = await SELF.fetch(`${BASE}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    const bad = await SELF.fetch(`${BASE}/v1/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(bad.status).toBe(400);
     expect(await codeOf(bad)).toBe("invalid_json");
-    const shape = await SELF.fetch(`${BASE}/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ assertion: 42 }) });
+    const shape = await SELF.fetch(`${BASE}/v1/auth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ assertion: 42 }),
+    });
     expect(shape.status).toBe(400);
     expect(await codeOf(shape)).toBe("invalid_request");
   });
@@ -115,7 +165,10 @@ describe("roles", () => {
       expect(res.status).toBe(403);
       expect(await codeOf(res)).toBe("forbidden");
       const { publicJwk } = await newOfficialKey(`k-${crypto.randomUUID().slice(0, 8)}`);
-      const create = await register({ id: `x-${crypto.randomUUID().slice(0, 8)}`, role: "administrator", displayName: "Escalation", publicJwk }, token);
+      const create = await register(
+        { id: `x-${crypto.randomUUID().slice(0, 8)}`, role: "administrator", displayName: "Escalation", publicJwk },
+        token,
+      );
       expect(create.status).toBe(403);
     }
   });
@@ -127,7 +180,12 @@ describe("roles", () => {
     expect(withPrivate.status).toBe(400);
     expect(await codeOf(withPrivate)).toBe("invalid_request");
     expect((await register({ id, role: "auditor", displayName: "A", publicJwk })).status).toBe(201);
-    const duplicate = await register({ id, role: "administrator", displayName: "B", publicJwk: (await newOfficialKey(`${id}-k2`)).publicJwk });
+    const duplicate = await register({
+      id,
+      role: "administrator",
+      displayName: "B",
+      publicJwk: (await newOfficialKey(`${id}-k2`)).publicJwk,
+    });
     expect(duplicate.status).toBe(409);
     expect(await codeOf(duplicate)).toBe("official_exists");
     const sameKid = await register({ id: `${id}-b`, role: "auditor", displayName: "C", publicJwk });
@@ -135,7 +193,10 @@ describe("roles", () => {
     expect(await codeOf(sameKid)).toBe("key_exists");
     const rows = await env.DB.prepare("SELECT role FROM officials WHERE id = ?").bind(id).all<{ role: string }>();
     expect(rows.results).toEqual([{ role: "auditor" }]);
-    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM officials WHERE id = ?").bind(`${id}-b`).first<{ n: number }>())?.n).toBe(0);
+    expect(
+      (await env.DB.prepare("SELECT COUNT(*) AS n FROM officials WHERE id = ?").bind(`${id}-b`).first<{ n: number }>())
+        ?.n,
+    ).toBe(0);
   });
 
   it("rotates and revokes keys, then revokes the official", async () => {
@@ -143,7 +204,9 @@ describe("roles", () => {
     const first = await newOfficialKey(`${id}-k1`);
     const second = await newOfficialKey(`${id}-k2`);
     const admin = await adminToken();
-    expect((await register({ id, role: "auditor", displayName: "Rotating", publicJwk: first.publicJwk }, admin)).status).toBe(201);
+    expect(
+      (await register({ id, role: "auditor", displayName: "Rotating", publicJwk: first.publicJwk }, admin)).status,
+    ).toBe(201);
     expect(await tokenFor(first.privateJwk, id)).toBeTruthy();
     const add = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys`, {
       method: "POST",
@@ -151,14 +214,27 @@ describe("roles", () => {
       body: JSON.stringify({ publicJwk: second.publicJwk }),
     });
     expect(add.status).toBe(201);
-    const revoke = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys/${id}-k1`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } });
+    const revoke = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys/${id}-k1`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(revoke.status).toBe(200);
     const old = await exchange(await signOfficialAssertion(first.privateJwk, id));
     expect(old.status).toBe(401);
     expect(await tokenFor(second.privateJwk, id)).toBeTruthy();
-    const again = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys/${id}-k1`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } });
+    const again = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys/${id}-k1`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(again.status).toBe(404);
-    expect((await SELF.fetch(`${BASE}/v1/admin/officials/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
+    expect(
+      (
+        await SELF.fetch(`${BASE}/v1/admin/officials/${id}`, {
+          method: "DELETE",
+          headers: { authorization: `Bearer ${admin}` },
+        })
+      ).status,
+    ).toBe(200);
     expect((await exchange(await signOfficialAssertion(second.privateJwk, id))).status).toBe(401);
   });
 });

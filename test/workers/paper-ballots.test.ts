@@ -43,7 +43,10 @@ let authority: { signer: QrSigner; kid: string };
 beforeAll(async () => {
   await loadDemoElection({ electionId: ELECTION });
   await loadDemoElection({ electionId: OTHER });
-  await loadDemoElection({ electionId: NOT_OPEN, polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" } });
+  await loadDemoElection({
+    electionId: NOT_OPEN,
+    polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" },
+  });
   election = await compiledElection(ELECTION);
   other = await compiledElection(OTHER);
   north = await registerStation(["district-north"], { serialRanges: [{ first: 100, last: 199 }] });
@@ -55,24 +58,55 @@ async function used(serial: number, electionId = ELECTION): Promise<boolean> {
   return (await paperBoxFor(env, electionId, serial).serialStatus(electionId, serial)).used;
 }
 
-const Cvr = z.object({ cvr_id: z.string(), channel: z.string(), station_id: z.string().nullable(), district_id: z.string(), marks_json: z.string(), retracted: z.number() }).loose();
+const Cvr = z
+  .object({
+    cvr_id: z.string(),
+    channel: z.string(),
+    station_id: z.string().nullable(),
+    district_id: z.string(),
+    marks_json: z.string(),
+    retracted: z.number(),
+  })
+  .loose();
 
 describe("scanning a BMD-marked ballot", () => {
   it("accepts it once; a retry answers the same; any other scan of the serial is refused and flagged", async () => {
     const qr = await markedBallotQr(north.signer, election, "bs-north", 100, NORTH_BALLOT);
     const scanId = crypto.randomUUID();
     const first = await north.client.scan({ electionId: ELECTION, qr, scanId });
-    expect(first).toMatchObject({ electionId: ELECTION, stationId: north.stationId, serial: 100, source: "marked-ballot", channel: "paper", replayed: false });
+    expect(first).toMatchObject({
+      electionId: ELECTION,
+      stationId: north.stationId,
+      serial: 100,
+      source: "marked-ballot",
+      channel: "paper",
+      replayed: false,
+    });
     const retry = await north.client.scan({ electionId: ELECTION, qr, scanId });
     expect(retry).toEqual({ ...first, replayed: true });
 
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr }))).toEqual({ status: 409, code: "serial_already_used" });
-    const events = await env.DB.prepare(`SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'paper-serial-reused'`).bind(ELECTION).all();
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr }))).toEqual({
+      status: 409,
+      code: "serial_already_used",
+    });
+    const events = await env.DB.prepare(
+      `SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'paper-serial-reused'`,
+    )
+      .bind(ELECTION)
+      .all();
     expect(events.results.length).toBeGreaterThanOrEqual(1);
 
     // It reaches the tally as a paper ballot of this station, and its tracking code resolves.
     const cvr = await waitFor(async () => {
-      const rows = z.array(Cvr).parse((await env.DB.prepare(`SELECT * FROM cast_vote_records WHERE election_id = ? AND station_id = ?`).bind(ELECTION, north.stationId).all()).results);
+      const rows = z
+        .array(Cvr)
+        .parse(
+          (
+            await env.DB.prepare(`SELECT * FROM cast_vote_records WHERE election_id = ? AND station_id = ?`)
+              .bind(ELECTION, north.stationId)
+              .all()
+          ).results,
+        );
       return rows.length > 0 ? rows : undefined;
     });
     expect(cvr).toHaveLength(1);
@@ -88,7 +122,10 @@ describe("scanning a pre-printed sheet", () => {
     const answer = await north.client.scan({ electionId: ELECTION, qr, contests: NORTH_BALLOT });
     expect(answer).toMatchObject({ serial: 150, source: "ballot-sheet", replayed: false });
     const bmd = await markedBallotQr(north.signer, election, "bs-north", 150, NORTH_BALLOT);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: bmd }))).toEqual({ status: 409, code: "serial_already_used" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: bmd }))).toEqual({
+      status: 409,
+      code: "serial_already_used",
+    });
   });
 
   it("refuses the same scan id with other marks (idempotency_conflict)", async () => {
@@ -96,7 +133,10 @@ describe("scanning a pre-printed sheet", () => {
     const scanId = crypto.randomUUID();
     await north.client.scan({ electionId: ELECTION, qr, contests: NORTH_BALLOT, scanId });
     const otherMarks = [{ contestId: "contest-president", optionIds: ["sel-president-liis-kask"] }];
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr, contests: otherMarks, scanId }))).toEqual({ status: 409, code: "idempotency_conflict" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr, contests: otherMarks, scanId }))).toEqual({
+      status: 409,
+      code: "idempotency_conflict",
+    });
   });
 
   it("accepts exactly one of 20 concurrent scans of one serial, from two stations", async () => {
@@ -105,7 +145,8 @@ describe("scanning a pre-printed sheet", () => {
       Array.from({ length: 20 }, (_, i) =>
         (i % 2 === 0 ? north : northToo).client.scan({ electionId: ELECTION, qr, contests: NORTH_BALLOT }).then(
           () => 201,
-          (error: unknown) => (error instanceof Error && "status" in error && typeof error.status === "number" ? error.status : 0),
+          (error: unknown) =>
+            error instanceof Error && "status" in error && typeof error.status === "number" ? error.status : 0,
         ),
       ),
     );
@@ -122,7 +163,10 @@ describe("refusals change nothing", () => {
     // Signed by a key nobody registered.
     const stranger = await signerOf((await generateSigningKey("stranger")).privateJwk);
     const forged = await markedBallotQr(stranger, election, "bs-north", serial, NORTH_BALLOT);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: forged }))).toEqual({ status: 422, code: "qr_signature_invalid" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: forged }))).toEqual({
+      status: 422,
+      code: "qr_signature_invalid",
+    });
 
     // One flipped byte, in the signature and in the body.
     const bytes = qrBytesOf(good);
@@ -130,43 +174,86 @@ describe("refusals change nothing", () => {
     for (const index of [bytes.value.length - 1, 12]) {
       const flipped = bytes.value.slice();
       flipped[index] = (flipped[index] ?? 0) ^ 0x01;
-      const res = await refusal(north.client.scan({ electionId: ELECTION, qr: QR_SCHEME_PREFIX + encodeBase45(flipped) }));
+      const res = await refusal(
+        north.client.scan({ electionId: ELECTION, qr: QR_SCHEME_PREFIX + encodeBase45(flipped) }),
+      );
       expect(res.status).toBe(422);
       expect(["qr_signature_invalid", "qr_invalid"]).toContain(res.code);
     }
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: "https://example.com/not-a-ballot" }))).toEqual({ status: 422, code: "qr_invalid" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: "https://example.com/not-a-ballot" }))).toEqual({
+      status: 422,
+      code: "qr_invalid",
+    });
 
     // Printed and signed by another station's device.
-    expect(await refusal(northToo.client.scan({ electionId: ELECTION, qr: good }))).toEqual({ status: 422, code: "foreign_ballot" });
+    expect(await refusal(northToo.client.scan({ electionId: ELECTION, qr: good }))).toEqual({
+      status: 422,
+      code: "foreign_ballot",
+    });
     // A serial outside the station's ranges.
     const outside = await markedBallotQr(north.signer, election, "bs-north", 250, NORTH_BALLOT);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: outside }))).toEqual({ status: 422, code: "foreign_ballot" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: outside }))).toEqual({
+      status: 422,
+      code: "foreign_ballot",
+    });
     // A sheet of a style this station does not serve.
     const eastSheet = await ballotSheetQr(authority.signer, ELECTION, "bs-east", 121);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: eastSheet, contests: EAST_BALLOT }))).toEqual({ status: 422, code: "foreign_ballot" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: eastSheet, contests: EAST_BALLOT }))).toEqual({
+      status: 422,
+      code: "foreign_ballot",
+    });
 
     // Another election's payload, submitted for this one.
     const otherBallot = await markedBallotQr(north.signer, other, "bs-north", 122, NORTH_BALLOT);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: otherBallot }))).toEqual({ status: 422, code: "wrong_election" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: otherBallot }))).toEqual({
+      status: 422,
+      code: "wrong_election",
+    });
     // A sheet signed with another election's authority key.
     const otherAuthority = await registerSheetKey(OTHER);
     const crossSigned = await ballotSheetQr(otherAuthority.signer, ELECTION, "bs-north", 123);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: crossSigned, contests: NORTH_BALLOT }))).toEqual({ status: 422, code: "qr_signature_invalid" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: crossSigned, contests: NORTH_BALLOT }))).toEqual(
+      { status: 422, code: "qr_signature_invalid" },
+    );
 
     // A sheet without marks, a BMD print with marks beside it, marks that overvote.
     const sheet = await ballotSheetQr(authority.signer, ELECTION, "bs-north", 124);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet }))).toEqual({ status: 400, code: "invalid_request" });
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: good, contests: NORTH_BALLOT }))).toEqual({ status: 400, code: "invalid_request" });
-    const overvote = [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm", "sel-president-liis-kask"] }];
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet, contests: overvote }))).toEqual({ status: 422, code: "invalid_ballot" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet }))).toEqual({
+      status: 400,
+      code: "invalid_request",
+    });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: good, contests: NORTH_BALLOT }))).toEqual({
+      status: 400,
+      code: "invalid_request",
+    });
+    const overvote = [
+      { contestId: "contest-president", optionIds: ["sel-president-aino-tamm", "sel-president-liis-kask"] },
+    ];
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet, contests: overvote }))).toEqual({
+      status: 422,
+      code: "invalid_ballot",
+    });
 
     // A result sheet is not a ballot.
-    const resultSheet = await resultSheetQr(north.signer, election, { stationId: north.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 0, ballotsCast: 0, contests: [] });
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: resultSheet }))).toEqual({ status: 422, code: "qr_invalid" });
+    const resultSheet = await resultSheetQr(north.signer, election, {
+      stationId: north.stationId,
+      sequence: 1,
+      closedAt: "2026-05-01T20:00:00Z",
+      votersCheckedIn: 0,
+      ballotsCast: 0,
+      contests: [],
+    });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: resultSheet }))).toEqual({
+      status: 422,
+      code: "qr_invalid",
+    });
 
     // Before the polls open.
     const early = await ballotSheetQr(authority.signer, NOT_OPEN, "bs-north", 125);
-    expect(await refusal(north.client.scan({ electionId: NOT_OPEN, qr: early, contests: NORTH_BALLOT }))).toEqual({ status: 403, code: "polls_not_open" });
+    expect(await refusal(north.client.scan({ electionId: NOT_OPEN, qr: early, contests: NORTH_BALLOT }))).toEqual({
+      status: 403,
+      code: "polls_not_open",
+    });
 
     for (const s of [120, 121, 122, 123, 124, 250]) expect(await used(s)).toBe(false);
     // The good ballot is still accepted afterwards.
@@ -177,18 +264,23 @@ describe("refusals change nothing", () => {
     const revoked = await registerSheetKey(ELECTION);
     expect((await adminCall("DELETE", `/v1/admin/elections/${ELECTION}/sheet-keys/${revoked.kid}`)).status).toBe(200);
     const sheet = await ballotSheetQr(revoked.signer, ELECTION, "bs-north", 130);
-    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet, contests: NORTH_BALLOT }))).toEqual({ status: 422, code: "qr_signature_invalid" });
+    expect(await refusal(north.client.scan({ electionId: ELECTION, qr: sheet, contests: NORTH_BALLOT }))).toEqual({
+      status: 422,
+      code: "qr_signature_invalid",
+    });
     expect(await used(130)).toBe(false);
   });
 
   it("lists sheet keys to auditors; station officials may not register them", async () => {
     const auditor = await officialToken("auditor");
-    const list = z.object({ keys: z.array(z.object({ kid: z.string(), revokedAt: z.string().nullable() })) }).parse(
-      await (await adminCall("GET", `/v1/admin/elections/${ELECTION}/sheet-keys`, undefined, auditor)).json(),
-    );
+    const list = z
+      .object({ keys: z.array(z.object({ kid: z.string(), revokedAt: z.string().nullable() })) })
+      .parse(await (await adminCall("GET", `/v1/admin/elections/${ELECTION}/sheet-keys`, undefined, auditor)).json());
     expect(list.keys.map((k) => k.kid)).toContain(authority.kid);
     const official = await officialToken("station-official");
     const { publicJwk } = await generateSigningKey("not-allowed");
-    expect((await adminCall("POST", `/v1/admin/elections/${ELECTION}/sheet-keys`, { publicJwk }, official)).status).toBe(403);
+    expect(
+      (await adminCall("POST", `/v1/admin/elections/${ELECTION}/sheet-keys`, { publicJwk }, official)).status,
+    ).toBe(403);
   });
 });

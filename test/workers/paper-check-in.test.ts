@@ -24,14 +24,20 @@ let east: TestStation;
 beforeAll(async () => {
   await loadDemoElection({ electionId: FIRST_WINS, crossChannelPolicy: "first-wins" });
   await loadDemoElection({ electionId: SUPERSEDES, crossChannelPolicy: "paper-supersedes" });
-  await loadDemoElection({ electionId: CLOSED, polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" } });
+  await loadDemoElection({
+    electionId: CLOSED,
+    polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" },
+  });
   north = await registerStation(["district-north"]);
   northToo = await registerStation(["district-north", "district-south"]);
   east = await registerStation(["district-east"]);
 });
 
 let counter = 0;
-async function voter(electionId: string, district = "district-north"): Promise<{ nationalId: string; voterKey: string }> {
+async function voter(
+  electionId: string,
+  district = "district-north",
+): Promise<{ nationalId: string; voterKey: string }> {
   counter += 1;
   const nationalId = `EE-CHK-${String(counter).padStart(4, "0")}`;
   return { nationalId, voterKey: await enrol(electionId, nationalId, district) };
@@ -43,7 +49,12 @@ describe("check-in under first-wins", () => {
   it("issues a ballot of the voter's style; a retry answers the same; a second check-in anywhere is refused", async () => {
     const v = await voter(FIRST_WINS);
     const checkInId = crypto.randomUUID();
-    const first = await north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD, checkInId });
+    const first = await north.client.checkIn({
+      electionId: FIRST_WINS,
+      nationalId: v.nationalId,
+      identity: ID_CARD,
+      checkInId,
+    });
     expect(first).toEqual({
       checkInId,
       electionId: FIRST_WINS,
@@ -55,10 +66,19 @@ describe("check-in under first-wins", () => {
       replayed: false,
     });
     // The national id is normalised as on the roll: case and surrounding spaces do not matter.
-    const retry = await north.client.checkIn({ electionId: FIRST_WINS, nationalId: ` ${v.nationalId.toLowerCase()} `, identity: ID_CARD, checkInId });
+    const retry = await north.client.checkIn({
+      electionId: FIRST_WINS,
+      nationalId: ` ${v.nationalId.toLowerCase()} `,
+      identity: ID_CARD,
+      checkInId,
+    });
     expect(retry).toMatchObject({ ballotStyleId: "bs-north", replayed: true });
-    expect(await refusal(northToo.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 409, code: "already_checked_in" });
-    expect(await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 409, code: "already_checked_in" });
+    expect(
+      await refusal(northToo.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 409, code: "already_checked_in" });
+    expect(
+      await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 409, code: "already_checked_in" });
     // And the voter can no longer vote online.
     const session = await voterSession(FIRST_WINS, v.nationalId);
     const online = await cast(FIRST_WINS, session, NORTH_BALLOT);
@@ -68,44 +88,92 @@ describe("check-in under first-wins", () => {
   it("refuses a voter who voted online", async () => {
     const v = await voter(FIRST_WINS);
     expect((await cast(FIRST_WINS, await voterSession(FIRST_WINS, v.nationalId), NORTH_BALLOT)).status).toBe(201);
-    expect(await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 409, code: "already_voted_online" });
-    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toEqual({ state: "online", revotes: 0, counted: 1 });
+    expect(
+      await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 409, code: "already_voted_online" });
+    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toEqual({
+      state: "online",
+      revotes: 0,
+      counted: 1,
+    });
   });
 
   it("refuses, changing nothing: not on the roll, another district, a failed biometric match", async () => {
-    expect(await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: "EE-NOBODY-01", identity: ID_CARD }))).toEqual({ status: 403, code: "not_on_roll" });
+    expect(
+      await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: "EE-NOBODY-01", identity: ID_CARD })),
+    ).toEqual({ status: 403, code: "not_on_roll" });
 
     const v = await voter(FIRST_WINS, "district-north");
-    expect(await refusal(east.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 403, code: "station_wrong_district" });
     expect(
-      await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: { method: "id-card+biometric", biometric: { matched: false, score: 0.31 } } })),
+      await refusal(east.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 403, code: "station_wrong_district" });
+    expect(
+      await refusal(
+        north.client.checkIn({
+          electionId: FIRST_WINS,
+          nationalId: v.nationalId,
+          identity: { method: "id-card+biometric", biometric: { matched: false, score: 0.31 } },
+        }),
+      ),
     ).toEqual({ status: 403, code: "identity_not_verified" });
-    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toMatchObject({ state: "none" });
+    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toMatchObject({
+      state: "none",
+    });
 
-    const ok = await north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: { method: "id-card+biometric", biometric: { matched: true, score: 0.97 } } });
+    const ok = await north.client.checkIn({
+      electionId: FIRST_WINS,
+      nationalId: v.nationalId,
+      identity: { method: "id-card+biometric", biometric: { matched: true, score: 0.97 } },
+    });
     expect(ok.replayed).toBe(false);
   });
 
   it("refuses malformed requests with 400 and unknown elections with 404", async () => {
     const v = await voter(FIRST_WINS);
     const bad = [
-      { electionId: FIRST_WINS, nationalId: v.nationalId, identity: { method: "id-card+biometric" }, checkInId: crypto.randomUUID() },
-      { electionId: FIRST_WINS, nationalId: v.nationalId, identity: { method: "id-card", biometric: { matched: true } }, checkInId: crypto.randomUUID() },
-      { electionId: FIRST_WINS, nationalId: v.nationalId, identity: { method: "retina" }, checkInId: crypto.randomUUID() },
+      {
+        electionId: FIRST_WINS,
+        nationalId: v.nationalId,
+        identity: { method: "id-card+biometric" },
+        checkInId: crypto.randomUUID(),
+      },
+      {
+        electionId: FIRST_WINS,
+        nationalId: v.nationalId,
+        identity: { method: "id-card", biometric: { matched: true } },
+        checkInId: crypto.randomUUID(),
+      },
+      {
+        electionId: FIRST_WINS,
+        nationalId: v.nationalId,
+        identity: { method: "retina" },
+        checkInId: crypto.randomUUID(),
+      },
       { electionId: FIRST_WINS, nationalId: "!!", identity: ID_CARD, checkInId: crypto.randomUUID() },
       { electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD, checkInId: "short" },
       { electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD, checkInId: crypto.randomUUID(), extra: 1 },
     ];
     for (const body of bad) {
-      expect(await refusal(north.client.call("POST", `/v1/stations/${north.stationId}/check-ins`, body))).toEqual({ status: 400, code: "invalid_request" });
+      expect(await refusal(north.client.call("POST", `/v1/stations/${north.stationId}/check-ins`, body))).toEqual({
+        status: 400,
+        code: "invalid_request",
+      });
     }
-    expect(await refusal(north.client.checkIn({ electionId: "no-such-election", nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 404, code: "election_not_found" });
-    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toMatchObject({ state: "none" });
+    expect(
+      await refusal(
+        north.client.checkIn({ electionId: "no-such-election", nationalId: v.nationalId, identity: ID_CARD }),
+      ),
+    ).toEqual({ status: 404, code: "election_not_found" });
+    expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toMatchObject({
+      state: "none",
+    });
   });
 
   it("refuses check-ins when the polls are closed", async () => {
     const v = await voter(CLOSED);
-    expect(await refusal(north.client.checkIn({ electionId: CLOSED, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 403, code: "polls_closed" });
+    expect(
+      await refusal(north.client.checkIn({ electionId: CLOSED, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 403, code: "polls_closed" });
   });
 
   it("counts accepted check-ins per station in D1, once, without the voter", async () => {
@@ -119,9 +187,16 @@ describe("check-in under first-wins", () => {
       // A retry is not counted again.
       await station.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD, checkInId });
     }
-    const Row = z.object({ check_in_id: z.string(), station_id: z.string(), district_id: z.string(), recorded_at: z.string() });
+    const Row = z.object({
+      check_in_id: z.string(),
+      station_id: z.string(),
+      district_id: z.string(),
+      recorded_at: z.string(),
+    });
     const rows = await waitFor(async () => {
-      const result = await env.DB.prepare(`SELECT * FROM check_ins WHERE election_id = ? AND station_id = ?`).bind(FIRST_WINS, station.stationId).all();
+      const result = await env.DB.prepare(`SELECT * FROM check_ins WHERE election_id = ? AND station_id = ?`)
+        .bind(FIRST_WINS, station.stationId)
+        .all();
       const parsed = z.array(Row.loose()).parse(result.results);
       return parsed.length >= 3 ? parsed : undefined;
     });
@@ -130,7 +205,13 @@ describe("check-in under first-wins", () => {
     for (const row of rows) {
       expect(row.district_id).toBe("district-north");
       expect(row.recorded_at).toMatch(/:00\.000Z$/);
-      expect(Object.keys(row).sort()).toEqual(["check_in_id", "district_id", "election_id", "recorded_at", "station_id"]);
+      expect(Object.keys(row).sort()).toEqual([
+        "check_in_id",
+        "district_id",
+        "election_id",
+        "recorded_at",
+        "station_id",
+      ]);
     }
   });
 });
@@ -144,8 +225,16 @@ describe("check-in under paper-supersedes", () => {
     const receipt = z.object({ checkUrl: z.string() }).parse(await castRes.json());
 
     const answer = await north.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD });
-    expect(answer).toMatchObject({ outcome: "issue-ballot", ballotStyleId: "bs-north", cancelledOnlineBallot: true, replayed: false });
-    expect(await ledgerFor(env, SUPERSEDES, v.voterKey).status(SUPERSEDES, v.voterKey)).toMatchObject({ state: "paper", counted: 0 });
+    expect(answer).toMatchObject({
+      outcome: "issue-ballot",
+      ballotStyleId: "bs-north",
+      cancelledOnlineBallot: true,
+      replayed: false,
+    });
+    expect(await ledgerFor(env, SUPERSEDES, v.voterKey).status(SUPERSEDES, v.voterKey)).toMatchObject({
+      state: "paper",
+      counted: 0,
+    });
 
     const status = await waitFor(async () => {
       const res = await SELF.fetch(receipt.checkUrl);
@@ -155,12 +244,22 @@ describe("check-in under paper-supersedes", () => {
     });
     expect(status).toBe("cancelled");
     expect((await cast(SUPERSEDES, session, NORTH_BALLOT)).status).toBe(409);
-    expect(await refusal(northToo.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD }))).toEqual({ status: 409, code: "already_checked_in" });
+    expect(
+      await refusal(northToo.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD })),
+    ).toEqual({ status: 409, code: "already_checked_in" });
   });
 
   it("checks in a voter who did not vote online, with nothing to cancel", async () => {
     const v = await voter(SUPERSEDES, "district-south");
-    const answer = await northToo.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD });
-    expect(answer).toMatchObject({ ballotStyleId: "bs-south", districtId: "district-south", cancelledOnlineBallot: false });
+    const answer = await northToo.client.checkIn({
+      electionId: SUPERSEDES,
+      nationalId: v.nationalId,
+      identity: ID_CARD,
+    });
+    expect(answer).toMatchObject({
+      ballotStyleId: "bs-south",
+      districtId: "district-south",
+      cancelledOnlineBallot: false,
+    });
   });
 });

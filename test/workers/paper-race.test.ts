@@ -31,7 +31,9 @@ const Results = z.object({
 });
 
 async function presidentVotes(electionId: string): Promise<{ ballots: number; online: number; paper: number }> {
-  const res = await SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/results`, { headers: { authorization: `Bearer ${await adminToken()}` } });
+  const res = await SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/results`, {
+    headers: { authorization: `Bearer ${await adminToken()}` },
+  });
   const results = Results.parse(await res.json());
   const president = results.contests.find((c) => c.id === "contest-president");
   const votes = (id: string): number => president?.options.find((o) => o.id === id)?.votes ?? 0;
@@ -65,7 +67,11 @@ async function race(policy: "first-wins" | "paper-supersedes"): Promise<void> {
       () => undefined,
     );
     // Under paper-supersedes a second online cast joins the race (a re-vote is allowed there).
-    const [first, answer, second] = await Promise.all([online(), checkIn, policy === "paper-supersedes" ? online() : Promise.resolve(409)]);
+    const [first, answer, second] = await Promise.all([
+      online(),
+      checkIn,
+      policy === "paper-supersedes" ? online() : Promise.resolve(409),
+    ]);
     const onlineAccepted = [first, second].filter((s) => s === 201).length;
     onlineAcceptedTotal += onlineAccepted;
 
@@ -91,7 +97,12 @@ async function race(policy: "first-wins" | "paper-supersedes"): Promise<void> {
   // Every message has been consumed once every accepted ballot has its anonymous record (each
   // online ballot has one, retracted or not); then exactly one ballot per voter still counts,
   // the paper ones with their station.
-  const Count = z.object({ channel: z.string(), station_id: z.string().nullable(), retracted: z.number(), n: z.number() });
+  const Count = z.object({
+    channel: z.string(),
+    station_id: z.string().nullable(),
+    retracted: z.number(),
+    n: z.number(),
+  });
   const rows = await waitFor(async () => {
     const result = await env.DB.prepare(
       `SELECT channel, station_id, retracted, COUNT(*) AS n FROM cast_vote_records WHERE election_id = ?
@@ -102,7 +113,9 @@ async function race(policy: "first-wins" | "paper-supersedes"): Promise<void> {
     const counts = z.array(Count).parse(result.results);
     const total = counts.reduce((sum, r) => sum + r.n, 0);
     const counted = counts.filter((r) => r.retracted === 0).reduce((sum, r) => sum + r.n, 0);
-    return total === paperCounted + onlineAcceptedTotal && counted === VOTERS ? counts.filter((r) => r.retracted === 0) : undefined;
+    return total === paperCounted + onlineAcceptedTotal && counted === VOTERS
+      ? counts.filter((r) => r.retracted === 0)
+      : undefined;
   }, 30_000);
   expect(rows).toEqual([
     ...(onlineCounted > 0 ? [{ channel: "online", station_id: null, retracted: 0, n: onlineCounted }] : []),
@@ -113,7 +126,9 @@ async function race(policy: "first-wins" | "paper-supersedes"): Promise<void> {
   const expected = { ballots: VOTERS, online: onlineCounted, paper: paperCounted };
   const seen = await waitFor(async () => {
     const now = await presidentVotes(electionId);
-    return now.ballots === expected.ballots && now.online === expected.online && now.paper === expected.paper ? now : undefined;
+    return now.ballots === expected.ballots && now.online === expected.online && now.paper === expected.paper
+      ? now
+      : undefined;
   }, 30_000);
   expect(seen).toEqual(expected);
 }

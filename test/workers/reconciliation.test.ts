@@ -16,7 +16,15 @@ import { NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
-import { adminCall, compiledElection, markedBallotQr, refusal, registerStation, resultSheetQr, type TestStation } from "./helpers/station.ts";
+import {
+  adminCall,
+  compiledElection,
+  markedBallotQr,
+  refusal,
+  registerStation,
+  resultSheetQr,
+  type TestStation,
+} from "./helpers/station.ts";
 
 const ELECTION = "recon";
 let election: CompiledElection;
@@ -96,14 +104,26 @@ async function settled(stationId: string, checkIns: number, ballots: number): Pr
   });
 }
 
-const Difference = z.object({ kind: z.string(), contest_id: z.string(), option_id: z.string(), system_count: z.number(), station_count: z.number().nullable(), resolved_at: z.string().nullable() });
+const Difference = z.object({
+  kind: z.string(),
+  contest_id: z.string(),
+  option_id: z.string(),
+  system_count: z.number(),
+  station_count: z.number().nullable(),
+  resolved_at: z.string().nullable(),
+});
 
 /** The station's stored differences; with `open`, only those not resolved since. */
 async function storedDifferences(stationId: string, open = false): Promise<z.infer<typeof Difference>[]> {
-  const rows = await env.DB.prepare(`SELECT * FROM reconciliation_differences WHERE election_id = ? AND station_id = ? ORDER BY kind, contest_id, option_id`)
+  const rows = await env.DB.prepare(
+    `SELECT * FROM reconciliation_differences WHERE election_id = ? AND station_id = ? ORDER BY kind, contest_id, option_id`,
+  )
     .bind(ELECTION, stationId)
     .all();
-  return z.array(Difference.loose()).parse(rows.results).filter((d) => !open || d.resolved_at === null);
+  return z
+    .array(Difference.loose())
+    .parse(rows.results)
+    .filter((d) => !open || d.resolved_at === null);
 }
 
 const AINO: Ballot = NORTH_BALLOT;
@@ -119,14 +139,29 @@ describe("a station whose sheet agrees", () => {
     const ballots = [AINO, AINO, JUHAN];
     await vote(station, ballots);
     await settled(station.stationId, 3, 3);
-    const qr = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 3, ballotsCast: 3, contests: countOf(ballots) });
+    const qr = await resultSheetQr(station.signer, election, {
+      stationId: station.stationId,
+      sequence: 1,
+      closedAt: "2026-05-01T20:00:00Z",
+      votersCheckedIn: 3,
+      ballotsCast: 3,
+      contests: countOf(ballots),
+    });
     const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
     expect(answer).toMatchObject({ stationId: station.stationId, sequence: 1, replayed: false });
-    expect(answer.reconciliation).toMatchObject({ consistent: true, differences: [], system: { checkIns: 3, ballotsScanned: 3 } });
+    expect(answer.reconciliation).toMatchObject({
+      consistent: true,
+      differences: [],
+      system: { checkIns: 3, ballotsScanned: 3 },
+    });
     expect(answer.reconciliation.sheet).toMatchObject({ votersCheckedIn: 3, ballotsCast: 3 });
 
     const again = await station.client.submitResultSheet({ electionId: ELECTION, qr });
-    expect(again).toMatchObject({ replayed: true, payloadSha256: answer.payloadSha256, reconciliation: { consistent: true } });
+    expect(again).toMatchObject({
+      replayed: true,
+      payloadSha256: answer.payloadSha256,
+      reconciliation: { consistent: true },
+    });
     // Differences seen while the queue was catching up are resolved; none is open.
     expect(await storedDifferences(station.stationId, true)).toEqual([]);
 
@@ -134,7 +169,9 @@ describe("a station whose sheet agrees", () => {
     const entries = await waitFor(async () => {
       await sequencer(ELECTION).sequenceNow();
       const log = await readPublishedLog(ELECTION).catch(() => undefined);
-      const mine = (log?.decoded ?? []).filter((e) => e.type === "station-results" && e.stationId === station.stationId);
+      const mine = (log?.decoded ?? []).filter(
+        (e) => e.type === "station-results" && e.stationId === station.stationId,
+      );
       return mine.length > 0 ? mine : undefined;
     });
     expect(entries).toHaveLength(1);
@@ -149,24 +186,72 @@ describe("a station whose sheet disagrees", () => {
     await settled(station.stationId, 2, 2);
     // The sheet claims three ballots, all for Aino Tamm.
     const claimed = countOf([AINO, AINO, AINO]);
-    const qr = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 2, ballotsCast: 3, contests: claimed });
+    const qr = await resultSheetQr(station.signer, election, {
+      stationId: station.stationId,
+      sequence: 1,
+      closedAt: "2026-05-01T20:00:00Z",
+      votersCheckedIn: 2,
+      ballotsCast: 3,
+      contests: claimed,
+    });
     const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
     const differences = answer.reconciliation.differences;
     expect(answer.reconciliation.consistent).toBe(false);
     expect(differences).toContainEqual(expect.objectContaining({ kind: "ballots-cast", system: 2, station: 3 }));
-    expect(differences).toContainEqual(expect.objectContaining({ kind: "option-votes", contestId: "contest-president", optionId: "sel-president-aino-tamm", system: 1, station: 3 }));
-    expect(differences).toContainEqual(expect.objectContaining({ kind: "option-votes", contestId: "contest-president", optionId: "sel-president-juhan-mets", system: 1, station: 0 }));
-    expect(differences).toContainEqual(expect.objectContaining({ kind: "blanks", contestId: "contest-parliament-north", system: 1, station: 0 }));
+    expect(differences).toContainEqual(
+      expect.objectContaining({
+        kind: "option-votes",
+        contestId: "contest-president",
+        optionId: "sel-president-aino-tamm",
+        system: 1,
+        station: 3,
+      }),
+    );
+    expect(differences).toContainEqual(
+      expect.objectContaining({
+        kind: "option-votes",
+        contestId: "contest-president",
+        optionId: "sel-president-juhan-mets",
+        system: 1,
+        station: 0,
+      }),
+    );
+    expect(differences).toContainEqual(
+      expect.objectContaining({ kind: "blanks", contestId: "contest-parliament-north", system: 1, station: 0 }),
+    );
     expect(differences.find((d) => d.kind === "voters-checked-in")).toBeUndefined();
 
     const stored = await storedDifferences(station.stationId, true);
     expect(stored).toHaveLength(differences.length);
-    expect(stored).toContainEqual(expect.objectContaining({ kind: "ballots-cast", contest_id: "", option_id: "", system_count: 2, station_count: 3, resolved_at: null }));
+    expect(stored).toContainEqual(
+      expect.objectContaining({
+        kind: "ballots-cast",
+        contest_id: "",
+        option_id: "",
+        system_count: 2,
+        station_count: 3,
+        resolved_at: null,
+      }),
+    );
 
     // A corrected sheet is not taken: the first one stands, the attempt is recorded.
-    const corrected = await resultSheetQr(station.signer, election, { stationId: station.stationId, sequence: 2, closedAt: "2026-05-01T20:05:00Z", votersCheckedIn: 2, ballotsCast: 2, contests: countOf([AINO, JUHAN]) });
-    expect(await refusal(station.client.submitResultSheet({ electionId: ELECTION, qr: corrected }))).toEqual({ status: 409, code: "result_sheet_conflict" });
-    const events = await env.DB.prepare(`SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'result-sheet-conflict'`).bind(ELECTION).all();
+    const corrected = await resultSheetQr(station.signer, election, {
+      stationId: station.stationId,
+      sequence: 2,
+      closedAt: "2026-05-01T20:05:00Z",
+      votersCheckedIn: 2,
+      ballotsCast: 2,
+      contests: countOf([AINO, JUHAN]),
+    });
+    expect(await refusal(station.client.submitResultSheet({ electionId: ELECTION, qr: corrected }))).toEqual({
+      status: 409,
+      code: "result_sheet_conflict",
+    });
+    const events = await env.DB.prepare(
+      `SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'result-sheet-conflict'`,
+    )
+      .bind(ELECTION)
+      .all();
     expect(events.results.some((e) => String(e["detail_json"]).includes(station.stationId))).toBe(true);
     expect((await report(station.stationId)).sheet?.payloadSha256).toBe(answer.payloadSha256);
   });
@@ -174,12 +259,33 @@ describe("a station whose sheet disagrees", () => {
   it("refuses another station's sheet and sheets that are not result sheets", async () => {
     const a = await newStation();
     const b = await newStation();
-    const sheetOfA = await resultSheetQr(a.signer, election, { stationId: a.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 0, ballotsCast: 0, contests: [] });
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: sheetOfA }))).toMatchObject({ status: 422 });
-    const claimingB = await resultSheetQr(a.signer, election, { stationId: b.stationId, sequence: 1, closedAt: "2026-05-01T20:00:00Z", votersCheckedIn: 0, ballotsCast: 0, contests: [] });
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: claimingB }))).toMatchObject({ status: 422 });
+    const sheetOfA = await resultSheetQr(a.signer, election, {
+      stationId: a.stationId,
+      sequence: 1,
+      closedAt: "2026-05-01T20:00:00Z",
+      votersCheckedIn: 0,
+      ballotsCast: 0,
+      contests: [],
+    });
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: sheetOfA }))).toMatchObject({
+      status: 422,
+    });
+    const claimingB = await resultSheetQr(a.signer, election, {
+      stationId: b.stationId,
+      sequence: 1,
+      closedAt: "2026-05-01T20:00:00Z",
+      votersCheckedIn: 0,
+      ballotsCast: 0,
+      contests: [],
+    });
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: claimingB }))).toMatchObject({
+      status: 422,
+    });
     const ballot = await markedBallotQr(b.signer, election, "bs-north", rangeOf(b).first, AINO);
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: ballot }))).toEqual({ status: 422, code: "qr_invalid" });
+    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: ballot }))).toEqual({
+      status: 422,
+      code: "qr_invalid",
+    });
     expect((await report(b.stationId)).sheet).toBeNull();
   });
 });
@@ -189,11 +295,18 @@ describe("check-ins against ballots", () => {
     const station = await newStation();
     await vote(station, [], 1);
     const before = await settled(station.stationId, 1, 0);
-    expect(before.differences).toEqual([expect.objectContaining({ kind: "check-ins-vs-ballots", system: 1, station: 0 })]);
-    expect(await storedDifferences(station.stationId, true)).toEqual([expect.objectContaining({ kind: "check-ins-vs-ballots", resolved_at: null })]);
+    expect(before.differences).toEqual([
+      expect.objectContaining({ kind: "check-ins-vs-ballots", system: 1, station: 0 }),
+    ]);
+    expect(await storedDifferences(station.stationId, true)).toEqual([
+      expect.objectContaining({ kind: "check-ins-vs-ballots", resolved_at: null }),
+    ]);
 
     serials += 1;
-    await station.client.scan({ electionId: ELECTION, qr: await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, AINO) });
+    await station.client.scan({
+      electionId: ELECTION,
+      qr: await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, AINO),
+    });
     const after = await settled(station.stationId, 1, 1);
     expect(after.differences).toEqual([]);
     const [row] = await storedDifferences(station.stationId);
@@ -209,11 +322,18 @@ describe("the election's reconciliation report", () => {
     expect(res.status).toBe(200);
     const body = z.object({ electionId: z.string(), stations: z.array(Reconciliation) }).parse(await res.json());
     const idleReport = body.stations.find((s) => s.stationId === idle.stationId);
-    expect(idleReport).toMatchObject({ consistent: false, sheet: null, differences: [], system: { checkIns: 0, ballotsScanned: 0 } });
+    expect(idleReport).toMatchObject({
+      consistent: false,
+      sheet: null,
+      differences: [],
+      system: { checkIns: 0, ballotsScanned: 0 },
+    });
     expect(body.stations.length).toBeGreaterThanOrEqual(4);
 
     const official = await officialToken("station-official");
-    expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, official)).status).toBe(403);
+    expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, official)).status).toBe(
+      403,
+    );
     expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation/no-such-station`)).status).toBe(404);
     expect((await adminCall("GET", `/v1/admin/elections/no-such-election/reconciliation`)).status).toBe(404);
   });

@@ -4,17 +4,22 @@ import { expect, it } from "vitest";
 import { ensureSchema, type Schema } from "../../durable-objects/schema.ts";
 
 function columns(sql: SqlStorage, table: string): string[] {
-  return sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).toArray().map((r) => r.name);
+  return sql
+    .exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table)
+    .toArray()
+    .map((r) => r.name);
 }
 
 const V1: Schema = { version: 1, create: (sql) => void sql.exec(`CREATE TABLE t_schema (a TEXT, old TEXT)`) };
 const V2: Schema = {
   version: 2,
   create: (sql) => void sql.exec(`CREATE TABLE t_schema (a TEXT, b TEXT)`),
-  upgrades: [(sql) => {
-    sql.exec(`ALTER TABLE t_schema DROP COLUMN old`);
-    sql.exec(`ALTER TABLE t_schema ADD COLUMN b TEXT`);
-  }],
+  upgrades: [
+    (sql) => {
+      sql.exec(`ALTER TABLE t_schema DROP COLUMN old`);
+      sql.exec(`ALTER TABLE t_schema ADD COLUMN b TEXT`);
+    },
+  ],
 };
 
 it("creates the latest schema directly, upgrades an older one, and does nothing when current", async () => {

@@ -40,22 +40,37 @@ describe("the station registry", () => {
     });
     expect(res.status).toBe(201);
     const created = StationSummary.parse(await res.json());
-    expect(created).toMatchObject({ id: "reg-1", districtIds: ["district-north", "district-south"], serialRanges: [{ first: 1_000, last: 1_999 }], revokedAt: null });
+    expect(created).toMatchObject({
+      id: "reg-1",
+      districtIds: ["district-north", "district-south"],
+      serialRanges: [{ first: 1_000, last: 1_999 }],
+      revokedAt: null,
+    });
     expect(created.keys).toEqual([expect.objectContaining({ kid: "reg-1-k1", revokedAt: null })]);
     expect(created.keys[0]?.qrKeyId).toMatch(/^[0-9a-f]{16}$/);
 
     const auditor = await officialToken("auditor");
-    const list = z.object({ stations: z.array(StationSummary) }).parse(await (await adminCall("GET", "/v1/admin/stations", undefined, auditor)).json());
+    const list = z
+      .object({ stations: z.array(StationSummary) })
+      .parse(await (await adminCall("GET", "/v1/admin/stations", undefined, auditor)).json());
     expect(list.stations.map((s) => s.id)).toContain("reg-1");
     // Auditors read, only administrators write.
-    const refused = await adminCall("POST", "/v1/admin/stations", { id: "reg-x", name: "x", districtIds: ["district-north"], publicJwk }, auditor);
+    const refused = await adminCall(
+      "POST",
+      "/v1/admin/stations",
+      { id: "reg-x", name: "x", districtIds: ["district-north"], publicJwk },
+      auditor,
+    );
     expect(refused.status).toBe(403);
   });
 
   it("is described in the OpenAPI document, with the station signature scheme", async () => {
-    const doc = z.object({ paths: z.record(z.string(), z.unknown()), components: z.object({ securitySchemes: z.record(z.string(), z.unknown()) }) }).parse(
-      await (await SELF.fetch(`${BASE}/openapi.json`)).json(),
-    );
+    const doc = z
+      .object({
+        paths: z.record(z.string(), z.unknown()),
+        components: z.object({ securitySchemes: z.record(z.string(), z.unknown()) }),
+      })
+      .parse(await (await SELF.fetch(`${BASE}/openapi.json`)).json());
     for (const path of [
       "/v1/admin/stations",
       "/v1/admin/stations/{stationId}/keys",
@@ -73,16 +88,47 @@ describe("the station registry", () => {
 
   it("refuses a taken id, a taken key, a private key, an overlapping serial range, and changes nothing", async () => {
     const { publicJwk, privateJwk } = await generateSigningKey("reg-2-k1");
-    expect((await adminCall("POST", "/v1/admin/stations", { id: "reg-2", name: "Two", districtIds: ["district-east"], publicJwk, serialRanges: [{ first: 5_000, last: 5_999 }] })).status).toBe(201);
+    expect(
+      (
+        await adminCall("POST", "/v1/admin/stations", {
+          id: "reg-2",
+          name: "Two",
+          districtIds: ["district-east"],
+          publicJwk,
+          serialRanges: [{ first: 5_000, last: 5_999 }],
+        })
+      ).status,
+    ).toBe(201);
     const other = await generateSigningKey("reg-3-k1");
 
-    const sameId = await adminCall("POST", "/v1/admin/stations", { id: "reg-2", name: "Again", districtIds: ["district-east"], publicJwk: other.publicJwk });
+    const sameId = await adminCall("POST", "/v1/admin/stations", {
+      id: "reg-2",
+      name: "Again",
+      districtIds: ["district-east"],
+      publicJwk: other.publicJwk,
+    });
     expect([sameId.status, await errorCode(sameId)]).toEqual([409, "station_exists"]);
-    const sameKey = await adminCall("POST", "/v1/admin/stations", { id: "reg-3", name: "Three", districtIds: ["district-east"], publicJwk });
+    const sameKey = await adminCall("POST", "/v1/admin/stations", {
+      id: "reg-3",
+      name: "Three",
+      districtIds: ["district-east"],
+      publicJwk,
+    });
     expect([sameKey.status, await errorCode(sameKey)]).toEqual([409, "key_exists"]);
-    const privatePart = await adminCall("POST", "/v1/admin/stations", { id: "reg-3", name: "Three", districtIds: ["district-east"], publicJwk: privateJwk });
+    const privatePart = await adminCall("POST", "/v1/admin/stations", {
+      id: "reg-3",
+      name: "Three",
+      districtIds: ["district-east"],
+      publicJwk: privateJwk,
+    });
     expect([privatePart.status, await errorCode(privatePart)]).toEqual([400, "invalid_request"]);
-    const overlap = await adminCall("POST", "/v1/admin/stations", { id: "reg-3", name: "Three", districtIds: ["district-east"], publicJwk: other.publicJwk, serialRanges: [{ first: 5_900, last: 6_100 }] });
+    const overlap = await adminCall("POST", "/v1/admin/stations", {
+      id: "reg-3",
+      name: "Three",
+      districtIds: ["district-east"],
+      publicJwk: other.publicJwk,
+      serialRanges: [{ first: 5_900, last: 6_100 }],
+    });
     expect([overlap.status, await errorCode(overlap)]).toEqual([400, "invalid_request"]);
 
     expect((await adminCall("GET", "/v1/admin/stations/reg-3")).status).toBe(404);
@@ -104,7 +150,12 @@ interface Forgery {
 let voterCounter = 0;
 
 async function checkInBody(nationalId: string): Promise<string> {
-  return JSON.stringify({ electionId: ELECTION, nationalId, identity: { method: "id-card" }, checkInId: crypto.randomUUID() });
+  return JSON.stringify({
+    electionId: ELECTION,
+    nationalId,
+    identity: { method: "id-card" },
+    checkInId: crypto.randomUUID(),
+  });
 }
 
 async function send(station: TestStation, body: string, forgery: Forgery = {}): Promise<Response> {
@@ -154,11 +205,29 @@ describe("signed station requests", () => {
   const cases: [string, (body: string, station: TestStation) => Promise<Forgery>, string][] = [
     ["no signature", async () => ({ header: null }), "station_signature_missing"],
     ["a header that is not a JWS", async () => ({ header: "not-a-jws" }), "station_signature_invalid"],
-    ["a signature by another key under the station's kid", async (_b, s) => ({ key: { ...(await generateSigningKey(String(s.privateJwk.kid))).privateJwk } }), "station_signature_invalid"],
-    ["a tampered body", async (body) => ({ send: { body: body.replace('"id-card"', '"id-card+biometric","biometric":{"matched":true}') } }), "station_request_mismatch"],
+    [
+      "a signature by another key under the station's kid",
+      async (_b, s) => ({ key: { ...(await generateSigningKey(String(s.privateJwk.kid))).privateJwk } }),
+      "station_signature_invalid",
+    ],
+    [
+      "a tampered body",
+      async (body) => ({
+        send: { body: body.replace('"id-card"', '"id-card+biometric","biometric":{"matched":true}') },
+      }),
+      "station_request_mismatch",
+    ],
     ["another method", async () => ({ sign: { method: "PUT" } }), "station_request_mismatch"],
-    ["another path", async (_b, s) => ({ sign: { path: `/v1/stations/${s.stationId}/ballots` } }), "station_request_mismatch"],
-    ["another station's id in the claims", async () => ({ sign: { stationId: "some-other-station" } }), "station_request_mismatch"],
+    [
+      "another path",
+      async (_b, s) => ({ sign: { path: `/v1/stations/${s.stationId}/ballots` } }),
+      "station_request_mismatch",
+    ],
+    [
+      "another station's id in the claims",
+      async () => ({ sign: { stationId: "some-other-station" } }),
+      "station_request_mismatch",
+    ],
     ["a timestamp three minutes old", async () => ({ sign: { iat: now() - 180 } }), "station_request_expired"],
     ["a timestamp three minutes ahead", async () => ({ sign: { iat: now() + 180 } }), "station_request_expired"],
   ];
@@ -220,8 +289,13 @@ describe("signed station requests", () => {
 
     const rotating = await registerStation(["district-north"]);
     const next = await generateSigningKey(`${rotating.stationId}-k2`);
-    expect((await adminCall("POST", `/v1/admin/stations/${rotating.stationId}/keys`, { publicJwk: next.publicJwk })).status).toBe(201);
-    expect((await adminCall("DELETE", `/v1/admin/stations/${rotating.stationId}/keys/${String(rotating.privateJwk.kid)}`)).status).toBe(200);
+    expect(
+      (await adminCall("POST", `/v1/admin/stations/${rotating.stationId}/keys`, { publicJwk: next.publicJwk })).status,
+    ).toBe(201);
+    expect(
+      (await adminCall("DELETE", `/v1/admin/stations/${rotating.stationId}/keys/${String(rotating.privateJwk.kid)}`))
+        .status,
+    ).toBe(200);
     const revokedKey = await send(rotating, body);
     expect([revokedKey.status, await errorCode(revokedKey)]).toEqual([401, "station_key_revoked"]);
 
@@ -232,7 +306,9 @@ describe("signed station requests", () => {
     await expectNotCheckedIn(voter.voterKey);
     // The rotated-in key works.
     expect((await send(rotating, body, { key: next.privateJwk })).status).toBe(201);
-    expect(await ledgerFor(env, ELECTION, voter.voterKey).status(ELECTION, voter.voterKey)).toMatchObject({ state: "paper" });
+    expect(await ledgerFor(env, ELECTION, voter.voterKey).status(ELECTION, voter.voterKey)).toMatchObject({
+      state: "paper",
+    });
   });
 
   it("keeps the voter key out of the signed claims and the answers: the national id stays in the body only", async () => {

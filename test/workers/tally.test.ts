@@ -1,9 +1,23 @@
-import { createExecutionContext, createMessageBatch, env, getQueueResult, runInDurableObject, SELF, type QueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  getQueueResult,
+  runInDurableObject,
+  SELF,
+  type QueueResult,
+} from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { BallotAccepted, BallotRetracted, ContestMarks } from "../../lib/ballot/messages.ts";
 import type { DistrictTotals, ElectionTotals } from "../../lib/tally/totals.ts";
 import worker from "../../workers/gateway/index.ts";
-import { handleBallotBatch, parseShardName, TALLY_SHARDS, tallyShardIndex, tallyShardName } from "../../workers/tally/consumer.ts";
+import {
+  handleBallotBatch,
+  parseShardName,
+  TALLY_SHARDS,
+  tallyShardIndex,
+  tallyShardName,
+} from "../../workers/tally/consumer.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
@@ -80,7 +94,11 @@ interface Delivery {
 }
 
 /** Runs one batch through `handler` (by default the Worker's queue handler), as the platform would. */
-async function deliver(bodies: readonly unknown[], attempts = 1, handler: (batch: MessageBatch<unknown>) => Promise<void> = (b) => worker.queue(b, env)): Promise<Delivery> {
+async function deliver(
+  bodies: readonly unknown[],
+  attempts = 1,
+  handler: (batch: MessageBatch<unknown>) => Promise<void> = (b) => worker.queue(b, env),
+): Promise<Delivery> {
   const messages = bodies.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts, body }));
   const batch = createMessageBatch("ballots-0", messages);
   const delays: Record<string, number | undefined> = {};
@@ -114,7 +132,15 @@ function aggregator(electionId: string) {
 }
 
 /** The sum over every shard of the election's districts, read from the shards themselves. */
-async function shardSums(electionId: string): Promise<{ ballots: number; votes: Map<string, number>; writeIns: Map<string, number>; blanks: Map<string, number>; versions: number[] }> {
+async function shardSums(
+  electionId: string,
+): Promise<{
+  ballots: number;
+  votes: Map<string, number>;
+  writeIns: Map<string, number>;
+  blanks: Map<string, number>;
+  versions: number[];
+}> {
   const votes = new Map<string, number>();
   const writeIns = new Map<string, number>();
   const blanks = new Map<string, number>();
@@ -137,7 +163,10 @@ async function shardSums(electionId: string): Promise<{ ballots: number; votes: 
 }
 
 /** What the tally must hold: every ballot's marks, minus the retracted ones. */
-function expectedSums(ballots: readonly BallotAccepted[], retracted: ReadonlySet<string>): { ballots: number; votes: Map<string, number>; writeIns: Map<string, number>; blanks: Map<string, number> } {
+function expectedSums(
+  ballots: readonly BallotAccepted[],
+  retracted: ReadonlySet<string>,
+): { ballots: number; votes: Map<string, number>; writeIns: Map<string, number>; blanks: Map<string, number> } {
   const votes = new Map<string, number>();
   const writeIns = new Map<string, number>();
   const blanks = new Map<string, number>();
@@ -160,7 +189,11 @@ function nonZero(m: Map<string, number>): Record<string, number> {
   return Object.fromEntries([...m].filter(([, v]) => v !== 0).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
-async function expectTally(electionId: string, ballots: readonly BallotAccepted[], retracted: ReadonlySet<string> = new Set()): Promise<void> {
+async function expectTally(
+  electionId: string,
+  ballots: readonly BallotAccepted[],
+  retracted: ReadonlySet<string> = new Set(),
+): Promise<void> {
   const actual = await shardSums(electionId);
   const expected = expectedSums(ballots, retracted);
   expect(actual.ballots).toBe(expected.ballots);
@@ -182,9 +215,15 @@ describe("shard routing", () => {
   it("puts a ballot and its retraction on one shard of the ballot's district, and spreads ballots over all shards", () => {
     const b = ballot("route-e", "district-north");
     const r = retraction(b);
-    expect(tallyShardName(r.electionId, r.districtId, r.ballotId)).toBe(tallyShardName(b.electionId, b.districtId, b.ballotId));
+    expect(tallyShardName(r.electionId, r.districtId, r.ballotId)).toBe(
+      tallyShardName(b.electionId, b.districtId, b.ballotId),
+    );
     const name = tallyShardName("route-e", "district-north", b.ballotId);
-    expect(parseShardName(name)).toEqual({ electionId: "route-e", districtId: "district-north", index: tallyShardIndex(b.ballotId) });
+    expect(parseShardName(name)).toEqual({
+      electionId: "route-e",
+      districtId: "district-north",
+      index: tallyShardIndex(b.ballotId),
+    });
     const used = new Set(Array.from({ length: 200 }, () => tallyShardIndex(crypto.randomUUID())));
     expect(used.size).toBe(TALLY_SHARDS);
     expect(parseShardName("no-slashes")).toBeUndefined();
@@ -196,12 +235,26 @@ describe("the ballot queue consumer", () => {
   it("counts a batch: options, write-ins and blank contests, per shard, and reports them to the aggregator within a second", async () => {
     const e = "tally-count";
     const ballots = [
-      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"], "contest-parliament-north": ["sel-parliament-north-mari-saar"], "contest-referendum-voting-age": ["sel-referendum-voting-age-yes"] }),
-      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"], "contest-referendum-voting-age": ["sel-referendum-voting-age-no"] }),
+      ballot(e, "district-north", {
+        "contest-president": ["sel-president-aino-tamm"],
+        "contest-parliament-north": ["sel-parliament-north-mari-saar"],
+        "contest-referendum-voting-age": ["sel-referendum-voting-age-yes"],
+      }),
+      ballot(e, "district-north", {
+        "contest-president": ["sel-president-aino-tamm"],
+        "contest-referendum-voting-age": ["sel-referendum-voting-age-no"],
+      }),
       ballot(e, "district-south"),
       ballot(e, "district-east", {
-        "contest-president": { optionIds: ["sel-president-write-in"], writeIns: { "sel-president-write-in": "Jaan Tatikas" } },
-        "contest-council-east": ["sel-council-east-anna-laur", "sel-council-east-eva-sild", "sel-council-east-jaan-koiv"],
+        "contest-president": {
+          optionIds: ["sel-president-write-in"],
+          writeIns: { "sel-president-write-in": "Jaan Tatikas" },
+        },
+        "contest-council-east": [
+          "sel-council-east-anna-laur",
+          "sel-council-east-eva-sild",
+          "sel-council-east-jaan-koiv",
+        ],
       }),
     ];
     const started = Date.now();
@@ -211,19 +264,29 @@ describe("the ballot queue consumer", () => {
     const results = await aggregatedBallots(e, 4);
     expect(Date.now() - started).toBeLessThan(1_000);
     const president = results.contests.find((c) => c.contestId === "contest-president");
-    expect(president).toEqual({ contestId: "contest-president", options: [{ optionId: "sel-president-aino-tamm", votes: 2 }], writeIns: 1, blanks: 1 });
+    expect(president).toEqual({
+      contestId: "contest-president",
+      options: [{ optionId: "sel-president-aino-tamm", votes: 2 }],
+      writeIns: 1,
+      blanks: 1,
+    });
     expect(results.districts.map((d) => [d.districtId, d.ballots])).toEqual([
       ["district-east", 1],
       ["district-north", 2],
       ["district-south", 1],
     ]);
-    const council = results.districts.find((d) => d.districtId === "district-east")?.contests.find((c) => c.contestId === "contest-council-east");
+    const council = results.districts
+      .find((d) => d.districtId === "district-east")
+      ?.contests.find((c) => c.contestId === "contest-council-east");
     expect(council?.options.map((o) => o.votes)).toEqual([1, 1, 1]);
   });
 
   it("does not count a re-delivered batch twice, nor a ballot repeated inside one batch", async () => {
     const e = "tally-redeliver";
-    const ballots = [ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] }), ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] })];
+    const ballots = [
+      ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] }),
+      ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] }),
+    ];
     expectAllAcked(await deliver([...ballots, ballots[0]]));
     const before = await shardSums(e);
     expectAllAcked(await deliver(ballots, 2));
@@ -231,12 +294,17 @@ describe("the ballot queue consumer", () => {
     await expectTally(e, ballots);
     // Nothing changed, so no shard's version moved and nothing new was reported.
     expect((await shardSums(e)).versions).toEqual(before.versions);
-    expect((await aggregatedBallots(e, 2)).contests.find((c) => c.contestId === "contest-president")?.options).toEqual([{ optionId: "sel-president-liis-kask", votes: 2 }]);
+    expect((await aggregatedBallots(e, 2)).contests.find((c) => c.contestId === "contest-president")?.options).toEqual([
+      { optionId: "sel-president-liis-kask", votes: 2 },
+    ]);
   });
 
   it("acknowledges an unparseable message without counting it, and counts the rest of its batch", async () => {
     const e = "tally-bad-message";
-    const good = [ballot(e, "district-north", { "contest-president": ["sel-president-juhan-mets"] }), ballot(e, "district-east")];
+    const good = [
+      ballot(e, "district-north", { "contest-president": ["sel-president-juhan-mets"] }),
+      ballot(e, "district-east"),
+    ];
     const { ballotId: _dropped, ...noBallotId } = ballot(e, "district-north");
     const bad: unknown[] = [
       "not a message",
@@ -255,7 +323,10 @@ describe("the ballot queue consumer", () => {
   it("subtracts a retracted ballot exactly once, whatever the order and however often each message comes", async () => {
     const e = "tally-retract";
     const kept = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
-    const superseded = ballot(e, "district-north", { "contest-president": ["sel-president-juhan-mets"], "contest-parliament-north": ["sel-parliament-north-kadri-lepp"] });
+    const superseded = ballot(e, "district-north", {
+      "contest-president": ["sel-president-juhan-mets"],
+      "contest-parliament-north": ["sel-parliament-north-kadri-lepp"],
+    });
     const cancelled = ballot(e, "district-east", { "contest-council-east": ["sel-council-east-karl-tuul"] });
     const early = ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
     const together = ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
@@ -264,27 +335,44 @@ describe("the ballot queue consumer", () => {
     expectAllAcked(await deliver([kept, superseded, cancelled]));
     await expectTally(e, all.slice(0, 3));
     // Retractions: two for counted ballots, one before its ballot, one beside its ballot.
-    expectAllAcked(await deliver([retraction(superseded), retraction(cancelled, "cancelled-by-paper"), retraction(early)]));
+    expectAllAcked(
+      await deliver([retraction(superseded), retraction(cancelled, "cancelled-by-paper"), retraction(early)]),
+    );
     expectAllAcked(await deliver([together, retraction(together)]));
     const gone = new Set([superseded.ballotId, cancelled.ballotId, early.ballotId, together.ballotId]);
     await expectTally(e, [kept, superseded, cancelled], gone);
     // The ballot that was retracted first comes now; everything comes again; nothing changes.
     expectAllAcked(await deliver([early]));
-    expectAllAcked(await deliver([retraction(superseded), retraction(cancelled, "cancelled-by-paper"), retraction(early), retraction(together)], 2));
+    expectAllAcked(
+      await deliver(
+        [retraction(superseded), retraction(cancelled, "cancelled-by-paper"), retraction(early), retraction(together)],
+        2,
+      ),
+    );
     expectAllAcked(await deliver(all, 2));
     await expectTally(e, all, gone);
     const results = await aggregatedBallots(e, 1);
     // Subtracted options stay listed at zero.
-    expect(results.contests.find((c) => c.contestId === "contest-president")?.options.filter((o) => o.votes > 0)).toEqual([
-      { optionId: "sel-president-aino-tamm", votes: 1 },
-    ]);
+    expect(
+      results.contests.find((c) => c.contestId === "contest-president")?.options.filter((o) => o.votes > 0),
+    ).toEqual([{ optionId: "sel-president-aino-tamm", votes: 1 }]);
   });
 
   it("retries the messages of a failing shard with a delay, acknowledges the others, and a later re-delivery counts each ballot once", async () => {
     const e = "tally-shard-fault";
-    const onBroken = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, ballotIdOnShard(0));
+    const onBroken = ballot(
+      e,
+      "district-north",
+      { "contest-president": ["sel-president-aino-tamm"] },
+      ballotIdOnShard(0),
+    );
     const alsoOnBroken = ballot(e, "district-north", {}, ballotIdOnShard(0));
-    const onHealthy = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, ballotIdOnShard(1));
+    const onHealthy = ballot(
+      e,
+      "district-north",
+      { "contest-president": ["sel-president-aino-tamm"] },
+      ballotIdOnShard(1),
+    );
     const elsewhere = ballot(e, "district-east", { "contest-president": ["sel-president-liis-kask"] });
     const broken = shard(`${e}/district-north/0`);
     // A real storage fault inside the real shard: its ballot table disappears from under it.
@@ -313,7 +401,10 @@ describe("the ballot queue consumer", () => {
 
   it("retries the whole batch when D1 refuses its records, and counts each ballot once when it comes back", async () => {
     const e = "tally-d1-fault";
-    const ballots = [ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }), ballot(e, "district-south")];
+    const ballots = [
+      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
+      ballot(e, "district-south"),
+    ];
     // D1 refusing the batch (an outage, a limit), at the binding, for this call only.
     const refusing = new Proxy(env.DB, {
       get(target, prop) {
@@ -326,18 +417,25 @@ describe("the ballot queue consumer", () => {
     expect(refused.result.explicitAcks).toEqual([]);
     expect(refused.result.retryMessages).toEqual(refused.ids.map((msgId) => ({ msgId })));
     expect(Object.values(refused.delays)).toEqual([8, 8]);
-    const cvrs = await env.DB.prepare(`SELECT count(*) AS n FROM cast_vote_records WHERE election_id = ?`).bind(e).first<{ n: number }>();
+    const cvrs = await env.DB.prepare(`SELECT count(*) AS n FROM cast_vote_records WHERE election_id = ?`)
+      .bind(e)
+      .first<{ n: number }>();
     expect(cvrs?.n).toBe(0);
 
     expectAllAcked(await deliver(ballots, 5));
     await expectTally(e, ballots);
-    const after = await env.DB.prepare(`SELECT count(*) AS n FROM cast_vote_records WHERE election_id = ?`).bind(e).first<{ n: number }>();
+    const after = await env.DB.prepare(`SELECT count(*) AS n FROM cast_vote_records WHERE election_id = ?`)
+      .bind(e)
+      .first<{ n: number }>();
     expect(after?.n).toBe(2);
   });
 
   it("is the consumer of the real ballot queues", async () => {
     const e = "tally-real-queue";
-    const ballots = [ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }), ballot(e, "district-east")];
+    const ballots = [
+      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
+      ballot(e, "district-east"),
+    ];
     await env.BALLOTS_2.sendBatch(ballots.map((body) => ({ body })));
     await aggregatedBallots(e, 2);
     await expectTally(e, ballots);
@@ -349,17 +447,41 @@ describe("cast vote records and receipts in D1", () => {
     const e = "tally-records";
     const counted = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
     const superseded = ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] });
-    const cancelled = ballot(e, "district-east", { "contest-president": { optionIds: ["sel-president-write-in"], writeIns: { "sel-president-write-in": "Mari Maasikas" } } });
+    const cancelled = ballot(e, "district-east", {
+      "contest-president": {
+        optionIds: ["sel-president-write-in"],
+        writeIns: { "sel-president-write-in": "Mari Maasikas" },
+      },
+    });
     const early = ballot(e, "district-south");
     expectAllAcked(await deliver([counted, superseded, cancelled, retraction(early, "cancelled-by-paper")]));
     expectAllAcked(await deliver([retraction(superseded), retraction(cancelled, "cancelled-by-paper"), early]));
-    expectAllAcked(await deliver([counted, superseded, cancelled, early, retraction(superseded), retraction(early, "cancelled-by-paper")], 2));
-
-    const columns = await env.DB.prepare(`SELECT name FROM pragma_table_info('cast_vote_records')`).all<{ name: string }>();
-    expect(columns.results.map((c) => c.name).sort()).toEqual(
-      ["ballot_style_id", "channel", "cvr_id", "district_id", "election_id", "marks_json", "recorded_at", "retracted", "station_id"].sort(),
+    expectAllAcked(
+      await deliver(
+        [counted, superseded, cancelled, early, retraction(superseded), retraction(early, "cancelled-by-paper")],
+        2,
+      ),
     );
-    const rows = await env.DB.prepare(`SELECT * FROM cast_vote_records WHERE election_id = ? ORDER BY cvr_id`).bind(e).all<Record<string, unknown>>();
+
+    const columns = await env.DB.prepare(`SELECT name FROM pragma_table_info('cast_vote_records')`).all<{
+      name: string;
+    }>();
+    expect(columns.results.map((c) => c.name).sort()).toEqual(
+      [
+        "ballot_style_id",
+        "channel",
+        "cvr_id",
+        "district_id",
+        "election_id",
+        "marks_json",
+        "recorded_at",
+        "retracted",
+        "station_id",
+      ].sort(),
+    );
+    const rows = await env.DB.prepare(`SELECT * FROM cast_vote_records WHERE election_id = ? ORDER BY cvr_id`)
+      .bind(e)
+      .all<Record<string, unknown>>();
     expect(rows.results).toHaveLength(4);
     const text = JSON.stringify(rows.results);
     for (const b of [counted, superseded, cancelled, early]) {
@@ -367,12 +489,27 @@ describe("cast vote records and receipts in D1", () => {
       expect(text).not.toContain(b.commitment);
     }
     const retractedOf = Object.fromEntries(rows.results.map((r) => [String(r["cvr_id"]), r["retracted"]]));
-    expect(retractedOf).toEqual({ [counted.ballotId]: 0, [superseded.ballotId]: 1, [cancelled.ballotId]: 1, [early.ballotId]: 1 });
+    expect(retractedOf).toEqual({
+      [counted.ballotId]: 0,
+      [superseded.ballotId]: 1,
+      [cancelled.ballotId]: 1,
+      [early.ballotId]: 1,
+    });
     const cvr = rows.results.find((r) => r["cvr_id"] === cancelled.ballotId);
-    expect(cvr).toMatchObject({ ballot_style_id: "style-east", district_id: "district-east", channel: "online", station_id: null, recorded_at: "2026-05-01T10:17:00.000Z" });
+    expect(cvr).toMatchObject({
+      ballot_style_id: "style-east",
+      district_id: "district-east",
+      channel: "online",
+      station_id: null,
+      recorded_at: "2026-05-01T10:17:00.000Z",
+    });
     expect(JSON.parse(String(cvr?.["marks_json"]))).toEqual(cancelled.contests);
 
-    const receipts = await env.DB.prepare(`SELECT tracking_code, commitment, status FROM receipts WHERE election_id = ?`).bind(e).all<{ tracking_code: string; commitment: string; status: string }>();
+    const receipts = await env.DB.prepare(
+      `SELECT tracking_code, commitment, status FROM receipts WHERE election_id = ?`,
+    )
+      .bind(e)
+      .all<{ tracking_code: string; commitment: string; status: string }>();
     const byCode = Object.fromEntries(receipts.results.map((r) => [r.tracking_code, [r.status, r.commitment]]));
     expect(byCode).toEqual({
       [counted.trackingCode]: ["recorded", counted.commitment],
@@ -397,7 +534,14 @@ describe("the results aggregator", () => {
   const totals = (ballots: number, votes: number): DistrictTotals => ({
     districtId: "district-north",
     ballots,
-    contests: [{ contestId: "contest-president", options: [{ optionId: "sel-president-aino-tamm", votes }], writeIns: 0, blanks: ballots - votes }],
+    contests: [
+      {
+        contestId: "contest-president",
+        options: [{ optionId: "sel-president-aino-tamm", votes }],
+        writeIns: 0,
+        blanks: ballots - votes,
+      },
+    ],
   });
 
   it("keeps the newest version per shard and ignores older or repeated reports, in any order", async () => {
@@ -409,7 +553,12 @@ describe("the results aggregator", () => {
     expect(await agg.report(`${e}/district-north/1`, 1, totals(5, 5))).toBe(true);
     let results = await agg.results();
     expect(results.ballots).toBe(35);
-    expect(results.contests[0]).toEqual({ contestId: "contest-president", options: [{ optionId: "sel-president-aino-tamm", votes: 25 }], writeIns: 0, blanks: 10 });
+    expect(results.contests[0]).toEqual({
+      contestId: "contest-president",
+      options: [{ optionId: "sel-president-aino-tamm", votes: 25 }],
+      writeIns: 0,
+      blanks: 10,
+    });
     expect(await agg.report(`${e}/district-north/0`, 4, totals(31, 20))).toBe(true);
     results = await agg.results();
     expect(results.ballots).toBe(36);
@@ -419,11 +568,17 @@ describe("the results aggregator", () => {
 
   it("refuses a report that does not come from a shard of the named district", async () => {
     const agg = aggregator("tally-stale-bad");
-    expect(await failureOf(() => agg.report("tally-stale-bad/district-south/0", 1, totals(1, 1)))).toContain("does not name a tally shard");
+    expect(await failureOf(() => agg.report("tally-stale-bad/district-south/0", 1, totals(1, 1)))).toContain(
+      "does not name a tally shard",
+    );
     expect(await failureOf(() => agg.report("nonsense", 1, totals(1, 1)))).toContain("does not name a tally shard");
-    expect(await failureOf(() => agg.report("tally-stale-bad/district-north/0", 0, totals(1, 1)))).toContain("ZodError");
+    expect(await failureOf(() => agg.report("tally-stale-bad/district-north/0", 0, totals(1, 1)))).toContain(
+      "ZodError",
+    );
     expect(await failureOf(() => agg.report("other-election/district-north/0", 1, totals(1, 1)))).toBe("resolved");
-    expect(await failureOf(() => agg.report("tally-stale-bad/district-north/0", 1, totals(1, 1)))).toContain("reached the aggregator of other-election");
+    expect(await failureOf(() => agg.report("tally-stale-bad/district-north/0", 1, totals(1, 1)))).toContain(
+      "reached the aggregator of other-election",
+    );
   });
 
   it("gets the shard's totals after the aggregator failed, through the shard's alarm", async () => {
@@ -456,7 +611,13 @@ interface ResultsBody {
     ballotsCounted: number;
     registeredVoters: number;
     ratio: number | null;
-    districts: { districtId: string; name: string; ballotsCounted: number; registeredVoters: number; ratio: number | null }[];
+    districts: {
+      districtId: string;
+      name: string;
+      ballotsCounted: number;
+      registeredVoters: number;
+      ratio: number | null;
+    }[];
   };
   contests: {
     id: string;
@@ -487,7 +648,11 @@ describe("the results API", () => {
   beforeAll(async () => {
     await loadDemoElection({ electionId: LIVE, resultsVisibility: "live" });
     await loadDemoElection({ electionId: AFTER_CLOSE, resultsVisibility: "after-close" });
-    await loadDemoElection({ electionId: CLOSED, resultsVisibility: "after-close", polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" } });
+    await loadDemoElection({
+      electionId: CLOSED,
+      resultsVisibility: "after-close",
+      polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" },
+    });
   });
 
   it("shows the sum of accepted minus retracted ballots, per contest and district, with labels, and turnout against the roll", async () => {
@@ -503,12 +668,23 @@ describe("the results API", () => {
       ballots.push(
         ballot(LIVE, district, {
           ...(i % 4 === 3 ? {} : { "contest-president": [presidents[i % 3]!] }),
-          ...(district === "district-east" && i % 2 === 0 ? { "contest-council-east": ["sel-council-east-mart-parn", "sel-council-east-irina-volkova"] } : {}),
-          ...(district === "district-north" ? { "contest-parliament-north": ["sel-parliament-north-toomas-kivi"] } : {}),
+          ...(district === "district-east" && i % 2 === 0
+            ? { "contest-council-east": ["sel-council-east-mart-parn", "sel-council-east-irina-volkova"] }
+            : {}),
+          ...(district === "district-north"
+            ? { "contest-parliament-north": ["sel-parliament-north-toomas-kivi"] }
+            : {}),
         }),
       );
     }
-    ballots.push(ballot(LIVE, "district-east", { "contest-president": { optionIds: ["sel-president-write-in"], writeIns: { "sel-president-write-in": "Kalevipoeg" } } }));
+    ballots.push(
+      ballot(LIVE, "district-east", {
+        "contest-president": {
+          optionIds: ["sel-president-write-in"],
+          writeIns: { "sel-president-write-in": "Kalevipoeg" },
+        },
+      }),
+    );
     const retracted = [ballots[0]!, ballots[5]!, ballots[12]!];
     expectAllAcked(await deliver(ballots.slice(0, 7)));
     expectAllAcked(await deliver([...ballots.slice(7), ...retracted.map((b) => retraction(b))]));
@@ -531,10 +707,12 @@ describe("the results API", () => {
       apiWriteIns.set(contest.id, contest.writeIns);
       apiBlanks.set(contest.id, contest.blanks);
       // Each contest's total is the sum of its districts.
-      const sum = (f: (d: ResultsBody["contests"][number]["districts"][number]) => number): number => contest.districts.reduce((s, d) => s + f(d), 0);
+      const sum = (f: (d: ResultsBody["contests"][number]["districts"][number]) => number): number =>
+        contest.districts.reduce((s, d) => s + f(d), 0);
       expect(sum((d) => d.writeIns)).toBe(contest.writeIns);
       expect(sum((d) => d.blanks)).toBe(contest.blanks);
-      for (const o of contest.options) expect(sum((d) => d.options.find((x) => x.id === o.id)?.votes ?? 0)).toBe(o.votes);
+      for (const o of contest.options)
+        expect(sum((d) => d.options.find((x) => x.id === o.id)?.votes ?? 0)).toBe(o.votes);
     }
     expect(nonZero(apiVotes)).toEqual(nonZero(expected.votes));
     expect(nonZero(apiWriteIns)).toEqual(nonZero(expected.writeIns));
@@ -544,8 +722,14 @@ describe("the results API", () => {
     expect(president?.votesAllowed).toBe(1);
     expect(president?.options.map((o) => o.id)).toEqual(presidents);
     expect(president?.options.every((o) => o.label.length > 0 && o.label !== o.id)).toBe(true);
-    expect(president?.districts.map((d) => d.districtId)).toEqual(["district-east", "district-north", "district-south"]);
-    expect(body.contests.find((c) => c.id === "contest-council-east")?.districts.map((d) => d.districtId)).toEqual(["district-east"]);
+    expect(president?.districts.map((d) => d.districtId)).toEqual([
+      "district-east",
+      "district-north",
+      "district-south",
+    ]);
+    expect(body.contests.find((c) => c.id === "contest-council-east")?.districts.map((d) => d.districtId)).toEqual([
+      "district-east",
+    ]);
     expect(body.contests.find((c) => c.id === "contest-council-east")?.votesAllowed).toBe(3);
     // Every contest of the definition is listed, counted or not.
     expect(body.contests.map((c) => c.id)).toContain("contest-parliament-south");
@@ -553,7 +737,13 @@ describe("the results API", () => {
     expect(body.turnout.registeredVoters).toBe(15);
     expect(body.turnout.ratio).toBeCloseTo(10 / 15);
     const counted = (d: District): number => ballots.filter((b) => b.districtId === d && !gone.has(b.ballotId)).length;
-    expect(body.turnout.districts.map(({ districtId, ballotsCounted, registeredVoters }) => ({ districtId, ballotsCounted, registeredVoters }))).toEqual([
+    expect(
+      body.turnout.districts.map(({ districtId, ballotsCounted, registeredVoters }) => ({
+        districtId,
+        ballotsCounted,
+        registeredVoters,
+      })),
+    ).toEqual([
       { districtId: "district-east", ballotsCounted: counted("district-east"), registeredVoters: 5 },
       { districtId: "district-north", ballotsCounted: counted("district-north"), registeredVoters: 6 },
       { districtId: "district-south", ballotsCounted: counted("district-south"), registeredVoters: 4 },
@@ -573,11 +763,15 @@ describe("the results API", () => {
     const body: ResultsBody = await res.json();
     expect(body.pollsClosed).toBe(true);
     expect(body.turnout).toMatchObject({ ballotsCounted: 0, registeredVoters: 0, ratio: null });
-    expect(body.contests.every((c) => c.options.every((o) => o.votes === 0) && c.writeIns === 0 && c.blanks === 0)).toBe(true);
+    expect(
+      body.contests.every((c) => c.options.every((o) => o.votes === 0) && c.writeIns === 0 && c.blanks === 0),
+    ).toBe(true);
   });
 
   it("with after-close visibility refuses the public until polls close, while administrators and auditors see live results", async () => {
-    expectAllAcked(await deliver([ballot(AFTER_CLOSE, "district-north", { "contest-president": ["sel-president-aino-tamm"] })]));
+    expectAllAcked(
+      await deliver([ballot(AFTER_CLOSE, "district-north", { "contest-president": ["sel-president-aino-tamm"] })]),
+    );
     const res = await getResults(AFTER_CLOSE);
     expect(res.status).toBe(403);
     expect(await codeOf(res)).toBe("results_not_public");
@@ -608,6 +802,8 @@ describe("the results API", () => {
 
   it("is described in the OpenAPI document", async () => {
     const doc: { paths: Record<string, unknown> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/elections/{electionId}/results", "/v1/admin/elections/{electionId}/results"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/elections/{electionId}/results", "/v1/admin/elections/{electionId}/results"]),
+    );
   });
 });

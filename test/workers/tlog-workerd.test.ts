@@ -38,5 +38,6 @@ it("hashes as RFC 6962 says", () => {
   const leaves = Array.from({ length: 7 }, (_, i) => leafHash(new Uint8Array([i])));
   const hashAt = treeHashAt(leaves);
   const root = rootAt(7, hashAt);
-  for (let i = 0; i < 7; i++) expect(verifyInclusion(i, 7, leaves[i] as Uint8Array, inclusionProof(i, 7, hashAt), root).ok).toBe(true);
+  for (let i = 0; i < 7; i++)
+    expect(verifyInclusion(i, 7, leaves[i] as Uint8Array, inclusionProof(i, 7, hashAt), root).ok).toBe(true);
 });

@@ -45,10 +45,13 @@ describe("voter login with a national-eID ID token", () => {
   it("issues a session bound to the election and the voter's ballot style", async () => {
     const res = await login({ electionId: ELECTION, idToken: await signIdToken(VOTER) });
     expect(res.status).toBe(200);
-    const body: { sessionToken: string; districtId: string; ballotStyleId: string; electionId: string } = await res.json();
+    const body: { sessionToken: string; districtId: string; ballotStyleId: string; electionId: string } =
+      await res.json();
     expect(body.electionId).toBe(ELECTION);
     expect(body.districtId).toBe("district-north");
-    const ballot = await SELF.fetch(`${BASE}/v1/elections/${ELECTION}/ballot`, { headers: { authorization: `Bearer ${body.sessionToken}` } });
+    const ballot = await SELF.fetch(`${BASE}/v1/elections/${ELECTION}/ballot`, {
+      headers: { authorization: `Bearer ${body.sessionToken}` },
+    });
     expect(ballot.status).toBe(200);
     const ballotBody: { ballotStyleId: string } = await ballot.json();
     expect(ballotBody.ballotStyleId).toBe(body.ballotStyleId);
@@ -73,24 +76,44 @@ describe("voter login with a national-eID ID token", () => {
   };
 
   it.each([
-    ["forged: signed by another key under the issuer's kid", async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid } }), "invalid_token"],
-    ["signed by a key the issuer never published", async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: "unknown-kid" } }), "invalid_token"],
+    [
+      "forged: signed by another key under the issuer's kid",
+      async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid } }),
+      "invalid_token",
+    ],
+    [
+      "signed by a key the issuer never published",
+      async () => signIdToken(VOTER, { key: { ...(await otherKey()), kid: "unknown-kid" } }),
+      "invalid_token",
+    ],
     ["expired", async () => signIdToken(VOTER, { expiresIn: -120 }), "token_expired"],
     ["not yet valid", async () => signIdToken(VOTER, { notBefore: 600 }), "invalid_token"],
     ["from another issuer", async () => signIdToken(VOTER, { issuer: "https://evil.example" }), "invalid_token"],
     ["for another audience", async () => signIdToken(VOTER, { audience: "another-client" }), "invalid_token"],
-    ["with alg none", async () => {
-      const now = Math.floor(Date.now() / 1000);
-      return `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ iss: env.EID_ISSUER, aud: env.EID_CLIENT_ID, sub: VOTER, iat: now, exp: now + 300, jti: crypto.randomUUID() })}.`;
-    }, "invalid_token"],
-    ["with HS256 keyed by the issuer's public key", async () => {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({})
-        .setProtectedHeader({ alg: "HS256", kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid })
-        .setIssuer(env.EID_ISSUER).setAudience(env.EID_CLIENT_ID).setSubject(VOTER)
-        .setIssuedAt(now).setExpirationTime(now + 300).setJti(crypto.randomUUID())
-        .sign(new TextEncoder().encode(env.EID_JWKS_URL));
-    }, "invalid_token"],
+    [
+      "with alg none",
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        return `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ iss: env.EID_ISSUER, aud: env.EID_CLIENT_ID, sub: VOTER, iat: now, exp: now + 300, jti: crypto.randomUUID() })}.`;
+      },
+      "invalid_token",
+    ],
+    [
+      "with HS256 keyed by the issuer's public key",
+      async () => {
+        const now = Math.floor(Date.now() / 1000);
+        return new SignJWT({})
+          .setProtectedHeader({ alg: "HS256", kid: JSON.parse(env.TEST_EID_PRIVATE_JWK).kid })
+          .setIssuer(env.EID_ISSUER)
+          .setAudience(env.EID_CLIENT_ID)
+          .setSubject(VOTER)
+          .setIssuedAt(now)
+          .setExpirationTime(now + 300)
+          .setJti(crypto.randomUUID())
+          .sign(new TextEncoder().encode(env.EID_JWKS_URL));
+      },
+      "invalid_token",
+    ],
   ])("refuses an ID token %s", async (_name, make, code) => {
     const res = await login({ electionId: ELECTION, idToken: await make() });
     expect(res.status).toBe(401);
@@ -126,13 +149,17 @@ describe("edge rules", () => {
     const res = await login({ electionId: "login-refuse", idToken: await signIdToken(VOTER) }, { country: "US" });
     expect(res.status).toBe(403);
     expect(await codeOf(res)).toBe("geofence_refused");
-    expect((await login({ electionId: "login-refuse", idToken: await signIdToken(VOTER) }, { country: "EE" })).status).toBe(200);
+    expect(
+      (await login({ electionId: "login-refuse", idToken: await signIdToken(VOTER) }, { country: "EE" })).status,
+    ).toBe(200);
   });
 
   it("flags logins from outside the allowed countries when the election says flag", async () => {
     const res = await login({ electionId: "login-flag", idToken: await signIdToken(VOTER) }, { country: "US" });
     expect(res.status).toBe(200);
-    const events = await env.DB.prepare("SELECT kind, detail_json FROM security_events WHERE election_id = ?").bind("login-flag").all<{ kind: string; detail_json: string }>();
+    const events = await env.DB.prepare("SELECT kind, detail_json FROM security_events WHERE election_id = ?")
+      .bind("login-flag")
+      .all<{ kind: string; detail_json: string }>();
     expect(events.results.map((e) => e.kind)).toContain("geofence-flagged-login");
     expect(events.results[0]?.detail_json).not.toContain(VOTER);
   });
@@ -144,7 +171,9 @@ describe("edge rules", () => {
     const ip = "10.30.0.1";
     const statuses: number[] = [];
     for (let i = 0; i < 130; i += 1) {
-      statuses.push((await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" }, { ip })).status);
+      statuses.push(
+        (await login({ electionId: "no-such-election", idToken: "aaaaaaaaaaaaaaaa.bbbb.cccc" }, { ip })).status,
+      );
     }
     expect(statuses.every((s) => s === 404 || s === 429)).toBe(true);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(10);
@@ -165,12 +194,14 @@ describe("edge rules", () => {
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(5);
     expect(statuses[0]).toBe(200);
   });
-
 });
 
 describe("browser login through the eID issuer", () => {
   async function start(): Promise<{ cookie: string; state: string; nonce: string; redirectUri: string }> {
-    const res = await SELF.fetch(`${BASE}/v1/auth/login?electionId=${ELECTION}`, { redirect: "manual", headers: { "cf-connecting-ip": freshIp() } });
+    const res = await SELF.fetch(`${BASE}/v1/auth/login?electionId=${ELECTION}`, {
+      redirect: "manual",
+      headers: { "cf-connecting-ip": freshIp() },
+    });
     expect(res.status).toBe(302);
     const location = new URL(res.headers.get("location") ?? "");
     expect(`${location.origin}${location.pathname}`).toBe(env.EID_AUTHORIZE_URL);
@@ -205,12 +236,18 @@ describe("browser login through the eID issuer", () => {
 
   it("refuses a mismatched state, a missing cookie and a wrong nonce", async () => {
     const s = await start();
-    const wrongState = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: "not-the-state" });
+    const wrongState = await callback(s.cookie, {
+      id_token: await signIdToken(VOTER, { nonce: s.nonce }),
+      state: "not-the-state",
+    });
     expect(wrongState.status).toBe(401);
     expect(await codeOf(wrongState)).toBe("login_state_mismatch");
     const noCookie = await callback("", { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: s.state });
     expect(await codeOf(noCookie)).toBe("login_state_mismatch");
-    const wrongNonce = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: "another-nonce-value" }), state: s.state });
+    const wrongNonce = await callback(s.cookie, {
+      id_token: await signIdToken(VOTER, { nonce: "another-nonce-value" }),
+      state: s.state,
+    });
     expect(wrongNonce.status).toBe(401);
     expect(await codeOf(wrongNonce)).toBe("invalid_token");
   });
@@ -222,7 +259,9 @@ describe("OpenAPI", () => {
     expect(res.status).toBe(200);
     const doc: { openapi: string; paths: Record<string, unknown> } = await res.json();
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/v1/auth/voter-session", "/v1/auth/token", "/v1/admin/officials"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/v1/auth/voter-session", "/v1/auth/token", "/v1/admin/officials"]),
+    );
   });
 
   it("answers unknown paths with a JSON 404", async () => {

@@ -57,16 +57,31 @@ async function summary(electionId: string, token = admin): Promise<RollSummary> 
   return RollSummary.parse(await res.json());
 }
 
-async function errorOf(res: Response): Promise<{ status: number; code: string; problems?: { path: string; message: string }[] }> {
+async function errorOf(
+  res: Response,
+): Promise<{ status: number; code: string; problems?: { path: string; message: string }[] }> {
   const body: { error: { code: string; problems?: { path: string; message: string }[] } } = await res.json();
-  return { status: res.status, code: body.error.code, ...(body.error.problems ? { problems: body.error.problems } : {}) };
+  return {
+    status: res.status,
+    code: body.error.code,
+    ...(body.error.problems ? { problems: body.error.problems } : {}),
+  };
 }
 
 describe("importing the roll", () => {
   it("imports the demo roll and counts it per district", async () => {
     await loadDemoElection({ electionId: "roll-happy" });
     const report = await imported("roll-happy", demoRoll(), 2);
-    expect(report).toEqual({ electionId: "roll-happy", firstLine: 2, rows: 1000, accepted: 1000, written: 1000, unchanged: 0, rejected: [], rejectedTotal: 0 });
+    expect(report).toEqual({
+      electionId: "roll-happy",
+      firstLine: 2,
+      rows: 1000,
+      accepted: 1000,
+      written: 1000,
+      unchanged: 0,
+      rejected: [],
+      rejectedTotal: 0,
+    });
     expect(await summary("roll-happy")).toEqual({
       electionId: "roll-happy",
       total: 1000,
@@ -77,7 +92,9 @@ describe("importing the roll", () => {
   it("stores only keyed hashes: no national id anywhere in D1", async () => {
     await loadDemoElection({ electionId: "roll-hashed" });
     await imported("roll-hashed", demoRoll());
-    const rows = await env.DB.prepare("SELECT voter_key, district_id FROM voters WHERE election_id = ? ORDER BY voter_key")
+    const rows = await env.DB.prepare(
+      "SELECT voter_key, district_id FROM voters WHERE election_id = ? ORDER BY voter_key",
+    )
       .bind("roll-hashed")
       .all<{ voter_key: string; district_id: string }>();
     expect(rows.results).toHaveLength(1000);
@@ -86,7 +103,9 @@ describe("importing the roll", () => {
     expect(rows.results).toContainEqual({ voter_key: await voterKeyFor("demo-0002"), district_id: "district-south" });
 
     // Every table, every column: nothing that looks like a demo national id, hashed or not.
-    const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+    const tables = await env.DB.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    ).all<{ name: string }>();
     expect(tables.results.map((t) => t.name)).toContain("voters");
     for (const { name } of tables.results) {
       const all = await env.DB.prepare(`SELECT * FROM "${name}"`).all();
@@ -98,11 +117,23 @@ describe("importing the roll", () => {
     await loadDemoElection({ electionId: "roll-again" });
     const roll = demoRoll();
     await imported("roll-again", roll);
-    expect(await imported("roll-again", roll)).toMatchObject({ rows: 1000, accepted: 1000, written: 0, unchanged: 1000, rejectedTotal: 0 });
+    expect(await imported("roll-again", roll)).toMatchObject({
+      rows: 1000,
+      accepted: 1000,
+      written: 0,
+      unchanged: 1000,
+      rejectedTotal: 0,
+    });
 
-    const moved = roll.replace("DEMO-0001,district-north", "DEMO-0001,district-east").replace("DEMO-0002,district-south", "DEMO-0002,district-east");
+    const moved = roll
+      .replace("DEMO-0001,district-north", "DEMO-0001,district-east")
+      .replace("DEMO-0002,district-south", "DEMO-0002,district-east");
     expect(await imported("roll-again", moved)).toMatchObject({ accepted: 1000, written: 2, unchanged: 998 });
-    expect((await summary("roll-again")).byDistrict).toEqual({ "district-east": 335, "district-north": 333, "district-south": 332 });
+    expect((await summary("roll-again")).byDistrict).toEqual({
+      "district-east": 335,
+      "district-north": 333,
+      "district-south": 332,
+    });
     expect(await imported("roll-again", moved)).toMatchObject({ written: 0, unchanged: 1000 });
   });
 
@@ -129,7 +160,10 @@ describe("importing the roll", () => {
     expect(report.rejected[3]?.reason).toMatch(/found 1/);
     expect(report.rejected[4]?.reason).toMatch(/found 3/);
     expect(JSON.stringify(report)).not.toMatch(/GOOD-/i);
-    expect(await summary("roll-rejects")).toMatchObject({ total: 2, byDistrict: { "district-north": 1, "district-east": 1 } });
+    expect(await summary("roll-rejects")).toMatchObject({
+      total: 2,
+      byDistrict: { "district-north": 1, "district-east": 1 },
+    });
   });
 
   it("lists at most 1,000 rejected rows per chunk and counts them all", async () => {
@@ -148,7 +182,11 @@ describe("refusing a chunk as a whole, writing nothing", () => {
     await loadDemoElection({ electionId: ELECTION });
   });
 
-  async function refused(res: Promise<Response>, status: number, code: string): Promise<{ problems?: { path: string; message: string }[] }> {
+  async function refused(
+    res: Promise<Response>,
+    status: number,
+    code: string,
+  ): Promise<{ problems?: { path: string; message: string }[] }> {
     const error = await errorOf(await res);
     expect(error).toMatchObject({ status, code });
     expect((await summary(ELECTION)).total).toBe(0);
@@ -162,7 +200,11 @@ describe("refusing a chunk as a whole, writing nothing", () => {
   });
 
   it("a body that is not CSV", async () => {
-    const error = await refused(postRoll(ELECTION, 'national_id,district\nAB-0001,district-north\n"AB-0002,district-north\n', { firstLine: 40 }), 422, "invalid_roll");
+    const error = await refused(
+      postRoll(ELECTION, 'national_id,district\nAB-0001,district-north\n"AB-0002,district-north\n', { firstLine: 40 }),
+      422,
+      "invalid_roll",
+    );
     expect(error.problems).toEqual([{ path: "line 41", message: expect.stringContaining("Quote Not Closed") }]);
     await refused(postRoll(ELECTION, new Uint8Array([0x6e, 0x61, 0xff, 0xfe, 0x00, 0x0a])), 422, "invalid_roll");
   });
@@ -178,7 +220,15 @@ describe("refusing a chunk as a whole, writing nothing", () => {
     await refused(postRoll(ELECTION, body), 413, "payload_too_large");
     // Without a Content-Length the Worker counts as it reads.
     const stream = new Blob([body]).stream();
-    await refused(SELF.fetch(rollUrl(ELECTION), { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }, body: stream }), 413, "payload_too_large");
+    await refused(
+      SELF.fetch(rollUrl(ELECTION), {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" },
+        body: stream,
+      }),
+      413,
+      "payload_too_large",
+    );
   });
 
   it("the wrong content type", async () => {
@@ -193,7 +243,11 @@ describe("refusing a chunk as a whole, writing nothing", () => {
 
   it("a firstLine that is not a line", async () => {
     for (const firstLine of ["0", "1", "x", "-5", "2.5"]) {
-      const res = await SELF.fetch(`${rollUrl(ELECTION)}?firstLine=${firstLine}`, { method: "POST", headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" }, body: "national_id,district\n" });
+      const res = await SELF.fetch(`${rollUrl(ELECTION)}?firstLine=${firstLine}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "text/csv" },
+        body: "national_id,district\n",
+      });
       expect(await errorOf(res)).toMatchObject({ status: 400, code: "invalid_request" });
     }
   });
@@ -207,26 +261,44 @@ describe("who may touch the roll", () => {
   });
 
   it("needs a token", async () => {
-    expect(await errorOf(await postRoll(ELECTION, csv, { token: null }))).toMatchObject({ status: 401, code: "unauthenticated" });
+    expect(await errorOf(await postRoll(ELECTION, csv, { token: null }))).toMatchObject({
+      status: 401,
+      code: "unauthenticated",
+    });
     expect(await errorOf(await SELF.fetch(rollUrl(ELECTION)))).toMatchObject({ status: 401, code: "unauthenticated" });
   });
 
   it("lets an auditor count but not import; a station official neither", async () => {
-    expect(await errorOf(await postRoll(ELECTION, csv, { token: auditor }))).toMatchObject({ status: 403, code: "forbidden" });
+    expect(await errorOf(await postRoll(ELECTION, csv, { token: auditor }))).toMatchObject({
+      status: 403,
+      code: "forbidden",
+    });
     expect(await summary(ELECTION, auditor)).toEqual({ electionId: ELECTION, total: 0, byDistrict: {} });
     const station = await officialToken("station-official");
-    expect(await errorOf(await postRoll(ELECTION, csv, { token: station }))).toMatchObject({ status: 403, code: "forbidden" });
-    expect(await errorOf(await SELF.fetch(rollUrl(ELECTION), { headers: { authorization: `Bearer ${station}` } }))).toMatchObject({ status: 403, code: "forbidden" });
+    expect(await errorOf(await postRoll(ELECTION, csv, { token: station }))).toMatchObject({
+      status: 403,
+      code: "forbidden",
+    });
+    expect(
+      await errorOf(await SELF.fetch(rollUrl(ELECTION), { headers: { authorization: `Bearer ${station}` } })),
+    ).toMatchObject({ status: 403, code: "forbidden" });
   });
 
   it("answers 404 for an election that does not exist", async () => {
-    expect(await errorOf(await postRoll("no-such-election", csv))).toMatchObject({ status: 404, code: "election_not_found" });
-    expect(await errorOf(await SELF.fetch(rollUrl("no-such-election"), { headers: { authorization: `Bearer ${admin}` } }))).toMatchObject({ status: 404, code: "election_not_found" });
+    expect(await errorOf(await postRoll("no-such-election", csv))).toMatchObject({
+      status: 404,
+      code: "election_not_found",
+    });
+    expect(
+      await errorOf(await SELF.fetch(rollUrl("no-such-election"), { headers: { authorization: `Bearer ${admin}` } })),
+    ).toMatchObject({ status: 404, code: "election_not_found" });
   });
 });
 
 it("describes both routes in the OpenAPI document, the import as text/csv", async () => {
-  const doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
+  const doc: { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>> } = await (
+    await SELF.fetch(`${BASE}/openapi.json`)
+  ).json();
   const path = doc.paths["/v1/admin/elections/{electionId}/roll"];
   expect(Object.keys(path ?? {}).sort()).toEqual(["get", "post"]);
   expect(Object.keys(path?.["post"]?.requestBody?.content ?? {})).toEqual(["text/csv"]);

@@ -36,7 +36,8 @@ function parseJwk(raw: string): z.infer<typeof PrivateJwk> {
     throw new Error("LOG_SIGNING_JWK is not JSON");
   }
   const parsed = PrivateJwk.safeParse(json);
-  if (!parsed.success) throw new Error(`LOG_SIGNING_JWK is not a private Ed25519 JWK: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success)
+    throw new Error(`LOG_SIGNING_JWK is not a private Ed25519 JWK: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
@@ -45,7 +46,13 @@ async function logKey(env: Env): Promise<LogKey> {
   const jwk = parseJwk(env.LOG_SIGNING_JWK);
   const publicKey = base64urlDecode(jwk.x);
   if (!publicKey || publicKey.length !== 32) throw new Error("LOG_SIGNING_JWK has no 32-byte public key x");
-  const privateKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", d: jwk.d, x: jwk.x }, { name: "Ed25519" }, false, ["sign"]);
+  const privateKey = await crypto.subtle.importKey(
+    "jwk",
+    { kty: "OKP", crv: "Ed25519", d: jwk.d, x: jwk.x },
+    { name: "Ed25519" },
+    false,
+    ["sign"],
+  );
   cached = { raw: env.LOG_SIGNING_JWK, privateKey, publicKey };
   return cached;
 }

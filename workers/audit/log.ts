@@ -27,7 +27,11 @@ export function sequencerFor(env: Env, electionId: string): DurableObjectStub<Lo
 }
 
 /** Appends keyed entries to an election's log; log_pool_full means "retry shortly". */
-export async function appendToLog(env: Env, electionId: string, items: readonly { key: string; entry: LogEntry }[]): Promise<Result<AppendOutcome, LogRefusal>> {
+export async function appendToLog(
+  env: Env,
+  electionId: string,
+  items: readonly { key: string; entry: LogEntry }[],
+): Promise<Result<AppendOutcome, LogRefusal>> {
   return sequencerFor(env, electionId).append(electionId, [...items]);
 }
 
@@ -48,9 +52,26 @@ export async function logBallotMessages(env: Env, messages: readonly LoggedMessa
       try {
         const result = await sequencerFor(env, electionId).recordBallots(electionId, group);
         if (result.ok) accepted.add(electionId);
-        else console.warn(JSON.stringify({ level: "warn", event: "log_refused_batch", electionId, messages: group.length, reason: result.error }));
+        else
+          console.warn(
+            JSON.stringify({
+              level: "warn",
+              event: "log_refused_batch",
+              electionId,
+              messages: group.length,
+              reason: result.error,
+            }),
+          );
       } catch (error) {
-        console.error(JSON.stringify({ level: "error", event: "log_append_failed", electionId, messages: group.length, error: String(error) }));
+        console.error(
+          JSON.stringify({
+            level: "error",
+            event: "log_append_failed",
+            electionId,
+            messages: group.length,
+            error: String(error),
+          }),
+        );
       }
     }),
   );
@@ -100,7 +121,10 @@ export async function logCheckIns(
   return appendToLog(
     env,
     electionId,
-    checkIns.map((c) => ({ key: `check-in/${c.checkInId}`, entry: { type: "check-in", stationId: c.stationId, districtId: c.districtId, at: c.checkedInAt } })),
+    checkIns.map((c) => ({
+      key: `check-in/${c.checkInId}`,
+      entry: { type: "check-in", stationId: c.stationId, districtId: c.districtId, at: c.checkedInAt },
+    })),
   );
 }
 
@@ -122,10 +146,21 @@ export async function logStationResults(
   },
 ): Promise<Result<AppendOutcome, LogRefusal>> {
   const { payloadText, ...fields } = sheet;
-  return appendToLog(env, electionId, [{ key: `station-results/${sheet.stationId}/${sheet.sequence}`, entry: { type: "station-results", ...fields, closedAt: logTime(new Date(sheet.closedAt)), sheet: payloadText } }]);
+  return appendToLog(env, electionId, [
+    {
+      key: `station-results/${sheet.stationId}/${sheet.sequence}`,
+      entry: { type: "station-results", ...fields, closedAt: logTime(new Date(sheet.closedAt)), sheet: payloadText },
+    },
+  ]);
 }
 
 /** A cancelled paper ballot, once per serial. */
-export async function logPaperCancellation(env: Env, electionId: string, cancellation: Omit<LogEntryOf<"paper-cancellation">, "type">): Promise<Result<AppendOutcome, LogRefusal>> {
-  return appendToLog(env, electionId, [{ key: `paper-cancellation/${cancellation.serial}`, entry: { type: "paper-cancellation", ...cancellation } }]);
+export async function logPaperCancellation(
+  env: Env,
+  electionId: string,
+  cancellation: Omit<LogEntryOf<"paper-cancellation">, "type">,
+): Promise<Result<AppendOutcome, LogRefusal>> {
+  return appendToLog(env, electionId, [
+    { key: `paper-cancellation/${cancellation.serial}`, entry: { type: "paper-cancellation", ...cancellation } },
+  ]);
 }

@@ -42,7 +42,11 @@ async function readObject(env: Env, key: string): Promise<Uint8Array | undefined
  * the entry itself (the ballot entry: commitment, channel, district, minute), so the voter can
  * check it names their commitment without fetching anything else.
  */
-export async function inclusionProofBundle(env: Env, electionId: string, index: number): Promise<Result<string, "not_published">> {
+export async function inclusionProofBundle(
+  env: Env,
+  electionId: string,
+  index: number,
+): Promise<Result<string, "not_published">> {
   const published = await publishedCheckpoint(env, electionId);
   if (!published || index >= published.checkpoint.size) return err("not_published");
   const { size, root } = published.checkpoint;

@@ -53,7 +53,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     type: "apiKey",
     in: "header",
     name: "Station-Signature",
-    description: "A compact EdDSA JWS by the station device's key over method, path, time, nonce and body hash (lib/station/signed-request.ts).",
+    description:
+      "A compact EdDSA JWS by the station device's key over method, path, time, nonce and body hash (lib/station/signed-request.ts).",
   });
   app.doc31(OPENAPI_PATH, {
     openapi: "3.1.0",

@@ -14,7 +14,12 @@ const ConfigSchema = z.object({
   EID_CLIENT_ID: z.string().min(1),
   EID_ALGORITHMS: z
     .string()
-    .transform((s) => s.split(",").map((a) => a.trim()).filter((a) => a !== ""))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    )
     .pipe(z.array(z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"])).min(1)),
   EID_NATIONAL_ID_CLAIM: z.string().min(1),
   ROLL_HASH_KEY: z.string().min(32, "ROLL_HASH_KEY must be at least 32 characters"),

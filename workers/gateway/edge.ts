@@ -16,7 +16,10 @@ export async function enforceRateLimit(limiter: RateLimit, key: string): Promise
   if (!success) fail("rate_limited");
 }
 
-export type GeofenceOutcome = { readonly kind: "inside" } | { readonly kind: "flagged"; readonly country: string } | { readonly kind: "refused"; readonly country: string };
+export type GeofenceOutcome =
+  | { readonly kind: "inside" }
+  | { readonly kind: "flagged"; readonly country: string }
+  | { readonly kind: "refused"; readonly country: string };
 
 /** Where the request comes from, as Cloudflare says; "XX" when it cannot tell. */
 export function countryOf(c: Context<AppEnv>): string {

@@ -27,12 +27,7 @@ export function errorBody(error: ApiError): { error: ApiError } {
   return { error };
 }
 
-export function respondError(
-  c: Context,
-  code: ErrorCode,
-  message?: string,
-  problems?: readonly Problem[],
-): Response {
+export function respondError(c: Context, code: ErrorCode, message?: string, problems?: readonly Problem[]): Response {
   return c.json(errorBody(apiError(code, message, problems)), statusOf(code) as ContentfulStatusCode);
 }
 
@@ -75,8 +70,13 @@ export const ErrorResponseSchema = z
   })
   .openapi("Error");
 
-export function errorResponses(...statuses: number[]): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }> {
-  const out: Record<number, { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }> = {};
+export function errorResponses(
+  ...statuses: number[]
+): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }> {
+  const out: Record<
+    number,
+    { description: string; content: { "application/json": { schema: typeof ErrorResponseSchema } } }
+  > = {};
   for (const status of statuses) {
     out[status] = { description: "Error", content: { "application/json": { schema: ErrorResponseSchema } } };
   }

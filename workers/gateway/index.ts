@@ -17,5 +17,6 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  queue: (batch, env) => (batch.queue === "ballots-dlq" ? handleDeadLetters(batch, env) : handleBallotBatch(batch, env)),
+  queue: (batch, env) =>
+    batch.queue === "ballots-dlq" ? handleDeadLetters(batch, env) : handleBallotBatch(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -60,7 +60,9 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
         queue: batch.queue,
         messageId: message.id,
         attempts: message.attempts,
-        problems: result.error.issues.slice(0, 5).map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
+        problems: result.error.issues
+          .slice(0, 5)
+          .map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
       }),
     );
     try {
@@ -89,14 +91,28 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
 
   const shardCalls = [...byShard].map(async ([name, group]) => {
     const shard = env.TALLY_SHARD.get(env.TALLY_SHARD.idFromName(name));
-    await shard.applyBatch(name, group.map((g) => g.ballot));
+    await shard.applyBatch(
+      name,
+      group.map((g) => g.ballot),
+    );
   });
   const [shardResults, recordsWritten] = await Promise.all([
     Promise.allSettled(shardCalls),
-    writeBallotRecords(env.DB, parsed.map((p) => p.ballot)).then(
+    writeBallotRecords(
+      env.DB,
+      parsed.map((p) => p.ballot),
+    ).then(
       () => true,
       (error: unknown) => {
-        console.error(JSON.stringify({ level: "error", event: "ballot_records_failed", queue: batch.queue, messages: parsed.length, error: String(error) }));
+        console.error(
+          JSON.stringify({
+            level: "error",
+            event: "ballot_records_failed",
+            queue: batch.queue,
+            messages: parsed.length,
+            error: String(error),
+          }),
+        );
         return false;
       },
     ),
@@ -109,7 +125,16 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     index += 1;
     const shardOk = result?.status === "fulfilled";
     if (result?.status === "rejected") {
-      console.error(JSON.stringify({ level: "error", event: "tally_shard_failed", queue: batch.queue, shard: name, messages: group.length, error: String(result.reason) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "tally_shard_failed",
+          queue: batch.queue,
+          shard: name,
+          messages: group.length,
+          error: String(result.reason),
+        }),
+      );
     }
     for (const item of group) {
       if (shardOk && recordsWritten) written.push(item);
@@ -121,7 +146,13 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     else item.message.retry({ delaySeconds: retryDelaySeconds(item.message.attempts) });
   }
 
-  const logged = written.length > 0 ? await logBallotMessages(env, written.map((w) => w.ballot)) : new Set<string>();
+  const logged =
+    written.length > 0
+      ? await logBallotMessages(
+          env,
+          written.map((w) => w.ballot),
+        )
+      : new Set<string>();
   for (const { message, ballot } of written) {
     if (logged.has(ballot.electionId)) message.ack();
     else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });

@@ -20,7 +20,11 @@ import { ballotQueueFor } from "../voting/queues.ts";
 /** Long enough for a restarted shard, D1 or log to come back; short next to an election day. */
 export const REDELIVERY_DELAY_SECONDS = 300;
 
-export async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env, redeliveryDelaySeconds = REDELIVERY_DELAY_SECONDS): Promise<void> {
+export async function handleDeadLetters(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  redeliveryDelaySeconds = REDELIVERY_DELAY_SECONDS,
+): Promise<void> {
   for (const message of batch.messages) {
     try {
       const bodyJson = JSON.stringify(message.body) ?? "null";
@@ -38,7 +42,9 @@ export async function handleDeadLetters(batch: MessageBatch<unknown>, env: Env, 
       }
       message.ack();
     } catch (error) {
-      console.error(JSON.stringify({ level: "error", event: "dead_letter_failed", messageId: message.id, error: String(error) }));
+      console.error(
+        JSON.stringify({ level: "error", event: "dead_letter_failed", messageId: message.id, error: String(error) }),
+      );
       message.retry({ delaySeconds: 60 });
     }
   }

@@ -19,7 +19,13 @@
  * Plain prepared statements rather than the drizzle query builder: the parameter count of each
  * statement must be exact, and multi-row upserts with a subquery per row are clearest as SQL.
  */
-import { coarseTime, type BallotAccepted, type BallotMessage, type BallotRetracted, type CheckInRecorded } from "../../lib/ballot/messages.ts";
+import {
+  coarseTime,
+  type BallotAccepted,
+  type BallotMessage,
+  type BallotRetracted,
+  type CheckInRecorded,
+} from "../../lib/ballot/messages.ts";
 
 /** D1 refuses a statement with more than 100 bound parameters. */
 export const MAX_BOUND_PARAMETERS = 100;
@@ -85,7 +91,9 @@ function recordedReceiptStatements(db: D1Database, ballots: readonly BallotAccep
 function retractionStatements(db: D1Database, retractions: readonly BallotRetracted[]): D1PreparedStatement[] {
   const cvrs = chunks(retractions, MAX_BOUND_PARAMETERS).map((chunk) =>
     db
-      .prepare(`UPDATE cast_vote_records SET retracted = 1 WHERE retracted = 0 AND cvr_id IN (${chunk.map(() => "?").join(", ")})`)
+      .prepare(
+        `UPDATE cast_vote_records SET retracted = 1 WHERE retracted = 0 AND cvr_id IN (${chunk.map(() => "?").join(", ")})`,
+      )
       .bind(...chunk.map((r) => r.ballotId)),
   );
   const receipts = chunks(retractions, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
@@ -116,7 +124,15 @@ function checkInStatements(db: D1Database, checkIns: readonly CheckInRecorded[])
         `INSERT OR IGNORE INTO check_ins (election_id, check_in_id, station_id, district_id, recorded_at)
          VALUES ${placeholders(chunk.length, `(?, ?, ?, ?, ?)`)}`,
       )
-      .bind(...chunk.flatMap((c) => [c.electionId, c.checkInId, c.stationId, c.districtId, coarseTime(new Date(c.checkedInAt))])),
+      .bind(
+        ...chunk.flatMap((c) => [
+          c.electionId,
+          c.checkInId,
+          c.stationId,
+          c.districtId,
+          coarseTime(new Date(c.checkedInAt)),
+        ]),
+      ),
   );
 }
 

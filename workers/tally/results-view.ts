@@ -51,7 +51,9 @@ export interface ResultsView {
   readonly pollsClosed: boolean;
   readonly generatedAt: string;
   readonly shardsReporting: number;
-  readonly turnout: TurnoutRow & { readonly districts: (TurnoutRow & { readonly districtId: string; readonly name: string })[] };
+  readonly turnout: TurnoutRow & {
+    readonly districts: (TurnoutRow & { readonly districtId: string; readonly name: string })[];
+  };
   readonly contests: ContestResult[];
 }
 
@@ -60,7 +62,10 @@ function ratio(ballots: number, registered: number): number | null {
 }
 
 /** Votes per defined option; marks on write-in options count as write-ins. */
-function contestCounts(contest: Contest, totals: ContestTotals | undefined): { options: OptionResult[]; writeIns: number; blanks: number } {
+function contestCounts(
+  contest: Contest,
+  totals: ContestTotals | undefined,
+): { options: OptionResult[]; writeIns: number; blanks: number } {
   const votes = new Map((totals?.options ?? []).map((o) => [o.optionId, o.votes]));
   let writeIns = totals?.writeIns ?? 0;
   const options: OptionResult[] = [];
@@ -71,10 +76,20 @@ function contestCounts(contest: Contest, totals: ContestTotals | undefined): { o
   return { options, writeIns, blanks: totals?.blanks ?? 0 };
 }
 
-export function resultsView(election: CompiledElection, totals: ElectionTotals, roll: RollCounts, now: Date): ResultsView {
+export function resultsView(
+  election: CompiledElection,
+  totals: ElectionTotals,
+  roll: RollCounts,
+  now: Date,
+): ResultsView {
   const districtName = (id: string): string => election.districts.get(id)?.name ?? id;
   const overall = new Map(totals.contests.map((c) => [c.contestId, c]));
-  const byDistrict = new Map(totals.districts.map((d) => [d.districtId, { ballots: d.ballots, contests: new Map(d.contests.map((c) => [c.contestId, c])) }]));
+  const byDistrict = new Map(
+    totals.districts.map((d) => [
+      d.districtId,
+      { ballots: d.ballots, contests: new Map(d.contests.map((c) => [c.contestId, c])) },
+    ]),
+  );
 
   // Districts where voters live (one ballot style each), and any the roll or the tally names.
   const districtIds = [
@@ -89,7 +104,10 @@ export function resultsView(election: CompiledElection, totals: ElectionTotals, 
 
   const contests = [...election.contests.values()].map((contest): ContestResult => {
     const districts = districtIds
-      .filter((id) => contestsOfDistrict.get(id)?.has(contest.id) === true || byDistrict.get(id)?.contests.has(contest.id) === true)
+      .filter(
+        (id) =>
+          contestsOfDistrict.get(id)?.has(contest.id) === true || byDistrict.get(id)?.contests.has(contest.id) === true,
+      )
       .map((id): DistrictContestResult => {
         const counts = contestCounts(contest, byDistrict.get(id)?.contests.get(contest.id));
         return {
@@ -100,7 +118,13 @@ export function resultsView(election: CompiledElection, totals: ElectionTotals, 
           blanks: counts.blanks,
         };
       });
-    return { id: contest.id, name: contest.name, votesAllowed: contest.votesAllowed, ...contestCounts(contest, overall.get(contest.id)), districts };
+    return {
+      id: contest.id,
+      name: contest.name,
+      votesAllowed: contest.votesAllowed,
+      ...contestCounts(contest, overall.get(contest.id)),
+      districts,
+    };
   });
 
   const registered = (id: string): number => (Object.hasOwn(roll.byDistrict, id) ? (roll.byDistrict[id] ?? 0) : 0);
@@ -116,7 +140,13 @@ export function resultsView(election: CompiledElection, totals: ElectionTotals, 
       ratio: ratio(totals.ballots, roll.total),
       districts: districtIds.map((id) => {
         const ballots = byDistrict.get(id)?.ballots ?? 0;
-        return { districtId: id, name: districtName(id), ballotsCounted: ballots, registeredVoters: registered(id), ratio: ratio(ballots, registered(id)) };
+        return {
+          districtId: id,
+          name: districtName(id),
+          ballotsCounted: ballots,
+          registeredVoters: registered(id),
+          ratio: ratio(ballots, registered(id)),
+        };
       }),
     },
     contests,

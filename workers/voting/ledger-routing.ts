@@ -18,6 +18,10 @@ export function ledgerNameFor(electionId: string, voterKey: string, buckets: num
   return buckets > 0 ? `${electionId}/bucket/${fnv1a(voterKey) % buckets}` : `${electionId}/voter/${voterKey}`;
 }
 
-export function ledgerFor(env: Env, electionId: string, voterKey: string): DurableObjectStub<import("../../durable-objects/voter-ledger.ts").VoterLedger> {
+export function ledgerFor(
+  env: Env,
+  electionId: string,
+  voterKey: string,
+): DurableObjectStub<import("../../durable-objects/voter-ledger.ts").VoterLedger> {
   return env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(ledgerNameFor(electionId, voterKey, ledgerBuckets(env))));
 }

@@ -14,11 +14,20 @@ export interface RecordedReceipt {
 export async function findReceipt(env: Env, trackingCode: string): Promise<RecordedReceipt | undefined> {
   const row = await drizzle(env.DB).select().from(receipts).where(eq(receipts.trackingCode, trackingCode)).get();
   if (!row) return undefined;
-  return { trackingCode: row.trackingCode, electionId: row.electionId, status: row.status, commitment: row.commitment, recordedAt: row.recordedAt };
+  return {
+    trackingCode: row.trackingCode,
+    electionId: row.electionId,
+    status: row.status,
+    commitment: row.commitment,
+    recordedAt: row.recordedAt,
+  };
 }
 
 /** Where the ballot's entry sits in its election's audit log, once a published checkpoint holds it. */
-export async function findLogLeaf(env: Env, trackingCode: string): Promise<{ electionId: string; leafIndex: number } | undefined> {
+export async function findLogLeaf(
+  env: Env,
+  trackingCode: string,
+): Promise<{ electionId: string; leafIndex: number } | undefined> {
   const row = await drizzle(env.DB).select().from(logReceipts).where(eq(logReceipts.trackingCode, trackingCode)).get();
   return row ? { electionId: row.electionId, leafIndex: row.leafIndex } : undefined;
 }

@@ -7,7 +7,13 @@
 import { importJWK, SignJWT, type JWK } from "jose";
 import { z } from "zod";
 
-const PrivateJwk = z.looseObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), d: z.string(), x: z.string(), kid: z.string().min(1) });
+const PrivateJwk = z.looseObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519"),
+  d: z.string(),
+  x: z.string(),
+  kid: z.string().min(1),
+});
 
 export interface ReceiptClaims {
   readonly electionId: string;

@@ -32,7 +32,13 @@ export interface StationReconciliation {
   readonly computedAt: string;
   /** True when there is a sheet and no difference at all. */
   readonly consistent: boolean;
-  readonly sheet: (Omit<StoredSheetTotals, "contests"> & { readonly submittedAt: string; readonly payloadSha256: string; readonly contests: ContestTotals[] }) | null;
+  readonly sheet:
+    | (Omit<StoredSheetTotals, "contests"> & {
+        readonly submittedAt: string;
+        readonly payloadSha256: string;
+        readonly contests: ContestTotals[];
+      })
+    | null;
   readonly system: { readonly checkIns: number; readonly ballotsScanned: number; readonly contests: ContestTotals[] };
   readonly differences: Difference[];
 }
@@ -63,10 +69,12 @@ async function gather(env: Env, election: CompiledElection, stationId: string | 
   const paper = `cvr.election_id = ? AND cvr.channel = 'paper' AND cvr.retracted = 0 AND cvr.station_id IS NOT NULL${stationFilter("cvr.station_id", stationId)}`;
   const districtIds = [...election.ballotStyleByDistrict.keys()].slice(0, D1_PARAMETERS - 2);
   const [checkIns, ballots, marks, blanks, sheets, registered] = await env.DB.batch([
-    env.DB.prepare(`SELECT station_id, COUNT(*) AS n FROM check_ins WHERE election_id = ?${stationFilter("station_id", stationId)} GROUP BY station_id`).bind(
-      ...binds(e, stationId),
-    ),
-    env.DB.prepare(`SELECT cvr.station_id AS station_id, COUNT(*) AS n FROM cast_vote_records cvr WHERE ${paper} GROUP BY cvr.station_id`).bind(...binds(e, stationId)),
+    env.DB.prepare(
+      `SELECT station_id, COUNT(*) AS n FROM check_ins WHERE election_id = ?${stationFilter("station_id", stationId)} GROUP BY station_id`,
+    ).bind(...binds(e, stationId)),
+    env.DB.prepare(
+      `SELECT cvr.station_id AS station_id, COUNT(*) AS n FROM cast_vote_records cvr WHERE ${paper} GROUP BY cvr.station_id`,
+    ).bind(...binds(e, stationId)),
     env.DB.prepare(
       `SELECT cvr.station_id AS station_id, json_extract(c.value, '$.contestId') AS contest_id, o.value AS option_id, COUNT(*) AS n
        FROM cast_vote_records cvr, json_each(cvr.marks_json) c, json_each(c.value, '$.optionIds') o
@@ -77,9 +85,9 @@ async function gather(env: Env, election: CompiledElection, stationId: string | 
        FROM cast_vote_records cvr, json_each(cvr.marks_json) c
        WHERE ${paper} AND json_array_length(c.value, '$.optionIds') = 0 GROUP BY 1, 2`,
     ).bind(...binds(e, stationId)),
-    env.DB.prepare(`SELECT station_id, payload_sha256, totals_json, submitted_at FROM result_sheets WHERE election_id = ?${stationFilter("station_id", stationId)}`).bind(
-      ...binds(e, stationId),
-    ),
+    env.DB.prepare(
+      `SELECT station_id, payload_sha256, totals_json, submitted_at FROM result_sheets WHERE election_id = ?${stationFilter("station_id", stationId)}`,
+    ).bind(...binds(e, stationId)),
     // Unrevoked stations that serve one of the election's districts: listed even with nothing recorded.
     env.DB.prepare(
       `SELECT DISTINCT s.id AS station_id FROM stations s JOIN station_districts d ON d.station_id = s.id
@@ -90,15 +98,35 @@ async function gather(env: Env, election: CompiledElection, stationId: string | 
   const Count = z.object({ station_id: z.string(), n: z.number() });
   const Mark = z.object({ station_id: z.string(), contest_id: z.string(), option_id: z.string(), n: z.number() });
   const Blank = z.object({ station_id: z.string(), contest_id: z.string(), n: z.number() });
-  const Sheet = z.object({ station_id: z.string(), payload_sha256: z.string(), totals_json: z.string(), submitted_at: z.string() });
+  const Sheet = z.object({
+    station_id: z.string(),
+    payload_sha256: z.string(),
+    totals_json: z.string(),
+    submitted_at: z.string(),
+  });
 
   const out: Gathered = {
-    checkIns: new Map(z.array(Count).parse(checkIns?.results ?? []).map((r) => [r.station_id, r.n])),
-    ballots: new Map(z.array(Count).parse(ballots?.results ?? []).map((r) => [r.station_id, r.n])),
+    checkIns: new Map(
+      z
+        .array(Count)
+        .parse(checkIns?.results ?? [])
+        .map((r) => [r.station_id, r.n]),
+    ),
+    ballots: new Map(
+      z
+        .array(Count)
+        .parse(ballots?.results ?? [])
+        .map((r) => [r.station_id, r.n]),
+    ),
     marks: new Map(),
     blanks: new Map(),
     sheets: new Map(),
-    registered: new Set(z.array(z.object({ station_id: z.string() })).parse(registered?.results ?? []).map((r) => r.station_id)),
+    registered: new Set(
+      z
+        .array(z.object({ station_id: z.string() }))
+        .parse(registered?.results ?? [])
+        .map((r) => r.station_id),
+    ),
   };
   for (const row of z.array(Mark).parse(marks?.results ?? [])) {
     const byContest = out.marks.get(row.station_id) ?? new Map<string, Map<string, number>>();
@@ -121,14 +149,20 @@ async function gather(env: Env, election: CompiledElection, stationId: string | 
 }
 
 /** The scanned ballots' totals in the tally's shape: write-in options count as write-ins. */
-function systemContests(election: CompiledElection, marks: Map<string, Map<string, number>> | undefined, blanks: Map<string, number> | undefined): ContestTotals[] {
+function systemContests(
+  election: CompiledElection,
+  marks: Map<string, Map<string, number>> | undefined,
+  blanks: Map<string, number> | undefined,
+): ContestTotals[] {
   const contestIds = [...new Set([...(marks?.keys() ?? []), ...(blanks?.keys() ?? [])])].sort(compareIds);
   return contestIds.map((contestId) => {
     const contest = election.contests.get(contestId);
     const writeInIds = new Set(contest?.options.filter((o) => o.isWriteIn).map((o) => o.id) ?? []);
     let writeIns = 0;
     const options: { optionId: string; votes: number }[] = [];
-    for (const [optionId, votes] of [...(marks?.get(contestId) ?? new Map<string, number>())].sort(([a], [b]) => compareIds(a, b))) {
+    for (const [optionId, votes] of [...(marks?.get(contestId) ?? new Map<string, number>())].sort(([a], [b]) =>
+      compareIds(a, b),
+    )) {
       if (writeInIds.has(optionId)) writeIns += votes;
       else options.push({ optionId, votes });
     }
@@ -140,13 +174,20 @@ function systemContests(election: CompiledElection, marks: Map<string, Map<strin
  * Reconciles one station, or every station of the election (those registered for its districts
  * and any that recorded something), and stores the differences for the monitor.
  */
-export async function reconcileStations(env: Env, election: CompiledElection, stationId?: string, now = new Date()): Promise<StationReconciliation[]> {
+export async function reconcileStations(
+  env: Env,
+  election: CompiledElection,
+  stationId?: string,
+  now = new Date(),
+): Promise<StationReconciliation[]> {
   const data = await gather(env, election, stationId);
   const pollsClosed = now.getTime() >= Date.parse(election.settings.polls.closesAt);
   const stationIds =
     stationId !== undefined
       ? [stationId]
-      : [...new Set([...data.registered, ...data.checkIns.keys(), ...data.ballots.keys(), ...data.sheets.keys()])].sort(compareIds);
+      : [...new Set([...data.registered, ...data.checkIns.keys(), ...data.ballots.keys(), ...data.sheets.keys()])].sort(
+          compareIds,
+        );
   const computedAt = now.toISOString();
   const reports = stationIds.map((id): StationReconciliation => {
     const system = {
@@ -155,15 +196,30 @@ export async function reconcileStations(env: Env, election: CompiledElection, st
       contests: systemContests(election, data.marks.get(id), data.blanks.get(id)),
     };
     const stored = data.sheets.get(id);
-    const sheet = stored ? { ...stored.totals, submittedAt: stored.submittedAt, payloadSha256: stored.payloadSha256 } : null;
+    const sheet = stored
+      ? { ...stored.totals, submittedAt: stored.submittedAt, payloadSha256: stored.payloadSha256 }
+      : null;
     const differences = reconcileStation(system, sheet, pollsClosed);
-    return { electionId: election.id, stationId: id, computedAt, consistent: sheet !== null && differences.length === 0, sheet, system, differences };
+    return {
+      electionId: election.id,
+      stationId: id,
+      computedAt,
+      consistent: sheet !== null && differences.length === 0,
+      sheet,
+      system,
+      differences,
+    };
   });
   await storeDifferences(env, election.id, reports, computedAt);
   return reports;
 }
 
-async function storeDifferences(env: Env, electionId: string, reports: readonly StationReconciliation[], at: string): Promise<void> {
+async function storeDifferences(
+  env: Env,
+  electionId: string,
+  reports: readonly StationReconciliation[],
+  at: string,
+): Promise<void> {
   const rows = reports.flatMap((r) => r.differences.map((d) => ({ stationId: r.stationId, d })));
   const perStatement = Math.floor(D1_PARAMETERS / DIFFERENCE_COLUMNS);
   const statements: D1PreparedStatement[] = [];
@@ -177,7 +233,19 @@ async function storeDifferences(env: Env, electionId: string, reports: readonly 
          ON CONFLICT (election_id, station_id, kind, contest_id, option_id) DO UPDATE SET
            system_count = excluded.system_count, station_count = excluded.station_count,
            last_seen_at = excluded.last_seen_at, resolved_at = NULL`,
-      ).bind(...chunk.flatMap(({ stationId, d }) => [electionId, stationId, d.kind, d.contestId ?? "", d.optionId ?? "", d.system, d.station, at, at])),
+      ).bind(
+        ...chunk.flatMap(({ stationId, d }) => [
+          electionId,
+          stationId,
+          d.kind,
+          d.contestId ?? "",
+          d.optionId ?? "",
+          d.system,
+          d.station,
+          at,
+          at,
+        ]),
+      ),
     );
   }
   const stationIds = reports.map((r) => r.stationId);

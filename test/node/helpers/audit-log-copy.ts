@@ -5,7 +5,13 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { castVoteRecordEntry, ballotEntry, encodeEntry, type LogEntry, type LogEntryOf } from "../../../lib/audit/entries.ts";
+import {
+  castVoteRecordEntry,
+  ballotEntry,
+  encodeEntry,
+  type LogEntry,
+  type LogEntryOf,
+} from "../../../lib/audit/entries.ts";
 import { commitBallot, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import type { BallotAccepted } from "../../../lib/ballot/messages.ts";
 import { signCheckpoint } from "../../../lib/tlog/checkpoint.ts";
@@ -39,7 +45,13 @@ export interface BuiltCopy {
  * Writes `entries` as a log grown in `steps` (tree sizes, increasing, the last = entries.length):
  * every tile and bundle each step publishes, the last checkpoint, and the verifier key.
  */
-export async function writeLogCopy(dir: string, entries: readonly LogEntry[], steps: readonly number[], key: LogKey, origin = ORIGIN): Promise<BuiltCopy> {
+export async function writeLogCopy(
+  dir: string,
+  entries: readonly LogEntry[],
+  steps: readonly number[],
+  key: LogKey,
+  origin = ORIGIN,
+): Promise<BuiltCopy> {
   const raw = entries.map(encodeEntry);
   const checkpoints: { size: number; note: string }[] = [];
   const save = async (path: string, data: Uint8Array | string): Promise<void> => {
@@ -49,10 +61,16 @@ export async function writeLogCopy(dir: string, entries: readonly LogEntry[], st
   let previous = 0;
   for (const size of steps) {
     const hashAt = treeHashAt(raw.slice(0, size).map(leafHash));
-    for (const tile of [...tilesForTree(previous, size, hashAt), ...entryBundlesForTree(previous, size, (i) => raw[i] ?? new Uint8Array())]) {
+    for (const tile of [
+      ...tilesForTree(previous, size, hashAt),
+      ...entryBundlesForTree(previous, size, (i) => raw[i] ?? new Uint8Array()),
+    ]) {
       await save(tile.path, tile.data);
     }
-    const note = await signCheckpoint({ origin, size, root: rootAt(size, hashAt) }, { name: origin, privateKey: key.privateKey, publicKey: key.publicKey });
+    const note = await signCheckpoint(
+      { origin, size, root: rootAt(size, hashAt) },
+      { name: origin, privateKey: key.privateKey, publicKey: key.publicKey },
+    );
     checkpoints.push({ size, note });
     previous = size;
   }
@@ -62,8 +80,20 @@ export async function writeLogCopy(dir: string, entries: readonly LogEntry[], st
 }
 
 const CONTESTS = {
-  north: { style: "style-north", contests: [["contest-president", ["p-a", "p-b", "p-w"]], ["contest-north", ["n-a", "n-b"]]] },
-  east: { style: "style-east", contests: [["contest-president", ["p-a", "p-b", "p-w"]], ["contest-east", ["e-a", "e-b", "e-c"]]] },
+  north: {
+    style: "style-north",
+    contests: [
+      ["contest-president", ["p-a", "p-b", "p-w"]],
+      ["contest-north", ["n-a", "n-b"]],
+    ],
+  },
+  east: {
+    style: "style-east",
+    contests: [
+      ["contest-president", ["p-a", "p-b", "p-w"]],
+      ["contest-east", ["e-a", "e-b", "e-c"]],
+    ],
+  },
 } as const;
 
 export interface SampleElection {
@@ -102,7 +132,9 @@ export async function sampleElection(n: number): Promise<SampleElection> {
       const pick = (i + c) % (options.length + 1);
       if (pick === options.length) return { contestId, optionIds: [] };
       const optionId = options[pick] ?? "";
-      return optionId.endsWith("-w") ? { contestId, optionIds: [optionId], writeIns: { [optionId]: `Name ${i}` } } : { contestId, optionIds: [optionId] };
+      return optionId.endsWith("-w")
+        ? { contestId, optionIds: [optionId], writeIns: { [optionId]: `Name ${i}` } }
+        : { contestId, optionIds: [optionId] };
     });
     const commitment = await commitBallot(`sample ${i}`, `nonce ${i}`);
     return {
@@ -126,10 +158,21 @@ export async function sampleElection(n: number): Promise<SampleElection> {
   }
   const retracted = new Set<string>();
   for (const [k, previous] of ballots.slice(0, 2).entries()) {
-    entries.push({ type: "retraction", reason: "superseded-by-online", districtId: previous.districtId, retractedAt: "2026-03-01T19:00:00.000Z", trackingCode: previous.trackingCode });
+    entries.push({
+      type: "retraction",
+      reason: "superseded-by-online",
+      districtId: previous.districtId,
+      retractedAt: "2026-03-01T19:00:00.000Z",
+      trackingCode: previous.trackingCode,
+    });
     retracted.add(previous.trackingCode);
     const again = await makeBallot(n + k);
-    const revote = { ...again, districtId: previous.districtId, ballotStyleId: previous.ballotStyleId, contests: previous.districtId === again.districtId ? again.contests : previous.contests };
+    const revote = {
+      ...again,
+      districtId: previous.districtId,
+      ballotStyleId: previous.ballotStyleId,
+      contests: previous.districtId === again.districtId ? again.contests : previous.contests,
+    };
     ballots.push(revote);
     entries.push(ballotEntry(revote));
   }
@@ -139,7 +182,10 @@ export async function sampleElection(n: number): Promise<SampleElection> {
   const counted = ballots.filter((b) => !retracted.has(b.trackingCode));
   const records = counted.map(castVoteRecordEntry);
   // A fixed shuffle (the order is the sequencer's random one; any order must recount the same).
-  const shuffled = records.map((r, i) => ({ r, k: (i * 7919) % 104729 })).sort((a, b) => a.k - b.k).map((x) => x.r);
+  const shuffled = records
+    .map((r, i) => ({ r, k: (i * 7919) % 104729 }))
+    .sort((a, b) => a.k - b.k)
+    .map((x) => x.r);
   entries.push(...shuffled);
   const perDistrict = new Map<string, number>();
   for (const r of records) perDistrict.set(r.districtId, (perDistrict.get(r.districtId) ?? 0) + 1);
@@ -184,7 +230,12 @@ export function resultsFor(records: readonly LogEntryOf<"cast-vote-record">[]): 
     turnout: {
       ballotsCounted: records.length,
       registeredVoters: 1000,
-      districts: [...ballots].map(([districtId, n]) => ({ districtId, name: districtId, ballotsCounted: n, registeredVoters: 500 })),
+      districts: [...ballots].map(([districtId, n]) => ({
+        districtId,
+        name: districtId,
+        ballotsCounted: n,
+        registeredVoters: 500,
+      })),
     },
     contests: [...overall].map(([id, f]) => ({
       id,

@@ -4,12 +4,19 @@ import type { RunningSystem } from "../../../scripts/system.ts";
 
 /** An ID token for `nationalId` from the dev eID issuer, as its login page would give. */
 export async function devIdToken(system: RunningSystem, nationalId: string): Promise<string> {
-  const res = await fetch(`${system.issuer.url}/dev/id-token`, { method: "POST", body: JSON.stringify({ nationalId }) });
+  const res = await fetch(`${system.issuer.url}/dev/id-token`, {
+    method: "POST",
+    body: JSON.stringify({ nationalId }),
+  });
   return z.object({ id_token: z.string() }).parse(await res.json()).id_token;
 }
 
 /** Logs the voter in through the gateway; returns the Authorization header for voter routes. */
-export async function voterAuth(system: RunningSystem, electionId: string, nationalId: string): Promise<{ authorization: string }> {
+export async function voterAuth(
+  system: RunningSystem,
+  electionId: string,
+  nationalId: string,
+): Promise<{ authorization: string }> {
   const res = await fetch(`${system.baseUrl}/v1/auth/voter-session`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -10,7 +10,14 @@ import { commitBallot, trackingCodeOf } from "../../../lib/ballot/commitment.ts"
 import type { BallotAccepted } from "../../../lib/ballot/messages.ts";
 import { openCheckpoint, type Checkpoint } from "../../../lib/tlog/checkpoint.ts";
 import { consistencyProof, verifyConsistency } from "../../../lib/tlog/merkle.ts";
-import { entriesPath, tileCoordinates, tileHashAt, verifyEntryBundle, verifyTiles, TILE_WIDTH } from "../../../lib/tlog/tiles.ts";
+import {
+  entriesPath,
+  tileCoordinates,
+  tileHashAt,
+  verifyEntryBundle,
+  verifyTiles,
+  TILE_WIDTH,
+} from "../../../lib/tlog/tiles.ts";
 import { logVerifierKey, originOf } from "../../../workers/audit/log-key.ts";
 import type { LogSequencer } from "../../../durable-objects/log-sequencer.ts";
 
@@ -75,7 +82,11 @@ export function assertConsistent(older: Checkpoint, log: VerifiedLog): void {
 }
 
 /** An accepted-ballot message as a ledger would queue it, with a real commitment and tracking code. */
-export async function ballotMessage(electionId: string, n: number, districtId = "district-north"): Promise<BallotAccepted> {
+export async function ballotMessage(
+  electionId: string,
+  n: number,
+  districtId = "district-north",
+): Promise<BallotAccepted> {
   const commitment = await commitBallot(`ballot ${electionId} ${n}`, `nonce-${n}`);
   return {
     kind: "ballot",
@@ -84,7 +95,13 @@ export async function ballotMessage(electionId: string, n: number, districtId = 
     ballotStyleId: "style-north",
     districtId,
     channel: "online",
-    contests: [{ contestId: "contest-president", optionIds: [n % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-write-in"], ...(n % 2 === 0 ? {} : { writeIns: { "sel-president-write-in": "Someone" } }) }],
+    contests: [
+      {
+        contestId: "contest-president",
+        optionIds: [n % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-write-in"],
+        ...(n % 2 === 0 ? {} : { writeIns: { "sel-president-write-in": "Someone" } }),
+      },
+    ],
     trackingCode: await trackingCodeOf(commitment),
     commitment,
     acceptedAt: "2026-03-01T10:15:00.000Z",

@@ -36,7 +36,10 @@ export async function newOfficialKey(kid: string): Promise<{ privateJwk: JWK; pu
 }
 
 /** Registers a new official with `role` (as the bootstrap administrator) and returns its token. */
-export async function officialToken(role: OfficialRole, id = `${role}-${crypto.randomUUID().slice(0, 8)}`): Promise<string> {
+export async function officialToken(
+  role: OfficialRole,
+  id = `${role}-${crypto.randomUUID().slice(0, 8)}`,
+): Promise<string> {
   const { privateJwk, publicJwk } = await newOfficialKey(`${id}-k1`);
   const res = await SELF.fetch(`${BASE}/v1/admin/officials`, {
     method: "POST",
@@ -74,10 +77,17 @@ export async function signIdToken(nationalId: string, options: IdTokenOptions = 
 }
 
 /** Logs a voter in through POST /v1/auth/voter-session and returns the session token. */
-export async function voterSession(electionId: string, nationalId: string, cf: { country: string } = { country: "EE" }): Promise<string> {
+export async function voterSession(
+  electionId: string,
+  nationalId: string,
+  cf: { country: string } = { country: "EE" },
+): Promise<string> {
   const res = await SELF.fetch(`${BASE}/v1/auth/voter-session`, {
     method: "POST",
-    headers: { "content-type": "application/json", "cf-connecting-ip": `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}` },
+    headers: {
+      "content-type": "application/json",
+      "cf-connecting-ip": `10.9.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+    },
     body: JSON.stringify({ electionId, idToken: await signIdToken(nationalId) }),
     cf,
   });

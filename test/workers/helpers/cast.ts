@@ -32,9 +32,16 @@ export const NORTH_BALLOT: CastContest[] = [
 
 /** A valid ballot for the demo's east style, with a choose-3 council contest and a write-in. */
 export const EAST_BALLOT: CastContest[] = [
-  { contestId: "contest-president", optionIds: ["sel-president-write-in"], writeIns: { "sel-president-write-in": "Jaan Tatikas" } },
+  {
+    contestId: "contest-president",
+    optionIds: ["sel-president-write-in"],
+    writeIns: { "sel-president-write-in": "Jaan Tatikas" },
+  },
   { contestId: "contest-parliament-east", optionIds: ["sel-parliament-east-rein-kuusk"] },
-  { contestId: "contest-council-east", optionIds: ["sel-council-east-anna-laur", "sel-council-east-eva-sild", "sel-council-east-jaan-koiv"] },
+  {
+    contestId: "contest-council-east",
+    optionIds: ["sel-council-east-anna-laur", "sel-council-east-eva-sild", "sel-council-east-jaan-koiv"],
+  },
 ];
 
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {

@@ -10,7 +10,12 @@ import { generateSigningKey } from "../../../lib/identity/keys.ts";
 import type { ContestMarks } from "../../../lib/ballot/messages.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
 import { qrSignerFromJwk, type QrSigner } from "../../../lib/qr/keys.ts";
-import { encodeBallotSheet, encodeMarkedBallot, encodeResultSheet, type ResultSheetFields } from "../../../lib/qr/payload.ts";
+import {
+  encodeBallotSheet,
+  encodeMarkedBallot,
+  encodeResultSheet,
+  type ResultSheetFields,
+} from "../../../lib/qr/payload.ts";
 import { getElection } from "../../../workers/gateway/elections/store.ts";
 import { StationCallError, StationClient } from "../../../lib/station-client/client.ts";
 import { adminToken, BASE } from "./auth.ts";
@@ -39,13 +44,19 @@ export function clientFor(stationId: string, privateJwk: JWK): StationClient {
 export async function adminCall(method: string, path: string, json?: unknown, token?: string): Promise<Response> {
   return SELF.fetch(`${BASE}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token ?? (await adminToken())}`, ...(json === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      authorization: `Bearer ${token ?? (await adminToken())}`,
+      ...(json === undefined ? {} : { "content-type": "application/json" }),
+    },
     ...(json === undefined ? {} : { body: JSON.stringify(json) }),
   });
 }
 
 /** Registers a station serving `districtIds` (as the bootstrap administrator) with one device key. */
-export async function registerStation(districtIds: readonly string[], options: { id?: string; serialRanges?: { first: number; last: number }[] } = {}): Promise<TestStation> {
+export async function registerStation(
+  districtIds: readonly string[],
+  options: { id?: string; serialRanges?: { first: number; last: number }[] } = {},
+): Promise<TestStation> {
   counter += 1;
   const stationId = options.id ?? `st-${counter}-${crypto.randomUUID().slice(0, 8)}`;
   const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
@@ -57,11 +68,19 @@ export async function registerStation(districtIds: readonly string[], options: {
     ...(options.serialRanges ? { serialRanges: options.serialRanges } : {}),
   });
   if (res.status !== 201) throw new Error(`station registration failed: ${res.status} ${await res.text()}`);
-  return { stationId, privateJwk, publicJwk, client: clientFor(stationId, privateJwk), signer: await signerOf(privateJwk) };
+  return {
+    stationId,
+    privateJwk,
+    publicJwk,
+    client: clientFor(stationId, privateJwk),
+    signer: await signerOf(privateJwk),
+  };
 }
 
 /** Registers an election authority key for pre-printed sheets and returns its signer. */
-export async function registerSheetKey(electionId: string): Promise<{ kid: string; signer: QrSigner; privateJwk: JWK }> {
+export async function registerSheetKey(
+  electionId: string,
+): Promise<{ kid: string; signer: QrSigner; privateJwk: JWK }> {
   const kid = `sheets-${electionId}-${crypto.randomUUID().slice(0, 8)}`;
   const { privateJwk, publicJwk } = await generateSigningKey(kid);
   const res = await adminCall("POST", `/v1/admin/elections/${electionId}/sheet-keys`, { publicJwk });
@@ -69,7 +88,13 @@ export async function registerSheetKey(electionId: string): Promise<{ kid: strin
   return { kid, signer: await signerOf(privateJwk), privateJwk };
 }
 
-export const ErrorBody = z.object({ error: z.object({ code: z.string(), message: z.string(), problems: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional() }) });
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    problems: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
+  }),
+});
 
 export async function errorCode(res: Response): Promise<string> {
   return ErrorBody.parse(await res.json()).error.code;
@@ -93,21 +118,40 @@ export async function compiledElection(electionId: string): Promise<CompiledElec
 }
 
 /** The QR text a station's ballot-marking device prints. */
-export async function markedBallotQr(signer: QrSigner, election: CompiledElection, ballotStyleId: string, serial: number, contests: readonly ContestMarks[]): Promise<string> {
-  const encoded = await encodeMarkedBallot({ electionId: election.id, ballotStyleId, serial, contests }, election, signer);
+export async function markedBallotQr(
+  signer: QrSigner,
+  election: CompiledElection,
+  ballotStyleId: string,
+  serial: number,
+  contests: readonly ContestMarks[],
+): Promise<string> {
+  const encoded = await encodeMarkedBallot(
+    { electionId: election.id, ballotStyleId, serial, contests },
+    election,
+    signer,
+  );
   if (!encoded.ok) throw new Error(`cannot encode the marked ballot: ${encoded.error.message}`);
   return encoded.value.text;
 }
 
 /** The QR text the election authority pre-prints on a blank sheet. */
-export async function ballotSheetQr(signer: QrSigner, electionId: string, ballotStyleId: string, serial: number): Promise<string> {
+export async function ballotSheetQr(
+  signer: QrSigner,
+  electionId: string,
+  ballotStyleId: string,
+  serial: number,
+): Promise<string> {
   const encoded = await encodeBallotSheet({ electionId, ballotStyleId, serial }, signer);
   if (!encoded.ok) throw new Error(`cannot encode the sheet: ${encoded.error.message}`);
   return encoded.value.text;
 }
 
 /** The QR text of a station's result sheet. */
-export async function resultSheetQr(signer: QrSigner, election: CompiledElection, sheet: Omit<ResultSheetFields, "electionId">): Promise<string> {
+export async function resultSheetQr(
+  signer: QrSigner,
+  election: CompiledElection,
+  sheet: Omit<ResultSheetFields, "electionId">,
+): Promise<string> {
   const encoded = await encodeResultSheet({ ...sheet, electionId: election.id }, election, signer);
   if (!encoded.ok) throw new Error(`cannot encode the result sheet: ${encoded.error.message}`);
   return encoded.value.text;

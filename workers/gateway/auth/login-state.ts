@@ -18,7 +18,10 @@ function keyOf(config: Config): Uint8Array {
   return new TextEncoder().encode(config.SESSION_SIGNING_KEY);
 }
 
-export async function newLoginState(config: Config, electionId: string): Promise<{ cookie: string; state: LoginState }> {
+export async function newLoginState(
+  config: Config,
+  electionId: string,
+): Promise<{ cookie: string; state: LoginState }> {
   const state: LoginState = { state: crypto.randomUUID(), nonce: crypto.randomUUID(), electionId };
   const cookie = await new SignJWT({ state: state.state, nonce: state.nonce, eid: electionId })
     .setProtectedHeader({ alg: "HS256", typ: "login-state+jwt" })
@@ -40,7 +43,9 @@ export async function readLoginState(config: Config, cookie: string | undefined)
       typ: "login-state+jwt",
     });
     const parsed = LoginState.safeParse(payload);
-    return parsed.success ? { state: parsed.data.state, nonce: parsed.data.nonce, electionId: parsed.data.eid } : undefined;
+    return parsed.success
+      ? { state: parsed.data.state, nonce: parsed.data.nonce, electionId: parsed.data.eid }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -94,7 +94,12 @@ export async function verifyOfficialAssertion(
   }
   const claims = AssertionClaims.safeParse(payload);
   if (!claims.success || claims.data.exp - claims.data.iat > MAX_ASSERTION_SECONDS) return err("invalid_token");
-  const first = await claimOnce(env, "official-assertion", `${key.officialId}:${claims.data.jti}`, claims.data.exp * 1000 + 60_000);
+  const first = await claimOnce(
+    env,
+    "official-assertion",
+    `${key.officialId}:${claims.data.jti}`,
+    claims.data.exp * 1000 + 60_000,
+  );
   if (!first) return err("token_replayed");
   return ok({ officialId: key.officialId, role: key.role });
 }

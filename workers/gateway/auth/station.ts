@@ -46,7 +46,9 @@ export type StationAppEnv = {
 };
 
 /** A registered station key: Ed25519 public parts only (the admin route stored nothing else). */
-export const StationPublicJwk = z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(40).max(50) }).loose();
+export const StationPublicJwk = z
+  .object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(40).max(50) })
+  .loose();
 
 const importedKeys = new Map<string, Promise<CryptoKey | Uint8Array>>();
 function importedKey(publicJwk: string): Promise<CryptoKey | Uint8Array> | undefined {
@@ -73,7 +75,8 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(signature);
-      if (header.alg !== "EdDSA" || header.typ !== STATION_REQUEST_TYP) return respondError(c, "station_signature_invalid");
+      if (header.alg !== "EdDSA" || header.typ !== STATION_REQUEST_TYP)
+        return respondError(c, "station_signature_invalid");
       kid = header.kid;
     } catch {
       return respondError(c, "station_signature_invalid");
@@ -88,7 +91,10 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
         .select({ publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt })
         .from(stationKeys)
         .where(and(eq(stationKeys.kid, kid), eq(stationKeys.stationId, stationId))),
-      db.select({ districtId: stationDistricts.districtId }).from(stationDistricts).where(eq(stationDistricts.stationId, stationId)),
+      db
+        .select({ districtId: stationDistricts.districtId })
+        .from(stationDistricts)
+        .where(eq(stationDistricts.stationId, stationId)),
     ]);
     const stationRow = station[0];
     if (!stationRow) return respondError(c, "station_unknown");
@@ -110,16 +116,21 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     }
 
     const url = new URL(c.req.url);
-    if (claims.sid !== stationId) return respondError(c, "station_request_mismatch", "The signature names another station.");
-    if (claims.m !== c.req.method.toUpperCase()) return respondError(c, "station_request_mismatch", "The signature is for another method.");
-    if (claims.p !== `${url.pathname}${url.search}`) return respondError(c, "station_request_mismatch", "The signature is for another path.");
+    if (claims.sid !== stationId)
+      return respondError(c, "station_request_mismatch", "The signature names another station.");
+    if (claims.m !== c.req.method.toUpperCase())
+      return respondError(c, "station_request_mismatch", "The signature is for another method.");
+    if (claims.p !== `${url.pathname}${url.search}`)
+      return respondError(c, "station_request_mismatch", "The signature is for another path.");
 
     const nowSeconds = Math.floor(Date.now() / 1000);
-    if (Math.abs(nowSeconds - claims.iat) > STATION_REQUEST_SKEW_SECONDS) return respondError(c, "station_request_expired");
+    if (Math.abs(nowSeconds - claims.iat) > STATION_REQUEST_SKEW_SECONDS)
+      return respondError(c, "station_request_expired");
 
     // Hono keeps the bytes read here for the route's own body validation.
     const body = new Uint8Array(await c.req.arrayBuffer());
-    if ((await bodyHash(body)) !== claims.bh) return respondError(c, "station_request_mismatch", "The body is not the one that was signed.");
+    if ((await bodyHash(body)) !== claims.bh)
+      return respondError(c, "station_request_mismatch", "The body is not the one that was signed.");
 
     // Per station, once the signature proved who is asking: a station's own budget, which nobody
     // else can spend. 1,200 a minute lets an offline station sync a day's ballots in minutes.

@@ -75,7 +75,11 @@ export async function loginVoter(
     c.executionCtx.waitUntil(
       drizzle(c.env.DB)
         .insert(securityEvents)
-        .values({ electionId, kind: "geofence-flagged-login", detailJson: JSON.stringify({ country, districtId: row.districtId }) })
+        .values({
+          electionId,
+          kind: "geofence-flagged-login",
+          detailJson: JSON.stringify({ country, districtId: row.districtId }),
+        })
         .run(),
     );
   }

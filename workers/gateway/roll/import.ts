@@ -43,7 +43,11 @@ export interface RollWrite {
   readonly unchanged: number;
 }
 
-export async function writeRollEntries(env: Env, electionId: string, entries: readonly RollEntry[]): Promise<RollWrite> {
+export async function writeRollEntries(
+  env: Env,
+  electionId: string,
+  entries: readonly RollEntry[],
+): Promise<RollWrite> {
   if (entries.length === 0) return { written: 0, unchanged: 0 };
   const secret = await rollHashSecret(env);
   const keys = await Promise.all(entries.map((e) => voterKeyOf(secret, e.nationalId)));

@@ -16,14 +16,20 @@ import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess, OfficialRole } from "../a
 import { loginVoter } from "../auth/voter-login.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 
-const JWT = z.string().min(16).max(8192).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/, "a compact JWS");
+const JWT = z
+  .string()
+  .min(16)
+  .max(8192)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/, "a compact JWS");
 
 const tokenRoute = createRoute({
   method: "post",
   path: "/v1/auth/token",
   tags: ["auth"],
   summary: "Exchange an official's signed assertion for an access token",
-  request: { body: { required: true, content: { "application/json": { schema: z.object({ assertion: JWT }).strict() } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: z.object({ assertion: JWT }).strict() } } },
+  },
   responses: {
     200: {
       description: "An access token carrying the official's role",
@@ -65,7 +71,10 @@ const voterSessionRoute = createRoute({
     },
   },
   responses: {
-    200: { description: "A voting session for the voter's ballot style", content: { "application/json": { schema: VoterSessionResponse } } },
+    200: {
+      description: "A voting session for the voter's ballot style",
+      content: { "application/json": { schema: VoterSessionResponse } },
+    },
     ...errorResponses(400, 401, 403, 404, 409, 429, 503),
   },
 });
@@ -87,7 +96,9 @@ const callbackRoute = createRoute({
   request: {
     body: {
       required: true,
-      content: { "application/x-www-form-urlencoded": { schema: z.object({ id_token: JWT, state: z.string().min(1).max(128) }) } },
+      content: {
+        "application/x-www-form-urlencoded": { schema: z.object({ id_token: JWT, state: z.string().min(1).max(128) }) },
+      },
     },
   },
   responses: { 200: { description: "The voter's ballot page" }, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
@@ -103,7 +114,13 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     if (!verified.ok) fail(verified.error);
     const { token } = await issueOfficialAccess(config, verified.value.officialId, verified.value.role);
     return c.json(
-      { accessToken: token, tokenType: "Bearer" as const, expiresIn: OFFICIAL_ACCESS_SECONDS, officialId: verified.value.officialId, role: verified.value.role },
+      {
+        accessToken: token,
+        tokenType: "Bearer" as const,
+        expiresIn: OFFICIAL_ACCESS_SECONDS,
+        officialId: verified.value.officialId,
+        role: verified.value.role,
+      },
       200,
     );
   });
@@ -170,14 +187,26 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     return c.html(
       html`<!doctype html>
         <html lang="en">
-          <head><meta charset="utf-8" /><title>${election?.name ?? "Election"}: your ballot</title></head>
+          <head>
+            <meta charset="utf-8" />
+            <title>${election?.name ?? "Election"}: your ballot</title>
+          </head>
           <body>
             <h1>${election?.name}</h1>
-            <p>You are logged in. Ballot style <strong>${login.value.session.ballotStyleId}</strong>, district <strong>${login.value.session.districtId}</strong>.</p>
+            <p>
+              You are logged in. Ballot style <strong>${login.value.session.ballotStyleId}</strong>, district
+              <strong>${login.value.session.districtId}</strong>.
+            </p>
             <ol id="contests">
               ${contests.map(
-                (contest) => html`<li data-contest="${contest.id}"><h2>${contest.name}</h2><p>Choose ${contest.votesAllowed === 1 ? "one" : `up to ${contest.votesAllowed}`}</p>
-                  <ul>${contest.options.map((o) => html`<li data-option="${o.id}">${o.isWriteIn ? "Write-in" : o.label}</li>`)}</ul></li>`,
+                (contest) =>
+                  html`<li data-contest="${contest.id}">
+                    <h2>${contest.name}</h2>
+                    <p>Choose ${contest.votesAllowed === 1 ? "one" : `up to ${contest.votesAllowed}`}</p>
+                    <ul>
+                      ${contest.options.map((o) => html`<li data-option="${o.id}">${o.isWriteIn ? "Write-in" : o.label}</li>`)}
+                    </ul>
+                  </li>`,
               )}
             </ol>
             <p>Your session token, for the API (valid 15 minutes):</p>

@@ -5,7 +5,13 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
-import { canonicalBallot, commitBallot, derivedNonce, TRACKING_CODE, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
+import {
+  canonicalBallot,
+  commitBallot,
+  derivedNonce,
+  TRACKING_CODE,
+  trackingCodeOf,
+} from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
@@ -54,12 +60,17 @@ const castRoute = createRoute({
   },
   responses: {
     201: { description: "Accepted: the signed receipt", content: { "application/json": { schema: Receipt } } },
-    200: { description: "A repeat of an accepted request: the same receipt", content: { "application/json": { schema: Receipt } } },
+    200: {
+      description: "A repeat of an accepted request: the same receipt",
+      content: { "application/json": { schema: Receipt } },
+    },
     ...errorResponses(400, 401, 403, 404, 409, 422, 429),
   },
 });
 
-const TrackingCodeParam = z.object({ trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA") });
+const TrackingCodeParam = z.object({
+  trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA"),
+});
 
 const receiptRoute = createRoute({
   method: "get",
@@ -81,7 +92,9 @@ const receiptRoute = createRoute({
             log: z
               .object({ leafIndex: z.number().int().min(0), proofUrl: z.string(), checkpointUrl: z.string() })
               .optional()
-              .openapi({ description: "Where the ballot sits in the election's audit log, once a published checkpoint holds it." }),
+              .openapi({
+                description: "Where the ballot sits in the election's audit log, once a published checkpoint holds it.",
+              }),
           }),
         },
       },
@@ -96,7 +109,10 @@ const qrSvgRoute = createRoute({
   tags: ["voting"],
   summary: "The receipt's QR code (check URL) as SVG",
   request: { params: TrackingCodeParam },
-  responses: { 200: { description: "SVG", content: { "image/svg+xml": { schema: z.string() } } }, ...errorResponses(400) },
+  responses: {
+    200: { description: "SVG", content: { "image/svg+xml": { schema: z.string() } } },
+    ...errorResponses(400),
+  },
 });
 
 const qrPngRoute = createRoute({
@@ -113,7 +129,12 @@ const keysRoute = createRoute({
   path: "/v1/receipt-keys",
   tags: ["voting"],
   summary: "The public keys that verify receipts (JWKS)",
-  responses: { 200: { description: "JWKS", content: { "application/json": { schema: z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }) } } } },
+  responses: {
+    200: {
+      description: "JWKS",
+      content: { "application/json": { schema: z.object({ keys: z.array(z.looseObject({ kty: z.string() })) }) } },
+    },
+  },
 });
 
 /**
@@ -127,7 +148,13 @@ const nonceSecrets = new Map<string, Promise<CryptoKey>>();
 function nonceSecret(env: Env): Promise<CryptoKey> {
   let key = nonceSecrets.get(env.SESSION_SIGNING_KEY);
   if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(env.SESSION_SIGNING_KEY), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    key = crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(env.SESSION_SIGNING_KEY),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
     nonceSecrets.set(env.SESSION_SIGNING_KEY, key);
   }
   return key;

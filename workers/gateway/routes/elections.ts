@@ -58,7 +58,9 @@ const StoredSchema = z
     version: z.number().int(),
     createdAt: z.string(),
     updatedAt: z.string(),
-    definition: z.unknown().openapi({ description: "The definition document as loaded: { settings, electionReport }." }),
+    definition: z
+      .unknown()
+      .openapi({ description: "The definition document as loaded: { settings, electionReport }." }),
   })
   .openapi("StoredElectionDefinition");
 
@@ -103,7 +105,8 @@ const definitionBodyDoc = {
     },
     electionReport: {
       type: "object" as const,
-      description: "A NIST SP 1500-100 rev.2 ElectionReport (JSON), standards/nist/election_results_reporting_v2.schema.json.",
+      description:
+        "A NIST SP 1500-100 rev.2 ElectionReport (JSON), standards/nist/election_results_reporting_v2.schema.json.",
     },
   },
 };
@@ -278,7 +281,13 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
       return [view];
     });
     return c.json(
-      { electionId: election.id, ballotStyleId: style.id, districtId: voter.districtId, contests, polls: pollsOf(election) },
+      {
+        electionId: election.id,
+        ballotStyleId: style.id,
+        districtId: voter.districtId,
+        contests,
+        polls: pollsOf(election),
+      },
       200,
     );
   });

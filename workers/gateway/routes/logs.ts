@@ -41,8 +41,14 @@ const LogInfo = z
     origin: z.string().openapi({ description: "The checkpoint origin, also the signing key's name." }),
     verifierKey: z.string().openapi({ description: "The log's Ed25519 signed-note verifier key." }),
     checkpointUrl: z.string(),
-    tileBaseUrl: z.string().openapi({ description: "Append tlog-tiles paths (tile/0/000, tile/entries/000.p/12, ...)." }),
-    size: z.number().int().min(0).openapi({ description: "The latest public checkpoint's tree size (0 before the first)." }),
+    tileBaseUrl: z
+      .string()
+      .openapi({ description: "Append tlog-tiles paths (tile/0/000, tile/entries/000.p/12, ...)." }),
+    size: z
+      .number()
+      .int()
+      .min(0)
+      .openapi({ description: "The latest public checkpoint's tree size (0 before the first)." }),
   })
   .openapi("AuditLog");
 
@@ -52,7 +58,10 @@ const infoRoute = createRoute({
   tags: ["audit log"],
   summary: "Where an election's audit log is and how to check it",
   request: { params: ElectionIdParam },
-  responses: { 200: { description: "The log", content: { "application/json": { schema: LogInfo } } }, ...errorResponses(400, 404) },
+  responses: {
+    200: { description: "The log", content: { "application/json": { schema: LogInfo } } },
+    ...errorResponses(400, 404),
+  },
 });
 
 const checkpointRoute = createRoute({
@@ -73,7 +82,9 @@ const verifierKeyRoute = createRoute({
   responses: { 200: text("<origin>+<key id>+<base64 key>"), ...errorResponses(400, 404) },
 });
 
-const TrackingCodeParam = z.object({ trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA") });
+const TrackingCodeParam = z.object({
+  trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA"),
+});
 
 const proofRoute = createRoute({
   method: "get",
@@ -117,7 +128,10 @@ const statusRoute = createRoute({
   security: [{ officialAccess: [] }],
   middleware: [requireOfficial("administrator", "auditor")] as const,
   request: { params: ElectionIdParam },
-  responses: { 200: { description: "Status", content: { "application/json": { schema: LogStatusSchema } } }, ...errorResponses(400, 401, 403, 404) },
+  responses: {
+    200: { description: "Status", content: { "application/json": { schema: LogStatusSchema } } },
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 const publishRoute = createRoute({
@@ -131,7 +145,10 @@ const publishRoute = createRoute({
   middleware: [requireOfficial("administrator")] as const,
   request: { params: ElectionIdParam },
   responses: {
-    200: { description: "The round started (or already running)", content: { "application/json": { schema: z.object({ round: z.number().int(), records: z.number().int() }) } } },
+    200: {
+      description: "The round started (or already running)",
+      content: { "application/json": { schema: z.object({ round: z.number().int(), records: z.number().int() }) } },
+    },
     ...errorResponses(400, 401, 403, 404, 409),
   },
 });
@@ -190,7 +207,10 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const election = await getElection(c.env, electionId);
     if (!election) fail("election_not_found");
-    const result = await sequencerFor(c.env, electionId).publishCastVoteRecords(electionId, election.settings.polls.closesAt);
+    const result = await sequencerFor(c.env, electionId).publishCastVoteRecords(
+      electionId,
+      election.settings.polls.closesAt,
+    );
     if (!result.ok) fail(result.error);
     return c.json(result.value, 200);
   });
@@ -203,21 +223,30 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
     const relative = c.req.path.startsWith(prefix) ? c.req.path.slice(prefix.length) : "";
     const tile = parseTilePath(relative);
     if (!electionId.success || !tile.ok) {
-      return respondError(c, "invalid_request", undefined, [{ path: "/path", message: tile.ok ? "not an election id" : tile.error }]);
+      return respondError(c, "invalid_request", undefined, [
+        { path: "/path", message: tile.ok ? "not an election id" : tile.error },
+      ]);
     }
     const object = await c.env.AUDIT_LOG.get(logObjectKey(electionId.data, relative));
     if (!object) return respondError(c, "not_found");
-    return c.body(await object.arrayBuffer(), 200, { "content-type": "application/octet-stream", "cache-control": IMMUTABLE_CACHE_CONTROL });
+    return c.body(await object.arrayBuffer(), 200, {
+      "content-type": "application/octet-stream",
+      "cache-control": IMMUTABLE_CACHE_CONTROL,
+    });
   });
   app.openAPIRegistry.registerPath({
     method: "get",
     path: "/v1/logs/{electionId}/tile/{tilePath}",
     tags: ["audit log"],
     summary: "A hash tile (tile/<L>/<N>[.p/<W>]) or entry bundle (tile/entries/<N>[.p/<W>]), c2sp.org/tlog-tiles",
-    description: "`tilePath` stands for the rest of the path, slashes included, e.g. `0/x001/234.p/17` or `entries/000`.",
+    description:
+      "`tilePath` stands for the rest of the path, slashes included, e.g. `0/x001/234.p/17` or `entries/000`.",
     request: { params: ElectionIdParam.extend({ tilePath: z.string() }) },
     responses: {
-      200: { description: "The tile's bytes (immutable)", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+      200: {
+        description: "The tile's bytes (immutable)",
+        content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+      },
       ...errorResponses(400, 404),
     },
   });

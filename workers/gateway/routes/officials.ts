@@ -13,16 +13,39 @@ import { OfficialRole } from "../auth/tokens.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { jwkThumbprintHex, logEventEverywhere, logTime } from "../../audit/log.ts";
 
-const OfficialId = z.string().regex(/^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$/, "3-64 lowercase letters, digits, dots, dashes, underscores");
+const OfficialId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$/, "3-64 lowercase letters, digits, dots, dashes, underscores");
 const Kid = z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, "3-64 letters, digits, dots, dashes, underscores");
 
 /** Only signature keys of the kinds assertions accept, public parts only. */
 const PublicSigningJwk = z
   .union([
-    z.object({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(40).max(50), kid: Kid, alg: z.literal("EdDSA").optional(), use: z.literal("sig").optional() }).strict(),
-    z.object({ kty: z.literal("EC"), crv: z.literal("P-256"), x: z.string().min(40).max(50), y: z.string().min(40).max(50), kid: Kid, alg: z.literal("ES256").optional(), use: z.literal("sig").optional() }).strict(),
+    z
+      .object({
+        kty: z.literal("OKP"),
+        crv: z.literal("Ed25519"),
+        x: z.string().min(40).max(50),
+        kid: Kid,
+        alg: z.literal("EdDSA").optional(),
+        use: z.literal("sig").optional(),
+      })
+      .strict(),
+    z
+      .object({
+        kty: z.literal("EC"),
+        crv: z.literal("P-256"),
+        x: z.string().min(40).max(50),
+        y: z.string().min(40).max(50),
+        kid: Kid,
+        alg: z.literal("ES256").optional(),
+        use: z.literal("sig").optional(),
+      })
+      .strict(),
   ])
-  .openapi("PublicSigningJwk", { description: "An Ed25519 or P-256 public JWK with a kid; private parts are refused." });
+  .openapi("PublicSigningJwk", {
+    description: "An Ed25519 or P-256 public JWK with a kid; private parts are refused.",
+  });
 
 const OfficialSummary = z.object({
   id: z.string(),
@@ -46,13 +69,23 @@ const createOfficialRoute = createRoute({
       required: true,
       content: {
         "application/json": {
-          schema: z.object({ id: OfficialId, role: OfficialRole, displayName: z.string().trim().min(1).max(200), publicJwk: PublicSigningJwk }).strict(),
+          schema: z
+            .object({
+              id: OfficialId,
+              role: OfficialRole,
+              displayName: z.string().trim().min(1).max(200),
+              publicJwk: PublicSigningJwk,
+            })
+            .strict(),
         },
       },
     },
   },
   responses: {
-    201: { description: "Registered", content: { "application/json": { schema: z.object({ id: z.string(), role: OfficialRole, kid: z.string() }) } } },
+    201: {
+      description: "Registered",
+      content: { "application/json": { schema: z.object({ id: z.string(), role: OfficialRole, kid: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 409),
   },
 });
@@ -65,7 +98,10 @@ const listOfficialsRoute = createRoute({
   security: [{ officialAccess: [] }],
   middleware: [admin] as const,
   responses: {
-    200: { description: "Officials", content: { "application/json": { schema: z.object({ officials: z.array(OfficialSummary) }) } } },
+    200: {
+      description: "Officials",
+      content: { "application/json": { schema: z.object({ officials: z.array(OfficialSummary) }) } },
+    },
     ...errorResponses(401, 403),
   },
 });
@@ -79,10 +115,16 @@ const addKeyRoute = createRoute({
   middleware: [admin] as const,
   request: {
     params: z.object({ officialId: OfficialId }),
-    body: { required: true, content: { "application/json": { schema: z.object({ publicJwk: PublicSigningJwk }).strict() } } },
+    body: {
+      required: true,
+      content: { "application/json": { schema: z.object({ publicJwk: PublicSigningJwk }).strict() } },
+    },
   },
   responses: {
-    201: { description: "Key added", content: { "application/json": { schema: z.object({ id: z.string(), kid: z.string() }) } } },
+    201: {
+      description: "Key added",
+      content: { "application/json": { schema: z.object({ id: z.string(), kid: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404, 409),
   },
 });
@@ -96,7 +138,10 @@ const revokeKeyRoute = createRoute({
   middleware: [admin] as const,
   request: { params: z.object({ officialId: OfficialId, kid: Kid }) },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } } },
+    200: {
+      description: "Revoked",
+      content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -110,7 +155,10 @@ const revokeOfficialRoute = createRoute({
   middleware: [admin] as const,
   request: { params: z.object({ officialId: OfficialId }) },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } } },
+    200: {
+      description: "Revoked",
+      content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -137,13 +185,21 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     if (await db.select({ id: officials.id }).from(officials).where(eq(officials.id, body.id)).get()) {
       fail("official_exists");
     }
-    if (await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, body.publicJwk.kid)).get()) {
+    if (
+      await db
+        .select({ kid: officialKeys.kid })
+        .from(officialKeys)
+        .where(eq(officialKeys.kid, body.publicJwk.kid))
+        .get()
+    ) {
       fail("key_exists");
     }
     // One D1 batch is one transaction: the official never exists without its key.
     await db.batch([
       db.insert(officials).values({ id: body.id, role: body.role, displayName: body.displayName }),
-      db.insert(officialKeys).values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
+      db
+        .insert(officialKeys)
+        .values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
     ]);
     // Audit log: officials serve every election, so every election's log records the key.
     await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
@@ -159,7 +215,10 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(listOfficialsRoute, async (c) => {
     const db = drizzle(c.env.DB);
-    const [rows, keys] = await db.batch([db.select().from(officials).orderBy(officials.id), db.select().from(officialKeys)]);
+    const [rows, keys] = await db.batch([
+      db.select().from(officials).orderBy(officials.id),
+      db.select().from(officialKeys),
+    ]);
     return c.json(
       {
         officials: rows.map((o) => ({
@@ -181,9 +240,15 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
     }
     const db = drizzle(c.env.DB);
-    const official = await db.select().from(officials).where(and(eq(officials.id, officialId), isNull(officials.revokedAt))).get();
+    const official = await db
+      .select()
+      .from(officials)
+      .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
+      .get();
     if (!official) fail("official_not_found");
-    if (await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, publicJwk.kid)).get()) {
+    if (
+      await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, publicJwk.kid)).get()
+    ) {
       fail("key_exists");
     }
     await db.insert(officialKeys).values({ kid: publicJwk.kid, officialId, publicJwk: JSON.stringify(publicJwk) });
@@ -207,7 +272,12 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("key_not_found");
-    await logEventEverywhere(c.env, `official-key-revoked/${kid}`, { type: "official-key-revoked", at: logTime(new Date(revokedAt)), officialId, kid });
+    await logEventEverywhere(c.env, `official-key-revoked/${kid}`, {
+      type: "official-key-revoked",
+      at: logTime(new Date(revokedAt)),
+      officialId,
+      kid,
+    });
     return c.json({ kid, revokedAt }, 200);
   });
 
@@ -220,7 +290,11 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("official_not_found");
-    await logEventEverywhere(c.env, `official-revoked/${officialId}`, { type: "official-revoked", at: logTime(new Date(revokedAt)), officialId });
+    await logEventEverywhere(c.env, `official-revoked/${officialId}`, {
+      type: "official-revoked",
+      at: logTime(new Date(revokedAt)),
+      officialId,
+    });
     return c.json({ id: officialId, revokedAt }, 200);
   });
 

@@ -21,7 +21,14 @@ import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { base64url } from "jose";
 import { logStationResults } from "../../audit/log.ts";
-import { securityEvents, sheetSigningKeys, stationKeys, stationSerialRanges, voters, resultSheets } from "../../../db/schema.ts";
+import {
+  securityEvents,
+  sheetSigningKeys,
+  stationKeys,
+  stationSerialRanges,
+  voters,
+  resultSheets,
+} from "../../../db/schema.ts";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
@@ -29,7 +36,12 @@ import type { CompiledElection } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import type { QrError } from "../../../lib/qr/errors.ts";
-import { decodeQrPayload, verifyQrPayload, type DecodedQrPayload, type QrPayloadType } from "../../../lib/qr/payload.ts";
+import {
+  decodeQrPayload,
+  verifyQrPayload,
+  type DecodedQrPayload,
+  type QrPayloadType,
+} from "../../../lib/qr/payload.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { Ed25519PublicJwk, StationId, StationRequestId } from "../../../lib/station/ids.ts";
 import { ledgerFor } from "../../voting/ledger-routing.ts";
@@ -46,7 +58,9 @@ export const MAX_STATION_BODY_BYTES = 16 * 1024;
 
 const tooLarge = bodyLimit({ maxSize: MAX_STATION_BODY_BYTES, onError: (c) => respondError(c, "payload_too_large") });
 
-const StationParam = z.object({ stationId: StationId.openapi({ param: { name: "stationId", in: "path" }, example: "tallinn-001" }) });
+const StationParam = z.object({
+  stationId: StationId.openapi({ param: { name: "stationId", in: "path" }, example: "tallinn-001" }),
+});
 
 const stationSecurity = [{ stationSignature: [] }];
 
@@ -57,7 +71,10 @@ const Identity = z
   .object({
     method: z.enum(["id-card", "id-card+biometric"]),
     /** The station's biometric match, where it has a reader; the signed request is its attestation. */
-    biometric: z.object({ matched: z.boolean(), score: z.number().min(0).max(1).optional() }).strict().optional(),
+    biometric: z
+      .object({ matched: z.boolean(), score: z.number().min(0).max(1).optional() })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((identity, ctx) => {
@@ -65,7 +82,11 @@ const Identity = z
       ctx.addIssue({ code: "custom", path: ["biometric"], message: "a biometric check needs its result" });
     }
     if (identity.method === "id-card" && identity.biometric) {
-      ctx.addIssue({ code: "custom", path: ["biometric"], message: "a biometric result needs method id-card+biometric" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["biometric"],
+        message: "a biometric result needs method id-card+biometric",
+      });
     }
   });
 
@@ -88,7 +109,9 @@ const CheckInAnswer = z
     outcome: z.literal("issue-ballot"),
     ballotStyleId: z.string().openapi({ description: "Issue the voter a paper ballot of this style." }),
     districtId: z.string(),
-    cancelledOnlineBallot: z.boolean().openapi({ description: "Under paper-supersedes: the voter's online ballot no longer counts." }),
+    cancelledOnlineBallot: z
+      .boolean()
+      .openapi({ description: "Under paper-supersedes: the voter's online ballot no longer counts." }),
     replayed: z.boolean(),
   })
   .openapi("CheckInAnswer");
@@ -108,7 +131,10 @@ const checkInRoute = createRoute({
   },
   responses: {
     201: { description: "Issue a ballot", content: { "application/json": { schema: CheckInAnswer } } },
-    200: { description: "A repeat of an accepted check-in: the same answer", content: { "application/json": { schema: CheckInAnswer } } },
+    200: {
+      description: "A repeat of an accepted check-in: the same answer",
+      content: { "application/json": { schema: CheckInAnswer } },
+    },
     ...errorResponses(400, 401, 403, 404, 409, 413, 429),
   },
 });
@@ -158,7 +184,10 @@ const scanRoute = createRoute({
   },
   responses: {
     201: { description: "Accepted and queued for the tally", content: { "application/json": { schema: ScanAnswer } } },
-    200: { description: "A repeat of an accepted scan: the same answer", content: { "application/json": { schema: ScanAnswer } } },
+    200: {
+      description: "A repeat of an accepted scan: the same answer",
+      content: { "application/json": { schema: ScanAnswer } },
+    },
     ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429),
   },
 });
@@ -200,8 +229,14 @@ const resultSheetRoute = createRoute({
     body: { required: true, content: { "application/json": { schema: ResultSheetBody } } },
   },
   responses: {
-    201: { description: "Stored; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
-    200: { description: "The same sheet again; the reconciliation as of now", content: { "application/json": { schema: ResultSheetAnswer } } },
+    201: {
+      description: "Stored; the reconciliation as of now",
+      content: { "application/json": { schema: ResultSheetAnswer } },
+    },
+    200: {
+      description: "The same sheet again; the reconciliation as of now",
+      content: { "application/json": { schema: ResultSheetAnswer } },
+    },
     ...errorResponses(400, 401, 404, 409, 413, 422, 429),
   },
 });
@@ -241,7 +276,13 @@ function keyLookup(env: Env, electionId: string, stationId: string) {
         const row = await db
           .select({ publicJwk: sheetSigningKeys.publicJwk })
           .from(sheetSigningKeys)
-          .where(and(eq(sheetSigningKeys.electionId, electionId), eq(sheetSigningKeys.qrKeyId, keyId), isNull(sheetSigningKeys.revokedAt)))
+          .where(
+            and(
+              eq(sheetSigningKeys.electionId, electionId),
+              eq(sheetSigningKeys.qrKeyId, keyId),
+              isNull(sheetSigningKeys.revokedAt),
+            ),
+          )
           .get();
         return row ? rawKey(row.publicJwk) : undefined;
       }
@@ -250,7 +291,9 @@ function keyLookup(env: Env, electionId: string, stationId: string) {
         const row = await db
           .select({ publicJwk: stationKeys.publicJwk })
           .from(stationKeys)
-          .where(and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)))
+          .where(
+            and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)),
+          )
           .get();
         return row ? rawKey(row.publicJwk) : undefined;
       }
@@ -262,16 +305,29 @@ function keyLookup(env: Env, electionId: string, stationId: string) {
 
 /** True when the key id is another station's device key: the payload came from elsewhere. */
 async function isOtherStationsKey(env: Env, keyId: string, stationId: string): Promise<boolean> {
-  const row = await drizzle(env.DB).select({ stationId: stationKeys.stationId }).from(stationKeys).where(eq(stationKeys.qrKeyId, keyId)).get();
+  const row = await drizzle(env.DB)
+    .select({ stationId: stationKeys.stationId })
+    .from(stationKeys)
+    .where(eq(stationKeys.qrKeyId, keyId))
+    .get();
   return row !== undefined && row.stationId !== stationId;
 }
 
-async function readVerified(env: Env, election: CompiledElection, station: StationPrincipal, text: string): Promise<DecodedQrPayload> {
+async function readVerified(
+  env: Env,
+  election: CompiledElection,
+  station: StationPrincipal,
+  text: string,
+): Promise<DecodedQrPayload> {
   const decoded = await decodeQrPayload(text, election);
   if (!decoded.ok) return qrFailure(decoded.error);
   const verified = await verifyQrPayload(decoded.value, keyLookup(env, election.id, station.stationId));
   if (!verified.ok) {
-    if (verified.error.code === "unknown_key" && decoded.value.type !== "ballot-sheet" && (await isOtherStationsKey(env, decoded.value.keyId, station.stationId))) {
+    if (
+      verified.error.code === "unknown_key" &&
+      decoded.value.type !== "ballot-sheet" &&
+      (await isOtherStationsKey(env, decoded.value.keyId, station.stationId))
+    ) {
       return fail("foreign_ballot", "This payload was signed by another station's device.");
     }
     return qrFailure(verified.error);
@@ -284,12 +340,21 @@ function districtFor(election: CompiledElection, station: StationPrincipal, ball
   const style = election.ballotStyles.get(ballotStyleId);
   const served = style?.districtIds.filter((d) => station.districtIds.includes(d)).sort() ?? [];
   const districtId = served[0];
-  if (districtId === undefined) return fail("foreign_ballot", `This station does not serve a district of ballot style ${ballotStyleId}.`);
+  if (districtId === undefined)
+    return fail("foreign_ballot", `This station does not serve a district of ballot style ${ballotStyleId}.`);
   return districtId;
 }
 
-async function recordSecurityEvent(env: Env, electionId: string, kind: string, detail: Record<string, unknown>): Promise<void> {
-  await drizzle(env.DB).insert(securityEvents).values({ electionId, kind, detailJson: JSON.stringify(detail) }).run();
+async function recordSecurityEvent(
+  env: Env,
+  electionId: string,
+  kind: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  await drizzle(env.DB)
+    .insert(securityEvents)
+    .values({ electionId, kind, detailJson: JSON.stringify(detail) })
+    .run();
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -306,7 +371,10 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const election = await getElection(c.env, body.electionId);
     if (!election) return fail("election_not_found");
     const nationalId = NationalId.safeParse(body.nationalId);
-    if (!nationalId.success) return fail("invalid_request", undefined, [{ path: "/nationalId", message: "a national id is 4-32 letters, digits and inner dashes" }]);
+    if (!nationalId.success)
+      return fail("invalid_request", undefined, [
+        { path: "/nationalId", message: "a national id is 4-32 letters, digits and inner dashes" },
+      ]);
     if (body.identity.biometric && !body.identity.biometric.matched) return fail("identity_not_verified");
 
     const voterKey = await voterKeyOf(await rollHashSecret(c.env), nationalId.data);
@@ -373,25 +441,39 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     let ballotStyleId: string;
     switch (payload.type) {
       case "ballot-sheet": {
-        if (!body.contests) return fail("invalid_request", undefined, [{ path: "/contests", message: "a pre-printed sheet needs the marks the scanner read" }]);
+        if (!body.contests)
+          return fail("invalid_request", undefined, [
+            { path: "/contests", message: "a pre-printed sheet needs the marks the scanner read" },
+          ]);
         ({ serial, ballotStyleId } = payload.fields);
         contests = body.contests;
         break;
       }
       case "marked-ballot": {
-        if (body.contests) return fail("invalid_request", undefined, [{ path: "/contests", message: "a marked ballot carries its marks in its QR code" }]);
+        if (body.contests)
+          return fail("invalid_request", undefined, [
+            { path: "/contests", message: "a marked ballot carries its marks in its QR code" },
+          ]);
         ({ serial, ballotStyleId, contests } = payload.fields);
         // The serial must be one this station's devices were assigned (lib/station/ids.ts SerialRange).
         const assigned = await drizzle(c.env.DB)
           .select({ first: stationSerialRanges.firstSerial })
           .from(stationSerialRanges)
-          .where(and(eq(stationSerialRanges.stationId, station.stationId), lte(stationSerialRanges.firstSerial, serial), gte(stationSerialRanges.lastSerial, serial)))
+          .where(
+            and(
+              eq(stationSerialRanges.stationId, station.stationId),
+              lte(stationSerialRanges.firstSerial, serial),
+              gte(stationSerialRanges.lastSerial, serial),
+            ),
+          )
           .get();
         if (!assigned) return fail("foreign_ballot", `Serial ${serial} is not in a range assigned to this station.`);
         break;
       }
       case "result-sheet":
-        return fail("qr_invalid", "This is a result sheet, not a ballot.", [{ path: "/qr", message: "expected a ballot", code: "unknown_type" }]);
+        return fail("qr_invalid", "This is a result sheet, not a ballot.", [
+          { path: "/qr", message: "expected a ballot", code: "unknown_type" },
+        ]);
       default:
         return assertNever(payload);
     }
@@ -418,7 +500,11 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       switch (outcome.error) {
         case "serial_already_used":
           // A QR replay (or a copied sheet): the monitor's to see.
-          await recordSecurityEvent(c.env, election.id, "paper-serial-reused", { stationId: station.stationId, serial, source: payload.type });
+          await recordSecurityEvent(c.env, election.id, "paper-serial-reused", {
+            stationId: station.stationId,
+            serial,
+            source: payload.type,
+          });
           return fail("serial_already_used");
         case "idempotency_conflict":
           return fail("idempotency_conflict");
@@ -449,18 +535,35 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!election) return fail("election_not_found");
     const payload = await readVerified(c.env, election, station, body.qr);
     if (payload.type !== "result-sheet") {
-      return fail("qr_invalid", "This is a ballot, not a result sheet.", [{ path: "/qr", message: "expected a result sheet", code: "unknown_type" }]);
+      return fail("qr_invalid", "This is a ballot, not a result sheet.", [
+        { path: "/qr", message: "expected a result sheet", code: "unknown_type" },
+      ]);
     }
     const sheet = payload.fields;
-    if (sheet.stationId !== station.stationId) return fail("qr_invalid", `This result sheet is station ${sheet.stationId}'s.`, [{ path: "/qr", message: "another station's sheet", code: "invalid_field" }]);
+    if (sheet.stationId !== station.stationId)
+      return fail("qr_invalid", `This result sheet is station ${sheet.stationId}'s.`, [
+        { path: "/qr", message: "another station's sheet", code: "invalid_field" },
+      ]);
 
     const payloadSha256 = await sha256Hex(body.qr);
-    const totals = { sequence: sheet.sequence, closedAt: sheet.closedAt, votersCheckedIn: sheet.votersCheckedIn, ballotsCast: sheet.ballotsCast, contests: sheet.contests };
+    const totals = {
+      sequence: sheet.sequence,
+      closedAt: sheet.closedAt,
+      votersCheckedIn: sheet.votersCheckedIn,
+      ballotsCast: sheet.ballotsCast,
+      contests: sheet.contests,
+    };
     const db = drizzle(c.env.DB);
     // The one write decides: the first sheet for (election, station) is stored, any other finds it.
     const inserted = await db
       .insert(resultSheets)
-      .values({ electionId: election.id, stationId: station.stationId, payloadSha256, payloadText: body.qr, totalsJson: JSON.stringify(totals) })
+      .values({
+        electionId: election.id,
+        stationId: station.stationId,
+        payloadSha256,
+        payloadText: body.qr,
+        totalsJson: JSON.stringify(totals),
+      })
       .onConflictDoNothing()
       .returning({ stationId: resultSheets.stationId });
     let replayed = false;
@@ -495,7 +598,17 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!logged.ok) return fail(logged.error);
     const [reconciliation] = await reconcileStations(c.env, election, station.stationId);
     if (!reconciliation) throw new Error("reconciling one station answered nothing");
-    return c.json({ electionId: election.id, stationId: station.stationId, sequence: sheet.sequence, payloadSha256, replayed, reconciliation }, replayed ? 200 : 201);
+    return c.json(
+      {
+        electionId: election.id,
+        stationId: station.stationId,
+        sequence: sheet.sequence,
+        payloadSha256,
+        replayed,
+        reconciliation,
+      },
+      replayed ? 200 : 201,
+    );
   });
 
   return app;

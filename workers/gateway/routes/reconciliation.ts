@@ -42,7 +42,15 @@ export const ReconciliationSchema = z
     system: z.object({ checkIns: Count, ballotsScanned: Count, contests: z.array(Totals) }),
     differences: z.array(
       z.object({
-        kind: z.enum(["check-ins-vs-ballots", "ballots-cast", "voters-checked-in", "option-votes", "write-ins", "blanks", "result-sheet-missing"]),
+        kind: z.enum([
+          "check-ins-vs-ballots",
+          "ballots-cast",
+          "voters-checked-in",
+          "option-votes",
+          "write-ins",
+          "blanks",
+          "result-sheet-missing",
+        ]),
         contestId: z.string().optional(),
         optionId: z.string().optional(),
         system: z.number().int(),
@@ -53,7 +61,9 @@ export const ReconciliationSchema = z
   })
   .openapi("StationReconciliation");
 
-const ElectionParam = z.object({ electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }) });
+const ElectionParam = z.object({
+  electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
+});
 
 const electionRoute = createRoute({
   method: "get",
@@ -66,7 +76,11 @@ const electionRoute = createRoute({
   responses: {
     200: {
       description: "Per station, as of now",
-      content: { "application/json": { schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }),
+        },
+      },
     },
     ...errorResponses(400, 401, 403, 404),
   },
@@ -95,14 +109,18 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
     if (!election) return fail("election_not_found");
     const now = new Date();
     c.header("cache-control", "no-store");
-    return c.json({ electionId, computedAt: now.toISOString(), stations: await reconcileStations(c.env, election, undefined, now) }, 200);
+    return c.json(
+      { electionId, computedAt: now.toISOString(), stations: await reconcileStations(c.env, election, undefined, now) },
+      200,
+    );
   });
 
   app.openapi(stationRoute, async (c) => {
     const { electionId, stationId } = c.req.valid("param");
     const election = await getElection(c.env, electionId);
     if (!election) return fail("election_not_found");
-    if (!(await drizzle(c.env.DB).select({ id: stations.id }).from(stations).where(eq(stations.id, stationId)).get())) return fail("station_not_found");
+    if (!(await drizzle(c.env.DB).select({ id: stations.id }).from(stations).where(eq(stations.id, stationId)).get()))
+      return fail("station_not_found");
     const [report] = await reconcileStations(c.env, election, stationId);
     if (!report) throw new Error("reconciling one station answered nothing");
     c.header("cache-control", "no-store");

@@ -20,7 +20,11 @@ const ElectionIdParam = z.object({
 });
 
 const Count = z.number().int().min(0);
-const Ratio = z.number().min(0).nullable().openapi({ description: "Ballots counted over registered voters; null when nobody is registered." });
+const Ratio = z
+  .number()
+  .min(0)
+  .nullable()
+  .openapi({ description: "Ballots counted over registered voters; null when nobody is registered." });
 
 const TurnoutRow = z.object({ ballotsCounted: Count, registeredVoters: Count, ratio: Ratio });
 
@@ -40,7 +44,9 @@ const ResultsSchema = z
         name: z.string(),
         votesAllowed: z.number().int(),
         options: z.array(z.object({ id: z.string(), label: z.string(), votes: Count })),
-        writeIns: Count.openapi({ description: "Marks on write-in options; the names are adjudicated from the cast vote records." }),
+        writeIns: Count.openapi({
+          description: "Marks on write-in options; the names are adjudicated from the cast vote records.",
+        }),
         blanks: Count.openapi({ description: "Ballots that left this contest unmarked." }),
         districts: z.array(
           z.object({

@@ -9,7 +9,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
-import { MAX_CHUNK_BYTES, MAX_CHUNK_ROWS, MAX_REJECTED_LISTED, RollChunkReport, RollSummary } from "../../../lib/roll/format.ts";
+import {
+  MAX_CHUNK_BYTES,
+  MAX_CHUNK_ROWS,
+  MAX_REJECTED_LISTED,
+  RollChunkReport,
+  RollSummary,
+} from "../../../lib/roll/format.ts";
 import { validateRollChunk } from "../../../lib/roll/validate.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../elections/store.ts";
@@ -41,7 +47,10 @@ const importChunkRoute = createRoute({
         .min(2)
         .max(1_000_000_000)
         .optional()
-        .openapi({ description: "The line of the original file where this chunk's first data row is; rejected rows are reported in the file's lines. Absent: the chunk is the whole file." }),
+        .openapi({
+          description:
+            "The line of the original file where this chunk's first data row is; rejected rows are reported in the file's lines. Absent: the chunk is the whole file.",
+        }),
     }),
     body: {
       required: true,
@@ -53,7 +62,10 @@ const importChunkRoute = createRoute({
     },
   },
   responses: {
-    200: { description: "What was written and which rows were rejected", content: { "application/json": { schema: RollChunkReport.openapi("RollChunkReport") } } },
+    200: {
+      description: "What was written and which rows were rejected",
+      content: { "application/json": { schema: RollChunkReport.openapi("RollChunkReport") } },
+    },
     ...errorResponses(400, 401, 403, 404, 413, 415, 422),
   },
 });
@@ -67,7 +79,10 @@ const summaryRoute = createRoute({
   middleware: [requireOfficial("administrator", "auditor")] as const,
   request: { params: RollPath },
   responses: {
-    200: { description: "The roll's counts", content: { "application/json": { schema: RollSummary.openapi("RollSummary") } } },
+    200: {
+      description: "The roll's counts",
+      content: { "application/json": { schema: RollSummary.openapi("RollSummary") } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -85,7 +100,11 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     if (!election) fail("election_not_found");
 
     const body = await readBodyWithin(c.req.raw, MAX_CHUNK_BYTES);
-    if (!body.ok) fail("payload_too_large", `A roll chunk is at most ${MAX_CHUNK_BYTES} bytes; send the file through the CLI, which cuts it.`);
+    if (!body.ok)
+      fail(
+        "payload_too_large",
+        `A roll chunk is at most ${MAX_CHUNK_BYTES} bytes; send the file through the CLI, which cuts it.`,
+      );
     const text = decodeUtf8(body.value);
     if (text === undefined) fail("invalid_roll", "The body is not UTF-8 text.");
 

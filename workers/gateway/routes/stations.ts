@@ -18,7 +18,9 @@ import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../elections/store.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 
-const PublicJwk = Ed25519PublicJwk.openapi("StationPublicJwk", { description: "An Ed25519 public JWK with a kid; private parts are refused." });
+const PublicJwk = Ed25519PublicJwk.openapi("StationPublicJwk", {
+  description: "An Ed25519 public JWK with a kid; private parts are refused.",
+});
 
 const StationSummary = z
   .object({
@@ -28,20 +30,32 @@ const StationSummary = z
     serialRanges: z.array(z.object({ first: z.number().int(), last: z.number().int() })),
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
-    keys: z.array(z.object({ kid: z.string(), qrKeyId: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() })),
+    keys: z.array(
+      z.object({ kid: z.string(), qrKeyId: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() }),
+    ),
   })
   .openapi("Station");
 
 const SheetKeySummary = z
-  .object({ kid: z.string(), electionId: z.string(), qrKeyId: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() })
+  .object({
+    kid: z.string(),
+    electionId: z.string(),
+    qrKeyId: z.string(),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
   .openapi("SheetSigningKey");
 
 const admin = requireOfficial("administrator");
 const readers = requireOfficial("administrator", "auditor");
 const security = [{ officialAccess: [] }];
 
-const StationParam = z.object({ stationId: StationId.openapi({ param: { name: "stationId", in: "path" }, example: "tallinn-001" }) });
-const ElectionParam = z.object({ electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }) });
+const StationParam = z.object({
+  stationId: StationId.openapi({ param: { name: "stationId", in: "path" }, example: "tallinn-001" }),
+});
+const ElectionParam = z.object({
+  electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
+});
 
 const createStationRoute = createRoute({
   method: "post",
@@ -82,7 +96,10 @@ const listStationsRoute = createRoute({
   security,
   middleware: [readers] as const,
   responses: {
-    200: { description: "Stations", content: { "application/json": { schema: z.object({ stations: z.array(StationSummary) }) } } },
+    200: {
+      description: "Stations",
+      content: { "application/json": { schema: z.object({ stations: z.array(StationSummary) }) } },
+    },
     ...errorResponses(401, 403),
   },
 });
@@ -113,7 +130,12 @@ const addKeyRoute = createRoute({
     body: { required: true, content: { "application/json": { schema: z.object({ publicJwk: PublicJwk }).strict() } } },
   },
   responses: {
-    201: { description: "Key added", content: { "application/json": { schema: z.object({ stationId: z.string(), kid: z.string(), qrKeyId: z.string() }) } } },
+    201: {
+      description: "Key added",
+      content: {
+        "application/json": { schema: z.object({ stationId: z.string(), kid: z.string(), qrKeyId: z.string() }) },
+      },
+    },
     ...errorResponses(400, 401, 403, 404, 409),
   },
 });
@@ -127,7 +149,10 @@ const revokeKeyRoute = createRoute({
   middleware: [admin] as const,
   request: { params: StationParam.extend({ kid: KeyKid }) },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } } },
+    200: {
+      description: "Revoked",
+      content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -141,7 +166,10 @@ const revokeStationRoute = createRoute({
   middleware: [admin] as const,
   request: { params: StationParam },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } } },
+    200: {
+      description: "Revoked",
+      content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -158,7 +186,12 @@ const addRangeRoute = createRoute({
     body: { required: true, content: { "application/json": { schema: SerialRange } } },
   },
   responses: {
-    201: { description: "Assigned", content: { "application/json": { schema: z.object({ stationId: z.string(), first: z.number(), last: z.number() }) } } },
+    201: {
+      description: "Assigned",
+      content: {
+        "application/json": { schema: z.object({ stationId: z.string(), first: z.number(), last: z.number() }) },
+      },
+    },
     ...errorResponses(400, 401, 403, 404, 409),
   },
 });
@@ -189,7 +222,10 @@ const listSheetKeysRoute = createRoute({
   middleware: [readers] as const,
   request: { params: ElectionParam },
   responses: {
-    200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(SheetKeySummary) }) } } },
+    200: {
+      description: "Keys",
+      content: { "application/json": { schema: z.object({ keys: z.array(SheetKeySummary) }) } },
+    },
     ...errorResponses(400, 401, 403),
   },
 });
@@ -203,7 +239,10 @@ const revokeSheetKeyRoute = createRoute({
   middleware: [admin] as const,
   request: { params: ElectionParam.extend({ kid: KeyKid }) },
   responses: {
-    200: { description: "Revoked", content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } } },
+    200: {
+      description: "Revoked",
+      content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
+    },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -215,7 +254,9 @@ async function keyIdOf(jwk: Ed25519PublicJwk): Promise<string> {
   const id = await qrKeyId(jwk);
   if (!id.ok) fail("invalid_request", undefined, [{ path: "/publicJwk", message: id.error.message }]);
   try {
-    await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, { name: "Ed25519" }, false, ["verify"]);
+    await crypto.subtle.importKey("jwk", { kty: jwk.kty, crv: jwk.crv, x: jwk.x }, { name: "Ed25519" }, false, [
+      "verify",
+    ]);
   } catch {
     fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable Ed25519 public key" }]);
   }
@@ -225,8 +266,14 @@ async function keyIdOf(jwk: Ed25519PublicJwk): Promise<string> {
 /** kids are unique across station and sheet keys, and so is a public key. */
 async function refuseKnownKey(db: Db, kid: string, keyId: string): Promise<void> {
   const [byStation, bySheet] = await db.batch([
-    db.select({ kid: stationKeys.kid }).from(stationKeys).where(or(eq(stationKeys.kid, kid), eq(stationKeys.qrKeyId, keyId))),
-    db.select({ kid: sheetSigningKeys.kid }).from(sheetSigningKeys).where(or(eq(sheetSigningKeys.kid, kid), eq(sheetSigningKeys.qrKeyId, keyId))),
+    db
+      .select({ kid: stationKeys.kid })
+      .from(stationKeys)
+      .where(or(eq(stationKeys.kid, kid), eq(stationKeys.qrKeyId, keyId))),
+    db
+      .select({ kid: sheetSigningKeys.kid })
+      .from(sheetSigningKeys)
+      .where(or(eq(sheetSigningKeys.kid, kid), eq(sheetSigningKeys.qrKeyId, keyId))),
   ]);
   if (byStation.length > 0 || bySheet.length > 0) fail("key_exists");
 }
@@ -256,7 +303,10 @@ async function refuseTakenRanges(db: Db, ranges: readonly SerialRange[], exceptS
         ),
       )
       .get();
-    if (taken) fail("invalid_request", `Serials ${range.first}-${range.last} overlap a range of station ${taken.stationId}.`, [{ path: "/serialRanges", message: "overlaps another station's range" }]);
+    if (taken)
+      fail("invalid_request", `Serials ${range.first}-${range.last} overlap a range of station ${taken.stationId}.`, [
+        { path: "/serialRanges", message: "overlaps another station's range" },
+      ]);
   }
 }
 
@@ -264,14 +314,26 @@ async function stationSummaries(db: Db, stationIds?: readonly string[]): Promise
   const filter = stationIds ? inArray(stations.id, [...stationIds]) : undefined;
   const [rows, districts, keys, ranges] = await db.batch([
     db.select().from(stations).where(filter).orderBy(asc(stations.id)),
-    db.select().from(stationDistricts).where(stationIds ? inArray(stationDistricts.stationId, [...stationIds]) : undefined),
-    db.select().from(stationKeys).where(stationIds ? inArray(stationKeys.stationId, [...stationIds]) : undefined),
-    db.select().from(stationSerialRanges).where(stationIds ? inArray(stationSerialRanges.stationId, [...stationIds]) : undefined),
+    db
+      .select()
+      .from(stationDistricts)
+      .where(stationIds ? inArray(stationDistricts.stationId, [...stationIds]) : undefined),
+    db
+      .select()
+      .from(stationKeys)
+      .where(stationIds ? inArray(stationKeys.stationId, [...stationIds]) : undefined),
+    db
+      .select()
+      .from(stationSerialRanges)
+      .where(stationIds ? inArray(stationSerialRanges.stationId, [...stationIds]) : undefined),
   ]);
   return rows.map((s) => ({
     id: s.id,
     name: s.name,
-    districtIds: districts.filter((d) => d.stationId === s.id).map((d) => d.districtId).sort(),
+    districtIds: districts
+      .filter((d) => d.stationId === s.id)
+      .map((d) => d.districtId)
+      .sort(),
     serialRanges: ranges
       .filter((r) => r.stationId === s.id)
       .map((r) => ({ first: r.firstSerial, last: r.lastSerial }))
@@ -291,10 +353,12 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(createStationRoute, async (c) => {
     const body = c.req.valid("json");
     const ranges = body.serialRanges ?? [];
-    if (overlapping(ranges)) fail("invalid_request", undefined, [{ path: "/serialRanges", message: "the ranges overlap each other" }]);
+    if (overlapping(ranges))
+      fail("invalid_request", undefined, [{ path: "/serialRanges", message: "the ranges overlap each other" }]);
     const keyId = await keyIdOf(body.publicJwk);
     const db = drizzle(c.env.DB);
-    if (await db.select({ id: stations.id }).from(stations).where(eq(stations.id, body.id)).get()) fail("station_exists");
+    if (await db.select({ id: stations.id }).from(stations).where(eq(stations.id, body.id)).get())
+      fail("station_exists");
     await refuseKnownKey(db, body.publicJwk.kid, keyId);
     await refuseTakenRanges(db, ranges);
     const districtIds = [...new Set(body.districtIds)];
@@ -302,8 +366,17 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     await db.batch([
       db.insert(stations).values({ id: body.id, name: body.name }),
       db.insert(stationDistricts).values(districtIds.map((districtId) => ({ stationId: body.id, districtId }))),
-      db.insert(stationKeys).values({ kid: body.publicJwk.kid, stationId: body.id, publicJwk: JSON.stringify(body.publicJwk), qrKeyId: keyId }),
-      ...ranges.map((r) => db.insert(stationSerialRanges).values({ stationId: body.id, firstSerial: r.first, lastSerial: r.last })),
+      db
+        .insert(stationKeys)
+        .values({
+          kid: body.publicJwk.kid,
+          stationId: body.id,
+          publicJwk: JSON.stringify(body.publicJwk),
+          qrKeyId: keyId,
+        }),
+      ...ranges.map((r) =>
+        db.insert(stationSerialRanges).values({ stationId: body.id, firstSerial: r.first, lastSerial: r.last }),
+      ),
     ]);
     const [summary] = await stationSummaries(db, [body.id]);
     if (!summary) throw new Error(`station ${body.id} vanished after its registration`);
@@ -324,10 +397,16 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
     const db = drizzle(c.env.DB);
-    const station = await db.select({ id: stations.id }).from(stations).where(and(eq(stations.id, stationId), isNull(stations.revokedAt))).get();
+    const station = await db
+      .select({ id: stations.id })
+      .from(stations)
+      .where(and(eq(stations.id, stationId), isNull(stations.revokedAt)))
+      .get();
     if (!station) fail("station_not_found");
     await refuseKnownKey(db, publicJwk.kid, keyId);
-    await db.insert(stationKeys).values({ kid: publicJwk.kid, stationId, publicJwk: JSON.stringify(publicJwk), qrKeyId: keyId });
+    await db
+      .insert(stationKeys)
+      .values({ kid: publicJwk.kid, stationId, publicJwk: JSON.stringify(publicJwk), qrKeyId: keyId });
     return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId }, 201);
   });
 
@@ -346,7 +425,11 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(revokeStationRoute, async (c) => {
     const { stationId } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
-    const result = await drizzle(c.env.DB).update(stations).set({ revokedAt }).where(and(eq(stations.id, stationId), isNull(stations.revokedAt))).run();
+    const result = await drizzle(c.env.DB)
+      .update(stations)
+      .set({ revokedAt })
+      .where(and(eq(stations.id, stationId), isNull(stations.revokedAt)))
+      .run();
     if (result.meta.changes !== 1) fail("station_not_found");
     return c.json({ id: stationId, revokedAt }, 200);
   });
@@ -355,7 +438,11 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { stationId } = c.req.valid("param");
     const range = c.req.valid("json");
     const db = drizzle(c.env.DB);
-    const station = await db.select({ id: stations.id }).from(stations).where(and(eq(stations.id, stationId), isNull(stations.revokedAt))).get();
+    const station = await db
+      .select({ id: stations.id })
+      .from(stations)
+      .where(and(eq(stations.id, stationId), isNull(stations.revokedAt)))
+      .get();
     if (!station) fail("station_not_found");
     const own = await db.select().from(stationSerialRanges).where(eq(stationSerialRanges.stationId, stationId));
     if (overlapping([...own.map((r) => ({ first: r.firstSerial, last: r.lastSerial })), range])) {
@@ -378,13 +465,37 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
       .values({ kid: publicJwk.kid, electionId, publicJwk: JSON.stringify(publicJwk), qrKeyId: keyId })
       .returning();
     if (!row) throw new Error("the sheet key insert returned no row");
-    return c.json({ kid: row.kid, electionId: row.electionId, qrKeyId: row.qrKeyId, createdAt: row.createdAt, revokedAt: row.revokedAt }, 201);
+    return c.json(
+      {
+        kid: row.kid,
+        electionId: row.electionId,
+        qrKeyId: row.qrKeyId,
+        createdAt: row.createdAt,
+        revokedAt: row.revokedAt,
+      },
+      201,
+    );
   });
 
   app.openapi(listSheetKeysRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const rows = await drizzle(c.env.DB).select().from(sheetSigningKeys).where(eq(sheetSigningKeys.electionId, electionId)).orderBy(asc(sheetSigningKeys.createdAt));
-    return c.json({ keys: rows.map((r) => ({ kid: r.kid, electionId: r.electionId, qrKeyId: r.qrKeyId, createdAt: r.createdAt, revokedAt: r.revokedAt })) }, 200);
+    const rows = await drizzle(c.env.DB)
+      .select()
+      .from(sheetSigningKeys)
+      .where(eq(sheetSigningKeys.electionId, electionId))
+      .orderBy(asc(sheetSigningKeys.createdAt));
+    return c.json(
+      {
+        keys: rows.map((r) => ({
+          kid: r.kid,
+          electionId: r.electionId,
+          qrKeyId: r.qrKeyId,
+          createdAt: r.createdAt,
+          revokedAt: r.revokedAt,
+        })),
+      },
+      200,
+    );
   });
 
   app.openapi(revokeSheetKeyRoute, async (c) => {
@@ -393,7 +504,13 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const result = await drizzle(c.env.DB)
       .update(sheetSigningKeys)
       .set({ revokedAt })
-      .where(and(eq(sheetSigningKeys.kid, kid), eq(sheetSigningKeys.electionId, electionId), isNull(sheetSigningKeys.revokedAt)))
+      .where(
+        and(
+          eq(sheetSigningKeys.kid, kid),
+          eq(sheetSigningKeys.electionId, electionId),
+          isNull(sheetSigningKeys.revokedAt),
+        ),
+      )
       .run();
     if (result.meta.changes !== 1) fail("key_not_found");
     return c.json({ kid, revokedAt }, 200);
