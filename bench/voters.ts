@@ -22,7 +22,7 @@ import {
   syntheticRollText,
 } from "../lib/roll/generate.ts";
 import { issueVoterSession } from "../workers/gateway/auth/tokens.ts";
-import { configOf } from "../workers/gateway/config.ts";
+import { configOf } from "../durable-objects/config.ts";
 import { DEMO_DISTRICTS, isDemoDistrict, styleOf, type DemoDistrict } from "./ballots.ts";
 
 export interface BenchVoter {

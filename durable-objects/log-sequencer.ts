@@ -104,7 +104,7 @@ import {
   TILE_WIDTH,
   type PublishedTile,
 } from "../lib/tlog/tiles.ts";
-import { logSigner, originOf } from "../workers/audit/log-key.ts";
+import { logSigner, originOf } from "./log-key.ts";
 import { ensureSchema } from "./schema.ts";
 
 /**

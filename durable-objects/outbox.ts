@@ -13,7 +13,7 @@
  * Storage: outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key, message_json, attempts)
  */
 import { BallotMessage } from "../lib/ballot/messages.ts";
-import { ballotQueueFor } from "../workers/voting/queues.ts";
+import { ballotQueueFor } from "./addresses.ts";
 
 /** One sendBatch carries at most 100 messages (the Queues limit). */
 const FLUSH_BATCH = 100;

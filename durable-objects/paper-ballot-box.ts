@@ -1,6 +1,6 @@
 /**
  * PaperBallotBox: the single point of truth for "has the ballot with this serial been counted" in
- * an election. One object per (election, serial bucket), named by workers/voting/paper-boxes.ts;
+ * an election. One object per (election, serial bucket), named by durable-objects/addresses.ts;
  * the table is keyed by (election_id, serial) either way, so the guarantee does not depend on the
  * bucketing.
  *

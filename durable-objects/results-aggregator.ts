@@ -27,7 +27,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/totals.ts";
-import { parseShardName } from "../workers/tally/shards.ts";
+import { parseShardName } from "../lib/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
 
 const ReportArgs = z.tuple([

@@ -1,7 +1,7 @@
 /**
  * TallyShard: the running count of one slice of one district's ballots, for every contest of the
  * district's ballot style. One object per name `${electionId}/${districtId}/${k}`
- * (workers/tally/shards.ts): k depends only on the ballot id, so a ballot and its retraction
+ * (lib/tally/shards.ts): k depends only on the ballot id, so a ballot and its retraction
  * always meet here. The queue consumer calls applyBatch once per queue batch with this shard's
  * messages; the shard reports its absolute totals to the election's ResultsAggregator.
  *
@@ -44,8 +44,9 @@ import {
   type ContestCounter,
   type DistrictTotals,
 } from "../lib/tally/totals.ts";
-import { parseShardName, tallyShardIndex } from "../workers/tally/shards.ts";
+import { parseShardName, tallyShardIndex } from "../lib/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
+import { resultsAggregatorFor } from "./addresses.ts";
 
 /**
  * Results reach displays within a second of acceptance (DESIGN.md 3.5): queue wait (up to 1 s
@@ -298,7 +299,7 @@ export class TallyShard extends DurableObject<Env> {
     if (!shard || shard.version <= shard.reported_version) return;
     // Read together with no await between: the totals are exactly those of `shard.version`.
     const totals = this.totalsOf(shard);
-    const aggregator = this.env.RESULTS.get(this.env.RESULTS.idFromName(shard.election_id));
+    const aggregator = resultsAggregatorFor(this.env, shard.election_id);
     try {
       await aggregator.report(shard.name, shard.version, totals);
     } catch (error) {

@@ -2,7 +2,7 @@
  * VoterLedger: the single point of truth for "has this person voted, how, where" in an election.
  * It is the only place that links a voter to a ballot.
  *
- * One object holds one voter or one hash bucket of voters (workers/voting/ledger-routing.ts): the
+ * One object holds one voter or one hash bucket of voters (durable-objects/addresses.ts): the
  * tables are keyed by (election_id, voter_key) either way, so the guarantee is the same.
  *
  * Invariants:

@@ -2,7 +2,7 @@
  * `npm run bench`: the cast path's capacity on the local runtime, as a ratio to two baselines
  * measured in the same runtime instance (DESIGN.md section 7; figures in docs/PERFORMANCE.md).
  *
- * For each voter ledger mapping (LEDGER_BUCKETS, workers/voting/ledger-routing.ts) it starts a
+ * For each voter ledger mapping (LEDGER_BUCKETS, durable-objects/addresses.ts) it starts a
  * fresh runtime (bench/runtime.ts: the production Worker bundled as `wrangler deploy` would ship
  * it, plus the baseline Worker, in one Miniflare instance on a loopback port), loads the demo
  * election and a synthetic roll through the admin API, and then, from a separate load-generator

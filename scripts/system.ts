@@ -26,7 +26,7 @@ export interface SystemOptions {
   readonly issuerPort?: number;
   readonly demoVoters?: readonly { nationalId: string; label: string }[];
   /**
-   * Voter ledger mapping (workers/voting/ledger-routing.ts). Locally 16 hash buckets: on the one
+   * Voter ledger mapping (durable-objects/addresses.ts). Locally 16 hash buckets: on the one
    * runtime thread a per-voter object costs 2.2 times the CPU per cast and live objects are capped
    * (docs/PERFORMANCE.md); production keeps one object per voter (wrangler.toml).
    */

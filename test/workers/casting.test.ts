@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { TRACKING_CODE } from "../../lib/ballot/commitment.ts";
-import { ledgerFor } from "../../workers/voting/ledger-routing.ts";
+import { ledgerFor } from "../../durable-objects/addresses.ts";
 import { BASE, voterSession } from "./helpers/auth.ts";
 import { cast, EAST_BALLOT, NORTH_BALLOT, waitFor, type CastContest } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { commitBallot, newNonce, trackingCodeOf } from "../../lib/ballot/commitment.ts";
 import type { BallotAccepted, CheckInRecorded } from "../../lib/ballot/messages.ts";
-import worker from "../../workers/gateway/index.ts";
+import worker from "../../workers/index.ts";
 import { TALLY_SHARDS } from "../../workers/tally/consumer.ts";
 
 const ELECTION = "checkin-messages";

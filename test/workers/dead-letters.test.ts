@@ -4,7 +4,7 @@
  */
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../workers/gateway/index.ts";
+import worker from "../../workers/index.ts";
 import { handleDeadLetters } from "../../workers/tally/dead-letters.ts";
 import { ballotMessage } from "./helpers/audit-log.ts";
 import { waitFor } from "./helpers/cast.ts";

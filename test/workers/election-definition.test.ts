@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { issueVoterSession } from "../../workers/gateway/auth/tokens.ts";
-import { configOf } from "../../workers/gateway/config.ts";
+import { configOf } from "../../durable-objects/config.ts";
 import { getElection } from "../../workers/gateway/elections/store.ts";
 import { MAX_DEFINITION_BYTES } from "../../workers/gateway/routes/elections.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";

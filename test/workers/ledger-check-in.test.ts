@@ -4,7 +4,7 @@
  */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ledgerFor, ledgerNameFor } from "../../workers/voting/ledger-routing.ts";
+import { ledgerFor, ledgerNameFor } from "../../durable-objects/addresses.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
 
 type Policy = "first-wins" | "paper-supersedes";

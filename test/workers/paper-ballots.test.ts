@@ -11,7 +11,7 @@ import { z } from "zod";
 import { encodeBase45 } from "../../lib/qr/base45.ts";
 import { qrBytesOf, QR_SCHEME_PREFIX } from "../../lib/qr/payload.ts";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
-import { paperBoxFor } from "../../workers/voting/paper-boxes.ts";
+import { paperBoxFor } from "../../durable-objects/addresses.ts";
 import { BASE, officialToken } from "./helpers/auth.ts";
 import { NORTH_BALLOT, EAST_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";

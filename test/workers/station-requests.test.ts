@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { JWK } from "jose";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { signStationRequest } from "../../lib/station/signed-request.ts";
-import { ledgerFor } from "../../workers/voting/ledger-routing.ts";
+import { ledgerFor } from "../../durable-objects/addresses.ts";
 import { BASE, officialToken } from "./helpers/auth.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol, voterKeyFor } from "./helpers/roll.ts";

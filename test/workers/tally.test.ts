@@ -10,7 +10,7 @@ import {
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { BallotAccepted, BallotRetracted, ContestMarks } from "../../lib/ballot/messages.ts";
 import type { DistrictTotals, ElectionTotals } from "../../lib/tally/totals.ts";
-import worker from "../../workers/gateway/index.ts";
+import worker from "../../workers/index.ts";
 import {
   handleBallotBatch,
   parseShardName,
@@ -132,9 +132,7 @@ function aggregator(electionId: string) {
 }
 
 /** The sum over every shard of the election's districts, read from the shards themselves. */
-async function shardSums(
-  electionId: string,
-): Promise<{
+async function shardSums(electionId: string): Promise<{
   ballots: number;
   votes: Map<string, number>;
   writeIns: Map<string, number>;

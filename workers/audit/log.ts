@@ -18,13 +18,9 @@ import { elections } from "../../db/schema.ts";
 import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
 import { base64urlDecode } from "../../lib/base64url.ts";
 import { hexEncode, utf8 } from "../../lib/tlog/encoding.ts";
-import type { Result } from "../../lib/result.ts";
+import { ok, type Result } from "../../lib/result.ts";
+import { logSequencerFor } from "../../durable-objects/addresses.ts";
 import type { AppendOutcome, LoggedMessage, LogRefusal, LogSequencer } from "../../durable-objects/log-sequencer.ts";
-import { fail } from "../gateway/http.ts";
-
-export function sequencerFor(env: Env, electionId: string): DurableObjectStub<LogSequencer> {
-  return env.LOG_SEQUENCER.get(env.LOG_SEQUENCER.idFromName(electionId));
-}
 
 /** Appends keyed entries to an election's log; log_pool_full means "retry shortly". */
 export async function appendToLog(
@@ -32,7 +28,7 @@ export async function appendToLog(
   electionId: string,
   items: readonly { key: string; entry: LogEntry }[],
 ): Promise<Result<AppendOutcome, LogRefusal>> {
-  return sequencerFor(env, electionId).append(electionId, [...items]);
+  return logSequencerFor(env, electionId).append(electionId, [...items]);
 }
 
 /**
@@ -50,7 +46,7 @@ export async function logBallotMessages(env: Env, messages: readonly LoggedMessa
   await Promise.all(
     [...byElection].map(async ([electionId, group]) => {
       try {
-        const result = await sequencerFor(env, electionId).recordBallots(electionId, group);
+        const result = await logSequencerFor(env, electionId).recordBallots(electionId, group);
         if (result.ok) accepted.add(electionId);
         else
           console.warn(
@@ -78,19 +74,31 @@ export async function logBallotMessages(env: Env, messages: readonly LoggedMessa
   return accepted;
 }
 
-/** For admin routes: logs one event or fails the request with log_pool_full (429). */
-export async function logEvent(env: Env, electionId: string, key: string, entry: LogEntry): Promise<void> {
-  const result = await appendToLog(env, electionId, [{ key, entry }]);
-  if (!result.ok) fail(result.error);
+/** For admin routes: logs one event; a refusal (log_pool_full: retry shortly) is the route's to answer. */
+export async function logEvent(
+  env: Env,
+  electionId: string,
+  key: string,
+  entry: LogEntry,
+): Promise<Result<AppendOutcome, LogRefusal>> {
+  return appendToLog(env, electionId, [{ key, entry }]);
 }
 
 /**
  * Officials and their keys serve every election, so their changes go to every election's log
  * (one key, so a repeat of the same change is logged once per log).
  */
-export async function logEventEverywhere(env: Env, key: string, entry: LogEntry): Promise<void> {
+export async function logEventEverywhere(
+  env: Env,
+  key: string,
+  entry: LogEntry,
+): Promise<Result<undefined, LogRefusal>> {
   const rows = await drizzle(env.DB).select({ id: elections.id }).from(elections).all();
-  for (const { id } of rows) await logEvent(env, id, key, entry);
+  for (const { id } of rows) {
+    const result = await logEvent(env, id, key, entry);
+    if (!result.ok) return result;
+  }
+  return ok(undefined);
 }
 
 export function sha256Hex(data: Uint8Array | string): string {

@@ -2,6 +2,7 @@
  * What every route shares: the Hono environment type, the JSON error shape, and the hook that
  * turns a failed zod validation into a 400 with every problem listed.
  */
+import type { Result } from "../../lib/result.ts";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "@hono/zod-openapi";
@@ -49,6 +50,12 @@ export function fail(code: ErrorCode, message?: string, problems?: readonly Prob
 }
 
 /** The zod-openapi hook: a request that fails its schema is refused with every problem. */
+/** A domain outcome in a route: its value, or the request fails with the refusal's code. */
+export function orFail<T>(result: Result<T, ErrorCode>): T {
+  if (!result.ok) fail(result.error);
+  return result.value;
+}
+
 export function validationHook(
   result: { success: true } | { success: false; error: z.ZodError },
   c: Context,

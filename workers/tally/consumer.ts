@@ -21,9 +21,10 @@ import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
 import { logBallotMessages } from "../audit/log.ts";
 import type { LoggedMessage } from "../../durable-objects/log-sequencer.ts";
 import { writeBallotRecords } from "./records.ts";
-import { tallyShardName } from "./shards.ts";
+import { tallyShardName } from "../../lib/tally/shards.ts";
+import { tallyShardFor } from "../../durable-objects/addresses.ts";
 
-export { TALLY_SHARDS, parseShardName, tallyShardIndex, tallyShardName } from "./shards.ts";
+export { TALLY_SHARDS, parseShardName, tallyShardIndex, tallyShardName } from "../../lib/tally/shards.ts";
 
 /**
  * Delay before a failed message comes back: 1 s doubling to 60 s. With max_retries 10
@@ -90,7 +91,7 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
   }
 
   const shardCalls = [...byShard].map(async ([name, group]) => {
-    const shard = env.TALLY_SHARD.get(env.TALLY_SHARD.idFromName(name));
+    const shard = tallyShardFor(env, name);
     await shard.applyBatch(
       name,
       group.map((g) => g.ballot),

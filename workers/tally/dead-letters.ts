@@ -15,7 +15,7 @@
  */
 import { BallotMessage } from "../../lib/ballot/messages.ts";
 import { sha256Hex } from "../audit/log.ts";
-import { ballotQueueFor } from "../voting/queues.ts";
+import { ballotQueueFor } from "../../durable-objects/addresses.ts";
 
 /** Long enough for a restarted shard, D1 or log to come back; short next to an election day. */
 export const REDELIVERY_DELAY_SECONDS = 300;

@@ -5,15 +5,7 @@
  * (GET /v1/receipt-keys) so anyone can check a receipt offline.
  */
 import { importJWK, SignJWT, type JWK } from "jose";
-import { z } from "zod";
-
-const PrivateJwk = z.looseObject({
-  kty: z.literal("OKP"),
-  crv: z.literal("Ed25519"),
-  d: z.string(),
-  x: z.string(),
-  kid: z.string().min(1),
-});
+import { configOf } from "../../durable-objects/config.ts";
 
 export interface ReceiptClaims {
   readonly electionId: string;
@@ -23,14 +15,14 @@ export interface ReceiptClaims {
   readonly channel: "online" | "paper";
 }
 
-let cached: { raw: string; key: CryptoKey | Uint8Array; kid: string; publicJwk: JWK } | undefined;
+let cached: { d: string; key: CryptoKey | Uint8Array; kid: string; publicJwk: JWK } | undefined;
 
 async function receiptKey(env: Env): Promise<{ key: CryptoKey | Uint8Array; kid: string; publicJwk: JWK }> {
-  if (cached?.raw === env.RECEIPT_SIGNING_JWK) return cached;
-  const jwk = PrivateJwk.parse(JSON.parse(env.RECEIPT_SIGNING_JWK));
+  const jwk = configOf(env).RECEIPT_SIGNING_JWK;
+  if (cached?.d === jwk.d) return cached;
   const { d: _d, ...publicPart } = jwk;
   cached = {
-    raw: env.RECEIPT_SIGNING_JWK,
+    d: jwk.d,
     key: await importJWK(jwk, "EdDSA"),
     kid: jwk.kid,
     publicJwk: { ...publicPart, alg: "EdDSA", use: "sig" },

@@ -18,7 +18,7 @@ import {
   verifyTiles,
   TILE_WIDTH,
 } from "../../../lib/tlog/tiles.ts";
-import { logVerifierKey, originOf } from "../../../workers/audit/log-key.ts";
+import { logVerifierKey, originOf } from "../../../durable-objects/log-key.ts";
 import type { LogSequencer } from "../../../durable-objects/log-sequencer.ts";
 
 export function sequencer(electionId: string): DurableObjectStub<LogSequencer> {

@@ -9,7 +9,7 @@
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import { err, ok, type Result } from "../../../lib/result.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../../../durable-objects/config.ts";
 
 export type IdTokenError = "invalid_token" | "token_expired" | "eid_unavailable";
 

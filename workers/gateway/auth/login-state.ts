@@ -4,7 +4,7 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
-import type { Config } from "../config.ts";
+import type { Config } from "../../../durable-objects/config.ts";
 import { TOKEN_ISSUER } from "./tokens.ts";
 
 export const LOGIN_COOKIE = "login_state";

@@ -3,7 +3,7 @@
  * live session token for the election in its path.
  */
 import type { MiddlewareHandler } from "hono";
-import { configOf } from "../config.ts";
+import { configOf } from "../../../durable-objects/config.ts";
 import { respondError, type AppEnv } from "../http.ts";
 import { verifyOfficialAccess, verifyVoterSession, type OfficialRole } from "./tokens.ts";
 

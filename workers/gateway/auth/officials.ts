@@ -16,7 +16,7 @@ import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from "j
 import { z } from "zod";
 import { officialKeys, officials } from "../../../db/schema.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
 import type { OfficialRole } from "./tokens.ts";
 

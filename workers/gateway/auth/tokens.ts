@@ -6,7 +6,7 @@
 import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { err, ok, type Result } from "../../../lib/result.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../../../durable-objects/config.ts";
 
 export const TOKEN_ISSUER = "mixed-election";
 const VOTER_AUDIENCE = "voter-session";

@@ -18,7 +18,7 @@ import type { ErrorCode } from "../../../lib/errors.ts";
 import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
-import { configOf } from "../config.ts";
+import { configOf } from "../../../durable-objects/config.ts";
 import { countryOf, geofence } from "../edge.ts";
 import { getElection } from "../elections/store.ts";
 import type { AppEnv } from "../http.ts";

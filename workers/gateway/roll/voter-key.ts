@@ -4,7 +4,7 @@
  * per login.
  */
 import { importVoterKeySecret } from "../../../lib/identity/national-id.ts";
-import { configOf } from "../config.ts";
+import { configOf } from "../../../durable-objects/config.ts";
 
 const secrets = new Map<string, Promise<CryptoKey>>();
 

@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getCookie, deleteCookie, setCookie } from "hono/cookie";
 import { html } from "hono/html";
-import { configOf } from "../config.ts";
+import { configOf } from "../../../durable-objects/config.ts";
 import { clientAddress, enforceRateLimit } from "../edge.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { getElection } from "../elections/store.ts";

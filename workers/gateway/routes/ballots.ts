@@ -19,7 +19,8 @@ import { requireVoter } from "../auth/middleware.ts";
 import { clientAddress, countryOf, enforceRateLimit, geofence } from "../edge.ts";
 import { getElection } from "../elections/store.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
-import { ledgerFor } from "../../voting/ledger-routing.ts";
+import { ledgerFor } from "../../../durable-objects/addresses.ts";
+import { configOf } from "../../../durable-objects/config.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
 import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
@@ -146,16 +147,13 @@ const FORGET_LINKS_AFTER_CLOSE_MS = 15 * 60_000;
 const nonceSecrets = new Map<string, Promise<CryptoKey>>();
 /** The HMAC key for ballot nonces, imported once per isolate (SESSION_SIGNING_KEY, its own domain). */
 function nonceSecret(env: Env): Promise<CryptoKey> {
-  let key = nonceSecrets.get(env.SESSION_SIGNING_KEY);
+  const secret = configOf(env).SESSION_SIGNING_KEY;
+  let key = nonceSecrets.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey(
-      "raw",
-      new TextEncoder().encode(env.SESSION_SIGNING_KEY),
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    nonceSecrets.set(env.SESSION_SIGNING_KEY, key);
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+    ]);
+    nonceSecrets.set(secret, key);
   }
   return key;
 }

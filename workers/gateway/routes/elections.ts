@@ -13,7 +13,7 @@ import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../elections/store.ts";
-import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
+import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
 
 /** A national definition with every candidate, in several languages, is a few hundred KB. */
@@ -218,16 +218,18 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     const saved = await saveElection(c.env, definition, election);
     if (!saved.ok) fail(saved.error);
     // Audit log: the digest is of the document as stored (what GET /v1/admin/elections/{id} returns).
-    await logEvent(c.env, election.id, `definition-loaded/${saved.value.version}`, {
-      type: "definition-loaded",
-      at: logTime(),
-      version: saved.value.version,
-      definitionSha256: sha256Hex(JSON.stringify(definition)),
-      opensAt: new Date(election.settings.polls.opensAt).toISOString(),
-      closesAt: new Date(election.settings.polls.closesAt).toISOString(),
-      crossChannelPolicy: election.settings.crossChannelPolicy,
-      resultsVisibility: election.settings.resultsVisibility,
-    });
+    orFail(
+      await logEvent(c.env, election.id, `definition-loaded/${saved.value.version}`, {
+        type: "definition-loaded",
+        at: logTime(),
+        version: saved.value.version,
+        definitionSha256: sha256Hex(JSON.stringify(definition)),
+        opensAt: new Date(election.settings.polls.opensAt).toISOString(),
+        closesAt: new Date(election.settings.polls.closesAt).toISOString(),
+        crossChannelPolicy: election.settings.crossChannelPolicy,
+        resultsVisibility: election.settings.resultsVisibility,
+      }),
+    );
     const body = {
       electionId: election.id,
       version: saved.value.version,

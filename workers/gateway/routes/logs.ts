@@ -18,8 +18,8 @@ import { CHECKPOINT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, logObjectKey } from 
 import { TRACKING_CODE } from "../../../lib/ballot/commitment.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { parseTilePath } from "../../../lib/tlog/tiles.ts";
-import { logVerifierKey, originOf } from "../../audit/log-key.ts";
-import { sequencerFor } from "../../audit/log.ts";
+import { logVerifierKey, originOf } from "../../../durable-objects/log-key.ts";
+import { logSequencerFor } from "../../../durable-objects/addresses.ts";
 import { inclusionProofBundle, publishedCheckpoint } from "../../audit/proofs.ts";
 import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
 import { requireOfficial } from "../auth/middleware.ts";
@@ -200,14 +200,14 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     if (!(await getElection(c.env, electionId))) fail("election_not_found");
     c.header("cache-control", "no-store");
-    return c.json(await sequencerFor(c.env, electionId).status(), 200);
+    return c.json(await logSequencerFor(c.env, electionId).status(), 200);
   });
 
   app.openapi(publishRoute, async (c) => {
     const { electionId } = c.req.valid("param");
     const election = await getElection(c.env, electionId);
     if (!election) fail("election_not_found");
-    const result = await sequencerFor(c.env, electionId).publishCastVoteRecords(
+    const result = await logSequencerFor(c.env, electionId).publishCastVoteRecords(
       electionId,
       election.settings.polls.closesAt,
     );

@@ -10,7 +10,7 @@ import { officialKeys, officials } from "../../../db/schema.ts";
 import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { OfficialRole } from "../auth/tokens.ts";
-import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
 import { jwkThumbprintHex, logEventEverywhere, logTime } from "../../audit/log.ts";
 
 const OfficialId = z
@@ -202,14 +202,16 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
         .values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
     ]);
     // Audit log: officials serve every election, so every election's log records the key.
-    await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
-      type: "official-key-added",
-      at: logTime(),
-      role: body.role,
-      officialId: body.id,
-      kid: body.publicJwk.kid,
-      thumbprint: await jwkThumbprintHex(body.publicJwk),
-    });
+    orFail(
+      await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
+        type: "official-key-added",
+        at: logTime(),
+        role: body.role,
+        officialId: body.id,
+        kid: body.publicJwk.kid,
+        thumbprint: await jwkThumbprintHex(body.publicJwk),
+      }),
+    );
     return c.json({ id: body.id, role: body.role, kid: body.publicJwk.kid }, 201);
   });
 
@@ -252,14 +254,16 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       fail("key_exists");
     }
     await db.insert(officialKeys).values({ kid: publicJwk.kid, officialId, publicJwk: JSON.stringify(publicJwk) });
-    await logEventEverywhere(c.env, `official-key-added/${publicJwk.kid}`, {
-      type: "official-key-added",
-      at: logTime(),
-      role: official.role,
-      officialId,
-      kid: publicJwk.kid,
-      thumbprint: await jwkThumbprintHex(publicJwk),
-    });
+    orFail(
+      await logEventEverywhere(c.env, `official-key-added/${publicJwk.kid}`, {
+        type: "official-key-added",
+        at: logTime(),
+        role: official.role,
+        officialId,
+        kid: publicJwk.kid,
+        thumbprint: await jwkThumbprintHex(publicJwk),
+      }),
+    );
     return c.json({ id: officialId, kid: publicJwk.kid }, 201);
   });
 
@@ -272,12 +276,14 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("key_not_found");
-    await logEventEverywhere(c.env, `official-key-revoked/${kid}`, {
-      type: "official-key-revoked",
-      at: logTime(new Date(revokedAt)),
-      officialId,
-      kid,
-    });
+    orFail(
+      await logEventEverywhere(c.env, `official-key-revoked/${kid}`, {
+        type: "official-key-revoked",
+        at: logTime(new Date(revokedAt)),
+        officialId,
+        kid,
+      }),
+    );
     return c.json({ kid, revokedAt }, 200);
   });
 
@@ -290,11 +296,13 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
       .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
       .run();
     if (result.meta.changes !== 1) fail("official_not_found");
-    await logEventEverywhere(c.env, `official-revoked/${officialId}`, {
-      type: "official-revoked",
-      at: logTime(new Date(revokedAt)),
-      officialId,
-    });
+    orFail(
+      await logEventEverywhere(c.env, `official-revoked/${officialId}`, {
+        type: "official-revoked",
+        at: logTime(new Date(revokedAt)),
+        officialId,
+      }),
+    );
     return c.json({ id: officialId, revokedAt }, 200);
   });
 

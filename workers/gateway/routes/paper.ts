@@ -44,8 +44,8 @@ import {
 } from "../../../lib/qr/payload.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { Ed25519PublicJwk, StationId, StationRequestId } from "../../../lib/station/ids.ts";
-import { ledgerFor } from "../../voting/ledger-routing.ts";
-import { paperBoxFor } from "../../voting/paper-boxes.ts";
+import { ledgerFor } from "../../../durable-objects/addresses.ts";
+import { paperBoxFor } from "../../../durable-objects/addresses.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
 import { requireStation, type StationAppEnv, type StationPrincipal } from "../auth/station.ts";
 import { getElection } from "../elections/store.ts";

@@ -14,6 +14,7 @@ import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../elections/store.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../roll/count.ts";
+import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
 
 const ElectionIdParam = z.object({
   electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
@@ -90,7 +91,7 @@ const officialRoute = createRoute({
 });
 
 async function currentResults(env: Env, election: CompiledElection, now: Date): Promise<ResultsView> {
-  const aggregator = env.RESULTS.get(env.RESULTS.idFromName(election.id));
+  const aggregator = resultsAggregatorFor(env, election.id);
   const [totals, roll] = await Promise.all([aggregator.results(), countRoll(env, election.id)]);
   return resultsView(election, totals, roll, now);
 }

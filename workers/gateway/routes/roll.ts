@@ -19,7 +19,7 @@ import {
 import { validateRollChunk } from "../../../lib/roll/validate.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../elections/store.ts";
-import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../roll/count.ts";
 import { writeRollEntries } from "../roll/import.ts";
 import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
@@ -41,16 +41,10 @@ const importChunkRoute = createRoute({
   request: {
     params: RollPath,
     query: z.object({
-      firstLine: z.coerce
-        .number()
-        .int()
-        .min(2)
-        .max(1_000_000_000)
-        .optional()
-        .openapi({
-          description:
-            "The line of the original file where this chunk's first data row is; rejected rows are reported in the file's lines. Absent: the chunk is the whole file.",
-        }),
+      firstLine: z.coerce.number().int().min(2).max(1_000_000_000).optional().openapi({
+        description:
+          "The line of the original file where this chunk's first data row is; rejected rows are reported in the file's lines. Absent: the chunk is the whole file.",
+      }),
     }),
     body: {
       required: true,
@@ -119,17 +113,19 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
 
     const { written, unchanged } = await writeRollEntries(c.env, electionId, chunk.value.entries);
     // Audit log: counts and the chunk's digest, never a national id or voter key.
-    await logEvent(c.env, electionId, `roll-imported/${crypto.randomUUID()}`, {
-      type: "roll-imported",
-      at: logTime(),
-      firstLine: chunk.value.firstLine,
-      rows: chunk.value.rows,
-      accepted: chunk.value.entries.length,
-      written,
-      unchanged,
-      rejected: chunk.value.rejected.length,
-      chunkSha256: sha256Hex(body.value),
-    });
+    orFail(
+      await logEvent(c.env, electionId, `roll-imported/${crypto.randomUUID()}`, {
+        type: "roll-imported",
+        at: logTime(),
+        firstLine: chunk.value.firstLine,
+        rows: chunk.value.rows,
+        accepted: chunk.value.entries.length,
+        written,
+        unchanged,
+        rejected: chunk.value.rejected.length,
+        chunkSha256: sha256Hex(body.value),
+      }),
+    );
     return c.json(
       {
         electionId,

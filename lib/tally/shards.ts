@@ -4,7 +4,7 @@
  * ballot id alone, so a ballot and its retraction always reach the same shard, whichever comes
  * first and however often each is delivered.
  */
-import { fnv1a } from "../voting/queues.ts";
+import { fnv1a } from "../hash.ts";
 
 /**
  * Shards per district. Peak is 8,000 ballots/s (DESIGN.md section 7) and queue batches carry up

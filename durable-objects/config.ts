@@ -1,0 +1,82 @@
+/**
+ * The Worker's configuration: every var and secret, parsed once per isolate from the bindings,
+ * by the Worker and by the Durable Objects alike. A missing or malformed value is an operator
+ * error: it fails loudly at the first use rather than half-working (a typo in LEDGER_BUCKETS must
+ * not quietly mean "one object per voter"). Key imports from these values are lazy and cached by
+ * their users (durable-objects/log-key.ts, workers/voting/receipts.ts).
+ */
+import { z } from "zod";
+import { LogOriginPrefix } from "../lib/audit/layout.ts";
+
+const PublicJwk = z.looseObject({ kty: z.string(), kid: z.string().min(1) });
+
+/** A private Ed25519 key as a JWK: 32-byte `d` and `x`, base64url without padding (43 characters). */
+const Ed25519PrivateJwk = z.looseObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519"),
+  d: z.string().length(43),
+  x: z.string().length(43),
+  kid: z.string().min(1),
+});
+export type Ed25519PrivateJwk = z.infer<typeof Ed25519PrivateJwk>;
+
+/** A secret that holds JSON: parsed here, so its schema sees an object and its errors name it. */
+function jsonSecret<T extends z.ZodType>(name: string, schema: T) {
+  return z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `${name} is not JSON` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+}
+
+const ConfigSchema = z.object({
+  ENVIRONMENT: z.enum(["development", "production"]),
+  EID_ISSUER: z.url(),
+  EID_JWKS_URL: z.url(),
+  EID_AUTHORIZE_URL: z.url(),
+  EID_CLIENT_ID: z.string().min(1),
+  EID_ALGORITHMS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    )
+    .pipe(z.array(z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"])).min(1)),
+  EID_NATIONAL_ID_CLAIM: z.string().min(1),
+  /** Voter ledger mapping (durable-objects/addresses.ts): 0 = one object per voter, N = N buckets. */
+  LEDGER_BUCKETS: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,5})$/, "LEDGER_BUCKETS must be 0 (one ledger per voter) or a number of buckets")
+    .transform(Number),
+  LOG_ORIGIN: LogOriginPrefix,
+  ROLL_HASH_KEY: z.string().min(32, "ROLL_HASH_KEY must be at least 32 characters"),
+  SESSION_SIGNING_KEY: z.string().min(32, "SESSION_SIGNING_KEY must be at least 32 characters"),
+  BOOTSTRAP_ADMIN_JWK: jsonSecret("BOOTSTRAP_ADMIN_JWK", PublicJwk),
+  RECEIPT_SIGNING_JWK: jsonSecret("RECEIPT_SIGNING_JWK", Ed25519PrivateJwk),
+  LOG_SIGNING_JWK: jsonSecret("LOG_SIGNING_JWK", Ed25519PrivateJwk),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+export function configOf(env: Env): Config {
+  let config = cache.get(env);
+  if (!config) {
+    const parsed = ConfigSchema.safeParse(env);
+    if (!parsed.success) {
+      throw new Error(`Worker misconfigured: ${z.prettifyError(parsed.error)}`);
+    }
+    config = parsed.data;
+    cache.set(env, config);
+  }
+  return config;
+}
