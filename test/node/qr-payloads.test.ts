@@ -39,8 +39,8 @@ import {
 } from "../../lib/qr/payload.ts";
 import { qrPng, qrSvg, qrSymbolInfo } from "../../lib/qr/render.ts";
 import type { Result } from "../../lib/result.ts";
-import frozenDefinition from "./fixtures/qr/election.json";
-import golden from "./fixtures/qr/golden.json";
+import frozenDefinition from "../../testdata/qr/election.json";
+import golden from "../../testdata/qr/golden.json";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

@@ -14,8 +14,8 @@ import {
   type MarkedBallotFields,
   type QrKeyLookup,
 } from "../../lib/qr/payload.ts";
-import frozenDefinition from "../node/fixtures/qr/election.json";
-import golden from "../node/fixtures/qr/golden.json";
+import frozenDefinition from "../../testdata/qr/election.json";
+import golden from "../../testdata/qr/golden.json";
 
 function fromHex(text: string): Uint8Array {
   return Uint8Array.from(text.match(/../g) ?? [], (h) => parseInt(h, 16));
