@@ -73,7 +73,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { BallotAccepted, BallotRetracted } from "../lib/ballot/messages.ts";
+import { BallotMessage } from "../lib/ballot/messages.ts";
 import {
   ballotEntry,
   castVoteRecordEntry,
@@ -143,17 +143,9 @@ export const CVR_GRACE_MS = 10 * 60_000;
 /** A queue batch is at most 100 messages; anything far above is a caller's bug. */
 const MAX_MESSAGES = 1_000;
 
-/** Mirrors lib/ballot/messages.ts's check-in message: the log needs only these fields. */
-const CheckInMessage = z.object({
-  kind: z.literal("check-in"),
-  checkInId: z.string().min(8).max(128),
-  electionId: z.string().min(1),
-  stationId: z.string().min(1),
-  districtId: z.string().min(1),
-  checkedInAt: z.iso.datetime(),
-});
-const LoggedMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted, CheckInMessage]);
-export type LoggedMessage = z.infer<typeof LoggedMessage>;
+/** What the log records from the ballot queues: ballots, retractions and check-ins, as queued. */
+const LoggedMessage = BallotMessage;
+export type LoggedMessage = BallotMessage;
 
 const Key = z.string().min(1).max(256);
 /** What producers other than the queue consumer may log through append(). */

@@ -41,6 +41,7 @@ import { ContestMarks, coarseTime, type BallotAccepted } from "../lib/ballot/mes
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
+import { PaperBallotSource } from "../lib/vocabulary.ts";
 
 export const ScanRequest = z.object({
   electionId: z.string().min(1),
@@ -48,7 +49,7 @@ export const ScanRequest = z.object({
   stationId: z.string().min(1),
   /** Chosen by the station (its outbox key): a repeat returns the original answer. */
   scanId: z.string().min(8).max(128),
-  source: z.enum(["ballot-sheet", "marked-ballot"]),
+  source: PaperBallotSource,
   ballotStyleId: z.string().min(1),
   districtId: z.string().min(1),
   /** Validated against the style by the gateway (validateBallot): every contest, in ballot order. */

@@ -56,6 +56,7 @@ import {
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
+import { CheckInIdentity, CrossChannelPolicy } from "../lib/vocabulary.ts";
 
 /** What every ledger decision is told: whose, where, under which policy, and the poll times. */
 const LedgerDecision = z.object({
@@ -63,7 +64,7 @@ const LedgerDecision = z.object({
   voterKey: z.string().min(1),
   ballotStyleId: z.string().min(1),
   districtId: z.string().min(1),
-  policy: z.enum(["first-wins", "paper-supersedes"]),
+  policy: CrossChannelPolicy,
   opensAtMs: z.number(),
   closesAtMs: z.number(),
 });
@@ -103,7 +104,7 @@ export const CheckInRequest = LedgerDecision.extend({
   /** Chosen by the station (its outbox key): a replay returns the original answer. */
   checkInId: z.string().min(8).max(128),
   /** How the official verified identity: the ID card, and a biometric match where available. */
-  identity: z.enum(["id-card", "id-card+biometric"]),
+  identity: CheckInIdentity,
 });
 export type CheckInRequest = z.infer<typeof CheckInRequest>;
 

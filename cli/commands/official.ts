@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { OfficialClient } from "../lib/api.ts";
 import { keygenCommand, print, readPublicJwkFile } from "../lib/io.ts";
+import { OfficialRole } from "../../lib/vocabulary.ts";
 
 const PublicJwkFile = z.looseObject({ kty: z.string(), kid: z.string() });
 
@@ -23,7 +24,7 @@ export function officialCommands(): Command {
     .argument("<id>", "the official's id")
     .addOption(
       new Option("--role <role>", "the role")
-        .choices(["administrator", "station-official", "auditor"])
+        .choices(OfficialRole.options)
         .makeOptionMandatory(),
     )
     .requiredOption("--name <name>", "display name")

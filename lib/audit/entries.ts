@@ -61,6 +61,7 @@
 import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
 import { err, ok, type Result } from "../result.ts";
+import { Channel, CrossChannelPolicy, OfficialRole, ResultsVisibility, RetractionReason } from "../vocabulary.ts";
 
 export const ENTRY_VERSION = 1;
 
@@ -117,12 +118,6 @@ const Count = z.number().int().min(0).max(U32_MAX);
 const Digest = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
-
-export const Channel = z.enum(["online", "paper"]);
-export const RetractionReason = z.enum(["superseded-by-online", "cancelled-by-paper"]);
-export const CrossChannelPolicy = z.enum(["first-wins", "paper-supersedes"]);
-export const ResultsVisibility = z.enum(["live", "after-close"]);
-export const OfficialRole = z.enum(["administrator", "station-official", "auditor"]);
 
 export const CvrMark = z.object({ optionId: Text, writeIn: z.boolean() }).strict();
 export const CvrContest = z.object({ contestId: Text, marks: z.array(CvrMark).max(MAX_MARKS) }).strict();
@@ -244,18 +239,24 @@ export type LogEntry = z.infer<typeof LogEntry>;
 export type LogEntryOf<T extends EntryTypeName> = Extract<LogEntry, { type: T }>;
 
 // ---------------------------------------------------------------------------------------------
-// Enumerations on the wire. Index + 1 is the byte; 0 is never valid.
+// Enumerations on the wire: each value's byte, frozen. The vocabularies live in lib/vocabulary.ts;
+// these tables say which byte each value has in a signed entry, so reordering or extending a
+// vocabulary can never shift a byte. A new value takes the next unused byte; a byte is never
+// reused; 0 is never valid. `satisfies` makes a missing or unknown value a compile error, and
+// test/node/audit-entries.test.ts checks each table against its vocabulary.
 
-const CHANNELS = Channel.options;
-const REASONS = RetractionReason.options;
-const POLICIES = CrossChannelPolicy.options;
-const VISIBILITIES = ResultsVisibility.options;
-const ROLES = OfficialRole.options;
+export const WIRE_BYTES = {
+  channel: { online: 1, paper: 2 } satisfies Record<Channel, number>,
+  reason: { "superseded-by-online": 1, "cancelled-by-paper": 2 } satisfies Record<RetractionReason, number>,
+  policy: { "first-wins": 1, "paper-supersedes": 2 } satisfies Record<CrossChannelPolicy, number>,
+  visibility: { live: 1, "after-close": 2 } satisfies Record<ResultsVisibility, number>,
+  role: { administrator: 1, "station-official": 2, auditor: 3 } satisfies Record<OfficialRole, number>,
+} as const;
 
-function enumByte<T extends string>(values: readonly T[], value: T): number {
-  const i = values.indexOf(value);
-  if (i < 0) throw new Error(`not one of ${values.join(", ")}: ${value}`);
-  return i + 1;
+function enumByte<T extends string>(table: Readonly<Record<T, number>>, value: T): number {
+  const byte = table[value];
+  if (byte === undefined) throw new Error(`not one of ${Object.keys(table).join(", ")}: ${value}`);
+  return byte;
 }
 
 /** Byte order of UTF-8 encodings: the order the encoding requires for marks and districts. */
@@ -364,7 +365,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
     case "ballot": {
       if (entry.channel === "online" && entry.stationId !== "") throw new Error("an online ballot has no station");
       if (!TOKEN.test(entry.commitment)) throw new Error("a commitment is 1-128 base64url characters");
-      w.u8(enumByte(CHANNELS, entry.channel));
+      w.u8(enumByte(WIRE_BYTES.channel, entry.channel));
       w.text(entry.districtId);
       w.text(entry.stationId, true);
       w.time(entry.acceptedAt, true);
@@ -374,7 +375,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
     case "retraction":
       if (!TOKEN.test(entry.trackingCode))
         throw new Error("a tracking code is 1-128 letters, digits, dashes or underscores");
-      w.u8(enumByte(REASONS, entry.reason));
+      w.u8(enumByte(WIRE_BYTES.reason, entry.reason));
       w.text(entry.districtId);
       w.time(entry.retractedAt, true);
       w.text(entry.trackingCode);
@@ -441,8 +442,8 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.digest(entry.definitionSha256);
       w.time(entry.opensAt);
       w.time(entry.closesAt);
-      w.u8(enumByte(POLICIES, entry.crossChannelPolicy));
-      w.u8(enumByte(VISIBILITIES, entry.resultsVisibility));
+      w.u8(enumByte(WIRE_BYTES.policy, entry.crossChannelPolicy));
+      w.u8(enumByte(WIRE_BYTES.visibility, entry.resultsVisibility));
       break;
     case "roll-imported":
       w.time(entry.at);
@@ -460,7 +461,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       break;
     case "official-key-added":
       w.time(entry.at);
-      w.u8(enumByte(ROLES, entry.role));
+      w.u8(enumByte(WIRE_BYTES.role, entry.role));
       w.text(entry.officialId);
       w.text(entry.kid);
       w.digest(entry.thumbprint);
@@ -575,13 +576,11 @@ class Reader {
     return new Date(seconds * 1000).toISOString();
   }
 
-  enumeration<T extends string>(values: readonly T[], what: string): T {
+  enumeration<T extends string>(table: Readonly<Record<T, number>>, what: string): T {
     const at = this.offset;
     const byte = this.u8(what);
-    const value = values[byte - 1];
-    if (byte === 0 || value === undefined)
-      throw new DecodeError(`${what} at offset ${at} is ${byte}, not one of 1..${values.length}`);
-    return value;
+    for (const [value, valueByte] of Object.entries(table) as [T, number][]) if (valueByte === byte) return value;
+    throw new DecodeError(`${what} at offset ${at} is ${byte}, not one of ${Object.values(table).join(", ")}`);
   }
 
   digest(what: string): string {
@@ -604,7 +603,7 @@ const TYPE_BY_TAG = new Map<number, EntryTypeName>(
 function readBody(r: Reader, type: EntryTypeName): LogEntry {
   switch (type) {
     case "ballot": {
-      const channel = r.enumeration(CHANNELS, "channel");
+      const channel = r.enumeration(WIRE_BYTES.channel, "channel");
       const districtId = r.text("district");
       const stationId = r.text("station", true);
       if (channel === "online" && stationId !== "") throw new DecodeError("an online ballot names a station");
@@ -613,7 +612,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       return { type, channel, districtId, stationId, acceptedAt, commitment };
     }
     case "retraction": {
-      const reason = r.enumeration(REASONS, "reason");
+      const reason = r.enumeration(WIRE_BYTES.reason, "reason");
       const districtId = r.text("district");
       const retractedAt = r.time("retractedAt", true);
       const trackingCode = r.token("tracking code");
@@ -699,8 +698,8 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         definitionSha256: r.digest("definition digest"),
         opensAt: r.time("opensAt"),
         closesAt: r.time("closesAt"),
-        crossChannelPolicy: r.enumeration(POLICIES, "cross-channel policy"),
-        resultsVisibility: r.enumeration(VISIBILITIES, "results visibility"),
+        crossChannelPolicy: r.enumeration(WIRE_BYTES.policy, "cross-channel policy"),
+        resultsVisibility: r.enumeration(WIRE_BYTES.visibility, "results visibility"),
       };
     case "roll-imported":
       return {
@@ -721,7 +720,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       return {
         type,
         at: r.time("at"),
-        role: r.enumeration(ROLES, "role"),
+        role: r.enumeration(WIRE_BYTES.role, "role"),
         officialId: r.text("official"),
         kid: r.text("kid"),
         thumbprint: r.digest("thumbprint"),

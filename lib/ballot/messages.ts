@@ -6,6 +6,7 @@
  * `ballotId` and a retraction may arrive before the ballot it retracts.
  */
 import { z } from "zod";
+import { Channel, RetractionReason } from "../vocabulary.ts";
 
 export const BallotId = z.uuid();
 
@@ -19,8 +20,6 @@ export const ContestMarks = z.object({
 });
 export type ContestMarks = z.infer<typeof ContestMarks>;
 
-export const Channel = z.enum(["online", "paper"]);
-export type Channel = z.infer<typeof Channel>;
 
 export const BallotAccepted = z.object({
   kind: z.literal("ballot"),
@@ -48,7 +47,7 @@ export const BallotRetracted = z.object({
   electionId: z.string().min(1),
   districtId: z.string().min(1),
   trackingCode: z.string().min(1),
-  reason: z.enum(["superseded-by-online", "cancelled-by-paper"]),
+  reason: RetractionReason,
   retractedAt: z.iso.datetime(),
 });
 export type BallotRetracted = z.infer<typeof BallotRetracted>;

@@ -4,6 +4,7 @@
  * document (see definition.ts).
  */
 import { z } from "zod";
+import { CrossChannelPolicy, GeofenceAction, ResultsVisibility } from "../vocabulary.ts";
 
 export const ElectionId = z
   .string()
@@ -15,9 +16,9 @@ export const ElectionSettings = z
   .object({
     electionId: ElectionId,
     /** DESIGN.md section 4: `first-wins` (CHVote) or `paper-supersedes` (IVXV). */
-    crossChannelPolicy: z.enum(["first-wins", "paper-supersedes"]),
+    crossChannelPolicy: CrossChannelPolicy,
     /** Whether the public sees results while polls are open; officials always do. */
-    resultsVisibility: z.enum(["live", "after-close"]),
+    resultsVisibility: ResultsVisibility,
     polls: z
       .object({
         opensAt: z.iso.datetime({ offset: true }),
@@ -33,7 +34,7 @@ export const ElectionSettings = z
         /** Countries from which online voting is allowed; empty means everywhere. */
         allowedCountries: z.array(CountryCode).max(250),
         /** What happens to a request from elsewhere: refused, or accepted and flagged. */
-        outside: z.enum(["refuse", "flag"]),
+        outside: GeofenceAction,
       })
       .strict(),
   })

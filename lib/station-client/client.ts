@@ -11,6 +11,7 @@
 import type { JWK } from "jose";
 import { z } from "zod";
 import { signStationRequest } from "../station/signed-request.ts";
+import { PaperBallotSource } from "../vocabulary.ts";
 
 export interface StationClientOptions {
   /** The gateway's origin, e.g. "http://127.0.0.1:8787". */
@@ -63,7 +64,7 @@ export const ScanAnswer = z.object({
   stationId: z.string(),
   scanId: z.string(),
   serial: z.number(),
-  source: z.enum(["ballot-sheet", "marked-ballot"]),
+  source: PaperBallotSource,
   channel: z.literal("paper"),
   trackingCode: z.string(),
   acceptedAt: z.string(),

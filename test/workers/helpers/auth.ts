@@ -6,7 +6,7 @@
 import { env, SELF } from "cloudflare:test";
 import { generateKeyPair, exportJWK, importJWK, SignJWT, type JWK } from "jose";
 import { signOfficialAssertion } from "../../../lib/identity/assertion.ts";
-import type { OfficialRole } from "../../../workers/gateway/auth/tokens.ts";
+import type { OfficialRole } from "../../../lib/vocabulary.ts";
 
 export const BASE = "https://vote.example";
 

@@ -5,7 +5,8 @@
 import type { MiddlewareHandler } from "hono";
 import { configOf } from "../../../durable-objects/config.ts";
 import { respondError, type AppEnv } from "../http.ts";
-import { verifyOfficialAccess, verifyVoterSession, type OfficialRole } from "./tokens.ts";
+import { verifyOfficialAccess, verifyVoterSession } from "./tokens.ts";
+import type { OfficialRole } from "../../../lib/vocabulary.ts";
 
 function bearerOf(header: string | undefined): string | undefined {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header ?? "");

@@ -7,6 +7,7 @@ import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
+import { OfficialRole } from "../../../lib/vocabulary.ts";
 
 export const TOKEN_ISSUER = "mixed-election";
 const VOTER_AUDIENCE = "voter-session";
@@ -16,8 +17,6 @@ const OFFICIAL_AUDIENCE = "officials";
 export const VOTER_SESSION_SECONDS = 15 * 60;
 export const OFFICIAL_ACCESS_SECONDS = 10 * 60;
 
-export const OfficialRole = z.enum(["administrator", "station-official", "auditor"]);
-export type OfficialRole = z.infer<typeof OfficialRole>;
 
 export interface VoterSession {
   readonly voterKey: string;

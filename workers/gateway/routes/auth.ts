@@ -12,7 +12,8 @@ import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { getElection } from "../elections/store.ts";
 import { verifyOfficialAssertion } from "../auth/officials.ts";
 import { LOGIN_COOKIE, LOGIN_STATE_SECONDS, newLoginState, readLoginState } from "../auth/login-state.ts";
-import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess, OfficialRole } from "../auth/tokens.ts";
+import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess } from "../auth/tokens.ts";
+import { OfficialRole } from "../../../lib/vocabulary.ts";
 import { loginVoter } from "../auth/voter-login.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 

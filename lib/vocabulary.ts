@@ -1,0 +1,39 @@
+/**
+ * The domain's closed vocabularies, each defined once and imported everywhere: request and RPC
+ * schemas, the audit log's entries, drizzle's column enums, the CLIs' choices. Adding a value here
+ * is a decision with consequences (a new policy, a new role): the audit log's wire tables
+ * (lib/audit/entries.ts) must then give it a byte, and a test fails until they do.
+ */
+import { z } from "zod";
+
+/** How the online and paper channels settle a voter who uses both (DESIGN 3.4). */
+export const CrossChannelPolicy = z.enum(["first-wins", "paper-supersedes"]);
+export type CrossChannelPolicy = z.infer<typeof CrossChannelPolicy>;
+
+/** When the public sees results: as they come in, or only after the polls close. */
+export const ResultsVisibility = z.enum(["live", "after-close"]);
+export type ResultsVisibility = z.infer<typeof ResultsVisibility>;
+
+/** The channel a ballot was cast through. */
+export const Channel = z.enum(["online", "paper"]);
+export type Channel = z.infer<typeof Channel>;
+
+/** Why a counted ballot was taken back out of the count. */
+export const RetractionReason = z.enum(["superseded-by-online", "cancelled-by-paper"]);
+export type RetractionReason = z.infer<typeof RetractionReason>;
+
+/** What an official may do: every admin route names the roles it admits. */
+export const OfficialRole = z.enum(["administrator", "station-official", "auditor"]);
+export type OfficialRole = z.infer<typeof OfficialRole>;
+
+/** How a station official identified the voter at check-in. */
+export const CheckInIdentity = z.enum(["id-card", "id-card+biometric"]);
+export type CheckInIdentity = z.infer<typeof CheckInIdentity>;
+
+/** Where a scanned paper ballot's QR payload came from (docs/QR-PAYLOADS.md). */
+export const PaperBallotSource = z.enum(["ballot-sheet", "marked-ballot"]);
+export type PaperBallotSource = z.infer<typeof PaperBallotSource>;
+
+/** What the geofence does with a login or cast from outside the election's countries. */
+export const GeofenceAction = z.enum(["refuse", "flag"]);
+export type GeofenceAction = z.infer<typeof GeofenceAction>;
