@@ -16,7 +16,7 @@ import {
   startProofLatencyProbe,
   type ProofLatency,
   type SequencingRate,
-} from "../scripts/audit-log-metrics.ts";
+} from "../bench/audit-log-metrics.ts";
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
 import { idempotencyKeyOf } from "./load.ts";
 import { runLoad, type Measured } from "./measure.ts";
@@ -42,7 +42,7 @@ export interface CastRun extends Measured {
   /** Ballots with a receipt not yet in the tally when the run ended, and how long they took. */
   readonly backlog: number;
   readonly drainSeconds: number | undefined;
-  /** The election's audit log over the run and its drain (scripts/audit-log-metrics.ts). */
+  /** The election's audit log over the run and its drain (bench/audit-log-metrics.ts). */
   readonly log: SequencingRate;
   /** Acceptance to a receipt that names its log leaf, for casts sampled beside the load. */
   readonly proofLatency?: ProofLatency & {
@@ -73,7 +73,7 @@ const POLL_MS = 500;
 const RESEND_CONCURRENCY = 8;
 /**
  * The proof-latency probe's casts: one every 200 ms from voters of their own, beside the load
- * (scripts/audit-log-metrics.ts asks for a few hundred spread over the run, so the probe measures
+ * (bench/audit-log-metrics.ts asks for a few hundred spread over the run, so the probe measures
  * the log, not its own queueing).
  */
 const PROBE_INTERVAL_MS = 200;

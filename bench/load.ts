@@ -1,4 +1,3 @@
-/// <reference path="./autocannon.d.ts" />
 /**
  * The load generator: one autocannon run, in its own process (scripts/bench.ts starts one per
  * run), so the load it makes never shares an event loop with the runtime it measures. It takes a

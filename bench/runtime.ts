@@ -35,9 +35,6 @@ import { z } from "zod";
 import type * as MiniflareModule from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from "wrangler";
 import { generateSigningKey } from "../lib/identity/keys.ts";
-// Only so `npm run typecheck` covers the baseline Worker: tsconfig reaches bench/ through
-// scripts/bench.ts's imports, and nothing else imports the Worker's module.
-export type { BaselineWriter } from "./baseline-worker.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
 const WRANGLER_BIN = join(ROOT, "node_modules", ".bin", "wrangler");

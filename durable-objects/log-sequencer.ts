@@ -258,7 +258,8 @@ export class LogSequencer extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
+    // The runtime delivers no request or alarm until this settles, and a throw resets the object.
+    void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       // A crash between steps, or work that arrived just before one: continue right away.
       if (this.hasWork(Date.now()) && (await ctx.storage.getAlarm()) === null) await ctx.storage.setAlarm(Date.now());

@@ -95,7 +95,8 @@ export class PaperBallotBox extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.outbox = new Outbox(ctx, env);
-    ctx.blockConcurrencyWhile(async () => this.migrate());
+    // The runtime delivers no request or alarm until this settles, and a throw resets the object.
+    void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
 
   private migrate(): void {

@@ -22,7 +22,8 @@ export class ReplayGuard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () =>
+    // The runtime delivers no request or alarm until this settles, and a throw resets the object.
+    void ctx.blockConcurrencyWhile(async () =>
       ensureSchema(ctx.storage, {
         version: 1,
         create: (sql) => {

@@ -48,7 +48,8 @@ export class ResultsAggregator extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
+    // The runtime delivers no request or alarm until this settles, and a throw resets the object.
+    void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       for (const row of this.sql.exec<{ shard_name: string; version: number; totals_json: string }>(
         `SELECT shard_name, version, totals_json FROM shard_reports`,

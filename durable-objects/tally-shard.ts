@@ -125,7 +125,8 @@ export class TallyShard extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    ctx.blockConcurrencyWhile(async () => {
+    // The runtime delivers no request or alarm until this settles, and a throw resets the object.
+    void ctx.blockConcurrencyWhile(async () => {
       this.migrate();
       const shard = this.shardRow();
       if (shard && shard.version > shard.reported_version && (await ctx.storage.getAlarm()) === null) {

@@ -13,7 +13,7 @@
  *   cast           POST /v1/elections/demo-2026/ballots, a new voter's ballot every request
  * It prints medians per path (throughput, p50/p99 latency, errors), the ratios cast/bare and
  * cast/durable-write, and, once the queues have drained, whether the tally equals the receipts.
- * Around every cast run it samples the election's audit log (scripts/audit-log-metrics.ts), and
+ * Around every cast run it samples the election's audit log (bench/audit-log-metrics.ts), and
  * for the bucket mappings one more cast run measures acceptance-to-inclusion latency with casts
  * sampled beside the load (kept out of the medians: its probe polls receipts while it runs).
  *
@@ -405,7 +405,7 @@ function summary(results: readonly MappingFigures[]): string {
     "Ratios of median throughput, each to the baselines of the same runtime instance:",
     ...ratios,
     "",
-    "Audit log during the cast runs (medians; scripts/audit-log-metrics.ts):",
+    "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
   ].join("\n");
 }
@@ -480,10 +480,5 @@ async function main(): Promise<number> {
   return results.every((r) => r.tally.ok && r.cast.errors === 0) ? 0 : 1;
 }
 
-let exitCode = 1;
-try {
-  exitCode = await main();
-} finally {
-  await cleanUp();
-}
+const exitCode = await main().finally(cleanUp);
 process.exit(exitCode);

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ApiCallError, OfficialClient } from "../cli/lib/api.ts";
+import { ApiCallError, type OfficialClient } from "../cli/lib/api.ts";
 import { ROOT } from "./system.ts";
 
 export const DEMO_ELECTION_ID = "demo-2026";

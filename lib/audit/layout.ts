@@ -29,7 +29,7 @@ export const CHECKPOINT_CACHE_CONTROL = "no-store";
 /** A deployment's origin prefix: host-like, no spaces or "+" (signed-note key names forbid them). */
 export const LogOriginPrefix = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9.:_\/-]{0,200}[A-Za-z0-9]$/, "a host-like name such as vote.example.gov/audit");
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.:_/-]{0,200}[A-Za-z0-9]$/, "a host-like name such as vote.example.gov/audit");
 
 export function logOrigin(prefix: string, electionId: string): string {
   return `${LogOriginPrefix.parse(prefix)}/${electionId}`;

@@ -31,10 +31,6 @@ export class FieldError extends Error {
 const utf8 = new TextEncoder();
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-export function utf8Length(text: string): number {
-  return utf8.encode(text).length;
-}
-
 export class ByteWriter {
   private readonly bytes: number[] = [];
 

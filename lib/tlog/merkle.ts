@@ -31,9 +31,6 @@ export type HashAt = (level: number, n: number) => Hash;
 
 export const HASH_SIZE = 32;
 
-/** The largest tree this code handles: every index and size must be a safe integer. */
-export const MAX_TREE_SIZE = Number.MAX_SAFE_INTEGER;
-
 /**
  * A proof for a tree of at most 2^53 - 1 leaves has at most 53 hashes (inclusion) or 54
  * (consistency, counting the prepended old root); anything longer is refused before hashing.

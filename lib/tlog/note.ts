@@ -28,7 +28,6 @@ import {
   bytesEqual,
   concatBytes,
   hasControlCharacter,
-  hexEncode,
   isWellFormedText,
   utf8,
 } from "./encoding.ts";
