@@ -8,7 +8,7 @@
  * key is imported once per isolate as a non-extractable CryptoKey, and the public key comes from
  * the JWK's `x`.
  */
-import { base64urlDecode } from "../lib/base64url.ts";
+import { base64urlDecode } from "../lib/bytes.ts";
 import { logOrigin } from "../lib/audit/layout.ts";
 import { verifierKey, type NoteSigner } from "../lib/tlog/note.ts";
 import { configOf } from "./config.ts";

@@ -93,7 +93,7 @@ import { decodeStaging, encodeStaging, stagingDigest, type StagingBundle } from 
 import { ElectionId } from "../lib/election/settings.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
-import { bytesEqual, hexEncode } from "../lib/tlog/encoding.ts";
+import { bytesEqual, hexEncode } from "../lib/bytes.ts";
 import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency } from "../lib/tlog/merkle.ts";
 import { parseNote } from "../lib/tlog/note.ts";
 import {

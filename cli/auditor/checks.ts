@@ -15,7 +15,8 @@ import { decodeEntry, type LogEntry } from "../../lib/audit/entries.ts";
 import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../../lib/audit/layout.ts";
 import { LogAuditor, type AuditFindings } from "../../lib/audit/recount.ts";
 import { openCheckpoint, type Checkpoint } from "../../lib/tlog/checkpoint.ts";
-import { base64Decode, base64Encode, bytesEqual } from "../../lib/tlog/encoding.ts";
+import { base64Decode } from "../../lib/tlog/encoding.ts";
+import { base64Encode, bytesEqual } from "../../lib/bytes.ts";
 import {
   consistencyProof,
   HASH_SIZE,

@@ -18,7 +18,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
-import { hex, qrKeyId, qrSignerFromJwk } from "../../lib/qr/keys.ts";
+import { hexEncode } from "../../lib/bytes.ts";
+import { qrKeyId, qrSignerFromJwk } from "../../lib/qr/keys.ts";
 import { encodeBallotSheet } from "../../lib/qr/payload.ts";
 import { qrPng, qrSvg, qrSymbolInfo } from "../../lib/qr/render.ts";
 import { OfficialClient } from "../lib/api.ts";
@@ -146,7 +147,7 @@ export async function printSheets(
   }
   const signer = await qrSignerFromJwk(await readJsonFile(options.key));
   if (!signer.ok) throw new SheetsError(`${options.key}: ${signer.error.message}`);
-  const keyId = hex(signer.value.keyId);
+  const keyId = hexEncode(signer.value.keyId);
 
   await mkdir(options.out, { recursive: true });
   const last = options.from + options.count - 1;

@@ -62,6 +62,7 @@ import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
 import { err, ok, type Result } from "../result.ts";
 import { Channel, CrossChannelPolicy, OfficialRole, ResultsVisibility, RetractionReason } from "../vocabulary.ts";
+import { hexDecode, hexEncode } from "../bytes.ts";
 
 export const ENTRY_VERSION = 1;
 
@@ -271,18 +272,6 @@ export function compareUtf8(a: string, b: string): number {
   return x.length - y.length;
 }
 
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Writer
 
@@ -344,8 +333,9 @@ class Writer {
   }
 
   digest(hex: string): void {
-    if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error("not a SHA-256 digest in hex");
-    this.raw(hexToBytes(hex));
+    const bytes = hexDecode(hex);
+    if (bytes?.length !== 32) throw new Error("not a SHA-256 digest in hex");
+    this.raw(bytes);
   }
 
   done(): Uint8Array {
@@ -584,7 +574,7 @@ class Reader {
   }
 
   digest(what: string): string {
-    return bytesToHex(this.raw(32, what));
+    return hexEncode(this.raw(32, what));
   }
 
   end(): void {

@@ -12,9 +12,9 @@
  * The sequencer keeps the SHA-256 of the whole bundle with the checkpoint it swaps in, and reads
  * a bundle back only if that digest matches.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "../digest.ts";
 import { err, ok, type Result } from "../result.ts";
-import { concatBytes, utf8 } from "../tlog/encoding.ts";
+import { concatBytes, utf8 } from "../bytes.ts";
 import type { PublishedTile } from "../tlog/tiles.ts";
 
 const MAGIC = utf8("mixed-election/log-staging/v1\n");

@@ -20,7 +20,6 @@ export const ContestMarks = z.object({
 });
 export type ContestMarks = z.infer<typeof ContestMarks>;
 
-
 export const BallotAccepted = z.object({
   kind: z.literal("ballot"),
   ballotId: BallotId,

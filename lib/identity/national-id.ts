@@ -5,7 +5,7 @@
  * the key can test a guessed id against the data.
  */
 import { z } from "zod";
-import { base64urlEncode } from "../base64url.ts";
+import { base64urlEncode } from "../bytes.ts";
 
 /** base64url without padding; see lib/base64url.ts. */
 export const base64url = base64urlEncode;

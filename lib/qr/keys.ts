@@ -14,6 +14,7 @@
  */
 import { base64url } from "jose";
 import { z } from "zod";
+import { hexEncode } from "../bytes.ts";
 import { err, ok, type Result } from "../result.ts";
 import { qrError, type QrError } from "./errors.ts";
 
@@ -45,12 +46,6 @@ function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export function hex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
 /** The key id of a raw Ed25519 public key, as bytes. */
 export async function qrKeyIdBytes(rawPublicKey: Uint8Array): Promise<Uint8Array> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", copy(rawPublicKey)));
@@ -65,11 +60,11 @@ export async function qrKeyId(publicKey: unknown): Promise<Result<string, QrErro
   if (publicKey instanceof Uint8Array) {
     if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
       return err(qrError("invalid_key", "a raw Ed25519 public key is 32 bytes"));
-    return ok(hex(await qrKeyIdBytes(publicKey)));
+    return ok(hexEncode(await qrKeyIdBytes(publicKey)));
   }
   const jwk = Ed25519PublicJwk.safeParse(publicKey);
   if (!jwk.success) return err(qrError("invalid_key", "expected an Ed25519 JWK (kty OKP, crv Ed25519, x)"));
-  return ok(hex(await qrKeyIdBytes(base64url.decode(jwk.data.x))));
+  return ok(hexEncode(await qrKeyIdBytes(base64url.decode(jwk.data.x))));
 }
 
 const PROBE = new TextEncoder().encode("mixed-election qr key probe");
@@ -125,7 +120,7 @@ export async function verifyEd25519(
   if (publicKey instanceof Uint8Array) {
     if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES)
       return err(qrError("key_mismatch", "a raw Ed25519 public key is 32 bytes"));
-    if (hex(await qrKeyIdBytes(publicKey)) !== hex(keyId)) return err(qrError("key_mismatch"));
+    if (hexEncode(await qrKeyIdBytes(publicKey)) !== hexEncode(keyId)) return err(qrError("key_mismatch"));
     key = await crypto.subtle.importKey("raw", copy(publicKey), { name: "Ed25519" }, false, ["verify"]);
   } else {
     if (publicKey.algorithm.name !== "Ed25519" || publicKey.type !== "public") {

@@ -58,19 +58,13 @@ import type { ContestMarks } from "../ballot/messages.ts";
 import { validateBallot } from "../ballot/validate.ts";
 import type { CompiledElection, Contest } from "../election/model.ts";
 import { ElectionId } from "../election/settings.ts";
+import { bytesEqual, hexEncode } from "../bytes.ts";
 import { err, ok, type Result } from "../result.ts";
 import type { ContestTotals } from "../tally/totals.ts";
 import { decodeBase45, encodeBase45 } from "./base45.ts";
 import { ByteReader, ByteWriter, FieldError } from "./bytes.ts";
 import { qrError, type QrError } from "./errors.ts";
-import {
-  ED25519_SIGNATURE_BYTES,
-  hex,
-  QR_KEY_ID_BYTES,
-  verifyEd25519,
-  type QrPublicKey,
-  type QrSigner,
-} from "./keys.ts";
+import { ED25519_SIGNATURE_BYTES, QR_KEY_ID_BYTES, verifyEd25519, type QrPublicKey, type QrSigner } from "./keys.ts";
 import { contestOrder, LAYOUT_DIGEST_BYTES, layoutDigest } from "./layout.ts";
 
 export const QR_SCHEME_PREFIX = "ME1:";
@@ -510,7 +504,7 @@ function readStructure(bytes: Uint8Array): Result<RawPayload, QrError> {
       default:
         return assertNeverType(type);
     }
-    const keyId = hex(reader.raw(QR_KEY_ID_BYTES));
+    const keyId = hexEncode(reader.raw(QR_KEY_ID_BYTES));
     const signedLength = reader.position;
     const signature = reader.raw(ED25519_SIGNATURE_BYTES);
     if (reader.remaining > 0)
@@ -524,10 +518,6 @@ function readStructure(bytes: Uint8Array): Result<RawPayload, QrError> {
 
 function assertNeverType(type: never): never {
   throw new Error(`unhandled payload type ${String(type)}`);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function resolveMarkedBallot(raw: RawMarkedBallot, election: CompiledElection): Result<MarkedBallotFields, QrError> {
@@ -651,7 +641,7 @@ export async function decodeQrBytes(
   if (!election) return err(qrError("election_required", `${raw.type} of ${raw.body.electionId}`));
   if (raw.body.electionId !== election.id)
     return err(qrError("wrong_election", `${raw.body.electionId} is not ${election.id}`));
-  if (!sameBytes(raw.body.layout, await layoutDigest(election))) return err(qrError("layout_mismatch"));
+  if (!bytesEqual(raw.body.layout, await layoutDigest(election))) return err(qrError("layout_mismatch"));
   switch (raw.type) {
     case "marked-ballot": {
       const fields = resolveMarkedBallot(raw.body, election);
@@ -687,7 +677,7 @@ export async function verifyQrPayload(
   const key = await lookupKey(decoded.keyId, decoded.type);
   if (!key) return err(qrError("unknown_key", `${decoded.keyId} for ${decoded.type}`));
   const keyId = decoded.signedBytes.slice(decoded.signedBytes.length - QR_KEY_ID_BYTES);
-  if (hex(keyId) !== decoded.keyId) throw new Error("a decoded payload's key id does not match its signed bytes");
+  if (hexEncode(keyId) !== decoded.keyId) throw new Error("a decoded payload's key id does not match its signed bytes");
   const verified = await verifyEd25519(key, keyId, signedMessage(decoded.type, decoded.signedBytes), decoded.signature);
   return verified.ok ? ok(decoded) : verified;
 }

@@ -13,7 +13,8 @@
  * auditor, and a rounded size would make a proof verify against the wrong tree.
  */
 import { err, ok, type Result } from "../result.ts";
-import { base64Decode, base64Encode, hasControlCharacter, isWellFormedText, parseDecimal } from "./encoding.ts";
+import { base64Decode, hasControlCharacter, isWellFormedText, parseDecimal } from "./encoding.ts";
+import { base64Encode } from "../bytes.ts";
 import { checkTreeSize, HASH_SIZE, type Hash } from "./merkle.ts";
 import { signNote, verifyNote, type NoteSigner } from "./note.ts";
 

@@ -1,6 +1,6 @@
 /**
- * Byte helpers shared by the transparency-log formats: strict base64 (RFC 4648 section 4, the
- * alphabet every C2SP spec uses), lowercase hex, UTF-8, concatenation and comparison.
+ * What the transparency-log formats add to lib/bytes.ts: strict base64 decoding (RFC 4648
+ * section 4, the alphabet every C2SP spec uses), decimals and text checks.
  *
  * No Workers or Node imports: this runs in the Worker, the auditor CLI and the tests alike.
  *
@@ -9,14 +9,12 @@
  * that, two different signed texts (or bundles) could carry the same bytes, and a flipped bit in
  * a padding position would go unnoticed.
  */
-import { base64Encode } from "../base64url.ts";
+import { base64Encode } from "../bytes.ts";
 import { err, ok, type Result } from "../result.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const DECODE = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
 const BASE64_SHAPE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-export { base64Encode };
 
 /** Decodes standard, padded base64; refuses anything that base64Encode would not have produced. */
 export function base64Decode(text: string): Result<Uint8Array, string> {
@@ -34,37 +32,6 @@ export function base64Decode(text: string): Result<Uint8Array, string> {
   // Canonical form: the bits that padding discards must be zero.
   if (base64Encode(out) !== text) return err("not canonical base64 (non-zero padding bits)");
   return ok(out);
-}
-
-export function hexEncode(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
-
-const UTF8_ENCODER = new TextEncoder();
-
-export function utf8(text: string): Uint8Array {
-  return UTF8_ENCODER.encode(text);
-}
-
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-/** Byte equality. Not constant-time: everything compared here (hashes, roots) is public. */
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -19,9 +19,9 @@
  * starts at leaf n * 2^level. Level 0 hashes are leaf hashes. Every hash a proof or root needs is
  * one of those, or is computed from them here.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "../digest.ts";
 import { err, ok, type Result } from "../result.ts";
-import { bytesEqual } from "./encoding.ts";
+import { bytesEqual } from "../bytes.ts";
 
 /** A SHA-256 hash: always 32 bytes. */
 export type Hash = Uint8Array;

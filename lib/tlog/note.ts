@@ -20,17 +20,10 @@
  * - A note with no valid signature from a known key is rejected.
  * - Malformed notes are rejected with a message naming what is wrong, before any signature check.
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { sha256 } from "../digest.ts";
 import { err, ok, type Result } from "../result.ts";
-import {
-  base64Decode,
-  base64Encode,
-  bytesEqual,
-  concatBytes,
-  hasControlCharacter,
-  isWellFormedText,
-  utf8,
-} from "./encoding.ts";
+import { base64Decode, hasControlCharacter, isWellFormedText } from "./encoding.ts";
+import { base64Encode, bytesEqual, concatBytes, utf8 } from "../bytes.ts";
 
 /** Signature type byte for Ed25519 in signed notes. */
 export const ED25519_TYPE = 0x01;

@@ -13,7 +13,8 @@
  * verifyInclusionBundle does not look at it, and nothing the log signs covers it.
  */
 import { err, ok, type Result } from "../result.ts";
-import { base64Decode, base64Encode, parseDecimal } from "./encoding.ts";
+import { base64Decode, parseDecimal } from "./encoding.ts";
+import { base64Encode } from "../bytes.ts";
 import { openCheckpoint, type Checkpoint } from "./checkpoint.ts";
 import { HASH_SIZE, leafHash, MAX_PROOF_LENGTH, verifyInclusion, type Hash } from "./merkle.ts";
 import { MAX_NOTE_LENGTH } from "./note.ts";

@@ -22,7 +22,7 @@
  * verifyInclusion/verifyConsistency, and verifyTiles checks a whole tree against its root.
  */
 import { err, ok, type Result } from "../result.ts";
-import { bytesEqual, concatBytes } from "./encoding.ts";
+import { bytesEqual, concatBytes } from "../bytes.ts";
 import { checkTreeSize, HASH_SIZE, leafHash, nodeHash, rootAt, type Hash, type HashAt } from "./merkle.ts";
 
 /** Each tile covers 8 levels of the tree: the height tlog-tiles fixes. */

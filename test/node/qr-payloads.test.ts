@@ -12,11 +12,12 @@ import demoDefinition from "../../elections/demo/election.json";
 import type { ContestMarks } from "../../lib/ballot/messages.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
+import { hexEncode } from "../../lib/bytes.ts";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { decodeBase45, encodeBase45 } from "../../lib/qr/base45.ts";
 import { ByteWriter } from "../../lib/qr/bytes.ts";
 import type { QrErrorCode } from "../../lib/qr/errors.ts";
-import { hex, qrKeyId, qrSignerFromJwk, type QrPublicKey, type QrSigner } from "../../lib/qr/keys.ts";
+import { qrKeyId, qrSignerFromJwk, type QrPublicKey, type QrSigner } from "../../lib/qr/keys.ts";
 import { canonicalLayout, layoutDigest } from "../../lib/qr/layout.ts";
 import {
   decodeQrBytes,
@@ -73,8 +74,8 @@ const stationPublic = fromHex(golden.keys.station.publicKey);
 /** A registry as the Worker would keep one: authority keys sign sheets, station keys the rest. */
 const lookup: QrKeyLookup = async (keyId, type) => {
   const registry: Record<string, { key: QrPublicKey; role: "authority" | "station" }> = {
-    [hex(authority.keyId)]: { key: authorityPublic, role: "authority" },
-    [hex(station.keyId)]: { key: stationPublic, role: "station" },
+    [hexEncode(authority.keyId)]: { key: authorityPublic, role: "authority" },
+    [hexEncode(station.keyId)]: { key: stationPublic, role: "station" },
   };
   const entry = registry[keyId];
   if (!entry) return undefined;
@@ -195,12 +196,12 @@ describe("building blocks", () => {
   it("WebCrypto Ed25519 signs as RFC 8032 says (test 1, the empty message)", async () => {
     const rfcSignature =
       "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b";
-    expect(hex(await authority.sign(new Uint8Array()))).toBe(rfcSignature);
+    expect(hexEncode(await authority.sign(new Uint8Array()))).toBe(rfcSignature);
   });
 
   it("a key id is the first 8 bytes of SHA-256 of the raw public key", async () => {
     const expected = createHash("sha256").update(authorityPublic).digest("hex").slice(0, 16);
-    expect(hex(authority.keyId)).toBe(expected);
+    expect(hexEncode(authority.keyId)).toBe(expected);
     expect(unwrap(await qrKeyId(authorityPublic))).toBe(expected);
     expect(unwrap(await qrKeyId({ kty: "OKP", crv: "Ed25519", x: b64u(golden.keys.authority.publicKey) }))).toBe(
       expected,
@@ -211,7 +212,7 @@ describe("building blocks", () => {
   it("a signer comes from an `admin official keygen` JWK, and a broken JWK is refused", async () => {
     const { privateJwk, publicJwk } = await generateSigningKey("authority-2026");
     const signer = unwrap(await qrSignerFromJwk(privateJwk));
-    expect(hex(signer.keyId)).toBe(unwrap(await qrKeyId(publicJwk)));
+    expect(hexEncode(signer.keyId)).toBe(unwrap(await qrKeyId(publicJwk)));
     // x of another key: the probe signature does not verify (or the import refuses it).
     const mismatched = { ...privateJwk, x: b64u(golden.keys.station.publicKey) };
     expect(codeOf(await qrSignerFromJwk(mismatched))).toBe("invalid_key");
@@ -225,9 +226,9 @@ describe("building blocks", () => {
       .update(`mixed-election/qr-layout/v1\n${canonicalLayout(election)}`)
       .digest("hex")
       .slice(0, 8);
-    expect(hex(await layoutDigest(election))).toBe(expected);
+    expect(hexEncode(await layoutDigest(election))).toBe(expected);
     expect(expected).toBe(golden.layoutDigest);
-    expect(hex(await layoutDigest(reorderedCouncil()))).not.toBe(expected);
+    expect(hexEncode(await layoutDigest(reorderedCouncil()))).not.toBe(expected);
   });
 });
 
@@ -245,7 +246,7 @@ function reorderedCouncil(): CompiledElection {
 describe("golden vectors", () => {
   it.each(golden.vectors.map((v) => [v.name, v] as const))("%s: exact bytes and text", async (_name, vector) => {
     const encoded = await encodeVector(vector);
-    expect(hex(encoded.bytes)).toBe(vector.hex);
+    expect(hexEncode(encoded.bytes)).toBe(vector.hex);
     expect(encoded.text).toBe(vector.text);
     expect(qrText(fromHex(vector.hex))).toBe(vector.text);
   });
@@ -258,7 +259,7 @@ describe("golden vectors", () => {
       expect(decoded.fields).toEqual(
         vector.type === "marked-ballot" ? canonicalMarks(vector.input as MarkedBallotFields) : vector.input,
       );
-      expect(decoded.keyId).toBe(hex(vector.signer === "authority" ? authority.keyId : station.keyId));
+      expect(decoded.keyId).toBe(hexEncode(vector.signer === "authority" ? authority.keyId : station.keyId));
     },
   );
 
@@ -450,7 +451,7 @@ describe("round trips", () => {
     expect(unwrap(readQrHeader(vector.text))).toEqual({
       type: "marked-ballot",
       electionId: "demo-2026",
-      keyId: hex(station.keyId),
+      keyId: hexEncode(station.keyId),
     });
   });
 });
@@ -895,7 +896,11 @@ describe("refusals with precise codes", () => {
 
 describe("fuzzing: any input is a Result, never an exception", () => {
   const lenient: QrKeyLookup = async (keyId) =>
-    keyId === hex(station.keyId) ? stationPublic : keyId === hex(authority.keyId) ? authorityPublic : undefined;
+    keyId === hexEncode(station.keyId)
+      ? stationPublic
+      : keyId === hexEncode(authority.keyId)
+        ? authorityPublic
+        : undefined;
 
   async function mustNotThrow(
     text: string,
@@ -943,7 +948,7 @@ describe("fuzzing: any input is a Result, never an exception", () => {
       }
       const mutated = Uint8Array.from(bytes);
       const result = await mustNotThrow(qrText(mutated), election);
-      if (hex(mutated) !== hex(source)) expect(codeOf(result)).not.toBe("ok");
+      if (hexEncode(mutated) !== hexEncode(source)) expect(codeOf(result)).not.toBe("ok");
     }
   });
 });

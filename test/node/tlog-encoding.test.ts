@@ -3,15 +3,8 @@
  * every non-canonical spelling; decimals refuse leading zeroes and anything past 2^53 - 1.
  */
 import { describe, expect, it } from "vitest";
-import {
-  base64Decode,
-  base64Encode,
-  bytesEqual,
-  hasControlCharacter,
-  hexEncode,
-  isWellFormedText,
-  parseDecimal,
-} from "../../lib/tlog/encoding.ts";
+import { base64Decode, hasControlCharacter, isWellFormedText, parseDecimal } from "../../lib/tlog/encoding.ts";
+import { base64Encode, bytesEqual, hexEncode } from "../../lib/bytes.ts";
 
 describe("base64", () => {
   it("matches Node's encoder and round-trips, lengths 0..100", () => {

@@ -10,6 +10,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
+import { sha256Hex } from "../../../lib/digest.ts";
 
 export type IdTokenError = "invalid_token" | "token_expired" | "eid_unavailable";
 
@@ -63,11 +64,6 @@ export async function verifyIdToken(
   if (typeof nationalId !== "string" || nationalId === "" || typeof payload.exp !== "number") {
     return err("invalid_token");
   }
-  const tokenId = typeof payload.jti === "string" && payload.jti !== "" ? payload.jti : await sha256Hex(idToken);
+  const tokenId = typeof payload.jti === "string" && payload.jti !== "" ? payload.jti : sha256Hex(idToken);
   return ok({ nationalId, tokenId, expiresAtMs: payload.exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000 });
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -17,7 +17,6 @@ const OFFICIAL_AUDIENCE = "officials";
 export const VOTER_SESSION_SECONDS = 15 * 60;
 export const OFFICIAL_ACCESS_SECONDS = 10 * 60;
 
-
 export interface VoterSession {
   readonly voterKey: string;
   readonly electionId: string;
