@@ -90,6 +90,7 @@ import {
   stagingKey,
 } from "../lib/audit/layout.ts";
 import { decodeStaging, encodeStaging, stagingDigest, type StagingBundle } from "../lib/audit/staging.ts";
+import { chunksOf } from "../lib/d1-limits.ts";
 import { ElectionId } from "../lib/election/settings.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
@@ -130,8 +131,12 @@ export const MAX_BATCH = 16_384;
  */
 export const MAX_POOL = 2 * MAX_BATCH;
 const EVENT_HEADROOM = 1_024;
-/** Leaf indexes written to D1 per acknowledgement call: 80 statements of 25 rows (D1's 100 bound values). */
+/** Leaf indexes written to D1 per acknowledgement call: 80 statements of ACK_ROWS_PER_STATEMENT rows. */
 const ACK_BATCH = 2_000;
+/**
+ * Rows per log_receipts INSERT: 3 bound values each, so 75 of D1's 100 (lib/d1-limits.ts). Kept
+ * at 25, below rowsPerStatement(3) = 33, so that ACK_BATCH is a whole number of full statements.
+ */
 const ACK_ROWS_PER_STATEMENT = 25;
 /**
  * Cast vote records are published on their own this long after the polls close: time for the
@@ -804,16 +809,12 @@ export class LogSequencer extends DurableObject<Env> {
     const upTo =
       rows.length === ACK_BATCH ? (rows[rows.length - 1]?.idx ?? log.acknowledged_size) + 1 : log.published_size;
     await this.fault("ack");
-    const statements: D1PreparedStatement[] = [];
-    for (let i = 0; i < rows.length; i += ACK_ROWS_PER_STATEMENT) {
-      const chunk = rows.slice(i, i + ACK_ROWS_PER_STATEMENT);
-      statements.push(
-        this.env.DB.prepare(
-          `INSERT INTO log_receipts (tracking_code, election_id, leaf_index) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
+    const statements = chunksOf(rows, ACK_ROWS_PER_STATEMENT).map((chunk) =>
+      this.env.DB.prepare(
+        `INSERT INTO log_receipts (tracking_code, election_id, leaf_index) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
            ON CONFLICT (tracking_code) DO NOTHING`,
-        ).bind(...chunk.flatMap((r) => [r.tracking_code, electionId, r.idx])),
-      );
-    }
+      ).bind(...chunk.flatMap((r) => [r.tracking_code, electionId, r.idx])),
+    );
     if (statements.length > 0) await this.env.DB.batch(statements);
     this.sql.exec(`UPDATE log SET acknowledged_size = MAX(acknowledged_size, ?) WHERE id = 1`, upTo);
   }
