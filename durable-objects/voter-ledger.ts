@@ -53,6 +53,7 @@ import {
   type BallotRetracted,
   type CheckInRecorded,
 } from "../lib/ballot/messages.ts";
+import type { CompiledElection } from "../lib/election/model.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
@@ -69,10 +70,43 @@ const LedgerDecision = z.object({
   closesAtMs: z.number(),
 });
 
+type LedgerDecision = z.infer<typeof LedgerDecision>;
+
+/** The voter a ledger request is about, as the session or the roll knows them. */
+interface LedgerVoter {
+  readonly voterKey: string;
+  readonly ballotStyleId: string;
+  readonly districtId: string;
+}
+
+/** The fields every ledger request carries: who, under which policy, within which poll times. */
+export function ledgerDecision(election: CompiledElection, voter: LedgerVoter): LedgerDecision {
+  return {
+    electionId: election.id,
+    voterKey: voter.voterKey,
+    ballotStyleId: voter.ballotStyleId,
+    districtId: voter.districtId,
+    policy: election.settings.crossChannelPolicy,
+    opensAtMs: election.polls.opensAtMs,
+    closesAtMs: election.polls.closesAtMs,
+  };
+}
+
+/**
+ * How long after close the ledgers keep voter-ballot links: long enough for a voter whose cast was
+ * accepted just before close to retry and get the same receipt, short next to the count.
+ */
+const FORGET_LINKS_AFTER_CLOSE_MS = 15 * 60_000;
+
+/** When an election's ledgers destroy the links from voters to their online ballots. */
+export function forgetLinksAtMs(election: CompiledElection): number {
+  return election.polls.closesAtMs + FORGET_LINKS_AFTER_CLOSE_MS;
+}
+
 export const CastOnlineRequest = LedgerDecision.extend({
   /**
    * When the links from voters to their online ballots are destroyed (DESIGN.md section 4): after
-   * close, once retries of late casts had time to get their receipts. The gateway decides it.
+   * close, once retries of late casts had time to get their receipts: forgetLinksAtMs(election).
    */
   forgetLinksAtMs: z.number(),
   idempotencyKey: z.string().min(8).max(128),

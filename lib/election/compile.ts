@@ -548,5 +548,6 @@ export function compileElection(
     contests,
     ballotStyles,
     ballotStyleByDistrict,
+    polls: { opensAtMs: Date.parse(settings.polls.opensAt), closesAtMs: Date.parse(settings.polls.closesAt) },
   });
 }

@@ -49,4 +49,6 @@ export interface CompiledElection {
   readonly ballotStyles: ReadonlyMap<string, BallotStyle>;
   /** For each district a voter can live in, the one ballot style they receive. */
   readonly ballotStyleByDistrict: ReadonlyMap<string, string>;
+  /** settings.polls as epoch milliseconds, parsed once here: every decision on time uses these. */
+  readonly polls: { readonly opensAtMs: number; readonly closesAtMs: number };
 }

@@ -131,7 +131,7 @@ export function resultsView(
   return {
     electionId: election.id,
     name: election.name,
-    pollsClosed: now.getTime() >= Date.parse(election.settings.polls.closesAt),
+    pollsClosed: now.getTime() >= election.polls.closesAtMs,
     generatedAt: now.toISOString(),
     shardsReporting: totals.shards,
     turnout: {

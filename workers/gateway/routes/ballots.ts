@@ -21,6 +21,7 @@ import { getElection } from "../elections/store.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { ledgerFor } from "../../../durable-objects/addresses.ts";
 import { configOf } from "../../../durable-objects/config.ts";
+import { forgetLinksAtMs, ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
 import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
@@ -138,12 +139,6 @@ const keysRoute = createRoute({
   },
 });
 
-/**
- * How long after close the ledgers keep voter-ballot links: long enough for a voter whose cast was
- * accepted just before close to retry and get the same receipt, short next to the count.
- */
-const FORGET_LINKS_AFTER_CLOSE_MS = 15 * 60_000;
-
 const nonceSecrets = new Map<string, Promise<CryptoKey>>();
 /** The HMAC key for ballot nonces, imported once per isolate (SESSION_SIGNING_KEY, its own domain). */
 function nonceSecret(env: Env): Promise<CryptoKey> {
@@ -181,14 +176,8 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const commitment = await commitBallot(canonicalBallot(election.id, voter.ballotStyleId, marks.value), nonce);
     const trackingCode = await trackingCodeOf(commitment);
     const outcome = await ledgerFor(c.env, election.id, voter.voterKey).castOnline({
-      electionId: election.id,
-      voterKey: voter.voterKey,
-      ballotStyleId: voter.ballotStyleId,
-      districtId: voter.districtId,
-      policy: election.settings.crossChannelPolicy,
-      opensAtMs: Date.parse(election.settings.polls.opensAt),
-      closesAtMs: Date.parse(election.settings.polls.closesAt),
-      forgetLinksAtMs: Date.parse(election.settings.polls.closesAt) + FORGET_LINKS_AFTER_CLOSE_MS,
+      ...ledgerDecision(election, voter),
+      forgetLinksAtMs: forgetLinksAtMs(election),
       idempotencyKey: body.idempotencyKey,
       ballotId: crypto.randomUUID(),
       contests: marks.value,

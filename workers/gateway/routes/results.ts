@@ -109,7 +109,7 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
       case "live":
         break;
       case "after-close":
-        if (now.getTime() < Date.parse(election.settings.polls.closesAt)) fail("results_not_public");
+        if (now.getTime() < election.polls.closesAtMs) fail("results_not_public");
         break;
       default:
         assertNever(visibility);
