@@ -288,8 +288,9 @@ export const reconciliationDifferences = sqliteTable(
 );
 
 /**
- * Messages that reached the ballots' dead-letter queue (workers/tally/dead-letters.ts): kept for
- * the operator, keyed by the SHA-256 of the body, with how often each came back.
+ * Messages that reached the ballots' dead-letter queue (workers/tally/dead-letters.ts, through
+ * db/stores/dead-letters.ts): kept for the operator, keyed by the SHA-256 of the body, with how
+ * often each came back.
  */
 export const deadLetters = sqliteTable("dead_letters", {
   bodySha256: text("body_sha256").primaryKey(),

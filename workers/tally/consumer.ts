@@ -20,7 +20,7 @@
 import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
 import { logBallotMessages } from "../audit/log.ts";
 import type { LoggedMessage } from "../../durable-objects/log-sequencer.ts";
-import { writeBallotRecords } from "./records.ts";
+import { writeBallotRecords } from "../../db/stores/records.ts";
 import { tallyShardName } from "../../lib/tally/shards.ts";
 import { tallyShardFor } from "../../durable-objects/addresses.ts";
 
@@ -76,7 +76,7 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
   if (parsed.length === 0) return;
 
   const byShard = new Map<string, Tallied[]>();
-  // Check-ins are counted per station in D1 only (records.ts); no tally shard ever sees one.
+  // Check-ins are counted per station in D1 only (db/stores/records.ts); no tally shard ever sees one.
   const checkIns: Parsed[] = [];
   for (const item of parsed) {
     const ballot = item.ballot;

@@ -3,8 +3,9 @@
  * out of retries (the tally, D1 or the audit log refused it for about five minutes), and the
  * ballot consumer sends here what it cannot parse. Nothing that reaches this queue is dropped:
  *
- *   1. every message is recorded in D1 `dead_letters` (its body as JSON, keyed by the body's
- *      SHA-256, with how often it came back), so an operator sees it and can replay it;
+ *   1. every message is recorded in D1 `dead_letters` (db/stores/dead-letters.ts: its body as
+ *      JSON, keyed by the body's SHA-256, with how often it came back), so an operator sees it and
+ *      can replay it;
  *   2. a message that parses as a BallotMessage goes back to its ballot queue after
  *      REDELIVERY_DELAY_SECONDS: the consumers are idempotent, so a late delivery counts once, and
  *      a ballot whose shard or log was down for a while is counted when they are back;
@@ -13,6 +14,7 @@
  * A message that can never succeed (unparseable, or refused every time) stays visible in
  * `dead_letters` with its growing `deliveries` count; it costs one delivery every few minutes.
  */
+import { recordDeadLetter } from "../../db/stores/dead-letters.ts";
 import { BallotMessage } from "../../lib/ballot/messages.ts";
 import { sha256Hex } from "../audit/log.ts";
 import { ballotQueueFor } from "../../durable-objects/addresses.ts";
@@ -29,13 +31,12 @@ export async function handleDeadLetters(
     try {
       const bodyJson = JSON.stringify(message.body) ?? "null";
       const parsed = BallotMessage.safeParse(message.body);
-      await env.DB.prepare(
-        `INSERT INTO dead_letters (body_sha256, body_json, parses, deliveries, first_seen, last_seen)
-         VALUES (?1, ?2, ?3, 1, ?4, ?4)
-         ON CONFLICT (body_sha256) DO UPDATE SET deliveries = deliveries + 1, last_seen = excluded.last_seen`,
-      )
-        .bind(sha256Hex(bodyJson), bodyJson, parsed.success ? 1 : 0, new Date().toISOString())
-        .run();
+      await recordDeadLetter(env.DB, {
+        bodySha256: sha256Hex(bodyJson),
+        bodyJson,
+        parses: parsed.success,
+        at: new Date().toISOString(),
+      });
       if (parsed.success) {
         const key = parsed.data.kind === "check-in" ? parsed.data.checkInId : parsed.data.ballotId;
         await ballotQueueFor(env, key).send(parsed.data, { contentType: "json", delaySeconds: redeliveryDelaySeconds });

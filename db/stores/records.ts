@@ -1,10 +1,11 @@
 /**
- * The D1 side of a queue batch: anonymous cast vote records and the receipts that tracking codes
- * resolve to (db/schema.ts `cast_vote_records`, `receipts`), written from the same messages the
- * tally shards count.
+ * The D1 side of a queue batch: anonymous cast vote records, the receipts that tracking codes
+ * resolve to, and station check-ins (db/schema.ts `cast_vote_records`, `receipts`, `check_ins`),
+ * written by the tally consumer (workers/tally/consumer.ts) from the same messages the tally
+ * shards count.
  *
  * What must stay true:
- * - One env.DB.batch per queue batch: D1 runs a batch as one transaction, so the batch is
+ * - One D1 batch per queue batch: D1 runs a batch as one transaction, so the batch is
  *   written whole or not at all, and the consumer retries it whole.
  * - Every statement is idempotent (INSERT OR IGNORE, upserts and UPDATEs that only move forward),
  *   so a re-delivered message writes nothing new, in any order.
@@ -12,7 +13,9 @@
  *   empty commitment until the ballot fills it in); the ballot's record is then inserted already
  *   retracted, by looking that receipt up inside the INSERT. Ballots are written before
  *   retractions within a batch, so both in one batch end the same way.
- * - No statement binds more than MAX_BOUND_PARAMETERS values (D1's limit per statement).
+ * - No statement binds more than D1's limit of parameters (lib/d1-limits.ts): each multi-row
+ *   statement carries rowsPerStatement(its columns) rows, the retractions' IN list
+ *   rowsPerStatement(1) = 100 ids.
  * - The cast vote record gets neither the voter key (the message has none) nor the tracking code:
  *   the tracking code is bound only to look the receipt up, never stored beside the marks.
  *
@@ -26,30 +29,19 @@ import {
   type BallotRetracted,
   type CheckInRecorded,
 } from "../../lib/ballot/messages.ts";
+import { chunksOf, rowsPerStatement } from "../../lib/d1-limits.ts";
 
-/** D1 refuses a statement with more than 100 bound parameters. */
-export const MAX_BOUND_PARAMETERS = 100;
-
+/** Bound parameters per row of each multi-row statement: 11, 25 and 20 rows per statement. */
 const CVR_COLUMNS = 9;
 const RECEIPT_COLUMNS = 4;
 const CHECK_IN_COLUMNS = 5;
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-function rowsPerStatement(columns: number): number {
-  return Math.floor(MAX_BOUND_PARAMETERS / columns);
-}
 
 function placeholders(rows: number, row: string): string {
   return Array.from({ length: rows }, () => row).join(", ");
 }
 
 function cvrStatements(db: D1Database, ballots: readonly BallotAccepted[]): D1PreparedStatement[] {
-  return chunks(ballots, rowsPerStatement(CVR_COLUMNS)).map((chunk) =>
+  return chunksOf(ballots, rowsPerStatement(CVR_COLUMNS)).map((chunk) =>
     db
       .prepare(
         `INSERT OR IGNORE INTO cast_vote_records
@@ -76,7 +68,7 @@ function cvrStatements(db: D1Database, ballots: readonly BallotAccepted[]): D1Pr
 }
 
 function recordedReceiptStatements(db: D1Database, ballots: readonly BallotAccepted[]): D1PreparedStatement[] {
-  return chunks(ballots, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
+  return chunksOf(ballots, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
     db
       .prepare(
         `INSERT INTO receipts (tracking_code, election_id, commitment, status, recorded_at)
@@ -89,14 +81,14 @@ function recordedReceiptStatements(db: D1Database, ballots: readonly BallotAccep
 }
 
 function retractionStatements(db: D1Database, retractions: readonly BallotRetracted[]): D1PreparedStatement[] {
-  const cvrs = chunks(retractions, MAX_BOUND_PARAMETERS).map((chunk) =>
+  const cvrs = chunksOf(retractions, rowsPerStatement(1)).map((chunk) =>
     db
       .prepare(
         `UPDATE cast_vote_records SET retracted = 1 WHERE retracted = 0 AND cvr_id IN (${chunk.map(() => "?").join(", ")})`,
       )
       .bind(...chunk.map((r) => r.ballotId)),
   );
-  const receipts = chunks(retractions, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
+  const receipts = chunksOf(retractions, rowsPerStatement(RECEIPT_COLUMNS)).map((chunk) =>
     db
       .prepare(
         `INSERT INTO receipts (tracking_code, election_id, commitment, status, recorded_at)
@@ -118,7 +110,7 @@ function retractionStatements(db: D1Database, retractions: readonly BallotRetrac
 
 /** Station check-ins, counted per station for reconciliation; a re-delivery inserts nothing. */
 function checkInStatements(db: D1Database, checkIns: readonly CheckInRecorded[]): D1PreparedStatement[] {
-  return chunks(checkIns, rowsPerStatement(CHECK_IN_COLUMNS)).map((chunk) =>
+  return chunksOf(checkIns, rowsPerStatement(CHECK_IN_COLUMNS)).map((chunk) =>
     db
       .prepare(
         `INSERT OR IGNORE INTO check_ins (election_id, check_in_id, station_id, district_id, recorded_at)
