@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { issueVoterSession } from "../../workers/gateway/auth/tokens.ts";
 import { configOf } from "../../durable-objects/config.ts";
-import { getElection } from "../../workers/gateway/elections/store.ts";
+import { getElection } from "../../db/stores/elections.ts";
 import { MAX_DEFINITION_BYTES } from "../../workers/gateway/routes/elections.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { demoDefinition } from "./helpers/election.ts";
@@ -117,7 +117,7 @@ describe("loading the demo election", () => {
       districts: 4,
     });
 
-    const election = await getElection(env, "demo-compiled");
+    const election = await getElection(env.DB, "demo-compiled");
     expect(election).toBeDefined();
     if (!election) return;
     expect([...election.ballotStyleByDistrict]).toEqual([

@@ -12,9 +12,8 @@
  *   appendToLog with any entry) from its own routes or objects.
  */
 import { calculateJwkThumbprint, type JWK } from "jose";
-import { drizzle } from "drizzle-orm/d1";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { elections } from "../../db/schema.ts";
+import { electionIds } from "../../db/stores/elections.ts";
 import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
 import { base64urlDecode } from "../../lib/base64url.ts";
 import { hexEncode, utf8 } from "../../lib/tlog/encoding.ts";
@@ -93,8 +92,7 @@ export async function logEventEverywhere(
   key: string,
   entry: LogEntry,
 ): Promise<Result<undefined, LogRefusal>> {
-  const rows = await drizzle(env.DB).select({ id: elections.id }).from(elections).all();
-  for (const { id } of rows) {
+  for (const id of await electionIds(env.DB)) {
     const result = await logEvent(env, id, key, entry);
     if (!result.ok) return result;
   }

@@ -16,7 +16,7 @@ import {
   encodeResultSheet,
   type ResultSheetFields,
 } from "../../../lib/qr/payload.ts";
-import { getElection } from "../../../workers/gateway/elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { StationCallError, StationClient } from "../../../lib/station-client/client.ts";
 import { adminToken, BASE } from "./auth.ts";
 
@@ -112,7 +112,7 @@ export async function refusal(promise: Promise<unknown>): Promise<{ status: numb
 }
 
 export async function compiledElection(electionId: string): Promise<CompiledElection> {
-  const election = await getElection(env, electionId);
+  const election = await getElection(env.DB, electionId);
   if (!election) throw new Error(`no election ${electionId}`);
   return election;
 }

@@ -20,7 +20,7 @@ import { rollHashSecret } from "../roll/voter-key.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import { configOf } from "../../../durable-objects/config.ts";
 import { countryOf, geofence } from "../edge.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import type { AppEnv } from "../http.ts";
 import { verifyIdToken } from "./eid.ts";
 import { claimOnce } from "./replay.ts";
@@ -39,7 +39,7 @@ export async function loginVoter(
   expectedNonce?: string,
 ): Promise<Result<VoterLogin, ErrorCode>> {
   const config = configOf(c.env);
-  const election = await getElection(c.env, electionId);
+  const election = await getElection(c.env.DB, electionId);
   if (!election) return err("election_not_found");
 
   const country = countryOf(c);

@@ -9,7 +9,7 @@ import { html } from "hono/html";
 import { configOf } from "../../../durable-objects/config.ts";
 import { clientAddress, enforceRateLimit } from "../edge.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { verifyOfficialAssertion } from "../auth/officials.ts";
 import { LOGIN_COOKIE, LOGIN_STATE_SECONDS, newLoginState, readLoginState } from "../auth/login-state.ts";
 import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess } from "../auth/tokens.ts";
@@ -147,7 +147,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(loginRoute, async (c) => {
     await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
     const { electionId } = c.req.valid("query");
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const config = configOf(c.env);
     const { cookie, state } = await newLoginState(config, electionId);
     const secure = new URL(c.req.url).protocol === "https:";
@@ -179,7 +179,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     deleteCookie(c, LOGIN_COOKIE, { path: "/v1/auth" });
     const login = await loginVoter(c, started.electionId, form.id_token, started.nonce);
     if (!login.ok) fail(login.error);
-    const election = await getElection(c.env, started.electionId);
+    const election = await getElection(c.env.DB, started.electionId);
     const style = election?.ballotStyles.get(login.value.session.ballotStyleId);
     const contests = (style?.contestIds ?? []).flatMap((id) => {
       const contest = election?.contests.get(id);

@@ -17,14 +17,14 @@ import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { requireVoter } from "../auth/middleware.ts";
 import { clientAddress, countryOf, enforceRateLimit, geofence } from "../edge.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { ledgerFor } from "../../../durable-objects/addresses.ts";
 import { configOf } from "../../../durable-objects/config.ts";
 import { forgetLinksAtMs, ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
-import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
+import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
 
 const CastBody = z
   .object({
@@ -164,7 +164,7 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const voter = c.get("voter");
     await enforceRateLimit(c.env.CAST_IP_LIMITER, clientAddress(c));
     await enforceRateLimit(c.env.CAST_VOTER_LIMITER, `${voter.electionId}:${voter.voterKey}`);
-    const election = await getElection(c.env, voter.electionId);
+    const election = await getElection(c.env.DB, voter.electionId);
     if (!election) fail("election_not_found");
     if (geofence(election, countryOf(c)).kind === "refused") fail("geofence_refused");
 
@@ -223,7 +223,10 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(receiptRoute, async (c) => {
     const { trackingCode } = c.req.valid("param");
-    const [receipt, leaf] = await Promise.all([findReceipt(c.env, trackingCode), findLogLeaf(c.env, trackingCode)]);
+    const [receipt, leaf] = await Promise.all([
+      findReceipt(c.env.DB, trackingCode),
+      findLogLeaf(c.env.DB, trackingCode),
+    ]);
     if (!receipt) fail("receipt_not_found");
     const log = leaf && {
       leafIndex: leaf.leafIndex,

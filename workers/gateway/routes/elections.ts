@@ -12,7 +12,7 @@ import { parseDefinition } from "../../../lib/election/definition.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
-import { getElection, getStoredDefinition, saveElection } from "../elections/store.ts";
+import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
 
@@ -215,7 +215,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     if (!parsed.ok) fail("invalid_definition", undefined, parsed.error);
     const { definition, election } = parsed.value;
 
-    const saved = await saveElection(c.env, definition, election);
+    const saved = await saveElection(c.env.DB, definition, election);
     if (!saved.ok) fail(saved.error);
     // Audit log: the digest is of the document as stored (what GET /v1/admin/elections/{id} returns).
     orFail(
@@ -243,14 +243,14 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(storedRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const stored = await getStoredDefinition(c.env, electionId);
+    const stored = await getStoredDefinition(c.env.DB, electionId);
     if (!stored) fail("election_not_found");
     return c.json(stored, 200);
   });
 
   app.openapi(publicRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     return c.json(
       {
@@ -271,7 +271,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(ballotRoute, async (c) => {
     const { electionId } = c.req.valid("param");
     const voter = c.get("voter");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     // A session names the style it was issued for; a reload before polls open may have removed it.
     const style = election.ballotStyles.get(voter.ballotStyleId);

@@ -21,9 +21,9 @@ import { parseTilePath } from "../../../lib/tlog/tiles.ts";
 import { logVerifierKey, originOf } from "../../../durable-objects/log-key.ts";
 import { logSequencerFor } from "../../../durable-objects/addresses.ts";
 import { inclusionProofBundle, publishedCheckpoint } from "../../audit/proofs.ts";
-import { findLogLeaf, findReceipt } from "../../voting/receipt-store.ts";
+import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
 
 const ElectionIdParam = z.object({
@@ -158,7 +158,7 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(infoRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const base = new URL(`/v1/logs/${electionId}/`, c.req.url).toString();
     const published = await publishedCheckpoint(c.env, electionId);
     return c.json(
@@ -183,14 +183,14 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(verifierKeyRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     return c.text(`${await logVerifierKey(c.env, electionId)}\n`, 200, { "cache-control": "public, max-age=300" });
   });
 
   app.openapi(proofRoute, async (c) => {
     const { trackingCode } = c.req.valid("param");
-    const leaf = await findLogLeaf(c.env, trackingCode);
-    if (!leaf) fail((await findReceipt(c.env, trackingCode)) ? "receipt_not_sequenced" : "receipt_not_found");
+    const leaf = await findLogLeaf(c.env.DB, trackingCode);
+    if (!leaf) fail((await findReceipt(c.env.DB, trackingCode)) ? "receipt_not_sequenced" : "receipt_not_found");
     const bundle = await inclusionProofBundle(c.env, leaf.electionId, leaf.leafIndex);
     if (!bundle.ok) fail("receipt_not_sequenced");
     return c.text(bundle.value, 200, { "cache-control": "no-store" });
@@ -198,14 +198,14 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(statusRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     c.header("cache-control", "no-store");
     return c.json(await logSequencerFor(c.env, electionId).status(), 200);
   });
 
   app.openapi(publishRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     const result = await logSequencerFor(c.env, electionId).publishCastVoteRecords(
       electionId,

@@ -48,7 +48,7 @@ import { ledgerFor } from "../../../durable-objects/addresses.ts";
 import { paperBoxFor } from "../../../durable-objects/addresses.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
 import { requireStation, type StationAppEnv, type StationPrincipal } from "../auth/station.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, respondError, validationHook } from "../http.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { ReconciliationSchema } from "./reconciliation.ts";
@@ -368,7 +368,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   app.openapi(checkInRoute, async (c) => {
     const station = c.get("station");
     const body = c.req.valid("json");
-    const election = await getElection(c.env, body.electionId);
+    const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
     const nationalId = NationalId.safeParse(body.nationalId);
     if (!nationalId.success)
@@ -431,7 +431,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   app.openapi(scanRoute, async (c) => {
     const station = c.get("station");
     const body = c.req.valid("json");
-    const election = await getElection(c.env, body.electionId);
+    const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
     if (Date.now() < Date.parse(election.settings.polls.opensAt)) return fail("polls_not_open");
 
@@ -531,7 +531,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   app.openapi(resultSheetRoute, async (c) => {
     const station = c.get("station");
     const body = c.req.valid("json");
-    const election = await getElection(c.env, body.electionId);
+    const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
     const payload = await readVerified(c.env, election, station, body.qr);
     if (payload.type !== "result-sheet") {

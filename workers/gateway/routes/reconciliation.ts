@@ -11,7 +11,7 @@ import { ElectionId } from "../../../lib/election/settings.ts";
 import { StationId } from "../../../lib/station/ids.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 
 const Count = z.number().int().min(0);
@@ -105,7 +105,7 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(electionRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) return fail("election_not_found");
     const now = new Date();
     c.header("cache-control", "no-store");
@@ -117,7 +117,7 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(stationRoute, async (c) => {
     const { electionId, stationId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) return fail("election_not_found");
     if (!(await drizzle(c.env.DB).select({ id: stations.id }).from(stations).where(eq(stations.id, stationId)).get()))
       return fail("station_not_found");

@@ -11,7 +11,7 @@ import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { resultsView, type ResultsView } from "../../tally/results-view.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../roll/count.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
@@ -101,7 +101,7 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(publicRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     const now = new Date();
     const visibility = election.settings.resultsVisibility;
@@ -119,7 +119,7 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(officialRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     c.header("cache-control", "no-store");
     return c.json(await currentResults(c.env, election, new Date()), 200);

@@ -18,7 +18,7 @@ import {
 } from "../../../lib/roll/format.ts";
 import { validateRollChunk } from "../../../lib/roll/validate.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../roll/count.ts";
 import { writeRollEntries } from "../roll/import.ts";
@@ -90,7 +90,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     if (!isCsv(c.req.header("content-type"))) {
       fail("unsupported_media_type", "The roll is sent as text/csv (UTF-8).");
     }
-    const election = await getElection(c.env, electionId);
+    const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
 
     const body = await readBodyWithin(c.req.raw, MAX_CHUNK_BYTES);
@@ -143,7 +143,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(summaryRoute, async (c) => {
     const { electionId } = c.req.valid("param");
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const { total, byDistrict } = await countRoll(c.env, electionId);
     return c.json({ electionId, total, byDistrict }, 200);
   });

@@ -15,7 +15,7 @@ import { ElectionId } from "../../../lib/election/settings.ts";
 import { qrKeyId } from "../../../lib/qr/keys.ts";
 import { DistrictId, Ed25519PublicJwk, KeyKid, SerialRange, StationId } from "../../../lib/station/ids.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { getElection } from "../elections/store.ts";
+import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 
 const PublicJwk = Ed25519PublicJwk.openapi("StationPublicJwk", {
@@ -457,7 +457,7 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
-    if (!(await getElection(c.env, electionId))) fail("election_not_found");
+    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const db = drizzle(c.env.DB);
     await refuseKnownKey(db, publicJwk.kid, keyId);
     const [row] = await db

@@ -1,7 +1,10 @@
-/** Reads what the tally consumer recorded for a tracking code (the `receipts` D1 table). */
+/**
+ * Reads what a tracking code resolves to: what the tally consumer recorded (`receipts`, written by
+ * db/stores/records.ts) and where the log sequencer placed its entry (`log_receipts`).
+ */
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { logReceipts, receipts } from "../../db/schema.ts";
+import { logReceipts, receipts } from "../schema.ts";
 
 export interface RecordedReceipt {
   readonly trackingCode: string;
@@ -11,8 +14,8 @@ export interface RecordedReceipt {
   readonly recordedAt: string;
 }
 
-export async function findReceipt(env: Env, trackingCode: string): Promise<RecordedReceipt | undefined> {
-  const row = await drizzle(env.DB).select().from(receipts).where(eq(receipts.trackingCode, trackingCode)).get();
+export async function findReceipt(db: D1Database, trackingCode: string): Promise<RecordedReceipt | undefined> {
+  const row = await drizzle(db).select().from(receipts).where(eq(receipts.trackingCode, trackingCode)).get();
   if (!row) return undefined;
   return {
     trackingCode: row.trackingCode,
@@ -25,9 +28,9 @@ export async function findReceipt(env: Env, trackingCode: string): Promise<Recor
 
 /** Where the ballot's entry sits in its election's audit log, once a published checkpoint holds it. */
 export async function findLogLeaf(
-  env: Env,
+  db: D1Database,
   trackingCode: string,
 ): Promise<{ electionId: string; leafIndex: number } | undefined> {
-  const row = await drizzle(env.DB).select().from(logReceipts).where(eq(logReceipts.trackingCode, trackingCode)).get();
+  const row = await drizzle(db).select().from(logReceipts).where(eq(logReceipts.trackingCode, trackingCode)).get();
   return row ? { electionId: row.electionId, leafIndex: row.leafIndex } : undefined;
 }

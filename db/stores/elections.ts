@@ -13,10 +13,10 @@
  */
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { elections } from "../../../db/schema.ts";
-import { parseDefinition, type ElectionDefinition } from "../../../lib/election/definition.ts";
-import type { CompiledElection } from "../../../lib/election/model.ts";
-import { err, ok, type Result } from "../../../lib/result.ts";
+import { parseDefinition, type ElectionDefinition } from "../../lib/election/definition.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
+import { err, ok, type Result } from "../../lib/result.ts";
+import { elections } from "../schema.ts";
 
 /** Long enough that a voting burst reads D1 once per isolate every few seconds, short enough
  *  that an administrator's correction before polls open shows everywhere within moments. */
@@ -31,12 +31,12 @@ function utc(instant: string): string {
 }
 
 /** The compiled election, or undefined when there is none with this id. */
-export async function getElection(env: Env, electionId: string): Promise<CompiledElection | undefined> {
+export async function getElection(db: D1Database, electionId: string): Promise<CompiledElection | undefined> {
   const hit = cache.get(electionId);
   if (hit && hit.expiresAt > Date.now()) return hit.election;
   cache.delete(electionId);
 
-  const row = await drizzle(env.DB)
+  const row = await drizzle(db)
     .select({ definitionJson: elections.definitionJson })
     .from(elections)
     .where(eq(elections.id, electionId))
@@ -47,7 +47,9 @@ export async function getElection(env: Env, electionId: string): Promise<Compile
   const stored: unknown = JSON.parse(row.definitionJson);
   const parsed = parseDefinition(stored);
   if (!parsed.ok) {
-    throw new Error(`stored definition of election ${electionId} no longer parses: ${JSON.stringify(parsed.error.slice(0, 5))}`);
+    throw new Error(
+      `stored definition of election ${electionId} no longer parses: ${JSON.stringify(parsed.error.slice(0, 5))}`,
+    );
   }
   cache.set(electionId, { election: parsed.value.election, expiresAt: Date.now() + CACHE_MS });
   return parsed.value.election;
@@ -58,7 +60,7 @@ export async function getElection(env: Env, electionId: string): Promise<Compile
  * replacement at the next version while the stored election's polls have not opened.
  */
 export async function saveElection(
-  env: Env,
+  db: D1Database,
   definition: ElectionDefinition,
   election: CompiledElection,
 ): Promise<Result<{ version: number; created: boolean }, "election_locked">> {
@@ -69,7 +71,7 @@ export async function saveElection(
     opensAt: utc(election.settings.polls.opensAt),
     closesAt: utc(election.settings.polls.closesAt),
   };
-  const rows = await drizzle(env.DB)
+  const rows = await drizzle(db)
     .insert(elections)
     .values({ ...values, version: 1 })
     .onConflictDoUpdate({
@@ -103,8 +105,8 @@ export interface StoredDefinition {
 }
 
 /** The stored definition document as loaded, for administrators and auditors. */
-export async function getStoredDefinition(env: Env, electionId: string): Promise<StoredDefinition | undefined> {
-  const row = await drizzle(env.DB)
+export async function getStoredDefinition(db: D1Database, electionId: string): Promise<StoredDefinition | undefined> {
+  const row = await drizzle(db)
     .select({
       definitionJson: elections.definitionJson,
       version: elections.version,
@@ -123,4 +125,10 @@ export async function getStoredDefinition(env: Env, electionId: string): Promise
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+/** Every election's id: officials' changes are logged to each election's audit log. */
+export async function electionIds(db: D1Database): Promise<string[]> {
+  const rows = await drizzle(db).select({ id: elections.id }).from(elections).all();
+  return rows.map((r) => r.id);
 }
