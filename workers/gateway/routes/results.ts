@@ -13,7 +13,7 @@ import { resultsView, type ResultsView } from "../../tally/results-view.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
-import { countRoll } from "../roll/count.ts";
+import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
 
 const ElectionIdParam = z.object({
@@ -92,7 +92,7 @@ const officialRoute = createRoute({
 
 async function currentResults(env: Env, election: CompiledElection, now: Date): Promise<ResultsView> {
   const aggregator = resultsAggregatorFor(env, election.id);
-  const [totals, roll] = await Promise.all([aggregator.results(), countRoll(env, election.id)]);
+  const [totals, roll] = await Promise.all([aggregator.results(), countRoll(env.DB, election.id)]);
   return resultsView(election, totals, roll, now);
 }
 

@@ -20,7 +20,7 @@ import { validateRollChunk } from "../../../lib/roll/validate.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
-import { countRoll } from "../roll/count.ts";
+import { countRoll } from "../../../db/stores/roll.ts";
 import { writeRollEntries } from "../roll/import.ts";
 import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
 
@@ -144,7 +144,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(summaryRoute, async (c) => {
     const { electionId } = c.req.valid("param");
     if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
-    const { total, byDistrict } = await countRoll(c.env, electionId);
+    const { total, byDistrict } = await countRoll(c.env.DB, electionId);
     return c.json({ electionId, total, byDistrict }, 200);
   });
 
