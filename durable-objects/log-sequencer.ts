@@ -107,6 +107,7 @@ import {
 } from "../lib/tlog/tiles.ts";
 import { logSigner, originOf } from "./log-key.ts";
 import { ensureSchema } from "./schema.ts";
+import { emitEvent } from "../lib/events.ts";
 
 /**
  * At most one checkpoint per second (DESIGN.md 3.6: "a short alarm"): about a second from a
@@ -395,14 +396,7 @@ export class LogSequencer extends DurableObject<Env> {
               // Reachable only if a retraction made before the close was delayed past the
               // publication (CVR_GRACE_MS): the record is public and cannot be taken back. The
               // auditor's recount will show this district one record over; say so loudly here.
-              console.error(
-                JSON.stringify({
-                  level: "error",
-                  event: "log_late_retraction",
-                  electionId: id,
-                  districtId: m.districtId,
-                }),
-              );
+              emitEvent("log_late_retraction", { electionId: id, districtId: m.districtId });
             }
             break;
           }
@@ -478,7 +472,7 @@ export class LogSequencer extends DurableObject<Env> {
       }
       return this.startCvrRound(true);
     });
-    console.log(JSON.stringify({ level: "info", event: "log_cvr_publication", electionId: id, ...result }));
+    emitEvent("log_cvr_publication", { electionId: id, ...result });
     await this.armSoon();
     return ok(result);
   }
@@ -564,15 +558,7 @@ export class LogSequencer extends DurableObject<Env> {
       this.failures = 0;
     } catch (error) {
       this.failures += 1;
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          event: "log_step_failed",
-          electionId: this.electionId(),
-          failures: this.failures,
-          error: String(error),
-        }),
-      );
+      emitEvent("log_step_failed", { electionId: this.electionId(), failures: this.failures, error: String(error) });
     }
     await this.scheduleNext();
   }
@@ -612,7 +598,7 @@ export class LogSequencer extends DurableObject<Env> {
     } catch (error) {
       if (error instanceof FatalLogError) {
         this.halted = error.message;
-        console.error(JSON.stringify({ level: "error", event: "log_halted", electionId, reason: error.message }));
+        emitEvent("log_halted", { electionId, reason: error.message });
         throw new FatalLogError(`the log is halted: ${error.message}`);
       }
       throw error;
@@ -754,14 +740,7 @@ export class LogSequencer extends DurableObject<Env> {
     if (log.staging_key) {
       // Not fatal: a leftover staging bundle is garbage, never read again.
       await this.env.AUDIT_LOG.delete(log.staging_key).catch((error: unknown) => {
-        console.warn(
-          JSON.stringify({
-            level: "warn",
-            event: "log_staging_delete_failed",
-            key: log.staging_key,
-            error: String(error),
-          }),
-        );
+        emitEvent("log_staging_delete_failed", { key: log.staging_key, error: String(error) });
       });
     }
   }
@@ -782,15 +761,7 @@ export class LogSequencer extends DurableObject<Env> {
     if (bundle.value.size !== log.size || bundle.value.checkpoint !== log.checkpoint) {
       throw new FatalLogError(`staging bundle ${log.staging_key} is not the one of checkpoint ${log.size}`);
     }
-    console.log(
-      JSON.stringify({
-        level: "info",
-        event: "log_publication_resumed",
-        electionId,
-        size: log.size,
-        from: log.published_size,
-      }),
-    );
+    emitEvent("log_publication_resumed", { electionId, size: log.size, from: log.published_size });
     await this.publish(electionId, bundle.value);
   }
 

@@ -14,6 +14,7 @@
  */
 import { BallotMessage } from "../lib/ballot/messages.ts";
 import { ballotQueueFor } from "./addresses.ts";
+import { emitEvent } from "../lib/events.ts";
 
 /** One sendBatch carries at most 100 messages (the Queues limit). */
 const FLUSH_BATCH = 100;
@@ -114,7 +115,7 @@ export class Outbox {
         } catch (error) {
           // Not fatal: the rows stay and the alarm retries with backoff.
           this.sql.exec(`UPDATE outbox SET attempts = attempts + 1 WHERE seq IN (${placeholders})`, ...group.seqs);
-          console.warn(JSON.stringify({ level: "warn", event: "outbox_flush_failed", error: String(error) }));
+          emitEvent("outbox_flush_failed", { error: String(error) });
           await this.ensureAlarm(Date.now() + RETRY_BASE_MS);
           return;
         }

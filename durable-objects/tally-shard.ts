@@ -47,6 +47,7 @@ import {
 import { parseShardName, tallyShardIndex } from "../lib/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
 import { resultsAggregatorFor } from "./addresses.ts";
+import { emitEvent } from "../lib/events.ts";
 
 /**
  * Results reach displays within a second of acceptance (DESIGN.md 3.5): queue wait (up to 1 s
@@ -308,16 +309,12 @@ export class TallyShard extends DurableObject<Env> {
       this.failedReports += 1;
       const pause = Math.min(REPORT_RETRY_BASE_MS * 2 ** (this.failedReports - 1), REPORT_RETRY_MAX_MS);
       this.nextReportAt = Date.now() + pause;
-      console.warn(
-        JSON.stringify({
-          level: "warn",
-          event: "tally_report_failed",
-          shard: shard.name,
-          version: shard.version,
-          retryInMs: pause,
-          error: String(error),
-        }),
-      );
+      emitEvent("tally_report_failed", {
+        shard: shard.name,
+        version: shard.version,
+        retryInMs: pause,
+        error: String(error),
+      });
       await this.ctx.storage.setAlarm(this.nextReportAt);
       return;
     }

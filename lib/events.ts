@@ -1,0 +1,145 @@
+/**
+ * The one registry of operational and security events: what the system tells its operators, apart
+ * from the public audit log (whose entries have their own registry, ENTRY_TYPES in
+ * lib/audit/entries.ts). Each event has a name, a level, whether it is operational or a security
+ * matter, and a sentence for the operator who reads it. Nothing writes an event that is not here,
+ * so the security monitor's rules (DESIGN 3.7) range over a closed set, and an operator can read
+ * the whole list of what may appear.
+ *
+ * Operational events go to the Worker's log as one JSON line each (`emitEvent`):
+ *   {"level": "...", "event": "<name>", ...fields}
+ * Security events are also stored as `security_events` rows (db/stores/security-events.ts), with
+ * the name as their kind. Names are written as they have always appeared in logs and rows:
+ * renaming one breaks the operators' searches and the monitor's rules, so names are frozen.
+ */
+
+type Level = "info" | "warn" | "error";
+
+interface EventSpec {
+  readonly level: Level;
+  readonly kind: "operational" | "security";
+  /** For the operator: what happened, and what follows from it. */
+  readonly sentence: string;
+}
+
+export const EVENTS = {
+  outbox_flush_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A voter ledger or paper ballot box could not hand its queued messages to a ballot queue; the messages stay in its outbox and are retried with backoff.",
+  },
+  ballot_message_unparseable: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "A ballot queue carried a message that does not parse; it goes to the dead-letter queue for an operator, never counted and never dropped.",
+  },
+  ballot_records_failed: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "Writing a batch's cast vote records and receipt statuses to D1 failed; the batch is retried (the writes are idempotent by ballot id).",
+  },
+  tally_shard_failed: {
+    level: "error",
+    kind: "operational",
+    sentence: "A tally shard refused or failed a batch; its messages are retried, and each ballot counts once.",
+  },
+  tally_report_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A tally shard could not report its totals to the election's results aggregator; it retries, and live results lag until it succeeds.",
+  },
+  dead_letter_failed: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "A message in the dead-letter queue could not be recorded or sent back; the dead-letter queue retries it.",
+  },
+  log_refused_batch: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "An election's audit log refused a batch (its pool is full, or the entries are invalid); the messages are not acknowledged and come back.",
+  },
+  log_append_failed: {
+    level: "error",
+    kind: "operational",
+    sentence: "Handing entries to an election's audit log failed; the messages are not acknowledged and come back.",
+  },
+  log_late_retraction: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "A retraction reached the audit log after its ballot's cast vote record was published; the published record stands, and the recount must take the retraction into account.",
+  },
+  log_cvr_publication: {
+    level: "info",
+    kind: "operational",
+    sentence: "The cast vote records of an election were published to its audit log, shuffled, after the close.",
+  },
+  log_step_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A publication step of an audit log failed (R2 or D1 refused); the sequencer finishes it from its staging bundle on the next attempt.",
+  },
+  log_halted: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "An audit log stopped publishing because its stored state contradicts what it published; nothing is lost, and an operator must look before it resumes.",
+  },
+  log_staging_delete_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence: "A published staging bundle could not be deleted from R2; it is garbage only, and is deleted later.",
+  },
+  log_publication_resumed: {
+    level: "info",
+    kind: "operational",
+    sentence: "An audit log resumed an interrupted publication from its staging bundle after a restart.",
+  },
+  "geofence-flagged-login": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A voter logged in from a country outside the election's geofence, which is set to flag rather than refuse.",
+  },
+  "paper-serial-reused": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station scanned a paper ballot whose serial was already accepted; the scan was refused. A copied ballot or a scanner fault.",
+  },
+  "result-sheet-conflict": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station submitted a result sheet that differs from the one it submitted before for the same sequence; the new one was refused.",
+  },
+} as const satisfies Record<string, EventSpec>;
+
+export type EventName = keyof typeof EVENTS;
+type KindOf<N extends EventName> = (typeof EVENTS)[N]["kind"];
+export type OperationalEventName = { [N in EventName]: KindOf<N> extends "operational" ? N : never }[EventName];
+export type SecurityEventName = { [N in EventName]: KindOf<N> extends "security" ? N : never }[EventName];
+
+/** Writes an operational event to the Worker's log as one JSON line, at its registered level. */
+export function emitEvent(name: OperationalEventName, fields: Readonly<Record<string, unknown>>): void {
+  const { level } = EVENTS[name];
+  const line = JSON.stringify({ level, event: name, ...fields });
+  switch (level) {
+    case "info":
+      console.log(line);
+      break;
+    case "warn":
+      console.warn(line);
+      break;
+    case "error":
+      console.error(line);
+      break;
+  }
+}
