@@ -10,11 +10,9 @@
  *
  * The first administrator is configuration: BOOTSTRAP_ADMIN_JWK, official id "bootstrap-admin".
  */
-import { and, eq, isNull } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from "jose";
 import { z } from "zod";
-import { officialKeys, officials } from "../../../db/schema.ts";
+import { findOfficialKey } from "../../../db/stores/officials.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
@@ -41,24 +39,11 @@ const AssertionClaims = z.object({
   exp: z.number(),
 });
 
-const PublicJwk = z.looseObject({ kty: z.string(), kid: z.string().optional() }).refine((k) => !("d" in k), {
-  message: "a public key must not carry private parts",
-});
-
 async function findKey(env: Env, config: Config, kid: string): Promise<RegisteredKey | undefined> {
   if (kid === config.BOOTSTRAP_ADMIN_JWK.kid) {
     return { officialId: BOOTSTRAP_ADMIN_ID, role: "administrator", jwk: config.BOOTSTRAP_ADMIN_JWK };
   }
-  const row = await drizzle(env.DB)
-    .select({ officialId: officials.id, role: officials.role, publicJwk: officialKeys.publicJwk })
-    .from(officialKeys)
-    .innerJoin(officials, eq(officials.id, officialKeys.officialId))
-    .where(and(eq(officialKeys.kid, kid), isNull(officialKeys.revokedAt), isNull(officials.revokedAt)))
-    .get();
-  if (!row) return undefined;
-  const jwk = PublicJwk.safeParse(JSON.parse(row.publicJwk));
-  if (!jwk.success) return undefined;
-  return { officialId: row.officialId, role: row.role, jwk: jwk.data };
+  return findOfficialKey(env.DB, kid);
 }
 
 export async function verifyOfficialAssertion(
@@ -103,5 +88,3 @@ export async function verifyOfficialAssertion(
   if (!first) return err("token_replayed");
   return ok({ officialId: key.officialId, role: key.role });
 }
-
-export { PublicJwk };

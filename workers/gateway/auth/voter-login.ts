@@ -11,9 +11,8 @@
  *   7. a session token bound to the election, the voter key and the ballot style.
  */
 import type { Context } from "hono";
-import { drizzle } from "drizzle-orm/d1";
-import { and, eq } from "drizzle-orm";
-import { securityEvents, voters } from "../../../db/schema.ts";
+import { voterDistrict } from "../../../db/stores/roll.ts";
+import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
 import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
@@ -61,26 +60,15 @@ export async function loginVoter(
   const { success } = await c.env.VOTER_LIMITER.limit({ key: `login:${electionId}:${voterKey}` });
   if (!success) return err("rate_limited");
 
-  const row = await drizzle(c.env.DB)
-    .select({ districtId: voters.districtId })
-    .from(voters)
-    .where(and(eq(voters.electionId, electionId), eq(voters.voterKey, voterKey)))
-    .get();
-  if (!row) return err("not_on_roll");
-  const ballotStyleId = election.ballotStyleByDistrict.get(row.districtId);
+  const districtId = await voterDistrict(c.env.DB, electionId, voterKey);
+  if (districtId === undefined) return err("not_on_roll");
+  const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
   if (!ballotStyleId) return err("no_ballot_style");
 
   if (fence.kind === "flagged") {
     // The monitor reads these; the voter is not told, the login goes on as the policy says.
     c.executionCtx.waitUntil(
-      drizzle(c.env.DB)
-        .insert(securityEvents)
-        .values({
-          electionId,
-          kind: "geofence-flagged-login",
-          detailJson: JSON.stringify({ country, districtId: row.districtId }),
-        })
-        .run(),
+      recordSecurityEvent(c.env.DB, electionId, "geofence-flagged-login", { country, districtId }),
     );
   }
 
@@ -88,7 +76,7 @@ export async function loginVoter(
     voterKey,
     electionId,
     ballotStyleId,
-    districtId: row.districtId,
+    districtId,
   });
   return ok({ token, session, geofence: fence.kind });
 }

@@ -3,10 +3,14 @@
  * add keys (rotation), revoke a key or a whole official. Private keys never reach the server.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, isNull } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { importJWK } from "jose";
-import { officialKeys, officials } from "../../../db/schema.ts";
+import {
+  addOfficialKey,
+  listOfficials,
+  registerOfficial,
+  revokeOfficial,
+  revokeOfficialKey,
+} from "../../../db/stores/officials.ts";
 import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { OfficialRole } from "../auth/tokens.ts";
@@ -181,26 +185,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     if (!(await importable(body.publicJwk))) {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
     }
-    const db = drizzle(c.env.DB);
-    if (await db.select({ id: officials.id }).from(officials).where(eq(officials.id, body.id)).get()) {
-      fail("official_exists");
-    }
-    if (
-      await db
-        .select({ kid: officialKeys.kid })
-        .from(officialKeys)
-        .where(eq(officialKeys.kid, body.publicJwk.kid))
-        .get()
-    ) {
-      fail("key_exists");
-    }
-    // One D1 batch is one transaction: the official never exists without its key.
-    await db.batch([
-      db.insert(officials).values({ id: body.id, role: body.role, displayName: body.displayName }),
-      db
-        .insert(officialKeys)
-        .values({ kid: body.publicJwk.kid, officialId: body.id, publicJwk: JSON.stringify(body.publicJwk) }),
-    ]);
+    orFail(await registerOfficial(c.env.DB, body));
     // Audit log: officials serve every election, so every election's log records the key.
     orFail(
       await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
@@ -216,23 +201,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(listOfficialsRoute, async (c) => {
-    const db = drizzle(c.env.DB);
-    const [rows, keys] = await db.batch([
-      db.select().from(officials).orderBy(officials.id),
-      db.select().from(officialKeys),
-    ]);
-    return c.json(
-      {
-        officials: rows.map((o) => ({
-          id: o.id,
-          role: o.role,
-          displayName: o.displayName,
-          revokedAt: o.revokedAt,
-          keys: keys.filter((k) => k.officialId === o.id).map((k) => ({ kid: k.kid, revokedAt: k.revokedAt })),
-        })),
-      },
-      200,
-    );
+    return c.json({ officials: await listOfficials(c.env.DB) }, 200);
   });
 
   app.openapi(addKeyRoute, async (c) => {
@@ -241,19 +210,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     if (!(await importable(publicJwk))) {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
     }
-    const db = drizzle(c.env.DB);
-    const official = await db
-      .select()
-      .from(officials)
-      .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
-      .get();
-    if (!official) fail("official_not_found");
-    if (
-      await db.select({ kid: officialKeys.kid }).from(officialKeys).where(eq(officialKeys.kid, publicJwk.kid)).get()
-    ) {
-      fail("key_exists");
-    }
-    await db.insert(officialKeys).values({ kid: publicJwk.kid, officialId, publicJwk: JSON.stringify(publicJwk) });
+    const official = orFail(await addOfficialKey(c.env.DB, officialId, publicJwk));
     orFail(
       await logEventEverywhere(c.env, `official-key-added/${publicJwk.kid}`, {
         type: "official-key-added",
@@ -270,12 +227,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(revokeKeyRoute, async (c) => {
     const { officialId, kid } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
-    const result = await drizzle(c.env.DB)
-      .update(officialKeys)
-      .set({ revokedAt })
-      .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
-      .run();
-    if (result.meta.changes !== 1) fail("key_not_found");
+    orFail(await revokeOfficialKey(c.env.DB, officialId, kid, revokedAt));
     orFail(
       await logEventEverywhere(c.env, `official-key-revoked/${kid}`, {
         type: "official-key-revoked",
@@ -290,12 +242,7 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(revokeOfficialRoute, async (c) => {
     const { officialId } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
-    const result = await drizzle(c.env.DB)
-      .update(officials)
-      .set({ revokedAt })
-      .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
-      .run();
-    if (result.meta.changes !== 1) fail("official_not_found");
+    orFail(await revokeOfficial(c.env.DB, officialId, revokedAt));
     orFail(
       await logEventEverywhere(c.env, `official-revoked/${officialId}`, {
         type: "official-revoked",
