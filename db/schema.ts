@@ -1,6 +1,7 @@
 /**
  * D1 tables (drizzle-orm). `migrations/` is generated from this file by `npm run db:generate`
- * (drizzle-kit); the migrations are what wrangler and the tests apply.
+ * (drizzle-kit); the migrations are what wrangler and the tests apply. Every statement on them
+ * lives in a store, one per thing, in db/stores/ (the log sequencer's log_receipts writer aside).
  *
  * National ids never appear here: voters are keyed by `voter_key`, the HMAC of the normalised
  * national id under the ROLL_HASH_KEY secret.
@@ -123,7 +124,7 @@ export const castVoteRecords = sqliteTable(
   },
   (t) => [
     index("cast_vote_records_by_election").on(t.electionId, t.districtId),
-    // Station reconciliation sums a station's paper ballots (workers/voting/reconciliation.ts).
+    // Station reconciliation sums a station's paper ballots (db/stores/paper.ts readReconciliation).
     index("cast_vote_records_by_station").on(t.electionId, t.stationId),
   ],
 );

@@ -17,12 +17,10 @@
  * refused request changes nothing; an accepted nonce stays claimed until well after its request
  * could pass step 7 anyway.
  */
-import { and, eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import type { MiddlewareHandler } from "hono";
 import { compactVerify, decodeProtectedHeader, importJWK } from "jose";
 import { z } from "zod";
-import { stationDistricts, stationKeys, stations } from "../../../db/schema.ts";
+import { stationCredential } from "../../../db/stores/stations.ts";
 import {
   bodyHash,
   STATION_REQUEST_SKEW_SECONDS,
@@ -84,28 +82,12 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     if (typeof kid !== "string" || kid === "") return respondError(c, "station_signature_invalid");
 
     const stationId = c.req.param("stationId") ?? "";
-    const db = drizzle(c.env.DB);
-    const [station, key, districts] = await db.batch([
-      db.select({ revokedAt: stations.revokedAt }).from(stations).where(eq(stations.id, stationId)),
-      db
-        .select({ publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt })
-        .from(stationKeys)
-        .where(and(eq(stationKeys.kid, kid), eq(stationKeys.stationId, stationId))),
-      db
-        .select({ districtId: stationDistricts.districtId })
-        .from(stationDistricts)
-        .where(eq(stationDistricts.stationId, stationId)),
-    ]);
-    const stationRow = station[0];
-    if (!stationRow) return respondError(c, "station_unknown");
-    if (stationRow.revokedAt !== null) return respondError(c, "station_revoked");
-    const keyRow = key[0];
-    if (!keyRow) return respondError(c, "station_key_unknown");
-    if (keyRow.revokedAt !== null) return respondError(c, "station_key_revoked");
+    const credential = await stationCredential(c.env.DB, stationId, kid);
+    if (!credential.ok) return respondError(c, credential.error);
 
     let claims: StationRequestClaims;
     try {
-      const publicKey = importedKey(keyRow.publicJwk);
+      const publicKey = importedKey(credential.value.publicJwk);
       if (!publicKey) return respondError(c, "station_key_unknown");
       const { payload } = await compactVerify(signature, await publicKey, { algorithms: ["EdDSA"] });
       const parsed = StationRequestClaims.safeParse(JSON.parse(decoder.decode(payload)));
@@ -143,7 +125,7 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
       return respondError(c, "station_request_replayed");
     }
 
-    c.set("station", { stationId, kid, districtIds: districts.map((d) => d.districtId).sort() });
+    c.set("station", { stationId, kid, districtIds: credential.value.districtIds });
     await next();
     return undefined;
   };

@@ -16,19 +16,11 @@
  *        and answered with the station's current reconciliation.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, gte, isNull, lte } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
-import { base64url } from "jose";
 import { logStationResults } from "../../audit/log.ts";
-import {
-  securityEvents,
-  sheetSigningKeys,
-  stationKeys,
-  stationSerialRanges,
-  voters,
-  resultSheets,
-} from "../../../db/schema.ts";
+import { isOtherStationsKey, qrKeyLookup, saveResultSheet, serialAssigned } from "../../../db/stores/paper.ts";
+import { voterDistrict } from "../../../db/stores/roll.ts";
+import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
@@ -36,14 +28,9 @@ import type { CompiledElection } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import type { QrError } from "../../../lib/qr/errors.ts";
-import {
-  decodeQrPayload,
-  verifyQrPayload,
-  type DecodedQrPayload,
-  type QrPayloadType,
-} from "../../../lib/qr/payload.ts";
+import { decodeQrPayload, verifyQrPayload, type DecodedQrPayload } from "../../../lib/qr/payload.ts";
 import { assertNever } from "../../../lib/result.ts";
-import { Ed25519PublicJwk, StationId, StationRequestId } from "../../../lib/station/ids.ts";
+import { StationId, StationRequestId } from "../../../lib/station/ids.ts";
 import { ledgerFor } from "../../../durable-objects/addresses.ts";
 import { paperBoxFor } from "../../../durable-objects/addresses.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
@@ -257,62 +244,6 @@ function qrFailure(error: QrError): never {
   }
 }
 
-const StoredJwk = Ed25519PublicJwk.pick({ x: true }).loose();
-
-function rawKey(publicJwk: string): Uint8Array {
-  // Written by the stations routes from a parsed Ed25519 JWK; a failure here is a bug.
-  return base64url.decode(StoredJwk.parse(JSON.parse(publicJwk)).x);
-}
-
-/**
- * The keys a payload may be signed with: the election authority's sheet keys for ballot sheets,
- * this station's device keys for what the station itself prints. Revoked keys are not answered.
- */
-function keyLookup(env: Env, electionId: string, stationId: string) {
-  const db = drizzle(env.DB);
-  return async (keyId: string, type: QrPayloadType): Promise<Uint8Array | undefined> => {
-    switch (type) {
-      case "ballot-sheet": {
-        const row = await db
-          .select({ publicJwk: sheetSigningKeys.publicJwk })
-          .from(sheetSigningKeys)
-          .where(
-            and(
-              eq(sheetSigningKeys.electionId, electionId),
-              eq(sheetSigningKeys.qrKeyId, keyId),
-              isNull(sheetSigningKeys.revokedAt),
-            ),
-          )
-          .get();
-        return row ? rawKey(row.publicJwk) : undefined;
-      }
-      case "marked-ballot":
-      case "result-sheet": {
-        const row = await db
-          .select({ publicJwk: stationKeys.publicJwk })
-          .from(stationKeys)
-          .where(
-            and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)),
-          )
-          .get();
-        return row ? rawKey(row.publicJwk) : undefined;
-      }
-      default:
-        return assertNever(type);
-    }
-  };
-}
-
-/** True when the key id is another station's device key: the payload came from elsewhere. */
-async function isOtherStationsKey(env: Env, keyId: string, stationId: string): Promise<boolean> {
-  const row = await drizzle(env.DB)
-    .select({ stationId: stationKeys.stationId })
-    .from(stationKeys)
-    .where(eq(stationKeys.qrKeyId, keyId))
-    .get();
-  return row !== undefined && row.stationId !== stationId;
-}
-
 async function readVerified(
   env: Env,
   election: CompiledElection,
@@ -321,12 +252,12 @@ async function readVerified(
 ): Promise<DecodedQrPayload> {
   const decoded = await decodeQrPayload(text, election);
   if (!decoded.ok) return qrFailure(decoded.error);
-  const verified = await verifyQrPayload(decoded.value, keyLookup(env, election.id, station.stationId));
+  const verified = await verifyQrPayload(decoded.value, qrKeyLookup(env.DB, election.id, station.stationId));
   if (!verified.ok) {
     if (
       verified.error.code === "unknown_key" &&
       decoded.value.type !== "ballot-sheet" &&
-      (await isOtherStationsKey(env, decoded.value.keyId, station.stationId))
+      (await isOtherStationsKey(env.DB, decoded.value.keyId, station.stationId))
     ) {
       return fail("foreign_ballot", "This payload was signed by another station's device.");
     }
@@ -343,18 +274,6 @@ function districtFor(election: CompiledElection, station: StationPrincipal, ball
   if (districtId === undefined)
     return fail("foreign_ballot", `This station does not serve a district of ballot style ${ballotStyleId}.`);
   return districtId;
-}
-
-async function recordSecurityEvent(
-  env: Env,
-  electionId: string,
-  kind: string,
-  detail: Record<string, unknown>,
-): Promise<void> {
-  await drizzle(env.DB)
-    .insert(securityEvents)
-    .values({ electionId, kind, detailJson: JSON.stringify(detail) })
-    .run();
 }
 
 async function sha256Hex(text: string): Promise<string> {
@@ -378,21 +297,17 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (body.identity.biometric && !body.identity.biometric.matched) return fail("identity_not_verified");
 
     const voterKey = await voterKeyOf(await rollHashSecret(c.env), nationalId.data);
-    const row = await drizzle(c.env.DB)
-      .select({ districtId: voters.districtId })
-      .from(voters)
-      .where(and(eq(voters.electionId, election.id), eq(voters.voterKey, voterKey)))
-      .get();
-    if (!row) return fail("not_on_roll");
-    if (!station.districtIds.includes(row.districtId)) return fail("station_wrong_district");
-    const ballotStyleId = election.ballotStyleByDistrict.get(row.districtId);
+    const districtId = await voterDistrict(c.env.DB, election.id, voterKey);
+    if (districtId === undefined) return fail("not_on_roll");
+    if (!station.districtIds.includes(districtId)) return fail("station_wrong_district");
+    const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
     if (!ballotStyleId) return fail("no_ballot_style");
 
     const outcome = await ledgerFor(c.env, election.id, voterKey).checkIn({
       electionId: election.id,
       voterKey,
       ballotStyleId,
-      districtId: row.districtId,
+      districtId,
       policy: election.settings.crossChannelPolicy,
       opensAtMs: Date.parse(election.settings.polls.opensAt),
       closesAtMs: Date.parse(election.settings.polls.closesAt),
@@ -420,7 +335,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         stationId: station.stationId,
         outcome: "issue-ballot" as const,
         ballotStyleId: outcome.value.issueBallotStyleId,
-        districtId: row.districtId,
+        districtId,
         cancelledOnlineBallot: outcome.value.cancelledOnlineBallot,
         replayed: outcome.value.replayed,
       },
@@ -456,18 +371,8 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
           ]);
         ({ serial, ballotStyleId, contests } = payload.fields);
         // The serial must be one this station's devices were assigned (lib/station/ids.ts SerialRange).
-        const assigned = await drizzle(c.env.DB)
-          .select({ first: stationSerialRanges.firstSerial })
-          .from(stationSerialRanges)
-          .where(
-            and(
-              eq(stationSerialRanges.stationId, station.stationId),
-              lte(stationSerialRanges.firstSerial, serial),
-              gte(stationSerialRanges.lastSerial, serial),
-            ),
-          )
-          .get();
-        if (!assigned) return fail("foreign_ballot", `Serial ${serial} is not in a range assigned to this station.`);
+        if (!(await serialAssigned(c.env.DB, station.stationId, serial)))
+          return fail("foreign_ballot", `Serial ${serial} is not in a range assigned to this station.`);
         break;
       }
       case "result-sheet":
@@ -500,7 +405,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       switch (outcome.error) {
         case "serial_already_used":
           // A QR replay (or a copied sheet): the monitor's to see.
-          await recordSecurityEvent(c.env, election.id, "paper-serial-reused", {
+          await recordSecurityEvent(c.env.DB, election.id, "paper-serial-reused", {
             stationId: station.stationId,
             serial,
             source: payload.type,
@@ -553,37 +458,24 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ballotsCast: sheet.ballotsCast,
       contests: sheet.contests,
     };
-    const db = drizzle(c.env.DB);
-    // The one write decides: the first sheet for (election, station) is stored, any other finds it.
-    const inserted = await db
-      .insert(resultSheets)
-      .values({
-        electionId: election.id,
+    // One write decides: the first sheet for (election, station) is stored, any other finds it.
+    const saved = await saveResultSheet(c.env.DB, {
+      electionId: election.id,
+      stationId: station.stationId,
+      payloadSha256,
+      payloadText: body.qr,
+      totals,
+    });
+    if (!saved.ok) {
+      await recordSecurityEvent(c.env.DB, election.id, "result-sheet-conflict", {
         stationId: station.stationId,
-        payloadSha256,
-        payloadText: body.qr,
-        totalsJson: JSON.stringify(totals),
-      })
-      .onConflictDoNothing()
-      .returning({ stationId: resultSheets.stationId });
-    let replayed = false;
-    if (inserted.length === 0) {
-      const stored = await db
-        .select({ payloadSha256: resultSheets.payloadSha256 })
-        .from(resultSheets)
-        .where(and(eq(resultSheets.electionId, election.id), eq(resultSheets.stationId, station.stationId)))
-        .get();
-      if (stored?.payloadSha256 !== payloadSha256) {
-        await recordSecurityEvent(c.env, election.id, "result-sheet-conflict", {
-          stationId: station.stationId,
-          storedSha256: stored?.payloadSha256 ?? null,
-          refusedSha256: payloadSha256,
-          refusedSequence: sheet.sequence,
-        });
-        return fail("result_sheet_conflict");
-      }
-      replayed = true;
+        storedSha256: saved.error.storedSha256,
+        refusedSha256: payloadSha256,
+        refusedSequence: sheet.sequence,
+      });
+      return fail("result_sheet_conflict");
     }
+    const { replayed } = saved.value;
     // Audit log: the sheet as signed. Keyed by station and sequence, so a station that repeats the
     // submission after a refused append (log_pool_full) logs it exactly once.
     const logged = await logStationResults(c.env, election.id, {
@@ -596,7 +488,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       payloadText: body.qr,
     });
     if (!logged.ok) return fail(logged.error);
-    const [reconciliation] = await reconcileStations(c.env, election, station.stationId);
+    const [reconciliation] = await reconcileStations(c.env.DB, election, station.stationId);
     if (!reconciliation) throw new Error("reconciling one station answered nothing");
     return c.json(
       {

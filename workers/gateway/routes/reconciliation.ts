@@ -4,9 +4,7 @@
  * the security monitor.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import { stations } from "../../../db/schema.ts";
+import { stationExists } from "../../../db/stores/stations.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { StationId } from "../../../lib/station/ids.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
@@ -110,7 +108,11 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
     const now = new Date();
     c.header("cache-control", "no-store");
     return c.json(
-      { electionId, computedAt: now.toISOString(), stations: await reconcileStations(c.env, election, undefined, now) },
+      {
+        electionId,
+        computedAt: now.toISOString(),
+        stations: await reconcileStations(c.env.DB, election, undefined, now),
+      },
       200,
     );
   });
@@ -119,9 +121,8 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
     const { electionId, stationId } = c.req.valid("param");
     const election = await getElection(c.env.DB, electionId);
     if (!election) return fail("election_not_found");
-    if (!(await drizzle(c.env.DB).select({ id: stations.id }).from(stations).where(eq(stations.id, stationId)).get()))
-      return fail("station_not_found");
-    const [report] = await reconcileStations(c.env, election, stationId);
+    if (!(await stationExists(c.env.DB, stationId))) return fail("station_not_found");
+    const [report] = await reconcileStations(c.env.DB, election, stationId);
     if (!report) throw new Error("reconciling one station answered nothing");
     c.header("cache-control", "no-store");
     return c.json(report, 200);
