@@ -6,17 +6,16 @@
  * `prove` and `recount` pass against the running system.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { z } from "zod";
-import { OfficialClient } from "../../cli/lib/api.ts";
 import { decodeEntry } from "../../lib/audit/entries.ts";
 import { parseInclusionProof, verifyInclusionBundle } from "../../lib/tlog/proof.ts";
-import { sampleLog, sequencingRate, startProofLatencyProbe } from "../../scripts/audit-log-metrics.ts";
-import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
-import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { sampleLog, sequencingRate, startProofLatencyProbe } from "../../bench/audit-log-metrics.ts";
+import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
+import { ROOT } from "../../scripts/system.ts";
+import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 
 const ELECTION = "audit-e2e-2026";
@@ -24,16 +23,10 @@ const VOTERS = 10;
 /** Long enough to start, load and cast everything with room to spare on a slow machine. */
 const POLLS_OPEN_MS = 60_000;
 
-let system: RunningSystem;
-let stateDir: string;
-let admin: OfficialClient;
+const system = withRunningSystem({ name: "e2e-audit", demo: true });
 let closesAt: number;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-audit-"));
-  system = await startSystem({ stateDir });
-  admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
-  await loadDemo(admin);
   const definition = z
     .looseObject({ settings: z.looseObject({}) })
     .parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
@@ -45,14 +38,12 @@ beforeAll(async () => {
     resultsVisibility: "after-close",
     polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
   };
-  await admin.call("POST", "/v1/admin/elections", { json: definition });
+  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
   const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
-  await admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, { text: csv, contentType: "text/csv" });
-});
-
-afterAll(async () => {
-  await system?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await system.admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, {
+    text: csv,
+    contentType: "text/csv",
+  });
 });
 
 interface Run {
@@ -130,8 +121,8 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
     .parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
 
   const receipts: z.infer<typeof Receipt>[] = [];
-  // The bench's measurements (scripts/audit-log-metrics.ts) run here too, so they keep working.
-  const before = await sampleLog(admin, ELECTION);
+  // The bench's measurements (bench/audit-log-metrics.ts) run here too, so they keep working.
+  const before = await sampleLog(system.admin, ELECTION);
   const probe = startProofLatencyProbe(system.baseUrl);
   const castTimed = async (auth: Record<string, string>, choice: number): Promise<void> => {
     const receipt = await castFor(auth, choice);
@@ -148,7 +139,7 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   const latency = await probe.finish();
   expect(latency).toEqual(expect.objectContaining({ samples: VOTERS + 1, missing: 0 }));
   expect(latency.p99Ms).toBeLessThan(20_000);
-  const rate = sequencingRate(before, await sampleLog(admin, ELECTION));
+  const rate = sequencingRate(before, await sampleLog(system.admin, ELECTION));
   expect(rate.entries).toBeGreaterThanOrEqual(VOTERS + 1);
   console.log(JSON.stringify({ proofLatency: latency, sequencing: rate }));
 
@@ -190,7 +181,7 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   expect(proved.stdout).toContain(`OK       ${receipts[3]?.trackingCode} is entry`);
 
   // While the polls are open the log verifies, but there is nothing to recount yet.
-  const state = join(stateDir, "auditor-state.json");
+  const state = join(system.stateDir, "auditor-state.json");
   const during = await auditor("verify", "--log", logUrl, "--key", vkey, "--state", state, "--no-progress");
   expect(during.stderr).toBe("");
   expect(during.code).toBe(0);
@@ -200,12 +191,12 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
 
   // Close, publish the records, wait for the log to hold them.
   await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 500)));
-  expect(await admin.call("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).toEqual({
+  expect(await system.admin.call("POST", `/v1/admin/elections/${ELECTION}/log/cast-vote-records`)).toEqual({
     round: 1,
     records: VOTERS,
   });
   await eventually(async () => {
-    const s = LogStatus.parse(await admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
+    const s = LogStatus.parse(await system.admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
     return s.castVoteRecords.published === VOTERS &&
       s.castVoteRecords.publishing === 0 &&
       s.pooled === 0 &&

@@ -4,42 +4,52 @@
  * a voter logs in through the dev issuer (by API, and in a real browser) and fetches their ballot.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import ts from "typescript";
+import { describe, expect, it } from "vitest";
+import { unstable_readConfig } from "wrangler";
 import { z } from "zod";
-import { OfficialClient } from "../../cli/lib/api.ts";
-import { DEMO_ELECTION_ID, demoVoters, loadDemo } from "../../scripts/demo.ts";
-import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { ROOT } from "../../scripts/system.ts";
 import { launchBrowser } from "./helpers/browser.ts";
+import { withRunningSystem } from "./helpers/system.ts";
 import { devIdToken } from "./helpers/voter.ts";
 
 const run = promisify(execFile);
-let system: RunningSystem;
-let stateDir: string;
+const system = withRunningSystem({ name: "e2e", demo: true, issuerVoters: 5 });
 
-beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-"));
-  const voters = await demoVoters(5);
-  system = await startSystem({
-    stateDir,
-    demoVoters: voters.map((v) => ({ nationalId: v.nationalId, label: v.nationalId })),
-  });
-  const client = new OfficialClient({
-    baseUrl: system.baseUrl,
-    officialId: "bootstrap-admin",
-    keyFile: system.adminKeyFile,
-  });
-  const loaded = await loadDemo(client);
-  expect(loaded.election).toBe("loaded");
+/** What the build test reads of wrangler.toml: the entry, and the Durable Object classes bound. */
+const WorkerConfig = z.object({
+  main: z.string().min(1),
+  durable_objects: z.object({
+    bindings: z.array(z.object({ class_name: z.string(), script_name: z.string().optional() })),
+  }),
 });
 
-afterAll(async () => {
-  await system?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-});
+/** The names an ES module exports, read from its syntax tree rather than matched in its text. */
+function moduleExports(fileName: string, text: string): string[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.JS);
+  const names: string[] = [];
+  for (const statement of source.statements) {
+    if (ts.isExportDeclaration(statement) && statement.exportClause && ts.isNamedExports(statement.exportClause)) {
+      names.push(...statement.exportClause.elements.map((e) => e.name.text));
+    } else if (ts.isExportAssignment(statement)) {
+      names.push("default");
+    } else if (ts.canHaveModifiers(statement)) {
+      const modifiers = ts.getModifiers(statement) ?? [];
+      if (!modifiers.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) continue;
+      if (modifiers.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword)) names.push("default");
+      else if ((ts.isClassDeclaration(statement) || ts.isFunctionDeclaration(statement)) && statement.name)
+        names.push(statement.name.text);
+      else if (ts.isVariableStatement(statement))
+        for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) names.push(d.name.text);
+    }
+  }
+  return names;
+}
 
 const Session = z.object({ sessionToken: z.string(), districtId: z.string(), ballotStyleId: z.string() });
 const Ballot = z.object({
@@ -90,18 +100,37 @@ describe("the foundation, end to end", () => {
     const { stdout } = await run(
       join(ROOT, "node_modules", ".bin", "node"),
       [join(ROOT, "cli", "admin.ts"), "roll", "summary", DEMO_ELECTION_ID],
-      {
-        env: { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile },
-      },
+      { env: system.cliEnv },
     );
     expect(stdout).toContain("1000");
   });
 
   it("the Worker builds for deployment (wrangler deploy --dry-run)", async () => {
-    const outdir = join(stateDir, "dist");
+    const outdir = join(system.stateDir, "dist");
     await run(join(ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "--outdir", outdir], {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_LOG_PATH: join(stateDir, "logs"), WRANGLER_SEND_METRICS: "false" },
+      env: { ...process.env, WRANGLER_LOG_PATH: join(system.stateDir, "logs"), WRANGLER_SEND_METRICS: "false" },
     });
+    // The bundle is named after the entry (main), and must export the Worker (its default) and
+    // every Durable Object class this Worker binds; a class bound from another Worker is not ours.
+    const config = WorkerConfig.parse(unstable_readConfig({ config: join(ROOT, "wrangler.toml") }));
+    const bundle = join(outdir, `${basename(config.main, extname(config.main))}.js`);
+    expect(existsSync(bundle), bundle).toBe(true);
+    const classes = config.durable_objects.bindings.filter((b) => b.script_name === undefined).map((b) => b.class_name);
+    expect(classes).toEqual(
+      expect.arrayContaining([
+        "ReplayGuard",
+        "VoterLedger",
+        "TallyShard",
+        "ResultsAggregator",
+        "LogSequencer",
+        "PaperBallotBox",
+      ]),
+    );
+    const exported = moduleExports(bundle, await readFile(bundle, "utf8"));
+    expect(
+      ["default", ...classes].filter((name) => !exported.includes(name)),
+      "missing from the bundle's exports",
+    ).toEqual([]);
   }, 120_000);
 });

@@ -6,14 +6,11 @@
  * scans it from a real QR image, scans a pre-printed sheet with the scanner's marks, and submits
  * its signed result sheet; the results and the reconciliation show it.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import { z } from "zod";
-import { ApiCallError, OfficialClient } from "../../cli/lib/api.ts";
+import { ApiCallError } from "../../cli/lib/api.ts";
 import type { ContestMarks } from "../../lib/ballot/messages.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
@@ -22,31 +19,20 @@ import { qrSignerFromJwk, type QrSigner } from "../../lib/qr/keys.ts";
 import { encodeBallotSheet, encodeMarkedBallot, encodeResultSheet } from "../../lib/qr/payload.ts";
 import { qrPng } from "../../lib/qr/render.ts";
 import { StationCallError, StationClient } from "../../lib/station-client/client.ts";
-import { DEMO_ELECTION_ID, demoVoters, loadDemo } from "../../scripts/demo.ts";
-import { startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 
-let system: RunningSystem;
-let stateDir: string;
-let admin: OfficialClient;
+const system = withRunningSystem({ name: "e2e-paper", demo: true });
 let election: CompiledElection;
 
 beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-paper-"));
-  system = await startSystem({ stateDir });
-  admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
-  await loadDemo(admin);
   const stored = z
     .object({ definition: z.unknown() })
-    .parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
+    .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
   const parsed = parseDefinition(stored.definition);
   if (!parsed.ok) throw new Error("the demo definition does not parse");
   election = parsed.value.election;
-});
-
-afterAll(async () => {
-  await system?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
 const Results = z.object({
@@ -82,7 +68,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   // --- The administrator registers the station and the authority's sheet key.
   const stationId = "e2e-north-1";
   const device = await generateSigningKey(`${stationId}-k1`);
-  await admin.call("POST", "/v1/admin/stations", {
+  await system.admin.call("POST", "/v1/admin/stations", {
     json: {
       id: stationId,
       name: "North District, polling station 1",
@@ -92,7 +78,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
     },
   });
   const authority = await generateSigningKey("authority-sheets-e2e");
-  await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
+  await system.admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
     json: { publicJwk: authority.publicJwk },
   });
 
@@ -100,7 +86,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   const deviceSigner = await signer(device.privateJwk);
   const authoritySigner = await signer(authority.privateJwk);
 
-  const before = Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
+  const before = Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
   const north = (await demoVoters(50)).filter((v) => v.districtId === "district-north").slice(0, 3);
   const [first, second, third] = north;
   if (!first || !second || !third) throw new Error("the demo roll has too few north voters");
@@ -166,7 +152,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
 
   // --- The results count both paper ballots.
   const after = await eventually(async () => {
-    const now = Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
+    const now = Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
     return now.turnout.ballotsCounted === before.turnout.ballotsCounted + 2 ? now : undefined;
   });
   const votes = (r: z.infer<typeof Results>, contestId: string, optionId: string): number =>
@@ -183,7 +169,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   });
   await eventually(async () => {
     const r = Reconciliation.parse(
-      await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`),
+      await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`),
     );
     return r.system.checkIns === 2 && r.system.ballotsScanned === 2 ? r : undefined;
   });
@@ -235,7 +221,7 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
 
   const report = z
     .object({ stations: z.array(z.object({ stationId: z.string(), consistent: z.boolean() })) })
-    .parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation`));
+    .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation`));
   expect(report.stations.find((s) => s.stationId === stationId)?.consistent).toBe(true);
 
   // --- A checked-in voter can no longer vote online (first-wins).
@@ -248,9 +234,9 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
   expect(online.status).toBe(409);
 
   // The registry shows the station; an unknown one is a 404.
-  await expect(admin.call("GET", `/v1/admin/stations/${stationId}`)).resolves.toMatchObject({
+  await expect(system.admin.call("GET", `/v1/admin/stations/${stationId}`)).resolves.toMatchObject({
     id: stationId,
     districtIds: ["district-north"],
   });
-  await expect(admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
+  await expect(system.admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
 });

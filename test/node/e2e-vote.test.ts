@@ -4,34 +4,16 @@
  * the ballot, cast, check the receipt (signature, check URL, the QR code decoded from its PNG), and
  * see the results change.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { z } from "zod";
-import { OfficialClient } from "../../cli/lib/api.ts";
-import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
-import { startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
+import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 
-let system: RunningSystem;
-let stateDir: string;
-let admin: OfficialClient;
-
-beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), "election-e2e-vote-"));
-  system = await startSystem({ stateDir });
-  admin = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
-  await loadDemo(admin);
-});
-
-afterAll(async () => {
-  await system?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-});
+const system = withRunningSystem({ name: "e2e-vote", demo: true });
 
 const Ballot = z.object({
   ballotStyleId: z.string(),
@@ -57,7 +39,7 @@ const Results = z.object({
 });
 
 async function results(): Promise<z.infer<typeof Results>> {
-  return Results.parse(await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
+  return Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
 }
 
 async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {

@@ -5,41 +5,26 @@
  * file with bad rows checks what the operator sees then: the lines, the reasons, exit status 1.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { z } from "zod";
-import { OfficialClient } from "../../cli/lib/api.ts";
 import { RollSummary } from "../../lib/roll/format.ts";
-import { DEMO_ELECTION_ID, loadDemo } from "../../scripts/demo.ts";
-import { ROOT, startSystem, type RunningSystem } from "../../scripts/system.ts";
+import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
+import { ROOT } from "../../scripts/system.ts";
+import { withRunningSystem } from "./helpers/system.ts";
 
 const run = promisify(execFile);
 const NODE = join(ROOT, "node_modules", ".bin", "node");
 const ADMIN = join(ROOT, "cli", "admin.ts");
 const ROWS = 1_000_000;
 
-let system: RunningSystem;
-let stateDir: string;
-let client: OfficialClient;
-
-beforeAll(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), "election-roll-million-"));
-  system = await startSystem({ stateDir });
-  client = new OfficialClient({ baseUrl: system.baseUrl, officialId: "bootstrap-admin", keyFile: system.adminKeyFile });
-  await loadDemo(client);
-});
-
-afterAll(async () => {
-  await system?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
-});
+const system = withRunningSystem({ name: "roll-million", demo: true });
 
 it(`imports ${ROWS} voters with the CLI, in chunks, with counts that add up`, async () => {
-  const file = join(stateDir, "roll-million.csv");
-  const env = { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile };
+  const file = join(system.stateDir, "roll-million.csv");
+  const env = system.cliEnv;
   await run(
     NODE,
     [
@@ -77,7 +62,7 @@ it(`imports ${ROWS} voters with the CLI, in chunks, with counts that add up`, as
   if (!/sent again/.test(stdout)) expect(written).toBe(ROWS);
 
   // The demo roll's 1,000 voters were there already; the bulk ids are new and spread in turn.
-  const summary = RollSummary.parse(await client.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll`));
+  const summary = RollSummary.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll`));
   expect(summary.total).toBe(ROWS + 1000);
   expect(summary.byDistrict).toEqual({
     "district-east": 333_333 + 333,
@@ -87,7 +72,7 @@ it(`imports ${ROWS} voters with the CLI, in chunks, with counts that add up`, as
 }, 900_000);
 
 it("shows the operator each rejected row's line and reason, and exits 1", async () => {
-  const file = join(stateDir, "roll-bad.csv");
+  const file = join(system.stateDir, "roll-bad.csv");
   const rows = [
     "district,national_id",
     "district-north,CLI-0001",
@@ -98,7 +83,7 @@ it("shows the operator each rejected row's line and reason, and exits 1", async 
   ];
   for (let i = 0; i < 30; i++) rows.push(`district-mars,CLI-1${String(i).padStart(3, "0")}`);
   await writeFile(file, `${rows.join("\n")}\n`);
-  const env = { ...process.env, ELECTION_API: system.baseUrl, ELECTION_OFFICIAL_KEY: system.adminKeyFile };
+  const env = system.cliEnv;
   const failed = await run(NODE, [ADMIN, "roll", "import", DEMO_ELECTION_ID, file, "--chunk-rows", "2"], { env }).then(
     () => undefined,
     (error: unknown) => error,

@@ -2,8 +2,11 @@
 import { z } from "zod";
 import type { RunningSystem } from "../../../scripts/system.ts";
 
+/** What a voter reaches of the running system: the Worker and the dev eID issuer. */
+type VoterSide = Pick<RunningSystem, "baseUrl" | "issuer">;
+
 /** An ID token for `nationalId` from the dev eID issuer, as its login page would give. */
-export async function devIdToken(system: RunningSystem, nationalId: string): Promise<string> {
+export async function devIdToken(system: VoterSide, nationalId: string): Promise<string> {
   const res = await fetch(`${system.issuer.url}/dev/id-token`, {
     method: "POST",
     body: JSON.stringify({ nationalId }),
@@ -13,7 +16,7 @@ export async function devIdToken(system: RunningSystem, nationalId: string): Pro
 
 /** Logs the voter in through the gateway; returns the Authorization header for voter routes. */
 export async function voterAuth(
-  system: RunningSystem,
+  system: VoterSide,
   electionId: string,
   nationalId: string,
 ): Promise<{ authorization: string }> {
