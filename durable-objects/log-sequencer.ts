@@ -92,7 +92,7 @@ import {
 import { decodeStaging, encodeStaging, stagingDigest, type StagingBundle } from "../lib/audit/staging.ts";
 import { chunksOf } from "../lib/d1-limits.ts";
 import { ElectionId } from "../lib/election/settings.ts";
-import { err, ok, type Result } from "../lib/result.ts";
+import { err, ok, type Result, assertNever } from "../lib/result.ts";
 import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { bytesEqual, hexEncode } from "../lib/bytes.ts";
 import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency } from "../lib/tlog/merkle.ts";
@@ -403,10 +403,8 @@ export class LogSequencer extends DurableObject<Env> {
           case "check-in":
             pool(`check-in/${m.checkInId}`, checkInEntry(m), null);
             break;
-          default: {
-            const never: never = m;
-            throw new Error(`unknown message ${JSON.stringify(never)}`);
-          }
+          default:
+            assertNever(m);
         }
       }
       return { pooled, duplicates };

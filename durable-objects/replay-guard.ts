@@ -1,6 +1,6 @@
 /**
- * ReplayGuard: remembers one-time identifiers (ID-token ids, official assertion ids, later
- * station request nonces) until they expire, so that each is accepted exactly once.
+ * ReplayGuard: remembers one-time identifiers (ID-token ids, official assertion ids, station
+ * request nonces) until they expire, so that each is accepted exactly once.
  *
  * Invariants:
  * - `claim` decides with synchronous SQL and no await before it: two concurrent claims of the

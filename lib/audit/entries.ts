@@ -60,7 +60,7 @@
  */
 import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result, assertNever } from "../result.ts";
 import { Channel, CrossChannelPolicy, OfficialRole, ResultsVisibility, RetractionReason } from "../vocabulary.ts";
 import { hexDecode, hexEncode } from "../bytes.ts";
 
@@ -480,10 +480,8 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       }
       break;
     }
-    default: {
-      const never: never = entry;
-      throw new Error(`unknown entry ${JSON.stringify(never)}`);
-    }
+    default:
+      assertNever(entry);
   }
   return w.done();
 }

@@ -21,6 +21,7 @@ import { z } from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
 import { addContest, contestList, sumTotals, type ContestCounter, type ElectionTotals } from "../tally/totals.ts";
 import { ENTRY_TYPES, type EntryTypeName, type LogEntry, type LogEntryOf } from "./entries.ts";
+import { assertNever } from "../result.ts";
 
 export interface AuditFindings {
   /** Entries of each type. */
@@ -128,10 +129,8 @@ export class LogAuditor {
       case "official-key-revoked":
       case "official-revoked":
         break;
-      default: {
-        const never: never = entry;
-        throw new Error(`unknown entry ${JSON.stringify(never)}`);
-      }
+      default:
+        assertNever(entry);
     }
   }
 

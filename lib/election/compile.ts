@@ -20,7 +20,7 @@
  *   options are in the contest's ContestSelection order on every style.
  */
 import type { Problem } from "../errors.ts";
-import { err, ok, type Result } from "../result.ts";
+import { err, ok, type Result, assertNever } from "../result.ts";
 import type { BallotStyle, CompiledElection, Contest, ContestOption, District } from "./model.ts";
 import type * as Nist from "./nist.ts";
 import { textOf } from "./nist.ts";
@@ -424,10 +424,8 @@ export function compileElection(
           message: `${contest["@type"].replace("ElectionResults.", "")} is not supported; use CandidateContest or BallotMeasureContest`,
         });
         break;
-      default: {
-        const unreachable: never = contest;
-        throw new Error(`unexpected contest ${JSON.stringify(unreachable)}`);
-      }
+      default:
+        assertNever(contest);
     }
     if (compiled && !contests.has(compiled.id)) {
       contests.set(compiled.id, compiled);

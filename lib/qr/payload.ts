@@ -59,7 +59,7 @@ import { validateBallot } from "../ballot/validate.ts";
 import type { CompiledElection, Contest } from "../election/model.ts";
 import { ElectionId } from "../election/settings.ts";
 import { bytesEqual, hexEncode } from "../bytes.ts";
-import { err, ok, type Result } from "../result.ts";
+import { assertNever, err, ok, type Result } from "../result.ts";
 import type { ContestTotals } from "../tally/totals.ts";
 import { decodeBase45, encodeBase45 } from "./base45.ts";
 import { ByteReader, ByteWriter, FieldError } from "./bytes.ts";
@@ -502,7 +502,7 @@ function readStructure(bytes: Uint8Array): Result<RawPayload, QrError> {
         raw = { type, body: readResultSheet(reader) };
         break;
       default:
-        return assertNeverType(type);
+        return assertNever(type);
     }
     const keyId = hexEncode(reader.raw(QR_KEY_ID_BYTES));
     const signedLength = reader.position;
@@ -514,10 +514,6 @@ function readStructure(bytes: Uint8Array): Result<RawPayload, QrError> {
     if (error instanceof FieldError) return err(qrError(error.code, error.detail, { offset: error.offset }));
     throw error;
   }
-}
-
-function assertNeverType(type: never): never {
-  throw new Error(`unhandled payload type ${String(type)}`);
 }
 
 function resolveMarkedBallot(raw: RawMarkedBallot, election: CompiledElection): Result<MarkedBallotFields, QrError> {
@@ -652,7 +648,7 @@ export async function decodeQrBytes(
       return fields.ok ? ok({ type: raw.type, fields: fields.value, ...envelope }) : fields;
     }
     default:
-      return assertNeverType(raw);
+      return assertNever(raw);
   }
 }
 
