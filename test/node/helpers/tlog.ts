@@ -3,7 +3,8 @@
  * recursive definitions (MTH, PATH, SUBPROOF) and the tlog-tiles formula, sharing no code with
  * lib/tlog beyond the two hash functions.
  */
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey } from "node:crypto";
+import { verifierKey } from "../../../lib/tlog/note.ts";
 
 export type Bytes = Uint8Array;
 
@@ -113,4 +114,18 @@ export function* flips(bytes: Bytes, mask = 0x01): Generator<{ at: number; bytes
 export function* textFlips(text: string, mask = 0x01): Generator<{ at: number; text: string }> {
   const decoder = new TextDecoder("utf-8"); // not fatal: bad UTF-8 becomes U+FFFD
   for (const { at, bytes } of flips(new TextEncoder().encode(text), mask)) yield { at, text: decoder.decode(bytes) };
+}
+
+/** PKCS#8 wrapping of a raw Ed25519 private key (RFC 8410): this prefix, then the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** The signed-note verifier key for the Ed25519 key whose seed is `seed`, derived by node:crypto. */
+export function verifierKeyOfSeed(origin: string, seed: Bytes): string {
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const jwk = createPublicKey(privateKey).export({ format: "jwk" });
+  return verifierKey(origin, new Uint8Array(Buffer.from(jwk.x ?? "", "base64url")));
 }
