@@ -22,11 +22,7 @@ export function officialCommands(): Command {
     .command("add")
     .description("Register an official with a role and a public key.")
     .argument("<id>", "the official's id")
-    .addOption(
-      new Option("--role <role>", "the role")
-        .choices(OfficialRole.options)
-        .makeOptionMandatory(),
-    )
+    .addOption(new Option("--role <role>", "the role").choices(OfficialRole.options).makeOptionMandatory())
     .requiredOption("--name <name>", "display name")
     .requiredOption("--public-key <file>", "the official's public JWK file")
     .action(async (id: string, opts: { role: string; name: string; publicKey: string }) => {

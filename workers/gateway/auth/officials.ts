@@ -16,7 +16,7 @@ import { findOfficialKey } from "../../../db/stores/officials.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
-import type { OfficialRole } from "./tokens.ts";
+import type { OfficialRole } from "../../../lib/vocabulary.ts";
 
 import { ASSERTION_AUDIENCE } from "../../../lib/identity/assertion.ts";
 export const BOOTSTRAP_ADMIN_ID = "bootstrap-admin";

@@ -15,6 +15,7 @@ import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
+import { CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
 
 /** A national definition with every candidate, in several languages, is a few hundred KB. */
 export const MAX_DEFINITION_BYTES = 2 * 1024 * 1024;
@@ -70,8 +71,8 @@ const PublicElectionSchema = z
     name: z.string(),
     polls: Polls,
     policies: z.object({
-      crossChannelPolicy: z.enum(["first-wins", "paper-supersedes"]),
-      resultsVisibility: z.enum(["live", "after-close"]),
+      crossChannelPolicy: CrossChannelPolicy,
+      resultsVisibility: ResultsVisibility,
     }),
     districts: z.array(z.object({ id: z.string(), name: z.string() })),
     contests: z.array(ContestSchema),

@@ -13,7 +13,7 @@ import {
 } from "../../../db/stores/officials.ts";
 import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
 import { requireOfficial } from "../auth/middleware.ts";
-import { OfficialRole } from "../auth/tokens.ts";
+import { OfficialRole } from "../../../lib/vocabulary.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
 import { jwkThumbprintHex, logEventEverywhere, logTime } from "../../audit/log.ts";
 
