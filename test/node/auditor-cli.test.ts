@@ -4,33 +4,14 @@
  * any tile, entry bundle or the checkpoint; a dropped or reordered entry; an older checkpoint; a
  * wrong key; results that differ from the records; entries that break the log's rules.
  */
-import { execFile } from "node:child_process";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LogEntry } from "../../lib/audit/entries.ts";
 import { encodeEntryBundle, decodeEntryBundle } from "../../lib/tlog/tiles.ts";
-import { ROOT } from "../../scripts/system.ts";
 import { newLogKey, sampleElection, writeLogCopy, type LogKey, type SampleElection } from "./helpers/audit-log-copy.ts";
-
-const NODE = join(ROOT, "node_modules", ".bin", "node");
-const CLI = join(ROOT, "cli", "auditor.ts");
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function auditor(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(NODE, [CLI, ...args], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { runAuditor, type Run } from "./helpers/run.ts";
 
 let work: string;
 let pristine: string;
@@ -79,24 +60,24 @@ afterAll(async () => {
 describe("on an honest copy", () => {
   it("verify passes and pins the key and checkpoint in the state file", async () => {
     const state = join(work, "state.json");
-    const run = await auditor("verify", "--log", pristine, "--key", key.verifierKey, "--state", state);
+    const run = await runAuditor("verify", "--log", pristine, "--key", key.verifierKey, "--state", state);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`size     ${sample.entries.length}`);
     expect(run.stdout).toContain("OK       the log verifies");
-    const again = await auditor("verify", "--log", pristine, "--state", state);
+    const again = await runAuditor("verify", "--log", pristine, "--state", state);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain("(from state file)");
   });
 
   it("verify with the key fetched from the log warns that it is not pinned", async () => {
-    const run = await auditor("verify", "--log", pristine);
+    const run = await runAuditor("verify", "--log", pristine);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("warning  the key came from the log it checks");
   });
 
   it("recount matches the published results", async () => {
-    const run = await auditor("recount", "--log", pristine, "--key", key.verifierKey, "--results", resultsFile);
+    const run = await runAuditor("recount", "--log", pristine, "--key", key.verifierKey, "--results", resultsFile);
     expect(run.stderr).toBe("");
     expect(run.stdout).toContain(`recount  ${sample.counted.length} cast vote records in 2 district(s)`);
     expect(run.code).toBe(0);
@@ -104,19 +85,19 @@ describe("on an honest copy", () => {
 
   it("prove finds every kind of receipt and checks its inclusion", async () => {
     const code = sample.counted[10] ?? "";
-    const run = await auditor("prove", code, "--log", pristine, "--key", key.verifierKey);
+    const run = await runAuditor("prove", code, "--log", pristine, "--key", key.verifierKey);
     expect(run.stderr).toBe("");
     expect(run.stdout).toMatch(new RegExp(`OK +${code} is entry \\d+ of the log`));
-    const unknown = await auditor("prove", "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "--log", pristine, "--key", key.verifierKey);
+    const unknown = await runAuditor("prove", "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "--log", pristine, "--key", key.verifierKey);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("no ballot entry in the log");
   });
 
   it("consistency proves the final checkpoint extends an older one, and refuses the reverse", async () => {
-    const ok = await auditor("consistency", firstCheckpoint, join(pristine, "checkpoint"), "--key", key.verifierKey);
+    const ok = await runAuditor("consistency", firstCheckpoint, join(pristine, "checkpoint"), "--key", key.verifierKey);
     expect(ok.stderr).toBe("");
     expect(ok.stdout).toContain(`OK       size ${sample.entries.length} extends size 200`);
-    const reversed = await auditor(
+    const reversed = await runAuditor(
       "consistency",
       join(pristine, "checkpoint"),
       firstCheckpoint,
@@ -137,17 +118,17 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     for (const path of tileFiles) {
       const dir = await copy();
       await flipByte(join(dir, path), (n) => Math.floor(n / 2) + 1);
-      const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
+      const run = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
       expect(run.code, path).toBe(1);
       expect(run.stderr, path).toContain(`auditor: FAILED: ${path}`);
     }
   });
 
   it("a flipped byte in the checkpoint breaks its signature", async () => {
-    for (const at of [(n: number) => 5, (n: number) => n - 30]) {
+    for (const at of [(_n: number) => 5, (n: number) => n - 30]) {
       const dir = await copy();
       await flipByte(join(dir, "checkpoint"), at);
-      const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
+      const run = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/FAILED: the checkpoint at .* does not verify/);
     }
@@ -159,7 +140,7 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     const entries = decodeEntryBundle(new Uint8Array(await readFile(path)));
     if (!entries.ok) throw new Error(entries.error);
     await writeFile(path, encodeEntryBundle(entries.value.filter((_, i) => i !== 17)));
-    const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
+    const run = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       "FAILED: tile/entries/000: entry bundle has 255 entries, expected 256 (entries dropped or added)",
@@ -174,7 +155,7 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     const swapped = [...entries.value];
     [swapped[3], swapped[4]] = [swapped[4] ?? new Uint8Array(), swapped[3] ?? new Uint8Array()];
     await writeFile(path, encodeEntryBundle(swapped));
-    const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
+    const run = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       "FAILED: tile/entries/001 was altered: its entry 3 (log index 259) is not the one the signed tree holds",
@@ -184,7 +165,7 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
   it("an older checkpoint served with newer tiles", async () => {
     const dir = await copy();
     await cp(firstCheckpoint, join(dir, "checkpoint"));
-    const run = await auditor("verify", "--log", dir, "--key", key.verifierKey);
+    const run = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /FAILED: the copy holds tile\/.*, which only a tree of at least \d+ entries has, but the checkpoint says 200: the checkpoint is older than the log/,
@@ -193,12 +174,12 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
 
   it("an older checkpoint than the one the state file remembers", async () => {
     const state = join(work, "state-rollback.json");
-    expect((await auditor("verify", "--log", pristine, "--key", key.verifierKey, "--state", state)).code).toBe(0);
+    expect((await runAuditor("verify", "--log", pristine, "--key", key.verifierKey, "--state", state)).code).toBe(0);
     // A copy of the log as it was at size 200, complete and self-consistent.
     const old = join(work, "old-copy");
     await writeLogCopy(old, sample.entries.slice(0, 200), [200], key);
     await cp(firstCheckpoint, join(old, "checkpoint"));
-    const run = await auditor("verify", "--log", old, "--state", state);
+    const run = await runAuditor("verify", "--log", old, "--state", state);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /the log's checkpoint \(size 200\) is older than the checkpoint this auditor verified before \(size \d+\): the log went back/,
@@ -207,7 +188,7 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
 
   it("another key", async () => {
     const other = await newLogKey();
-    const run = await auditor("verify", "--log", pristine, "--key", other.verifierKey);
+    const run = await runAuditor("verify", "--log", pristine, "--key", other.verifierKey);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("does not verify: note has no signature from a known key");
   });
@@ -222,7 +203,7 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     option.votes += 1;
     const file = join(work, "results-changed.json");
     await writeFile(file, JSON.stringify(changed));
-    const run = await auditor("recount", "--log", pristine, "--key", key.verifierKey, "--results", file);
+    const run = await runAuditor("recount", "--log", pristine, "--key", key.verifierKey, "--results", file);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(
       `contest ${contest.id}, option ${option.id}: the log's records count ${option.votes - 1}, the published results ${option.votes}`,
@@ -234,7 +215,7 @@ describe("entries that break the log's rules", () => {
   async function verifyEntries(entries: LogEntry[]): Promise<Run> {
     const dir = join(work, `rules-${crypto.randomUUID()}`);
     await writeLogCopy(dir, entries, [entries.length], key);
-    return auditor("verify", "--log", dir, "--key", key.verifierKey);
+    return runAuditor("verify", "--log", dir, "--key", key.verifierKey);
   }
 
   it("a cast vote record before the polls closed (the secrecy rule)", async () => {

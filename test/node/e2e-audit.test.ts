@@ -5,7 +5,6 @@
  * key, the polls close, the cast vote records are published, and the auditor CLI's `verify`,
  * `prove` and `recount` pass against the running system.
  */
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, expect, it } from "vitest";
@@ -17,6 +16,7 @@ import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
+import { runAuditor, eventually } from "./helpers/run.ts";
 
 const ELECTION = "audit-e2e-2026";
 const VOTERS = 10;
@@ -45,35 +45,6 @@ beforeAll(async () => {
     contentType: "text/csv",
   });
 });
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function auditor(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      join(ROOT, "node_modules", ".bin", "node"),
-      [join(ROOT, "cli", "auditor.ts"), ...args],
-      { cwd: ROOT, timeout: 120_000 },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const Ballot = z.object({
   contests: z.array(
@@ -145,12 +116,16 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
 
   // Every receipt resolves to a leaf and an inclusion proof against a signed checkpoint.
   for (const receipt of receipts) {
-    const checked = await eventually(async () => {
-      const res = await fetch(`${system.baseUrl}/v1/receipts/${receipt.trackingCode}`);
-      if (res.status === 404) return undefined; // not recorded by the tally consumer yet
-      const body = Checked.parse(await res.json());
-      return body.log ? body : undefined;
-    });
+    const checked = await eventually(
+      async () => {
+        const res = await fetch(`${system.baseUrl}/v1/receipts/${receipt.trackingCode}`);
+        if (res.status === 404) return undefined; // not recorded by the tally consumer yet
+        const body = Checked.parse(await res.json());
+        return body.log ? body : undefined;
+      },
+      30_000,
+      250,
+    );
     const text = await (await fetch(checked.log?.proofUrl ?? "")).text();
     const bundle = parseInclusionProof(text);
     if (!bundle.ok || !bundle.value.extraData) throw new Error(`no proof for ${receipt.trackingCode}`);
@@ -166,7 +141,7 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   ).toBe("superseded");
 
   // The CLI checks a receipt too, fetching its proof from the API.
-  const proved = await auditor(
+  const proved = await runAuditor(
     "prove",
     receipts[3]?.trackingCode ?? "",
     "--log",
@@ -182,10 +157,10 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
 
   // While the polls are open the log verifies, but there is nothing to recount yet.
   const state = join(system.stateDir, "auditor-state.json");
-  const during = await auditor("verify", "--log", logUrl, "--key", vkey, "--state", state, "--no-progress");
+  const during = await runAuditor("verify", "--log", logUrl, "--key", vkey, "--state", state, "--no-progress");
   expect(during.stderr).toBe("");
   expect(during.code).toBe(0);
-  const early = await auditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
+  const early = await runAuditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
   expect(early.code).toBe(1);
   expect(early.stderr).toContain("no cast vote records are published yet");
 
@@ -195,28 +170,32 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
     round: 1,
     records: VOTERS,
   });
-  await eventually(async () => {
-    const s = LogStatus.parse(await system.admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
-    return s.castVoteRecords.published === VOTERS &&
-      s.castVoteRecords.publishing === 0 &&
-      s.pooled === 0 &&
-      s.publishedSize === s.size
-      ? s
-      : undefined;
-  });
+  await eventually(
+    async () => {
+      const s = LogStatus.parse(await system.admin.call("GET", `/v1/admin/elections/${ELECTION}/log`));
+      return s.castVoteRecords.published === VOTERS &&
+        s.castVoteRecords.publishing === 0 &&
+        s.pooled === 0 &&
+        s.publishedSize === s.size
+        ? s
+        : undefined;
+    },
+    30_000,
+    250,
+  );
 
-  const verified = await auditor("verify", "--log", logUrl, "--state", state, "--no-progress");
+  const verified = await runAuditor("verify", "--log", logUrl, "--state", state, "--no-progress");
   expect(verified.stderr).toBe("");
-  expect(verified.stdout).toMatch(/extends  the checkpoint of size \d+ verified before/);
+  expect(verified.stdout).toMatch(/extends {2}the checkpoint of size \d+ verified before/);
   expect(verified.stdout).toContain(`cast-vote-record ${VOTERS}`);
 
-  const recount = await auditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
+  const recount = await runAuditor("recount", "--log", logUrl, "--key", vkey, "--no-progress");
   expect(recount.stderr).toBe("");
   expect(recount.stdout).toContain(`recount  ${VOTERS} cast vote records`);
   expect(recount.stdout).toContain("OK       the recount matches the published results to the vote");
 
   // The live demo election's log verifies too (events only, nothing cast there).
-  const demo = await auditor("verify", "--log", `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`, "--no-progress");
+  const demo = await runAuditor("verify", "--log", `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`, "--no-progress");
   expect(demo.stderr).toBe("");
   expect(demo.code).toBe(0);
 }, 240_000);

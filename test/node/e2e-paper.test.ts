@@ -22,6 +22,7 @@ import { StationCallError, StationClient } from "../../lib/station-client/client
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
+import { eventually } from "./helpers/run.ts";
 
 const system = withRunningSystem({ name: "e2e-paper", demo: true });
 let election: CompiledElection;
@@ -39,16 +40,6 @@ const Results = z.object({
   turnout: z.object({ ballotsCounted: z.number() }),
   contests: z.array(z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), votes: z.number() })) })),
 });
-
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function signer(privateJwk: unknown): Promise<QrSigner> {
   const result = await qrSignerFromJwk(privateJwk);

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
+import { eventually } from "./helpers/run.ts";
 
 const system = withRunningSystem({ name: "e2e-vote", demo: true });
 
@@ -40,16 +41,6 @@ const Results = z.object({
 
 async function results(): Promise<z.infer<typeof Results>> {
   return Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`));
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 it("a voter logs in, casts, checks the receipt and sees the results change", async () => {

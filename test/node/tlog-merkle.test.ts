@@ -26,7 +26,7 @@ import {
   type Hash,
   type HashAt,
 } from "../../lib/tlog/merkle.ts";
-import { entry, hex, refLeafHash, refNodeHash, RefTree, sha256 } from "./helpers/tlog.ts";
+import { entry, hex, refLeafHash, refNodeHash, RefTree } from "./helpers/tlog.ts";
 
 const VECTORS = resolve(import.meta.dirname, "../../../shared/testdata/merkle");
 
