@@ -8,6 +8,8 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { SecurityEventName } from "../lib/events.ts";
+import type { Channel, DifferenceKind, OfficialRole, ReceiptStatus } from "../lib/vocabulary.ts";
 
 /** One row per election: its NIST definition and our settings, as loaded by an administrator. */
 export const elections = sqliteTable("elections", {
@@ -44,7 +46,7 @@ export const voters = sqliteTable(
 /** Officials: administrators, station officials and auditors. */
 export const officials = sqliteTable("officials", {
   id: text("id").primaryKey(),
-  role: text("role", { enum: ["administrator", "station-official", "auditor"] }).notNull(),
+  role: text("role").$type<OfficialRole>().notNull(),
   displayName: text("display_name").notNull(),
   createdAt: text("created_at")
     .notNull()
@@ -73,7 +75,7 @@ export const securityEvents = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     electionId: text("election_id"),
-    kind: text("kind").notNull(),
+    kind: text("kind").$type<SecurityEventName>().notNull(),
     detailJson: text("detail_json").notNull(),
     at: text("at")
       .notNull()
@@ -115,7 +117,7 @@ export const castVoteRecords = sqliteTable(
     electionId: text("election_id").notNull(),
     ballotStyleId: text("ballot_style_id").notNull(),
     districtId: text("district_id").notNull(),
-    channel: text("channel", { enum: ["online", "paper"] }).notNull(),
+    channel: text("channel").$type<Channel>().notNull(),
     stationId: text("station_id"),
     /** The ballot's contests and marks (lib/ballot/messages.ts ContestMarks[]), JSON. */
     marksJson: text("marks_json").notNull(),
@@ -141,7 +143,7 @@ export const receipts = sqliteTable(
     trackingCode: text("tracking_code").primaryKey(),
     electionId: text("election_id").notNull(),
     commitment: text("commitment").notNull(),
-    status: text("status", { enum: ["recorded", "superseded", "cancelled"] }).notNull(),
+    status: text("status").$type<ReceiptStatus>().notNull(),
     recordedAt: text("recorded_at").notNull(),
   },
   (t) => [index("receipts_by_election").on(t.electionId, t.status)],
@@ -276,7 +278,7 @@ export const reconciliationDifferences = sqliteTable(
   {
     electionId: text("election_id").notNull(),
     stationId: text("station_id").notNull(),
-    kind: text("kind").notNull(),
+    kind: text("kind").$type<DifferenceKind>().notNull(),
     contestId: text("contest_id").notNull().default(""),
     optionId: text("option_id").notNull().default(""),
     systemCount: integer("system_count").notNull(),

@@ -37,3 +37,19 @@ export type PaperBallotSource = z.infer<typeof PaperBallotSource>;
 /** What the geofence does with a login or cast from outside the election's countries. */
 export const GeofenceAction = z.enum(["refuse", "flag"]);
 export type GeofenceAction = z.infer<typeof GeofenceAction>;
+
+/** What the public receipt check says of a ballot (the status a receipt row holds). */
+export const ReceiptStatus = z.enum(["recorded", "superseded", "cancelled"]);
+export type ReceiptStatus = z.infer<typeof ReceiptStatus>;
+
+/** A way a station's result sheet and the system's own counts can disagree (lib/station/reconcile.ts). */
+export const DifferenceKind = z.enum([
+  "check-ins-vs-ballots",
+  "ballots-cast",
+  "voters-checked-in",
+  "option-votes",
+  "write-ins",
+  "blanks",
+  "result-sheet-missing",
+]);
+export type DifferenceKind = z.infer<typeof DifferenceKind>;

@@ -5,11 +5,12 @@
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { logReceipts, receipts } from "../schema.ts";
+import type { ReceiptStatus } from "../../lib/vocabulary.ts";
 
 export interface RecordedReceipt {
   readonly trackingCode: string;
   readonly electionId: string;
-  readonly status: "recorded" | "superseded" | "cancelled";
+  readonly status: ReceiptStatus;
   readonly commitment: string;
   readonly recordedAt: string;
 }

@@ -16,15 +16,7 @@
  */
 import type { ContestTotals } from "../tally/totals.ts";
 import { compareIds } from "../tally/totals.ts";
-
-export type DifferenceKind =
-  | "check-ins-vs-ballots"
-  | "ballots-cast"
-  | "voters-checked-in"
-  | "option-votes"
-  | "write-ins"
-  | "blanks"
-  | "result-sheet-missing";
+import type { DifferenceKind } from "../vocabulary.ts";
 
 export interface Difference {
   readonly kind: DifferenceKind;

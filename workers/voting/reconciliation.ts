@@ -66,7 +66,7 @@ export async function reconcileStations(
   now = new Date(),
 ): Promise<StationReconciliation[]> {
   const data = await readReconciliation(db, election.id, [...election.ballotStyleByDistrict.keys()], stationId);
-  const pollsClosed = now.getTime() >= Date.parse(election.settings.polls.closesAt);
+  const pollsClosed = now.getTime() >= election.polls.closesAtMs;
   const stationIds =
     stationId !== undefined
       ? [stationId]

@@ -25,6 +25,7 @@ import { forgetLinksAtMs, ledgerDecision } from "../../../durable-objects/voter-
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
 import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
+import { ReceiptStatus } from "../../../lib/vocabulary.ts";
 
 const CastBody = z
   .object({
@@ -88,7 +89,7 @@ const receiptRoute = createRoute({
           schema: z.object({
             trackingCode: z.string(),
             electionId: z.string(),
-            status: z.enum(["recorded", "superseded", "cancelled"]),
+            status: ReceiptStatus,
             commitment: z.string(),
             recordedAt: z.string(),
             log: z

@@ -39,6 +39,9 @@ import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, respondError, validationHook } from "../http.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { ReconciliationSchema } from "./reconciliation.ts";
+import { CheckInIdentity, PaperBallotSource } from "../../../lib/vocabulary.ts";
+import { sha256Hex } from "../../../lib/digest.ts";
+import { ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
 
 /** A check-in or a scan is a few hundred bytes; a full result sheet's QR text under 4 KB. */
 export const MAX_STATION_BODY_BYTES = 16 * 1024;
@@ -56,7 +59,7 @@ const stationSecurity = [{ stationSignature: [] }];
 
 const Identity = z
   .object({
-    method: z.enum(["id-card", "id-card+biometric"]),
+    method: CheckInIdentity,
     /** The station's biometric match, where it has a reader; the signed request is its attestation. */
     biometric: z
       .object({ matched: z.boolean(), score: z.number().min(0).max(1).optional() })
@@ -148,7 +151,7 @@ const ScanAnswer = z
     stationId: z.string(),
     scanId: z.string(),
     serial: z.number().int(),
-    source: z.enum(["ballot-sheet", "marked-ballot"]),
+    source: PaperBallotSource,
     channel: z.literal("paper"),
     trackingCode: z.string(),
     acceptedAt: z.string(),
@@ -276,11 +279,6 @@ function districtFor(election: CompiledElection, station: StationPrincipal, ball
   return districtId;
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   const app = new OpenAPIHono<StationAppEnv>({ defaultHook: validationHook });
 
@@ -304,13 +302,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!ballotStyleId) return fail("no_ballot_style");
 
     const outcome = await ledgerFor(c.env, election.id, voterKey).checkIn({
-      electionId: election.id,
-      voterKey,
-      ballotStyleId,
-      districtId,
-      policy: election.settings.crossChannelPolicy,
-      opensAtMs: Date.parse(election.settings.polls.opensAt),
-      closesAtMs: Date.parse(election.settings.polls.closesAt),
+      ...ledgerDecision(election, { voterKey, ballotStyleId, districtId }),
       stationId: station.stationId,
       // Scoped by station, so two stations' ids can never collide in one ledger.
       checkInId: `${station.stationId}/${body.checkInId}`,
@@ -348,7 +340,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const body = c.req.valid("json");
     const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
-    if (Date.now() < Date.parse(election.settings.polls.opensAt)) return fail("polls_not_open");
+    if (Date.now() < election.polls.opensAtMs) return fail("polls_not_open");
 
     const payload = await readVerified(c.env, election, station, body.qr);
     let contests: readonly ContestMarks[];
@@ -450,7 +442,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         { path: "/qr", message: "another station's sheet", code: "invalid_field" },
       ]);
 
-    const payloadSha256 = await sha256Hex(body.qr);
+    const payloadSha256 = sha256Hex(body.qr);
     const totals = {
       sequence: sheet.sequence,
       closedAt: sheet.closedAt,

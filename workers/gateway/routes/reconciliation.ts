@@ -11,6 +11,7 @@ import { reconcileStations } from "../../voting/reconciliation.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { DifferenceKind } from "../../../lib/vocabulary.ts";
 
 const Count = z.number().int().min(0);
 const Totals = z.object({
@@ -40,15 +41,7 @@ export const ReconciliationSchema = z
     system: z.object({ checkIns: Count, ballotsScanned: Count, contests: z.array(Totals) }),
     differences: z.array(
       z.object({
-        kind: z.enum([
-          "check-ins-vs-ballots",
-          "ballots-cast",
-          "voters-checked-in",
-          "option-votes",
-          "write-ins",
-          "blanks",
-          "result-sheet-missing",
-        ]),
+        kind: DifferenceKind,
         contestId: z.string().optional(),
         optionId: z.string().optional(),
         system: z.number().int(),
