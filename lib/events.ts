@@ -23,6 +23,12 @@ interface EventSpec {
 }
 
 export const EVENTS = {
+  unhandled_error: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "A request failed on an error no code path expects (a bug or a broken dependency); the client got a 500 internal_error and nothing it sent was acknowledged.",
+  },
   outbox_flush_failed: {
     level: "warn",
     kind: "operational",

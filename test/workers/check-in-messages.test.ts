@@ -8,7 +8,7 @@ import { z } from "zod";
 import { commitBallot, newNonce, trackingCodeOf } from "../../lib/ballot/commitment.ts";
 import type { BallotAccepted, CheckInRecorded } from "../../lib/ballot/messages.ts";
 import worker from "../../workers/index.ts";
-import { TALLY_SHARDS } from "../../workers/tally/consumer.ts";
+import { TALLY_SHARDS } from "../../lib/tally/shards.ts";
 
 const ELECTION = "checkin-messages";
 

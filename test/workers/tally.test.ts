@@ -11,13 +11,8 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { BallotAccepted, BallotRetracted, ContestMarks } from "../../lib/ballot/messages.ts";
 import type { DistrictTotals, ElectionTotals } from "../../lib/tally/totals.ts";
 import worker from "../../workers/index.ts";
-import {
-  handleBallotBatch,
-  parseShardName,
-  TALLY_SHARDS,
-  tallyShardIndex,
-  tallyShardName,
-} from "../../workers/tally/consumer.ts";
+import { parseShardName, TALLY_SHARDS, tallyShardIndex, tallyShardName } from "../../lib/tally/shards.ts";
+import { handleBallotBatch } from "../../workers/tally/consumer.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";

@@ -8,18 +8,17 @@
  *   the log refuse (log_pool_full) or fail, the route answers with that error and the
  *   administrator repeats the call; events are keyed, so a repeat that changes nothing logs
  *   nothing twice where the key allows it (see each caller).
- * - The paper channel calls logCheckIns / logStationResults / logPaperCancellation (or
- *   appendToLog with any entry) from its own routes or objects.
+ * - The paper channel calls logStationResults / logPaperCancellation (or appendToLog with any
+ *   entry) from its own routes or objects.
  */
 import { calculateJwkThumbprint, type JWK } from "jose";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { electionIds } from "../../db/stores/elections.ts";
 import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
-import { base64urlDecode } from "../../lib/bytes.ts";
-import { hexEncode, utf8 } from "../../lib/bytes.ts";
+import { base64urlDecode, hexEncode } from "../../lib/bytes.ts";
 import { ok, type Result } from "../../lib/result.ts";
 import { logSequencerFor } from "../../durable-objects/addresses.ts";
-import type { AppendOutcome, LoggedMessage, LogRefusal, LogSequencer } from "../../durable-objects/log-sequencer.ts";
+import type { AppendOutcome, LoggedMessage, LogRefusal } from "../../durable-objects/log-sequencer.ts";
+import { emitEvent } from "../../lib/events.ts";
 
 /** Appends keyed entries to an election's log; log_pool_full means "retry shortly". */
 export async function appendToLog(
@@ -47,26 +46,9 @@ export async function logBallotMessages(env: Env, messages: readonly LoggedMessa
       try {
         const result = await logSequencerFor(env, electionId).recordBallots(electionId, group);
         if (result.ok) accepted.add(electionId);
-        else
-          console.warn(
-            JSON.stringify({
-              level: "warn",
-              event: "log_refused_batch",
-              electionId,
-              messages: group.length,
-              reason: result.error,
-            }),
-          );
+        else emitEvent("log_refused_batch", { electionId, messages: group.length, reason: result.error });
       } catch (error) {
-        console.error(
-          JSON.stringify({
-            level: "error",
-            event: "log_append_failed",
-            electionId,
-            messages: group.length,
-            error: String(error),
-          }),
-        );
+        emitEvent("log_append_failed", { electionId, messages: group.length, error: String(error) });
       }
     }),
   );
@@ -99,10 +81,6 @@ export async function logEventEverywhere(
   return ok(undefined);
 }
 
-export function sha256Hex(data: Uint8Array | string): string {
-  return hexEncode(sha256(typeof data === "string" ? utf8(data) : data));
-}
-
 /** RFC 7638 SHA-256 thumbprint of a public JWK, in hex (the entry's digest form). */
 export async function jwkThumbprintHex(jwk: JWK): Promise<string> {
   const thumbprint = base64urlDecode(await calculateJwkThumbprint(jwk, "sha256"));
@@ -116,23 +94,8 @@ export function logTime(date: Date = new Date()): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The paper channel's entries (issue 5 calls these; keys make every call idempotent)
-
-/** Check-ins, keyed by the ledger's check-in id. Usually logged by the queue consumer instead. */
-export async function logCheckIns(
-  env: Env,
-  electionId: string,
-  checkIns: readonly { checkInId: string; stationId: string; districtId: string; checkedInAt: string }[],
-): Promise<Result<AppendOutcome, LogRefusal>> {
-  return appendToLog(
-    env,
-    electionId,
-    checkIns.map((c) => ({
-      key: `check-in/${c.checkInId}`,
-      entry: { type: "check-in", stationId: c.stationId, districtId: c.districtId, at: c.checkedInAt },
-    })),
-  );
-}
+// The paper channel's entries (keys make every call idempotent). Check-ins are logged by the
+// queue consumer, as they reach it through the ballot queues.
 
 /**
  * A station's result sheet (lib/qr ResultSheetFields and the QR text as submitted), once per
@@ -160,7 +123,11 @@ export async function logStationResults(
   ]);
 }
 
-/** A cancelled paper ballot, once per serial. */
+/**
+ * A cancelled paper ballot, once per serial. No route calls it yet: the station console's
+ * spoiled-ballot cancellation (the polling-station issue) wires it; test/workers/audit-log.test.ts
+ * covers it.
+ */
 export async function logPaperCancellation(
   env: Env,
   electionId: string,

@@ -3,6 +3,7 @@
  * validation and its OpenAPI description (served at /openapi.json). The Worker entry (index.ts)
  * only hands requests here.
  */
+import { emitEvent } from "../../lib/events.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
@@ -76,7 +77,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       if (error.status === 400) return respondError(c, "invalid_json", error.message || undefined);
       return c.json(errorBody(apiError("invalid_request", error.message)), error.status);
     }
-    console.error(JSON.stringify({ level: "error", message: String(error), stack: (error as Error).stack }));
+    emitEvent("unhandled_error", { message: String(error), stack: error instanceof Error ? error.stack : undefined });
     return c.json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
   });
   return app;

@@ -23,8 +23,7 @@ import type { LoggedMessage } from "../../durable-objects/log-sequencer.ts";
 import { writeBallotRecords } from "../../db/stores/records.ts";
 import { tallyShardName } from "../../lib/tally/shards.ts";
 import { tallyShardFor } from "../../durable-objects/addresses.ts";
-
-export { TALLY_SHARDS, parseShardName, tallyShardIndex, tallyShardName } from "../../lib/tally/shards.ts";
+import { emitEvent } from "../../lib/events.ts";
 
 /**
  * Delay before a failed message comes back: 1 s doubling to 60 s. With max_retries 10
@@ -54,18 +53,14 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
       continue;
     }
     // The body is not logged: it may hold marks. Its id and the problems are enough to find it.
-    console.error(
-      JSON.stringify({
-        level: "error",
-        event: "ballot_message_unparseable",
-        queue: batch.queue,
-        messageId: message.id,
-        attempts: message.attempts,
-        problems: result.error.issues
-          .slice(0, 5)
-          .map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
-      }),
-    );
+    emitEvent("ballot_message_unparseable", {
+      queue: batch.queue,
+      messageId: message.id,
+      attempts: message.attempts,
+      problems: result.error.issues
+        .slice(0, 5)
+        .map((i) => ({ path: i.path.map(String).join("/"), message: i.message })),
+    });
     try {
       await env.BALLOTS_DLQ.send(message.body);
       message.ack();
@@ -105,15 +100,7 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     ).then(
       () => true,
       (error: unknown) => {
-        console.error(
-          JSON.stringify({
-            level: "error",
-            event: "ballot_records_failed",
-            queue: batch.queue,
-            messages: parsed.length,
-            error: String(error),
-          }),
-        );
+        emitEvent("ballot_records_failed", { queue: batch.queue, messages: parsed.length, error: String(error) });
         return false;
       },
     ),
@@ -126,16 +113,12 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     index += 1;
     const shardOk = result?.status === "fulfilled";
     if (result?.status === "rejected") {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          event: "tally_shard_failed",
-          queue: batch.queue,
-          shard: name,
-          messages: group.length,
-          error: String(result.reason),
-        }),
-      );
+      emitEvent("tally_shard_failed", {
+        queue: batch.queue,
+        shard: name,
+        messages: group.length,
+        error: String(result.reason),
+      });
     }
     for (const item of group) {
       if (shardOk && recordsWritten) written.push(item);

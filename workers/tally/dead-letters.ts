@@ -16,8 +16,9 @@
  */
 import { recordDeadLetter } from "../../db/stores/dead-letters.ts";
 import { BallotMessage } from "../../lib/ballot/messages.ts";
-import { sha256Hex } from "../audit/log.ts";
+import { sha256Hex } from "../../lib/digest.ts";
 import { ballotQueueFor } from "../../durable-objects/addresses.ts";
+import { emitEvent } from "../../lib/events.ts";
 
 /** Long enough for a restarted shard, D1 or log to come back; short next to an election day. */
 export const REDELIVERY_DELAY_SECONDS = 300;
@@ -43,9 +44,7 @@ export async function handleDeadLetters(
       }
       message.ack();
     } catch (error) {
-      console.error(
-        JSON.stringify({ level: "error", event: "dead_letter_failed", messageId: message.id, error: String(error) }),
-      );
+      emitEvent("dead_letter_failed", { messageId: message.id, error: String(error) });
       message.retry({ delaySeconds: 60 });
     }
   }

@@ -14,7 +14,8 @@ import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
-import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
+import { logEvent, logTime } from "../../audit/log.ts";
+import { sha256Hex } from "../../../lib/digest.ts";
 import { CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
 
 /** A national definition with every candidate, in several languages, is a few hundred KB. */

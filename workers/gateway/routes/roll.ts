@@ -22,7 +22,8 @@ import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../../../db/stores/roll.ts";
 import { writeRollEntries } from "../roll/import.ts";
-import { logEvent, logTime, sha256Hex } from "../../audit/log.ts";
+import { logEvent, logTime } from "../../audit/log.ts";
+import { sha256Hex } from "../../../lib/digest.ts";
 
 const RollPath = z.object({ electionId: ElectionId });
 
