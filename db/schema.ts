@@ -150,7 +150,7 @@ export const receipts = sqliteTable(
 );
 
 // ---------------------------------------------------------------------------------------------
-// Paper channel (issue 5): polling stations, their device keys, the election authority's keys for
+// Paper channel: polling stations, their device keys, the election authority's keys for
 // pre-printed ballot sheets, check-ins counted per station, result sheets and reconciliation.
 
 /**

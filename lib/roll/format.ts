@@ -16,7 +16,7 @@ export type RollColumn = (typeof ROLL_COLUMNS)[number];
 
 /**
  * At most this many data rows per chunk. Derived from D1's limits: a chunk is written in one
- * `batch` (one transaction), 49 rows per statement (see workers/gateway/roll/import.ts), so
+ * `batch` (one transaction), 49 rows per statement (see db/stores/roll.ts), so
  * 10,000 rows are 205 statements, well inside the 1,000 queries a Worker invocation may make.
  */
 export const MAX_CHUNK_ROWS = 10_000;
