@@ -111,7 +111,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: ["^node_modules/", "^worker-configuration\\.d\\.ts$", "^coverage/", "^\\.wrangler/", "^\\.dev/"] },
+    exclude: { path: ["^worker-configuration\\.d\\.ts$", "^coverage/", "^\\.wrangler/", "^\\.dev/"] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {
