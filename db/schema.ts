@@ -54,6 +54,20 @@ export const officials = sqliteTable("officials", {
   revokedAt: text("revoked_at"),
 });
 
+/**
+ * An administrator proposed by one administrator and not yet approved by a second: creating an
+ * administrator takes two (DESIGN: no single insider holds the keys). Approval registers the
+ * official and deletes the proposal.
+ */
+export const officialProposals = sqliteTable("official_proposals", {
+  id: text("id").primaryKey(),
+  role: text("role").$type<OfficialRole>().notNull(),
+  displayName: text("display_name").notNull(),
+  publicJwk: text("public_jwk").notNull(),
+  proposedBy: text("proposed_by").notNull(),
+  proposedAt: text("proposed_at").notNull(),
+});
+
 /** Each official's public keys; a key is rotated by adding a new one and revoking the old. */
 export const officialKeys = sqliteTable(
   "official_keys",

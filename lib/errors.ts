@@ -52,6 +52,16 @@ export const ERROR_CODES = {
   official_not_found: { status: 404, message: "No official with this id." },
   key_exists: { status: 409, message: "A key with this kid is already registered." },
   key_not_found: { status: 404, message: "No such key." },
+  credential_revoked: {
+    status: 401,
+    message: "This official, or the key this token was issued for, has been revoked.",
+  },
+  last_administrator: { status: 409, message: "The last administrator cannot be revoked." },
+  proposal_not_found: { status: 404, message: "No administrator with this id awaits approval." },
+  second_administrator_required: {
+    status: 403,
+    message: "An administrator's creation must be approved by another administrator than the one who proposed it.",
+  },
   // Polling stations: registry and signed requests (lib/station/signed-request.ts)
   station_exists: { status: 409, message: "A station with this id already exists." },
   station_not_found: { status: 404, message: "No station with this id." },

@@ -120,6 +120,12 @@ export const EVENTS = {
     sentence:
       "A station scanned a paper ballot whose serial was already accepted; the scan was refused. A copied ballot or a scanner fault.",
   },
+  "bootstrap-admin-used": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "The first administrator's configured key (BOOTSTRAP_ADMIN_JWK) was used to get an access token; once other administrators exist it should be revoked.",
+  },
   "result-sheet-conflict": {
     level: "warn",
     kind: "security",

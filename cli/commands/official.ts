@@ -20,7 +20,9 @@ export function officialCommands(): Command {
 
   official
     .command("add")
-    .description("Register an official with a role and a public key.")
+    .description(
+      "Register an official with a role and a public key. While another administrator exists, a new administrator is only proposed until a second one approves it.",
+    )
     .argument("<id>", "the official's id")
     .addOption(new Option("--role <role>", "the role").choices(OfficialRole.options).makeOptionMandatory())
     .requiredOption("--name <name>", "display name")
@@ -32,6 +34,14 @@ export function officialCommands(): Command {
           json: { id, role: opts.role, displayName: opts.name, publicJwk },
         }),
       );
+    });
+
+  official
+    .command("approve")
+    .description("Approve an administrator that another administrator proposed (it takes two).")
+    .argument("<id>", "the proposed administrator's id")
+    .action(async (id: string) => {
+      print(await OfficialClient.fromEnv().call("POST", `/v1/admin/officials/${encodeURIComponent(id)}/approval`));
     });
 
   official
@@ -64,7 +74,9 @@ export function officialCommands(): Command {
 
   official
     .command("revoke")
-    .description("Revoke an official: none of their keys gets a new access token.")
+    .description(
+      "Revoke an official: none of their keys or tokens works any more. The last administrator cannot be revoked.",
+    )
     .argument("<id>")
     .action(async (id: string) => {
       print(await OfficialClient.fromEnv().call("DELETE", `/v1/admin/officials/${encodeURIComponent(id)}`));

@@ -10,7 +10,7 @@ import { securityEvents } from "../schema.ts";
 
 export async function recordSecurityEvent(
   db: D1Database,
-  electionId: string,
+  electionId: string | null,
   kind: SecurityEventName,
   detail: Record<string, unknown>,
 ): Promise<void> {

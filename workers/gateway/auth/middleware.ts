@@ -4,6 +4,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { configOf } from "../../../durable-objects/config.ts";
+import { credentialActive } from "../../../db/stores/officials.ts";
 import { respondError, type AppEnv } from "../http.ts";
 import { verifyOfficialAccess, verifyVoterSession } from "./tokens.ts";
 import type { OfficialRole } from "../../../lib/vocabulary.ts";
@@ -17,8 +18,14 @@ export function requireOfficial(...roles: readonly OfficialRole[]): MiddlewareHa
   return async (c, next) => {
     const token = bearerOf(c.req.header("authorization"));
     if (!token) return respondError(c, "unauthenticated", "An official's access token is required.");
-    const verified = await verifyOfficialAccess(configOf(c.env), token);
+    const config = configOf(c.env);
+    const verified = await verifyOfficialAccess(config, token);
     if (!verified.ok) return respondError(c, verified.error);
+    // Revocation takes effect at once: every privileged call checks the official and the key.
+    const { officialId, kid } = verified.value;
+    if (!(await credentialActive(c.env.DB, officialId, kid, config.BOOTSTRAP_ADMIN_JWK.kid))) {
+      return respondError(c, "credential_revoked");
+    }
     if (!roles.includes(verified.value.role)) {
       return respondError(c, "forbidden", `This needs the role ${roles.join(" or ")}.`);
     }

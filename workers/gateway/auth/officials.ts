@@ -5,27 +5,31 @@
  *
  * Assertion rules: EdDSA or ES256; `kid` names a registered, unrevoked key of an unrevoked
  * official; iss = sub = the official's id; aud = ASSERTION_AUDIENCE; exp at most 5 minutes after
- * iat; jti used once (ReplayGuard). Revoking a key or an official stops new access tokens at once;
- * tokens already issued lapse within OFFICIAL_ACCESS_SECONDS.
+ * iat; jti used once (ReplayGuard). Revoking a key or an official stops new access tokens, and
+ * (checked on every privileged call, auth/middleware.ts) the ones already issued, at once.
  *
  * The first administrator is configuration: BOOTSTRAP_ADMIN_JWK, official id "bootstrap-admin".
+ * It can be revoked once another administrator exists, and every use of it is a security event.
+ * A key without `alg` is verified with the algorithm its key type implies (OKP/Ed25519: EdDSA,
+ * EC/P-256: ES256).
  */
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from "jose";
 import { z } from "zod";
-import { findOfficialKey } from "../../../db/stores/officials.ts";
+import { BOOTSTRAP_ADMIN_ID, credentialActive, findOfficialKey } from "../../../db/stores/officials.ts";
+import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
 import type { OfficialRole } from "../../../lib/vocabulary.ts";
 
 import { ASSERTION_AUDIENCE } from "../../../lib/identity/assertion.ts";
-export const BOOTSTRAP_ADMIN_ID = "bootstrap-admin";
 const MAX_ASSERTION_SECONDS = 5 * 60;
 const ASSERTION_ALGORITHMS = ["EdDSA", "ES256"];
 
 export type AssertionError = "invalid_token" | "token_expired" | "token_replayed";
 
 interface RegisteredKey {
+  readonly kid: string;
   readonly officialId: string;
   readonly role: OfficialRole;
   readonly jwk: JWK;
@@ -41,16 +45,26 @@ const AssertionClaims = z.object({
 
 async function findKey(env: Env, config: Config, kid: string): Promise<RegisteredKey | undefined> {
   if (kid === config.BOOTSTRAP_ADMIN_JWK.kid) {
-    return { officialId: BOOTSTRAP_ADMIN_ID, role: "administrator", jwk: config.BOOTSTRAP_ADMIN_JWK };
+    if (!(await credentialActive(env.DB, BOOTSTRAP_ADMIN_ID, kid, kid))) return undefined;
+    return { kid, officialId: BOOTSTRAP_ADMIN_ID, role: "administrator", jwk: config.BOOTSTRAP_ADMIN_JWK };
   }
-  return findOfficialKey(env.DB, kid);
+  const key = await findOfficialKey(env.DB, kid);
+  return key && { kid, ...key };
+}
+
+/** The JWS algorithm of an official's key: its own `alg`, or the one its key type implies. */
+function algorithmOf(jwk: JWK): string | undefined {
+  if (typeof jwk.alg === "string") return jwk.alg;
+  if (jwk.kty === "OKP" && jwk.crv === "Ed25519") return "EdDSA";
+  if (jwk.kty === "EC" && jwk.crv === "P-256") return "ES256";
+  return undefined;
 }
 
 export async function verifyOfficialAssertion(
   env: Env,
   config: Config,
   assertion: string,
-): Promise<Result<{ officialId: string; role: OfficialRole }, AssertionError>> {
+): Promise<Result<{ officialId: string; kid: string; role: OfficialRole }, AssertionError>> {
   let kid: string | undefined;
   try {
     kid = decodeProtectedHeader(assertion).kid;
@@ -62,7 +76,7 @@ export async function verifyOfficialAssertion(
   if (!key) return err("invalid_token");
   let payload: unknown;
   try {
-    const publicKey = await importJWK(key.jwk, typeof key.jwk.alg === "string" ? key.jwk.alg : undefined);
+    const publicKey = await importJWK(key.jwk, algorithmOf(key.jwk));
     ({ payload } = await jwtVerify(assertion, publicKey, {
       algorithms: ASSERTION_ALGORITHMS,
       audience: ASSERTION_AUDIENCE,
@@ -86,5 +100,10 @@ export async function verifyOfficialAssertion(
     claims.data.exp * 1000 + 60_000,
   );
   if (!first) return err("token_replayed");
-  return ok({ officialId: key.officialId, role: key.role });
+  if (key.officialId === BOOTSTRAP_ADMIN_ID) {
+    // The configured key sits in the deployment's secrets, outside the officials' registry: its
+    // every use is for the monitor to see (and, once other administrators exist, to question).
+    await recordSecurityEvent(env.DB, null, "bootstrap-admin-used", { kid });
+  }
+  return ok({ officialId: key.officialId, kid: key.kid, role: key.role });
 }

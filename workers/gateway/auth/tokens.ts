@@ -28,6 +28,8 @@ export interface VoterSession {
 
 export interface OfficialPrincipal {
   readonly officialId: string;
+  /** The key the official proved possession of: revoking it ends this token too. */
+  readonly kid: string;
   readonly role: OfficialRole;
   readonly expiresAt: number;
 }
@@ -43,7 +45,12 @@ const VoterClaims = z.object({
   exp: z.number(),
 });
 
-const OfficialClaims = z.object({ sub: z.string().min(1), role: OfficialRole, exp: z.number() });
+const OfficialClaims = z.object({
+  sub: z.string().min(1),
+  kid: z.string().min(1),
+  role: OfficialRole,
+  exp: z.number(),
+});
 
 const keyCache = new Map<string, Uint8Array>();
 function keyOf(config: Config): Uint8Array {
@@ -101,11 +108,12 @@ export async function verifyVoterSession(config: Config, token: string): Promise
 export async function issueOfficialAccess(
   config: Config,
   officialId: string,
+  kid: string,
   role: OfficialRole,
 ): Promise<{ token: string; expiresAt: number }> {
   const now = Math.floor(Date.now() / 1000);
   const expiresAt = now + OFFICIAL_ACCESS_SECONDS;
-  const token = await new SignJWT({ role })
+  const token = await new SignJWT({ role, kid })
     .setProtectedHeader({ alg: "HS256", typ: "official-access+jwt" })
     .setIssuer(TOKEN_ISSUER)
     .setAudience(OFFICIAL_AUDIENCE)
@@ -130,7 +138,12 @@ export async function verifyOfficialAccess(
     });
     const claims = OfficialClaims.safeParse(payload);
     if (!claims.success) return err("invalid_token");
-    return ok({ officialId: claims.data.sub, role: claims.data.role, expiresAt: claims.data.exp });
+    return ok({
+      officialId: claims.data.sub,
+      kid: claims.data.kid,
+      role: claims.data.role,
+      expiresAt: claims.data.exp,
+    });
   } catch (e) {
     return err(e instanceof errors.JWTExpired ? "token_expired" : "invalid_token");
   }

@@ -113,7 +113,12 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     const config = configOf(c.env);
     const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion);
     if (!verified.ok) fail(verified.error);
-    const { token } = await issueOfficialAccess(config, verified.value.officialId, verified.value.role);
+    const { token } = await issueOfficialAccess(
+      config,
+      verified.value.officialId,
+      verified.value.kid,
+      verified.value.role,
+    );
     return c.json(
       {
         accessToken: token,

@@ -1,17 +1,23 @@
 /**
  * Officials' registry (administrators only): register an official with a role and a public key,
  * add keys (rotation), revoke a key or a whole official. Private keys never reach the server.
+ * While another administrator exists, a new administrator is only proposed, and registered when a
+ * second administrator approves (POST .../approval); the last administrator cannot be revoked.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { importJWK } from "jose";
 import {
+  activeAdministrators,
   addOfficialKey,
+  approveOfficial,
+  BOOTSTRAP_ADMIN_ID,
   listOfficials,
+  proposeOfficial,
   registerOfficial,
   revokeOfficial,
   revokeOfficialKey,
+  type ProposedOfficial,
 } from "../../../db/stores/officials.ts";
-import { BOOTSTRAP_ADMIN_ID } from "../auth/officials.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { OfficialRole } from "../../../lib/vocabulary.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
@@ -90,7 +96,37 @@ const createOfficialRoute = createRoute({
       description: "Registered",
       content: { "application/json": { schema: z.object({ id: z.string(), role: OfficialRole, kid: z.string() }) } },
     },
+    202: {
+      description: "An administrator, proposed: another administrator must approve it",
+      content: {
+        "application/json": {
+          schema: z.object({
+            id: z.string(),
+            role: OfficialRole,
+            kid: z.string(),
+            status: z.literal("awaiting-approval"),
+          }),
+        },
+      },
+    },
     ...errorResponses(400, 401, 403, 409),
+  },
+});
+
+const approveOfficialRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/officials/{officialId}/approval",
+  tags: ["officials"],
+  summary: "Approve an administrator that another administrator proposed",
+  security: [{ officialAccess: [] }],
+  middleware: [admin] as const,
+  request: { params: z.object({ officialId: OfficialId }) },
+  responses: {
+    201: {
+      description: "Registered",
+      content: { "application/json": { schema: z.object({ id: z.string(), role: OfficialRole, kid: z.string() }) } },
+    },
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 
@@ -163,9 +199,23 @@ const revokeOfficialRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
+
+/** Audit log: officials serve every election, so every election's log records the key. */
+async function logRegistration(env: Env, official: ProposedOfficial): Promise<void> {
+  orFail(
+    await logEventEverywhere(env, `official-key-added/${official.publicJwk.kid}`, {
+      type: "official-key-added",
+      at: logTime(),
+      role: official.role,
+      officialId: official.id,
+      kid: official.publicJwk.kid,
+      thumbprint: await jwkThumbprintHex(official.publicJwk),
+    }),
+  );
+}
 
 async function importable(jwk: z.infer<typeof PublicSigningJwk>): Promise<boolean> {
   try {
@@ -185,19 +235,28 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     if (!(await importable(body.publicJwk))) {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
     }
+    const proposer = c.get("official").officialId;
+    if (body.role === "administrator") {
+      const others = (await activeAdministrators(c.env.DB)).filter((id) => id !== proposer);
+      // Alone (setting up), an administrator makes the second; after that it takes two.
+      if (others.length > 0) {
+        orFail(await proposeOfficial(c.env.DB, body, proposer, new Date().toISOString()));
+        return c.json(
+          { id: body.id, role: body.role, kid: body.publicJwk.kid, status: "awaiting-approval" as const },
+          202,
+        );
+      }
+    }
     orFail(await registerOfficial(c.env.DB, body));
-    // Audit log: officials serve every election, so every election's log records the key.
-    orFail(
-      await logEventEverywhere(c.env, `official-key-added/${body.publicJwk.kid}`, {
-        type: "official-key-added",
-        at: logTime(),
-        role: body.role,
-        officialId: body.id,
-        kid: body.publicJwk.kid,
-        thumbprint: await jwkThumbprintHex(body.publicJwk),
-      }),
-    );
+    await logRegistration(c.env, body);
     return c.json({ id: body.id, role: body.role, kid: body.publicJwk.kid }, 201);
+  });
+
+  app.openapi(approveOfficialRoute, async (c) => {
+    const { officialId } = c.req.valid("param");
+    const official = orFail(await approveOfficial(c.env.DB, officialId, c.get("official").officialId));
+    await logRegistration(c.env, official);
+    return c.json({ id: official.id, role: official.role, kid: official.publicJwk.kid }, 201);
   });
 
   app.openapi(listOfficialsRoute, async (c) => {
