@@ -6,6 +6,7 @@
 import { emitEvent } from "../../lib/events.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
 import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
 import { apiError, statusOf } from "../../lib/errors.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -24,6 +25,26 @@ export const OPENAPI_PATH = "/openapi.json";
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  // Every response: no framing, no sniffing, no referrer, a CSP that lets a page load nothing it
+  // did not name (hono's secureHeaders; pages add their own sources when they need them), and
+  // no-store unless the route chose its caching (the log's tiles are immutable, for example).
+  app.use(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      xFrameOptions: "DENY",
+      referrerPolicy: "no-referrer",
+    }),
+  );
+  app.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
+  });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
