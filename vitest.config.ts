@@ -24,6 +24,8 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
+                // The dev issuer listens on loopback http, which production configuration refuses.
+                ENVIRONMENT: "development",
                 EID_ISSUER: inject("eidIssuerUrl"),
                 EID_JWKS_URL: `${inject("eidIssuerUrl")}/jwks.json`,
                 EID_AUTHORIZE_URL: `${inject("eidIssuerUrl")}/authorize`,

@@ -35,6 +35,23 @@ function jsonSecret<T extends z.ZodType>(name: string, schema: T) {
     .pipe(schema);
 }
 
+/**
+ * Hosts that cannot be a real deployment's: loopback and the names reserved for examples and
+ * tests (RFC 2606, RFC 6761), which wrangler.toml's placeholders use.
+ */
+function placeholderOrLocalHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return (
+    h === "localhost" ||
+    h.endsWith(".localhost") ||
+    /^127\./.test(h) ||
+    h === "::1" ||
+    h === "0.0.0.0" ||
+    /(^|\.)(example|test|invalid)$/.test(h) ||
+    /(^|\.)example\.(com|net|org|gov)$/.test(h)
+  );
+}
+
 const ConfigSchema = z.object({
   ENVIRONMENT: z.enum(["development", "production"]),
   EID_ISSUER: z.url(),
@@ -64,6 +81,33 @@ const ConfigSchema = z.object({
   LOG_SIGNING_JWK: jsonSecret("LOG_SIGNING_JWK", Ed25519PrivateJwk),
 });
 
+/**
+ * In production the national eID must be a real https issuer and the log a real origin: a
+ * loopback or placeholder value would let the development issuer (which mints a token for any
+ * id) or an example name into an election (security review L4).
+ */
+const ProductionConfig = ConfigSchema.superRefine((config, ctx) => {
+  if (config.ENVIRONMENT !== "production") return;
+  for (const name of ["EID_ISSUER", "EID_JWKS_URL", "EID_AUTHORIZE_URL"] as const) {
+    const url = new URL(config[name]);
+    if (url.protocol !== "https:" || placeholderOrLocalHost(url.hostname)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: `${name} must be an https URL of the real eID issuer in production, not ${url.origin}`,
+      });
+    }
+  }
+  const logHost = config.LOG_ORIGIN.split("/")[0] ?? "";
+  if (placeholderOrLocalHost(logHost.replace(/:\d+$/, ""))) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["LOG_ORIGIN"],
+      message: `LOG_ORIGIN must name the authority's own host in production, not ${logHost}`,
+    });
+  }
+});
+
 export type Config = z.infer<typeof ConfigSchema>;
 
 const cache = new WeakMap<object, Config>();
@@ -71,7 +115,7 @@ const cache = new WeakMap<object, Config>();
 export function configOf(env: Env): Config {
   let config = cache.get(env);
   if (!config) {
-    const parsed = ConfigSchema.safeParse(env);
+    const parsed = ProductionConfig.safeParse(env);
     if (!parsed.success) {
       throw new Error(`Worker misconfigured: ${z.prettifyError(parsed.error)}`);
     }

@@ -1,0 +1,71 @@
+/**
+ * The Worker's configuration is parsed once and fails loudly (durable-objects/config.ts): a typo
+ * in a var never quietly means something else, and production refuses loopback or placeholder
+ * issuers and log origins (security review L4).
+ */
+import { describe, expect, it } from "vitest";
+import { configOf } from "../../durable-objects/config.ts";
+
+const PRIVATE_JWK = JSON.stringify({
+  kty: "OKP",
+  crv: "Ed25519",
+  d: "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+  x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+  kid: "k1",
+});
+
+function production(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ENVIRONMENT: "production",
+    EID_ISSUER: "https://eid.authority.ee",
+    EID_JWKS_URL: "https://eid.authority.ee/.well-known/jwks.json",
+    EID_AUTHORIZE_URL: "https://eid.authority.ee/authorize",
+    EID_CLIENT_ID: "mixed-election",
+    EID_ALGORITHMS: "ES256,EdDSA",
+    EID_NATIONAL_ID_CLAIM: "sub",
+    LEDGER_BUCKETS: "0",
+    LOG_ORIGIN: "valimised.ee/audit-log",
+    ROLL_HASH_KEY: "r".repeat(32),
+    SESSION_SIGNING_KEY: "s".repeat(32),
+    BOOTSTRAP_ADMIN_JWK: JSON.stringify({ kty: "OKP", crv: "Ed25519", x: "x", kid: "admin" }),
+    RECEIPT_SIGNING_JWK: PRIVATE_JWK,
+    LOG_SIGNING_JWK: PRIVATE_JWK,
+    ...overrides,
+  };
+}
+
+// configOf caches per env object, so every case passes a fresh one.
+function parse(vars: Record<string, string>) {
+  return () => configOf({ ...vars } as unknown as Env);
+}
+
+describe("the Worker's configuration", () => {
+  it("parses a real production configuration", () => {
+    const config = parse(production())();
+    expect(config.LEDGER_BUCKETS).toBe(0);
+    expect(config.EID_ALGORITHMS).toEqual(["ES256", "EdDSA"]);
+    expect(config.LOG_SIGNING_JWK.kid).toBe("k1");
+  });
+
+  it.each([
+    ["a typo in LEDGER_BUCKETS", { LEDGER_BUCKETS: "16x" }, "LEDGER_BUCKETS"],
+    ["a negative LEDGER_BUCKETS", { LEDGER_BUCKETS: "-1" }, "LEDGER_BUCKETS"],
+    ["a LOG_ORIGIN with a space", { LOG_ORIGIN: "vote ee/log" }, "LOG_ORIGIN"],
+    ["a log key that is not JSON", { LOG_SIGNING_JWK: "{" }, "LOG_SIGNING_JWK is not JSON"],
+    ["a receipt key without its private part", { RECEIPT_SIGNING_JWK: PRIVATE_JWK.replace(/"d":"[^"]*",/, "") }, "d"],
+  ])("refuses %s", (_, overrides, message) => {
+    expect(parse(production(overrides))).toThrow(message);
+  });
+
+  it.each([
+    ["a loopback issuer", { EID_ISSUER: "http://127.0.0.1:8788" }, "EID_ISSUER"],
+    ["an http issuer", { EID_JWKS_URL: "http://eid.authority.ee/jwks.json" }, "EID_JWKS_URL"],
+    ["a localhost authorize URL", { EID_AUTHORIZE_URL: "https://localhost/authorize" }, "EID_AUTHORIZE_URL"],
+    ["wrangler.toml's placeholder issuer", { EID_ISSUER: "https://eid.example.gov" }, "EID_ISSUER"],
+    ["wrangler.toml's placeholder log origin", { LOG_ORIGIN: "vote.example.gov/audit-log" }, "LOG_ORIGIN"],
+    ["a loopback log origin", { LOG_ORIGIN: "127.0.0.1:8787/audit-log" }, "LOG_ORIGIN"],
+  ])("in production refuses %s", (_, overrides, name) => {
+    expect(parse(production(overrides))).toThrow(name);
+    expect(parse(production({ ...overrides, ENVIRONMENT: "development" }))).not.toThrow();
+  });
+});
