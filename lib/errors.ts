@@ -99,6 +99,11 @@ export const ERROR_CODES = {
   wrong_election: { status: 422, message: "The QR payload belongs to another election." },
   foreign_ballot: { status: 422, message: "This ballot was not issued for this station." },
   serial_already_used: { status: 409, message: "A ballot with this serial has already been scanned." },
+  result_sheet_out_of_range: {
+    status: 422,
+    message:
+      "The result sheet cannot be logged: its sequence must be 1 to 65,535, its counts below 2^32 and its time before 2106.",
+  },
   result_sheet_conflict: {
     status: 409,
     message: "This station has already submitted a different result sheet; the attempt is recorded.",

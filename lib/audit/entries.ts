@@ -743,6 +743,22 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
 }
 
 /** Decodes one entry's bytes; the error says what is wrong and at which byte. */
+/**
+ * Whether a value can become a log entry: it fits the entry's schema and its byte ranges (a u32
+ * time, a u16 sequence, u32 counts). Producers check before they store anything that must also be
+ * logged, so that the two can never disagree.
+ */
+export function loggableEntry(value: unknown): Result<LogEntry, string> {
+  const parsed = LogEntry.safeParse(value);
+  if (!parsed.success) return err(z.prettifyError(parsed.error));
+  try {
+    encodeEntry(parsed.data);
+  } catch (error) {
+    return err(error instanceof Error ? error.message : String(error));
+  }
+  return ok(parsed.data);
+}
+
 export function decodeEntry(bytes: Uint8Array): Result<LogEntry, string> {
   const r = new Reader(bytes);
   try {

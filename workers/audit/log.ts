@@ -13,9 +13,9 @@
  */
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { electionIds } from "../../db/stores/elections.ts";
-import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
+import { loggableEntry, type LogEntry, type LogEntryOf } from "../../lib/audit/entries.ts";
 import { base64urlDecode, hexEncode } from "../../lib/bytes.ts";
-import { ok, type Result } from "../../lib/result.ts";
+import { err, ok, type Result } from "../../lib/result.ts";
 import { logSequencerFor } from "../../durable-objects/addresses.ts";
 import type { AppendOutcome, LoggedMessage, LogRefusal } from "../../durable-objects/log-sequencer.ts";
 import { emitEvent } from "../../lib/events.ts";
@@ -97,30 +97,44 @@ export function logTime(date: Date = new Date()): string {
 // The paper channel's entries (keys make every call idempotent). Check-ins are logged by the
 // queue consumer, as they reach it through the ballot queues.
 
+/** What a station's result sheet fields are (lib/qr ResultSheetFields and the QR text as submitted). */
+interface StationSheet {
+  readonly stationId: string;
+  readonly sequence: number;
+  readonly closedAt: string;
+  readonly votersCheckedIn: number;
+  readonly ballotsCast: number;
+  readonly contests: LogEntryOf<"station-results">["contests"];
+  readonly payloadText: string;
+}
+
 /**
- * A station's result sheet (lib/qr ResultSheetFields and the QR text as submitted), once per
- * station and sequence: a correction (a higher sequence) is logged as a new entry.
+ * The log entry of a station's result sheet, if the log can hold it (its ranges are narrower than
+ * the QR format's: a sequence of 1 to 65,535, counts below 2^32, a time before 2106).
+ */
+export function stationResultsEntry(sheet: StationSheet): Result<LogEntryOf<"station-results">, string> {
+  const { payloadText, ...fields } = sheet;
+  const closedAt = new Date(sheet.closedAt);
+  if (Number.isNaN(closedAt.getTime())) return err(`closedAt ${sheet.closedAt} is not a time`);
+  const entry = loggableEntry({ type: "station-results", ...fields, closedAt: logTime(closedAt), sheet: payloadText });
+  if (!entry.ok) return entry;
+  if (entry.value.type !== "station-results") throw new Error("a station-results entry changed type");
+  return ok(entry.value);
+}
+
+/**
+ * A station's result sheet, once per station and sequence: a correction (a higher sequence) is a
+ * new entry. Callers check stationResultsEntry first; a sheet the log cannot hold is a bug here.
  */
 export async function logStationResults(
   env: Env,
   electionId: string,
-  sheet: {
-    readonly stationId: string;
-    readonly sequence: number;
-    readonly closedAt: string;
-    readonly votersCheckedIn: number;
-    readonly ballotsCast: number;
-    readonly contests: LogEntryOf<"station-results">["contests"];
-    readonly payloadText: string;
-  },
+  sheet: StationSheet,
 ): Promise<Result<AppendOutcome, LogRefusal>> {
-  const { payloadText, ...fields } = sheet;
-  return appendToLog(env, electionId, [
-    {
-      key: `station-results/${sheet.stationId}/${sheet.sequence}`,
-      entry: { type: "station-results", ...fields, closedAt: logTime(new Date(sheet.closedAt)), sheet: payloadText },
-    },
-  ]);
+  const entry = stationResultsEntry(sheet);
+  if (!entry.ok) throw new Error(`a result sheet the log cannot hold reached the log: ${entry.error}`);
+  const key = `station-results/${sheet.stationId}/${sheet.sequence}`;
+  return appendToLog(env, electionId, [{ key, entry: entry.value }]);
 }
 
 /**

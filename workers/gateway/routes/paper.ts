@@ -17,7 +17,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { logStationResults } from "../../audit/log.ts";
+import { logStationResults, stationResultsEntry } from "../../audit/log.ts";
 import { isOtherStationsKey, qrKeyLookup, saveResultSheet, serialAssigned } from "../../../db/stores/paper.ts";
 import { voterDistrict } from "../../../db/stores/roll.ts";
 import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
@@ -442,6 +442,20 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         { path: "/qr", message: "another station's sheet", code: "invalid_field" },
       ]);
 
+    // Checked before anything is stored: a sheet the public log cannot hold must not reach D1
+    // either, or the two would disagree for good (security review M8).
+    const sheetForLog = {
+      stationId: station.stationId,
+      sequence: sheet.sequence,
+      closedAt: sheet.closedAt,
+      votersCheckedIn: sheet.votersCheckedIn,
+      ballotsCast: sheet.ballotsCast,
+      contests: sheet.contests.map((contest) => ({ ...contest, options: [...contest.options] })),
+      payloadText: body.qr,
+    };
+    const loggable = stationResultsEntry(sheetForLog);
+    if (!loggable.ok) return fail("result_sheet_out_of_range", undefined, [{ path: "/qr", message: loggable.error }]);
+
     const payloadSha256 = sha256Hex(body.qr);
     const totals = {
       sequence: sheet.sequence,
@@ -470,15 +484,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const { replayed } = saved.value;
     // Audit log: the sheet as signed. Keyed by station and sequence, so a station that repeats the
     // submission after a refused append (log_pool_full) logs it exactly once.
-    const logged = await logStationResults(c.env, election.id, {
-      stationId: station.stationId,
-      sequence: sheet.sequence,
-      closedAt: sheet.closedAt,
-      votersCheckedIn: sheet.votersCheckedIn,
-      ballotsCast: sheet.ballotsCast,
-      contests: sheet.contests.map((contest) => ({ ...contest, options: [...contest.options] })),
-      payloadText: body.qr,
-    });
+    const logged = await logStationResults(c.env, election.id, sheetForLog);
     if (!logged.ok) return fail(logged.error);
     const [reconciliation] = await reconcileStations(c.env.DB, election, station.stationId);
     if (!reconciliation) throw new Error("reconciling one station answered nothing");
