@@ -68,6 +68,20 @@ const ConfigSchema = z.object({
     )
     .pipe(z.array(z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"])).min(1)),
   EID_NATIONAL_ID_CLAIM: z.string().min(1),
+  /** The levels of assurance (`acr`) that may log in to vote. */
+  EID_ACCEPTED_ACR: z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    )
+    .pipe(z.array(z.string().min(1)).min(1, "EID_ACCEPTED_ACR must name at least one level of assurance")),
+  EID_MAX_TOKEN_AGE_SECONDS: z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}$/, "EID_MAX_TOKEN_AGE_SECONDS must be a number of seconds")
+    .transform(Number),
   /** Voter ledger mapping (durable-objects/addresses.ts): 0 = one object per voter, N = N buckets. */
   LEDGER_BUCKETS: z
     .string()

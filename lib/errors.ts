@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   // Identity
   unauthenticated: { status: 401, message: "A valid credential is required." },
   invalid_token: { status: 401, message: "The token is invalid." },
+  insufficient_assurance: {
+    status: 401,
+    message: "This login's level of assurance is not enough to vote: log in with the national eID card or app.",
+  },
   token_expired: { status: 401, message: "The token has expired." },
   token_replayed: { status: 401, message: "The token has already been used." },
   login_state_mismatch: { status: 401, message: "The login response does not match the login that was started." },

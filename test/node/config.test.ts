@@ -23,6 +23,8 @@ function production(overrides: Record<string, string> = {}): Record<string, stri
     EID_CLIENT_ID: "mixed-election",
     EID_ALGORITHMS: "ES256,EdDSA",
     EID_NATIONAL_ID_CLAIM: "sub",
+    EID_ACCEPTED_ACR: "eidas-high",
+    EID_MAX_TOKEN_AGE_SECONDS: "300",
     LEDGER_BUCKETS: "0",
     LOG_ORIGIN: "valimised.ee/audit-log",
     ROLL_HASH_KEY: "r".repeat(32),
@@ -49,6 +51,8 @@ describe("the Worker's configuration", () => {
 
   it.each([
     ["a typo in LEDGER_BUCKETS", { LEDGER_BUCKETS: "16x" }, "LEDGER_BUCKETS"],
+    ["no accepted level of assurance", { EID_ACCEPTED_ACR: " , " }, "EID_ACCEPTED_ACR"],
+    ["a token age that is not a number", { EID_MAX_TOKEN_AGE_SECONDS: "5m" }, "EID_MAX_TOKEN_AGE_SECONDS"],
     ["a negative LEDGER_BUCKETS", { LEDGER_BUCKETS: "-1" }, "LEDGER_BUCKETS"],
     ["a LOG_ORIGIN with a space", { LOG_ORIGIN: "vote ee/log" }, "LOG_ORIGIN"],
     ["a log key that is not JSON", { LOG_SIGNING_JWK: "{" }, "LOG_SIGNING_JWK is not JSON"],

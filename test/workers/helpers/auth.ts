@@ -52,24 +52,34 @@ export async function officialToken(
 
 export interface IdTokenOptions {
   readonly issuer?: string;
-  readonly audience?: string;
+  readonly audience?: string | string[];
   readonly expiresIn?: number;
   readonly notBefore?: number;
   readonly nonce?: string;
   readonly jti?: string;
   readonly key?: JWK;
+  /** The level of assurance; null leaves the claim out. Default: the dev issuer's "eidas-high". */
+  readonly acr?: string | null;
+  readonly azp?: string;
+  /** Seconds since the token was issued. */
+  readonly age?: number;
 }
 
 /** An ID token as the dev eID issuer would sign it, with any field overridable for bad cases. */
 export async function signIdToken(nationalId: string, options: IdTokenOptions = {}): Promise<string> {
   const jwk = options.key ?? (JSON.parse(env.TEST_EID_PRIVATE_JWK) as JWK);
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT(options.nonce ? { nonce: options.nonce } : {})
+  const claims = {
+    ...(options.nonce ? { nonce: options.nonce } : {}),
+    ...(options.acr === null ? {} : { acr: options.acr ?? "eidas-high" }),
+    ...(options.azp ? { azp: options.azp } : {}),
+  };
+  const jwt = new SignJWT(claims)
     .setProtectedHeader({ alg: "ES256", kid: String(jwk.kid), typ: "JWT" })
     .setIssuer(options.issuer ?? env.EID_ISSUER)
     .setAudience(options.audience ?? env.EID_CLIENT_ID)
     .setSubject(nationalId)
-    .setIssuedAt(now)
+    .setIssuedAt(now - (options.age ?? 0))
     .setNotBefore(now + (options.notBefore ?? -5))
     .setExpirationTime(now + (options.expiresIn ?? 300))
     .setJti(options.jti ?? crypto.randomUUID());

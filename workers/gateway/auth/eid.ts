@@ -5,14 +5,16 @@
  *
  * Checks: signature by a key from the issuer's JWKS, algorithm on the allow-list (so `none` and
  * HMAC are refused before any key is used), issuer, audience, expiry, not-before (30 s of clock
- * tolerance), and the nonce when the login started in a browser.
+ * tolerance), age (EID_MAX_TOKEN_AGE_SECONDS from `iat`), the level of assurance (`acr` in
+ * EID_ACCEPTED_ACR), the authorized party (`azp` must be our client id when present, and present
+ * when the token has several audiences), and the nonce when the login started in a browser.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
 
-export type IdTokenError = "invalid_token" | "token_expired" | "eid_unavailable";
+export type IdTokenError = "invalid_token" | "token_expired" | "insufficient_assurance" | "eid_unavailable";
 
 export interface VerifiedIdToken {
   readonly nationalId: string;
@@ -49,6 +51,7 @@ export async function verifyIdToken(
       audience: config.EID_CLIENT_ID,
       algorithms: config.EID_ALGORITHMS,
       clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      maxTokenAge: config.EID_MAX_TOKEN_AGE_SECONDS,
       requiredClaims: ["exp", "iat", config.EID_NATIONAL_ID_CLAIM],
     }));
   } catch (e) {
@@ -60,6 +63,11 @@ export async function verifyIdToken(
     throw e;
   }
   if (expectedNonce !== undefined && payload["nonce"] !== expectedNonce) return err("invalid_token");
+  const acr = payload["acr"];
+  if (typeof acr !== "string" || !config.EID_ACCEPTED_ACR.includes(acr)) return err("insufficient_assurance");
+  const azp = payload["azp"];
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if ((azp !== undefined || audiences.length > 1) && azp !== config.EID_CLIENT_ID) return err("invalid_token");
   const nationalId = payload[config.EID_NATIONAL_ID_CLAIM];
   if (typeof nationalId !== "string" || nationalId === "" || typeof payload.exp !== "number") {
     return err("invalid_token");
