@@ -126,6 +126,18 @@ export const EVENTS = {
     sentence:
       "The first administrator's configured key (BOOTSTRAP_ADMIN_JWK) was used to get an access token; once other administrators exist it should be revoked.",
   },
+  "check-in-conflict": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station tried to check in a voter who had already checked in (there or elsewhere) or, under first-wins, already voted online; no ballot was issued. A double check-in needs looking at.",
+  },
+  "check-in-cancelled-online-ballot": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "Under paper-supersedes, a station's check-in cancelled a voter's online ballot. Normal for a voter who changes their mind; many at one station are for the monitor to question.",
+  },
   "result-sheet-conflict": {
     level: "warn",
     kind: "security",

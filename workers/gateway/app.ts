@@ -19,6 +19,7 @@ import { resultsRoutes } from "./routes/results.ts";
 import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
+import { securityRoutes } from "./routes/security.ts";
 import { stationRoutes } from "./routes/stations.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
@@ -58,6 +59,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());
   app.route("/", reconciliationRoutes());
+  app.route("/", securityRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",

@@ -21,7 +21,7 @@ import { logStationResults, stationResultsEntry } from "../../audit/log.ts";
 import { isOtherStationsKey, qrKeyLookup, saveResultSheet, serialAssigned } from "../../../db/stores/paper.ts";
 import { voterDistrict } from "../../../db/stores/roll.ts";
 import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
-import { ContestMarks } from "../../../lib/ballot/messages.ts";
+import { coarseTime, ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
@@ -308,10 +308,17 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       checkInId: `${station.stationId}/${body.checkInId}`,
       identity: body.identity.method,
     });
+    // For the monitor: no voter key, only where, when (to the minute) and why (security review M12).
+    const checkInEvent = { stationId: station.stationId, districtId, minute: coarseTime(new Date()) };
     if (!outcome.ok) {
       switch (outcome.error) {
         case "already_voted_online":
         case "already_checked_in":
+          await recordSecurityEvent(c.env.DB, election.id, "check-in-conflict", {
+            ...checkInEvent,
+            reason: outcome.error,
+          });
+          return fail(outcome.error);
         case "polls_not_open":
         case "polls_closed":
         case "idempotency_conflict":
@@ -319,6 +326,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         default:
           return assertNever(outcome.error);
       }
+    }
+    if (outcome.value.cancelledOnlineBallot && !outcome.value.replayed) {
+      await recordSecurityEvent(c.env.DB, election.id, "check-in-cancelled-online-ballot", checkInEvent);
     }
     return c.json(
       {
