@@ -120,6 +120,19 @@ describe("voter login with a national-eID ID token", () => {
     expect(await codeOf(res)).toBe(code);
   });
 
+  it("leaves an ID token usable when the login was refused before it was claimed", async () => {
+    const nationalId = "EE-LOGIN-LATE-0001";
+    const idToken = await signIdToken(nationalId);
+    const early = await login({ electionId: ELECTION, idToken });
+    expect(early.status).toBe(403);
+    expect(await codeOf(early)).toBe("not_on_roll");
+    await enrol(ELECTION, nationalId, "district-north");
+    expect((await login({ electionId: ELECTION, idToken })).status).toBe(200);
+    const replay = await login({ electionId: ELECTION, idToken });
+    expect(replay.status).toBe(401);
+    expect(await codeOf(replay)).toBe("token_replayed");
+  });
+
   it("refuses a person who is not on the roll", async () => {
     const res = await login({ electionId: ELECTION, idToken: await signIdToken("EE-NOT-ON-ROLL") });
     expect(res.status).toBe(403);

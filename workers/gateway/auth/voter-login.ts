@@ -49,10 +49,6 @@ export async function loginVoter(
   if (!verified.ok) return err(verified.error);
   const { nationalId, tokenId, expiresAtMs } = verified.value;
 
-  if (!(await claimOnce(c.env, "id-token", `${config.EID_ISSUER}:${tokenId}`, expiresAtMs))) {
-    return err("token_replayed");
-  }
-
   const normalised = NationalId.safeParse(nationalId);
   if (!normalised.success) return err("not_on_roll");
   const voterKey = await voterKeyOf(await rollHashSecret(c.env), normalised.data);
@@ -64,6 +60,12 @@ export async function loginVoter(
   if (districtId === undefined) return err("not_on_roll");
   const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
   if (!ballotStyleId) return err("no_ballot_style");
+
+  // Claimed last, after every check that could refuse the login: a refused login leaves the ID
+  // token usable, and of two concurrent uses exactly one gets past here (security review L10).
+  if (!(await claimOnce(c.env, "id-token", `${config.EID_ISSUER}:${tokenId}`, expiresAtMs))) {
+    return err("token_replayed");
+  }
 
   if (fence.kind === "flagged") {
     // The monitor reads these; the voter is not told, the login goes on as the policy says.
