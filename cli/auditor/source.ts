@@ -5,6 +5,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
+import { concatBytes } from "../../lib/bytes.ts";
 
 export class SourceError extends Error {}
 
@@ -19,7 +20,7 @@ export interface LogSource {
   readonly api?: { readonly origin: string; readonly electionId: string };
 }
 
-const MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+export const MAX_OBJECT_BYTES = 16 * 1024 * 1024;
 
 export function isUrl(text: string): boolean {
   return /^https?:\/\//i.test(text);
@@ -44,13 +45,30 @@ function httpSource(url: string): LogSource {
   };
 }
 
-/** GET a URL's bytes; undefined on 404, an error on anything else that is not 200. */
-export async function fetchBytes(url: string): Promise<Uint8Array | undefined> {
+/**
+ * A fetch that answers nothing for this long fails: a hostile or broken mirror must not hang an
+ * audit. Long enough for a 16 MiB object on a slow link.
+ */
+const FETCH_TIMEOUT_MS = 60_000;
+
+/**
+ * GET a URL's bytes; undefined on 404, an error on anything else that is not 200. The body is read
+ * as a stream and abandoned as soon as it passes MAX_OBJECT_BYTES, so a hostile mirror cannot
+ * make the auditor hold more than that (security review L6).
+ */
+export async function fetchBytes(url: string, timeoutMs = FETCH_TIMEOUT_MS): Promise<Uint8Array | undefined> {
+  const signal = AbortSignal.timeout(timeoutMs);
+  const failed = (error: unknown): SourceError =>
+    new SourceError(
+      signal.aborted
+        ? `${url} did not answer within ${timeoutMs / 1000} s`
+        : `cannot fetch ${url}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   let res: Response;
   try {
-    res = await fetch(url, { redirect: "error" });
+    res = await fetch(url, { redirect: "error", signal });
   } catch (error) {
-    throw new SourceError(`cannot fetch ${url}: ${error instanceof Error ? error.message : String(error)}`);
+    throw failed(error);
   }
   if (res.status === 404) {
     await res.body?.cancel();
@@ -60,9 +78,31 @@ export async function fetchBytes(url: string): Promise<Uint8Array | undefined> {
     await res.body?.cancel();
     throw new SourceError(`${url} answered ${res.status}`);
   }
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (bytes.length > MAX_OBJECT_BYTES) throw new SourceError(`${url} is larger than ${MAX_OBJECT_BYTES} bytes`);
-  return bytes;
+  const tooLarge = (): SourceError => new SourceError(`${url} is larger than ${MAX_OBJECT_BYTES} bytes`);
+  if (Number(res.headers.get("content-length") ?? 0) > MAX_OBJECT_BYTES) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      length += value.length;
+      if (length > MAX_OBJECT_BYTES) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof SourceError) throw error;
+    throw failed(error);
+  }
+  return concatBytes(...chunks);
 }
 
 function directorySource(dir: string): LogSource {
