@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   // Identity
   unauthenticated: { status: 401, message: "A valid credential is required." },
   invalid_token: { status: 401, message: "The token is invalid." },
+  invalid_body: { status: 400, message: "The request body could not be read (a broken or malformed transfer)." },
   insufficient_assurance: {
     status: 401,
     message: "This login's level of assurance is not enough to vote: log in with the national eID card or app.",

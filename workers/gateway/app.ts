@@ -12,7 +12,7 @@ import { apiError, statusOf } from "../../lib/errors.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
-import { electionRoutes } from "./routes/elections.ts";
+import { electionRoutes, MAX_DEFINITION_BYTES } from "./routes/elections.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
@@ -20,6 +20,7 @@ import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
 import { securityRoutes } from "./routes/security.ts";
+import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
@@ -46,6 +47,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
     await next();
     if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   });
+
+  // Bodies are read once, bounded, before any route parses them; the definition upload and the
+  // roll import set their own, larger limits.
+  app.use(
+    boundedBodies((path) => {
+      if (path === "/v1/admin/elections") return MAX_DEFINITION_BYTES;
+      if (/^\/v1\/admin\/elections\/[^/]+\/roll$/.test(path)) return undefined;
+      return DEFAULT_MAX_BODY_BYTES;
+    }),
+  );
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 

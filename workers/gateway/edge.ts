@@ -2,18 +2,29 @@
  * Edge basics shared by the voter routes: the client's address, rate limits through the Rate
  * Limiting binding, and the election's geofence on `request.cf.country`.
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
-import { fail, type AppEnv } from "./http.ts";
+import { respondError, type AppEnv } from "./http.ts";
 
 export function clientAddress(c: Context<AppEnv>): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }
 
-/** Refuses with 429 rate_limited when `limiter` says the key is over its limit. */
-export async function enforceRateLimit(limiter: RateLimit, key: string): Promise<void> {
-  const { success } = await limiter.limit({ key });
-  if (!success) fail("rate_limited");
+/**
+ * Refuses with 429 rate_limited when `limiterOf(env)` says the key is over its limit. Route
+ * middleware, so it runs before the route's validators: a client over its limit is refused
+ * before its body is parsed (security review M9).
+ */
+export function rateLimited(
+  limiterOf: (env: Env) => RateLimit,
+  keyOf: (c: Context<AppEnv>) => string,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { success } = await limiterOf(c.env).limit({ key: keyOf(c) });
+    if (!success) return respondError(c, "rate_limited");
+    await next();
+    return undefined;
+  };
 }
 
 export type GeofenceOutcome =

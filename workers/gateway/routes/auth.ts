@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getCookie, deleteCookie, setCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { configOf } from "../../../durable-objects/config.ts";
-import { clientAddress, enforceRateLimit } from "../edge.ts";
+import { clientAddress, rateLimited } from "../edge.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { verifyOfficialAssertion } from "../auth/officials.ts";
@@ -23,9 +23,20 @@ const JWT = z
   .max(8192)
   .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/, "a compact JWS");
 
+/** Per client address, checked before a body is parsed; officials and voters count apart. */
+const officialLoginLimit = rateLimited(
+  (env) => env.LOGIN_IP_LIMITER,
+  (c) => `official:${clientAddress(c)}`,
+);
+const voterLoginLimit = rateLimited(
+  (env) => env.LOGIN_IP_LIMITER,
+  (c) => `voter:${clientAddress(c)}`,
+);
+
 const tokenRoute = createRoute({
   method: "post",
   path: "/v1/auth/token",
+  middleware: [officialLoginLimit] as const,
   tags: ["auth"],
   summary: "Exchange an official's signed assertion for an access token",
   request: {
@@ -63,6 +74,7 @@ const VoterSessionResponse = z
 const voterSessionRoute = createRoute({
   method: "post",
   path: "/v1/auth/voter-session",
+  middleware: [voterLoginLimit] as const,
   tags: ["auth"],
   summary: "Log a voter in with a national-eID ID token",
   request: {
@@ -83,6 +95,7 @@ const voterSessionRoute = createRoute({
 const loginRoute = createRoute({
   method: "get",
   path: "/v1/auth/login",
+  middleware: [voterLoginLimit] as const,
   tags: ["auth"],
   summary: "Start a browser login at the national-eID issuer",
   request: { query: z.object({ electionId: ElectionId }) },
@@ -92,6 +105,7 @@ const loginRoute = createRoute({
 const callbackRoute = createRoute({
   method: "post",
   path: "/v1/auth/callback",
+  middleware: [voterLoginLimit] as const,
   tags: ["auth"],
   summary: "The issuer's form_post answer to a browser login",
   request: {
@@ -109,7 +123,6 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(tokenRoute, async (c) => {
-    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `official:${clientAddress(c)}`);
     const config = configOf(c.env);
     const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion);
     if (!verified.ok) fail(verified.error);
@@ -132,7 +145,6 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(voterSessionRoute, async (c) => {
-    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
     const { electionId, idToken } = c.req.valid("json");
     const login = await loginVoter(c, electionId, idToken);
     if (!login.ok) fail(login.error);
@@ -150,7 +162,6 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(loginRoute, async (c) => {
-    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
     const { electionId } = c.req.valid("query");
     if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const config = configOf(c.env);
@@ -177,7 +188,6 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(callbackRoute, async (c) => {
-    await enforceRateLimit(c.env.LOGIN_IP_LIMITER, `voter:${clientAddress(c)}`);
     const form = c.req.valid("form");
     const started = await readLoginState(configOf(c.env), getCookie(c, LOGIN_COOKIE));
     if (!started || started.state !== form.state) fail("login_state_mismatch");

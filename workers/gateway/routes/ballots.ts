@@ -16,7 +16,7 @@ import { validateBallot } from "../../../lib/ballot/validate.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { requireVoter } from "../auth/middleware.ts";
-import { clientAddress, countryOf, enforceRateLimit, geofence } from "../edge.ts";
+import { clientAddress, countryOf, geofence, rateLimited } from "../edge.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { ledgerFor } from "../../../durable-objects/addresses.ts";
@@ -56,7 +56,18 @@ const castRoute = createRoute({
   tags: ["voting"],
   summary: "Cast an online ballot",
   security: [{ voterSession: [] }],
-  middleware: [requireVoter()] as const,
+  // Both limits run before the ballot is parsed: per client address first, then per voter.
+  middleware: [
+    rateLimited(
+      (env) => env.CAST_IP_LIMITER,
+      (c) => clientAddress(c),
+    ),
+    requireVoter(),
+    rateLimited(
+      (env) => env.CAST_VOTER_LIMITER,
+      (c) => `${c.get("voter").electionId}:${c.get("voter").voterKey}`,
+    ),
+  ] as const,
   request: {
     params: z.object({ electionId: ElectionId }),
     body: { required: true, content: { "application/json": { schema: CastBody } } },
@@ -163,8 +174,6 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(castRoute, async (c) => {
     const voter = c.get("voter");
-    await enforceRateLimit(c.env.CAST_IP_LIMITER, clientAddress(c));
-    await enforceRateLimit(c.env.CAST_VOTER_LIMITER, `${voter.electionId}:${voter.voterKey}`);
     const election = await getElection(c.env.DB, voter.electionId);
     if (!election) fail("election_not_found");
     if (geofence(election, countryOf(c)).kind === "refused") fail("geofence_refused");

@@ -8,7 +8,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ElectionId } from "../../../lib/election/settings.ts";
-import { err, ok, type Result } from "../../../lib/result.ts";
+import { readBodyWithin } from "../body.ts";
 import {
   MAX_CHUNK_BYTES,
   MAX_CHUNK_ROWS,
@@ -95,6 +95,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     if (!election) fail("election_not_found");
 
     const body = await readBodyWithin(c.req.raw, MAX_CHUNK_BYTES);
+    if (!body.ok && body.error === "invalid_body") fail("invalid_body");
     if (!body.ok)
       fail(
         "payload_too_large",
@@ -158,36 +159,6 @@ function isCsv(contentType: string | undefined): boolean {
   const [mediaType, ...params] = contentType.split(";").map((p) => p.trim().toLowerCase());
   if (mediaType !== "text/csv") return false;
   return params.every((p) => !p.startsWith("charset=") || p === "charset=utf-8" || p === 'charset="utf-8"');
-}
-
-/**
- * Reads the body but stops at `maxBytes`: a declared Content-Length over the limit is refused
- * before reading, and a body without one is cut off as soon as it passes the limit.
- */
-async function readBodyWithin(request: Request, maxBytes: number): Promise<Result<Uint8Array, "payload_too_large">> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) return err("payload_too_large");
-  if (!request.body) return ok(new Uint8Array());
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      return err("payload_too_large");
-    }
-    parts.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.byteLength;
-  }
-  return ok(bytes);
 }
 
 function decodeUtf8(bytes: Uint8Array): string | undefined {
