@@ -52,32 +52,32 @@ function placeholderOrLocalHost(host: string): boolean {
   );
 }
 
+/** A comma-separated var ("ES256, EdDSA") as its non-empty items, each checked by `item`. */
+function commaList<T extends z.ZodType<string, string>>(item: T, message: string) {
+  return z
+    .string()
+    .transform((s) =>
+      s
+        .split(",")
+        .map((a) => a.trim())
+        .filter((a) => a !== ""),
+    )
+    .pipe(z.array(item).min(1, message));
+}
+
 const ConfigSchema = z.object({
   ENVIRONMENT: z.enum(["development", "production"]),
   EID_ISSUER: z.url(),
   EID_JWKS_URL: z.url(),
   EID_AUTHORIZE_URL: z.url(),
   EID_CLIENT_ID: z.string().min(1),
-  EID_ALGORITHMS: z
-    .string()
-    .transform((s) =>
-      s
-        .split(",")
-        .map((a) => a.trim())
-        .filter((a) => a !== ""),
-    )
-    .pipe(z.array(z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"])).min(1)),
+  EID_ALGORITHMS: commaList(
+    z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"]),
+    "EID_ALGORITHMS must name at least one algorithm",
+  ),
   EID_NATIONAL_ID_CLAIM: z.string().min(1),
   /** The levels of assurance (`acr`) that may log in to vote. */
-  EID_ACCEPTED_ACR: z
-    .string()
-    .transform((s) =>
-      s
-        .split(",")
-        .map((a) => a.trim())
-        .filter((a) => a !== ""),
-    )
-    .pipe(z.array(z.string().min(1)).min(1, "EID_ACCEPTED_ACR must name at least one level of assurance")),
+  EID_ACCEPTED_ACR: commaList(z.string().min(1), "EID_ACCEPTED_ACR must name at least one level of assurance"),
   EID_MAX_TOKEN_AGE_SECONDS: z
     .string()
     .regex(/^[1-9][0-9]{0,4}$/, "EID_MAX_TOKEN_AGE_SECONDS must be a number of seconds")

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import { concatBytes } from "../../lib/bytes.ts";
+import { readAtMost } from "../../lib/bounded-read.ts";
 
 export class SourceError extends Error {}
 
@@ -84,25 +84,14 @@ export async function fetchBytes(url: string, timeoutMs = FETCH_TIMEOUT_MS): Pro
     throw tooLarge();
   }
   if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = res.body.getReader();
+  let bytes: Uint8Array | undefined;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      length += value.length;
-      if (length > MAX_OBJECT_BYTES) {
-        await reader.cancel();
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
+    bytes = await readAtMost(res.body, MAX_OBJECT_BYTES);
   } catch (error) {
-    if (error instanceof SourceError) throw error;
     throw failed(error);
   }
-  return concatBytes(...chunks);
+  if (!bytes) throw tooLarge();
+  return bytes;
 }
 
 function directorySource(dir: string): LogSource {

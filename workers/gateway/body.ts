@@ -5,7 +5,7 @@
  * is a 400, never a 500. Routes then parse the buffered bytes.
  */
 import type { MiddlewareHandler } from "hono";
-import { concatBytes } from "../../lib/bytes.ts";
+import { readAtMost } from "../../lib/bounded-read.ts";
 import { err, ok, type Result } from "../../lib/result.ts";
 import { respondError, type AppEnv } from "./http.ts";
 
@@ -20,24 +20,13 @@ export async function readBodyWithin(
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) return err("payload_too_large");
   if (!request.body) return ok(new Uint8Array());
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let total = 0;
+  let bytes: Uint8Array | undefined;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        return err("payload_too_large");
-      }
-      parts.push(value);
-    }
+    bytes = await readAtMost(request.body, maxBytes);
   } catch {
     return err("invalid_body");
   }
-  return ok(concatBytes(...parts));
+  return bytes ? ok(bytes) : err("payload_too_large");
 }
 
 /**
