@@ -204,9 +204,10 @@ export async function readReconciliation(
 ): Promise<ReconciliationData> {
   const e = electionId;
   const paper = `cvr.election_id = ? AND cvr.channel = 'paper' AND cvr.retracted = 0 AND cvr.station_id IS NOT NULL${stationFilter("cvr.station_id", stationId)}`;
-  // The district ids bind one parameter each beside the station id: rowsPerStatement(1, 2) = 98.
-  const districts = districtIds.slice(0, rowsPerStatement(1, 2));
-  const [checkIns, ballots, marks, blanks, sheets, registered] = await db.batch([
+  // The district ids bind one parameter each beside the station id: rowsPerStatement(1, 1) = 99
+  // per statement, as many statements as the election has districts for.
+  const districtChunks = chunksOf(districtIds, rowsPerStatement(1, 1));
+  const [checkIns, ballots, marks, blanks, sheets, ...registered] = await db.batch([
     db
       .prepare(
         `SELECT station_id, COUNT(*) AS n FROM check_ins WHERE election_id = ?${stationFilter("station_id", stationId)} GROUP BY station_id`,
@@ -237,12 +238,14 @@ export async function readReconciliation(
       )
       .bind(...binds(e, stationId)),
     // Unrevoked stations that serve one of the election's districts: listed even with nothing recorded.
-    db
-      .prepare(
-        `SELECT DISTINCT s.id AS station_id FROM stations s JOIN station_districts d ON d.station_id = s.id
-       WHERE s.revoked_at IS NULL AND d.district_id IN (${districts.map(() => "?").join(", ") || "NULL"})${stationFilter("s.id", stationId)}`,
-      )
-      .bind(...districts, ...(stationId === undefined ? [] : [stationId])),
+    ...districtChunks.map((districts) =>
+      db
+        .prepare(
+          `SELECT DISTINCT s.id AS station_id FROM stations s JOIN station_districts d ON d.station_id = s.id
+       WHERE s.revoked_at IS NULL AND d.district_id IN (${districts.map(() => "?").join(", ")})${stationFilter("s.id", stationId)}`,
+        )
+        .bind(...districts, ...(stationId === undefined ? [] : [stationId])),
+    ),
   ]);
 
   const Count = z.object({ station_id: z.string(), n: z.number() });
@@ -274,7 +277,7 @@ export async function readReconciliation(
     registered: new Set(
       z
         .array(z.object({ station_id: z.string() }))
-        .parse(registered?.results ?? [])
+        .parse(registered.flatMap((r) => r.results))
         .map((r) => r.station_id),
     ),
   };
