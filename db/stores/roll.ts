@@ -14,7 +14,7 @@
  */
 import { and, count, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
-import { rowsPerStatement } from "../../lib/d1-limits.ts";
+import { chunksOf, rowsPerStatement } from "../../lib/d1-limits.ts";
 import { voters } from "../schema.ts";
 
 /**
@@ -46,18 +46,12 @@ export interface RollRow {
 export async function writeVoters(db: D1Database, electionId: string, rows: readonly RollRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const full = db.prepare(fullStatementSql);
-  const statements: D1PreparedStatement[] = [];
-  for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-    const end = Math.min(start + ROWS_PER_STATEMENT, rows.length);
-    const params: string[] = [electionId];
-    for (let i = start; i < end; i++) {
-      const row = rows[i];
-      if (row === undefined) throw new Error("roll entry index out of range");
-      params.push(row.voterKey, row.districtId);
-    }
-    const statement = end - start === ROWS_PER_STATEMENT ? full : db.prepare(upsertSql(end - start));
-    statements.push(statement.bind(...params));
-  }
+  const statements = chunksOf(rows, ROWS_PER_STATEMENT).map((chunk) =>
+    (chunk.length === ROWS_PER_STATEMENT ? full : db.prepare(upsertSql(chunk.length))).bind(
+      electionId,
+      ...chunk.flatMap((row) => [row.voterKey, row.districtId]),
+    ),
+  );
 
   const results = await db.batch(statements);
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
