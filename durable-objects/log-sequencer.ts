@@ -149,10 +149,6 @@ export const CVR_GRACE_MS = 10 * 60_000;
 /** A queue batch is at most 100 messages; anything far above is a caller's bug. */
 const MAX_MESSAGES = 1_000;
 
-/** What the log records from the ballot queues: ballots, retractions and check-ins, as queued. */
-const LoggedMessage = BallotMessage;
-export type LoggedMessage = BallotMessage;
-
 const Key = z.string().min(1).max(256);
 /** What producers other than the queue consumer may log through append(). */
 const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
@@ -312,10 +308,10 @@ export class LogSequencer extends DurableObject<Env> {
    */
   async recordBallots(
     electionId: string,
-    messages: readonly LoggedMessage[],
+    messages: readonly BallotMessage[],
   ): Promise<Result<AppendOutcome, LogRefusal>> {
     const id = this.claimElection(electionId);
-    const batch = z.array(LoggedMessage).max(MAX_MESSAGES).parse(messages);
+    const batch = z.array(BallotMessage).max(MAX_MESSAGES).parse(messages);
     for (const m of batch)
       if (m.electionId !== id) throw new Error(`a message of election ${m.electionId} reached the log of ${id}`);
     if (this.pooledCount() >= MAX_POOL) return err("log_pool_full");

@@ -17,7 +17,8 @@ import { loggableEntry, type LogEntry, type LogEntryOf } from "../../lib/audit/e
 import { base64urlDecode, hexEncode } from "../../lib/bytes.ts";
 import { err, ok, type Result } from "../../lib/result.ts";
 import { logSequencerFor } from "../../durable-objects/addresses.ts";
-import type { AppendOutcome, LoggedMessage, LogRefusal } from "../../durable-objects/log-sequencer.ts";
+import type { AppendOutcome, LogRefusal } from "../../durable-objects/log-sequencer.ts";
+import type { BallotMessage } from "../../lib/ballot/messages.ts";
 import { emitEvent } from "../../lib/events.ts";
 
 /** Appends keyed entries to an election's log; log_pool_full means "retry shortly". */
@@ -33,8 +34,8 @@ export async function appendToLog(
  * Logs a queue batch's messages, one call per election. Returns the elections whose log took
  * their messages; the consumer retries the messages of the others (refused or failed).
  */
-export async function logBallotMessages(env: Env, messages: readonly LoggedMessage[]): Promise<Set<string>> {
-  const byElection = new Map<string, LoggedMessage[]>();
+export async function logBallotMessages(env: Env, messages: readonly BallotMessage[]): Promise<Set<string>> {
+  const byElection = new Map<string, BallotMessage[]>();
   for (const m of messages) {
     const group = byElection.get(m.electionId);
     if (group) group.push(m);

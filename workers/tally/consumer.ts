@@ -19,7 +19,6 @@
  */
 import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
 import { logBallotMessages } from "../audit/log.ts";
-import type { LoggedMessage } from "../../durable-objects/log-sequencer.ts";
 import { writeBallotRecords } from "../../db/stores/records.ts";
 import { tallyShardName } from "../../lib/tally/shards.ts";
 import { tallyShardFor } from "../../durable-objects/addresses.ts";
@@ -106,7 +105,7 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     ),
   ]);
 
-  const written: { readonly message: Message<unknown>; readonly ballot: LoggedMessage }[] = [];
+  const written: { readonly message: Message<unknown>; readonly ballot: BallotMessage }[] = [];
   let index = 0;
   for (const [name, group] of byShard) {
     const result = shardResults[index];
