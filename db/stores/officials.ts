@@ -194,7 +194,9 @@ export async function credentialActive(
 /**
  * Revokes an unrevoked official at `revokedAt`: none of their keys or tokens is accepted any more.
  * The configured first administrator can be revoked like any other, once another administrator
- * exists; the last administrator never can (nobody could then manage the officials).
+ * exists; the last administrator never can (nobody could then manage the officials). The count
+ * is read before the write: two administrators revoking each other in the same instant could both
+ * pass, which a two-administrator rule for revocations (not built yet) would close.
  */
 export async function revokeOfficial(
   d1: D1Database,
