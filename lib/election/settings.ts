@@ -37,6 +37,27 @@ export const ElectionSettings = z
         outside: GeofenceAction,
       })
       .strict(),
+    /**
+     * Live results (H2 of the security review): the public sees a new snapshot only when every
+     * district that changed, and the nation, gained at least this many ballots since the last one
+     * (the first snapshot waits for as many). Officials always see the exact count.
+     */
+    liveResultsMinBallots: z.number().int().min(1).max(100_000).default(25),
+    /**
+     * How cast vote records are published after the close: one record per contest, each contest's
+     * records shuffled on their own (the default, against pattern voting), or whole ballots.
+     */
+    castVoteRecords: z.enum(["per-contest", "whole-ballot"]).default("per-contest"),
+    /**
+     * How long after the close a station may still sync paper ballots it scanned (by its own
+     * device-signed time) before the close.
+     */
+    paperSyncGraceMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 60)
+      .default(12 * 60),
   })
   .strict();
 
