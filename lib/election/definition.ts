@@ -128,7 +128,7 @@ const placeholderSettings: ElectionSettings = {
   resultsVisibility: "after-close",
   polls: { opensAt: "1970-01-01T00:00:00Z", closesAt: "1970-01-01T00:00:01Z" },
   geofence: { allowedCountries: [], outside: "refuse" },
-  liveResultsMinBallots: 25,
+  minBallotsPerRelease: 25,
   castVoteRecords: "per-contest",
   paperSyncGraceMinutes: 720,
 };

@@ -38,11 +38,13 @@ export const ElectionSettings = z
       })
       .strict(),
     /**
-     * Live results (H2 of the security review): the public sees a new snapshot only when every
-     * district that changed, and the nation, gained at least this many ballots since the last one
-     * (the first snapshot waits for as many). Officials always see the exact count.
+     * k, the fewest ballots any public release may add per district (H2 and M4 of the security
+     * review): a public live-results snapshot appears only when every district that changed, and
+     * the nation, gained at least k ballots since the last one (the first waits for k too), and
+     * cast vote records published after the first round come only in rounds of at least k per
+     * district. Officials always see the exact count.
      */
-    liveResultsMinBallots: z.number().int().min(1).max(100_000).default(25),
+    minBallotsPerRelease: z.number().int().min(1).max(100_000).default(25),
     /**
      * How cast vote records are published after the close: one record per contest, each contest's
      * records shuffled on their own (the default, against pattern voting), or whole ballots.

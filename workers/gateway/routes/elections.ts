@@ -103,7 +103,7 @@ const definitionBodyDoc = {
     settings: {
       type: "object" as const,
       description:
-        "electionId, crossChannelPolicy (first-wins | paper-supersedes), resultsVisibility (live | after-close), polls { opensAt, closesAt }, geofence { allowedCountries, outside (refuse | flag) }; optional: liveResultsMinBallots (default 25), castVoteRecords (per-contest | whole-ballot, default per-contest), paperSyncGraceMinutes (default 720).",
+        "electionId, crossChannelPolicy (first-wins | paper-supersedes), resultsVisibility (live | after-close), polls { opensAt, closesAt }, geofence { allowedCountries, outside (refuse | flag) }; optional: minBallotsPerRelease (k, default 25), castVoteRecords (per-contest | whole-ballot, default per-contest), paperSyncGraceMinutes (default 720).",
     },
     electionReport: {
       type: "object" as const,
