@@ -32,6 +32,7 @@ export default defineConfig({
                 EID_CLIENT_ID: "mixed-election-test",
                 ROLL_HASH_KEY: "test-roll-hash-key-0123456789abcdef",
                 SESSION_SIGNING_KEY: "test-session-signing-key-0123456789abcdef",
+                BALLOT_LINK_KEY: "test-ballot-link-key-0123456789abcdef",
                 BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
                 RECEIPT_SIGNING_JWK: inject("receiptPrivateJwk"),
                 LOG_SIGNING_JWK: inject("logPrivateJwk"),

@@ -90,6 +90,12 @@ const ConfigSchema = z.object({
   LOG_ORIGIN: LogOriginPrefix,
   ROLL_HASH_KEY: z.string().min(32, "ROLL_HASH_KEY must be at least 32 characters"),
   SESSION_SIGNING_KEY: z.string().min(32, "SESSION_SIGNING_KEY must be at least 32 characters"),
+  /**
+   * The secret behind the keyed ids and digests that keep ballots apart from voters inside the
+   * system (record ids, request digests): never the key of anything that can be presented, so a
+   * leaked token key opens none of them (lib/keys.ts derives one key per purpose).
+   */
+  BALLOT_LINK_KEY: z.string().min(32, "BALLOT_LINK_KEY must be at least 32 characters"),
   BOOTSTRAP_ADMIN_JWK: jsonSecret("BOOTSTRAP_ADMIN_JWK", PublicJwk),
   RECEIPT_SIGNING_JWK: jsonSecret("RECEIPT_SIGNING_JWK", Ed25519PrivateJwk),
   LOG_SIGNING_JWK: jsonSecret("LOG_SIGNING_JWK", Ed25519PrivateJwk),

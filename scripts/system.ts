@@ -47,6 +47,8 @@ export interface RunningSystem {
 const DevSecrets = z.object({
   rollHashKey: z.string().min(32),
   sessionSigningKey: z.string().min(32),
+  /** Absent in state made before ballot link keys: generated then (see devSecrets). */
+  ballotLinkKey: z.string().min(32).optional(),
   eidPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   adminPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   adminPublicJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
@@ -61,10 +63,12 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
   const file = join(stateDir, "dev-secrets.json");
   if (existsSync(file)) {
     const kept = DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
-    if (kept.logPrivateJwk) return kept;
+    if (kept.logPrivateJwk && kept.ballotLinkKey) return kept;
     const withLogKey: DevSecrets = {
       ...kept,
-      logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"],
+      logPrivateJwk:
+        kept.logPrivateJwk ?? ((await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"]),
+      ballotLinkKey: kept.ballotLinkKey ?? randomBytes(32).toString("base64url"),
     };
     await writeFile(file, JSON.stringify(withLogKey, null, 2), { mode: 0o600 });
     return withLogKey;
@@ -74,6 +78,7 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
   const secrets: DevSecrets = {
     rollHashKey: randomBytes(32).toString("base64url"),
     sessionSigningKey: randomBytes(32).toString("base64url"),
+    ballotLinkKey: randomBytes(32).toString("base64url"),
     eidPrivateJwk: { ...(await generateDevEidKey()), kid: "dev-eid-1" } as DevSecrets["eidPrivateJwk"],
     adminPrivateJwk: admin.privateJwk as DevSecrets["adminPrivateJwk"],
     adminPublicJwk: admin.publicJwk as DevSecrets["adminPublicJwk"],
@@ -152,6 +157,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     EID_CLIENT_ID: "mixed-election-dev",
     ROLL_HASH_KEY: secrets.rollHashKey,
     SESSION_SIGNING_KEY: secrets.sessionSigningKey,
+    BALLOT_LINK_KEY: secrets.ballotLinkKey ?? "",
     BOOTSTRAP_ADMIN_JWK: JSON.stringify(secrets.adminPublicJwk),
     RECEIPT_SIGNING_JWK: JSON.stringify(secrets.receiptPrivateJwk),
     LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),

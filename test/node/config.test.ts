@@ -29,6 +29,7 @@ function production(overrides: Record<string, string> = {}): Record<string, stri
     LOG_ORIGIN: "valimised.ee/audit-log",
     ROLL_HASH_KEY: "r".repeat(32),
     SESSION_SIGNING_KEY: "s".repeat(32),
+    BALLOT_LINK_KEY: "b".repeat(32),
     BOOTSTRAP_ADMIN_JWK: JSON.stringify({ kty: "OKP", crv: "Ed25519", x: "x", kid: "admin" }),
     RECEIPT_SIGNING_JWK: PRIVATE_JWK,
     LOG_SIGNING_JWK: PRIVATE_JWK,

@@ -1,0 +1,47 @@
+/**
+ * One key per purpose, derived with HKDF-SHA-256 from a configured secret: a key made for one
+ * purpose (record ids, request digests, token signing, ...) is never the key of another, so what
+ * one of them lets an insider compute (or a leak of one derived key exposes) stops at that purpose.
+ *
+ * Keys are HMAC-SHA-256 CryptoKeys, imported once per isolate for each (secret, purpose, context).
+ */
+import { hexEncode, utf8 } from "./bytes.ts";
+
+/** Every purpose a derived key serves; adding one never changes the keys of the others. */
+export type KeyPurpose =
+  | "record-id" // the id that cast vote records and tally entries use for a ballot
+  | "request-digest" // the digest that recognises a repeated paper scan
+  | "voter-session" // signs voter session tokens
+  | "official-token" // signs officials' access tokens
+  | "login-state"; // signs the browser login's state cookie
+
+const cache = new Map<string, Promise<CryptoKey>>();
+
+/** The HMAC key for `purpose` (and `context`, e.g. an election id) derived from `secret`. */
+export function purposeKey(secret: string, purpose: KeyPurpose, context = ""): Promise<CryptoKey> {
+  const id = `${purpose}\u0000${context}\u0000${secret}`;
+  let key = cache.get(id);
+  if (!key) {
+    key = derive(secret, purpose, context);
+    cache.set(id, key);
+    // A failed import must not stay cached for the isolate's life.
+    key.catch(() => cache.delete(id));
+  }
+  return key;
+}
+
+async function derive(secret: string, purpose: KeyPurpose, context: string): Promise<CryptoKey> {
+  const ikm = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: utf8("mixed-election/keys/v1"), info: utf8(`${purpose}\u0000${context}`) },
+    ikm,
+    { name: "HMAC", hash: "SHA-256", length: 256 },
+    false,
+    ["sign", "verify"],
+  );
+}
+
+/** HMAC-SHA-256 of `message` under the purpose key, as lowercase hex. */
+export async function keyedDigestHex(key: CryptoKey, message: string): Promise<string> {
+  return hexEncode(new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8(message))));
+}
