@@ -10,7 +10,12 @@
  * /v1/admin/elections/{id}, as this official); either way it is compiled here, so a sheet is
  * never printed for a style the definition does not have. The authority key is an Ed25519 JWK as
  * `admin official keygen` writes it; its public half must be registered as the election's sheet
- * key for scans to verify.
+ * key for scans to verify, and the serials must be issued to the station that gets the stack
+ * (`admin station serials`), or its scans of them are refused.
+ *
+ * The print page lays the sheets out in a shuffled order (CSPRNG), so a stack handed out from the
+ * top does not give voters consecutive serials: with serials in arrival order, an insider who saw
+ * when each voter came could pair voters with scanned ballots (security review M11).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -95,6 +100,8 @@ function printPage(
   election: CompiledElection,
   styleId: string,
   keyId: string,
+  first: number,
+  last: number,
   sheets: readonly { serial: number; file: string }[],
 ): string {
   const title = `${election.name}: ballot sheets, style ${styleId}`;
@@ -123,7 +130,7 @@ function printPage(
 </head>
 <body>
 <header><h1>${escapeHtml(title)}</h1>
-<p>Sheets ${sheets[0]?.serial ?? ""} to ${sheets[sheets.length - 1]?.serial ?? ""} (${sheets.length}), signed by authority key ${escapeHtml(keyId)}.</p></header>
+<p>Sheets ${first} to ${last} (${sheets.length}) in shuffled order, signed by authority key ${escapeHtml(keyId)}.</p></header>
 <main>
 ${cells}
 </main>
@@ -132,7 +139,28 @@ ${cells}
 `;
 }
 
-/** Writes one image per sheet and index.html; returns what it wrote. */
+/** A uniform random integer in [0, bound), from the CSPRNG (rejection sampling: no modulo bias). */
+function randomBelow(bound: number): number {
+  const limit = Math.floor(0x1_0000_0000 / bound) * bound;
+  const word = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(word);
+    const value = word[0] ?? 0;
+    if (value < limit) return value % bound;
+  }
+}
+
+/** A copy of `items` in a uniformly random order (Fisher-Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = randomBelow(i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+/** Writes one image per sheet and index.html (in print order, shuffled); returns what it wrote. */
 export async function printSheets(
   electionId: string,
   options: PrintOptions,
@@ -163,8 +191,12 @@ export async function printSheets(
     await writeFile(join(options.out, file), image);
     sheets.push({ serial, file });
   }
-  await writeFile(join(options.out, "index.html"), printPage(election, options.style, keyId, sheets));
-  return { files: [...sheets.map((s) => s.file), "index.html"], keyId, version };
+  const printOrder = shuffled(sheets);
+  await writeFile(
+    join(options.out, "index.html"),
+    printPage(election, options.style, keyId, options.from, last, printOrder),
+  );
+  return { files: [...printOrder.map((s) => s.file), "index.html"], keyId, version };
 }
 
 export function sheetsCommands(): Command {

@@ -112,9 +112,30 @@ describe("admin sheets print", () => {
       definition: DEFINITION,
       format: "svg",
     });
-    expect(files).toEqual(["demo-2026_bs-north_1.svg", "demo-2026_bs-north_2.svg", "index.html"]);
+    expect(files.slice(0, 2).sort()).toEqual(["demo-2026_bs-north_1.svg", "demo-2026_bs-north_2.svg"]);
+    expect(files[2]).toBe("index.html");
     expect(version).toBe(6);
     expect(await readFile(join(out, files[0]!), "utf8")).toMatch(/^<svg /);
+  });
+
+  it("lays the sheets out in a shuffled order, every serial once", async () => {
+    const out = join(dir, "shuffled");
+    const { files } = await printSheets("demo-2026", {
+      style: "bs-north",
+      from: 1,
+      count: 40,
+      out,
+      key: keyFile,
+      definition: DEFINITION,
+      format: "svg",
+    });
+    const page = await readFile(join(out, "index.html"), "utf8");
+    const onPage = [...page.matchAll(/sheet <b>(\d+)<\/b>/g)].map((m) => Number(m[1]));
+    const ascending = Array.from({ length: 40 }, (_, i) => i + 1);
+    expect([...onPage].sort((a, b) => a - b)).toEqual(ascending);
+    // In order with probability 1/40!: a page in serial order means no shuffle.
+    expect(onPage).not.toEqual(ascending);
+    expect(files.slice(0, 40).map((f) => Number(/_(\d+)\.svg$/.exec(f)?.[1]))).toEqual(onPage);
   });
 
   it("refuses a style the election lacks, another election's definition, a key that is not Ed25519", async () => {
