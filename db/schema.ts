@@ -9,7 +9,7 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import type { SecurityEventName } from "../lib/events.ts";
-import type { Channel, DifferenceKind, OfficialRole, ReceiptStatus } from "../lib/vocabulary.ts";
+import type { Channel, DifferenceKind, OfficialRole, ReceiptStatus, StationKeyRole } from "../lib/vocabulary.ts";
 
 /** One row per election: its NIST definition and our settings, as loaded by an administrator. */
 export const elections = sqliteTable("elections", {
@@ -222,6 +222,8 @@ export const stationKeys = sqliteTable(
       .notNull()
       .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
     revokedAt: text("revoked_at"),
+    /** client: signs requests (and result sheets); marking-device: signs marked ballots only. */
+    role: text("role").$type<StationKeyRole>().notNull().default("client"),
   },
   (t) => [index("station_keys_by_station").on(t.stationId), index("station_keys_by_qr_key_id").on(t.qrKeyId)],
 );

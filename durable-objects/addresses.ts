@@ -10,6 +10,7 @@ import { configOf } from "./config.ts";
 import type { LogSequencer } from "./log-sequencer.ts";
 import type { PaperBallotBox } from "./paper-ballot-box.ts";
 import type { ResultsAggregator } from "./results-aggregator.ts";
+import type { StationBallotCount } from "./station-ballot-count.ts";
 import type { TallyShard } from "./tally-shard.ts";
 import type { VoterLedger } from "./voter-ledger.ts";
 
@@ -79,4 +80,17 @@ export function resultsAggregatorFor(env: Env, electionId: string): DurableObjec
 /** The one log sequencer of an election. */
 export function logSequencerFor(env: Env, electionId: string): DurableObjectStub<LogSequencer> {
   return env.LOG_SEQUENCER.get(env.LOG_SEQUENCER.idFromName(electionId));
+}
+
+/**
+ * The one ballot count of a station in an election: its check-ins against its paper ballots
+ * (durable-objects/station-ballot-count.ts). One object per (election, station), since the rule
+ * is per station and a station scans a ballot every few seconds at most.
+ */
+export function stationBallotCountFor(
+  env: Env,
+  electionId: string,
+  stationId: string,
+): DurableObjectStub<StationBallotCount> {
+  return env.STATION_BALLOT_COUNT.get(env.STATION_BALLOT_COUNT.idFromName(`${electionId}/station/${stationId}`));
 }

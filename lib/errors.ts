@@ -85,6 +85,10 @@ export const ERROR_CODES = {
   },
   station_request_expired: { status: 401, message: "The station request's time is more than two minutes from ours." },
   station_request_replayed: { status: 401, message: "This station request was already received." },
+  station_key_not_for_requests: {
+    status: 401,
+    message: "This key belongs to a ballot-marking device, which signs marked ballots only, never requests.",
+  },
   // Paper channel: check-in, scanning, result sheets
   station_wrong_district: { status: 403, message: "This station does not serve the voter's district." },
   identity_not_verified: {
@@ -112,6 +116,33 @@ export const ERROR_CODES = {
   result_sheet_conflict: {
     status: 409,
     message: "This station has already submitted a different result sheet; the attempt is recorded.",
+  },
+  may_not_issue_ballot: {
+    status: 409,
+    message: "No ballot may be issued to this voter here; the attempt is recorded.",
+  },
+  qr_signer_wrong_role: {
+    status: 422,
+    message:
+      "The QR payload is signed by a station key of the wrong role: marked ballots by a ballot-marking device's key, result sheets by the station's client key.",
+  },
+  scans_exceed_check_ins: {
+    status: 409,
+    message: "This station has as many paper ballots as check-ins; another ballot needs another check-in first.",
+  },
+  district_ambiguous: {
+    status: 422,
+    message: "This ballot style serves several of this station's districts; the scan must name its district.",
+  },
+  scan_time_outside_polls: { status: 422, message: "The scan's signed time is outside the polling hours." },
+  scan_time_in_future: { status: 422, message: "The scan's signed time is ahead of our clock." },
+  paper_sync_closed: {
+    status: 403,
+    message: "The time for stations to sync paper ballots after the close has ended.",
+  },
+  result_sheet_already_accepted: {
+    status: 409,
+    message: "This station's result sheet has been accepted; it takes no more ballots.",
   },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -138,6 +138,18 @@ export const EVENTS = {
     sentence:
       "Under paper-supersedes, a station's check-in cancelled a voter's online ballot. Normal for a voter who changes their mind; many at one station are for the monitor to question.",
   },
+  "scans-exceed-check-ins": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station scanned more paper ballots than it has accepted check-ins; the ballot was refused. A station ballot-stuffing, or a check-in lost before it was recorded.",
+  },
+  "paper-foreign-serial": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station scanned a ballot whose serial lies outside every range issued to it; the ballot was refused. Sheets from another station, or photographed ones.",
+  },
   "result-sheet-conflict": {
     level: "warn",
     kind: "security",

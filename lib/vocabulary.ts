@@ -34,6 +34,13 @@ export type CheckInIdentity = z.infer<typeof CheckInIdentity>;
 export const PaperBallotSource = z.enum(["ballot-sheet", "marked-ballot"]);
 export type PaperBallotSource = z.infer<typeof PaperBallotSource>;
 
+/**
+ * What a station device key may sign (security review H3): a station client signs requests only,
+ * a ballot-marking device signs marked-ballot QR payloads only, so one stolen key is not both.
+ */
+export const StationKeyRole = z.enum(["client", "marking-device"]);
+export type StationKeyRole = z.infer<typeof StationKeyRole>;
+
 /** What the geofence does with a login or cast from outside the election's countries. */
 export const GeofenceAction = z.enum(["refuse", "flag"]);
 export type GeofenceAction = z.infer<typeof GeofenceAction>;

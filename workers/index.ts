@@ -12,6 +12,7 @@ export { TallyShard } from "../durable-objects/tally-shard.ts";
 export { ResultsAggregator } from "../durable-objects/results-aggregator.ts";
 export { LogSequencer } from "../durable-objects/log-sequencer.ts";
 export { PaperBallotBox } from "../durable-objects/paper-ballot-box.ts";
+export { StationBallotCount } from "../durable-objects/station-ballot-count.ts";
 
 const app = createApp();
 

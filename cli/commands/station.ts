@@ -4,7 +4,8 @@
  *
  *   admin station keygen <kid> <out>                         an Ed25519 device key pair
  *   admin station add <id> --name <name> --district <id>... --public-key <file> [--serials <first-last>...]
- *   admin station add-key <id> --public-key <file>           a new device, or key rotation
+ *   admin station add-key <id> --public-key <file> [--role client|marking-device]
+ *                                                            a new device, or key rotation
  *   admin station revoke-key <id> <kid>
  *   admin station revoke <id>
  *   admin station serials <id> <first-last>                  assign a further BMD serial range
@@ -12,8 +13,9 @@
  *   admin station sheet-key add|list|revoke <electionId> ...  keys that sign pre-printed sheets
  *   admin station reconciliation <electionId> [--station <id>]
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { Ed25519PublicJwk } from "../../lib/station/ids.ts";
+import { StationKeyRole } from "../../lib/vocabulary.ts";
 import { OfficialClient } from "../lib/api.ts";
 import { keygenCommand, print, readPublicJwkFile } from "../lib/io.ts";
 
@@ -88,10 +90,18 @@ export function stationCommands(): Command {
     .description("Add a device key to a station (a further device, or rotation: add the new key, then revoke the old).")
     .argument("<id>")
     .requiredOption("--public-key <file>", "the new public JWK file")
-    .action(async (id: string, opts: { publicKey: string }) => {
+    .addOption(
+      new Option(
+        "--role <role>",
+        "client (the station's console: signs requests and result sheets) or marking-device (a ballot-marking device: signs marked ballots only)",
+      )
+        .choices(StationKeyRole.options)
+        .default("client"),
+    )
+    .action(async (id: string, opts: { publicKey: string; role: StationKeyRole }) => {
       print(
         await OfficialClient.fromEnv().call("POST", `/v1/admin/stations/${enc(id)}/keys`, {
-          json: { publicJwk: await readPublicJwk(opts.publicKey) },
+          json: { publicJwk: await readPublicJwk(opts.publicKey), role: opts.role },
         }),
       );
     });

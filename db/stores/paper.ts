@@ -24,6 +24,7 @@ import { assertNever, err, ok, type Result } from "../../lib/result.ts";
 import { Ed25519PublicJwk } from "../../lib/station/ids.ts";
 import type { Difference } from "../../lib/station/reconcile.ts";
 import { ContestTotals } from "../../lib/tally/totals.ts";
+import type { StationKeyRole } from "../../lib/vocabulary.ts";
 import {
   reconciliationDifferences,
   resultSheets,
@@ -44,7 +45,9 @@ function rawKey(publicJwk: string): Uint8Array {
 
 /**
  * The keys a payload may be signed with: the election authority's sheet keys for ballot sheets,
- * this station's device keys for what the station itself prints. Revoked keys are not answered.
+ * this station's ballot-marking devices' keys for marked ballots, its client keys for result
+ * sheets (security review H3: a key that signs requests cannot also mark ballots). Revoked keys
+ * are not answered.
  */
 export function qrKeyLookup(d1: D1Database, electionId: string, stationId: string): QrKeyLookup {
   const db = drizzle(d1);
@@ -70,7 +73,12 @@ export function qrKeyLookup(d1: D1Database, electionId: string, stationId: strin
           .select({ publicJwk: stationKeys.publicJwk })
           .from(stationKeys)
           .where(
-            and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)),
+            and(
+              eq(stationKeys.stationId, stationId),
+              eq(stationKeys.qrKeyId, keyId),
+              eq(stationKeys.role, type === "marked-ballot" ? "marking-device" : "client"),
+              isNull(stationKeys.revokedAt),
+            ),
           )
           .get();
         return row ? rawKey(row.publicJwk) : undefined;
@@ -91,7 +99,24 @@ export async function isOtherStationsKey(d1: D1Database, keyId: string, stationI
   return row !== undefined && row.stationId !== stationId;
 }
 
-/** Whether the serial is in one of the ranges assigned to this station's devices. */
+/** The role of this station's unrevoked key with this QR key id, if it has one. */
+export async function stationKeyRole(
+  d1: D1Database,
+  stationId: string,
+  keyId: string,
+): Promise<StationKeyRole | undefined> {
+  const row = await drizzle(d1)
+    .select({ role: stationKeys.role })
+    .from(stationKeys)
+    .where(and(eq(stationKeys.stationId, stationId), eq(stationKeys.qrKeyId, keyId), isNull(stationKeys.revokedAt)))
+    .get();
+  return row?.role;
+}
+
+/**
+ * Whether the serial is in one of the ranges issued to this station: the serials its
+ * ballot-marking devices print and the pre-printed sheets handed to it.
+ */
 export async function serialAssigned(d1: D1Database, stationId: string, serial: number): Promise<boolean> {
   const assigned = await drizzle(d1)
     .select({ first: stationSerialRanges.firstSerial })

@@ -14,11 +14,16 @@
  * - Serial ranges of different unrevoked stations never overlap (serials are one namespace per
  *   election). Checked before the write; two administrators racing to hand out overlapping
  *   ranges within the same moment could both pass, which the registry accepts as an operator error.
+ * - A device key has one role (security review H3): a `client` key signs requests and result
+ *   sheets, a `marking-device` key signs marked ballots and nothing else. The station guard
+ *   refuses a request signed by a marking-device key (stationCredential), and the QR lookup
+ *   (paper.ts) answers only keys of the role a payload needs. A station's first key is its client.
  */
 import { and, asc, eq, gte, inArray, isNull, lte, ne, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { err, ok, type Result } from "../../lib/result.ts";
 import type { SerialRange } from "../../lib/station/ids.ts";
+import type { StationKeyRole } from "../../lib/vocabulary.ts";
 import { sheetSigningKeys, stationDistricts, stationKeys, stations, stationSerialRanges } from "../schema.ts";
 
 type Db = ReturnType<typeof drizzle>;
@@ -35,7 +40,13 @@ export interface StationSummary {
   readonly serialRanges: { first: number; last: number }[];
   readonly createdAt: string;
   readonly revokedAt: string | null;
-  readonly keys: { kid: string; qrKeyId: string; createdAt: string; revokedAt: string | null }[];
+  readonly keys: {
+    kid: string;
+    qrKeyId: string;
+    role: StationKeyRole;
+    createdAt: string;
+    revokedAt: string | null;
+  }[];
 }
 
 export interface SheetKeySummary {
@@ -131,7 +142,7 @@ export async function stationSummaries(d1: D1Database, stationIds?: readonly str
     revokedAt: s.revokedAt,
     keys: keys
       .filter((k) => k.stationId === s.id)
-      .map((k) => ({ kid: k.kid, qrKeyId: k.qrKeyId, createdAt: k.createdAt, revokedAt: k.revokedAt }))
+      .map((k) => ({ kid: k.kid, qrKeyId: k.qrKeyId, role: k.role, createdAt: k.createdAt, revokedAt: k.revokedAt }))
       .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0)),
   }));
 }
@@ -195,18 +206,21 @@ export async function registerStation(
   return ok(summary);
 }
 
-/** Adds a device key to an unrevoked station (a new device, or key rotation). */
+/** Adds a device key of `role` to an unrevoked station (a new device, or key rotation). */
 export async function addStationKey(
   d1: D1Database,
   stationId: string,
   publicJwk: KidJwk,
   qrKeyId: string,
+  role: StationKeyRole,
 ): Promise<Result<undefined, "station_not_found" | "key_exists">> {
   const db = drizzle(d1);
   if (!(await unrevokedStation(db, stationId))) return err("station_not_found");
   const known = await refuseKnownKey(db, publicJwk.kid, qrKeyId);
   if (!known.ok) return known;
-  await db.insert(stationKeys).values({ kid: publicJwk.kid, stationId, publicJwk: JSON.stringify(publicJwk), qrKeyId });
+  await db
+    .insert(stationKeys)
+    .values({ kid: publicJwk.kid, stationId, publicJwk: JSON.stringify(publicJwk), qrKeyId, role });
   return ok(undefined);
 }
 
@@ -326,19 +340,29 @@ export interface StationCredential {
   readonly districtIds: string[];
 }
 
-/** The station and its key `kid`, in the guard's order of refusals (station first, then key). */
+/**
+ * The station and its key `kid`, in the guard's order of refusals (station first, then key). A
+ * ballot-marking device's key never signs a request (station_key_not_for_requests).
+ */
 export async function stationCredential(
   d1: D1Database,
   stationId: string,
   kid: string,
 ): Promise<
-  Result<StationCredential, "station_unknown" | "station_revoked" | "station_key_unknown" | "station_key_revoked">
+  Result<
+    StationCredential,
+    | "station_unknown"
+    | "station_revoked"
+    | "station_key_unknown"
+    | "station_key_revoked"
+    | "station_key_not_for_requests"
+  >
 > {
   const db = drizzle(d1);
   const [station, key, districts] = await db.batch([
     db.select({ revokedAt: stations.revokedAt }).from(stations).where(eq(stations.id, stationId)),
     db
-      .select({ publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt })
+      .select({ publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt, role: stationKeys.role })
       .from(stationKeys)
       .where(and(eq(stationKeys.kid, kid), eq(stationKeys.stationId, stationId))),
     db
@@ -352,5 +376,6 @@ export async function stationCredential(
   const keyRow = key[0];
   if (!keyRow) return err("station_key_unknown");
   if (keyRow.revokedAt !== null) return err("station_key_revoked");
+  if (keyRow.role !== "client") return err("station_key_not_for_requests");
   return ok({ publicJwk: keyRow.publicJwk, districtIds: districts.map((d) => d.districtId).sort() });
 }

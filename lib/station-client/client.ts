@@ -54,7 +54,6 @@ export const CheckInAnswer = z.object({
   outcome: z.literal("issue-ballot"),
   ballotStyleId: z.string(),
   districtId: z.string(),
-  cancelledOnlineBallot: z.boolean(),
   replayed: z.boolean(),
 });
 export type CheckInAnswer = z.infer<typeof CheckInAnswer>;
@@ -135,6 +134,13 @@ export interface ScanInput {
   /** With a pre-printed sheet: the marks the scanner read. */
   readonly contests?: readonly { contestId: string; optionIds: string[]; writeIns?: Record<string, string> }[];
   readonly scanId?: string;
+  /**
+   * When the device scanned the ballot, by its clock; signed with the request. Defaults to now;
+   * an offline station syncing later passes the time it scanned.
+   */
+  readonly scannedAt?: Date;
+  /** The district the ballot counts in, needed when its style serves several of the station's. */
+  readonly districtId?: string;
 }
 
 export class StationClient {
@@ -202,6 +208,8 @@ export class StationClient {
       scanId: input.scanId ?? crypto.randomUUID(),
       qr: input.qr,
       ...(input.contests ? { contests: input.contests } : {}),
+      scannedAt: (input.scannedAt ?? new Date()).toISOString(),
+      ...(input.districtId === undefined ? {} : { districtId: input.districtId }),
     });
     return ScanAnswer.parse(body);
   }

@@ -45,7 +45,7 @@ describe("check-in conflicts", () => {
     const before = await securityEvents(FIRST_WINS);
     expect(
       await refusal(s2.client.checkIn({ electionId: FIRST_WINS, nationalId: "EE-CONFLICT-0001", identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_checked_in" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
 
     const after = await securityEvents(FIRST_WINS, await officialToken("auditor"), before.next);
     expect(after.events).toHaveLength(1);
@@ -69,7 +69,7 @@ describe("check-in conflicts", () => {
     const before = await securityEvents(FIRST_WINS);
     expect(
       await refusal(s1.client.checkIn({ electionId: FIRST_WINS, nationalId: "EE-CONFLICT-0002", identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_voted_online" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
     const after = await securityEvents(FIRST_WINS, undefined, before.next);
     expect(after.events.map((e) => [e.kind, e.detail["reason"], e.detail["stationId"]])).toEqual([
       ["check-in-conflict", "already_voted_online", s1.stationId],
@@ -82,8 +82,8 @@ describe("check-in conflicts", () => {
     expect((await cast(SUPERSEDES, session, NORTH_BALLOT)).status).toBe(201);
     const checkInId = crypto.randomUUID();
     const request = { electionId: SUPERSEDES, nationalId: "EE-CONFLICT-0003", identity: ID_CARD, checkInId };
-    expect(await s1.client.checkIn(request)).toMatchObject({ cancelledOnlineBallot: true, replayed: false });
-    expect(await s1.client.checkIn(request)).toMatchObject({ cancelledOnlineBallot: true, replayed: true });
+    expect(await s1.client.checkIn(request)).toMatchObject({ outcome: "issue-ballot", replayed: false });
+    expect(await s1.client.checkIn(request)).toMatchObject({ outcome: "issue-ballot", replayed: true });
     const page = await securityEvents(SUPERSEDES);
     expect(page.events.map((e) => [e.kind, e.detail["stationId"]])).toEqual([
       ["check-in-cancelled-online-ballot", s1.stationId],

@@ -3,7 +3,7 @@
  * districts, the identity check, and the voter ledger's answer under both cross-channel policies;
  * accepted check-ins counted per station in D1 (no voter key there).
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ledgerFor } from "../../durable-objects/addresses.ts";
@@ -11,6 +11,7 @@ import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
+import { StationCallError } from "../../lib/station-client/client.ts";
 import { refusal, registerStation, type TestStation } from "./helpers/station.ts";
 
 const FIRST_WINS = "checkin-first-wins";
@@ -62,7 +63,6 @@ describe("check-in under first-wins", () => {
       outcome: "issue-ballot",
       ballotStyleId: "bs-north",
       districtId: "district-north",
-      cancelledOnlineBallot: false,
       replayed: false,
     });
     // The national id is normalised as on the roll: case and surrounding spaces do not matter.
@@ -75,10 +75,10 @@ describe("check-in under first-wins", () => {
     expect(retry).toMatchObject({ ballotStyleId: "bs-north", replayed: true });
     expect(
       await refusal(northToo.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_checked_in" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
     expect(
       await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_checked_in" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
     // And the voter can no longer vote online.
     const session = await voterSession(FIRST_WINS, v.nationalId);
     const online = await cast(FIRST_WINS, session, NORTH_BALLOT);
@@ -90,7 +90,7 @@ describe("check-in under first-wins", () => {
     expect((await cast(FIRST_WINS, await voterSession(FIRST_WINS, v.nationalId), NORTH_BALLOT)).status).toBe(201);
     expect(
       await refusal(north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_voted_online" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
     expect(await ledgerFor(env, FIRST_WINS, v.voterKey).status(FIRST_WINS, v.voterKey)).toEqual({
       state: "online",
       revotes: 0,
@@ -228,7 +228,6 @@ describe("check-in under paper-supersedes", () => {
     expect(answer).toMatchObject({
       outcome: "issue-ballot",
       ballotStyleId: "bs-north",
-      cancelledOnlineBallot: true,
       replayed: false,
     });
     expect(await ledgerFor(env, SUPERSEDES, v.voterKey).status(SUPERSEDES, v.voterKey)).toMatchObject({
@@ -246,7 +245,7 @@ describe("check-in under paper-supersedes", () => {
     expect((await cast(SUPERSEDES, session, NORTH_BALLOT)).status).toBe(409);
     expect(
       await refusal(northToo.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD })),
-    ).toEqual({ status: 409, code: "already_checked_in" });
+    ).toEqual({ status: 409, code: "may_not_issue_ballot" });
   });
 
   it("checks in a voter who did not vote online, with nothing to cancel", async () => {
@@ -259,7 +258,81 @@ describe("check-in under paper-supersedes", () => {
     expect(answer).toMatchObject({
       ballotStyleId: "bs-south",
       districtId: "district-south",
-      cancelledOnlineBallot: false,
     });
+  });
+});
+
+describe("what the station learns and what the ledger keeps (security review H3, M11)", () => {
+  async function rawCheckIn(station: TestStation, electionId: string, nationalId: string) {
+    return station.client
+      .call("POST", `/v1/stations/${station.stationId}/check-ins`, {
+        electionId,
+        nationalId,
+        identity: ID_CARD,
+        checkInId: crypto.randomUUID(),
+      })
+      .then(
+        ({ status, body }) => ({ status, body }),
+        (error: unknown) => {
+          if (error instanceof StationCallError)
+            return { status: error.status, body: { code: error.code, message: error.message } };
+          throw error;
+        },
+      );
+  }
+
+  it("answers 'issue style X' with nothing about an online ballot it cancelled", async () => {
+    const v = await voter(SUPERSEDES);
+    expect((await cast(SUPERSEDES, await voterSession(SUPERSEDES, v.nationalId), NORTH_BALLOT)).status).toBe(201);
+    const { status, body } = await rawCheckIn(north, SUPERSEDES, v.nationalId);
+    expect(status).toBe(201);
+    expect(Object.keys(z.record(z.string(), z.unknown()).parse(body)).sort()).toEqual([
+      "ballotStyleId",
+      "checkInId",
+      "districtId",
+      "electionId",
+      "outcome",
+      "replayed",
+      "stationId",
+    ]);
+  });
+
+  it("refuses a voter who voted online and one checked in elsewhere with the same answer; the events keep why", async () => {
+    const online = await voter(FIRST_WINS);
+    expect((await cast(FIRST_WINS, await voterSession(FIRST_WINS, online.nationalId), NORTH_BALLOT)).status).toBe(201);
+    const elsewhere = await voter(FIRST_WINS);
+    await northToo.client.checkIn({ electionId: FIRST_WINS, nationalId: elsewhere.nationalId, identity: ID_CARD });
+
+    const votedOnline = await rawCheckIn(north, FIRST_WINS, online.nationalId);
+    const checkedInElsewhere = await rawCheckIn(north, FIRST_WINS, elsewhere.nationalId);
+    expect(votedOnline).toEqual(checkedInElsewhere);
+    expect(votedOnline.status).toBe(409);
+
+    const reasons = await env.DB.prepare(
+      `SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'check-in-conflict'`,
+    )
+      .bind(FIRST_WINS)
+      .all();
+    const details = reasons.results.map((r) => String(r["detail_json"]));
+    expect(details.some((d) => d.includes("already_voted_online") && d.includes(north.stationId))).toBe(true);
+    expect(details.some((d) => d.includes("already_checked_in") && d.includes(north.stationId))).toBe(true);
+  });
+
+  it("keeps the ledger's check-in time to the minute", async () => {
+    const v = await voter(FIRST_WINS);
+    const checkInId = crypto.randomUUID();
+    await north.client.checkIn({ electionId: FIRST_WINS, nationalId: v.nationalId, identity: ID_CARD, checkInId });
+    const at = await runInDurableObject(ledgerFor(env, FIRST_WINS, v.voterKey), (_instance, state) =>
+      String(
+        state.storage.sql
+          .exec<{ at: string }>(
+            `SELECT at FROM check_ins WHERE election_id = ? AND check_in_id = ?`,
+            FIRST_WINS,
+            `${north.stationId}/${checkInId}`,
+          )
+          .one().at,
+      ),
+    );
+    expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000Z$/);
   });
 });

@@ -18,6 +18,7 @@ import { enrol } from "./helpers/roll.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import {
   adminCall,
+  atTime,
   compiledElection,
   markedBallotQr,
   refusal,
@@ -28,6 +29,11 @@ import {
 
 const ELECTION = "recon";
 let election: CompiledElection;
+
+/** Result sheets are taken after the close only: the demo's polls close at the end of 2030. */
+function afterClose<T>(fn: () => Promise<T>): Promise<T> {
+  return atTime(Date.parse("2031-01-01T00:00:00Z"), fn);
+}
 
 beforeAll(async () => {
   await loadDemoElection({ electionId: ELECTION });
@@ -49,7 +55,7 @@ async function vote(station: TestStation, ballots: readonly Ballot[], extraCheck
   }
   for (const marks of ballots) {
     serials += 1;
-    const qr = await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, marks);
+    const qr = await markedBallotQr(station.bmd, election, "bs-north", rangeOf(station).first + serials, marks);
     await station.client.scan({ electionId: ELECTION, qr });
   }
 }
@@ -147,7 +153,7 @@ describe("a station whose sheet agrees", () => {
       ballotsCast: 3,
       contests: countOf(ballots),
     });
-    const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    const answer = await afterClose(() => station.client.submitResultSheet({ electionId: ELECTION, qr }));
     expect(answer).toMatchObject({ stationId: station.stationId, sequence: 1, replayed: false });
     expect(answer.reconciliation).toMatchObject({
       consistent: true,
@@ -156,7 +162,7 @@ describe("a station whose sheet agrees", () => {
     });
     expect(answer.reconciliation.sheet).toMatchObject({ votersCheckedIn: 3, ballotsCast: 3 });
 
-    const again = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    const again = await afterClose(() => station.client.submitResultSheet({ electionId: ELECTION, qr }));
     expect(again).toMatchObject({
       replayed: true,
       payloadSha256: answer.payloadSha256,
@@ -194,7 +200,7 @@ describe("a station whose sheet disagrees", () => {
       ballotsCast: 3,
       contests: claimed,
     });
-    const answer = await station.client.submitResultSheet({ electionId: ELECTION, qr });
+    const answer = await afterClose(() => station.client.submitResultSheet({ electionId: ELECTION, qr }));
     const differences = answer.reconciliation.differences;
     expect(answer.reconciliation.consistent).toBe(false);
     expect(differences).toContainEqual(expect.objectContaining({ kind: "ballots-cast", system: 2, station: 3 }));
@@ -243,7 +249,9 @@ describe("a station whose sheet disagrees", () => {
       ballotsCast: 2,
       contests: countOf([AINO, JUHAN]),
     });
-    expect(await refusal(station.client.submitResultSheet({ electionId: ELECTION, qr: corrected }))).toEqual({
+    expect(
+      await refusal(afterClose(() => station.client.submitResultSheet({ electionId: ELECTION, qr: corrected }))),
+    ).toEqual({
       status: 409,
       code: "result_sheet_conflict",
     });
@@ -267,7 +275,9 @@ describe("a station whose sheet disagrees", () => {
       ballotsCast: 0,
       contests: [],
     });
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: sheetOfA }))).toMatchObject({
+    expect(
+      await refusal(afterClose(() => b.client.submitResultSheet({ electionId: ELECTION, qr: sheetOfA }))),
+    ).toMatchObject({
       status: 422,
     });
     const claimingB = await resultSheetQr(a.signer, election, {
@@ -278,11 +288,13 @@ describe("a station whose sheet disagrees", () => {
       ballotsCast: 0,
       contests: [],
     });
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: claimingB }))).toMatchObject({
+    expect(
+      await refusal(afterClose(() => b.client.submitResultSheet({ electionId: ELECTION, qr: claimingB }))),
+    ).toMatchObject({
       status: 422,
     });
-    const ballot = await markedBallotQr(b.signer, election, "bs-north", rangeOf(b).first, AINO);
-    expect(await refusal(b.client.submitResultSheet({ electionId: ELECTION, qr: ballot }))).toEqual({
+    const ballot = await markedBallotQr(b.bmd, election, "bs-north", rangeOf(b).first, AINO);
+    expect(await refusal(afterClose(() => b.client.submitResultSheet({ electionId: ELECTION, qr: ballot })))).toEqual({
       status: 422,
       code: "qr_invalid",
     });
@@ -305,7 +317,7 @@ describe("check-ins against ballots", () => {
     serials += 1;
     await station.client.scan({
       electionId: ELECTION,
-      qr: await markedBallotQr(station.signer, election, "bs-north", rangeOf(station).first + serials, AINO),
+      qr: await markedBallotQr(station.bmd, election, "bs-north", rangeOf(station).first + serials, AINO),
     });
     const after = await settled(station.stationId, 1, 1);
     expect(after.differences).toEqual([]);

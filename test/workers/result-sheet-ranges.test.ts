@@ -14,7 +14,11 @@ let election: CompiledElection;
 let station: TestStation;
 
 beforeAll(async () => {
-  await loadDemoElection({ electionId: ELECTION });
+  // Closed already: result sheets are taken after the close only.
+  await loadDemoElection({
+    electionId: ELECTION,
+    polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" },
+  });
   election = await compiledElection(ELECTION);
   station = await registerStation(["district-north"]);
 });

@@ -1,9 +1,11 @@
 /**
  * Polling stations for tests inside workerd: registered through the real admin routes, calling
  * through the real station client (lib/station-client) over SELF, and signing QR payloads with
- * the real codec (lib/qr).
+ * the real codec (lib/qr). A test station has a client key (requests, result sheets) and a
+ * ballot-marking device's key (marked ballots).
  */
 import { env, SELF } from "cloudflare:test";
+import { vi } from "vitest";
 import type { JWK } from "jose";
 import { z } from "zod";
 import { generateSigningKey } from "../../../lib/identity/keys.ts";
@@ -19,14 +21,18 @@ import {
 import { getElection } from "../../../db/stores/elections.ts";
 import { StationCallError, StationClient } from "../../../lib/station-client/client.ts";
 import { adminToken, BASE } from "./auth.ts";
+import { enrol } from "./roll.ts";
 
 export interface TestStation {
   readonly stationId: string;
   readonly privateJwk: JWK;
   readonly publicJwk: JWK;
   readonly client: StationClient;
-  /** Signs marked ballots and result sheets as this station's device. */
+  /** Signs result sheets as this station's client key (the key that signs its requests). */
   readonly signer: QrSigner;
+  /** Signs marked ballots as this station's ballot-marking device (its own key, role marking-device). */
+  readonly bmd: QrSigner;
+  readonly bmdPrivateJwk: JWK;
 }
 
 let counter = 0;
@@ -68,13 +74,36 @@ export async function registerStation(
     ...(options.serialRanges ? { serialRanges: options.serialRanges } : {}),
   });
   if (res.status !== 201) throw new Error(`station registration failed: ${res.status} ${await res.text()}`);
+  const bmd = await generateSigningKey(`${stationId}-bmd1`);
+  const added = await adminCall("POST", `/v1/admin/stations/${stationId}/keys`, {
+    publicJwk: bmd.publicJwk,
+    role: "marking-device",
+  });
+  if (added.status !== 201) throw new Error(`BMD key registration failed: ${added.status} ${await added.text()}`);
   return {
     stationId,
     privateJwk,
     publicJwk,
     client: clientFor(stationId, privateJwk),
     signer: await signerOf(privateJwk),
+    bmd: await signerOf(bmd.privateJwk),
+    bmdPrivateJwk: bmd.privateJwk,
   };
+}
+
+/**
+ * Runs `fn` with the isolate's clock at `at`: the routes, the Durable Objects (same isolate) and
+ * the station client's signatures all read it, so a test can be after the close without waiting.
+ * Only Date is faked; timers run as usual.
+ */
+export async function atTime<T>(at: Date | number, fn: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(at);
+  try {
+    return await fn();
+  } finally {
+    vi.useRealTimers();
+  }
 }
 
 /** Registers an election authority key for pre-printed sheets and returns its signer. */
@@ -155,4 +184,24 @@ export async function resultSheetQr(
   const encoded = await encodeResultSheet({ ...sheet, electionId: election.id }, election, signer);
   if (!encoded.ok) throw new Error(`cannot encode the result sheet: ${encoded.error.message}`);
   return encoded.value.text;
+}
+
+let checkedIn = 0;
+
+/**
+ * Enrols `count` fresh voters of `districtId` and checks them in at the station: each check-in is
+ * a place for one paper ballot of the station (durable-objects/station-ballot-count.ts).
+ */
+export async function checkInVoters(
+  station: TestStation,
+  electionId: string,
+  count: number,
+  districtId = "district-north",
+): Promise<void> {
+  for (let i = 0; i < count; i += 1) {
+    checkedIn += 1;
+    const nationalId = `EE-CHECKIN-${crypto.randomUUID().slice(0, 8)}-${checkedIn}`;
+    await enrol(electionId, nationalId, districtId);
+    await station.client.checkIn({ electionId, nationalId, identity: { method: "id-card" } });
+  }
 }

@@ -4,21 +4,35 @@
  * code either way.
  *
  *   POST /v1/stations/{stationId}/check-ins     identity checked at the station, roll, district,
- *        then one RPC to the voter's ledger, which decides under the cross-channel policy:
- *        "issue a ballot of style X", or a refusal with its reason.
+ *        then one RPC to the voter's ledger, which decides under the cross-channel policy, and
+ *        the accepted check-in counted in the station's StationBallotCount. The answer is only
+ *        "issue a ballot of style X" or a refusal: whether the voter voted online or checked in
+ *        elsewhere is one code (may_not_issue_ballot), so a station learns nothing of a voter's
+ *        online vote; the ledger and the security events keep the real reason (security review H3).
  *   POST /v1/stations/{stationId}/ballots       a scanned ballot: the QR of a BMD-marked ballot
- *        (signed by one of this station's device keys, serial in one of its assigned ranges), or
- *        the QR of a pre-printed sheet (signed by an authority key registered for the election)
- *        with the marks the scanner read. Election, style (one of the station's districts), marks
- *        (validateBallot) and signature are checked here; the serial's single use is decided by
- *        its PaperBallotBox, which queues the ballot through its outbox like any other.
- *   POST /v1/stations/{stationId}/result-sheet  the station's signed totals at close, stored once
- *        and answered with the station's current reconciliation.
+ *        (signed by one of this station's ballot-marking devices' keys), or the QR of a
+ *        pre-printed sheet (signed by an authority key registered for the election) with the marks
+ *        the scanner read; either way the serial must lie in a range issued to this station.
+ *        The device-signed scan time must lie in the polling hours and not ahead of our clock, and
+ *        the sync must come before the close plus the election's paperSyncGraceMinutes (M3).
+ *        Election, style and district (one of the station's districts the style serves, named by
+ *        the scan when there are several: L8), marks (validateBallot) and signature are checked
+ *        here; then the station's StationBallotCount reserves a place (paper ballots never exceed
+ *        check-ins, and none after the station's result sheet), and the serial's single use is
+ *        decided by its PaperBallotBox, which queues the ballot through its outbox like any other.
+ *   POST /v1/stations/{stationId}/result-sheet  the station's signed totals, after the close only,
+ *        stored once and answered with the station's current reconciliation.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { logStationResults, stationResultsEntry } from "../../audit/log.ts";
-import { isOtherStationsKey, qrKeyLookup, saveResultSheet, serialAssigned } from "../../../db/stores/paper.ts";
+import {
+  isOtherStationsKey,
+  qrKeyLookup,
+  saveResultSheet,
+  serialAssigned,
+  stationKeyRole,
+} from "../../../db/stores/paper.ts";
 import { voterDistrict } from "../../../db/stores/roll.ts";
 import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
 import { coarseTime, ContestMarks } from "../../../lib/ballot/messages.ts";
@@ -30,9 +44,9 @@ import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import type { QrError } from "../../../lib/qr/errors.ts";
 import { decodeQrPayload, verifyQrPayload, type DecodedQrPayload } from "../../../lib/qr/payload.ts";
 import { assertNever } from "../../../lib/result.ts";
-import { StationId, StationRequestId } from "../../../lib/station/ids.ts";
-import { ledgerFor } from "../../../durable-objects/addresses.ts";
-import { paperBoxFor } from "../../../durable-objects/addresses.ts";
+import { DistrictId, StationId, StationRequestId } from "../../../lib/station/ids.ts";
+import { STATION_REQUEST_SKEW_SECONDS } from "../../../lib/station/signed-request.ts";
+import { ledgerFor, paperBoxFor, stationBallotCountFor } from "../../../durable-objects/addresses.ts";
 import { reconcileStations } from "../../voting/reconciliation.ts";
 import { requireStation, type StationAppEnv, type StationPrincipal } from "../auth/station.ts";
 import { getElection } from "../../../db/stores/elections.ts";
@@ -99,9 +113,6 @@ const CheckInAnswer = z
     outcome: z.literal("issue-ballot"),
     ballotStyleId: z.string().openapi({ description: "Issue the voter a paper ballot of this style." }),
     districtId: z.string(),
-    cancelledOnlineBallot: z
-      .boolean()
-      .openapi({ description: "Under paper-supersedes: the voter's online ballot no longer counts." }),
     replayed: z.boolean(),
   })
   .openapi("CheckInAnswer");
@@ -112,7 +123,7 @@ const checkInRoute = createRoute({
   tags: ["stations"],
   summary: "Check a voter in at a polling station: issue a ballot, or refuse with a reason",
   description:
-    "Refusals: not_on_roll, station_wrong_district, identity_not_verified, already_voted_online (first-wins), already_checked_in, polls_not_open, polls_closed, idempotency_conflict.",
+    "Refusals: not_on_roll, station_wrong_district, identity_not_verified, may_not_issue_ballot (voted online under first-wins, or checked in already: one code, the reason is recorded for the monitor), polls_not_open, polls_closed, idempotency_conflict.",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -141,6 +152,16 @@ const ScanBody = z
     qr: z.string().min(1).max(4096),
     /** With a pre-printed sheet only: the marks the scanner read, every contest of the style. */
     contests: z.array(ContestMarks.strict()).max(256).optional(),
+    /**
+     * When the device scanned the ballot, by its own clock, signed with the request: an offline
+     * station syncing after the close proves by it that the scan was inside the polling hours.
+     */
+    scannedAt: z.iso.datetime(),
+    /**
+     * The district the ballot counts in, when its style serves several of this station's
+     * districts (otherwise it may be left out: the one district is taken).
+     */
+    districtId: DistrictId.optional(),
   })
   .strict()
   .openapi("ScannedBallot");
@@ -165,7 +186,7 @@ const scanRoute = createRoute({
   tags: ["stations"],
   summary: "Submit a scanned paper ballot",
   description:
-    "Refusals: qr_invalid (422), qr_signature_invalid (422), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style this station does not serve), invalid_ballot (422), serial_already_used (409), idempotency_conflict (409), polls_not_open (403).",
+    "Refusals: qr_invalid (422), qr_signature_invalid (422), qr_signer_wrong_role (422: a marked ballot not signed by a ballot-marking device's key), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style or district this station does not serve), district_ambiguous (422), invalid_ballot (422), scan_time_outside_polls (422), scan_time_in_future (422), serial_already_used (409), idempotency_conflict (409), scans_exceed_check_ins (409), result_sheet_already_accepted (409), polls_not_open (403), paper_sync_closed (403).",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -211,7 +232,7 @@ const resultSheetRoute = createRoute({
   tags: ["stations"],
   summary: "Submit the station's signed result sheet; answers with the station's reconciliation",
   description:
-    "A station has one result sheet per election: the same sheet again is answered as before (200); a different one is refused (409 result_sheet_conflict) and recorded for the security monitor.",
+    "A station has one result sheet per election, accepted only after the polls close (409 polls_not_closed before): the same sheet again is answered as before (200); a different one is refused (409 result_sheet_conflict) and recorded for the security monitor. Once a sheet is in, the station takes no more ballots.",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -257,26 +278,58 @@ async function readVerified(
   if (!decoded.ok) return qrFailure(decoded.error);
   const verified = await verifyQrPayload(decoded.value, qrKeyLookup(env.DB, election.id, station.stationId));
   if (!verified.ok) {
-    if (
-      verified.error.code === "unknown_key" &&
-      decoded.value.type !== "ballot-sheet" &&
-      (await isOtherStationsKey(env.DB, decoded.value.keyId, station.stationId))
-    ) {
-      return fail("foreign_ballot", "This payload was signed by another station's device.");
+    if (verified.error.code === "unknown_key" && decoded.value.type !== "ballot-sheet") {
+      // This station's own key of the other role: a client key marking a ballot, or a BMD signing a sheet.
+      if ((await stationKeyRole(env.DB, station.stationId, decoded.value.keyId)) !== undefined)
+        return fail("qr_signer_wrong_role");
+      if (await isOtherStationsKey(env.DB, decoded.value.keyId, station.stationId))
+        return fail("foreign_ballot", "This payload was signed by another station's device.");
     }
     return qrFailure(verified.error);
   }
   return verified.value;
 }
 
-/** The district a ballot of this style counts in at this station: the first the station serves. */
-function districtFor(election: CompiledElection, station: StationPrincipal, ballotStyleId: string): string {
+/**
+ * The district a ballot of this style counts in at this station: the one the scan names, which
+ * must be a district of the style this station serves, or, when the scan names none, the only
+ * such district. Several and none named is refused rather than guessed (security review L8).
+ */
+function districtFor(
+  election: CompiledElection,
+  station: StationPrincipal,
+  ballotStyleId: string,
+  named: string | undefined,
+): string {
   const style = election.ballotStyles.get(ballotStyleId);
   const served = style?.districtIds.filter((d) => station.districtIds.includes(d)).sort() ?? [];
-  const districtId = served[0];
+  if (named !== undefined) {
+    if (!served.includes(named))
+      return fail("foreign_ballot", `This station does not serve district ${named} for ballot style ${ballotStyleId}.`);
+    return named;
+  }
+  const [districtId, ...others] = served;
   if (districtId === undefined)
     return fail("foreign_ballot", `This station does not serve a district of ballot style ${ballotStyleId}.`);
+  if (others.length > 0)
+    return fail("district_ambiguous", `Ballot style ${ballotStyleId} serves ${served.join(", ")} here.`, [
+      { path: "/districtId", message: "name one of the style's districts this station serves" },
+    ]);
   return districtId;
+}
+
+/**
+ * The scan's time rules (security review M3): the sync comes before the close plus the election's
+ * grace, and the device's signed scan time lies in the polling hours and not ahead of our clock
+ * (by more than a station request may be).
+ */
+function checkScanTime(election: CompiledElection, scannedAt: string, nowMs: number): void {
+  const { opensAtMs, closesAtMs } = election.polls;
+  if (nowMs < opensAtMs) fail("polls_not_open");
+  if (nowMs >= closesAtMs + election.settings.paperSyncGraceMinutes * 60_000) fail("paper_sync_closed");
+  const scannedAtMs = Date.parse(scannedAt);
+  if (scannedAtMs < opensAtMs || scannedAtMs >= closesAtMs) fail("scan_time_outside_polls");
+  if (scannedAtMs > nowMs + STATION_REQUEST_SKEW_SECONDS * 1000) fail("scan_time_in_future");
 }
 
 export function paperRoutes(): OpenAPIHono<StationAppEnv> {
@@ -318,7 +371,8 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
             ...checkInEvent,
             reason: outcome.error,
           });
-          return fail(outcome.error);
+          // One code for both: the station must not learn whether the voter voted online.
+          return fail("may_not_issue_ballot");
         case "polls_not_open":
         case "polls_closed":
         case "idempotency_conflict":
@@ -330,6 +384,13 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (outcome.value.cancelledOnlineBallot && !outcome.value.replayed) {
       await recordSecurityEvent(c.env.DB, election.id, "check-in-cancelled-online-ballot", checkInEvent);
     }
+    // Counted for the station's ballots, a replay too: a crash between the ledger's answer and
+    // this call heals when the station retries the check-in.
+    await stationBallotCountFor(c.env, election.id, station.stationId).recordCheckIn({
+      electionId: election.id,
+      stationId: station.stationId,
+      checkInId: `${station.stationId}/${body.checkInId}`,
+    });
     return c.json(
       {
         checkInId: body.checkInId,
@@ -338,7 +399,6 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         outcome: "issue-ballot" as const,
         ballotStyleId: outcome.value.issueBallotStyleId,
         districtId,
-        cancelledOnlineBallot: outcome.value.cancelledOnlineBallot,
         replayed: outcome.value.replayed,
       },
       outcome.value.replayed ? 200 : 201,
@@ -350,7 +410,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const body = c.req.valid("json");
     const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
-    if (Date.now() < election.polls.opensAtMs) return fail("polls_not_open");
+    checkScanTime(election, body.scannedAt, Date.now());
 
     const payload = await readVerified(c.env, election, station, body.qr);
     let contests: readonly ContestMarks[];
@@ -372,9 +432,6 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
             { path: "/contests", message: "a marked ballot carries its marks in its QR code" },
           ]);
         ({ serial, ballotStyleId, contests } = payload.fields);
-        // The serial must be one this station's devices were assigned (lib/station/ids.ts SerialRange).
-        if (!(await serialAssigned(c.env.DB, station.stationId, serial)))
-          return fail("foreign_ballot", `Serial ${serial} is not in a range assigned to this station.`);
         break;
       }
       case "result-sheet":
@@ -384,9 +441,48 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       default:
         return assertNever(payload);
     }
-    const districtId = districtFor(election, station, ballotStyleId);
+    // Marked or pre-printed, the paper was issued to a station: its serial must be in one of this
+    // station's ranges, or the sheets came from elsewhere (another station's stack, a photograph).
+    if (!(await serialAssigned(c.env.DB, station.stationId, serial))) {
+      await recordSecurityEvent(c.env.DB, election.id, "paper-foreign-serial", {
+        stationId: station.stationId,
+        serial,
+        source: payload.type,
+        minute: coarseTime(new Date()),
+      });
+      return fail("foreign_ballot", `Serial ${serial} is not in a range issued to this station.`);
+    }
+    const districtId = districtFor(election, station, ballotStyleId, body.districtId);
     const marks = validateBallot(election, ballotStyleId, contests);
     if (!marks.ok) return fail("invalid_ballot", undefined, marks.error);
+
+    // A place among the station's check-ins, held before the box decides (StationBallotCount).
+    const count = stationBallotCountFor(c.env, election.id, station.stationId);
+    const place = { electionId: election.id, stationId: station.stationId, scanId: body.scanId, serial };
+    const reserved = await count.reserveScan(place);
+    if (!reserved.ok) {
+      switch (reserved.error) {
+        case "scans_exceed_check_ins":
+          await recordSecurityEvent(c.env.DB, election.id, "scans-exceed-check-ins", {
+            stationId: station.stationId,
+            districtId,
+            minute: coarseTime(new Date()),
+          });
+          return fail("scans_exceed_check_ins");
+        case "serial_already_used":
+          await recordSecurityEvent(c.env.DB, election.id, "paper-serial-reused", {
+            stationId: station.stationId,
+            serial,
+            source: payload.type,
+          });
+          return fail("serial_already_used");
+        case "result_sheet_already_accepted":
+        case "idempotency_conflict":
+          return fail(reserved.error);
+        default:
+          return assertNever(reserved.error);
+      }
+    }
 
     const commitment = await commitBallot(canonicalBallot(election.id, ballotStyleId, marks.value), newNonce());
     const trackingCode = await trackingCodeOf(commitment);
@@ -402,6 +498,11 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ballotId: crypto.randomUUID(),
       commitment,
       trackingCode,
+    });
+    // Released only when the box holds no ballot of this scan; idempotency_conflict means it holds one.
+    await count.settleScan({
+      ...place,
+      outcome: !outcome.ok && outcome.error === "serial_already_used" ? "released" : "accepted",
     });
     if (!outcome.ok) {
       switch (outcome.error) {
@@ -440,6 +541,8 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const body = c.req.valid("json");
     const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
+    // A sheet's totals are public in the log: before the close they would be live results (M3).
+    if (Date.now() < election.polls.closesAtMs) return fail("polls_not_closed");
     const payload = await readVerified(c.env, election, station, body.qr);
     if (payload.type !== "result-sheet") {
       return fail("qr_invalid", "This is a ballot, not a result sheet.", [
@@ -474,6 +577,10 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ballotsCast: sheet.ballotsCast,
       contests: sheet.contests,
     };
+    // The station takes no new ballot from here on. Closed before the sheet is stored, so no crash
+    // can leave a stored sheet with the station still scanning; a closed station whose sheet did
+    // not store sends it again.
+    await stationBallotCountFor(c.env, election.id, station.stationId).closeForSheet();
     // One write decides: the first sheet for (election, station) is stored, any other finds it.
     const saved = await saveResultSheet(c.env.DB, {
       electionId: election.id,

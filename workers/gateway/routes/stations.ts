@@ -27,6 +27,7 @@ import type { ErrorCode } from "../../../lib/errors.ts";
 import { qrKeyId } from "../../../lib/qr/keys.ts";
 import { assertNever, type Result } from "../../../lib/result.ts";
 import { DistrictId, Ed25519PublicJwk, KeyKid, SerialRange, StationId } from "../../../lib/station/ids.ts";
+import { StationKeyRole } from "../../../lib/vocabulary.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
@@ -44,7 +45,13 @@ const StationSummary = z
     createdAt: z.string(),
     revokedAt: z.string().nullable(),
     keys: z.array(
-      z.object({ kid: z.string(), qrKeyId: z.string(), createdAt: z.string(), revokedAt: z.string().nullable() }),
+      z.object({
+        kid: z.string(),
+        qrKeyId: z.string(),
+        role: StationKeyRole,
+        createdAt: z.string(),
+        revokedAt: z.string().nullable(),
+      }),
     ),
   })
   .openapi("Station");
@@ -140,13 +147,28 @@ const addKeyRoute = createRoute({
   middleware: [admin] as const,
   request: {
     params: StationParam,
-    body: { required: true, content: { "application/json": { schema: z.object({ publicJwk: PublicJwk }).strict() } } },
+    body: {
+      required: true,
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              publicJwk: PublicJwk,
+              /** client (signs requests, the default) or marking-device (signs marked ballots only). */
+              role: StationKeyRole.default("client"),
+            })
+            .strict(),
+        },
+      },
+    },
   },
   responses: {
     201: {
       description: "Key added",
       content: {
-        "application/json": { schema: z.object({ stationId: z.string(), kid: z.string(), qrKeyId: z.string() }) },
+        "application/json": {
+          schema: z.object({ stationId: z.string(), kid: z.string(), qrKeyId: z.string(), role: StationKeyRole }),
+        },
       },
     },
     ...errorResponses(400, 401, 403, 404, 409),
@@ -320,10 +342,10 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(addKeyRoute, async (c) => {
     const { stationId } = c.req.valid("param");
-    const { publicJwk } = c.req.valid("json");
+    const { publicJwk, role } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
-    orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId));
-    return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId }, 201);
+    orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId, role));
+    return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId, role }, 201);
   });
 
   app.openapi(revokeKeyRoute, async (c) => {

@@ -1,0 +1,1 @@
+ALTER TABLE `station_keys` ADD `role` text DEFAULT 'client' NOT NULL;
