@@ -21,17 +21,21 @@
  * - A scan repeated by the same station with the same scan id and content (its outbox retrying)
  *   returns the original outcome and changes nothing; the same scan id with other content is
  *   refused (idempotency_conflict); any other scan of a used serial is refused
- *   (serial_already_used) and changes nothing here.
+ *   (serial_already_used) and changes nothing here. The content is recognised by `request_hash`,
+ *   an HMAC of the canonical request under the election's "request-digest" key (lib/keys.ts,
+ *   from BALLOT_LINK_KEY): it holds no marks, and without the key nobody can test a guess of the
+ *   marks against it (security review H4). Rows stored before version 2 held the marks in clear;
+ *   the upgrade blanks them, and a repeat of such a scan is answered as a repeat.
  * - Nothing here names a voter, and nothing links a serial to its cast vote record: the row keeps
  *   the tracking code and commitment (to answer a repeat) but not the ballot id, which is the
  *   record's id in D1 and lives only in the outbox message until the queue took it. Serials must
  *   not follow the order voters came in (sheets handed out in no recorded order, BMDs drawing
  *   serials at random from their range), or the serial would be a counter.
  *
- * Storage schema (SQLite, version 1):
+ * Storage schema (SQLite, version 2):
  *   meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)                 -- 'schema'
  *   serials(election_id, serial INTEGER, station_id, scan_id, source 'ballot-sheet'|'marked-ballot',
- *           tracking_code, commitment, request_hash, accepted_at;
+ *           tracking_code, commitment, request_hash (HMAC hex; '' before version 2), accepted_at;
  *           PRIMARY KEY (election_id, serial))                         -- absent row: unused
  *   outbox: see outbox.ts
  */
@@ -42,6 +46,8 @@ import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 import { PaperBallotSource } from "../lib/vocabulary.ts";
+import { keyedDigestHex, purposeKey } from "../lib/keys.ts";
+import { configOf } from "./config.ts";
 
 export const ScanRequest = z.object({
   electionId: z.string().min(1),
@@ -82,8 +88,8 @@ interface SerialRow {
   [key: string]: SqlStorageValue;
 }
 
-/** What identifies a scan's content, to tell a true repeat from a reused scan id. */
-function requestHash(req: ScanRequest): string {
+/** The canonical text of a scan's content, to tell a true repeat from a reused scan id. */
+function canonicalScan(req: ScanRequest): string {
   return JSON.stringify([req.source, req.ballotStyleId, req.districtId, req.contests]);
 }
 
@@ -101,7 +107,7 @@ export class PaperBallotBox extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.ctx.storage, {
-      version: 1,
+      version: 2,
       create: (sql) => {
         sql.exec(`CREATE TABLE serials (
           election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
@@ -110,13 +116,21 @@ export class PaperBallotBox extends DurableObject<Env> {
           PRIMARY KEY (election_id, serial))`);
         sql.exec(OUTBOX_TABLE_SQL);
       },
+      upgrades: [
+        // 1 -> 2: request_hash held the marks in clear; nothing keyed can be computed here
+        // (an upgrade is synchronous), so the old values are blanked.
+        (sql) => {
+          sql.exec(`UPDATE serials SET request_hash = ''`);
+        },
+      ],
     });
   }
 
   /** Accepts the ballot with this serial once, and queues it for the tally in the same transaction. */
   async scan(input: ScanRequest): Promise<ScanOutcome> {
     const req = ScanRequest.parse(input);
-    const hash = requestHash(req);
+    const digestKey = await purposeKey(configOf(this.env).BALLOT_LINK_KEY, "request-digest", req.electionId);
+    const hash = await keyedDigestHex(digestKey, canonicalScan(req));
     const outcome = this.ctx.storage.transactionSync((): ScanOutcome => {
       const earlier = this.sql
         .exec<SerialRow>(
@@ -128,7 +142,8 @@ export class PaperBallotBox extends DurableObject<Env> {
         .toArray()[0];
       if (earlier) {
         if (earlier.station_id !== req.stationId || earlier.scan_id !== req.scanId) return err("serial_already_used");
-        if (earlier.request_hash !== hash) return err("idempotency_conflict");
+        // A row from before version 2 has no digest to compare: same station, same scan id.
+        if (earlier.request_hash !== "" && earlier.request_hash !== hash) return err("idempotency_conflict");
         return ok({
           trackingCode: earlier.tracking_code,
           commitment: earlier.commitment,
