@@ -8,7 +8,8 @@
  *                                                            a new device, or key rotation
  *   admin station revoke-key <id> <kid>
  *   admin station revoke <id>
- *   admin station serials <id> <first-last>                  assign a further BMD serial range
+ *   admin station serials <id> <first-last>                  issue a further serial range (BMD prints
+ *                                                            and pre-printed sheets scanned there)
  *   admin station list | show <id>
  *   admin station sheet-key add|list|revoke <electionId> ...  keys that sign pre-printed sheets
  *   admin station reconciliation <electionId> [--station <id>]
@@ -62,7 +63,7 @@ export function stationCommands(): Command {
     .requiredOption("--public-key <file>", "the device's public JWK file")
     .option(
       "--serials <first-last>",
-      "a range of ballot serials its ballot-marking devices print (repeatable)",
+      "a range of ballot serials issued to it: its ballot-marking devices' prints and the pre-printed sheets it gets (repeatable)",
       serialRange,
     )
     .action(
@@ -125,7 +126,9 @@ export function stationCommands(): Command {
 
   station
     .command("serials")
-    .description("Assign a further range of ballot serials to a station's ballot-marking devices.")
+    .description(
+      "Issue a further range of ballot serials to a station: its BMDs print them, and pre-printed sheets scanned there must carry them.",
+    )
     .argument("<id>")
     .argument("<first-last>", "e.g. 200000-299999")
     .action(async (id: string, range: string) => {

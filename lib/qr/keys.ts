@@ -10,7 +10,8 @@
  *
  * Who may sign what is the lookup's decision: verifyQrPayload passes it the key id and the payload
  * type, and the lookup answers only with a key registered for that role (an election authority
- * key for ballot sheets, a station device key for marked ballots and result sheets).
+ * key for ballot sheets, a station's ballot-marking device key for marked ballots, a station's
+ * client key for result sheets: db/stores/paper.ts qrKeyLookup).
  */
 import { base64url } from "jose";
 import { z } from "zod";

@@ -1,7 +1,8 @@
 /**
- * The polling station's client: every call signed with the station device's key
+ * The polling station's client: every call signed with the station's client key (role `client`;
+ * a ballot-marking device's key is refused for requests)
  * (lib/station/signed-request.ts), answers parsed with zod, refusals thrown as StationCallError
- * with the API's stable code (already_checked_in, serial_already_used, ...).
+ * with the API's stable code (may_not_issue_ballot, serial_already_used, ...).
  *
  * Runtime-free (fetch, WebCrypto, jose): the Node station CLI, the end-to-end tests and the tests
  * inside workerd (which pass their own `fetch`) share it. Check-in and scan ids default to fresh
