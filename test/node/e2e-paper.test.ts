@@ -8,6 +8,10 @@
  * reconciliation show it. Its signed result sheet is refused while the polls are open (the demo's
  * close is years away; workerd tests cover sheets after the close).
  */
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import jsQR from "jsqr";
 import { PNG } from "pngjs";
 import { beforeAll, expect, it } from "vitest";
@@ -22,11 +26,13 @@ import { encodeBallotSheet, encodeMarkedBallot, encodeResultSheet } from "../../
 import { qrPng } from "../../lib/qr/render.ts";
 import { StationCallError, StationClient } from "../../lib/station-client/client.ts";
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 import { eventually } from "./helpers/run.ts";
 
 const system = withRunningSystem({ name: "e2e-paper", demo: true });
+const run = promisify(execFile);
 let election: CompiledElection;
 
 beforeAll(async () => {
@@ -70,11 +76,26 @@ it("registers a station and its BMD key, checks voters in, scans their ballots; 
       serialRanges: [{ first: 500_000, last: 500_999 }],
     },
   });
-  // The ballot-marking device has its own key, which signs marked ballots and nothing else.
+  // The ballot-marking device has its own key, which signs marked ballots and nothing else,
+  // registered with the admin CLI.
   const bmd = await generateSigningKey(`${stationId}-bmd1`);
-  await system.admin.call("POST", `/v1/admin/stations/${stationId}/keys`, {
-    json: { publicJwk: bmd.publicJwk, role: "marking-device" },
-  });
+  const bmdPublicFile = join(system.stateDir, "e2e-bmd.pub.json");
+  await writeFile(bmdPublicFile, JSON.stringify(bmd.publicJwk));
+  const { stdout } = await run(
+    join(ROOT, "node_modules", ".bin", "node"),
+    [
+      join(ROOT, "cli", "admin.ts"),
+      "station",
+      "add-key",
+      stationId,
+      "--public-key",
+      bmdPublicFile,
+      "--role",
+      "marking-device",
+    ],
+    { env: system.cliEnv },
+  );
+  expect(JSON.parse(stdout)).toMatchObject({ stationId, kid: `${stationId}-bmd1`, role: "marking-device" });
   const authority = await generateSigningKey("authority-sheets-e2e");
   await system.admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
     json: { publicJwk: authority.publicJwk },
