@@ -29,6 +29,10 @@
  * accepted, until the station retries that scan (the retry finds its place and goes on). Either
  * way the station can lose a place, never gain one: paper ballots never exceed check-ins.
  *
+ * Sizing: one object per station is enough, since a station's scanners take a ballot every few
+ * seconds at most; the counts read the two tables whole, which at a few thousand rows per station
+ * and election costs far less than the RPC around it.
+ *
  * Nothing here names a voter, a time or marks. Both tables are WITHOUT ROWID, keyed by the
  * stations' random ids, so they keep no order of arrival that could pair the n-th check-in with
  * the n-th scan (security review M11).
