@@ -7,7 +7,8 @@
  * ledger's station-scoped check-in id); the scan route reserves a place for each scan
  * (reserveScan, by scan id and serial) before it asks the serial's PaperBallotBox, and settles
  * the reservation with the box's answer (settleScan). A result sheet closes the station
- * (closeForSheet) before it is stored, and a closed station takes no new scan.
+ * (closeForSheet) before it is stored, and a closed station takes no new scan (the retry of a
+ * scan that already held its place still finds it, so a crash never strands an accepted ballot).
  *
  * Invariants:
  * - Reserved and accepted scans together never outnumber recorded check-ins: the count and the
