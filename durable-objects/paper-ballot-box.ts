@@ -23,8 +23,8 @@
  *   refused (idempotency_conflict); any other scan of a used serial is refused
  *   (serial_already_used) and changes nothing here.
  * - Nothing here names a voter, and nothing links a serial to its cast vote record: the row keeps
- *   the tracking code and commitment (to answer a repeat) but not the ballot id, which is the
- *   record's id in D1 and lives only in the outbox message until the queue took it. Serials must
+ *   the tracking code and commitment (to answer a repeat); the record's id in D1 is derived from
+ *   the tracking code by the queue consumer under a key this object never holds. Serials must
  *   not follow the order voters came in (sheets handed out in no recorded order, BMDs drawing
  *   serials at random from their range), or the serial would be a counter.
  *
@@ -37,7 +37,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { ContestMarks, coarseTime, type BallotAccepted } from "../lib/ballot/messages.ts";
+import { ContestMarks, coarseTime, type QueuedBallot } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
@@ -54,7 +54,8 @@ export const ScanRequest = z.object({
   districtId: z.string().min(1),
   /** Validated against the style by the gateway (validateBallot): every contest, in ballot order. */
   contests: z.array(ContestMarks).min(1).max(256),
-  ballotId: z.uuid(),
+  /** Ignored: the record id is derived by the queue consumer, never made or seen here. */
+  ballotId: z.uuid().optional(),
   commitment: z.string().min(1),
   trackingCode: z.string().min(1),
 });
@@ -150,9 +151,8 @@ export class PaperBallotBox extends DurableObject<Env> {
         hash,
         acceptedAt,
       );
-      const ballot: BallotAccepted = {
+      const ballot: QueuedBallot = {
         kind: "ballot",
-        ballotId: req.ballotId,
         electionId: req.electionId,
         ballotStyleId: req.ballotStyleId,
         districtId: req.districtId,
@@ -163,7 +163,7 @@ export class PaperBallotBox extends DurableObject<Env> {
         commitment: req.commitment,
         acceptedAt,
       };
-      this.outbox.enqueue(req.ballotId, ballot);
+      this.outbox.enqueue(ballot);
       return ok({ trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();

@@ -6,6 +6,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../workers/index.ts";
 import { handleDeadLetters } from "../../workers/tally/dead-letters.ts";
+import { recordIdOf } from "../../lib/ballot/messages.ts";
 import { ballotMessage } from "./helpers/audit-log.ts";
 import { waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
@@ -53,7 +54,7 @@ describe("the dead-letter queue", () => {
     // The ballot went back to its queue and was recorded like any other.
     await waitFor(async () => {
       const row = await env.DB.prepare(`SELECT cvr_id FROM cast_vote_records WHERE cvr_id = ?`)
-        .bind(ballot.ballotId)
+        .bind(await recordIdOf(env.BALLOT_LINK_KEY, ELECTION, ballot.trackingCode))
         .first();
       return row ?? undefined;
     });

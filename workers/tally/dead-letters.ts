@@ -15,7 +15,7 @@
  * `dead_letters` with its growing `deliveries` count; it costs one delivery every few minutes.
  */
 import { recordDeadLetter } from "../../db/stores/dead-letters.ts";
-import { BallotMessage } from "../../lib/ballot/messages.ts";
+import { QueuedMessage, queueKeyOf } from "../../lib/ballot/messages.ts";
 import { sha256Hex } from "../../lib/digest.ts";
 import { ballotQueueFor } from "../../durable-objects/addresses.ts";
 import { emitEvent } from "../../lib/events.ts";
@@ -31,7 +31,7 @@ export async function handleDeadLetters(
   for (const message of batch.messages) {
     try {
       const bodyJson = JSON.stringify(message.body) ?? "null";
-      const parsed = BallotMessage.safeParse(message.body);
+      const parsed = QueuedMessage.safeParse(message.body);
       await recordDeadLetter(env.DB, {
         bodySha256: sha256Hex(bodyJson),
         bodyJson,
@@ -39,8 +39,10 @@ export async function handleDeadLetters(
         at: new Date().toISOString(),
       });
       if (parsed.success) {
-        const key = parsed.data.kind === "check-in" ? parsed.data.checkInId : parsed.data.ballotId;
-        await ballotQueueFor(env, key).send(parsed.data, { contentType: "json", delaySeconds: redeliveryDelaySeconds });
+        await ballotQueueFor(env, queueKeyOf(parsed.data)).send(parsed.data, {
+          contentType: "json",
+          delaySeconds: redeliveryDelaySeconds,
+        });
       }
       message.ack();
     } catch (error) {
