@@ -36,6 +36,9 @@ export default defineConfig({
                 BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
                 RECEIPT_SIGNING_JWK: inject("receiptPrivateJwk"),
                 LOG_SIGNING_JWK: inject("logPrivateJwk"),
+                DEAD_LETTER_PUBLIC_JWK: inject("deadLetterPublicJwk"),
+                // Test-only: the operator's offline key, to check that dead letters open with it.
+                TEST_DEAD_LETTER_PRIVATE_JWK: inject("deadLetterPrivateJwk"),
                 // Test-only: lets the audit log's fault-injection test break its steps.
                 LOG_FAULT_INJECTION: "enabled",
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.

@@ -12,10 +12,13 @@ import { officialCommands } from "./commands/official.ts";
 import { rollCommands } from "./commands/roll.ts";
 import { sheetsCommands } from "./commands/sheets.ts";
 import { stationCommands } from "./commands/station.ts";
+import { deadLetterCommands } from "./commands/dead-letters.ts";
 
 const program = new Command()
   .name("admin")
-  .description("Administer elections: definitions, voter rolls, officials, polling stations, printed ballot sheets.")
+  .description(
+    "Administer elections: definitions, voter rolls, officials, polling stations, printed ballot sheets, dead letters.",
+  )
   .showHelpAfterError();
 
 program.addCommand(electionCommands());
@@ -23,6 +26,7 @@ program.addCommand(rollCommands());
 program.addCommand(officialCommands());
 program.addCommand(sheetsCommands());
 program.addCommand(stationCommands());
+program.addCommand(deadLetterCommands());
 
 try {
   await program.parseAsync(process.argv);

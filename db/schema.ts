@@ -308,12 +308,19 @@ export const reconciliationDifferences = sqliteTable(
 
 /**
  * Messages that reached the ballots' dead-letter queue (workers/tally/dead-letters.ts, through
- * db/stores/dead-letters.ts): kept for the operator, keyed by the SHA-256 of the body, with how
- * often each came back.
+ * db/stores/dead-letters.ts): kept for the operator, with how often each came back. Since
+ * migration 0007 nothing of a body is kept in clear: the body is a JWE to the offline dead-letter
+ * key (`body_jwe`; NULL where none is configured, development only, and for rows from before
+ * 0007), keyed by an HMAC of the body (`letter_id`) rather than a digest anyone could match, beside
+ * what an operator triages by: election, kind, queue, attempts, times.
  */
 export const deadLetters = sqliteTable("dead_letters", {
-  bodySha256: text("body_sha256").primaryKey(),
-  bodyJson: text("body_json").notNull(),
+  letterId: text("letter_id").primaryKey(),
+  electionId: text("election_id"),
+  kind: text("kind"),
+  queue: text("queue").notNull(),
+  attempts: integer("attempts").notNull(),
+  bodyJwe: text("body_jwe"),
   parses: integer("parses").notNull(),
   deliveries: integer("deliveries").notNull(),
   firstSeen: text("first_seen").notNull(),

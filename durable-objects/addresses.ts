@@ -4,7 +4,7 @@
  * the objects, so that each name maps to one object forever (the once-only guarantees rest on it).
  * Changing any mapping here moves state to other objects: never during an election.
  */
-import type { BallotMessage } from "../lib/ballot/messages.ts";
+import type { QueuedMessage } from "../lib/ballot/messages.ts";
 import { fnv1a } from "../lib/hash.ts";
 import { configOf } from "./config.ts";
 import type { LogSequencer } from "./log-sequencer.ts";
@@ -16,14 +16,15 @@ import type { VoterLedger } from "./voter-ledger.ts";
 
 /**
  * The ballot queues, sharded (see wrangler.toml for the sizing). A producer picks the queue by a
- * stable hash of a key it owns: the voter key for a ledger's messages, the ballot id for a paper
- * box's. Order does not matter to the consumers, which are idempotent by ballot id.
+ * stable hash of a key that names the message, never a voter: the tracking code of a ballot or
+ * retraction, the id of a check-in (lib/ballot/messages.ts `queueKeyOf`). Order does not matter
+ * to the consumers, which are idempotent by ballot id.
  */
-function ballotQueues(env: Env): readonly Queue<BallotMessage>[] {
+function ballotQueues(env: Env): readonly Queue<QueuedMessage>[] {
   return [env.BALLOTS_0, env.BALLOTS_1, env.BALLOTS_2, env.BALLOTS_3];
 }
 
-export function ballotQueueFor(env: Env, key: string): Queue<BallotMessage> {
+export function ballotQueueFor(env: Env, key: string): Queue<QueuedMessage> {
   const queues = ballotQueues(env);
   const queue = queues[fnv1a(key) % queues.length];
   if (!queue) throw new Error("no ballot queue bound");

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { LogOriginPrefix } from "../lib/audit/layout.ts";
+import { DeadLetterPublicJwk } from "../lib/ballot/dead-letter-seal.ts";
 
 const PublicJwk = z.looseObject({ kty: z.string(), kid: z.string().min(1) });
 
@@ -99,6 +100,16 @@ const ConfigSchema = z.object({
   BOOTSTRAP_ADMIN_JWK: jsonSecret("BOOTSTRAP_ADMIN_JWK", PublicJwk),
   RECEIPT_SIGNING_JWK: jsonSecret("RECEIPT_SIGNING_JWK", Ed25519PrivateJwk),
   LOG_SIGNING_JWK: jsonSecret("LOG_SIGNING_JWK", Ed25519PrivateJwk),
+  /**
+   * The offline public key (P-256 JWK) that dead letters are encrypted to
+   * (lib/ballot/dead-letter-seal.ts). Required in production; empty or absent elsewhere means
+   * dead letters keep no body at all, only what an operator triages by.
+   */
+  DEAD_LETTER_PUBLIC_JWK: z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === "" ? undefined : s))
+    .pipe(jsonSecret("DEAD_LETTER_PUBLIC_JWK", DeadLetterPublicJwk).optional()),
 });
 
 /**
@@ -117,6 +128,13 @@ const ProductionConfig = ConfigSchema.superRefine((config, ctx) => {
         message: `${name} must be an https URL of the real eID issuer in production, not ${url.origin}`,
       });
     }
+  }
+  if (!config.DEAD_LETTER_PUBLIC_JWK) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DEAD_LETTER_PUBLIC_JWK"],
+      message: "DEAD_LETTER_PUBLIC_JWK must hold the offline public key dead letters are encrypted to in production",
+    });
   }
   const logHost = config.LOG_ORIGIN.split("/")[0] ?? "";
   if (placeholderOrLocalHost(logHost.replace(/:\d+$/, ""))) {

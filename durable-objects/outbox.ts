@@ -10,9 +10,13 @@
  * - One flush at a time per object; a flush requested while one runs triggers another round
  *   instead of racing it (no await between the loop's check and the reset of `flushing`).
  *
+ * - A row names the message, never a voter: `queue_key` is the message's own key (queueKeyOf:
+ *   the ballot's tracking code or the check-in's id), so an outbox read beside the marks it holds
+ *   says nothing about whose they are. (Until ledger schema 4 it was the voter key.)
+ *
  * Storage: outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key, message_json, attempts)
  */
-import { BallotMessage } from "../lib/ballot/messages.ts";
+import { QueuedMessage, queueKeyOf } from "../lib/ballot/messages.ts";
 import { ballotQueueFor } from "./addresses.ts";
 import { emitEvent } from "../lib/events.ts";
 
@@ -44,8 +48,12 @@ export class Outbox {
   }
 
   /** Synchronous: call inside the transaction that made the decision. */
-  enqueue(queueKey: string, message: BallotMessage): void {
-    this.sql.exec(`INSERT INTO outbox (queue_key, message_json) VALUES (?, ?)`, queueKey, JSON.stringify(message));
+  enqueue(message: QueuedMessage): void {
+    this.sql.exec(
+      `INSERT INTO outbox (queue_key, message_json) VALUES (?, ?)`,
+      queueKeyOf(message),
+      JSON.stringify(message),
+    );
   }
 
   pending(): number {
@@ -100,12 +108,13 @@ export class Outbox {
         )
         .toArray();
       if (rows.length === 0) return;
-      const byQueue = new Map<Queue<BallotMessage>, { seqs: number[]; bodies: BallotMessage[] }>();
+      const byQueue = new Map<Queue<QueuedMessage>, { seqs: number[]; bodies: QueuedMessage[] }>();
       for (const row of rows) {
         const queue = ballotQueueFor(this.env, row.queue_key);
         const group = byQueue.get(queue) ?? { seqs: [], bodies: [] };
         group.seqs.push(row.seq);
-        group.bodies.push(BallotMessage.parse(JSON.parse(row.message_json)));
+        // Parsing strips what older rows carried and the queues must not (a ballot id).
+        group.bodies.push(QueuedMessage.parse(JSON.parse(row.message_json)));
         byQueue.set(queue, group);
       }
       for (const [queue, group] of byQueue) {

@@ -27,8 +27,8 @@
  *   marks against it (security review H4). Rows stored before version 2 held the marks in clear;
  *   the upgrade blanks them, and a repeat of such a scan is answered as a repeat.
  * - Nothing here names a voter, and nothing links a serial to its cast vote record: the row keeps
- *   the tracking code and commitment (to answer a repeat) but not the ballot id, which is the
- *   record's id in D1 and lives only in the outbox message until the queue took it. Serials must
+ *   the tracking code and commitment (to answer a repeat); the record's id in D1 is derived from
+ *   the tracking code by the queue consumer under a key this object never holds. Serials must
  *   not follow the order voters came in (sheets handed out in no recorded order, BMDs drawing
  *   serials at random from their range), or the serial would be a counter.
  *
@@ -41,7 +41,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { ContestMarks, coarseTime, type BallotAccepted } from "../lib/ballot/messages.ts";
+import { ContestMarks, coarseTime, type QueuedBallot } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
@@ -60,7 +60,8 @@ export const ScanRequest = z.object({
   districtId: z.string().min(1),
   /** Validated against the style by the gateway (validateBallot): every contest, in ballot order. */
   contests: z.array(ContestMarks).min(1).max(256),
-  ballotId: z.uuid(),
+  /** Ignored: the record id is derived by the queue consumer, never made or seen here. */
+  ballotId: z.uuid().optional(),
   commitment: z.string().min(1),
   trackingCode: z.string().min(1),
 });
@@ -165,9 +166,8 @@ export class PaperBallotBox extends DurableObject<Env> {
         hash,
         acceptedAt,
       );
-      const ballot: BallotAccepted = {
+      const ballot: QueuedBallot = {
         kind: "ballot",
-        ballotId: req.ballotId,
         electionId: req.electionId,
         ballotStyleId: req.ballotStyleId,
         districtId: req.districtId,
@@ -178,7 +178,7 @@ export class PaperBallotBox extends DurableObject<Env> {
         commitment: req.commitment,
         acceptedAt,
       };
-      this.outbox.enqueue(req.ballotId, ballot);
+      this.outbox.enqueue(ballot);
       return ok({ trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, replayed: false });
     });
     if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();

@@ -2,7 +2,8 @@
  * TallyShard: the running count of one slice of one district's ballots, for every contest of the
  * district's ballot style. One object per name `${electionId}/${districtId}/${k}`
  * (lib/tally/shards.ts): k depends only on the ballot id, so a ballot and its retraction
- * always meet here. The queue consumer calls applyBatch once per queue batch with this shard's
+ * always meet here. The ballot id is the record id the queue consumer derives from the tracking
+ * code under BALLOT_LINK_KEY (lib/ballot/messages.ts `recordIdOf`); no voter ledger ever holds it. The queue consumer calls applyBatch once per queue batch with this shard's
  * messages; the shard reports its absolute totals to the election's ResultsAggregator.
  *
  * Invariants:

@@ -1,6 +1,9 @@
 /**
  * VoterLedger: the single point of truth for "has this person voted, how, where" in an election.
- * It is the only place that links a voter to a ballot.
+ * It is the only place that links a voter to a ballot, and it links them only to the ballot's
+ * tracking code and commitment: it never holds the id that the marks are stored under in D1, the
+ * tally shards, the log pool or the dead letters (the queue consumer derives that id from the
+ * tracking code under BALLOT_LINK_KEY, which no ledger reader holds; lib/ballot/messages.ts).
  *
  * One object holds one voter or one hash bucket of voters (durable-objects/addresses.ts): the
  * tables are keyed by (election_id, voter_key) either way, so the guarantee is the same.
@@ -15,30 +18,38 @@
  * - Under paper-supersedes an online re-vote marks the previous ballot superseded and queues its
  *   retraction in the same transaction as the new ballot: the tally never counts two ballots of
  *   one voter once both messages are applied, whatever their order.
- * - A cast repeated with the same idempotency key returns the original outcome and changes
- *   nothing; the same key with different content is refused.
+ * - A cast repeated with the same idempotency key changes nothing and answers the original
+ *   ballot's receipt fields with its stored nonce and status; the gateway recomputes the
+ *   commitment from the repeated marks with that nonce and refuses the request when it differs
+ *   (same key, other content), and tells the voter when that ballot no longer counts.
  * - checkIn decides in the same way: under first-wins an online ballot refuses the check-in and a
  *   check-in blocks any later online ballot; under paper-supersedes the check-in cancels the
  *   online ballot (retraction queued in the same transaction). A second check-in is refused and
  *   recorded (a conflict for adjudication), never silently accepted. An accepted check-in queues
  *   a `check-in` message (no voter key) in the same transaction, so check-ins are counted per
  *   station for reconciliation exactly when the ledger accepted them.
- * - At `forgetLinksAtMs` (after polls close) the alarm deletes the election's ballot rows and the
- *   voters' online_ballot_id: from then on nothing links a voter to a ballot, not even its
- *   tracking code. It waits for an empty outbox, whose rows name the voter and the ballot.
+ * - At `forgetLinksAtMs` (after polls close) the alarm deletes the election's ballot rows (with
+ *   their nonces) and the voters' online_ballot_id: from then on nothing links a voter to a
+ *   ballot, not even its tracking code, and no commitment can be opened. It waits for an empty
+ *   outbox, whose rows hold the ballots' messages (never the voter key, since schema 4).
  * - The outbox (outbox.ts) is flushed right after each decision and by alarm until empty
  *   (at-least-once; consumers dedupe by ballot id).
  *
- * Storage schema (SQLite, version 3):
+ * Storage schema (SQLite, version 4):
  *   voters(election_id, voter_key, state 'online'|'paper', online_ballot_id, revotes,
  *          updated_at; PRIMARY KEY (election_id, voter_key))       -- absent row: not voted
- *   ballots(ballot_id PK, election_id, voter_key, ballot_style_id, district_id, channel,
- *           commitment, tracking_code, idempotency_key, accepted_at,
- *           status 'counted'|'superseded'|'cancelled'; UNIQUE (election_id, voter_key, idempotency_key))
- *     -- no marks, no nonce: the ledger links a voter to a commitment, never to a choice. A
- *     -- repeated request is recognised by its commitment, which the gateway makes from a nonce
- *     -- derived from the idempotency key (same key and marks, same commitment). Version 2
- *     -- dropped the columns version 1 had for marks, nonce and a request hash.
+ *     -- online_ballot_id holds the tracking code of the voter's counted online ballot (the
+ *     -- column kept its name in version 4, when ballots lost their ballot id)
+ *   ballots(election_id, voter_key, tracking_code, ballot_style_id, district_id, channel,
+ *           commitment, nonce, idempotency_key, accepted_at,
+ *           status 'counted'|'superseded'|'cancelled'; PRIMARY KEY (election_id, tracking_code),
+ *           UNIQUE (election_id, voter_key, idempotency_key))
+ *     -- no marks: the ledger links a voter to a commitment, never to a choice. The nonce (32
+ *     -- random bytes per cast) lets a repeated request be checked against the original marks
+ *     -- and is deleted with the row; it is NULL for rows written before version 4, whose
+ *     -- nonce was derived, and a repeat of such a request is refused as a conflict. Version 2
+ *     -- dropped the columns version 1 had for marks, nonce and a request hash; version 4
+ *     -- dropped ballot_id and keyed the outbox by the message instead of the voter.
  *   check_ins(check_in_id, election_id, voter_key, station_id, identity, at, request_hash,
  *             outcome 'accepted'|refusal code; PRIMARY KEY (election_id, check_in_id))
  *   forget_links(election_id PK, at INTEGER, done INTEGER)  -- version 3
@@ -49,9 +60,9 @@ import { z } from "zod";
 import {
   ContestMarks,
   coarseTime,
-  type BallotAccepted,
-  type BallotRetracted,
   type CheckInRecorded,
+  type QueuedBallot,
+  type QueuedRetraction,
 } from "../lib/ballot/messages.ts";
 import type { CompiledElection } from "../lib/election/model.ts";
 import { err, ok, type Result } from "../lib/result.ts";
@@ -92,6 +103,16 @@ export function ledgerDecision(election: CompiledElection, voter: LedgerVoter): 
   };
 }
 
+/** The ballots table; schema 4's upgrade builds it under another name and renames it. */
+const BALLOTS_TABLE_SQL = (name: string): string => `CREATE TABLE ${name} (
+  election_id TEXT NOT NULL, voter_key TEXT NOT NULL, tracking_code TEXT NOT NULL,
+  ballot_style_id TEXT NOT NULL, district_id TEXT NOT NULL, channel TEXT NOT NULL,
+  commitment TEXT NOT NULL, nonce TEXT, idempotency_key TEXT NOT NULL,
+  accepted_at TEXT NOT NULL, status TEXT NOT NULL,
+  PRIMARY KEY (election_id, tracking_code), UNIQUE (election_id, voter_key, idempotency_key))`;
+
+const BALLOT_COLUMNS = "tracking_code, commitment, nonce, accepted_at, district_id, status";
+
 /**
  * How long after close the ledgers keep voter-ballot links: long enough for a voter whose cast was
  * accepted just before close to retry and get the same receipt, short next to the count.
@@ -110,8 +131,9 @@ export const CastOnlineRequest = LedgerDecision.extend({
    */
   forgetLinksAtMs: z.number(),
   idempotencyKey: z.string().min(8).max(128),
-  ballotId: z.uuid(),
   contests: z.array(ContestMarks).min(1),
+  /** The random nonce the commitment was made with (lib/ballot/commitment.ts `newNonce`). */
+  nonce: z.string().min(32).max(64),
   commitment: z.string().min(1),
   trackingCode: z.string().min(1),
 });
@@ -120,11 +142,17 @@ export type CastOnlineRequest = z.infer<typeof CastOnlineRequest>;
 export type CastRefusal =
   "already_voted" | "already_voted_on_paper" | "polls_not_open" | "polls_closed" | "idempotency_conflict";
 
+/** What the ledger keeps of an online ballot's standing (the voter's own truth, never public). */
+export type LedgerBallotStatus = "counted" | "superseded" | "cancelled";
+
 export interface CastAccepted {
-  readonly ballotId: string;
   readonly trackingCode: string;
   readonly commitment: string;
+  /** The nonce of the stored commitment; null for a ballot stored before schema 4. */
+  readonly nonce: string | null;
   readonly acceptedAt: string;
+  /** Whether this ballot still counts: a repeat may name a ballot replaced since. */
+  readonly status: LedgerBallotStatus;
   /** How many online ballots this voter cast before this one (paper-supersedes re-votes). */
   readonly revotes: number;
   /** True when this answers a repeat of an earlier request (same idempotency key). */
@@ -169,12 +197,25 @@ interface VoterRow {
 }
 
 interface BallotRow {
-  ballot_id: string;
   tracking_code: string;
   commitment: string;
+  nonce: string | null;
   accepted_at: string;
   district_id: string;
+  status: LedgerBallotStatus;
   [key: string]: SqlStorageValue;
+}
+
+/** The voter's own view of their ballots (GET /v1/elections/{id}/my-ballot), never public. */
+export interface MyBallot {
+  /** How the voter voted: not at all, online (latest ballot counts), or checked in on paper. */
+  readonly state: "none" | "online" | "paper";
+  /** Whether a station checked the voter in for a paper ballot. */
+  readonly checkedInOnPaper: boolean;
+  /** The voter's online ballots, oldest first, each with whether it still counts. */
+  readonly ballots: readonly { trackingCode: string; acceptedAt: string; status: LedgerBallotStatus }[];
+  /** False once the forget time passed: the ballots above are then no longer known. */
+  readonly linksKept: boolean;
 }
 
 export class VoterLedger extends DurableObject<Env> {
@@ -191,18 +232,13 @@ export class VoterLedger extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.ctx.storage, {
-      version: 3,
+      version: 4,
       create: (sql) => {
         sql.exec(`CREATE TABLE voters (
           election_id TEXT NOT NULL, voter_key TEXT NOT NULL, state TEXT NOT NULL,
           online_ballot_id TEXT, revotes INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
           PRIMARY KEY (election_id, voter_key))`);
-        sql.exec(`CREATE TABLE ballots (
-          ballot_id TEXT PRIMARY KEY, election_id TEXT NOT NULL, voter_key TEXT NOT NULL,
-          ballot_style_id TEXT NOT NULL, district_id TEXT NOT NULL, channel TEXT NOT NULL,
-          commitment TEXT NOT NULL, tracking_code TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-          accepted_at TEXT NOT NULL, status TEXT NOT NULL,
-          UNIQUE (election_id, voter_key, idempotency_key))`);
+        sql.exec(BALLOTS_TABLE_SQL("ballots"));
         sql.exec(`CREATE TABLE check_ins (
           election_id TEXT NOT NULL, check_in_id TEXT NOT NULL, voter_key TEXT NOT NULL,
           station_id TEXT NOT NULL, identity TEXT NOT NULL, at TEXT NOT NULL,
@@ -226,6 +262,24 @@ export class VoterLedger extends DurableObject<Env> {
             `CREATE TABLE forget_links (election_id TEXT PRIMARY KEY, at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0)`,
           );
         },
+        // 3 -> 4: no ballot id here (it was the marks' id downstream), a nonce per ballot, voters
+        // pointing at their counted ballot by tracking code, and outbox rows keyed by their
+        // message rather than by the voter. The queued messages lose their ballot id when the
+        // outbox parses them (QueuedMessage strips it).
+        (sql) => {
+          sql.exec(BALLOTS_TABLE_SQL("ballots_v4"));
+          sql.exec(`INSERT INTO ballots_v4 (election_id, voter_key, tracking_code, ballot_style_id, district_id,
+              channel, commitment, nonce, idempotency_key, accepted_at, status)
+            SELECT election_id, voter_key, tracking_code, ballot_style_id, district_id,
+              channel, commitment, NULL, idempotency_key, accepted_at, status FROM ballots`);
+          sql.exec(`UPDATE voters SET online_ballot_id =
+              (SELECT tracking_code FROM ballots WHERE ballots.ballot_id = voters.online_ballot_id)
+            WHERE online_ballot_id IS NOT NULL`);
+          sql.exec(`DROP TABLE ballots`);
+          sql.exec(`ALTER TABLE ballots_v4 RENAME TO ballots`);
+          sql.exec(`UPDATE outbox SET queue_key = COALESCE(json_extract(message_json, '$.trackingCode'),
+              json_extract(message_json, '$.checkInId'), queue_key)`);
+        },
       ],
     });
   }
@@ -236,22 +290,23 @@ export class VoterLedger extends DurableObject<Env> {
     const outcome = this.ctx.storage.transactionSync((): CastOutcome => {
       const earlier = this.sql
         .exec<BallotRow>(
-          `SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots
-           WHERE election_id = ? AND voter_key = ? AND idempotency_key = ?`,
+          `SELECT ${BALLOT_COLUMNS} FROM ballots WHERE election_id = ? AND voter_key = ? AND idempotency_key = ?`,
           req.electionId,
           req.voterKey,
           req.idempotencyKey,
         )
         .toArray()[0];
       if (earlier) {
-        // Same key and same marks give the same commitment; anything else reused the key.
-        if (earlier.commitment !== req.commitment) return err("idempotency_conflict");
+        // The gateway checks the repeated marks against this commitment and nonce; a row from
+        // before schema 4 has no nonce to check with, so its key cannot be answered for.
+        if (earlier.nonce === null) return err("idempotency_conflict");
         const voter = this.voterRow(req.electionId, req.voterKey);
         return ok({
-          ballotId: earlier.ballot_id,
           trackingCode: earlier.tracking_code,
           commitment: earlier.commitment,
+          nonce: earlier.nonce,
           acceptedAt: earlier.accepted_at,
+          status: earlier.status,
           revotes: voter?.revotes ?? 0,
           replayed: true,
         });
@@ -274,23 +329,22 @@ export class VoterLedger extends DurableObject<Env> {
       }
 
       this.sql.exec(
-        `INSERT INTO ballots (ballot_id, election_id, voter_key, ballot_style_id, district_id, channel,
-           commitment, tracking_code, idempotency_key, accepted_at, status)
+        `INSERT INTO ballots (election_id, voter_key, tracking_code, ballot_style_id, district_id, channel,
+           commitment, nonce, idempotency_key, accepted_at, status)
          VALUES (?, ?, ?, ?, ?, 'online', ?, ?, ?, ?, 'counted')`,
-        req.ballotId,
         req.electionId,
         req.voterKey,
+        req.trackingCode,
         req.ballotStyleId,
         req.districtId,
         req.commitment,
-        req.trackingCode,
+        req.nonce,
         req.idempotencyKey,
         acceptedAt,
       );
-      this.setVoterState(req.electionId, req.voterKey, "online", req.ballotId, revotes, now);
-      const accepted: BallotAccepted = {
+      this.setVoterState(req.electionId, req.voterKey, "online", req.trackingCode, revotes, now);
+      const accepted: QueuedBallot = {
         kind: "ballot",
-        ballotId: req.ballotId,
         electionId: req.electionId,
         ballotStyleId: req.ballotStyleId,
         districtId: req.districtId,
@@ -300,17 +354,18 @@ export class VoterLedger extends DurableObject<Env> {
         commitment: req.commitment,
         acceptedAt,
       };
-      this.outbox.enqueue(req.voterKey, accepted);
+      this.outbox.enqueue(accepted);
       this.sql.exec(
         `INSERT OR IGNORE INTO forget_links (election_id, at) VALUES (?, ?)`,
         req.electionId,
         req.forgetLinksAtMs,
       );
       return ok({
-        ballotId: req.ballotId,
         trackingCode: req.trackingCode,
         commitment: req.commitment,
+        nonce: req.nonce,
         acceptedAt,
+        status: "counted",
         revotes,
         replayed: false,
       });
@@ -399,7 +454,7 @@ export class VoterLedger extends DurableObject<Env> {
         districtId: req.districtId,
         checkedInAt: coarseTime(new Date(now)),
       };
-      this.outbox.enqueue(req.voterKey, counted);
+      this.outbox.enqueue(counted);
       return ok({ issueBallotStyleId: req.ballotStyleId, cancelledOnlineBallot: cancelled, replayed: false });
     });
     // Every accepted check-in queued at least its check-in message (and maybe a retraction).
@@ -422,6 +477,31 @@ export class VoterLedger extends DurableObject<Env> {
         )
         .toArray()[0]?.n ?? 0;
     return { state: voter?.state ?? "none", revotes: voter?.revotes ?? 0, counted };
+  }
+
+  /** The voter's own view: their online ballots and whether each counts, and any paper check-in. */
+  async myBallot(electionId: string, voterKey: string): Promise<MyBallot> {
+    const voter = this.voterRow(electionId, voterKey);
+    const checkedIn =
+      (this.sql
+        .exec<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM check_ins WHERE election_id = ? AND voter_key = ? AND outcome = 'accepted'`,
+          electionId,
+          voterKey,
+        )
+        .toArray()[0]?.n ?? 0) > 0;
+    const ballots = this.sql
+      .exec<BallotRow>(
+        `SELECT ${BALLOT_COLUMNS} FROM ballots WHERE election_id = ? AND voter_key = ? ORDER BY accepted_at, rowid`,
+        electionId,
+        voterKey,
+      )
+      .toArray()
+      .map((b) => ({ trackingCode: b.tracking_code, acceptedAt: b.accepted_at, status: b.status }));
+    const forgotten =
+      this.sql.exec<{ done: number }>(`SELECT done FROM forget_links WHERE election_id = ?`, electionId).toArray()[0]
+        ?.done === 1;
+    return { state: voter?.state ?? "none", checkedInOnPaper: checkedIn, ballots, linksKept: !forgotten };
   }
 
   /** Outbox records not yet accepted by a queue (for tests and monitoring). */
@@ -499,35 +579,40 @@ export class VoterLedger extends DurableObject<Env> {
     );
   }
 
-  /** Synchronous; inside the caller's transaction. Marks the ballot and queues its retraction. */
+  /**
+   * Synchronous; inside the caller's transaction. Marks the voter's ballot with this tracking code
+   * and queues its retraction, which names it by tracking code only (the consumer derives its id).
+   */
   private retractOnline(
     electionId: string,
     voterKey: string,
-    ballotId: string,
-    reason: BallotRetracted["reason"],
+    trackingCode: string,
+    reason: QueuedRetraction["reason"],
     at: string,
   ): void {
     const previous = this.sql
       .exec<BallotRow>(
-        `SELECT ballot_id, tracking_code, commitment, accepted_at, district_id FROM ballots WHERE ballot_id = ?`,
-        ballotId,
+        `SELECT ${BALLOT_COLUMNS} FROM ballots WHERE election_id = ? AND voter_key = ? AND tracking_code = ?`,
+        electionId,
+        voterKey,
+        trackingCode,
       )
       .toArray()[0];
     if (!previous) return;
     this.sql.exec(
-      `UPDATE ballots SET status = ? WHERE ballot_id = ?`,
+      `UPDATE ballots SET status = ? WHERE election_id = ? AND tracking_code = ?`,
       reason === "superseded-by-online" ? "superseded" : "cancelled",
-      ballotId,
+      electionId,
+      trackingCode,
     );
-    const retraction: BallotRetracted = {
+    const retraction: QueuedRetraction = {
       kind: "retraction",
-      ballotId,
       electionId,
       districtId: previous.district_id,
       trackingCode: previous.tracking_code,
       reason,
       retractedAt: at,
     };
-    this.outbox.enqueue(voterKey, retraction);
+    this.outbox.enqueue(retraction);
   }
 }

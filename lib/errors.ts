@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   already_voted: { status: 409, message: "This voter has already voted in this election." },
   already_voted_on_paper: { status: 409, message: "This voter has already voted on paper in this election." },
   idempotency_conflict: { status: 409, message: "This idempotency key was used for a different ballot." },
+  ballot_superseded: {
+    status: 409,
+    message: "This request's ballot no longer counts: a later ballot of yours replaced it, and that one counts.",
+  },
   polls_not_open: { status: 403, message: "The polls are not open yet." },
   polls_closed: { status: 403, message: "The polls are closed." },
   receipt_not_found: { status: 404, message: "No ballot with this tracking code is recorded (yet)." },

@@ -13,7 +13,8 @@ export type KeyPurpose =
   | "request-digest" // the digest that recognises a repeated paper scan
   | "voter-session" // signs voter session tokens
   | "official-token" // signs officials' access tokens
-  | "login-state"; // signs the browser login's state cookie
+  | "login-state" // signs the browser login's state cookie
+  | "dead-letter"; // names a dead letter by its body without a digest anyone could match to a ballot
 
 const cache = new Map<string, Promise<CryptoKey>>();
 

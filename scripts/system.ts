@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import type { JWK } from "jose";
+import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { generateDevEidKey, startDevEidIssuer, type DevEidIssuer } from "../dev/eid-issuer/issuer.ts";
 import { generateSigningKey } from "../lib/identity/keys.ts";
 
@@ -55,6 +55,13 @@ const DevSecrets = z.object({
   receiptPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }),
   /** Absent in state made before the audit log: generated then (see devSecrets). */
   logPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }).optional(),
+  /**
+   * The offline P-256 key pair dead letters are encrypted to: the Worker gets the public half;
+   * the private half is also written to dead-letter.private.jwk.json for `admin dead-letters
+   * list --key`. Absent in older state: generated then (see devSecrets).
+   */
+  deadLetterPublicJwk: z.looseObject({ kty: z.string(), kid: z.string() }).optional(),
+  deadLetterPrivateJwk: z.looseObject({ kty: z.string(), kid: z.string() }).optional(),
 });
 type DevSecrets = z.infer<typeof DevSecrets>;
 
@@ -63,9 +70,10 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
   const file = join(stateDir, "dev-secrets.json");
   if (existsSync(file)) {
     const kept = DevSecrets.parse(JSON.parse(await readFile(file, "utf8")));
-    if (kept.logPrivateJwk && kept.ballotLinkKey) return kept;
+    if (kept.logPrivateJwk && kept.ballotLinkKey && kept.deadLetterPublicJwk && kept.deadLetterPrivateJwk) return kept;
     const withLogKey: DevSecrets = {
       ...kept,
+      ...(kept.deadLetterPublicJwk && kept.deadLetterPrivateJwk ? {} : await generateDeadLetterKey()),
       logPrivateJwk:
         kept.logPrivateJwk ?? ((await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"]),
       ballotLinkKey: kept.ballotLinkKey ?? randomBytes(32).toString("base64url"),
@@ -84,9 +92,20 @@ async function devSecrets(stateDir: string): Promise<DevSecrets> {
     adminPublicJwk: admin.publicJwk as DevSecrets["adminPublicJwk"],
     receiptPrivateJwk: receipt.privateJwk as DevSecrets["receiptPrivateJwk"],
     logPrivateJwk: (await generateSigningKey("log-dev-1")).privateJwk as DevSecrets["receiptPrivateJwk"],
+    ...(await generateDeadLetterKey()),
   };
   await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/** A P-256 key pair for encrypting dead letters (lib/ballot/dead-letter-seal.ts), as JWKs with a kid. */
+async function generateDeadLetterKey(): Promise<Pick<DevSecrets, "deadLetterPublicJwk" | "deadLetterPrivateJwk">> {
+  const { publicKey, privateKey } = await generateKeyPair("ECDH-ES+A256KW", { crv: "P-256", extractable: true });
+  const kid = "dead-letter-dev-1";
+  return {
+    deadLetterPublicJwk: { ...(await exportJWK(publicKey)), kty: "EC", kid },
+    deadLetterPrivateJwk: { ...(await exportJWK(privateKey)), kty: "EC", kid },
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -148,6 +167,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
 
   const adminKeyFile = join(stateDir, "bootstrap-admin.jwk.json");
   await writeFile(adminKeyFile, JSON.stringify(secrets.adminPrivateJwk, null, 2), { mode: 0o600 });
+  // The operator's offline key in development: what `admin dead-letters list --key` reads.
+  await writeFile(
+    join(stateDir, "dead-letter.private.jwk.json"),
+    JSON.stringify(secrets.deadLetterPrivateJwk, null, 2),
+    { mode: 0o600 },
+  );
   const envFile = join(stateDir, "dev.env");
   const vars: Record<string, string> = {
     ENVIRONMENT: "development",
@@ -161,6 +186,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     BOOTSTRAP_ADMIN_JWK: JSON.stringify(secrets.adminPublicJwk),
     RECEIPT_SIGNING_JWK: JSON.stringify(secrets.receiptPrivateJwk),
     LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),
+    DEAD_LETTER_PUBLIC_JWK: JSON.stringify(secrets.deadLetterPublicJwk),
     LEDGER_BUCKETS: options.ledgerBuckets ?? LOCAL_LEDGER_BUCKETS,
   };
   await writeFile(

@@ -14,6 +14,8 @@ declare module "vitest" {
     adminPublicJwk: string;
     receiptPrivateJwk: string;
     logPrivateJwk: string;
+    deadLetterPublicJwk: string;
+    deadLetterPrivateJwk: string;
   }
 }
 
@@ -34,6 +36,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide(
     "logPrivateJwk",
     JSON.stringify({ ...(await exportJWK(log.privateKey)), kid: "log-test", alg: "EdDSA" }),
+  );
+  // The offline key pair dead letters are encrypted to: the Worker gets the public half only.
+  const deadLetter = await generateKeyPair("ECDH-ES+A256KW", { crv: "P-256", extractable: true });
+  project.provide(
+    "deadLetterPublicJwk",
+    JSON.stringify({ ...(await exportJWK(deadLetter.publicKey)), kid: "dead-letter-test" }),
+  );
+  project.provide(
+    "deadLetterPrivateJwk",
+    JSON.stringify({ ...(await exportJWK(deadLetter.privateKey)), kid: "dead-letter-test" }),
   );
   return () => issuer.close();
 }

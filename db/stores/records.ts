@@ -18,6 +18,9 @@
  *   rowsPerStatement(1) = 100 ids.
  * - The cast vote record gets neither the voter key (the message has none) nor the tracking code:
  *   the tracking code is bound only to look the receipt up, never stored beside the marks.
+ * - `cvr_id` is the record id the consumer derived from the tracking code under BALLOT_LINK_KEY
+ *   (lib/ballot/messages.ts `recordIdOf`), an id no voter ledger holds; a retraction carries the
+ *   same derived id, so it finds its record without the ledger ever naming it.
  *
  * Plain prepared statements rather than the drizzle query builder: the parameter count of each
  * statement must be exact, and multi-row upserts with a subquery per row are clearest as SQL.

@@ -1,8 +1,10 @@
 /**
  * A ballot's commitment and tracking code. The commitment binds the ballot's content under a
- * nonce nobody stores (online: derived under a server secret, see derivedNonce; paper: random),
- * so it reveals nothing about the choices; the tracking code is derived from the commitment
- * alone, never from the choices or the voter.
+ * random 32-byte nonce made for each cast (newNonce), so it reveals nothing about the choices even
+ * to whoever holds every server secret: online, the nonce is kept only in the voter's ledger row
+ * (to answer a retry with the same receipt) and is deleted with it at the forget time; on paper it
+ * is kept nowhere. The tracking code is derived from the commitment alone, never from the choices
+ * or the voter.
  *
  *   commitment    = base64url(SHA-256("mixed-election/ballot-commitment/v1" 0x0A canonical 0x0A nonce))
  *   tracking code = Crockford base32 of the first 80 bits of SHA-256("mixed-election/tracking-code/v1" 0x0A commitment),
@@ -35,28 +37,9 @@ export function canonicalBallot(electionId: string, ballotStyleId: string, conte
   });
 }
 
+/** A fresh nonce: 32 random bytes, base64url. */
 export function newNonce(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(32)));
-}
-
-/**
- * An online ballot's nonce: HMAC-SHA-256 under a server secret of (election, voter key,
- * idempotency key). A retry of the same request gets the same nonce and so the same commitment,
- * which is how the ledger recognises it without keeping the marks; without the secret the nonce
- * cannot be recomputed, so the commitment stays hiding.
- */
-export async function derivedNonce(
-  secret: CryptoKey,
-  electionId: string,
-  voterKey: string,
-  idempotencyKey: string,
-): Promise<string> {
-  const mac = await crypto.subtle.sign(
-    "HMAC",
-    secret,
-    new TextEncoder().encode(`mixed-election/ballot-nonce/v1\n${electionId}\n${voterKey}\n${idempotencyKey}`),
-  );
-  return base64url(new Uint8Array(mac));
 }
 
 export async function commitBallot(canonical: string, nonce: string): Promise<string> {

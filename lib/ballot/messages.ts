@@ -1,14 +1,23 @@
 /**
- * What the voter ledgers send to the tally over the ballot queues (and, later, to the audit log).
- * One schema, parsed at the consumer: a queue message is a boundary like any request.
+ * What the voter ledgers and paper boxes send over the ballot queues (`QueuedMessage`), and what
+ * the consumer hands on to the tally shards, D1 and the audit log (`BallotMessage`).
+ *
+ * The producers' messages carry a ballot's tracking code but no ballot id: the ledger, which knows
+ * the voter, must never hold an id that the marks are stored under. The consumer, right after
+ * parsing, derives the record id (`recordIdOf`: HMAC under a per-election key derived from
+ * BALLOT_LINK_KEY, lib/keys.ts) from the tracking code, and a retraction derives the same id from
+ * the retracted ballot's tracking code; everything downstream keys the marks by that id, which the
+ * ledger never sees and which cannot be computed from a tracking code without the secret.
  *
  * Delivery is at least once and in no particular order, so consumers are idempotent by
  * `ballotId` and a retraction may arrive before the ballot it retracts.
  */
 import { z } from "zod";
+import { keyedDigestHex, purposeKey } from "../keys.ts";
 import { Channel, RetractionReason } from "../vocabulary.ts";
 
-export const BallotId = z.uuid();
+/** The record id: lowercase hex of an HMAC-SHA-256 (older ids were UUIDs; both parse). */
+export const BallotId = z.string().regex(/^[0-9a-f-]{32,64}$/, "a record id");
 
 /** The marks of one contest on one ballot; an empty list is a blank (undervoted) contest. */
 export const ContestMarks = z.object({
@@ -65,6 +74,39 @@ export const CheckInRecorded = z.object({
   checkedInAt: z.iso.datetime(),
 });
 export type CheckInRecorded = z.infer<typeof CheckInRecorded>;
+
+/** A ballot as a producer queues it: no record id (the consumer derives it, see the header). */
+export const QueuedBallot = BallotAccepted.omit({ ballotId: true });
+export type QueuedBallot = z.infer<typeof QueuedBallot>;
+
+/** A retraction as a producer queues it: it names the retracted ballot by its tracking code only. */
+export const QueuedRetraction = BallotRetracted.omit({ ballotId: true });
+export type QueuedRetraction = z.infer<typeof QueuedRetraction>;
+
+/** What travels on the ballot queues (and so what the dead-letter queue receives). */
+export const QueuedMessage = z.discriminatedUnion("kind", [QueuedBallot, QueuedRetraction, CheckInRecorded]);
+export type QueuedMessage = z.infer<typeof QueuedMessage>;
+
+/**
+ * The id the cast vote record, the tally shard and the log pool keep a ballot under: HMAC-SHA-256
+ * of its tracking code under the election's "record-id" key (lib/keys.ts), as hex. Without
+ * BALLOT_LINK_KEY nobody, the ledger's reader included, can go from a tracking code to it.
+ */
+export async function recordIdOf(linkKey: string, electionId: string, trackingCode: string): Promise<string> {
+  return keyedDigestHex(await purposeKey(linkKey, "record-id", electionId), trackingCode);
+}
+
+/** A queued message with its record id, as the consumer hands it on (check-ins have none). */
+export async function withRecordId(linkKey: string, message: QueuedMessage): Promise<BallotMessage> {
+  if (message.kind === "check-in") return message;
+  const ballotId = await recordIdOf(linkKey, message.electionId, message.trackingCode);
+  return { ...message, ballotId };
+}
+
+/** The key a producer's outbox picks the ballot queue by: names the ballot (or check-in), never a voter. */
+export function queueKeyOf(message: QueuedMessage): string {
+  return message.kind === "check-in" ? message.checkInId : message.trackingCode;
+}
 
 /** What the tally shards count: ballots and retractions (check-ins never reach a shard). */
 export const TallyMessage = z.discriminatedUnion("kind", [BallotAccepted, BallotRetracted]);

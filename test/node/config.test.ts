@@ -14,6 +14,14 @@ const PRIVATE_JWK = JSON.stringify({
   kid: "k1",
 });
 
+const DEAD_LETTER_JWK = {
+  kty: "EC",
+  crv: "P-256",
+  x: "XWuGdzy_c0up873ESi1pjdPFBJDONVDr1dpZQZPs75Y",
+  y: "jXNCrQujSHprLI_ja2RaKOz4Yb7bypU7QosXwe1AcP0",
+  kid: "dead-letter-1",
+};
+
 function production(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     ENVIRONMENT: "production",
@@ -33,6 +41,7 @@ function production(overrides: Record<string, string> = {}): Record<string, stri
     BOOTSTRAP_ADMIN_JWK: JSON.stringify({ kty: "OKP", crv: "Ed25519", x: "x", kid: "admin" }),
     RECEIPT_SIGNING_JWK: PRIVATE_JWK,
     LOG_SIGNING_JWK: PRIVATE_JWK,
+    DEAD_LETTER_PUBLIC_JWK: JSON.stringify(DEAD_LETTER_JWK),
     ...overrides,
   };
 }
@@ -48,6 +57,7 @@ describe("the Worker's configuration", () => {
     expect(config.LEDGER_BUCKETS).toBe(0);
     expect(config.EID_ALGORITHMS).toEqual(["ES256", "EdDSA"]);
     expect(config.LOG_SIGNING_JWK.kid).toBe("k1");
+    expect(config.DEAD_LETTER_PUBLIC_JWK?.kid).toBe("dead-letter-1");
   });
 
   it.each([
@@ -58,6 +68,17 @@ describe("the Worker's configuration", () => {
     ["a LOG_ORIGIN with a space", { LOG_ORIGIN: "vote ee/log" }, "LOG_ORIGIN"],
     ["a log key that is not JSON", { LOG_SIGNING_JWK: "{" }, "LOG_SIGNING_JWK is not JSON"],
     ["a receipt key without its private part", { RECEIPT_SIGNING_JWK: PRIVATE_JWK.replace(/"d":"[^"]*",/, "") }, "d"],
+    [
+      "a dead-letter key with its private part",
+      {
+        DEAD_LETTER_PUBLIC_JWK: JSON.stringify({
+          ...DEAD_LETTER_JWK,
+          d: "JQW5wC4PcqGU1SwOyu7VCa8e8HFjZLbUqqqfThvPLaU",
+        }),
+      },
+      "public key only",
+    ],
+    ["a dead-letter key that is not P-256", { DEAD_LETTER_PUBLIC_JWK: PRIVATE_JWK }, "DEAD_LETTER_PUBLIC_JWK"],
   ])("refuses %s", (_, overrides, message) => {
     expect(parse(production(overrides))).toThrow(message);
   });
@@ -69,6 +90,11 @@ describe("the Worker's configuration", () => {
     ["wrangler.toml's placeholder issuer", { EID_ISSUER: "https://eid.example.gov" }, "EID_ISSUER"],
     ["wrangler.toml's placeholder log origin", { LOG_ORIGIN: "vote.example.gov/audit-log" }, "LOG_ORIGIN"],
     ["a loopback log origin", { LOG_ORIGIN: "127.0.0.1:8787/audit-log" }, "LOG_ORIGIN"],
+    [
+      "no dead-letter key (wrangler.toml's empty placeholder)",
+      { DEAD_LETTER_PUBLIC_JWK: "" },
+      "DEAD_LETTER_PUBLIC_JWK",
+    ],
   ])("in production refuses %s", (_, overrides, name) => {
     expect(parse(production(overrides))).toThrow(name);
     expect(parse(production({ ...overrides, ENVIRONMENT: "development" }))).not.toThrow();

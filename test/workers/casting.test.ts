@@ -1,7 +1,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
-import { TRACKING_CODE } from "../../lib/ballot/commitment.ts";
+import { newNonce, TRACKING_CODE } from "../../lib/ballot/commitment.ts";
 import { ledgerFor } from "../../durable-objects/addresses.ts";
 import { BASE, voterSession } from "./helpers/auth.ts";
 import { cast, EAST_BALLOT, NORTH_BALLOT, waitFor, type CastContest } from "./helpers/cast.ts";
@@ -255,7 +255,7 @@ describe("first-wins", () => {
           closesAtMs: Date.now() + 3_600_000,
           forgetLinksAtMs: Date.now() + 7_200_000,
           idempotencyKey: `race-${i}-${crypto.randomUUID()}`,
-          ballotId: crypto.randomUUID(),
+          nonce: newNonce(),
           contests: [
             {
               contestId: "contest-president",
@@ -299,12 +299,18 @@ describe("paper-supersedes", () => {
       revotes: 1,
       counted: 1,
     });
-    const superseded = await waitFor(async () => {
-      const check = await SELF.fetch(first.checkUrl);
-      const body = check.status === 200 ? ((await check.json()) as { status: string }) : undefined;
-      return body?.status === "superseded" ? body : undefined;
-    });
-    expect(superseded.status).toBe("superseded");
+    // The voter sees it in their own session; the public check never says so (H1: a coercer may
+    // hold the first receipt). test/workers/cast-secrecy.test.ts has the coercer's whole view.
+    const mine = (await (
+      await SELF.fetch(`${BASE}/v1/elections/${SUPERSEDES}/my-ballot`, {
+        headers: { authorization: `Bearer ${session}` },
+      })
+    ).json()) as { countedTrackingCode: string; ballots: { trackingCode: string; status: string }[] };
+    expect(mine.countedTrackingCode).toBe(second.trackingCode);
+    expect(mine.ballots.map((b) => [b.trackingCode, b.status])).toEqual([
+      [first.trackingCode, "superseded"],
+      [second.trackingCode, "counted"],
+    ]);
   });
 
   it("under 200 concurrent casts by one voter, every accepted ballot but the last is retracted", async () => {
@@ -323,7 +329,7 @@ describe("paper-supersedes", () => {
           closesAtMs: Date.now() + 3_600_000,
           forgetLinksAtMs: Date.now() + 7_200_000,
           idempotencyKey: `revote-${i}-${crypto.randomUUID()}`,
-          ballotId: crypto.randomUUID(),
+          nonce: newNonce(),
           contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
           commitment: `c-${i}`,
           trackingCode: `T-${i}`,

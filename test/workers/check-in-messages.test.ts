@@ -6,7 +6,7 @@ import { createExecutionContext, createMessageBatch, env, getQueueResult } from 
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { commitBallot, newNonce, trackingCodeOf } from "../../lib/ballot/commitment.ts";
-import type { BallotAccepted, CheckInRecorded } from "../../lib/ballot/messages.ts";
+import type { CheckInRecorded, QueuedBallot } from "../../lib/ballot/messages.ts";
 import worker from "../../workers/index.ts";
 import { TALLY_SHARDS } from "../../lib/tally/shards.ts";
 
@@ -23,11 +23,10 @@ function checkIn(stationId: string): CheckInRecorded {
   };
 }
 
-async function ballot(): Promise<BallotAccepted> {
+async function ballot(): Promise<QueuedBallot> {
   const commitment = await commitBallot("{}", newNonce());
   return {
     kind: "ballot",
-    ballotId: crypto.randomUUID(),
     electionId: ELECTION,
     ballotStyleId: "bs-north",
     districtId: "district-north",

@@ -6,6 +6,7 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerFor, ledgerNameFor } from "../../durable-objects/addresses.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
+import { newNonce } from "../../lib/ballot/commitment.ts";
 
 type Policy = "first-wins" | "paper-supersedes";
 
@@ -21,7 +22,7 @@ function castRequest(electionId: string, voterKey: string, policy: Policy): Cast
     closesAtMs: Date.now() + 3_600_000,
     forgetLinksAtMs: Date.now() + 7_200_000,
     idempotencyKey: `cast-${id}`,
-    ballotId: id,
+    nonce: newNonce(),
     contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
     commitment: `c-${id}`,
     trackingCode: `T-${id}`,

@@ -7,7 +7,7 @@ import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ledgerFor } from "../../durable-objects/addresses.ts";
-import { voterSession } from "./helpers/auth.ts";
+import { BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
@@ -217,7 +217,7 @@ describe("check-in under first-wins", () => {
 });
 
 describe("check-in under paper-supersedes", () => {
-  it("cancels the voter's online ballot; the receipt says cancelled; online voting is closed to them", async () => {
+  it("cancels the voter's online ballot; the voter's own view says cancelled, the public receipt only recorded; online voting is closed to them", async () => {
     const v = await voter(SUPERSEDES);
     const session = await voterSession(SUPERSEDES, v.nationalId);
     const castRes = await cast(SUPERSEDES, session, NORTH_BALLOT);
@@ -235,13 +235,22 @@ describe("check-in under paper-supersedes", () => {
       counted: 0,
     });
 
-    const status = await waitFor(async () => {
+    // The voter sees the cancellation in their own session; the public check never tells it (H1).
+    const mine = z
+      .object({ state: z.string(), checkedInOnPaper: z.boolean(), ballots: z.array(z.object({ status: z.string() })) })
+      .parse(
+        await (
+          await SELF.fetch(`${BASE}/v1/elections/${SUPERSEDES}/my-ballot`, {
+            headers: { authorization: `Bearer ${session}` },
+          })
+        ).json(),
+      );
+    expect(mine).toMatchObject({ state: "paper", checkedInOnPaper: true, ballots: [{ status: "cancelled" }] });
+    const publicStatus = await waitFor(async () => {
       const res = await SELF.fetch(receipt.checkUrl);
-      if (res.status !== 200) return undefined;
-      const body = z.object({ status: z.string() }).parse(await res.json());
-      return body.status === "cancelled" ? body.status : undefined;
+      return res.status === 200 ? z.object({ status: z.string() }).parse(await res.json()).status : undefined;
     });
-    expect(status).toBe("cancelled");
+    expect(publicStatus).toBe("recorded");
     expect((await cast(SUPERSEDES, session, NORTH_BALLOT)).status).toBe(409);
     expect(
       await refusal(northToo.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD })),

@@ -8,7 +8,7 @@ import {
   type QueueResult,
 } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import type { BallotAccepted, BallotRetracted, ContestMarks } from "../../lib/ballot/messages.ts";
+import { recordIdOf, type BallotAccepted, type BallotRetracted, type ContestMarks } from "../../lib/ballot/messages.ts";
 import type { DistrictTotals, ElectionTotals } from "../../lib/tally/totals.ts";
 import worker from "../../workers/index.ts";
 import { parseShardName, TALLY_SHARDS, tallyShardIndex, tallyShardName } from "../../lib/tally/shards.ts";
@@ -35,20 +35,23 @@ const STYLE_OF: Record<District, string> = {
   "district-east": "style-east",
 };
 
-/** A ballot id that lands on shard `k` of its district. */
-function ballotIdOnShard(k: number): string {
-  for (;;) {
-    const id = crypto.randomUUID();
-    if (tallyShardIndex(id) === k) return id;
-  }
-}
-
-function ballot(
+/**
+ * A ballot as the consumer hands it on: the message a ledger queues (no record id) plus the record
+ * id the consumer derives from its tracking code, so the test can find it in shards and D1. On
+ * shard `onShard` of its district when given (the tracking code is drawn until it lands there).
+ */
+async function ballot(
   electionId: string,
   districtId: District,
   marks: Partial<Record<string, string[] | { optionIds: string[]; writeIns: Record<string, string> }>> = {},
-  ballotId: string = crypto.randomUUID(),
-): BallotAccepted {
+  onShard?: number,
+): Promise<BallotAccepted> {
+  let trackingCode: string;
+  let ballotId: string;
+  do {
+    trackingCode = `TC-${crypto.randomUUID()}`;
+    ballotId = await recordIdOf(env.BALLOT_LINK_KEY, electionId, trackingCode);
+  } while (onShard !== undefined && tallyShardIndex(ballotId) !== onShard);
   const contests: ContestMarks[] = STYLE_CONTESTS[districtId].map((contestId) => {
     const m = marks[contestId];
     if (m === undefined) return { contestId, optionIds: [] };
@@ -63,7 +66,7 @@ function ballot(
     districtId,
     channel: "online",
     contests,
-    trackingCode: `TC-${crypto.randomUUID()}`,
+    trackingCode,
     commitment: `c-${crypto.randomUUID()}`,
     acceptedAt: "2026-05-01T10:17:00.000Z",
   };
@@ -205,8 +208,8 @@ async function aggregatedBallots(electionId: string, ballots: number): Promise<E
 // ---------------------------------------------------------------------------------------------
 
 describe("shard routing", () => {
-  it("puts a ballot and its retraction on one shard of the ballot's district, and spreads ballots over all shards", () => {
-    const b = ballot("route-e", "district-north");
+  it("puts a ballot and its retraction on one shard of the ballot's district, and spreads ballots over all shards", async () => {
+    const b = await ballot("route-e", "district-north");
     const r = retraction(b);
     expect(tallyShardName(r.electionId, r.districtId, r.ballotId)).toBe(
       tallyShardName(b.electionId, b.districtId, b.ballotId),
@@ -228,17 +231,17 @@ describe("the ballot queue consumer", () => {
   it("counts a batch: options, write-ins and blank contests, per shard, and reports them to the aggregator within a second", async () => {
     const e = "tally-count";
     const ballots = [
-      ballot(e, "district-north", {
+      await ballot(e, "district-north", {
         "contest-president": ["sel-president-aino-tamm"],
         "contest-parliament-north": ["sel-parliament-north-mari-saar"],
         "contest-referendum-voting-age": ["sel-referendum-voting-age-yes"],
       }),
-      ballot(e, "district-north", {
+      await ballot(e, "district-north", {
         "contest-president": ["sel-president-aino-tamm"],
         "contest-referendum-voting-age": ["sel-referendum-voting-age-no"],
       }),
-      ballot(e, "district-south"),
-      ballot(e, "district-east", {
+      await ballot(e, "district-south"),
+      await ballot(e, "district-east", {
         "contest-president": {
           optionIds: ["sel-president-write-in"],
           writeIns: { "sel-president-write-in": "Jaan Tatikas" },
@@ -277,8 +280,8 @@ describe("the ballot queue consumer", () => {
   it("does not count a re-delivered batch twice, nor a ballot repeated inside one batch", async () => {
     const e = "tally-redeliver";
     const ballots = [
-      ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] }),
-      ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] }),
+      await ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] }),
+      await ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] }),
     ];
     expectAllAcked(await deliver([...ballots, ballots[0]]));
     const before = await shardSums(e);
@@ -295,17 +298,17 @@ describe("the ballot queue consumer", () => {
   it("acknowledges an unparseable message without counting it, and counts the rest of its batch", async () => {
     const e = "tally-bad-message";
     const good = [
-      ballot(e, "district-north", { "contest-president": ["sel-president-juhan-mets"] }),
-      ballot(e, "district-east"),
+      await ballot(e, "district-north", { "contest-president": ["sel-president-juhan-mets"] }),
+      await ballot(e, "district-east"),
     ];
-    const { ballotId: _dropped, ...noBallotId } = ballot(e, "district-north");
+    const { trackingCode: _dropped, ...noTrackingCode } = await ballot(e, "district-north");
     const bad: unknown[] = [
       "not a message",
       null,
       { kind: "vote", ballotId: crypto.randomUUID() },
-      noBallotId,
-      { ...ballot(e, "district-north"), ballotId: "not-a-uuid" },
-      { ...ballot(e, "district-north"), contests: [] },
+      noTrackingCode,
+      { ...(await ballot(e, "district-north")), trackingCode: "" },
+      { ...(await ballot(e, "district-north")), contests: [] },
       { ...retraction(good[0]!), reason: "changed-my-mind" },
     ];
     const delivery = await deliver([bad[0], good[0], ...bad.slice(1), good[1]]);
@@ -315,14 +318,14 @@ describe("the ballot queue consumer", () => {
 
   it("subtracts a retracted ballot exactly once, whatever the order and however often each message comes", async () => {
     const e = "tally-retract";
-    const kept = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
-    const superseded = ballot(e, "district-north", {
+    const kept = await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
+    const superseded = await ballot(e, "district-north", {
       "contest-president": ["sel-president-juhan-mets"],
       "contest-parliament-north": ["sel-parliament-north-kadri-lepp"],
     });
-    const cancelled = ballot(e, "district-east", { "contest-council-east": ["sel-council-east-karl-tuul"] });
-    const early = ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
-    const together = ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
+    const cancelled = await ballot(e, "district-east", { "contest-council-east": ["sel-council-east-karl-tuul"] });
+    const early = await ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
+    const together = await ballot(e, "district-south", { "contest-president": ["sel-president-liis-kask"] });
     const all = [kept, superseded, cancelled, early, together];
 
     expectAllAcked(await deliver([kept, superseded, cancelled]));
@@ -353,20 +356,10 @@ describe("the ballot queue consumer", () => {
 
   it("retries the messages of a failing shard with a delay, acknowledges the others, and a later re-delivery counts each ballot once", async () => {
     const e = "tally-shard-fault";
-    const onBroken = ballot(
-      e,
-      "district-north",
-      { "contest-president": ["sel-president-aino-tamm"] },
-      ballotIdOnShard(0),
-    );
-    const alsoOnBroken = ballot(e, "district-north", {}, ballotIdOnShard(0));
-    const onHealthy = ballot(
-      e,
-      "district-north",
-      { "contest-president": ["sel-president-aino-tamm"] },
-      ballotIdOnShard(1),
-    );
-    const elsewhere = ballot(e, "district-east", { "contest-president": ["sel-president-liis-kask"] });
+    const onBroken = await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, 0);
+    const alsoOnBroken = await ballot(e, "district-north", {}, 0);
+    const onHealthy = await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, 1);
+    const elsewhere = await ballot(e, "district-east", { "contest-president": ["sel-president-liis-kask"] });
     const broken = shard(`${e}/district-north/0`);
     // A real storage fault inside the real shard: its ballot table disappears from under it.
     await runInDurableObject(broken, (_instance, state) => {
@@ -395,8 +388,8 @@ describe("the ballot queue consumer", () => {
   it("retries the whole batch when D1 refuses its records, and counts each ballot once when it comes back", async () => {
     const e = "tally-d1-fault";
     const ballots = [
-      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
-      ballot(e, "district-south"),
+      await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
+      await ballot(e, "district-south"),
     ];
     // D1 refusing the batch (an outage, a limit), at the binding, for this call only.
     const refusing = new Proxy(env.DB, {
@@ -426,8 +419,8 @@ describe("the ballot queue consumer", () => {
   it("is the consumer of the real ballot queues", async () => {
     const e = "tally-real-queue";
     const ballots = [
-      ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
-      ballot(e, "district-east"),
+      await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
+      await ballot(e, "district-east"),
     ];
     await env.BALLOTS_2.sendBatch(ballots.map((body) => ({ body })));
     await aggregatedBallots(e, 2);
@@ -438,15 +431,15 @@ describe("the ballot queue consumer", () => {
 describe("cast vote records and receipts in D1", () => {
   it("keep no voter key and no tracking code, mark retracted ballots, and resolve tracking codes to their status", async () => {
     const e = "tally-records";
-    const counted = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
-    const superseded = ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] });
-    const cancelled = ballot(e, "district-east", {
+    const counted = await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] });
+    const superseded = await ballot(e, "district-north", { "contest-president": ["sel-president-liis-kask"] });
+    const cancelled = await ballot(e, "district-east", {
       "contest-president": {
         optionIds: ["sel-president-write-in"],
         writeIns: { "sel-president-write-in": "Mari Maasikas" },
       },
     });
-    const early = ballot(e, "district-south");
+    const early = await ballot(e, "district-south");
     expectAllAcked(await deliver([counted, superseded, cancelled, retraction(early, "cancelled-by-paper")]));
     expectAllAcked(await deliver([retraction(superseded), retraction(cancelled, "cancelled-by-paper"), early]));
     expectAllAcked(
@@ -580,7 +573,7 @@ describe("the results aggregator", () => {
     await runInDurableObject(agg, (_instance, state) => {
       state.storage.sql.exec(`ALTER TABLE shard_reports RENAME TO shard_reports_unavailable`);
     });
-    const b = ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, ballotIdOnShard(2));
+    const b = await ballot(e, "district-north", { "contest-president": ["sel-president-aino-tamm"] }, 2);
     expectAllAcked(await deliver([b]));
     const name = `${e}/district-north/2`;
     // The shard keeps trying: its version stays ahead of what the aggregator took.
@@ -659,7 +652,7 @@ describe("the results API", () => {
     for (let i = 0; i < 12; i++) {
       const district = (["district-north", "district-south", "district-east"] as const)[i % 3]!;
       ballots.push(
-        ballot(LIVE, district, {
+        await ballot(LIVE, district, {
           ...(i % 4 === 3 ? {} : { "contest-president": [presidents[i % 3]!] }),
           ...(district === "district-east" && i % 2 === 0
             ? { "contest-council-east": ["sel-council-east-mart-parn", "sel-council-east-irina-volkova"] }
@@ -671,7 +664,7 @@ describe("the results API", () => {
       );
     }
     ballots.push(
-      ballot(LIVE, "district-east", {
+      await ballot(LIVE, "district-east", {
         "contest-president": {
           optionIds: ["sel-president-write-in"],
           writeIns: { "sel-president-write-in": "Kalevipoeg" },
@@ -763,7 +756,9 @@ describe("the results API", () => {
 
   it("with after-close visibility refuses the public until polls close, while administrators and auditors see live results", async () => {
     expectAllAcked(
-      await deliver([ballot(AFTER_CLOSE, "district-north", { "contest-president": ["sel-president-aino-tamm"] })]),
+      await deliver([
+        await ballot(AFTER_CLOSE, "district-north", { "contest-president": ["sel-president-aino-tamm"] }),
+      ]),
     );
     const res = await getResults(AFTER_CLOSE);
     expect(res.status).toBe(403);

@@ -20,6 +20,7 @@ import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
 import { securityRoutes } from "./routes/security.ts";
+import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 
@@ -71,6 +72,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", paperRoutes());
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
+  app.route("/", deadLetterRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",

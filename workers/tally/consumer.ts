@@ -3,7 +3,10 @@
  * shard and records it in D1, then acknowledges exactly the messages whose every write succeeded.
  *
  * Durability order, per batch:
- *   1. parse every message with BallotMessage. Unparseable: logged, sent to the dead-letter queue
+ *   1. parse every message with QueuedMessage and give each ballot and retraction its record id,
+ *      derived from its tracking code under BALLOT_LINK_KEY (lib/ballot/messages.ts `recordIdOf`):
+ *      the producers never see that id, and from here on the shards, D1 and the log keep the
+ *      ballot under it (`ballotId`). Unparseable: logged, sent to the dead-letter queue
  *      at once (dead-letters.ts records it in D1 for the operator; retrying here could never
  *      help) and acknowledged once the dead-letter queue took it;
  *   2. in parallel: one applyBatch call per tally shard with that shard's messages, and one D1
@@ -17,7 +20,8 @@
  *      accepted it, and retried when the log refused (log_pool_full) or failed. Not fatal: the
  *      log is idempotent by key, so a retried message is logged once.
  */
-import { BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
+import { QueuedMessage, withRecordId, type BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
+import { configOf } from "../../durable-objects/config.ts";
 import { logBallotMessages } from "../audit/log.ts";
 import { writeBallotRecords } from "../../db/stores/records.ts";
 import { tallyShardName } from "../../lib/tally/shards.ts";
@@ -45,10 +49,11 @@ interface Tallied {
 
 export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const parsed: Parsed[] = [];
+  const linkKey = configOf(env).BALLOT_LINK_KEY;
   for (const message of batch.messages) {
-    const result = BallotMessage.safeParse(message.body);
+    const result = QueuedMessage.safeParse(message.body);
     if (result.success) {
-      parsed.push({ message, ballot: result.data });
+      parsed.push({ message, ballot: await withRecordId(linkKey, result.data) });
       continue;
     }
     // The body is not logged: it may hold marks. Its id and the problems are enough to find it.

@@ -3,44 +3,65 @@
  * out of retries (the tally, D1 or the audit log refused it for about five minutes), and the
  * ballot consumer sends here what it cannot parse. Nothing that reaches this queue is dropped:
  *
- *   1. every message is recorded in D1 `dead_letters` (db/stores/dead-letters.ts: its body as
- *      JSON, keyed by the body's SHA-256, with how often it came back), so an operator sees it and
- *      can replay it;
- *   2. a message that parses as a BallotMessage goes back to its ballot queue after
+ *   1. every message is recorded in D1 `dead_letters` (db/stores/dead-letters.ts) for the
+ *      operator: its body encrypted to the offline dead-letter key (DEAD_LETTER_PUBLIC_JWK,
+ *      lib/ballot/dead-letter-seal.ts), never in clear, since it may hold marks, write-ins, a
+ *      tracking code and a commitment; in clear only election, kind, queue, attempts and times;
+ *      named by an HMAC of the body, with how often it came back;
+ *   2. a message that parses as a QueuedMessage goes back to its ballot queue after
  *      REDELIVERY_DELAY_SECONDS: the consumers are idempotent, so a late delivery counts once, and
  *      a ballot whose shard or log was down for a while is counted when they are back;
  *   3. a message is acknowledged only after both; otherwise it is retried here.
  *
  * A message that can never succeed (unparseable, or refused every time) stays visible in
  * `dead_letters` with its growing `deliveries` count; it costs one delivery every few minutes.
+ * Without a configured key (development only; production refuses to start without one) the body
+ * is not kept at all.
  */
 import { recordDeadLetter } from "../../db/stores/dead-letters.ts";
-import { BallotMessage } from "../../lib/ballot/messages.ts";
-import { sha256Hex } from "../../lib/digest.ts";
+import { sealDeadLetter } from "../../lib/ballot/dead-letter-seal.ts";
+import { QueuedMessage, queueKeyOf } from "../../lib/ballot/messages.ts";
+import { keyedDigestHex, purposeKey } from "../../lib/keys.ts";
 import { ballotQueueFor } from "../../durable-objects/addresses.ts";
+import { configOf } from "../../durable-objects/config.ts";
 import { emitEvent } from "../../lib/events.ts";
 
 /** Long enough for a restarted shard, D1 or log to come back; short next to an election day. */
 export const REDELIVERY_DELAY_SECONDS = 300;
+
+/** A text field of an unknown body, for triage: only short text, never anything else. */
+function textField(body: unknown, name: string, max: number): string | null {
+  if (typeof body !== "object" || body === null || !(name in body)) return null;
+  const value: unknown = (body as Record<string, unknown>)[name];
+  return typeof value === "string" && value.length > 0 ? value.slice(0, max) : null;
+}
 
 export async function handleDeadLetters(
   batch: MessageBatch<unknown>,
   env: Env,
   redeliveryDelaySeconds = REDELIVERY_DELAY_SECONDS,
 ): Promise<void> {
+  const config = configOf(env);
+  const letterKey = await purposeKey(config.BALLOT_LINK_KEY, "dead-letter");
   for (const message of batch.messages) {
     try {
       const bodyJson = JSON.stringify(message.body) ?? "null";
-      const parsed = BallotMessage.safeParse(message.body);
+      const parsed = QueuedMessage.safeParse(message.body);
       await recordDeadLetter(env.DB, {
-        bodySha256: sha256Hex(bodyJson),
-        bodyJson,
+        letterId: await keyedDigestHex(letterKey, bodyJson),
+        electionId: textField(message.body, "electionId", 128),
+        kind: textField(message.body, "kind", 32),
+        queue: batch.queue,
+        attempts: message.attempts,
+        bodyJwe: config.DEAD_LETTER_PUBLIC_JWK ? await sealDeadLetter(config.DEAD_LETTER_PUBLIC_JWK, bodyJson) : null,
         parses: parsed.success,
         at: new Date().toISOString(),
       });
       if (parsed.success) {
-        const key = parsed.data.kind === "check-in" ? parsed.data.checkInId : parsed.data.ballotId;
-        await ballotQueueFor(env, key).send(parsed.data, { contentType: "json", delaySeconds: redeliveryDelaySeconds });
+        await ballotQueueFor(env, queueKeyOf(parsed.data)).send(parsed.data, {
+          contentType: "json",
+          delaySeconds: redeliveryDelaySeconds,
+        });
       }
       message.ack();
     } catch (error) {

@@ -1,14 +1,21 @@
 /**
  * Casting online and checking receipts. The gateway validates the ballot against the voter's
- * ballot style, makes the commitment and tracking code, and asks the voter's ledger to decide;
- * the ledger persists and queues; the gateway signs the receipt.
+ * ballot style, makes the commitment (under a fresh random nonce) and tracking code, and asks the
+ * voter's ledger to decide; the ledger persists and queues; the gateway signs the receipt.
+ *
+ * What each reader learns:
+ * - The public receipt check (`GET /v1/receipts/{code}`) answers only that the ballot was
+ *   recorded and where it sits in the log, never whether it was later superseded or cancelled:
+ *   whoever holds a receipt may be a coercer, and a re-vote must stay invisible to them.
+ * - The voter, in their own session, sees their ballots' standing (`GET .../my-ballot`, and a
+ *   repeat of a replaced ballot's request is told it no longer counts), from their ledger.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
 import {
   canonicalBallot,
   commitBallot,
-  derivedNonce,
+  newNonce,
   TRACKING_CODE,
   trackingCodeOf,
 } from "../../../lib/ballot/commitment.ts";
@@ -20,12 +27,10 @@ import { clientAddress, countryOf, geofence, rateLimited } from "../edge.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { ledgerFor } from "../../../durable-objects/addresses.ts";
-import { configOf } from "../../../durable-objects/config.ts";
 import { forgetLinksAtMs, ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
 import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
 import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
-import { ReceiptStatus } from "../../../lib/vocabulary.ts";
 
 const CastBody = z
   .object({
@@ -82,6 +87,43 @@ const castRoute = createRoute({
   },
 });
 
+const LedgerBallotStatus = z.enum(["counted", "superseded", "cancelled"]);
+
+const myBallotRoute = createRoute({
+  method: "get",
+  path: "/v1/elections/{electionId}/my-ballot",
+  tags: ["voting"],
+  summary: "The voter's own ballots and whether each still counts (voter session only)",
+  security: [{ voterSession: [] }],
+  middleware: [requireVoter()] as const,
+  request: { params: z.object({ electionId: ElectionId }) },
+  responses: {
+    200: {
+      description: "What the voter's ledger holds about them",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              electionId: z.string(),
+              state: z.enum(["none", "online", "paper"]),
+              /** The tracking code of the online ballot that counts, if one does. */
+              countedTrackingCode: z.string().nullable(),
+              checkedInOnPaper: z.boolean(),
+              ballots: z.array(
+                z.object({ trackingCode: z.string(), acceptedAt: z.string(), status: LedgerBallotStatus }),
+              ),
+              linksKept: z.boolean().openapi({
+                description: "False after the forget time: the ledger no longer knows which ballots were yours.",
+              }),
+            })
+            .openapi("MyBallot"),
+        },
+      },
+    },
+    ...errorResponses(401, 403, 404),
+  },
+});
+
 const TrackingCodeParam = z.object({
   trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA"),
 });
@@ -100,7 +142,10 @@ const receiptRoute = createRoute({
           schema: z.object({
             trackingCode: z.string(),
             electionId: z.string(),
-            status: ReceiptStatus,
+            status: z.literal("recorded").openapi({
+              description:
+                "Always recorded: whether a later ballot replaced this one is told only to the voter (my-ballot), never to whoever holds the receipt.",
+            }),
             commitment: z.string(),
             recordedAt: z.string(),
             log: z
@@ -151,20 +196,6 @@ const keysRoute = createRoute({
   },
 });
 
-const nonceSecrets = new Map<string, Promise<CryptoKey>>();
-/** The HMAC key for ballot nonces, imported once per isolate (SESSION_SIGNING_KEY, its own domain). */
-function nonceSecret(env: Env): Promise<CryptoKey> {
-  const secret = configOf(env).SESSION_SIGNING_KEY;
-  let key = nonceSecrets.get(secret);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
-    nonceSecrets.set(secret, key);
-  }
-  return key;
-}
-
 function checkUrlOf(requestUrl: string, trackingCode: string): string {
   return new URL(`/v1/receipts/${trackingCode}`, requestUrl).toString();
 }
@@ -182,15 +213,17 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const marks = validateBallot(election, voter.ballotStyleId, body.contests);
     if (!marks.ok) fail("invalid_ballot", undefined, marks.error);
 
-    const nonce = await derivedNonce(await nonceSecret(c.env), election.id, voter.voterKey, body.idempotencyKey);
-    const commitment = await commitBallot(canonicalBallot(election.id, voter.ballotStyleId, marks.value), nonce);
+    // A fresh random nonce per cast: the commitment stays hiding whatever server secret leaks.
+    const canonical = canonicalBallot(election.id, voter.ballotStyleId, marks.value);
+    const nonce = newNonce();
+    const commitment = await commitBallot(canonical, nonce);
     const trackingCode = await trackingCodeOf(commitment);
     const outcome = await ledgerFor(c.env, election.id, voter.voterKey).castOnline({
       ...ledgerDecision(election, voter),
       forgetLinksAtMs: forgetLinksAtMs(election),
       idempotencyKey: body.idempotencyKey,
-      ballotId: crypto.randomUUID(),
       contests: marks.value,
+      nonce,
       commitment,
       trackingCode,
     });
@@ -207,6 +240,16 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     const accepted = outcome.value;
+    if (accepted.replayed) {
+      // A repeat: the same marks under the stored nonce must give the stored commitment; anything
+      // else reused the key for another ballot.
+      if (accepted.nonce === null || (await commitBallot(canonical, accepted.nonce)) !== accepted.commitment) {
+        fail("idempotency_conflict");
+      }
+      // The voter's own truth, in their own session: that ballot no longer counts.
+      if (accepted.status === "superseded") fail("ballot_superseded");
+      if (accepted.status === "cancelled") fail("already_voted_on_paper");
+    }
     const receiptJws = await signReceipt(c.env, {
       electionId: election.id,
       trackingCode: accepted.trackingCode,
@@ -237,13 +280,50 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
       findReceipt(c.env.DB, trackingCode),
       findLogLeaf(c.env.DB, trackingCode),
     ]);
-    if (!receipt) fail("receipt_not_found");
+    // A retraction that arrived before its ballot leaves a row without a commitment: the ballot
+    // itself is not recorded yet, and that is all this check may say about it.
+    if (!receipt || receipt.commitment === "") fail("receipt_not_found");
     const log = leaf && {
       leafIndex: leaf.leafIndex,
       proofUrl: new URL(`/v1/receipts/${trackingCode}/proof`, c.req.url).toString(),
       checkpointUrl: new URL(`/v1/logs/${leaf.electionId}/checkpoint`, c.req.url).toString(),
     };
-    return c.json({ ...receipt, ...(log ? { log } : {}) }, 200);
+    // Never the stored status (superseded, cancelled): it would tell a coercer of a re-vote.
+    return c.json(
+      {
+        trackingCode: receipt.trackingCode,
+        electionId: receipt.electionId,
+        status: "recorded" as const,
+        commitment: receipt.commitment,
+        recordedAt: receipt.recordedAt,
+        ...(log ? { log } : {}),
+      },
+      200,
+    );
+  });
+
+  app.openapi(myBallotRoute, async (c) => {
+    const voter = c.get("voter");
+    const { electionId } = c.req.valid("param");
+    // A session names one election; another election's ballots are not this session's to read.
+    if (electionId !== voter.electionId) fail("forbidden");
+    const mine = await ledgerFor(c.env, voter.electionId, voter.voterKey).myBallot(voter.electionId, voter.voterKey);
+    const counted = mine.ballots.find((b) => b.status === "counted");
+    return c.json(
+      {
+        electionId: voter.electionId,
+        state: mine.state,
+        countedTrackingCode: counted?.trackingCode ?? null,
+        checkedInOnPaper: mine.checkedInOnPaper,
+        ballots: mine.ballots.map((b) => ({
+          trackingCode: b.trackingCode,
+          acceptedAt: b.acceptedAt,
+          status: b.status,
+        })),
+        linksKept: mine.linksKept,
+      },
+      200,
+    );
   });
 
   app.openapi(qrSvgRoute, async (c) => {
