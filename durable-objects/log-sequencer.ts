@@ -195,6 +195,20 @@ const AppendItems = z
 
 export type LogRefusal = "log_pool_full";
 
+/** What the channels say about whether everything accepted reached the log (workers/audit/log.ts). */
+const DrainEvidenceSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("counted"),
+    ballots: z.number().int().min(0),
+    retractions: z.number().int().min(0),
+    pending: z.number().int().min(0),
+  }),
+  z.object({ kind: z.literal("unenumerable"), deadLetters: z.number().int().min(0) }),
+]);
+export type DrainEvidence = z.infer<typeof DrainEvidenceSchema>;
+/** Test-only: a shorter grace after the close (vitest.config.ts), so tests need not wait ten minutes. */
+const TestGrace = z.looseObject({ LOG_CVR_GRACE_MS: z.string().regex(/^[0-9]{1,7}$/) });
+
 export interface AppendOutcome {
   /** Entries taken by this call: pooled, or (a retraction before its ballot) held for the ballot. */
   readonly pooled: number;
@@ -407,7 +421,11 @@ export class LogSequencer extends DurableObject<Env> {
       for (const m of batch) {
         switch (m.kind) {
           case "ballot": {
-            pool(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode);
+            if (this.poolEntry(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode, true)) {
+              pooled += 1;
+              // For the drain check of one-ledger-per-voter elections: when the last ballot came.
+              this.setMeta("last_ballot_at_ms", Date.now());
+            } else duplicates += 1;
             const row = this.sql
               .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
                 `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
@@ -525,18 +543,31 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   /**
-   * Publishes the pooled cast vote records now rather than CVR_GRACE_MS after the close: the
-   * administrator says the queues are drained. Logs `polls-closed` first if it is not yet.
-   * Refused before `closesAt` (the election's definition, from D1).
+   * Publishes the pooled cast vote records now rather than the grace after the close, once the
+   * channels are drained (M4: a round published while ballots are still on their way would leave
+   * them to a tiny later round that ties them to their ballot entries). Logs `polls-closed` first
+   * if it is not yet. Refused before `closesAt` (the election's definition, from D1), and while
+   * `drain` (gathered by workers/audit/log.ts drainEvidence) does not show everything arrived:
+   * - counted (a bounded set of ledgers, and the paper boxes): no outbox row unsent, and this log
+   *   received as many ballots and retractions as the outboxes ever enqueued;
+   * - unenumerable (one ledger per voter): the grace after the close has passed, no ballot came for
+   *   a whole grace period, and no dead letter of the election is kept.
    */
   async publishCastVoteRecords(
     electionId: string,
     closesAt: string,
-  ): Promise<Result<{ round: number; records: number }, "polls_not_closed">> {
+    drain: DrainEvidence,
+  ): Promise<Result<{ round: number; records: number }, "polls_not_closed" | "records_not_drained">> {
     const id = this.claimElection(electionId);
     const closesAtMs = Date.parse(z.iso.datetime({ offset: true }).parse(closesAt));
+    const evidence = DrainEvidenceSchema.parse(drain);
     const now = Date.now();
     if (now < closesAtMs) return err("polls_not_closed");
+    const undrained = this.undrained(evidence, closesAtMs, now);
+    if (undrained) {
+      emitEvent("log_cvr_publication_refused", { electionId: id, reason: undrained });
+      return err("records_not_drained");
+    }
     const result = this.ctx.storage.transactionSync(() => {
       if (this.meta("closes_at_ms") === undefined) this.setMeta("closes_at_ms", closesAtMs);
       this.emitPollEvents(now);
@@ -552,6 +583,41 @@ export class LogSequencer extends DurableObject<Env> {
     emitEvent("log_cvr_publication", { electionId: id, ...result });
     await this.armSoon();
     return ok(result);
+  }
+
+  /** Why the channels do not look drained (a sentence for the event), or undefined when they do. */
+  private undrained(evidence: DrainEvidence, closesAtMs: number, now: number): string | undefined {
+    const grace = this.cvrGraceMs();
+    if (evidence.kind === "unenumerable") {
+      if (now < closesAtMs + grace) return "the grace after the close has not passed";
+      const last = this.meta("last_ballot_at_ms");
+      if (last !== undefined && now < last + grace) return "a ballot arrived within the last grace period";
+      if (evidence.deadLetters > 0) return `${evidence.deadLetters} dead letter(s) of the election are kept`;
+      return undefined;
+    }
+    if (evidence.pending > 0) return `${evidence.pending} outbox message(s) are unsent`;
+    const logged = this.receivedCounts();
+    if (logged.ballots !== evidence.ballots || logged.retractions !== evidence.retractions)
+      return `the log received ${logged.ballots} ballots and ${logged.retractions} retractions; the outboxes enqueued ${evidence.ballots} and ${evidence.retractions}`;
+    return undefined;
+  }
+
+  /** Distinct ballots and retractions this log has received (pooled, logged, or waiting for their ballot). */
+  private receivedCounts(): { ballots: number; retractions: number } {
+    const keys = (from: string, to: string): number =>
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM entries WHERE key >= ? AND key < ?`, from, to).one().n +
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM pool WHERE key >= ? AND key < ?`, from, to).one().n;
+    const waiting = this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE state = 'awaiting-ballot'`)
+      .one().n;
+    // "ballot/" < every "ballot/<commitment>" < "ballot0" ('0' follows '/'), and the same for retractions.
+    return { ballots: keys("ballot/", "ballot0"), retractions: keys("retraction/", "retraction0") + waiting };
+  }
+
+  /** CVR_GRACE_MS, or a shorter grace the test configuration sets (LOG_CVR_GRACE_MS). */
+  private cvrGraceMs(): number {
+    const test = TestGrace.safeParse(this.env);
+    return test.success ? Number(test.data.LOG_CVR_GRACE_MS) : CVR_GRACE_MS;
   }
 
   async status(): Promise<LogStatus> {
@@ -980,7 +1046,7 @@ export class LogSequencer extends DurableObject<Env> {
   private moveCastVoteRecords(now: number): void {
     const closes = this.meta("closes_at_ms");
     if (this.meta("cvr_round_open") !== 1) {
-      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + CVR_GRACE_MS) return;
+      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + this.cvrGraceMs()) return;
       if (this.startCvrRound(false).records === 0) return;
     }
     const round = this.meta("cvr_round") ?? 0;
@@ -1202,7 +1268,7 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && now >= opens && this.meta("polls_opened") !== 1) return true;
     if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) return true;
-    if (closes !== undefined && now >= closes + CVR_GRACE_MS && this.hasPendingRecords()) return true;
+    if (closes !== undefined && now >= closes + this.cvrGraceMs() && this.hasPendingRecords()) return true;
     return false;
   }
 
@@ -1239,7 +1305,7 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && this.meta("polls_opened") !== 1) times.push(opens);
     if (closes !== undefined && this.meta("polls_closed") !== 1) times.push(closes);
-    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + CVR_GRACE_MS);
+    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + this.cvrGraceMs());
     const next = times.filter((t) => t > now).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

@@ -5,17 +5,20 @@
  * within their sequencing step; per-contest records hold no combination across contests; a late
  * district with fewer than k records is held back and the round says so.
  */
-import { runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { retractionBlind, retractionBlindingKey, type LogEntry } from "../../lib/audit/entries.ts";
 import { LogAuditor } from "../../lib/audit/recount.ts";
 import { commitBallot, trackingCodeOf } from "../../lib/ballot/commitment.ts";
 import type { BallotAccepted, BallotRetracted } from "../../lib/ballot/messages.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
-import { voterSession } from "./helpers/auth.ts";
+import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
+import type { DrainEvidence } from "../../durable-objects/log-sequencer.ts";
+import type { Outbox } from "../../durable-objects/outbox.ts";
+import { drainEvidence } from "../../workers/audit/log.ts";
 
 async function audit(entries: readonly LogEntry[]): Promise<string[]> {
   const auditor = new LogAuditor();
@@ -237,7 +240,12 @@ describe("per-contest records (M5)", () => {
     await sequencer(electionId).recordBallots(electionId, ballots);
     await settled(electionId, (l) => count(l, "ballot") === 30);
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 100)));
-    const published = await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString());
+    const published = await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString(), {
+      kind: "counted",
+      ballots: 30,
+      retractions: 0,
+      pending: 0,
+    });
     expect(published).toEqual({ ok: true, value: { round: 1, records: 30 } });
     const log = await settled(electionId, (l) => count(l, "cast-vote-records-published") === 1);
     expect(await audit(log)).toEqual([]);
@@ -283,10 +291,14 @@ describe("late rounds (M4)", () => {
     await sequencer(electionId).recordBallots(electionId, early);
     await settled(electionId, (l) => count(l, "ballot") === 4);
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 100)));
-    expect(await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString())).toEqual({
-      ok: true,
-      value: { round: 1, records: 4 },
-    });
+    expect(
+      await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString(), {
+        kind: "counted",
+        ballots: 4,
+        retractions: 0,
+        pending: 0,
+      }),
+    ).toEqual({ ok: true, value: { round: 1, records: 4 } });
     await settled(electionId, (l) => count(l, "cast-vote-records-published") === 1);
     // Late arrivals (stuck in an outbox past round 1): two in north (< k = 3), three in east.
     const late = [
@@ -294,10 +306,14 @@ describe("late rounds (M4)", () => {
       ...(await Promise.all([20, 21, 22].map((i) => message(electionId, i, "east", one)))),
     ];
     await sequencer(electionId).recordBallots(electionId, late);
-    expect(await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString())).toEqual({
-      ok: true,
-      value: { round: 2, records: 3 },
-    });
+    expect(
+      await sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString(), {
+        kind: "counted",
+        ballots: 9,
+        retractions: 0,
+        pending: 0,
+      }),
+    ).toEqual({ ok: true, value: { round: 2, records: 3 } });
     const log = await settled(electionId, (l) => count(l, "cast-vote-records-published") === 2);
     const rounds = log.filter((e) => e.type === "cast-vote-records-published");
     expect(rounds[1]).toEqual(
@@ -313,4 +329,105 @@ describe("late rounds (M4)", () => {
     expect(await audit(log)).toEqual([]);
     expect((await sequencer(electionId).status()).castVoteRecords.pending).toBe(2);
   }, 60_000);
+});
+
+describe("publishing records before the channels drained (M4)", () => {
+  async function publish(electionId: string): Promise<{ status: number; body: unknown }> {
+    const res = await SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/log/cast-vote-records`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await adminToken()}` },
+    });
+    return { status: res.status, body: await res.json() };
+  }
+  const notDrained = expect.objectContaining({ error: expect.objectContaining({ code: "records_not_drained" }) });
+
+  it("a ballot cast just before the close: publishing at the close is refused, and the round after the grace holds it", async () => {
+    const electionId = "privacy-last-second";
+    const closesAt = Date.now() + 5_000;
+    await loadDemoElection({
+      electionId,
+      crossChannelPolicy: "first-wins",
+      resultsVisibility: "after-close",
+      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    });
+    await enrol(electionId, "EE-PRIVACY-0101", "district-north");
+    const session = await voterSession(electionId, "EE-PRIVACY-0101");
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt - 1_000 - Date.now())));
+    expect((await cast(electionId, session, NORTH_BALLOT)).status).toBe(201);
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 100 - Date.now())));
+    // One ledger per voter (the test configuration): at the close nothing shows the ballot arrived.
+    expect(await publish(electionId)).toEqual({ status: 409, body: notDrained });
+    // After the grace the log publishes by itself, one round with that ballot's records in it.
+    const log = await settled(electionId, (l) => count(l, "cast-vote-records-published") === 1);
+    const round = log.find((e) => e.type === "cast-vote-records-published");
+    expect(round).toEqual(
+      expect.objectContaining({ round: 1, districts: [{ districtId: "district-north", records: 3, withheld: 0 }] }),
+    );
+    expect(await audit(log)).toEqual([]);
+    // Once drained, a request is answered (and starts no empty second round).
+    expect(await publish(electionId)).toEqual({ status: 200, body: { round: 1, records: 0 } });
+  }, 40_000);
+
+  it("a dead letter of the election holds publication back", async () => {
+    const electionId = "privacy-dead-letter";
+    const closesAt = Date.now() + 1_000;
+    await loadDemoElection({
+      electionId,
+      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    });
+    await env.DB.prepare(
+      `INSERT INTO dead_letters (body_sha256, body_json, parses, deliveries, first_seen, last_seen) VALUES (?, ?, 1, 1, ?, ?)`,
+    )
+      .bind(
+        "cd".repeat(32),
+        JSON.stringify({ kind: "ballot", electionId }),
+        new Date().toISOString(),
+        new Date().toISOString(),
+      )
+      .run();
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 4_500 - Date.now())));
+    expect(await publish(electionId)).toEqual({ status: 409, body: notDrained });
+    await env.DB.prepare(`DELETE FROM dead_letters WHERE body_sha256 = ?`).bind("cd".repeat(32)).run();
+    expect(await publish(electionId)).toEqual({ status: 200, body: { round: 1, records: 0 } });
+  }, 30_000);
+
+  it("with ledger buckets, an unsent outbox message or one the log has not received holds it back", async () => {
+    const electionId = "privacy-buckets";
+    const closesAt = Date.now() + 1_000;
+    await loadDemoElection({
+      electionId,
+      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    });
+    const bucketed = { ...env, LEDGER_BUCKETS: "2" };
+    const ledger = env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(`${electionId}/bucket/1`));
+    const ballot = await message(electionId, 1, "district-north", [
+      { contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] },
+    ]);
+    // A decision the ledger made: its message is in the outbox, not yet sent.
+    await runInDurableObject(ledger, (instance) => {
+      (instance as unknown as { outbox: Outbox }).outbox.enqueue("privacy-key", {
+        ...ballot,
+        ballotStyleId: "style-north",
+      });
+    });
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 100 - Date.now())));
+    const unsent = await drainEvidence(bucketed, electionId);
+    expect(unsent).toEqual({ kind: "counted", ballots: 1, retractions: 0, pending: 1 });
+    const publishWith = (evidence: DrainEvidence) =>
+      sequencer(electionId).publishCastVoteRecords(electionId, new Date(closesAt).toISOString(), evidence);
+    expect(await publishWith(unsent)).toEqual({ ok: false, error: "records_not_drained" });
+    // Sent but not yet logged: the outbox is empty, the log has not received the ballot.
+    expect(await publishWith({ kind: "counted", ballots: 1, retractions: 0, pending: 0 })).toEqual({
+      ok: false,
+      error: "records_not_drained",
+    });
+    await runInDurableObject(ledger, (instance) => (instance as unknown as { outbox: Outbox }).outbox.flush());
+    const drained = await waitFor(async () => {
+      const evidence = await drainEvidence(bucketed, electionId);
+      const result = await publishWith(evidence);
+      return result.ok ? { evidence, result } : undefined;
+    }, 20_000);
+    expect(drained.evidence).toEqual({ kind: "counted", ballots: 1, retractions: 0, pending: 0 });
+    expect(drained.result).toEqual({ ok: true, value: { round: 1, records: 1 } });
+  }, 40_000);
 });

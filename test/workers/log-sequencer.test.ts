@@ -171,7 +171,14 @@ describe("the sequencer", () => {
       expect.objectContaining({ pending: 1, retracted: 1, awaitingBallot: 0 }),
     );
     // After the close only the other ballot's record is published.
-    expect(await sequencer(electionId).publishCastVoteRecords(electionId, "2020-01-01T00:00:00Z")).toEqual({
+    expect(
+      await sequencer(electionId).publishCastVoteRecords(electionId, "2020-01-01T00:00:00Z", {
+        kind: "counted",
+        ballots: 2,
+        retractions: 1,
+        pending: 0,
+      }),
+    ).toEqual({
       ok: true,
       value: { round: 1, records: 1 },
     });
