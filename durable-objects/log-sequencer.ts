@@ -1201,8 +1201,11 @@ export class LogSequencer extends DurableObject<Env> {
       }
       start = end;
     }
-    for (const [position, seq] of order.entries())
-      this.sql.exec(`UPDATE pool SET sealed = ? WHERE seq = ?`, position, seq);
+    // One statement for the whole step: position i of the JSON array is the i-th entry.
+    this.sql.exec(
+      `UPDATE pool SET sealed = j.key FROM json_each(?) AS j WHERE pool.seq = j.value`,
+      JSON.stringify(order),
+    );
   }
 
   /** The election's retraction key (32 random bytes, hex), created on first use and kept. */
