@@ -4,7 +4,7 @@
  * the log must then resume with no fork (every checkpoint consistent with the final tree), no
  * lost entry and no duplicate (the entries are exactly those appended, in order, once each).
  */
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { FaultPoint, LogStatus } from "../../durable-objects/log-sequencer.ts";
 import { MAX_POOL } from "../../durable-objects/log-sequencer.ts";
@@ -258,5 +258,41 @@ describe("the sequencer", () => {
     await sequencer(electionId).clearFaults();
     expect(await stepFailure(electionId)).toMatch(/halted/);
     expect((await readPublishedLog(electionId)).checkpoint.size).toBe(5);
+  });
+});
+
+describe("storage version 2", () => {
+  it("an object stored at version 1 is upgraded when it loads, keeps its log and sequences on", async () => {
+    const electionId = freshElection();
+    await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 0, 5));
+    await settle(electionId, 5);
+    // Put the object back to version 1's tables (no shuffle columns, no release tables).
+    await runInDurableObject(sequencer(electionId), (_instance, state) => {
+      const sql = state.storage.sql;
+      for (const column of ["sealed", "retracts", "shuffle"]) sql.exec(`ALTER TABLE pool DROP COLUMN ${column}`);
+      sql.exec(`DROP TABLE cvr_release`);
+      sql.exec(`DROP TABLE cvr_round_counts`);
+      sql.exec(`UPDATE meta SET value = 1 WHERE key = 'schema'`);
+    });
+    // A reset makes a new instance, whose constructor upgrades the storage.
+    const before = (await sequencer(electionId).faultState()).instance;
+    await runInDurableObject(sequencer(electionId), (_instance, state) => state.abort("reset to load version 1")).catch(
+      () => undefined,
+    );
+    await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 5, 5));
+    const { status } = await settle(electionId, 10);
+    expect((await sequencer(electionId).faultState()).instance).not.toBe(before);
+    expect(status.halted).toBeNull();
+    await runInDurableObject(sequencer(electionId), (_instance, state) => {
+      expect(state.storage.sql.exec(`SELECT value FROM meta WHERE key = 'schema'`).one().value).toBe(2);
+      expect(
+        state.storage.sql
+          .exec<{ name: string }>(`SELECT name FROM pragma_table_info('pool')`)
+          .toArray()
+          .map((r) => r.name),
+      ).toEqual(expect.arrayContaining(["shuffle", "retracts", "sealed"]));
+    });
+    const log = await readPublishedLog(electionId);
+    expect(log.decoded.filter((e) => e.type === "ballot")).toHaveLength(10);
   });
 });
