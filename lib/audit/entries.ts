@@ -78,6 +78,9 @@
  * holds a combination across contests that a coercer could assign as a signature. The ballot
  * style stays on each record so that an auditor can check, per district and style, that every
  * contest has as many records as counted ballots; it is shared by every ballot of that style.
+ * It is a type of its own rather than a changed 0x03: a whole-ballot record with one contest and
+ * one contest of a larger ballot must never be read as the same thing (they count ballots
+ * differently), and whole-ballot elections keep 0x03 as it was.
  */
 import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
