@@ -213,6 +213,28 @@ describe("retractions and their replacement ballots in one step (H1)", () => {
   }, 60_000);
 });
 
+describe("a ballot and its own retraction in one step", () => {
+  it("stay in order (the retraction after its ballot) while the step is shuffled", async () => {
+    const electionId = freshElection();
+    const one = [{ contestId: "c1", optionIds: ["o-1"] }];
+    const ballots = await Promise.all(Array.from({ length: 30 }, (_, i) => message(electionId, i, "north", one)));
+    // The retractions come first (queues keep no order) and wait; then each pools right after its ballot.
+    expect((await sequencer(electionId).recordBallots(electionId, ballots.map(retractionOf))).ok).toBe(true);
+    expect((await sequencer(electionId).recordBallots(electionId, ballots)).ok).toBe(true);
+    const log = await settled(electionId, (l) => l.length === 60);
+    const key = await retractionBlindingKey(await retractionKeyOf(electionId));
+    const position = new Map(
+      log.map((e, i) => [e.type === "ballot" ? e.commitment : e.type === "retraction" ? e.blindedCode : "", i]),
+    );
+    for (const b of ballots) {
+      const retraction = position.get(await retractionBlind(key, b.trackingCode));
+      expect(retraction).toBeGreaterThan(position.get(b.commitment) ?? Infinity);
+    }
+    // Shuffled all the same: not ballot, retraction, ballot, retraction, ...
+    expect(log.map((e) => e.type)).not.toEqual(ballots.flatMap(() => ["ballot", "retraction"]));
+  });
+});
+
 /** The sequencer's retraction key, as it will publish it (read from its storage for this test). */
 async function retractionKeyOf(electionId: string): Promise<string> {
   return runInDurableObject(sequencer(electionId), async (_instance, state) => {
