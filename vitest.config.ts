@@ -41,6 +41,8 @@ export default defineConfig({
                 TEST_DEAD_LETTER_PRIVATE_JWK: inject("deadLetterPrivateJwk"),
                 // Test-only: lets the audit log's fault-injection test break its steps.
                 LOG_FAULT_INJECTION: "enabled",
+                // Test-only: the grace after the close before cast vote records are published (ten minutes in production).
+                LOG_CVR_GRACE_MS: "4000",
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.
                 TEST_EID_PRIVATE_JWK: inject("eidPrivateJwk"),
                 TEST_ADMIN_PRIVATE_JWK: inject("adminPrivateJwk"),

@@ -9,7 +9,9 @@
  *   0. finish: if an earlier step swapped in a checkpoint but did not publish it, publish it now
  *      (steps 4 and 5) from that step's staging bundle, and acknowledge what is published (6),
  *      before anything new is sequenced.
- *   1. build: take up to MAX_BATCH pooled entries in pool order; extend the tree from the stored
+ *   1. build: seal the step's entries (sealBatch: up to MAX_BATCH pooled entries, the queue
+ *      consumer's ballots, retractions and check-ins shuffled among their neighbours, the order
+ *      stored) unless a sealed batch is waiting; take them in sealed order; extend the tree from the stored
  *      edge tiles; check the old root is reproduced and the new tree is consistent with it; build
  *      the new tiles and entry bundles; sign the checkpoint. Fatal if the stored edge does not give
  *      the stored root (storage corruption): the log halts rather than sign a fork.
@@ -43,33 +45,51 @@
  *   describe one tree: size, root and signed checkpoint agree with the stored edge.
  * - published_size <= size and acknowledged_size <= published_size; published_size < size only
  *   between steps 3 and 5, and then staging_key names the bundle that finishes the publication.
- * - Pool order is insertion order and pooled rows leave only in step 3, so every signed
+ * - A step's entries and their order are fixed (pool.sealed) before anything is signed and kept
+ *   until step 3 deletes exactly those rows; the next step seals only after that, so every signed
  *   checkpoint (even one staged and never swapped in) is a prefix of every later tree.
+ * - Within a sealed step, runs of the queue consumer's entries are permuted uniformly (CSPRNG), so
+ *   a retraction and the ballot that replaces it are no closer than chance (H1); a retraction
+ *   still comes after its own ballot; every other entry keeps its place.
+ * - A retraction entry names its ballot only by HMAC-SHA-256 under the election's retraction key
+ *   (meta 'retraction_blinding_key', 32 random bytes drawn here), published once, in a
+ *   `retraction-key` entry pooled right after `polls-closed`.
  * - Every key (ballot/<commitment>, retraction/<tracking code>, check-in/<id>, events) is in
  *   `pool` or `entries` at most once: a re-delivered message is never logged twice. Ballots and
  *   retractions enter only through recordBallots, so each ballot's cast vote record is pooled in
  *   the same transaction as its entry; records, rounds and poll events only from here.
  * - One step at a time (`stepping`): the alarm, sequenceNow and the CVR publication never
  *   interleave their sequencing.
- * - Cast vote records leave `cvr_pool` only for the log, in the order of a random key drawn when
- *   they arrived, only after the polls closed, and never after their ballot was retracted. The
- *   pool holds no insertion order (WITHOUT ROWID, keyed by ballot id) and CVR entries carry no key,
- *   so nothing here maps a commitment to a cast vote record either.
+ * - Cast vote records leave `cvr_pool` only for the log, only after the polls closed, and never
+ *   after their ballot was retracted. A round turns each of its ballots' records into record
+ *   entries (one whole-ballot record, or one per contest: meta 'cvr_mode') in `cvr_release`, each
+ *   under a fresh random key, and only when all are made moves them to the pool in key order: a
+ *   uniform shuffle of the round, each contest's records in an order of their own. The pools hold
+ *   no insertion order (WITHOUT ROWID) and record entries carry no key, so nothing here maps a
+ *   commitment to a cast vote record either.
+ * - Round 1 publishes every pending record; a later round only the districts with at least k
+ *   (meta 'min_release', the definition's minBallotsPerRelease) pending; its manifest states the
+ *   records withheld per district.
  *
  * Storage schema (SQLite, version 1):
  *   meta(key TEXT PRIMARY KEY, value)  -- 'schema', 'election', 'opens_at_ms', 'closes_at_ms',
- *                                         'polls_opened', 'polls_closed', 'cvr_round', 'cvr_round_open'
+ *                                         'polls_opened', 'polls_closed', 'cvr_round', 'cvr_round_open',
+ *                                         'cvr_mode', 'min_release', 'retraction_blinding_key' (hex)
  *   log(id INTEGER PRIMARY KEY CHECK (id = 1), size, root BLOB, checkpoint TEXT, staging_key TEXT,
  *       staging_sha256 BLOB, published_size, published_root BLOB, acknowledged_size)
  *   edge_tiles(path TEXT PRIMARY KEY, data BLOB)   -- the partial tiles of the tree at `size`
  *   entries(idx INTEGER PRIMARY KEY, key TEXT UNIQUE NULL, data BLOB NULL, tracking_code TEXT NULL)
  *                                      -- data kept while its entry bundle is partial
- *   pool(seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NULL, data BLOB, tracking_code TEXT NULL)
+ *   pool(seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NULL, data BLOB, tracking_code TEXT NULL,
+ *        shuffle 0|1, retracts TEXT NULL (a retraction's ballot), sealed INTEGER NULL (position in its step))
  *   cvr_pool(ballot_id TEXT PRIMARY KEY, state 'pending'|'publishing'|'published'|'retracted'|
  *            'awaiting-ballot', shuffle_key BLOB NULL, district_id TEXT NULL, data BLOB NULL,
  *            round INTEGER NULL, retraction_key TEXT NULL) WITHOUT ROWID
- *            -- data: the record (pending, publishing), or a retraction that came before its
- *               ballot (awaiting-ballot, logged right after the ballot when it comes)
+ *            -- data: the record (pending, publishing until its entries are made), or a retraction
+ *               that came before its ballot (awaiting-ballot, logged right after the ballot when it comes)
+ *   cvr_release(shuffle_key BLOB PRIMARY KEY, district_id, data) WITHOUT ROWID  -- the open round's record entries
+ *   cvr_round_counts(district_id TEXT PRIMARY KEY, records) WITHOUT ROWID        -- for its manifest
+ * (version 2 added pool.shuffle/retracts/sealed and the two cvr_ tables)
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -78,8 +98,13 @@ import {
   ballotEntry,
   castVoteRecordEntry,
   checkInEntry,
+  decodeEntry,
   encodeEntry,
   LogEntry,
+  recordEntriesOf,
+  retractionBlind,
+  retractionBlindingKey,
+  WIRE_BYTES,
   type LogEntryOf,
 } from "../lib/audit/entries.ts";
 import {
@@ -146,6 +171,8 @@ const ACK_ROWS_PER_STATEMENT = 25;
  * administrator may publish earlier (publishCastVoteRecords) once the queues are drained.
  */
 export const CVR_GRACE_MS = 10 * 60_000;
+/** k when no definition-loaded entry said otherwise (the settings' default). */
+const DEFAULT_MIN_RELEASE = 25;
 /** A queue batch is at most 100 messages; anything far above is a caller's bug. */
 const MAX_MESSAGES = 1_000;
 
@@ -167,6 +194,20 @@ const AppendItems = z
   .max(MAX_MESSAGES);
 
 export type LogRefusal = "log_pool_full";
+
+/** What the channels say about whether everything accepted reached the log (workers/audit/log.ts). */
+const DrainEvidenceSchema = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("counted"),
+    ballots: z.number().int().min(0),
+    retractions: z.number().int().min(0),
+    pending: z.number().int().min(0),
+  }),
+  z.object({ kind: z.literal("unenumerable"), deadLetters: z.number().int().min(0) }),
+]);
+export type DrainEvidence = z.infer<typeof DrainEvidenceSchema>;
+/** Test-only: a shorter grace after the close (vitest.config.ts), so tests need not wait ten minutes. */
+const TestGrace = z.looseObject({ LOG_CVR_GRACE_MS: z.string().regex(/^[0-9]{1,7}$/) });
 
 export interface AppendOutcome {
   /** Entries taken by this call: pooled, or (a retraction before its ballot) held for the ballot. */
@@ -236,6 +277,29 @@ interface PoolRow {
   [key: string]: SqlStorageValue;
 }
 
+const RETRACTION_KEY_PREFIX = "retraction/";
+
+/** A uniform random integer in [0, n), from the CSPRNG (rejection sampling, no modulo bias). */
+function randomBelow(n: number): number {
+  const limit = Math.floor(0x1_0000_0000 / n) * n;
+  const word = new Uint32Array(1);
+  for (;;) {
+    crypto.getRandomValues(word);
+    const v = word[0] ?? 0;
+    if (v < limit) return v % n;
+  }
+}
+
+/** Fisher-Yates over list[start..end). */
+function shuffleRange(list: number[], start: number, end: number): void {
+  for (let i = end - 1; i > start; i--) {
+    const j = start + randomBelow(i - start + 1);
+    const t = list[i] as number;
+    list[i] = list[j] as number;
+    list[j] = t;
+  }
+}
+
 function blob(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer;
 }
@@ -254,6 +318,8 @@ export class LogSequencer extends DurableObject<Env> {
   private publicCheckpointChecked = false;
   private readonly faults = new Map<FaultPoint, z.infer<typeof FaultMode>>();
   private readonly sequencing = { entries: 0, steps: 0, busyMs: 0 };
+  /** The HMAC key of retraction blinding, imported once per instance. */
+  private blindingKey: CryptoKey | undefined;
   /** Tells one instance from the next (tests check that a crash really reset the object). */
   private readonly instance = crypto.randomUUID();
 
@@ -270,7 +336,8 @@ export class LogSequencer extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.ctx.storage, {
-      version: 1,
+      version: 2,
+      upgrades: [LogSequencer.upgradeTo2],
       create: (sql) => {
         sql.exec(`CREATE TABLE log (
           id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, root BLOB NOT NULL, checkpoint TEXT NOT NULL,
@@ -285,15 +352,34 @@ export class LogSequencer extends DurableObject<Env> {
         sql.exec(`CREATE TABLE edge_tiles (path TEXT PRIMARY KEY, data BLOB NOT NULL)`);
         sql.exec(`CREATE TABLE entries (idx INTEGER PRIMARY KEY, key TEXT UNIQUE, data BLOB, tracking_code TEXT)`);
         sql.exec(
-          `CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT)`,
+          `CREATE TABLE pool (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE, data BLOB NOT NULL, tracking_code TEXT,
+             shuffle INTEGER NOT NULL DEFAULT 0, retracts TEXT, sealed INTEGER)`,
         );
         sql.exec(`CREATE TABLE cvr_pool (
           ballot_id TEXT PRIMARY KEY,
           state TEXT NOT NULL CHECK (state IN ('pending', 'publishing', 'published', 'retracted', 'awaiting-ballot')),
           shuffle_key BLOB, district_id TEXT, data BLOB, round INTEGER, retraction_key TEXT) WITHOUT ROWID`);
         sql.exec(`CREATE INDEX cvr_pool_by_state ON cvr_pool (state, shuffle_key)`);
+        LogSequencer.createReleaseTables(sql);
       },
     });
+  }
+
+  /** Version 2: shuffled sequencing steps (pool.shuffle, retracts, sealed) and the record release tables. */
+  private static upgradeTo2(sql: SqlStorage): void {
+    sql.exec(`ALTER TABLE pool ADD COLUMN shuffle INTEGER NOT NULL DEFAULT 0`);
+    sql.exec(`ALTER TABLE pool ADD COLUMN retracts TEXT`);
+    sql.exec(`ALTER TABLE pool ADD COLUMN sealed INTEGER`);
+    LogSequencer.createReleaseTables(sql);
+  }
+
+  private static createReleaseTables(sql: SqlStorage): void {
+    // The open round's record entries, each under its own random key (its publication order).
+    sql.exec(
+      `CREATE TABLE cvr_release (shuffle_key BLOB PRIMARY KEY, district_id TEXT NOT NULL, data BLOB NOT NULL) WITHOUT ROWID`,
+    );
+    // The open round's record entries per district, for its manifest.
+    sql.exec(`CREATE TABLE cvr_round_counts (district_id TEXT PRIMARY KEY, records INTEGER NOT NULL) WITHOUT ROWID`);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -315,18 +401,31 @@ export class LogSequencer extends DurableObject<Env> {
     for (const m of batch)
       if (m.electionId !== id) throw new Error(`a message of election ${m.electionId} reached the log of ${id}`);
     if (this.pooledCount() >= MAX_POOL) return err("log_pool_full");
+    // Retractions name their ballot only by a keyed blinding of its tracking code (H1); the HMAC
+    // is asynchronous, so it is computed before the transaction.
+    const blinded = new Map<string, string>();
+    const retractions = batch.filter((m) => m.kind === "retraction");
+    if (retractions.length > 0) {
+      const key = await this.retractionKey();
+      for (const m of retractions) blinded.set(m.trackingCode, await retractionBlind(key, m.trackingCode));
+    }
 
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
       let pooled = 0;
       let duplicates = 0;
+      // Everything the queue consumer logs is shuffled within its sequencing step.
       const pool = (key: string, entry: LogEntry, trackingCode: string | null): void => {
-        if (this.poolEntry(key, entry, trackingCode)) pooled += 1;
+        if (this.poolEntry(key, entry, trackingCode, true)) pooled += 1;
         else duplicates += 1;
       };
       for (const m of batch) {
         switch (m.kind) {
           case "ballot": {
-            pool(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode);
+            if (this.poolEntry(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode, true)) {
+              pooled += 1;
+              // For the drain check of one-ledger-per-voter elections: when the last ballot came.
+              this.setMeta("last_ballot_at_ms", Date.now());
+            } else duplicates += 1;
             const row = this.sql
               .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
                 `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
@@ -345,7 +444,7 @@ export class LogSequencer extends DurableObject<Env> {
             } else if (row.state === "awaiting-ballot" && row.data && row.retraction_key) {
               // Its retraction came first and waited: it follows the ballot into the log now, and
               // the ballot's record is never pooled.
-              if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null)) pooled += 1;
+              if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
               this.sql.exec(
                 `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
                 m.ballotId,
@@ -355,15 +454,14 @@ export class LogSequencer extends DurableObject<Env> {
           }
           case "retraction": {
             const key = `retraction/${m.trackingCode}`;
-            const entry: LogEntry = {
-              type: "retraction",
-              reason: m.reason,
-              districtId: m.districtId,
-              retractedAt: m.retractedAt,
-              trackingCode: m.trackingCode,
-            };
+            const blindedCode = blinded.get(m.trackingCode);
+            if (blindedCode === undefined) throw new Error("a retraction was not blinded");
+            const entry: LogEntry = { type: "retraction", reason: m.reason, districtId: m.districtId, blindedCode };
             const row = this.sql
-              .exec<{ state: string }>(`SELECT state FROM cvr_pool WHERE ballot_id = ?`, m.ballotId)
+              .exec<{
+                state: string;
+                made: number;
+              }>(`SELECT state, (data IS NULL) AS made FROM cvr_pool WHERE ballot_id = ?`, m.ballotId)
               .toArray()[0];
             if (!row) {
               // The retraction came first (queue order is not guaranteed): it waits for its ballot,
@@ -383,12 +481,13 @@ export class LogSequencer extends DurableObject<Env> {
               break;
             }
             pool(key, entry, null);
-            if (row.state === "pending" || row.state === "publishing") {
+            // A 'publishing' ballot whose record entries are made (data gone) is as good as published.
+            if (row.state === "pending" || (row.state === "publishing" && row.made === 0)) {
               this.sql.exec(
                 `UPDATE cvr_pool SET state = 'retracted', data = NULL, shuffle_key = NULL, district_id = NULL WHERE ballot_id = ?`,
                 m.ballotId,
               );
-            } else if (row.state === "published") {
+            } else if (row.state === "published" || row.state === "publishing") {
               // Reachable only if a retraction made before the close was delayed past the
               // publication (CVR_GRACE_MS): the record is public and cannot be taken back. The
               // auditor's recount will show this district one record over; say so loudly here.
@@ -433,6 +532,8 @@ export class LogSequencer extends DurableObject<Env> {
         if (entry.type === "definition-loaded") {
           this.setMeta("opens_at_ms", Date.parse(entry.opensAt));
           this.setMeta("closes_at_ms", Date.parse(entry.closesAt));
+          this.setMeta("cvr_mode", WIRE_BYTES.records[entry.castVoteRecords]);
+          this.setMeta("min_release", entry.minBallotsPerRelease);
         }
       }
       return { pooled, duplicates: parsed.length - pooled };
@@ -442,18 +543,31 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   /**
-   * Publishes the pooled cast vote records now rather than CVR_GRACE_MS after the close: the
-   * administrator says the queues are drained. Logs `polls-closed` first if it is not yet.
-   * Refused before `closesAt` (the election's definition, from D1).
+   * Publishes the pooled cast vote records now rather than the grace after the close, once the
+   * channels are drained (M4: a round published while ballots are still on their way would leave
+   * them to a tiny later round that ties them to their ballot entries). Logs `polls-closed` first
+   * if it is not yet. Refused before `closesAt` (the election's definition, from D1), and while
+   * `drain` (gathered by workers/audit/log.ts drainEvidence) does not show everything arrived:
+   * - counted (a bounded set of ledgers, and the paper boxes): no outbox row unsent, and this log
+   *   received as many ballots and retractions as the outboxes ever enqueued;
+   * - unenumerable (one ledger per voter): the grace after the close has passed, no ballot came for
+   *   a whole grace period, and no dead letter of the election is kept.
    */
   async publishCastVoteRecords(
     electionId: string,
     closesAt: string,
-  ): Promise<Result<{ round: number; records: number }, "polls_not_closed">> {
+    drain: DrainEvidence,
+  ): Promise<Result<{ round: number; records: number }, "polls_not_closed" | "records_not_drained">> {
     const id = this.claimElection(electionId);
     const closesAtMs = Date.parse(z.iso.datetime({ offset: true }).parse(closesAt));
+    const evidence = DrainEvidenceSchema.parse(drain);
     const now = Date.now();
     if (now < closesAtMs) return err("polls_not_closed");
+    const undrained = this.undrained(evidence, closesAtMs, now);
+    if (undrained) {
+      emitEvent("log_cvr_publication_refused", { electionId: id, reason: undrained });
+      return err("records_not_drained");
+    }
     const result = this.ctx.storage.transactionSync(() => {
       if (this.meta("closes_at_ms") === undefined) this.setMeta("closes_at_ms", closesAtMs);
       this.emitPollEvents(now);
@@ -469,6 +583,41 @@ export class LogSequencer extends DurableObject<Env> {
     emitEvent("log_cvr_publication", { electionId: id, ...result });
     await this.armSoon();
     return ok(result);
+  }
+
+  /** Why the channels do not look drained (a sentence for the event), or undefined when they do. */
+  private undrained(evidence: DrainEvidence, closesAtMs: number, now: number): string | undefined {
+    const grace = this.cvrGraceMs();
+    if (evidence.kind === "unenumerable") {
+      if (now < closesAtMs + grace) return "the grace after the close has not passed";
+      const last = this.meta("last_ballot_at_ms");
+      if (last !== undefined && now < last + grace) return "a ballot arrived within the last grace period";
+      if (evidence.deadLetters > 0) return `${evidence.deadLetters} dead letter(s) of the election are kept`;
+      return undefined;
+    }
+    if (evidence.pending > 0) return `${evidence.pending} outbox message(s) are unsent`;
+    const logged = this.receivedCounts();
+    if (logged.ballots !== evidence.ballots || logged.retractions !== evidence.retractions)
+      return `the log received ${logged.ballots} ballots and ${logged.retractions} retractions; the outboxes enqueued ${evidence.ballots} and ${evidence.retractions}`;
+    return undefined;
+  }
+
+  /** Distinct ballots and retractions this log has received (pooled, logged, or waiting for their ballot). */
+  private receivedCounts(): { ballots: number; retractions: number } {
+    const keys = (from: string, to: string): number =>
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM entries WHERE key >= ? AND key < ?`, from, to).one().n +
+      this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM pool WHERE key >= ? AND key < ?`, from, to).one().n;
+    const waiting = this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE state = 'awaiting-ballot'`)
+      .one().n;
+    // "ballot/" < every "ballot/<commitment>" < "ballot0" ('0' follows '/'), and the same for retractions.
+    return { ballots: keys("ballot/", "ballot0"), retractions: keys("retraction/", "retraction0") + waiting };
+  }
+
+  /** CVR_GRACE_MS, or a shorter grace the test configuration sets (LOG_CVR_GRACE_MS). */
+  private cvrGraceMs(): number {
+    const test = TestGrace.safeParse(this.env);
+    return test.success ? Number(test.data.LOG_CVR_GRACE_MS) : CVR_GRACE_MS;
   }
 
   async status(): Promise<LogStatus> {
@@ -601,8 +750,9 @@ export class LogSequencer extends DurableObject<Env> {
 
   /** Steps 1-5 for the next pooled entries; false when the pool was empty. */
   private async sequence(electionId: string): Promise<boolean> {
+    this.ctx.storage.transactionSync(() => this.sealBatch());
     const pooled = this.sql
-      .exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool ORDER BY seq LIMIT ?`, MAX_BATCH)
+      .exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`)
       .toArray();
     const last = pooled[pooled.length - 1];
     if (!last) return false;
@@ -690,7 +840,7 @@ export class LogSequencer extends DurableObject<Env> {
           row.tracking_code,
         );
       }
-      this.sql.exec(`DELETE FROM pool WHERE seq <= ?`, last.seq);
+      this.sql.exec(`DELETE FROM pool WHERE sealed IS NOT NULL`);
       this.sql.exec(`DELETE FROM edge_tiles`);
       for (const path of edgeTilePaths(newSize)) {
         const tile = newTiles.get(path) ?? edge.get(path);
@@ -829,64 +979,147 @@ export class LogSequencer extends DurableObject<Env> {
         this.setMeta("polls_opened", 1);
       }
       this.poolEntry("polls-closed", { type: "polls-closed", at: new Date(closes).toISOString() }, null);
+      // No ballot can be retracted any more: the retraction key is published, once, so anyone
+      // can match every retraction to the ballot it names.
+      this.poolEntry(
+        "retraction-key",
+        { type: "retraction-key", at: new Date(closes).toISOString(), key: this.retractionKeyHex() },
+        null,
+      );
       this.setMeta("polls_closed", 1);
     }
   }
 
+  /** k: the fewest records a round after the first may publish in a district (definition-loaded). */
+  private minRelease(): number {
+    return this.meta("min_release") ?? DEFAULT_MIN_RELEASE;
+  }
+
+  /** Pending records per district that the next round would publish: all in round 1, then only >= k. */
+  private releasableDistricts(): Map<string, number> {
+    const first = (this.meta("cvr_round") ?? 0) === 0;
+    const k = this.minRelease();
+    return new Map(
+      this.sql
+        .exec<{ district_id: string; n: number }>(
+          `SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE state = 'pending' GROUP BY district_id`,
+        )
+        .toArray()
+        .filter((r) => first || r.n >= k)
+        .map((r) => [r.district_id, r.n]),
+    );
+  }
+
   /**
-   * Starts a publication round: every pending record is marked for it. Automatic rounds (after
-   * CVR_GRACE_MS) start only when there is something to publish; an administrator's first round
-   * may be empty, so "no ballots" is stated in the log too.
+   * Starts a publication round: the pending records it publishes are marked for it. Round 1 takes
+   * every pending record; a later round only the districts with at least k pending (M4: a round
+   * of a few late ballots would tie them to their ballot entries), the others wait and the round's
+   * manifest says how many. Automatic rounds (after CVR_GRACE_MS) start only when there is
+   * something to publish; an administrator's first round may be empty, so "no ballots" is stated
+   * in the log too. `records`: the ballots whose records the round publishes.
    */
   private startCvrRound(requested: boolean): { round: number; records: number } {
     const previous = this.meta("cvr_round") ?? 0;
-    const pending = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM cvr_pool WHERE state = 'pending'`).one().n;
-    if (pending === 0 && !(requested && previous === 0)) return { round: previous, records: 0 };
+    const districts = this.releasableDistricts();
+    const ballots = [...districts.values()].reduce((a, b) => a + b, 0);
+    if (ballots === 0 && !(requested && previous === 0)) return { round: previous, records: 0 };
     const round = previous + 1;
-    this.sql.exec(`UPDATE cvr_pool SET state = 'publishing', round = ? WHERE state = 'pending'`, round);
+    for (const district of districts.keys())
+      this.sql.exec(
+        `UPDATE cvr_pool SET state = 'publishing', round = ? WHERE state = 'pending' AND district_id = ?`,
+        round,
+        district,
+      );
+    this.sql.exec(`DELETE FROM cvr_release`);
+    this.sql.exec(`DELETE FROM cvr_round_counts`);
     this.setMeta("cvr_round", round);
     this.setMeta("cvr_round_open", 1);
-    return { round, records: pending };
+    return { round, records: ballots };
   }
 
-  /** Moves the open round's records into the pool, in shuffle order, as space allows; then its manifest. */
+  /**
+   * Runs the open round a slice per step: first every ballot record of the round becomes its
+   * record entries (one, or one per contest under per-contest records), each under a fresh random
+   * key, so each contest's records come in their own uniform order; only when all are made are
+   * they moved into the pool in key order, as space allows; then the round's manifest.
+   */
   private moveCastVoteRecords(now: number): void {
     const closes = this.meta("closes_at_ms");
     if (this.meta("cvr_round_open") !== 1) {
-      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + CVR_GRACE_MS) return;
+      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + this.cvrGraceMs()) return;
       if (this.startCvrRound(false).records === 0) return;
     }
     const round = this.meta("cvr_round") ?? 0;
+    const mode = this.meta("cvr_mode") === WIRE_BYTES.records["whole-ballot"] ? "whole-ballot" : "per-contest";
+    const ballots = this.sql
+      .exec<{ ballot_id: string; data: ArrayBuffer }>(
+        `SELECT ballot_id, data FROM cvr_pool WHERE state = 'publishing' AND data IS NOT NULL LIMIT ?`,
+        MAX_BATCH,
+      )
+      .toArray();
+    for (const row of ballots) {
+      const record = decodeEntry(bytesOf(row.data));
+      if (!record.ok || record.value.type !== "cast-vote-record")
+        throw new FatalLogError(
+          `the pooled record of a ballot does not decode: ${record.ok ? record.value.type : record.error}`,
+        );
+      for (const entry of recordEntriesOf(record.value, mode)) {
+        this.sql.exec(
+          `INSERT INTO cvr_release (shuffle_key, district_id, data) VALUES (?, ?, ?)`,
+          blob(crypto.getRandomValues(new Uint8Array(16))),
+          entry.districtId,
+          blob(encodeEntry(entry)),
+        );
+        this.sql.exec(
+          `INSERT INTO cvr_round_counts (district_id, records) VALUES (?, 1)
+             ON CONFLICT (district_id) DO UPDATE SET records = records + 1`,
+          entry.districtId,
+        );
+      }
+      // Still 'publishing' (its records wait in cvr_release) until the round's manifest is pooled.
+      this.sql.exec(`UPDATE cvr_pool SET data = NULL, shuffle_key = NULL WHERE ballot_id = ?`, row.ballot_id);
+    }
+    if (ballots.length === MAX_BATCH) return;
     const space = Math.min(MAX_BATCH, MAX_POOL - this.pooledCount());
     if (space <= 0) return;
     const rows = this.sql
-      .exec<{ ballot_id: string; data: ArrayBuffer }>(
-        `SELECT ballot_id, data FROM cvr_pool WHERE state = 'publishing' ORDER BY shuffle_key, ballot_id LIMIT ?`,
+      .exec<{ shuffle_key: ArrayBuffer; data: ArrayBuffer }>(
+        `SELECT shuffle_key, data FROM cvr_release ORDER BY shuffle_key LIMIT ?`,
         space,
       )
       .toArray();
     for (const row of rows) {
       this.sql.exec(`INSERT INTO pool (key, data, tracking_code) VALUES (NULL, ?, NULL)`, row.data);
-      this.sql.exec(
-        `UPDATE cvr_pool SET state = 'published', data = NULL, shuffle_key = NULL WHERE ballot_id = ?`,
-        row.ballot_id,
-      );
+      this.sql.exec(`DELETE FROM cvr_release WHERE shuffle_key = ?`, row.shuffle_key);
     }
     if (rows.length === space) return;
-    const districts = this.sql
-      .exec<{ district_id: string; n: number }>(
-        `SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE round = ? AND state = 'published' GROUP BY district_id`,
-        round,
-      )
-      .toArray()
-      .map((r) => ({ districtId: r.district_id, records: r.n }));
+    const records = new Map(
+      this.sql
+        .exec<{ district_id: string; records: number }>(`SELECT district_id, records FROM cvr_round_counts`)
+        .toArray()
+        .map((r) => [r.district_id, r.records]),
+    );
+    const withheld = new Map(
+      this.sql
+        .exec<{ district_id: string; n: number }>(
+          `SELECT district_id, COUNT(*) AS n FROM cvr_pool WHERE state = 'pending' GROUP BY district_id`,
+        )
+        .toArray()
+        .map((r) => [r.district_id, r.n]),
+    );
     const manifest: LogEntryOf<"cast-vote-records-published"> = {
       type: "cast-vote-records-published",
       at: new Date(now).toISOString(),
       round,
-      districts,
+      districts: [...new Set([...records.keys(), ...withheld.keys()])].map((districtId) => ({
+        districtId,
+        records: records.get(districtId) ?? 0,
+        withheld: withheld.get(districtId) ?? 0,
+      })),
     };
     this.poolEntry(`cast-vote-records-published/${round}`, manifest, null);
+    this.sql.exec(`UPDATE cvr_pool SET state = 'published' WHERE state = 'publishing' AND round = ?`, round);
+    this.sql.exec(`DELETE FROM cvr_round_counts`);
     this.setMeta("cvr_round_open", 0);
   }
 
@@ -894,25 +1127,101 @@ export class LogSequencer extends DurableObject<Env> {
   // Helpers
 
   /** Pools an entry unless its key is pooled or logged already; synchronous (inside transactions). */
-  private poolEntry(key: string, entry: LogEntry, trackingCode: string | null): boolean {
-    return this.poolEncoded(key, encodeEntry(entry), trackingCode);
+  private poolEntry(key: string, entry: LogEntry, trackingCode: string | null, shuffle = false): boolean {
+    return this.poolEncoded(key, encodeEntry(entry), trackingCode, shuffle);
   }
 
-  private poolEncoded(key: string, bytes: Uint8Array, trackingCode: string | null): boolean {
+  /**
+   * `shuffle`: the entry may be put anywhere among its neighbours of the same sequencing step
+   * (ballots, retractions, check-ins); other entries keep their place. A retraction remembers the
+   * tracking code it retracts (from its key), so that the shuffle keeps it after its ballot.
+   */
+  private poolEncoded(key: string, bytes: Uint8Array, trackingCode: string | null, shuffle = false): boolean {
+    const retracts = key.startsWith(RETRACTION_KEY_PREFIX) ? key.slice(RETRACTION_KEY_PREFIX.length) : null;
     // One statement: a key already pooled (pool.key is UNIQUE) or logged is skipped. RETURNING
     // says exactly whether a row went in (rowsWritten also counts work on the ignored row).
     return (
       this.sql
         .exec(
-          `INSERT INTO pool (key, data, tracking_code) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries WHERE key = ?)
+          `INSERT INTO pool (key, data, tracking_code, shuffle, retracts) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM entries WHERE key = ?)
            ON CONFLICT (key) DO NOTHING RETURNING seq`,
           key,
           blob(bytes),
           trackingCode,
+          shuffle ? 1 : 0,
+          retracts,
           key,
         )
         .toArray().length > 0
     );
+  }
+
+  /**
+   * Fixes the next sequencing step's entries and their order, once: up to MAX_BATCH pooled rows
+   * in pool order, each run of shufflable rows (between two entries that keep their place)
+   * permuted uniformly with the CSPRNG, then any retraction that landed before its own ballot
+   * swapped with it. The order is stored (`sealed`) before anything is signed, so a step that
+   * fails after signing is retried with the same entries in the same order: every signed
+   * checkpoint stays a prefix of every later tree. Rows pooled after sealing wait for the next step.
+   */
+  private sealBatch(): void {
+    if (this.sql.exec(`SELECT 1 FROM pool WHERE sealed IS NOT NULL LIMIT 1`).toArray().length > 0) return;
+    const rows = this.sql
+      .exec<{ seq: number; shuffle: number; tracking_code: string | null; retracts: string | null }>(
+        `SELECT seq, shuffle, tracking_code, retracts FROM pool ORDER BY seq LIMIT ?`,
+        MAX_BATCH,
+      )
+      .toArray();
+    const order = rows.map((row) => row.seq);
+    let start = 0;
+    while (start < rows.length) {
+      if (rows[start]?.shuffle !== 1) {
+        start += 1;
+        continue;
+      }
+      let end = start;
+      while (end < rows.length && rows[end]?.shuffle === 1) end += 1;
+      shuffleRange(order, start, end);
+      // A ballot and its retraction in the same run: the retraction goes after it.
+      const bySeq = new Map(rows.slice(start, end).map((row) => [row.seq, row]));
+      const ballotAt = new Map<string, number>();
+      for (let i = start; i < end; i++) {
+        const code = bySeq.get(order[i] ?? -1)?.tracking_code;
+        if (code) ballotAt.set(code, i);
+      }
+      for (let i = start; i < end; i++) {
+        const retracts = bySeq.get(order[i] ?? -1)?.retracts;
+        const j = retracts ? ballotAt.get(retracts) : undefined;
+        if (j !== undefined && j > i) {
+          const seq = order[i] as number;
+          order[i] = order[j] as number;
+          order[j] = seq;
+          ballotAt.set(retracts as string, i);
+        }
+      }
+      start = end;
+    }
+    // One statement for the whole step: position i of the JSON array is the i-th entry.
+    this.sql.exec(
+      `UPDATE pool SET sealed = j.key FROM json_each(?) AS j WHERE pool.seq = j.value`,
+      JSON.stringify(order),
+    );
+  }
+
+  /** The election's retraction key (32 random bytes, hex), created on first use and kept. */
+  private retractionKeyHex(): string {
+    const stored = this.sql
+      .exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'retraction_blinding_key'`)
+      .toArray()[0]?.value;
+    if (typeof stored === "string") return stored;
+    const key = hexEncode(crypto.getRandomValues(new Uint8Array(32)));
+    this.sql.exec(`INSERT INTO meta (key, value) VALUES ('retraction_blinding_key', ?)`, key);
+    return key;
+  }
+
+  private async retractionKey(): Promise<CryptoKey> {
+    this.blindingKey ??= await retractionBlindingKey(this.retractionKeyHex());
+    return this.blindingKey;
   }
 
   private claimElection(electionId: string): string {
@@ -962,12 +1271,13 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && now >= opens && this.meta("polls_opened") !== 1) return true;
     if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) return true;
-    if (closes !== undefined && now >= closes + CVR_GRACE_MS && this.hasPendingRecords()) return true;
+    if (closes !== undefined && now >= closes + this.cvrGraceMs() && this.hasPendingRecords()) return true;
     return false;
   }
 
+  /** Whether an automatic round would publish something (pending records it may release). */
   private hasPendingRecords(): boolean {
-    return this.sql.exec(`SELECT 1 FROM cvr_pool WHERE state = 'pending' LIMIT 1`).toArray().length > 0;
+    return this.releasableDistricts().size > 0;
   }
 
   /** When the next step may run: a second after the last one, later after failures. */
@@ -998,7 +1308,7 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && this.meta("polls_opened") !== 1) times.push(opens);
     if (closes !== undefined && this.meta("polls_closed") !== 1) times.push(closes);
-    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + CVR_GRACE_MS);
+    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + this.cvrGraceMs());
     const next = times.filter((t) => t > now).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

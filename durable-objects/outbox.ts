@@ -13,8 +13,13 @@
  * - A row names the message, never a voter: `queue_key` is the message's own key (queueKeyOf:
  *   the ballot's tracking code or the check-in's id), so an outbox read beside the marks it holds
  *   says nothing about whose they are. (Until ledger schema 4 it was the voter key.)
+ * - Every message enqueued is also counted, per election and kind, in `outbox_counts`, in the same
+ *   transaction, and the count is never lowered (it outlives the sent rows and the ledger's forget
+ *   step): with the pending rows it tells the log whether everything this object accepted was
+ *   handed on (`counts`, docs/AUDIT-LOG.md "Rounds").
  *
  * Storage: outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key, message_json, attempts)
+ *          outbox_counts(election_id, kind, enqueued, PRIMARY KEY (election_id, kind)) WITHOUT ROWID
  */
 import { QueuedMessage, queueKeyOf } from "../lib/ballot/messages.ts";
 import { ballotQueueFor } from "./addresses.ts";
@@ -32,6 +37,18 @@ export const OUTBOX_TABLE_SQL = `CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_key TEXT NOT NULL,
   message_json TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)`;
 
+/** Created by the Outbox itself when its owner loads (a table of its own, beside any schema version). */
+const OUTBOX_COUNTS_TABLE_SQL = `CREATE TABLE IF NOT EXISTS outbox_counts (
+  election_id TEXT NOT NULL, kind TEXT NOT NULL, enqueued INTEGER NOT NULL,
+  PRIMARY KEY (election_id, kind)) WITHOUT ROWID`;
+
+/** What an object's outbox has taken for one election, and how many of its rows are still unsent. */
+export interface OutboxCounts {
+  readonly enqueued: { readonly ballot: number; readonly retraction: number; readonly "check-in": number };
+  /** Rows not yet accepted by a queue (of every election the object serves). */
+  readonly pending: number;
+}
+
 export class Outbox {
   private readonly ctx: DurableObjectState;
   private readonly env: Env;
@@ -41,6 +58,7 @@ export class Outbox {
   constructor(ctx: DurableObjectState, env: Env) {
     this.ctx = ctx;
     this.env = env;
+    ctx.storage.sql.exec(OUTBOX_COUNTS_TABLE_SQL);
   }
 
   private get sql(): SqlStorage {
@@ -54,6 +72,37 @@ export class Outbox {
       queueKeyOf(message),
       JSON.stringify(message),
     );
+    this.countEnqueued(message);
+  }
+
+  /** Counts one more message of its election and kind; synchronous, in the enqueue's transaction. */
+  private countEnqueued(message: QueuedMessage): void {
+    this.sql.exec(
+      `INSERT INTO outbox_counts (election_id, kind, enqueued) VALUES (?, ?, 1)
+         ON CONFLICT (election_id, kind) DO UPDATE SET enqueued = enqueued + 1`,
+      message.electionId,
+      message.kind,
+    );
+  }
+
+  counts(electionId: string): OutboxCounts {
+    const by = new Map(
+      this.sql
+        .exec<{ kind: string; enqueued: number }>(
+          `SELECT kind, enqueued FROM outbox_counts WHERE election_id = ?`,
+          electionId,
+        )
+        .toArray()
+        .map((r) => [r.kind, r.enqueued]),
+    );
+    return {
+      enqueued: {
+        ballot: by.get("ballot") ?? 0,
+        retraction: by.get("retraction") ?? 0,
+        "check-in": by.get("check-in") ?? 0,
+      },
+      pending: this.pending(),
+    };
   }
 
   pending(): number {

@@ -43,7 +43,7 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { ContestMarks, coarseTime, type QueuedBallot } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
-import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
+import { Outbox, OUTBOX_TABLE_SQL, type OutboxCounts } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 import { PaperBallotSource } from "../lib/vocabulary.ts";
 import { keyedDigestHex, purposeKey } from "../lib/keys.ts";
@@ -200,6 +200,11 @@ export class PaperBallotBox extends DurableObject<Env> {
   /** Outbox records not yet accepted by a queue (for tests and monitoring). */
   async pendingOutbox(): Promise<number> {
     return this.outbox.pending();
+  }
+
+  /** What this object queued for an election, and what is unsent (the log's drain check). */
+  async outboxCounts(electionId: string): Promise<OutboxCounts> {
+    return this.outbox.counts(electionId);
   }
 
   override async alarm(): Promise<void> {

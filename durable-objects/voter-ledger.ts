@@ -66,7 +66,7 @@ import {
 } from "../lib/ballot/messages.ts";
 import type { CompiledElection } from "../lib/election/model.ts";
 import { err, ok, type Result } from "../lib/result.ts";
-import { Outbox, OUTBOX_TABLE_SQL } from "./outbox.ts";
+import { Outbox, OUTBOX_TABLE_SQL, type OutboxCounts } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 import { CheckInIdentity, CrossChannelPolicy } from "../lib/vocabulary.ts";
 
@@ -507,6 +507,11 @@ export class VoterLedger extends DurableObject<Env> {
   /** Outbox records not yet accepted by a queue (for tests and monitoring). */
   async pendingOutbox(): Promise<number> {
     return this.outbox.pending();
+  }
+
+  /** What this object queued for an election, and what is unsent (the log's drain check). */
+  async outboxCounts(electionId: string): Promise<OutboxCounts> {
+    return this.outbox.counts(electionId);
   }
 
   override async alarm(): Promise<void> {

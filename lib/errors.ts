@@ -53,6 +53,11 @@ export const ERROR_CODES = {
       "This ballot is recorded but not yet in a published checkpoint of the audit log; try again in a few seconds.",
   },
   polls_not_closed: { status: 409, message: "The polls have not closed yet." },
+  records_not_drained: {
+    status: 409,
+    message:
+      "Not every accepted ballot and retraction has reached the audit log yet (an outbox, queue or dead letter holds some); cast vote records wait for them.",
+  },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },

@@ -86,6 +86,12 @@ export const EVENTS = {
     kind: "operational",
     sentence: "The cast vote records of an election were published to its audit log, shuffled, after the close.",
   },
+  log_cvr_publication_refused: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "An administrator asked to publish cast vote records before every accepted ballot and retraction had reached the audit log; refused.",
+  },
   log_step_failed: {
     level: "warn",
     kind: "operational",

@@ -29,6 +29,18 @@ export interface DeadLetter {
   readonly at: string;
 }
 
+/**
+ * Dead letters whose body names this election: while any is kept, some accepted message never
+ * reached the log, so its cast vote records must not be published (M4).
+ */
+export async function countDeadLetters(db: D1Database, electionId: string): Promise<number> {
+  const row = await db
+    .prepare(`SELECT COUNT(*) AS n FROM dead_letters WHERE election_id = ?`)
+    .bind(electionId)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
 /** Records one delivery: a new body is inserted, a known one counts one more delivery. */
 export async function recordDeadLetter(db: D1Database, letter: DeadLetter): Promise<void> {
   await db

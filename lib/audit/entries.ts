@@ -26,7 +26,9 @@
  *   0x01 ballot               channel:u8 (1 online, 2 paper) ‖ district:text ‖ station:text? ‖
  *                             acceptedAt:minute ‖ commitment:token (base64url, as the receipt shows it)
  *   0x02 retraction           reason:u8 (1 superseded-by-online, 2 cancelled-by-paper) ‖
- *                             district:text ‖ retractedAt:minute ‖ trackingCode:token
+ *                             district:text ‖ blindedCode:digest
+ *                             blindedCode = HMAC-SHA-256(k_e, "mixed-election/retraction-blind/v1" 0x0A
+ *                             trackingCode), k_e the election's retraction key (0x18)
  *   0x03 cast-vote-record     district:text ‖ ballotStyle:text ‖ list(contest), 1..256 contests;
  *                             contest = contestId:text ‖ u8 count (0..64) ‖ mark*count;
  *                             mark = optionId:text ‖ flags:u8 (0x01 = write-in; other bits 0);
@@ -39,7 +41,8 @@
  *   0x06 paper-cancellation   station:text ‖ district:text ‖ at:minute ‖ serial:text ‖ reason:text
  *   0x10 definition-loaded    at:time ‖ version:u32 ‖ definitionSha256:digest ‖ opensAt:time ‖
  *                             closesAt:time ‖ policy:u8 (1 first-wins, 2 paper-supersedes) ‖
- *                             visibility:u8 (1 live, 2 after-close)
+ *                             visibility:u8 (1 live, 2 after-close) ‖
+ *                             records:u8 (1 whole-ballot, 2 per-contest) ‖ minBallotsPerRelease:u32 (k, >= 1)
  *   0x11 roll-imported        at:time ‖ firstLine:u32 ‖ rows:u32 ‖ accepted:u32 ‖ written:u32 ‖
  *                             unchanged:u32 ‖ rejected:u32 ‖ chunkSha256:digest
  *   0x12 polls-opened         at:time
@@ -49,14 +52,35 @@
  *   0x15 official-key-revoked at:time ‖ officialId:text ‖ kid:text
  *   0x16 official-revoked     at:time ‖ officialId:text
  *   0x17 cast-vote-records-published
- *                             at:time ‖ round:u16 (1, 2, ...) ‖ list(district:text ‖ records:u32),
- *                             districts in strictly increasing byte order
+ *                             at:time ‖ round:u16 (1, 2, ...) ‖ list(district:text ‖ records:u32 ‖
+ *                             withheld:u32), districts in strictly increasing byte order; records =
+ *                             record entries (0x03 or 0x19) of the round, withheld = ballots whose
+ *                             records wait for a later round (fewer than k in the district)
+ *   0x18 retraction-key       at:time ‖ key:digest (k_e, published once, after the polls closed)
+ *   0x19 contest-vote-record  district:text ‖ ballotStyle:text ‖ contestId:text ‖ u8 count (0..64) ‖
+ *                             mark*count (as in 0x03): one contest of one counted ballot
  *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
  * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
  * Whether a commitment and a tracking code belong together, or a retraction names a logged
  * ballot, is the auditor's check over the whole log (lib/audit/recount.ts), not the codec's.
+ *
+ * Retractions (H1 of the security review): during voting a retraction must not tell a coercer
+ * holding a receipt that this receipt's ballot no longer counts, so it names its ballot only by a
+ * keyed blinding of the tracking code. The key is the sequencer's own, random per election, and
+ * is published in a `retraction-key` entry after the polls close, when anyone can check every
+ * retraction against an earlier ballot entry. A retraction carries no time: its position in the
+ * log is shuffled within its sequencing step (durable-objects/log-sequencer.ts).
+ *
+ * Records (M5): with `per-contest` records (the default) each counted ballot gives one
+ * `contest-vote-record` per contest, each contest's shuffled on its own, so no published record
+ * holds a combination across contests that a coercer could assign as a signature. The ballot
+ * style stays on each record so that an auditor can check, per district and style, that every
+ * contest has as many records as counted ballots; it is shared by every ballot of that style.
+ * It is a type of its own rather than a changed 0x03: a whole-ballot record with one contest and
+ * one contest of a larger ballot must never be read as the same thing (they count ballots
+ * differently), and whole-ballot elections keep 0x03 as it was.
  */
 import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
@@ -89,7 +113,15 @@ export const ENTRY_TYPES = {
   "official-revoked": { tag: 0x16, says: "An official was revoked." },
   "cast-vote-records-published": {
     tag: 0x17,
-    says: "A round of cast vote records is complete: how many per district.",
+    says: "A round of cast vote records is complete: how many per district, and how many still withheld.",
+  },
+  "retraction-key": {
+    tag: 0x18,
+    says: "The key that blinds the tracking codes in retractions, published after the polls closed.",
+  },
+  "contest-vote-record": {
+    tag: 0x19,
+    says: "The marks of one contest of one counted ballot, published after the polls closed, in random order.",
   },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
@@ -119,6 +151,10 @@ const Count = z.number().int().min(0).max(U32_MAX);
 const Digest = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
+
+/** How cast vote records are published (the definition's `castVoteRecords`, logged in definition-loaded). */
+export const CastVoteRecordsMode = z.enum(["whole-ballot", "per-contest"]);
+export type CastVoteRecordsMode = z.infer<typeof CastVoteRecordsMode>;
 
 export const CvrMark = z.object({ optionId: Text, writeIn: z.boolean() }).strict();
 export const CvrContest = z.object({ contestId: Text, marks: z.array(CvrMark).max(MAX_MARKS) }).strict();
@@ -150,8 +186,8 @@ export const LogEntry = z.discriminatedUnion("type", [
       type: z.literal("retraction"),
       reason: RetractionReason,
       districtId: Text,
-      retractedAt: Time,
-      trackingCode: Token,
+      /** HMAC-SHA-256 of the retracted ballot's tracking code under the election's retraction key (retractionBlind). */
+      blindedCode: Digest,
     })
     .strict(),
   z
@@ -198,6 +234,8 @@ export const LogEntry = z.discriminatedUnion("type", [
       closesAt: Time,
       crossChannelPolicy: CrossChannelPolicy,
       resultsVisibility: ResultsVisibility,
+      castVoteRecords: CastVoteRecordsMode,
+      minBallotsPerRelease: z.number().int().min(1).max(U32_MAX),
     })
     .strict(),
   z
@@ -232,7 +270,17 @@ export const LogEntry = z.discriminatedUnion("type", [
       type: z.literal("cast-vote-records-published"),
       at: Time,
       round: z.number().int().min(1).max(0xffff),
-      districts: z.array(z.object({ districtId: Text, records: Count }).strict()).max(0xffff),
+      districts: z.array(z.object({ districtId: Text, records: Count, withheld: Count }).strict()).max(0xffff),
+    })
+    .strict(),
+  z.object({ type: z.literal("retraction-key"), at: Time, key: Digest }).strict(),
+  z
+    .object({
+      type: z.literal("contest-vote-record"),
+      districtId: Text,
+      ballotStyleId: Text,
+      contestId: Text,
+      marks: z.array(CvrMark).max(MAX_MARKS),
     })
     .strict(),
 ]);
@@ -252,6 +300,7 @@ export const WIRE_BYTES = {
   policy: { "first-wins": 1, "paper-supersedes": 2 } satisfies Record<CrossChannelPolicy, number>,
   visibility: { live: 1, "after-close": 2 } satisfies Record<ResultsVisibility, number>,
   role: { administrator: 1, "station-official": 2, auditor: 3 } satisfies Record<OfficialRole, number>,
+  records: { "whole-ballot": 1, "per-contest": 2 } satisfies Record<CastVoteRecordsMode, number>,
 } as const;
 
 function enumByte<T extends string>(table: Readonly<Record<T, number>>, value: T): number {
@@ -343,6 +392,21 @@ class Writer {
   }
 }
 
+/** A contest's marks: u8 count, then each option id and its flags, in option-id byte order. */
+function writeMarks(w: Writer, marks: readonly { optionId: string; writeIn: boolean }[]): void {
+  if (marks.length > MAX_MARKS) throw new Error("at most 64 marks per contest");
+  const sorted = [...marks].sort((a, b) => compareUtf8(a.optionId, b.optionId));
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareUtf8(sorted[i - 1]?.optionId ?? "", sorted[i]?.optionId ?? "") === 0)
+      throw new Error(`option ${sorted[i]?.optionId} marked twice`);
+  }
+  w.u8(sorted.length);
+  for (const mark of sorted) {
+    w.text(mark.optionId);
+    w.u8(mark.writeIn ? 0x01 : 0x00);
+  }
+}
+
 /**
  * The canonical bytes of an entry. The entry must have passed the LogEntry schema; anything the
  * encoding cannot carry throws (a producer's bug, never a voter's input).
@@ -363,12 +427,9 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       break;
     }
     case "retraction":
-      if (!TOKEN.test(entry.trackingCode))
-        throw new Error("a tracking code is 1-128 letters, digits, dashes or underscores");
       w.u8(enumByte(WIRE_BYTES.reason, entry.reason));
       w.text(entry.districtId);
-      w.time(entry.retractedAt, true);
-      w.text(entry.trackingCode);
+      w.digest(entry.blindedCode);
       break;
     case "cast-vote-record": {
       if (entry.contests.length < 1 || entry.contests.length > MAX_CONTESTS)
@@ -377,21 +438,21 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.text(entry.ballotStyleId);
       w.u16(entry.contests.length);
       for (const contest of entry.contests) {
-        if (contest.marks.length > MAX_MARKS) throw new Error("at most 64 marks per contest");
-        const marks = [...contest.marks].sort((a, b) => compareUtf8(a.optionId, b.optionId));
-        for (let i = 1; i < marks.length; i++) {
-          if (compareUtf8(marks[i - 1]?.optionId ?? "", marks[i]?.optionId ?? "") === 0)
-            throw new Error(`option ${marks[i]?.optionId} marked twice`);
-        }
         w.text(contest.contestId);
-        w.u8(marks.length);
-        for (const mark of marks) {
-          w.text(mark.optionId);
-          w.u8(mark.writeIn ? 0x01 : 0x00);
-        }
+        writeMarks(w, contest.marks);
       }
       break;
     }
+    case "contest-vote-record":
+      w.text(entry.districtId);
+      w.text(entry.ballotStyleId);
+      w.text(entry.contestId);
+      writeMarks(w, entry.marks);
+      break;
+    case "retraction-key":
+      w.time(entry.at);
+      w.digest(entry.key);
+      break;
     case "check-in":
       w.text(entry.stationId);
       w.text(entry.districtId);
@@ -434,6 +495,9 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.time(entry.closesAt);
       w.u8(enumByte(WIRE_BYTES.policy, entry.crossChannelPolicy));
       w.u8(enumByte(WIRE_BYTES.visibility, entry.resultsVisibility));
+      w.u8(enumByte(WIRE_BYTES.records, entry.castVoteRecords));
+      if (entry.minBallotsPerRelease < 1) throw new Error("k is at least 1");
+      w.u32(entry.minBallotsPerRelease);
       break;
     case "roll-imported":
       w.time(entry.at);
@@ -477,6 +541,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       for (const d of districts) {
         w.text(d.districtId);
         w.u32(d.records);
+        w.u32(d.withheld);
       }
       break;
     }
@@ -584,6 +649,35 @@ class Reader {
   }
 }
 
+function minRelease(r: Reader): number {
+  const at = r.offset;
+  const k = r.u32("minBallotsPerRelease");
+  if (k === 0) throw new DecodeError(`minBallotsPerRelease at offset ${at} is 0; k is at least 1`);
+  return k;
+}
+
+function readMarks(r: Reader, what: string): { optionId: string; writeIn: boolean }[] {
+  const markAt = r.offset;
+  const marksCount = r.u8(`${what} mark count`);
+  if (marksCount > MAX_MARKS)
+    throw new DecodeError(`mark count at offset ${markAt} is ${marksCount}, more than ${MAX_MARKS}`);
+  const marks: { optionId: string; writeIn: boolean }[] = [];
+  for (let m = 0; m < marksCount; m++) {
+    const optionAt = r.offset;
+    const optionId = r.text(`${what} mark ${m}`);
+    const previous = marks[marks.length - 1];
+    if (previous && compareUtf8(previous.optionId, optionId) >= 0) {
+      throw new DecodeError(`mark at offset ${optionAt} is out of order or repeated (option ids must increase)`);
+    }
+    const flagsAt = r.offset;
+    const flags = r.u8("mark flags");
+    if ((flags & ~0x01) !== 0)
+      throw new DecodeError(`mark flags at offset ${flagsAt} are 0x${flags.toString(16)}; only 0x01 is defined`);
+    marks.push({ optionId, writeIn: flags === 0x01 });
+  }
+  return marks;
+}
+
 const TYPE_BY_TAG = new Map<number, EntryTypeName>(
   (Object.keys(ENTRY_TYPES) as EntryTypeName[]).map((name) => [ENTRY_TYPES[name].tag, name]),
 );
@@ -602,10 +696,17 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
     case "retraction": {
       const reason = r.enumeration(WIRE_BYTES.reason, "reason");
       const districtId = r.text("district");
-      const retractedAt = r.time("retractedAt", true);
-      const trackingCode = r.token("tracking code");
-      return { type, reason, districtId, retractedAt, trackingCode };
+      const blindedCode = r.digest("blinded code");
+      return { type, reason, districtId, blindedCode };
     }
+    case "contest-vote-record": {
+      const districtId = r.text("district");
+      const ballotStyleId = r.text("ballot style");
+      const contestId = r.text("contest");
+      return { type, districtId, ballotStyleId, contestId, marks: readMarks(r, "contest") };
+    }
+    case "retraction-key":
+      return { type, at: r.time("at"), key: r.digest("key") };
     case "cast-vote-record": {
       const districtId = r.text("district");
       const ballotStyleId = r.text("ballot style");
@@ -616,25 +717,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       const contests: LogEntryOf<"cast-vote-record">["contests"] = [];
       for (let c = 0; c < count; c++) {
         const contestId = r.text(`contest ${c}`);
-        const markAt = r.offset;
-        const marksCount = r.u8(`contest ${c} mark count`);
-        if (marksCount > MAX_MARKS)
-          throw new DecodeError(`mark count at offset ${markAt} is ${marksCount}, more than ${MAX_MARKS}`);
-        const marks: { optionId: string; writeIn: boolean }[] = [];
-        for (let m = 0; m < marksCount; m++) {
-          const optionAt = r.offset;
-          const optionId = r.text(`contest ${c} mark ${m}`);
-          const previous = marks[marks.length - 1];
-          if (previous && compareUtf8(previous.optionId, optionId) >= 0) {
-            throw new DecodeError(`mark at offset ${optionAt} is out of order or repeated (option ids must increase)`);
-          }
-          const flagsAt = r.offset;
-          const flags = r.u8("mark flags");
-          if ((flags & ~0x01) !== 0)
-            throw new DecodeError(`mark flags at offset ${flagsAt} are 0x${flags.toString(16)}; only 0x01 is defined`);
-          marks.push({ optionId, writeIn: flags === 0x01 });
-        }
-        contests.push({ contestId, marks });
+        contests.push({ contestId, marks: readMarks(r, `contest ${c}`) });
       }
       return { type, districtId, ballotStyleId, contests };
     }
@@ -688,6 +771,8 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         closesAt: r.time("closesAt"),
         crossChannelPolicy: r.enumeration(WIRE_BYTES.policy, "cross-channel policy"),
         resultsVisibility: r.enumeration(WIRE_BYTES.visibility, "results visibility"),
+        castVoteRecords: r.enumeration(WIRE_BYTES.records, "cast vote records"),
+        minBallotsPerRelease: minRelease(r),
       };
     case "roll-imported":
       return {
@@ -723,7 +808,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       const round = r.u16("round");
       if (round === 0) throw new DecodeError(`round at offset ${roundAt} is 0; rounds start at 1`);
       const count = r.u16("district count");
-      const districts: { districtId: string; records: number }[] = [];
+      const districts: { districtId: string; records: number; withheld: number }[] = [];
       for (let d = 0; d < count; d++) {
         const districtAt = r.offset;
         const districtId = r.text(`district ${d}`);
@@ -731,7 +816,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         if (previous && compareUtf8(previous.districtId, districtId) >= 0) {
           throw new DecodeError(`district at offset ${districtAt} is out of order or repeated`);
         }
-        districts.push({ districtId, records: r.u32("records") });
+        districts.push({ districtId, records: r.u32("records"), withheld: r.u32("withheld") });
       }
       return { type, at, round, districts };
     }
@@ -821,4 +906,41 @@ export function checkInEntry(checkIn: {
   readonly checkedInAt: string;
 }): LogEntryOf<"check-in"> {
   return { type: "check-in", stationId: checkIn.stationId, districtId: checkIn.districtId, at: checkIn.checkedInAt };
+}
+
+/**
+ * The record entries of a counted ballot as published under `mode`: one whole-ballot record, or
+ * one record per contest (the caller shuffles them; nothing here ties them to each other).
+ */
+export function recordEntriesOf(
+  record: LogEntryOf<"cast-vote-record">,
+  mode: CastVoteRecordsMode,
+): (LogEntryOf<"cast-vote-record"> | LogEntryOf<"contest-vote-record">)[] {
+  if (mode === "whole-ballot") return [record];
+  return record.contests.map((contest) => ({
+    type: "contest-vote-record",
+    districtId: record.districtId,
+    ballotStyleId: record.ballotStyleId,
+    contestId: contest.contestId,
+    marks: contest.marks,
+  }));
+}
+
+const RETRACTION_BLIND_DOMAIN = "mixed-election/retraction-blind/v1";
+
+/** The HMAC key of an election's retraction blinding, from its 32 raw bytes (hex, as logged). */
+export async function retractionBlindingKey(hexKey: string): Promise<CryptoKey> {
+  const raw = hexDecode(hexKey);
+  if (raw?.length !== 32) throw new Error("a retraction key is 32 bytes in hex");
+  return crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+/**
+ * A retraction's blinded code: HMAC-SHA-256(k_e, domain 0x0A trackingCode), in hex. k_e is the
+ * election's own, so the election needs no place in the message. Without k_e nobody can tell
+ * which tracking code it blinds; with it anyone can.
+ */
+export async function retractionBlind(key: CryptoKey, trackingCode: string): Promise<string> {
+  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${RETRACTION_BLIND_DOMAIN}\n${trackingCode}`));
+  return hexEncode(new Uint8Array(mac));
 }

@@ -5,22 +5,37 @@
  *
  * Rules checked (each broken rule is a problem naming the entry index):
  * - a ballot commitment appears once;
- * - a retraction names the tracking code of an earlier ballot entry of the same district, once;
- * - cast vote records appear only after `polls-closed` (the secrecy policy: see AUDIT-LOG.md);
+ * - once the `retraction-key` entry is logged (after the polls closed; only one may be), every
+ *   retraction's blinded code is the blinding of exactly one earlier ballot entry's tracking code,
+ *   of the same district, and no ballot is retracted twice; retractions logged after the polls
+ *   closed with no key published are a problem too (checkRetractions);
+ * - cast vote records appear only after `polls-closed` (the secrecy policy: see AUDIT-LOG.md), of
+ *   the kind the last definition says (whole-ballot or per-contest);
  * - records come in rounds: each `cast-vote-records-published` entry closes a round, its round
- *   number is the next one, and its per-district counts are exactly the records since the
+ *   number is the next one, and its per-district counts are exactly the record entries since the
  *   previous round's entry; records after the last round's entry mean an unfinished round;
- * - per district, cast vote records = ballot entries - retraction entries (every counted ballot
- *   has exactly one record, and no retracted one has any), once publication is complete.
+ * - per district, counted ballots = ballot entries - retraction entries - records the last round
+ *   says are withheld (every counted ballot has exactly one record, and no retracted one has any),
+ *   once publication is complete; under per-contest records, per district and ballot style every
+ *   contest has as many records, and those numbers add up to the counted ballots.
  *
  * The recount adds each record's marks the way the tally does (lib/tally/totals.ts): a marked
  * named option +1 to it, a marked write-in option +1 to the contest's write-ins, a contest with
- * no mark +1 to its blanks; one ballot per record to its district.
+ * no mark +1 to its blanks; one ballot per whole-ballot record to its district, or per district
+ * and style as many ballots as each contest of that style has records.
  */
 import { z } from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
 import { addContest, contestList, sumTotals, type ContestCounter, type ElectionTotals } from "../tally/totals.ts";
-import { ENTRY_TYPES, type EntryTypeName, type LogEntry, type LogEntryOf } from "./entries.ts";
+import {
+  ENTRY_TYPES,
+  retractionBlind,
+  retractionBlindingKey,
+  type CastVoteRecordsMode,
+  type EntryTypeName,
+  type LogEntry,
+  type LogEntryOf,
+} from "./entries.ts";
 import { assertNever } from "../result.ts";
 
 export interface AuditFindings {
@@ -38,6 +53,19 @@ export interface AuditFindings {
 interface DistrictTally {
   ballots: number;
   readonly contests: Map<string, ContestCounter>;
+  /** Per-contest records: ballot style -> contest -> records. */
+  readonly styles: Map<string, Map<string, number>>;
+}
+
+interface LoggedBallot {
+  readonly index: number;
+  readonly trackingCode: string;
+  readonly districtId: string;
+}
+
+interface LoggedRetraction {
+  readonly index: number;
+  readonly entry: LogEntryOf<"retraction">;
 }
 
 /** Feed every entry in order with add(), then finish(). */
@@ -48,9 +76,18 @@ export class LogAuditor {
   >;
   private readonly problems: string[] = [];
   private readonly commitments = new Set<string>();
-  /** Tracking code -> district, for the ballots logged so far. */
-  private readonly ballotsByCode = new Map<string, string>();
+  /** Every ballot entry so far, in log order (retractions are matched to them once the key is out). */
+  private readonly ballots: LoggedBallot[] = [];
+  /** Retractions not yet matched (all of them until the retraction key is logged). */
+  private readonly unmatched: LoggedRetraction[] = [];
+  /** Once the retraction key is logged: blinded code -> ballot. */
+  private blinded: Map<string, LoggedBallot> | undefined;
+  private blindingKey: CryptoKey | undefined;
   private readonly retracted = new Set<string>();
+  /** The last definition's record kind (per-contest when no definition was logged). */
+  private recordsMode: CastVoteRecordsMode = "per-contest";
+  /** Records the last round said it withheld, per district. */
+  private withheld = new Map<string, number>();
   private readonly ballotsPerDistrict = new Map<string, number>();
   private readonly retractionsPerDistrict = new Map<string, number>();
   private readonly recordsPerDistrict = new Map<string, number>();
@@ -74,27 +111,26 @@ export class LogAuditor {
         if (this.commitments.has(entry.commitment))
           this.problem(index, `ballot commitment ${entry.commitment} is logged twice`);
         this.commitments.add(entry.commitment);
-        this.ballotsByCode.set(await trackingCodeOf(entry.commitment), entry.districtId);
+        const ballot = { index, trackingCode: await trackingCodeOf(entry.commitment), districtId: entry.districtId };
+        this.ballots.push(ballot);
+        if (this.blinded && this.blindingKey)
+          this.blinded.set(await retractionBlind(this.blindingKey, ballot.trackingCode), ballot);
         increment(this.ballotsPerDistrict, entry.districtId);
         break;
       }
-      case "retraction": {
-        const district = this.ballotsByCode.get(entry.trackingCode);
-        if (district === undefined)
-          this.problem(index, `retraction of ${entry.trackingCode} names no earlier ballot entry`);
-        else if (district !== entry.districtId)
-          this.problem(
-            index,
-            `retraction of ${entry.trackingCode} is for district ${entry.districtId}, its ballot is in ${district}`,
-          );
-        if (this.retracted.has(entry.trackingCode))
-          this.problem(index, `ballot ${entry.trackingCode} is retracted twice`);
-        this.retracted.add(entry.trackingCode);
+      case "retraction":
         increment(this.retractionsPerDistrict, entry.districtId);
+        if (this.blinded) this.matchRetraction({ index, entry });
+        else this.unmatched.push({ index, entry });
         break;
-      }
+      case "retraction-key":
+        await this.retractionKey(index, entry);
+        break;
       case "cast-vote-record":
+      case "contest-vote-record":
         if (!this.pollsClosed) this.problem(index, "a cast vote record is published before the polls closed");
+        if ((entry.type === "cast-vote-record") !== (this.recordsMode === "whole-ballot"))
+          this.problem(index, `a ${entry.type} entry, but the definition says ${this.recordsMode} records`);
         increment(this.roundRecords, entry.districtId);
         increment(this.recordsPerDistrict, entry.districtId);
         this.count(entry);
@@ -114,15 +150,18 @@ export class LogAuditor {
             );
         }
         this.roundRecords = new Map();
+        this.withheld = new Map(entry.districts.map((d) => [d.districtId, d.withheld]));
         break;
       }
       case "polls-closed":
         this.pollsClosed = true;
         break;
+      case "definition-loaded":
+        this.recordsMode = entry.castVoteRecords;
+        break;
       case "check-in":
       case "station-results":
       case "paper-cancellation":
-      case "definition-loaded":
       case "roll-imported":
       case "polls-opened":
       case "official-key-added":
@@ -134,14 +173,63 @@ export class LogAuditor {
     }
   }
 
-  private count(record: LogEntryOf<"cast-vote-record">): void {
+  /**
+   * The retraction key, once: from here on every retraction so far, and every later one, must be
+   * the blinding of exactly one earlier ballot's tracking code.
+   */
+  private async retractionKey(index: number, entry: LogEntryOf<"retraction-key">): Promise<void> {
+    if (this.blinded) {
+      this.problem(index, "a second retraction-key entry (the key is published once)");
+      return;
+    }
+    if (!this.pollsClosed) this.problem(index, "the retraction key is published before the polls closed");
+    this.blindingKey = await retractionBlindingKey(entry.key);
+    this.blinded = new Map();
+    for (const ballot of this.ballots)
+      this.blinded.set(await retractionBlind(this.blindingKey, ballot.trackingCode), ballot);
+    for (const retraction of this.unmatched.splice(0)) this.matchRetraction(retraction);
+  }
+
+  /**
+   * Retractions left unmatched once the polls closed: the key that would show which ballots they
+   * retract was never published (during voting they are unmatched by design).
+   */
+  private checkRetractions(): void {
+    if (!this.pollsClosed || this.blinded || this.unmatched.length === 0) return;
+    this.problems.push(
+      `${this.unmatched.length} retraction(s) cannot be checked: the polls closed and no retraction-key entry is logged`,
+    );
+  }
+
+  private matchRetraction({ index, entry }: LoggedRetraction): void {
+    const ballot = this.blinded?.get(entry.blindedCode);
+    if (!ballot || ballot.index >= index) {
+      this.problem(index, `retraction ${entry.blindedCode.slice(0, 16)}... names no earlier ballot entry`);
+      return;
+    }
+    if (ballot.districtId !== entry.districtId)
+      this.problem(
+        index,
+        `retraction of ${ballot.trackingCode} is for district ${entry.districtId}, its ballot is in ${ballot.districtId}`,
+      );
+    if (this.retracted.has(ballot.trackingCode))
+      this.problem(index, `ballot ${ballot.trackingCode} is retracted twice`);
+    this.retracted.add(ballot.trackingCode);
+  }
+
+  private count(record: LogEntryOf<"cast-vote-record"> | LogEntryOf<"contest-vote-record">): void {
     let district = this.tallies.get(record.districtId);
     if (!district) {
-      district = { ballots: 0, contests: new Map() };
+      district = { ballots: 0, contests: new Map(), styles: new Map() };
       this.tallies.set(record.districtId, district);
     }
-    district.ballots += 1;
-    for (const contest of record.contests) {
+    if (record.type === "contest-vote-record") {
+      const style = district.styles.get(record.ballotStyleId) ?? new Map<string, number>();
+      district.styles.set(record.ballotStyleId, style);
+      increment(style, record.contestId);
+    } else district.ballots += 1;
+    const contests = record.type === "cast-vote-record" ? record.contests : [record];
+    for (const contest of contests) {
       const named = contest.marks.filter((m) => !m.writeIn);
       addContest(district.contests, {
         contestId: contest.contestId,
@@ -159,14 +247,33 @@ export class LogAuditor {
       this.problems.push(
         `${unfinished} cast vote record(s) after the last round's closing entry: a publication round is unfinished`,
       );
+    this.checkRetractions();
+    // Per-contest records: per district and style every contest has the same number of records,
+    // which is that style's number of counted ballots.
+    for (const [districtId, tally] of this.tallies) {
+      for (const [style, contests] of tally.styles) {
+        const counts = [...contests.values()];
+        const ballots = Math.max(...counts);
+        if (counts.some((n) => n !== ballots))
+          this.problems.push(
+            `district ${districtId}, ballot style ${style}: its contests have different numbers of records (${[...contests].map(([c, n]) => `${c} ${n}`).join(", ")})`,
+          );
+        tally.ballots += ballots;
+      }
+    }
     if (published && unfinished === 0) {
-      for (const district of new Set([...this.ballotsPerDistrict.keys(), ...this.recordsPerDistrict.keys()])) {
+      for (const district of new Set([
+        ...this.ballotsPerDistrict.keys(),
+        ...this.recordsPerDistrict.keys(),
+        ...this.withheld.keys(),
+      ])) {
         const ballots = this.ballotsPerDistrict.get(district) ?? 0;
         const retractions = this.retractionsPerDistrict.get(district) ?? 0;
-        const records = this.recordsPerDistrict.get(district) ?? 0;
-        if (records !== ballots - retractions) {
+        const withheld = this.withheld.get(district) ?? 0;
+        const counted = this.tallies.get(district)?.ballots ?? 0;
+        if (counted !== ballots - retractions - withheld) {
           this.problems.push(
-            `district ${district}: ${records} cast vote records, but ${ballots} ballots - ${retractions} retractions = ${ballots - retractions}`,
+            `district ${district}: cast vote records of ${counted} ballots, but ${ballots} ballots - ${retractions} retractions - ${withheld} withheld = ${ballots - retractions - withheld}`,
           );
         }
       }

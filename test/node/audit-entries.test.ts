@@ -8,6 +8,9 @@ import {
   ballotEntry,
   castVoteRecordEntry,
   decodeEntry,
+  recordEntriesOf,
+  retractionBlind,
+  retractionBlindingKey,
   encodeEntry,
   ENTRY_TYPES,
   LogEntry,
@@ -41,20 +44,70 @@ const BALLOT_BYTES = fromHex(
   "002b 41414543417751464267634943516f4c4441304f4478415245684d554652595847426b6147787764486838", // the commitment, 43 base64url characters
 );
 
+/** The retraction key of these vectors, and the blinding of "7K3M-Q9TX-2D4F-H8JA" under it. */
+const RETRACTION_KEY = "42".repeat(32);
+const BLINDED = "7ae8a4cf13131fdb6ad51531af58729a10e2a5f6cb9cf5c1b63e455779471e10";
+
 const RETRACTION: LogEntryOf<"retraction"> = {
   type: "retraction",
   reason: "cancelled-by-paper",
   districtId: "north",
-  retractedAt: "2026-03-01T10:15:00.000Z",
-  trackingCode: "7K3M-Q9TX-2D4F-H8JA",
+  blindedCode: BLINDED,
 };
 
 const RETRACTION_BYTES = fromHex(
   "01 02",
   "02", // cancelled-by-paper
   "0005 6e6f727468",
-  "69a411a4",
-  "0013 374b334d2d513954582d324434462d48384a41", // "7K3M-Q9TX-2D4F-H8JA"
+  BLINDED, // HMAC-SHA-256(key, "mixed-election/retraction-blind/v1\n7K3M-Q9TX-2D4F-H8JA"): no tracking code, no time
+);
+
+const RETRACTION_KEY_ENTRY: LogEntryOf<"retraction-key"> = {
+  type: "retraction-key",
+  at: "2026-12-31T23:59:59.000Z",
+  key: RETRACTION_KEY,
+};
+
+const RETRACTION_KEY_BYTES = fromHex("01 18", "6b36ec7f", RETRACTION_KEY);
+
+const CONTEST_RECORD: LogEntryOf<"contest-vote-record"> = {
+  type: "contest-vote-record",
+  districtId: "north",
+  ballotStyleId: "style-n",
+  contestId: "c1",
+  marks: [
+    { optionId: "opt-a", writeIn: false },
+    { optionId: "opt-w", writeIn: true },
+  ],
+};
+
+const CONTEST_RECORD_BYTES = fromHex(
+  "01 19",
+  "0005 6e6f727468", // district
+  "0007 7374796c652d6e", // ballot style
+  "0002 6331", // contest "c1"
+  "02", // two marks
+  "0005 6f70742d61 00",
+  "0005 6f70742d77 01",
+);
+
+const ROUND: LogEntryOf<"cast-vote-records-published"> = {
+  type: "cast-vote-records-published",
+  at: "2026-12-31T23:59:59.000Z",
+  round: 2,
+  districts: [
+    { districtId: "east", records: 30, withheld: 0 },
+    { districtId: "north", records: 0, withheld: 3 },
+  ],
+};
+
+const ROUND_BYTES = fromHex(
+  "01 17",
+  "6b36ec7f",
+  "0002", // round 2
+  "0002", // two districts
+  "0004 65617374 0000001e 00000000", // east: 30 records, none withheld
+  "0005 6e6f727468 00000000 00000003", // north: none published, 3 withheld (fewer than k)
 );
 
 const CVR: LogEntryOf<"cast-vote-record"> = {
@@ -97,6 +150,8 @@ const DEFINITION: LogEntryOf<"definition-loaded"> = {
   closesAt: "2026-12-31T23:59:59.000Z",
   crossChannelPolicy: "paper-supersedes",
   resultsVisibility: "after-close",
+  castVoteRecords: "per-contest",
+  minBallotsPerRelease: 25,
 };
 
 const DEFINITION_BYTES = fromHex(
@@ -108,6 +163,8 @@ const DEFINITION_BYTES = fromHex(
   "6b36ec7f", // closes
   "02", // paper-supersedes
   "02", // after-close
+  "02", // per-contest records
+  "00000019", // k = 25
 );
 
 const ALL: LogEntry[] = [
@@ -115,6 +172,8 @@ const ALL: LogEntry[] = [
   { ...BALLOT, channel: "paper", stationId: "station-7" },
   RETRACTION,
   CVR,
+  CONTEST_RECORD,
+  RETRACTION_KEY_ENTRY,
   { type: "check-in", stationId: "station-7", districtId: "north", at: "2026-03-01T10:15:00.000Z" },
   {
     type: "station-results",
@@ -169,15 +228,7 @@ const ALL: LogEntry[] = [
   },
   { type: "official-key-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "aud-1", kid: "aud-1-k1" },
   { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "aud-1" },
-  {
-    type: "cast-vote-records-published",
-    at: "2026-12-31T23:59:59.000Z",
-    round: 1,
-    districts: [
-      { districtId: "east", records: 3 },
-      { districtId: "north", records: 5 },
-    ],
-  },
+  ROUND,
 ];
 
 describe("golden vectors", () => {
@@ -187,9 +238,48 @@ describe("golden vectors", () => {
     ["cast vote record", CVR, CVR_BYTES],
     ["polls opened", { type: "polls-opened", at: "2026-01-01T00:00:00.000Z" } satisfies LogEntry, POLLS_OPENED_BYTES],
     ["definition loaded", DEFINITION, DEFINITION_BYTES],
+    ["retraction key", RETRACTION_KEY_ENTRY, RETRACTION_KEY_BYTES],
+    ["contest vote record", CONTEST_RECORD, CONTEST_RECORD_BYTES],
+    ["records round", ROUND, ROUND_BYTES],
   ] as const)("%s encodes to its golden bytes and decodes back", (_name, entry, bytes) => {
     expect(hex(encodeEntry(entry))).toBe(hex(bytes));
     expect(decodeEntry(bytes)).toEqual({ ok: true, value: entry });
+  });
+
+  it.each([
+    ["retraction", RETRACTION, RETRACTION_BYTES],
+    ["retraction key", RETRACTION_KEY_ENTRY, RETRACTION_KEY_BYTES],
+    ["contest vote record", CONTEST_RECORD, CONTEST_RECORD_BYTES],
+    ["records round", ROUND, ROUND_BYTES],
+    ["definition loaded", DEFINITION, DEFINITION_BYTES],
+  ] as const)("a flipped byte anywhere in the %s vector is caught", (_name, entry, bytes) => {
+    for (let i = 0; i < bytes.length; i++) {
+      const flipped = bytes.slice();
+      flipped[i] = (flipped[i] ?? 0) ^ 0x01;
+      const decoded = decodeEntry(flipped);
+      // Either refused, or a different entry (so its leaf hash differs from the golden one).
+      if (decoded.ok) expect(decoded.value).not.toEqual(entry);
+    }
+  });
+
+  it("the blinded code is HMAC-SHA-256 under the retraction key, and names no tracking code", async () => {
+    const key = await retractionBlindingKey(RETRACTION_KEY);
+    expect(await retractionBlind(key, "7K3M-Q9TX-2D4F-H8JA")).toBe(BLINDED);
+    expect(await retractionBlind(key, "7K3M-Q9TX-2D4F-H8JB")).not.toBe(BLINDED);
+    const other = await retractionBlindingKey("43".repeat(32));
+    expect(await retractionBlind(other, "7K3M-Q9TX-2D4F-H8JA")).not.toBe(BLINDED);
+    expect(new TextDecoder().decode(RETRACTION_BYTES)).not.toContain("7K3M");
+  });
+});
+
+describe("per-contest records (M5)", () => {
+  it("split a ballot into one record per contest, with no field two of them share but district and style", () => {
+    const split = recordEntriesOf(CVR, "per-contest");
+    expect(split).toEqual([
+      CONTEST_RECORD,
+      { type: "contest-vote-record", districtId: "north", ballotStyleId: "style-n", contestId: "c2", marks: [] },
+    ]);
+    expect(recordEntriesOf(CVR, "whole-ballot")).toEqual([CVR]);
   });
 });
 
@@ -256,11 +346,13 @@ describe("strict decoding", () => {
       fromHex("01 03 0005 6e6f727468 0007 7374796c652d6e 0000"),
       /contest count at offset 18 is 0/,
     ],
+    ["a short blinded code", fromHex("01 02 02 0005 6e6f727468", "ab".repeat(31)), /blinded code needs 32 byte/],
     [
-      "a malformed tracking code",
-      fromHex("01 02 02 0005 6e6f727468 69a411a4 0003 41 2e 43"),
-      /tracking code at offset 14 is not 1-128 letters/,
+      "an unknown records kind",
+      fromHex(hex(DEFINITION_BYTES).slice(0, -10), "03 00000019"),
+      /cast vote records at offset/,
     ],
+    ["k = 0", fromHex(hex(DEFINITION_BYTES).slice(0, -8), "00000000"), /minBallotsPerRelease at offset \d+ is 0/],
   ])("refuses %s", (_name, bytes, message) => {
     const decoded = decodeEntry(bytes);
     expect(decoded.ok).toBe(false);

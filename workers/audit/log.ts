@@ -16,8 +16,10 @@ import { electionIds } from "../../db/stores/elections.ts";
 import { loggableEntry, type LogEntry, type LogEntryOf } from "../../lib/audit/entries.ts";
 import { base64urlDecode, hexEncode } from "../../lib/bytes.ts";
 import { err, ok, type Result } from "../../lib/result.ts";
-import { logSequencerFor } from "../../durable-objects/addresses.ts";
-import type { AppendOutcome, LogRefusal } from "../../durable-objects/log-sequencer.ts";
+import { logSequencerFor, PAPER_BOX_BUCKETS } from "../../durable-objects/addresses.ts";
+import { configOf } from "../../durable-objects/config.ts";
+import type { AppendOutcome, DrainEvidence, LogRefusal } from "../../durable-objects/log-sequencer.ts";
+import { countDeadLetters } from "../../db/stores/dead-letters.ts";
 import type { BallotMessage } from "../../lib/ballot/messages.ts";
 import { emitEvent } from "../../lib/events.ts";
 
@@ -80,6 +82,34 @@ export async function logEventEverywhere(
     if (!result.ok) return result;
   }
   return ok(undefined);
+}
+
+/**
+ * Whether everything the channels accepted for an election has reached its log, as evidence for
+ * the sequencer's publication check (M4). Paper boxes are PAPER_BOX_BUCKETS objects per election;
+ * ledgers are LEDGER_BUCKETS objects when that is set, and then every outbox is asked what it ever
+ * enqueued and what is unsent. With one ledger per voter the ledgers cannot be enumerated: the
+ * evidence is then only the election's dead letters, and the sequencer adds time (the grace after
+ * the close, and a grace with no new ballot).
+ */
+export async function drainEvidence(env: Env, electionId: string): Promise<DrainEvidence> {
+  const buckets = configOf(env).LEDGER_BUCKETS;
+  if (buckets === 0) return { kind: "unenumerable", deadLetters: await countDeadLetters(env.DB, electionId) };
+  const objects = [
+    ...Array.from({ length: buckets }, (_, i) =>
+      env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(`${electionId}/bucket/${i}`)).outboxCounts(electionId),
+    ),
+    ...Array.from({ length: PAPER_BOX_BUCKETS }, (_, i) =>
+      env.PAPER_BALLOT_BOX.get(env.PAPER_BALLOT_BOX.idFromName(`${electionId}/box/${i}`)).outboxCounts(electionId),
+    ),
+  ];
+  const counts = await Promise.all(objects);
+  return {
+    kind: "counted",
+    ballots: counts.reduce((n, c) => n + c.enqueued.ballot, 0),
+    retractions: counts.reduce((n, c) => n + c.enqueued.retraction, 0),
+    pending: counts.reduce((n, c) => n + c.pending, 0),
+  };
 }
 
 /** RFC 7638 SHA-256 thumbprint of a public JWK, in hex (the entry's digest form). */

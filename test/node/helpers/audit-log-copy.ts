@@ -9,6 +9,10 @@ import {
   castVoteRecordEntry,
   ballotEntry,
   encodeEntry,
+  recordEntriesOf,
+  retractionBlind,
+  retractionBlindingKey,
+  type CastVoteRecordsMode,
   type LogEntry,
   type LogEntryOf,
 } from "../../../lib/audit/entries.ts";
@@ -96,6 +100,9 @@ const CONTESTS = {
   },
 } as const;
 
+/** The sample election's retraction key (a sequencer draws its own at random). */
+export const SAMPLE_RETRACTION_KEY = "42".repeat(32);
+
 export interface SampleElection {
   readonly entries: LogEntry[];
   /** What GET /v1/elections/{id}/results would say after close, computed here independently. */
@@ -110,7 +117,8 @@ export interface SampleElection {
  * retractions and two more ballots), then the polls close and the counted ballots' records are
  * published in random order with their round's closing entry.
  */
-export async function sampleElection(n: number): Promise<SampleElection> {
+export async function sampleElection(n: number, mode: CastVoteRecordsMode = "whole-ballot"): Promise<SampleElection> {
+  const blindingKey = await retractionBlindingKey(SAMPLE_RETRACTION_KEY);
   const entries: LogEntry[] = [
     {
       type: "definition-loaded",
@@ -121,6 +129,8 @@ export async function sampleElection(n: number): Promise<SampleElection> {
       closesAt: "2026-03-01T20:00:00.000Z",
       crossChannelPolicy: "paper-supersedes",
       resultsVisibility: "after-close",
+      castVoteRecords: mode,
+      minBallotsPerRelease: 25,
     },
     { type: "polls-opened", at: "2026-03-01T09:00:00.000Z" },
   ];
@@ -162,8 +172,7 @@ export async function sampleElection(n: number): Promise<SampleElection> {
       type: "retraction",
       reason: "superseded-by-online",
       districtId: previous.districtId,
-      retractedAt: "2026-03-01T19:00:00.000Z",
-      trackingCode: previous.trackingCode,
+      blindedCode: await retractionBlind(blindingKey, previous.trackingCode),
     });
     retracted.add(previous.trackingCode);
     const again = await makeBallot(n + k);
@@ -178,22 +187,24 @@ export async function sampleElection(n: number): Promise<SampleElection> {
   }
   entries.push({ type: "check-in", stationId: "station-1", districtId: "north", at: "2026-03-01T12:00:00.000Z" });
   entries.push({ type: "polls-closed", at: "2026-03-01T20:00:00.000Z" });
+  entries.push({ type: "retraction-key", at: "2026-03-01T20:00:00.000Z", key: SAMPLE_RETRACTION_KEY });
 
   const counted = ballots.filter((b) => !retracted.has(b.trackingCode));
   const records = counted.map(castVoteRecordEntry);
   // A fixed shuffle (the order is the sequencer's random one; any order must recount the same).
   const shuffled = records
+    .flatMap((r) => recordEntriesOf(r, mode))
     .map((r, i) => ({ r, k: (i * 7919) % 104729 }))
     .sort((a, b) => a.k - b.k)
     .map((x) => x.r);
   entries.push(...shuffled);
   const perDistrict = new Map<string, number>();
-  for (const r of records) perDistrict.set(r.districtId, (perDistrict.get(r.districtId) ?? 0) + 1);
+  for (const r of shuffled) perDistrict.set(r.districtId, (perDistrict.get(r.districtId) ?? 0) + 1);
   entries.push({
     type: "cast-vote-records-published",
     at: "2026-03-01T20:10:00.000Z",
     round: 1,
-    districts: [...perDistrict].map(([districtId, count]) => ({ districtId, records: count })),
+    districts: [...perDistrict].map(([districtId, count]) => ({ districtId, records: count, withheld: 0 })),
   });
 
   return { entries, results: resultsFor(records), ballots, counted: counted.map((b) => b.trackingCode) };

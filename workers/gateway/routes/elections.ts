@@ -230,6 +230,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         closesAt: new Date(election.settings.polls.closesAt).toISOString(),
         crossChannelPolicy: election.settings.crossChannelPolicy,
         resultsVisibility: election.settings.resultsVisibility,
+        castVoteRecords: election.settings.castVoteRecords,
+        minBallotsPerRelease: election.settings.minBallotsPerRelease,
       }),
     );
     const body = {

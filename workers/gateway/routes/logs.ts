@@ -21,6 +21,7 @@ import { parseTilePath } from "../../../lib/tlog/tiles.ts";
 import { logVerifierKey, originOf } from "../../../durable-objects/log-key.ts";
 import { logSequencerFor } from "../../../durable-objects/addresses.ts";
 import { inclusionProofBundle, publishedCheckpoint } from "../../audit/proofs.ts";
+import { drainEvidence } from "../../audit/log.ts";
 import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
@@ -138,9 +139,9 @@ const publishRoute = createRoute({
   method: "post",
   path: "/v1/admin/elections/{electionId}/log/cast-vote-records",
   tags: ["audit log"],
-  summary: "Publish the cast vote records now (after the polls closed and the queues drained)",
+  summary: "Publish the cast vote records now (after the polls closed and the channels drained)",
   description:
-    "Without this call the log publishes them by itself ten minutes after the polls close. Records are published in random order; each round ends with a cast-vote-records-published entry counting them per district.",
+    "Without this call the log publishes them by itself ten minutes after the polls close. Refused with records_not_drained (409) until every accepted ballot and retraction has reached the log: with ledger buckets, every ledger bucket and paper box reports no unsent message and as many ballots and retractions enqueued as the log received; with one ledger per voter (which cannot be enumerated), ten minutes after the close, no ballot for ten minutes and no dead letter of the election. Records are published in random order (per contest by default); each round ends with a cast-vote-records-published entry counting them per district, and a round after the first holds back districts with fewer than k (minBallotsPerRelease) records. `records`: the ballots whose records the round publishes.",
   security: [{ officialAccess: [] }],
   middleware: [requireOfficial("administrator")] as const,
   request: { params: ElectionIdParam },
@@ -210,6 +211,7 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
     const result = await logSequencerFor(c.env, electionId).publishCastVoteRecords(
       electionId,
       election.settings.polls.closesAt,
+      await drainEvidence(c.env, electionId),
     );
     if (!result.ok) fail(result.error);
     return c.json(result.value, 200);
