@@ -398,18 +398,14 @@ describe("publishing records before the channels drained (M4)", () => {
       polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
     });
     await env.DB.prepare(
-      `INSERT INTO dead_letters (body_sha256, body_json, parses, deliveries, first_seen, last_seen) VALUES (?, ?, 1, 1, ?, ?)`,
+      `INSERT INTO dead_letters (letter_id, election_id, kind, queue, attempts, body_jwe, parses, deliveries, first_seen, last_seen)
+       VALUES (?, ?, 'ballot', 'ballots-dlq', 10, NULL, 1, 1, ?, ?)`,
     )
-      .bind(
-        "cd".repeat(32),
-        JSON.stringify({ kind: "ballot", electionId }),
-        new Date().toISOString(),
-        new Date().toISOString(),
-      )
+      .bind("cd".repeat(32), electionId, new Date().toISOString(), new Date().toISOString())
       .run();
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 4_500 - Date.now())));
     expect(await publish(electionId)).toEqual({ status: 409, body: notDrained });
-    await env.DB.prepare(`DELETE FROM dead_letters WHERE body_sha256 = ?`).bind("cd".repeat(32)).run();
+    await env.DB.prepare(`DELETE FROM dead_letters WHERE letter_id = ?`).bind("cd".repeat(32)).run();
     expect(await publish(electionId)).toEqual({ status: 200, body: { round: 1, records: 0 } });
   }, 30_000);
 
