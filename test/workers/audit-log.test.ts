@@ -86,7 +86,8 @@ describe("receipts", () => {
       });
       const proofRes = await SELF.fetch(status.proofUrl);
       expect(proofRes.status).toBe(200);
-      expect(proofRes.headers.get("cache-control")).toBe("no-store");
+      // Public and the same for everyone: the edge keeps it a few seconds (security review M9).
+      expect(proofRes.headers.get("cache-control")).toBe("public, max-age=5");
       const text = await proofRes.text();
       const bundle = parseInclusionProof(text);
       if (!bundle.ok || !bundle.value.extraData) throw new Error("no proof bundle");

@@ -1,8 +1,9 @@
 /**
  * Edge basics shared by the voter routes: the client's address, rate limits through the Rate
- * Limiting binding, and the election's geofence on `request.cf.country`.
+ * Limiting binding, the edge cache for public reads, and the election's geofence on
+ * `request.cf.country`.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { respondError, type AppEnv } from "./http.ts";
 
@@ -25,6 +26,36 @@ export function rateLimited(
     await next();
     return undefined;
   };
+}
+
+/** Public reads per client address (results, receipts, proofs, QR images): one budget for all. */
+export const publicReadLimit = rateLimited(
+  (env) => env.PUBLIC_READ_LIMITER,
+  (c) => `public-read:${clientAddress(c)}`,
+);
+
+/**
+ * Answers a GET from the edge cache (the Workers Cache API) when it holds this path, and stores
+ * a 200 answer whose Cache-Control says `public` (for as long as its max-age says). The query
+ * string is not part of the key, so it cannot be used to get past the cache to D1, R2 or a
+ * Durable Object; routes behind this take no query parameters.
+ */
+export async function edgeCached(c: Context<AppEnv>, next: Next): Promise<Response | undefined> {
+  const url = new URL(c.req.url);
+  const key = new Request(`${url.origin}${url.pathname}`);
+  const cache = caches.default;
+  const hit = await cache.match(key);
+  if (hit) {
+    // A copy: a cached response's headers are immutable, and the app's middleware adds its own.
+    // Set on the context too, for callers that wrap this middleware rather than compose it.
+    c.res = new Response(hit.body, hit);
+    return c.res;
+  }
+  await next();
+  if (c.res.status === 200 && /^public\b/.test(c.res.headers.get("cache-control") ?? "")) {
+    await cache.put(key, c.res.clone());
+  }
+  return undefined;
 }
 
 export type GeofenceOutcome =

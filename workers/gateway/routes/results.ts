@@ -14,7 +14,6 @@
  * (security review M9).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Context, Next } from "hono";
 import type { CompiledElection } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
@@ -25,15 +24,10 @@ import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
 import type { ResultsSnapshot } from "../../../durable-objects/results-aggregator.ts";
-import { clientAddress, rateLimited } from "../edge.ts";
+import { edgeCached, publicReadLimit } from "../edge.ts";
 
 /** How long the edge keeps a public results answer: snapshots change at most once a second. */
 export const RESULTS_CACHE_SECONDS = 5;
-
-const publicReadLimit = rateLimited(
-  (env) => env.PUBLIC_READ_LIMITER,
-  (c) => `public-read:${clientAddress(c)}`,
-);
 
 const ElectionIdParam = z.object({
   electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
@@ -132,24 +126,6 @@ async function resultsFrom(
 ): Promise<ResultsView> {
   const [release, roll] = await Promise.all([read, countRoll(env.DB, election.id)]);
   return resultsView(election, release.totals, roll, now, { version: release.version, asOf: release.asOf, exact });
-}
-
-/**
- * Answers from the edge cache when it holds this path (the query string is not part of the key,
- * so it cannot be used to get past the cache), and stores a 200 answer that says it is public.
- */
-async function edgeCached(c: Context<AppEnv>, next: Next): Promise<Response | undefined> {
-  const url = new URL(c.req.url);
-  const key = new Request(`${url.origin}${url.pathname}`);
-  const cache = caches.default;
-  const hit = await cache.match(key);
-  // A copy: a cached response's headers are immutable, and the app's middleware adds its own.
-  if (hit) return new Response(hit.body, hit);
-  await next();
-  if (c.res.status === 200 && /^public\b/.test(c.res.headers.get("cache-control") ?? "")) {
-    await cache.put(key, c.res.clone());
-  }
-  return undefined;
 }
 
 export function resultsRoutes(): OpenAPIHono<AppEnv> {

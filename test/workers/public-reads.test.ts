@@ -1,0 +1,60 @@
+/**
+ * Public reads by tracking code (receipt, proof, QR images): rate limited per client address and
+ * answered from the edge cache for a few seconds (security review M9).
+ */
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+
+const CODE = "7K3M-Q9TX-2D4F-H8JA";
+
+async function receipt(base: string, ip: string, path = ""): Promise<Response> {
+  return SELF.fetch(`${base}/v1/receipts/${CODE}${path}`, { headers: { "cf-connecting-ip": ip } });
+}
+
+describe("public reads", () => {
+  it("serve a receipt from the edge cache within a few seconds: a change underneath does not show there", async () => {
+    await env.DB.prepare(
+      `INSERT INTO receipts (tracking_code, election_id, commitment, status, recorded_at) VALUES (?, ?, ?, ?, ?)`,
+    )
+      .bind(CODE, "public-reads", "commitment-one", "recorded", "2026-05-01T10:00:00.000Z")
+      .run();
+    const base = "https://cache-a.vote.example";
+    const first = await receipt(base, "10.62.0.1");
+    expect(first.status).toBe(200);
+    expect(first.headers.get("cache-control")).toBe("public, max-age=5");
+    expect(((await first.json()) as { commitment: string }).commitment).toBe("commitment-one");
+
+    await env.DB.prepare(`UPDATE receipts SET commitment = 'commitment-two' WHERE tracking_code = ?`).bind(CODE).run();
+    for (const query of ["", "?x=1"]) {
+      const again = await SELF.fetch(`${base}/v1/receipts/${CODE}${query}`, {
+        headers: { "cf-connecting-ip": "10.62.0.2" },
+      });
+      expect(((await again.json()) as { commitment: string }).commitment).toBe("commitment-one");
+    }
+    // Another URL is not in the cache: the change was there all along.
+    const fresh = await receipt("https://cache-b.vote.example", "10.62.0.3");
+    expect(((await fresh.json()) as { commitment: string }).commitment).toBe("commitment-two");
+    // An unknown code is not cached, and says so.
+    const unknown = await SELF.fetch(`${base}/v1/receipts/0000-0000-0000-0000`, {
+      headers: { "cf-connecting-ip": "10.62.0.4" },
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("turn one client address away with 429 once it is over its budget, and not another", async () => {
+    const base = "https://limit.vote.example";
+    const ip = "10.62.1.1";
+    let last: Response | undefined;
+    for (let i = 0; i < 650 && last?.status !== 429; i += 1) {
+      last = await receipt(base, ip, "/qr.svg");
+      await last.body?.cancel();
+    }
+    expect(last?.status).toBe(429);
+    // The budget is one for every public read of that address, results included.
+    expect(
+      (await SELF.fetch(`${base}/v1/elections/any-election/results`, { headers: { "cf-connecting-ip": ip } })).status,
+    ).toBe(429);
+    expect((await receipt(base, "10.62.1.2", "/qr.svg")).status).toBe(200);
+  });
+});
