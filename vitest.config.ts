@@ -36,6 +36,22 @@ export default defineConfig({
                 BOOTSTRAP_ADMIN_JWK: inject("adminPublicJwk"),
                 RECEIPT_SIGNING_JWK: inject("receiptPrivateJwk"),
                 LOG_SIGNING_JWK: inject("logPrivateJwk"),
+                // A receipt key from before a rotation (its private half: TEST_RETIRED_RECEIPT_PRIVATE_JWK).
+                RECEIPT_RETIRED_KEYS: JSON.stringify([
+                  {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    x: "vvhPBbKCjQvDwt0UuTKMZ4CCw-Vup-4g2LrfsGnfiiI",
+                    kid: "receipt-test-retired-1",
+                  },
+                ]),
+                TEST_RETIRED_RECEIPT_PRIVATE_JWK: JSON.stringify({
+                  kty: "OKP",
+                  crv: "Ed25519",
+                  x: "vvhPBbKCjQvDwt0UuTKMZ4CCw-Vup-4g2LrfsGnfiiI",
+                  d: "1MQ2axfLRP2COc63TtGmVmQDQIAnrI8JmhuS6dnbcuI",
+                  kid: "receipt-test-retired-1",
+                }),
                 // Test-only: lets the audit log's fault-injection test break its steps.
                 LOG_FAULT_INJECTION: "enabled",
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.

@@ -5,6 +5,7 @@ declare global {
     interface Env {
       TEST_EID_PRIVATE_JWK: string;
       TEST_ADMIN_PRIVATE_JWK: string;
+      TEST_RETIRED_RECEIPT_PRIVATE_JWK: string;
       TEST_MIGRATIONS: D1Migration[];
     }
   }
