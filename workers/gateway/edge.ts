@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { respondError, type AppEnv } from "./http.ts";
 
-export function clientAddress(c: Context<AppEnv>): string {
+export function clientAddress<E extends AppEnv>(c: Context<E>): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }
 

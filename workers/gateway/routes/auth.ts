@@ -124,7 +124,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(tokenRoute, async (c) => {
     const config = configOf(c.env);
-    const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion);
+    const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion, c.req.url);
     if (!verified.ok) fail(verified.error);
     const { token } = await issueOfficialAccess(
       config,
