@@ -267,7 +267,10 @@ describe("after the polls close", () => {
   });
 });
 
-it("the R2 layout holds nothing outside logs/ and staging/", async () => {
+it("the public bucket holds only logs/, and staging bundles are in their own bucket (L5)", async () => {
   const listed = await env.AUDIT_LOG.list({ prefix: "" });
-  for (const o of listed.objects) expect(o.key).toMatch(/^(logs|staging)\//);
+  expect(listed.objects.length).toBeGreaterThan(0);
+  for (const o of listed.objects) expect(o.key).toMatch(/^logs\//);
+  const staged = await env.AUDIT_STAGING.list({ prefix: "" });
+  for (const o of staged.objects) expect(o.key).toMatch(/^staging\//);
 });
