@@ -19,10 +19,17 @@ describe("public reads", () => {
       .bind(CODE, "public-reads", "commitment-one", "recorded", "2026-05-01T10:00:00.000Z")
       .run();
     const base = "https://cache-a.vote.example";
+    // Not yet in the log: its voter is waiting for the proof link, so it is not cached.
+    const waiting = await receipt(base, "10.62.0.1");
+    expect(waiting.status).toBe(200);
+    expect(waiting.headers.get("cache-control")).toBe("no-store");
+    await env.DB.prepare(`INSERT INTO log_receipts (tracking_code, election_id, leaf_index) VALUES (?, ?, ?)`)
+      .bind(CODE, "public-reads", 7)
+      .run();
     const first = await receipt(base, "10.62.0.1");
     expect(first.status).toBe(200);
     expect(first.headers.get("cache-control")).toBe("public, max-age=5");
-    expect(((await first.json()) as { commitment: string }).commitment).toBe("commitment-one");
+    expect(await first.json()).toMatchObject({ commitment: "commitment-one", log: { leafIndex: 7 } });
 
     await env.DB.prepare(`UPDATE receipts SET commitment = 'commitment-two' WHERE tracking_code = ?`).bind(CODE).run();
     for (const query of ["", "?x=1"]) {
@@ -56,5 +63,14 @@ describe("public reads", () => {
       (await SELF.fetch(`${base}/v1/elections/any-election/results`, { headers: { "cf-connecting-ip": ip } })).status,
     ).toBe(429);
     expect((await receipt(base, "10.62.1.2", "/qr.svg")).status).toBe(200);
+  });
+
+  it("do not count a development deployment's own machine (a local run is one client polling many receipts)", async () => {
+    expect(env.ENVIRONMENT).toBe("development");
+    for (const ip of ["127.0.0.1", "unknown"]) {
+      for (let i = 0; i < 601; i += 1) await env.PUBLIC_READ_LIMITER.limit({ key: `public-read:${ip}` });
+    }
+    expect((await receipt("https://local.vote.example", "127.0.0.1", "/qr.svg")).status).toBe(200);
+    expect((await SELF.fetch(`https://local.vote.example/v1/receipts/${CODE}/qr.png`)).status).toBe(200);
   });
 });

@@ -28,6 +28,16 @@ export const OPENAPI_PATH = "/openapi.json";
 
 /** A receipt, its inclusion proof, its QR images: GET /v1/receipts/{code}[/proof|/qr.svg|/qr.png]. */
 const PUBLIC_READ_PATH = /^\/v1\/receipts\/[^/]+(\/(proof|qr\.svg|qr\.png))?$/;
+/**
+ * Whether an answer will not change soon: a receipt not yet in a published checkpoint gets its
+ * `log` within seconds and its voter is waiting for it, so only a receipt that has it is cached.
+ */
+async function settled(path: string, res: Response): Promise<boolean> {
+  if (!/^\/v1\/receipts\/[^/]+$/.test(path)) return true;
+  const body: unknown = await res.clone().json();
+  return typeof body === "object" && body !== null && "log" in body;
+}
+
 /** How long the edge keeps a receipt or proof answer (QR images say their own, longer, time). */
 export const PUBLIC_READ_CACHE_SECONDS = 5;
 
@@ -75,7 +85,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
       await edgeCached(c, async () => {
         await next();
         const chosen = c.res.headers.get("cache-control");
-        if (c.res.status === 200 && (chosen === null || chosen === "no-store")) {
+        if (c.res.status === 200 && (chosen === null || chosen === "no-store") && (await settled(c.req.path, c.res))) {
           c.res.headers.set("cache-control", `public, max-age=${PUBLIC_READ_CACHE_SECONDS}`);
         }
       });
