@@ -41,11 +41,13 @@
  *   shard_reports(shard_name TEXT PRIMARY KEY, district_id TEXT, version INTEGER,
  *                 totals_json TEXT, reported_at INTEGER)  -- totals_json: DistrictTotals
  *   public_snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER, as_of INTEGER,
- *                   districts_json TEXT)  -- districts_json: PublishedDistrict[]  (version 2)
+ *                   districts_json TEXT, totals_json TEXT)  (version 2)
+ *     -- districts_json: PublishedDistrict[] (per district, with its shard count);
+ *     -- totals_json: ElectionTotals (national and per district, as handed out)
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { compareIds, DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/totals.ts";
+import { compareIds, ContestTotals, DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/totals.ts";
 import { parseShardName } from "../lib/tally/shards.ts";
 import { ensureSchema } from "./schema.ts";
 
@@ -63,6 +65,15 @@ interface Latest {
 /** A district as the public snapshot shows it, and how many shards had reported it then. */
 const PublishedDistrict = z.object({ totals: DistrictTotals, shards: z.number().int().min(0) });
 type PublishedDistrict = z.infer<typeof PublishedDistrict>;
+
+const StoredTotals = z.object({
+  shards: z.number().int().min(0),
+  ballots: z.number().int().min(0),
+  contests: z.array(ContestTotals),
+  districts: z.array(DistrictTotals),
+});
+
+const NOTHING_RELEASED: ElectionTotals = { shards: 0, ballots: 0, contests: [], districts: [] };
 
 /**
  * Results at a version: the public snapshot (version counts snapshots, 0 = nothing released yet)
@@ -83,9 +94,10 @@ export const SNAPSHOT_INTERVAL_MS = 1_000;
 export class ResultsAggregator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly latest = new Map<string, Latest>();
-  private snapshot: { version: number; asOf: number | null; districts: Map<string, PublishedDistrict> } = {
+  private snapshot: ResultsSnapshot & { districts: Map<string, PublishedDistrict> } = {
     version: 0,
     asOf: null,
+    totals: NOTHING_RELEASED,
     districts: new Map(),
   };
 
@@ -105,8 +117,8 @@ export class ResultsAggregator extends DurableObject<Env> {
         });
       }
       const stored = this.sql
-        .exec<{ version: number; as_of: number; districts_json: string }>(
-          `SELECT version, as_of, districts_json FROM public_snapshot WHERE id = 1`,
+        .exec<{ version: number; as_of: number; districts_json: string; totals_json: string }>(
+          `SELECT version, as_of, districts_json, totals_json FROM public_snapshot WHERE id = 1`,
         )
         .toArray()[0];
       if (stored) {
@@ -115,6 +127,7 @@ export class ResultsAggregator extends DurableObject<Env> {
         this.snapshot = {
           version: stored.version,
           asOf: stored.as_of,
+          totals: StoredTotals.parse(JSON.parse(stored.totals_json)),
           districts: new Map(districts.map((d) => [d.totals.districtId, d])),
         };
       }
@@ -125,7 +138,7 @@ export class ResultsAggregator extends DurableObject<Env> {
     const snapshotTable = (sql: SqlStorage): void => {
       sql.exec(`CREATE TABLE public_snapshot (
         id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, as_of INTEGER NOT NULL,
-        districts_json TEXT NOT NULL)`);
+        districts_json TEXT NOT NULL, totals_json TEXT NOT NULL)`);
     };
     ensureSchema(this.ctx.storage, {
       version: 2,
@@ -190,12 +203,8 @@ export class ResultsAggregator extends DurableObject<Env> {
   async publicSnapshot(minBallots: number, exact: boolean): Promise<ResultsSnapshot> {
     const args = SnapshotArgs.parse({ minBallots, exact });
     this.cut(args.minBallots, args.exact, Date.now());
-    const published = [...this.snapshot.districts.values()];
-    return {
-      version: this.snapshot.version,
-      asOf: this.snapshot.asOf,
-      totals: { ...sumTotals(published.map((d) => d.totals)), shards: published.reduce((n, d) => n + d.shards, 0) },
-    };
+    const { version, asOf, totals } = this.snapshot;
+    return { version, asOf, totals };
   }
 
   /** Cuts and stores a new snapshot when some district may be released; synchronous, no await. */
@@ -223,13 +232,24 @@ export class ResultsAggregator extends DurableObject<Env> {
     if (released === 0) return;
     const ordered = [...next.values()].sort((a, b) => compareIds(a.totals.districtId, b.totals.districtId));
     const version = last.version + 1;
+    // The national figures are the published districts' sums, nothing held back.
+    const totals: ElectionTotals = {
+      ...sumTotals(ordered.map((d) => d.totals)),
+      shards: ordered.reduce((n, d) => n + d.shards, 0),
+    };
     this.sql.exec(
-      `INSERT OR REPLACE INTO public_snapshot (id, version, as_of, districts_json) VALUES (1, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO public_snapshot (id, version, as_of, districts_json, totals_json) VALUES (1, ?, ?, ?, ?)`,
       version,
       now,
       JSON.stringify(ordered),
+      JSON.stringify(totals),
     );
-    this.snapshot = { version, asOf: now, districts: new Map(ordered.map((d) => [d.totals.districtId, d])) };
+    this.snapshot = {
+      version,
+      asOf: now,
+      totals,
+      districts: new Map(ordered.map((d) => [d.totals.districtId, d])),
+    };
   }
 
   /** The version held for each shard, for diagnostics and tests. */

@@ -3,7 +3,7 @@
  * figures move by fewer than k ballots, at most once a second, while officials see the exact sums
  * at once; and the edge cache in front of the public route (M9).
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { DistrictTotals } from "../../lib/tally/totals.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
@@ -171,7 +171,20 @@ describe("the results aggregator's public snapshots", () => {
     expect(snap.version).toBe(2);
     expect(snap.totals.contests[0]?.options[0]?.votes).toBe(20);
 
-    // The stored snapshot is what every reader gets, and the exact sums stay for officials.
+    // The snapshot is a stored object (for the displays of a later issue too): version, time,
+    // per district and national, as handed out.
+    const stored = await runInDurableObject(agg, (_instance, state) =>
+      state.storage.sql
+        .exec<{ version: number; as_of: number; totals_json: string }>(
+          `SELECT version, as_of, totals_json FROM public_snapshot WHERE id = 1`,
+        )
+        .one(),
+    );
+    expect(stored.version).toBe(snap.version);
+    expect(JSON.parse(stored.totals_json)).toEqual(snap.totals);
+    expect(stored.as_of).toBe(snap.asOf);
+
+    // The exact sums stay for officials.
     const exact = await agg.exact();
     expect(exact.totals.ballots).toBe(51);
     expect(exact.version).toBe(4 + 1);
