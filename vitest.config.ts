@@ -39,6 +39,22 @@ export default defineConfig({
                 DEAD_LETTER_PUBLIC_JWK: inject("deadLetterPublicJwk"),
                 // Test-only: the operator's offline key, to check that dead letters open with it.
                 TEST_DEAD_LETTER_PRIVATE_JWK: inject("deadLetterPrivateJwk"),
+                // A receipt key from before a rotation (its private half: TEST_RETIRED_RECEIPT_PRIVATE_JWK).
+                RECEIPT_RETIRED_KEYS: JSON.stringify([
+                  {
+                    kty: "OKP",
+                    crv: "Ed25519",
+                    x: "vvhPBbKCjQvDwt0UuTKMZ4CCw-Vup-4g2LrfsGnfiiI",
+                    kid: "receipt-test-retired-1",
+                  },
+                ]),
+                TEST_RETIRED_RECEIPT_PRIVATE_JWK: JSON.stringify({
+                  kty: "OKP",
+                  crv: "Ed25519",
+                  x: "vvhPBbKCjQvDwt0UuTKMZ4CCw-Vup-4g2LrfsGnfiiI",
+                  d: "1MQ2axfLRP2COc63TtGmVmQDQIAnrI8JmhuS6dnbcuI",
+                  kid: "receipt-test-retired-1",
+                }),
                 // Test-only: lets the audit log's fault-injection test break its steps.
                 LOG_FAULT_INJECTION: "enabled",
                 // Test-only: the grace after the close before cast vote records are published (ten minutes in production).

@@ -813,7 +813,8 @@ export class LogSequencer extends DurableObject<Env> {
 
     // 2. staging
     await this.fault("staging");
-    await this.env.AUDIT_LOG.put(key, staged);
+    // Its own bucket: the public one (AUDIT_LOG) holds only logs/ (security review L5).
+    await this.env.AUDIT_STAGING.put(key, staged);
 
     // 3. checkpoint swap
     const newTiles = new Map(tiles.map((t) => [t.path, t.data]));
@@ -883,7 +884,7 @@ export class LogSequencer extends DurableObject<Env> {
     );
     if (log.staging_key) {
       // Not fatal: a leftover staging bundle is garbage, never read again.
-      await this.env.AUDIT_LOG.delete(log.staging_key).catch((error: unknown) => {
+      await this.env.AUDIT_STAGING.delete(log.staging_key).catch((error: unknown) => {
         emitEvent("log_staging_delete_failed", { key: log.staging_key, error: String(error) });
       });
     }
@@ -895,7 +896,9 @@ export class LogSequencer extends DurableObject<Env> {
     if (log.published_size === log.size) return;
     if (!log.staging_key || !log.staging_sha256)
       throw new FatalLogError(`checkpoint ${log.size} is unpublished and has no staging bundle`);
-    const object = await this.env.AUDIT_LOG.get(log.staging_key);
+    // A bundle staged before staging had its own bucket is still read where it was put.
+    const object =
+      (await this.env.AUDIT_STAGING.get(log.staging_key)) ?? (await this.env.AUDIT_LOG.get(log.staging_key));
     if (!object) throw new FatalLogError(`staging bundle ${log.staging_key} is gone`);
     const bytes = new Uint8Array(await object.arrayBuffer());
     if (!bytesEqual(stagingDigest(bytes), bytesOf(log.staging_sha256)))

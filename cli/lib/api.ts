@@ -60,7 +60,7 @@ export class OfficialClient {
   private async accessToken(): Promise<string> {
     if (this.token && Date.now() < this.token.renewAt) return this.token.value;
     const jwk = Jwk.parse(JSON.parse(await readFile(this.credentials.keyFile, "utf8")));
-    const assertion = await signOfficialAssertion(jwk, this.credentials.officialId);
+    const assertion = await signOfficialAssertion(jwk, this.credentials.officialId, this.credentials.baseUrl);
     const res = await fetch(`${this.credentials.baseUrl}/v1/auth/token`, {
       method: "POST",
       headers: { "content-type": "application/json" },

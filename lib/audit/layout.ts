@@ -2,12 +2,14 @@
  * Where an election's audit log lives, in R2 and over HTTP, and what it is called. Runtime-free:
  * the sequencer, the gateway and the auditor CLI agree on these names through this file.
  *
- * R2 (bucket AUDIT_LOG):
+ * R2, bucket AUDIT_LOG (may be public: it holds nothing else):
  *   logs/<electionId>/checkpoint                  the latest signed checkpoint (not cached)
  *   logs/<electionId>/tile/<L>/<N>[.p/<W>]        hash tiles (immutable)
  *   logs/<electionId>/tile/entries/<N>[.p/<W>]    entry bundles (immutable)
- *   staging/<electionId>/<size>-<root hex>        the sequencer's staging bundles (never public)
- * Everything under `logs/` may be served by a public bucket as is; `staging/` must not be.
+ * R2, bucket AUDIT_STAGING (never public):
+ *   staging/<electionId>/<size>-<root hex>        the sequencer's staging bundles
+ * R2 makes a whole bucket public or none of it, so staging has a bucket of its own (security
+ * review L5): a public AUDIT_LOG bucket exposes only `logs/`.
  *
  * HTTP (the gateway, read-only): /v1/logs/<electionId>/ + the same relative paths, and
  * /v1/logs/<electionId>/verifier-key. An auditor's local copy is a directory with the same

@@ -156,6 +156,7 @@ export class StationClient {
     const body = json === undefined ? "" : JSON.stringify(json);
     const signature = await signStationRequest(this.options.privateJwk, {
       stationId: this.options.stationId,
+      origin: this.options.baseUrl,
       method,
       path,
       body,

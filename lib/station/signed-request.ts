@@ -3,12 +3,15 @@
  * header, a compact JWS (EdDSA, embedded payload) made with the station device's Ed25519 key over
  *
  *   protected header  { "alg": "EdDSA", "kid": <the device key's kid>, "typ": "station-request+jws" }
- *   payload           { "sid": station id, "m": method (upper case), "p": path with query,
+ *   payload           { "sid": station id, "o": the deployment's origin ("https://vote.example.gov"),
+ *                       "m": method (upper case), "p": path with query,
  *                       "iat": unix seconds, "n": nonce (16-128 base64url characters),
  *                       "bh": base64url(SHA-256(request body bytes)) }
  *
  * The body itself travels as usual; its hash binds it to the signature, so neither the body, the
  * method, the path, the station nor the time can change without the signature failing. The
+ * origin binds it to one deployment: a key registered in two (staging and production) cannot
+ * have its requests replayed from one to the other (security review L2). The
  * gateway (workers/gateway/auth/station.ts) accepts a request once (nonce), within
  * STATION_REQUEST_SKEW_SECONDS of its clock.
  *
@@ -26,6 +29,10 @@ export const STATION_REQUEST_SKEW_SECONDS = 120;
 export const StationRequestClaims = z
   .object({
     sid: z.string().min(1).max(64),
+    o: z
+      .string()
+      .regex(/^https?:\/\/[^/?#\s]+$/)
+      .max(256),
     m: z.string().regex(/^[A-Z]{3,7}$/),
     p: z.string().startsWith("/").max(2048),
     iat: z.number().int().nonnegative(),
@@ -46,6 +53,8 @@ export async function bodyHash(body: Uint8Array | string): Promise<string> {
 
 export interface StationRequestToSign {
   readonly stationId: string;
+  /** The gateway's origin, scheme and host: "https://vote.example.gov" (a path is ignored). */
+  readonly origin: string;
   readonly method: string;
   /** The path with its query string, as the server will see it: "/v1/stations/s-1/check-ins". */
   readonly path: string;
@@ -66,6 +75,7 @@ export async function signStationRequest(privateJwk: JWK, request: StationReques
   if (privateJwk.kty !== "OKP" || privateJwk.crv !== "Ed25519") throw new Error("a station key is an Ed25519 key");
   const claims: StationRequestClaims = {
     sid: request.stationId,
+    o: new URL(request.origin).origin,
     m: request.method.toUpperCase(),
     p: request.path,
     iat: request.issuedAtSeconds ?? Math.floor(Date.now() / 1000),

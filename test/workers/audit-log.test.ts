@@ -86,7 +86,8 @@ describe("receipts", () => {
       });
       const proofRes = await SELF.fetch(status.proofUrl);
       expect(proofRes.status).toBe(200);
-      expect(proofRes.headers.get("cache-control")).toBe("no-store");
+      // Public and the same for everyone: the edge keeps it a few seconds (security review M9).
+      expect(proofRes.headers.get("cache-control")).toBe("public, max-age=5");
       const text = await proofRes.text();
       const bundle = parseInclusionProof(text);
       if (!bundle.ok || !bundle.value.extraData) throw new Error("no proof bundle");
@@ -278,7 +279,10 @@ describe("after the polls close", () => {
   });
 });
 
-it("the R2 layout holds nothing outside logs/ and staging/", async () => {
+it("the public bucket holds only logs/, and staging bundles are in their own bucket (L5)", async () => {
   const listed = await env.AUDIT_LOG.list({ prefix: "" });
-  for (const o of listed.objects) expect(o.key).toMatch(/^(logs|staging)\//);
+  expect(listed.objects.length).toBeGreaterThan(0);
+  for (const o of listed.objects) expect(o.key).toMatch(/^logs\//);
+  const staged = await env.AUDIT_STAGING.list({ prefix: "" });
+  for (const o of staged.objects) expect(o.key).toMatch(/^staging\//);
 });

@@ -6,6 +6,7 @@ declare global {
       TEST_EID_PRIVATE_JWK: string;
       TEST_ADMIN_PRIVATE_JWK: string;
       TEST_DEAD_LETTER_PRIVATE_JWK: string;
+      TEST_RETIRED_RECEIPT_PRIVATE_JWK: string;
       TEST_MIGRATIONS: D1Migration[];
     }
   }

@@ -63,7 +63,7 @@ async function trackingCodesInD1(electionId: string): Promise<Map<string, number
 }
 
 async function stagingLeft(electionId: string): Promise<number> {
-  return (await env.AUDIT_LOG.list({ prefix: `staging/${electionId}/` })).objects.length;
+  return (await env.AUDIT_STAGING.list({ prefix: `staging/${electionId}/` })).objects.length;
 }
 
 // 200 entries, then 100 more: the second step completes tile 0 and bundle 0 and starts tile 1,
@@ -248,8 +248,11 @@ describe("the sequencer", () => {
     await sequencer(electionId).recordBallots(electionId, await ballots(electionId, 5, 5));
     expect(await stepFailure(electionId)).toMatch(/injected failure at tile:0/);
     expect(await sequencer(electionId).status()).toEqual(expect.objectContaining({ size: 10, publishedSize: 5 }));
-    for (const o of (await env.AUDIT_LOG.list({ prefix: `staging/${electionId}/` })).objects)
-      await env.AUDIT_LOG.delete(o.key);
+    // The bundle waiting to be published is in the staging bucket, none in the public one (L5).
+    expect(await stagingLeft(electionId)).toBe(1);
+    expect((await env.AUDIT_LOG.list({ prefix: "staging/" })).objects).toEqual([]);
+    for (const o of (await env.AUDIT_STAGING.list({ prefix: `staging/${electionId}/` })).objects)
+      await env.AUDIT_STAGING.delete(o.key);
     expect(await stepFailure(electionId)).toMatch(/halted: staging bundle .* is gone/);
     const status = await sequencer(electionId).status();
     expect(status.halted).toMatch(/staging bundle .* is gone/);

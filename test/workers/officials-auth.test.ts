@@ -30,7 +30,7 @@ async function assertion(
     .setProtectedHeader({ alg: claims.alg ?? "EdDSA", kid: String(key.kid) })
     .setIssuer(claims.iss ?? "bootstrap-admin")
     .setSubject(claims.sub ?? "bootstrap-admin")
-    .setAudience(claims.aud ?? "mixed-election/officials")
+    .setAudience(claims.aud ?? BASE)
     .setIssuedAt(claims.iat ?? now)
     .setExpirationTime(claims.exp ?? now + 60)
     .setJti(crypto.randomUUID())
@@ -51,7 +51,7 @@ async function register(body: unknown, token?: string): Promise<Response> {
 
 describe("official access tokens", () => {
   it("the bootstrap administrator exchanges a signed assertion for a working access token", async () => {
-    const res = await exchange(await signOfficialAssertion(adminJwk(), "bootstrap-admin"));
+    const res = await exchange(await signOfficialAssertion(adminJwk(), "bootstrap-admin", BASE));
     expect(res.status).toBe(200);
     const body: { accessToken: string; role: string; officialId: string } = await res.json();
     expect(body).toMatchObject({ role: "administrator", officialId: "bootstrap-admin" });
@@ -59,7 +59,7 @@ describe("official access tokens", () => {
   });
 
   it("refuses a replayed assertion", async () => {
-    const signed = await signOfficialAssertion(adminJwk(), "bootstrap-admin");
+    const signed = await signOfficialAssertion(adminJwk(), "bootstrap-admin", BASE);
     expect((await exchange(signed)).status).toBe(200);
     const again = await exchange(signed);
     expect(again.status).toBe(401);
@@ -81,6 +81,17 @@ describe("official access tokens", () => {
       "invalid_token",
     ],
     ["for another audience", async () => assertion(adminJwk(), { aud: "someone-else" }), "invalid_token"],
+    // The same key registered in two deployments: one made for the other is refused (review L2).
+    [
+      "made for another deployment",
+      async () => assertion(adminJwk(), { aud: "https://staging.vote.example" }),
+      "invalid_token",
+    ],
+    [
+      "with the fixed audience of before",
+      async () => assertion(adminJwk(), { aud: "mixed-election/officials" }),
+      "invalid_token",
+    ],
     [
       "claiming to be another official",
       async () => assertion(adminJwk(), { iss: "mallory", sub: "mallory" }),
@@ -114,7 +125,7 @@ describe("official access tokens", () => {
           JSON.stringify({
             iss: "bootstrap-admin",
             sub: "bootstrap-admin",
-            aud: "mixed-election/officials",
+            aud: BASE,
             iat: now,
             exp: now + 60,
             jti: crypto.randomUUID(),
@@ -219,7 +230,7 @@ describe("roles", () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(revoke.status).toBe(200);
-    const old = await exchange(await signOfficialAssertion(first.privateJwk, id));
+    const old = await exchange(await signOfficialAssertion(first.privateJwk, id, BASE));
     expect(old.status).toBe(401);
     expect(await tokenFor(second.privateJwk, id)).toBeTruthy();
     const again = await SELF.fetch(`${BASE}/v1/admin/officials/${id}/keys/${id}-k1`, {
@@ -235,6 +246,6 @@ describe("roles", () => {
         })
       ).status,
     ).toBe(200);
-    expect((await exchange(await signOfficialAssertion(second.privateJwk, id))).status).toBe(401);
+    expect((await exchange(await signOfficialAssertion(second.privateJwk, id, BASE))).status).toBe(401);
   });
 });

@@ -11,7 +11,7 @@ import type { ContestMarks } from "../../lib/ballot/messages.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { Reconciliation } from "../../lib/station-client/client.ts";
 import type { ContestTotals } from "../../lib/tally/totals.ts";
-import { officialToken } from "./helpers/auth.ts";
+import { adminToken, officialToken } from "./helpers/auth.ts";
 import { NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
@@ -120,7 +120,17 @@ const Difference = z.object({
 });
 
 /** The station's stored differences; with `open`, only those not resolved since. */
+let recorder: string | undefined;
 async function storedDifferences(stationId: string, open = false): Promise<z.infer<typeof Difference>[]> {
+  // Reading writes nothing: an administrator records the differences (security review L12).
+  recorder ??= await adminToken();
+  expect((await adminCall("POST", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, recorder)).status).toBe(
+    200,
+  );
+  return storedRows(stationId, open);
+}
+
+async function storedRows(stationId: string, open = false): Promise<z.infer<typeof Difference>[]> {
   const rows = await env.DB.prepare(
     `SELECT * FROM reconciliation_differences WHERE election_id = ? AND station_id = ? ORDER BY kind, contest_id, option_id`,
   )
@@ -323,6 +333,41 @@ describe("check-ins against ballots", () => {
     expect(after.differences).toEqual([]);
     const [row] = await storedDifferences(station.stationId);
     expect(row?.resolved_at).not.toBeNull();
+  });
+});
+
+describe("reading a reconciliation (L12)", () => {
+  it("writes nothing on GET, for an auditor or an administrator; an administrator's POST records the differences", async () => {
+    const station = await newStation();
+    await vote(station, [], 1);
+    const seen = await settled(station.stationId, 1, 0);
+    expect(seen.differences).toHaveLength(1);
+    const auditor = await officialToken("auditor");
+    for (const token of [auditor, undefined]) {
+      expect((await adminCall("GET", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, token)).status).toBe(
+        200,
+      );
+      expect(
+        (
+          await adminCall(
+            "GET",
+            `/v1/admin/elections/${ELECTION}/reconciliation/${station.stationId}`,
+            undefined,
+            token,
+          )
+        ).status,
+      ).toBe(200);
+    }
+    expect(await storedRows(station.stationId)).toEqual([]);
+    // Recording is a write, for administrators only.
+    expect((await adminCall("POST", `/v1/admin/elections/${ELECTION}/reconciliation`, undefined, auditor)).status).toBe(
+      403,
+    );
+    expect(await storedRows(station.stationId)).toEqual([]);
+    expect((await adminCall("POST", `/v1/admin/elections/${ELECTION}/reconciliation`)).status).toBe(200);
+    expect(await storedRows(station.stationId, true)).toEqual([
+      expect.objectContaining({ kind: "check-ins-vs-ballots", resolved_at: null }),
+    ]);
   });
 });
 

@@ -140,7 +140,15 @@ describe("the station registry", () => {
 
 interface Forgery {
   /** What is signed. */
-  readonly sign?: { method?: string; path?: string; body?: string; iat?: number; nonce?: string; stationId?: string };
+  readonly sign?: {
+    method?: string;
+    path?: string;
+    body?: string;
+    iat?: number;
+    nonce?: string;
+    stationId?: string;
+    origin?: string;
+  };
   /** What is sent, when it differs from what is signed. */
   readonly send?: { method?: string; path?: string; body?: string };
   readonly key?: JWK;
@@ -166,6 +174,7 @@ async function send(station: TestStation, body: string, forgery: Forgery = {}): 
       : (forgery.header ??
         (await signStationRequest(forgery.key ?? station.privateJwk, {
           stationId: forgery.sign?.stationId ?? station.stationId,
+          origin: forgery.sign?.origin ?? BASE,
           method: forgery.sign?.method ?? "POST",
           path: forgery.sign?.path ?? path,
           body: forgery.sign?.body ?? body,
@@ -228,6 +237,12 @@ describe("signed station requests", () => {
       async () => ({ sign: { stationId: "some-other-station" } }),
       "station_request_mismatch",
     ],
+    // A key registered in two deployments: a request signed for the other one (security review L2).
+    [
+      "a signature made for another deployment's origin",
+      async () => ({ sign: { origin: "https://staging.vote.example" } }),
+      "station_request_mismatch",
+    ],
     ["a timestamp three minutes old", async () => ({ sign: { iat: now() - 180 } }), "station_request_expired"],
     ["a timestamp three minutes ahead", async () => ({ sign: { iat: now() + 180 } }), "station_request_expired"],
   ];
@@ -273,6 +288,49 @@ describe("signed station requests", () => {
     expect([res?.status, res ? await errorCode(res) : ""]).toEqual([429, "rate_limited"]);
     const voter = await newVoter();
     expect((await send(calm, await checkInBody(voter.nationalId))).status).toBe(201);
+  });
+
+  it("refuses what can be refused without the database before reading it: a stale or mismatched request to an unknown station", async () => {
+    const voter = await newVoter();
+    const body = await checkInBody(voter.nationalId);
+    const ghost = { ...station, stationId: "no-such-station" };
+    // The station lookup would say station_unknown: these answers show the cheap checks came first.
+    const stale = await send(ghost, body, { sign: { iat: now() - 600 } });
+    expect([stale.status, await errorCode(stale)]).toEqual([401, "station_request_expired"]);
+    const elsewhere = await send(ghost, body, { sign: { origin: "https://staging.vote.example" } });
+    expect([elsewhere.status, await errorCode(elsewhere)]).toEqual([401, "station_request_mismatch"]);
+    const garbled = await send(ghost, body, { header: "eyJhbGciOiJFZERTQSJ9.bm90LWpzb24.c2ln" });
+    expect([garbled.status, await errorCode(garbled)]).toEqual([401, "station_signature_invalid"]);
+  });
+
+  it("turns away an address over its budget of station calls before reading anything, and only that address", async () => {
+    const ip = "10.63.0.1";
+    const signed = async (): Promise<Response> => {
+      const voter = await newVoter();
+      const body = await checkInBody(voter.nationalId);
+      const path = `/v1/stations/${station.stationId}/check-ins`;
+      const signature = await signStationRequest(station.privateJwk, {
+        stationId: station.stationId,
+        origin: BASE,
+        method: "POST",
+        path,
+        body,
+      });
+      return SELF.fetch(`${BASE}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "station-signature": signature, "cf-connecting-ip": ip },
+        body,
+      });
+    };
+    let res: Response | undefined;
+    for (let attempt = 0; attempt < 2 && res?.status !== 429; attempt += 1) {
+      for (let i = 0; i < 3_001; i += 1) await env.STATION_IP_LIMITER.limit({ key: `station:${ip}` });
+      res = await signed();
+    }
+    expect([res?.status, res ? await errorCode(res) : ""]).toEqual([429, "rate_limited"]);
+    // Another address (here: none given) is not affected.
+    const voter = await newVoter();
+    expect((await send(station, await checkInBody(voter.nationalId))).status).toBe(201);
   });
 
   it("refuses an unknown station, another station's key, a revoked key and a revoked station", async () => {

@@ -632,7 +632,8 @@ describe("the results API", () => {
   const CLOSED = "tally-api-closed";
 
   beforeAll(async () => {
-    await loadDemoElection({ electionId: LIVE, resultsVisibility: "live" });
+    // k = 1: these tests are about the sums; the public snapshots' k is live-results.test.ts's.
+    await loadDemoElection({ electionId: LIVE, resultsVisibility: "live", minBallotsPerRelease: 1 });
     await loadDemoElection({ electionId: AFTER_CLOSE, resultsVisibility: "after-close" });
     await loadDemoElection({
       electionId: CLOSED,

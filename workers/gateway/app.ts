@@ -23,8 +23,24 @@ import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
+import { edgeCached, publicReadLimit } from "./edge.ts";
 
 export const OPENAPI_PATH = "/openapi.json";
+
+/** A receipt, its inclusion proof, its QR images: GET /v1/receipts/{code}[/proof|/qr.svg|/qr.png]. */
+const PUBLIC_READ_PATH = /^\/v1\/receipts\/[^/]+(\/(proof|qr\.svg|qr\.png))?$/;
+/**
+ * Whether an answer will not change soon: a receipt not yet in a published checkpoint gets its
+ * `log` within seconds and its voter is waiting for it, so only a receipt that has it is cached.
+ */
+async function settled(path: string, res: Response): Promise<boolean> {
+  if (!/^\/v1\/receipts\/[^/]+$/.test(path)) return true;
+  const body: unknown = await res.clone().json();
+  return typeof body === "object" && body !== null && "log" in body;
+}
+
+/** How long the edge keeps a receipt or proof answer (QR images say their own, longer, time). */
+export const PUBLIC_READ_CACHE_SECONDS = 5;
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -58,6 +74,24 @@ export function createApp(): OpenAPIHono<AppEnv> {
       return DEFAULT_MAX_BODY_BYTES;
     }),
   );
+
+  // Public reads by tracking code (receipt, inclusion proof, QR images): rate limited per client
+  // address before anything is read, then served from the edge cache for a few seconds, so a
+  // flood of them reaches neither D1 nor R2 (security review M9). The answers are public records
+  // (the log holds the same), the same for everyone who asks, so a shared cache may keep them.
+  // Results do the same on their route (routes/results.ts).
+  app.use(async (c, next) => {
+    if (c.req.method !== "GET" || !PUBLIC_READ_PATH.test(c.req.path)) return next();
+    return publicReadLimit(c, async () => {
+      await edgeCached(c, async () => {
+        await next();
+        const chosen = c.res.headers.get("cache-control");
+        if (c.res.status === 200 && (chosen === null || chosen === "no-store") && (await settled(c.req.path, c.res))) {
+          c.res.headers.set("cache-control", `public, max-age=${PUBLIC_READ_CACHE_SECONDS}`);
+        }
+      });
+    });
+  });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 

@@ -1,12 +1,14 @@
 /**
  * Edge basics shared by the voter routes: the client's address, rate limits through the Rate
- * Limiting binding, and the election's geofence on `request.cf.country`.
+ * Limiting binding, the edge cache for public reads, and the election's geofence on
+ * `request.cf.country`.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { respondError, type AppEnv } from "./http.ts";
+import { configOf } from "../../durable-objects/config.ts";
 
-export function clientAddress(c: Context<AppEnv>): string {
+export function clientAddress<E extends AppEnv>(c: Context<E>): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }
 
@@ -25,6 +27,49 @@ export function rateLimited(
     await next();
     return undefined;
   };
+}
+
+/** Addresses a local run's own clients (tests over HTTP, the benchmark's probes) come from. */
+const LOCAL_ADDRESSES = new Set(["127.0.0.1", "::1", "unknown"]);
+
+/**
+ * Public reads per client address (results, receipts, proofs, QR images): one budget for all.
+ * A development deployment does not count its own machine's clients: a local run is one client
+ * polling many receipts (the benchmark's proof-latency probe), and behind Cloudflare every request
+ * carries a real client address, so nothing else is ever exempt.
+ */
+export const publicReadLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const address = clientAddress(c);
+  if (!(configOf(c.env).ENVIRONMENT === "development" && LOCAL_ADDRESSES.has(address))) {
+    const { success } = await c.env.PUBLIC_READ_LIMITER.limit({ key: `public-read:${address}` });
+    if (!success) return respondError(c, "rate_limited");
+  }
+  await next();
+  return undefined;
+};
+
+/**
+ * Answers a GET from the edge cache (the Workers Cache API) when it holds this path, and stores
+ * a 200 answer whose Cache-Control says `public` (for as long as its max-age says). The query
+ * string is not part of the key, so it cannot be used to get past the cache to D1, R2 or a
+ * Durable Object; routes behind this take no query parameters.
+ */
+export async function edgeCached(c: Context<AppEnv>, next: Next): Promise<Response | undefined> {
+  const url = new URL(c.req.url);
+  const key = new Request(`${url.origin}${url.pathname}`);
+  const cache = caches.default;
+  const hit = await cache.match(key);
+  if (hit) {
+    // A copy: a cached response's headers are immutable, and the app's middleware adds its own.
+    // Set on the context too, for callers that wrap this middleware rather than compose it.
+    c.res = new Response(hit.body, hit);
+    return c.res;
+  }
+  await next();
+  if (c.res.status === 200 && /^public\b/.test(c.res.headers.get("cache-control") ?? "")) {
+    await cache.put(key, c.res.clone());
+  }
+  return undefined;
 }
 
 export type GeofenceOutcome =

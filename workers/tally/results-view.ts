@@ -2,6 +2,10 @@
  * Results as the API shows them: the aggregator's sums joined with the election definition (names,
  * labels, which districts vote on which contest) and the roll (registered voters, for turnout).
  *
+ * The view names the release it shows: `version` (grows with every release the reader may see)
+ * and `asOf` (when its numbers were taken), and whether it is `exact` (officials' view, or the
+ * public's once results are final) or the public snapshot (durable-objects/results-aggregator.ts).
+ *
  * Every contest of the definition is listed, and under it every district whose ballot style
  * carries it, with zeros where nothing has been counted yet: a display never has to guess
  * whether a missing row means zero or unknown.
@@ -45,11 +49,22 @@ export interface TurnoutRow {
   readonly ratio: number | null;
 }
 
+/** Which release of the results a view shows. */
+export interface Release {
+  readonly version: number;
+  /** When the numbers were taken (ms since the epoch); null before anything was released. */
+  readonly asOf: number | null;
+  readonly exact: boolean;
+}
+
 export interface ResultsView {
   readonly electionId: string;
   readonly name: string;
   readonly pollsClosed: boolean;
   readonly generatedAt: string;
+  readonly version: number;
+  readonly asOf: string | null;
+  readonly exact: boolean;
   readonly shardsReporting: number;
   readonly turnout: TurnoutRow & {
     readonly districts: (TurnoutRow & { readonly districtId: string; readonly name: string })[];
@@ -81,6 +96,7 @@ export function resultsView(
   totals: ElectionTotals,
   roll: RollCounts,
   now: Date,
+  release: Release,
 ): ResultsView {
   const districtName = (id: string): string => election.districts.get(id)?.name ?? id;
   const overall = new Map(totals.contests.map((c) => [c.contestId, c]));
@@ -133,6 +149,9 @@ export function resultsView(
     name: election.name,
     pollsClosed: now.getTime() >= election.polls.closesAtMs,
     generatedAt: now.toISOString(),
+    version: release.version,
+    asOf: release.asOf === null ? null : new Date(release.asOf).toISOString(),
+    exact: release.exact,
     shardsReporting: totals.shards,
     turnout: {
       ballotsCounted: totals.ballots,

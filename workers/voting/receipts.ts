@@ -3,9 +3,44 @@
  * signed with the receipt key (RECEIPT_SIGNING_JWK). Ed25519 signatures are deterministic, so a
  * repeated cast answers with a byte-identical receipt. The public key is published as a JWKS
  * (GET /v1/receipt-keys) so anyone can check a receipt offline.
+ *
+ * After a rotation the earlier public keys stay published (security review L11): the var
+ * RECEIPT_RETIRED_KEYS lists them (a JSON array of public Ed25519 JWKs, each with its kid), and
+ * the JWKS is the current key followed by those, so a receipt signed before the rotation still
+ * verifies. A retired key never signs again; a list entry that carries a private part, repeats
+ * the current kid or is not an Ed25519 public key is a configuration error.
  */
 import { importJWK, SignJWT, type JWK } from "jose";
+import { z } from "zod";
 import { configOf } from "../../durable-objects/config.ts";
+
+const RetiredKeys = z.array(
+  z
+    .object({
+      kty: z.literal("OKP"),
+      crv: z.literal("Ed25519"),
+      x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+      kid: z.string().min(1).max(128),
+    })
+    .strict(),
+);
+
+const retiredCache = new Map<string, { kty: string; [k: string]: string }[]>();
+function retiredKeys(env: Env, currentKid: string): { kty: string; [k: string]: string }[] {
+  const text = env.RECEIPT_RETIRED_KEYS;
+  let keys = retiredCache.get(text);
+  if (!keys) {
+    const parsed = RetiredKeys.safeParse(JSON.parse(text));
+    if (!parsed.success)
+      throw new Error(`Worker misconfigured: RECEIPT_RETIRED_KEYS: ${z.prettifyError(parsed.error)}`);
+    if (parsed.data.some((k) => k.kid === currentKid)) {
+      throw new Error("Worker misconfigured: RECEIPT_RETIRED_KEYS lists the current receipt key's kid");
+    }
+    keys = parsed.data.map((k) => ({ ...k, alg: "EdDSA", use: "sig" }));
+    retiredCache.set(text, keys);
+  }
+  return keys;
+}
 
 export interface ReceiptClaims {
   readonly electionId: string;
@@ -42,5 +77,5 @@ export async function signReceipt(env: Env, claims: ReceiptClaims): Promise<stri
 export async function receiptPublicKeys(env: Env): Promise<{ keys: { kty: string; [k: string]: string }[] }> {
   const { publicJwk } = await receiptKey(env);
   const entries = Object.entries(publicJwk).filter((e): e is [string, string] => typeof e[1] === "string");
-  return { keys: [{ kty: "OKP", ...Object.fromEntries(entries) }] };
+  return { keys: [{ kty: "OKP", ...Object.fromEntries(entries) }, ...retiredKeys(env, String(publicJwk.kid))] };
 }

@@ -6,9 +6,11 @@
  * cached: a difference seen a moment after a scan may be the queue catching up, and the next
  * reconciliation marks it resolved.
  *
- * Every computation stores its differences in `reconciliation_differences` for the security
- * monitor: upserted with the latest figures (resolved_at cleared), and the station's rows not
- * seen this time marked resolved. The reads and writes, with totals summed in SQL, are the paper
+ * Reading (computeReconciliation) writes nothing: the GET routes, which auditors call too, have
+ * no side effects (security review L12). Recording (reconcileStations: a result sheet's
+ * submission, an administrator's POST) also stores the differences in
+ * `reconciliation_differences` for the security monitor: upserted with the latest figures
+ * (resolved_at cleared), and the station's rows not seen this time marked resolved. The reads and writes, with totals summed in SQL, are the paper
  * store's (db/stores/paper.ts); this file compares.
  */
 import { readReconciliation, storeDifferences, type StoredSheetTotals } from "../../db/stores/paper.ts";
@@ -65,6 +67,18 @@ export async function reconcileStations(
   stationId?: string,
   now = new Date(),
 ): Promise<StationReconciliation[]> {
+  const reports = await computeReconciliation(db, election, stationId, now);
+  await storeDifferences(db, election.id, reports, now.toISOString());
+  return reports;
+}
+
+/** Reconciles as reconcileStations does, and stores nothing. */
+export async function computeReconciliation(
+  db: D1Database,
+  election: CompiledElection,
+  stationId?: string,
+  now = new Date(),
+): Promise<StationReconciliation[]> {
   const data = await readReconciliation(db, election.id, [...election.ballotStyleByDistrict.keys()], stationId);
   const pollsClosed = now.getTime() >= election.polls.closesAtMs;
   const stationIds =
@@ -95,6 +109,5 @@ export async function reconcileStations(
       differences,
     };
   });
-  await storeDifferences(db, election.id, reports, computedAt);
   return reports;
 }

@@ -11,7 +11,7 @@ import type { OfficialRole } from "../../../lib/vocabulary.ts";
 export const BASE = "https://vote.example";
 
 export async function tokenFor(privateJwk: JWK, officialId: string): Promise<string> {
-  const assertion = await signOfficialAssertion(privateJwk, officialId);
+  const assertion = await signOfficialAssertion(privateJwk, officialId, BASE);
   const res = await SELF.fetch(`${BASE}/v1/auth/token`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -6,6 +6,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import type { Config } from "../../../durable-objects/config.ts";
 import { TOKEN_ISSUER } from "./tokens.ts";
+import { purposeKey } from "../../../lib/keys.ts";
 
 export const LOGIN_COOKIE = "login_state";
 export const LOGIN_STATE_SECONDS = 10 * 60;
@@ -14,8 +15,9 @@ const AUDIENCE = "login-state";
 const LoginState = z.object({ state: z.string().min(16), nonce: z.string().min(16), eid: z.string().min(1) });
 export type LoginState = { state: string; nonce: string; electionId: string };
 
-function keyOf(config: Config): Uint8Array {
-  return new TextEncoder().encode(config.SESSION_SIGNING_KEY);
+/** Its own key (lib/keys.ts), so a login-state cookie can never be presented as a token. */
+function keyOf(config: Config): Promise<CryptoKey> {
+  return purposeKey(config.SESSION_SIGNING_KEY, "login-state");
 }
 
 export async function newLoginState(
@@ -29,14 +31,14 @@ export async function newLoginState(
     .setAudience(AUDIENCE)
     .setIssuedAt()
     .setExpirationTime(`${LOGIN_STATE_SECONDS}s`)
-    .sign(keyOf(config));
+    .sign(await keyOf(config));
   return { cookie, state };
 }
 
 export async function readLoginState(config: Config, cookie: string | undefined): Promise<LoginState | undefined> {
   if (!cookie) return undefined;
   try {
-    const { payload } = await jwtVerify(cookie, keyOf(config), {
+    const { payload } = await jwtVerify(cookie, await keyOf(config), {
       algorithms: ["HS256"],
       issuer: TOKEN_ISSUER,
       audience: AUDIENCE,

@@ -4,7 +4,8 @@
  * public key and answers with a 10-minute access token that carries the role.
  *
  * Assertion rules: EdDSA or ES256; `kid` names a registered, unrevoked key of an unrevoked
- * official; iss = sub = the official's id; aud = ASSERTION_AUDIENCE; exp at most 5 minutes after
+ * official; iss = sub = the official's id; aud = this deployment's origin (the request's scheme
+ * and host, lib/identity/assertion.ts); exp at most 5 minutes after
  * iat; jti used once (ReplayGuard). Revoking a key or an official stops new access tokens, and
  * (checked on every privileged call, auth/middleware.ts) the ones already issued, at once.
  *
@@ -22,7 +23,7 @@ import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
 import type { OfficialRole } from "../../../lib/vocabulary.ts";
 
-import { ASSERTION_AUDIENCE } from "../../../lib/identity/assertion.ts";
+import { assertionAudience } from "../../../lib/identity/assertion.ts";
 const MAX_ASSERTION_SECONDS = 5 * 60;
 const ASSERTION_ALGORITHMS = ["EdDSA", "ES256"];
 
@@ -64,6 +65,8 @@ export async function verifyOfficialAssertion(
   env: Env,
   config: Config,
   assertion: string,
+  /** The URL the assertion was presented at: its origin is the audience required. */
+  requestUrl: string,
 ): Promise<Result<{ officialId: string; kid: string; role: OfficialRole }, AssertionError>> {
   let kid: string | undefined;
   try {
@@ -79,7 +82,7 @@ export async function verifyOfficialAssertion(
     const publicKey = await importJWK(key.jwk, algorithmOf(key.jwk));
     ({ payload } = await jwtVerify(assertion, publicKey, {
       algorithms: ASSERTION_ALGORITHMS,
-      audience: ASSERTION_AUDIENCE,
+      audience: assertionAudience(requestUrl),
       issuer: key.officialId,
       subject: key.officialId,
       maxTokenAge: MAX_ASSERTION_SECONDS,

@@ -1,21 +1,31 @@
 /**
  * The guard on every station route: the request must carry a Station-Signature (format in
- * lib/station/signed-request.ts) that verifies, in this order, each failure a 401 with its code:
+ * lib/station/signed-request.ts) that verifies, in this order, each failure a 401 with its code
+ * (429 for the limits):
  *
  *   1. the header is there                                   station_signature_missing
- *   2. its protected header is EdDSA, typ station-request+jws, with a kid   station_signature_invalid
- *   3. the station in the path is registered                  station_unknown
+ *   2. the client address is within its budget of station calls   rate_limited
+ *   3. its protected header is EdDSA, typ station-request+jws, with a kid   station_signature_invalid
+ *   4. its claims (read before the signature is checked) parse   station_signature_invalid
+ *   5. station, origin, method, path and body hash are this request's   station_request_mismatch
+ *   6. iat within ±STATION_REQUEST_SKEW_SECONDS of our clock   station_request_expired
+ *   7. the station in the path is registered                  station_unknown
  *      and not revoked                                        station_revoked
- *   4. the kid is a key of that station                       station_key_unknown
+ *      the kid is a key of that station                       station_key_unknown
  *      and not revoked                                        station_key_revoked
- *   5. the signature verifies and the claims parse            station_signature_invalid
- *   6. station, method, path and body hash are this request's  station_request_mismatch
- *   7. iat within ±STATION_REQUEST_SKEW_SECONDS of our clock   station_request_expired
- *   8. the nonce was never used by this station                station_request_replayed
+ *   8. the signature verifies over those very claims          station_signature_invalid
+ *   9. the station is within its own budget                   rate_limited
+ *  10. the nonce was never used by this station                station_request_replayed
  *
- * Nothing is written before step 8, and step 8 (the ReplayGuard claim) is the only write, so a
+ * Steps 1-6 need nothing stored (security review M9): a request that is malformed, stale, for
+ * another origin or path, or from an address over its budget, is refused before any database
+ * read. The key lookup (7) must come before the signature check (8), because the key is what the
+ * signature is checked with; it is one D1 read. Claims read in 4-6 are only trusted once 8 has
+ * verified the same bytes.
+ *
+ * Nothing is written before step 10, and step 10 (the ReplayGuard claim) is the only write, so a
  * refused request changes nothing; an accepted nonce stays claimed until well after its request
- * could pass step 7 anyway.
+ * could pass step 6 anyway.
  */
 import type { MiddlewareHandler } from "hono";
 import { compactVerify, decodeProtectedHeader, importJWK } from "jose";
@@ -30,6 +40,8 @@ import {
 } from "../../../lib/station/signed-request.ts";
 import { respondError, type AppEnv } from "../http.ts";
 import { claimOnce } from "./replay.ts";
+import { clientAddress } from "../edge.ts";
+import { base64urlDecode } from "../../../lib/bytes.ts";
 
 export interface StationPrincipal {
   readonly stationId: string;
@@ -65,10 +77,28 @@ function importedKey(publicJwk: string): Promise<CryptoKey | Uint8Array> | undef
 
 const decoder = new TextDecoder();
 
+/** The claims of a compact JWS, read without checking its signature; undefined if malformed. */
+function unverifiedClaims(signature: string): StationRequestClaims | undefined {
+  const parts = signature.split(".");
+  if (parts.length !== 3) return undefined;
+  const payload = base64urlDecode(parts[1] ?? "");
+  if (!payload) return undefined;
+  try {
+    const parsed = StationRequestClaims.safeParse(JSON.parse(decoder.decode(payload)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function requireStation(): MiddlewareHandler<StationAppEnv> {
   return async (c, next) => {
     const signature = c.req.header(STATION_SIGNATURE_HEADER);
     if (!signature) return respondError(c, "station_signature_missing");
+
+    // Per client address, before anything is read: who is asking is not known yet.
+    const byAddress = await c.env.STATION_IP_LIMITER.limit({ key: `station:${clientAddress(c)}` });
+    if (!byAddress.success) return respondError(c, "rate_limited");
 
     let kid: string | undefined;
     try {
@@ -81,25 +111,14 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     }
     if (typeof kid !== "string" || kid === "") return respondError(c, "station_signature_invalid");
 
+    const claims = unverifiedClaims(signature);
+    if (!claims) return respondError(c, "station_signature_invalid");
     const stationId = c.req.param("stationId") ?? "";
-    const credential = await stationCredential(c.env.DB, stationId, kid);
-    if (!credential.ok) return respondError(c, credential.error);
-
-    let claims: StationRequestClaims;
-    try {
-      const publicKey = importedKey(credential.value.publicJwk);
-      if (!publicKey) return respondError(c, "station_key_unknown");
-      const { payload } = await compactVerify(signature, await publicKey, { algorithms: ["EdDSA"] });
-      const parsed = StationRequestClaims.safeParse(JSON.parse(decoder.decode(payload)));
-      if (!parsed.success) return respondError(c, "station_signature_invalid");
-      claims = parsed.data;
-    } catch {
-      return respondError(c, "station_signature_invalid");
-    }
-
     const url = new URL(c.req.url);
     if (claims.sid !== stationId)
       return respondError(c, "station_request_mismatch", "The signature names another station.");
+    if (claims.o !== url.origin)
+      return respondError(c, "station_request_mismatch", "The signature is for another deployment.");
     if (claims.m !== c.req.method.toUpperCase())
       return respondError(c, "station_request_mismatch", "The signature is for another method.");
     if (claims.p !== `${url.pathname}${url.search}`)
@@ -109,10 +128,25 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     if (Math.abs(nowSeconds - claims.iat) > STATION_REQUEST_SKEW_SECONDS)
       return respondError(c, "station_request_expired");
 
-    // Hono keeps the bytes read here for the route's own body validation.
+    // Hono keeps the bytes read here for the route's own body validation; the app bounded them.
     const body = new Uint8Array(await c.req.arrayBuffer());
     if ((await bodyHash(body)) !== claims.bh)
       return respondError(c, "station_request_mismatch", "The body is not the one that was signed.");
+
+    const credential = await stationCredential(c.env.DB, stationId, kid);
+    if (!credential.ok) return respondError(c, credential.error);
+
+    try {
+      const publicKey = importedKey(credential.value.publicJwk);
+      if (!publicKey) return respondError(c, "station_key_unknown");
+      const { payload } = await compactVerify(signature, await publicKey, { algorithms: ["EdDSA"] });
+      // The verified payload is the segment read above; parse it again rather than assume so.
+      const verified = StationRequestClaims.safeParse(JSON.parse(decoder.decode(payload)));
+      if (!verified.success || JSON.stringify(verified.data) !== JSON.stringify(claims))
+        return respondError(c, "station_signature_invalid");
+    } catch {
+      return respondError(c, "station_signature_invalid");
+    }
 
     // Per station, once the signature proved who is asking: a station's own budget, which nobody
     // else can spend. 1,200 a minute lets an offline station sync a day's ballots in minutes.

@@ -1,13 +1,22 @@
 /**
  * The tokens this Worker issues and alone verifies: voter session tokens and officials' access
- * tokens. Both are HS256 JWTs under SESSION_SIGNING_KEY, told apart by audience and `typ`, so a
- * voter session can never pass as an official's token or the reverse.
+ * tokens. Both are HS256 JWTs, each kind under its own key derived from SESSION_SIGNING_KEY
+ * (lib/keys.ts purposeKey "voter-session" / "official-token"), and told apart by audience and
+ * `typ` too: a voter session can never pass as an official's token or the reverse, even if one
+ * kind's derived key leaked.
+ *
+ * A voter session's `sub` is not the voter key: it is the voter key encrypted (AES-256-GCM, fresh
+ * IV per session) under a key derived for that purpose, so the token a voter's browser holds (and
+ * the callback page shows) reads as a random string that differs at every login, not a stable
+ * pseudonym across elections (security review L7). Only this Worker can open it.
  */
 import { errors, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { OfficialRole } from "../../../lib/vocabulary.ts";
+import { purposeKey } from "../../../lib/keys.ts";
+import { base64urlDecode, base64urlEncode, utf8 } from "../../../lib/bytes.ts";
 
 export const TOKEN_ISSUER = "mixed-election";
 const VOTER_AUDIENCE = "voter-session";
@@ -52,14 +61,64 @@ const OfficialClaims = z.object({
   exp: z.number(),
 });
 
-const keyCache = new Map<string, Uint8Array>();
-function keyOf(config: Config): Uint8Array {
-  let key = keyCache.get(config.SESSION_SIGNING_KEY);
+function voterKeyOf(config: Config): Promise<CryptoKey> {
+  return purposeKey(config.SESSION_SIGNING_KEY, "voter-session");
+}
+
+function officialKeyOf(config: Config): Promise<CryptoKey> {
+  return purposeKey(config.SESSION_SIGNING_KEY, "official-token");
+}
+
+const subjectKeys = new Map<string, Promise<CryptoKey>>();
+/**
+ * The AES-256-GCM key that seals a session's subject: 32 bytes from the voter-session purpose key
+ * (context "subject"), so it is neither the signing key nor any other purpose's key.
+ */
+function subjectKeyOf(config: Config): Promise<CryptoKey> {
+  let key = subjectKeys.get(config.SESSION_SIGNING_KEY);
   if (!key) {
-    key = new TextEncoder().encode(config.SESSION_SIGNING_KEY);
-    keyCache.set(config.SESSION_SIGNING_KEY, key);
+    key = (async () => {
+      const hmac = await purposeKey(config.SESSION_SIGNING_KEY, "voter-session", "subject");
+      const raw = await crypto.subtle.sign("HMAC", hmac, utf8("aes-256-gcm"));
+      return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    })();
+    subjectKeys.set(config.SESSION_SIGNING_KEY, key);
+    key.catch(() => subjectKeys.delete(config.SESSION_SIGNING_KEY));
   }
   return key;
+}
+
+const SUBJECT_AAD = utf8("voter-session/sub/v1");
+
+async function sealSubject(config: Config, voterKey: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const sealed = new Uint8Array(
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: SUBJECT_AAD },
+      await subjectKeyOf(config),
+      utf8(voterKey),
+    ),
+  );
+  const out = new Uint8Array(iv.length + sealed.length);
+  out.set(iv);
+  out.set(sealed, iv.length);
+  return base64urlEncode(out);
+}
+
+async function openSubject(config: Config, sub: string): Promise<string | undefined> {
+  try {
+    const bytes = base64urlDecode(sub);
+    if (!bytes || bytes.length <= 12 + 16) return undefined;
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: SUBJECT_AAD },
+      await subjectKeyOf(config),
+      bytes.subarray(12),
+    );
+    const voterKey = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plain);
+    return voterKey === "" ? undefined : voterKey;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function issueVoterSession(
@@ -73,17 +132,17 @@ export async function issueVoterSession(
     .setProtectedHeader({ alg: "HS256", typ: "voter-session+jwt" })
     .setIssuer(TOKEN_ISSUER)
     .setAudience(VOTER_AUDIENCE)
-    .setSubject(session.voterKey)
+    .setSubject(await sealSubject(config, session.voterKey))
     .setJti(sessionId)
     .setIssuedAt(now)
     .setExpirationTime(expiresAt)
-    .sign(keyOf(config));
+    .sign(await voterKeyOf(config));
   return { token, session: { ...session, sessionId, expiresAt } };
 }
 
 export async function verifyVoterSession(config: Config, token: string): Promise<Result<VoterSession, TokenError>> {
   try {
-    const { payload } = await jwtVerify(token, keyOf(config), {
+    const { payload } = await jwtVerify(token, await voterKeyOf(config), {
       algorithms: ["HS256"],
       issuer: TOKEN_ISSUER,
       audience: VOTER_AUDIENCE,
@@ -92,8 +151,10 @@ export async function verifyVoterSession(config: Config, token: string): Promise
     const claims = VoterClaims.safeParse(payload);
     if (!claims.success) return err("invalid_token");
     const c = claims.data;
+    const voterKey = await openSubject(config, c.sub);
+    if (voterKey === undefined) return err("invalid_token");
     return ok({
-      voterKey: c.sub,
+      voterKey,
       electionId: c.eid,
       ballotStyleId: c.bs,
       districtId: c.dst,
@@ -121,7 +182,7 @@ export async function issueOfficialAccess(
     .setJti(crypto.randomUUID())
     .setIssuedAt(now)
     .setExpirationTime(expiresAt)
-    .sign(keyOf(config));
+    .sign(await officialKeyOf(config));
   return { token, expiresAt };
 }
 
@@ -130,7 +191,7 @@ export async function verifyOfficialAccess(
   token: string,
 ): Promise<Result<OfficialPrincipal, TokenError>> {
   try {
-    const { payload } = await jwtVerify(token, keyOf(config), {
+    const { payload } = await jwtVerify(token, await officialKeyOf(config), {
       algorithms: ["HS256"],
       issuer: TOKEN_ISSUER,
       audience: OFFICIAL_AUDIENCE,

@@ -6,9 +6,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getCookie, deleteCookie, setCookie } from "hono/cookie";
 import { html } from "hono/html";
+import type { Context, MiddlewareHandler } from "hono";
+import { decodeJwt } from "jose";
 import { configOf } from "../../../durable-objects/config.ts";
 import { clientAddress, rateLimited } from "../edge.ts";
-import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
+import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { verifyOfficialAssertion } from "../auth/officials.ts";
 import { LOGIN_COOKIE, LOGIN_STATE_SECONDS, newLoginState, readLoginState } from "../auth/login-state.ts";
@@ -23,15 +25,56 @@ const JWT = z
   .max(8192)
   .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/, "a compact JWS");
 
-/** Per client address, checked before a body is parsed; officials and voters count apart. */
+/** Per client address, checked before a body is validated; officials and voters count apart. */
 const officialLoginLimit = rateLimited(
   (env) => env.LOGIN_IP_LIMITER,
   (c) => `official:${clientAddress(c)}`,
 );
-const voterLoginLimit = rateLimited(
-  (env) => env.LOGIN_IP_LIMITER,
-  (c) => `voter:${clientAddress(c)}`,
-);
+
+/**
+ * The election a voter login is for, read before validation from where each login route carries
+ * it (query, JSON body, the login-state cookie's claims, unverified: only a rate-limit key), or
+ * "-" when it cannot be read.
+ */
+async function electionHint(c: Context<AppEnv>): Promise<string> {
+  let candidate: unknown;
+  if (c.req.path === "/v1/auth/login") candidate = c.req.query("electionId");
+  else if (c.req.path === "/v1/auth/callback") {
+    const cookie = getCookie(c, LOGIN_COOKIE) ?? "";
+    try {
+      candidate = (decodeJwt(cookie) as { eid?: unknown }).eid;
+    } catch {
+      candidate = undefined;
+    }
+  } else {
+    try {
+      // The app has bounded the body (body.ts); Hono keeps the parse for the route's validator.
+      candidate = ((await c.req.json()) as { electionId?: unknown } | null)?.electionId;
+    } catch {
+      candidate = undefined;
+    }
+  }
+  const parsed = ElectionId.safeParse(candidate);
+  return parsed.success ? parsed.data : "-";
+}
+
+/**
+ * Voter logins, before validation (security review M9): per client address and election, with a
+ * ceiling a carrier-grade NAT's voters will not reach (one attacker's junk for one election does
+ * not lock that address out of another), under a still higher ceiling per address across all
+ * elections (so made-up election ids buy no extra attempts). Per voter, once the ID token
+ * verified: auth/voter-login.ts.
+ */
+const voterLoginLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const address = clientAddress(c);
+  const overall = await c.env.VOTER_LOGIN_IP_LIMITER.limit({ key: `voter:${address}` });
+  if (!overall.success) return respondError(c, "rate_limited");
+  const election = await electionHint(c);
+  const perElection = await c.env.VOTER_LOGIN_LIMITER.limit({ key: `voter:${address}:${election}` });
+  if (!perElection.success) return respondError(c, "rate_limited");
+  await next();
+  return undefined;
+};
 
 const tokenRoute = createRoute({
   method: "post",
@@ -124,7 +167,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(tokenRoute, async (c) => {
     const config = configOf(c.env);
-    const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion);
+    const verified = await verifyOfficialAssertion(c.env, config, c.req.valid("json").assertion, c.req.url);
     if (!verified.ok) fail(verified.error);
     const { token } = await issueOfficialAccess(
       config,

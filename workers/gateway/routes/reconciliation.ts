@@ -1,13 +1,15 @@
 /**
  * Station reconciliation for administrators and auditors: every station of an election, or one,
- * compared as of now (workers/voting/reconciliation.ts). Asking stores the differences found for
- * the security monitor.
+ * compared as of now (workers/voting/reconciliation.ts). Asking (GET) writes nothing, so the
+ * read-only auditor role stays read-only; an administrator's POST to the election's
+ * reconciliation (and every result sheet's submission) stores the differences found for the
+ * security monitor.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { stationExists } from "../../../db/stores/stations.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { StationId } from "../../../lib/station/ids.ts";
-import { reconcileStations } from "../../voting/reconciliation.ts";
+import { computeReconciliation, reconcileStations } from "../../voting/reconciliation.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
@@ -77,6 +79,28 @@ const electionRoute = createRoute({
   },
 });
 
+/** The same report, and its differences stored for the security monitor: a write, so a POST. */
+const recordRoute = createRoute({
+  method: "post",
+  path: "/v1/admin/elections/{electionId}/reconciliation",
+  tags: ["stations"],
+  summary: "Reconcile every station and record the differences for the security monitor",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator")] as const,
+  request: { params: ElectionParam },
+  responses: {
+    200: {
+      description: "Per station, as of now; the differences are stored (resolved ones marked)",
+      content: {
+        "application/json": {
+          schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
 const stationRoute = createRoute({
   method: "get",
   path: "/v1/admin/elections/{electionId}/reconciliation/{stationId}",
@@ -104,6 +128,22 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
       {
         electionId,
         computedAt: now.toISOString(),
+        stations: await computeReconciliation(c.env.DB, election, undefined, now),
+      },
+      200,
+    );
+  });
+
+  app.openapi(recordRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const election = await getElection(c.env.DB, electionId);
+    if (!election) return fail("election_not_found");
+    const now = new Date();
+    c.header("cache-control", "no-store");
+    return c.json(
+      {
+        electionId,
+        computedAt: now.toISOString(),
         stations: await reconcileStations(c.env.DB, election, undefined, now),
       },
       200,
@@ -115,7 +155,7 @@ export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
     const election = await getElection(c.env.DB, electionId);
     if (!election) return fail("election_not_found");
     if (!(await stationExists(c.env.DB, stationId))) return fail("station_not_found");
-    const [report] = await reconcileStations(c.env.DB, election, stationId);
+    const [report] = await computeReconciliation(c.env.DB, election, stationId);
     if (!report) throw new Error("reconciling one station answered nothing");
     c.header("cache-control", "no-store");
     return c.json(report, 200);

@@ -1,9 +1,17 @@
 /**
  * Results: per contest (options with labels, write-ins, blanks, per district) and turnout against
  * the roll. The public sees them as the election's resultsVisibility says (DESIGN.md section 4):
- * `live` always, `after-close` only once polls have closed; administrators and auditors always
- * see them live. The numbers come from the election's ResultsAggregator, which tally shards keep
- * within about a second of each accepted ballot.
+ * `live` while polls are open as the aggregator's public snapshots (no district's figures move
+ * by fewer than minBallotsPerRelease ballots, at most once a second: security review H2), and
+ * exact once polls have closed; `after-close` not at all before the close, exact after it.
+ * Administrators and auditors always see the exact live sums. The numbers come from the
+ * election's ResultsAggregator, which tally shards keep within about a second of each accepted
+ * ballot.
+ *
+ * The public route is rate limited per client address before anything else runs, and its answer
+ * is kept in the edge cache for RESULTS_CACHE_SECONDS under the path alone (a query string does
+ * not make a new entry): repeated requests within that time reach neither D1 nor the aggregator
+ * (security review M9).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { CompiledElection } from "../../../lib/election/model.ts";
@@ -15,6 +23,11 @@ import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
+import type { ResultsSnapshot } from "../../../durable-objects/results-aggregator.ts";
+import { edgeCached, publicReadLimit } from "../edge.ts";
+
+/** How long the edge keeps a public results answer: snapshots change at most once a second. */
+export const RESULTS_CACHE_SECONDS = 5;
 
 const ElectionIdParam = z.object({
   electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
@@ -35,6 +48,18 @@ const ResultsSchema = z
     name: z.string(),
     pollsClosed: z.boolean(),
     generatedAt: z.string(),
+    version: Count.openapi({
+      description:
+        "Grows with every release: for the public, the snapshot number (0 before the first); for officials, a count of the tally reports summed.",
+    }),
+    asOf: z
+      .string()
+      .nullable()
+      .openapi({ description: "When these numbers were taken; null before the first release." }),
+    exact: z.boolean().openapi({
+      description:
+        "True for the exact sums (officials, or everyone once polls have closed); false for a public snapshot in which no district moved by fewer than minBallotsPerRelease ballots.",
+    }),
     shardsReporting: Count.openapi({ description: "How many tally shards have reported so far." }),
     turnout: TurnoutRow.extend({
       districts: z.array(TurnoutRow.extend({ districtId: z.string(), name: z.string() })),
@@ -68,11 +93,13 @@ const publicRoute = createRoute({
   path: "/v1/elections/{electionId}/results",
   tags: ["results"],
   summary: "An election's results and turnout, as its results visibility allows",
-  description: "With resultsVisibility `after-close`, refused (403 results_not_public) until the polls close.",
+  description:
+    "With resultsVisibility `after-close`, refused (403 results_not_public) until the polls close. With `live`, a snapshot while polls are open (each district's figures move only by at least the election's minBallotsPerRelease ballots, at most once a second), exact after the close. Cached at the edge for a few seconds.",
+  middleware: [publicReadLimit, edgeCached] as const,
   request: { params: ElectionIdParam },
   responses: {
     200: { description: "Results", content: { "application/json": { schema: ResultsSchema } } },
-    ...errorResponses(400, 403, 404),
+    ...errorResponses(400, 403, 404, 429),
   },
 });
 
@@ -90,10 +117,15 @@ const officialRoute = createRoute({
   },
 });
 
-async function currentResults(env: Env, election: CompiledElection, now: Date): Promise<ResultsView> {
-  const aggregator = resultsAggregatorFor(env, election.id);
-  const [totals, roll] = await Promise.all([aggregator.results(), countRoll(env.DB, election.id)]);
-  return resultsView(election, totals, roll, now);
+async function resultsFrom(
+  env: Env,
+  election: CompiledElection,
+  now: Date,
+  read: Promise<ResultsSnapshot>,
+  exact: boolean,
+): Promise<ResultsView> {
+  const [release, roll] = await Promise.all([read, countRoll(env.DB, election.id)]);
+  return resultsView(election, release.totals, roll, now, { version: release.version, asOf: release.asOf, exact });
 }
 
 export function resultsRoutes(): OpenAPIHono<AppEnv> {
@@ -104,17 +136,31 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     const now = new Date();
+    const closed = now.getTime() >= election.polls.closesAtMs;
     const visibility = election.settings.resultsVisibility;
     switch (visibility) {
       case "live":
         break;
       case "after-close":
-        if (now.getTime() < election.polls.closesAtMs) fail("results_not_public");
+        if (!closed) fail("results_not_public");
         break;
       default:
         assertNever(visibility);
     }
-    return c.json(await currentResults(c.env, election, now), 200);
+    const aggregator = resultsAggregatorFor(c.env, election.id);
+    const view = await resultsFrom(
+      c.env,
+      election,
+      now,
+      aggregator.publicSnapshot(election.settings.minBallotsPerRelease, closed),
+      closed,
+    );
+    // A snapshot taken while polls are open is never served from the cache after the close.
+    const maxAge = closed
+      ? RESULTS_CACHE_SECONDS
+      : Math.min(RESULTS_CACHE_SECONDS, Math.floor((election.polls.closesAtMs - now.getTime()) / 1000));
+    c.header("cache-control", maxAge > 0 ? `public, max-age=${maxAge}` : "no-store");
+    return c.json(view, 200);
   });
 
   app.openapi(officialRoute, async (c) => {
@@ -122,7 +168,8 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     c.header("cache-control", "no-store");
-    return c.json(await currentResults(c.env, election, new Date()), 200);
+    const aggregator = resultsAggregatorFor(c.env, election.id);
+    return c.json(await resultsFrom(c.env, election, new Date(), aggregator.exact(), true), 200);
   });
 
   return app;
