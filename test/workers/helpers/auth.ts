@@ -14,7 +14,12 @@ export async function tokenFor(privateJwk: JWK, officialId: string): Promise<str
   const assertion = await signOfficialAssertion(privateJwk, officialId, BASE);
   const res = await SELF.fetch(`${BASE}/v1/auth/token`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    // Each exchange from its own address: a test file's many officials would otherwise share one
+    // address's login budget (LOGIN_IP_LIMITER), which the rate-limit tests exercise on purpose.
+    headers: {
+      "content-type": "application/json",
+      "cf-connecting-ip": `10.8.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+    },
     body: JSON.stringify({ assertion }),
   });
   if (res.status !== 200) throw new Error(`token exchange failed: ${res.status} ${await res.text()}`);
