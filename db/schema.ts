@@ -121,8 +121,8 @@ export const logReceipts = sqliteTable(
  * Anonymous cast vote records, written by the tally consumer from the ballot queues: one row per
  * accepted ballot, keyed by its ballot id. No voter key and no tracking code, on purpose: nothing
  * here links a voter or a receipt to a choice. `retracted` is 1 once the ballot no longer counts
- * (superseded by an online re-vote, or cancelled by a paper vote); `recorded_at` is the minute of
- * acceptance, too coarse to match a ballot to a login.
+ * (superseded by an online re-vote, or cancelled by a paper vote); `recorded_at` is the day of
+ * acceptance only: the ledger knows the minute, and in a quiet district the minute would join them.
  */
 export const castVoteRecords = sqliteTable(
   "cast_vote_records",

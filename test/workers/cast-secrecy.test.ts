@@ -167,6 +167,15 @@ describe("the insider's join (H4)", () => {
 
     // D1 still retracted exactly the superseded ballot.
     expect(records.filter((r) => r.retracted === 1)).toHaveLength(1);
+
+    // Nor can a time join them: the ledger knows the minute of each cast, the records only the day.
+    const days = (
+      await env.DB.prepare(`SELECT DISTINCT recorded_at FROM cast_vote_records WHERE election_id = ?`)
+        .bind(SUPERSEDES)
+        .all<{ recorded_at: string }>()
+    ).results.map((r) => r.recorded_at);
+    expect(days.length).toBeGreaterThan(0);
+    for (const day of days) expect(day).toMatch(/^\d{4}-\d{2}-\d{2}T00:00:00\.000Z$/);
   }, 30_000);
 
   it("keeps no voter key in an outbox row while the queue is down, only the ballot's own key", async () => {
