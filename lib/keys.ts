@@ -13,7 +13,8 @@ export type KeyPurpose =
   | "request-digest" // the digest that recognises a repeated paper scan
   | "voter-session" // signs voter session tokens
   | "official-token" // signs officials' access tokens
-  | "login-state"; // signs the browser login's state cookie
+  | "login-state" // signs the browser login's state cookie
+  | "roll-chunk-digest"; // the keyed digest of a roll chunk in the public log (per election)
 
 const cache = new Map<string, Promise<CryptoKey>>();
 

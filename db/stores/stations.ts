@@ -354,3 +354,56 @@ export async function stationCredential(
   if (keyRow.revokedAt !== null) return err("station_key_revoked");
   return ok({ publicJwk: keyRow.publicJwk, districtIds: districts.map((d) => d.districtId).sort() });
 }
+
+/**
+ * What an election's log must show of its signing authorities when the election is (re)loaded:
+ * every unrevoked station serving one of `districtIds`, with its districts, serial ranges and
+ * unrevoked device keys (public JWKs as stored), and the election's unrevoked sheet keys.
+ */
+export interface AuthoritySnapshot {
+  readonly stations: {
+    readonly id: string;
+    readonly districtIds: string[];
+    readonly serialRanges: { first: number; last: number }[];
+    readonly keys: { kid: string; publicJwk: string }[];
+  }[];
+  readonly sheetKeys: { kid: string; publicJwk: string }[];
+}
+
+export async function authoritySnapshot(
+  d1: D1Database,
+  electionId: string,
+  districtIds: readonly string[],
+): Promise<AuthoritySnapshot> {
+  const db = drizzle(d1);
+  const serving =
+    districtIds.length === 0
+      ? []
+      : await db
+          .selectDistinct({ stationId: stationDistricts.stationId })
+          .from(stationDistricts)
+          .innerJoin(stations, eq(stations.id, stationDistricts.stationId))
+          .where(and(inArray(stationDistricts.districtId, [...districtIds]), isNull(stations.revokedAt)));
+  const ids = serving.map((s) => s.stationId);
+  const sheetKeys = await db
+    .select({ kid: sheetSigningKeys.kid, publicJwk: sheetSigningKeys.publicJwk })
+    .from(sheetSigningKeys)
+    .where(and(eq(sheetSigningKeys.electionId, electionId), isNull(sheetSigningKeys.revokedAt)))
+    .orderBy(asc(sheetSigningKeys.createdAt));
+  if (ids.length === 0) return { stations: [], sheetKeys };
+  const summaries = await stationSummaries(d1, ids);
+  const keys = await db
+    .select({ kid: stationKeys.kid, stationId: stationKeys.stationId, publicJwk: stationKeys.publicJwk })
+    .from(stationKeys)
+    .where(and(inArray(stationKeys.stationId, ids), isNull(stationKeys.revokedAt)))
+    .orderBy(asc(stationKeys.createdAt));
+  return {
+    stations: summaries.map((s) => ({
+      id: s.id,
+      districtIds: s.districtIds,
+      serialRanges: s.serialRanges,
+      keys: keys.filter((k) => k.stationId === s.id).map((k) => ({ kid: k.kid, publicJwk: k.publicJwk })),
+    })),
+    sheetKeys,
+  };
+}

@@ -41,7 +41,9 @@
  *                             closesAt:time ‖ policy:u8 (1 first-wins, 2 paper-supersedes) ‖
  *                             visibility:u8 (1 live, 2 after-close)
  *   0x11 roll-imported        at:time ‖ firstLine:u32 ‖ rows:u32 ‖ accepted:u32 ‖ written:u32 ‖
- *                             unchanged:u32 ‖ rejected:u32 ‖ chunkSha256:digest
+ *                             unchanged:u32 ‖ rejected:u32 ‖ chunkDigest:digest
+ *                             (HMAC-SHA-256 of the chunk under a key derived from the roll-hash
+ *                             key and the election id: the public cannot test guessed rows)
  *   0x12 polls-opened         at:time
  *   0x13 polls-closed         at:time
  *   0x14 official-key-added   at:time ‖ role:u8 (1 administrator, 2 station-official, 3 auditor) ‖
@@ -242,7 +244,7 @@ export const LogEntry = z.discriminatedUnion("type", [
       written: Count,
       unchanged: Count,
       rejected: Count,
-      chunkSha256: Digest,
+      chunkDigest: Digest,
     })
     .strict(),
   z.object({ type: z.literal("polls-opened"), at: Time }).strict(),
@@ -522,7 +524,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.u32(entry.written);
       w.u32(entry.unchanged);
       w.u32(entry.rejected);
-      w.digest(entry.chunkSha256);
+      w.digest(entry.chunkDigest);
       break;
     case "polls-opened":
     case "polls-closed":
@@ -835,7 +837,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         written: r.u32("written"),
         unchanged: r.u32("unchanged"),
         rejected: r.u32("rejected"),
-        chunkSha256: r.digest("chunk digest"),
+        chunkDigest: r.digest("chunk digest"),
       };
     case "polls-opened":
     case "polls-closed":

@@ -155,7 +155,7 @@ const ALL: LogEntry[] = [
     written: 9,
     unchanged: 0,
     rejected: 1,
-    chunkSha256: "ab".repeat(32),
+    chunkDigest: "ab".repeat(32),
   },
   { type: "polls-opened", at: "2026-01-01T00:00:00.000Z" },
   { type: "polls-closed", at: "2026-12-31T23:59:59.000Z" },

@@ -36,7 +36,8 @@ beforeAll(async () => {
     electionId: ELECTION,
     crossChannelPolicy: "paper-supersedes",
     resultsVisibility: "after-close",
-    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    // The roll is fixed once the polls open: it is imported first, then the polls open.
+    polls: { opensAt: new Date(Date.now() + 3600_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
   };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
   const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
@@ -44,6 +45,11 @@ beforeAll(async () => {
     text: csv,
     contentType: "text/csv",
   });
+  definition.settings = {
+    ...definition.settings,
+    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+  };
+  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
 });
 
 const Ballot = z.object({

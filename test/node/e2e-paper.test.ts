@@ -24,7 +24,29 @@ import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 import { eventually } from "./helpers/run.ts";
 
-const system = withRunningSystem({ name: "e2e-paper", demo: true });
+// The administrator registers the station and the authority's sheet key before the polls open:
+// after, signing keys can no longer be added (authority_locked).
+const stationId = "e2e-north-1";
+const device = await generateSigningKey(`${stationId}-k1`);
+const authority = await generateSigningKey("authority-sheets-e2e");
+const system = withRunningSystem({
+  name: "e2e-paper",
+  demo: true,
+  beforePollsOpen: async (admin) => {
+    await admin.call("POST", "/v1/admin/stations", {
+      json: {
+        id: stationId,
+        name: "North District, polling station 1",
+        districtIds: ["district-north"],
+        publicJwk: device.publicJwk,
+        serialRanges: [{ first: 500_000, last: 500_999 }],
+      },
+    });
+    await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
+      json: { publicJwk: authority.publicJwk },
+    });
+  },
+});
 let election: CompiledElection;
 
 beforeAll(async () => {
@@ -56,22 +78,7 @@ async function scanImage(text: string): Promise<string> {
 }
 
 it("registers a station, checks voters in, scans their ballots, reconciles the result sheet", async () => {
-  // --- The administrator registers the station and the authority's sheet key.
-  const stationId = "e2e-north-1";
-  const device = await generateSigningKey(`${stationId}-k1`);
-  await system.admin.call("POST", "/v1/admin/stations", {
-    json: {
-      id: stationId,
-      name: "North District, polling station 1",
-      districtIds: ["district-north"],
-      publicJwk: device.publicJwk,
-      serialRanges: [{ first: 500_000, last: 500_999 }],
-    },
-  });
-  const authority = await generateSigningKey("authority-sheets-e2e");
-  await system.admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
-    json: { publicJwk: authority.publicJwk },
-  });
+  // --- The station and the authority's sheet key were registered before the polls opened.
 
   const station = new StationClient({ baseUrl: system.baseUrl, stationId, privateJwk: device.privateJwk });
   const deviceSigner = await signer(device.privateJwk);

@@ -15,6 +15,7 @@ import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime } from "../../audit/log.ts";
+import { logAuthoritiesOf } from "../../audit/authorities.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
 import { CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
 
@@ -232,6 +233,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         resultsVisibility: election.settings.resultsVisibility,
       }),
     );
+    // The stations and keys registered before this load sign for it too: its log names them.
+    orFail(await logAuthoritiesOf(c.env, election));
     const body = {
       electionId: election.id,
       version: saved.value.version,

@@ -7,6 +7,9 @@
  *
  * A refused registration changes nothing: the store (db/stores/stations.ts) runs every check
  * before the one D1 batch that writes. These routes parse, call it and map its refusals.
+ *
+ * Every change is logged in each election it concerns, and nothing but a revocation may change
+ * once such an election's polls have opened (authority_locked): workers/audit/authorities.ts.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
@@ -30,6 +33,16 @@ import { DistrictId, Ed25519PublicJwk, KeyKid, SerialRange, StationId } from "..
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
+import {
+  electionsServing,
+  logToElections,
+  refuseOnceOpen,
+  serialRangeIssued,
+  sheetKeyAdded,
+  stationKeyAdded,
+  stationRegistered,
+} from "../../audit/authorities.ts";
+import { logTime } from "../../audit/log.ts";
 
 const PublicJwk = Ed25519PublicJwk.openapi("StationPublicJwk", {
   description: "An Ed25519 public JWK with a kid; private parts are refused.",
@@ -97,7 +110,7 @@ const createStationRoute = createRoute({
   },
   responses: {
     201: { description: "Registered", content: { "application/json": { schema: StationSummary } } },
-    ...errorResponses(400, 401, 403, 409),
+    ...errorResponses(400, 401, 403, 409, 429),
   },
 });
 
@@ -149,7 +162,7 @@ const addKeyRoute = createRoute({
         "application/json": { schema: z.object({ stationId: z.string(), kid: z.string(), qrKeyId: z.string() }) },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -166,7 +179,7 @@ const revokeKeyRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -183,7 +196,7 @@ const revokeStationRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -205,7 +218,7 @@ const addRangeRoute = createRoute({
         "application/json": { schema: z.object({ stationId: z.string(), first: z.number(), last: z.number() }) },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -222,7 +235,7 @@ const addSheetKeyRoute = createRoute({
   },
   responses: {
     201: { description: "Registered", content: { "application/json": { schema: SheetKeySummary } } },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -256,7 +269,7 @@ const revokeSheetKeyRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -296,6 +309,15 @@ function orRefused<T>(result: Result<T, ErrorCode | RangeOverlap>): T {
   return result.value;
 }
 
+/** The elections a registered station's changes concern: those with a district it serves. */
+async function electionsConcernedBy(
+  env: Env,
+  stationId: string,
+): Promise<Awaited<ReturnType<typeof electionsServing>>> {
+  const [summary] = await stationSummaries(env.DB, [stationId]);
+  return summary ? electionsServing(env, summary.districtIds) : [];
+}
+
 export function stationRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -305,7 +327,17 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     if (rangesOverlap(serialRanges))
       fail("invalid_request", undefined, [{ path: "/serialRanges", message: "the ranges overlap each other" }]);
     const qrKeyId = await keyIdOf(body.publicJwk);
+    const concerned = await electionsServing(c.env, body.districtIds);
+    orFail(refuseOnceOpen(concerned));
     const summary = orRefused(await registerStation(c.env.DB, { ...body, qrKeyId, serialRanges }));
+    const at = logTime();
+    orFail(
+      await logToElections(c.env, concerned, [
+        stationRegistered(summary.id, summary.districtIds, at),
+        await stationKeyAdded(summary.id, body.publicJwk, at),
+        ...summary.serialRanges.map((range) => serialRangeIssued(summary.id, range, at)),
+      ]),
+    );
     return c.json(summary, 201);
   });
 
@@ -322,7 +354,10 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { stationId } = c.req.valid("param");
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
+    const concerned = await electionsConcernedBy(c.env, stationId);
+    orFail(refuseOnceOpen(concerned));
     orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId));
+    orFail(await logToElections(c.env, concerned, [await stationKeyAdded(stationId, publicJwk)]));
     return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId }, 201);
   });
 
@@ -330,6 +365,15 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { stationId, kid } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
     orFail(await revokeStationKey(c.env.DB, stationId, kid, revokedAt));
+    // Allowed at any time (a compromised key must be stoppable), and logged.
+    orFail(
+      await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
+        {
+          key: `station-key-revoked/${kid}`,
+          entry: { type: "station-key-revoked", at: logTime(new Date(revokedAt)), stationId, kid },
+        },
+      ]),
+    );
     return c.json({ kid, revokedAt }, 200);
   });
 
@@ -337,13 +381,24 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { stationId } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
     orFail(await revokeStation(c.env.DB, stationId, revokedAt));
+    orFail(
+      await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
+        {
+          key: `station-revoked/${stationId}`,
+          entry: { type: "station-revoked", at: logTime(new Date(revokedAt)), stationId },
+        },
+      ]),
+    );
     return c.json({ id: stationId, revokedAt }, 200);
   });
 
   app.openapi(addRangeRoute, async (c) => {
     const { stationId } = c.req.valid("param");
     const range = c.req.valid("json");
+    const concerned = await electionsConcernedBy(c.env, stationId);
+    orFail(refuseOnceOpen(concerned));
     orRefused(await addSerialRange(c.env.DB, stationId, range));
+    orFail(await logToElections(c.env, concerned, [serialRangeIssued(stationId, range)]));
     return c.json({ stationId, first: range.first, last: range.last }, 201);
   });
 
@@ -351,8 +406,12 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
-    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
-    return c.json(orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId)), 201);
+    const election = await getElection(c.env.DB, electionId);
+    if (!election) fail("election_not_found");
+    orFail(refuseOnceOpen([election]));
+    const added = orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId));
+    orFail(await logToElections(c.env, [election], [await sheetKeyAdded(publicJwk)]));
+    return c.json(added, 201);
   });
 
   app.openapi(listSheetKeysRoute, async (c) => {
@@ -364,6 +423,19 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { electionId, kid } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
     orFail(await revokeSheetKey(c.env.DB, electionId, kid, revokedAt));
+    // Allowed at any time (a compromised key must be stoppable), and logged.
+    orFail(
+      await logToElections(
+        c.env,
+        [{ id: electionId }],
+        [
+          {
+            key: `sheet-key-revoked/${kid}`,
+            entry: { type: "sheet-key-revoked", at: logTime(new Date(revokedAt)), kid },
+          },
+        ],
+      ),
+    );
     return c.json({ kid, revokedAt }, 200);
   });
 
