@@ -70,8 +70,12 @@ describe("on an honest copy", () => {
     expect(again.stdout).toContain("(from state file)");
   });
 
-  it("verify with the key fetched from the log warns that it is not pinned", async () => {
-    const run = await runAuditor("verify", "--log", pristine);
+  it("verify fails with the key fetched from the log, unless told to trust it, and then warns", async () => {
+    const refused = await runAuditor("verify", "--log", pristine);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("the log's key came from the log itself");
+    expect(refused.stdout).not.toContain("OK");
+    const run = await runAuditor("verify", "--log", pristine, "--trust-log-key");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("warning  the key came from the log it checks");
   });

@@ -200,8 +200,13 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   expect(recount.stdout).toContain(`recount  ${VOTERS} cast vote records`);
   expect(recount.stdout).toContain("OK       the recount matches the published results to the vote");
 
-  // The live demo election's log verifies too (events only, nothing cast there).
-  const demo = await runAuditor("verify", "--log", `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`, "--no-progress");
+  // The live demo election's log verifies too (events only, nothing cast there), but only with a
+  // key from outside the log, or when the auditor says to trust the key the log publishes.
+  const demoLog = `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`;
+  const unpinned = await runAuditor("verify", "--log", demoLog, "--no-progress");
+  expect(unpinned.code).toBe(1);
+  expect(unpinned.stderr).toContain("the log's key came from the log itself");
+  const demo = await runAuditor("verify", "--log", demoLog, "--trust-log-key", "--no-progress");
   expect(demo.stderr).toBe("");
   expect(demo.code).toBe(0);
 }, 240_000);

@@ -21,11 +21,13 @@ import { enrol } from "./helpers/roll.ts";
 import {
   adminCall,
   ballotSheetQr,
+  clientFor,
   errorCode,
-  registerSheetKey,
   registerStation,
+  signerOf,
   type TestStation,
 } from "./helpers/station.ts";
+import type { QrSigner } from "../../lib/qr/keys.ts";
 
 const ELECTION = "authority-log";
 const LATER = "authority-log-later";
@@ -67,6 +69,39 @@ function ofType<T extends LogEntry["type"]>(
   );
 }
 
+/** A station registered through the admin route (the helpers write the registry directly). */
+async function stationViaRoute(
+  districtIds: string[],
+  serialRanges: { first: number; last: number }[],
+): Promise<TestStation> {
+  const stationId = `auth-${crypto.randomUUID().slice(0, 8)}`;
+  const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
+  const res = await adminCall("POST", "/v1/admin/stations", {
+    id: stationId,
+    name: "Authority test",
+    districtIds,
+    publicJwk,
+    serialRanges,
+  });
+  expect(res.status).toBe(201);
+  return {
+    stationId,
+    privateJwk,
+    publicJwk,
+    client: clientFor(stationId, privateJwk),
+    signer: await signerOf(privateJwk),
+  };
+}
+
+/** A sheet key registered through the admin route. */
+async function sheetKeyViaRoute(electionId: string): Promise<{ kid: string; signer: QrSigner; x: string }> {
+  const kid = `sheets-${crypto.randomUUID().slice(0, 8)}`;
+  const { privateJwk, publicJwk } = await generateSigningKey(kid);
+  const res = await adminCall("POST", `/v1/admin/elections/${electionId}/sheet-keys`, { publicJwk });
+  expect(res.status).toBe(201);
+  return { kid, signer: await signerOf(privateJwk), x: String(publicJwk.x) };
+}
+
 async function importRoll(electionId: string, csv: string): Promise<Response> {
   return SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/roll`, {
     method: "POST",
@@ -85,6 +120,7 @@ describe("authority changes in the log", () => {
   });
 
   it("logs the stations and sheet keys registered before an election was loaded in that election's log (before any polls opened)", async () => {
+    // Written to the registry directly (no election exists yet to log it in either way).
     const early = await registerStation(["district-east"], { serialRanges: [{ first: 1_000, last: 1_009 }] });
     await loadDemoElection({ electionId: LATER, polls: FUTURE });
     const entries = await loggedEntries(LATER, 3);
@@ -98,10 +134,10 @@ describe("authority changes in the log", () => {
   });
 
   it("logs a sheet key's addition and revocation with its public key, around a scan it signed; once the polls opened, additions are refused and change nothing", async () => {
-    station = await registerStation(["district-north"], { serialRanges: [{ first: 1, last: 99 }] });
-    const sheet = await registerSheetKey(ELECTION);
+    station = await stationViaRoute(["district-north"], [{ first: 1, last: 99 }]);
+    const sheet = await sheetKeyViaRoute(ELECTION);
     sheetKid = sheet.kid;
-    sheetX = String(sheet.privateJwk.x);
+    sheetX = sheet.x;
     expect(
       (await adminCall("POST", `/v1/admin/stations/${station.stationId}/serial-ranges`, { first: 100, last: 149 }))
         .status,
@@ -238,5 +274,24 @@ describe("the roll in the log", () => {
       n: number;
     }>();
     expect(count?.n).toBe(1);
+  });
+});
+
+describe("the public election summary an auditor reads", () => {
+  it("has the ballot styles and the version and digest of the last logged definition", async () => {
+    const summary = (await (await SELF.fetch(`${BASE}/v1/elections/${ELECTION}`)).json()) as {
+      ballotStyles: { id: string; districtIds: string[]; contestIds: string[] }[];
+      definition: { version: number; sha256: string };
+    };
+    expect(summary.ballotStyles.find((s) => s.id === "bs-north")?.districtIds).toEqual(["district-north"]);
+    expect(summary.ballotStyles.find((s) => s.id === "bs-north")?.contestIds.length).toBeGreaterThan(0);
+    const loaded = await waitFor(async () => {
+      await sequencer(ELECTION).sequenceNow();
+      const log = await readPublishedLog(ELECTION).catch(() => undefined);
+      const all = log?.decoded.filter((e): e is LogEntryOf<"definition-loaded"> => e.type === "definition-loaded");
+      return all && all.length >= 2 ? all : undefined;
+    });
+    const last = loaded[loaded.length - 1];
+    expect(summary.definition).toEqual({ version: last?.version, sha256: last?.definitionSha256 });
   });
 });

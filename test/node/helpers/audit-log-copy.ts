@@ -157,7 +157,8 @@ export async function sampleElection(n: number): Promise<SampleElection> {
     entries.push(ballotEntry(b));
   }
   const retracted = new Set<string>();
-  for (const [k, previous] of ballots.slice(0, 2).entries()) {
+  // Two online ballots are superseded (a paper ballot is never retracted: lib/audit/observer.ts).
+  for (const [k, previous] of ballots.slice(1, 3).entries()) {
     entries.push({
       type: "retraction",
       reason: "superseded-by-online",
@@ -176,7 +177,15 @@ export async function sampleElection(n: number): Promise<SampleElection> {
     ballots.push(revote);
     entries.push(ballotEntry(revote));
   }
-  entries.push({ type: "check-in", stationId: "station-1", districtId: "north", at: "2026-03-01T12:00:00.000Z" });
+  // Every paper ballot had its voter checked in at the station.
+  for (const b of ballots)
+    if (b.channel === "paper")
+      entries.push({
+        type: "check-in",
+        stationId: "station-1",
+        districtId: b.districtId,
+        at: "2026-03-01T12:00:00.000Z",
+      });
   entries.push({ type: "polls-closed", at: "2026-03-01T20:00:00.000Z" });
 
   const counted = ballots.filter((b) => !retracted.has(b.trackingCode));

@@ -78,6 +78,13 @@ const PublicElectionSchema = z
     }),
     districts: z.array(z.object({ id: z.string(), name: z.string() })),
     contests: z.array(ContestSchema),
+    /** What an auditor checks cast vote records against (lib/audit/observer.ts). */
+    ballotStyles: z.array(
+      z.object({ id: z.string(), districtIds: z.array(z.string()), contestIds: z.array(z.string()) }),
+    ),
+    definition: z.object({ version: z.number().int(), sha256: z.string() }).openapi({
+      description: "The stored definition's version and SHA-256, as its definition-loaded log entry has them.",
+    }),
   })
   .openapi("PublicElection");
 
@@ -257,6 +264,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
+    const stored = await getStoredDefinition(c.env.DB, electionId);
+    if (!stored) fail("election_not_found");
     return c.json(
       {
         electionId: election.id,
@@ -268,6 +277,12 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         },
         districts: [...election.districts.values()].map((d) => ({ id: d.id, name: d.name })),
         contests: [...election.contests.values()].map(contestView),
+        ballotStyles: [...election.ballotStyles.values()].map((style) => ({
+          id: style.id,
+          districtIds: [...style.districtIds],
+          contestIds: [...style.contestIds],
+        })),
+        definition: { version: stored.version, sha256: sha256Hex(JSON.stringify(stored.definition)) },
       },
       200,
     );
