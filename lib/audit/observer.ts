@@ -12,7 +12,8 @@
  *   no contest has more marks than its votes allowed; a mark is flagged write-in exactly when its
  *   option is the contest's write-in option. The summary's definition version and digest must be
  *   those of the last `definition-loaded` entry.
- * - no `definition-loaded` after `polls-opened`; `polls-opened.at` and `polls-closed.at` are the
+ * - no `definition-loaded` after `polls-opened`, nor a station, device key, serial range, sheet key
+ *   or roll chunk added (revocations may come at any time); `polls-opened.at` and `polls-closed.at` are the
  *   last definition's opensAt and closesAt; every ballot's minute of acceptance lies within the
  *   polls (ballots reach the log through queues, so a ballot accepted a second before the close
  *   may be logged after `polls-closed`: its acceptance time is what counts, not its place);
@@ -131,6 +132,7 @@ export class ObserverChecks {
         await this.sheet(index, entry);
         break;
       case "station-key-added": {
+        this.lockedAfterOpening(index, `station ${entry.stationId}'s device key ${entry.kid} is added`);
         const raw = base64urlDecode(entry.publicKey);
         if (!raw) break;
         const keyId = hexEncode(await qrKeyIdBytes(raw));
@@ -150,12 +152,32 @@ export class ObserverChecks {
       case "cast-vote-record":
         this.record(index, entry);
         break;
+      case "station-registered":
+        this.lockedAfterOpening(index, `station ${entry.stationId} is registered`);
+        break;
+      case "serial-range-issued":
+        this.lockedAfterOpening(
+          index,
+          `serials ${entry.first} (${entry.count}) are issued to station ${entry.stationId}`,
+        );
+        break;
+      case "sheet-key-added":
+        this.lockedAfterOpening(index, `sheet key ${entry.kid} is added`);
+        break;
+      case "roll-imported":
+        this.lockedAfterOpening(index, `a roll chunk (line ${entry.firstLine}) is imported`);
+        break;
       case "cast-vote-records-published":
         this.recordsPublished = true;
         break;
       default:
         break;
     }
+  }
+
+  /** Signing keys, serial ranges and the roll are fixed once the polls open (revocations are not). */
+  private lockedAfterOpening(index: number, what: string): void {
+    if (this.pollsOpened) this.problem(index, `${what} after the polls opened`);
   }
 
   private ballot(index: number, entry: LogEntryOf<"ballot">): void {

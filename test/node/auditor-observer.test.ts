@@ -310,6 +310,45 @@ describe("poll times", () => {
   });
 });
 
+describe("authorities", () => {
+  it("a sheet key, a device key, a serial range or a roll chunk added after the polls opened; a revocation is fine", async () => {
+    const b = await ballot("online");
+    const at = "2026-03-01T12:00:00.000Z";
+    const late: [LogEntry, RegExp][] = [
+      [
+        { type: "sheet-key-added", at, kid: "late", thumbprint: SHA, publicKey: otherKey.x },
+        /sheet key late is added after the polls opened/,
+      ],
+      [
+        { type: "station-key-added", at, stationId: STATION, kid: "late-k", thumbprint: SHA, publicKey: otherKey.x },
+        /device key late-k is added after the polls opened/,
+      ],
+      [
+        { type: "serial-range-issued", at, stationId: STATION, first: 1, count: 10 },
+        /serials 1 \(10\) are issued to station .* after the polls opened/,
+      ],
+      [
+        {
+          type: "roll-imported",
+          at,
+          firstLine: 2,
+          rows: 1,
+          accepted: 1,
+          written: 1,
+          unchanged: 0,
+          rejected: 0,
+          chunkDigest: SHA,
+        },
+        /a roll chunk \(line 2\) is imported after the polls opened/,
+      ],
+    ];
+    for (const [entry, message] of late)
+      await expectCaught(log({ during: [ballotEntry(b), entry], counted: [b] }), message);
+    const revoked: LogEntry = { type: "sheet-key-revoked", at, kid: "any" };
+    expect(await problems(log({ during: [ballotEntry(b), revoked], counted: [b] }))).toEqual([]);
+  });
+});
+
 describe("retractions", () => {
   it("a retraction under first-wins", async () => {
     const first = await ballot("online");
