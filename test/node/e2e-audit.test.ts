@@ -37,7 +37,10 @@ beforeAll(async () => {
     crossChannelPolicy: "paper-supersedes",
     resultsVisibility: "after-close",
     // The roll is fixed once the polls open: it is imported first, then the polls open.
-    polls: { opensAt: new Date(Date.now() + 3600_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    polls: {
+      opensAt: new Date(Date.now() + 3600_000).toISOString(),
+      closesAt: new Date(Date.now() + 7200_000).toISOString(),
+    },
   };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
   const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
