@@ -18,7 +18,6 @@
  *   that can sign for it, whatever the order of set-up.
  * Entries are keyed (the change and its object), so repeating a call logs nothing twice.
  */
-import type { JWK } from "jose";
 import { electionIds, getElection } from "../../db/stores/elections.ts";
 import { authoritySnapshot } from "../../db/stores/stations.ts";
 import type { LogEntry, LogEntryOf } from "../../lib/audit/entries.ts";
@@ -76,7 +75,7 @@ interface PublicJwk {
 
 function thumbprintOf(jwk: PublicJwk): Promise<string> {
   const { kty, crv, x } = jwk;
-  return jwkThumbprintHex({ kty, crv, x } satisfies JWK);
+  return jwkThumbprintHex({ kty, crv, x });
 }
 
 export function stationRegistered(stationId: string, districtIds: readonly string[], at = logTime()): KeyedEntry {
