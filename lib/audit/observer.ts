@@ -8,15 +8,17 @@
  * Rules (each broken rule is a problem naming the entry index, or the station at the end):
  * - with the public election summary (GET /v1/elections/{id}): each cast vote record's district is
  *   one of the election's; its ballot style is one of the election's, serves its district, and
- *   the record lists that style's contests (all of them, or one: a per-contest record); every marked option belongs to its contest;
+ *   the record lists that style's contests: all of them (always for whole-ballot records, as the
+ *   summary's policies say), or one (a per-contest record); every marked option belongs to its contest;
  *   no contest has more marks than its votes allowed; a mark is flagged write-in exactly when its
  *   option is the contest's write-in option. The summary's definition version and digest must be
  *   those of the last `definition-loaded` entry.
- * - no `definition-loaded` after `polls-opened`, nor a station, device key, serial range, sheet key
- *   or roll chunk added (revocations may come at any time); `polls-opened.at` and `polls-closed.at` are the
- *   last definition's opensAt and closesAt; every ballot's minute of acceptance lies within the
- *   polls (ballots reach the log through queues, so a ballot accepted a second before the close
- *   may be logged after `polls-closed`: its acceptance time is what counts, not its place);
+ * - no `definition-loaded` after `polls-opened`, nor a station, device key, serial range, sheet
+ *   key or roll chunk added (revocations may come at any time); `polls-opened.at` and
+ *   `polls-closed.at` are the last definition's opensAt and closesAt; every ballot's minute of
+ *   acceptance lies within the polls, a paper ballot's up to the summary's paper sync grace after
+ *   the close (ballots reach the log through queues, so a ballot accepted a second before the
+ *   close may be logged after `polls-closed`: its acceptance time counts, not its place);
  * - under `first-wins` nothing is retracted; under either policy no paper ballot is retracted
  *   (a retraction names the tracking code of an online ballot);
  * - every `station-results` sheet is signed (its QR text), by a device key of that station that
@@ -37,7 +39,13 @@ import type { LogEntry, LogEntryOf } from "./entries.ts";
 /** The parts of the public election summary (GET /v1/elections/{id}) these rules read. */
 export const PublicElection = z.object({
   electionId: z.string(),
-  policies: z.object({ crossChannelPolicy: CrossChannelPolicy }),
+  policies: z.object({
+    crossChannelPolicy: CrossChannelPolicy,
+    /** Absent from older summaries: then a record may list one contest or all of its style's. */
+    castVoteRecords: z.enum(["per-contest", "whole-ballot"]).optional(),
+    /** How long after the close a station may still sync paper ballots scanned before it. */
+    paperSyncGraceMinutes: z.number().int().min(0).optional(),
+  }),
   districts: z.array(z.object({ id: z.string() })),
   contests: z.array(
     z.object({
@@ -188,7 +196,9 @@ export class ObserverChecks {
     const at = Date.parse(entry.acceptedAt);
     const opens = Date.parse(this.definition.opensAt);
     // Acceptance times are whole minutes, floored: the opening minute counts.
-    if (at < opens - (opens % 60_000) || at >= Date.parse(this.definition.closesAt))
+    // Paper ballots an offline station scanned before the close may be synced within the grace.
+    const grace = entry.channel === "paper" ? (this.election?.policies.paperSyncGraceMinutes ?? 0) * 60_000 : 0;
+    if (at < opens - (opens % 60_000) || at >= Date.parse(this.definition.closesAt) + grace)
       this.problem(
         index,
         `a ${entry.channel} ballot accepted at ${entry.acceptedAt}, outside the polls (${this.definition.opensAt} to ${this.definition.closesAt})`,
@@ -211,7 +221,10 @@ export class ObserverChecks {
     const listed = entry.contests.map((c) => c.contestId).sort();
     const expected = [...style.contestIds].sort();
     const foreign = listed.filter((c, i) => !expected.includes(c) || listed[i - 1] === c);
-    if (foreign.length > 0 || (listed.length > 1 && listed.join("\u0000") !== expected.join("\u0000")))
+    // Under per-contest records a record may still list its whole style while the sequencer
+    // writes whole-ballot records (before per-contest records are built): one contest, or all.
+    const whole = election.policies.castVoteRecords === "whole-ballot" || listed.length > 1;
+    if (foreign.length > 0 || (whole && listed.join("\u0000") !== expected.join("\u0000")))
       this.problem(
         index,
         `a record of style ${style.id} lists contests ${listed.join(", ")}; the style has ${expected.join(", ")}`,

@@ -48,7 +48,7 @@ beforeAll(async () => {
   // As GET /v1/elections/{id} answers (workers/gateway/routes/elections.ts).
   summary = {
     electionId: election.id,
-    policies: { crossChannelPolicy: "paper-supersedes" },
+    policies: { crossChannelPolicy: "paper-supersedes", castVoteRecords: "whole-ballot", paperSyncGraceMinutes: 60 },
     districts: [...election.districts.values()].map((d) => ({ id: d.id })),
     contests: [...election.contests.values()].map((c) => ({
       id: c.id,
@@ -266,6 +266,15 @@ describe("records against the definition", () => {
       await expectCaught(log({ during: [ballotEntry(short)], counted: [short] }), /lists contests/);
   });
 
+  it("a record with one contest where the summary says records are whole ballots", async () => {
+    const b = await ballot("online");
+    const one = { ...b, contests: b.contests.slice(0, 1) };
+    const entries = log({ during: [ballotEntry(one)], counted: [one] });
+    expect(await problems(entries)).toEqual([expect.stringMatching(/lists contests/)]);
+    const perContest = { ...summary, policies: { ...summary.policies, castVoteRecords: "per-contest" as const } };
+    expect(await problems(entries, perContest)).toEqual([]);
+  });
+
   it("a published definition that is not the logged one", async () => {
     const b = await ballot("online");
     const entries = log({ during: [ballotEntry(b)], counted: [b] });
@@ -285,6 +294,16 @@ describe("poll times", () => {
     );
     const early = await ballot("online", "2026-03-01T08:59:00.000Z");
     await expectCaught(log({ during: [ballotEntry(early)], counted: [early] }), /outside the polls/);
+  });
+
+  it("a paper ballot synced after the close: within the paper sync grace it is fine, past it a problem", async () => {
+    const synced = await ballot("paper", "2026-03-01T20:30:00.000Z");
+    expect(await problems(log({ during: [checkIn, ballotEntry(synced)], counted: [synced] }))).toEqual([]);
+    const tooLate = await ballot("paper", "2026-03-01T21:05:00.000Z");
+    await expectCaught(
+      log({ during: [checkIn, ballotEntry(tooLate)], counted: [tooLate] }),
+      /paper ballot accepted at 2026-03-01T21:05:00.000Z, outside the polls/,
+    );
   });
 
   it("polls-closed at another time than the definition's, and a definition loaded after the polls opened", async () => {

@@ -75,6 +75,8 @@ const PublicElectionSchema = z
     policies: z.object({
       crossChannelPolicy: CrossChannelPolicy,
       resultsVisibility: ResultsVisibility,
+      castVoteRecords: z.enum(["per-contest", "whole-ballot"]),
+      paperSyncGraceMinutes: z.number().int(),
     }),
     districts: z.array(z.object({ id: z.string(), name: z.string() })),
     contests: z.array(ContestSchema),
@@ -274,6 +276,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         policies: {
           crossChannelPolicy: election.settings.crossChannelPolicy,
           resultsVisibility: election.settings.resultsVisibility,
+          castVoteRecords: election.settings.castVoteRecords,
+          paperSyncGraceMinutes: election.settings.paperSyncGraceMinutes,
         },
         districts: [...election.districts.values()].map((d) => ({ id: d.id, name: d.name })),
         contests: [...election.contests.values()].map(contestView),
