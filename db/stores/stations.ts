@@ -407,3 +407,33 @@ export async function authoritySnapshot(
     sheetKeys,
   };
 }
+
+/** A registered key as stored, to recognise a repeated addition or revocation (the routes log it then). */
+export interface StoredKey {
+  /** The station (device keys) or the election (sheet keys) it belongs to. */
+  readonly owner: string;
+  readonly publicJwk: string;
+  readonly revokedAt: string | null;
+}
+
+export async function storedStationKey(d1: D1Database, kid: string): Promise<StoredKey | undefined> {
+  const row = await drizzle(d1)
+    .select({ owner: stationKeys.stationId, publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt })
+    .from(stationKeys)
+    .where(eq(stationKeys.kid, kid))
+    .get();
+  return row;
+}
+
+export async function storedSheetKey(d1: D1Database, kid: string): Promise<StoredKey | undefined> {
+  const row = await drizzle(d1)
+    .select({
+      owner: sheetSigningKeys.electionId,
+      publicJwk: sheetSigningKeys.publicJwk,
+      revokedAt: sheetSigningKeys.revokedAt,
+    })
+    .from(sheetSigningKeys)
+    .where(eq(sheetSigningKeys.kid, kid))
+    .get();
+  return row;
+}

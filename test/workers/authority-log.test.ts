@@ -32,6 +32,7 @@ import type { QrSigner } from "../../lib/qr/keys.ts";
 const ELECTION = "authority-log";
 const LATER = "authority-log-later";
 const ROLL = "authority-log-roll";
+const REPEAT = "authority-log-repeat";
 
 const FUTURE = { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" };
 
@@ -109,6 +110,50 @@ async function importRoll(electionId: string, csv: string): Promise<Response> {
     body: csv,
   });
 }
+
+describe("a repeated authority change", () => {
+  it("answers as the first did, changes nothing more, and is logged once (so a repeat after a refused log entry fills it)", async () => {
+    // Before any election of this file opens: a station serving its districts may still be added.
+    await loadDemoElection({ electionId: REPEAT, polls: FUTURE });
+    const station = await stationViaRoute(["district-south"], []);
+    const k2 = await generateSigningKey(`${station.stationId}-k2`);
+    const add = async (): Promise<Response> =>
+      adminCall("POST", `/v1/admin/stations/${station.stationId}/keys`, { publicJwk: k2.publicJwk });
+    expect((await add()).status).toBe(201);
+    expect((await add()).status).toBe(201);
+    const { publicJwk: sheetJwk } = await generateSigningKey("repeat-sheets");
+    const addSheet = async (): Promise<unknown> =>
+      (await adminCall("POST", `/v1/admin/elections/${REPEAT}/sheet-keys`, { publicJwk: sheetJwk })).json();
+    const firstSheet = await addSheet();
+    expect(await addSheet()).toEqual(firstSheet);
+
+    const revoke = async (): Promise<unknown> =>
+      (await adminCall("DELETE", `/v1/admin/stations/${station.stationId}/keys/${station.stationId}-k2`)).json();
+    const first = await revoke();
+    expect(await revoke()).toEqual(first);
+    const revokeSheet = async (): Promise<Response> =>
+      adminCall("DELETE", `/v1/admin/elections/${REPEAT}/sheet-keys/repeat-sheets`);
+    const sheetRevoked = await (await revokeSheet()).json();
+    expect(await (await revokeSheet()).json()).toEqual(sheetRevoked);
+    // A revoked key is not re-added by a repeat: it is a refused addition.
+    const again = await add();
+    expect([again.status, await errorCode(again)]).toEqual([409, "key_exists"]);
+    // Another station's key, or an unknown one, is still not found.
+    const other = await adminCall("DELETE", `/v1/admin/stations/${station.stationId}/keys/no-such-kid`);
+    expect(other.status).toBe(404);
+
+    const entries = await loggedEntries(REPEAT, 5);
+    expect(ofType(entries, "station-key-added", station.stationId).map((e) => e.kid)).toEqual([
+      `${station.stationId}-k1`,
+      `${station.stationId}-k2`,
+    ]);
+    expect(ofType(entries, "station-key-revoked", station.stationId).map((e) => e.kid)).toEqual([
+      `${station.stationId}-k2`,
+    ]);
+    expect(ofType(entries, "sheet-key-added").map((e) => e.kid)).toEqual(["repeat-sheets"]);
+    expect(ofType(entries, "sheet-key-revoked").map((e) => e.kid)).toEqual(["repeat-sheets"]);
+  });
+});
 
 describe("authority changes in the log", () => {
   let station: TestStation;

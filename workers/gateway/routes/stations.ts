@@ -23,7 +23,10 @@ import {
   revokeStation,
   revokeStationKey,
   stationSummaries,
+  storedSheetKey,
+  storedStationKey,
   type RangeOverlap,
+  type StoredKey,
 } from "../../../db/stores/stations.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
@@ -309,6 +312,13 @@ function orRefused<T>(result: Result<T, ErrorCode | RangeOverlap>): T {
   return result.value;
 }
 
+/** Whether a stored key is this owner's unrevoked key with this public key (a repeated addition). */
+function sameKey(stored: StoredKey | undefined, owner: string, jwk: Ed25519PublicJwk): boolean {
+  if (stored?.owner !== owner || stored.revokedAt !== null) return false;
+  const { x } = JSON.parse(stored.publicJwk) as { x?: unknown };
+  return x === jwk.x;
+}
+
 /** The elections a registered station's changes concern: those with a district it serves. */
 async function electionsConcernedBy(
   env: Env,
@@ -355,16 +365,25 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
     const concerned = await electionsConcernedBy(c.env, stationId);
-    orFail(refuseOnceOpen(concerned));
-    orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId));
+    // A repeat of an addition already made changes nothing and logs what may be missing.
+    if (!sameKey(await storedStationKey(c.env.DB, publicJwk.kid), stationId, publicJwk)) {
+      orFail(refuseOnceOpen(concerned));
+      orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId));
+    }
     orFail(await logToElections(c.env, concerned, [await stationKeyAdded(stationId, publicJwk)]));
     return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId }, 201);
   });
 
   app.openapi(revokeKeyRoute, async (c) => {
     const { stationId, kid } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeStationKey(c.env.DB, stationId, kid, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeStationKey(c.env.DB, stationId, kid, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const stored = await storedStationKey(c.env.DB, kid);
+      if (stored?.owner !== stationId || stored.revokedAt === null) fail(revoked.error);
+      revokedAt = stored.revokedAt;
+    }
     // Allowed at any time (a compromised key must be stoppable), and logged.
     orFail(
       await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
@@ -408,8 +427,13 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const keyId = await keyIdOf(publicJwk);
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
-    orFail(refuseOnceOpen([election]));
-    const added = orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId));
+    // A repeat of an addition already made changes nothing and logs what may be missing.
+    const repeat = sameKey(await storedSheetKey(c.env.DB, publicJwk.kid), electionId, publicJwk);
+    if (!repeat) orFail(refuseOnceOpen([election]));
+    const added = repeat
+      ? (await listSheetKeys(c.env.DB, electionId)).find((k) => k.kid === publicJwk.kid)
+      : orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId));
+    if (!added) throw new Error(`sheet key ${publicJwk.kid} vanished`);
     orFail(await logToElections(c.env, [election], [await sheetKeyAdded(publicJwk)]));
     return c.json(added, 201);
   });
@@ -421,8 +445,14 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeSheetKeyRoute, async (c) => {
     const { electionId, kid } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeSheetKey(c.env.DB, electionId, kid, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeSheetKey(c.env.DB, electionId, kid, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const stored = await storedSheetKey(c.env.DB, kid);
+      if (stored?.owner !== electionId || stored.revokedAt === null) fail(revoked.error);
+      revokedAt = stored.revokedAt;
+    }
     // Allowed at any time (a compromised key must be stoppable), and logged.
     orFail(
       await logToElections(
