@@ -142,7 +142,14 @@ describe("a repeated authority change", () => {
     const other = await adminCall("DELETE", `/v1/admin/stations/${station.stationId}/keys/no-such-kid`);
     expect(other.status).toBe(404);
 
-    const entries = await loggedEntries(REPEAT, 5);
+    const revokeStation = async (): Promise<unknown> =>
+      (await adminCall("DELETE", `/v1/admin/stations/${station.stationId}`)).json();
+    const stationRevoked = await revokeStation();
+    expect(await revokeStation()).toEqual(stationRevoked);
+    expect((await adminCall("DELETE", "/v1/admin/stations/no-such-station")).status).toBe(404);
+
+    const entries = await loggedEntries(REPEAT, 6);
+    expect(ofType(entries, "station-revoked", station.stationId)).toHaveLength(1);
     expect(ofType(entries, "station-key-added", station.stationId).map((e) => e.kid)).toEqual([
       `${station.stationId}-k1`,
       `${station.stationId}-k2`,

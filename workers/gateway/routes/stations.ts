@@ -398,8 +398,14 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeStationRoute, async (c) => {
     const { stationId } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeStation(c.env.DB, stationId, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeStation(c.env.DB, stationId, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const [summary] = await stationSummaries(c.env.DB, [stationId]);
+      if (!summary?.revokedAt) fail(revoked.error);
+      revokedAt = summary.revokedAt;
+    }
     orFail(
       await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
         {
