@@ -93,24 +93,30 @@ function describeKey(key: TrustedKey): void {
 async function publicElection(opts: Common, source: LogSource): Promise<PublicElection | undefined> {
   const location =
     opts.election ?? (source.api ? `${source.api.origin}/v1/elections/${source.api.electionId}` : undefined);
-  if (!location) {
+  // A local copy made by `mirror` keeps the summary beside the log.
+  const copied = location === undefined ? await source.read(ELECTION_SUMMARY_FILE) : undefined;
+  if (!location && !copied) {
     say("warning  no election summary (--election): records are not checked against the definition");
     return undefined;
   }
-  const bytes = await readLocation(location, "election summary");
-  if (!bytes) throw new AuditFailure(`the election summary at ${location} is missing`);
+  const where = location ?? `${source.where} ${ELECTION_SUMMARY_FILE}`;
+  const bytes = copied ?? (location ? await readLocation(location, "election summary") : undefined);
+  if (!bytes) throw new AuditFailure(`the election summary at ${where} is missing`);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new AuditFailure(`the election summary at ${location} is not JSON`);
+    throw new AuditFailure(`the election summary at ${where} is not JSON`);
   }
   const parsed = PublicElection.safeParse(json);
   if (!parsed.success)
-    throw new AuditFailure(`the election summary at ${location} is not one: ${z.prettifyError(parsed.error)}`);
+    throw new AuditFailure(`the election summary at ${where} is not one: ${z.prettifyError(parsed.error)}`);
   say(`election ${parsed.data.electionId}, definition version ${parsed.data.definition.version}`);
   return parsed.data;
 }
+
+/** Where `mirror` keeps the election's public summary in a local copy. */
+const ELECTION_SUMMARY_FILE = "election.json";
 
 /** verify's work, shared by recount: the latest checkpoint, the whole log, the state file. */
 async function verifyCommand(
@@ -377,6 +383,10 @@ program
     await save(CHECKPOINT_PATH, checkpointBytes);
     const vkey = await source.read(VERIFIER_KEY_PATH);
     if (vkey) await save(VERIFIER_KEY_PATH, vkey);
+    if (source.api) {
+      const summary = await fetchBytes(`${source.api.origin}/v1/elections/${source.api.electionId}`);
+      if (summary) await save(ELECTION_SUMMARY_FILE, summary);
+    }
     for (const path of paths) {
       const bytes = await source.read(path);
       if (!bytes) throw new SourceError(`${path} is missing from ${url}`);

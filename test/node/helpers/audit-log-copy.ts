@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { PublicElection } from "../../../lib/audit/observer.ts";
 import {
   castVoteRecordEntry,
   ballotEntry,
@@ -95,6 +96,29 @@ const CONTESTS = {
     ],
   },
 } as const;
+
+/** The sample election's public summary (GET /v1/elections/{id}), as the auditor reads it. */
+export function sampleSummary(): PublicElection {
+  const contests = new Map<string, string[]>();
+  for (const spec of Object.values(CONTESTS))
+    for (const [contestId, options] of spec.contests) contests.set(contestId, [...options]);
+  return {
+    electionId: "sample-2026",
+    policies: { crossChannelPolicy: "paper-supersedes", castVoteRecords: "whole-ballot", paperSyncGraceMinutes: 0 },
+    districts: [{ id: "north" }, { id: "east" }],
+    contests: [...contests].map(([id, options]) => ({
+      id,
+      votesAllowed: 1,
+      options: options.map((o) => ({ id: o, isWriteIn: o.endsWith("-w") })),
+    })),
+    ballotStyles: Object.entries(CONTESTS).map(([district, spec]) => ({
+      id: spec.style,
+      districtIds: [district],
+      contestIds: spec.contests.map(([c]) => c),
+    })),
+    definition: { version: 1, sha256: "ab".repeat(32) },
+  };
+}
 
 export interface SampleElection {
   readonly entries: LogEntry[];
