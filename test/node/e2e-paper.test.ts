@@ -22,7 +22,7 @@ import { StationCallError, StationClient } from "../../lib/station-client/client
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
-import { eventually } from "./helpers/run.ts";
+import { eventually, runAuditor } from "./helpers/run.ts";
 
 // The administrator registers the station and the authority's sheet key before the polls open:
 // after, signing keys can no longer be added (authority_locked).
@@ -237,4 +237,16 @@ it("registers a station, checks voters in, scans their ballots, reconciles the r
     districtIds: ["district-north"],
   });
   await expect(system.admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
+
+  // --- The public log holds the station's key and its sheet; the auditor verifies the sheet's
+  // signature with that key (and the key the authority publishes for the log).
+  const logUrl = `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`;
+  const vkey = (await (await fetch(`${logUrl}verifier-key`)).text()).trim();
+  const verified = await eventually(async () => {
+    const run = await runAuditor("verify", "--log", logUrl, "--key", vkey, "--no-progress");
+    return run.code === 0 && /station-results 1/.test(run.stdout) ? run : undefined;
+  }, 30_000);
+  expect(verified.stderr).toBe("");
+  expect(verified.stdout).toMatch(/station-key-added 1/);
+  expect(verified.stdout).toMatch(/sheet-key-added 1/);
 });
