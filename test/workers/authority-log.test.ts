@@ -33,6 +33,7 @@ const ELECTION = "authority-log";
 const LATER = "authority-log-later";
 const ROLL = "authority-log-roll";
 const REPEAT = "authority-log-repeat";
+const SETTLED = "authority-log-settled";
 
 const FUTURE = { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" };
 
@@ -110,6 +111,24 @@ async function importRoll(electionId: string, csv: string): Promise<Response> {
     body: csv,
   });
 }
+
+describe("a settled election", () => {
+  it("no longer locks its districts' stations, nor gets their changes in its log, a month after its close", async () => {
+    await loadDemoElection({
+      electionId: SETTLED,
+      polls: { opensAt: "2020-01-01T00:00:00Z", closesAt: "2020-01-02T00:00:00Z" },
+    });
+    const station = await stationViaRoute(["district-east"], [{ first: 9_000, last: 9_009 }]);
+    const { publicJwk } = await generateSigningKey(`${station.stationId}-k2`);
+    expect((await adminCall("POST", `/v1/admin/stations/${station.stationId}/keys`, { publicJwk })).status).toBe(201);
+    const log = await waitFor(async () => {
+      await sequencer(SETTLED).sequenceNow();
+      const l = await readPublishedLog(SETTLED).catch(() => undefined);
+      return l?.decoded.some((e) => e.type === "polls-closed") ? l : undefined;
+    });
+    expect(JSON.stringify(log.decoded)).not.toContain(station.stationId);
+  });
+});
 
 describe("a repeated authority change", () => {
   it("answers as the first did, changes nothing more, and is logged once (so a repeat after a refused log entry fills it)", async () => {

@@ -6,7 +6,10 @@
  *
  * - An election is concerned by a station when one of its districts is a district the station
  *   serves (a station is a place and keeps its id across elections), and by a sheet key when the
- *   key is that election's.
+ *   key is that election's, until it is settled: SETTLEMENT_MS after its close plus its paper
+ *   sync grace. After that its stations' keys may change for the next election with the same
+ *   districts, unlogged in its log; a sheet signed by such a key is one the auditor of the old
+ *   election finds no published key for.
  * - Adding (a station, a device key, a serial range, a sheet key) is refused with
  *   `authority_locked` once any concerned election's polls have opened, before anything is
  *   written. Revoking stays allowed at any time, since a compromised key must be stoppable, and is
@@ -26,19 +29,36 @@ import { err, ok, type Result } from "../../lib/result.ts";
 import type { LogRefusal } from "../../durable-objects/log-sequencer.ts";
 import { appendToLog, jwkThumbprintHex, logTime } from "./log.ts";
 
+/**
+ * How long after an election's close (and paper sync grace) its stations' keys stay locked and
+ * their changes logged in it: result sheets, recounts and disputes come in the weeks after the
+ * close, and a key added then could sign for it.
+ */
+export const SETTLEMENT_MS = 30 * 24 * 3600_000;
+
+/** Whether the election still concerns its stations' keys at `now` (ms). */
+function unsettled(election: CompiledElection, now: number): boolean {
+  return now < election.polls.closesAtMs + election.settings.paperSyncGraceMinutes * 60_000 + SETTLEMENT_MS;
+}
+
 /** A keyed entry, as the sequencer's append takes it. */
 export interface KeyedEntry {
   readonly key: string;
   readonly entry: LogEntry;
 }
 
-/** The elections with a district among `districtIds`: those a station serving them concerns. */
-export async function electionsServing(env: Env, districtIds: readonly string[]): Promise<CompiledElection[]> {
+/** The unsettled elections with a district among `districtIds`: those a station serving them concerns. */
+export async function electionsServing(
+  env: Env,
+  districtIds: readonly string[],
+  now: number = Date.now(),
+): Promise<CompiledElection[]> {
   const wanted = new Set(districtIds);
   const out: CompiledElection[] = [];
   for (const id of await electionIds(env.DB)) {
     const election = await getElection(env.DB, id);
-    if (election && [...election.districts.keys()].some((d) => wanted.has(d))) out.push(election);
+    if (election && unsettled(election, now) && [...election.districts.keys()].some((d) => wanted.has(d)))
+      out.push(election);
   }
   return out;
 }
