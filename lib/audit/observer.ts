@@ -21,6 +21,7 @@
  *   close may be logged after `polls-closed`: its acceptance time counts, not its place);
  * - under `first-wins` nothing is retracted; under either policy no paper ballot is retracted
  *   (a retraction names the tracking code of an online ballot);
+ * - every key entry's thumbprint is the RFC 7638 thumbprint of the public key it carries;
  * - every `station-results` sheet is signed (its QR text), by a device key of that station that
  *   the log published before the sheet and had not revoked by then, and says what the entry says
  *   (station, sequence, closing time, voters checked in, ballots cast);
@@ -31,6 +32,7 @@
 import { z } from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
 import { base64urlDecode, hexEncode } from "../bytes.ts";
+import { sha256Hex } from "../digest.ts";
 import { qrKeyIdBytes } from "../qr/keys.ts";
 import { verifyResultSheetText } from "../qr/payload.ts";
 import { CrossChannelPolicy } from "../vocabulary.ts";
@@ -141,6 +143,7 @@ export class ObserverChecks {
         break;
       case "station-key-added": {
         this.lockedAfterOpening(index, `station ${entry.stationId}'s device key ${entry.kid} is added`);
+        this.thumbprint(index, entry);
         const raw = base64urlDecode(entry.publicKey);
         if (!raw) break;
         const keyId = hexEncode(await qrKeyIdBytes(raw));
@@ -171,6 +174,7 @@ export class ObserverChecks {
         break;
       case "sheet-key-added":
         this.lockedAfterOpening(index, `sheet key ${entry.kid} is added`);
+        this.thumbprint(index, entry);
         break;
       case "roll-imported":
         this.lockedAfterOpening(index, `a roll chunk (line ${entry.firstLine}) is imported`);
@@ -181,6 +185,14 @@ export class ObserverChecks {
       default:
         break;
     }
+  }
+
+  /** A key entry's thumbprint is the RFC 7638 SHA-256 thumbprint of the public key it carries. */
+  private thumbprint(index: number, entry: LogEntryOf<"station-key-added" | "sheet-key-added">): void {
+    // RFC 7638: the required members of an OKP key, in lexicographic order, no whitespace.
+    const expected = sha256Hex(`{"crv":"Ed25519","kty":"OKP","x":"${entry.publicKey}"}`);
+    if (expected !== entry.thumbprint)
+      this.problem(index, `key ${entry.kid}'s thumbprint is not the thumbprint of the public key logged with it`);
   }
 
   /** Signing keys, serial ranges and the roll are fixed once the polls open (revocations are not). */

@@ -8,6 +8,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { calculateJwkThumbprint } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { castVoteRecordEntry, ballotEntry, type LogEntry, type LogEntryOf } from "../../lib/audit/entries.ts";
 import { ObserverChecks, type PublicElection } from "../../lib/audit/observer.ts";
@@ -28,17 +29,19 @@ const STATION = "st-north-1";
 
 let election: CompiledElection;
 let summary: PublicElection;
-let stationKey: { signer: QrSigner; x: string };
-let otherKey: { signer: QrSigner; x: string };
+let stationKey: { signer: QrSigner; x: string; thumbprint: string };
+let otherKey: { signer: QrSigner; x: string; thumbprint: string };
 let style: string;
 /** A contest of the north style where one mark is allowed, with at least three options. */
 let chooseOne: Contest;
 
-async function key(kid: string): Promise<{ signer: QrSigner; x: string }> {
+async function key(kid: string): Promise<{ signer: QrSigner; x: string; thumbprint: string }> {
   const { privateJwk, publicJwk } = await generateSigningKey(kid);
   const signer = await qrSignerFromJwk(privateJwk);
   if (!signer.ok) throw new Error(signer.error.message);
-  return { signer: signer.value, x: String(publicJwk.x) };
+  // jose's RFC 7638 thumbprint, independently of the auditor's own computation.
+  const thumbprint = Buffer.from(await calculateJwkThumbprint(publicJwk, "sha256"), "base64url").toString("hex");
+  return { signer: signer.value, x: String(publicJwk.x), thumbprint };
 }
 
 beforeAll(async () => {
@@ -147,7 +150,7 @@ function log(o: Options): LogEntry[] {
       at: "2026-03-01T08:00:00.000Z",
       stationId: STATION,
       kid: `${STATION}-k1`,
-      thumbprint: "cd".repeat(32),
+      thumbprint: stationKey.thumbprint,
       publicKey: stationKey.x,
     },
     { type: "polls-opened", at: OPENS },
@@ -330,6 +333,24 @@ describe("poll times", () => {
 });
 
 describe("authorities", () => {
+  it("a key entry whose thumbprint is not its public key's", async () => {
+    const b = await ballot("online");
+    const forged: LogEntry = {
+      type: "sheet-key-added",
+      at: "2026-03-01T08:30:00.000Z",
+      kid: "forged",
+      thumbprint: stationKey.thumbprint,
+      publicKey: otherKey.x,
+    };
+    const entries = log({ during: [ballotEntry(b)], counted: [b] });
+    entries.splice(1, 0, forged);
+    await expectCaught(entries, /key forged's thumbprint is not the thumbprint of the public key/);
+    const honest: LogEntry = { ...forged, thumbprint: otherKey.thumbprint };
+    const fine = log({ during: [ballotEntry(b)], counted: [b] });
+    fine.splice(1, 0, honest);
+    expect(await problems(fine)).toEqual([]);
+  });
+
   it("a sheet key, a device key, a serial range or a roll chunk added after the polls opened; a revocation is fine", async () => {
     const b = await ballot("online");
     const at = "2026-03-01T12:00:00.000Z";
