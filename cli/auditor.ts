@@ -3,14 +3,17 @@
  * The auditor's CLI: checks an election's public audit log without trusting the system that
  * serves it. Plain Node (no Worker runtime); reads a base URL or a local copy.
  *
- *   auditor verify      --log <url|dir> [--key <vkey>] [--state <file>]
+ *   auditor verify      --log <url|dir> [--key <vkey>] [--state <file>] [--trust-log-key] [--election <url|file>]
  *   auditor consistency <old> <new> [--log <url|dir>] [--key <vkey>]
  *   auditor prove       <tracking code> --log <url|dir> [--proof <file>] [--commitment <c>]
- *   auditor recount     --log <url|dir> [--results <url|file>]
+ *   auditor recount     --log <url|dir> [--results <url|file>] (and verify's options)
  *   auditor mirror      <url> <dir>
  *
  * --log is the gateway's /v1/logs/<election>/ (or a public bucket's logs/<election>/), or a
- * directory with the same layout (see `mirror`). Exit status: 0 when every check holds, 1 when
+ * directory with the same layout (see `mirror`). verify and recount need the log's key from
+ * outside the log (--key, or --state pinned earlier) or an explicit --trust-log-key; they check the
+ * records against the election's public summary (--election, by default from the API).
+ * Exit status: 0 when every check holds, 1 when
  * one fails (the message says which and why), 2 when the log cannot be read at all.
  * Docs: docs/AUDIT-LOG.md.
  */
@@ -21,6 +24,7 @@ import { z } from "zod";
 import { decodeEntry, type LogEntryOf } from "../lib/audit/entries.ts";
 import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../lib/audit/layout.ts";
 import { compareWithResults, PublishedResults } from "../lib/audit/recount.ts";
+import { PublicElection } from "../lib/audit/observer.ts";
 import { trackingCodeOf } from "../lib/ballot/commitment.ts";
 import { parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../lib/tlog/merkle.ts";
@@ -50,6 +54,8 @@ interface Common {
   key?: string;
   state?: string;
   progress: boolean;
+  trustLogKey?: boolean;
+  election?: string;
 }
 
 function say(line: string): void {
@@ -80,6 +86,38 @@ function describeKey(key: TrustedKey): void {
   }
 }
 
+/**
+ * The election's public summary (GET /v1/elections/<id>): from --election, else from the API the
+ * log is served by; without either, records are not checked against the definition (said so).
+ */
+async function publicElection(opts: Common, source: LogSource): Promise<PublicElection | undefined> {
+  const location =
+    opts.election ?? (source.api ? `${source.api.origin}/v1/elections/${source.api.electionId}` : undefined);
+  // A local copy made by `mirror` keeps the summary beside the log.
+  const copied = location === undefined ? await source.read(ELECTION_SUMMARY_FILE) : undefined;
+  if (!location && !copied) {
+    say("warning  no election summary (--election): records are not checked against the definition");
+    return undefined;
+  }
+  const where = location ?? `${source.where} ${ELECTION_SUMMARY_FILE}`;
+  const bytes = copied ?? (location ? await readLocation(location, "election summary") : undefined);
+  if (!bytes) throw new AuditFailure(`the election summary at ${where} is missing`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new AuditFailure(`the election summary at ${where} is not JSON`);
+  }
+  const parsed = PublicElection.safeParse(json);
+  if (!parsed.success)
+    throw new AuditFailure(`the election summary at ${where} is not one: ${z.prettifyError(parsed.error)}`);
+  say(`election ${parsed.data.electionId}, definition version ${parsed.data.definition.version}`);
+  return parsed.data;
+}
+
+/** Where `mirror` keeps the election's public summary in a local copy. */
+const ELECTION_SUMMARY_FILE = "election.json";
+
 /** verify's work, shared by recount: the latest checkpoint, the whole log, the state file. */
 async function verifyCommand(
   opts: Common,
@@ -88,6 +126,12 @@ async function verifyCommand(
   const state = await readState(opts.state);
   const key = await trustedKey(source, opts.key, state);
   describeKey(key);
+  // A log that vouches for its own key proves nothing to anyone (security review M6).
+  if (key.from === "the log itself (not pinned)" && opts.trustLogKey !== true)
+    throw new AuditFailure(
+      "the log's key came from the log itself: give the authority's published key (--key) or a state file that pinned it (--state), or say --trust-log-key to check it anyway",
+    );
+  const election = await publicElection(opts, source);
   const latest = await latestCheckpoint(source, key);
   const previous = stateCheckpoint(state, key);
   if (previous && previous.size > latest.checkpoint.size) {
@@ -96,7 +140,12 @@ async function verifyCommand(
       newer: "the log's checkpoint",
     });
   }
-  const log = await verifyWholeLog(source, latest.checkpoint, progressBar(opts.progress && process.stderr.isTTY));
+  const log = await verifyWholeLog(
+    source,
+    latest.checkpoint,
+    progressBar(opts.progress && process.stderr.isTTY),
+    election,
+  );
   if (previous)
     await proveConsistent(source, previous, latest.checkpoint, {
       older: "the checkpoint this auditor verified before",
@@ -132,7 +181,9 @@ function common(command: Command): Command {
       "--state <file>",
       "remember the key and the last verified checkpoint here; refuse a key change or a log that goes back",
     )
-    .option("--no-progress", "no progress bars");
+    .option("--no-progress", "no progress bars")
+    .option("--trust-log-key", "verify/recount: accept the key the log publishes about itself (proves nothing alone)")
+    .option("--election <url|file>", "verify/recount: the public election summary (GET /v1/elections/<id>)");
 }
 
 common(program.command("verify"))
@@ -332,6 +383,10 @@ program
     await save(CHECKPOINT_PATH, checkpointBytes);
     const vkey = await source.read(VERIFIER_KEY_PATH);
     if (vkey) await save(VERIFIER_KEY_PATH, vkey);
+    if (source.api) {
+      const summary = await fetchBytes(`${source.api.origin}/v1/elections/${source.api.electionId}`);
+      if (summary) await save(ELECTION_SUMMARY_FILE, summary);
+    }
     for (const path of paths) {
       const bytes = await source.read(path);
       if (!bytes) throw new SourceError(`${path} is missing from ${url}`);

@@ -187,6 +187,14 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "official-key-added",
   "official-key-revoked",
   "official-revoked",
+  // Authority changes (stations, device keys, serial ranges, sheet keys): the stations routes.
+  "station-registered",
+  "station-revoked",
+  "station-key-added",
+  "station-key-revoked",
+  "serial-range-issued",
+  "sheet-key-added",
+  "sheet-key-revoked",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))

@@ -15,6 +15,11 @@ export const ERROR_CODES = {
   election_not_found: { status: 404, message: "No election with this id." },
   election_locked: { status: 409, message: "The election's polls have opened; its definition can no longer change." },
   invalid_roll: { status: 422, message: "The voter roll file is invalid." },
+  authority_locked: {
+    status: 409,
+    message:
+      "The polls of an election this change concerns have opened: its roll, station keys, serial ranges and sheet keys can no longer change (revoking a key still can).",
+  },
   // Identity
   unauthenticated: { status: 401, message: "A valid credential is required." },
   invalid_token: { status: 401, message: "The token is invalid." },

@@ -14,7 +14,8 @@ export type KeyPurpose =
   | "voter-session" // signs voter session tokens
   | "official-token" // signs officials' access tokens
   | "login-state" // signs the browser login's state cookie
-  | "dead-letter"; // names a dead letter by its body without a digest anyone could match to a ballot
+  | "dead-letter" // names a dead letter by its body without a digest anyone could match to a ballot
+  | "roll-chunk-digest"; // the keyed digest of a roll chunk in the public log (per election)
 
 const cache = new Map<string, Promise<CryptoKey>>();
 

@@ -241,15 +241,20 @@ async function measureMapping(
     const keyFile = join(workDir, `admin-${ledgerBuckets}.jwk.json`);
     await writePrivateJson(keyFile, secrets.adminPrivateJwk);
     const client = new OfficialClient({ baseUrl: runtime.baseUrl, officialId: "bootstrap-admin", keyFile });
-    await loadDemo(client);
     const voters = ledgerBuckets === 0 ? PER_VOTER_BUDGET : BUCKET_VOTERS;
-    const roll = await importSyntheticRoll(
-      client,
-      DEMO_ELECTION_ID,
-      join(workDir, `roll-${ledgerBuckets}.csv`),
-      PREFIX,
-      voters,
-    );
+    // The roll is fixed once the polls open: it is imported while the demo is not yet open.
+    let imported: { accepted: number; seconds: number } | undefined;
+    await loadDemo(client, new Date(), async (admin) => {
+      imported = await importSyntheticRoll(
+        admin,
+        DEMO_ELECTION_ID,
+        join(workDir, `roll-${ledgerBuckets}.csv`),
+        PREFIX,
+        voters,
+      );
+    });
+    const roll = imported;
+    if (!roll) throw new Error("the demo election was already open: the synthetic roll was not imported");
     say(
       `  runtime ${runtime.baseUrl}; demo election loaded; ${voters} voters imported through the admin API in ${fixed(roll.seconds, 1)} s`,
     );

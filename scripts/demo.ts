@@ -1,7 +1,8 @@
 /**
  * Loads the demo election into a running system: the definition from elections/demo/ with its
- * polls moved to open now and close in a week, and the demo voter roll. Idempotent: a second run
- * finds the election locked (its polls are open) and the roll unchanged.
+ * polls moved to open now and close in a week, and the demo voter roll (imported, with whatever
+ * `beforePollsOpen` registers, before the polls open: after, they can no longer change).
+ * Idempotent: a second run finds the election locked (its polls are open) and the roll unchanged.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -28,23 +29,29 @@ export async function demoVoters(limit = 30): Promise<{ nationalId: string; dist
 export async function loadDemo(
   client: OfficialClient,
   now = new Date(),
+  beforePollsOpen?: (client: OfficialClient) => Promise<void>,
 ): Promise<{ election: "loaded" | "already-open"; roll: unknown }> {
   const definition = Definition.parse(JSON.parse(await readFile(join(DEMO_DIR, "election.json"), "utf8")));
-  definition.settings.polls = {
+  const polls = {
     opensAt: new Date(now.getTime() - 60_000).toISOString(),
     closesAt: new Date(now.getTime() + 7 * 24 * 3600_000).toISOString(),
   };
-  let election: "loaded" | "already-open" = "loaded";
+  // The roll, station keys and sheet keys are fixed once the polls open, so the election is first
+  // loaded with its polls not yet open, set up, then loaded again with the polls open.
+  definition.settings.polls = { opensAt: new Date(now.getTime() + 3600_000).toISOString(), closesAt: polls.closesAt };
   try {
     await client.call("POST", "/v1/admin/elections", { json: definition });
   } catch (error) {
     if (!(error instanceof ApiCallError && error.code === "election_locked")) throw error;
-    election = "already-open";
+    return { election: "already-open", roll: "unchanged: the polls are open" };
   }
   const csv = await readFile(join(DEMO_DIR, "voters.csv"), "utf8");
   const roll = await client.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/roll?firstLine=2`, {
     text: csv,
     contentType: "text/csv",
   });
-  return { election, roll };
+  await beforePollsOpen?.(client);
+  definition.settings.polls = polls;
+  await client.call("POST", "/v1/admin/elections", { json: definition });
+  return { election: "loaded", roll };
 }

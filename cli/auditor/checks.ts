@@ -5,7 +5,7 @@
  *
  * Trust: the log's verifier key comes from the command line (--key), else from the state file
  * (pinned on first use), else from the log itself (trust on first use: printed, and pinned when
- * a state file is given). The state file also keeps the last checkpoint verified, so a later run
+ * a state file is given; `verify` and `recount` then fail unless --trust-log-key says so). The state file also keeps the last checkpoint verified, so a later run
  * catches a log that went back (rollback) or forked.
  */
 import { readFile, writeFile } from "node:fs/promises";
@@ -14,6 +14,7 @@ import { z } from "zod";
 import { decodeEntry, type LogEntry } from "../../lib/audit/entries.ts";
 import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../../lib/audit/layout.ts";
 import { LogAuditor, type AuditFindings } from "../../lib/audit/recount.ts";
+import { ObserverChecks, type PublicElection } from "../../lib/audit/observer.ts";
 import { openCheckpoint, type Checkpoint } from "../../lib/tlog/checkpoint.ts";
 import { base64Decode } from "../../lib/tlog/encoding.ts";
 import { base64Encode, bytesEqual } from "../../lib/bytes.ts";
@@ -256,6 +257,7 @@ export async function verifyWholeLog(
   source: LogSource,
   checkpoint: Checkpoint,
   progress: Progress,
+  election?: PublicElection,
 ): Promise<VerifiedLog> {
   const { size, root } = checkpoint;
   const listed = await source.listTiles();
@@ -365,6 +367,8 @@ export async function verifyWholeLog(
 
   // 3. The entries themselves.
   const auditor = new LogAuditor();
+  // What a public observer checks besides (definition, poll times, policy, stations' sheets).
+  const observer = new ObserverChecks(election);
   const entries: LogEntry[] = [];
   for (const [index, raw] of rawEntries.entries()) {
     const decoded = decodeEntry(raw);
@@ -373,9 +377,16 @@ export async function verifyWholeLog(
         `entry ${index} (${bundlePaths[Math.floor(index / TILE_WIDTH)]}, #${index % TILE_WIDTH}) does not decode: ${decoded.error}`,
       );
     await auditor.add(index, decoded.value);
+    await observer.add(index, decoded.value);
     entries.push(decoded.value);
   }
-  return { checkpoint, findings: auditor.finish(), entries, rawEntries };
+  const findings = auditor.finish();
+  return {
+    checkpoint,
+    findings: { ...findings, problems: [...findings.problems, ...observer.finish()] },
+    entries,
+    rawEntries,
+  };
 }
 
 export function rootText(root: Hash): string {

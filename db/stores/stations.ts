@@ -23,7 +23,7 @@ import { and, asc, eq, gte, inArray, isNull, lte, ne, or } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { err, ok, type Result } from "../../lib/result.ts";
 import type { SerialRange } from "../../lib/station/ids.ts";
-import type { StationKeyRole } from "../../lib/vocabulary.ts";
+import { StationKeyRole } from "../../lib/vocabulary.ts";
 import { sheetSigningKeys, stationDistricts, stationKeys, stations, stationSerialRanges } from "../schema.ts";
 
 type Db = ReturnType<typeof drizzle>;
@@ -378,4 +378,94 @@ export async function stationCredential(
   if (keyRow.revokedAt !== null) return err("station_key_revoked");
   if (keyRow.role !== "client") return err("station_key_not_for_requests");
   return ok({ publicJwk: keyRow.publicJwk, districtIds: districts.map((d) => d.districtId).sort() });
+}
+
+/**
+ * What an election's log must show of its signing authorities when the election is (re)loaded:
+ * every unrevoked station serving one of `districtIds`, with its districts, serial ranges and
+ * unrevoked device keys (public JWKs as stored), and the election's unrevoked sheet keys.
+ */
+export interface AuthoritySnapshot {
+  readonly stations: {
+    readonly id: string;
+    readonly districtIds: string[];
+    readonly serialRanges: { first: number; last: number }[];
+    readonly keys: { kid: string; publicJwk: string; role: StationKeyRole }[];
+  }[];
+  readonly sheetKeys: { kid: string; publicJwk: string }[];
+}
+
+export async function authoritySnapshot(
+  d1: D1Database,
+  electionId: string,
+  districtIds: readonly string[],
+): Promise<AuthoritySnapshot> {
+  const db = drizzle(d1);
+  const serving =
+    districtIds.length === 0
+      ? []
+      : await db
+          .selectDistinct({ stationId: stationDistricts.stationId })
+          .from(stationDistricts)
+          .innerJoin(stations, eq(stations.id, stationDistricts.stationId))
+          .where(and(inArray(stationDistricts.districtId, [...districtIds]), isNull(stations.revokedAt)));
+  const ids = serving.map((s) => s.stationId);
+  const sheetKeys = await db
+    .select({ kid: sheetSigningKeys.kid, publicJwk: sheetSigningKeys.publicJwk })
+    .from(sheetSigningKeys)
+    .where(and(eq(sheetSigningKeys.electionId, electionId), isNull(sheetSigningKeys.revokedAt)))
+    .orderBy(asc(sheetSigningKeys.createdAt));
+  if (ids.length === 0) return { stations: [], sheetKeys };
+  const summaries = await stationSummaries(d1, ids);
+  const keys = await db
+    .select({
+      kid: stationKeys.kid,
+      stationId: stationKeys.stationId,
+      publicJwk: stationKeys.publicJwk,
+      role: stationKeys.role,
+    })
+    .from(stationKeys)
+    .where(and(inArray(stationKeys.stationId, ids), isNull(stationKeys.revokedAt)))
+    .orderBy(asc(stationKeys.createdAt));
+  return {
+    stations: summaries.map((s) => ({
+      id: s.id,
+      districtIds: s.districtIds,
+      serialRanges: s.serialRanges,
+      keys: keys
+        .filter((k) => k.stationId === s.id)
+        .map((k) => ({ kid: k.kid, publicJwk: k.publicJwk, role: StationKeyRole.parse(k.role) })),
+    })),
+    sheetKeys,
+  };
+}
+
+/** A registered key as stored, to recognise a repeated addition or revocation (the routes log it then). */
+export interface StoredKey {
+  /** The station (device keys) or the election (sheet keys) it belongs to. */
+  readonly owner: string;
+  readonly publicJwk: string;
+  readonly revokedAt: string | null;
+}
+
+export async function storedStationKey(d1: D1Database, kid: string): Promise<StoredKey | undefined> {
+  const row = await drizzle(d1)
+    .select({ owner: stationKeys.stationId, publicJwk: stationKeys.publicJwk, revokedAt: stationKeys.revokedAt })
+    .from(stationKeys)
+    .where(eq(stationKeys.kid, kid))
+    .get();
+  return row;
+}
+
+export async function storedSheetKey(d1: D1Database, kid: string): Promise<StoredKey | undefined> {
+  const row = await drizzle(d1)
+    .select({
+      owner: sheetSigningKeys.electionId,
+      publicJwk: sheetSigningKeys.publicJwk,
+      revokedAt: sheetSigningKeys.revokedAt,
+    })
+    .from(sheetSigningKeys)
+    .where(eq(sheetSigningKeys.kid, kid))
+    .get();
+  return row;
 }

@@ -44,7 +44,9 @@
  *                             visibility:u8 (1 live, 2 after-close) ‖
  *                             records:u8 (1 whole-ballot, 2 per-contest) ‖ minBallotsPerRelease:u32 (k, >= 1)
  *   0x11 roll-imported        at:time ‖ firstLine:u32 ‖ rows:u32 ‖ accepted:u32 ‖ written:u32 ‖
- *                             unchanged:u32 ‖ rejected:u32 ‖ chunkSha256:digest
+ *                             unchanged:u32 ‖ rejected:u32 ‖ chunkDigest:digest
+ *                             (HMAC-SHA-256 of the chunk under a key derived from the roll-hash
+ *                             key and the election id: the public cannot test guessed rows)
  *   0x12 polls-opened         at:time
  *   0x13 polls-closed         at:time
  *   0x14 official-key-added   at:time ‖ role:u8 (1 administrator, 2 station-official, 3 auditor) ‖
@@ -59,6 +61,24 @@
  *   0x18 retraction-key       at:time ‖ key:digest (k_e, published once, after the polls closed)
  *   0x19 contest-vote-record  district:text ‖ ballotStyle:text ‖ contestId:text ‖ u8 count (0..64) ‖
  *                             mark*count (as in 0x03): one contest of one counted ballot
+ *
+ * The authorities that may sign ballots and result sheets (security review M7): every change is
+ * an entry of each election it concerns, so a key that signed something is in the log before it,
+ * and the public key itself is there for anyone to verify a station's signed result sheet.
+ *   pubkey  = 32 raw bytes, an Ed25519 public key (a JWK's "x"); on the value, base64url
+ *   serial  = u64, at most 2^53 - 1
+ *   0x20 station-registered   at:time ‖ station:text ‖ list(district:text), 1.. districts in
+ *                             strictly increasing byte order (its first key and ranges follow
+ *                             as their own entries)
+ *   0x21 station-revoked      at:time ‖ station:text
+ *   0x22 station-key-added    at:time ‖ station:text ‖ kid:text ‖ thumbprint:digest (RFC 7638,
+ *                             SHA-256) ‖ publicKey:pubkey
+ *   0x23 station-key-revoked  at:time ‖ station:text ‖ kid:text
+ *   0x24 serial-range-issued  at:time ‖ station:text ‖ first:serial ‖ count:serial (1.., and
+ *                             first + count - 1 at most 2^53 - 1)
+ *   0x25 sheet-key-added      at:time ‖ kid:text ‖ thumbprint:digest ‖ publicKey:pubkey
+ *   0x26 sheet-key-revoked    at:time ‖ kid:text
+ * Whether a thumbprint is the public key's is the auditor's check (hashing is not the codec's).
  *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
@@ -85,8 +105,15 @@
 import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
 import { err, ok, type Result, assertNever } from "../result.ts";
-import { Channel, CrossChannelPolicy, OfficialRole, ResultsVisibility, RetractionReason } from "../vocabulary.ts";
-import { hexDecode, hexEncode } from "../bytes.ts";
+import {
+  Channel,
+  CrossChannelPolicy,
+  OfficialRole,
+  ResultsVisibility,
+  RetractionReason,
+  StationKeyRole,
+} from "../vocabulary.ts";
+import { base64urlDecode, base64urlEncode, hexDecode, hexEncode } from "../bytes.ts";
 
 export const ENTRY_VERSION = 1;
 
@@ -123,6 +150,16 @@ export const ENTRY_TYPES = {
     tag: 0x19,
     says: "The marks of one contest of one counted ballot, published after the polls closed, in random order.",
   },
+  "station-registered": { tag: 0x20, says: "A polling station was registered for these districts." },
+  "station-revoked": { tag: 0x21, says: "A polling station was revoked: none of its keys signs any more." },
+  "station-key-added": {
+    tag: 0x22,
+    says: "A station device key was registered: its public key, to verify what it signs.",
+  },
+  "station-key-revoked": { tag: 0x23, says: "A station device key was revoked." },
+  "serial-range-issued": { tag: 0x24, says: "A range of ballot serials was issued to a station." },
+  "sheet-key-added": { tag: 0x25, says: "An election authority key for pre-printed ballot sheets was registered." },
+  "sheet-key-revoked": { tag: 0x26, says: "An election authority key for pre-printed ballot sheets was revoked." },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -150,6 +187,10 @@ const Time = z.iso.datetime();
 const Count = z.number().int().min(0).max(U32_MAX);
 const Digest = z.string().regex(/^[0-9a-f]{64}$/, "64 lowercase hex digits");
 const TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+const SERIAL_MAX = Number.MAX_SAFE_INTEGER;
+/** An Ed25519 public key as a JWK's `x`: 32 bytes in base64url, no padding. */
+const PublicKey = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes in base64url (a JWK's x)");
+const Serial = z.number().int().min(0).max(SERIAL_MAX);
 const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
 
 /** How cast vote records are published (the definition's `castVoteRecords`, logged in definition-loaded). */
@@ -248,7 +289,7 @@ export const LogEntry = z.discriminatedUnion("type", [
       written: Count,
       unchanged: Count,
       rejected: Count,
-      chunkSha256: Digest,
+      chunkDigest: Digest,
     })
     .strict(),
   z.object({ type: z.literal("polls-opened"), at: Time }).strict(),
@@ -283,6 +324,42 @@ export const LogEntry = z.discriminatedUnion("type", [
       marks: z.array(CvrMark).max(MAX_MARKS),
     })
     .strict(),
+  z
+    .object({
+      type: z.literal("station-registered"),
+      at: Time,
+      stationId: Text,
+      districtIds: z.array(Text).min(1).max(0xffff),
+    })
+    .strict(),
+  z.object({ type: z.literal("station-revoked"), at: Time, stationId: Text }).strict(),
+  z
+    .object({
+      type: z.literal("station-key-added"),
+      at: Time,
+      stationId: Text,
+      kid: Text,
+      /** What the key may sign: requests and result sheets (client), or marked ballots only. */
+      role: StationKeyRole,
+      thumbprint: Digest,
+      publicKey: PublicKey,
+    })
+    .strict(),
+  z.object({ type: z.literal("station-key-revoked"), at: Time, stationId: Text, kid: Text }).strict(),
+  z
+    .object({
+      type: z.literal("serial-range-issued"),
+      at: Time,
+      stationId: Text,
+      first: Serial,
+      count: Serial.min(1),
+    })
+    .strict()
+    .refine((r) => r.count - 1 <= SERIAL_MAX - r.first, "the range ends past 2^53 - 1"),
+  z
+    .object({ type: z.literal("sheet-key-added"), at: Time, kid: Text, thumbprint: Digest, publicKey: PublicKey })
+    .strict(),
+  z.object({ type: z.literal("sheet-key-revoked"), at: Time, kid: Text }).strict(),
 ]);
 export type LogEntry = z.infer<typeof LogEntry>;
 export type LogEntryOf<T extends EntryTypeName> = Extract<LogEntry, { type: T }>;
@@ -301,6 +378,7 @@ export const WIRE_BYTES = {
   visibility: { live: 1, "after-close": 2 } satisfies Record<ResultsVisibility, number>,
   role: { administrator: 1, "station-official": 2, auditor: 3 } satisfies Record<OfficialRole, number>,
   records: { "whole-ballot": 1, "per-contest": 2 } satisfies Record<CastVoteRecordsMode, number>,
+  stationKeyRole: { client: 1, "marking-device": 2 } satisfies Record<StationKeyRole, number>,
 } as const;
 
 function enumByte<T extends string>(table: Readonly<Record<T, number>>, value: T): number {
@@ -384,6 +462,19 @@ class Writer {
   digest(hex: string): void {
     const bytes = hexDecode(hex);
     if (bytes?.length !== 32) throw new Error("not a SHA-256 digest in hex");
+    this.raw(bytes);
+  }
+
+  /** A serial: u64, at most 2^53 - 1 (what a JavaScript number holds exactly). */
+  serial(v: number): void {
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error(`serial out of range: ${v}`);
+    this.u32(Math.floor(v / 0x1_0000_0000));
+    this.u32(v % 0x1_0000_0000);
+  }
+
+  publicKey(x: string): void {
+    const bytes = base64urlDecode(x);
+    if (bytes?.length !== 32) throw new Error("not an Ed25519 public key in base64url");
     this.raw(bytes);
   }
 
@@ -507,7 +598,7 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.u32(entry.written);
       w.u32(entry.unchanged);
       w.u32(entry.rejected);
-      w.digest(entry.chunkSha256);
+      w.digest(entry.chunkDigest);
       break;
     case "polls-opened":
     case "polls-closed":
@@ -545,6 +636,52 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       }
       break;
     }
+    case "station-registered": {
+      const districts = [...entry.districtIds].sort(compareUtf8);
+      if (districts.length < 1) throw new Error("a station serves at least one district");
+      for (let i = 1; i < districts.length; i++) {
+        if (compareUtf8(districts[i - 1] ?? "", districts[i] ?? "") === 0) throw new Error("a district listed twice");
+      }
+      w.time(entry.at);
+      w.text(entry.stationId);
+      w.u16(districts.length);
+      for (const d of districts) w.text(d);
+      break;
+    }
+    case "station-revoked":
+      w.time(entry.at);
+      w.text(entry.stationId);
+      break;
+    case "station-key-added":
+      w.time(entry.at);
+      w.text(entry.stationId);
+      w.text(entry.kid);
+      w.u8(enumByte(WIRE_BYTES.stationKeyRole, entry.role));
+      w.digest(entry.thumbprint);
+      w.publicKey(entry.publicKey);
+      break;
+    case "station-key-revoked":
+      w.time(entry.at);
+      w.text(entry.stationId);
+      w.text(entry.kid);
+      break;
+    case "serial-range-issued":
+      if (entry.count < 1 || entry.count - 1 > SERIAL_MAX - entry.first) throw new Error("a serial range out of range");
+      w.time(entry.at);
+      w.text(entry.stationId);
+      w.serial(entry.first);
+      w.serial(entry.count);
+      break;
+    case "sheet-key-added":
+      w.time(entry.at);
+      w.text(entry.kid);
+      w.digest(entry.thumbprint);
+      w.publicKey(entry.publicKey);
+      break;
+    case "sheet-key-revoked":
+      w.time(entry.at);
+      w.text(entry.kid);
+      break;
     default:
       assertNever(entry);
   }
@@ -638,6 +775,18 @@ class Reader {
 
   digest(what: string): string {
     return hexEncode(this.raw(32, what));
+  }
+
+  serial(what: string): number {
+    const at = this.offset;
+    const high = this.u32(what);
+    const low = this.u32(what);
+    if (high > 0x1f_ffff) throw new DecodeError(`${what} at offset ${at} is above 2^53 - 1`);
+    return high * 0x1_0000_0000 + low;
+  }
+
+  publicKey(what: string): string {
+    return base64urlEncode(this.raw(32, what));
   }
 
   end(): void {
@@ -784,7 +933,7 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         written: r.u32("written"),
         unchanged: r.u32("unchanged"),
         rejected: r.u32("rejected"),
-        chunkSha256: r.digest("chunk digest"),
+        chunkDigest: r.digest("chunk digest"),
       };
     case "polls-opened":
     case "polls-closed":
@@ -820,6 +969,57 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       }
       return { type, at, round, districts };
     }
+    case "station-registered": {
+      const at = r.time("at");
+      const stationId = r.text("station");
+      const countAt = r.offset;
+      const count = r.u16("district count");
+      if (count === 0) throw new DecodeError(`district count at offset ${countAt} is 0; a station serves a district`);
+      const districtIds: string[] = [];
+      for (let d = 0; d < count; d++) {
+        const districtAt = r.offset;
+        const districtId = r.text(`district ${d}`);
+        const previous = districtIds[districtIds.length - 1];
+        if (previous !== undefined && compareUtf8(previous, districtId) >= 0)
+          throw new DecodeError(`district at offset ${districtAt} is out of order or repeated`);
+        districtIds.push(districtId);
+      }
+      return { type, at, stationId, districtIds };
+    }
+    case "station-revoked":
+      return { type, at: r.time("at"), stationId: r.text("station") };
+    case "station-key-added":
+      return {
+        type,
+        at: r.time("at"),
+        stationId: r.text("station"),
+        kid: r.text("kid"),
+        role: r.enumeration(WIRE_BYTES.stationKeyRole, "station key role"),
+        thumbprint: r.digest("thumbprint"),
+        publicKey: r.publicKey("public key"),
+      };
+    case "station-key-revoked":
+      return { type, at: r.time("at"), stationId: r.text("station"), kid: r.text("kid") };
+    case "serial-range-issued": {
+      const at = r.time("at");
+      const stationId = r.text("station");
+      const first = r.serial("first serial");
+      const countAt = r.offset;
+      const count = r.serial("count");
+      if (count === 0) throw new DecodeError(`count at offset ${countAt} is 0; a range holds a serial`);
+      if (count - 1 > SERIAL_MAX - first) throw new DecodeError(`the range at offset ${countAt} ends past 2^53 - 1`);
+      return { type, at, stationId, first, count };
+    }
+    case "sheet-key-added":
+      return {
+        type,
+        at: r.time("at"),
+        kid: r.text("kid"),
+        thumbprint: r.digest("thumbprint"),
+        publicKey: r.publicKey("public key"),
+      };
+    case "sheet-key-revoked":
+      return { type, at: r.time("at"), kid: r.text("kid") };
     default: {
       const never: never = type;
       throw new DecodeError(`unknown type ${String(never)}`);

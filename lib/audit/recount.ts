@@ -167,6 +167,13 @@ export class LogAuditor {
       case "official-key-added":
       case "official-key-revoked":
       case "official-revoked":
+      case "station-registered":
+      case "station-revoked":
+      case "station-key-added":
+      case "station-key-revoked":
+      case "serial-range-issued":
+      case "sheet-key-added":
+      case "sheet-key-revoked":
         break;
       default:
         assertNever(entry);

@@ -688,3 +688,53 @@ export async function readSignedQrPayload(
   if (!decoded.ok) return decoded;
   return verifyQrPayload(decoded.value, lookupKey);
 }
+
+/** What a result sheet says of itself that needs no election layout to read. */
+export interface ResultSheetHeadline {
+  readonly electionId: string;
+  readonly stationId: string;
+  readonly sequence: number;
+  /** ISO 8601, whole seconds. */
+  readonly closedAt: string;
+  readonly votersCheckedIn: number;
+  readonly ballotsCast: number;
+  /** 16 lowercase hex digits: the signing key's id. */
+  readonly keyId: string;
+}
+
+/**
+ * Checks a result sheet's signature under the raw Ed25519 key `publicKeyOf` gives for its key id
+ * (the key must hash to that id) and reads its headline figures: what an auditor can do with a
+ * station key published in the audit log and no election definition. The per-contest totals need
+ * the election's layout (decodeQrPayload).
+ */
+export async function verifyResultSheetText(
+  text: string,
+  publicKeyOf: (keyId: string) => Uint8Array | undefined,
+): Promise<Result<ResultSheetHeadline, QrError>> {
+  const bytes = qrBytesOf(text);
+  if (!bytes.ok) return bytes;
+  const raw = readStructure(bytes.value);
+  if (!raw.ok) return raw;
+  if (raw.value.type !== "result-sheet") return err(qrError("unknown_type", `a ${raw.value.type}, not a result sheet`));
+  const key = publicKeyOf(raw.value.keyId);
+  if (!key) return err(qrError("unknown_key", raw.value.keyId));
+  const keyId = raw.value.signedBytes.slice(raw.value.signedBytes.length - QR_KEY_ID_BYTES);
+  const verified = await verifyEd25519(
+    key,
+    keyId,
+    signedMessage("result-sheet", raw.value.signedBytes),
+    raw.value.signature,
+  );
+  if (!verified.ok) return verified;
+  const body = raw.value.body;
+  return ok({
+    electionId: body.electionId,
+    stationId: body.stationId,
+    sequence: body.sequence,
+    closedAt: isoSeconds(body.closedAt),
+    votersCheckedIn: body.votersCheckedIn,
+    ballotsCast: body.ballotsCast,
+    keyId: raw.value.keyId,
+  });
+}

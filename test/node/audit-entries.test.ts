@@ -214,7 +214,7 @@ const ALL: LogEntry[] = [
     written: 9,
     unchanged: 0,
     rejected: 1,
-    chunkSha256: "ab".repeat(32),
+    chunkDigest: "ab".repeat(32),
   },
   { type: "polls-opened", at: "2026-01-01T00:00:00.000Z" },
   { type: "polls-closed", at: "2026-12-31T23:59:59.000Z" },
@@ -230,6 +230,134 @@ const ALL: LogEntry[] = [
   { type: "official-revoked", at: "2026-01-01T00:00:00.000Z", officialId: "aud-1" },
   ROUND,
 ];
+
+// Authority changes (0x20-0x26): the keys that may sign ballots and result sheets.
+const KEY_X = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"; // bytes 0x00..0x1f
+
+const STATION_REGISTERED: LogEntryOf<"station-registered"> = {
+  type: "station-registered",
+  at: "2026-01-01T00:00:00.000Z",
+  stationId: "st-1",
+  districtIds: ["east", "north"],
+};
+
+const STATION_REGISTERED_BYTES = fromHex(
+  "01 20",
+  "6955b900", // at
+  "0004 73742d31", // "st-1"
+  "0002", // two districts, in byte order
+  "0004 65617374", // "east"
+  "0005 6e6f727468", // "north"
+);
+
+const STATION_KEY_ADDED: LogEntryOf<"station-key-added"> = {
+  type: "station-key-added",
+  at: "2026-01-01T00:00:00.000Z",
+  stationId: "st-1",
+  kid: "st-1-k1",
+  role: "client",
+  thumbprint: "cd".repeat(32),
+  publicKey: KEY_X,
+};
+
+const STATION_KEY_ADDED_BYTES = fromHex(
+  "01 22",
+  "6955b900",
+  "0004 73742d31",
+  "0007 73742d312d6b31", // "st-1-k1"
+  "01", // role: client
+  "cd".repeat(32), // thumbprint
+  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", // the raw public key
+);
+
+const SERIAL_RANGE: LogEntryOf<"serial-range-issued"> = {
+  type: "serial-range-issued",
+  at: "2026-01-01T00:00:00.000Z",
+  stationId: "st-1",
+  first: 2 ** 32 + 5,
+  count: 100,
+};
+
+const SERIAL_RANGE_BYTES = fromHex(
+  "01 24",
+  "6955b900",
+  "0004 73742d31",
+  "00000001 00000005", // first: 2^32 + 5 as u64
+  "00000000 00000064", // count: 100
+);
+
+const SHEET_KEY_ADDED: LogEntryOf<"sheet-key-added"> = {
+  type: "sheet-key-added",
+  at: "2026-01-01T00:00:00.000Z",
+  kid: "sheets-1",
+  thumbprint: "ab".repeat(32),
+  publicKey: KEY_X,
+};
+
+const SHEET_KEY_ADDED_BYTES = fromHex(
+  "01 25",
+  "6955b900",
+  "0008 7368656574732d31", // "sheets-1"
+  "ab".repeat(32),
+  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+);
+
+ALL.push(
+  STATION_REGISTERED,
+  { type: "station-revoked", at: "2026-01-01T00:00:00.000Z", stationId: "st-1" },
+  STATION_KEY_ADDED,
+  { type: "station-key-revoked", at: "2026-01-01T00:00:00.000Z", stationId: "st-1", kid: "st-1-k1" },
+  SERIAL_RANGE,
+  SHEET_KEY_ADDED,
+  { type: "sheet-key-revoked", at: "2026-01-01T00:00:00.000Z", kid: "sheets-1" },
+);
+
+describe("golden vectors of authority changes", () => {
+  it.each([
+    ["station registered", STATION_REGISTERED, STATION_REGISTERED_BYTES],
+    ["station key added", STATION_KEY_ADDED, STATION_KEY_ADDED_BYTES],
+    ["serial range issued", SERIAL_RANGE, SERIAL_RANGE_BYTES],
+    ["sheet key added", SHEET_KEY_ADDED, SHEET_KEY_ADDED_BYTES],
+  ] as const)("%s encodes to its golden bytes and decodes back", (_name, entry, bytes) => {
+    expect(hex(encodeEntry(entry))).toBe(hex(bytes));
+    expect(decodeEntry(bytes)).toEqual({ ok: true, value: entry });
+  });
+
+  it.each([
+    ["a station with no district", fromHex("01 20 6955b900 0004 73742d31 0000"), /district count at offset 12 is 0/],
+    [
+      "districts out of order",
+      fromHex("01 20 6955b900 0004 73742d31 0002 0005 6e6f727468 0004 65617374"),
+      /district at offset 21 is out of order/,
+    ],
+    [
+      "a serial above 2^53 - 1",
+      fromHex("01 24 6955b900 0004 73742d31 00200000 00000000 00000000 00000001"),
+      /first serial at offset 12 is above 2\^53 - 1/,
+    ],
+    [
+      "an empty range",
+      fromHex("01 24 6955b900 0004 73742d31 00000000 00000001 00000000 00000000"),
+      /count at offset 20 is 0/,
+    ],
+    [
+      "a public key cut short",
+      fromHex("01 25 6955b900 0008 7368656574732d31", "ab".repeat(32), "0001020304"),
+      /public key needs 32 byte/,
+    ],
+  ])("refuses %s", (_name, bytes, message) => {
+    const decoded = decodeEntry(bytes);
+    expect(decoded.ok).toBe(false);
+    if (!decoded.ok) expect(decoded.error).toMatch(message);
+  });
+
+  it("refuses a public key that is not 32 bytes in base64url, and a range past 2^53 - 1", () => {
+    expect(LogEntry.safeParse({ ...SHEET_KEY_ADDED, publicKey: KEY_X.slice(1) }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...SHEET_KEY_ADDED, publicKey: `${KEY_X.slice(0, 42)}B` }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...SERIAL_RANGE, first: Number.MAX_SAFE_INTEGER, count: 2 }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...SERIAL_RANGE, first: Number.MAX_SAFE_INTEGER, count: 1 }).success).toBe(true);
+  });
+});
 
 describe("golden vectors", () => {
   it.each([

@@ -10,7 +10,14 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LogEntry } from "../../lib/audit/entries.ts";
 import { encodeEntryBundle, decodeEntryBundle } from "../../lib/tlog/tiles.ts";
-import { newLogKey, sampleElection, writeLogCopy, type LogKey, type SampleElection } from "./helpers/audit-log-copy.ts";
+import {
+  newLogKey,
+  sampleElection,
+  sampleSummary,
+  writeLogCopy,
+  type LogKey,
+  type SampleElection,
+} from "./helpers/audit-log-copy.ts";
 import { runAuditor, type Run } from "./helpers/run.ts";
 
 let work: string;
@@ -70,8 +77,12 @@ describe("on an honest copy", () => {
     expect(again.stdout).toContain("(from state file)");
   });
 
-  it("verify with the key fetched from the log warns that it is not pinned", async () => {
-    const run = await runAuditor("verify", "--log", pristine);
+  it("verify fails with the key fetched from the log, unless told to trust it, and then warns", async () => {
+    const refused = await runAuditor("verify", "--log", pristine);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("the log's key came from the log itself");
+    expect(refused.stdout).not.toContain("OK");
+    const run = await runAuditor("verify", "--log", pristine, "--trust-log-key");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("warning  the key came from the log it checks");
   });
@@ -208,6 +219,27 @@ describe("on a tampered copy it fails, naming what is wrong", () => {
     expect(run.stderr).toContain(
       `contest ${contest.id}, option ${option.id}: the log's records count ${option.votes - 1}, the published results ${option.votes}`,
     );
+  });
+});
+
+describe("against the election's public summary", () => {
+  it("verify checks the records against the summary kept in the copy: honest, then a contest that allows no mark", async () => {
+    const dir = await copy();
+    const summary = sampleSummary();
+    await writeFile(join(dir, "election.json"), JSON.stringify(summary));
+    const ok = await runAuditor("verify", "--log", dir, "--key", key.verifierKey);
+    expect(ok.stderr).toBe("");
+    expect(ok.stdout).toContain("election sample-2026, definition version 1");
+    expect(ok.code).toBe(0);
+    const strict = {
+      ...summary,
+      contests: summary.contests.map((c) => (c.id === "contest-north" ? { ...c, votesAllowed: 0 } : c)),
+    };
+    const file = join(work, "strict-election.json");
+    await writeFile(file, JSON.stringify(strict));
+    const refused = await runAuditor("verify", "--log", dir, "--key", key.verifierKey, "--election", file);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/contest contest-north has 1 marks, 0 allowed/);
   });
 });
 

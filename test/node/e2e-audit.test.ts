@@ -36,7 +36,11 @@ beforeAll(async () => {
     electionId: ELECTION,
     crossChannelPolicy: "paper-supersedes",
     resultsVisibility: "after-close",
-    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    // The roll is fixed once the polls open: it is imported first, then the polls open.
+    polls: {
+      opensAt: new Date(Date.now() + 3600_000).toISOString(),
+      closesAt: new Date(Date.now() + 7200_000).toISOString(),
+    },
   };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
   const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
@@ -44,6 +48,11 @@ beforeAll(async () => {
     text: csv,
     contentType: "text/csv",
   });
+  definition.settings = {
+    ...definition.settings,
+    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+  };
+  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
 });
 
 const Ballot = z.object({
@@ -197,8 +206,13 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
   expect(recount.stdout).toContain(`recount  ${VOTERS} cast vote records`);
   expect(recount.stdout).toContain("OK       the recount matches the published results to the vote");
 
-  // The live demo election's log verifies too (events only, nothing cast there).
-  const demo = await runAuditor("verify", "--log", `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`, "--no-progress");
+  // The live demo election's log verifies too (events only, nothing cast there), but only with a
+  // key from outside the log, or when the auditor says to trust the key the log publishes.
+  const demoLog = `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`;
+  const unpinned = await runAuditor("verify", "--log", demoLog, "--no-progress");
+  expect(unpinned.code).toBe(1);
+  expect(unpinned.stderr).toContain("the log's key came from the log itself");
+  const demo = await runAuditor("verify", "--log", demoLog, "--trust-log-key", "--no-progress");
   expect(demo.stderr).toBe("");
   expect(demo.code).toBe(0);
 }, 240_000);

@@ -29,9 +29,36 @@ import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
 import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
-import { eventually } from "./helpers/run.ts";
+import { eventually, runAuditor } from "./helpers/run.ts";
 
-const system = withRunningSystem({ name: "e2e-paper", demo: true });
+// The administrator registers the station and the authority's sheet key before the polls open:
+// after, signing keys can no longer be added (authority_locked).
+const stationId = "e2e-north-1";
+const device = await generateSigningKey(`${stationId}-k1`);
+// The ballot-marking device has its own key, which signs marked ballots and nothing else.
+const bmd = await generateSigningKey(`${stationId}-bmd1`);
+const authority = await generateSigningKey("authority-sheets-e2e");
+const system = withRunningSystem({
+  name: "e2e-paper",
+  demo: true,
+  beforePollsOpen: async (admin) => {
+    await admin.call("POST", "/v1/admin/stations", {
+      json: {
+        id: stationId,
+        name: "North District, polling station 1",
+        districtIds: ["district-north"],
+        publicJwk: device.publicJwk,
+        serialRanges: [{ first: 500_000, last: 500_999 }],
+      },
+    });
+    await admin.call("POST", `/v1/admin/stations/${stationId}/keys`, {
+      json: { publicJwk: bmd.publicJwk, role: "marking-device" },
+    });
+    await admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
+      json: { publicJwk: authority.publicJwk },
+    });
+  },
+});
 const run = promisify(execFile);
 let election: CompiledElection;
 
@@ -64,24 +91,12 @@ async function scanImage(text: string): Promise<string> {
 }
 
 it("registers a station and its BMD key, checks voters in, scans their ballots; the result sheet waits for the close", async () => {
-  // --- The administrator registers the station and the authority's sheet key.
-  const stationId = "e2e-north-1";
-  const device = await generateSigningKey(`${stationId}-k1`);
-  await system.admin.call("POST", "/v1/admin/stations", {
-    json: {
-      id: stationId,
-      name: "North District, polling station 1",
-      districtIds: ["district-north"],
-      publicJwk: device.publicJwk,
-      serialRanges: [{ first: 500_000, last: 500_999 }],
-    },
-  });
-  // The ballot-marking device has its own key, which signs marked ballots and nothing else,
-  // registered with the admin CLI.
-  const bmd = await generateSigningKey(`${stationId}-bmd1`);
-  const bmdPublicFile = join(system.stateDir, "e2e-bmd.pub.json");
-  await writeFile(bmdPublicFile, JSON.stringify(bmd.publicJwk));
-  const { stdout } = await run(
+  // --- The station, its BMD key and the authority's sheet key were registered before the polls
+  // opened; now the admin CLI's attempt to add another BMD key is refused (authority_locked).
+  const lateBmd = await generateSigningKey(`${stationId}-bmd2`);
+  const lateBmdFile = join(system.stateDir, "e2e-bmd2.pub.json");
+  await writeFile(lateBmdFile, JSON.stringify(lateBmd.publicJwk));
+  const late = await run(
     join(ROOT, "node_modules", ".bin", "node"),
     [
       join(ROOT, "cli", "admin.ts"),
@@ -89,17 +104,16 @@ it("registers a station and its BMD key, checks voters in, scans their ballots; 
       "add-key",
       stationId,
       "--public-key",
-      bmdPublicFile,
+      lateBmdFile,
       "--role",
       "marking-device",
     ],
     { env: system.cliEnv },
+  ).then(
+    () => "added",
+    (error: { stderr?: string }) => error.stderr ?? "",
   );
-  expect(JSON.parse(stdout)).toMatchObject({ stationId, kid: `${stationId}-bmd1`, role: "marking-device" });
-  const authority = await generateSigningKey("authority-sheets-e2e");
-  await system.admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/sheet-keys`, {
-    json: { publicJwk: authority.publicJwk },
-  });
+  expect(late).toContain("authority_locked");
 
   const station = new StationClient({ baseUrl: system.baseUrl, stationId, privateJwk: device.privateJwk });
   const deviceSigner = await signer(device.privateJwk);
@@ -258,4 +272,16 @@ it("registers a station and its BMD key, checks voters in, scans their ballots; 
     districtIds: ["district-north"],
   });
   await expect(system.admin.call("GET", "/v1/admin/stations/none-such")).rejects.toBeInstanceOf(ApiCallError);
+
+  // --- The public log holds the station's key and its sheet; the auditor verifies the sheet's
+  // signature with that key (and the key the authority publishes for the log).
+  const logUrl = `${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/`;
+  const vkey = (await (await fetch(`${logUrl}verifier-key`)).text()).trim();
+  const verified = await eventually(async () => {
+    const run = await runAuditor("verify", "--log", logUrl, "--key", vkey, "--no-progress");
+    return run.code === 0 && /station-results 1/.test(run.stdout) ? run : undefined;
+  }, 30_000);
+  expect(verified.stderr).toBe("");
+  expect(verified.stdout).toMatch(/station-key-added 1/);
+  expect(verified.stdout).toMatch(/sheet-key-added 1/);
 });

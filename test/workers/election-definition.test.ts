@@ -363,7 +363,12 @@ describe("public election and the voter's ballot", () => {
     } = await res.json();
     expect(body.electionId).toBe(id);
     expect(body.polls).toEqual({ opensAt: "2026-01-01T00:00:00Z", closesAt: "2030-12-31T23:59:59Z" });
-    expect(body.policies).toEqual({ crossChannelPolicy: "first-wins", resultsVisibility: "live" });
+    expect(body.policies).toEqual({
+      crossChannelPolicy: "first-wins",
+      resultsVisibility: "live",
+      castVoteRecords: "per-contest",
+      paperSyncGraceMinutes: 720,
+    });
     expect(body.districts.map((d) => d.id)).toEqual([
       "demo-republic",
       "district-north",

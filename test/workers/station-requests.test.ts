@@ -16,8 +16,13 @@ import { adminCall, errorCode, registerStation, type TestStation } from "./helpe
 
 const ELECTION = "stations-auth";
 
+// The registry's routes refuse additions once an election a station serves has opened its polls
+// (authority-log.test.ts), so the election opens only before the signed requests below.
 beforeAll(async () => {
-  await loadDemoElection({ electionId: ELECTION });
+  await loadDemoElection({
+    electionId: ELECTION,
+    polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" },
+  });
 });
 
 const StationSummary = z.object({
@@ -200,7 +205,16 @@ async function expectNotCheckedIn(voterKey: string): Promise<void> {
 
 describe("signed station requests", () => {
   let station: TestStation;
+  // A station that rotates its key: the new key is added before the polls open (after, it is refused).
+  let rotating: TestStation;
+  let next: Awaited<ReturnType<typeof generateSigningKey>>;
   beforeAll(async () => {
+    rotating = await registerStation(["district-north"]);
+    next = await generateSigningKey(`${rotating.stationId}-k2`);
+    expect(
+      (await adminCall("POST", `/v1/admin/stations/${rotating.stationId}/keys`, { publicJwk: next.publicJwk })).status,
+    ).toBe(201);
+    await loadDemoElection({ electionId: ELECTION });
     station = await registerStation(["district-north"]);
   });
 
@@ -345,11 +359,6 @@ describe("signed station requests", () => {
     const foreignKey = await send(station, body, { key: other.privateJwk });
     expect([foreignKey.status, await errorCode(foreignKey)]).toEqual([401, "station_key_unknown"]);
 
-    const rotating = await registerStation(["district-north"]);
-    const next = await generateSigningKey(`${rotating.stationId}-k2`);
-    expect(
-      (await adminCall("POST", `/v1/admin/stations/${rotating.stationId}/keys`, { publicJwk: next.publicJwk })).status,
-    ).toBe(201);
     expect(
       (await adminCall("DELETE", `/v1/admin/stations/${rotating.stationId}/keys/${String(rotating.privateJwk.kid)}`))
         .status,

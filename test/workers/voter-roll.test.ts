@@ -11,6 +11,9 @@ import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { voterKeyFor } from "./helpers/roll.ts";
 
+/** The roll is fixed once the polls open (authority-log.test.ts): these elections have not opened. */
+const BEFORE_POLLS = { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" };
+
 const DEMO_DISTRICTS = ["district-north", "district-south", "district-east"];
 
 /** elections/demo/voters.csv, which test/node/voter-roll-file.test.ts checks against the generator. */
@@ -70,7 +73,7 @@ async function errorOf(
 
 describe("importing the roll", () => {
   it("imports the demo roll and counts it per district", async () => {
-    await loadDemoElection({ electionId: "roll-happy" });
+    await loadDemoElection({ electionId: "roll-happy", polls: BEFORE_POLLS });
     const report = await imported("roll-happy", demoRoll(), 2);
     expect(report).toEqual({
       electionId: "roll-happy",
@@ -90,7 +93,7 @@ describe("importing the roll", () => {
   });
 
   it("stores only keyed hashes: no national id anywhere in D1", async () => {
-    await loadDemoElection({ electionId: "roll-hashed" });
+    await loadDemoElection({ electionId: "roll-hashed", polls: BEFORE_POLLS });
     await imported("roll-hashed", demoRoll());
     const rows = await env.DB.prepare(
       "SELECT voter_key, district_id FROM voters WHERE election_id = ? ORDER BY voter_key",
@@ -114,7 +117,7 @@ describe("importing the roll", () => {
   });
 
   it("is idempotent: a re-import writes nothing, a moved voter is one write", async () => {
-    await loadDemoElection({ electionId: "roll-again" });
+    await loadDemoElection({ electionId: "roll-again", polls: BEFORE_POLLS });
     const roll = demoRoll();
     await imported("roll-again", roll);
     expect(await imported("roll-again", roll)).toMatchObject({
@@ -138,7 +141,7 @@ describe("importing the roll", () => {
   });
 
   it("rejects bad rows with the file's line numbers and writes the good ones", async () => {
-    await loadDemoElection({ electionId: "roll-rejects" });
+    await loadDemoElection({ electionId: "roll-rejects", polls: BEFORE_POLLS });
     const chunk = [
       "district,national_id", // either order
       "district-north,GOOD-0001", // line 101
@@ -167,7 +170,7 @@ describe("importing the roll", () => {
   });
 
   it("lists at most 1,000 rejected rows per chunk and counts them all", async () => {
-    await loadDemoElection({ electionId: "roll-many-rejects" });
+    await loadDemoElection({ electionId: "roll-many-rejects", polls: BEFORE_POLLS });
     const rows = Array.from({ length: 1500 }, (_, i) => `BAD-${i},district-nowhere`);
     const report = await imported("roll-many-rejects", `national_id,district\n${rows.join("\n")}\n`);
     expect(report).toMatchObject({ rows: 1500, accepted: 0, written: 0, rejectedTotal: 1500 });
@@ -179,7 +182,7 @@ describe("importing the roll", () => {
 describe("refusing a chunk as a whole, writing nothing", () => {
   const ELECTION = "roll-refusals";
   beforeAll(async () => {
-    await loadDemoElection({ electionId: ELECTION });
+    await loadDemoElection({ electionId: ELECTION, polls: BEFORE_POLLS });
   });
 
   async function refused(
@@ -257,7 +260,7 @@ describe("who may touch the roll", () => {
   const ELECTION = "roll-roles";
   const csv = "national_id,district\nAB-0001,district-north\n";
   beforeAll(async () => {
-    await loadDemoElection({ electionId: ELECTION });
+    await loadDemoElection({ electionId: ELECTION, polls: BEFORE_POLLS });
   });
 
   it("needs a token", async () => {

@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { PublicElection } from "../../../lib/audit/observer.ts";
 import {
   castVoteRecordEntry,
   ballotEntry,
@@ -103,6 +104,29 @@ const CONTESTS = {
 /** The sample election's retraction key (a sequencer draws its own at random). */
 export const SAMPLE_RETRACTION_KEY = "42".repeat(32);
 
+/** The sample election's public summary (GET /v1/elections/{id}), as the auditor reads it. */
+export function sampleSummary(): PublicElection {
+  const contests = new Map<string, string[]>();
+  for (const spec of Object.values(CONTESTS))
+    for (const [contestId, options] of spec.contests) contests.set(contestId, [...options]);
+  return {
+    electionId: "sample-2026",
+    policies: { crossChannelPolicy: "paper-supersedes", castVoteRecords: "whole-ballot", paperSyncGraceMinutes: 0 },
+    districts: [{ id: "north" }, { id: "east" }],
+    contests: [...contests].map(([id, options]) => ({
+      id,
+      votesAllowed: 1,
+      options: options.map((o) => ({ id: o, isWriteIn: o.endsWith("-w") })),
+    })),
+    ballotStyles: Object.entries(CONTESTS).map(([district, spec]) => ({
+      id: spec.style,
+      districtIds: [district],
+      contestIds: spec.contests.map(([c]) => c),
+    })),
+    definition: { version: 1, sha256: "ab".repeat(32) },
+  };
+}
+
 export interface SampleElection {
   readonly entries: LogEntry[];
   /** What GET /v1/elections/{id}/results would say after close, computed here independently. */
@@ -167,7 +191,8 @@ export async function sampleElection(n: number, mode: CastVoteRecordsMode = "who
     entries.push(ballotEntry(b));
   }
   const retracted = new Set<string>();
-  for (const [k, previous] of ballots.slice(0, 2).entries()) {
+  // Two online ballots are superseded (a paper ballot is never retracted: lib/audit/observer.ts).
+  for (const [k, previous] of ballots.slice(1, 3).entries()) {
     entries.push({
       type: "retraction",
       reason: "superseded-by-online",
@@ -185,7 +210,15 @@ export async function sampleElection(n: number, mode: CastVoteRecordsMode = "who
     ballots.push(revote);
     entries.push(ballotEntry(revote));
   }
-  entries.push({ type: "check-in", stationId: "station-1", districtId: "north", at: "2026-03-01T12:00:00.000Z" });
+  // Every paper ballot had its voter checked in at the station.
+  for (const b of ballots)
+    if (b.channel === "paper")
+      entries.push({
+        type: "check-in",
+        stationId: "station-1",
+        districtId: b.districtId,
+        at: "2026-03-01T12:00:00.000Z",
+      });
   entries.push({ type: "polls-closed", at: "2026-03-01T20:00:00.000Z" });
   entries.push({ type: "retraction-key", at: "2026-03-01T20:00:00.000Z", key: SAMPLE_RETRACTION_KEY });
 

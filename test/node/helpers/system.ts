@@ -18,6 +18,8 @@ export interface SystemSetup {
   readonly name: string;
   /** Load the demo election and its 1,000 voters (scripts/demo.ts) once the system is up. */
   readonly demo?: boolean;
+  /** With `demo`: what to register before the demo's polls open (stations, sheet keys). */
+  readonly beforePollsOpen?: (admin: OfficialClient) => Promise<void>;
   /** List the first n demo voters on the dev issuer's login page (as `npm start` does). */
   readonly issuerVoters?: number;
   /** Anything else startSystem takes: ports, ledger buckets, verbose. */
@@ -59,7 +61,7 @@ export function withRunningSystem(setup: SystemSetup): SystemHandle {
     running = { system, admin };
     if (setup.demo) {
       // A fresh state directory: the demo is loaded now, never found open from an earlier run.
-      expect((await loadDemo(admin)).election).toBe("loaded");
+      expect((await loadDemo(admin, new Date(), setup.beforePollsOpen)).election).toBe("loaded");
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * Polling stations for tests inside workerd: registered through the real admin routes, calling
+ * Polling stations for tests inside workerd: registered in the real registry (D1), calling
  * through the real station client (lib/station-client) over SELF, and signing QR payloads with
  * the real codec (lib/qr). A test station has a client key (requests, result sheets) and a
  * ballot-marking device's key (marked ballots).
@@ -11,7 +11,8 @@ import { z } from "zod";
 import { generateSigningKey } from "../../../lib/identity/keys.ts";
 import type { ContestMarks } from "../../../lib/ballot/messages.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
-import { qrSignerFromJwk, type QrSigner } from "../../../lib/qr/keys.ts";
+import { qrKeyId, qrSignerFromJwk, type QrSigner } from "../../../lib/qr/keys.ts";
+import { addSheetKey, addStationKey, registerStation as storeStation } from "../../../db/stores/stations.ts";
 import {
   encodeBallotSheet,
   encodeMarkedBallot,
@@ -58,7 +59,13 @@ export async function adminCall(method: string, path: string, json?: unknown, to
   });
 }
 
-/** Registers a station serving `districtIds` (as the bootstrap administrator) with one device key. */
+/**
+ * Registers a station serving `districtIds` with one device key, straight into the registry (the
+ * store the admin route calls), like `enrol` for the roll: for tests about other things. The admin
+ * route refuses additions once an election the station serves has opened its polls, and the demo
+ * elections of most tests are open; the route itself, its log entries and that lock are tested in
+ * station-requests.test.ts and authority-log.test.ts.
+ */
 export async function registerStation(
   districtIds: readonly string[],
   options: { id?: string; serialRanges?: { first: number; last: number }[] } = {},
@@ -66,20 +73,24 @@ export async function registerStation(
   counter += 1;
   const stationId = options.id ?? `st-${counter}-${crypto.randomUUID().slice(0, 8)}`;
   const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
-  const res = await adminCall("POST", "/v1/admin/stations", {
+  const registered = await storeStation(env.DB, {
     id: stationId,
     name: `Test station ${counter}`,
     districtIds,
-    publicJwk,
-    ...(options.serialRanges ? { serialRanges: options.serialRanges } : {}),
+    publicJwk: { ...publicJwk, kid: `${stationId}-k1` },
+    qrKeyId: await keyIdOf(publicJwk),
+    serialRanges: options.serialRanges ?? [],
   });
-  if (res.status !== 201) throw new Error(`station registration failed: ${res.status} ${await res.text()}`);
+  if (!registered.ok) throw new Error(`station registration failed: ${JSON.stringify(registered.error)}`);
   const bmd = await generateSigningKey(`${stationId}-bmd1`);
-  const added = await adminCall("POST", `/v1/admin/stations/${stationId}/keys`, {
-    publicJwk: bmd.publicJwk,
-    role: "marking-device",
-  });
-  if (added.status !== 201) throw new Error(`BMD key registration failed: ${added.status} ${await added.text()}`);
+  const added = await addStationKey(
+    env.DB,
+    stationId,
+    { ...bmd.publicJwk, kid: `${stationId}-bmd1` },
+    await keyIdOf(bmd.publicJwk),
+    "marking-device",
+  );
+  if (!added.ok) throw new Error(`BMD key registration failed: ${JSON.stringify(added.error)}`);
   return {
     stationId,
     privateJwk,
@@ -106,15 +117,21 @@ export async function atTime<T>(at: Date | number, fn: () => Promise<T>): Promis
   }
 }
 
-/** Registers an election authority key for pre-printed sheets and returns its signer. */
+/** Registers an election authority key for pre-printed sheets (straight into the registry, as above). */
 export async function registerSheetKey(
   electionId: string,
 ): Promise<{ kid: string; signer: QrSigner; privateJwk: JWK }> {
   const kid = `sheets-${electionId}-${crypto.randomUUID().slice(0, 8)}`;
   const { privateJwk, publicJwk } = await generateSigningKey(kid);
-  const res = await adminCall("POST", `/v1/admin/elections/${electionId}/sheet-keys`, { publicJwk });
-  if (res.status !== 201) throw new Error(`sheet key registration failed: ${res.status} ${await res.text()}`);
+  const added = await addSheetKey(env.DB, electionId, { ...publicJwk, kid }, await keyIdOf(publicJwk));
+  if (!added.ok) throw new Error(`sheet key registration failed: ${added.error}`);
   return { kid, signer: await signerOf(privateJwk), privateJwk };
+}
+
+async function keyIdOf(publicJwk: JWK): Promise<string> {
+  const id = await qrKeyId(publicJwk);
+  if (!id.ok) throw new Error(`not an Ed25519 key: ${id.error.message}`);
+  return id.value;
 }
 
 export const ErrorBody = z.object({

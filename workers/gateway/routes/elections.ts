@@ -15,6 +15,7 @@ import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime } from "../../audit/log.ts";
+import { logAuthoritiesOf } from "../../audit/authorities.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
 import { CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
 
@@ -74,9 +75,18 @@ const PublicElectionSchema = z
     policies: z.object({
       crossChannelPolicy: CrossChannelPolicy,
       resultsVisibility: ResultsVisibility,
+      castVoteRecords: z.enum(["per-contest", "whole-ballot"]),
+      paperSyncGraceMinutes: z.number().int(),
     }),
     districts: z.array(z.object({ id: z.string(), name: z.string() })),
     contests: z.array(ContestSchema),
+    /** What an auditor checks cast vote records against (lib/audit/observer.ts). */
+    ballotStyles: z.array(
+      z.object({ id: z.string(), districtIds: z.array(z.string()), contestIds: z.array(z.string()) }),
+    ),
+    definition: z.object({ version: z.number().int(), sha256: z.string() }).openapi({
+      description: "The stored definition's version and SHA-256, as its definition-loaded log entry has them.",
+    }),
   })
   .openapi("PublicElection");
 
@@ -234,6 +244,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         minBallotsPerRelease: election.settings.minBallotsPerRelease,
       }),
     );
+    // The stations and keys registered before this load sign for it too: its log names them.
+    orFail(await logAuthoritiesOf(c.env, election));
     const body = {
       electionId: election.id,
       version: saved.value.version,
@@ -256,6 +268,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
+    const stored = await getStoredDefinition(c.env.DB, electionId);
+    if (!stored) fail("election_not_found");
     return c.json(
       {
         electionId: election.id,
@@ -264,9 +278,17 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         policies: {
           crossChannelPolicy: election.settings.crossChannelPolicy,
           resultsVisibility: election.settings.resultsVisibility,
+          castVoteRecords: election.settings.castVoteRecords,
+          paperSyncGraceMinutes: election.settings.paperSyncGraceMinutes,
         },
         districts: [...election.districts.values()].map((d) => ({ id: d.id, name: d.name })),
         contests: [...election.contests.values()].map(contestView),
+        ballotStyles: [...election.ballotStyles.values()].map((style) => ({
+          id: style.id,
+          districtIds: [...style.districtIds],
+          contestIds: [...style.contestIds],
+        })),
+        definition: { version: stored.version, sha256: sha256Hex(JSON.stringify(stored.definition)) },
       },
       200,
     );

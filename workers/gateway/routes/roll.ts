@@ -3,6 +3,9 @@
  * lib/roll/chunker.ts); administrators and auditors read its counts. National ids arrive in the
  * CSV body and leave this Worker only as voter keys.
  *
+ * The roll is fixed once the polls open (authority_locked); every chunk imported before is in the
+ * log with its counts and a keyed digest (roll/chunk-digest.ts).
+ *
  * A chunk is judged twice: as a whole (CSV, header, size: refused with nothing written) and row by
  * row (a bad row is rejected with its line; the good rows of the same chunk are written).
  */
@@ -23,7 +26,8 @@ import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../ht
 import { countRoll } from "../../../db/stores/roll.ts";
 import { writeRollEntries } from "../roll/import.ts";
 import { logEvent, logTime } from "../../audit/log.ts";
-import { sha256Hex } from "../../../lib/digest.ts";
+import { rollChunkDigest } from "../roll/chunk-digest.ts";
+import { refuseOnceOpen } from "../../audit/authorities.ts";
 
 const RollPath = z.object({ electionId: ElectionId });
 
@@ -61,7 +65,7 @@ const importChunkRoute = createRoute({
       description: "What was written and which rows were rejected",
       content: { "application/json": { schema: RollChunkReport.openapi("RollChunkReport") } },
     },
-    ...errorResponses(400, 401, 403, 404, 413, 415, 422),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 422, 429),
   },
 });
 
@@ -93,6 +97,8 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     }
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
+    // Who may vote is fixed when the polls open: a voter added during voting would be unseen.
+    orFail(refuseOnceOpen([election]));
 
     const body = await readBodyWithin(c.req.raw, MAX_CHUNK_BYTES);
     if (!body.ok && body.error === "invalid_body") fail("invalid_body");
@@ -114,7 +120,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
     }
 
     const { written, unchanged } = await writeRollEntries(c.env, electionId, chunk.value.entries);
-    // Audit log: counts and the chunk's digest, never a national id or voter key.
+    // Audit log: counts and the chunk's keyed digest, never a national id or voter key.
     orFail(
       await logEvent(c.env, electionId, `roll-imported/${crypto.randomUUID()}`, {
         type: "roll-imported",
@@ -125,7 +131,7 @@ export function rollRoutes(): OpenAPIHono<AppEnv> {
         written,
         unchanged,
         rejected: chunk.value.rejected.length,
-        chunkSha256: sha256Hex(body.value),
+        chunkDigest: await rollChunkDigest(c.env, electionId, body.value),
       }),
     );
     return c.json(

@@ -7,6 +7,9 @@
  *
  * A refused registration changes nothing: the store (db/stores/stations.ts) runs every check
  * before the one D1 batch that writes. These routes parse, call it and map its refusals.
+ *
+ * Every change is logged in each election it concerns, and nothing but a revocation may change
+ * once such an election's polls have opened (authority_locked): workers/audit/authorities.ts.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
@@ -20,7 +23,10 @@ import {
   revokeStation,
   revokeStationKey,
   stationSummaries,
+  storedSheetKey,
+  storedStationKey,
   type RangeOverlap,
+  type StoredKey,
 } from "../../../db/stores/stations.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
@@ -31,6 +37,16 @@ import { StationKeyRole } from "../../../lib/vocabulary.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../http.ts";
+import {
+  electionsServing,
+  logToElections,
+  refuseOnceOpen,
+  serialRangeIssued,
+  sheetKeyAdded,
+  stationKeyAdded,
+  stationRegistered,
+} from "../../audit/authorities.ts";
+import { logTime } from "../../audit/log.ts";
 
 const PublicJwk = Ed25519PublicJwk.openapi("StationPublicJwk", {
   description: "An Ed25519 public JWK with a kid; private parts are refused.",
@@ -104,7 +120,7 @@ const createStationRoute = createRoute({
   },
   responses: {
     201: { description: "Registered", content: { "application/json": { schema: StationSummary } } },
-    ...errorResponses(400, 401, 403, 409),
+    ...errorResponses(400, 401, 403, 409, 429),
   },
 });
 
@@ -171,7 +187,7 @@ const addKeyRoute = createRoute({
         },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -188,7 +204,7 @@ const revokeKeyRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -205,7 +221,7 @@ const revokeStationRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -227,7 +243,7 @@ const addRangeRoute = createRoute({
         "application/json": { schema: z.object({ stationId: z.string(), first: z.number(), last: z.number() }) },
       },
     },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -244,7 +260,7 @@ const addSheetKeyRoute = createRoute({
   },
   responses: {
     201: { description: "Registered", content: { "application/json": { schema: SheetKeySummary } } },
-    ...errorResponses(400, 401, 403, 404, 409),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
 
@@ -278,7 +294,7 @@ const revokeSheetKeyRoute = createRoute({
       description: "Revoked",
       content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
     },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 429),
   },
 });
 
@@ -318,6 +334,22 @@ function orRefused<T>(result: Result<T, ErrorCode | RangeOverlap>): T {
   return result.value;
 }
 
+/** Whether a stored key is this owner's unrevoked key with this public key (a repeated addition). */
+function sameKey(stored: StoredKey | undefined, owner: string, jwk: Ed25519PublicJwk): boolean {
+  if (stored?.owner !== owner || stored.revokedAt !== null) return false;
+  const { x } = JSON.parse(stored.publicJwk) as { x?: unknown };
+  return x === jwk.x;
+}
+
+/** The elections a registered station's changes concern: those with a district it serves. */
+async function electionsConcernedBy(
+  env: Env,
+  stationId: string,
+): Promise<Awaited<ReturnType<typeof electionsServing>>> {
+  const [summary] = await stationSummaries(env.DB, [stationId]);
+  return summary ? electionsServing(env, summary.districtIds) : [];
+}
+
 export function stationRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -327,7 +359,17 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     if (rangesOverlap(serialRanges))
       fail("invalid_request", undefined, [{ path: "/serialRanges", message: "the ranges overlap each other" }]);
     const qrKeyId = await keyIdOf(body.publicJwk);
+    const concerned = await electionsServing(c.env, body.districtIds);
+    orFail(refuseOnceOpen(concerned));
     const summary = orRefused(await registerStation(c.env.DB, { ...body, qrKeyId, serialRanges }));
+    const at = logTime();
+    orFail(
+      await logToElections(c.env, concerned, [
+        stationRegistered(summary.id, summary.districtIds, at),
+        await stationKeyAdded(summary.id, body.publicJwk, "client", at),
+        ...summary.serialRanges.map((range) => serialRangeIssued(summary.id, range, at)),
+      ]),
+    );
     return c.json(summary, 201);
   });
 
@@ -344,28 +386,66 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { stationId } = c.req.valid("param");
     const { publicJwk, role } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
-    orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId, role));
+    const concerned = await electionsConcernedBy(c.env, stationId);
+    // A repeat of an addition already made changes nothing and logs what may be missing.
+    if (!sameKey(await storedStationKey(c.env.DB, publicJwk.kid), stationId, publicJwk)) {
+      orFail(refuseOnceOpen(concerned));
+      orFail(await addStationKey(c.env.DB, stationId, publicJwk, keyId, role));
+    }
+    orFail(await logToElections(c.env, concerned, [await stationKeyAdded(stationId, publicJwk, role)]));
     return c.json({ stationId, kid: publicJwk.kid, qrKeyId: keyId, role }, 201);
   });
 
   app.openapi(revokeKeyRoute, async (c) => {
     const { stationId, kid } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeStationKey(c.env.DB, stationId, kid, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeStationKey(c.env.DB, stationId, kid, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const stored = await storedStationKey(c.env.DB, kid);
+      if (stored?.owner !== stationId || stored.revokedAt === null) fail(revoked.error);
+      revokedAt = stored.revokedAt;
+    }
+    // Allowed at any time (a compromised key must be stoppable), and logged.
+    orFail(
+      await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
+        {
+          key: `station-key-revoked/${kid}`,
+          entry: { type: "station-key-revoked", at: logTime(new Date(revokedAt)), stationId, kid },
+        },
+      ]),
+    );
     return c.json({ kid, revokedAt }, 200);
   });
 
   app.openapi(revokeStationRoute, async (c) => {
     const { stationId } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeStation(c.env.DB, stationId, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeStation(c.env.DB, stationId, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const [summary] = await stationSummaries(c.env.DB, [stationId]);
+      if (!summary?.revokedAt) fail(revoked.error);
+      revokedAt = summary.revokedAt;
+    }
+    orFail(
+      await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
+        {
+          key: `station-revoked/${stationId}`,
+          entry: { type: "station-revoked", at: logTime(new Date(revokedAt)), stationId },
+        },
+      ]),
+    );
     return c.json({ id: stationId, revokedAt }, 200);
   });
 
   app.openapi(addRangeRoute, async (c) => {
     const { stationId } = c.req.valid("param");
     const range = c.req.valid("json");
+    const concerned = await electionsConcernedBy(c.env, stationId);
+    orFail(refuseOnceOpen(concerned));
     orRefused(await addSerialRange(c.env.DB, stationId, range));
+    orFail(await logToElections(c.env, concerned, [serialRangeIssued(stationId, range)]));
     return c.json({ stationId, first: range.first, last: range.last }, 201);
   });
 
@@ -373,8 +453,17 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const { publicJwk } = c.req.valid("json");
     const keyId = await keyIdOf(publicJwk);
-    if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
-    return c.json(orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId)), 201);
+    const election = await getElection(c.env.DB, electionId);
+    if (!election) fail("election_not_found");
+    // A repeat of an addition already made changes nothing and logs what may be missing.
+    const repeat = sameKey(await storedSheetKey(c.env.DB, publicJwk.kid), electionId, publicJwk);
+    if (!repeat) orFail(refuseOnceOpen([election]));
+    const added = repeat
+      ? (await listSheetKeys(c.env.DB, electionId)).find((k) => k.kid === publicJwk.kid)
+      : orFail(await addSheetKey(c.env.DB, electionId, publicJwk, keyId));
+    if (!added) throw new Error(`sheet key ${publicJwk.kid} vanished`);
+    orFail(await logToElections(c.env, [election], [await sheetKeyAdded(publicJwk)]));
+    return c.json(added, 201);
   });
 
   app.openapi(listSheetKeysRoute, async (c) => {
@@ -384,8 +473,27 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeSheetKeyRoute, async (c) => {
     const { electionId, kid } = c.req.valid("param");
-    const revokedAt = new Date().toISOString();
-    orFail(await revokeSheetKey(c.env.DB, electionId, kid, revokedAt));
+    let revokedAt = new Date().toISOString();
+    const revoked = await revokeSheetKey(c.env.DB, electionId, kid, revokedAt);
+    if (!revoked.ok) {
+      // A repeat of a revocation already made answers as the first did, and logs it if missing.
+      const stored = await storedSheetKey(c.env.DB, kid);
+      if (stored?.owner !== electionId || stored.revokedAt === null) fail(revoked.error);
+      revokedAt = stored.revokedAt;
+    }
+    // Allowed at any time (a compromised key must be stoppable), and logged.
+    orFail(
+      await logToElections(
+        c.env,
+        [{ id: electionId }],
+        [
+          {
+            key: `sheet-key-revoked/${kid}`,
+            entry: { type: "sheet-key-revoked", at: logTime(new Date(revokedAt)), kid },
+          },
+        ],
+      ),
+    );
     return c.json({ kid, revokedAt }, 200);
   });
 
