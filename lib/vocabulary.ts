@@ -41,6 +41,13 @@ export type PaperBallotSource = z.infer<typeof PaperBallotSource>;
 export const StationKeyRole = z.enum(["client", "marking-device"]);
 export type StationKeyRole = z.infer<typeof StationKeyRole>;
 
+/**
+ * How cast vote records are published after the close (security review M5): one record per
+ * contest, each contest shuffled on its own (against pattern voting), or whole ballots.
+ */
+export const CastVoteRecordsMode = z.enum(["whole-ballot", "per-contest"]);
+export type CastVoteRecordsMode = z.infer<typeof CastVoteRecordsMode>;
+
 /** What the geofence does with a login or cast from outside the election's countries. */
 export const GeofenceAction = z.enum(["refuse", "flag"]);
 export type GeofenceAction = z.infer<typeof GeofenceAction>;

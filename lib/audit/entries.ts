@@ -106,6 +106,7 @@ import { z } from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
 import { err, ok, type Result, assertNever } from "../result.ts";
 import {
+  CastVoteRecordsMode,
   Channel,
   CrossChannelPolicy,
   OfficialRole,
@@ -192,10 +193,6 @@ const SERIAL_MAX = Number.MAX_SAFE_INTEGER;
 const PublicKey = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes in base64url (a JWK's x)");
 const Serial = z.number().int().min(0).max(SERIAL_MAX);
 const Token = z.string().regex(TOKEN, "1-128 letters, digits, dashes or underscores");
-
-/** How cast vote records are published (the definition's `castVoteRecords`, logged in definition-loaded). */
-export const CastVoteRecordsMode = z.enum(["whole-ballot", "per-contest"]);
-export type CastVoteRecordsMode = z.infer<typeof CastVoteRecordsMode>;
 
 export const CvrMark = z.object({ optionId: Text, writeIn: z.boolean() }).strict();
 export const CvrContest = z.object({ contestId: Text, marks: z.array(CvrMark).max(MAX_MARKS) }).strict();

@@ -36,7 +36,7 @@ import { base64urlDecode, hexEncode } from "../bytes.ts";
 import { sha256Hex } from "../digest.ts";
 import { qrKeyIdBytes } from "../qr/keys.ts";
 import { verifyResultSheetText } from "../qr/payload.ts";
-import { CrossChannelPolicy } from "../vocabulary.ts";
+import { CastVoteRecordsMode, CrossChannelPolicy } from "../vocabulary.ts";
 import { retractionBlind, retractionBlindingKey, type LogEntry, type LogEntryOf } from "./entries.ts";
 
 /** The parts of the public election summary (GET /v1/elections/{id}) these rules read. */
@@ -45,7 +45,7 @@ export const PublicElection = z.object({
   policies: z.object({
     crossChannelPolicy: CrossChannelPolicy,
     /** Absent from older summaries: then a record may list one contest or all of its style's. */
-    castVoteRecords: z.enum(["per-contest", "whole-ballot"]).optional(),
+    castVoteRecords: CastVoteRecordsMode.optional(),
     /** How long after the close a station may still sync paper ballots scanned before it. */
     paperSyncGraceMinutes: z.number().int().min(0).optional(),
   }),

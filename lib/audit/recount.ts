@@ -31,12 +31,12 @@ import {
   ENTRY_TYPES,
   retractionBlind,
   retractionBlindingKey,
-  type CastVoteRecordsMode,
   type EntryTypeName,
   type LogEntry,
   type LogEntryOf,
 } from "./entries.ts";
 import { assertNever } from "../result.ts";
+import type { CastVoteRecordsMode } from "../vocabulary.ts";
 
 export interface AuditFindings {
   /** Entries of each type. */

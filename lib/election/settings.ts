@@ -4,7 +4,7 @@
  * document (see definition.ts).
  */
 import { z } from "zod";
-import { CrossChannelPolicy, GeofenceAction, ResultsVisibility } from "../vocabulary.ts";
+import { CastVoteRecordsMode, CrossChannelPolicy, GeofenceAction, ResultsVisibility } from "../vocabulary.ts";
 
 export const ElectionId = z
   .string()
@@ -49,7 +49,7 @@ export const ElectionSettings = z
      * How cast vote records are published after the close: one record per contest, each contest's
      * records shuffled on their own (the default, against pattern voting), or whole ballots.
      */
-    castVoteRecords: z.enum(["per-contest", "whole-ballot"]).default("per-contest"),
+    castVoteRecords: CastVoteRecordsMode.default("per-contest"),
     /**
      * How long after the close a station may still sync paper ballots it scanned (by its own
      * device-signed time) before the close.

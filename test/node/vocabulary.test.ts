@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { WIRE_BYTES } from "../../lib/audit/entries.ts";
 import {
+  CastVoteRecordsMode,
   Channel,
   CrossChannelPolicy,
   OfficialRole,
   ResultsVisibility,
   RetractionReason,
+  StationKeyRole,
 } from "../../lib/vocabulary.ts";
 
 // Each vocabulary whose values become bytes in a signed log entry, beside its frozen table.
@@ -15,6 +17,8 @@ const TABLES = [
   ["policy", CrossChannelPolicy.options, WIRE_BYTES.policy],
   ["visibility", ResultsVisibility.options, WIRE_BYTES.visibility],
   ["role", OfficialRole.options, WIRE_BYTES.role],
+  ["records", CastVoteRecordsMode.options, WIRE_BYTES.records],
+  ["stationKeyRole", StationKeyRole.options, WIRE_BYTES.stationKeyRole],
 ] as const;
 
 describe("the audit log's wire bytes for the domain vocabularies", () => {
@@ -45,6 +49,8 @@ describe("the audit log's wire bytes for the domain vocabularies", () => {
       policy: { "first-wins": 1, "paper-supersedes": 2 },
       visibility: { live: 1, "after-close": 2 },
       role: { administrator: 1, "station-official": 2, auditor: 3 },
+      records: { "whole-ballot": 1, "per-contest": 2 },
+      stationKeyRole: { client: 1, "marking-device": 2 },
     });
   });
 });

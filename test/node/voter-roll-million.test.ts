@@ -112,6 +112,6 @@ it("shows the operator each rejected row's line and reason, and exits 1", async 
   expect(stdout).toContain("... and 12 more");
 
   const { stdout: summary } = await run(NODE, [ADMIN, "roll", "summary", ELECTION], { env });
-  expect(summary).toMatch(/^Roll of demo-2026: \d+ voters$/m);
+  expect(summary).toMatch(new RegExp(`^Roll of ${ELECTION}: \\d+ voters$`, "m"));
   expect(summary).toMatch(/^ {2}district-east +\d+$/m);
 }, 120_000);

@@ -487,7 +487,7 @@ describe("cast vote records and receipts in D1", () => {
       district_id: "district-east",
       channel: "online",
       station_id: null,
-      recorded_at: "2026-05-01T10:17:00.000Z",
+      recorded_at: "2026-05-01T00:00:00.000Z",
     });
     expect(JSON.parse(String(cvr?.["marks_json"]))).toEqual(cancelled.contests);
 

@@ -13,12 +13,12 @@ import {
   recordEntriesOf,
   retractionBlind,
   retractionBlindingKey,
-  type CastVoteRecordsMode,
   type LogEntry,
   type LogEntryOf,
 } from "../../../lib/audit/entries.ts";
 import { commitBallot, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import type { BallotAccepted } from "../../../lib/ballot/messages.ts";
+import type { CastVoteRecordsMode } from "../../../lib/vocabulary.ts";
 import { signCheckpoint } from "../../../lib/tlog/checkpoint.ts";
 import { rootAt, treeHashAt, leafHash } from "../../../lib/tlog/merkle.ts";
 import { verifierKey } from "../../../lib/tlog/note.ts";

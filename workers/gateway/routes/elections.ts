@@ -17,7 +17,7 @@ import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv
 import { logEvent, logTime } from "../../audit/log.ts";
 import { logAuthoritiesOf } from "../../audit/authorities.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
-import { CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
+import { CastVoteRecordsMode, CrossChannelPolicy, ResultsVisibility } from "../../../lib/vocabulary.ts";
 
 /** A national definition with every candidate, in several languages, is a few hundred KB. */
 export const MAX_DEFINITION_BYTES = 2 * 1024 * 1024;
@@ -75,7 +75,7 @@ const PublicElectionSchema = z
     policies: z.object({
       crossChannelPolicy: CrossChannelPolicy,
       resultsVisibility: ResultsVisibility,
-      castVoteRecords: z.enum(["per-contest", "whole-ballot"]),
+      castVoteRecords: CastVoteRecordsMode,
       paperSyncGraceMinutes: z.number().int(),
     }),
     districts: z.array(z.object({ id: z.string(), name: z.string() })),
