@@ -40,6 +40,8 @@ describe("national-eID assurance", () => {
     ["a token issued ten minutes ago", { age: 600, expiresIn: 300 }, "token_expired"],
     ["several audiences and no authorized party", { audience: [env.EID_CLIENT_ID, "another-app"] }, "invalid_token"],
     ["another authorized party", { azp: "another-app" }, "invalid_token"],
+    // A nonce means the token was issued to a browser login: only that login's callback takes it.
+    ["a browser login's nonce, at the API", { nonce: "a-browser-login-nonce" }, "invalid_token"],
   ] satisfies [string, IdTokenOptions, string][])("refuses a token with %s", async (_, options, code) => {
     const res = await login(options);
     expect(res.status).toBe(401);

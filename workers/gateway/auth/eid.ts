@@ -7,7 +7,9 @@
  * HMAC are refused before any key is used), issuer, audience, expiry, not-before (30 s of clock
  * tolerance), age (EID_MAX_TOKEN_AGE_SECONDS from `iat`), the level of assurance (`acr` in
  * EID_ACCEPTED_ACR), the authorized party (`azp` must be our client id when present, and present
- * when the token has several audiences), and the nonce when the login started in a browser.
+ * when the token has several audiences), and the nonce: a browser login's token must carry the
+ * nonce its login state holds, and a token for the API flow must carry none, so a token issued to
+ * a browser login (and seen by that browser) cannot be spent directly at the API instead.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import { err, ok, type Result } from "../../../lib/result.ts";
@@ -62,7 +64,7 @@ export async function verifyIdToken(
     if (e instanceof TypeError) return err("eid_unavailable");
     throw e;
   }
-  if (expectedNonce !== undefined && payload["nonce"] !== expectedNonce) return err("invalid_token");
+  if (payload["nonce"] !== expectedNonce) return err("invalid_token");
   const acr = payload["acr"];
   if (typeof acr !== "string" || !config.EID_ACCEPTED_ACR.includes(acr)) return err("insufficient_assurance");
   const azp = payload["azp"];
