@@ -62,7 +62,9 @@ export function officialCommands(): Command {
 
   official
     .command("add-key")
-    .description("Add a key to an official (rotation: add the new key, then revoke the old).")
+    .description(
+      "Add a key to an official (rotation: add the new key, then revoke the old). An administrator's keys are added by that administrator only.",
+    )
     .argument("<id>", "the official's id")
     .requiredOption("--public-key <file>", "the new public JWK file")
     .action(async (id: string, opts: { publicKey: string }) => {

@@ -1,8 +1,9 @@
 /**
  * An official's power ends when they are revoked (security review M1, L1): tokens already issued
  * stop at once, creating an administrator takes two administrators and so does revoking another
- * administrator or another administrator's key, the configured first administrator can be revoked
- * once another exists and its every use is recorded, and keys without `alg` work.
+ * administrator or another administrator's key, administrators add keys to themselves only, the
+ * configured first administrator can be revoked once another exists and its every use is
+ * recorded, and keys without `alg` work.
  */
 import { env, SELF } from "cloudflare:test";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
@@ -193,6 +194,27 @@ describe("revoking an administrator takes two", () => {
 
     expect((await call(a2Token, "DELETE", `/v1/admin/officials/${a.id}`)).status).toBe(200);
     expect((await call(b2Token, "DELETE", `/v1/admin/officials/${b.id}`)).status).toBe(200);
+    expect(await activeAdministrators(bootstrap)).toEqual([]);
+  });
+
+  it("an administrator's keys are added by that administrator only", async () => {
+    const bootstrap = await adminToken();
+    const { a, aToken, b, bToken } = await twoMoreAdministrators(bootstrap);
+    // A adding its own key to B's account could then log in as B and approve its own requests.
+    const planted = await newOfficialKey(`${b.id}-planted`);
+    for (const token of [aToken, bootstrap]) {
+      const res = await call(token, "POST", `/v1/admin/officials/${b.id}/keys`, { publicJwk: planted.publicJwk });
+      expect(res.status).toBe(403);
+      expect(await codeOf(res)).toBe("forbidden");
+    }
+    await expect(tokenFor(planted.privateJwk, b.id)).rejects.toThrow(/401/);
+    expect(
+      (await call(bToken, "POST", `/v1/admin/officials/${b.id}/keys`, { publicJwk: planted.publicJwk })).status,
+    ).toBe(201);
+    expect(await works(await tokenFor(planted.privateJwk, b.id))).toBe(true);
+
+    expect((await call(aToken, "DELETE", `/v1/admin/officials/${a.id}`)).status).toBe(200);
+    expect((await call(bToken, "DELETE", `/v1/admin/officials/${b.id}`)).status).toBe(200);
     expect(await activeAdministrators(bootstrap)).toEqual([]);
   });
 

@@ -5,7 +5,8 @@
  * second administrator approves (POST .../approval). Revoking another administrator, or another
  * administrator's key, likewise takes two: the first DELETE records a request (202), the same
  * DELETE by a second administrator completes it; oneself, one's own key and non-administrators
- * take one. The last administrator cannot be revoked.
+ * take one. Only an administrator adds keys to their own account. The last administrator cannot
+ * be revoked.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { importJWK } from "jose";
@@ -181,6 +182,7 @@ const addKeyRoute = createRoute({
   path: "/v1/admin/officials/{officialId}/keys",
   tags: ["officials"],
   summary: "Add a key to an official (key rotation)",
+  description: "An administrator's keys are added by that administrator only (403 forbidden otherwise).",
   security: [{ officialAccess: [] }],
   middleware: [admin] as const,
   request: {
@@ -313,6 +315,13 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     const { publicJwk } = c.req.valid("json");
     if (!(await importable(publicJwk))) {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
+    }
+    // A key added to another administrator would let one administrator act as two (and approve
+    // their own proposals and revocation requests): administrators add keys to themselves only.
+    // One who lost every key is replaced: a new administrator (two), the old one revoked (two).
+    const by = c.get("official").officialId;
+    if (officialId !== by && (await activeAdministrators(c.env.DB)).includes(officialId)) {
+      fail("forbidden", "Only an administrator adds keys to their own account.");
     }
     const official = orFail(await addOfficialKey(c.env.DB, officialId, publicJwk));
     orFail(
