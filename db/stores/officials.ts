@@ -380,8 +380,9 @@ export async function proposeOfficial(
 }
 
 /**
- * Approves a proposed official: `approvedBy` must not be who proposed it. Registers the official
- * with their key and deletes the proposal; answers what was registered.
+ * Approves a proposed official: `approvedBy` must not be who proposed it, and who proposed it must
+ * still be an unrevoked administrator (a revoked administrator's proposals die with them).
+ * Registers the official with their key and deletes the proposal; answers what was registered.
  */
 export async function approveOfficial(
   d1: D1Database,
@@ -397,6 +398,10 @@ export async function approveOfficial(
   const row = await db.select().from(officialProposals).where(eq(officialProposals.id, id)).get();
   if (!row) return err("proposal_not_found");
   if (row.proposedBy === approvedBy) return err("second_administrator_required");
+  if (!(await activeAdministrators(d1)).includes(row.proposedBy)) {
+    await db.delete(officialProposals).where(eq(officialProposals.id, id)).run();
+    return err("proposal_not_found");
+  }
   const publicJwk = PublicJwk.safeParse(JSON.parse(row.publicJwk));
   if (!publicJwk.success || publicJwk.data.kid === undefined) return err("proposal_not_found");
   const official = {

@@ -218,6 +218,21 @@ describe("revoking an administrator takes two", () => {
     expect(await activeAdministrators(bootstrap)).toEqual([]);
   });
 
+  it("a revoked administrator's proposal of an administrator can no longer be approved", async () => {
+    const bootstrap = await adminToken();
+    const { a, aToken, b, bToken } = await twoMoreAdministrators(bootstrap);
+    const accomplice = await newOfficial("accomplice");
+    expect((await call(aToken, "POST", "/v1/admin/officials", proposal(accomplice, "administrator"))).status).toBe(202);
+    expect((await call(aToken, "DELETE", `/v1/admin/officials/${a.id}`)).status).toBe(200);
+    const approval = await call(bToken, "POST", `/v1/admin/officials/${accomplice.id}/approval`);
+    expect(approval.status).toBe(404);
+    expect(await codeOf(approval)).toBe("proposal_not_found");
+    await expect(tokenFor(accomplice.privateJwk, accomplice.id)).rejects.toThrow(/401/);
+
+    expect((await call(bToken, "DELETE", `/v1/admin/officials/${b.id}`)).status).toBe(200);
+    expect(await activeAdministrators(bootstrap)).toEqual([]);
+  });
+
   it("a request whose requester has since been revoked no longer counts", async () => {
     const bootstrap = await adminToken();
     const { a, aToken, b, bToken } = await twoMoreAdministrators(bootstrap);
