@@ -68,6 +68,23 @@ export const officialProposals = sqliteTable("official_proposals", {
   proposedAt: text("proposed_at").notNull(),
 });
 
+/**
+ * One administrator's request to revoke another administrator (`kid` empty) or one of another
+ * administrator's keys, awaiting a second administrator: revoking an administrator takes two, as
+ * creating one does, so one administrator cannot remove the others. The second administrator's
+ * same request completes the revocation and deletes the row.
+ */
+export const officialRevocationRequests = sqliteTable(
+  "official_revocation_requests",
+  {
+    officialId: text("official_id").notNull(),
+    kid: text("kid").notNull().default(""),
+    requestedBy: text("requested_by").notNull(),
+    requestedAt: text("requested_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.officialId, t.kid] })],
+);
+
 /** Each official's public keys; a key is rotated by adding a new one and revoking the old. */
 export const officialKeys = sqliteTable(
   "official_keys",

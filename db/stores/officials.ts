@@ -7,14 +7,17 @@
  *
  * The first administrator is configuration (BOOTSTRAP_ADMIN_JWK), not a row: it has no row until
  * it is revoked, and then a row that records the revocation. Creating an administrator takes two
- * administrators while two exist (a proposal, then another's approval); the last administrator
- * cannot be revoked.
+ * administrators while two exist (a proposal, then another's approval); so does revoking another
+ * administrator or another administrator's key (a request, then another's same request), while
+ * revoking oneself, one's own key or a non-administrator takes one. The last administrator
+ * cannot be revoked: the check and the write are one statement, so concurrent revocations cannot
+ * both pass it.
  */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { z } from "zod";
 import { err, ok, type Result } from "../../lib/result.ts";
-import { officialKeys, officialProposals, officials } from "../schema.ts";
+import { officialKeys, officialProposals, officialRevocationRequests, officials } from "../schema.ts";
 
 type OfficialRole = (typeof officials.$inferSelect)["role"];
 
@@ -133,11 +136,16 @@ export async function revokeOfficialKey(
   kid: string,
   revokedAt: string,
 ): Promise<Result<undefined, "key_not_found">> {
-  const result = await drizzle(d1)
-    .update(officialKeys)
-    .set({ revokedAt })
-    .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt)))
-    .run();
+  const db = drizzle(d1);
+  const [result] = await db.batch([
+    db
+      .update(officialKeys)
+      .set({ revokedAt })
+      .where(and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, officialId), isNull(officialKeys.revokedAt))),
+    db
+      .delete(officialRevocationRequests)
+      .where(and(eq(officialRevocationRequests.officialId, officialId), eq(officialRevocationRequests.kid, kid))),
+  ]);
   return result.meta.changes === 1 ? ok(undefined) : err("key_not_found");
 }
 
@@ -192,11 +200,25 @@ export async function credentialActive(
 }
 
 /**
- * Revokes an unrevoked official at `revokedAt`: none of their keys or tokens is accepted any more.
- * The configured first administrator can be revoked like any other, once another administrator
- * exists; the last administrator never can (nobody could then manage the officials). The count
- * is read before the write: two administrators revoking each other in the same instant could both
- * pass, which a two-administrator rule for revocations (not built yet) would close.
+ * How many unrevoked administrators other than `officialId` there are, as an SQL expression, so
+ * that the last-administrator check and the revocation are one statement (D1 runs statements one
+ * at a time): two revocations at the same instant cannot both see the other's target still there.
+ */
+function otherAdministrators(officialId: string) {
+  return sql`((SELECT COUNT(*) FROM officials WHERE role = 'administrator' AND revoked_at IS NULL
+      AND id <> ${officialId} AND id <> ${BOOTSTRAP_ADMIN_ID})
+    + (CASE WHEN ${officialId} <> ${BOOTSTRAP_ADMIN_ID} AND NOT EXISTS
+      (SELECT 1 FROM officials WHERE id = ${BOOTSTRAP_ADMIN_ID} AND revoked_at IS NOT NULL) THEN 1 ELSE 0 END))`;
+}
+
+/**
+ * Revokes an unrevoked official at `revokedAt`: none of their keys or tokens is accepted any more,
+ * and requests to revoke them or their keys are done with. The configured first administrator can
+ * be revoked like any other, once another administrator exists; the last administrator never can
+ * (nobody could then manage the officials). Whether it takes a second administrator is the
+ * caller's (requestRevocation). The count of the other administrators is read by the write itself,
+ * so two revocations at once (two administrators each revoking themselves, or a second
+ * administrator completing requests against the last two) cannot leave none.
  */
 export async function revokeOfficial(
   d1: D1Database,
@@ -204,23 +226,122 @@ export async function revokeOfficial(
   revokedAt: string,
 ): Promise<Result<undefined, "official_not_found" | "last_administrator">> {
   const db = drizzle(d1);
-  const administrators = await activeAdministrators(d1);
-  if (administrators.includes(officialId) && administrators.length < 2) return err("last_administrator");
+  const notLast = sql`(${officials.role} <> 'administrator' OR ${otherAdministrators(officialId)} > 0)`;
+  const clear = db.delete(officialRevocationRequests).where(eq(officialRevocationRequests.officialId, officialId));
   if (officialId === BOOTSTRAP_ADMIN_ID) {
-    if (!administrators.includes(BOOTSTRAP_ADMIN_ID)) return err("official_not_found");
-    await db
-      .insert(officials)
-      .values({ id: BOOTSTRAP_ADMIN_ID, role: "administrator", displayName: "First administrator", revokedAt })
-      .onConflictDoUpdate({ target: officials.id, set: { revokedAt } })
-      .run();
-    return ok(undefined);
+    if (await bootstrapRevoked(db)) return err("official_not_found");
+    // No row until it is revoked: insert one, but only while another administrator remains.
+    const written = await db.run(sql`INSERT INTO officials (id, role, display_name, revoked_at)
+        SELECT ${BOOTSTRAP_ADMIN_ID}, 'administrator', 'First administrator', ${revokedAt}
+        WHERE ${otherAdministrators(officialId)} > 0
+        ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at WHERE officials.revoked_at IS NULL`);
+    if (written.meta.changes === 1) await clear.run();
+    return written.meta.changes === 1 ? ok(undefined) : err("last_administrator");
   }
-  const result = await db
-    .update(officials)
-    .set({ revokedAt })
+  const [result] = await db.batch([
+    db
+      .update(officials)
+      .set({ revokedAt })
+      .where(and(eq(officials.id, officialId), isNull(officials.revokedAt), notLast)),
+    clear,
+  ]);
+  if (result.meta.changes === 1) return ok(undefined);
+  const row = await db
+    .select({ role: officials.role })
+    .from(officials)
     .where(and(eq(officials.id, officialId), isNull(officials.revokedAt)))
+    .get();
+  return row?.role === "administrator" ? err("last_administrator") : err("official_not_found");
+}
+
+/** A pending request to revoke an administrator (`kid` null) or one of their keys. */
+export interface RevocationRequest {
+  readonly officialId: string;
+  readonly kid: string | null;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+}
+
+/**
+ * Whether `by` revoking `officialId` (or one of their keys) takes a second administrator: it does
+ * when the target is an unrevoked administrator other than `by` (one compromised administrator must
+ * not be able to remove, or lock out, the others). Oneself, one's own key and non-administrators
+ * take one.
+ */
+export async function revocationNeedsSecond(d1: D1Database, officialId: string, by: string): Promise<boolean> {
+  return officialId !== by && (await activeAdministrators(d1)).includes(officialId);
+}
+
+/**
+ * Records `by`'s request to revoke `officialId` (`kid` undefined) or their key `kid`, or, when an
+ * unrevoked administrator other than `by` asked first, answers "approved": the caller then
+ * revokes (which deletes the request). The requester repeating the request changes nothing. A
+ * request whose requester has since been revoked no longer counts: `by`'s request replaces it.
+ */
+export async function requestRevocation(
+  d1: D1Database,
+  target: { readonly officialId: string; readonly kid?: string | undefined },
+  by: string,
+  at: string,
+): Promise<
+  Result<
+    { readonly status: "awaiting-approval" | "approved"; readonly requestedBy: string },
+    "official_not_found" | "key_not_found"
+  >
+> {
+  const db = drizzle(d1);
+  const kid = target.kid ?? "";
+  if (target.kid !== undefined) {
+    const key = await db
+      .select({ kid: officialKeys.kid })
+      .from(officialKeys)
+      .where(
+        and(eq(officialKeys.kid, kid), eq(officialKeys.officialId, target.officialId), isNull(officialKeys.revokedAt)),
+      )
+      .get();
+    if (!key) return err("key_not_found");
+  } else if (!(await activeAdministrators(d1)).includes(target.officialId)) {
+    return err("official_not_found");
+  }
+  const where = and(
+    eq(officialRevocationRequests.officialId, target.officialId),
+    eq(officialRevocationRequests.kid, kid),
+  );
+  // Insert-or-keep, then read back: of two administrators asking at once, one is first.
+  await db
+    .insert(officialRevocationRequests)
+    .values({ officialId: target.officialId, kid, requestedBy: by, requestedAt: at })
+    .onConflictDoNothing()
     .run();
-  return result.meta.changes === 1 ? ok(undefined) : err("official_not_found");
+  const row = await db.select().from(officialRevocationRequests).where(where).get();
+  if (!row || row.requestedBy === by) return ok({ status: "awaiting-approval", requestedBy: by });
+  if ((await activeAdministrators(d1)).includes(row.requestedBy)) {
+    return ok({ status: "approved", requestedBy: row.requestedBy });
+  }
+  await db
+    .update(officialRevocationRequests)
+    .set({ requestedBy: by, requestedAt: at })
+    .where(and(where, eq(officialRevocationRequests.requestedBy, row.requestedBy)))
+    .run();
+  return ok({ status: "awaiting-approval", requestedBy: by });
+}
+
+/** The pending revocation requests whose requester is still an unrevoked administrator. */
+export async function listRevocationRequests(d1: D1Database): Promise<RevocationRequest[]> {
+  const administrators = await activeAdministrators(d1);
+  const rows = await drizzle(d1)
+    .select()
+    .from(officialRevocationRequests)
+    .orderBy(officialRevocationRequests.requestedAt)
+    .all();
+  return rows
+    .filter((r) => administrators.includes(r.requestedBy))
+    .map((r) => ({
+      officialId: r.officialId,
+      kid: r.kid === "" ? null : r.kid,
+      requestedBy: r.requestedBy,
+      requestedAt: r.requestedAt,
+    }));
 }
 
 export interface ProposedOfficial {
@@ -259,8 +380,9 @@ export async function proposeOfficial(
 }
 
 /**
- * Approves a proposed official: `approvedBy` must not be who proposed it. Registers the official
- * with their key and deletes the proposal; answers what was registered.
+ * Approves a proposed official: `approvedBy` must not be who proposed it, and who proposed it must
+ * still be an unrevoked administrator (a revoked administrator's proposals die with them).
+ * Registers the official with their key and deletes the proposal; answers what was registered.
  */
 export async function approveOfficial(
   d1: D1Database,
@@ -276,6 +398,10 @@ export async function approveOfficial(
   const row = await db.select().from(officialProposals).where(eq(officialProposals.id, id)).get();
   if (!row) return err("proposal_not_found");
   if (row.proposedBy === approvedBy) return err("second_administrator_required");
+  if (!(await activeAdministrators(d1)).includes(row.proposedBy)) {
+    await db.delete(officialProposals).where(eq(officialProposals.id, id)).run();
+    return err("proposal_not_found");
+  }
   const publicJwk = PublicJwk.safeParse(JSON.parse(row.publicJwk));
   if (!publicJwk.success || publicJwk.data.kid === undefined) return err("proposal_not_found");
   const official = {

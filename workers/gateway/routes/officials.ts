@@ -2,7 +2,11 @@
  * Officials' registry (administrators only): register an official with a role and a public key,
  * add keys (rotation), revoke a key or a whole official. Private keys never reach the server.
  * While another administrator exists, a new administrator is only proposed, and registered when a
- * second administrator approves (POST .../approval); the last administrator cannot be revoked.
+ * second administrator approves (POST .../approval). Revoking another administrator, or another
+ * administrator's key, likewise takes two: the first DELETE records a request (202), the same
+ * DELETE by a second administrator completes it; oneself, one's own key and non-administrators
+ * take one. Only an administrator adds keys to their own account. The last administrator cannot
+ * be revoked.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { importJWK } from "jose";
@@ -12,8 +16,11 @@ import {
   approveOfficial,
   BOOTSTRAP_ADMIN_ID,
   listOfficials,
+  listRevocationRequests,
   proposeOfficial,
   registerOfficial,
+  requestRevocation,
+  revocationNeedsSecond,
   revokeOfficial,
   revokeOfficialKey,
   type ProposedOfficial,
@@ -63,6 +70,21 @@ const OfficialSummary = z.object({
   displayName: z.string(),
   revokedAt: z.string().nullable(),
   keys: z.array(z.object({ kid: z.string(), revokedAt: z.string().nullable() })),
+});
+
+const RevocationRequest = z.object({
+  officialId: z.string(),
+  kid: z.string().nullable().openapi({ description: "null: the whole official" }),
+  requestedBy: z.string(),
+  requestedAt: z.string(),
+});
+
+/** The answer to a first administrator's revocation of another administrator or their key. */
+const AwaitingRevocation = z.object({
+  id: z.string(),
+  kid: z.string().optional(),
+  status: z.literal("awaiting-approval"),
+  requestedBy: z.string(),
 });
 
 const admin = requireOfficial("administrator");
@@ -140,7 +162,16 @@ const listOfficialsRoute = createRoute({
   responses: {
     200: {
       description: "Officials",
-      content: { "application/json": { schema: z.object({ officials: z.array(OfficialSummary) }) } },
+      content: {
+        "application/json": {
+          schema: z.object({
+            officials: z.array(OfficialSummary),
+            pendingRevocations: z
+              .array(RevocationRequest)
+              .openapi({ description: "Revocations of administrators or their keys awaiting a second administrator" }),
+          }),
+        },
+      },
     },
     ...errorResponses(401, 403),
   },
@@ -151,6 +182,7 @@ const addKeyRoute = createRoute({
   path: "/v1/admin/officials/{officialId}/keys",
   tags: ["officials"],
   summary: "Add a key to an official (key rotation)",
+  description: "An administrator's keys are added by that administrator only (403 forbidden otherwise).",
   security: [{ officialAccess: [] }],
   middleware: [admin] as const,
   request: {
@@ -174,6 +206,8 @@ const revokeKeyRoute = createRoute({
   path: "/v1/admin/officials/{officialId}/keys/{kid}",
   tags: ["officials"],
   summary: "Revoke one key of an official",
+  description:
+    "Another administrator's key takes two administrators: the first call records a request (202), the same call by a second administrator revokes it.",
   security: [{ officialAccess: [] }],
   middleware: [admin] as const,
   request: { params: z.object({ officialId: OfficialId, kid: Kid }) },
@@ -181,6 +215,10 @@ const revokeKeyRoute = createRoute({
     200: {
       description: "Revoked",
       content: { "application/json": { schema: z.object({ kid: z.string(), revokedAt: z.string() }) } },
+    },
+    202: {
+      description: "Another administrator's key: requested, a second administrator must make the same call",
+      content: { "application/json": { schema: AwaitingRevocation } },
     },
     ...errorResponses(400, 401, 403, 404),
   },
@@ -191,6 +229,8 @@ const revokeOfficialRoute = createRoute({
   path: "/v1/admin/officials/{officialId}",
   tags: ["officials"],
   summary: "Revoke an official: no new access tokens for any of their keys",
+  description:
+    "Another administrator takes two administrators: the first call records a request (202), the same call by a second administrator revokes.",
   security: [{ officialAccess: [] }],
   middleware: [admin] as const,
   request: { params: z.object({ officialId: OfficialId }) },
@@ -198,6 +238,10 @@ const revokeOfficialRoute = createRoute({
     200: {
       description: "Revoked",
       content: { "application/json": { schema: z.object({ id: z.string(), revokedAt: z.string() }) } },
+    },
+    202: {
+      description: "Another administrator: requested, a second administrator must make the same call",
+      content: { "application/json": { schema: AwaitingRevocation } },
     },
     ...errorResponses(400, 401, 403, 404, 409),
   },
@@ -260,7 +304,10 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(listOfficialsRoute, async (c) => {
-    return c.json({ officials: await listOfficials(c.env.DB) }, 200);
+    return c.json(
+      { officials: await listOfficials(c.env.DB), pendingRevocations: await listRevocationRequests(c.env.DB) },
+      200,
+    );
   });
 
   app.openapi(addKeyRoute, async (c) => {
@@ -268,6 +315,13 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
     const { publicJwk } = c.req.valid("json");
     if (!(await importable(publicJwk))) {
       fail("invalid_request", undefined, [{ path: "/publicJwk", message: "not a usable public key" }]);
+    }
+    // A key added to another administrator would let one administrator act as two (and approve
+    // their own proposals and revocation requests): administrators add keys to themselves only.
+    // One who lost every key is replaced: a new administrator (two), the old one revoked (two).
+    const by = c.get("official").officialId;
+    if (officialId !== by && (await activeAdministrators(c.env.DB)).includes(officialId)) {
+      fail("forbidden", "Only an administrator adds keys to their own account.");
     }
     const official = orFail(await addOfficialKey(c.env.DB, officialId, publicJwk));
     orFail(
@@ -286,6 +340,13 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(revokeKeyRoute, async (c) => {
     const { officialId, kid } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
+    const by = c.get("official").officialId;
+    if (await revocationNeedsSecond(c.env.DB, officialId, by)) {
+      const request = orFail(await requestRevocation(c.env.DB, { officialId, kid }, by, revokedAt));
+      if (request.status === "awaiting-approval") {
+        return c.json({ id: officialId, kid, status: request.status, requestedBy: request.requestedBy }, 202);
+      }
+    }
     orFail(await revokeOfficialKey(c.env.DB, officialId, kid, revokedAt));
     orFail(
       await logEventEverywhere(c.env, `official-key-revoked/${kid}`, {
@@ -301,6 +362,13 @@ export function officialRoutes(): OpenAPIHono<AppEnv> {
   app.openapi(revokeOfficialRoute, async (c) => {
     const { officialId } = c.req.valid("param");
     const revokedAt = new Date().toISOString();
+    const by = c.get("official").officialId;
+    if (await revocationNeedsSecond(c.env.DB, officialId, by)) {
+      const request = orFail(await requestRevocation(c.env.DB, { officialId }, by, revokedAt));
+      if (request.status === "awaiting-approval") {
+        return c.json({ id: officialId, status: request.status, requestedBy: request.requestedBy }, 202);
+      }
+    }
     orFail(await revokeOfficial(c.env.DB, officialId, revokedAt));
     orFail(
       await logEventEverywhere(c.env, `official-revoked/${officialId}`, {
