@@ -72,33 +72,51 @@ export async function registerStation(
 ): Promise<TestStation> {
   counter += 1;
   const stationId = options.id ?? `st-${counter}-${crypto.randomUUID().slice(0, 8)}`;
-  const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
+  const keys = await newStationKeys(stationId);
   const registered = await storeStation(env.DB, {
     id: stationId,
     name: `Test station ${counter}`,
     districtIds,
-    publicJwk: { ...publicJwk, kid: `${stationId}-k1` },
-    qrKeyId: await keyIdOf(publicJwk),
+    publicJwk: { ...keys.client.publicJwk, kid: `${stationId}-k1` },
+    qrKeyId: await keyIdOf(keys.client.publicJwk),
     serialRanges: options.serialRanges ?? [],
   });
   if (!registered.ok) throw new Error(`station registration failed: ${JSON.stringify(registered.error)}`);
-  const bmd = await generateSigningKey(`${stationId}-bmd1`);
   const added = await addStationKey(
     env.DB,
     stationId,
-    { ...bmd.publicJwk, kid: `${stationId}-bmd1` },
-    await keyIdOf(bmd.publicJwk),
+    { ...keys.bmd.publicJwk, kid: `${stationId}-bmd1` },
+    await keyIdOf(keys.bmd.publicJwk),
     "marking-device",
   );
   if (!added.ok) throw new Error(`BMD key registration failed: ${JSON.stringify(added.error)}`);
+  return testStation(stationId, keys);
+}
+
+interface KeyPair {
+  readonly privateJwk: JWK;
+  readonly publicJwk: JWK;
+}
+
+/** A new station's two keys: its client key `<id>-k1` and its ballot-marking device's `<id>-bmd1`. */
+export async function newStationKeys(stationId: string): Promise<{ client: KeyPair; bmd: KeyPair }> {
+  return {
+    client: await generateSigningKey(`${stationId}-k1`),
+    bmd: await generateSigningKey(`${stationId}-bmd1`),
+  };
+}
+
+/** The test's handle on a station registered (by whichever way) with `keys`. */
+export async function testStation(stationId: string, keys: { client: KeyPair; bmd: KeyPair }): Promise<TestStation> {
+  const { privateJwk, publicJwk } = keys.client;
   return {
     stationId,
     privateJwk,
     publicJwk,
     client: clientFor(stationId, privateJwk),
     signer: await signerOf(privateJwk),
-    bmd: await signerOf(bmd.privateJwk),
-    bmdPrivateJwk: bmd.privateJwk,
+    bmd: await signerOf(keys.bmd.privateJwk),
+    bmdPrivateJwk: keys.bmd.privateJwk,
   };
 }
 
