@@ -22,6 +22,7 @@ import {
 import { getElection } from "../../../db/stores/elections.ts";
 import { StationCallError, StationClient } from "../../../lib/station-client/client.ts";
 import { adminToken, BASE } from "./auth.ts";
+import { loadDemoElection } from "./election.ts";
 import { enrol } from "./roll.ts";
 
 export interface TestStation {
@@ -239,4 +240,21 @@ export async function checkInVoters(
     await enrol(electionId, nationalId, districtId);
     await station.client.checkIn({ electionId, nationalId, identity: { method: "id-card" } });
   }
+}
+
+/**
+ * The demo election loaded as `electionId`, with one station of district-north issued `serials`
+ * and `checkIns` voters checked in there (each a place for one paper ballot): the set-up of the
+ * tests about one station's scans.
+ */
+export async function demoWithNorthStation(
+  electionId: string,
+  serials: { first: number; last: number },
+  checkIns: number,
+): Promise<{ election: CompiledElection; station: TestStation }> {
+  await loadDemoElection({ electionId });
+  const election = await compiledElection(electionId);
+  const station = await registerStation(["district-north"], { serialRanges: [serials] });
+  await checkInVoters(station, electionId, checkIns);
+  return { election, station };
 }
