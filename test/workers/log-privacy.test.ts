@@ -9,9 +9,8 @@ import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { retractionBlind, retractionBlindingKey, type LogEntry } from "../../lib/audit/entries.ts";
 import { LogAuditor } from "../../lib/audit/recount.ts";
-import { commitBallot, trackingCodeOf } from "../../lib/ballot/commitment.ts";
 import type { BallotAccepted, BallotRetracted } from "../../lib/ballot/messages.ts";
-import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
+import { ballotMessage, readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
@@ -117,25 +116,14 @@ function freshElection(): string {
   return `privacy-${elections}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-async function message(
+/** A ballot of `districtId` as a ledger queues it, its style named after the district. */
+function message(
   electionId: string,
   n: number,
   districtId: string,
   contests: BallotAccepted["contests"],
 ): Promise<BallotAccepted> {
-  const commitment = await commitBallot(`privacy ${electionId} ${n}`, `nonce-${n}`);
-  return {
-    kind: "ballot",
-    ballotId: crypto.randomUUID(),
-    electionId,
-    ballotStyleId: `style-${districtId}`,
-    districtId,
-    channel: "online",
-    contests,
-    trackingCode: await trackingCodeOf(commitment),
-    commitment,
-    acceptedAt: "2026-03-01T10:15:00.000Z",
-  };
+  return ballotMessage(electionId, n, districtId, contests, `style-${districtId}`);
 }
 
 function retractionOf(ballot: BallotAccepted): BallotRetracted {
