@@ -13,7 +13,7 @@ import type { BallotAccepted, BallotRetracted } from "../../lib/ballot/messages.
 import { ballotMessage, readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
+import { loadClosingSoonDemo, loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import type { DrainEvidence } from "../../durable-objects/log-sequencer.ts";
 import type { Outbox } from "../../durable-objects/outbox.ts";
@@ -43,14 +43,7 @@ describe("a coercer watching the log (H1, paper-supersedes)", () => {
   let second: { trackingCode: string; commitment: string };
 
   beforeAll(async () => {
-    const now = Date.now();
-    closesAt = now + CLOSES_IN_MS;
-    await loadDemoElection({
-      electionId: ELECTION,
-      crossChannelPolicy: "paper-supersedes",
-      resultsVisibility: "after-close",
-      polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, { crossChannelPolicy: "paper-supersedes" });
     await enrol(ELECTION, "EE-PRIVACY-0001", "district-north");
     const session = await voterSession(ELECTION, "EE-PRIVACY-0001");
     // The coerced ballot A (the coercer keeps its receipt), then the voter's own B.
@@ -353,13 +346,7 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("a ballot cast just before the close: publishing at the close is refused, and the round after the grace holds it", async () => {
     const electionId = "privacy-last-second";
-    const closesAt = Date.now() + 5_000;
-    await loadDemoElection({
-      electionId,
-      crossChannelPolicy: "first-wins",
-      resultsVisibility: "after-close",
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    const closesAt = await loadClosingSoonDemo(electionId, 5_000, { crossChannelPolicy: "first-wins" });
     await enrol(electionId, "EE-PRIVACY-0101", "district-north");
     const session = await voterSession(electionId, "EE-PRIVACY-0101");
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - 1_000 - Date.now())));
