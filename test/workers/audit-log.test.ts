@@ -50,7 +50,10 @@ const receipts: Receipt[] = [];
 let superseded: Receipt;
 
 beforeAll(async () => {
-  closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, { crossChannelPolicy: "paper-supersedes" });
+  closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, {
+    crossChannelPolicy: "paper-supersedes",
+    resultsVisibility: "after-close",
+  });
   await loadDemoElection({ electionId: OPEN, crossChannelPolicy: "first-wins" });
   const north = await newVoter(ELECTION, "district-north");
   superseded = await castOk(ELECTION, north, NORTH_BALLOT);

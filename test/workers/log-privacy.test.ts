@@ -13,7 +13,7 @@ import type { BallotAccepted, BallotRetracted } from "../../lib/ballot/messages.
 import { ballotMessage, readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
-import { loadClosingSoonDemo, loadDemoElection } from "./helpers/election.ts";
+import { loadClosingSoonDemo } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import type { DrainEvidence } from "../../durable-objects/log-sequencer.ts";
 import type { Outbox } from "../../durable-objects/outbox.ts";
@@ -43,7 +43,10 @@ describe("a coercer watching the log (H1, paper-supersedes)", () => {
   let second: { trackingCode: string; commitment: string };
 
   beforeAll(async () => {
-    closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, { crossChannelPolicy: "paper-supersedes" });
+    closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, {
+      crossChannelPolicy: "paper-supersedes",
+      resultsVisibility: "after-close",
+    });
     await enrol(ELECTION, "EE-PRIVACY-0001", "district-north");
     const session = await voterSession(ELECTION, "EE-PRIVACY-0001");
     // The coerced ballot A (the coercer keeps its receipt), then the voter's own B.
@@ -346,7 +349,10 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("a ballot cast just before the close: publishing at the close is refused, and the round after the grace holds it", async () => {
     const electionId = "privacy-last-second";
-    const closesAt = await loadClosingSoonDemo(electionId, 5_000, { crossChannelPolicy: "first-wins" });
+    const closesAt = await loadClosingSoonDemo(electionId, 5_000, {
+      crossChannelPolicy: "first-wins",
+      resultsVisibility: "after-close",
+    });
     await enrol(electionId, "EE-PRIVACY-0101", "district-north");
     const session = await voterSession(electionId, "EE-PRIVACY-0101");
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - 1_000 - Date.now())));
@@ -367,11 +373,7 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("a dead letter of the election holds publication back", async () => {
     const electionId = "privacy-dead-letter";
-    const closesAt = Date.now() + 1_000;
-    await loadDemoElection({
-      electionId,
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    const closesAt = await loadClosingSoonDemo(electionId, 1_000);
     await env.DB.prepare(
       `INSERT INTO dead_letters (letter_id, election_id, kind, queue, attempts, body_jwe, parses, deliveries, first_seen, last_seen)
        VALUES (?, ?, 'ballot', 'ballots-dlq', 10, NULL, 1, 1, ?, ?)`,
@@ -386,11 +388,7 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("with ledger buckets, an unsent outbox message or one the log has not received holds it back", async () => {
     const electionId = "privacy-buckets";
-    const closesAt = Date.now() + 1_000;
-    await loadDemoElection({
-      electionId,
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    const closesAt = await loadClosingSoonDemo(electionId, 1_000);
     const bucketed = { ...env, LEDGER_BUCKETS: "2" };
     const ledger = env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(`${electionId}/bucket/1`));
     const ballot = await message(electionId, 1, "district-north", [

@@ -30,9 +30,9 @@ export async function loadDemoElection(settings: Partial<ElectionSettings> = {})
 }
 
 /**
- * Loads the demo election open since a minute ago and closing `closesInMs` from now, its results
- * shown only after the close, with `settings` laid over; returns the close (epoch ms). For tests
- * that vote and then watch what the close publishes.
+ * Loads the demo election open since a minute ago and closing `closesInMs` from now, with
+ * `settings` laid over; returns the close (epoch ms). For tests that vote and then watch what the
+ * close publishes.
  */
 export async function loadClosingSoonDemo(
   electionId: string,
@@ -43,7 +43,6 @@ export async function loadClosingSoonDemo(
   const closesAt = now + closesInMs;
   await loadDemoElection({
     electionId,
-    resultsVisibility: "after-close",
     polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
     ...settings,
   });
