@@ -20,7 +20,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Command } from "commander";
-import { z } from "zod";
 import { decodeEntry, type LogEntryOf } from "../lib/audit/entries.ts";
 import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../lib/audit/layout.ts";
 import { compareWithResults, PublishedResults } from "../lib/audit/recount.ts";
@@ -35,6 +34,7 @@ import {
   AuditFailure,
   latestCheckpoint,
   openSigned,
+  parseDocument,
   progressBar,
   proveConsistent,
   readState,
@@ -102,17 +102,14 @@ async function publicElection(opts: Common, source: LogSource): Promise<PublicEl
   const where = location ?? `${source.where} ${ELECTION_SUMMARY_FILE}`;
   const bytes = copied ?? (location ? await readLocation(location, "election summary") : undefined);
   if (!bytes) throw new AuditFailure(`the election summary at ${where} is missing`);
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new AuditFailure(`the election summary at ${where} is not JSON`);
-  }
-  const parsed = PublicElection.safeParse(json);
-  if (!parsed.success)
-    throw new AuditFailure(`the election summary at ${where} is not one: ${z.prettifyError(parsed.error)}`);
-  say(`election ${parsed.data.electionId}, definition version ${parsed.data.definition.version}`);
-  return parsed.data;
+  const election = parseDocument(
+    new TextDecoder().decode(bytes),
+    PublicElection,
+    `the election summary at ${where}`,
+    "one",
+  );
+  say(`election ${election.electionId}, definition version ${election.definition.version}`);
+  return election;
 }
 
 /** Where `mirror` keeps the election's public summary in a local copy. */
@@ -337,18 +334,14 @@ common(program.command("recount"))
       throw new AuditFailure(
         `the published results at ${location} are missing (results after close: are the polls closed?)`,
       );
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new AuditFailure(`the published results at ${location} are not JSON`);
-    }
-    const results = PublishedResults.safeParse(json);
-    if (!results.success)
-      throw new AuditFailure(
-        `the published results at ${location} are not a results document: ${z.prettifyError(results.error)}`,
-      );
-    const differences = compareWithResults(findings.recount, results.data);
+    const results = parseDocument(
+      new TextDecoder().decode(bytes),
+      PublishedResults,
+      `the published results at ${location}`,
+      "a results document",
+      "are",
+    );
+    const differences = compareWithResults(findings.recount, results);
     if (differences.length > 0) {
       throw new AuditFailure(
         `the recount differs from the published results in ${differences.length} place(s):\n  ${differences.slice(0, 50).join("\n  ")}`,
@@ -357,7 +350,7 @@ common(program.command("recount"))
     say(
       `recount  ${findings.recount.ballots} cast vote records in ${findings.recount.districts.length} district(s), ${findings.recount.contests.length} contest(s)`,
     );
-    if (!results.data.pollsClosed) say("warning  the results say the polls are still open: they may still change");
+    if (!results.pollsClosed) say("warning  the results say the polls are still open: they may still change");
     say("OK       the recount matches the published results to the vote");
   });
 

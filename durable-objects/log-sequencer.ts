@@ -122,6 +122,7 @@ import { signCheckpoint, parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { bytesEqual, hexEncode } from "../lib/bytes.ts";
 import { consistencyProof, EMPTY_ROOT, extendHashAt, leafHash, rootAt, verifyConsistency } from "../lib/tlog/merkle.ts";
 import { parseNote } from "../lib/tlog/note.ts";
+import { shuffleRange } from "../lib/random.ts";
 import {
   edgeTilePaths,
   entryBundlesForTree,
@@ -286,27 +287,6 @@ interface PoolRow {
 }
 
 const RETRACTION_KEY_PREFIX = "retraction/";
-
-/** A uniform random integer in [0, n), from the CSPRNG (rejection sampling, no modulo bias). */
-function randomBelow(n: number): number {
-  const limit = Math.floor(0x1_0000_0000 / n) * n;
-  const word = new Uint32Array(1);
-  for (;;) {
-    crypto.getRandomValues(word);
-    const v = word[0] ?? 0;
-    if (v < limit) return v % n;
-  }
-}
-
-/** Fisher-Yates over list[start..end). */
-function shuffleRange(list: number[], start: number, end: number): void {
-  for (let i = end - 1; i > start; i--) {
-    const j = start + randomBelow(i - start + 1);
-    const t = list[i] as number;
-    list[i] = list[j] as number;
-    list[j] = t;
-  }
-}
 
 function blob(bytes: Uint8Array): ArrayBuffer {
   return bytes.slice().buffer;

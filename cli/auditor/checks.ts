@@ -73,15 +73,22 @@ export async function readState(path: string | undefined): Promise<State | undef
   } catch {
     return undefined;
   }
+  return parseDocument(raw, State, `state file ${path}`, "an auditor state");
+}
+
+/**
+ * `text` as JSON of `schema`, or an AuditFailure that names the document: "<name> is not JSON",
+ * "<name> is not <kind>: <problems>" (`verb` "are" for a plural name).
+ */
+export function parseDocument<T>(text: string, schema: z.ZodType<T>, name: string, kind: string, verb = "is"): T {
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = JSON.parse(text);
   } catch {
-    throw new AuditFailure(`state file ${path} is not JSON`);
+    throw new AuditFailure(`${name} ${verb} not JSON`);
   }
-  const parsed = State.safeParse(json);
-  if (!parsed.success)
-    throw new AuditFailure(`state file ${path} is not an auditor state: ${z.prettifyError(parsed.error)}`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new AuditFailure(`${name} ${verb} not ${kind}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 

@@ -27,6 +27,7 @@ import { hexEncode } from "../../lib/bytes.ts";
 import { qrKeyId, qrSignerFromJwk } from "../../lib/qr/keys.ts";
 import { encodeBallotSheet } from "../../lib/qr/payload.ts";
 import { qrPng, qrSvg, qrSymbolInfo } from "../../lib/qr/render.ts";
+import { shuffled } from "../../lib/random.ts";
 import { OfficialClient } from "../lib/api.ts";
 
 /** One print run; a larger one is several runs, so a mistake costs at most this many sheets. */
@@ -137,27 +138,6 @@ ${cells}
 </body>
 </html>
 `;
-}
-
-/** A uniform random integer in [0, bound), from the CSPRNG (rejection sampling: no modulo bias). */
-function randomBelow(bound: number): number {
-  const limit = Math.floor(0x1_0000_0000 / bound) * bound;
-  const word = new Uint32Array(1);
-  for (;;) {
-    crypto.getRandomValues(word);
-    const value = word[0] ?? 0;
-    if (value < limit) return value % bound;
-  }
-}
-
-/** A copy of `items` in a uniformly random order (Fisher-Yates). */
-function shuffled<T>(items: readonly T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = randomBelow(i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 /** Writes one image per sheet and index.html (in print order, shuffled); returns what it wrote. */

@@ -63,20 +63,15 @@ export async function recordDeadLetter(db: D1Database, letter: DeadLetter): Prom
     .run();
 }
 
-export interface StoredDeadLetter {
-  readonly letterId: string;
-  readonly electionId: string | null;
-  readonly kind: string | null;
-  readonly queue: string;
-  readonly attempts: number;
-  readonly bodyJwe: string | null;
-  readonly parses: boolean;
+/** A kept dead letter: its first delivery as recorded, and how often and until when it came back. */
+export interface StoredDeadLetter extends Omit<DeadLetter, "at"> {
   readonly deliveries: number;
   readonly firstSeen: string;
   readonly lastSeen: string;
 }
 
-interface Row {
+/** A `dead_letters` row as D1 returns it (snake_case, `parses` as 0 or 1). */
+export interface DeadLetterRow {
   letter_id: string;
   election_id: string | null;
   kind: string | null;
@@ -102,7 +97,7 @@ export async function listDeadLetters(
        ORDER BY first_seen, letter_id LIMIT ?3 OFFSET ?2`,
     )
     .bind(options.electionId ?? null, options.offset, options.limit)
-    .all<Row>();
+    .all<DeadLetterRow>();
   return rows.results.map((r) => ({
     letterId: r.letter_id,
     electionId: r.election_id,

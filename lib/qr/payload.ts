@@ -689,15 +689,8 @@ export async function readSignedQrPayload(
   return verifyQrPayload(decoded.value, lookupKey);
 }
 
-/** What a result sheet says of itself that needs no election layout to read. */
-export interface ResultSheetHeadline {
-  readonly electionId: string;
-  readonly stationId: string;
-  readonly sequence: number;
-  /** ISO 8601, whole seconds. */
-  readonly closedAt: string;
-  readonly votersCheckedIn: number;
-  readonly ballotsCast: number;
+/** What a result sheet says of itself that needs no election layout to read: all but the totals. */
+export interface ResultSheetHeadline extends Omit<ResultSheetFields, "contests"> {
   /** 16 lowercase hex digits: the signing key's id. */
   readonly keyId: string;
 }

@@ -13,7 +13,7 @@ import { entriesPath } from "../../lib/tlog/tiles.ts";
 import { adminToken, BASE, newOfficialKey, voterSession } from "./helpers/auth.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { cast, EAST_BALLOT, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
+import { loadClosingSoonDemo, loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import { logPaperCancellation, logStationResults } from "../../workers/audit/log.ts";
 
@@ -50,13 +50,9 @@ const receipts: Receipt[] = [];
 let superseded: Receipt;
 
 beforeAll(async () => {
-  const now = Date.now();
-  closesAt = now + CLOSES_IN_MS;
-  await loadDemoElection({
-    electionId: ELECTION,
+  closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, {
     crossChannelPolicy: "paper-supersedes",
     resultsVisibility: "after-close",
-    polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
   });
   await loadDemoElection({ electionId: OPEN, crossChannelPolicy: "first-wins" });
   const north = await newVoter(ELECTION, "district-north");

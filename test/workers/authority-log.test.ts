@@ -21,10 +21,11 @@ import { enrol } from "./helpers/roll.ts";
 import {
   adminCall,
   ballotSheetQr,
-  clientFor,
   errorCode,
+  newStationKeys,
   registerStation,
   signerOf,
+  testStation,
   type TestStation,
 } from "./helpers/station.ts";
 import type { QrSigner } from "../../lib/qr/keys.ts";
@@ -77,30 +78,21 @@ async function stationViaRoute(
   serialRanges: { first: number; last: number }[],
 ): Promise<TestStation> {
   const stationId = `auth-${crypto.randomUUID().slice(0, 8)}`;
-  const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
+  const keys = await newStationKeys(stationId);
   const res = await adminCall("POST", "/v1/admin/stations", {
     id: stationId,
     name: "Authority test",
     districtIds,
-    publicJwk,
+    publicJwk: keys.client.publicJwk,
     serialRanges,
   });
   expect(res.status).toBe(201);
-  const bmd = await generateSigningKey(`${stationId}-bmd1`);
   const added = await adminCall("POST", `/v1/admin/stations/${stationId}/keys`, {
-    publicJwk: bmd.publicJwk,
+    publicJwk: keys.bmd.publicJwk,
     role: "marking-device",
   });
   expect(added.status).toBe(201);
-  return {
-    stationId,
-    privateJwk,
-    publicJwk,
-    client: clientFor(stationId, privateJwk),
-    signer: await signerOf(privateJwk),
-    bmd: await signerOf(bmd.privateJwk),
-    bmdPrivateJwk: bmd.privateJwk,
-  };
+  return testStation(stationId, keys);
 }
 
 /** A sheet key registered through the admin route. */

@@ -5,6 +5,7 @@
  */
 import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { DeadLetterRow } from "../../db/stores/dead-letters.ts";
 import worker from "../../workers/index.ts";
 import { handleDeadLetters } from "../../workers/tally/dead-letters.ts";
 import { DeadLetterPrivateJwk, openDeadLetter } from "../../lib/ballot/dead-letter-seal.ts";
@@ -15,18 +16,6 @@ import { waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 
 const ELECTION = "dead-letters";
-
-interface DeadLetterRow {
-  letter_id: string;
-  election_id: string | null;
-  kind: string | null;
-  queue: string;
-  attempts: number;
-  body_jwe: string | null;
-  parses: number;
-  deliveries: number;
-  [column: string]: unknown;
-}
 
 async function deadLetters(): Promise<DeadLetterRow[]> {
   return (await env.DB.prepare(`SELECT * FROM dead_letters ORDER BY first_seen, letter_id`).all<DeadLetterRow>())

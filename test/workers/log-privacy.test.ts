@@ -9,12 +9,11 @@ import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { retractionBlind, retractionBlindingKey, type LogEntry } from "../../lib/audit/entries.ts";
 import { LogAuditor } from "../../lib/audit/recount.ts";
-import { commitBallot, trackingCodeOf } from "../../lib/ballot/commitment.ts";
 import type { BallotAccepted, BallotRetracted } from "../../lib/ballot/messages.ts";
-import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
+import { ballotMessage, readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
+import { loadClosingSoonDemo } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import type { DrainEvidence } from "../../durable-objects/log-sequencer.ts";
 import type { Outbox } from "../../durable-objects/outbox.ts";
@@ -44,13 +43,9 @@ describe("a coercer watching the log (H1, paper-supersedes)", () => {
   let second: { trackingCode: string; commitment: string };
 
   beforeAll(async () => {
-    const now = Date.now();
-    closesAt = now + CLOSES_IN_MS;
-    await loadDemoElection({
-      electionId: ELECTION,
+    closesAt = await loadClosingSoonDemo(ELECTION, CLOSES_IN_MS, {
       crossChannelPolicy: "paper-supersedes",
       resultsVisibility: "after-close",
-      polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
     });
     await enrol(ELECTION, "EE-PRIVACY-0001", "district-north");
     const session = await voterSession(ELECTION, "EE-PRIVACY-0001");
@@ -117,25 +112,14 @@ function freshElection(): string {
   return `privacy-${elections}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
-async function message(
+/** A ballot of `districtId` as a ledger queues it, its style named after the district. */
+function message(
   electionId: string,
   n: number,
   districtId: string,
   contests: BallotAccepted["contests"],
 ): Promise<BallotAccepted> {
-  const commitment = await commitBallot(`privacy ${electionId} ${n}`, `nonce-${n}`);
-  return {
-    kind: "ballot",
-    ballotId: crypto.randomUUID(),
-    electionId,
-    ballotStyleId: `style-${districtId}`,
-    districtId,
-    channel: "online",
-    contests,
-    trackingCode: await trackingCodeOf(commitment),
-    commitment,
-    acceptedAt: "2026-03-01T10:15:00.000Z",
-  };
+  return ballotMessage(electionId, n, districtId, contests, `style-${districtId}`);
 }
 
 function retractionOf(ballot: BallotAccepted): BallotRetracted {
@@ -365,12 +349,9 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("a ballot cast just before the close: publishing at the close is refused, and the round after the grace holds it", async () => {
     const electionId = "privacy-last-second";
-    const closesAt = Date.now() + 5_000;
-    await loadDemoElection({
-      electionId,
+    const closesAt = await loadClosingSoonDemo(electionId, 5_000, {
       crossChannelPolicy: "first-wins",
       resultsVisibility: "after-close",
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
     });
     await enrol(electionId, "EE-PRIVACY-0101", "district-north");
     const session = await voterSession(electionId, "EE-PRIVACY-0101");
@@ -392,11 +373,7 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("a dead letter of the election holds publication back", async () => {
     const electionId = "privacy-dead-letter";
-    const closesAt = Date.now() + 1_000;
-    await loadDemoElection({
-      electionId,
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    const closesAt = await loadClosingSoonDemo(electionId, 1_000);
     await env.DB.prepare(
       `INSERT INTO dead_letters (letter_id, election_id, kind, queue, attempts, body_jwe, parses, deliveries, first_seen, last_seen)
        VALUES (?, ?, 'ballot', 'ballots-dlq', 10, NULL, 1, 1, ?, ?)`,
@@ -411,11 +388,7 @@ describe("publishing records before the channels drained (M4)", () => {
 
   it("with ledger buckets, an unsent outbox message or one the log has not received holds it back", async () => {
     const electionId = "privacy-buckets";
-    const closesAt = Date.now() + 1_000;
-    await loadDemoElection({
-      electionId,
-      polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-    });
+    const closesAt = await loadClosingSoonDemo(electionId, 1_000);
     const bucketed = { ...env, LEDGER_BUCKETS: "2" };
     const ledger = env.VOTER_LEDGER.get(env.VOTER_LEDGER.idFromName(`${electionId}/bucket/1`));
     const ballot = await message(electionId, 1, "district-north", [

@@ -10,25 +10,14 @@ import { paperBoxFor } from "../../durable-objects/addresses.ts";
 import { sha256Hex } from "../../lib/digest.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { NORTH_BALLOT } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
-import {
-  checkInVoters,
-  compiledElection,
-  markedBallotQr,
-  refusal,
-  registerStation,
-  type TestStation,
-} from "./helpers/station.ts";
+import { demoWithNorthStation, markedBallotQr, refusal, type TestStation } from "./helpers/station.ts";
 
 const ELECTION = "paper-digest";
 let election: CompiledElection;
 let station: TestStation;
 
 beforeAll(async () => {
-  await loadDemoElection({ electionId: ELECTION });
-  election = await compiledElection(ELECTION);
-  station = await registerStation(["district-north"], { serialRanges: [{ first: 70_000, last: 70_099 }] });
-  await checkInVoters(station, ELECTION, 2);
+  ({ election, station } = await demoWithNorthStation(ELECTION, { first: 70_000, last: 70_099 }, 2));
 });
 
 async function storedHash(serial: number): Promise<string> {

@@ -13,11 +13,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { paperBoxFor } from "../../durable-objects/addresses.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { NORTH_BALLOT } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
 import {
   atTime,
   checkInVoters,
-  compiledElection,
+  demoWithNorthStation,
   markedBallotQr,
   refusal,
   registerStation,
@@ -36,10 +35,7 @@ let station: TestStation;
 let serial = 96_000;
 
 beforeAll(async () => {
-  await loadDemoElection({ electionId: ELECTION });
-  election = await compiledElection(ELECTION);
-  station = await registerStation(["district-north"], { serialRanges: [{ first: 96_000, last: 96_999 }] });
-  await checkInVoters(station, ELECTION, 4);
+  ({ election, station } = await demoWithNorthStation(ELECTION, { first: 96_000, last: 96_999 }, 4));
 });
 
 async function nextBallot(by: TestStation = station): Promise<{ qr: string; serial: number }> {

@@ -14,11 +14,11 @@ import type { ContestTotals } from "../../lib/tally/totals.ts";
 import { adminToken, officialToken } from "./helpers/auth.ts";
 import { NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
-import { enrol } from "./helpers/roll.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
 import {
   adminCall,
   atTime,
+  checkInVoters,
   compiledElection,
   markedBallotQr,
   refusal,
@@ -42,17 +42,11 @@ beforeAll(async () => {
 
 type Ballot = ContestMarks[];
 
-let voters = 0;
 let serials = 0;
 
 /** Checks `ballots.length + extraCheckIns` voters in at the station and scans `ballots`. */
 async function vote(station: TestStation, ballots: readonly Ballot[], extraCheckIns = 0): Promise<void> {
-  for (let i = 0; i < ballots.length + extraCheckIns; i += 1) {
-    voters += 1;
-    const nationalId = `EE-RECON-${String(voters).padStart(4, "0")}`;
-    await enrol(ELECTION, nationalId, "district-north");
-    await station.client.checkIn({ electionId: ELECTION, nationalId, identity: { method: "id-card" } });
-  }
+  await checkInVoters(station, ELECTION, ballots.length + extraCheckIns);
   for (const marks of ballots) {
     serials += 1;
     const qr = await markedBallotQr(station.bmd, election, "bs-north", rangeOf(station).first + serials, marks);

@@ -11,17 +11,14 @@ import { paperBoxFor } from "../../durable-objects/addresses.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { NORTH_BALLOT } from "./helpers/cast.ts";
-import { loadDemoElection } from "./helpers/election.ts";
 import {
   adminCall,
   atTime,
-  checkInVoters,
   clientFor,
-  compiledElection,
+  demoWithNorthStation,
   errorCode,
   markedBallotQr,
   refusal,
-  registerStation,
   resultSheetQr,
   type TestStation,
 } from "./helpers/station.ts";
@@ -31,10 +28,7 @@ let election: CompiledElection;
 let station: TestStation;
 
 beforeAll(async () => {
-  await loadDemoElection({ electionId: ELECTION });
-  election = await compiledElection(ELECTION);
-  station = await registerStation(["district-north"], { serialRanges: [{ first: 80_000, last: 80_099 }] });
-  await checkInVoters(station, ELECTION, 2);
+  ({ election, station } = await demoWithNorthStation(ELECTION, { first: 80_000, last: 80_099 }, 2));
 });
 
 async function used(serial: number): Promise<boolean> {

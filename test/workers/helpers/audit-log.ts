@@ -81,29 +81,38 @@ export function assertConsistent(older: Checkpoint, log: VerifiedLog): void {
   if (!ok.ok) throw new Error(`checkpoint ${older.size} is not consistent with ${log.checkpoint.size}: ${ok.error}`);
 }
 
-/** An accepted-ballot message as a ledger would queue it, with a real commitment and tracking code. */
+/**
+ * An accepted-ballot message as a ledger would queue it, with a real commitment and tracking code;
+ * by default a vote for president, a write-in for every odd `n`.
+ */
 export async function ballotMessage(
   electionId: string,
   n: number,
   districtId = "district-north",
+  contests: BallotAccepted["contests"] = presidentVote(n),
+  ballotStyleId = "style-north",
 ): Promise<BallotAccepted> {
   const commitment = await commitBallot(`ballot ${electionId} ${n}`, `nonce-${n}`);
   return {
     kind: "ballot",
     ballotId: crypto.randomUUID(),
     electionId,
-    ballotStyleId: "style-north",
+    ballotStyleId,
     districtId,
     channel: "online",
-    contests: [
-      {
-        contestId: "contest-president",
-        optionIds: [n % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-write-in"],
-        ...(n % 2 === 0 ? {} : { writeIns: { "sel-president-write-in": "Someone" } }),
-      },
-    ],
+    contests,
     trackingCode: await trackingCodeOf(commitment),
     commitment,
     acceptedAt: "2026-03-01T10:15:00.000Z",
   };
+}
+
+function presidentVote(n: number): BallotAccepted["contests"] {
+  return [
+    {
+      contestId: "contest-president",
+      optionIds: [n % 2 === 0 ? "sel-president-aino-tamm" : "sel-president-write-in"],
+      ...(n % 2 === 0 ? {} : { writeIns: { "sel-president-write-in": "Someone" } }),
+    },
+  ];
 }

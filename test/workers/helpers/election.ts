@@ -28,3 +28,23 @@ export async function loadDemoElection(settings: Partial<ElectionSettings> = {})
     throw new Error(`loading the demo election failed: ${res.status} ${await res.text()}`);
   }
 }
+
+/**
+ * Loads the demo election open since a minute ago and closing `closesInMs` from now, with
+ * `settings` laid over; returns the close (epoch ms). For tests that vote and then watch what the
+ * close publishes.
+ */
+export async function loadClosingSoonDemo(
+  electionId: string,
+  closesInMs: number,
+  settings: Partial<ElectionSettings> = {},
+): Promise<number> {
+  const now = Date.now();
+  const closesAt = now + closesInMs;
+  await loadDemoElection({
+    electionId,
+    polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
+    ...settings,
+  });
+  return closesAt;
+}

@@ -22,6 +22,7 @@ import {
 import { getElection } from "../../../db/stores/elections.ts";
 import { StationCallError, StationClient } from "../../../lib/station-client/client.ts";
 import { adminToken, BASE } from "./auth.ts";
+import { loadDemoElection } from "./election.ts";
 import { enrol } from "./roll.ts";
 
 export interface TestStation {
@@ -72,33 +73,51 @@ export async function registerStation(
 ): Promise<TestStation> {
   counter += 1;
   const stationId = options.id ?? `st-${counter}-${crypto.randomUUID().slice(0, 8)}`;
-  const { privateJwk, publicJwk } = await generateSigningKey(`${stationId}-k1`);
+  const keys = await newStationKeys(stationId);
   const registered = await storeStation(env.DB, {
     id: stationId,
     name: `Test station ${counter}`,
     districtIds,
-    publicJwk: { ...publicJwk, kid: `${stationId}-k1` },
-    qrKeyId: await keyIdOf(publicJwk),
+    publicJwk: { ...keys.client.publicJwk, kid: `${stationId}-k1` },
+    qrKeyId: await keyIdOf(keys.client.publicJwk),
     serialRanges: options.serialRanges ?? [],
   });
   if (!registered.ok) throw new Error(`station registration failed: ${JSON.stringify(registered.error)}`);
-  const bmd = await generateSigningKey(`${stationId}-bmd1`);
   const added = await addStationKey(
     env.DB,
     stationId,
-    { ...bmd.publicJwk, kid: `${stationId}-bmd1` },
-    await keyIdOf(bmd.publicJwk),
+    { ...keys.bmd.publicJwk, kid: `${stationId}-bmd1` },
+    await keyIdOf(keys.bmd.publicJwk),
     "marking-device",
   );
   if (!added.ok) throw new Error(`BMD key registration failed: ${JSON.stringify(added.error)}`);
+  return testStation(stationId, keys);
+}
+
+interface KeyPair {
+  readonly privateJwk: JWK;
+  readonly publicJwk: JWK;
+}
+
+/** A new station's two keys: its client key `<id>-k1` and its ballot-marking device's `<id>-bmd1`. */
+export async function newStationKeys(stationId: string): Promise<{ client: KeyPair; bmd: KeyPair }> {
+  return {
+    client: await generateSigningKey(`${stationId}-k1`),
+    bmd: await generateSigningKey(`${stationId}-bmd1`),
+  };
+}
+
+/** The test's handle on a station registered (by whichever way) with `keys`. */
+export async function testStation(stationId: string, keys: { client: KeyPair; bmd: KeyPair }): Promise<TestStation> {
+  const { privateJwk, publicJwk } = keys.client;
   return {
     stationId,
     privateJwk,
     publicJwk,
     client: clientFor(stationId, privateJwk),
     signer: await signerOf(privateJwk),
-    bmd: await signerOf(bmd.privateJwk),
-    bmdPrivateJwk: bmd.privateJwk,
+    bmd: await signerOf(keys.bmd.privateJwk),
+    bmdPrivateJwk: keys.bmd.privateJwk,
   };
 }
 
@@ -221,4 +240,21 @@ export async function checkInVoters(
     await enrol(electionId, nationalId, districtId);
     await station.client.checkIn({ electionId, nationalId, identity: { method: "id-card" } });
   }
+}
+
+/**
+ * The demo election loaded as `electionId`, with one station of district-north issued `serials`
+ * and `checkIns` voters checked in there (each a place for one paper ballot): the set-up of the
+ * tests about one station's scans.
+ */
+export async function demoWithNorthStation(
+  electionId: string,
+  serials: { first: number; last: number },
+  checkIns: number,
+): Promise<{ election: CompiledElection; station: TestStation }> {
+  await loadDemoElection({ electionId });
+  const election = await compiledElection(electionId);
+  const station = await registerStation(["district-north"], { serialRanges: [serials] });
+  await checkInVoters(station, electionId, checkIns);
+  return { election, station };
 }

@@ -332,6 +332,19 @@ function checkScanTime(election: CompiledElection, scannedAt: string, nowMs: num
   if (scannedAtMs > nowMs + STATION_REQUEST_SKEW_SECONDS * 1000) fail("scan_time_in_future");
 }
 
+/**
+ * A serial already used, caught by the station's count or by the serial's box (a QR replay, a
+ * copied sheet): the monitor's to see, then refused.
+ */
+async function refuseReusedSerial(
+  db: D1Database,
+  electionId: string,
+  detail: { stationId: string; serial: number; source: string },
+): Promise<never> {
+  await recordSecurityEvent(db, electionId, "paper-serial-reused", detail);
+  return fail("serial_already_used");
+}
+
 export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   const app = new OpenAPIHono<StationAppEnv>({ defaultHook: validationHook });
 
@@ -470,12 +483,11 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
           });
           return fail("scans_exceed_check_ins");
         case "serial_already_used":
-          await recordSecurityEvent(c.env.DB, election.id, "paper-serial-reused", {
+          return refuseReusedSerial(c.env.DB, election.id, {
             stationId: station.stationId,
             serial,
             source: payload.type,
           });
-          return fail("serial_already_used");
         case "result_sheet_already_accepted":
         case "idempotency_conflict":
           return fail(reserved.error);
@@ -507,13 +519,11 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!outcome.ok) {
       switch (outcome.error) {
         case "serial_already_used":
-          // A QR replay (or a copied sheet): the monitor's to see.
-          await recordSecurityEvent(c.env.DB, election.id, "paper-serial-reused", {
+          return refuseReusedSerial(c.env.DB, election.id, {
             stationId: station.stationId,
             serial,
             source: payload.type,
           });
-          return fail("serial_already_used");
         case "idempotency_conflict":
           return fail("idempotency_conflict");
         default:

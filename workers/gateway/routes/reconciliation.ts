@@ -58,6 +58,12 @@ const ElectionParam = z.object({
   electionId: ElectionId.openapi({ param: { name: "electionId", in: "path" }, example: "demo-2026" }),
 });
 
+const ElectionReconciliation = z.object({
+  electionId: z.string(),
+  computedAt: z.string(),
+  stations: z.array(ReconciliationSchema),
+});
+
 const electionRoute = createRoute({
   method: "get",
   path: "/v1/admin/elections/{electionId}/reconciliation",
@@ -69,11 +75,7 @@ const electionRoute = createRoute({
   responses: {
     200: {
       description: "Per station, as of now",
-      content: {
-        "application/json": {
-          schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }),
-        },
-      },
+      content: { "application/json": { schema: ElectionReconciliation } },
     },
     ...errorResponses(400, 401, 403, 404),
   },
@@ -91,11 +93,7 @@ const recordRoute = createRoute({
   responses: {
     200: {
       description: "Per station, as of now; the differences are stored (resolved ones marked)",
-      content: {
-        "application/json": {
-          schema: z.object({ electionId: z.string(), computedAt: z.string(), stations: z.array(ReconciliationSchema) }),
-        },
-      },
+      content: { "application/json": { schema: ElectionReconciliation } },
     },
     ...errorResponses(400, 401, 403, 404),
   },
@@ -115,39 +113,34 @@ const stationRoute = createRoute({
   },
 });
 
+/** Every station of the election reconciled by `reconcile` as of now; null when there is no such election. */
+async function electionReconciliation(
+  db: D1Database,
+  electionId: string,
+  reconcile: typeof computeReconciliation,
+): Promise<z.infer<typeof ElectionReconciliation> | null> {
+  const election = await getElection(db, electionId);
+  if (!election) return null;
+  const now = new Date();
+  return { electionId, computedAt: now.toISOString(), stations: await reconcile(db, election, undefined, now) };
+}
+
 export function reconciliationRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  // Asking and recording answer the same report; only recording stores the differences.
   app.openapi(electionRoute, async (c) => {
-    const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env.DB, electionId);
-    if (!election) return fail("election_not_found");
-    const now = new Date();
+    const report = await electionReconciliation(c.env.DB, c.req.valid("param").electionId, computeReconciliation);
+    if (!report) return fail("election_not_found");
     c.header("cache-control", "no-store");
-    return c.json(
-      {
-        electionId,
-        computedAt: now.toISOString(),
-        stations: await computeReconciliation(c.env.DB, election, undefined, now),
-      },
-      200,
-    );
+    return c.json(report, 200);
   });
 
   app.openapi(recordRoute, async (c) => {
-    const { electionId } = c.req.valid("param");
-    const election = await getElection(c.env.DB, electionId);
-    if (!election) return fail("election_not_found");
-    const now = new Date();
+    const report = await electionReconciliation(c.env.DB, c.req.valid("param").electionId, reconcileStations);
+    if (!report) return fail("election_not_found");
     c.header("cache-control", "no-store");
-    return c.json(
-      {
-        electionId,
-        computedAt: now.toISOString(),
-        stations: await reconcileStations(c.env.DB, election, undefined, now),
-      },
-      200,
-    );
+    return c.json(report, 200);
   });
 
   app.openapi(stationRoute, async (c) => {

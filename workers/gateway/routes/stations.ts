@@ -350,6 +350,28 @@ async function electionsConcernedBy(
   return summary ? electionsServing(env, summary.districtIds) : [];
 }
 
+/**
+ * Revokes as of now, or answers as the first revocation did: a repeat of a revocation already made
+ * takes the time `earlier` finds (so the caller logs it with that time if the entry is missing);
+ * anything else `revoke` refused is refused.
+ */
+async function revokedOnce(
+  revoke: (revokedAt: string) => Promise<Result<undefined, ErrorCode>>,
+  earlier: () => Promise<string | null | undefined>,
+): Promise<string> {
+  const revokedAt = new Date().toISOString();
+  const revoked = await revoke(revokedAt);
+  if (revoked.ok) return revokedAt;
+  const before = await earlier();
+  if (!before) fail(revoked.error);
+  return before;
+}
+
+/** When a stored key was revoked, if it is `owner`'s (null: not revoked, or not that owner's). */
+function keyRevokedAt(stored: StoredKey | undefined, owner: string): string | null {
+  return stored?.owner === owner ? stored.revokedAt : null;
+}
+
 export function stationRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -398,14 +420,10 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeKeyRoute, async (c) => {
     const { stationId, kid } = c.req.valid("param");
-    let revokedAt = new Date().toISOString();
-    const revoked = await revokeStationKey(c.env.DB, stationId, kid, revokedAt);
-    if (!revoked.ok) {
-      // A repeat of a revocation already made answers as the first did, and logs it if missing.
-      const stored = await storedStationKey(c.env.DB, kid);
-      if (stored?.owner !== stationId || stored.revokedAt === null) fail(revoked.error);
-      revokedAt = stored.revokedAt;
-    }
+    const revokedAt = await revokedOnce(
+      (at) => revokeStationKey(c.env.DB, stationId, kid, at),
+      async () => keyRevokedAt(await storedStationKey(c.env.DB, kid), stationId),
+    );
     // Allowed at any time (a compromised key must be stoppable), and logged.
     orFail(
       await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
@@ -420,14 +438,10 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeStationRoute, async (c) => {
     const { stationId } = c.req.valid("param");
-    let revokedAt = new Date().toISOString();
-    const revoked = await revokeStation(c.env.DB, stationId, revokedAt);
-    if (!revoked.ok) {
-      // A repeat of a revocation already made answers as the first did, and logs it if missing.
-      const [summary] = await stationSummaries(c.env.DB, [stationId]);
-      if (!summary?.revokedAt) fail(revoked.error);
-      revokedAt = summary.revokedAt;
-    }
+    const revokedAt = await revokedOnce(
+      (at) => revokeStation(c.env.DB, stationId, at),
+      async () => (await stationSummaries(c.env.DB, [stationId]))[0]?.revokedAt,
+    );
     orFail(
       await logToElections(c.env, await electionsConcernedBy(c.env, stationId), [
         {
@@ -473,14 +487,10 @@ export function stationRoutes(): OpenAPIHono<AppEnv> {
 
   app.openapi(revokeSheetKeyRoute, async (c) => {
     const { electionId, kid } = c.req.valid("param");
-    let revokedAt = new Date().toISOString();
-    const revoked = await revokeSheetKey(c.env.DB, electionId, kid, revokedAt);
-    if (!revoked.ok) {
-      // A repeat of a revocation already made answers as the first did, and logs it if missing.
-      const stored = await storedSheetKey(c.env.DB, kid);
-      if (stored?.owner !== electionId || stored.revokedAt === null) fail(revoked.error);
-      revokedAt = stored.revokedAt;
-    }
+    const revokedAt = await revokedOnce(
+      (at) => revokeSheetKey(c.env.DB, electionId, kid, at),
+      async () => keyRevokedAt(await storedSheetKey(c.env.DB, kid), electionId),
+    );
     // Allowed at any time (a compromised key must be stoppable), and logged.
     orFail(
       await logToElections(
