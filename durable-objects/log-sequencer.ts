@@ -602,6 +602,18 @@ export class LogSequencer extends DurableObject<Env> {
     return { ballots: keys("ballot/", "ballot0"), retractions: keys("retraction/", "retraction0") + waiting };
   }
 
+  /**
+   * When an automatic round may start: a grace after the close, and a grace after the last ballot
+   * arrived (M4: while ballots still trickle in from outboxes and queue retries, the channels are
+   * not drained, and a round now would leave the stragglers to a tiny round of their own).
+   */
+  private automaticRoundAt(): number | undefined {
+    const closes = this.meta("closes_at_ms");
+    if (closes === undefined) return undefined;
+    const grace = this.cvrGraceMs();
+    return Math.max(closes + grace, (this.meta("last_ballot_at_ms") ?? 0) + grace);
+  }
+
   /** CVR_GRACE_MS, or a shorter grace the test configuration sets (LOG_CVR_GRACE_MS). */
   private cvrGraceMs(): number {
     const test = TestGrace.safeParse(this.env);
@@ -1035,9 +1047,9 @@ export class LogSequencer extends DurableObject<Env> {
    * they moved into the pool in key order, as space allows; then the round's manifest.
    */
   private moveCastVoteRecords(now: number): void {
-    const closes = this.meta("closes_at_ms");
     if (this.meta("cvr_round_open") !== 1) {
-      if (this.meta("polls_closed") !== 1 || closes === undefined || now < closes + this.cvrGraceMs()) return;
+      const due = this.automaticRoundAt();
+      if (this.meta("polls_closed") !== 1 || due === undefined || now < due) return;
       if (this.startCvrRound(false).records === 0) return;
     }
     const round = this.meta("cvr_round") ?? 0;
@@ -1262,7 +1274,8 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && now >= opens && this.meta("polls_opened") !== 1) return true;
     if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) return true;
-    if (closes !== undefined && now >= closes + this.cvrGraceMs() && this.hasPendingRecords()) return true;
+    const due = this.automaticRoundAt();
+    if (due !== undefined && now >= due && this.hasPendingRecords()) return true;
     return false;
   }
 
@@ -1299,7 +1312,8 @@ export class LogSequencer extends DurableObject<Env> {
     const closes = this.meta("closes_at_ms");
     if (opens !== undefined && this.meta("polls_opened") !== 1) times.push(opens);
     if (closes !== undefined && this.meta("polls_closed") !== 1) times.push(closes);
-    if (closes !== undefined && this.hasPendingRecords()) times.push(closes + this.cvrGraceMs());
+    const due = this.automaticRoundAt();
+    if (due !== undefined && this.hasPendingRecords()) times.push(due);
     const next = times.filter((t) => t > now).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

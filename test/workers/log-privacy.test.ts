@@ -337,6 +337,26 @@ describe("late rounds (M4)", () => {
   }, 60_000);
 });
 
+describe("the automatic round (M4)", () => {
+  it("waits a grace after the last ballot that arrived, not only after the close", async () => {
+    const electionId = freshElection();
+    const closesAt = Date.now() + 1_000;
+    await defineElection(electionId, closesAt, "whole-ballot", 1);
+    const one = [{ contestId: "c1", optionIds: ["o-1"] }];
+    await sequencer(electionId).recordBallots(electionId, [await message(electionId, 1, "north", one)]);
+    // A ballot accepted before the close reaches the log three seconds after it (an outbox retry).
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 3_000 - Date.now())));
+    await sequencer(electionId).recordBallots(electionId, [await message(electionId, 2, "north", one)]);
+    // The close's grace (4 s in tests) has passed, the last ballot's has not: nothing published.
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt + 5_000 - Date.now())));
+    expect((await sequencer(electionId).status()).castVoteRecords.pending).toBe(2);
+    const log = await settled(electionId, (l) => count(l, "cast-vote-records-published") === 1);
+    expect(log.find((e) => e.type === "cast-vote-records-published")).toEqual(
+      expect.objectContaining({ round: 1, districts: [{ districtId: "north", records: 2, withheld: 0 }] }),
+    );
+  }, 40_000);
+});
+
 describe("publishing records before the channels drained (M4)", () => {
   async function publish(electionId: string): Promise<{ status: number; body: unknown }> {
     const res = await SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/log/cast-vote-records`, {
