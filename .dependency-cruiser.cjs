@@ -111,13 +111,13 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: ["^worker-configuration\\.d\\.ts$", "^coverage/", "^\\.wrangler/", "^\\.dev/"] },
+    exclude: { path: ["^worker-configuration\\.d\\.ts$", "^coverage/", "^dist/", "^\\.wrangler/", "^\\.dev/"] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],
       conditionNames: ["import", "require", "node", "default", "types"],
-      extensions: [".ts", ".js", ".json", ".d.ts"],
+      extensions: [".ts", ".tsx", ".js", ".json", ".d.ts"],
     },
     reporterOptions: { text: { highlightFocused: true } },
   },

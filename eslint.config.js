@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".wrangler/", ".dev/", "coverage/", "worker-configuration.d.ts", "migrations/"],
+    ignores: ["node_modules/", ".wrangler/", ".dev/", "coverage/", "dist/", "worker-configuration.d.ts", "migrations/"],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,9 +1,14 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { buildAssets } from "./scripts/build-assets.ts";
 
 // Miniflare would otherwise fetch request.cf from the internet; tests pass explicit cf values.
 process.env["CLOUDFLARE_CF_FETCH_ENABLED"] ??= "false";
 process.env["WRANGLER_LOG_PATH"] ??= ".wrangler/logs";
+
+// The portal's static assets (wrangler.toml [assets]): the Worker under test serves them, and a
+// fresh clone has none until they are built.
+await buildAssets();
 
 export default defineConfig({
   test: {

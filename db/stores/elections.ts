@@ -11,7 +11,7 @@
  *   this isolate drops its entry at once. Other isolates may serve the previous version for up
  *   to CACHE_MS, which only happens before polls open, since after that nothing changes.
  */
-import { eq, sql } from "drizzle-orm";
+import { asc, eq, gt, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { parseDefinition, type ElectionDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
@@ -131,4 +131,22 @@ export async function getStoredDefinition(db: D1Database, electionId: string): P
 export async function electionIds(db: D1Database): Promise<string[]> {
   const rows = await drizzle(db).select({ id: elections.id }).from(elections).all();
   return rows.map((r) => r.id);
+}
+
+/** What the portal's front page shows of an election whose polls are open or still to come. */
+export interface ListedElection {
+  readonly id: string;
+  readonly name: string;
+  readonly opensAt: string;
+  readonly closesAt: string;
+}
+
+/** Elections whose polls close after `nowIso`, the soonest to open first. */
+export async function listOpenOrComingElections(db: D1Database, nowIso: string): Promise<ListedElection[]> {
+  return drizzle(db)
+    .select({ id: elections.id, name: elections.name, opensAt: elections.opensAt, closesAt: elections.closesAt })
+    .from(elections)
+    .where(gt(elections.closesAt, nowIso))
+    .orderBy(asc(elections.opensAt), asc(elections.id))
+    .all();
 }

@@ -24,6 +24,7 @@ import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
+import { pageRoutes } from "./pages/routes.tsx";
 
 export const OPENAPI_PATH = "/openapi.json";
 
@@ -46,12 +47,16 @@ export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   // Every response: no framing, no sniffing, no referrer, a CSP that lets a page load nothing it
-  // did not name (hono's secureHeaders; pages add their own sources when they need them), and
-  // no-store unless the route chose its caching (the log's tiles are immutable, for example).
+  // did not name (hono's secureHeaders): the portal's pages (pages/) load their one stylesheet,
+  // their script and images from this origin's static assets and nothing else, no inline code.
+  // And no-store unless the route chose its caching (the log's tiles are immutable, for example).
   app.use(
     secureHeaders({
       contentSecurityPolicy: {
         defaultSrc: ["'none'"],
+        styleSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        imgSrc: ["'self'"],
         baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -94,6 +99,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.route("/", pageRoutes());
 
   app.route("/", authRoutes());
   app.route("/", officialRoutes());

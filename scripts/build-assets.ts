@@ -1,0 +1,48 @@
+/**
+ * `npm run build`: the portal's static assets, into dist/portal/ (git-ignored), which
+ * wrangler.toml's `[assets]` serves. wrangler's `[build] command` runs this before every
+ * `wrangler dev` and `deploy`; `npm start`, `npm test`, `npm run bench` and the vitest config run
+ * it too, so a fresh clone never serves a missing or stale asset.
+ *
+ * - browser/enhance.ts, bundled by esbuild (pinned to wrangler's own version) for current
+ *   browsers, as one ES module with no source map (no inline code: the CSP allows 'self' only).
+ * - browser/portal.css, the one stylesheet, copied as it is.
+ * - _headers: the same security headers the Worker sets on its own answers, since Workers Static
+ *   Assets serve these files without running the Worker. Short caching: the file names do not
+ *   change between deploys, and the platform's ETag revalidation makes a repeat visit cheap.
+ */
+import { build } from "esbuild";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const ASSETS_DIR = join(ROOT, "dist", "portal");
+
+const HEADERS = `/assets/*
+  Cache-Control: public, max-age=300
+  X-Content-Type-Options: nosniff
+  X-Frame-Options: DENY
+  Referrer-Policy: no-referrer
+  Content-Security-Policy: default-src 'none'; base-uri 'none'; frame-ancestors 'none'
+`;
+
+export async function buildAssets(): Promise<void> {
+  const out = join(ASSETS_DIR, "assets");
+  await rm(ASSETS_DIR, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  await build({
+    entryPoints: [join(ROOT, "browser", "enhance.ts")],
+    outfile: join(out, "enhance.js"),
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    minify: true,
+    tsconfig: join(ROOT, "browser", "tsconfig.json"),
+    logLevel: "warning",
+  });
+  await copyFile(join(ROOT, "browser", "portal.css"), join(out, "portal.css"));
+  await writeFile(join(ASSETS_DIR, "_headers"), HEADERS);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildAssets();

@@ -1,0 +1,129 @@
+/**
+ * `/check`: a voter types the tracking code from their receipt and learns whether a ballot with it
+ * is recorded, never what it says nor whether a later ballot replaced it (the receipt API's rule).
+ * A plain GET form, so it works without JavaScript, can be bookmarked and reloaded safely. A
+ * validation error is announced (an error summary that takes focus order first, `role="alert"`)
+ * and linked to the field, which names its error through aria-describedby.
+ */
+import { Layout } from "./layout.tsx";
+import type { Messages } from "./messages.ts";
+import { formatInstant } from "./home.tsx";
+
+export type CheckOutcome =
+  | { readonly kind: "empty" }
+  | { readonly kind: "invalid"; readonly code: string; readonly message: string }
+  | { readonly kind: "not_found"; readonly code: string }
+  | {
+      readonly kind: "recorded";
+      readonly code: string;
+      readonly electionName: string;
+      readonly recordedAt: string;
+      readonly log?: { readonly leafIndex: number; readonly proofUrl: string; readonly checkpointUrl: string };
+    };
+
+function CheckForm(props: { readonly t: Messages; readonly outcome: CheckOutcome }) {
+  const { t, outcome } = props;
+  const error = outcome.kind === "invalid" ? outcome.message : undefined;
+  const value = outcome.kind === "empty" ? "" : outcome.code;
+  return (
+    <form method="get" action="/check" class="check-form" novalidate>
+      <div class={error ? "field field-error" : "field"}>
+        <label for="code">{t.checkLabel}</label>
+        <p class="hint" id="code-hint">
+          {t.checkHint}
+        </p>
+        {error ? (
+          <p class="error-message" id="code-error">
+            <span class="visually-hidden">{`${t.errorPrefix}: `}</span>
+            {error}
+          </p>
+        ) : null}
+        <input
+          id="code"
+          name="code"
+          type="text"
+          class="input-code"
+          value={value}
+          autocomplete="off"
+          autocapitalize="characters"
+          spellcheck={false}
+          maxlength={32}
+          aria-describedby={error ? "code-hint code-error" : "code-hint"}
+          aria-invalid={error ? "true" : undefined}
+        />
+      </div>
+      <button type="submit" class="button">
+        {t.checkSubmit}
+      </button>
+    </form>
+  );
+}
+
+function Outcome(props: { readonly language: string; readonly t: Messages; readonly outcome: CheckOutcome }) {
+  const { language, t, outcome } = props;
+  if (outcome.kind === "recorded") {
+    return (
+      <div class="panel panel-success" role="status">
+        <h2>{t.checkRecordedTitle}</h2>
+        <p class="code-display">{outcome.code}</p>
+        <p>
+          {`${t.electionLabel}: `}
+          <strong>{outcome.electionName}</strong>
+        </p>
+        <p>{t.checkRecordedAt(formatInstant(language, outcome.recordedAt))}</p>
+        {outcome.log ? (
+          <>
+            <p>{t.checkInLog(outcome.log.leafIndex)}</p>
+            <h3>{t.checkForAuditors}</h3>
+            <ul>
+              <li>
+                <a href={outcome.log.proofUrl}>{t.checkProof}</a>
+              </li>
+              <li>
+                <a href={outcome.log.checkpointUrl}>{t.checkCheckpoint}</a>
+              </li>
+            </ul>
+          </>
+        ) : (
+          <p>{t.checkNotInLogYet}</p>
+        )}
+      </div>
+    );
+  }
+  if (outcome.kind === "not_found") {
+    return (
+      <div class="panel panel-warning" role="status">
+        <h2>{t.checkNotFoundTitle}</h2>
+        <p class="code-display">{outcome.code}</p>
+        <p>{t.checkNotFound}</p>
+      </div>
+    );
+  }
+  return null;
+}
+
+export function CheckPage(props: { readonly language: string; readonly t: Messages; readonly outcome: CheckOutcome }) {
+  const { language, t, outcome } = props;
+  const title = outcome.kind === "invalid" ? `${t.errorPrefix}: ${t.checkTitle}` : t.checkTitle;
+  return (
+    <Layout language={language} t={t} title={title}>
+      {outcome.kind === "invalid" ? (
+        <div class="error-summary" role="alert" aria-labelledby="error-summary-title" tabindex={-1}>
+          <h2 id="error-summary-title">{t.errorSummaryTitle}</h2>
+          <ul>
+            <li>
+              <a href="#code">{outcome.message}</a>
+            </li>
+          </ul>
+        </div>
+      ) : null}
+      <h1>{t.checkTitle}</h1>
+      <p class="lead">{t.checkIntro}</p>
+      <Outcome language={language} t={t} outcome={outcome} />
+      {outcome.kind === "recorded" || outcome.kind === "not_found" ? (
+        <h2 class="check-again">{t.checkAnother}</h2>
+      ) : null}
+      <CheckForm t={t} outcome={outcome} />
+    </Layout>
+  );
+}

@@ -1,0 +1,56 @@
+/**
+ * The one layout of the portal's pages: the page's language, the service name in the header, a
+ * skip link to the main landmark, a footer. It loads only the stylesheet and the enhancement
+ * script that the Worker's static assets serve from this origin (dist/portal, built from
+ * browser/): no inline style or script, so the Content-Security-Policy can stay `'self'` only.
+ * Every page works without the script.
+ */
+import type { Child } from "hono/jsx";
+import type { Messages } from "./messages.ts";
+
+export const STYLESHEET_PATH = "/assets/portal.css";
+export const SCRIPT_PATH = "/assets/enhance.js";
+
+export function Layout(props: {
+  readonly language: string;
+  readonly t: Messages;
+  /** The page's own heading; the document title adds the service name. */
+  readonly title: string;
+  readonly children: Child;
+}) {
+  const { language, t, title, children } = props;
+  return (
+    <html lang={language} class="no-js">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{`${title} – ${t.serviceName}`}</title>
+        <link rel="stylesheet" href={STYLESHEET_PATH} />
+        <script type="module" src={SCRIPT_PATH}></script>
+      </head>
+      <body>
+        <a class="skip-link" href="#main">
+          {t.skipToContent}
+        </a>
+        <header class="site-header">
+          <div class="wrap">
+            <a class="service-name" href="/">
+              {t.serviceName}
+            </a>
+          </div>
+        </header>
+        <main id="main" class="wrap" tabindex={-1}>
+          {children}
+        </main>
+        <footer class="site-footer">
+          <div class="wrap">
+            <p>{t.footerNote}</p>
+            <p>
+              <a href="/openapi.json">{t.footerApi}</a>
+            </p>
+          </div>
+        </footer>
+      </body>
+    </html>
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * The portal pages' own texts, one catalogue per language. English is the reference: every other
+ * catalogue has exactly its keys (the type says so), so a second language is one more object here
+ * and one more entry in CATALOGUES. Texts that come from an election definition (its name, its
+ * contests) are not here: they carry their own languages.
+ */
+
+const en = {
+  serviceName: "Vote online and check your ballot",
+  skipToContent: "Skip to main content",
+  footerNote:
+    "Every ballot is recorded in a public, signed audit log that anyone can check. Nothing on this service links your name to your vote.",
+  footerApi: "API description for developers",
+  homeTitle: "Elections",
+  homeIntro: "Vote online, follow the results and check that your ballot was recorded.",
+  homeEmpty: "There are no elections open or coming up at the moment.",
+  homeEmptyHint: "Elections appear here once their polls are announced.",
+  pollsOpenNow: "Polls open",
+  pollsComing: "Coming up",
+  pollsOpenFromTo: (opens: string, closes: string) => `Voting from ${opens} to ${closes}.`,
+  voteOnline: "Vote online",
+  voteOnlineHint: "You will sign in with your national eID.",
+  liveResults: "Live results",
+  checkReceipt: "Check a receipt",
+  auditTitle: "Audit this election",
+  auditIntro:
+    "Anyone can verify that the published log is complete and was never rewritten, with the open-source auditor.",
+  auditLog: "Audit log",
+  auditKey: "Log verifier key",
+  auditCommand: "Auditor command line",
+  checkTitle: "Check a receipt",
+  checkIntro:
+    "Enter the tracking code printed on your receipt to see whether your ballot was recorded. It does not show how you voted.",
+  checkLabel: "Tracking code",
+  checkHint: "Four groups of four letters and digits, for example 7K3M-Q9TX-2D4F-H8JA.",
+  checkSubmit: "Check",
+  errorSummaryTitle: "There is a problem",
+  errorPrefix: "Error",
+  checkInvalid: "Enter a tracking code in the form 7K3M-Q9TX-2D4F-H8JA",
+  checkEmpty: "Enter the tracking code from your receipt",
+  checkRecordedTitle: "Your ballot was recorded",
+  checkRecordedAt: (at: string) => `Recorded on ${at}.`,
+  checkInLog: (leafIndex: number) => `It is in the election's public audit log at position ${leafIndex} (leaf index).`,
+  checkNotInLogYet:
+    "It is not yet in a published checkpoint of the audit log. That usually takes under a minute: check again shortly.",
+  checkForAuditors: "For auditors",
+  checkProof: "Inclusion proof",
+  checkCheckpoint: "Signed checkpoint",
+  checkNotFoundTitle: "No ballot with this tracking code",
+  checkNotFound:
+    "Check that you typed the code exactly as printed. A ballot cast in the last few seconds may not show yet: try again in a minute.",
+  checkAnother: "Check another code",
+  electionLabel: "Election",
+} as const;
+
+type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };
+export type Messages = Widen<typeof en>;
+
+const CATALOGUES: Readonly<Record<string, Messages>> = { en };
+
+export const DEFAULT_LANGUAGE = "en";
+
+/** The catalogue for a language tag, or English when there is none for it. */
+export function messagesFor(language: string): { readonly language: string; readonly t: Messages } {
+  const base = language.toLowerCase().split("-")[0] ?? DEFAULT_LANGUAGE;
+  const t = CATALOGUES[base];
+  return t ? { language: base, t } : { language: DEFAULT_LANGUAGE, t: en };
+}
