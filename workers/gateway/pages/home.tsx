@@ -72,7 +72,9 @@ function ElectionCard(props: {
             <a href={audit.key}>{t.auditKey}</a>
           </li>
         </ul>
-        <p id={`${headingId}-command`}>{t.auditCommand}</p>
+        <p class="label" id={`${headingId}-command`}>
+          {t.auditCommand}
+        </p>
         <pre aria-labelledby={`${headingId}-command`} tabindex={0}>
           <code>{audit.command}</code>
         </pre>
