@@ -34,6 +34,8 @@ const first = voters[0]?.nationalId ?? "DEMO-0001";
 console.log(`
 The mixed election system is running (state in .dev/; Ctrl-C to stop).
 
+  Voter portal       ${system.baseUrl}/      <- open this first: the elections, voting, checking a receipt
+
   API                ${system.baseUrl}
   OpenAPI document   ${system.baseUrl}/openapi.json
   Demo election      ${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}   (${demo.election})
