@@ -213,3 +213,22 @@ it("serves the stylesheet and script as static assets with security headers and 
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
   }
 });
+
+it("reflows at 320 CSS pixels (a 1280-pixel screen at 400% zoom): nothing scrolls sideways", async () => {
+  const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
+  try {
+    const page = await context.newPage();
+    for (const [name, path] of [
+      ["home", "/"],
+      ["check-invalid", "/check?code=hello"],
+      ["check-recorded", `/check?code=${trackingCode}`],
+    ] as const) {
+      await page.goto(`${system.baseUrl}${path}`);
+      await page.evaluate(`document.querySelectorAll("details").forEach((d) => { d.open = true; })`);
+      expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(320);
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}-320px.png`), fullPage: true });
+    }
+  } finally {
+    await context.close();
+  }
+});
