@@ -148,3 +148,21 @@ describe("the portal's pages", () => {
     }
   });
 });
+
+describe("the receipt check's rate limit", () => {
+  it("shares the public reads' budget per client address and answers a page when over it", async () => {
+    const ip = "10.70.9.1";
+    for (let i = 0; i < 601; i += 1) await env.PUBLIC_READ_LIMITER.limit({ key: `public-read:${ip}` });
+    const headers = { "cf-connecting-ip": ip };
+    const refused = await SELF.fetch(`${BASE}/check?code=${CODE}`, { headers });
+    expect(refused.status).toBe(429);
+    expectPageHeaders(refused);
+    expect(refused.headers.get("cache-control")).toBe("no-store");
+    expect(await refused.text()).toContain("Too many checks from your network");
+    // The empty form reads nothing and stays available; another address is not affected.
+    expect((await SELF.fetch(`${BASE}/check`, { headers })).status).toBe(200);
+    expect(
+      (await SELF.fetch(`${BASE}/check?code=${CODE}`, { headers: { "cf-connecting-ip": "10.70.9.2" } })).status,
+    ).toBe(200);
+  });
+});

@@ -127,3 +127,17 @@ export function CheckPage(props: { readonly language: string; readonly t: Messag
     </Layout>
   );
 }
+
+/** The page for a lookup refused by the public reads' rate limit: what happened and what to do. */
+export function BusyPage(props: { readonly language: string; readonly t: Messages }) {
+  const { language, t } = props;
+  return (
+    <Layout language={language} t={t} title={t.busyTitle}>
+      <h1>{t.busyTitle}</h1>
+      <p class="lead">{t.busyText}</p>
+      <p>
+        <a href="/check">{t.checkAnother}</a>
+      </p>
+    </Layout>
+  );
+}

@@ -51,6 +51,9 @@ const en = {
     "Check that you typed the code exactly as printed. A ballot cast in the last few seconds may not show yet: try again in a minute.",
   checkAnother: "Check another code",
   electionLabel: "Election",
+  busyTitle: "Too many checks from your network",
+  busyText:
+    "So many receipts were checked from your network in the last minute that we have to pause. Wait a minute, then try again.",
 } as const;
 
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };

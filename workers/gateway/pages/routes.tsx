@@ -12,7 +12,7 @@ import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
 import { TRACKING_CODE } from "../../../lib/ballot/commitment.ts";
 import { publicReadLimit } from "../edge.ts";
 import type { AppEnv } from "../http.ts";
-import { CheckPage, type CheckOutcome } from "./check.tsx";
+import { BusyPage, CheckPage, type CheckOutcome } from "./check.tsx";
 import { HomePage } from "./home.tsx";
 import { DEFAULT_LANGUAGE, messagesFor, type Messages } from "./messages.ts";
 
@@ -41,10 +41,11 @@ async function page(
   c: Context<AppEnv>,
   element: HtmlEscapedString | Promise<HtmlEscapedString>,
   cacheControl: string,
+  status: 200 | 429 = 200,
 ): Promise<Response> {
   c.header("cache-control", cacheControl);
   const html = await element;
-  return c.html(`<!doctype html>${html.toString()}`);
+  return c.html(`<!doctype html>${html.toString()}`, status);
 }
 
 /**
@@ -70,8 +71,15 @@ export function pageRoutes(): Hono<AppEnv> {
     return page(c, <HomePage language={language} t={t} origin={origin} elections={elections} />, HOME_CACHE);
   });
 
-  // A lookup reads D1, so it shares the public reads' per-address budget (security review M9).
-  app.get("/check", async (c, next) => (c.req.query("code") === undefined ? next() : publicReadLimit(c, next)));
+  // A lookup reads D1, so it shares the public reads' per-address budget (security review M9);
+  // over it, the voter gets a page that says what happened rather than the API's JSON refusal.
+  app.get("/check", async (c, next) => {
+    if (c.req.query("code") === undefined) return next();
+    const refused = await publicReadLimit(c, next);
+    if (refused?.status !== 429) return refused;
+    const { language, t } = catalogue(c);
+    return page(c, <BusyPage language={language} t={t} />, "no-store", 429);
+  });
   app.get("/check", async (c) => {
     const { language, t } = catalogue(c);
     const typed = c.req.query("code");
