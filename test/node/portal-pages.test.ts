@@ -210,6 +210,11 @@ it("serves the stylesheet and script as static assets with security headers and 
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain(type);
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("content-security-policy")).toBe(
+      "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    );
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
   }
 });
