@@ -12,7 +12,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
-import { CHROMIUM } from "./helpers/browser.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
 import { eventually } from "./helpers/run.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
@@ -30,14 +30,7 @@ beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-sync",
-      "--disable-component-update",
-    ],
+    args: CHROMIUM_ARGS,
   });
 
   // A real ballot, cast through the API, until a published checkpoint holds it.
