@@ -5,22 +5,19 @@
  * with JavaScript on and off. axe-core finds no WCAG 2.2 AA violation in any of them, the pages
  * load nothing the CSP refuses, and screenshots go to test-results/portal/ for a person to look at.
  */
-import axe from "axe-core";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
+import { checkAndShoot, SCREENSHOTS, watchCsp, type Visit } from "./helpers/portal.ts";
 import { eventually } from "./helpers/run.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 
 const system = withRunningSystem({ name: "portal-pages", demo: true });
-
-const SCREENSHOTS = join(import.meta.dirname, "..", "..", "test-results", "portal");
-const WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
 
 let browser: Browser;
 let trackingCode: string;
@@ -67,72 +64,14 @@ afterAll(async () => {
   await browser?.close();
 });
 
-interface Violation {
-  readonly id: string;
-  readonly impact: string | null;
-  readonly help: string;
-  readonly nodes: string[];
-}
-
-/**
- * axe-core in the page (through the DevTools protocol, which the page's CSP does not govern).
- * axe needs timers, which a page without JavaScript never runs: for such a page it runs in a twin
- * with JavaScript on but the portal's own script refused, so the document is the same one a
- * voter without scripts gets.
- */
-async function axeViolations(page: Page, javaScript: boolean): Promise<Violation[]> {
-  if (!javaScript) {
-    const twin = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-    try {
-      await twin.route("**/assets/enhance.js", (route) => route.abort());
-      const twinPage = await twin.newPage();
-      await twinPage.goto(page.url());
-      expect(await twinPage.locator("html").getAttribute("class")).toBe("no-js");
-      await twinPage.evaluate(`document.querySelectorAll("details").forEach((d) => { d.open = true; })`);
-      return await axeViolations(twinPage, true);
-    } finally {
-      await twin.close();
-    }
-  }
-  await page.evaluate(axe.source);
-  const options = JSON.stringify({ runOnly: { type: "tag", values: WCAG_22_AA } });
-  return page.evaluate(`axe.run(document, ${options}).then((r) => r.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")),
-  })))`);
-}
-
-interface Visit {
-  readonly page: Page;
-  readonly cspErrors: string[];
-}
-
 async function visit(javaScript: boolean, path: string): Promise<Visit> {
   const context = await browser.newContext({ javaScriptEnabled: javaScript, viewport: { width: 1024, height: 800 } });
   const page = await context.newPage();
-  const cspErrors: string[] = [];
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/i.test(message.text())) cspErrors.push(message.text());
-  });
+  const cspErrors = watchCsp(page);
   const res = await page.goto(`${system.baseUrl}${path}`);
   expect(res?.status()).toBe(200);
   await page.waitForLoadState("load");
   return { page, cspErrors };
-}
-
-async function checkAndShoot(visit: Visit, name: string, javaScript: boolean): Promise<void> {
-  const { page, cspErrors } = visit;
-  // The stylesheet loaded and applied (the header is the service's blue, not the default white).
-  const headerBackground = await page.evaluate(
-    `getComputedStyle(document.querySelector(".site-header")).backgroundColor`,
-  );
-  expect(headerBackground).toBe("rgb(18, 60, 105)");
-  // The script ran exactly when scripts may run, and nothing depends on it.
-  expect(await page.locator("html").getAttribute("class")).toBe(javaScript ? "js" : "no-js");
-  expect(await page.locator("html").getAttribute("lang")).toBe("en");
-  expect(await axeViolations(page, javaScript)).toEqual([]);
-  expect(cspErrors).toEqual([]);
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-${javaScript ? "js" : "nojs"}.png`), fullPage: true });
-  await page.context().close();
 }
 
 describe.each([true, false])("the portal with JavaScript %s", { timeout: 60_000 }, (javaScript) => {
@@ -146,12 +85,12 @@ describe.each([true, false])("the portal with JavaScript %s", { timeout: 60_000 
     await page.getByText("Audit this election").click();
     await expect.poll(() => page.getByRole("link", { name: "Log verifier key" }).isVisible()).toBe(true);
     expect(await page.locator("pre code").textContent()).toContain("npm run auditor -- verify --log");
-    await checkAndShoot(v, "home", javaScript);
+    await checkAndShoot(browser, v, "home", javaScript);
   });
 
   it("/check: the empty form, then a recorded ballot found by typing its code", async () => {
     const v = await visit(javaScript, "/check");
-    await checkAndShoot(v, "check-empty", javaScript);
+    await checkAndShoot(browser, v, "check-empty", javaScript);
 
     const found = await visit(javaScript, "/check");
     await found.page.getByLabel("Tracking code").fill(trackingCode.toLowerCase());
@@ -164,13 +103,13 @@ describe.each([true, false])("the portal with JavaScript %s", { timeout: 60_000 
     expect(await found.page.getByRole("link", { name: "Inclusion proof" }).getAttribute("href")).toBe(
       `${system.baseUrl}/v1/receipts/${trackingCode}/proof`,
     );
-    await checkAndShoot(found, "check-recorded", javaScript);
+    await checkAndShoot(browser, found, "check-recorded", javaScript);
   });
 
   it("/check: a code nobody has, and a malformed one announced and linked to its field", async () => {
     const missing = await visit(javaScript, "/check?code=0000-0000-0000-0000");
     expect(await missing.page.getByRole("status").textContent()).toContain("No ballot with this tracking code");
-    await checkAndShoot(missing, "check-not-found", javaScript);
+    await checkAndShoot(browser, missing, "check-not-found", javaScript);
 
     const invalid = await visit(javaScript, "/check?code=hello");
     const { page } = invalid;
@@ -180,7 +119,7 @@ describe.each([true, false])("the portal with JavaScript %s", { timeout: 60_000 
     expect(await page.evaluate("document.activeElement?.id")).toBe("code");
     const field = page.getByLabel("Tracking code");
     expect(await field.getAttribute("aria-invalid")).toBe("true");
-    await checkAndShoot(invalid, "check-invalid", javaScript);
+    await checkAndShoot(browser, invalid, "check-invalid", javaScript);
   });
 
   it("the first Tab reaches the skip link, which moves to the main content", async () => {
