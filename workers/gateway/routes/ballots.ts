@@ -1,7 +1,8 @@
 /**
  * Casting online and checking receipts. The gateway validates the ballot against the voter's
  * ballot style, makes the commitment (under a fresh random nonce) and tracking code, and asks the
- * voter's ledger to decide; the ledger persists and queues; the gateway signs the receipt.
+ * voter's ledger to decide; the ledger persists and queues; the gateway signs the receipt. That
+ * path is workers/voting/cast.ts, which the portal's cast form takes too.
  *
  * What each reader learns:
  * - The public receipt check (`GET /v1/receipts/{code}`) answers only that the ballot was
@@ -12,24 +13,16 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
-import {
-  canonicalBallot,
-  commitBallot,
-  newNonce,
-  TRACKING_CODE,
-  trackingCodeOf,
-} from "../../../lib/ballot/commitment.ts";
-import { validateBallot } from "../../../lib/ballot/validate.ts";
+import { TRACKING_CODE } from "../../../lib/ballot/commitment.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { requireVoter } from "../auth/middleware.ts";
 import { clientAddress, countryOf, geofence, rateLimited } from "../edge.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
-import { ledgerFor } from "../../../durable-objects/addresses.ts";
-import { forgetLinksAtMs, ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
+import { castBallot, voterStanding } from "../../voting/cast.ts";
 import { qrPng, qrSvg } from "../../voting/qr.ts";
-import { receiptPublicKeys, signReceipt } from "../../voting/receipts.ts";
+import { receiptPublicKeys } from "../../voting/receipts.ts";
 import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
 
 const CastBody = z
@@ -210,53 +203,24 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     if (geofence(election, countryOf(c)).kind === "refused") fail("geofence_refused");
 
     const body = c.req.valid("json");
-    const marks = validateBallot(election, voter.ballotStyleId, body.contests);
-    if (!marks.ok) fail("invalid_ballot", undefined, marks.error);
-
-    // A fresh random nonce per cast: the commitment stays hiding whatever server secret leaks.
-    const canonical = canonicalBallot(election.id, voter.ballotStyleId, marks.value);
-    const nonce = newNonce();
-    const commitment = await commitBallot(canonical, nonce);
-    const trackingCode = await trackingCodeOf(commitment);
-    const outcome = await ledgerFor(c.env, election.id, voter.voterKey).castOnline({
-      ...ledgerDecision(election, voter),
-      forgetLinksAtMs: forgetLinksAtMs(election),
-      idempotencyKey: body.idempotencyKey,
-      contests: marks.value,
-      nonce,
-      commitment,
-      trackingCode,
-    });
-    if (!outcome.ok) {
-      switch (outcome.error) {
+    const cast = await castBallot(c.env, election, voter, body.idempotencyKey, body.contests);
+    if (!cast.ok) {
+      const failure = cast.error;
+      switch (failure.code) {
+        case "invalid_ballot":
+          fail("invalid_ballot", undefined, failure.problems);
         case "already_voted":
         case "already_voted_on_paper":
         case "polls_not_open":
         case "polls_closed":
         case "idempotency_conflict":
-          fail(outcome.error);
+        case "ballot_superseded":
+          fail(failure.code);
         default:
-          assertNever(outcome.error);
+          assertNever(failure);
       }
     }
-    const accepted = outcome.value;
-    if (accepted.replayed) {
-      // A repeat: the same marks under the stored nonce must give the stored commitment; anything
-      // else reused the key for another ballot.
-      if (accepted.nonce === null || (await commitBallot(canonical, accepted.nonce)) !== accepted.commitment) {
-        fail("idempotency_conflict");
-      }
-      // The voter's own truth, in their own session: that ballot no longer counts.
-      if (accepted.status === "superseded") fail("ballot_superseded");
-      if (accepted.status === "cancelled") fail("already_voted_on_paper");
-    }
-    const receiptJws = await signReceipt(c.env, {
-      electionId: election.id,
-      trackingCode: accepted.trackingCode,
-      commitment: accepted.commitment,
-      acceptedAt: accepted.acceptedAt,
-      channel: "online",
-    });
+    const accepted = cast.value;
     const checkUrl = checkUrlOf(c.req.url, accepted.trackingCode);
     return c.json(
       {
@@ -265,7 +229,7 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
         commitment: accepted.commitment,
         acceptedAt: accepted.acceptedAt,
         channel: "online" as const,
-        receiptJws,
+        receiptJws: accepted.receiptJws,
         checkUrl,
         qr: { svgUrl: `${checkUrl}/qr.svg`, pngUrl: `${checkUrl}/qr.png` },
         replayed: accepted.replayed,
@@ -307,19 +271,14 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     // A session names one election; another election's ballots are not this session's to read.
     if (electionId !== voter.electionId) fail("forbidden");
-    const mine = await ledgerFor(c.env, voter.electionId, voter.voterKey).myBallot(voter.electionId, voter.voterKey);
-    const counted = mine.ballots.find((b) => b.status === "counted");
+    const mine = await voterStanding(c.env, voter.electionId, voter);
     return c.json(
       {
         electionId: voter.electionId,
         state: mine.state,
-        countedTrackingCode: counted?.trackingCode ?? null,
+        countedTrackingCode: mine.countedTrackingCode,
         checkedInOnPaper: mine.checkedInOnPaper,
-        ballots: mine.ballots.map((b) => ({
-          trackingCode: b.trackingCode,
-          acceptedAt: b.acceptedAt,
-          status: b.status,
-        })),
+        ballots: [...mine.ballots],
         linksKept: mine.linksKept,
       },
       200,
