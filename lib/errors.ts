@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   not_on_roll: { status: 403, message: "This person is not on the voter roll of this election." },
   no_ballot_style: { status: 409, message: "No ballot style covers this voter's district." },
   forbidden: { status: 403, message: "This credential's role may not do this." },
+  csrf_failed: {
+    status: 403,
+    message: "This form was not sent from this service's own page in your current session; nothing was changed.",
+  },
   // Casting
   invalid_ballot: { status: 422, message: "The ballot does not fit the voter's ballot style." },
   already_voted: { status: 409, message: "This voter has already voted in this election." },

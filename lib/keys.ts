@@ -14,6 +14,9 @@ export type KeyPurpose =
   | "voter-session" // signs voter session tokens
   | "official-token" // signs officials' access tokens
   | "login-state" // signs the browser login's state cookie
+  | "csrf" // the portal's form tokens: HMAC of the voter session's id
+  | "ballot-draft" // encrypts the portal's draft-ballot cookie (choices kept in the voter's browser)
+  | "cast-idempotency" // the portal's cast key: HMAC of the session id and the canonical choices
   | "dead-letter" // names a dead letter by its body without a digest anyone could match to a ballot
   | "roll-chunk-digest"; // the keyed digest of a roll chunk in the public log (per election)
 

@@ -19,13 +19,16 @@ import { Channel, RetractionReason } from "../vocabulary.ts";
 /** The record id: lowercase hex of an HMAC-SHA-256 (older ids were UUIDs; both parse). */
 export const BallotId = z.string().regex(/^[0-9a-f-]{32,64}$/, "a record id");
 
+/** The longest write-in name a ballot carries (the portal's field says so to the voter). */
+export const WRITE_IN_MAX_LENGTH = 80;
+
 /** The marks of one contest on one ballot; an empty list is a blank (undervoted) contest. */
 export const ContestMarks = z.object({
   contestId: z.string().min(1).max(128),
   /** Option (NIST ContestSelection) ids, each at most once. */
   optionIds: z.array(z.string().min(1).max(128)).max(64),
   /** Write-in texts, by write-in option id. */
-  writeIns: z.record(z.string(), z.string().min(1).max(80)).optional(),
+  writeIns: z.record(z.string(), z.string().min(1).max(WRITE_IN_MAX_LENGTH)).optional(),
 });
 export type ContestMarks = z.infer<typeof ContestMarks>;
 

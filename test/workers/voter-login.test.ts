@@ -28,6 +28,12 @@ async function codeOf(res: Response): Promise<string> {
   return body.error.code;
 }
 
+/** The code of a refusal answered as a page (the browser routes). */
+async function pageCodeOf(res: Response): Promise<string | undefined> {
+  expect(res.headers.get("content-type")).toBe("text/html; charset=UTF-8");
+  return /data-error-code="([a-z_]+)"/.exec(await res.text())?.[1];
+}
+
 function b64url(value: unknown): string {
   return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
@@ -271,14 +277,16 @@ describe("browser login through the eID issuer", () => {
     });
   }
 
-  it("logs in and shows the voter's ballot", async () => {
+  it("logs in: the session goes into an HttpOnly cookie, and the page moves on to the ballot", async () => {
     const s = await start();
     expect(s.redirectUri).toBe(`${BASE}/v1/auth/callback`);
     const res = await callback(s.cookie, { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: s.state });
     expect(res.status).toBe(200);
+    expect(res.headers.getSetCookie().some((c) => /^__Host-voter_session=.+; HttpOnly/.test(c))).toBe(true);
     const page = await res.text();
-    expect(page).toContain("district-north");
-    expect(page).toContain('id="session-token"');
+    expect(page).toContain(`url=/elections/${ELECTION}/ballot`);
+    // The browser never sees the token in a page (it did before the portal's cookie session).
+    expect(page).not.toContain("session-token");
   });
 
   it("refuses a mismatched state, a missing cookie and a wrong nonce", async () => {
@@ -287,16 +295,17 @@ describe("browser login through the eID issuer", () => {
       id_token: await signIdToken(VOTER, { nonce: s.nonce }),
       state: "not-the-state",
     });
+    // The callback is a browser's page: its refusals are pages, with the code in data-error-code.
     expect(wrongState.status).toBe(401);
-    expect(await codeOf(wrongState)).toBe("login_state_mismatch");
+    expect(await pageCodeOf(wrongState)).toBe("login_state_mismatch");
     const noCookie = await callback("", { id_token: await signIdToken(VOTER, { nonce: s.nonce }), state: s.state });
-    expect(await codeOf(noCookie)).toBe("login_state_mismatch");
+    expect(await pageCodeOf(noCookie)).toBe("login_state_mismatch");
     const wrongNonce = await callback(s.cookie, {
       id_token: await signIdToken(VOTER, { nonce: "another-nonce-value" }),
       state: s.state,
     });
     expect(wrongNonce.status).toBe(401);
-    expect(await codeOf(wrongNonce)).toBe("invalid_token");
+    expect(await pageCodeOf(wrongNonce)).toBe("invalid_token");
   });
 });
 

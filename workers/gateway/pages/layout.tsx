@@ -17,8 +17,12 @@ export function Layout(props: {
   /** The page's own heading; the document title adds the service name. */
   readonly title: string;
   readonly children: Child;
+  /** More for the head (the signed-in page's meta refresh). */
+  readonly head?: Child;
+  /** More for the header, beside the service name (the sign-out form when signed in). */
+  readonly headerEnd?: Child;
 }) {
-  const { language, t, title, children } = props;
+  const { language, t, title, children, head, headerEnd } = props;
   return (
     <html lang={language} class="no-js">
       <head>
@@ -27,6 +31,7 @@ export function Layout(props: {
         <title>{`${title} – ${t.serviceName}`}</title>
         <link rel="stylesheet" href={STYLESHEET_PATH} />
         <script type="module" src={SCRIPT_PATH}></script>
+        {head}
       </head>
       <body>
         <a class="skip-link" href="#main">
@@ -37,6 +42,7 @@ export function Layout(props: {
             <a class="service-name" href="/">
               {t.serviceName}
             </a>
+            {headerEnd}
           </div>
         </header>
         <main id="main" class="wrap" tabindex={-1}>

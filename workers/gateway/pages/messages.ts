@@ -54,6 +54,106 @@ const en = {
   busyTitle: "Too many checks from your network",
   busyText:
     "So many receipts were checked from your network in the last minute that we have to pause. Wait a minute, then try again.",
+
+  // Voting in the browser: sign-in, ballot, review, cast, receipt, sign-out, and what can refuse
+  // them (the portal-vote part: pages/vote.tsx).
+  signedInTitle: "You are signed in",
+  signedInText: "We are taking you to your ballot.",
+  signedInContinue: "Continue to your ballot",
+  signOut: "Sign out",
+  signedOutTitle: "You are signed out",
+  signedOutText:
+    "Your session has ended in this browser, and any choices you had not cast are forgotten here. If you had cast a ballot, it is recorded.",
+  signInAgain: "Sign in again",
+  backToStart: "Go to the start page",
+  languageLabel: "Language",
+  ballotTitle: "Your ballot",
+  ballotIntro:
+    "Make your choices in each contest, then review them before you cast your ballot. You may leave any contest blank.",
+  voteForOne: "Vote for one.",
+  voteForUpTo: (allowed: number) => `Vote for up to ${allowed}. You may vote for fewer.`,
+  voteYesOrNo: "Vote Yes or No.",
+  leaveBlank: "Leave this contest blank",
+  writeInOption: "Write-in candidate",
+  writeInName: "Name of your write-in candidate",
+  writeInHint: (max: number) => `Choose “Write-in candidate” and write the name, up to ${max} characters.`,
+  chosenCount: (chosen: number, allowed: number) => `You have chosen ${chosen} of ${allowed}.`,
+  reviewButton: "Review your choices",
+  revoteNoticeTitle: "You have already voted online",
+  revoteNotice:
+    "You can vote again online until polls close; only your last online ballot counts. Voting on paper at a polling station replaces your online ballot.",
+  errorTooMany: (contest: string, allowed: number) =>
+    `${contest}: choose at most ${allowed}. Remove a choice to continue.`,
+  errorWriteInMissing: (contest: string) =>
+    `${contest}: write the name of your write-in candidate, or choose someone else.`,
+  errorWriteInNotChosen: (contest: string) =>
+    `${contest}: you wrote a name but did not choose “Write-in candidate”. Choose it, or clear the name.`,
+  errorWriteInTooLong: (contest: string, max: number) =>
+    `${contest}: the write-in name must be ${max} characters or fewer.`,
+  errorNotOnBallot: "One of your choices is not on your ballot. Choose again from the options shown.",
+  reviewTitle: "Check your choices",
+  reviewIntro: "Nothing is cast yet. Check every contest and change anything you want, then cast your ballot.",
+  reviewNoVote: "You did not vote in this contest.",
+  reviewNoVoteNote: "That is allowed: a blank contest is counted as a blank vote.",
+  change: "Change",
+  castButton: "Cast your ballot",
+  castNote:
+    "When you cast your ballot you get a receipt with a tracking code. It shows that your ballot was recorded, never how you voted.",
+  receiptTitle: "Your ballot has been cast",
+  receiptIntro: "Keep your tracking code. With it you, or anyone you trust, can check that your ballot was recorded.",
+  receiptCodeLabel: "Your tracking code",
+  receiptCastAt: (at: string) => `Cast on ${at}.`,
+  receiptQrAlt: (code: string) => `QR code of the receipt check address for tracking code ${code}`,
+  receiptCheckAt: "Check your receipt at",
+  receiptPrint: "Print this receipt",
+  receiptDownload: "Download the signed receipt",
+  receiptBack: "Back to your receipt",
+  receiptProvesTitle: "What this receipt proves",
+  receiptProves:
+    "It proves that the election service recorded a ballot with this tracking code and signed for it. Anyone can check that the ballot is in the public audit log.",
+  receiptDoesNotShow:
+    "It does not show your choices. Nobody can learn from it how you voted, so nobody can make you prove your vote with it.",
+  receiptFinal: "Your ballot is final: this election counts the first ballot of each voter.",
+  stateAlreadyVotedTitle: "You have already voted",
+  stateAlreadyVoted:
+    "This election counts the first ballot of each voter, and yours is recorded. You cannot vote again.",
+  stateYourCode: "The tracking code of your ballot",
+  stateCheckLink: "Check that your ballot was recorded",
+  statePaperTitle: "You have voted on paper",
+  statePaper: "You were checked in at a polling station to vote on paper in this election, so you cannot vote online.",
+  statePollsNotOpenTitle: "Voting has not started yet",
+  statePollsNotOpen: (opens: string) => `Online voting opens on ${opens}. Come back then.`,
+  statePollsNotOpenLater: "Online voting has not opened yet. Come back when the polls open.",
+  statePollsClosedTitle: "Voting has ended",
+  statePollsClosed: "The polls of this election have closed. No more ballots can be cast.",
+  stateNotOnRollTitle: "You are not on the voter roll",
+  stateNotOnRoll:
+    "We could not find you on the voter roll of this election. If you think this is wrong, contact your election office.",
+  stateNoBallotStyleTitle: "There is no ballot for your district",
+  stateNoBallotStyle: "Your district has no ballot in this election. Contact your election office.",
+  stateGeofenceTitle: "Online voting is not available where you are",
+  stateGeofence:
+    "This election does not allow online voting from the country you are connecting from. You can vote at a polling station.",
+  stateLoginFailedTitle: "We could not sign you in",
+  stateLoginFailed: "The sign-in did not complete, or it was already used. Start again from the beginning.",
+  stateAssuranceTitle: "This sign-in cannot be used to vote",
+  stateAssurance: "Voting needs a sign-in with your national eID card or app. Sign in again with one of them.",
+  stateEidUnavailableTitle: "The national eID service is not answering",
+  stateEidUnavailable: "We could not reach the national eID service. Wait a few minutes, then try again.",
+  stateBusyTitle: "Too many attempts",
+  stateBusy:
+    "Too many attempts came from your network or your account in the last minute. Wait a minute, then try again.",
+  stateCsrfTitle: "This form could not be accepted",
+  stateCsrf:
+    "The form was not sent from this service's own page in your current session, so nothing was changed. Go back to your ballot and try again.",
+  stateSupersededTitle: "This ballot was replaced",
+  stateSuperseded: "You cast another ballot after this one. Your latest online ballot is the one that counts.",
+  stateConflictTitle: "Your ballot could not be cast",
+  stateConflict:
+    "This request did not match your earlier one. Go back to your ballot, review your choices and cast them again.",
+  stateNotFoundTitle: "No such election",
+  stateNotFound: "There is no election at this address. Check the address, or go to the start page.",
+  goToBallot: "Go to your ballot",
 } as const;
 
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };

@@ -15,6 +15,7 @@ import type { AppEnv } from "../http.ts";
 import { BusyPage, CheckPage, type CheckOutcome } from "./check.tsx";
 import { HomePage } from "./home.tsx";
 import { DEFAULT_LANGUAGE, messagesFor, type Messages } from "./messages.ts";
+import { voteRoutes } from "./vote-routes.tsx";
 
 /**
  * The front page changes when an election's polls open or a new one is loaded: a shared cache
@@ -111,6 +112,9 @@ export function pageRoutes(): Hono<AppEnv> {
       log ? SETTLED_CHECK_CACHE : "no-store",
     );
   });
+
+  // Voting: the ballot, review, cast, receipt and sign-out under /elections/{id}/ (vote-routes.tsx).
+  app.route("/", voteRoutes());
 
   return app;
 }

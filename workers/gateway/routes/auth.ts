@@ -1,11 +1,11 @@
 /**
  * Authentication routes: officials exchange a signed assertion for an access token; voters log in
  * with a national-eID ID token, either directly (apps, scripts) or through the browser redirect
- * flow, and receive a voting session token.
+ * flow, and receive a voting session token (the browser flow's ends in an HttpOnly cookie, never
+ * in a page: pages/session.ts).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { getCookie, deleteCookie, setCookie } from "hono/cookie";
-import { html } from "hono/html";
 import type { Context, MiddlewareHandler } from "hono";
 import { decodeJwt } from "jose";
 import { configOf } from "../../../durable-objects/config.ts";
@@ -18,6 +18,7 @@ import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess } from "../auth/tokens.ts"
 import { OfficialRole } from "../../../lib/vocabulary.ts";
 import { loginVoter } from "../auth/voter-login.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
+import { htmlRefusals, signedIn } from "../pages/vote-routes.tsx";
 
 const JWT = z
   .string()
@@ -159,11 +160,21 @@ const callbackRoute = createRoute({
       },
     },
   },
-  responses: { 200: { description: "The voter's ballot page" }, ...errorResponses(400, 401, 403, 404, 409, 429, 503) },
+  responses: {
+    200: {
+      description:
+        "A page that sets the voter session cookie and moves on to the ballot page; refusals are pages too (the code in data-error-code)",
+    },
+    ...errorResponses(400, 401, 403, 404, 409, 429, 503),
+  },
 });
 
 export function authRoutes(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  // The callback is a browser's page, not an API call: its refusals (rate limit, a bad form, a
+  // failed login) are pages with the same status, the code in data-error-code.
+  app.use("/v1/auth/callback", htmlRefusals);
 
   app.openapi(tokenRoute, async (c) => {
     const config = configOf(c.env);
@@ -237,43 +248,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     deleteCookie(c, LOGIN_COOKIE, { path: "/v1/auth" });
     const login = await loginVoter(c, started.electionId, form.id_token, started.nonce);
     if (!login.ok) fail(login.error);
-    const election = await getElection(c.env.DB, started.electionId);
-    const style = election?.ballotStyles.get(login.value.session.ballotStyleId);
-    const contests = (style?.contestIds ?? []).flatMap((id) => {
-      const contest = election?.contests.get(id);
-      return contest ? [contest] : [];
-    });
-    return c.html(
-      html`<!doctype html>
-        <html lang="en">
-          <head>
-            <meta charset="utf-8" />
-            <title>${election?.name ?? "Election"}: your ballot</title>
-          </head>
-          <body>
-            <h1>${election?.name}</h1>
-            <p>
-              You are logged in. Ballot style <strong>${login.value.session.ballotStyleId}</strong>, district
-              <strong>${login.value.session.districtId}</strong>.
-            </p>
-            <ol id="contests">
-              ${contests.map(
-                (contest) =>
-                  html`<li data-contest="${contest.id}">
-                    <h2>${contest.name}</h2>
-                    <p>Choose ${contest.votesAllowed === 1 ? "one" : `up to ${contest.votesAllowed}`}</p>
-                    <ul>
-                      ${contest.options.map((o) => html`<li data-option="${o.id}">${o.isWriteIn ? "Write-in" : o.label}</li>`)}
-                    </ul>
-                  </li>`,
-              )}
-            </ol>
-            <p>Your session token, for the API (valid 15 minutes):</p>
-            <pre id="session-token">${login.value.token}</pre>
-          </body>
-        </html>`,
-      200,
-    );
+    return signedIn(c, started.electionId, login.value.token, login.value.session.expiresAt);
   });
 
   return app;
