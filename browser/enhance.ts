@@ -3,8 +3,9 @@
  * It only enhances: every page works the same without it (a voter on an old phone or with
  * scripts off loses nothing). It imports lib/ only (.dependency-cruiser.cjs).
  *
- * For now it tells the stylesheet that scripts run (`<html class="js">`), so styles meant for
- * enhanced controls can apply only when the script that drives them does.
+ * It tells the stylesheet that scripts run (`<html class="js">`), so styles meant for enhanced
+ * controls can apply only when the script that drives them does, and keeps a live count of the
+ * choices in choose-N contests.
  */
 function markScripted(root: { readonly classList: DOMTokenList }): void {
   root.classList.remove("no-js");
@@ -12,3 +13,34 @@ function markScripted(root: { readonly classList: DOMTokenList }): void {
 }
 
 markScripted(document.documentElement);
+
+/**
+ * Choose-N contests: a live count of the choices made ("You have chosen 2 of 3."), announced
+ * politely, and marked when over the limit. The server enforces the limit either way; the
+ * sentences come from the page (data-counts, in the page's language), so none are written here.
+ */
+function countChoices(root: Document): void {
+  for (const count of root.querySelectorAll<HTMLElement>(".choice-count[data-counts]")) {
+    const fieldset = count.closest("fieldset");
+    const allowed = Number(count.dataset["allowed"]);
+    let sentences: unknown;
+    try {
+      sentences = JSON.parse(count.dataset["counts"] ?? "[]");
+    } catch {
+      continue;
+    }
+    if (!fieldset || !Array.isArray(sentences)) continue;
+    const boxes = [...fieldset.querySelectorAll<HTMLInputElement>('input[type="checkbox"]')];
+    const update = (): void => {
+      const chosen = boxes.filter((box) => box.checked).length;
+      const sentence: unknown = sentences[chosen];
+      if (typeof sentence === "string") count.textContent = sentence;
+      count.classList.toggle("over", chosen > allowed);
+    };
+    for (const box of boxes) box.addEventListener("change", update);
+    update();
+    count.hidden = false;
+  }
+}
+
+countChoices(document);

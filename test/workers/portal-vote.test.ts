@@ -86,7 +86,8 @@ function browser(base = BASE): Browser {
         method: "POST",
         headers: {
           "content-type": "application/x-www-form-urlencoded",
-          origin: new URL(base).origin,
+          // What Chromium sends for a page's own form under Referrer-Policy: no-referrer.
+          origin: "null",
           "sec-fetch-site": "same-origin",
           ...headers,
         },
@@ -290,6 +291,13 @@ describe("the ballot, the review and the cast", () => {
     );
     expect(html).toContain("Leave this contest blank");
     expect(html).toContain("Sign out");
+    // The app's security headers, and the CSP needs nothing inline.
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("x-frame-options")).toBe("DENY");
+    expect(res.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(res.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(res.headers.get("content-security-policy")).toContain("form-action 'self'");
+    expect(html).not.toMatch(/<style|style=|<script>/);
   });
 
   it("reviews the choices with a change link per contest, an undervote flagged, then casts once and shows the receipt", async () => {
@@ -339,6 +347,13 @@ describe("the ballot, the review and the cast", () => {
     const download = await b.get(`/elections/${ELECTION}/receipt.jws`);
     expect(download.res.headers.get("content-disposition")).toBe(`attachment; filename="ballot-receipt-${code}.jwt"`);
     expect(download.html.trim().split(".")).toHaveLength(3);
+
+    // The session token is in no page the voter saw.
+    const token = b.jar.cookies.get("__Host-voter_session") ?? "";
+    for (const html of [page.html, ballot.html, receipt.html, print.html]) {
+      expect(html).not.toContain(token);
+      expect(html).not.toContain(token.split(".")[2]);
+    }
 
     // The same form again (a double click, the back button): the same receipt, one ballot.
     const again = await b.post(`/elections/${ELECTION}/cast`, form);
@@ -435,8 +450,17 @@ describe("CSRF", () => {
       expect(errorCodeOf(attempt.html)).toBe("csrf_failed");
     }
     expect((await myBallot(ELECTION, voter)).ballots).toHaveLength(0);
-    // The same form, sent properly, casts.
-    expect((await b.post(`/elections/${ELECTION}/cast`, form)).res.status).toBe(303);
+    // Nor does a client that sends no fetch metadata, with the other session's token.
+    const bare = await SELF.fetch(`${BASE}/elections/${ELECTION}/cast`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: b.jar.header() },
+      body: new URLSearchParams(withOthers).toString(),
+    });
+    expect(bare.status).toBe(403);
+    expect((await myBallot(ELECTION, voter)).ballots).toHaveLength(0);
+    // The same form, sent properly (with our own origin named, this time), casts.
+    expect((await b.post(`/elections/${ELECTION}/cast`, form, { origin: BASE })).res.status).toBe(303);
     expect((await myBallot(ELECTION, voter)).ballots).toHaveLength(1);
   });
 

@@ -6,8 +6,8 @@
  * kind's derived key leaked.
  *
  * A voter session's `sub` is not the voter key: it is the voter key encrypted (AES-256-GCM, fresh
- * IV per session) under a key derived for that purpose, so the token a voter's browser holds (and
- * the callback page shows) reads as a random string that differs at every login, not a stable
+ * IV per session) under a key derived for that purpose, so the token a voter's browser holds (in
+ * its session cookie) reads as a random string that differs at every login, not a stable
  * pseudonym across elections (security review L7). Only this Worker can open it.
  */
 import { errors, jwtVerify, SignJWT } from "jose";

@@ -109,14 +109,16 @@ export async function csrfTokenValid(c: Ctx, session: VoterSession, token: strin
 
 /**
  * A POST that says it came from another site or origin. Browsers send `Sec-Fetch-Site` on every
- * request and `Origin` on every POST; either, when present, must name this origin. (A client that
- * sends neither still needs the session's CSRF token.)
+ * request and `Origin` on every POST; either, when present, must name this origin. Our pages are
+ * served with `Referrer-Policy: no-referrer`, under which browsers send `Origin: null` for their
+ * own forms: that says nothing, and `Sec-Fetch-Site` (and, on the cast and sign-out forms, the
+ * session's CSRF token) still decides. A client that sends neither header still needs the token.
  */
 export function fromElsewhere(c: Ctx): boolean {
   const site = c.req.header("sec-fetch-site");
   if (site !== undefined && site !== "same-origin") return true;
   const origin = c.req.header("origin");
-  return origin !== undefined && origin !== new URL(c.req.url).origin;
+  return origin !== undefined && origin !== "null" && origin !== new URL(c.req.url).origin;
 }
 
 // ---- The draft ballot ----------------------------------------------------------------------

@@ -180,7 +180,15 @@ function ContestFieldset(props: {
         </div>
       ) : null}
       {many ? (
-        <p class="choice-count" aria-live="polite" data-count-for={`contest-${index}`} hidden>
+        <p
+          class="choice-count"
+          aria-live="polite"
+          data-allowed={String(contest.votesAllowed)}
+          data-counts={JSON.stringify(
+            [0, ...contest.options.map((_, n) => n + 1)].map((n) => t.chosenCount(n, contest.votesAllowed)),
+          )}
+          hidden
+        >
           {t.chosenCount(chosen.size, contest.votesAllowed)}
         </p>
       ) : null}
