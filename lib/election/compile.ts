@@ -55,7 +55,10 @@ const WRITE_IN_LABEL = "Write-in";
  */
 const LANGUAGE_TAG = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
 
-/** NIST's tag for a language not determined: the key of a text we make up (an id, "Write-in"). */
+/**
+ * BCP 47's "undetermined": the first language while the election name has no text. Such a
+ * definition is refused ("has no text"), so the tag never reaches a compiled election.
+ */
 const UNDETERMINED = "und";
 
 /**
@@ -260,7 +263,7 @@ interface Refs {
   readonly candidateNames: ReadonlyMap<string, LocalizedText>;
   /** Parties with a name to show. */
   readonly partyViews: ReadonlyMap<string, Party>;
-  /** The key of texts made up here, such as a write-in's label. */
+  /** The election name's first language: the key of texts made up here, such as "Write-in". */
   readonly firstLanguage: string;
 }
 

@@ -34,7 +34,11 @@ export interface ContestOption {
   readonly id: string;
   /** What the ballot shows: candidate ballot names joined, or the ballot-measure selection text. */
   readonly label: string;
-  /** `label` in every language: each candidate's ballot name in that language (or their first). */
+  /**
+   * `label` in every language: each candidate's ballot name in that language (or their first).
+   * A write-in with no candidate has "Write-in" under the definition's first language, as `label`
+   * does; pages say "write-in" in the voter's language from their own catalogue (`isWriteIn`).
+   */
   readonly labelText: LocalizedText;
   readonly partyId?: string;
   /** The party `partyId` names, when that party has a name to show. */
