@@ -18,10 +18,15 @@
  *   every contest whose district is one of its GpUnits or contains one (ComposingGpUnitIds,
  *   transitively). Per-style selection order (OrderedContestSelectionIds) is checked but not kept:
  *   options are in the contest's ContestSelection order on every style.
+ * - Every language of every text a ballot shows is kept (LocalizedText in model.ts) beside the
+ *   plain first-language fields that most callers use. A language tag must have BCP 47's shape
+ *   (checked loosely: letters, then dash-separated letters and digits) and appear once per text;
+ *   an empty text for a language counts as no text in that language.
  */
 import type { Problem } from "../errors.ts";
 import { err, ok, type Result, assertNever } from "../result.ts";
-import type { BallotStyle, CompiledElection, Contest, ContestOption, District } from "./model.ts";
+import { localize } from "./localize.ts";
+import type { BallotStyle, CompiledElection, Contest, ContestOption, District, LocalizedText, Party } from "./model.ts";
 import type * as Nist from "./nist.ts";
 import { textOf } from "./nist.ts";
 import { pointer } from "./pointer.ts";
@@ -41,6 +46,80 @@ const BALLOT_STYLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const BALLOT_STYLE_ID_TYPE = "ballot-style-id";
 
 const WRITE_IN_LABEL = "Write-in";
+
+/**
+ * BCP 47's shape, loosely: a primary subtag of letters ("en", "et", "x" or "i" before private or
+ * grandfathered ones), then subtags of letters and digits. Loose on purpose: the registry of
+ * subtags changes, and a tag of the right shape that a browser does not know only means its
+ * text is shown under that tag.
+ */
+const LANGUAGE_TAG = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/;
+
+/**
+ * BCP 47's "undetermined": the first language while the election name has no text. Such a
+ * definition is refused ("has no text"), so the tag never reaches a compiled election.
+ */
+const UNDETERMINED = "und";
+
+/**
+ * Reads NIST InternationalizedTexts into LocalizedTexts, listing bad tags and repeated languages
+ * as problems, and remembers every language it met, in the order it met them.
+ */
+class Texts {
+  private readonly met = new Set<string>();
+  private readonly problems: Problem[];
+
+  constructor(problems: Problem[]) {
+    this.problems = problems;
+  }
+
+  /** The text in every language given, or undefined when no language has a non-empty text. */
+  read(text: Nist.InternationalizedText | undefined, path: string): LocalizedText | undefined {
+    if (text === undefined) return undefined;
+    const out: Record<string, string> = {};
+    const firstAt = new Map<string, string>();
+    text.Text.forEach((entry, i) => {
+      const at = pointer(path, "Text", i, "Language");
+      if (!LANGUAGE_TAG.test(entry.Language)) {
+        this.problems.push({
+          path: at,
+          message: `"${entry.Language}" is not a language tag (BCP 47, such as "en" or "et-EE")`,
+        });
+        return;
+      }
+      const tag = entry.Language.toLowerCase();
+      const first = firstAt.get(tag);
+      if (first !== undefined) {
+        this.problems.push({
+          path: at,
+          message: `language "${tag}" is already given at ${first}; a text has one entry per language`,
+        });
+        return;
+      }
+      firstAt.set(tag, at);
+      const content = entry.Content.trim();
+      if (content !== "") out[tag] = content;
+    });
+    const tags = Object.keys(out);
+    if (tags.length === 0) return undefined;
+    for (const tag of tags) this.met.add(tag);
+    return out;
+  }
+
+  /** Every language met so far, the first met first. */
+  languages(): string[] {
+    return [...this.met];
+  }
+}
+
+/**
+ * Several texts joined with " / " in each language any of them has, each text in that language
+ * or, lacking it, in its own first language (a ticket's names, when one name is not translated).
+ */
+function joinTexts(texts: readonly LocalizedText[]): LocalizedText {
+  const tags = [...new Set(texts.flatMap((t) => Object.keys(t)))];
+  return Object.fromEntries(tags.map((tag) => [tag, texts.map((t) => localize(t, tag, "")).join(" / ")]));
+}
 
 /** Every "@id" in the report with where it first appears; a repeated one is a problem. */
 function checkUniqueIds(report: unknown, base: string, problems: Problem[]): void {
@@ -180,6 +259,12 @@ function checkVoteVariation(contest: Nist.Contest, path: string, problems: Probl
 interface Refs {
   readonly candidates: ReadonlyMap<string, Indexed<Nist.Candidate>>;
   readonly parties: ReadonlySet<string>;
+  /** Each candidate's ballot name in every language (candidates with no name text are left out). */
+  readonly candidateNames: ReadonlyMap<string, LocalizedText>;
+  /** Parties with a name to show. */
+  readonly partyViews: ReadonlyMap<string, Party>;
+  /** The election name's first language: the key of texts made up here, such as "Write-in". */
+  readonly firstLanguage: string;
 }
 
 function compileCandidateContest(
@@ -197,6 +282,7 @@ function compileCandidateContest(
       return;
     }
     const names: string[] = [];
+    const nameTexts: LocalizedText[] = [];
     const partyIds = new Set<string>();
     (selection.CandidateIds ?? []).forEach((candidateId, k) => {
       const candidate = refs.candidates.get(candidateId);
@@ -208,6 +294,7 @@ function compileCandidateContest(
         return;
       }
       names.push(textOf(candidate.value.BallotName) ?? candidateId);
+      nameTexts.push(refs.candidateNames.get(candidateId) ?? { [refs.firstLanguage]: candidateId });
       if (candidate.value.PartyId !== undefined) partyIds.add(candidate.value.PartyId);
     });
     (selection.EndorsementPartyIds ?? []).forEach((partyId, k) => {
@@ -221,10 +308,14 @@ function compileCandidateContest(
     }
     // One party for the whole selection (a ticket of one party); otherwise an endorsing party.
     const partyId = partyIds.size === 1 ? [...partyIds][0] : selection.EndorsementPartyIds?.[0];
+    const party = partyId !== undefined ? refs.partyViews.get(partyId) : undefined;
+    const blankWriteIn = isWriteIn && names.length === 0;
     options.push({
       id: selection["@id"],
-      label: isWriteIn && names.length === 0 ? WRITE_IN_LABEL : names.join(" / "),
+      label: blankWriteIn ? WRITE_IN_LABEL : names.join(" / "),
+      labelText: blankWriteIn ? { [refs.firstLanguage]: WRITE_IN_LABEL } : joinTexts(nameTexts),
       ...(partyId !== undefined ? { partyId } : {}),
+      ...(party !== undefined ? { party } : {}),
       isWriteIn,
     });
   });
@@ -242,6 +333,8 @@ function compileCandidateContest(
 function compileBallotMeasureContest(
   contest: Extract<Nist.Contest, { "@type": "ElectionResults.BallotMeasureContest" }>,
   path: string,
+  texts: Texts,
+  firstLanguage: string,
   problems: Problem[],
 ): ContestOption[] {
   const options: ContestOption[] = [];
@@ -257,7 +350,10 @@ function compileBallotMeasureContest(
     }
     const label = textOf(selection.Selection);
     if (label === undefined) problems.push({ path: pointer(at, "Selection"), message: "has no text" });
-    options.push({ id: selection["@id"], label: label ?? selection["@id"], isWriteIn: false });
+    const labelText = texts.read(selection.Selection, pointer(at, "Selection")) ?? {
+      [firstLanguage]: label ?? selection["@id"],
+    };
+    options.push({ id: selection["@id"], label: label ?? selection["@id"], labelText, isWriteIn: false });
   });
   if (selections.length < 2) {
     problems.push({
@@ -376,12 +472,35 @@ export function compileElection(
   const electionName = textOf(election.Name);
   if (electionName === undefined) problems.push({ path: pointer(electionPath, "Name"), message: "has no text" });
 
+  // Every language's text, read in this order so the election name's first language comes first.
+  const texts = new Texts(problems);
+  const nameText = texts.read(election.Name, pointer(electionPath, "Name"));
+  const firstLanguage = Object.keys(nameText ?? {})[0] ?? UNDETERMINED;
+  const districtNames = new Map<string, LocalizedText>();
+  for (const [id, { value, path }] of units) {
+    if (value["@type"] !== "ElectionResults.ReportingUnit") continue;
+    const text = texts.read(value.Name, pointer(path, "Name"));
+    if (text !== undefined) districtNames.set(id, text);
+  }
+  const partyViews = new Map<string, Party>();
+  partyList.forEach((party, i) => {
+    const at = pointer(base, "Party", i);
+    const name = texts.read(party.Name, pointer(at, "Name"));
+    const abbreviation = texts.read(party.Abbreviation, pointer(at, "Abbreviation"));
+    if (name === undefined || partyViews.has(party["@id"])) return;
+    partyViews.set(party["@id"], { id: party["@id"], name, ...(abbreviation !== undefined ? { abbreviation } : {}) });
+  });
+
   // Candidates
   const candidates = indexById(election.Candidate, pointer(electionPath, "Candidate"));
+  const candidateNames = new Map<string, LocalizedText>();
   (election.Candidate ?? []).forEach((candidate, i) => {
     const at = pointer(electionPath, "Candidate", i);
     if (textOf(candidate.BallotName) === undefined)
       problems.push({ path: pointer(at, "BallotName"), message: "has no text" });
+    const name = texts.read(candidate.BallotName, pointer(at, "BallotName"));
+    // The first of a repeated @id is the one indexById keeps, so its name is the one kept.
+    if (name !== undefined && !candidateNames.has(candidate["@id"])) candidateNames.set(candidate["@id"], name);
     if (candidate.PartyId !== undefined && !parties.has(candidate.PartyId)) {
       problems.push({ path: pointer(at, "PartyId"), message: `names no Party ("${candidate.PartyId}")` });
     }
@@ -399,10 +518,19 @@ export function compileElection(
     requireReportingUnit(contest.ElectionDistrictId, pointer(at, "ElectionDistrictId"));
     checkVoteVariation(contest, at, problems);
     let compiled: Contest | undefined;
-    const common = { id: contest["@id"], name: contest.Name, districtId: contest.ElectionDistrictId };
+    const title = texts.read(contest.BallotTitle, pointer(at, "BallotTitle")) ?? { [firstLanguage]: contest.Name };
+    const subtitle = texts.read(contest.BallotSubTitle, pointer(at, "BallotSubTitle"));
+    const common = {
+      id: contest["@id"],
+      name: contest.Name,
+      title,
+      ...(subtitle !== undefined ? { subtitle } : {}),
+      districtId: contest.ElectionDistrictId,
+    };
     switch (contest["@type"]) {
       case "ElectionResults.CandidateContest": {
-        const options = compileCandidateContest(contest, at, { candidates, parties }, problems);
+        const refs = { candidates, parties, candidateNames, partyViews, firstLanguage };
+        const options = compileCandidateContest(contest, at, refs, problems);
         compiled = {
           ...common,
           kind: "candidate",
@@ -413,8 +541,18 @@ export function compileElection(
         break;
       }
       case "ElectionResults.BallotMeasureContest": {
-        const options = compileBallotMeasureContest(contest, at, problems);
-        compiled = { ...common, kind: "ballot-measure", votesAllowed: 1, options, writeInsAllowed: false };
+        const summaryText = texts.read(contest.SummaryText, pointer(at, "SummaryText"));
+        const fullText = texts.read(contest.FullText, pointer(at, "FullText"));
+        const options = compileBallotMeasureContest(contest, at, texts, firstLanguage, problems);
+        compiled = {
+          ...common,
+          ...(summaryText !== undefined ? { summaryText } : {}),
+          ...(fullText !== undefined ? { fullText } : {}),
+          kind: "ballot-measure",
+          votesAllowed: 1,
+          options,
+          writeInsAllowed: false,
+        };
         break;
       }
       case "ElectionResults.PartyContest":
@@ -532,7 +670,9 @@ export function compileElection(
 
   const districts = new Map<string, District>();
   for (const [id, { value }] of units) {
-    if (value["@type"] === "ElectionResults.ReportingUnit") districts.set(id, { id, name: textOf(value.Name) ?? id });
+    if (value["@type"] !== "ElectionResults.ReportingUnit") continue;
+    const name = textOf(value.Name) ?? id;
+    districts.set(id, { id, name, nameText: districtNames.get(id) ?? { [firstLanguage]: name } });
   }
   const ballotStyleByDistrict = new Map<string, string>();
   for (const style of ballotStyles.values()) {
@@ -541,6 +681,8 @@ export function compileElection(
   return ok({
     id: settings.electionId,
     name: electionName ?? settings.electionId,
+    nameText: nameText ?? { [firstLanguage]: electionName ?? settings.electionId },
+    languages: texts.languages(),
     settings,
     districts,
     contests,

@@ -5,9 +5,28 @@
  */
 import type { ElectionSettings } from "./settings.ts";
 
+/**
+ * A NIST InternationalizedText as the ballot uses it: language tag (as in the definition,
+ * lower-cased) to its text, trimmed; languages given an empty text are left out. Keys keep the
+ * definition's order: the first is the first language given, the one the plain fields (`name`,
+ * `label`) show.
+ * Choose a language with `localize` (localize.ts).
+ */
+export type LocalizedText = Readonly<Record<string, string>>;
+
 export interface District {
   readonly id: string;
   readonly name: string;
+  /** The name in every language given; the id in the first language when it has none. */
+  readonly nameText: LocalizedText;
+}
+
+export interface Party {
+  readonly id: string;
+  /** NIST Party (or Coalition) Name. */
+  readonly name: LocalizedText;
+  /** NIST Abbreviation, when given. */
+  readonly abbreviation?: LocalizedText;
 }
 
 export interface ContestOption {
@@ -15,13 +34,30 @@ export interface ContestOption {
   readonly id: string;
   /** What the ballot shows: candidate ballot names joined, or the ballot-measure selection text. */
   readonly label: string;
+  /**
+   * `label` in every language: each candidate's ballot name in that language (or their first).
+   * A write-in with no candidate has "Write-in" under the definition's first language, as `label`
+   * does; pages say "write-in" in the voter's language from their own catalogue (`isWriteIn`).
+   */
+  readonly labelText: LocalizedText;
   readonly partyId?: string;
+  /** The party `partyId` names, when that party has a name to show. */
+  readonly party?: Party;
   readonly isWriteIn: boolean;
 }
 
 export interface Contest {
   readonly id: string;
+  /** The NIST Name: one string, no language; `title` is what a ballot shows. */
   readonly name: string;
+  /** NIST BallotTitle, else `name` in the definition's first language. */
+  readonly title: LocalizedText;
+  /** NIST BallotSubTitle, where definitions put instructions such as "Vote for one". */
+  readonly subtitle?: LocalizedText;
+  /** A ballot measure's NIST FullText: the question or text voted on. */
+  readonly fullText?: LocalizedText;
+  /** A ballot measure's NIST SummaryText. */
+  readonly summaryText?: LocalizedText;
   readonly kind: "candidate" | "ballot-measure";
   /** The GpUnit whose voters see this contest. */
   readonly districtId: string;
@@ -43,6 +79,13 @@ export interface BallotStyle {
 export interface CompiledElection {
   readonly id: string;
   readonly name: string;
+  readonly nameText: LocalizedText;
+  /**
+   * Every language a text of the election carries, lower-cased: the definition's first language
+   * (the election name's first) first, then the others as the compiler meets them (districts,
+   * parties, candidates, contests in definition order).
+   */
+  readonly languages: readonly string[];
   readonly settings: ElectionSettings;
   readonly districts: ReadonlyMap<string, District>;
   readonly contests: ReadonlyMap<string, Contest>;

@@ -38,9 +38,15 @@ const ReportingDevice = z.looseObject({
 export const GpUnit = z.discriminatedUnion("@type", [ReportingUnit, ReportingDevice]);
 export type GpUnit = z.infer<typeof GpUnit>;
 
+const partyFields = {
+  "@id": Id,
+  Name: InternationalizedText.optional(),
+  Abbreviation: InternationalizedText.optional(),
+};
+
 export const Party = z.discriminatedUnion("@type", [
-  z.looseObject({ "@type": z.literal("ElectionResults.Party"), "@id": Id }),
-  z.looseObject({ "@type": z.literal("ElectionResults.Coalition"), "@id": Id, PartyIds: IdList.optional() }),
+  z.looseObject({ "@type": z.literal("ElectionResults.Party"), ...partyFields }),
+  z.looseObject({ "@type": z.literal("ElectionResults.Coalition"), ...partyFields, PartyIds: IdList.optional() }),
 ]);
 
 export const Header = z.looseObject({ "@type": z.literal("ElectionResults.Header"), "@id": Id });
@@ -84,6 +90,8 @@ const contestFields = {
   "@id": Id,
   ElectionDistrictId: Id,
   Name: z.string(),
+  BallotTitle: InternationalizedText.optional(),
+  BallotSubTitle: InternationalizedText.optional(),
   ContestSelection: z.array(ContestSelection).optional(),
   VoteVariation: z.string().optional(),
 };
@@ -94,7 +102,12 @@ export const Contest = z.discriminatedUnion("@type", [
     ...contestFields,
     VotesAllowed: z.number().int(),
   }),
-  z.looseObject({ "@type": z.literal("ElectionResults.BallotMeasureContest"), ...contestFields }),
+  z.looseObject({
+    "@type": z.literal("ElectionResults.BallotMeasureContest"),
+    ...contestFields,
+    FullText: InternationalizedText.optional(),
+    SummaryText: InternationalizedText.optional(),
+  }),
   z.looseObject({ "@type": z.literal("ElectionResults.PartyContest"), ...contestFields }),
   z.looseObject({ "@type": z.literal("ElectionResults.RetentionContest"), ...contestFields, CandidateId: Id }),
 ]);
@@ -147,7 +160,10 @@ export const ElectionReport = z.looseObject({
 });
 export type ElectionReport = z.infer<typeof ElectionReport>;
 
-/** The text people read: the first language given (NIST requires at least one). */
+/**
+ * The text people read in the first language given (NIST requires at least one); compile.ts keeps
+ * every language beside it (LocalizedText in model.ts).
+ */
 export function textOf(text: InternationalizedText | undefined): string | undefined {
   const first = text?.Text[0]?.Content.trim();
   return first === undefined || first === "" ? undefined : first;

@@ -5,6 +5,8 @@
 import { describe, expect, it } from "vitest";
 import demo from "../../elections/demo/election.json";
 import { MAX_DEPTH, MAX_PROBLEMS, parseDefinition } from "../../lib/election/definition.ts";
+import { localize } from "../../lib/election/localize.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
 import type { Problem } from "../../lib/errors.ts";
 
 type Demo = typeof demo;
@@ -63,6 +65,172 @@ describe("the demo election", () => {
     const input = fresh();
     parseDefinition(input);
     expect(input).toEqual(demo);
+  });
+});
+
+function compiled(input: unknown): CompiledElection {
+  const result = parseDefinition(input);
+  if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
+  return result.value.election;
+}
+
+/**
+ * A copy of `value` with every InternationalizedText cut down to the entries `keep` accepts; a
+ * text with no such entry (a candidate's name, given once) stays as it is.
+ */
+function keepLanguages<T>(value: T, keep: (language: string) => boolean): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v !== "object" || v === null) return v;
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(v)) out[key] = walk(child);
+    if (out["@type"] === "ElectionResults.InternationalizedText") {
+      const kept = (out["Text"] as { Language: string }[]).filter((t) => keep(t.Language));
+      if (kept.length > 0) out["Text"] = kept;
+    }
+    return out;
+  };
+  return walk(value) as T;
+}
+
+/** What the model showed before it kept languages: the first-language fields, and nothing else. */
+function plainFieldsOf(election: CompiledElection): unknown {
+  return {
+    id: election.id,
+    name: election.name,
+    districts: [...election.districts.values()].map((d) => [d.id, d.name]),
+    contests: [...election.contests.values()].map((c) => [
+      c.id,
+      c.name,
+      c.kind,
+      c.districtId,
+      c.votesAllowed,
+      c.writeInsAllowed,
+      c.options.map((o) => [o.id, o.label, o.partyId, o.isWriteIn]),
+    ]),
+    ballotStyles: [...election.ballotStyles.values()],
+    ballotStyleByDistrict: [...election.ballotStyleByDistrict],
+    polls: election.polls,
+  };
+}
+
+describe("languages", () => {
+  it("keeps every language of the demo: election, districts, parties, titles, instructions, the referendum", () => {
+    const election = compiled(fresh());
+    expect(election.languages).toEqual(["en", "et"]);
+    expect(election.nameText).toEqual({ en: "General Election 2026", et: "2026. aasta üldvalimised" });
+    expect(election.districts.get("district-north")?.nameText).toEqual({ en: "North District", et: "Põhja ringkond" });
+
+    const president = election.contests.get("contest-president")!;
+    expect(president.title).toEqual({ en: "President of the Republic", et: "Vabariigi President" });
+    expect(president.subtitle).toEqual({ en: "Vote for one", et: "Hääletage ühe poolt" });
+    expect(president.fullText).toBeUndefined();
+    const aino = president.options[0]!;
+    // A name is the same in both languages: it is given once, and shown for Estonian too.
+    expect(aino.labelText).toEqual({ en: "Aino Tamm" });
+    expect(localize(aino.labelText, "et", aino.id)).toBe("Aino Tamm");
+    expect(aino.party).toEqual({
+      id: "party-harbour",
+      name: { en: "Harbour Party", et: "Sadamaerakond" },
+      abbreviation: { en: "HP", et: "SE" },
+    });
+    const writeIn = president.options.at(-1)!;
+    expect(writeIn.labelText).toEqual({ en: "Write-in" });
+    expect(writeIn.party).toBeUndefined();
+
+    expect(localize(election.contests.get("contest-parliament-east")?.title, "et", "")).toBe(
+      "Parlamendi liige, Ida ringkond",
+    );
+    expect(election.contests.get("contest-council-east")?.subtitle?.["et"]).toBe("Hääletage kuni kolme poolt");
+
+    const referendum = election.contests.get("contest-referendum-voting-age")!;
+    expect(referendum.title).toEqual({ en: "Referendum on the voting age", et: "Rahvahääletus valimisea kohta" });
+    expect(referendum.fullText?.["et"]).toMatch(/^Kas muuta põhiseadust/);
+    expect(referendum.summaryText?.["en"]).toMatch(/from 18 to 16/);
+    expect(referendum.options.map((o) => o.labelText)).toEqual([
+      { en: "Yes", et: "Jah" },
+      { en: "No", et: "Ei" },
+    ]);
+  });
+
+  it("leaves the first-language fields as they were, and a definition in one language compiles as before", () => {
+    const both = compiled(fresh());
+    const englishOnly = compiled(keepLanguages(fresh(), (language) => language === "en"));
+    expect(englishOnly.languages).toEqual(["en"]);
+    expect(plainFieldsOf(englishOnly)).toEqual(plainFieldsOf(both));
+    expect(englishOnly.contests.get("contest-referendum-voting-age")?.options[0]?.labelText).toEqual({ en: "Yes" });
+    // Estonian where given: the plain fields are Estonian, the untranslated names stay English.
+    const estonianFirst = compiled(keepLanguages(fresh(), (language) => language !== "en"));
+    expect(estonianFirst.languages).toEqual(["et", "en"]);
+    expect(estonianFirst.name).toBe("2026. aasta üldvalimised");
+    expect(estonianFirst.contests.get("contest-referendum-voting-age")?.options.map((o) => o.label)).toEqual([
+      "Jah",
+      "Ei",
+    ]);
+  });
+
+  it("falls back from the exact tag to its base language, then the text's first language, then the fallback", () => {
+    const text = { en: "Vote for one", et: "Hääletage ühe poolt", "pt-br": "Vote em um" };
+    expect(localize(text, "et", "x")).toBe("Hääletage ühe poolt");
+    expect(localize(text, "pt-BR", "x")).toBe("Vote em um");
+    expect(localize(text, "et-EE", "x")).toBe("Hääletage ühe poolt");
+    expect(localize(text, "pt", "x")).toBe("Vote for one");
+    expect(localize(text, "fi", "x")).toBe("Vote for one");
+    expect(localize({ et: "Jah", en: "Yes" }, "fi", "x")).toBe("Jah");
+    expect(localize(text, "constructor", "x")).toBe("Vote for one");
+    expect(localize(undefined, "et", "x")).toBe("x");
+    expect(localize({}, "et", "x")).toBe("x");
+  });
+
+  it("ignores a language whose text is empty, and lists languages in the order met after the first", () => {
+    const doc = keepLanguages(fresh(), (language) => language === "en");
+    const report = doc.electionReport;
+    const party = report.Party[1]!;
+    party.Name.Text.push({ "@type": "ElectionResults.LanguageString", Content: "Metsaliit", Language: "et" });
+    party.Abbreviation.Text.push({ "@type": "ElectionResults.LanguageString", Content: "  ", Language: "et" });
+    const candidate = report.Election[0]!.Candidate[0]!;
+    candidate.BallotName.Text.push({ "@type": "ElectionResults.LanguageString", Content: "Aino Tamm", Language: "fi" });
+    report.Election[0]!.Name.Text.push({ "@type": "ElectionResults.LanguageString", Content: "", Language: "sv" });
+    const election = compiled(doc);
+    expect(election.languages).toEqual(["en", "et", "fi"]);
+    expect(election.nameText).toEqual({ en: "General Election 2026" });
+    const forest = [...election.contests.values()].flatMap((c) => c.options).find((o) => o.partyId === "party-forest");
+    expect(forest?.party).toEqual({
+      id: "party-forest",
+      name: { en: "Forest Alliance", et: "Metsaliit" },
+      abbreviation: { en: "FA" },
+    });
+  });
+
+  it("joins a ticket's names in each language, taking a name's first language where it has no translation", () => {
+    const doc = fresh();
+    const election = doc.electionReport.Election[0]!;
+    const juhan = election.Candidate.find((c) => c["@id"] === "cand-president-juhan-mets")!;
+    juhan.BallotName.Text.push({ "@type": "ElectionResults.LanguageString", Content: "Jaan Mets", Language: "et" });
+    const president = election.Contest[0]!;
+    const ticket = president.ContestSelection[0]! as { CandidateIds: string[] };
+    ticket.CandidateIds = ["cand-president-aino-tamm", "cand-president-juhan-mets"];
+    const option = compiled(doc).contests.get("contest-president")!.options[0]!;
+    expect(option.label).toBe("Aino Tamm / Juhan Mets");
+    expect(option.labelText).toEqual({ en: "Aino Tamm / Juhan Mets", et: "Aino Tamm / Jaan Mets" });
+    // Two parties on one ticket and no endorsement: no party to show.
+    expect(option.party).toBeUndefined();
+  });
+
+  it("refuses a language given twice in one text, and a tag that is not a language tag, at their pointers", () => {
+    const doc = fresh();
+    const report = doc.electionReport;
+    report.Party[0]!.Name.Text.push({ "@type": "ElectionResults.LanguageString", Content: "Harbour", Language: "EN" });
+    const title = report.Election[0]!.Contest[0]!.BallotTitle.Text;
+    title[1] = { ...title[1]!, Language: "et_EE" };
+    const problems = problemsOf(doc);
+    expect(messageAt(problems, "/electionReport/Party/0/Name/Text/2/Language")).toBe(
+      'language "en" is already given at /electionReport/Party/0/Name/Text/0/Language; a text has one entry per language',
+    );
+    expect(messageAt(problems, "/electionReport/Election/0/Contest/0/BallotTitle/Text/1/Language")).toMatch(
+      /"et_EE" is not a language tag/,
+    );
+    expect(problems).toHaveLength(2);
   });
 });
 

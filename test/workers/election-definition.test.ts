@@ -30,7 +30,18 @@ interface ContestView {
   districtId?: string;
   votesAllowed: number;
   writeInsAllowed: boolean;
-  options: { id: string; label: string; isWriteIn: boolean }[];
+  options: {
+    id: string;
+    label: string;
+    isWriteIn: boolean;
+    partyId?: string;
+    labelText?: Record<string, string>;
+    party?: { id: string; name: Record<string, string>; abbreviation?: Record<string, string> };
+  }[];
+  title?: Record<string, string>;
+  subtitle?: Record<string, string>;
+  fullText?: Record<string, string>;
+  summaryText?: Record<string, string>;
 }
 
 const inAnHour = (): string => new Date(Date.now() + 3_600_000).toISOString();
@@ -408,6 +419,7 @@ describe("public election and the voter's ballot", () => {
       districtId: string;
       contests: ContestView[];
       polls: unknown;
+      languages?: string[];
     } = await res.json();
     expect(body.ballotStyleId).toBe("bs-north");
     expect(body.districtId).toBe("district-north");
@@ -418,9 +430,46 @@ describe("public election and the voter's ballot", () => {
     ]);
     const president = body.contests[0];
     expect(president?.writeInsAllowed).toBe(true);
-    expect(president?.options.at(-1)).toEqual({ id: "sel-president-write-in", label: "Write-in", isWriteIn: true });
+    expect(president?.options.at(-1)).toEqual({
+      id: "sel-president-write-in",
+      label: "Write-in",
+      isWriteIn: true,
+      labelText: { en: "Write-in" },
+    });
     expect(body.contests[2]?.options.map((o) => o.label)).toEqual(["Yes", "No"]);
     expect(body.polls).toEqual({ opensAt: "2026-01-01T00:00:00Z", closesAt: "2030-12-31T23:59:59Z" });
+  });
+
+  it("gives the ballot's texts in every language the definition carries, beside the first-language fields", async () => {
+    const token = await sessionFor(id, "bs-north", "district-north");
+    const res = await SELF.fetch(`${BASE}/v1/elections/${id}/ballot`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    const body: { contests: ContestView[]; languages?: string[] } = await res.json();
+    expect(body.languages).toEqual(["en", "et"]);
+    const [president, parliament, referendum] = body.contests;
+    expect(president?.name).toBe("President of the Republic");
+    expect(president?.title).toEqual({ en: "President of the Republic", et: "Vabariigi President" });
+    expect(parliament?.subtitle).toEqual({ en: "Vote for one", et: "Hääletage ühe poolt" });
+    expect(president?.options[0]).toEqual({
+      id: "sel-president-aino-tamm",
+      label: "Aino Tamm",
+      isWriteIn: false,
+      partyId: "party-harbour",
+      labelText: { en: "Aino Tamm" },
+      party: {
+        id: "party-harbour",
+        name: { en: "Harbour Party", et: "Sadamaerakond" },
+        abbreviation: { en: "HP", et: "SE" },
+      },
+    });
+    expect(referendum?.fullText?.["et"]).toMatch(/^Kas muuta põhiseadust/);
+    expect(referendum?.summaryText?.["en"]).toMatch(/from 18 to 16/);
+    expect(referendum?.options.map((o) => o.labelText)).toEqual([
+      { en: "Yes", et: "Jah" },
+      { en: "No", et: "Ei" },
+    ]);
   });
 
   it("needs a session, for this election", async () => {

@@ -28,8 +28,25 @@ const ElectionIdParam = z.object({
 
 const Polls = z.object({ opensAt: z.string(), closesAt: z.string() }).openapi("Polls");
 
+/** Every language's text (lib/election/model.ts LocalizedText); `localize` picks one. */
+const LocalizedTextSchema = z.record(z.string(), z.string()).openapi("LocalizedText", {
+  description: "Language tag (lower case) to text, the definition's order kept: the first is the plain field's.",
+  example: { en: "Vote for one", et: "Hääletage ühe poolt" },
+});
+
+const PartySchema = z
+  .object({ id: z.string(), name: LocalizedTextSchema, abbreviation: LocalizedTextSchema.optional() })
+  .openapi("Party");
+
 const OptionSchema = z
-  .object({ id: z.string(), label: z.string(), isWriteIn: z.boolean(), partyId: z.string().optional() })
+  .object({
+    id: z.string(),
+    label: z.string(),
+    isWriteIn: z.boolean(),
+    partyId: z.string().optional(),
+    labelText: LocalizedTextSchema.optional(),
+    party: PartySchema.optional(),
+  })
   .openapi("ContestOption");
 
 const ContestSchema = z
@@ -41,6 +58,10 @@ const ContestSchema = z
     votesAllowed: z.number().int(),
     writeInsAllowed: z.boolean(),
     options: z.array(OptionSchema),
+    title: LocalizedTextSchema.optional(),
+    subtitle: LocalizedTextSchema.optional().openapi({ description: "Instructions such as Vote for one." }),
+    fullText: LocalizedTextSchema.optional(),
+    summaryText: LocalizedTextSchema.optional(),
   })
   .openapi("Contest");
 
@@ -97,6 +118,10 @@ const BallotSchema = z
     districtId: z.string(),
     contests: z.array(ContestSchema.omit({ districtId: true })),
     polls: Polls,
+    languages: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "Every language the definition's texts carry, its first language first." }),
   })
   .openapi("Ballot");
 
@@ -200,7 +225,13 @@ function contestView(contest: Contest): z.infer<typeof ContestSchema> {
       label: o.label,
       isWriteIn: o.isWriteIn,
       ...(o.partyId !== undefined ? { partyId: o.partyId } : {}),
+      labelText: o.labelText,
+      ...(o.party !== undefined ? { party: o.party } : {}),
     })),
+    title: contest.title,
+    ...(contest.subtitle !== undefined ? { subtitle: contest.subtitle } : {}),
+    ...(contest.fullText !== undefined ? { fullText: contest.fullText } : {}),
+    ...(contest.summaryText !== undefined ? { summaryText: contest.summaryText } : {}),
   };
 }
 
@@ -315,6 +346,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         districtId: voter.districtId,
         contests,
         polls: pollsOf(election),
+        languages: [...election.languages],
       },
       200,
     );
