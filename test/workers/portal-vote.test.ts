@@ -300,6 +300,36 @@ describe("the ballot, the review and the cast", () => {
     expect(html).not.toMatch(/<style|style=|<script>/);
   });
 
+  it("shows the election's texts in each language its definition carries, chosen with ?lang=", async () => {
+    const b = browser();
+    await signIn(b, ELECTION, await newVoter("district-east"));
+    const english = await b.get(`/elections/${ELECTION}/ballot`);
+    expect(english.html).toContain('<nav class="languages" aria-label="Language">');
+    expect(english.html).toMatch(
+      /<a href="\/elections\/vote-pages\/ballot\?lang=en" lang="en" hreflang="en" aria-current="true">English<\/a>/,
+    );
+    expect(english.html).toMatch(
+      /<a href="\/elections\/vote-pages\/ballot\?lang=et" lang="et" hreflang="et">Eesti<\/a>/,
+    );
+    expect(english.html).toContain("Shall the Constitution be amended");
+    const estonian = await b.get(`/elections/${ELECTION}/ballot?lang=et`);
+    expect(estonian.res.status).toBe(200);
+    // The election's texts in Estonian, marked so (the page's own texts have no Estonian yet).
+    expect(estonian.html).toContain('<h2 lang="et">Vabariigi President</h2>');
+    expect(estonian.html).toContain('<p class="caption" lang="et">2026. aasta üldvalimised</p>');
+    expect(estonian.html).toContain("Kas muuta põhiseadust");
+    expect(estonian.html).toMatch(/hreflang="et" aria-current="true"/);
+    // The form keeps the language on its way to the review.
+    expect(estonian.html).toContain(`action="/elections/${ELECTION}/review?lang=et"`);
+    const review = await b.post(`/elections/${ELECTION}/review?lang=et`, [
+      ["ballotStyle", "bs-east"],
+      ["m:contest-president", "sel-president-aino-tamm"],
+    ]);
+    expect(review.res.headers.get("location")).toBe(`/elections/${ELECTION}/review?lang=et`);
+    const page = await b.get(`/elections/${ELECTION}/review?lang=et`);
+    expect(page.html).toContain('<dt lang="et">Vabariigi President</dt>');
+  });
+
   it("reviews the choices with a change link per contest, an undervote flagged, then casts once and shows the receipt", async () => {
     const b = browser();
     const voter = await newVoter("district-north");

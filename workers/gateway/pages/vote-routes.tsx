@@ -57,6 +57,7 @@ import {
   SignedOutPage,
   StatePage,
   optionInputId,
+  textLang,
   writeInInputId,
   type Choices,
   type FieldError,
@@ -82,6 +83,7 @@ export function frameOf(c: Ctx, electionId: string, csrf?: string): PageFrame {
   const { language, t } = messagesFor(chosen ?? DEFAULT_LANGUAGE);
   return {
     language,
+    requested: chosen ?? DEFAULT_LANGUAGE,
     t,
     electionId,
     langQuery: chosen ? `?lang=${encodeURIComponent(chosen)}` : "",
@@ -451,7 +453,7 @@ export function voteRoutes(): Hono<AppEnv> {
       c,
       <BallotPage
         frame={frame}
-        bt={texts(election, frame.language)}
+        bt={texts(election, frame.requested)}
         ballotStyleId={session.ballotStyleId}
         contests={contests}
         choices={choices}
@@ -479,8 +481,8 @@ export function voteRoutes(): Hono<AppEnv> {
     );
     const valid = validateBallot(election, session.ballotStyleId, marks.contests);
     if (valid.ok && marks.tooLong.length === 0) return valid.value;
-    const { t, language } = frameOf(c, election.id);
-    const errors = fieldErrors(t, texts(election, language), contests, marks, valid.ok ? [] : valid.error);
+    const { t, requested } = frameOf(c, election.id);
+    const errors = fieldErrors(t, texts(election, requested), contests, marks, valid.ok ? [] : valid.error);
     return ballotPage(c, election, session, { marks, errors });
   }
 
@@ -514,7 +516,7 @@ export function voteRoutes(): Hono<AppEnv> {
     const valid = validateBallot(election, session.value.ballotStyleId, draft.contests);
     if (!valid.ok) return c.redirect(toBallot, 303);
     const frame = { ...plain, csrf: await csrfTokenOf(c, session.value) };
-    const bt = texts(election, frame.language);
+    const bt = texts(election, frame.requested);
     const reviewContests: ReviewContest[] = contests.map((contest) => {
       const marks = valid.value.find((m) => m.contestId === contest.id);
       const chosen = contest.options.filter((o) => marks?.optionIds.includes(o.id));
@@ -522,9 +524,10 @@ export function voteRoutes(): Hono<AppEnv> {
         title: bt.contestTitle(contest),
         choices: chosen.map((option) => {
           const party = bt.partyName(option);
-          const label = option.isWriteIn
-            ? `${frame.t.writeInOption}: ${marks?.writeIns?.[option.id] ?? ""}`
-            : bt.optionLabel(option);
+          if (option.isWriteIn) {
+            return { label: `${frame.t.writeInOption}: ${marks?.writeIns?.[option.id] ?? ""}`, ownWords: true };
+          }
+          const label = bt.optionLabel(option);
           return party ? { label, party } : { label };
         }),
       };
@@ -540,6 +543,7 @@ export function voteRoutes(): Hono<AppEnv> {
         hidden={[{ name: "ballotStyle", value: session.value.ballotStyleId }, ...hiddenFieldsOf(valid.value)]}
         idempotencyKey={await castIdempotencyKey(c, session.value, canonical)}
         revote={standing.state === "online" && election.settings.crossChannelPolicy === "paper-supersedes"}
+        lang={textLang(frame, bt.language)}
       />,
     );
   });
@@ -618,13 +622,14 @@ export function voteRoutes(): Hono<AppEnv> {
       qrUrl: `/v1/receipts/${code}/qr.svg`,
       revoteAllowed: election.settings.crossChannelPolicy === "paper-supersedes",
     };
-    const electionName = texts(election, frame.language).electionName;
+    const bt = texts(election, frame.requested);
+    const lang = textLang(frame, bt.language);
     return htmlPage(
       c,
       c.req.query("view") === "print" ? (
-        <PrintableReceiptPage frame={frame} electionName={electionName} receipt={view} />
+        <PrintableReceiptPage frame={frame} electionName={bt.electionName} receipt={view} lang={lang} />
       ) : (
-        <ReceiptPage frame={frame} electionName={electionName} receipt={view} />
+        <ReceiptPage frame={frame} electionName={bt.electionName} receipt={view} lang={lang} />
       ),
     );
   });

@@ -17,7 +17,10 @@ import type { Messages } from "./messages.ts";
 
 /** What every voting page knows: the language, its catalogue, and the election's address. */
 export interface PageFrame {
+  /** The language of the page's own texts (its catalogue's). */
   readonly language: string;
+  /** The language the voter asked for (`?lang=`), in which the election's own texts are shown. */
+  readonly requested: string;
   readonly t: Messages;
   readonly electionId: string;
   /** "?lang=xx" when the voter chose a language, else "": kept on every link and form. */
@@ -67,8 +70,13 @@ function languageName(code: string): string {
 }
 
 /** Links to the same page in each language the election's definition carries. */
-function LanguageSwitcher(props: { readonly frame: PageFrame; readonly languages: readonly string[]; path: string }) {
-  const { frame, languages, path } = props;
+function LanguageSwitcher(props: {
+  readonly frame: PageFrame;
+  readonly languages: readonly string[];
+  readonly current: string;
+  readonly path: string;
+}) {
+  const { frame, languages, current, path } = props;
   if (languages.length < 2) return null;
   return (
     <nav class="languages" aria-label={frame.t.languageLabel}>
@@ -79,7 +87,7 @@ function LanguageSwitcher(props: { readonly frame: PageFrame; readonly languages
               href={`${path}?lang=${encodeURIComponent(code)}`}
               lang={code}
               hreflang={code}
-              aria-current={code === frame.language ? "true" : undefined}
+              aria-current={code === current ? "true" : undefined}
             >
               {languageName(code)}
             </a>
@@ -88,6 +96,24 @@ function LanguageSwitcher(props: { readonly frame: PageFrame; readonly languages
       </ul>
     </nav>
   );
+}
+
+/**
+ * The `lang` of the election's own texts where it differs from the page's (a language the
+ * definition carries but the page's catalogue does not yet), so screen readers read them right.
+ */
+export function textLang(frame: PageFrame, textLanguage: string): string | undefined {
+  return textLanguage === frame.language ? undefined : textLanguage;
+}
+
+/** "Vote for one" and "Vote for one." say the same: the subtitle is not repeated then. */
+function sameWords(a: string, b: string): boolean {
+  const words = (text: string) =>
+    text
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}]+/gu, " ")
+      .trim();
+  return words(a) === words(b);
 }
 
 export interface FieldError {
@@ -145,8 +171,9 @@ function ContestFieldset(props: {
   readonly choices: Choices;
   readonly errors: readonly FieldError[];
   readonly writeInMax: number;
+  readonly lang: string | undefined;
 }) {
-  const { t, bt, contest, index, choices, errors, writeInMax } = props;
+  const { t, bt, contest, index, choices, errors, writeInMax, lang } = props;
   const chosen = choices.chosen.get(contest.id) ?? new Set<string>();
   const many = contest.votesAllowed > 1;
   const hintId = `contest-${index}-hint`;
@@ -162,11 +189,19 @@ function ContestFieldset(props: {
       data-votes-allowed={many ? String(contest.votesAllowed) : undefined}
     >
       <legend>
-        <h2>{title}</h2>
+        <h2 lang={lang}>{title}</h2>
       </legend>
-      {fullText ? <p class="measure-text">{fullText}</p> : null}
+      {fullText ? (
+        <p class="measure-text" lang={lang}>
+          {fullText}
+        </p>
+      ) : null}
       <p class="hint" id={hintId}>
-        {subtitle && subtitle !== instructions(t, contest) ? `${subtitle}. ` : ""}
+        {subtitle && !sameWords(subtitle, instructions(t, contest)) ? (
+          <span class="subtitle" lang={lang}>
+            {subtitle}
+          </span>
+        ) : null}
         {instructions(t, contest)}
       </p>
       {errors.length > 0 ? (
@@ -206,8 +241,12 @@ function ContestFieldset(props: {
                 checked={chosen.has(option.id)}
               />
               <label for={inputId}>
-                {option.isWriteIn ? t.writeInOption : bt.optionLabel(option)}
-                {party ? <span class="party">{party}</span> : null}
+                {option.isWriteIn ? t.writeInOption : <span lang={lang}>{bt.optionLabel(option)}</span>}
+                {party ? (
+                  <span class="party" lang={lang}>
+                    {party}
+                  </span>
+                ) : null}
               </label>
               {option.isWriteIn ? (
                 <div class="write-in">
@@ -259,11 +298,14 @@ export function BallotPage(props: {
   const { frame, bt, ballotStyleId, contests, choices, errors, revote, writeInMax } = props;
   const { t } = frame;
   const base = electionBase(frame);
+  const lang = textLang(frame, bt.language);
   return (
     <VoteLayout frame={frame} title={errors.length > 0 ? `${t.errorPrefix}: ${t.ballotTitle}` : t.ballotTitle}>
-      <LanguageSwitcher frame={frame} languages={bt.languages} path={`${base}/ballot`} />
+      <LanguageSwitcher frame={frame} languages={bt.languages} current={bt.language} path={`${base}/ballot`} />
       <ErrorSummary t={t} errors={errors} code="invalid_ballot" />
-      <p class="caption">{bt.electionName}</p>
+      <p class="caption" lang={lang}>
+        {bt.electionName}
+      </p>
       <h1>{t.ballotTitle}</h1>
       <p class="lead">{t.ballotIntro}</p>
       {revote ? (
@@ -283,6 +325,7 @@ export function BallotPage(props: {
             choices={choices}
             errors={errors.filter((e) => e.contestIndex === index)}
             writeInMax={writeInMax}
+            lang={lang}
           />
         ))}
         <button type="submit" class="button">
@@ -295,7 +338,8 @@ export function BallotPage(props: {
 
 export interface ReviewContest {
   readonly title: string;
-  readonly choices: readonly { readonly label: string; readonly party?: string }[];
+  /** `ownWords`: a write-in, in the page's words and the voter's, not the election's language. */
+  readonly choices: readonly { readonly label: string; readonly party?: string; readonly ownWords?: boolean }[];
 }
 
 /** The hidden fields that carry the choices from the review to the cast. */
@@ -311,19 +355,23 @@ export function ReviewPage(props: {
   readonly hidden: readonly HiddenField[];
   readonly idempotencyKey: string;
   readonly revote: boolean;
+  /** The `lang` of the election's texts when it is not the page's. */
+  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, contests, hidden, idempotencyKey, revote } = props;
+  const { frame, electionName, contests, hidden, idempotencyKey, revote, lang } = props;
   const { t } = frame;
   const base = electionBase(frame);
   return (
     <VoteLayout frame={frame} title={t.reviewTitle}>
-      <p class="caption">{electionName}</p>
+      <p class="caption" lang={lang}>
+        {electionName}
+      </p>
       <h1>{t.reviewTitle}</h1>
       <p class="lead">{t.reviewIntro}</p>
       <dl class="review-list">
         {contests.map((contest, index) => (
           <div class={contest.choices.length === 0 ? "review-row review-blank" : "review-row"}>
-            <dt>{contest.title}</dt>
+            <dt lang={lang}>{contest.title}</dt>
             <dd>
               {contest.choices.length === 0 ? (
                 <>
@@ -335,7 +383,7 @@ export function ReviewPage(props: {
               ) : (
                 <ul class="review-choices">
                   {contest.choices.map((choice) => (
-                    <li>
+                    <li lang={choice.ownWords ? undefined : lang}>
                       {choice.label}
                       {choice.party ? <span class="party">{choice.party}</span> : null}
                     </li>
@@ -346,7 +394,7 @@ export function ReviewPage(props: {
             <dd class="review-change">
               <a href={`${base}/ballot${frame.langQuery}#contest-${index}`}>
                 {t.change}
-                <span class="visually-hidden">{` ${contest.title}`}</span>
+                <span class="visually-hidden" lang={lang}>{` ${contest.title}`}</span>
               </a>
             </dd>
           </div>
@@ -419,15 +467,18 @@ export function ReceiptPage(props: {
   readonly frame: PageFrame;
   readonly electionName: string;
   readonly receipt: ReceiptView;
+  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, receipt } = props;
+  const { frame, electionName, receipt, lang } = props;
   const { t } = frame;
   const base = electionBase(frame);
   const sep = frame.langQuery === "" ? "?" : "&";
   return (
     <VoteLayout frame={frame} title={t.receiptTitle}>
       <div class="panel panel-success receipt" role="status">
-        <p class="caption">{electionName}</p>
+        <p class="caption" lang={lang}>
+          {electionName}
+        </p>
         <h1>{t.receiptTitle}</h1>
         <p class="lead">{t.receiptIntro}</p>
         <ReceiptCore frame={frame} receipt={receipt} />
@@ -454,8 +505,9 @@ export function PrintableReceiptPage(props: {
   readonly frame: PageFrame;
   readonly electionName: string;
   readonly receipt: ReceiptView;
+  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, receipt } = props;
+  const { frame, electionName, receipt, lang } = props;
   const { t } = frame;
   return (
     <VoteLayout frame={frame} title={t.receiptTitle}>
@@ -463,7 +515,9 @@ export function PrintableReceiptPage(props: {
         <a href={`${electionBase(frame)}/receipt${frame.langQuery}`}>{t.receiptBack}</a>
       </p>
       <div class="printable-receipt">
-        <p class="caption">{electionName}</p>
+        <p class="caption" lang={lang}>
+          {electionName}
+        </p>
         <h1>{t.receiptTitle}</h1>
         <ReceiptCore frame={frame} receipt={receipt} />
         <ReceiptMeaning t={t} receipt={receipt} />
