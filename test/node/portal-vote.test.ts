@@ -97,12 +97,12 @@ async function chooseFirst(page: Page): Promise<void> {
 
 async function toReview(page: Page, electionId = DEMO_ELECTION_ID): Promise<void> {
   await page.getByRole("button", { name: "Review your choices" }).click();
-  await page.waitForURL(`${system.baseUrl}/elections/${electionId}/review`);
+  await page.waitForURL(new RegExp(`/elections/${electionId}/review(\\?lang=[a-z]+)?$`));
 }
 
 async function castAndReadCode(page: Page, electionId = DEMO_ELECTION_ID): Promise<string> {
   await page.getByRole("button", { name: "Cast your ballot" }).click();
-  await page.waitForURL(`${system.baseUrl}/elections/${electionId}/receipt`);
+  await page.waitForURL(new RegExp(`/elections/${electionId}/receipt(\\?lang=[a-z]+)?$`));
   const code = (await page.locator("#tracking-code").textContent())?.trim() ?? "";
   expect(code).toMatch(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
   return code;
@@ -136,6 +136,16 @@ describe("a demo voter of each ballot style votes with JavaScript on", { timeout
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Your ballot");
     expect(await page.content()).not.toMatch(/voter_session|eyJ/);
     await checkAndShoot(browser, visit, `vote-ballot-${style}`, true, { close: false });
+    if (style === "north") {
+      // The definition's second language, from the switcher; then back to English.
+      await page.getByRole("link", { name: "Eesti" }).click();
+      await page.waitForURL(`${ballotUrl(DEMO_ELECTION_ID)}?lang=et`);
+      expect(await page.locator("#contest-0 h2").textContent()).toBe("Vabariigi President");
+      expect(await page.locator("#contest-0 h2").getAttribute("lang")).toBe("et");
+      await checkAndShoot(browser, visit, "vote-ballot-north-et", true, { close: false });
+      await page.getByRole("link", { name: "English" }).click();
+      await page.waitForURL(`${ballotUrl(DEMO_ELECTION_ID)}?lang=en`);
+    }
     await chooseFirst(page);
     if (style === "east") {
       // The live count of a choose-N contest follows the check boxes.
