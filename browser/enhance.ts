@@ -4,8 +4,8 @@
  * scripts off loses nothing). It imports lib/ only (.dependency-cruiser.cjs).
  *
  * It tells the stylesheet that scripts run (`<html class="js">`), so styles meant for enhanced
- * controls can apply only when the script that drives them does, and keeps a live count of the
- * choices in choose-N contests.
+ * controls can apply only when the script that drives them does, keeps a live count of the
+ * choices in choose-N contests, and copies a receipt's tracking code.
  */
 function markScripted(root: { readonly classList: DOMTokenList }): void {
   root.classList.remove("no-js");
@@ -44,3 +44,29 @@ function countChoices(root: Document): void {
 }
 
 countChoices(document);
+
+/**
+ * The receipt's "copy" button (hidden without this script, where the code is selected whole in
+ * one click): copies the tracking code and says so in its status, in the page's words.
+ */
+function copyButtons(root: Document): void {
+  for (const button of root.querySelectorAll<HTMLButtonElement>("button[data-copy]")) {
+    const source = root.getElementById(button.dataset["copy"] ?? "");
+    const holder = button.parentElement;
+    const status = holder?.querySelector<HTMLElement>(".copy-status");
+    if (!source || !holder || !status || !("clipboard" in navigator)) continue;
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText((source.textContent ?? "").trim()).then(
+        () => {
+          status.textContent = button.dataset["copied"] ?? "";
+        },
+        () => {
+          status.textContent = "";
+        },
+      );
+    });
+    holder.hidden = false;
+  }
+}
+
+copyButtons(document);

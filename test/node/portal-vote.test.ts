@@ -162,6 +162,10 @@ describe("a demo voter of each ballot style votes with JavaScript on", { timeout
     expect((await myBallot(voter)).countedTrackingCode).toBe(code);
 
     if (style === "north") {
+      await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: system.baseUrl });
+      await page.getByRole("button", { name: "Copy the tracking code" }).click();
+      await expect.poll(() => page.locator(".copy-status").textContent()).toBe("Tracking code copied");
+      expect(await page.evaluate("navigator.clipboard.readText()")).toBe(code);
       const download = page.waitForEvent("download");
       await page.getByRole("link", { name: "Download the signed receipt" }).click();
       const file = await (await download).path();
@@ -386,6 +390,38 @@ describe("what a voter cannot do", { timeout: 180_000 }, () => {
     await page.getByRole("link", { name: /choose at most 3/ }).click();
     expect(await page.evaluate("document.activeElement?.id")).toBe("c2-o0");
     expect((await myBallot("DEMO-0012")).ballots).toEqual([]);
+    await page.context().close();
+  });
+
+  it("a cast over the voter's rate limit is a page that says to wait", async () => {
+    const visit = await newVisit(true);
+    const { page } = visit;
+    await signInToBallot(page, true, "DEMO-0018");
+    await chooseFirst(page);
+    await toReview(page);
+    // The same cast form sent again and again from this browser (its cookies), past the limit.
+    const pairs = await page
+      .locator(".cast-form input[type=hidden]")
+      .evaluateAll((inputs) => inputs.map((i) => [i.getAttribute("name") ?? "", i.getAttribute("value") ?? ""]));
+    const statuses: number[] = [];
+    for (let i = 0; i < 45 && !statuses.includes(429); i += 1) {
+      const res = await page.request.post(`${system.baseUrl}/elections/${DEMO_ELECTION_ID}/cast`, {
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        data: new URLSearchParams(pairs).toString(),
+        maxRedirects: 0,
+      });
+      statuses.push(res.status());
+    }
+    // The first casts, its repeats answer the same receipt, until the limit refuses.
+    expect(statuses[0]).toBe(303);
+    expect(new Set(statuses.slice(0, -1))).toEqual(new Set([303]));
+    expect(statuses).toContain(429);
+    await page.getByRole("button", { name: "Cast your ballot" }).click();
+    await page.waitForSelector("[data-error-code=rate_limited]");
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Too many attempts");
+    await checkAndShoot(browser, visit, "state-rate-limited", true, { close: false });
+    // Every accepted repeat was the same ballot.
+    expect((await myBallot("DEMO-0018")).ballots).toHaveLength(1);
     await page.context().close();
   });
 

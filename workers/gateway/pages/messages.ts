@@ -105,6 +105,8 @@ const en = {
   receiptCastAt: (at: string) => `Cast on ${at}.`,
   receiptQrAlt: (code: string) => `QR code of the receipt check address for tracking code ${code}`,
   receiptCheckAt: "Check your receipt at",
+  receiptCopy: "Copy the tracking code",
+  receiptCopied: "Tracking code copied",
   receiptPrint: "Print this receipt",
   receiptDownload: "Download the signed receipt",
   receiptBack: "Back to your receipt",

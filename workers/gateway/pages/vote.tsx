@@ -437,6 +437,13 @@ function ReceiptCore(props: { readonly frame: PageFrame; readonly receipt: Recei
       <p class="code-display tracking-code" id="tracking-code">
         {receipt.trackingCode}
       </p>
+      {/* Shown by the script, which copies the code; without it the code is selected in one click. */}
+      <p class="copy no-print" hidden>
+        <button type="button" class="button button-secondary" data-copy="tracking-code" data-copied={t.receiptCopied}>
+          {t.receiptCopy}
+        </button>
+        <span class="copy-status" role="status"></span>
+      </p>
       <div class="receipt-qr">
         <img src={receipt.qrUrl} alt={t.receiptQrAlt(receipt.trackingCode)} width={176} height={176} />
         <p>
