@@ -3,9 +3,11 @@
  * (wrangler dev and the dev eID issuer): demo voters of each ballot style sign in on the dev eID
  * page and vote with JavaScript on, one with it off, one by keyboard alone, one at 200% zoom; a
  * double click and the back button cast once; a re-vote under paper-supersedes replaces the first
- * ballot; a form posted from another origin casts nothing; the refusal states render. axe-core
- * (WCAG 2.2 AA) finds nothing on any page, and every page is kept as a screenshot in
- * test-results/portal/ for a person to look at.
+ * ballot; a form posted from another origin casts nothing; the refusal states render (already
+ * voted, voted on paper, polls not open or closed, not on the roll, a login that does not match,
+ * a ballot over a limit, a forged form, the rate limit). axe-core (WCAG 2.2 AA) finds nothing on
+ * any page, and every page is kept as a screenshot in test-results/portal/ for a person to look
+ * at.
  */
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
@@ -14,6 +16,8 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { generateSigningKey } from "../../lib/identity/keys.ts";
+import { StationClient } from "../../lib/station-client/client.ts";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
 import { checkAndShoot, watchCsp, type Visit } from "./helpers/portal.ts";
@@ -21,7 +25,25 @@ import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
-const system = withRunningSystem({ name: "portal-vote", demo: true });
+// A polling station, registered before the demo's polls open (after, keys are locked): a voter
+// it checks in has voted on paper, and the portal says so.
+const STATION = "portal-vote-north-1";
+const device = await generateSigningKey(`${STATION}-k1`);
+const system = withRunningSystem({
+  name: "portal-vote",
+  demo: true,
+  beforePollsOpen: async (admin) => {
+    await admin.call("POST", "/v1/admin/stations", {
+      json: {
+        id: STATION,
+        name: "North District, polling station 1",
+        districtIds: ["district-north"],
+        publicJwk: device.publicJwk,
+        serialRanges: [{ first: 700_000, last: 700_099 }],
+      },
+    });
+  },
+});
 const REVOTE = "portal-revote";
 const SOON = "portal-soon";
 const CLOSED = "portal-closed";
@@ -423,6 +445,22 @@ describe("what a voter cannot do", { timeout: 180_000 }, () => {
     // Every accepted repeat was the same ballot.
     expect((await myBallot("DEMO-0018")).ballots).toHaveLength(1);
     await page.context().close();
+  });
+
+  it("a voter checked in at a polling station is told they voted on paper", async () => {
+    const station = new StationClient({ baseUrl: system.baseUrl, stationId: STATION, privateJwk: device.privateJwk });
+    const checkIn = await station.checkIn({
+      electionId: DEMO_ELECTION_ID,
+      nationalId: "DEMO-0019",
+      identity: { method: "id-card" },
+    });
+    expect(checkIn.outcome).toBe("issue-ballot");
+    const visit = await newVisit(false);
+    const { page } = visit;
+    await signInToBallot(page, false, "DEMO-0019");
+    expect(await page.locator("[data-error-code]").getAttribute("data-error-code")).toBe("already_voted_on_paper");
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("You have voted on paper");
+    await checkAndShoot(browser, visit, "state-voted-on-paper", false);
   });
 
   it.each([
