@@ -166,6 +166,14 @@ export function stateWords(
   }
 }
 
+/** Where a voter goes from a state: back to the ballot when trying again may work, else the start. */
+function defaultLinks(frame: PageFrame, code: ErrorCode): StateLink[] {
+  const start = { href: "/", label: frame.t.backToStart };
+  if (code !== "csrf_failed" && code !== "rate_limited") return [start];
+  const ballot = `${electionBase(frame)}/ballot${frame.langQuery}`;
+  return [{ href: ballot, label: frame.t.goToBallot, primary: true }, start];
+}
+
 /** A state page for `code`, with the links that help from there. */
 export function statePage(
   c: Ctx,
@@ -177,7 +185,7 @@ export function statePage(
   const checkUrl = options.trackingCode
     ? new URL(`/check?code=${encodeURIComponent(options.trackingCode)}`, c.req.url).toString()
     : undefined;
-  const links = options.links ?? [{ href: "/", label: frame.t.backToStart }];
+  const links = options.links ?? defaultLinks(frame, code);
   return htmlPage(
     c,
     <StatePage
@@ -693,5 +701,6 @@ export const htmlRefusals: MiddlewareHandler<AppEnv> = async (c, next) => {
   const parsed = ErrorJson.safeParse(await c.res.clone().json());
   const code =
     parsed.success && parsed.data.error.code in ERROR_CODES ? (parsed.data.error.code as ErrorCode) : undefined;
-  c.res = await statePage(c, frameOf(c, "-"), code ?? "invalid_request");
+  const frame = frameOf(c, "-");
+  c.res = await statePage(c, frame, code ?? "invalid_request", { links: [{ href: "/", label: frame.t.backToStart }] });
 };
