@@ -283,11 +283,16 @@ describe("without JavaScript, by keyboard, at 200% zoom", { timeout: 180_000 }, 
     await checkAndShoot(browser, visit, "vote-receipt-keyboard", true);
   });
 
-  it("at 200% zoom (640 CSS pixels wide) nothing scrolls sideways and the cast button is reachable", async () => {
+  it("at 200% zoom (640 CSS pixels wide) nothing scrolls sideways and the cast button is reachable, and at 320 the ballot and receipt reflow", async () => {
     const visit = await newVisit(true, { width: 640, height: 400 });
     const { page } = visit;
     await signInToBallot(page, true, "DEMO-0009");
     expect(await scrollWidth(page)).toBeLessThanOrEqual(640);
+    // And at 320 CSS pixels (400% zoom), the ballot still reflows.
+    await page.setViewportSize({ width: 320, height: 640 });
+    expect(await scrollWidth(page)).toBeLessThanOrEqual(320);
+    await page.screenshot({ path: join(ROOT, "test-results", "portal", "vote-ballot-320px.png"), fullPage: true });
+    await page.setViewportSize({ width: 640, height: 400 });
     await chooseFirst(page);
     await toReview(page);
     expect(await scrollWidth(page)).toBeLessThanOrEqual(640);
@@ -299,7 +304,11 @@ describe("without JavaScript, by keyboard, at 200% zoom", { timeout: 180_000 }, 
     await checkAndShoot(browser, visit, "vote-review-640px", true, { close: false });
     await castAndReadCode(page);
     expect(await scrollWidth(page)).toBeLessThanOrEqual(640);
-    await checkAndShoot(browser, visit, "vote-receipt-640px", true);
+    await checkAndShoot(browser, visit, "vote-receipt-640px", true, { close: false });
+    await page.setViewportSize({ width: 320, height: 640 });
+    expect(await scrollWidth(page)).toBeLessThanOrEqual(320);
+    await page.screenshot({ path: join(ROOT, "test-results", "portal", "vote-receipt-320px.png"), fullPage: true });
+    await page.context().close();
   });
 });
 
