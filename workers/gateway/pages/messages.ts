@@ -54,6 +54,15 @@ const en = {
   busyTitle: "Too many checks from your network",
   busyText:
     "So many receipts were checked from your network in the last minute that we have to pause. Wait a minute, then try again.",
+  // The receipt check's verification in the browser, the auditor's key, the not-found page
+  // (portal-check).
+  auditKeyPlaceholder: "<the verifier key the election authority published>",
+  auditKeySource:
+    "Replace the placeholder with the log verifier key from the election authority's own publication, not from this server: a key this server gives you cannot prove this server honest. You may compare the two.",
+  notFoundTitle: "Page not found",
+  notFoundText:
+    "There is no page at this address. If you typed it, check that it is spelled correctly; if you followed a link, it may be out of date.",
+  notFoundHome: "Go to the elections",
 } as const;
 
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };
