@@ -168,3 +168,35 @@ describe("the receipt check's rate limit", () => {
     ).toBe(200);
   });
 });
+
+describe("unknown paths", () => {
+  const html = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+
+  it("answer a browser with an HTML page that says the page is not there and where to go", async () => {
+    const res = await SELF.fetch(`${BASE}/no-such-page?lang=en`, { headers: html });
+    expect(res.status).toBe(404);
+    expectPageHeaders(res);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = await res.text();
+    expect(body).toMatch(/^<!doctype html><html lang="en"/);
+    expect(body).toContain("<h1>Page not found</h1>");
+    expect(body).toContain('data-error-code="not_found"');
+    expect(body).toContain('href="/"');
+    expect(body).toContain('href="/check"');
+  });
+
+  it("keep the API's JSON not_found for API paths and for clients that do not ask for HTML", async () => {
+    for (const [path, headers] of [
+      ["/v1/no-such-route", html],
+      ["/v1/elections/demo-2026/no-such-thing", html],
+      ["/no-such-page", { accept: "application/json" }],
+      ["/no-such-page", {}],
+    ] as const) {
+      const res = await SELF.fetch(`${BASE}${path}`, { headers });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      const body: { error: { code: string } } = await res.json();
+      expect(body.error.code).toBe("not_found");
+    }
+  });
+});
