@@ -114,7 +114,7 @@ import {
   RetractionReason,
   StationKeyRole,
 } from "../vocabulary.ts";
-import { hexDecode, hexEncode } from "../bytes.ts";
+import { hexDecode, hexEncode, utf8 } from "../bytes.ts";
 import {
   compareUtf8,
   encodeEntry,
@@ -414,6 +414,6 @@ export async function retractionBlindingKey(hexKey: string): Promise<CryptoKey> 
  * which tracking code it blinds; with it anyone can.
  */
 export async function retractionBlind(key: CryptoKey, trackingCode: string): Promise<string> {
-  const mac = await crypto.subtle.sign("HMAC", key, encoder.encode(`${RETRACTION_BLIND_DOMAIN}\n${trackingCode}`));
+  const mac = await crypto.subtle.sign("HMAC", key, utf8(`${RETRACTION_BLIND_DOMAIN}\n${trackingCode}`));
   return hexEncode(new Uint8Array(mac));
 }
