@@ -23,14 +23,18 @@ function expectPageHeaders(res: Response): void {
       "style-src 'self'",
       "script-src 'self'",
       "img-src 'self'",
+      "connect-src 'self'",
       "base-uri 'none'",
       "form-action 'self'",
       "frame-ancestors 'none'",
     ]),
   );
-  // Nothing else may load: no connect-src, font-src, frame-src or inline sources.
+  // Nothing else may load: no font-src, frame-src or inline sources; scripts fetch only from
+  // this origin (the receipt check's proof).
   expect(
-    csp.filter((d) => d !== "" && !/^(default|style|script|img)-src|^base-uri|^form-action|^frame-ancestors/.test(d)),
+    csp.filter(
+      (d) => d !== "" && !/^(default|style|script|img|connect)-src|^base-uri|^form-action|^frame-ancestors/.test(d),
+    ),
   ).toEqual([]);
 }
 

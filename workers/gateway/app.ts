@@ -57,6 +57,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
         styleSrc: ["'self'"],
         scriptSrc: ["'self'"],
         imgSrc: ["'self'"],
+        // The receipt check verifies its proof in the browser: it fetches the proof, checkpoint,
+        // key and tiles from this origin's API.
+        connectSrc: ["'self'"],
         baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],

@@ -100,6 +100,8 @@ export function pageRoutes(): Hono<AppEnv> {
       leafIndex: leaf.leafIndex,
       proofUrl: new URL(`/v1/receipts/${code}/proof`, c.req.url).toString(),
       checkpointUrl: new URL(`/v1/logs/${leaf.electionId}/checkpoint`, c.req.url).toString(),
+      logUrl: new URL(`/v1/logs/${leaf.electionId}/`, c.req.url).toString(),
+      verifierKeyUrl: new URL(`/v1/logs/${leaf.electionId}/verifier-key`, c.req.url).toString(),
     };
     return render(
       {
