@@ -143,6 +143,25 @@ describe("the receipt check's verification in the browser", { timeout: 90_000 },
     await checkAndShoot(browser, v, "check-verified", true);
   });
 
+  it("says it is checking while the proof is on its way", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const v = await visitCheck(true, (page) =>
+      page.route(proofUrl(), async (route) => {
+        await held;
+        await route.continue();
+      }),
+    );
+    const region = v.page.locator(".verify[role='status']");
+    await expect.poll(() => region.textContent()).toBe("Checking the public record…");
+    await checkAndShoot(browser, v, "check-verify-checking", true, { close: false });
+    release();
+    expect(await finalState(v.page)).toBe("verified");
+    await v.page.context().close();
+  });
+
   it("says it could not verify when one hash of the served proof is changed, with the reason for auditors", async () => {
     const v = await visitCheck(true, (page) => rewrite(page, proofUrl(), changeProofHash));
     const { page } = v;
@@ -195,4 +214,17 @@ describe("the receipt check's verification in the browser", { timeout: 90_000 },
     expect(await page.getByText(/Verified|Checking the public record/).count()).toBe(0);
     await checkAndShoot(browser, v, "check-verify", false);
   });
+});
+
+it("answers a browser's unknown path with a 404 page that passes the same checks", { timeout: 60_000 }, async () => {
+  for (const javaScript of [true, false]) {
+    const context = await browser.newContext({ javaScriptEnabled: javaScript, viewport: { width: 1024, height: 800 } });
+    const page = await context.newPage();
+    const cspErrors = watchCsp(page);
+    const res = await page.goto(`${system.baseUrl}/no-such-page`);
+    expect(res?.status()).toBe(404);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Page not found");
+    expect(await page.getByRole("link", { name: "Check a receipt" }).getAttribute("href")).toBe("/check");
+    await checkAndShoot(browser, { page, cspErrors }, "not-found", javaScript);
+  }
 });
