@@ -55,7 +55,7 @@ type Outcome = { readonly ok: true; readonly value: Verified } | { readonly ok: 
 async function verify(region: HTMLElement): Promise<Outcome> {
   const { verifyReceipt: code, proofUrl, checkpointUrl, logUrl, verifierKeyUrl } = region.dataset;
   if (!code || !proofUrl || !checkpointUrl || !logUrl || !verifierKeyUrl)
-    throw new Error("the page gave the check no URLs");
+    throw new Unavailable("the page does not say where the proof, checkpoint and key are");
   const [keyText, bundle, latestNote] = await Promise.all([
     fetchText(verifierKeyUrl),
     fetchText(proofUrl),
