@@ -4,8 +4,10 @@
  * scripts off loses nothing). It imports lib/ only (.dependency-cruiser.cjs).
  *
  * It tells the stylesheet that scripts run (`<html class="js">`), so styles meant for enhanced
- * controls can apply only when the script that drives them does, keeps a live count of the
- * choices in choose-N contests, and copies a receipt's tracking code.
+ * controls can apply only when the script that drives them does. On `/check`, when the page holds
+ * a logged ballot, it loads the receipt verification (check.ts, a chunk of its own that no other
+ * page downloads) and runs it. On the voting pages it keeps a live count of the choices in
+ * choose-N contests and copies a receipt's tracking code.
  */
 function markScripted(root: { readonly classList: DOMTokenList }): void {
   root.classList.remove("no-js");
@@ -13,6 +15,11 @@ function markScripted(root: { readonly classList: DOMTokenList }): void {
 }
 
 markScripted(document.documentElement);
+
+const verifyRegion = document.querySelector<HTMLElement>("[data-verify-receipt]");
+if (verifyRegion) {
+  void import("./check.ts").then(({ verifyOnPage }) => verifyOnPage(verifyRegion));
+}
 
 /**
  * Choose-N contests: a live count of the choices made ("You have chosen 2 of 3."), announced

@@ -20,7 +20,7 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Command } from "commander";
-import { decodeEntry, type LogEntryOf } from "../lib/audit/entries.ts";
+import type { LogEntryOf } from "../lib/audit/entries.ts";
 import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../lib/audit/layout.ts";
 import { compareWithResults, PublishedResults } from "../lib/audit/recount.ts";
 import { PublicElection } from "../lib/audit/observer.ts";
@@ -28,7 +28,7 @@ import { trackingCodeOf } from "../lib/ballot/commitment.ts";
 import { parseCheckpoint } from "../lib/tlog/checkpoint.ts";
 import { inclusionProof, leafHash, verifyInclusion } from "../lib/tlog/merkle.ts";
 import { parseNote } from "../lib/tlog/note.ts";
-import { parseInclusionProof, verifyInclusionBundle } from "../lib/tlog/proof.ts";
+import { verifyReceiptProof } from "../lib/audit/receipt-proof.ts";
 import { entriesPath, readTileHashes, tileCoordinates, TILE_WIDTH } from "../lib/tlog/tiles.ts";
 import {
   AuditFailure,
@@ -241,18 +241,10 @@ common(program.command("prove"))
     let index: number;
     let proofCheckpointSize: number;
     if (bundleText !== undefined) {
-      const bundle = parseInclusionProof(bundleText);
-      if (!bundle.ok) throw new AuditFailure(`the proof bundle does not parse: ${bundle.error}`);
-      const extra = bundle.value.extraData;
-      if (!extra) throw new AuditFailure("the proof bundle carries no entry (its extra line)");
-      const decoded = decodeEntry(extra);
-      if (!decoded.ok || decoded.value.type !== "ballot")
-        throw new AuditFailure(
-          `the proof's entry is not a ballot entry${decoded.ok ? ` (it is ${decoded.value.type})` : `: ${decoded.error}`}`,
-        );
-      entry = decoded.value;
-      const verified = await verifyInclusionBundle(bundle.value, extra, [key.verifierKey], key.origin);
-      if (!verified.ok) throw new AuditFailure(`the inclusion proof does not verify: ${verified.error}`);
+      // The same check the portal's /check page runs in a voter's browser (lib/audit/receipt-proof.ts).
+      const verified = await verifyReceiptProof(code, bundleText, key.verifierKey);
+      if (!verified.ok) throw new AuditFailure(verified.error);
+      entry = verified.value.entry;
       index = verified.value.index;
       proofCheckpointSize = verified.value.checkpoint.size;
       // The proof's checkpoint and the log's must be one history: no split view for this voter.

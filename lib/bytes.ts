@@ -61,7 +61,7 @@ export function hexEncode(bytes: Uint8Array): string {
 }
 
 /** Undefined unless `text` is lowercase hex of whole bytes (what hexEncode writes). */
-export function hexDecode(text: string): Uint8Array | undefined {
+export function hexDecode(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^(?:[0-9a-f]{2})*$/.test(text)) return undefined;
   const out = new Uint8Array(text.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(text.slice(2 * i, 2 * i + 2), 16);
@@ -70,8 +70,9 @@ export function hexDecode(text: string): Uint8Array | undefined {
 
 const UTF8_ENCODER = new TextEncoder();
 
-export function utf8(text: string): Uint8Array {
-  return UTF8_ENCODER.encode(text);
+/** Typed as backed by an ArrayBuffer (as TextEncoder's output always is), so WebCrypto takes it under the DOM's types too. */
+export function utf8(text: string): Uint8Array<ArrayBuffer> {
+  return UTF8_ENCODER.encode(text) as Uint8Array<ArrayBuffer>;
 }
 
 export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {

@@ -5,7 +5,9 @@
  * it too, so a fresh clone never serves a missing or stale asset.
  *
  * - browser/enhance.ts, bundled by esbuild (pinned to wrangler's own version) for current
- *   browsers, as one ES module with no source map (no inline code: the CSP allows 'self' only).
+ *   browsers, as an ES module with no source map (no inline code: the CSP allows 'self' only).
+ *   What it imports dynamically (the receipt check's verification, browser/check.ts) is split
+ *   into a chunk of its own (assets/chunks/), so only the page that needs it downloads it.
  * - browser/portal.css, the one stylesheet, copied as it is.
  * - _headers: the same security headers the Worker sets on its own answers, since Workers Static
  *   Assets serve these files without running the Worker. Short caching: the file names do not
@@ -33,7 +35,10 @@ export async function buildAssets(): Promise<void> {
   await mkdir(out, { recursive: true });
   await build({
     entryPoints: [join(ROOT, "browser", "enhance.ts")],
-    outfile: join(out, "enhance.js"),
+    outdir: out,
+    entryNames: "[name]",
+    chunkNames: "chunks/[name]-[hash]",
+    splitting: true,
     bundle: true,
     format: "esm",
     target: "es2022",

@@ -49,7 +49,9 @@ Demo voters: national ids DEMO-0001 ... DEMO-1000 (elections/demo/voters.csv).
     curl -s ${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot -H "authorization: Bearer $SESSION"
 
 Auditor: the public log is at ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/
-  npm run auditor -- verify --log ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/ --key "$(curl -s ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/verifier-key)"
+  npm run auditor -- verify --log ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/ --key '<the verifier key the election authority published>'
+  An auditor takes the key from the authority's own publication, never from the server audited. Here you are the
+  authority: your publication is ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/verifier-key
 
 Administrator (official id bootstrap-admin, private key ${system.adminKeyFile}):
   ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- official list

@@ -18,22 +18,14 @@ import { ObserverChecks, type PublicElection } from "../../lib/audit/observer.ts
 import { openCheckpoint, type Checkpoint } from "../../lib/tlog/checkpoint.ts";
 import { base64Decode } from "../../lib/tlog/encoding.ts";
 import { base64Encode, bytesEqual } from "../../lib/bytes.ts";
-import {
-  consistencyProof,
-  HASH_SIZE,
-  leafHash,
-  rootAt,
-  treeHashAt,
-  verifyConsistency,
-  type Hash,
-} from "../../lib/tlog/merkle.ts";
+import { HASH_SIZE, leafHash, rootAt, treeHashAt, type Hash } from "../../lib/tlog/merkle.ts";
 import { parseVerifierKey } from "../../lib/tlog/note.ts";
 import {
   decodeEntryBundle,
   encodeEntryBundle,
   entriesPath,
   parseTilePath,
-  readTileHashes,
+  proveExtends,
   tileCoordinates,
   tilesForTree,
   TILE_WIDTH,
@@ -174,30 +166,8 @@ export async function proveConsistent(
   newer: Checkpoint,
   names: { older: string; newer: string },
 ): Promise<void> {
-  if (older.size > newer.size) {
-    throw new AuditFailure(
-      `${names.newer} (size ${newer.size}) is older than ${names.older} (size ${older.size}): the log went back (a rollback, or a stale copy)`,
-    );
-  }
-  if (older.size === newer.size) {
-    if (!bytesEqual(older.root, newer.root))
-      throw new AuditFailure(
-        `${names.older} and ${names.newer} both have size ${older.size} but different roots: the log forked`,
-      );
-    return;
-  }
-  if (older.size === 0) return;
-  const proof = await readTileHashes(
-    newer.size,
-    (path) => source.read(path),
-    (hashAt) => consistencyProof(older.size, newer.size, hashAt),
-  );
-  if (!proof.ok) throw new AuditFailure(`cannot build the consistency proof from ${source.where}: ${proof.error}`);
-  const checked = verifyConsistency(older.size, newer.size, proof.value, older.root, newer.root);
-  if (!checked.ok)
-    throw new AuditFailure(
-      `${names.newer} (size ${newer.size}) does not extend ${names.older} (size ${older.size}): ${checked.error} — the log forked or was rewritten`,
-    );
+  const proved = await proveExtends(older, newer, (path) => source.read(path), { ...names, source: source.where });
+  if (!proved.ok) throw new AuditFailure(proved.error);
 }
 
 /** The state's checkpoint, when it is of this log. */

@@ -13,7 +13,7 @@
  * `canonical` is the JSON of { electionId, ballotStyleId, contests } with contests in ballot
  * order and option ids sorted (validateBallot produces exactly that).
  */
-import { base64url } from "../identity/national-id.ts";
+import { base64urlEncode as base64url } from "../bytes.ts";
 import type { ContestMarks } from "./messages.ts";
 
 const encoder = new TextEncoder();

@@ -23,7 +23,17 @@
  */
 import { err, ok, type Result } from "../result.ts";
 import { bytesEqual, concatBytes } from "../bytes.ts";
-import { checkTreeSize, HASH_SIZE, leafHash, nodeHash, rootAt, type Hash, type HashAt } from "./merkle.ts";
+import {
+  checkTreeSize,
+  consistencyProof,
+  HASH_SIZE,
+  leafHash,
+  nodeHash,
+  rootAt,
+  verifyConsistency,
+  type Hash,
+  type HashAt,
+} from "./merkle.ts";
 
 /** Each tile covers 8 levels of the tree: the height tlog-tiles fixes. */
 export const TILE_HEIGHT = 8;
@@ -393,4 +403,41 @@ export function verifyEntryBundle(bundle: Uint8Array, levelZeroTile: Uint8Array)
     }
   }
   return entries;
+}
+
+/**
+ * Proves that the tree of checkpoint `newer` extends the tree of checkpoint `older`: at equal
+ * sizes the roots must be equal; a larger tree is checked with a consistency proof built from the
+ * tiles of the newer tree that `fetchTile` reads (untrusted: the proof is checked against both
+ * signed roots). The auditor CLI runs it between checkpoints it saw, the portal's receipt check
+ * between a proof's checkpoint and the log's latest one. `names` say which is which in the error;
+ * `source` names where the tiles came from.
+ */
+export async function proveExtends(
+  older: { readonly size: number; readonly root: Hash },
+  newer: { readonly size: number; readonly root: Hash },
+  fetchTile: TileFetcher,
+  names: { readonly older: string; readonly newer: string; readonly source: string },
+): Promise<Result<void, string>> {
+  if (older.size > newer.size) {
+    return err(
+      `${names.newer} (size ${newer.size}) is older than ${names.older} (size ${older.size}): the log went back (a rollback, or a stale copy)`,
+    );
+  }
+  if (older.size === newer.size) {
+    if (!bytesEqual(older.root, newer.root))
+      return err(`${names.older} and ${names.newer} both have size ${older.size} but different roots: the log forked`);
+    return ok(undefined);
+  }
+  if (older.size === 0) return ok(undefined);
+  const proof = await readTileHashes(newer.size, fetchTile, (hashAt) =>
+    consistencyProof(older.size, newer.size, hashAt),
+  );
+  if (!proof.ok) return err(`cannot build the consistency proof from ${names.source}: ${proof.error}`);
+  const checked = verifyConsistency(older.size, newer.size, proof.value, older.root, newer.root);
+  if (!checked.ok)
+    return err(
+      `${names.newer} (size ${newer.size}) does not extend ${names.older} (size ${older.size}): ${checked.error} — the log forked or was rewritten`,
+    );
+  return ok(undefined);
 }

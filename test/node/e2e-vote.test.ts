@@ -77,9 +77,9 @@ it("a voter logs in, casts, checks the receipt and sees the results change", asy
   const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
   expect(decoded?.data).toBe(receipt.checkUrl);
 
-  // The check URL says recorded once the tally consumer has the ballot.
+  // The receipt API says recorded once the tally consumer has the ballot.
   const recorded = await eventually(async () => {
-    const res = await fetch(receipt.checkUrl);
+    const res = await fetch(`${system.baseUrl}/v1/receipts/${receipt.trackingCode}`);
     return res.status === 200
       ? z.object({ status: z.string(), commitment: z.string() }).parse(await res.json())
       : undefined;

@@ -377,7 +377,7 @@ describe("the coercer's view (H1, the receipt side)", () => {
     });
     // ...and the log placed T1, the public check answers only recorded and where to find the proof.
     const publicView = await waitFor(async () => {
-      const res = await SELF.fetch(t1.checkUrl);
+      const res = await SELF.fetch(`${BASE}/v1/receipts/${t1.trackingCode}`);
       const body: { status: string; log?: { leafIndex: number; proofUrl: string } } = await res.json();
       return body.log ? body : undefined;
     }, 20_000);

@@ -1,6 +1,8 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createLocalJWKSet, jwtVerify } from "jose";
+import jsQR from "jsqr";
+import { PNG } from "pngjs";
 import { newNonce, TRACKING_CODE } from "../../lib/ballot/commitment.ts";
 import { ledgerFor } from "../../durable-objects/addresses.ts";
 import { BASE, voterSession } from "./helpers/auth.ts";
@@ -81,14 +83,42 @@ describe("casting an online ballot", () => {
     expect((await cast(FIRST_WINS, await newVoter(FIRST_WINS, "district-south"), [])).status).toBe(201);
   });
 
-  it("records the ballot: the check URL says so once the tally consumer has it", async () => {
+  it("records the ballot: the receipt API says so once the tally consumer has it", async () => {
     const res = await cast(FIRST_WINS, await newVoter(FIRST_WINS, "district-north"), NORTH_BALLOT);
     const receipt: ReceiptBody = await res.json();
     const recorded = await waitFor(async () => {
-      const check = await SELF.fetch(receipt.checkUrl);
+      const check = await SELF.fetch(`${BASE}/v1/receipts/${receipt.trackingCode}`);
       return check.status === 200 ? ((await check.json()) as { status: string; commitment: string }) : undefined;
     });
     expect(recorded).toMatchObject({ status: "recorded", commitment: receipt.commitment });
+  });
+
+  it("points the receipt's check URL and its QR code at the /check page, which says the ballot is recorded", async () => {
+    const res = await cast(FIRST_WINS, await newVoter(FIRST_WINS, "district-north"), NORTH_BALLOT);
+    const receipt: ReceiptBody = await res.json();
+    const pageUrl = `${BASE}/check?code=${receipt.trackingCode}`;
+    expect(receipt.checkUrl).toBe(pageUrl);
+    // The QR images stay under the receipt API and encode the page, as a phone's camera reads it.
+    expect(receipt.qr).toEqual({
+      svgUrl: `${BASE}/v1/receipts/${receipt.trackingCode}/qr.svg`,
+      pngUrl: `${BASE}/v1/receipts/${receipt.trackingCode}/qr.png`,
+    });
+    expect((await SELF.fetch(receipt.qr.svgUrl)).status).toBe(200);
+    const pngRes = await SELF.fetch(receipt.qr.pngUrl);
+    expect(pngRes.status).toBe(200);
+    // pngjs's sync reader needs a zlib class workerd lacks; its streaming parser runs here.
+    const bytes = Buffer.from(await pngRes.arrayBuffer());
+    const png = await new Promise<PNG>((resolve, reject) => {
+      new PNG().parse(bytes, (error, parsed) => (error ? reject(error) : resolve(parsed)));
+    });
+    expect(jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data).toBe(pageUrl);
+    const page = await waitFor(async () => {
+      const check = await SELF.fetch(receipt.checkUrl, { headers: { accept: "text/html" } });
+      const html = await check.text();
+      return check.status === 200 && html.includes('class="panel panel-success"') ? { check, html } : undefined;
+    });
+    expect(page.check.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.html).toContain(receipt.trackingCode);
   });
 
   const bad: [string, CastContest[], string][] = [

@@ -222,7 +222,7 @@ describe("check-in under paper-supersedes", () => {
     const session = await voterSession(SUPERSEDES, v.nationalId);
     const castRes = await cast(SUPERSEDES, session, NORTH_BALLOT);
     expect(castRes.status).toBe(201);
-    const receipt = z.object({ checkUrl: z.string() }).parse(await castRes.json());
+    const receipt = z.object({ trackingCode: z.string() }).parse(await castRes.json());
 
     const answer = await north.client.checkIn({ electionId: SUPERSEDES, nationalId: v.nationalId, identity: ID_CARD });
     expect(answer).toMatchObject({
@@ -247,7 +247,7 @@ describe("check-in under paper-supersedes", () => {
       );
     expect(mine).toMatchObject({ state: "paper", checkedInOnPaper: true, ballots: [{ status: "cancelled" }] });
     const publicStatus = await waitFor(async () => {
-      const res = await SELF.fetch(receipt.checkUrl);
+      const res = await SELF.fetch(`${BASE}/v1/receipts/${receipt.trackingCode}`);
       return res.status === 200 ? z.object({ status: z.string() }).parse(await res.json()).status : undefined;
     });
     expect(publicStatus).toBe("recorded");

@@ -23,14 +23,18 @@ function expectPageHeaders(res: Response): void {
       "style-src 'self'",
       "script-src 'self'",
       "img-src 'self'",
+      "connect-src 'self'",
       "base-uri 'none'",
       "form-action 'self'",
       "frame-ancestors 'none'",
     ]),
   );
-  // Nothing else may load: no connect-src, font-src, frame-src or inline sources.
+  // Nothing else may load: no font-src, frame-src or inline sources; scripts fetch only from
+  // this origin (the receipt check's proof).
   expect(
-    csp.filter((d) => d !== "" && !/^(default|style|script|img)-src|^base-uri|^form-action|^frame-ancestors/.test(d)),
+    csp.filter(
+      (d) => d !== "" && !/^(default|style|script|img|connect)-src|^base-uri|^form-action|^frame-ancestors/.test(d),
+    ),
   ).toEqual([]);
 }
 
@@ -64,9 +68,11 @@ describe("the portal's pages", () => {
     expect(listed.html).toContain('href="/check"');
     expect(listed.html).toContain(`href="${BASE}/v1/logs/demo-2026/"`);
     expect(listed.html).toContain(`href="${BASE}/v1/logs/demo-2026/verifier-key"`);
+    // The key is a placeholder: an auditor takes it from the authority, never from this server.
     expect(listed.html).toContain(
-      `npm run auditor -- verify --log ${BASE}/v1/logs/demo-2026/ --key &quot;$(curl -s ${BASE}/v1/logs/demo-2026/verifier-key)&quot;`,
+      `npm run auditor -- verify --log ${BASE}/v1/logs/demo-2026/ --key &#39;&lt;the verifier key the election authority published&gt;&#39;`,
     );
+    expect(listed.html).not.toContain("curl");
     expect(listed.html).not.toContain("closed-2026");
   });
 
@@ -164,5 +170,37 @@ describe("the receipt check's rate limit", () => {
     expect(
       (await SELF.fetch(`${BASE}/check?code=${CODE}`, { headers: { "cf-connecting-ip": "10.70.9.2" } })).status,
     ).toBe(200);
+  });
+});
+
+describe("unknown paths", () => {
+  const html = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+
+  it("answer a browser with an HTML page that says the page is not there and where to go", async () => {
+    const res = await SELF.fetch(`${BASE}/no-such-page?lang=en`, { headers: html });
+    expect(res.status).toBe(404);
+    expectPageHeaders(res);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    const body = await res.text();
+    expect(body).toMatch(/^<!doctype html><html lang="en"/);
+    expect(body).toContain("<h1>Page not found</h1>");
+    expect(body).toContain('data-error-code="not_found"');
+    expect(body).toContain('href="/"');
+    expect(body).toContain('href="/check"');
+  });
+
+  it("keep the API's JSON not_found for API paths and for clients that do not ask for HTML", async () => {
+    for (const [path, headers] of [
+      ["/v1/no-such-route", html],
+      ["/v1/elections/demo-2026/no-such-thing", html],
+      ["/no-such-page", { accept: "application/json" }],
+      ["/no-such-page", {}],
+    ] as const) {
+      const res = await SELF.fetch(`${BASE}${path}`, { headers });
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      const body: { error: { code: string } } = await res.json();
+      expect(body.error.code).toBe("not_found");
+    }
   });
 });

@@ -24,7 +24,7 @@ import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
-import { pageRoutes } from "./pages/routes.tsx";
+import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
 
 export const OPENAPI_PATH = "/openapi.json";
 
@@ -57,6 +57,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
         styleSrc: ["'self'"],
         scriptSrc: ["'self'"],
         imgSrc: ["'self'"],
+        // The receipt check verifies its proof in the browser: it fetches the proof, checkpoint,
+        // key and tiles from this origin's API.
+        connectSrc: ["'self'"],
         baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
@@ -143,7 +146,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.notFound((c) => respondError(c, "not_found"));
+  // A person's browser asking for a path that is no page gets a page that says so; the API's
+  // clients keep its JSON error with the registered code.
+  app.notFound((c) => (wantsPage(c) ? notFoundPage(c) : respondError(c, "not_found")));
   app.onError((error, c) => {
     if (error instanceof ApiFailure) {
       return c.json(errorBody(error.apiError), statusOf(error.apiError.code) as ContentfulStatusCode);

@@ -3,7 +3,9 @@
  * is recorded, never what it says nor whether a later ballot replaced it (the receipt API's rule).
  * A plain GET form, so it works without JavaScript, can be bookmarked and reloaded safely. A
  * validation error is announced (an error summary that takes focus order first, `role="alert"`)
- * and linked to the field, which names its error through aria-describedby.
+ * and linked to the field, which names its error through aria-describedby. Once a published
+ * checkpoint holds the ballot, the enhancement script verifies its inclusion proof in the browser
+ * (Verification below); without JavaScript the page links the proof for auditors instead.
  */
 import { Layout } from "./layout.tsx";
 import type { Messages } from "./messages.ts";
@@ -18,7 +20,14 @@ export type CheckOutcome =
       readonly code: string;
       readonly electionName: string;
       readonly recordedAt: string;
-      readonly log?: { readonly leafIndex: number; readonly proofUrl: string; readonly checkpointUrl: string };
+      readonly log?: {
+        readonly leafIndex: number;
+        readonly proofUrl: string;
+        readonly checkpointUrl: string;
+        /** The log's own URL (`/v1/logs/{election}/`): its tiles and verifier key are under it. */
+        readonly logUrl: string;
+        readonly verifierKeyUrl: string;
+      };
     };
 
 function CheckForm(props: { readonly t: Messages; readonly outcome: CheckOutcome }) {
@@ -102,6 +111,86 @@ function Outcome(props: { readonly language: string; readonly t: Messages; reado
   return null;
 }
 
+/**
+ * The verification in the browser (browser/check.ts): an empty live region that says what the
+ * script needs in data attributes, and the texts of its states as templates (inert, never shown
+ * without the script), so the words stay in the server's catalogue and no script is inline.
+ * Without JavaScript nothing of it shows: the server's answer and the auditors' links stand.
+ */
+function Verification(props: {
+  readonly t: Messages;
+  readonly code: string;
+  readonly log: NonNullable<Extract<CheckOutcome, { kind: "recorded" }>["log"]>;
+}) {
+  const { t, code, log } = props;
+  const slot = (name: string) => <code data-slot={name}></code>;
+  return (
+    <>
+      <div
+        class="verify"
+        role="status"
+        data-verify-receipt={code}
+        data-proof-url={log.proofUrl}
+        data-checkpoint-url={log.checkpointUrl}
+        data-log-url={log.logUrl}
+        data-verifier-key-url={log.verifierKeyUrl}
+      ></div>
+      <template id="verify-checking">
+        <div class="panel panel-info">
+          <p class="verify-title">{t.verifyChecking}</p>
+        </div>
+      </template>
+      <template id="verify-ok">
+        <div class="panel panel-verified" data-verify-state="verified">
+          <h2>{t.verifyOkTitle}</h2>
+          <p>{t.verifyOk}</p>
+          <p>
+            {`${t.verifyKeyLabel} `}
+            {slot("key-name")}
+            {` (${t.verifyKeyIdLabel} `}
+            {slot("key-id")}
+            {")"}
+          </p>
+          <p>{t.verifyKeyCaveat}</p>
+          <details>
+            <summary>{t.verifyDetails}</summary>
+            <dl class="verify-facts">
+              <dt>{t.verifyFactKey}</dt>
+              <dd>{slot("verifier-key")}</dd>
+              <dt>{t.verifyFactIndex}</dt>
+              <dd>{slot("leaf-index")}</dd>
+              <dt>{t.verifyFactTree}</dt>
+              <dd>{slot("tree-size")}</dd>
+              <dt>{t.verifyFactRoot}</dt>
+              <dd>{slot("root")}</dd>
+            </dl>
+          </details>
+        </div>
+      </template>
+      <template id="verify-failed">
+        <div class="panel panel-error" data-verify-state="failed">
+          <h2>{t.verifyFailedTitle}</h2>
+          <p>{t.verifyFailed}</p>
+          <details>
+            <summary>{t.verifyDetails}</summary>
+            <p>{slot("reason")}</p>
+          </details>
+        </div>
+      </template>
+      <template id="verify-unavailable">
+        <div class="panel panel-warning" data-verify-state="unavailable">
+          <h2>{t.verifyUnavailableTitle}</h2>
+          <p>{t.verifyUnavailable}</p>
+          <details>
+            <summary>{t.verifyDetails}</summary>
+            <p>{slot("reason")}</p>
+          </details>
+        </div>
+      </template>
+    </>
+  );
+}
+
 export function CheckPage(props: { readonly language: string; readonly t: Messages; readonly outcome: CheckOutcome }) {
   const { language, t, outcome } = props;
   const title = outcome.kind === "invalid" ? `${t.errorPrefix}: ${t.checkTitle}` : t.checkTitle;
@@ -120,6 +209,7 @@ export function CheckPage(props: { readonly language: string; readonly t: Messag
       <h1>{t.checkTitle}</h1>
       <p class="lead">{t.checkIntro}</p>
       <Outcome language={language} t={t} outcome={outcome} />
+      {outcome.kind === "recorded" && outcome.log ? <Verification t={t} code={outcome.code} log={outcome.log} /> : null}
       {outcome.kind === "recorded" || outcome.kind === "not_found" ? (
         <h2 class="check-again">{t.checkAnother}</h2>
       ) : null}

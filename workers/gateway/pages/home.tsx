@@ -12,11 +12,20 @@ export interface HomeElection extends ListedElection {
   readonly open: boolean;
 }
 
-/** Absolute URLs, because the auditor's command line is copied into a terminal. */
-function auditUrls(origin: string, electionId: string): { log: string; key: string; command: string } {
+/**
+ * Absolute URLs, because the auditor's command line is copied into a terminal. The command takes
+ * the verifier key as a placeholder, never fetched from this server: a key taken from the server
+ * being audited would let that server vouch for itself. Auditors take it from the election
+ * authority's own publication (and may compare it with the one linked here).
+ */
+function auditUrls(
+  origin: string,
+  electionId: string,
+  keyPlaceholder: string,
+): { log: string; key: string; command: string } {
   const log = `${origin}/v1/logs/${electionId}/`;
   const key = `${origin}/v1/logs/${electionId}/verifier-key`;
-  return { log, key, command: `npm run auditor -- verify --log ${log} --key "$(curl -s ${key})"` };
+  return { log, key, command: `npm run auditor -- verify --log ${log} --key '${keyPlaceholder}'` };
 }
 
 export function formatInstant(language: string, iso: string): string {
@@ -36,7 +45,7 @@ function ElectionCard(props: {
 }) {
   const { election, language, t, origin } = props;
   const id = encodeURIComponent(election.id);
-  const audit = auditUrls(origin, id);
+  const audit = auditUrls(origin, id, t.auditKeyPlaceholder);
   const headingId = `election-${election.id}`;
   return (
     <section class="card" aria-labelledby={headingId}>
@@ -78,6 +87,7 @@ function ElectionCard(props: {
         <pre aria-labelledby={`${headingId}-command`} tabindex={0}>
           <code>{audit.command}</code>
         </pre>
+        <p>{t.auditKeySource}</p>
       </details>
     </section>
   );

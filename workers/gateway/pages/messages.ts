@@ -54,6 +54,34 @@ const en = {
   busyTitle: "Too many checks from your network",
   busyText:
     "So many receipts were checked from your network in the last minute that we have to pause. Wait a minute, then try again.",
+  // The receipt check's verification in the browser, the auditor's key, the not-found page
+  // (portal-check).
+  auditKeyPlaceholder: "<the verifier key the election authority published>",
+  auditKeySource:
+    "Replace the placeholder with the log verifier key from the election authority's own publication, not from this server: a key this server gives you cannot prove this server honest. You may compare the two.",
+  notFoundTitle: "Page not found",
+  notFoundText:
+    "There is no page at this address. If you typed it, check that it is spelled correctly; if you followed a link, it may be out of date.",
+  notFoundHome: "Go to the elections",
+  verifyChecking: "Checking the public record…",
+  verifyOkTitle: "Checked against the public record",
+  verifyOk:
+    "Verified: your ballot is in the election's public record, and that record is signed by the election authority's key.",
+  verifyKeyLabel: "Signed by the key named",
+  verifyKeyIdLabel: "key ID",
+  verifyKeyCaveat:
+    "Your browser checked this itself, with the key this website gives. Auditors compare that key with the one the election authority publishes itself, outside this website: only then is it proven to be the authority's key.",
+  verifyDetails: "Details for auditors",
+  verifyFactKey: "Verifier key used",
+  verifyFactIndex: "Position in the log (leaf index)",
+  verifyFactTree: "Signed checkpoint, entries",
+  verifyFactRoot: "Signed checkpoint, root hash",
+  verifyFailedTitle: "We could not verify your ballot in the public record",
+  verifyFailed:
+    "The public record this website gave your browser does not prove that your ballot is in it. This may mean the record was altered: report it to the election authority, with your tracking code and the details below.",
+  verifyUnavailableTitle: "The public record could not be checked just now",
+  verifyUnavailable:
+    "Your browser could not fetch what it needs to check the record (a network problem or a busy server). This says nothing against your ballot: try again in a minute.",
 
   // Voting in the browser: sign-in, ballot, review, cast, receipt, sign-out, and what can refuse
   // them (the portal-vote part: pages/vote.tsx).

@@ -14,6 +14,7 @@ import { publicReadLimit } from "../edge.ts";
 import type { AppEnv } from "../http.ts";
 import { BusyPage, CheckPage, type CheckOutcome } from "./check.tsx";
 import { HomePage } from "./home.tsx";
+import { NotFoundPage } from "./not-found.tsx";
 import { DEFAULT_LANGUAGE, messagesFor, type Messages } from "./messages.ts";
 import { voteRoutes } from "./vote-routes.tsx";
 
@@ -42,7 +43,7 @@ async function page(
   c: Context<AppEnv>,
   element: HtmlEscapedString | Promise<HtmlEscapedString>,
   cacheControl: string,
-  status: 200 | 429 = 200,
+  status: 200 | 404 | 429 = 200,
 ): Promise<Response> {
   c.header("cache-control", cacheControl);
   const html = await element;
@@ -100,6 +101,8 @@ export function pageRoutes(): Hono<AppEnv> {
       leafIndex: leaf.leafIndex,
       proofUrl: new URL(`/v1/receipts/${code}/proof`, c.req.url).toString(),
       checkpointUrl: new URL(`/v1/logs/${leaf.electionId}/checkpoint`, c.req.url).toString(),
+      logUrl: new URL(`/v1/logs/${leaf.electionId}/`, c.req.url).toString(),
+      verifierKeyUrl: new URL(`/v1/logs/${leaf.electionId}/verifier-key`, c.req.url).toString(),
     };
     return render(
       {
@@ -117,4 +120,21 @@ export function pageRoutes(): Hono<AppEnv> {
   app.route("/", voteRoutes());
 
   return app;
+}
+
+/**
+ * Whether an unmatched request is a person's browser asking for a page: it accepts HTML and its
+ * path is not the API's (`/v1/...`, the OpenAPI document, the health check), whose clients keep
+ * the JSON `not_found` with its registered code.
+ */
+export function wantsPage(c: Context<AppEnv>): boolean {
+  const path = c.req.path;
+  if (path.startsWith("/v1/") || path === "/v1" || path === "/openapi.json" || path === "/healthz") return false;
+  return (c.req.header("accept") ?? "").includes("text/html");
+}
+
+/** The HTML 404 page (app.ts's notFound, for requests wantsPage accepts). */
+export function notFoundPage(c: Context<AppEnv>): Promise<Response> {
+  const { language, t } = catalogue(c);
+  return page(c, <NotFoundPage language={language} t={t} />, "no-store", 404);
 }

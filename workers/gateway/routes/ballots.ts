@@ -189,7 +189,18 @@ const keysRoute = createRoute({
   },
 });
 
+/**
+ * What a receipt's QR code encodes and its `checkUrl` says: the portal's `/check` page, which a
+ * phone's camera opens as a page a person can read (the receipt API's JSON is for programs).
+ */
 function checkUrlOf(requestUrl: string, trackingCode: string): string {
+  const url = new URL("/check", requestUrl);
+  url.searchParams.set("code", trackingCode);
+  return url.toString();
+}
+
+/** The receipt API's own path, under which its QR images are served. */
+function receiptApiUrlOf(requestUrl: string, trackingCode: string): string {
   return new URL(`/v1/receipts/${trackingCode}`, requestUrl).toString();
 }
 
@@ -221,7 +232,7 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
       }
     }
     const accepted = cast.value;
-    const checkUrl = checkUrlOf(c.req.url, accepted.trackingCode);
+    const receiptUrl = receiptApiUrlOf(c.req.url, accepted.trackingCode);
     return c.json(
       {
         electionId: election.id,
@@ -230,8 +241,8 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
         acceptedAt: accepted.acceptedAt,
         channel: "online" as const,
         receiptJws: accepted.receiptJws,
-        checkUrl,
-        qr: { svgUrl: `${checkUrl}/qr.svg`, pngUrl: `${checkUrl}/qr.png` },
+        checkUrl: checkUrlOf(c.req.url, accepted.trackingCode),
+        qr: { svgUrl: `${receiptUrl}/qr.svg`, pngUrl: `${receiptUrl}/qr.png` },
         replayed: accepted.replayed,
       },
       accepted.replayed ? 200 : 201,
