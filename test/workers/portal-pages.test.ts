@@ -142,6 +142,30 @@ describe("the portal's pages", () => {
 
   // The test runner's SELF reaches the Worker only; static assets answer through their binding here
   // and in front of the Worker under wrangler dev (test/node/portal-pages.test.ts).
+  it("/ and /check speak every language the page catalogues have, each offered in its own name", async () => {
+    const english = await get("/check");
+    expect(english.html).toContain('<nav class="languages" aria-label="Language">');
+    expect(english.html).toContain('<a href="/check?lang=et" lang="et" hreflang="et">Eesti</a>');
+    expect(english.html).not.toContain('name="lang"');
+
+    const home = await get("/?lang=et");
+    expect(home.html).toMatch(/^<!doctype html><html lang="et"/);
+    expect(home.html).toContain("<h1>Valimised</h1>");
+    expect(home.html).toContain('aria-current="true">Eesti</a>');
+    expect(home.html).not.toContain("There are no elections");
+
+    // The form keeps the language: a code typed on the Estonian page is answered in Estonian.
+    const form = await get("/check?lang=et");
+    expect(form.html).toContain('<input type="hidden" name="lang" value="et"/>');
+    const invalid = await get("/check?lang=et&code=hello");
+    expect(invalid.res.status).toBe(200);
+    expect(invalid.html).toContain("Sisestage jälgimiskood kujul 7K3M-Q9TX-2D4F-H8JA");
+
+    // A language without a catalogue is English, not an error.
+    const unknown = await get("/check?lang=xx");
+    expect(unknown.html).toMatch(/^<!doctype html><html lang="en"/);
+  });
+
   it("has the built stylesheet and script in its static assets", async () => {
     for (const [path, type] of [
       ["/assets/portal.css", "text/css"],

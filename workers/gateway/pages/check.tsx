@@ -7,9 +7,10 @@
  * checkpoint holds the ballot, the enhancement script verifies its inclusion proof in the browser
  * (Verification below); without JavaScript the page links the proof for auditors instead.
  */
+import { LanguageSwitcher } from "./languages.tsx";
 import { Layout } from "./layout.tsx";
-import type { Messages } from "./messages.ts";
-import { formatInstant } from "./home.tsx";
+import { DEFAULT_LANGUAGE, PAGE_LANGUAGES, type Messages } from "./messages.ts";
+import { checkPath, formatInstant } from "./home.tsx";
 
 export type CheckOutcome =
   | { readonly kind: "empty" }
@@ -30,12 +31,13 @@ export type CheckOutcome =
       };
     };
 
-function CheckForm(props: { readonly t: Messages; readonly outcome: CheckOutcome }) {
-  const { t, outcome } = props;
+function CheckForm(props: { readonly language: string; readonly t: Messages; readonly outcome: CheckOutcome }) {
+  const { language, t, outcome } = props;
   const error = outcome.kind === "invalid" ? outcome.message : undefined;
   const value = outcome.kind === "empty" ? "" : outcome.code;
   return (
     <form method="get" action="/check" class="check-form" novalidate>
+      {language === DEFAULT_LANGUAGE ? null : <input type="hidden" name="lang" value={language} />}
       <div class={error ? "field field-error" : "field"}>
         <label for="code">{t.checkLabel}</label>
         <p class="hint" id="code-hint">
@@ -206,6 +208,7 @@ export function CheckPage(props: { readonly language: string; readonly t: Messag
           </ul>
         </div>
       ) : null}
+      <LanguageSwitcher label={t.languageLabel} languages={PAGE_LANGUAGES} current={language} path="/check" />
       <h1>{t.checkTitle}</h1>
       <p class="lead">{t.checkIntro}</p>
       <Outcome language={language} t={t} outcome={outcome} />
@@ -213,7 +216,7 @@ export function CheckPage(props: { readonly language: string; readonly t: Messag
       {outcome.kind === "recorded" || outcome.kind === "not_found" ? (
         <h2 class="check-again">{t.checkAnother}</h2>
       ) : null}
-      <CheckForm t={t} outcome={outcome} />
+      <CheckForm language={language} t={t} outcome={outcome} />
     </Layout>
   );
 }
@@ -226,7 +229,7 @@ export function BusyPage(props: { readonly language: string; readonly t: Message
       <h1>{t.busyTitle}</h1>
       <p class="lead">{t.busyText}</p>
       <p>
-        <a href="/check">{t.checkAnother}</a>
+        <a href={checkPath(language)}>{t.checkAnother}</a>
       </p>
     </Layout>
   );

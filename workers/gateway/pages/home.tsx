@@ -5,8 +5,9 @@
  * the page is the same for everyone who loads it.
  */
 import type { ListedElection } from "../../../db/stores/elections.ts";
+import { LanguageSwitcher } from "./languages.tsx";
 import { Layout } from "./layout.tsx";
-import type { Messages } from "./messages.ts";
+import { DEFAULT_LANGUAGE, PAGE_LANGUAGES, type Messages } from "./messages.ts";
 
 export interface HomeElection extends ListedElection {
   readonly open: boolean;
@@ -26,6 +27,11 @@ function auditUrls(
   const log = `${origin}/v1/logs/${electionId}/`;
   const key = `${origin}/v1/logs/${electionId}/verifier-key`;
   return { log, key, command: `npm run auditor -- verify --log ${log} --key '${keyPlaceholder}'` };
+}
+
+/** The receipt check in the page's language (English needs no query). */
+export function checkPath(language: string): string {
+  return language === DEFAULT_LANGUAGE ? "/check" : `/check?lang=${encodeURIComponent(language)}`;
 }
 
 export function formatInstant(language: string, iso: string): string {
@@ -67,7 +73,7 @@ function ElectionCard(props: {
           <a href={`/v1/elections/${id}/results`}>{t.liveResults}</a>
         </li>
         <li>
-          <a href="/check">{t.checkReceipt}</a>
+          <a href={checkPath(language)}>{t.checkReceipt}</a>
         </li>
       </ul>
       <details class="audit">
@@ -102,6 +108,7 @@ export function HomePage(props: {
   const { language, t, origin, elections } = props;
   return (
     <Layout language={language} t={t} title={t.homeTitle}>
+      <LanguageSwitcher label={t.languageLabel} languages={PAGE_LANGUAGES} current={language} path="/" />
       <h1>{t.homeTitle}</h1>
       <p class="lead">{t.homeIntro}</p>
       {elections.length === 0 ? (
@@ -111,7 +118,7 @@ export function HomePage(props: {
           </p>
           <p>{t.homeEmptyHint}</p>
           <p>
-            <a href="/check">{t.checkReceipt}</a>
+            <a href={checkPath(language)}>{t.checkReceipt}</a>
           </p>
         </div>
       ) : (

@@ -189,9 +189,198 @@ const en = {
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };
 export type Messages = Widen<typeof en>;
 
-const CATALOGUES: Readonly<Record<string, Messages>> = { en };
+/**
+ * Estonian, the demo election's second language. Formal address (Teie), as the election's own
+ * texts use ("Hääletage ühe poolt"), so a ballot page reads in one voice.
+ */
+const et: Messages = {
+  serviceName: "E-hääletamine ja hääle kontrollimine",
+  skipToContent: "Mine põhisisu juurde",
+  footerNote:
+    "Iga hääl kantakse avalikku allkirjastatud auditilogisse, mida igaüks saab kontrollida. Miski selles teenuses ei seo Teie nime Teie häälega.",
+  footerApi: "API kirjeldus arendajatele",
+  homeTitle: "Valimised",
+  homeIntro: "Hääletage veebis, jälgige tulemusi ja kontrollige, et Teie hääl on kirja läinud.",
+  homeEmpty: "Praegu ei ole avatud ega tulemas ühtki valimist.",
+  homeEmptyHint: "Valimised ilmuvad siia, kui nende hääletamise aeg on välja kuulutatud.",
+  pollsOpenNow: "Hääletamine käib",
+  pollsComing: "Tulemas",
+  pollsOpenFromTo: (opens: string, closes: string) => `Hääletada saab ${opens} kuni ${closes}.`,
+  voteOnline: "Hääletage veebis",
+  voteOnlineHint: "Sisenete riikliku e-ID-ga.",
+  liveResults: "Tulemused",
+  checkReceipt: "Kontrollige kviitungit",
+  auditTitle: "Auditeerige neid valimisi",
+  auditIntro:
+    "Igaüks saab avatud lähtekoodiga audiitori tööriistaga kontrollida, et avaldatud logi on täielik ja seda pole kunagi ümber kirjutatud.",
+  auditLog: "Auditilogi",
+  auditKey: "Logi kontrollvõti",
+  auditCommand: "Audiitori käsurida",
+  checkTitle: "Kviitungi kontrollimine",
+  checkIntro:
+    "Sisestage kviitungile trükitud jälgimiskood, et näha, kas Teie hääl on kirja läinud. See ei näita, kuidas Te hääletasite.",
+  checkLabel: "Jälgimiskood",
+  checkHint: "Neli neljast tähest ja numbrist koosnevat rühma, näiteks 7K3M-Q9TX-2D4F-H8JA.",
+  checkSubmit: "Kontrolli",
+  errorSummaryTitle: "Esines probleem",
+  errorPrefix: "Viga",
+  checkInvalid: "Sisestage jälgimiskood kujul 7K3M-Q9TX-2D4F-H8JA",
+  checkEmpty: "Sisestage kviitungil olev jälgimiskood",
+  checkRecordedTitle: "Teie hääl on kirja läinud",
+  checkRecordedAt: (at: string) => `Kirja läinud ${at}.`,
+  checkInLog: (leafIndex: number) => `See on valimiste avalikus auditilogis kohal ${leafIndex} (lehe indeks).`,
+  checkNotInLogYet:
+    "See ei ole veel auditilogi avaldatud kontrollpunktis. Tavaliselt võtab see alla minuti: kontrollige varsti uuesti.",
+  checkForAuditors: "Audiitoritele",
+  checkProof: "Kaasatuse tõend",
+  checkCheckpoint: "Allkirjastatud kontrollpunkt",
+  checkNotFoundTitle: "Selle jälgimiskoodiga häält ei ole",
+  checkNotFound:
+    "Kontrollige, et sisestasite koodi täpselt nii, nagu see on trükitud. Viimastel sekunditel antud hääl ei pruugi veel näha olla: proovige minuti pärast uuesti.",
+  checkAnother: "Kontrollige teist koodi",
+  electionLabel: "Valimised",
+  busyTitle: "Teie võrgust on tehtud liiga palju kontrolle",
+  busyText:
+    "Teie võrgust kontrolliti viimase minuti jooksul nii palju kviitungeid, et peame pausi tegema. Oodake minut ja proovige siis uuesti.",
+
+  auditKeyPlaceholder: "<valimiste korraldaja avaldatud kontrollvõti>",
+  auditKeySource:
+    "Asendage kohatäide logi kontrollvõtmega valimiste korraldaja enda avaldatud allikast, mitte sellest serverist: selle serveri antud võti ei saa tõestada, et see server on aus. Võite need kaks võrrelda.",
+  notFoundTitle: "Lehte ei leitud",
+  notFoundText:
+    "Sellel aadressil lehte ei ole. Kui sisestasite aadressi ise, kontrollige, et see on õigesti kirjutatud; kui tulite lingi kaudu, võib link olla aegunud.",
+  notFoundHome: "Mine valimiste juurde",
+  verifyChecking: "Kontrollime avalikku registrit…",
+  verifyOkTitle: "Kontrollitud avaliku registri vastu",
+  verifyOk:
+    "Kinnitatud: Teie hääl on valimiste avalikus registris ja see register on allkirjastatud valimiste korraldaja võtmega.",
+  verifyKeyLabel: "Allkirjastatud võtmega nimega",
+  verifyKeyIdLabel: "võtme ID",
+  verifyKeyCaveat:
+    "Teie brauser kontrollis seda ise selle veebilehe antud võtmega. Audiitorid võrdlevad seda võtit sellega, mille valimiste korraldaja ise väljaspool seda veebilehte avaldab: alles siis on tõestatud, et see on korraldaja võti.",
+  verifyDetails: "Üksikasjad audiitoritele",
+  verifyFactKey: "Kasutatud kontrollvõti",
+  verifyFactIndex: "Asukoht logis (lehe indeks)",
+  verifyFactTree: "Allkirjastatud kontrollpunkt, kirjeid",
+  verifyFactRoot: "Allkirjastatud kontrollpunkt, juurräsi",
+  verifyFailedTitle: "Me ei suutnud Teie häält avalikus registris kinnitada",
+  verifyFailed:
+    "Avalik register, mille see veebileht Teie brauserile andis, ei tõesta, et Teie hääl on selles. See võib tähendada, et registrit on muudetud: teatage sellest valimiste korraldajale, lisades oma jälgimiskoodi ja allolevad üksikasjad.",
+  verifyUnavailableTitle: "Avalikku registrit ei õnnestunud praegu kontrollida",
+  verifyUnavailable:
+    "Teie brauser ei saanud kätte seda, mida registri kontrollimiseks vaja on (võrguprobleem või hõivatud server). See ei räägi midagi Teie hääle vastu: proovige minuti pärast uuesti.",
+
+  signedInTitle: "Olete sisse loginud",
+  signedInText: "Viime Teid Teie hääletussedeli juurde.",
+  signedInContinue: "Jätka hääletussedeli juurde",
+  signOut: "Logi välja",
+  signedOutTitle: "Olete välja loginud",
+  signedOutText:
+    "Teie seanss selles brauseris on lõppenud ja valikud, mida Te ei saatnud, on siin unustatud. Kui Te hääletasite, on Teie hääl kirja läinud.",
+  signInAgain: "Logi uuesti sisse",
+  backToStart: "Mine avalehele",
+  languageLabel: "Keel",
+  ballotTitle: "Teie hääletussedel",
+  ballotIntro:
+    "Tehke oma valik igas hääletuses, seejärel vaadake valikud üle ja saatke oma hääl. Iga hääletuse võite jätta tühjaks.",
+  voteForOne: "Hääletage ühe poolt.",
+  voteForUpTo: (allowed: number) => `Hääletage kuni ${allowed} poolt. Võite valida ka vähem.`,
+  voteYesOrNo: "Hääletage jah või ei.",
+  leaveBlank: "Jätan selle hääletuse tühjaks",
+  writeInOption: "Sisse kirjutatud kandidaat",
+  writeInName: "Teie sisse kirjutatud kandidaadi nimi",
+  writeInHint: (max: number) => `Valige „Sisse kirjutatud kandidaat“ ja kirjutage nimi, kuni ${max} tähemärki.`,
+  chosenCount: (chosen: number, allowed: number) => `Olete valinud ${chosen} / ${allowed}.`,
+  reviewButton: "Vaadake valikud üle",
+  revoteNoticeTitle: "Olete juba veebis hääletanud",
+  revoteNotice:
+    "Võite kuni hääletamise lõpuni veebis uuesti hääletada; arvesse läheb ainult Teie viimane veebihääl. Paberil hääletamine valimisjaoskonnas asendab Teie veebihääle.",
+  errorTooMany: (contest: string, allowed: number) =>
+    `${contest}: valige kõige rohkem ${allowed}. Jätkamiseks eemaldage üks valik.`,
+  errorWriteInMissing: (contest: string) =>
+    `${contest}: kirjutage oma sisse kirjutatud kandidaadi nimi või valige keegi teine.`,
+  errorWriteInNotChosen: (contest: string) =>
+    `${contest}: kirjutasite nime, kuid ei valinud „Sisse kirjutatud kandidaat“. Valige see või kustutage nimi.`,
+  errorWriteInTooLong: (contest: string, max: number) =>
+    `${contest}: sisse kirjutatud nimi võib olla kuni ${max} tähemärki.`,
+  errorNotOnBallot: "Üks Teie valikutest ei ole Teie hääletussedelil. Valige uuesti näidatud valikute seast.",
+  reviewTitle: "Kontrollige oma valikuid",
+  reviewIntro:
+    "Midagi pole veel saadetud. Kontrollige iga hääletust ja muutke, mida soovite, seejärel saatke oma hääl.",
+  reviewNoVote: "Te ei hääletanud selles hääletuses.",
+  reviewNoVoteNote: "See on lubatud: tühi hääletus loetakse tühjaks valikuks.",
+  change: "Muuda",
+  castButton: "Saatke oma hääl",
+  castNote:
+    "Hääle saatmisel saate jälgimiskoodiga kviitungi. See näitab, et Teie hääl on kirja läinud, kuid mitte kunagi seda, kuidas Te hääletasite.",
+  receiptTitle: "Teie hääl on antud",
+  receiptIntro:
+    "Hoidke oma jälgimiskood alles. Sellega saate Teie või keegi, keda usaldate, kontrollida, et Teie hääl on kirja läinud.",
+  receiptCodeLabel: "Teie jälgimiskood",
+  receiptCastAt: (at: string) => `Antud ${at}.`,
+  receiptQrAlt: (code: string) => `Kviitungi kontrollimise aadressi QR-kood jälgimiskoodile ${code}`,
+  receiptCheckAt: "Kontrollige oma kviitungit aadressil",
+  receiptCopy: "Kopeeri jälgimiskood",
+  receiptCopied: "Jälgimiskood on kopeeritud",
+  receiptPrint: "Prindi kviitung",
+  receiptDownload: "Laadi alla allkirjastatud kviitung",
+  receiptBack: "Tagasi kviitungi juurde",
+  receiptProvesTitle: "Mida see kviitung tõestab",
+  receiptProves:
+    "See tõestab, et valimisteenus võttis selle jälgimiskoodiga hääle vastu ja allkirjastas selle. Igaüks saab kontrollida, et hääl on avalikus auditilogis.",
+  receiptDoesNotShow:
+    "See ei näita Teie valikuid. Keegi ei saa sellest teada, kuidas Te hääletasite, seega ei saa keegi Teid sellega oma häält tõestama sundida.",
+  receiptFinal: "Teie hääl on lõplik: nendel valimistel läheb arvesse iga valija esimene hääl.",
+  stateAlreadyVotedTitle: "Olete juba hääletanud",
+  stateAlreadyVoted:
+    "Nendel valimistel läheb arvesse iga valija esimene hääl ja Teie hääl on kirja läinud. Uuesti hääletada ei saa.",
+  stateYourCode: "Teie hääle jälgimiskood",
+  stateCheckLink: "Kontrollige, et Teie hääl on kirja läinud",
+  statePaperTitle: "Olete hääletanud paberil",
+  statePaper:
+    "Teid registreeriti nendel valimistel valimisjaoskonnas paberil hääletamiseks, seega ei saa Te veebis hääletada.",
+  statePollsNotOpenTitle: "Hääletamine ei ole veel alanud",
+  statePollsNotOpen: (opens: string) => `Veebis hääletamine algab ${opens}. Tulge siis tagasi.`,
+  statePollsNotOpenLater: "Veebis hääletamine ei ole veel alanud. Tulge tagasi, kui hääletamine algab.",
+  statePollsClosedTitle: "Hääletamine on lõppenud",
+  statePollsClosed: "Nende valimiste hääletamine on lõppenud. Rohkem hääli anda ei saa.",
+  stateNotOnRollTitle: "Te ei ole valijate nimekirjas",
+  stateNotOnRoll:
+    "Me ei leidnud Teid nende valimiste valijate nimekirjast. Kui see on Teie arvates vale, võtke ühendust oma valimisbürooga.",
+  stateNoBallotStyleTitle: "Teie ringkonnal ei ole hääletussedelit",
+  stateNoBallotStyle: "Teie ringkonnal ei ole nendel valimistel hääletussedelit. Võtke ühendust oma valimisbürooga.",
+  stateGeofenceTitle: "Veebis hääletamine ei ole Teie asukohast võimalik",
+  stateGeofence:
+    "Need valimised ei luba veebis hääletada riigist, kust Te ühendute. Saate hääletada valimisjaoskonnas.",
+  stateLoginFailedTitle: "Me ei saanud Teid sisse logida",
+  stateLoginFailed: "Sisselogimine ei lõppenud või oli juba kasutatud. Alustage uuesti algusest.",
+  stateAssuranceTitle: "Selle sisselogimisega ei saa hääletada",
+  stateAssurance:
+    "Hääletamiseks on vaja sisse logida riikliku e-ID kaardi või rakendusega. Logige uuesti sisse ühega neist.",
+  stateEidUnavailableTitle: "Riiklik e-ID teenus ei vasta",
+  stateEidUnavailable: "Me ei saanud riikliku e-ID teenusega ühendust. Oodake mõni minut ja proovige siis uuesti.",
+  stateBusyTitle: "Liiga palju katseid",
+  stateBusy:
+    "Teie võrgust või kontolt tuli viimase minuti jooksul liiga palju katseid. Oodake minut ja proovige siis uuesti.",
+  stateCsrfTitle: "Seda vormi ei saanud vastu võtta",
+  stateCsrf:
+    "Vorm ei tulnud selle teenuse enda lehelt Teie praeguses seansis, seega midagi ei muudetud. Minge tagasi oma hääletussedeli juurde ja proovige uuesti.",
+  stateSupersededTitle: "See hääl asendati",
+  stateSuperseded: "Te andsite pärast seda veel ühe hääle. Arvesse läheb Teie viimane veebihääl.",
+  stateConflictTitle: "Teie häält ei saanud saata",
+  stateConflict:
+    "See päring ei vastanud Teie varasemale. Minge tagasi oma hääletussedeli juurde, vaadake valikud üle ja saatke need uuesti.",
+  stateNotFoundTitle: "Selliseid valimisi ei ole",
+  stateNotFound: "Sellel aadressil valimisi ei ole. Kontrollige aadressi või minge avalehele.",
+  goToBallot: "Minge oma hääletussedeli juurde",
+};
+
+const CATALOGUES: Readonly<Record<string, Messages>> = { en, et };
 
 export const DEFAULT_LANGUAGE = "en";
+
+/** The languages the pages' own texts are written in, English first. */
+export const PAGE_LANGUAGES: readonly string[] = Object.keys(CATALOGUES);
 
 /** The catalogue for a language tag, or English when there is none for it. */
 export function messagesFor(language: string): { readonly language: string; readonly t: Messages } {

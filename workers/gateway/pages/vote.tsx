@@ -12,6 +12,7 @@ import type { Contest } from "../../../lib/election/model.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
 import type { BallotTexts } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
+import { LanguageSwitcher } from "./languages.tsx";
 import { Layout } from "./layout.tsx";
 import type { Messages } from "./messages.ts";
 
@@ -57,44 +58,6 @@ function VoteLayout(props: {
     <Layout language={frame.language} t={frame.t} title={title} head={head} headerEnd={<SignOut frame={frame} />}>
       {children}
     </Layout>
-  );
-}
-
-function languageName(code: string): string {
-  try {
-    const name = new Intl.DisplayNames([code], { type: "language" }).of(code);
-    return name ? name.charAt(0).toLocaleUpperCase(code) + name.slice(1) : code;
-  } catch {
-    return code;
-  }
-}
-
-/** Links to the same page in each language the election's definition carries. */
-function LanguageSwitcher(props: {
-  readonly frame: PageFrame;
-  readonly languages: readonly string[];
-  readonly current: string;
-  readonly path: string;
-}) {
-  const { frame, languages, current, path } = props;
-  if (languages.length < 2) return null;
-  return (
-    <nav class="languages" aria-label={frame.t.languageLabel}>
-      <ul>
-        {languages.map((code) => (
-          <li>
-            <a
-              href={`${path}?lang=${encodeURIComponent(code)}`}
-              lang={code}
-              hreflang={code}
-              aria-current={code === current ? "true" : undefined}
-            >
-              {languageName(code)}
-            </a>
-          </li>
-        ))}
-      </ul>
-    </nav>
   );
 }
 
@@ -301,7 +264,12 @@ export function BallotPage(props: {
   const lang = textLang(frame, bt.language);
   return (
     <VoteLayout frame={frame} title={errors.length > 0 ? `${t.errorPrefix}: ${t.ballotTitle}` : t.ballotTitle}>
-      <LanguageSwitcher frame={frame} languages={bt.languages} current={bt.language} path={`${base}/ballot`} />
+      <LanguageSwitcher
+        label={frame.t.languageLabel}
+        languages={bt.languages}
+        current={bt.language}
+        path={`${base}/ballot`}
+      />
       <ErrorSummary t={t} errors={errors} code="invalid_ballot" />
       <p class="caption" lang={lang}>
         {bt.electionName}
