@@ -10,8 +10,8 @@ import { env, SELF } from "cloudflare:test";
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { purposeKey } from "../../lib/keys.ts";
-import { BASE, signIdToken, voterSession } from "./helpers/auth.ts";
-import { loadDemoElection } from "./helpers/election.ts";
+import { adminToken, BASE, signIdToken, voterSession } from "./helpers/auth.ts";
+import { demoDefinition, loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 
 const ELECTION = "vote-pages";
@@ -314,9 +314,10 @@ describe("the ballot, the review and the cast", () => {
     expect(english.html).toContain("Shall the Constitution be amended");
     const estonian = await b.get(`/elections/${ELECTION}/ballot?lang=et`);
     expect(estonian.res.status).toBe(200);
-    // The election's texts in Estonian, marked so (the page's own texts have no Estonian yet).
-    expect(estonian.html).toContain('<h2 lang="et">Vabariigi President</h2>');
-    expect(estonian.html).toContain('<p class="caption" lang="et">2026. aasta üldvalimised</p>');
+    // The page and the election's texts in Estonian: the page's language is theirs.
+    expect(estonian.html).toMatch(/^<!doctype html><html lang="et"/);
+    expect(estonian.html).toContain("<h2>Vabariigi President</h2>");
+    expect(estonian.html).toContain('<p class="caption">2026. aasta üldvalimised</p>');
     expect(estonian.html).toContain("Kas muuta põhiseadust");
     expect(estonian.html).toMatch(/hreflang="et" aria-current="true"/);
     // The form keeps the language on its way to the review.
@@ -327,7 +328,44 @@ describe("the ballot, the review and the cast", () => {
     ]);
     expect(review.res.headers.get("location")).toBe(`/elections/${ELECTION}/review?lang=et`);
     const page = await b.get(`/elections/${ELECTION}/review?lang=et`);
-    expect(page.html).toContain('<dt lang="et">Vabariigi President</dt>');
+    expect(page.html).toContain("<dt>Vabariigi President</dt>");
+  });
+
+  it("marks each of the election's texts with its language where that is not the page's", async () => {
+    // The demo with a Russian title for the president's contest: no page catalogue speaks Russian.
+    const definition = demoDefinition() as {
+      settings: Record<string, unknown>;
+      electionReport: { Election: { Contest: { "@id": string; BallotTitle: { Text: unknown[] } }[] }[] };
+    };
+    definition.settings["electionId"] = "vote-pages-ru";
+    const president = definition.electionReport.Election[0]?.Contest.find((c) => c["@id"] === "contest-president");
+    president?.BallotTitle.Text.push({
+      "@type": "ElectionResults.LanguageString",
+      Content: "Президент Республики",
+      Language: "ru",
+    });
+    // And the north seat's title in English only.
+    const north = definition.electionReport.Election[0]?.Contest.find((c) => c["@id"] === "contest-parliament-north");
+    if (north) north.BallotTitle.Text = north.BallotTitle.Text.slice(0, 1);
+    const loaded = await SELF.fetch(`${BASE}/v1/admin/elections`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await adminToken()}` },
+      body: JSON.stringify(definition),
+    });
+    expect(loaded.status).toBe(201);
+    const b = browser();
+    await signIn(b, "vote-pages-ru", await newVoter("district-north", "vote-pages-ru"));
+    const { html } = await b.get(`/elections/vote-pages-ru/ballot?lang=ru`);
+    expect(html).toMatch(/^<!doctype html><html lang="en"/);
+    expect(html).toContain('<h2 lang="ru">Президент Республики</h2>');
+    expect(html).toMatch(/hreflang="ru" aria-current="true"/);
+    // A text with no Russian falls back to the definition's first language, the page's: unmarked.
+    expect(html).toContain("<h2>Member of Parliament, North District</h2>");
+    // In Estonian, a text the definition has only in English is marked English.
+    const et = await b.get(`/elections/vote-pages-ru/ballot?lang=et`);
+    expect(et.html).toMatch(/^<!doctype html><html lang="et"/);
+    expect(et.html).toContain("<h2>Vabariigi President</h2>");
+    expect(et.html).toContain('<h2 lang="en">Member of Parliament, North District</h2>');
   });
 
   it("reviews the choices with a change link per contest, an undervote flagged, then casts once and shows the receipt", async () => {

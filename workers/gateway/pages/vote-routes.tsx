@@ -57,7 +57,6 @@ import {
   SignedOutPage,
   StatePage,
   optionInputId,
-  textLang,
   writeInInputId,
   type Choices,
   type FieldError,
@@ -298,7 +297,7 @@ function fieldErrors(
       add({
         href: writeInInputId(index, optionIndex),
         contestIndex: index,
-        message: t.errorWriteInTooLong(bt.contestTitle(contest), WRITE_IN_MAX_LENGTH),
+        message: t.errorWriteInTooLong(bt.contestTitle(contest).text, WRITE_IN_MAX_LENGTH),
       });
   }
   for (const problem of problems) {
@@ -309,7 +308,7 @@ function fieldErrors(
       add({ href: optionInputId(0, 0), contestIndex: -1, message: t.errorNotOnBallot });
       continue;
     }
-    const title = bt.contestTitle(contest);
+    const title = bt.contestTitle(contest).text;
     const writeInIndex = contest.options.findIndex((o) => o.isWriteIn);
     switch (problem.code) {
       case "overvote":
@@ -533,7 +532,7 @@ export function voteRoutes(): Hono<AppEnv> {
         choices: chosen.map((option) => {
           const party = bt.partyName(option);
           if (option.isWriteIn) {
-            return { label: `${frame.t.writeInOption}: ${marks?.writeIns?.[option.id] ?? ""}`, ownWords: true };
+            return { label: `${frame.t.writeInOption}: ${marks?.writeIns?.[option.id] ?? ""}` };
           }
           const label = bt.optionLabel(option);
           return party ? { label, party } : { label };
@@ -551,7 +550,6 @@ export function voteRoutes(): Hono<AppEnv> {
         hidden={[{ name: "ballotStyle", value: session.value.ballotStyleId }, ...hiddenFieldsOf(valid.value)]}
         idempotencyKey={await castIdempotencyKey(c, session.value, canonical)}
         revote={standing.state === "online" && election.settings.crossChannelPolicy === "paper-supersedes"}
-        lang={textLang(frame, bt.language)}
       />,
     );
   });
@@ -631,13 +629,12 @@ export function voteRoutes(): Hono<AppEnv> {
       revoteAllowed: election.settings.crossChannelPolicy === "paper-supersedes",
     };
     const bt = texts(election, frame.requested);
-    const lang = textLang(frame, bt.language);
     return htmlPage(
       c,
       c.req.query("view") === "print" ? (
-        <PrintableReceiptPage frame={frame} electionName={bt.electionName} receipt={view} lang={lang} />
+        <PrintableReceiptPage frame={frame} electionName={bt.electionName} receipt={view} />
       ) : (
-        <ReceiptPage frame={frame} electionName={bt.electionName} receipt={view} lang={lang} />
+        <ReceiptPage frame={frame} electionName={bt.electionName} receipt={view} />
       ),
     );
   });

@@ -10,7 +10,7 @@
 import type { Child } from "hono/jsx";
 import type { Contest } from "../../../lib/election/model.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
-import type { BallotTexts } from "./ballot-texts.ts";
+import type { BallotTexts, ShownText } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
 import { LanguageSwitcher } from "./languages.tsx";
 import { Layout } from "./layout.tsx";
@@ -62,11 +62,12 @@ function VoteLayout(props: {
 }
 
 /**
- * The `lang` of the election's own texts where it differs from the page's (a language the
- * definition carries but the page's catalogue does not yet), so screen readers read them right.
+ * The `lang` of one of the election's own texts where it differs from the page's (a language the
+ * page's catalogue does not speak, or a text the definition lacks in the voter's language), so
+ * screen readers read it right.
  */
-export function textLang(frame: PageFrame, textLanguage: string): string | undefined {
-  return textLanguage === frame.language ? undefined : textLanguage;
+function textLang(frame: PageFrame, text: ShownText | undefined): string | undefined {
+  return text === undefined || text.lang === frame.language ? undefined : text.lang;
 }
 
 /** "Vote for one" and "Vote for one." say the same: the subtitle is not repeated then. */
@@ -134,9 +135,9 @@ function ContestFieldset(props: {
   readonly choices: Choices;
   readonly errors: readonly FieldError[];
   readonly writeInMax: number;
-  readonly lang: string | undefined;
+  readonly frame: PageFrame;
 }) {
-  const { t, bt, contest, index, choices, errors, writeInMax, lang } = props;
+  const { t, bt, contest, index, choices, errors, writeInMax, frame } = props;
   const chosen = choices.chosen.get(contest.id) ?? new Set<string>();
   const many = contest.votesAllowed > 1;
   const hintId = `contest-${index}-hint`;
@@ -152,17 +153,17 @@ function ContestFieldset(props: {
       data-votes-allowed={many ? String(contest.votesAllowed) : undefined}
     >
       <legend>
-        <h2 lang={lang}>{title}</h2>
+        <h2 lang={textLang(frame, title)}>{title.text}</h2>
       </legend>
       {fullText ? (
-        <p class="measure-text" lang={lang}>
-          {fullText}
+        <p class="measure-text" lang={textLang(frame, fullText)}>
+          {fullText.text}
         </p>
       ) : null}
       <p class="hint" id={hintId}>
-        {subtitle && !sameWords(subtitle, instructions(t, contest)) ? (
-          <span class="subtitle" lang={lang}>
-            {subtitle}
+        {subtitle && !sameWords(subtitle.text, instructions(t, contest)) ? (
+          <span class="subtitle" lang={textLang(frame, subtitle)}>
+            {subtitle.text}
           </span>
         ) : null}
         {instructions(t, contest)}
@@ -194,6 +195,7 @@ function ContestFieldset(props: {
         {contest.options.map((option, j) => {
           const inputId = optionInputId(index, j);
           const party = bt.partyName(option);
+          const label = bt.optionLabel(option);
           return (
             <div class={option.isWriteIn ? "option option-write-in" : "option"}>
               <input
@@ -204,10 +206,10 @@ function ContestFieldset(props: {
                 checked={chosen.has(option.id)}
               />
               <label for={inputId}>
-                {option.isWriteIn ? t.writeInOption : <span lang={lang}>{bt.optionLabel(option)}</span>}
+                {option.isWriteIn ? t.writeInOption : <span lang={textLang(frame, label)}>{label.text}</span>}
                 {party ? (
-                  <span class="party" lang={lang}>
-                    {party}
+                  <span class="party" lang={textLang(frame, party)}>
+                    {party.text}
                   </span>
                 ) : null}
               </label>
@@ -261,7 +263,6 @@ export function BallotPage(props: {
   const { frame, bt, ballotStyleId, contests, choices, errors, revote, writeInMax } = props;
   const { t } = frame;
   const base = electionBase(frame);
-  const lang = textLang(frame, bt.language);
   return (
     <VoteLayout frame={frame} title={errors.length > 0 ? `${t.errorPrefix}: ${t.ballotTitle}` : t.ballotTitle}>
       <LanguageSwitcher
@@ -271,8 +272,8 @@ export function BallotPage(props: {
         path={`${base}/ballot`}
       />
       <ErrorSummary t={t} errors={errors} code="invalid_ballot" />
-      <p class="caption" lang={lang}>
-        {bt.electionName}
+      <p class="caption" lang={textLang(frame, bt.electionName)}>
+        {bt.electionName.text}
       </p>
       <h1>{t.ballotTitle}</h1>
       <p class="lead">{t.ballotIntro}</p>
@@ -293,7 +294,7 @@ export function BallotPage(props: {
             choices={choices}
             errors={errors.filter((e) => e.contestIndex === index)}
             writeInMax={writeInMax}
-            lang={lang}
+            frame={frame}
           />
         ))}
         <button type="submit" class="button">
@@ -305,9 +306,9 @@ export function BallotPage(props: {
 }
 
 export interface ReviewContest {
-  readonly title: string;
-  /** `ownWords`: a write-in, in the page's words and the voter's, not the election's language. */
-  readonly choices: readonly { readonly label: string; readonly party?: string; readonly ownWords?: boolean }[];
+  readonly title: ShownText;
+  /** A write-in's label is a plain string: the page's words and the voter's, not the election's. */
+  readonly choices: readonly { readonly label: ShownText | string; readonly party?: ShownText }[];
 }
 
 /** The hidden fields that carry the choices from the review to the cast. */
@@ -318,28 +319,26 @@ export interface HiddenField {
 
 export function ReviewPage(props: {
   readonly frame: PageFrame & { readonly csrf: string };
-  readonly electionName: string;
+  readonly electionName: ShownText;
   readonly contests: readonly ReviewContest[];
   readonly hidden: readonly HiddenField[];
   readonly idempotencyKey: string;
   readonly revote: boolean;
-  /** The `lang` of the election's texts when it is not the page's. */
-  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, contests, hidden, idempotencyKey, revote, lang } = props;
+  const { frame, electionName, contests, hidden, idempotencyKey, revote } = props;
   const { t } = frame;
   const base = electionBase(frame);
   return (
     <VoteLayout frame={frame} title={t.reviewTitle}>
-      <p class="caption" lang={lang}>
-        {electionName}
+      <p class="caption" lang={textLang(frame, electionName)}>
+        {electionName.text}
       </p>
       <h1>{t.reviewTitle}</h1>
       <p class="lead">{t.reviewIntro}</p>
       <dl class="review-list">
         {contests.map((contest, index) => (
           <div class={contest.choices.length === 0 ? "review-row review-blank" : "review-row"}>
-            <dt lang={lang}>{contest.title}</dt>
+            <dt lang={textLang(frame, contest.title)}>{contest.title.text}</dt>
             <dd>
               {contest.choices.length === 0 ? (
                 <>
@@ -351,9 +350,17 @@ export function ReviewPage(props: {
               ) : (
                 <ul class="review-choices">
                   {contest.choices.map((choice) => (
-                    <li lang={choice.ownWords ? undefined : lang}>
-                      {choice.label}
-                      {choice.party ? <span class="party">{choice.party}</span> : null}
+                    <li>
+                      {typeof choice.label === "string" ? (
+                        choice.label
+                      ) : (
+                        <span lang={textLang(frame, choice.label)}>{choice.label.text}</span>
+                      )}
+                      {choice.party ? (
+                        <span class="party" lang={textLang(frame, choice.party)}>
+                          {choice.party.text}
+                        </span>
+                      ) : null}
                     </li>
                   ))}
                 </ul>
@@ -362,7 +369,7 @@ export function ReviewPage(props: {
             <dd class="review-change">
               <a href={`${base}/ballot${frame.langQuery}#contest-${index}`}>
                 {t.change}
-                <span class="visually-hidden" lang={lang}>{` ${contest.title}`}</span>
+                <span class="visually-hidden" lang={textLang(frame, contest.title)}>{` ${contest.title.text}`}</span>
               </a>
             </dd>
           </div>
@@ -440,19 +447,18 @@ function ReceiptMeaning(props: { readonly t: Messages; readonly receipt: Receipt
 
 export function ReceiptPage(props: {
   readonly frame: PageFrame;
-  readonly electionName: string;
+  readonly electionName: ShownText;
   readonly receipt: ReceiptView;
-  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, receipt, lang } = props;
+  const { frame, electionName, receipt } = props;
   const { t } = frame;
   const base = electionBase(frame);
   const sep = frame.langQuery === "" ? "?" : "&";
   return (
     <VoteLayout frame={frame} title={t.receiptTitle}>
       <div class="panel panel-success receipt" role="status">
-        <p class="caption" lang={lang}>
-          {electionName}
+        <p class="caption" lang={textLang(frame, electionName)}>
+          {electionName.text}
         </p>
         <h1>{t.receiptTitle}</h1>
         <p class="lead">{t.receiptIntro}</p>
@@ -478,11 +484,10 @@ export function ReceiptPage(props: {
 /** The receipt to print: the code, the QR code, the address, what it proves; no navigation. */
 export function PrintableReceiptPage(props: {
   readonly frame: PageFrame;
-  readonly electionName: string;
+  readonly electionName: ShownText;
   readonly receipt: ReceiptView;
-  readonly lang: string | undefined;
 }) {
-  const { frame, electionName, receipt, lang } = props;
+  const { frame, electionName, receipt } = props;
   const { t } = frame;
   return (
     <VoteLayout frame={frame} title={t.receiptTitle}>
@@ -490,8 +495,8 @@ export function PrintableReceiptPage(props: {
         <a href={`${electionBase(frame)}/receipt${frame.langQuery}`}>{t.receiptBack}</a>
       </p>
       <div class="printable-receipt">
-        <p class="caption" lang={lang}>
-          {electionName}
+        <p class="caption" lang={textLang(frame, electionName)}>
+          {electionName.text}
         </p>
         <h1>{t.receiptTitle}</h1>
         <ReceiptCore frame={frame} receipt={receipt} />
