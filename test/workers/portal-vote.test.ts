@@ -7,7 +7,7 @@
  * weight. (How the pages look and behave in a browser: test/node/portal-vote.test.ts.)
  */
 import { env, SELF } from "cloudflare:test";
-import { SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { purposeKey } from "../../lib/keys.ts";
 import { adminToken, BASE, signIdToken, voterSession } from "./helpers/auth.ts";
@@ -188,9 +188,7 @@ describe("signing in through the eID callback", () => {
     expect(cookie).toMatch(/; SameSite=Strict/);
     expect(cookie).toMatch(/; Path=\/(;|$)/);
     expect(cookie).not.toMatch(/Domain=/i);
-    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie ?? "")?.[1]);
-    expect(maxAge).toBeGreaterThan(14 * 60);
-    expect(maxAge).toBeLessThanOrEqual(15 * 60);
+    // Its Max-Age (the token's life plus the draft's hour): "keeps the session cookie an hour past its token".
     expect(html).toContain(`<meta http-equiv="refresh" content="0; url=/elections/${ELECTION}/ballot"/>`);
     expect(html).toContain(`href="/elections/${ELECTION}/ballot"`);
     expect(res.headers.get("cache-control")).toBe("private, no-store");
@@ -557,21 +555,23 @@ describe("CSRF", () => {
   });
 });
 
+/** The same session token with its expiry moved `secondsAgo` into the past, signed again. */
+async function lapsed(token: string, secondsAgo: number): Promise<string> {
+  const claims = decodeJwt(token);
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ ...claims, iat: now - 15 * 60 - secondsAgo, exp: now - secondsAgo })
+    .setProtectedHeader({ alg: "HS256", typ: "voter-session+jwt" })
+    .sign(await purposeKey(env.SESSION_SIGNING_KEY, "voter-session"));
+}
+
 describe("an expired session", () => {
   it("sends the voter to the login, keeps the choices in the draft, and the ballot after login is pre-filled", async () => {
     const b = browser();
     const voter = await newVoter("district-east");
     await signIn(b, ELECTION, voter);
-    // A session token that expired a minute ago, signed with the session key: as if the voter took too long.
-    const expired = await new SignJWT({ eid: ELECTION, bs: "bs-east", dst: "district-east" })
-      .setProtectedHeader({ alg: "HS256", typ: "voter-session+jwt" })
-      .setIssuer("mixed-election")
-      .setAudience("voter-session")
-      .setSubject("sealed-subject-placeholder")
-      .setJti(crypto.randomUUID())
-      .setIssuedAt(Math.floor(Date.now() / 1000) - 16 * 60)
-      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
-      .sign(await purposeKey(env.SESSION_SIGNING_KEY, "voter-session"));
+    // The voter's own session token, as if it had expired a minute ago: the same claims (its sealed
+    // subject names the voter), signed again with the session key and a past expiry.
+    const expired = await lapsed(b.jar.cookies.get("__Host-voter_session") ?? "", 60);
     b.jar.cookies.set("__Host-voter_session", expired);
     const form: [string, string][] = [
       ["ballotStyle", "bs-east"],
@@ -602,18 +602,49 @@ describe("an expired session", () => {
     expect((await myBallot(ELECTION, voter)).ballots).toHaveLength(0);
   });
 
-  it("a draft made for another ballot style is not shown", async () => {
+  it("a form without a session behind it keeps nothing, and a draft is shown to its own voter only", async () => {
     const b = browser();
-    const voter = await newVoter("district-north");
-    await b.post(`/elections/${ELECTION}/review`, [
+    const form: [string, string][] = [
       ["ballotStyle", "bs-east"],
       ["m:contest-president", "sel-president-liis-kask"],
-    ]);
+    ];
+    // No session at all: the choices are not kept anywhere.
+    const nobody = await b.post(`/elections/${ELECTION}/review`, form);
+    expect(nobody.res.status).toBe(303);
+    expect(b.jar.cookies.has("__Secure-ballot_draft")).toBe(false);
+
+    // A voter's session lapses with choices made; they walk away from a shared computer.
+    const first = await newVoter("district-east");
+    await signIn(b, ELECTION, first);
+    b.jar.cookies.set("__Host-voter_session", await lapsed(b.jar.cookies.get("__Host-voter_session") ?? "", 60));
+    await b.post(`/elections/${ELECTION}/review`, form);
     expect(b.jar.cookies.has("__Secure-ballot_draft")).toBe(true);
-    await signIn(b, ELECTION, voter);
+    // The next person signs in there, with the same ballot style: they do not see those choices.
+    const next = await newVoter("district-east");
+    await signIn(b, ELECTION, next);
+    const theirs = await b.get(`/elections/${ELECTION}/ballot`);
+    expect(theirs.res.status).toBe(200);
+    expect(theirs.html).not.toContain('checked=""');
+    // A session that lapsed longer ago than the draft's hour names nobody either.
+    const b2 = browser();
+    await signIn(b2, ELECTION, first);
+    b2.jar.cookies.set("__Host-voter_session", await lapsed(b2.jar.cookies.get("__Host-voter_session") ?? "", 61 * 60));
+    await b2.post(`/elections/${ELECTION}/review`, form);
+    expect(b2.jar.cookies.has("__Secure-ballot_draft")).toBe(false);
+  });
+
+  it("keeps the session cookie an hour past its token, which still authorises nothing", async () => {
+    const b = browser();
+    const voter = await newVoter("district-north");
+    const signedIn = await signIn(b, ELECTION, voter);
+    const cookie = signedIn.res.headers.getSetCookie().find((c) => c.startsWith("__Host-voter_session=")) ?? "";
+    const maxAge = Number(/Max-Age=(\d+)/.exec(cookie)?.[1]);
+    expect(maxAge).toBeGreaterThanOrEqual(15 * 60 + 60 * 60 - 5);
+    expect(maxAge).toBeLessThanOrEqual(15 * 60 + 60 * 60);
+    b.jar.cookies.set("__Host-voter_session", await lapsed(b.jar.cookies.get("__Host-voter_session") ?? "", 1));
     const ballot = await b.get(`/elections/${ELECTION}/ballot`);
-    expect(ballot.res.status).toBe(200);
-    expect(ballot.html).not.toContain('checked=""');
+    expect(ballot.res.status).toBe(303);
+    expect(ballot.res.headers.get("location")).toBe(`/v1/auth/login?electionId=${ELECTION}`);
   });
 });
 

@@ -11,8 +11,12 @@
  *   purpose key: a token from another session (or another voter) does not pass. And a POST whose
  *   `Sec-Fetch-Site` or `Origin` says it came from elsewhere is refused before anything else.
  * - The draft cookie keeps the voter's choices between the ballot, the review and a fresh login,
- *   in their own browser only: AES-GCM under the "ballot-draft" purpose key, bound to the election
- *   and the ballot style, Path=/elections/{id}, an hour at most. Never in a URL, never stored here.
+ *   in their own browser only: AES-GCM under the "ballot-draft" purpose key, bound to the election,
+ *   the ballot style and the voter (their voter key, as associated data: not in the cookie), so on
+ *   a shared computer the next person to sign in never sees it; Path=/elections/{id}, an hour at
+ *   most. Never in a URL, never stored here. So that a form sent after the session expired can
+ *   still say whose it was, the session cookie outlives its token by that hour: the expired token
+ *   in it authorises nothing (every page checks expiry), it only names the draft's owner.
  * - The receipt cookie carries the signed receipt from the cast (a POST) to the receipt page (a
  *   GET): the JWS has the tracking code and commitment, never a choice.
  */
@@ -58,13 +62,14 @@ export function loginStartUrl(electionId: string): string {
   return `/v1/auth/login?electionId=${encodeURIComponent(electionId)}`;
 }
 
-export function setSessionCookie(c: Ctx, token: string, maxAgeSeconds: number): void {
+/** Sets the session cookie for a token that lives `tokenSeconds` more (plus the draft's hour). */
+export function setSessionCookie(c: Ctx, token: string, tokenSeconds: number): void {
   setCookie(c, sessionCookieName(c), token, {
     httpOnly: true,
     secure: isHttps(c),
     sameSite: "Strict",
     path: "/",
-    maxAge: Math.max(0, Math.floor(maxAgeSeconds)),
+    maxAge: Math.max(0, Math.floor(tokenSeconds)) + DRAFT_SECONDS,
   });
 }
 
@@ -86,6 +91,17 @@ export async function pageSession(c: Ctx, electionId: string): Promise<Result<Vo
   if (!verified.ok) return err(verified.error === "token_expired" ? "expired" : "invalid");
   if (verified.value.electionId !== electionId) return err("other_election");
   return ok(verified.value);
+}
+
+/**
+ * The session of a form sent after it expired (at most the draft's hour ago), to keep the form's
+ * choices for the same voter after they log in again. Never a session to act in.
+ */
+export async function lapsedPageSession(c: Ctx, electionId: string): Promise<VoterSession | undefined> {
+  const token = getCookie(c, sessionCookieName(c));
+  if (!token) return undefined;
+  const verified = await verifyVoterSession(configOf(c.env), token, DRAFT_SECONDS);
+  return verified.ok && verified.value.electionId === electionId ? verified.value : undefined;
 }
 
 // ---- CSRF ----------------------------------------------------------------------------------
@@ -143,18 +159,21 @@ function draftKey(c: Ctx): Promise<CryptoKey> {
   return key;
 }
 
-function draftAad(electionId: string, ballotStyleId: string): Uint8Array {
-  return utf8(`ballot-draft/v1\n${electionId}\n${ballotStyleId}`);
+/** Whose draft: the voter and the ballot style of the session it was made in. */
+export type DraftOwner = Pick<VoterSession, "voterKey" | "ballotStyleId">;
+
+function draftAad(electionId: string, owner: DraftOwner): Uint8Array {
+  return utf8(`ballot-draft/v2\n${electionId}\n${owner.ballotStyleId}\n${owner.voterKey}`);
 }
 
 /** Browsers keep about 4 KB per cookie; a draft that would not fit is not kept. */
 const MAX_DRAFT_COOKIE = 3800;
 
-export async function saveDraft(c: Ctx, electionId: string, ballotStyleId: string, draft: Draft): Promise<void> {
+export async function saveDraft(c: Ctx, electionId: string, owner: DraftOwner, draft: Draft): Promise<void> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const sealed = new Uint8Array(
     await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: draftAad(electionId, ballotStyleId) },
+      { name: "AES-GCM", iv, additionalData: draftAad(electionId, owner) },
       await draftKey(c),
       utf8(JSON.stringify(draft)),
     ),
@@ -170,15 +189,15 @@ export async function saveDraft(c: Ctx, electionId: string, ballotStyleId: strin
   });
 }
 
-/** The draft for this election and ballot style, or undefined (none, expired, another style). */
-export async function readDraft(c: Ctx, electionId: string, ballotStyleId: string): Promise<Draft | undefined> {
+/** The draft of this voter and ballot style, or undefined (none, expired, another voter or style). */
+export async function readDraft(c: Ctx, electionId: string, owner: DraftOwner): Promise<Draft | undefined> {
   const value = getCookie(c, draftCookieName(c));
   if (!value || value.length > MAX_DRAFT_COOKIE) return undefined;
   const bytes = base64urlDecode(value);
   if (!bytes || bytes.length <= 12 + 16) return undefined;
   try {
     const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: draftAad(electionId, ballotStyleId) },
+      { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: draftAad(electionId, owner) },
       await draftKey(c),
       bytes.subarray(12),
     );

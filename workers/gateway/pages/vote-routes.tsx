@@ -39,6 +39,7 @@ import {
   csrfTokenValid,
   fromElsewhere,
   loginStartUrl,
+  lapsedPageSession,
   pageSession,
   readDraft,
   receiptCookie,
@@ -375,9 +376,10 @@ function pollsState(election: CompiledElection): "polls_not_open" | "polls_close
 }
 
 /**
- * A POST without a live session: keep what the form carried in the draft cookie (bound to the
- * ballot style the form names; after login the ballot page reads it only if the new session has
- * that style), then send the voter through the login.
+ * A POST without a live session: if the form came from a session that expired (at most the
+ * draft's hour ago), keep what it carried in that voter's draft (only the contests of their
+ * ballot style), then send the voter through the login; after it, the ballot page shows the draft
+ * to the same voter only. A form with no session behind it keeps nothing.
  */
 async function keepDraftAndLogIn(
   c: Ctx,
@@ -385,12 +387,12 @@ async function keepDraftAndLogIn(
   body: FormBody | undefined,
   election: CompiledElection,
 ): Promise<Response> {
-  const style = body ? single(body, "ballotStyle") : undefined;
-  const contestIds = style ? election.ballotStyles.get(style)?.contestIds : undefined;
-  if (body && style && contestIds) {
+  const lapsed = await lapsedPageSession(c, electionId);
+  const contestIds = lapsed ? election.ballotStyles.get(lapsed.ballotStyleId)?.contestIds : undefined;
+  if (body && lapsed && contestIds) {
     const { contests } = marksOf(body, election, contestIds);
     const draft: Draft = { contests: contests.filter((m) => contestIds.includes(m.contestId)) };
-    await saveDraft(c, electionId, style, draft);
+    await saveDraft(c, electionId, lapsed, draft);
   }
   return c.redirect(loginStartUrl(electionId), 303);
 }
@@ -454,7 +456,7 @@ export function voteRoutes(): Hono<AppEnv> {
         ...(standing.countedTrackingCode ? { trackingCode: standing.countedTrackingCode } : {}),
       });
     }
-    const draft = sent ? undefined : await readDraft(c, election.id, session.ballotStyleId);
+    const draft = sent ? undefined : await readDraft(c, election.id, session);
     const choices = choicesOf(sent?.marks.contests ?? draft?.contests ?? []);
     return htmlPage(
       c,
@@ -505,7 +507,7 @@ export function voteRoutes(): Hono<AppEnv> {
     if (!body) return ballotPage(c, election, session.value);
     const marks = await checkedMarks(c, election, session.value, body);
     if (marks instanceof Response) return marks;
-    await saveDraft(c, election.id, session.value.ballotStyleId, { contests: marks });
+    await saveDraft(c, election.id, session.value, { contests: marks });
     // Post/redirect/get: a reload of the review never re-sends the form.
     return c.redirect(`${electionBase(frameOf(c, election.id))}/review${frameOf(c, election.id).langQuery}`, 303);
   });
@@ -517,7 +519,7 @@ export function voteRoutes(): Hono<AppEnv> {
     if (!session.ok) return c.redirect(loginStartUrl(election.id), 303);
     const plain = frameOf(c, election.id);
     const toBallot = `${electionBase(plain)}/ballot${plain.langQuery}`;
-    const draft = await readDraft(c, election.id, session.value.ballotStyleId);
+    const draft = await readDraft(c, election.id, session.value);
     const contests = contestsOf(election, session.value.ballotStyleId);
     if (!draft || !contests) return c.redirect(toBallot, 303);
     const valid = validateBallot(election, session.value.ballotStyleId, draft.contests);
