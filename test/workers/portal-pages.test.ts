@@ -153,6 +153,8 @@ describe("the portal's pages", () => {
     expect(home.html).toContain("<h1>Valimised</h1>");
     expect(home.html).toContain('aria-current="true">Eesti</a>');
     expect(home.html).not.toContain("There are no elections");
+    // Voting starts in the language chosen here.
+    expect(home.html).toContain('href="/v1/auth/login?electionId=demo-2026&amp;lang=et"');
 
     // The form keeps the language: a code typed on the Estonian page is answered in Estonian.
     const form = await get("/check?lang=et");

@@ -175,6 +175,31 @@ beforeAll(async () => {
 });
 
 describe("signing in through the eID callback", () => {
+  it("keeps the language the voter started in through the eID login", async () => {
+    const b = browser();
+    const voter = await newVoter("district-north");
+    const started = await b.get(`/v1/auth/login?electionId=${ELECTION}&lang=et`);
+    expect(started.res.status).toBe(302);
+    const location = new URL(started.res.headers.get("location") ?? "");
+    const idToken = await signIdToken(voter, { nonce: location.searchParams.get("nonce") ?? "" });
+    const { res, html } = await b.post(
+      "/v1/auth/callback",
+      [
+        ["id_token", idToken],
+        ["state", location.searchParams.get("state") ?? ""],
+      ],
+      { "sec-fetch-site": "cross-site", origin: "http://127.0.0.1:8788" },
+    );
+    expect(res.status).toBe(200);
+    expect(html).toMatch(/^<!doctype html><html lang="et"/);
+    expect(html).toContain(`<meta http-equiv="refresh" content="0; url=/elections/${ELECTION}/ballot?lang=et"/>`);
+    const ballot = await b.get(`/elections/${ELECTION}/ballot?lang=et`);
+    expect(ballot.html).toContain("<h1>Teie hääletussedel</h1>");
+    // A language that is not a tag's shape is refused before any login starts.
+    const bad = await b.get(`/v1/auth/login?electionId=${ELECTION}&lang=${"x".repeat(40)}`);
+    expect(bad.res.status).toBe(400);
+  });
+
   it("sets an HttpOnly, SameSite=Strict, Secure __Host- session cookie over https and moves on without a redirect", async () => {
     const b = browser();
     const voter = await newVoter("district-north");

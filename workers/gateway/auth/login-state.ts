@@ -12,8 +12,14 @@ export const LOGIN_COOKIE = "login_state";
 export const LOGIN_STATE_SECONDS = 10 * 60;
 const AUDIENCE = "login-state";
 
-const LoginState = z.object({ state: z.string().min(16), nonce: z.string().min(16), eid: z.string().min(1) });
-export type LoginState = { state: string; nonce: string; electionId: string };
+const LoginState = z.object({
+  state: z.string().min(16),
+  nonce: z.string().min(16),
+  eid: z.string().min(1),
+  lng: z.string().max(35).optional(),
+});
+/** `language`: the one the voter was reading in when they started, for the pages after the login. */
+export type LoginState = { state: string; nonce: string; electionId: string; language?: string };
 
 /** Its own key (lib/keys.ts), so a login-state cookie can never be presented as a token. */
 function keyOf(config: Config): Promise<CryptoKey> {
@@ -23,9 +29,20 @@ function keyOf(config: Config): Promise<CryptoKey> {
 export async function newLoginState(
   config: Config,
   electionId: string,
+  language?: string,
 ): Promise<{ cookie: string; state: LoginState }> {
-  const state: LoginState = { state: crypto.randomUUID(), nonce: crypto.randomUUID(), electionId };
-  const cookie = await new SignJWT({ state: state.state, nonce: state.nonce, eid: electionId })
+  const state: LoginState = {
+    state: crypto.randomUUID(),
+    nonce: crypto.randomUUID(),
+    electionId,
+    ...(language !== undefined ? { language } : {}),
+  };
+  const cookie = await new SignJWT({
+    state: state.state,
+    nonce: state.nonce,
+    eid: electionId,
+    ...(language !== undefined ? { lng: language } : {}),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "login-state+jwt" })
     .setIssuer(TOKEN_ISSUER)
     .setAudience(AUDIENCE)
@@ -46,7 +63,12 @@ export async function readLoginState(config: Config, cookie: string | undefined)
     });
     const parsed = LoginState.safeParse(payload);
     return parsed.success
-      ? { state: parsed.data.state, nonce: parsed.data.nonce, electionId: parsed.data.eid }
+      ? {
+          state: parsed.data.state,
+          nonce: parsed.data.nonce,
+          electionId: parsed.data.eid,
+          ...(parsed.data.lng !== undefined ? { language: parsed.data.lng } : {}),
+        }
       : undefined;
   } catch {
     return undefined;

@@ -61,7 +61,11 @@ function ElectionCard(props: {
       <ul class="actions">
         {election.open ? (
           <li>
-            <a class="button" href={`/v1/auth/login?electionId=${id}`} aria-describedby={`${headingId}-vote-hint`}>
+            <a
+              class="button"
+              href={`/v1/auth/login?electionId=${id}${language === DEFAULT_LANGUAGE ? "" : `&lang=${encodeURIComponent(language)}`}`}
+              aria-describedby={`${headingId}-vote-hint`}
+            >
               {t.voteOnline}
             </a>
             <span class="hint" id={`${headingId}-vote-hint`}>

@@ -4,6 +4,7 @@
  * and one more entry in CATALOGUES. Texts that come from an election definition (its name, its
  * contests) are not here: they carry their own languages.
  */
+import { z } from "zod";
 
 const en = {
   serviceName: "Vote online and check your ballot",
@@ -378,6 +379,12 @@ const et: Messages = {
 const CATALOGUES: Readonly<Record<string, Messages>> = { en, et };
 
 export const DEFAULT_LANGUAGE = "en";
+
+/** A language a voter may ask for (`?lang=`): a BCP 47 tag's shape, nothing longer. */
+export const LanguageTag = z
+  .string()
+  .max(35)
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/);
 
 /** The languages the pages' own texts are written in, English first. */
 export const PAGE_LANGUAGES: readonly string[] = Object.keys(CATALOGUES);

@@ -15,7 +15,7 @@ import type { AppEnv } from "../http.ts";
 import { BusyPage, CheckPage, type CheckOutcome } from "./check.tsx";
 import { HomePage } from "./home.tsx";
 import { NotFoundPage } from "./not-found.tsx";
-import { DEFAULT_LANGUAGE, messagesFor, type Messages } from "./messages.ts";
+import { DEFAULT_LANGUAGE, LanguageTag, messagesFor, type Messages } from "./messages.ts";
 import { voteRoutes } from "./vote-routes.tsx";
 
 /**
@@ -27,12 +27,7 @@ const HOME_CACHE = "public, max-age=30";
 const SETTLED_CHECK_CACHE = "public, max-age=5";
 const FORM_CACHE = "public, max-age=300";
 
-const Query = z.object({
-  lang: z
-    .string()
-    .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/)
-    .optional(),
-});
+const Query = z.object({ lang: LanguageTag.optional() });
 
 function catalogue(c: Context<AppEnv>): { language: string; t: Messages } {
   const query = Query.safeParse({ lang: c.req.query("lang") });

@@ -30,7 +30,7 @@ import { clientAddress, countryOf, geofence } from "../edge.ts";
 import type { AppEnv } from "../http.ts";
 import { texts, type BallotTexts } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
-import { DEFAULT_LANGUAGE, messagesFor, type Messages } from "./messages.ts";
+import { DEFAULT_LANGUAGE, LanguageTag, messagesFor, type Messages } from "./messages.ts";
 import {
   castIdempotencyKey,
   clearDraft,
@@ -71,14 +71,11 @@ type Ctx = Context<AppEnv>;
 
 export const SESSION_PAGE_CACHE = "private, no-store";
 
-const Lang = z
-  .string()
-  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/)
-  .optional();
+const Lang = LanguageTag.optional();
 
 /** The language the voter chose (`?lang=`), its catalogue, and the query that keeps it. */
-export function frameOf(c: Ctx, electionId: string, csrf?: string): PageFrame {
-  const lang = Lang.safeParse(c.req.query("lang"));
+export function frameOf(c: Ctx, electionId: string, csrf?: string, startedIn?: string): PageFrame {
+  const lang = Lang.safeParse(c.req.query("lang") ?? startedIn);
   const chosen = lang.success ? lang.data : undefined;
   const { language, t } = messagesFor(chosen ?? DEFAULT_LANGUAGE);
   return {
@@ -682,9 +679,16 @@ export function voteRoutes(): Hono<AppEnv> {
  * The callback's answer once the voter is logged in: the session cookie, and a page that moves on
  * to the ballot by itself (see SignedInPage for why it is not a redirect).
  */
-export function signedIn(c: Ctx, electionId: string, token: string, expiresAt: number): Promise<Response> {
+/** The page the eID callback answers: in the language the voter chose before the login, if any. */
+export function signedIn(
+  c: Ctx,
+  electionId: string,
+  token: string,
+  expiresAt: number,
+  language?: string,
+): Promise<Response> {
   setSessionCookie(c, token, expiresAt - Math.floor(Date.now() / 1000));
-  const frame = frameOf(c, electionId);
+  const frame = frameOf(c, electionId, undefined, language);
   return htmlPage(c, <SignedInPage frame={frame} next={`${electionBase(frame)}/ballot${frame.langQuery}`} />);
 }
 

@@ -18,6 +18,7 @@ import { OFFICIAL_ACCESS_SECONDS, issueOfficialAccess } from "../auth/tokens.ts"
 import { OfficialRole } from "../../../lib/vocabulary.ts";
 import { loginVoter } from "../auth/voter-login.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
+import { LanguageTag } from "../pages/messages.ts";
 import { htmlRefusals, signedIn } from "../pages/vote-routes.tsx";
 
 const JWT = z
@@ -142,7 +143,14 @@ const loginRoute = createRoute({
   middleware: [voterLoginLimit] as const,
   tags: ["auth"],
   summary: "Start a browser login at the national-eID issuer",
-  request: { query: z.object({ electionId: ElectionId }) },
+  request: {
+    query: z.object({
+      electionId: ElectionId,
+      lang: LanguageTag.optional().openapi({
+        description: "The language the voter reads the portal in; the pages after the login keep it.",
+      }),
+    }),
+  },
   responses: { 302: { description: "Redirect to the issuer's login page" }, ...errorResponses(400, 404, 429) },
 });
 
@@ -216,10 +224,10 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
   });
 
   app.openapi(loginRoute, async (c) => {
-    const { electionId } = c.req.valid("query");
+    const { electionId, lang } = c.req.valid("query");
     if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     const config = configOf(c.env);
-    const { cookie, state } = await newLoginState(config, electionId);
+    const { cookie, state } = await newLoginState(config, electionId, lang);
     const secure = new URL(c.req.url).protocol === "https:";
     // The issuer answers with a cross-site form POST: in production the cookie must be
     // SameSite=None (and so Secure); over plain http on one host, Lax is what browsers allow.
@@ -248,7 +256,7 @@ export function authRoutes(): OpenAPIHono<AppEnv> {
     deleteCookie(c, LOGIN_COOKIE, { path: "/v1/auth" });
     const login = await loginVoter(c, started.electionId, form.id_token, started.nonce);
     if (!login.ok) fail(login.error);
-    return signedIn(c, started.electionId, login.value.token, login.value.session.expiresAt);
+    return signedIn(c, started.electionId, login.value.token, login.value.session.expiresAt, started.language);
   });
 
   return app;
