@@ -9,13 +9,11 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
 import { checkAndShoot, SCREENSHOTS, watchCsp, type Visit } from "./helpers/portal.ts";
-import { eventually } from "./helpers/run.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
+import { castLoggedBallot } from "./helpers/voter.ts";
 
 const system = withRunningSystem({ name: "portal-pages", demo: true });
 
@@ -31,33 +29,7 @@ beforeAll(async () => {
   });
 
   // A real ballot, cast through the API, until a published checkpoint holds it.
-  const auth = await voterAuth(system, DEMO_ELECTION_ID, "DEMO-0011");
-  const ballot = z
-    .object({
-      contests: z.array(
-        z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
-      ),
-    })
-    .parse(await (await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: auth })).json());
-  const cast = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({
-      idempotencyKey: crypto.randomUUID(),
-      contests: ballot.contests.map((c) => ({
-        contestId: c.id,
-        optionIds: [c.options.find((o) => !o.isWriteIn)?.id ?? ""],
-      })),
-    }),
-  });
-  expect(cast.status).toBe(201);
-  trackingCode = z.object({ trackingCode: z.string() }).parse(await cast.json()).trackingCode;
-  leafIndex = await eventually(async () => {
-    const res = await fetch(`${system.baseUrl}/v1/receipts/${trackingCode}`);
-    if (res.status !== 200) return undefined;
-    const body = z.object({ log: z.object({ leafIndex: z.number() }).optional() }).parse(await res.json());
-    return body.log?.leafIndex;
-  }, 60_000);
+  ({ trackingCode, leafIndex } = await castLoggedBallot(system, DEMO_ELECTION_ID, "DEMO-0011"));
 }, 120_000);
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 /** A voter's steps against the running system, for the end-to-end tests. */
 import { z } from "zod";
 import type { RunningSystem } from "../../../scripts/system.ts";
+import { eventually } from "./run.ts";
 
 /** What a voter reaches of the running system: the Worker and the dev eID issuer. */
 type VoterSide = Pick<RunningSystem, "baseUrl" | "issuer">;
@@ -27,4 +28,43 @@ export async function voterAuth(
   });
   if (res.status !== 200) throw new Error(`voter login failed: ${res.status} ${await res.text()}`);
   return { authorization: `Bearer ${z.object({ sessionToken: z.string() }).parse(await res.json()).sessionToken}` };
+}
+
+/**
+ * A real ballot cast through the API (the first non-write-in option of every contest), waited for
+ * until a published checkpoint holds it: its tracking code and leaf index.
+ */
+export async function castLoggedBallot(
+  system: VoterSide,
+  electionId: string,
+  nationalId: string,
+): Promise<{ trackingCode: string; leafIndex: number }> {
+  const auth = await voterAuth(system, electionId, nationalId);
+  const ballot = z
+    .object({
+      contests: z.array(
+        z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
+      ),
+    })
+    .parse(await (await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballot`, { headers: auth })).json());
+  const cast = await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballots`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({
+      idempotencyKey: crypto.randomUUID(),
+      contests: ballot.contests.map((c) => ({
+        contestId: c.id,
+        optionIds: [c.options.find((o) => !o.isWriteIn)?.id ?? ""],
+      })),
+    }),
+  });
+  if (cast.status !== 201) throw new Error(`cast failed: ${cast.status} ${await cast.text()}`);
+  const trackingCode = z.object({ trackingCode: z.string() }).parse(await cast.json()).trackingCode;
+  const leafIndex = await eventually(async () => {
+    const res = await fetch(`${system.baseUrl}/v1/receipts/${trackingCode}`);
+    if (res.status !== 200) return undefined;
+    const body = z.object({ log: z.object({ leafIndex: z.number() }).optional() }).parse(await res.json());
+    return body.log?.leafIndex;
+  }, 60_000);
+  return { trackingCode, leafIndex };
 }
