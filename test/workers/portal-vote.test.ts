@@ -252,8 +252,15 @@ describe("signing in through the eID callback", () => {
   it.each([
     ["not on the roll", "EE-PV-NOBODY", ELECTION, 403, "not_on_roll"],
     ["geofence refused", "fenced", FENCED, 403, "geofence_refused"],
+    // On the roll in a unit that no ballot style covers (the whole country, not a district).
+    ["no ballot for the district", "styleless", ELECTION, 409, "no_ballot_style"],
   ])("answers a refused login (%s) with its page and status", async (_, who, electionId, status, code) => {
-    const voter = who === "fenced" ? await newVoter("district-north", FENCED) : who;
+    const voter =
+      who === "fenced"
+        ? await newVoter("district-north", FENCED)
+        : who === "styleless"
+          ? await newVoter("demo-republic")
+          : who;
     const { res, html } = await signIn(browser(), electionId, voter);
     expect(res.status).toBe(status);
     expect(res.headers.get("content-type")).toBe("text/html; charset=UTF-8");
