@@ -268,6 +268,14 @@ describe("signing in through the eID callback", () => {
     expect(html).not.toMatch(/voter_session|"error":/);
   });
 
+  it("answers a GET of the callback (only the issuer's POST is one) with the page-not-found page", async () => {
+    const { res, html } = await browser().get("/v1/auth/callback");
+    expect(res.status).toBe(404);
+    expect(errorCodeOf(html)).toBe("not_found");
+    expect(html).toContain("Page not found");
+    expect(html).not.toContain("No such election");
+  });
+
   it("answers a replayed ID token and a state that does not match with their pages", async () => {
     const b = browser();
     const voter = await newVoter("district-north");

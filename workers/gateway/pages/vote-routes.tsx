@@ -155,8 +155,10 @@ export function stateWords(
     case "idempotency_conflict":
       return { title: t.stateConflictTitle, text: t.stateConflict };
     case "election_not_found":
-    case "not_found":
       return { title: t.stateNotFoundTitle, text: t.stateNotFound };
+    case "not_found":
+      // No such page (a GET of the issuer's POST-only callback, say): not a missing election.
+      return { title: t.notFoundTitle, text: t.notFoundText };
     default:
       // The login's other refusals (a replayed or bad ID token, a state that does not match).
       return { title: t.stateLoginFailedTitle, text: t.stateLoginFailed };
