@@ -113,6 +113,11 @@ function Outcome(props: { readonly language: string; readonly t: Messages; reado
   return null;
 }
 
+/** Where the script writes a value it found (a key, an index, a reason). */
+function slot(name: string) {
+  return <code data-slot={name}></code>;
+}
+
 /**
  * The verification in the browser (browser/check.ts): an empty live region that says what the
  * script needs in data attributes, and the texts of its states as templates (inert, never shown
@@ -125,7 +130,6 @@ function Verification(props: {
   readonly log: NonNullable<Extract<CheckOutcome, { kind: "recorded" }>["log"]>;
 }) {
   const { t, code, log } = props;
-  const slot = (name: string) => <code data-slot={name}></code>;
   return (
     <>
       <div
@@ -169,27 +173,38 @@ function Verification(props: {
           </details>
         </div>
       </template>
-      <template id="verify-failed">
-        <div class="panel panel-error" data-verify-state="failed">
-          <h2>{t.verifyFailedTitle}</h2>
-          <p>{t.verifyFailed}</p>
-          <details>
-            <summary>{t.verifyDetails}</summary>
-            <p>{slot("reason")}</p>
-          </details>
-        </div>
-      </template>
-      <template id="verify-unavailable">
-        <div class="panel panel-warning" data-verify-state="unavailable">
-          <h2>{t.verifyUnavailableTitle}</h2>
-          <p>{t.verifyUnavailable}</p>
-          <details>
-            <summary>{t.verifyDetails}</summary>
-            <p>{slot("reason")}</p>
-          </details>
-        </div>
-      </template>
+      <VerifyProblem t={t} state="failed" panel="panel-error" title={t.verifyFailedTitle} text={t.verifyFailed} />
+      <VerifyProblem
+        t={t}
+        state="unavailable"
+        panel="panel-warning"
+        title={t.verifyUnavailableTitle}
+        text={t.verifyUnavailable}
+      />
     </>
+  );
+}
+
+/** A check that did not verify, as a template the script fills with the reason for auditors. */
+function VerifyProblem(props: {
+  readonly t: Messages;
+  readonly state: "failed" | "unavailable";
+  readonly panel: string;
+  readonly title: string;
+  readonly text: string;
+}) {
+  const { t, state, panel, title, text } = props;
+  return (
+    <template id={`verify-${state}`}>
+      <div class={`panel ${panel}`} data-verify-state={state}>
+        <h2>{title}</h2>
+        <p>{text}</p>
+        <details>
+          <summary>{t.verifyDetails}</summary>
+          <p>{slot("reason")}</p>
+        </details>
+      </div>
+    </template>
   );
 }
 
