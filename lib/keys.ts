@@ -3,9 +3,10 @@
  * purpose (record ids, request digests, token signing, ...) is never the key of another, so what
  * one of them lets an insider compute (or a leak of one derived key exposes) stops at that purpose.
  *
- * Keys are HMAC-SHA-256 CryptoKeys, imported once per isolate for each (secret, purpose, context).
+ * Keys are HMAC-SHA-256 CryptoKeys, imported once per isolate for each (secret, purpose, context);
+ * a purpose that encrypts gets an AES-256-GCM key made from its HMAC key (purposeSealingKey).
  */
-import { hexEncode, utf8 } from "./bytes.ts";
+import { base64urlDecode, base64urlEncode, hexEncode, utf8 } from "./bytes.ts";
 
 /** Every purpose a derived key serves; adding one never changes the keys of the others. */
 export type KeyPurpose =
@@ -49,4 +50,54 @@ async function derive(secret: string, purpose: KeyPurpose, context: string): Pro
 /** HMAC-SHA-256 of `message` under the purpose key, as lowercase hex. */
 export async function keyedDigestHex(key: CryptoKey, message: string): Promise<string> {
   return hexEncode(new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8(message))));
+}
+
+const sealingCache = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * The AES-256-GCM key for `purpose` (and `context`): 32 bytes, the HMAC of "aes-256-gcm" under the
+ * purpose key, so it is neither that key nor any other purpose's.
+ */
+export function purposeSealingKey(secret: string, purpose: KeyPurpose, context = ""): Promise<CryptoKey> {
+  const id = `${purpose}\u0000${context}\u0000${secret}`;
+  let key = sealingCache.get(id);
+  if (!key) {
+    key = (async () => {
+      const raw = await crypto.subtle.sign("HMAC", await purposeKey(secret, purpose, context), utf8("aes-256-gcm"));
+      return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+    })();
+    sealingCache.set(id, key);
+    key.catch(() => sealingCache.delete(id));
+  }
+  return key;
+}
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** `plain` sealed under `key` with a fresh IV, bound to `aad`: base64url of IV, ciphertext and tag. */
+export async function sealBytes(key: CryptoKey, aad: Uint8Array, plain: Uint8Array): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, plain));
+  const out = new Uint8Array(iv.length + sealed.length);
+  out.set(iv);
+  out.set(sealed, iv.length);
+  return base64urlEncode(out);
+}
+
+/** What sealBytes sealed under `key` and `aad`, or undefined for anything else. */
+export async function openBytes(key: CryptoKey, aad: Uint8Array, sealed: string): Promise<Uint8Array | undefined> {
+  const bytes = base64urlDecode(sealed);
+  if (!bytes || bytes.length <= IV_BYTES + TAG_BYTES) return undefined;
+  try {
+    return new Uint8Array(
+      await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: aad },
+        key,
+        bytes.subarray(IV_BYTES),
+      ),
+    );
+  } catch {
+    return undefined;
+  }
 }

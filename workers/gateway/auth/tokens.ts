@@ -15,8 +15,8 @@ import { z } from "zod";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { OfficialRole } from "../../../lib/vocabulary.ts";
-import { purposeKey } from "../../../lib/keys.ts";
-import { base64urlDecode, base64urlEncode, utf8 } from "../../../lib/bytes.ts";
+import { openBytes, purposeKey, purposeSealingKey, sealBytes } from "../../../lib/keys.ts";
+import { utf8 } from "../../../lib/bytes.ts";
 
 export const TOKEN_ISSUER = "mixed-election";
 const VOTER_AUDIENCE = "voter-session";
@@ -69,51 +69,24 @@ function officialKeyOf(config: Config): Promise<CryptoKey> {
   return purposeKey(config.SESSION_SIGNING_KEY, "official-token");
 }
 
-const subjectKeys = new Map<string, Promise<CryptoKey>>();
 /**
- * The AES-256-GCM key that seals a session's subject: 32 bytes from the voter-session purpose key
- * (context "subject"), so it is neither the signing key nor any other purpose's key.
+ * The AES-256-GCM key that seals a session's subject: from the voter-session purpose key (context
+ * "subject"), so it is neither the signing key nor any other purpose's key.
  */
 function subjectKeyOf(config: Config): Promise<CryptoKey> {
-  let key = subjectKeys.get(config.SESSION_SIGNING_KEY);
-  if (!key) {
-    key = (async () => {
-      const hmac = await purposeKey(config.SESSION_SIGNING_KEY, "voter-session", "subject");
-      const raw = await crypto.subtle.sign("HMAC", hmac, utf8("aes-256-gcm"));
-      return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-    })();
-    subjectKeys.set(config.SESSION_SIGNING_KEY, key);
-    key.catch(() => subjectKeys.delete(config.SESSION_SIGNING_KEY));
-  }
-  return key;
+  return purposeSealingKey(config.SESSION_SIGNING_KEY, "voter-session", "subject");
 }
 
 const SUBJECT_AAD = utf8("voter-session/sub/v1");
 
 async function sealSubject(config: Config, voterKey: string): Promise<string> {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: SUBJECT_AAD },
-      await subjectKeyOf(config),
-      utf8(voterKey),
-    ),
-  );
-  const out = new Uint8Array(iv.length + sealed.length);
-  out.set(iv);
-  out.set(sealed, iv.length);
-  return base64urlEncode(out);
+  return sealBytes(await subjectKeyOf(config), SUBJECT_AAD, utf8(voterKey));
 }
 
 async function openSubject(config: Config, sub: string): Promise<string | undefined> {
+  const plain = await openBytes(await subjectKeyOf(config), SUBJECT_AAD, sub);
+  if (!plain) return undefined;
   try {
-    const bytes = base64urlDecode(sub);
-    if (!bytes || bytes.length <= 12 + 16) return undefined;
-    const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: SUBJECT_AAD },
-      await subjectKeyOf(config),
-      bytes.subarray(12),
-    );
     const voterKey = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(plain);
     return voterKey === "" ? undefined : voterKey;
   } catch {

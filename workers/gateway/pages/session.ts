@@ -26,7 +26,7 @@ import { z } from "zod";
 import { configOf } from "../../../durable-objects/config.ts";
 import { ContestMarks } from "../../../lib/ballot/messages.ts";
 import { base64urlDecode, base64urlEncode, utf8 } from "../../../lib/bytes.ts";
-import { purposeKey } from "../../../lib/keys.ts";
+import { openBytes, purposeKey, purposeSealingKey, sealBytes } from "../../../lib/keys.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import { verifyVoterSession, type VoterSession } from "../auth/tokens.ts";
 import type { AppEnv } from "../http.ts";
@@ -142,21 +142,9 @@ export function fromElsewhere(c: Ctx): boolean {
 const Draft = z.object({ contests: z.array(ContestMarks).max(64) }).strict();
 export type Draft = z.infer<typeof Draft>;
 
-const draftKeys = new Map<string, Promise<CryptoKey>>();
-/** AES-256-GCM, 32 bytes from the "ballot-draft" purpose key: no other purpose's key. */
+/** AES-256-GCM under the "ballot-draft" purpose: no other purpose's key. */
 function draftKey(c: Ctx): Promise<CryptoKey> {
-  const secret = configOf(c.env).SESSION_SIGNING_KEY;
-  let key = draftKeys.get(secret);
-  if (!key) {
-    key = (async () => {
-      const hmac = await purposeKey(secret, "ballot-draft");
-      const raw = await crypto.subtle.sign("HMAC", hmac, utf8("aes-256-gcm"));
-      return crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
-    })();
-    draftKeys.set(secret, key);
-    key.catch(() => draftKeys.delete(secret));
-  }
-  return key;
+  return purposeSealingKey(configOf(c.env).SESSION_SIGNING_KEY, "ballot-draft");
 }
 
 /** Whose draft: the voter and the ballot style of the session it was made in. */
@@ -170,15 +158,7 @@ function draftAad(electionId: string, owner: DraftOwner): Uint8Array {
 const MAX_DRAFT_COOKIE = 3800;
 
 export async function saveDraft(c: Ctx, electionId: string, owner: DraftOwner, draft: Draft): Promise<void> {
-  const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(
-    await crypto.subtle.encrypt(
-      { name: "AES-GCM", iv, additionalData: draftAad(electionId, owner) },
-      await draftKey(c),
-      utf8(JSON.stringify(draft)),
-    ),
-  );
-  const value = base64urlEncode(new Uint8Array([...iv, ...sealed]));
+  const value = await sealBytes(await draftKey(c), draftAad(electionId, owner), utf8(JSON.stringify(draft)));
   if (value.length > MAX_DRAFT_COOKIE) return;
   setCookie(c, draftCookieName(c), value, {
     httpOnly: true,
@@ -193,14 +173,9 @@ export async function saveDraft(c: Ctx, electionId: string, owner: DraftOwner, d
 export async function readDraft(c: Ctx, electionId: string, owner: DraftOwner): Promise<Draft | undefined> {
   const value = getCookie(c, draftCookieName(c));
   if (!value || value.length > MAX_DRAFT_COOKIE) return undefined;
-  const bytes = base64urlDecode(value);
-  if (!bytes || bytes.length <= 12 + 16) return undefined;
+  const plain = await openBytes(await draftKey(c), draftAad(electionId, owner), value);
+  if (!plain) return undefined;
   try {
-    const plain = await crypto.subtle.decrypt(
-      { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: draftAad(electionId, owner) },
-      await draftKey(c),
-      bytes.subarray(12),
-    );
     const parsed = Draft.safeParse(JSON.parse(new TextDecoder().decode(plain)));
     return parsed.success ? parsed.data : undefined;
   } catch {
