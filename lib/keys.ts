@@ -76,7 +76,11 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** `plain` sealed under `key` with a fresh IV, bound to `aad`: base64url of IV, ciphertext and tag. */
-export async function sealBytes(key: CryptoKey, aad: Uint8Array, plain: Uint8Array): Promise<string> {
+export async function sealBytes(
+  key: CryptoKey,
+  aad: Uint8Array<ArrayBuffer>,
+  plain: Uint8Array<ArrayBuffer>,
+): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: aad }, key, plain));
   const out = new Uint8Array(iv.length + sealed.length);
@@ -86,8 +90,14 @@ export async function sealBytes(key: CryptoKey, aad: Uint8Array, plain: Uint8Arr
 }
 
 /** What sealBytes sealed under `key` and `aad`, or undefined for anything else. */
-export async function openBytes(key: CryptoKey, aad: Uint8Array, sealed: string): Promise<Uint8Array | undefined> {
-  const bytes = base64urlDecode(sealed);
+export async function openBytes(
+  key: CryptoKey,
+  aad: Uint8Array<ArrayBuffer>,
+  sealed: string,
+): Promise<Uint8Array | undefined> {
+  const decoded = base64urlDecode(sealed);
+  // A copy on its own ArrayBuffer, as WebCrypto takes it.
+  const bytes = decoded && new Uint8Array(decoded);
   if (!bytes || bytes.length <= IV_BYTES + TAG_BYTES) return undefined;
   try {
     return new Uint8Array(

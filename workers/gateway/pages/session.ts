@@ -150,7 +150,7 @@ function draftKey(c: Ctx): Promise<CryptoKey> {
 /** Whose draft: the voter and the ballot style of the session it was made in. */
 export type DraftOwner = Pick<VoterSession, "voterKey" | "ballotStyleId">;
 
-function draftAad(electionId: string, owner: DraftOwner): Uint8Array {
+function draftAad(electionId: string, owner: DraftOwner): Uint8Array<ArrayBuffer> {
   return utf8(`ballot-draft/v2\n${electionId}\n${owner.ballotStyleId}\n${owner.voterKey}`);
 }
 
