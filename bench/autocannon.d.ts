@@ -25,6 +25,8 @@ declare module "autocannon" {
     body?: string;
     requests?: Request[];
     excludeErrorStats?: boolean;
+    /** Requests per second over all connections (a fixed rate instead of as fast as possible). */
+    overallRate?: number;
   }
   export interface Histogram {
     average: number;

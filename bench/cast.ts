@@ -105,9 +105,15 @@ export class CastSession {
   /**
    * One run of `seconds` with up to `voters` voters. With `probe`, a few more voters cast one
    * ballot every PROBE_INTERVAL_MS from this process during the run, and the time from each of
-   * their receipts to its log inclusion is measured.
+   * their receipts to its log inclusion is measured. With `ratePerSecond`, the load generator
+   * holds that rate instead of going as fast as the connections allow.
    */
-  async run(label: string, seconds: number, voters: number, probe = false): Promise<CastRun> {
+  async run(
+    label: string,
+    seconds: number,
+    voters: number,
+    { probe = false, ratePerSecond }: { readonly probe?: boolean; readonly ratePerSecond?: number } = {},
+  ): Promise<CastRun> {
     const { options } = this;
     const probeCount = probe ? Math.ceil((seconds * 1000) / PROBE_INTERVAL_MS) + 5 : 0;
     const probeVoters = probe ? await this.take(probeCount) : [];
@@ -130,6 +136,7 @@ export class CastSession {
         connections: options.connections,
         durationSeconds: seconds,
         timeoutSeconds: options.timeoutSeconds,
+        ...(ratePerSecond ? { ratePerSecond } : {}),
         cast: { poolFile, idempotencyPrefix },
       },
       options.workDir,

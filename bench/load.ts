@@ -22,6 +22,8 @@ export const LoadSpec = z.object({
   connections: z.number().int().min(1),
   durationSeconds: z.number().positive(),
   timeoutSeconds: z.number().positive(),
+  /** Requests per second over all connections; absent: as fast as the connections go. */
+  ratePerSecond: z.number().positive().optional(),
   resultFile: z.string().min(1),
   cast: z
     .object({
@@ -55,6 +57,8 @@ export const LoadResult = z.object({
     .object({
       /** Voters whose request was answered 201. */
       accepted: z.array(Count),
+      /** When each of `accepted` was answered, ms since the epoch, in the same order. */
+      acceptedAt: z.array(Count),
       /** Voters answered with anything else, and the status. */
       refused: z.array(z.tuple([Count, Count])),
       /** Voters whose request was sent (or built) and never answered. */
@@ -103,6 +107,7 @@ function castRequests(
   let next = 0;
   const sent = new Set<number>();
   const accepted: number[] = [];
+  const acceptedAt: number[] = [];
   const refused: [number, number][] = [];
   const refusalSamples: string[] = [];
   let poolExhausted = 0;
@@ -160,8 +165,10 @@ function castRequests(
       onResponse: (status, body, context) => {
         const n = context["voter"];
         if (typeof n !== "number" || !sent.delete(n)) return; // a repeat after exhaustion
-        if (status === 201) accepted.push(n);
-        else {
+        if (status === 201) {
+          accepted.push(n);
+          acceptedAt.push(Date.now());
+        } else {
           refused.push([n, status]);
           if (refusalSamples.length < 5) refusalSamples.push(`${status} ${body.slice(0, 300)}`);
         }
@@ -171,7 +178,15 @@ function castRequests(
   return {
     requests,
     stoppedEarly: () => stopping,
-    outcome: () => ({ accepted, refused, unanswered: [...sent], used: next, poolExhausted, refusalSamples }),
+    outcome: () => ({
+      accepted,
+      acceptedAt,
+      refused,
+      unanswered: [...sent],
+      used: next,
+      poolExhausted,
+      refusalSamples,
+    }),
   };
 }
 
@@ -186,6 +201,7 @@ async function main(): Promise<void> {
     pipelining: 1,
     duration: spec.durationSeconds,
     timeout: spec.timeoutSeconds,
+    ...(spec.ratePerSecond ? { overallRate: spec.ratePerSecond } : {}),
     ...(cast ? { requests: cast.requests } : {}),
   });
   stop = () => instance.stop();

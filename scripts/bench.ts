@@ -22,10 +22,16 @@
  * new objects past about 3,000 live ones, and it slows as they pile up. The per-voter mapping gets
  * a voter budget under that (PER_VOTER_BUDGET) and a clean start; the bucket mappings a large roll.
  *
+ * The display run (bench/display-run.ts), under the first bucket mapping: result displays
+ * connected over WebSockets while casts run at a fixed rate, first 100 of them, then --displays;
+ * it reports acceptance-to-display and fan-out latency over all sockets, sockets lost, runtime CPU
+ * per update pushed to one socket, and the aggregator's calls per second at each count.
+ *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
- * pass before runs), --keep (leave the state directory).
+ * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
+ * run), --display-rate R (100 casts/s during it), --display-seconds S (10).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -36,6 +42,7 @@ import { OfficialClient } from "../cli/lib/api.ts";
 import { CastSession, type CastRun, type TallyCheck } from "../bench/cast.ts";
 import { workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
+import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
 import {
   BASELINE_PREFIX,
   benchVars,
@@ -67,6 +74,9 @@ const { values: args } = parseArgs({
     json: { type: "string" },
     keep: { type: "boolean", default: false },
     "quiet-wait": { type: "string", default: "60" },
+    displays: { type: "string", default: "1000" },
+    "display-rate": { type: "string", default: "100" },
+    "display-seconds": { type: "string", default: "10" },
   },
 });
 
@@ -96,6 +106,14 @@ const TIMEOUT_SECONDS = 30;
 const SETTLE_MS = 1_000;
 const PREFIX = "BENCH";
 setQuietBudget(Number(args["quiet-wait"] ?? 60));
+const DISPLAYS = Math.round(Number(args.displays));
+if (!Number.isInteger(DISPLAYS) || DISPLAYS < 0) throw new Error(`--displays must be 0 or more, not ${args.displays}`);
+const DISPLAY_RATE = positive("display-rate", args["display-rate"]);
+const DISPLAY_SECONDS = positive("display-seconds", args["display-seconds"]);
+/** The displays of the reference phase: few enough that their cost is small beside the full run's. */
+const REFERENCE_DISPLAYS = 100;
+/** The display run happens once, under the first bucket mapping (per-voter budgets have no room). */
+const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
 
 interface PathFigures {
   readonly path: string;
@@ -123,6 +141,7 @@ interface MappingFigures {
     readonly capacityPerSecond: number;
     readonly proofLatency: CastRun["proofLatency"];
   };
+  readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -224,6 +243,15 @@ function castLine(run: CastRun): string {
   return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}\n      ${log}${proof}`;
 }
 
+function displayLine(d: DisplayPhase): string {
+  const pct = (p: DisplayPhase["fanOutMs"]): string =>
+    p ? `p50 ${fixed(p.p50)} ms, p99 ${fixed(p.p99)} ms, max ${fixed(p.max)} ms` : "no samples";
+  return `    ${d.sockets} displays: ${d.opened} opened, ${d.failedToOpen} failed to open, ${d.lost} lost, ${d.outOfOrder} out of order; ${d.casts} casts (${fixed(d.castsPerSecond)}/s), ${d.releases} releases, ${d.delivered} deliveries
+      acceptance to display (first in, first counted): ${pct(d.acceptanceToDisplayMs)}
+      release cut to display (fan-out): ${pct(d.fanOutMs)}
+      runtime ${fixed(d.runtimeCpuSeconds, 2)} CPU s over ${fixed(d.seconds, 1)} s; aggregator ${fixed(d.aggregatorCallsPerSecond)} calls/s; display process ${fixed(d.displayProcessCores, 2)} cores`;
+}
+
 async function measureMapping(
   ledgerBuckets: number,
   bundles: Awaited<ReturnType<typeof buildBundles>>,
@@ -311,8 +339,40 @@ async function measureMapping(
       await sleep(SETTLE_MS);
       // At least 10 s: about 50 sampled receipts at the probe's 5 a second.
       const seconds = Math.max(DURATION, 10);
-      probeRun = await session.run("cast probe run", seconds, votersFor(session, seconds, seconds, bestRate), true);
+      probeRun = await session.run("cast probe run", seconds, votersFor(session, seconds, seconds, bestRate), {
+        probe: true,
+      });
       say(castLine(probeRun));
+    }
+    let displays: MappingFigures["displays"];
+    if (ledgerBuckets === DISPLAY_MAPPING) {
+      say(
+        `  result displays (WebSockets on the public channel) while casts run at ${DISPLAY_RATE}/s for ${DISPLAY_SECONDS} s:`,
+      );
+      const phase = async (sockets: number): Promise<DisplayPhase> => {
+        await sleep(SETTLE_MS);
+        const figures = await displayPhase({
+          label: `displays-${sockets}`,
+          session,
+          client,
+          baseUrl: runtime.baseUrl,
+          electionId: DEMO_ELECTION_ID,
+          workDir,
+          runtimePids: pids,
+          sockets,
+          seconds: DISPLAY_SECONDS,
+          ratePerSecond: DISPLAY_RATE,
+          voters: Math.ceil(DISPLAY_RATE * DISPLAY_SECONDS * 1.5) + 2 * CONNECTIONS,
+        });
+        say(displayLine(figures));
+        return figures;
+      };
+      const reference = await phase(Math.min(REFERENCE_DISPLAYS, DISPLAYS));
+      const full = await phase(DISPLAYS);
+      say(
+        `    runtime CPU per update pushed to one socket: ${fixed(cpuPerPushMs(reference, full), 3)} ms (from the difference between the two phases)`,
+      );
+      displays = { reference, full };
     }
     // Every run already waited for its backlog; this is the last word, after a final wait.
     await session.drain();
@@ -337,6 +397,7 @@ async function measureMapping(
         proofLatency: probeRun?.proofLatency,
       },
       tally,
+      ...(displays ? { displays } : {}),
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
     };
@@ -404,6 +465,19 @@ function summary(results: readonly MappingFigures[]): string {
         : ""
     }`;
   });
+  const displays = results.flatMap((r) => {
+    if (!r.displays) return [];
+    const { reference, full } = r.displays;
+    const p99 = (d: DisplayPhase): string =>
+      `acceptance to display p99 ${fixed(d.acceptanceToDisplayMs?.p99)} ms, fan-out p99 ${fixed(d.fanOutMs?.p99)} ms`;
+    return [
+      "",
+      `Result displays (${r.ledgerBuckets} buckets, casts at ${fixed(full.castsPerSecond)}/s):`,
+      `  ${reference.sockets} displays: ${p99(reference)}, ${reference.lost} lost, aggregator ${fixed(reference.aggregatorCallsPerSecond)} calls/s`,
+      `  ${full.sockets} displays: ${p99(full)}, ${full.lost} lost, aggregator ${fixed(full.aggregatorCallsPerSecond)} calls/s`,
+      `  runtime CPU per update per socket: ${fixed(cpuPerPushMs(reference, full), 3)} ms`,
+    ];
+  });
   return [
     table(header, rows),
     "",
@@ -412,6 +486,7 @@ function summary(results: readonly MappingFigures[]): string {
     "",
     "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
+    ...displays,
   ].join("\n");
 }
 
@@ -465,7 +540,7 @@ async function main(): Promise<number> {
   if (args.json) {
     // Without the per-voter lists of each run: the figures, not the ballots.
     const slimmer = (key: string, value: unknown): unknown =>
-      ["accepted", "refused", "unanswered"].includes(key) && Array.isArray(value) ? value.length : value;
+      ["accepted", "acceptedAt", "refused", "unanswered"].includes(key) && Array.isArray(value) ? value.length : value;
     const slim = JSON.stringify(
       {
         date: new Date().toISOString(),
@@ -482,7 +557,9 @@ async function main(): Promise<number> {
     await writeFile(args.json, slim);
     say(`figures written to ${args.json}`);
   }
-  return results.every((r) => r.tally.ok && r.cast.errors === 0) ? 0 : 1;
+  const displaysHeld = (r: MappingFigures): boolean =>
+    !r.displays || [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0);
+  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r)) ? 0 : 1;
 }
 
 const exitCode = await main().finally(cleanUp);
