@@ -313,25 +313,28 @@ describe("heartbeats", () => {
 
   it("drops a socket silent past the timeout and keeps one that pings", async () => {
     const index = relayIndexFor("quiet-wall", RELAYS);
+    // Times taken on this side bracket the relay's: it saw the connections after `before`, the
+    // ping after `pingSentAt`, and answered it before `pongedAt`.
+    const before = Date.now();
     const quiet = await connect(livePath(E, { display: "quiet-wall" }));
-    const connectedAt = Date.now();
     const chatty = await connect(livePath(E, { display: "quiet-wall" }));
     await pause(1_500);
+    const pingSentAt = Date.now();
     chatty.ws.send("ping");
     await chatty.until((d) => (d.pongs > 0 ? true : undefined));
-    const pingedAt = Date.now();
+    const pongedAt = Date.now();
 
     const stub = relay(E, "public", index);
-    // Within the timeout of its connection, nothing is dropped.
-    expect(await stub.sweep(connectedAt + HEARTBEAT_TIMEOUT_MS - 1_000)).toBe(0);
+    // Within the timeout of their connections, nothing is dropped.
+    expect(await stub.sweep(before + HEARTBEAT_TIMEOUT_MS - 1_000)).toBe(0);
     // Past the quiet socket's timeout but not past the ping: only the quiet one goes.
-    expect(await stub.sweep(pingedAt + HEARTBEAT_TIMEOUT_MS - 500)).toBe(1);
+    expect(await stub.sweep(pingSentAt + HEARTBEAT_TIMEOUT_MS - 200)).toBe(1);
     await quiet.until((d) => (d.closedWith !== undefined ? true : undefined));
     expect(quiet.closedWith).toBe(1001);
     expect(chatty.closedWith).toBeUndefined();
     expect((await stub.status()).sockets).toBe(1);
     // And the pinging one too, once its ping is old.
-    expect(await stub.sweep(pingedAt + HEARTBEAT_TIMEOUT_MS + 1_000)).toBe(1);
+    expect(await stub.sweep(pongedAt + HEARTBEAT_TIMEOUT_MS + 1_000)).toBe(1);
     await chatty.until((d) => (d.closedWith !== undefined ? true : undefined));
   });
 });
@@ -340,7 +343,10 @@ describe("an after-close election's public channel", () => {
   const E = "fanout-after-close";
 
   it("carries turnout only before the close and the exact figures after it", async () => {
-    const closesAt = await loadClosingSoonDemo(E, 8_000, { resultsVisibility: "after-close", minBallotsPerRelease: 1 });
+    const closesAt = await loadClosingSoonDemo(E, 12_000, {
+      resultsVisibility: "after-close",
+      minBallotsPerRelease: 1,
+    });
     await enrol(E, "EE-AFTER-0", "district-north");
     const display = await connect(livePath(E, { display: "after-wall" }));
     await castNorth(E, "EE-AFTER-0");
