@@ -8,7 +8,8 @@
  * Sockets are hibernatable (ctx.acceptWebSocket): the object may be evicted between updates while
  * its sockets stay open; the runtime answers a display's `ping` with `pong` itself
  * (setWebSocketAutoResponse) without waking it. Each socket's attachment names its election,
- * channel and when it connected.
+ * channel and when it connected. Updates flow one way: a socket that sends anything but `ping` is
+ * closed.
  *
  * Invariants:
  * - A relay holds at most RESULTS_RELAY_SOCKETS sockets; a connect beyond that is refused with
@@ -329,9 +330,13 @@ export class ResultsRelay extends DurableObject<Env> {
     if (this.ctx.getWebSockets().length > 0) await this.armAlarm(Date.now() + HEARTBEAT_INTERVAL_MS);
   }
 
-  /** A display says nothing but `ping` (answered without waking this object); anything else is ignored. */
-  override async webSocketMessage(_ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
-    // Nothing to do: updates flow one way. The message still counts as life for the runtime.
+  /**
+   * A display says nothing but `ping`, which the runtime answers without waking this object.
+   * Anything else is a client bug or an attempt to keep the relay busy: that socket is closed
+   * (1008), and the display may reconnect with its version.
+   */
+  override async webSocketMessage(ws: WebSocket, _message: string | ArrayBuffer): Promise<void> {
+    this.closeQuietly(ws, 1008, `only "${HEARTBEAT_PING}" is accepted`);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

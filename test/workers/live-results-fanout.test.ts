@@ -219,6 +219,18 @@ describe("a display on the public channel", () => {
     unknown.close();
   });
 
+  it("is described in the OpenAPI document", async () => {
+    const doc: { paths: Record<string, unknown> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/elections/{electionId}/results/live",
+        "/v1/admin/elections/{electionId}/results/live",
+        "/v1/elections/{electionId}/results/latest",
+        "/v1/elections/{electionId}/results/snapshots/{version}",
+      ]),
+    );
+  });
+
   it("refuses a request that is no WebSocket upgrade, and an unknown election", async () => {
     const plain = await SELF.fetch(`${BASE}${livePath(E)}`, { headers: { "cf-connecting-ip": "10.77.0.4" } });
     expect(plain.status).toBe(426);
@@ -311,7 +323,7 @@ describe("heartbeats", () => {
     await loadDemoElection({ electionId: E, resultsVisibility: "live", minBallotsPerRelease: 1 });
   });
 
-  it("drops a socket silent past the timeout and keeps one that pings", async () => {
+  it("drops a socket silent past the timeout, keeps one that pings, and closes one that says anything else", async () => {
     const index = relayIndexFor("quiet-wall", RELAYS);
     // Times taken on this side bracket the relay's: it saw the connections after `before`, the
     // ping after `pingSentAt`, and answered it before `pongedAt`.
@@ -336,6 +348,12 @@ describe("heartbeats", () => {
     // And the pinging one too, once its ping is old.
     expect(await stub.sweep(pongedAt + HEARTBEAT_TIMEOUT_MS + 1_000)).toBe(1);
     await chatty.until((d) => (d.closedWith !== undefined ? true : undefined));
+
+    // Displays only ping: a socket that says anything else is closed.
+    const talker = await connect(livePath(E, { display: "talker-wall" }));
+    talker.ws.send("hello");
+    await talker.until((d) => (d.closedWith !== undefined ? true : undefined));
+    expect(talker.closedWith).toBe(1008);
   });
 });
 
