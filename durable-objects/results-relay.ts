@@ -60,6 +60,9 @@ export const RELAY_HISTORY = 64;
 /** What a full relay tells the gateway (and through it the display) to wait, in seconds. */
 export const RELAY_FULL_RETRY_AFTER_SECONDS = 5;
 
+/** A relay asks the aggregator for the current snapshot at most this often. */
+const ASK_INTERVAL_MS = 1_000;
+
 /** Child relays that failed are retried after this long. */
 const CHILD_RETRY_MS = 1_000;
 
@@ -257,15 +260,17 @@ export class ResultsRelay extends DurableObject<Env> {
     const identity = this.identity;
     if (!identity) return;
     const now = Date.now();
+    const mayAsk = this.askedAggregatorAt === undefined || now - this.askedAggregatorAt >= ASK_INTERVAL_MS;
     const cold = this.latest === undefined && this.askedAggregatorAt === undefined;
-    const behind =
-      since !== undefined &&
-      since > (this.latest?.version ?? 0) &&
-      (this.askedAggregatorAt === undefined || now - this.askedAggregatorAt >= 1_000);
+    const behind = since !== undefined && since > (this.latest?.version ?? 0) && mayAsk;
     if (!cold && !behind) return;
     this.askedAggregatorAt = now;
-    const current = await resultsAggregatorFor(this.env, identity.electionId).current(identity.channel);
-    if (current) this.keep(LiveSnapshot.parse(current));
+    try {
+      const current = await resultsAggregatorFor(this.env, identity.electionId).current(identity.channel);
+      if (current) this.keep(LiveSnapshot.parse(current));
+    } catch {
+      // Not fatal: the display is accepted all the same and gets the next publish.
+    }
   }
 
   /** What a display gets first: its update, `current`, or the whole snapshot (file header). */
@@ -340,8 +345,9 @@ export class ResultsRelay extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    // Complete the closing handshake; 1005/1006 are not codes a close frame may carry.
-    this.closeQuietly(ws, code === 1005 || code === 1006 ? 1000 : code, reason);
+    // Complete the closing handshake, echoing the display's code when a close frame may carry it.
+    const echo = code === 1000 || code === 1001 || (code >= 3000 && code <= 4999);
+    this.closeQuietly(ws, echo ? code : 1000, echo ? reason : "");
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {

@@ -11,8 +11,9 @@
  *
  * A socket is placed on a results relay by a stable hash of the display's id (`display`), or of
  * its client address when it names none, so a reconnecting display finds the relay that holds
- * the versions it needs; a full relay refuses (503) and the next relays are tried. The gateway
- * only places sockets: the relay owns them (hibernatable) and the updates never pass through here.
+ * the versions it needs; a full relay (503) or one that fails to answer is passed over for the
+ * next ones, up to RELAY_TRIES. The gateway only places sockets: the relay owns them
+ * (hibernatable) and the updates never pass through here.
  *
  * The aggregator learns the settings its cuts need (k, visibility, scheduled close) from here
  * and from the results routes (configureAggregator), once per isolate and election: its load
@@ -180,10 +181,16 @@ async function connect(
   const protocol = c.req.header("sec-websocket-protocol");
   for (let k = 0; k < Math.min(relays, RELAY_TRIES); k += 1) {
     const index = (start + k) % relays;
-    const answer = await resultsRelayFor(c.env, electionId, channel, index).fetch(
-      relayConnectUrl({ electionId, channel, index }, since),
-      { headers: { upgrade: "websocket", ...(protocol ? { "sec-websocket-protocol": protocol } : {}) } },
-    );
+    let answer: Response;
+    try {
+      answer = await resultsRelayFor(c.env, electionId, channel, index).fetch(
+        relayConnectUrl({ electionId, channel, index }, since),
+        { headers: { upgrade: "websocket", ...(protocol ? { "sec-websocket-protocol": protocol } : {}) } },
+      );
+    } catch {
+      // A relay being reset or overloaded: the next one takes the display (it reconnects home later).
+      continue;
+    }
     if (answer.status === 503) continue;
     if (answer.status !== 101 || !answer.webSocket) throw new Error(`results relay ${index} answered ${answer.status}`);
     // A response of our own, whose headers the app's middleware may still set.
