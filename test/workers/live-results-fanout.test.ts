@@ -402,7 +402,7 @@ describe("the official channel", () => {
     await enrol(E, "EE-OFF-0", "district-north");
   });
 
-  it("refuses no token and a voter's token, and gives an administrator the exact sums at once", async () => {
+  it("refuses no token, a voter's token and a station official, and gives administrators and auditors the exact sums at once", async () => {
     const path = `/v1/admin/elections/${E}/results/live`;
     const none = await upgrade(path);
     expect(none.status).toBe(401);
@@ -428,5 +428,10 @@ describe("the official channel", () => {
     expect(presidentVotes(exact)).toBe(1);
     expect((await latest(E)).version).toBe(0);
     official.close();
+
+    // An auditor may watch too, and starts from the same exact release.
+    const auditor = await connect(path, { authorization: `Bearer ${await officialToken("auditor")}` });
+    expect(await auditor.until((d) => d.view())).toEqual(exact);
+    auditor.close();
   });
 });
