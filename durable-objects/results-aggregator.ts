@@ -208,10 +208,10 @@ export class ResultsAggregator extends DurableObject<Env> {
           districts: new Map(districts.map((d) => [d.totals.districtId, d])),
         };
       }
-      // Written by configure() after ResultsSettings accepted it, and by publish() from snapshots
-      // this object built: a failure to parse is a bug.
+      // Written by configure() after ResultsSettings accepted them: a failure to parse is a bug.
       const settings = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'settings'`).toArray()[0];
       if (settings) this.settings = ResultsSettings.parse(JSON.parse(settings.value));
+      // Written by record() from snapshots this object built: a failure to parse is a bug.
       for (const row of this.sql.exec<{ channel: string; snapshot_json: string; pushed: number }>(
         `SELECT channel, snapshot_json, pushed FROM published`,
       )) {
@@ -287,8 +287,9 @@ export class ResultsAggregator extends DurableObject<Env> {
     const parsed = ResultsSettings.parse(settings);
     this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('election', ?)`, parsed.electionId);
     const election = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'election'`).one().value;
-    if (election !== parsed.electionId)
+    if (election !== parsed.electionId) {
       throw new Error(`settings of ${parsed.electionId} reached the aggregator of ${election}`);
+    }
     const changed = JSON.stringify(parsed) !== JSON.stringify(this.settings);
     if (changed) {
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?)`, JSON.stringify(parsed));

@@ -27,9 +27,11 @@
  *   relay, at most once a second): a cold relay costs the aggregator one call, not one per display.
  * - A socket silent (no ping answered since it connected) for longer than HEARTBEAT_TIMEOUT_MS is closed
  *   on the next publish or on the alarm that runs every HEARTBEAT_INTERVAL_MS while sockets exist.
- * - A slow or failing child never holds up the others: children are called in parallel, and a
- *   failed one is retried from the alarm with the latest snapshot (a child that missed versions
- *   computes its own update from what it holds). The retry list is in memory: a relay evicted
+ * - A slow or failing child never holds up the others, nor the caller: publish() returns once
+ *   this relay's own sockets have the update, and the children are called in parallel in the
+ *   background. A failed one is retried from the alarm with the latest snapshot (a child that
+ *   missed versions computes its own update from what it holds; one that gets an older version
+ *   after a newer ignores it). The retry list is in memory: a relay evicted
  *   before it retries leaves that child to catch up at the next publish.
  *
  * Storage schema (SQLite, version 1):
@@ -179,9 +181,9 @@ export class ResultsRelay extends DurableObject<Env> {
       this.push(JSON.stringify(message));
     }
     this.dropSilent(Date.now());
-    await this.forward(
-      relayChildren(index, configOf(this.env).RESULTS_RELAY_FANOUT, configOf(this.env).RESULTS_RELAYS),
-    );
+    // In the background: the caller (the aggregator or the parent) is not held up by the subtree.
+    const { RESULTS_RELAY_FANOUT: fanout, RESULTS_RELAYS: relays } = configOf(this.env);
+    this.ctx.waitUntil(this.forward(relayChildren(index, fanout, relays)));
   }
 
   private push(text: string): void {
@@ -195,7 +197,10 @@ export class ResultsRelay extends DurableObject<Env> {
     }
   }
 
-  /** Forwards the latest snapshot to `children` in parallel; failures are retried by the alarm. */
+  /**
+   * Forwards the latest snapshot to `children` in parallel; failures are retried by the alarm.
+   * Never rejects: it runs in the background of publish().
+   */
   private async forward(children: readonly number[]): Promise<void> {
     const latest = this.latest;
     const identity = this.identity;
@@ -220,7 +225,7 @@ export class ResultsRelay extends DurableObject<Env> {
         error: String(outcome.reason),
       });
     });
-    if (this.failedChildren.size > 0) await this.armAlarm(Date.now() + CHILD_RETRY_MS);
+    if (this.failedChildren.size > 0) await this.armAlarm(Date.now() + CHILD_RETRY_MS).catch(() => undefined);
   }
 
   /** A display's WebSocket upgrade, sent on by the gateway (relayConnectUrl). */
