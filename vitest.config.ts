@@ -64,6 +64,11 @@ export default defineConfig({
                 LOG_FAULT_INJECTION: "enabled",
                 // Test-only: the grace after the close before cast vote records are published (ten minutes in production).
                 LOG_CVR_GRACE_MS: "4000",
+                // Test-only: a small relay tree (3 relays, two children each, 3 sockets per relay) so
+                // that the live results tests fill a relay and cross the tree with a few sockets.
+                RESULTS_RELAYS: "3",
+                RESULTS_RELAY_FANOUT: "2",
+                RESULTS_RELAY_SOCKETS: "3",
                 // Test-only: lets tests sign ID tokens as the dev issuer and calls as the admin.
                 TEST_EID_PRIVATE_JWK: inject("eidPrivateJwk"),
                 TEST_ADMIN_PRIVATE_JWK: inject("adminPrivateJwk"),

@@ -6,10 +6,12 @@
  */
 import type { QueuedMessage } from "../lib/ballot/messages.ts";
 import { fnv1a } from "../lib/hash.ts";
+import type { LiveChannel } from "../lib/results/live.ts";
 import { configOf } from "./config.ts";
 import type { LogSequencer } from "./log-sequencer.ts";
 import type { PaperBallotBox } from "./paper-ballot-box.ts";
 import type { ResultsAggregator } from "./results-aggregator.ts";
+import type { ResultsRelay } from "./results-relay.ts";
 import type { StationBallotCount } from "./station-ballot-count.ts";
 import type { TallyShard } from "./tally-shard.ts";
 import type { VoterLedger } from "./voter-ledger.ts";
@@ -76,6 +78,40 @@ export function tallyShardFor(env: Env, name: string): DurableObjectStub<TallySh
 /** The one results aggregator of an election. */
 export function resultsAggregatorFor(env: Env, electionId: string): DurableObjectStub<ResultsAggregator> {
   return env.RESULTS.get(env.RESULTS.idFromName(electionId));
+}
+
+/**
+ * Results relays (durable-objects/results-relay.ts): RESULTS_RELAYS per channel of an election,
+ * named `<electionId>/<channel>/<i>`. They form a tree: relay i forwards each snapshot to relays
+ * i*F+1 .. i*F+F (F = RESULTS_RELAY_FANOUT) that exist, so the aggregator calls relay 0 alone and
+ * a snapshot reaches every relay in about log_F(RESULTS_RELAYS) hops.
+ */
+export function resultsRelayName(electionId: string, channel: LiveChannel, index: number): string {
+  return `${electionId}/${channel}/${index}`;
+}
+
+export function resultsRelayFor(
+  env: Env,
+  electionId: string,
+  channel: LiveChannel,
+  index: number,
+): DurableObjectStub<ResultsRelay> {
+  return env.RESULTS_RELAY.get(env.RESULTS_RELAY.idFromName(resultsRelayName(electionId, channel, index)));
+}
+
+/** The children of relay `index` in a tree of `relays` relays, each forwarding to `fanout`. */
+export function relayChildren(index: number, fanout: number, relays: number): number[] {
+  const children: number[] = [];
+  for (let i = index * fanout + 1; i <= index * fanout + fanout && i < relays; i += 1) children.push(i);
+  return children;
+}
+
+/**
+ * The relay a display starts at: a stable hash of what names it (its display id, else its
+ * client address), so a display that reconnects finds the relay that holds its versions.
+ */
+export function relayIndexFor(key: string, relays: number): number {
+  return fnv1a(key) % relays;
 }
 
 /** The one log sequencer of an election. */

@@ -89,6 +89,24 @@ const ConfigSchema = z.object({
     .regex(/^(0|[1-9][0-9]{0,5})$/, "LEDGER_BUCKETS must be 0 (one ledger per voter) or a number of buckets")
     .transform(Number),
   LOG_ORIGIN: LogOriginPrefix,
+  /**
+   * Live results fan-out (durable-objects/results-relay.ts): relays per channel of an election,
+   * how many children each relay forwards to (the relays form a tree under relay 0, the only one
+   * the aggregator calls), and how many display sockets one relay holds before it refuses more.
+   */
+  RESULTS_RELAYS: z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}$/, "RESULTS_RELAYS must be a number of relays (1 to 99,999)")
+    .transform(Number),
+  RESULTS_RELAY_FANOUT: z
+    .string()
+    .regex(/^([2-9]|[1-9][0-9]{1,2})$/, "RESULTS_RELAY_FANOUT must be 2 to 999")
+    .transform(Number),
+  RESULTS_RELAY_SOCKETS: z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}$/, "RESULTS_RELAY_SOCKETS must be a number of sockets (1 to 32,767)")
+    .transform(Number)
+    .pipe(z.number().max(32_767)),
   ROLL_HASH_KEY: z.string().min(32, "ROLL_HASH_KEY must be at least 32 characters"),
   SESSION_SIGNING_KEY: z.string().min(32, "SESSION_SIGNING_KEY must be at least 32 characters"),
   /**

@@ -1,9 +1,9 @@
 /**
  * ResultsAggregator: one per election (name = election id). Tally shards report their absolute
  * totals here; results() sums the latest report of every shard into per-district and overall
- * totals. Later this object also fans results out to displays over hibernatable WebSockets (a
- * late display gets results() first, then each accepted report as a delta): report() is where
- * those pushes will start, and nothing here assumes it is the only reader.
+ * totals. It cuts the public and the official (exact) snapshots by itself and publishes each new
+ * version once: to R2 (public snapshots only) and to relay 0 of the channel's results relays,
+ * which fan it out to the displays (durable-objects/results-relay.ts). It never sees a display.
  *
  * Invariants:
  * - For each shard the stored report is the one with the highest version received. The comparison
@@ -15,8 +15,8 @@
  *   shards had applied at those versions; a lost report is repaired by the next one.
  *
  * Public snapshots (security review H2): the exact sums are for officials. The public sees a
- * snapshot this object cuts, stored (table `public_snapshot`) so that every reader, and the
- * displays of a later issue, get the same object with its version and time:
+ * snapshot this object cuts, stored (table `public_snapshot`) so that every reader and every
+ * display gets the same object with its version and time:
  * - a district's public figures change only when its exact ballot count has moved by at least k
  *   (the election's minBallotsPerRelease) since the figures last published for it; a district
  *   that changed by less keeps its published figures, so no public delta of a district is the
@@ -27,28 +27,59 @@
  * - at most one snapshot a second, and only when some district is released; the version grows
  *   by one per snapshot;
  * - once the results are exact for everyone (after the close), a snapshot releases every district
- *   as it is, at once.
- * The snapshot is cut when it is asked for (publicSnapshot), not on each report: a reader who
- * asks more than once a second gets the same snapshot.
+ *   as it is, at once; the first snapshot cut at or after the scheduled close is a new version
+ *   even when no figure moved, since it is the one that says `closed` and `exact`;
+ * - with resultsVisibility `after-close`, what leaves this object before the close (R2, relays,
+ *   the latest pointer) carries turnout only: `choices` false and no contest figures, nationally
+ *   or per district. The stored snapshot keeps them: publicSnapshot() serves the results route,
+ *   which refuses such an election's public before the close.
+ *
+ * Proactive cuts and publishing: the settings a cut needs (k, visibility, the scheduled close)
+ * live in D1, which the import rule keeps out of durable-objects/. The gateway hands them over
+ * with configure() whenever it reads the election for a results route (once per isolate and
+ * election, workers/gateway/routes/live-results.ts), and this object keeps them in `meta`. The
+ * settings cannot change once the polls open (the definition locks), so a copy is never stale
+ * where it matters. Until configured this object cuts only when asked (publicSnapshot) and
+ * publishes nothing. Once configured:
+ * - report() arms the alarm at max(now, last run + 1 s) when it accepts a change; configure()
+ *   arms it at the scheduled close too, so the first exact snapshot needs no report;
+ * - the alarm cuts the public snapshot (the rule above) and the official one (the exact sums,
+ *   its own version counter, a new version only when a figure or `closed` changed), then
+ *   publishes every version newer than the last published one of each channel: a public one is
+ *   written to R2 (`snapshots/<election>/<version>.json`, immutable) before anything else sees it,
+ *   then recorded in `published`, then pushed to relay 0. A failed step is retried by the alarm
+ *   with a growing pause; the R2 write is idempotent (same key, same bytes) and relays ignore a
+ *   version they hold, so each version reaches the displays once. Only the latest version is
+ *   published: a reader-triggered cut (publicSnapshot) between two alarm runs is superseded, and
+ *   its number may be missing from R2.
+ * - The aggregator's own work per second is bounded by the shards' reports and one push per
+ *   channel, whatever the number of displays.
  *
  * Capacity: each shard reports at most 5 times a second (tally-shard.ts), so an election with D
  * districts of TALLY_SHARDS shards sends this object at most 5 * 4 * D small calls a second at
  * peak: 1,000/s, about one object's limit, at D = 50. Beyond that, put a per-district aggregator
  * between the shards and this one.
  *
- * Storage schema (SQLite, version 2):
- *   meta(key TEXT PRIMARY KEY, value)                                 -- 'schema', 'election'
+ * Storage schema (SQLite, version 3):
+ *   meta(key TEXT PRIMARY KEY, value)                      -- 'schema', 'election', 'settings'
  *   shard_reports(shard_name TEXT PRIMARY KEY, district_id TEXT, version INTEGER,
  *                 totals_json TEXT, reported_at INTEGER)  -- totals_json: DistrictTotals
  *   public_snapshot(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER, as_of INTEGER,
  *                   districts_json TEXT, totals_json TEXT)  (version 2)
  *     -- districts_json: PublishedDistrict[] (per district, with its shard count);
  *     -- totals_json: ElectionTotals (national and per district, as handed out)
+ *   published(channel TEXT PRIMARY KEY, version INTEGER, snapshot_json TEXT, pushed INTEGER)
+ *     (version 3) -- the last LiveSnapshot published per channel, and the last version relay 0
+ *     took; one row per channel: R2 holds the public history.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { compareIds, ContestTotals, DistrictTotals, sumTotals, type ElectionTotals } from "../lib/tally/totals.ts";
 import { parseShardName } from "../lib/tally/shards.ts";
+import { emitEvent } from "../lib/events.ts";
+import { LiveChannel, LiveSnapshot } from "../lib/results/live.ts";
+import { ResultsVisibility } from "../lib/vocabulary.ts";
+import { resultsRelayFor } from "./addresses.ts";
 import { ensureSchema } from "./schema.ts";
 
 const ReportArgs = z.tuple([
@@ -91,6 +122,45 @@ const SnapshotArgs = z.object({ minBallots: z.number().int().min(1).max(1_000_00
 /** At most one public snapshot per this many ms. */
 export const SNAPSHOT_INTERVAL_MS = 1_000;
 
+/** After a failed publish: 1 s, doubling, at most 30 s. */
+const PUBLISH_RETRY_BASE_MS = 1_000;
+const PUBLISH_RETRY_MAX_MS = 30_000;
+
+/** What a cut needs to know of the election; the gateway hands it over (file header). */
+export const ResultsSettings = z.object({
+  electionId: z.string().min(1).max(128),
+  minBallotsPerRelease: z.number().int().min(1).max(1_000_000),
+  resultsVisibility: ResultsVisibility,
+  /** The scheduled close (election.polls.closesAtMs), never an early close. */
+  closesAtMs: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+export type ResultsSettings = z.infer<typeof ResultsSettings>;
+
+/** Where a public snapshot lives in the RESULTS_SNAPSHOTS bucket. */
+export function snapshotKey(electionId: string, version: number): string {
+  return `snapshots/${electionId}/${version}.json`;
+}
+
+/** The latest public release, for the HTTP pointer: version 0 and asOf null before any. */
+export interface LatestRelease {
+  readonly version: number;
+  readonly asOf: number | null;
+}
+
+function liveTotals(totals: ElectionTotals): LiveSnapshot["totals"] {
+  return { ...totals, contests: [...totals.contests], districts: [...totals.districts] };
+}
+
+/** Turnout only: the same release with every contest figure taken out (visibility after-close). */
+function turnoutOnly(totals: ElectionTotals): ElectionTotals {
+  return {
+    shards: totals.shards,
+    ballots: totals.ballots,
+    contests: [],
+    districts: totals.districts.map((d) => ({ districtId: d.districtId, ballots: d.ballots, contests: [] })),
+  };
+}
+
 export class ResultsAggregator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly latest = new Map<string, Latest>();
@@ -100,6 +170,13 @@ export class ResultsAggregator extends DurableObject<Env> {
     totals: NOTHING_RELEASED,
     districts: new Map(),
   };
+  private settings: ResultsSettings | undefined;
+  private readonly published = new Map<LiveChannel, { snapshot: LiveSnapshot; pushed: number }>();
+  /** When the alarm is set for, as far as this object set it; null when none is pending. */
+  private alarmAt: number | null = null;
+  /** When the alarm last ran its cuts: the next runs at least SNAPSHOT_INTERVAL_MS later. */
+  private lastRunAt = 0;
+  private failedPublishes = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -131,6 +208,19 @@ export class ResultsAggregator extends DurableObject<Env> {
           districts: new Map(districts.map((d) => [d.totals.districtId, d])),
         };
       }
+      // Written by configure() after ResultsSettings accepted them: a failure to parse is a bug.
+      const settings = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'settings'`).toArray()[0];
+      if (settings) this.settings = ResultsSettings.parse(JSON.parse(settings.value));
+      // Written by record() from snapshots this object built: a failure to parse is a bug.
+      for (const row of this.sql.exec<{ channel: string; snapshot_json: string; pushed: number }>(
+        `SELECT channel, snapshot_json, pushed FROM published`,
+      )) {
+        this.published.set(LiveChannel.parse(row.channel), {
+          snapshot: LiveSnapshot.parse(JSON.parse(row.snapshot_json)),
+          pushed: row.pushed,
+        });
+      }
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
@@ -140,15 +230,20 @@ export class ResultsAggregator extends DurableObject<Env> {
         id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, as_of INTEGER NOT NULL,
         districts_json TEXT NOT NULL, totals_json TEXT NOT NULL)`);
     };
+    const publishedTable = (sql: SqlStorage): void => {
+      sql.exec(`CREATE TABLE published (
+        channel TEXT PRIMARY KEY, version INTEGER NOT NULL, snapshot_json TEXT NOT NULL, pushed INTEGER NOT NULL)`);
+    };
     ensureSchema(this.ctx.storage, {
-      version: 2,
+      version: 3,
       create: (sql) => {
         sql.exec(`CREATE TABLE shard_reports (
           shard_name TEXT PRIMARY KEY, district_id TEXT NOT NULL, version INTEGER NOT NULL,
           totals_json TEXT NOT NULL, reported_at INTEGER NOT NULL)`);
         snapshotTable(sql);
+        publishedTable(sql);
       },
-      upgrades: [snapshotTable],
+      upgrades: [snapshotTable, publishedTable],
     });
   }
 
@@ -180,7 +275,153 @@ export class ResultsAggregator extends DurableObject<Env> {
     ).rowsWritten;
     if (written === 0) return false;
     this.latest.set(name, { version: v, totals: parsed });
+    if (this.settings) await this.arm(Math.max(Date.now(), this.lastRunAt + SNAPSHOT_INTERVAL_MS));
     return true;
+  }
+
+  /**
+   * Takes the election's settings (file header: the gateway hands them over). The first call
+   * names the election, like the first report; a call for another election is a routing bug.
+   */
+  async configure(settings: ResultsSettings): Promise<void> {
+    const parsed = ResultsSettings.parse(settings);
+    this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('election', ?)`, parsed.electionId);
+    const election = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'election'`).one().value;
+    if (election !== parsed.electionId) {
+      throw new Error(`settings of ${parsed.electionId} reached the aggregator of ${election}`);
+    }
+    const changed = JSON.stringify(parsed) !== JSON.stringify(this.settings);
+    if (changed) {
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?)`, JSON.stringify(parsed));
+      this.settings = parsed;
+      // Whatever was reported before the settings came is cut and published now.
+      await this.arm(Date.now());
+    }
+    if (Date.now() < parsed.closesAtMs) await this.arm(parsed.closesAtMs);
+  }
+
+  /** The last snapshot published on `channel`, for a relay that holds nothing yet; null before any. */
+  async current(channel: LiveChannel): Promise<LiveSnapshot | null> {
+    return this.published.get(LiveChannel.parse(channel))?.snapshot ?? null;
+  }
+
+  /** The latest public version published (in R2 and to the relays), for the HTTP pointer. */
+  async latestRelease(): Promise<LatestRelease> {
+    const snapshot = this.published.get("public")?.snapshot;
+    return snapshot ? { version: snapshot.version, asOf: snapshot.asOf } : { version: 0, asOf: null };
+  }
+
+  /** Sets the alarm for `at` unless one is already due at or before it. */
+  private async arm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Cuts both channels' snapshots as the rules allow and publishes what is new (file header). */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const settings = this.settings;
+    if (!settings) return;
+    const now = Date.now();
+    this.lastRunAt = now;
+    const closed = now >= settings.closesAtMs;
+    const last = this.snapshot;
+    const closing = closed && (last.asOf === null || last.asOf < settings.closesAtMs);
+    if (this.cut(settings.minBallotsPerRelease, closed, now, closing) === "too-soon" && last.asOf !== null) {
+      // A reader's cut (publicSnapshot) came less than a second ago: come back when one is due.
+      await this.arm(last.asOf + SNAPSHOT_INTERVAL_MS);
+    }
+    this.cutOfficial(settings, now);
+    try {
+      await this.publish(settings);
+      this.failedPublishes = 0;
+    } catch (error) {
+      this.failedPublishes += 1;
+      const pause = Math.min(PUBLISH_RETRY_BASE_MS * 2 ** (this.failedPublishes - 1), PUBLISH_RETRY_MAX_MS);
+      emitEvent("results_publish_failed", { electionId: settings.electionId, retryInMs: pause, error: String(error) });
+      await this.arm(Date.now() + pause);
+    }
+    if (Date.now() < settings.closesAtMs) await this.arm(settings.closesAtMs);
+  }
+
+  /** The public release as it leaves this object: turnout only while `after-close` hides choices. */
+  private publicLive(settings: ResultsSettings): LiveSnapshot | undefined {
+    const { version, asOf, totals } = this.snapshot;
+    if (version === 0 || asOf === null) return undefined;
+    const closed = asOf >= settings.closesAtMs;
+    const choices = settings.resultsVisibility === "live" || closed;
+    return {
+      type: "snapshot",
+      electionId: settings.electionId,
+      channel: "public",
+      version,
+      asOf,
+      exact: closed,
+      choices,
+      closed,
+      totals: liveTotals(choices ? totals : turnoutOnly(totals)),
+    };
+  }
+
+  /** A new official snapshot when the exact sums or `closed` changed since the last one. */
+  private cutOfficial(settings: ResultsSettings, now: number): void {
+    const before = this.published.get("official")?.snapshot;
+    const totals = sumTotals([...this.latest.values()].map((l) => l.totals));
+    const closed = now >= settings.closesAtMs;
+    if (totals.shards === 0 && !closed) return;
+    if (before && before.closed === closed && JSON.stringify(before.totals) === JSON.stringify(totals)) return;
+    const snapshot: LiveSnapshot = {
+      type: "snapshot",
+      electionId: settings.electionId,
+      channel: "official",
+      version: (before?.version ?? 0) + 1,
+      asOf: now,
+      exact: true,
+      choices: true,
+      closed,
+      totals: liveTotals(totals),
+    };
+    this.record(snapshot, 0);
+  }
+
+  private record(snapshot: LiveSnapshot, pushed: number): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO published (channel, version, snapshot_json, pushed) VALUES (?, ?, ?, ?)`,
+      snapshot.channel,
+      snapshot.version,
+      JSON.stringify(snapshot),
+      pushed,
+    );
+    this.published.set(snapshot.channel, { snapshot, pushed });
+  }
+
+  /**
+   * Publishes what is new: a public version newer than the last published goes to R2 first and
+   * is recorded, then every channel's recorded version that relay 0 has not taken is pushed.
+   */
+  private async publish(settings: ResultsSettings): Promise<void> {
+    const live = this.publicLive(settings);
+    const held = this.published.get("public");
+    if (live && (!held || live.version > held.snapshot.version)) {
+      await this.env.RESULTS_SNAPSHOTS.put(snapshotKey(settings.electionId, live.version), JSON.stringify(live), {
+        httpMetadata: { contentType: "application/json" },
+      });
+      this.record(live, held?.pushed ?? 0);
+    }
+    const pushes = [...this.published.values()]
+      .filter((p) => p.pushed < p.snapshot.version)
+      .map(async ({ snapshot }) => {
+        await resultsRelayFor(this.env, settings.electionId, snapshot.channel, 0).publish(0, snapshot);
+        const now = this.published.get(snapshot.channel);
+        if (now && now.pushed < snapshot.version) {
+          this.sql.exec(`UPDATE published SET pushed = ? WHERE channel = ?`, snapshot.version, snapshot.channel);
+          now.pushed = snapshot.version;
+        }
+      });
+    const outcomes = await Promise.allSettled(pushes);
+    const failed = outcomes.find((o) => o.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   /** The sums of the latest report of every shard. */
@@ -202,15 +443,25 @@ export class ResultsAggregator extends DurableObject<Env> {
    */
   async publicSnapshot(minBallots: number, exact: boolean): Promise<ResultsSnapshot> {
     const args = SnapshotArgs.parse({ minBallots, exact });
-    this.cut(args.minBallots, args.exact, Date.now());
+    const now = Date.now();
+    const closing =
+      this.settings !== undefined &&
+      now >= this.settings.closesAtMs &&
+      (this.snapshot.asOf === null || this.snapshot.asOf < this.settings.closesAtMs);
+    // The same rule as the alarm's, so that a reader's cut and a display's never differ.
+    if (this.cut(args.minBallots, args.exact, now, closing) === "cut" && this.settings) await this.arm(now);
     const { version, asOf, totals } = this.snapshot;
     return { version, asOf, totals };
   }
 
-  /** Cuts and stores a new snapshot when some district may be released; synchronous, no await. */
-  private cut(minBallots: number, exact: boolean, now: number): void {
+  /**
+   * Cuts and stores a new snapshot when some district may be released (or, with `force`, in any
+   * case: the first cut after the close); synchronous, no await. Says whether it cut, found
+   * nothing to release, or was too soon after the last cut.
+   */
+  private cut(minBallots: number, exact: boolean, now: number, force = false): "cut" | "nothing" | "too-soon" {
     const last = this.snapshot;
-    if (!exact && last.asOf !== null && now - last.asOf < SNAPSHOT_INTERVAL_MS) return;
+    if (!exact && last.asOf !== null && now - last.asOf < SNAPSHOT_INTERVAL_MS) return "too-soon";
     const shardsOf = new Map<string, number>();
     for (const { totals } of this.latest.values()) {
       shardsOf.set(totals.districtId, (shardsOf.get(totals.districtId) ?? 0) + 1);
@@ -229,7 +480,7 @@ export class ResultsAggregator extends DurableObject<Env> {
       next.set(id, { totals: d, shards: shardsOf.get(id) ?? 0 });
       released += 1;
     }
-    if (released === 0) return;
+    if (released === 0 && !force) return "nothing";
     const ordered = [...next.values()].sort((a, b) => compareIds(a.totals.districtId, b.totals.districtId));
     const version = last.version + 1;
     // The national figures are the published districts' sums, nothing held back.
@@ -250,6 +501,7 @@ export class ResultsAggregator extends DurableObject<Env> {
       totals,
       districts: new Map(ordered.map((d) => [d.totals.districtId, d])),
     };
+    return "cut";
   }
 
   /** The version held for each shard, for diagnostics and tests. */

@@ -53,6 +53,15 @@ export const ERROR_CODES = {
   receipt_not_found: { status: 404, message: "No ballot with this tracking code is recorded (yet)." },
   // Results
   results_not_public: { status: 403, message: "This election's results are published when its polls close." },
+  snapshot_not_found: { status: 404, message: "No results snapshot with this version has been published." },
+  upgrade_required: {
+    status: 426,
+    message: "This path opens a WebSocket: send the request with Upgrade: websocket.",
+  },
+  results_relays_full: {
+    status: 503,
+    message: "Every live results connection here is taken; try again shortly, or read the latest snapshot over HTTP.",
+  },
   // Audit log
   log_pool_full: { status: 429, message: "The audit log is catching up; try again in a few seconds." },
   log_not_found: { status: 404, message: "This election's audit log has no checkpoint yet." },

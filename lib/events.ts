@@ -58,6 +58,19 @@ export const EVENTS = {
     sentence:
       "A tally shard could not report its totals to the election's results aggregator; it retries, and live results lag until it succeeds.",
   },
+  // Live results fan-out (durable-objects/results-aggregator.ts, results-relay.ts)
+  results_publish_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "An election's results aggregator could not store a new snapshot in R2 or hand it to its first results relay; it retries with a growing pause, and displays lag until it succeeds.",
+  },
+  results_relay_forward_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A results relay could not forward a snapshot to one of its child relays; it retries shortly, and the displays on that branch lag until it succeeds.",
+  },
   dead_letter_failed: {
     level: "error",
     kind: "operational",

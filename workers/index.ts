@@ -10,6 +10,7 @@ export { ReplayGuard } from "../durable-objects/replay-guard.ts";
 export { VoterLedger } from "../durable-objects/voter-ledger.ts";
 export { TallyShard } from "../durable-objects/tally-shard.ts";
 export { ResultsAggregator } from "../durable-objects/results-aggregator.ts";
+export { ResultsRelay } from "../durable-objects/results-relay.ts";
 export { LogSequencer } from "../durable-objects/log-sequencer.ts";
 export { PaperBallotBox } from "../durable-objects/paper-ballot-box.ts";
 export { StationBallotCount } from "../durable-objects/station-ballot-count.ts";

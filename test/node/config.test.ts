@@ -35,6 +35,9 @@ function production(overrides: Record<string, string> = {}): Record<string, stri
     EID_MAX_TOKEN_AGE_SECONDS: "300",
     LEDGER_BUCKETS: "0",
     LOG_ORIGIN: "valimised.ee/audit-log",
+    RESULTS_RELAYS: "64",
+    RESULTS_RELAY_FANOUT: "8",
+    RESULTS_RELAY_SOCKETS: "1000",
     ROLL_HASH_KEY: "r".repeat(32),
     SESSION_SIGNING_KEY: "s".repeat(32),
     BALLOT_LINK_KEY: "b".repeat(32),
@@ -58,6 +61,7 @@ describe("the Worker's configuration", () => {
     expect(config.EID_ALGORITHMS).toEqual(["ES256", "EdDSA"]);
     expect(config.LOG_SIGNING_JWK.kid).toBe("k1");
     expect(config.DEAD_LETTER_PUBLIC_JWK?.kid).toBe("dead-letter-1");
+    expect([config.RESULTS_RELAYS, config.RESULTS_RELAY_FANOUT, config.RESULTS_RELAY_SOCKETS]).toEqual([64, 8, 1000]);
   });
 
   it.each([
@@ -66,6 +70,9 @@ describe("the Worker's configuration", () => {
     ["a token age that is not a number", { EID_MAX_TOKEN_AGE_SECONDS: "5m" }, "EID_MAX_TOKEN_AGE_SECONDS"],
     ["a negative LEDGER_BUCKETS", { LEDGER_BUCKETS: "-1" }, "LEDGER_BUCKETS"],
     ["a LOG_ORIGIN with a space", { LOG_ORIGIN: "vote ee/log" }, "LOG_ORIGIN"],
+    ["no results relays", { RESULTS_RELAYS: "0" }, "RESULTS_RELAYS"],
+    ["a relay tree that is a list", { RESULTS_RELAY_FANOUT: "1" }, "RESULTS_RELAY_FANOUT"],
+    ["more sockets than a relay may hold", { RESULTS_RELAY_SOCKETS: "40000" }, "RESULTS_RELAY_SOCKETS"],
     ["a log key that is not JSON", { LOG_SIGNING_JWK: "{" }, "LOG_SIGNING_JWK is not JSON"],
     ["a receipt key without its private part", { RECEIPT_SIGNING_JWK: PRIVATE_JWK.replace(/"d":"[^"]*",/, "") }, "d"],
     [

@@ -16,6 +16,7 @@ import { electionRoutes, MAX_DEFINITION_BYTES } from "./routes/elections.ts";
 import { logRoutes } from "./routes/logs.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
+import { liveResultsRoutes } from "./routes/live-results.ts";
 import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
@@ -111,6 +112,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", rollRoutes());
   app.route("/", ballotRoutes());
   app.route("/", resultsRoutes());
+  app.route("/", liveResultsRoutes());
   app.route("/", logRoutes());
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());

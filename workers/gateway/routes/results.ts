@@ -8,6 +8,9 @@
  * election's ResultsAggregator, which tally shards keep within about a second of each accepted
  * ballot.
  *
+ * Both routes hand the aggregator the election's settings (configureAggregator, once per isolate),
+ * which lets it cut and publish snapshots to the live displays by itself (routes/live-results.ts).
+ *
  * The public route is rate limited per client address before anything else runs, and its answer
  * is kept in the edge cache for RESULTS_CACHE_SECONDS under the path alone (a query string does
  * not make a new entry): repeated requests within that time reach neither D1 nor the aggregator
@@ -25,6 +28,7 @@ import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
 import type { ResultsSnapshot } from "../../../durable-objects/results-aggregator.ts";
 import { edgeCached, publicReadLimit } from "../edge.ts";
+import { configureAggregator } from "./live-results.ts";
 
 /** How long the edge keeps a public results answer: snapshots change at most once a second. */
 export const RESULTS_CACHE_SECONDS = 5;
@@ -147,6 +151,7 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
       default:
         assertNever(visibility);
     }
+    await configureAggregator(c.env, election);
     const aggregator = resultsAggregatorFor(c.env, election.id);
     const view = await resultsFrom(
       c.env,
@@ -168,6 +173,7 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
     const election = await getElection(c.env.DB, electionId);
     if (!election) fail("election_not_found");
     c.header("cache-control", "no-store");
+    await configureAggregator(c.env, election);
     const aggregator = resultsAggregatorFor(c.env, election.id);
     return c.json(await resultsFrom(c.env, election, new Date(), aggregator.exact(), true), 200);
   });
