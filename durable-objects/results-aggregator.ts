@@ -177,6 +177,13 @@ export class ResultsAggregator extends DurableObject<Env> {
   /** When the alarm last ran its cuts: the next runs at least SNAPSHOT_INTERVAL_MS later. */
   private lastRunAt = 0;
   private failedPublishes = 0;
+  /**
+   * Calls this object has served since it started (report, configure, current, latestRelease,
+   * results, exact, publicSnapshot, versions): the bench shows with it that displays never reach
+   * the aggregator. In memory only: an evicted object starts again from 0.
+   */
+  private calls = 0;
+  private readonly startedAt = Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -252,6 +259,7 @@ export class ResultsAggregator extends DurableObject<Env> {
    * held report is as new or newer (a repeat or a report overtaken by a later one).
    */
   async report(shardName: string, version: number, totals: DistrictTotals): Promise<boolean> {
+    this.calls += 1;
     const [name, v, parsed] = ReportArgs.parse([shardName, version, totals]);
     const address = parseShardName(name);
     if (!address || address.districtId !== parsed.districtId) {
@@ -284,6 +292,7 @@ export class ResultsAggregator extends DurableObject<Env> {
    * names the election, like the first report; a call for another election is a routing bug.
    */
   async configure(settings: ResultsSettings): Promise<void> {
+    this.calls += 1;
     const parsed = ResultsSettings.parse(settings);
     this.sql.exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('election', ?)`, parsed.electionId);
     const election = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'election'`).one().value;
@@ -302,11 +311,13 @@ export class ResultsAggregator extends DurableObject<Env> {
 
   /** The last snapshot published on `channel`, for a relay that holds nothing yet; null before any. */
   async current(channel: LiveChannel): Promise<LiveSnapshot | null> {
+    this.calls += 1;
     return this.published.get(LiveChannel.parse(channel))?.snapshot ?? null;
   }
 
   /** The latest public version published (in R2 and to the relays), for the HTTP pointer. */
   async latestRelease(): Promise<LatestRelease> {
+    this.calls += 1;
     const snapshot = this.published.get("public")?.snapshot;
     return snapshot ? { version: snapshot.version, asOf: snapshot.asOf } : { version: 0, asOf: null };
   }
@@ -426,11 +437,13 @@ export class ResultsAggregator extends DurableObject<Env> {
 
   /** The sums of the latest report of every shard. */
   async results(): Promise<ElectionTotals> {
+    this.calls += 1;
     return sumTotals([...this.latest.values()].map((l) => l.totals));
   }
 
   /** The exact sums, for officials: version = the sum of the shards' report versions. */
   async exact(): Promise<ResultsSnapshot> {
+    this.calls += 1;
     let version = 0;
     for (const l of this.latest.values()) version += l.version;
     return { version, asOf: Date.now(), totals: sumTotals([...this.latest.values()].map((l) => l.totals)) };
@@ -442,6 +455,7 @@ export class ResultsAggregator extends DurableObject<Env> {
    * results are public as they are, after the close) every district is released at once.
    */
   async publicSnapshot(minBallots: number, exact: boolean): Promise<ResultsSnapshot> {
+    this.calls += 1;
     const args = SnapshotArgs.parse({ minBallots, exact });
     const now = Date.now();
     const closing =
@@ -506,6 +520,12 @@ export class ResultsAggregator extends DurableObject<Env> {
 
   /** The version held for each shard, for diagnostics and tests. */
   async versions(): Promise<Record<string, number>> {
+    this.calls += 1;
     return Object.fromEntries([...this.latest].map(([name, l]) => [name, l.version]));
+  }
+
+  /** How many calls this object has served since it started, and since when (ms). */
+  async stats(): Promise<{ calls: number; since: number }> {
+    return { calls: this.calls, since: this.startedAt };
   }
 }

@@ -13,6 +13,7 @@ import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
+import { configureAggregator } from "./live-results.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime } from "../../audit/log.ts";
 import { logAuthoritiesOf } from "../../audit/authorities.ts";
@@ -277,6 +278,9 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     );
     // The stations and keys registered before this load sign for it too: its log names them.
     orFail(await logAuthoritiesOf(c.env, election));
+    // The results aggregator cuts and publishes by itself, with these settings (k, visibility,
+    // scheduled close), from the first ballot on: nobody has to read results to start it.
+    await configureAggregator(c.env, election);
     const body = {
       electionId: election.id,
       version: saved.value.version,

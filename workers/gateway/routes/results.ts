@@ -121,6 +121,35 @@ const officialRoute = createRoute({
   },
 });
 
+const aggregatorRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}/results/aggregator",
+  tags: ["results"],
+  summary: "How many calls the election's results aggregator has served since it started",
+  description:
+    "Operational: the aggregator is one object per election, so its load is what to watch. Displays never reach it (results relays do), so this count does not grow with them. In memory: it starts again from 0 when the object restarts (`since`).",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor")] as const,
+  request: { params: ElectionIdParam },
+  responses: {
+    200: {
+      description: "Calls served",
+      content: {
+        "application/json": {
+          schema: z
+            .object({
+              electionId: z.string(),
+              calls: Count,
+              since: z.string().openapi({ description: "When the object started (this count's origin)." }),
+            })
+            .openapi("AggregatorStats"),
+        },
+      },
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
 async function resultsFrom(
   env: Env,
   election: CompiledElection,
@@ -176,6 +205,15 @@ export function resultsRoutes(): OpenAPIHono<AppEnv> {
     await configureAggregator(c.env, election);
     const aggregator = resultsAggregatorFor(c.env, election.id);
     return c.json(await resultsFrom(c.env, election, new Date(), aggregator.exact(), true), 200);
+  });
+
+  app.openapi(aggregatorRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const election = await getElection(c.env.DB, electionId);
+    if (!election) fail("election_not_found");
+    c.header("cache-control", "no-store");
+    const stats = await resultsAggregatorFor(c.env, election.id).stats();
+    return c.json({ electionId: election.id, calls: stats.calls, since: new Date(stats.since).toISOString() }, 200);
   });
 
   return app;
