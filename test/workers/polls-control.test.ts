@@ -1,0 +1,271 @@
+/**
+ * An administrator closes voting early (an emergency, with a reason) and reopens it before the
+ * scheduled close: the API says from which instant, every path that accepts ballots, check-ins or
+ * scans refuses from that instant on, both changes are in the audit log, and every refusal leaves
+ * the state as it was.
+ *
+ * An early close takes effect CACHE_MS and a second after it is made; the tests move the
+ * isolate's clock (routes, objects and signatures alike) past that instant with atTime rather than
+ * waiting for it.
+ */
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LogEntry } from "../../lib/audit/entries.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
+import { adminToken, BASE, officialToken, voterSession } from "./helpers/auth.ts";
+import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
+import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
+import { loadClosingSoonDemo, loadDemoElection } from "./helpers/election.ts";
+import { enrol } from "./helpers/roll.ts";
+import {
+  adminCall,
+  atTime,
+  compiledElection,
+  markedBallotQr,
+  refusal,
+  registerStation,
+  type TestStation,
+} from "./helpers/station.ts";
+
+const ELECTION = "polls-control";
+const CLOSING_SOON = "polls-control-soon";
+const NOT_OPEN = "polls-control-future";
+const BAD_BODIES = "polls-control-bodies";
+
+interface PollsView {
+  state: string;
+  opensAt: string;
+  closesAt: string;
+  votingEndsAt: string;
+  closedEarly?: { effectiveAt: string; reason: string };
+  changePending: boolean;
+}
+
+const path = (id: string, action = ""): string => `/v1/admin/elections/${id}/polls${action}`;
+
+async function polls(id: string): Promise<PollsView> {
+  const res = await adminCall("GET", path(id));
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+async function errorOf(res: Response): Promise<{ status: number; code: string }> {
+  const body: { error: { code: string } } = await res.json();
+  return { status: res.status, code: body.error.code };
+}
+
+let voters = 0;
+async function newVoter(electionId: string): Promise<string> {
+  voters += 1;
+  const nationalId = `EE-POLLS-${voters}-${crypto.randomUUID().slice(0, 6)}`;
+  await enrol(electionId, nationalId, "district-north");
+  return voterSession(electionId, nationalId);
+}
+
+async function enrolled(electionId: string): Promise<string> {
+  voters += 1;
+  const nationalId = `EE-POLLS-CHECKIN-${voters}-${crypto.randomUUID().slice(0, 6)}`;
+  await enrol(electionId, nationalId, "district-north");
+  return nationalId;
+}
+
+/** The published log's poll entries, once it holds at least `atLeast` of them. */
+async function pollEntries(electionId: string, atLeast: number): Promise<LogEntry[]> {
+  return waitFor(async () => {
+    await sequencer(electionId).sequenceNow();
+    const log = await readPublishedLog(electionId).catch(() => undefined);
+    const found = log?.decoded.filter((e) => e.type === "polls-closed-early" || e.type === "polls-reopened") ?? [];
+    return found.length >= atLeast ? found : undefined;
+  });
+}
+
+describe("closing voting early and reopening it", () => {
+  let station: TestStation;
+  let election: CompiledElection;
+  let effectiveAtMs = 0;
+  let serial = 61_000;
+  const REASON = "Flooding at the counting centre; power is out in two districts.";
+
+  beforeAll(async () => {
+    await loadClosingSoonDemo(ELECTION, 6 * 3600_000);
+    station = await registerStation(["district-north"], { serialRanges: [{ first: 61_000, last: 61_999 }] });
+    election = await compiledElection(ELECTION);
+  });
+
+  it("says the polls are open, as scheduled, before anything happens", async () => {
+    const view = await polls(ELECTION);
+    expect(view).toMatchObject({ state: "open", changePending: false });
+    expect(view.closedEarly).toBeUndefined();
+    expect(view.votingEndsAt).toBe(view.closesAt);
+  });
+
+  it("closes from an instant after every isolate reloaded the election, and says which", async () => {
+    const before = Date.now();
+    const res = await adminCall("POST", path(ELECTION, "/close"), { reason: REASON });
+    expect(res.status).toBe(200);
+    const view: PollsView = await res.json();
+    effectiveAtMs = Date.parse(view.votingEndsAt);
+    // CACHE_MS (10 s) and a second, rounded up to a whole second.
+    expect(effectiveAtMs % 1000).toBe(0);
+    expect(effectiveAtMs).toBeGreaterThanOrEqual(before + 11_000);
+    expect(effectiveAtMs).toBeLessThanOrEqual(Date.now() + 12_000);
+    expect(view.closedEarly).toEqual({ effectiveAt: view.votingEndsAt, reason: REASON });
+    expect(view.closesAt).toBe(new Date(election.polls.closesAtMs).toISOString());
+    expect(view.state).toBe("open"); // not yet: the close is ahead
+    expect(await polls(ELECTION)).toMatchObject({ votingEndsAt: view.votingEndsAt, changePending: false });
+  });
+
+  it("still accepts ballots, check-ins and scans before that instant", async () => {
+    const session = await newVoter(ELECTION);
+    expect((await cast(ELECTION, session, NORTH_BALLOT)).status).toBe(201);
+    const nationalId = await enrolled(ELECTION);
+    await atTime(effectiveAtMs - 1000, () =>
+      station.client.checkIn({ electionId: ELECTION, nationalId, identity: { method: "id-card" } }),
+    );
+    serial += 1;
+    const qr = await markedBallotQr(station.bmd, election, "bs-north", serial, NORTH_BALLOT);
+    const scanned = await atTime(effectiveAtMs - 500, () =>
+      station.client.scan({ electionId: ELECTION, qr, scannedAt: new Date(effectiveAtMs - 1000) }),
+    );
+    expect(scanned).toMatchObject({ serial, replayed: false });
+  });
+
+  it("refuses ballots, check-ins and scans from that instant on", async () => {
+    const session = await newVoter(ELECTION);
+    const nationalId = await enrolled(ELECTION);
+    serial += 1;
+    const qr = await markedBallotQr(station.bmd, election, "bs-north", serial, NORTH_BALLOT);
+    const outcome = await atTime(effectiveAtMs + 1000, async () => ({
+      cast: await errorOf(await cast(ELECTION, session, NORTH_BALLOT)),
+      checkIn: await refusal(
+        station.client.checkIn({ electionId: ELECTION, nationalId, identity: { method: "id-card" } }),
+      ),
+      scan: await refusal(station.client.scan({ electionId: ELECTION, qr, scannedAt: new Date(effectiveAtMs) })),
+      view: await polls(ELECTION),
+    }));
+    expect(outcome.cast).toEqual({ status: 403, code: "polls_closed" });
+    expect(outcome.checkIn).toEqual({ status: 403, code: "polls_closed" });
+    expect(outcome.scan).toEqual({ status: 422, code: "scan_time_outside_polls" });
+    expect(outcome.view.state).toBe("closed-early");
+  });
+
+  it("refuses a second close while voting is closed early, and changes nothing", async () => {
+    const before = await polls(ELECTION);
+    const res = await adminCall("POST", path(ELECTION, "/close"), { reason: "Again." });
+    expect(await errorOf(res)).toEqual({ status: 409, code: "polls_already_closed_early" });
+    expect(await polls(ELECTION)).toEqual(before);
+  });
+
+  it("logs the early close with its instant, the administrator and the reason", async () => {
+    const [entry] = await pollEntries(ELECTION, 1);
+    expect(entry).toMatchObject({
+      type: "polls-closed-early",
+      effectiveAt: new Date(effectiveAtMs).toISOString(),
+      officialId: "bootstrap-admin",
+      reason: REASON,
+    });
+  });
+
+  it("reopens: ballots are accepted again, and the reopening is logged", async () => {
+    const res = await adminCall("POST", path(ELECTION, "/reopen"), { reason: "Power is back in both districts." });
+    expect(res.status).toBe(200);
+    const view: PollsView = await res.json();
+    expect(view).toMatchObject({ state: "open", votingEndsAt: view.closesAt, changePending: false });
+    expect(view.closedEarly).toBeUndefined();
+    const session = await newVoter(ELECTION);
+    const accepted = await atTime(
+      effectiveAtMs + 2000,
+      async () => (await cast(ELECTION, session, NORTH_BALLOT)).status,
+    );
+    expect(accepted).toBe(201);
+    const entries = await pollEntries(ELECTION, 2);
+    expect(entries.map((e) => e.type)).toEqual(["polls-closed-early", "polls-reopened"]);
+    expect(entries[1]).toMatchObject({ officialId: "bootstrap-admin", reason: "Power is back in both districts." });
+  });
+
+  it("refuses a reopen when voting is open", async () => {
+    const res = await adminCall("POST", path(ELECTION, "/reopen"), { reason: "Once more." });
+    expect(await errorOf(res)).toEqual({ status: 409, code: "polls_not_closed_early" });
+  });
+
+  it("is for administrators only: a station official's, an auditor's or a voter's token is refused", async () => {
+    for (const role of ["station-official", "auditor"] as const) {
+      const token = await officialToken(role);
+      expect(await errorOf(await adminCall("POST", path(ELECTION, "/close"), { reason: "No." }, token))).toEqual({
+        status: 403,
+        code: "forbidden",
+      });
+      expect(await errorOf(await adminCall("GET", path(ELECTION), undefined, token))).toEqual({
+        status: 403,
+        code: "forbidden",
+      });
+    }
+    const voter = await newVoter(ELECTION);
+    const res = await adminCall("POST", path(ELECTION, "/close"), { reason: "No." }, voter);
+    expect(res.status).toBe(401);
+    expect((await polls(ELECTION)).closedEarly).toBeUndefined();
+  });
+});
+
+describe("what cannot be closed early or reopened", () => {
+  it("an election whose polls have not opened: change its definition instead", async () => {
+    await loadDemoElection({
+      electionId: NOT_OPEN,
+      polls: { opensAt: "2099-01-01T00:00:00Z", closesAt: "2099-01-02T00:00:00Z" },
+    });
+    for (const action of ["/close", "/reopen"]) {
+      const res = await adminCall("POST", path(NOT_OPEN, action), { reason: "Too soon." });
+      expect(await errorOf(res)).toEqual({ status: 409, code: "polls_control_not_open" });
+    }
+    expect((await polls(NOT_OPEN)).state).toBe("not-open");
+  });
+
+  it("a close that could only take effect at or after the scheduled close, and anything after it", async () => {
+    const closesAt = await loadClosingSoonDemo(CLOSING_SOON, 5_000);
+    const res = await adminCall("POST", path(CLOSING_SOON, "/close"), { reason: "Too late." });
+    expect(await errorOf(res)).toEqual({ status: 409, code: "polls_close_too_late" });
+    const after = await atTime(closesAt + 1000, async () => ({
+      close: await errorOf(await adminCall("POST", path(CLOSING_SOON, "/close"), { reason: "Later." })),
+      reopen: await errorOf(await adminCall("POST", path(CLOSING_SOON, "/reopen"), { reason: "Later." })),
+      state: (await polls(CLOSING_SOON)).state,
+    }));
+    expect(after).toEqual({
+      close: { status: 409, code: "polls_control_after_close" },
+      reopen: { status: 409, code: "polls_control_after_close" },
+      state: "closed",
+    });
+    expect((await polls(CLOSING_SOON)).closedEarly).toBeUndefined();
+  });
+
+  it("a request without a plain-text reason, which changes nothing", async () => {
+    await loadClosingSoonDemo(BAD_BODIES, 6 * 3600_000);
+    const bodies: unknown[] = [
+      {},
+      { reason: "" },
+      { reason: "   " },
+      { reason: "x".repeat(501) },
+      { reason: "line one\nline two" },
+      { reason: "bell\u0007" },
+      { reason: 42 },
+      { reason: "Fine.", extra: true },
+    ];
+    for (const body of bodies) {
+      const res = await adminCall("POST", path(BAD_BODIES, "/close"), body);
+      expect({ body, ...(await errorOf(res)) }).toEqual({ body, status: 400, code: "invalid_request" });
+    }
+    const notJson = await SELF.fetch(`${BASE}${path(BAD_BODIES, "/close")}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${await adminToken()}`,
+      },
+      body: "{reason:",
+    });
+    expect(notJson.status).toBe(400);
+    const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM election_polls WHERE election_id = ?`)
+      .bind(BAD_BODIES)
+      .first<{ n: number }>();
+    expect(row?.n).toBe(0);
+    expect(await polls(BAD_BODIES)).toMatchObject({ state: "open", changePending: false });
+  });
+});
