@@ -29,7 +29,13 @@ function when(iso: string, nowMs: number): string {
     .replace(/\.\d{3}Z$/, "")} UTC`;
   const seconds = Math.round((ms - nowMs) / 1000);
   const span = (s: number): string =>
-    s < 120 ? `${s} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : `${Math.round(s / 3600)} hours`;
+    s < 120
+      ? `${s} seconds`
+      : s < 7200
+        ? `${Math.round(s / 60)} minutes`
+        : s < 172_800
+          ? `${Math.round(s / 3600)} hours`
+          : `${Math.round(s / 86_400)} days`;
   if (seconds > 0) return `${text} (in ${span(seconds)})`;
   if (seconds < 0) return `${text} (${span(-seconds)} ago)`;
   return `${text} (now)`;

@@ -173,6 +173,9 @@ describe("the polls in plain words", () => {
     expect(
       describePolls({ ...base, state: "not-open", votingEndsAt: CLOSES }, Date.parse(OPENS) - 7_200_000),
     ).toContain("has not opened: it opens 2026-11-30 08:00:00 UTC (in 2 hours)");
+    expect(describePolls({ ...base, state: "open", votingEndsAt: CLOSES }, Date.parse(CLOSES) - 7 * 86_400_000)).toBe(
+      "Voting in e1 is open until 2026-11-30 20:00:00 UTC (in 7 days).",
+    );
     expect(describePolls({ ...base, state: "closed", votingEndsAt: CLOSES }, Date.parse(CLOSES) + 600_000)).toBe(
       "Voting in e1 closed as scheduled, 2026-11-30 20:00:00 UTC (10 minutes ago).",
     );

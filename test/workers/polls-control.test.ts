@@ -31,6 +31,7 @@ const ELECTION = "polls-control";
 const CLOSING_SOON = "polls-control-soon";
 const NOT_OPEN = "polls-control-future";
 const BAD_BODIES = "polls-control-bodies";
+const PORTAL = "polls-control-portal";
 
 interface PollsView {
   state: string;
@@ -267,5 +268,48 @@ describe("what cannot be closed early or reopened", () => {
       .first<{ n: number }>();
     expect(row?.n).toBe(0);
     expect(await polls(BAD_BODIES)).toMatchObject({ state: "open", changePending: false });
+  });
+});
+
+describe("the portal after an early close", () => {
+  let effectiveAtMs = 0;
+
+  /** The home page's card of an election (the page lists every open or coming election). */
+  async function homeCard(electionId: string): Promise<string> {
+    const res = await SELF.fetch(`${BASE}/`, { headers: { accept: "text/html" } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const start = html.indexOf(`aria-labelledby="election-${electionId}"`);
+    expect(start).toBeGreaterThan(-1);
+    return html.slice(start, html.indexOf("</section>", start));
+  }
+
+  async function ballotPage(): Promise<Response> {
+    return SELF.fetch(`${BASE}/elections/${PORTAL}/ballot`, { headers: { accept: "text/html" }, redirect: "manual" });
+  }
+
+  beforeAll(async () => {
+    await loadClosingSoonDemo(PORTAL, 6 * 3600_000);
+  });
+
+  it("before the instant: the home page offers voting and the ballot page asks for a login", async () => {
+    const card = await homeCard(PORTAL);
+    expect(card).toContain(`/v1/auth/login?electionId=${PORTAL}`);
+    expect(card).not.toContain("Voting has ended");
+    const res = await adminCall("POST", path(PORTAL, "/close"), { reason: "A storm." });
+    effectiveAtMs = Date.parse(((await res.json()) as PollsView).votingEndsAt);
+    expect((await ballotPage()).status).toBe(303);
+  });
+
+  it("from the instant: the home page says voting has ended, and the ballot page says the polls are closed", async () => {
+    const { card, ballot } = await atTime(effectiveAtMs + 1000, async () => {
+      const page = await ballotPage();
+      return { card: await homeCard(PORTAL), ballot: { status: page.status, html: await page.text() } };
+    });
+    expect(card).toContain("Voting has ended");
+    expect(card).toContain("Voting was closed early on");
+    expect(card).not.toContain("/v1/auth/login");
+    expect(ballot.status).toBe(403);
+    expect(ballot.html).toContain('data-error-code="polls_closed"');
   });
 });
