@@ -32,6 +32,8 @@ const CLOSING_SOON = "polls-control-soon";
 const NOT_OPEN = "polls-control-future";
 const BAD_BODIES = "polls-control-bodies";
 const PORTAL = "polls-control-portal";
+const INTERRUPTED = "polls-control-interrupted";
+const RACE = "polls-control-race";
 
 interface PollsView {
   state: string;
@@ -311,5 +313,84 @@ describe("the portal after an early close", () => {
     expect(card).not.toContain("/v1/auth/login");
     expect(ballot.status).toBe(403);
     expect(ballot.html).toContain('data-error-code="polls_closed"');
+  });
+});
+
+describe("a change interrupted, and two at once", () => {
+  it("a close claimed but never logged is not in force; the next request logs it and puts it in force", async () => {
+    await loadClosingSoonDemo(INTERRUPTED, 6 * 3600_000);
+    // What a request that failed between claiming and logging leaves behind.
+    const entry = {
+      type: "polls-closed-early",
+      at: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(),
+      effectiveAt: new Date(Math.ceil((Date.now() + 11_000) / 1000) * 1000).toISOString(),
+      officialId: "bootstrap-admin",
+      reason: "Interrupted.",
+    };
+    await env.DB.prepare(`INSERT INTO election_polls (election_id, generation, pending) VALUES (?, 0, ?)`)
+      .bind(INTERRUPTED, JSON.stringify({ key: "polls/1", entry }))
+      .run();
+    const before = await polls(INTERRUPTED);
+    expect(before).toMatchObject({ state: "open", changePending: true });
+    expect(before.closedEarly).toBeUndefined();
+    const session = await newVoter(INTERRUPTED);
+    const accepted = await atTime(
+      Date.parse(entry.effectiveAt) + 1000,
+      async () => (await cast(INTERRUPTED, session, NORTH_BALLOT)).status,
+    );
+    expect(accepted).toBe(201);
+
+    // The administrator repeats the close: the stored one is completed, not a second one made.
+    const res = await adminCall("POST", path(INTERRUPTED, "/close"), { reason: "Interrupted." });
+    expect(res.status).toBe(200);
+    const view: PollsView = await res.json();
+    expect(view).toMatchObject({
+      votingEndsAt: entry.effectiveAt,
+      closedEarly: { effectiveAt: entry.effectiveAt, reason: "Interrupted." },
+      changePending: false,
+    });
+    const [logged] = await pollEntries(INTERRUPTED, 1);
+    expect(logged).toEqual(entry);
+    // Anyone else's close now meets the close in force.
+    const again = await adminCall("POST", path(INTERRUPTED, "/close"), { reason: "Interrupted." });
+    expect(await errorOf(again)).toEqual({ status: 409, code: "polls_already_closed_early" });
+  });
+
+  it("another administrator's request completes a pending change, then is decided against it", async () => {
+    const electionId = `${INTERRUPTED}-other`;
+    await loadClosingSoonDemo(electionId, 6 * 3600_000);
+    const entry = {
+      type: "polls-closed-early",
+      at: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString(),
+      effectiveAt: new Date(Math.ceil((Date.now() + 11_000) / 1000) * 1000).toISOString(),
+      officialId: "admin-elsewhere",
+      reason: "Theirs.",
+    };
+    await env.DB.prepare(`INSERT INTO election_polls (election_id, generation, pending) VALUES (?, 0, ?)`)
+      .bind(electionId, JSON.stringify({ key: "polls/1", entry }))
+      .run();
+    const res = await adminCall("POST", path(electionId, "/close"), { reason: "Mine." });
+    expect(await errorOf(res)).toEqual({ status: 409, code: "polls_already_closed_early" });
+    expect(await polls(electionId)).toMatchObject({ closedEarly: { reason: "Theirs." }, changePending: false });
+    expect(await pollEntries(electionId, 1)).toEqual([entry]);
+  });
+
+  it("two administrators closing at once: one close is in force, and the log has exactly that one", async () => {
+    await loadClosingSoonDemo(RACE, 6 * 3600_000);
+    const answers = await Promise.all(
+      ["First.", "Second."].map(async (reason) => {
+        const res = await adminCall("POST", path(RACE, "/close"), { reason });
+        return res.status === 200 ? { status: 200, code: reason } : errorOf(res);
+      }),
+    );
+    const won = answers.filter((a) => a.status === 200);
+    expect(won).toHaveLength(1);
+    const lost = answers.find((a) => a.status !== 200);
+    expect(["polls_change_in_progress", "polls_already_closed_early"]).toContain(lost?.code);
+    const view = await polls(RACE);
+    expect(view.closedEarly?.reason).toBe(won[0]?.code);
+    const entries = await pollEntries(RACE, 1);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ type: "polls-closed-early", reason: won[0]?.code });
   });
 });

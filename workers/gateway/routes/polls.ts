@@ -133,8 +133,9 @@ async function electionOr404(db: D1Database, electionId: string): Promise<Compil
 }
 
 /**
- * A close or reopen: completes a change left pending (answering it if it is this same kind of
- * change, the repeat of an interrupted request), then decides, claims, logs and applies.
+ * A close or reopen: completes a change left pending (and answers it when it is this request's
+ * repeat: same kind, administrator and reason), then decides, claims, logs and applies. Another
+ * administrator's change completed this way is then decided against like any earlier one.
  */
 async function change(
   env: Env,
@@ -152,7 +153,9 @@ async function change(
   if (pending && stored.pending !== undefined) {
     orFail(await complete(env, election.id, stored, pending, stored.pending));
     stored = await getStoredPolls(env.DB, election.id);
-    if (pending.entry.type === kind) return viewOf(election, stored, Date.now());
+    const { entry } = pending;
+    if (entry.type === kind && entry.officialId === officialId && entry.reason === reason)
+      return viewOf(election, stored, Date.now());
   }
 
   const refusal = refusalOf(kind, stored, now, election);
