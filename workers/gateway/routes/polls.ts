@@ -158,15 +158,18 @@ async function change(
       return viewOf(election, stored, Date.now());
   }
 
-  const refusal = refusalOf(kind, stored, now, election);
+  // Decided now, after any pending change was completed: the instant is counted from as close to
+  // the claim and the log's answer as it can be, since isolates reload CACHE_MS after the apply.
+  const decidedAt = Date.now();
+  const refusal = refusalOf(kind, stored, decidedAt, election);
   if (refusal) fail(refusal);
-  const at = logTime(new Date(now));
+  const at = logTime(new Date(decidedAt));
   const value: PollsEntry =
     kind === "polls-closed-early"
       ? {
           type: kind,
           at,
-          effectiveAt: new Date(pollChangeEffectiveAtMs(now)).toISOString(),
+          effectiveAt: new Date(pollChangeEffectiveAtMs(decidedAt)).toISOString(),
           officialId,
           reason,
         }
