@@ -17,7 +17,7 @@ import { deadLetterCommands } from "./commands/dead-letters.ts";
 const program = new Command()
   .name("admin")
   .description(
-    "Administer elections: definitions, voter rolls, officials, polling stations, printed ballot sheets, dead letters.",
+    "Administer elections: definitions and their polls (early close, reopening), voter rolls, officials, polling stations, printed ballot sheets, dead letters.",
   )
   .showHelpAfterError();
 

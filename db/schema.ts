@@ -29,6 +29,23 @@ export const elections = sqliteTable("elections", {
     .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
 });
 
+/**
+ * An administrator's early close of an election's polls (an emergency, with a reason), beside the
+ * schedule its definition keeps. `generation` counts the closes and reopens that took effect;
+ * the close or reopen in flight is `pending` (its log entry and key, JSON) until the log accepted
+ * its entry, and only then moves into `closed_early_*`: no close is in force that the log does
+ * not show (db/stores/elections.ts, workers/gateway/routes/polls.ts).
+ */
+export const electionPolls = sqliteTable("election_polls", {
+  electionId: text("election_id").primaryKey(),
+  generation: integer("generation").notNull().default(0),
+  /** The instant (epoch ms) from which voting is closed; null while none is in force. */
+  closedEarlyAtMs: integer("closed_early_at_ms"),
+  closedEarlyReason: text("closed_early_reason"),
+  /** The change awaiting its log entry: { key, entry } as the sequencer's append takes it. */
+  pending: text("pending"),
+});
+
 /** The voter roll: who may vote in which election, and in which district. */
 export const voters = sqliteTable(
   "voters",

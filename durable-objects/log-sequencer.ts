@@ -196,6 +196,9 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "serial-range-issued",
   "sheet-key-added",
   "sheet-key-revoked",
+  // An early close of the polls and its reopening: the polls routes.
+  "polls-closed-early",
+  "polls-reopened",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))

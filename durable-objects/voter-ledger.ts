@@ -65,6 +65,7 @@ import {
   type QueuedRetraction,
 } from "../lib/ballot/messages.ts";
 import type { CompiledElection } from "../lib/election/model.ts";
+import { votingEndsAtMs } from "../lib/election/polls.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL, type OutboxCounts } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
@@ -78,6 +79,7 @@ const LedgerDecision = z.object({
   districtId: z.string().min(1),
   policy: CrossChannelPolicy,
   opensAtMs: z.number(),
+  /** When voting ends: the scheduled close, or an administrator's early close (votingEndsAtMs). */
   closesAtMs: z.number(),
 });
 
@@ -90,7 +92,11 @@ interface LedgerVoter {
   readonly districtId: string;
 }
 
-/** The fields every ledger request carries: who, under which policy, within which poll times. */
+/**
+ * The fields every ledger request carries: who, under which policy, within which poll times. The
+ * ledger refuses from the instant voting ends, which an early close brings forward; forgetting
+ * the links stays on the scheduled close (forgetLinksAtMs), since a reopen must stay possible.
+ */
 export function ledgerDecision(election: CompiledElection, voter: LedgerVoter): LedgerDecision {
   return {
     electionId: election.id,
@@ -99,7 +105,7 @@ export function ledgerDecision(election: CompiledElection, voter: LedgerVoter): 
     districtId: voter.districtId,
     policy: election.settings.crossChannelPolicy,
     opensAtMs: election.polls.opensAtMs,
-    closesAtMs: election.polls.closesAtMs,
+    closesAtMs: votingEndsAtMs(election),
   };
 }
 

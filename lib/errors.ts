@@ -50,6 +50,27 @@ export const ERROR_CODES = {
   },
   polls_not_open: { status: 403, message: "The polls are not open yet." },
   polls_closed: { status: 403, message: "The polls are closed." },
+  // An administrator's early close of the polls and its reopening (workers/gateway/routes/polls.ts).
+  polls_control_not_open: {
+    status: 409,
+    message:
+      "The polls have not opened yet, so there is nothing to close or reopen: to change the polling hours, load a corrected definition.",
+  },
+  polls_control_after_close: {
+    status: 409,
+    message: "The scheduled close has passed: voting can no longer be closed early or reopened.",
+  },
+  polls_close_too_late: {
+    status: 409,
+    message:
+      "An early close would take effect at or after the scheduled close (it takes effect about 11 seconds after it is made): there is nothing to close early.",
+  },
+  polls_already_closed_early: { status: 409, message: "Voting has already been closed early; reopen it first." },
+  polls_not_closed_early: { status: 409, message: "Voting has not been closed early, so there is nothing to reopen." },
+  polls_change_in_progress: {
+    status: 409,
+    message: "Another administrator's change of the polls is being recorded; read the polls' state and try again.",
+  },
   receipt_not_found: { status: 404, message: "No ballot with this tracking code is recorded (yet)." },
   // Results
   results_not_public: { status: 403, message: "This election's results are published when its polls close." },

@@ -9,14 +9,22 @@
  *   written the same way, so comparing them as text compares instants.
  * - An isolate serves a compiled election for at most CACHE_MS after it read it; a reload through
  *   this isolate drops its entry at once. Other isolates may serve the previous version for up
- *   to CACHE_MS, which only happens before polls open, since after that nothing changes.
+ *   to CACHE_MS, which only matters before polls open for the definition, since it cannot change
+ *   after; the early close below is timed so that it does not matter for it either.
+ * - An early close (`election_polls`) is merged into the compiled election as
+ *   `polls.closedEarly` once it took effect in D1, i.e. once the log accepted its entry; its
+ *   instant lies more than CACHE_MS after it was written (pollChangeEffectiveAtMs), so every
+ *   isolate has reloaded before it and all of them refuse from the same instant. A reopen is
+ *   seen by each isolate within CACHE_MS: until then it refuses, which is the safe side.
+ * - A change of the polls is claimed (`pending`) with the row's generation, and applied only if
+ *   neither moved meanwhile: two administrators acting at once cannot both change the state.
  */
-import { asc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { parseDefinition, type ElectionDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { err, ok, type Result } from "../../lib/result.ts";
-import { elections } from "../schema.ts";
+import { electionPolls, elections } from "../schema.ts";
 
 /** Long enough that a voting burst reads D1 once per isolate every few seconds, short enough
  *  that an administrator's correction before polls open shows everywhere within moments. */
@@ -37,8 +45,13 @@ export async function getElection(db: D1Database, electionId: string): Promise<C
   cache.delete(electionId);
 
   const row = await drizzle(db)
-    .select({ definitionJson: elections.definitionJson })
+    .select({
+      definitionJson: elections.definitionJson,
+      closedEarlyAtMs: electionPolls.closedEarlyAtMs,
+      closedEarlyReason: electionPolls.closedEarlyReason,
+    })
     .from(elections)
+    .leftJoin(electionPolls, eq(electionPolls.electionId, elections.id))
     .where(eq(elections.id, electionId))
     .get();
   if (!row) return undefined;
@@ -51,8 +64,101 @@ export async function getElection(db: D1Database, electionId: string): Promise<C
       `stored definition of election ${electionId} no longer parses: ${JSON.stringify(parsed.error.slice(0, 5))}`,
     );
   }
-  cache.set(electionId, { election: parsed.value.election, expiresAt: Date.now() + CACHE_MS });
-  return parsed.value.election;
+  const compiled = parsed.value.election;
+  const election: CompiledElection =
+    row.closedEarlyAtMs === null
+      ? compiled
+      : {
+          ...compiled,
+          polls: {
+            ...compiled.polls,
+            closedEarly: { atMs: row.closedEarlyAtMs, reason: row.closedEarlyReason ?? "" },
+          },
+        };
+  cache.set(electionId, { election, expiresAt: Date.now() + CACHE_MS });
+  return election;
+}
+
+/**
+ * When an early close decided at `nowMs` takes effect: after every isolate's cached election
+ * expired (CACHE_MS) and a second more, rounded up to a whole second (the log's times are
+ * seconds), so that every path that accepts ballots agrees on one instant.
+ */
+export function pollChangeEffectiveAtMs(nowMs: number): number {
+  return Math.ceil((nowMs + CACHE_MS + 1000) / 1000) * 1000;
+}
+
+/** An election's early-close state as stored: what is in force, and the change in flight. */
+export interface StoredPolls {
+  readonly generation: number;
+  readonly closedEarly?: { readonly atMs: number; readonly reason: string };
+  /** The change awaiting its log entry, as the polls routes stored it (JSON). */
+  readonly pending?: string;
+}
+
+export async function getStoredPolls(db: D1Database, electionId: string): Promise<StoredPolls> {
+  const row = await drizzle(db).select().from(electionPolls).where(eq(electionPolls.electionId, electionId)).get();
+  if (!row) return { generation: 0 };
+  return {
+    generation: row.generation,
+    ...(row.closedEarlyAtMs === null
+      ? {}
+      : { closedEarly: { atMs: row.closedEarlyAtMs, reason: row.closedEarlyReason ?? "" } }),
+    ...(row.pending === null ? {} : { pending: row.pending }),
+  };
+}
+
+/**
+ * Claims the next change of an election's polls: stores `pending` if the row is still at
+ * `generation` with nothing in flight. False when another change came first.
+ */
+export async function claimPollChange(
+  db: D1Database,
+  electionId: string,
+  generation: number,
+  pending: string,
+): Promise<boolean> {
+  const rows = await drizzle(db)
+    .insert(electionPolls)
+    .values({ electionId, generation, pending })
+    .onConflictDoUpdate({
+      target: electionPolls.electionId,
+      set: { pending },
+      setWhere: and(eq(electionPolls.generation, generation), isNull(electionPolls.pending)),
+    })
+    .returning({ generation: electionPolls.generation });
+  return rows.length === 1 && rows[0]?.generation === generation;
+}
+
+/**
+ * Puts the claimed change in force once the log accepted its entry: the next generation, the
+ * early close (or none, for a reopen), nothing in flight. False when it was applied already.
+ */
+export async function applyPollChange(
+  db: D1Database,
+  electionId: string,
+  generation: number,
+  pending: string,
+  closedEarly: { readonly atMs: number; readonly reason: string } | undefined,
+): Promise<boolean> {
+  const rows = await drizzle(db)
+    .update(electionPolls)
+    .set({
+      generation: generation + 1,
+      closedEarlyAtMs: closedEarly?.atMs ?? null,
+      closedEarlyReason: closedEarly?.reason ?? null,
+      pending: null,
+    })
+    .where(
+      and(
+        eq(electionPolls.electionId, electionId),
+        eq(electionPolls.generation, generation),
+        eq(electionPolls.pending, pending),
+      ),
+    )
+    .returning({ generation: electionPolls.generation });
+  cache.delete(electionId);
+  return rows.length === 1;
 }
 
 /**
@@ -139,13 +245,22 @@ export interface ListedElection {
   readonly name: string;
   readonly opensAt: string;
   readonly closesAt: string;
+  /** An administrator's early close in force (epoch ms); null when there is none. */
+  readonly closedEarlyAtMs: number | null;
 }
 
-/** Elections whose polls close after `nowIso`, the soonest to open first. */
+/** Elections whose polls close after `nowIso` (as scheduled), the soonest to open first. */
 export async function listOpenOrComingElections(db: D1Database, nowIso: string): Promise<ListedElection[]> {
   return drizzle(db)
-    .select({ id: elections.id, name: elections.name, opensAt: elections.opensAt, closesAt: elections.closesAt })
+    .select({
+      id: elections.id,
+      name: elections.name,
+      opensAt: elections.opensAt,
+      closesAt: elections.closesAt,
+      closedEarlyAtMs: electionPolls.closedEarlyAtMs,
+    })
     .from(elections)
+    .leftJoin(electionPolls, eq(electionPolls.electionId, elections.id))
     .where(gt(elections.closesAt, nowIso))
     .orderBy(asc(elections.opensAt), asc(elections.id))
     .all();

@@ -80,6 +80,15 @@
  *   0x26 sheet-key-revoked    at:time ‖ kid:text
  * Whether a thumbprint is the public key's is the auditor's check (hashing is not the codec's).
  *
+ * An administrator's early close of the polls (an emergency) and its reopening, logged by the
+ * polls routes (workers/gateway/routes/polls.ts) before the change is in force:
+ *   0x27 polls-closed-early   at:time ‖ effectiveAt:time ‖ officialId:text ‖ reason:text
+ *                             (effectiveAt: from when no ballot, check-in or scan is accepted,
+ *                             a whole second after every isolate reloaded the election; before
+ *                             the scheduled close, which stays the close for everything else)
+ *   0x28 polls-reopened       at:time ‖ officialId:text ‖ reason:text (voting is accepted again
+ *                             from `at` until the scheduled close)
+ *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
  * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
@@ -315,6 +324,10 @@ export const LogEntry = z.discriminatedUnion("type", [
     .object({ type: z.literal("sheet-key-added"), at: Time, kid: Text, thumbprint: Digest, publicKey: PublicKey })
     .strict(),
   z.object({ type: z.literal("sheet-key-revoked"), at: Time, kid: Text }).strict(),
+  z
+    .object({ type: z.literal("polls-closed-early"), at: Time, effectiveAt: Time, officialId: Text, reason: Text })
+    .strict(),
+  z.object({ type: z.literal("polls-reopened"), at: Time, officialId: Text, reason: Text }).strict(),
 ]);
 export type LogEntry = z.infer<typeof LogEntry>;
 export type LogEntryOf<T extends EntryTypeName> = Extract<LogEntry, { type: T }>;

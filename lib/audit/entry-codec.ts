@@ -63,6 +63,15 @@ export const ENTRY_TYPES = {
   "serial-range-issued": { tag: 0x24, says: "A range of ballot serials was issued to a station." },
   "sheet-key-added": { tag: 0x25, says: "An election authority key for pre-printed ballot sheets was registered." },
   "sheet-key-revoked": { tag: 0x26, says: "An election authority key for pre-printed ballot sheets was revoked." },
+  // An administrator's early close of the polls and its reopening (issue 11).
+  "polls-closed-early": {
+    tag: 0x27,
+    says: "An administrator closed voting before the scheduled close, from the effective instant, for the reason given.",
+  },
+  "polls-reopened": {
+    tag: 0x28,
+    says: "An administrator reopened voting after an early close, before the scheduled close, for the reason given.",
+  },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -395,6 +404,17 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
     case "sheet-key-revoked":
       w.time(entry.at);
       w.text(entry.kid);
+      break;
+    case "polls-closed-early":
+      w.time(entry.at);
+      w.time(entry.effectiveAt);
+      w.text(entry.officialId);
+      w.text(entry.reason);
+      break;
+    case "polls-reopened":
+      w.time(entry.at);
+      w.text(entry.officialId);
+      w.text(entry.reason);
       break;
     default:
       assertNever(entry);
@@ -734,6 +754,16 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       };
     case "sheet-key-revoked":
       return { type, at: r.time("at"), kid: r.text("kid") };
+    case "polls-closed-early":
+      return {
+        type,
+        at: r.time("at"),
+        effectiveAt: r.time("effectiveAt"),
+        officialId: r.text("official"),
+        reason: r.text("reason"),
+      };
+    case "polls-reopened":
+      return { type, at: r.time("at"), officialId: r.text("official"), reason: r.text("reason") };
     default: {
       const never: never = type;
       throw new DecodeError(`unknown type ${String(never)}`);

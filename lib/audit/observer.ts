@@ -19,6 +19,13 @@
  *   acceptance lies within the polls, a paper ballot's up to the summary's paper sync grace after
  *   the close (ballots reach the log through queues, so a ballot accepted a second before the
  *   close may be logged after `polls-closed`: its acceptance time counts, not its place);
+ * - an early close (`polls-closed-early`) takes effect after it was logged and before the scheduled
+ *   close, and voting is closed early at most once until it is reopened (`polls-reopened`, before
+ *   the scheduled close, only while closed early); no online ballot and no check-in was accepted
+ *   in a minute that lies wholly between an early close's effective instant and the next reopening
+ *   (or the end of the log): their minutes are floored, so a minute the instant falls inside is
+ *   given the benefit of the doubt. Paper ballots are left out of this rule, since their time is
+ *   when the station synced them, which may be after the close for ballots scanned before it;
  * - under `first-wins` nothing is retracted; under either policy no paper ballot is retracted
  *   (checked once the `retraction-key` entry lets a retraction's blinded code be matched to the
  *   tracking code of its ballot: lib/audit/recount.ts checks that each matches exactly one);
@@ -96,6 +103,10 @@ export class ObserverChecks {
   /** QR key id (hex) -> the station device key the log published. */
   private readonly stationKeys = new Map<string, PublishedKey>();
   private readonly keyIdsByKid = new Map<string, string>();
+  /** The early close in force (effective instant, ms), while not reopened. */
+  private closedEarlyAtMs: number | undefined;
+  /** Online ballots and check-ins accepted at or after it, judged when the reopening comes. */
+  private afterEarlyClose: { readonly index: number; readonly what: string; readonly minuteMs: number }[] = [];
 
   constructor(election?: PublicElection) {
     this.election = election;
@@ -133,6 +144,7 @@ export class ObserverChecks {
         break;
       case "ballot": {
         this.ballot(index, entry);
+        if (entry.channel === "online") this.whileClosedEarly(index, "an online ballot", entry.acceptedAt);
         const trackingCode = await trackingCodeOf(entry.commitment);
         this.channels.set(trackingCode, entry.channel);
         if (this.blindingKey && this.blindedChannels)
@@ -157,6 +169,13 @@ export class ObserverChecks {
       }
       case "check-in":
         this.station(entry.stationId).checkIns += 1;
+        this.whileClosedEarly(index, `a check-in at station ${entry.stationId}`, entry.at);
+        break;
+      case "polls-closed-early":
+        this.closedEarly(index, entry);
+        break;
+      case "polls-reopened":
+        this.reopened(index, entry);
         break;
       case "station-results":
         await this.sheet(index, entry);
@@ -207,6 +226,46 @@ export class ObserverChecks {
         break;
       default:
         break;
+    }
+  }
+
+  private closedEarly(index: number, entry: LogEntryOf<"polls-closed-early">): void {
+    const effective = Date.parse(entry.effectiveAt);
+    if (this.closedEarlyAtMs !== undefined)
+      this.problem(index, `voting is closed early again at ${entry.effectiveAt} without having been reopened`);
+    if (effective <= Date.parse(entry.at))
+      this.problem(index, `an early close logged at ${entry.at} takes effect before it, at ${entry.effectiveAt}`);
+    if (this.definition && effective >= Date.parse(this.definition.closesAt))
+      this.problem(index, `an early close at ${entry.effectiveAt} is not before the scheduled close`);
+    this.closedEarlyAtMs ??= effective;
+  }
+
+  private reopened(index: number, entry: LogEntryOf<"polls-reopened">): void {
+    if (this.closedEarlyAtMs === undefined) {
+      this.problem(index, `voting is reopened at ${entry.at} though it was not closed early`);
+      return;
+    }
+    if (this.definition && Date.parse(entry.at) >= Date.parse(this.definition.closesAt))
+      this.problem(index, `voting is reopened at ${entry.at}, after the scheduled close`);
+    this.reportClosedEarly(Date.parse(entry.at));
+    this.closedEarlyAtMs = undefined;
+  }
+
+  /** Remembers an online ballot or check-in accepted in a minute that starts after an early close. */
+  private whileClosedEarly(index: number, what: string, minute: string): void {
+    const minuteMs = Date.parse(minute);
+    if (this.closedEarlyAtMs !== undefined && minuteMs >= this.closedEarlyAtMs && this.afterEarlyClose.length < 1000)
+      this.afterEarlyClose.push({ index, what, minuteMs });
+  }
+
+  /** Those whose whole minute lies before `untilMs` (the reopening, or the end of the log) are problems. */
+  private reportClosedEarly(untilMs: number): void {
+    for (const { index, what, minuteMs } of this.afterEarlyClose.splice(0)) {
+      if (minuteMs + 60_000 <= untilMs)
+        this.problem(
+          index,
+          `${what} accepted at ${new Date(minuteMs).toISOString()}, after voting was closed early from ${new Date(this.closedEarlyAtMs ?? 0).toISOString()}`,
+        );
     }
   }
 
@@ -342,6 +401,8 @@ export class ObserverChecks {
 
   /** The broken rules, in log order, then the per-station figures once the log is complete. */
   finish(): string[] {
+    // Still closed early at the end of the log: whatever was accepted after the close counts.
+    this.reportClosedEarly(Number.POSITIVE_INFINITY);
     const out = [...this.problems];
     if (this.election && this.definition) {
       const { version, sha256 } = this.election.definition;

@@ -174,6 +174,8 @@ export class LogAuditor {
       case "serial-range-issued":
       case "sheet-key-added":
       case "sheet-key-revoked":
+      case "polls-closed-early": // the observer's (lib/audit/observer.ts)
+      case "polls-reopened":
         break;
       default:
         assertNever(entry);

@@ -92,6 +92,14 @@ export interface CompiledElection {
   readonly ballotStyles: ReadonlyMap<string, BallotStyle>;
   /** For each district a voter can live in, the one ballot style they receive. */
   readonly ballotStyleByDistrict: ReadonlyMap<string, string>;
-  /** settings.polls as epoch milliseconds, parsed once here: every decision on time uses these. */
-  readonly polls: { readonly opensAtMs: number; readonly closesAtMs: number };
+  /**
+   * settings.polls as epoch milliseconds, parsed once here: every decision on time uses these.
+   * closesAtMs is the scheduled close; `closedEarly` is an administrator's early close in force
+   * (db/stores/elections.ts merges it in; lib/election/polls.ts says when voting ends).
+   */
+  readonly polls: {
+    readonly opensAtMs: number;
+    readonly closesAtMs: number;
+    readonly closedEarly?: { readonly atMs: number; readonly reason: string };
+  };
 }

@@ -359,6 +359,64 @@ describe("golden vectors of authority changes", () => {
   });
 });
 
+// An administrator's early close of the polls and its reopening (0x27, 0x28).
+const POLLS_CLOSED_EARLY: LogEntryOf<"polls-closed-early"> = {
+  type: "polls-closed-early",
+  at: "2026-01-01T00:00:00.000Z",
+  effectiveAt: "2026-01-01T00:00:11.000Z",
+  officialId: "admin-1",
+  reason: "Flood",
+};
+
+const POLLS_CLOSED_EARLY_BYTES = fromHex(
+  "01 27",
+  "6955b900", // at
+  "6955b90b", // effectiveAt, 11 s later
+  "0007 61646d696e2d31", // "admin-1"
+  "0005 466c6f6f64", // "Flood"
+);
+
+const POLLS_REOPENED: LogEntryOf<"polls-reopened"> = {
+  type: "polls-reopened",
+  at: "2026-01-01T00:01:00.000Z",
+  officialId: "admin-1",
+  reason: "Dry",
+};
+
+const POLLS_REOPENED_BYTES = fromHex("01 28", "6955b93c", "0007 61646d696e2d31", "0003 447279");
+
+ALL.push(POLLS_CLOSED_EARLY, POLLS_REOPENED);
+
+describe("golden vectors of the polls' early close and reopening", () => {
+  it.each([
+    ["polls closed early", POLLS_CLOSED_EARLY, POLLS_CLOSED_EARLY_BYTES],
+    ["polls reopened", POLLS_REOPENED, POLLS_REOPENED_BYTES],
+  ] as const)("%s encodes to its golden bytes and decodes back", (_name, entry, bytes) => {
+    expect(hex(encodeEntry(entry))).toBe(hex(bytes));
+    expect(decodeEntry(bytes)).toEqual({ ok: true, value: entry });
+  });
+
+  it.each([
+    ["polls closed early", POLLS_CLOSED_EARLY, POLLS_CLOSED_EARLY_BYTES],
+    ["polls reopened", POLLS_REOPENED, POLLS_REOPENED_BYTES],
+  ] as const)("a flipped byte anywhere in the %s vector is caught", (_name, entry, bytes) => {
+    for (let i = 0; i < bytes.length; i++) {
+      const flipped = bytes.slice();
+      flipped[i] = (flipped[i] ?? 0) ^ 0x01;
+      const decoded = decodeEntry(flipped);
+      if (decoded.ok) expect(decoded.value).not.toEqual(entry);
+    }
+  });
+
+  it("refuses an empty reason or official, and a reason beyond one text", () => {
+    expect(decodeEntry(fromHex("01 28 6955b93c 0007 61646d696e2d31 0000")).ok).toBe(false);
+    expect(decodeEntry(fromHex("01 28 6955b93c 0000 0003 447279")).ok).toBe(false);
+    expect(LogEntry.safeParse({ ...POLLS_REOPENED, reason: "" }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...POLLS_CLOSED_EARLY, reason: "é".repeat(513) }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...POLLS_CLOSED_EARLY, reason: "é".repeat(512) }).success).toBe(true);
+  });
+});
+
 describe("golden vectors", () => {
   it.each([
     ["ballot", BALLOT, BALLOT_BYTES],

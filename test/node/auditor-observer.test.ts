@@ -528,3 +528,90 @@ describe("stations", () => {
     );
   });
 });
+
+// An administrator's early close of the polls and its reopening (issue 11).
+describe("early closes", () => {
+  const CLOSE_AT = "2026-03-01T12:00:00.000Z";
+  const EFFECTIVE = "2026-03-01T12:00:11.000Z";
+  const REOPEN_AT = "2026-03-01T14:00:00.000Z";
+  const closed: LogEntryOf<"polls-closed-early"> = {
+    type: "polls-closed-early",
+    at: CLOSE_AT,
+    effectiveAt: EFFECTIVE,
+    officialId: "admin-1",
+    reason: "Flooding at the counting centre.",
+  };
+  const reopened: LogEntryOf<"polls-reopened"> = {
+    type: "polls-reopened",
+    at: REOPEN_AT,
+    officialId: "admin-1",
+    reason: "The water is gone.",
+  };
+  const checkInAt = (at: string): LogEntry => ({ ...checkIn, at }) as LogEntry;
+
+  it("an honest close and reopening: accepted before the close, in the minute it falls inside, and after the reopening", async () => {
+    const before = await ballot("online", "2026-03-01T11:59:00.000Z");
+    const inTheMinute = await ballot("online", "2026-03-01T12:00:00.000Z");
+    const after = await ballot("online", "2026-03-01T14:00:00.000Z");
+    // A paper ballot's time is its sync: one scanned before the close may be synced during it.
+    const synced = await ballot("paper", "2026-03-01T13:00:00.000Z");
+    const entries = log({
+      during: [
+        ballotEntry(before),
+        closed,
+        ballotEntry(inTheMinute),
+        checkInAt("2026-03-01T12:00:00.000Z"),
+        checkInAt("2026-03-01T12:00:00.000Z"),
+        ballotEntry(synced),
+        reopened,
+        ballotEntry(after),
+      ],
+      after: [await sheet(stationKey.signer, { votersCheckedIn: 2, ballotsCast: 1 })],
+      counted: [before, inTheMinute, synced, after],
+    });
+    expect(await bookkeeping(entries)).toEqual([]);
+    expect(await problems(entries)).toEqual([]);
+  });
+
+  it("an online ballot accepted while voting was closed early", async () => {
+    const late = await ballot("online", "2026-03-01T12:01:00.000Z");
+    await expectCaught(
+      log({ during: [closed, ballotEntry(late), reopened], counted: [late] }),
+      /an online ballot accepted at 2026-03-01T12:01:00.000Z, after voting was closed early from 2026-03-01T12:00:11.000Z/,
+    );
+  });
+
+  it("a check-in accepted while voting was closed early, reopened or never", async () => {
+    const during = checkInAt("2026-03-01T13:59:00.000Z");
+    await expectCaught(
+      log({ during: [closed, during, reopened], counted: [] }),
+      /a check-in at station st-north-1 accepted at 2026-03-01T13:59:00.000Z, after voting was closed early/,
+    );
+    await expectCaught(
+      log({ during: [closed, checkInAt("2026-03-01T19:00:00.000Z")], counted: [] }),
+      /a check-in at station st-north-1 accepted at 2026-03-01T19:00:00.000Z/,
+    );
+    // The minute of the reopening: accepted after it, as far as anyone can tell.
+    expect(
+      await problems(
+        log({
+          during: [closed, checkInAt("2026-03-01T14:00:00.000Z"), { ...reopened, at: "2026-03-01T14:00:30.000Z" }],
+          counted: [],
+        }),
+      ),
+    ).toEqual([]);
+  });
+
+  it("a close after the scheduled close, a second close without a reopening, a reopening without a close", async () => {
+    await expectCaught(
+      log({ during: [{ ...closed, effectiveAt: "2026-03-01T20:00:00.000Z" }], counted: [] }),
+      /is not before the scheduled close/,
+    );
+    await expectCaught(
+      log({ during: [closed, closed], counted: [] }),
+      /closed early again .* without having been reopened/,
+    );
+    await expectCaught(log({ during: [reopened], counted: [] }), /reopened at .* though it was not closed early/);
+    await expectCaught(log({ during: [{ ...closed, effectiveAt: CLOSE_AT }], counted: [] }), /takes effect before it/);
+  });
+});

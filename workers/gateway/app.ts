@@ -24,6 +24,7 @@ import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
+import { pollsRoutes } from "./routes/polls.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
 import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
 
@@ -109,6 +110,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", authRoutes());
   app.route("/", officialRoutes());
   app.route("/", electionRoutes());
+  app.route("/", pollsRoutes());
   app.route("/", rollRoutes());
   app.route("/", ballotRoutes());
   app.route("/", resultsRoutes());

@@ -11,6 +11,8 @@ import { DEFAULT_LANGUAGE, PAGE_LANGUAGES, type Messages } from "./messages.ts";
 
 export interface HomeElection extends ListedElection {
   readonly open: boolean;
+  /** An administrator closed voting early and that instant has passed (the schedule said later). */
+  readonly endedEarly: boolean;
 }
 
 /**
@@ -55,9 +57,19 @@ function ElectionCard(props: {
   const headingId = `election-${election.id}`;
   return (
     <section class="card" aria-labelledby={headingId}>
-      <p class={election.open ? "tag tag-open" : "tag tag-coming"}>{election.open ? t.pollsOpenNow : t.pollsComing}</p>
+      {election.endedEarly ? (
+        <p class="tag tag-ended">{t.pollsEndedEarly}</p>
+      ) : (
+        <p class={election.open ? "tag tag-open" : "tag tag-coming"}>
+          {election.open ? t.pollsOpenNow : t.pollsComing}
+        </p>
+      )}
       <h2 id={headingId}>{election.name}</h2>
-      <p>{t.pollsOpenFromTo(formatInstant(language, election.opensAt), formatInstant(language, election.closesAt))}</p>
+      <p>
+        {election.endedEarly && election.closedEarlyAtMs !== null
+          ? t.pollsEndedEarlyAt(formatInstant(language, new Date(election.closedEarlyAtMs).toISOString()))
+          : t.pollsOpenFromTo(formatInstant(language, election.opensAt), formatInstant(language, election.closesAt))}
+      </p>
       <ul class="actions">
         {election.open ? (
           <li>

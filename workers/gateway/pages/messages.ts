@@ -185,6 +185,9 @@ const en = {
   stateNotFoundTitle: "No such election",
   stateNotFound: "There is no election at this address. Check the address, or go to the start page.",
   goToBallot: "Go to your ballot",
+  // Part C (issue 11): an election whose voting an administrator closed early, on the home page.
+  pollsEndedEarly: "Voting has ended",
+  pollsEndedEarlyAt: (ended: string) => `Voting was closed early on ${ended}. No more votes are accepted.`,
 } as const;
 
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };
@@ -374,6 +377,9 @@ const et: Messages = {
   stateNotFoundTitle: "Selliseid valimisi ei ole",
   stateNotFound: "Sellel aadressil valimisi ei ole. Kontrollige aadressi või minge avalehele.",
   goToBallot: "Minge oma hääletussedeli juurde",
+  // Part C (issue 11): an election whose voting an administrator closed early, on the home page.
+  pollsEndedEarly: "Hääletamine on lõppenud",
+  pollsEndedEarlyAt: (ended: string) => `Hääletamine lõpetati ennetähtaegselt ${ended}. Rohkem hääli vastu ei võeta.`,
 };
 
 const CATALOGUES: Readonly<Record<string, Messages>> = { en, et };

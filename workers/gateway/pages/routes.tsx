@@ -63,7 +63,11 @@ export function pageRoutes(): Hono<AppEnv> {
     const { language, t } = catalogue(c);
     const nowIso = new Date().toISOString();
     const listed = await listOpenOrComingElections(c.env.DB, nowIso);
-    const elections = listed.map((e) => ({ ...e, open: e.opensAt <= nowIso }));
+    // An early close in force ends voting before the schedule says (lib/election/polls.ts).
+    const elections = listed.map((e) => {
+      const endedEarly = e.closedEarlyAtMs !== null && e.closedEarlyAtMs <= Date.parse(nowIso);
+      return { ...e, open: e.opensAt <= nowIso && !endedEarly, endedEarly };
+    });
     const origin = new URL(c.req.url).origin;
     return page(c, <HomePage language={language} t={t} origin={origin} elections={elections} />, HOME_CACHE);
   });

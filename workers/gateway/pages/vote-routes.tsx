@@ -20,6 +20,7 @@ import { canonicalBallot } from "../../../lib/ballot/commitment.ts";
 import { WRITE_IN_MAX_LENGTH, type ContestMarks } from "../../../lib/ballot/messages.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
+import { votingEndsAtMs } from "../../../lib/election/polls.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { ERROR_CODES, statusOf, type ErrorCode, type Problem } from "../../../lib/errors.ts";
 import { assertNever } from "../../../lib/result.ts";
@@ -367,10 +368,11 @@ function contestsOf(election: CompiledElection, ballotStyleId: string): Contest[
 
 // ---- Guards --------------------------------------------------------------------------------
 
+/** The ledger decides again; this spares a closed election's voter the ballot (an early close too). */
 function pollsState(election: CompiledElection): "polls_not_open" | "polls_closed" | undefined {
   const now = Date.now();
   if (now < election.polls.opensAtMs) return "polls_not_open";
-  if (now >= election.polls.closesAtMs) return "polls_closed";
+  if (now >= votingEndsAtMs(election)) return "polls_closed";
   return undefined;
 }
 

@@ -56,6 +56,7 @@ import { ReconciliationSchema } from "./reconciliation.ts";
 import { CheckInIdentity, PaperBallotSource } from "../../../lib/vocabulary.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
 import { ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
+import { votingEndsAtMs } from "../../../lib/election/polls.ts";
 
 /** A check-in or a scan is a few hundred bytes; a full result sheet's QR text under 4 KB. */
 export const MAX_STATION_BODY_BYTES = 16 * 1024;
@@ -319,16 +320,17 @@ function districtFor(
 }
 
 /**
- * The scan's time rules (security review M3): the sync comes before the close plus the election's
- * grace, and the device's signed scan time lies in the polling hours and not ahead of our clock
- * (by more than a station request may be).
+ * The scan's time rules (security review M3): the sync comes before the scheduled close plus the
+ * election's grace, and the device's signed scan time lies in the polling hours (before voting
+ * ended, which an administrator's early close brings forward) and not ahead of our clock (by more
+ * than a station request may be).
  */
 function checkScanTime(election: CompiledElection, scannedAt: string, nowMs: number): void {
   const { opensAtMs, closesAtMs } = election.polls;
   if (nowMs < opensAtMs) fail("polls_not_open");
   if (nowMs >= closesAtMs + election.settings.paperSyncGraceMinutes * 60_000) fail("paper_sync_closed");
   const scannedAtMs = Date.parse(scannedAt);
-  if (scannedAtMs < opensAtMs || scannedAtMs >= closesAtMs) fail("scan_time_outside_polls");
+  if (scannedAtMs < opensAtMs || scannedAtMs >= votingEndsAtMs(election)) fail("scan_time_outside_polls");
   if (scannedAtMs > nowMs + STATION_REQUEST_SKEW_SECONDS * 1000) fail("scan_time_in_future");
 }
 
