@@ -289,6 +289,54 @@ describe("a relay evicted mid-stream", () => {
   });
 });
 
+describe("the aggregator's load", () => {
+  const E = "fanout-load";
+
+  beforeAll(async () => {
+    await loadDemoElection({ electionId: E, resultsVisibility: "live", minBallotsPerRelease: 1 });
+    await enrol(E, "EE-FAN-LOAD", "district-north");
+  });
+
+  async function aggregatorCalls(): Promise<number> {
+    const res = await SELF.fetch(`${BASE}/v1/admin/elections/${E}/results/aggregator`, {
+      headers: { authorization: `Bearer ${await adminToken()}` },
+    });
+    expect(res.status).toBe(200);
+    const body: unknown = await res.json();
+    const calls = (body as { calls?: unknown }).calls;
+    if (typeof calls !== "number") throw new Error("no call count");
+    return calls;
+  }
+
+  it("does not grow with the displays: once a release is published, connecting displays costs it no call", async () => {
+    await castNorth(E, "EE-FAN-LOAD");
+    // Loading the election configured the aggregator: the release comes with no reader asking.
+    await waitFor(async () => ((await latest(E)).version >= 1 ? true : undefined));
+    const first = await connect(livePath(E, { display: "load-0" }));
+    await first.until((d) => d.messages[0]);
+    const before = await aggregatorCalls();
+    const displays = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const d = await connect(livePath(E, { display: `load-${i + 1}` }));
+        await d.until((x) => x.messages[0]);
+        return d;
+      }),
+    );
+    expect(displays.every((d) => d.messages[0]?.type === "snapshot")).toBe(true);
+    expect(await aggregatorCalls()).toBe(before);
+    for (const d of [first, ...displays]) d.close();
+  });
+
+  it("is shown to administrators only", async () => {
+    const res = await SELF.fetch(`${BASE}/v1/admin/elections/${E}/results/aggregator`);
+    expect(res.status).toBe(401);
+    const unknown = await SELF.fetch(`${BASE}/v1/admin/elections/no-such-election/results/aggregator`, {
+      headers: { authorization: `Bearer ${await adminToken()}` },
+    });
+    expect(unknown.status).toBe(404);
+  });
+});
+
 describe("relay capacity", () => {
   const E = "fanout-full";
 
