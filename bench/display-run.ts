@@ -14,7 +14,8 @@
  *   the first release whose national ballot count reaches it (first in, first counted: the tally
  *   does not say which ballots a release holds, only how many; resends after the run are few and
  *   only make the estimate earlier), over every socket; and the fan-out alone, from the moment a
- *   release was cut (its asOf) to its arrival at each socket;
+ *   release was cut (its asOf) to its arrival at each socket, for pushed releases (not the
+ *   snapshot a display is given when it connects);
  * - sockets lost: closed or errored while the phase ran (each reconnects with its version, as
  *   the results page does); the target is none.
  */
@@ -166,11 +167,12 @@ export async function displayPhase(options: {
   let delivered = 0;
   const versions = new Set<number>();
   for (const arrivals of result.arrivals) {
-    for (const [version, , asOf, arrived] of arrivals) {
+    arrivals.forEach(([version, , asOf, arrived], i) => {
       delivered += 1;
       versions.add(version);
-      fanOut.push(arrived - asOf);
-    }
+      // The first is the snapshot a display gets when it connects, cut before it came: not a push.
+      if (i > 0) fanOut.push(arrived - asOf);
+    });
   }
   const casts = run.cast?.accepted.length ?? 0;
   return {
