@@ -196,6 +196,8 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "serial-range-issued",
   "sheet-key-added",
   "sheet-key-revoked",
+  // An administrator's certification of the published results (workers/gateway/routes/certification.ts).
+  "results-certified",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))
