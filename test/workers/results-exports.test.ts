@@ -5,6 +5,8 @@
  * public routes serve them immutable, their JWS verify with the log's key, they say what the log's
  * records say, a rebuild gives the same bytes (crash repair), and certification is refused with
  * registered codes until published, for non-administrators, for bad bodies and the second time.
+ * When the tally and the log's records disagree nothing is exported and the status says why,
+ * until they agree.
  */
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -26,6 +28,8 @@ import { loadClosingSoonDemo } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 
 const ELECTION = "exports-close-soon";
+/** An election whose tally is made to disagree with its log's records. */
+const SKEWED = "exports-skewed";
 const CLOSES_IN_MS = 8_000;
 let closesAt = 0;
 
@@ -69,6 +73,22 @@ beforeAll(async () => {
     const res = await cast(ELECTION, await voterSession(ELECTION, nationalId), ballot);
     expect(res.status).toBe(201);
   }
+  await loadClosingSoonDemo(SKEWED, CLOSES_IN_MS);
+  await enrol(SKEWED, "EE-SKEWED-0001", "district-north");
+  expect((await cast(SKEWED, await voterSession(SKEWED, "EE-SKEWED-0001"), NORTH_BALLOT)).status).toBe(201);
+  // A tally shard of the east, where nobody voted, reports a ballot the log will never have.
+  await env.RESULTS.get(env.RESULTS.idFromName(SKEWED)).report(`${SKEWED}/district-east/0`, 1, {
+    districtId: "district-east",
+    ballots: 1,
+    contests: [
+      {
+        contestId: "contest-president",
+        options: [{ optionId: "sel-president-liis-kask", votes: 1 }],
+        writeIns: 0,
+        blanks: 0,
+      },
+    ],
+  });
 }, 30_000);
 
 describe("before the exports", () => {
@@ -200,4 +220,40 @@ describe("after the last cast vote records", () => {
       }),
     ]);
   }, 30_000);
+});
+
+describe("when the tally and the log's records disagree", () => {
+  it("nothing is exported and the status says why, until they agree", async () => {
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 200)));
+    const waiting = await waitFor(async () => {
+      await sequencer(SKEWED).sequenceNow();
+      const { exports } = await sequencer(SKEWED).status();
+      return exports.state === "waiting" && exports.reason?.includes("disagree") ? exports : undefined;
+    }, 30_000);
+    expect(waiting.reason).toContain("district district-east, ballots: the tally 1, the log's records 0");
+    expect(waiting.resultsSha256).toBeNull();
+    expect(await env.AUDIT_LOG.get(`logs/${SKEWED}/exports/results.json`)).toBeNull();
+    const admin = await adminToken();
+    const refused = await call("POST", `/v1/admin/elections/${SKEWED}/results/certify`, admin);
+    expect(await codeOf(refused)).toBe("results_not_published");
+    const shown = (await (
+      await call("GET", `/v1/admin/elections/${SKEWED}/results/exports`, admin)
+    ).json()) as ExportsStatus;
+    expect(shown).toMatchObject({ published: false, state: "waiting" });
+    expect(shown.reason).toContain("disagree");
+
+    // The shard's next report takes the ballot back: the channels agree, and the export follows.
+    await env.RESULTS.get(env.RESULTS.idFromName(SKEWED)).report(`${SKEWED}/district-east/0`, 2, {
+      districtId: "district-east",
+      ballots: 0,
+      contests: [],
+    });
+    const published = await waitFor(async () => {
+      await sequencer(SKEWED).sequenceNow();
+      const { exports } = await sequencer(SKEWED).status();
+      return exports.state === "published" ? exports : undefined;
+    }, 30_000);
+    expect(published.reason).toBeNull();
+    expect(await env.AUDIT_LOG.get(`logs/${SKEWED}/exports/results.json`)).not.toBeNull();
+  }, 60_000);
 });
