@@ -286,9 +286,9 @@ export interface LogStatus {
 }
 
 /** Where a test may make the next step fail (fault-injection table test). */
-export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack";
+export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack" | "exports";
 const FaultPointSchema = z.union([
-  z.enum(["staging", "swap", "checkpoint", "ack"]),
+  z.enum(["staging", "swap", "checkpoint", "ack", "exports"]),
   z.templateLiteral(["tile:", z.number().int().min(0)]),
 ]);
 const FaultMode = z.enum(["fail", "crash", "always"]);
@@ -1240,6 +1240,8 @@ export class LogSequencer extends DurableObject<Env> {
       }
       this.setMeta("exports_at_ms", atMs);
       await writeExports(this.env, electionId, built.value);
+      // Between the R2 puts and the entry: a crash here is repaired by the next try's same bytes.
+      this.faultSync("exports");
       const entry = resultsPublishedEntry(at, log.published_size, built.value);
       this.ctx.storage.transactionSync(() => {
         this.poolEntry("results-published", entry, null);

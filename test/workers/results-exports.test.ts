@@ -28,6 +28,10 @@ import { loadClosingSoonDemo } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 
 const ELECTION = "exports-close-soon";
+/** An election whose sequencer crashes between the exports' R2 puts and their entry. */
+const CRASHED = "exports-crashed";
+/** The CRASHED sequencer's instance before the crash (the alarm may crash it during other tests). */
+let crashedInstance = "";
 /** An election whose tally is made to disagree with its log's records. */
 const SKEWED = "exports-skewed";
 const CLOSES_IN_MS = 8_000;
@@ -73,6 +77,11 @@ beforeAll(async () => {
     const res = await cast(ELECTION, await voterSession(ELECTION, nationalId), ballot);
     expect(res.status).toBe(201);
   }
+  await loadClosingSoonDemo(CRASHED, CLOSES_IN_MS);
+  await enrol(CRASHED, "EE-CRASHED-0001", "district-east");
+  expect((await cast(CRASHED, await voterSession(CRASHED, "EE-CRASHED-0001"), EAST_BALLOT)).status).toBe(201);
+  await sequencer(CRASHED).injectFault("exports", "crash");
+  crashedInstance = (await sequencer(CRASHED).faultState()).instance;
   await loadClosingSoonDemo(SKEWED, CLOSES_IN_MS);
   await enrol(SKEWED, "EE-SKEWED-0001", "district-north");
   expect((await cast(SKEWED, await voterSession(SKEWED, "EE-SKEWED-0001"), NORTH_BALLOT)).status).toBe(201);
@@ -255,5 +264,32 @@ describe("when the tally and the log's records disagree", () => {
     }, 30_000);
     expect(published.reason).toBeNull();
     expect(await env.AUDIT_LOG.get(`logs/${SKEWED}/exports/results.json`)).not.toBeNull();
+  }, 60_000);
+});
+
+describe("a crash between the exports' R2 puts and their entry", () => {
+  it("is repaired by the next try: the same objects, and results-published logged once", async () => {
+    await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 200)));
+    await waitFor(async () => {
+      try {
+        await sequencer(CRASHED).sequenceNow();
+        const { exports } = await sequencer(CRASHED).status();
+        return exports.state === "published" ? exports : undefined;
+      } catch {
+        return undefined; // the crash breaks the call that was running
+      }
+    }, 30_000);
+    const after = await sequencer(CRASHED).faultState();
+    expect(after.pending).toEqual([]);
+    expect(after.instance).not.toBe(crashedInstance);
+    const log = await waitFor(async () => {
+      await sequencer(CRASHED).sequenceNow();
+      const l = await readPublishedLog(CRASHED);
+      return l.decoded.some((e) => e.type === "results-published") ? l : undefined;
+    });
+    const published = log.decoded.filter((e) => e.type === "results-published");
+    expect(published).toHaveLength(1);
+    const object = await env.AUDIT_LOG.get(`logs/${CRASHED}/exports/results.json`);
+    expect(object && sha256Hex(new Uint8Array(await object.arrayBuffer()))).toBe(published[0]?.resultsSha256);
   }, 60_000);
 });
