@@ -10,8 +10,8 @@ import { resolve } from "node:path";
 import { Validator, type Schema } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
 import demo from "../../elections/demo/election.json";
-import { encodeEntry, recordEntriesOf, type LogEntryOf } from "../../lib/audit/entries.ts";
-import { RecordTally, type RecordEntry } from "../../lib/audit/recount.ts";
+import { encodeEntry, recordEntriesOf, type LogEntry, type LogEntryOf } from "../../lib/audit/entries.ts";
+import { LogAuditor, RecordTally, type RecordEntry } from "../../lib/audit/recount.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import { hexEncode } from "../../lib/bytes.ts";
 import { totalsDifferences } from "../../lib/nist/compare.ts";
@@ -251,5 +251,68 @@ describe("detached signatures", () => {
     const other = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
     const otherKey = new Uint8Array((await crypto.subtle.exportKey("raw", other.publicKey)) as ArrayBuffer);
     expect((await verifyDetached(jws, bytes, otherKey)).ok).toBe(false);
+  });
+});
+
+describe("the auditor's rules for results-published and results-certified", () => {
+  const published: LogEntryOf<"results-published"> = {
+    type: "results-published",
+    at: "2031-01-01T00:10:00.000Z",
+    logSize: 0,
+    records: 2,
+    resultsSha256: "ab".repeat(32),
+    cvrSha256: "cd".repeat(32),
+  };
+  const certified: LogEntryOf<"results-certified"> = {
+    type: "results-certified",
+    at: "2031-01-02T00:00:00.000Z",
+    officialId: "admin-1",
+    resultsSha256: "ab".repeat(32),
+    statement: "",
+  };
+  const two = RECORDS.filter((r) => r.type === "contest-vote-record" && r.contestId === "contest-parliament-east");
+
+  async function problemsOf(tail: LogEntry[]): Promise<string[]> {
+    const auditor = new LogAuditor();
+    const entries: LogEntry[] = [
+      { type: "polls-closed", at: "2031-01-01T00:00:00.000Z" },
+      ...two,
+      {
+        type: "cast-vote-records-published",
+        at: "2031-01-01T00:05:00.000Z",
+        round: 1,
+        districts: [{ districtId: "district-east", records: 2, withheld: 0 }],
+      },
+      ...tail,
+    ];
+    for (const [i, e] of entries.entries()) await auditor.add(i, e);
+    return auditor.finish().problems.filter((p) => p.includes("results"));
+  }
+
+  it("accept an export of every record before it, certified by its digest", async () => {
+    expect(await problemsOf([{ ...published, logSize: 4 }, certified])).toEqual([]);
+  });
+
+  it("name a wrong record count, a second publication, and a certification of another report or before any", async () => {
+    expect(await problemsOf([{ ...published, logSize: 4, records: 3 }])).toEqual([
+      "entry 4: results-published says 3 records, the log has 2 before it",
+    ]);
+    expect(
+      await problemsOf([
+        { ...published, logSize: 4 },
+        { ...published, logSize: 5 },
+      ]),
+    ).toEqual(["entry 5: a second results-published entry (the exports are published once)"]);
+    expect(
+      await problemsOf([
+        { ...published, logSize: 4 },
+        { ...certified, resultsSha256: "ef".repeat(32) },
+      ]),
+    ).toEqual([
+      `entry 5: results-certified names report ${"ef".repeat(32)}, the published report is ${"ab".repeat(32)}`,
+    ]);
+    expect(await problemsOf([certified])).toEqual([
+      "entry 4: results are certified before any results-published entry",
+    ]);
   });
 });
