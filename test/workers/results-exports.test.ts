@@ -119,6 +119,17 @@ describe("before the exports", () => {
   });
 });
 
+it("the OpenAPI document describes the exports and certification routes", async () => {
+  const doc: { paths: Record<string, unknown> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
+  expect(Object.keys(doc.paths)).toEqual(
+    expect.arrayContaining([
+      "/v1/logs/{electionId}/exports/{file}",
+      "/v1/admin/elections/{electionId}/results/exports",
+      "/v1/admin/elections/{electionId}/results/certify",
+    ]),
+  );
+});
+
 describe("after the last cast vote records", () => {
   let status: ExportsStatus;
 
