@@ -116,7 +116,7 @@ const exportRoute = createRoute({
     200: {
       description: "The file (immutable)",
       content: {
-        "application/json": { schema: z.object({}).passthrough() },
+        "application/json": { schema: z.looseObject({}) },
         "application/jose": { schema: z.string() },
       },
     },
