@@ -6,7 +6,8 @@
  *   auditor verify      --log <url|dir> [--key <vkey>] [--state <file>] [--trust-log-key] [--election <url|file>]
  *   auditor consistency <old> <new> [--log <url|dir>] [--key <vkey>]
  *   auditor prove       <tracking code> --log <url|dir> [--proof <file>] [--commitment <c>]
- *   auditor recount     --log <url|dir> [--results <url|file>] (and verify's options)
+ *   auditor recount     --log <url|dir> [--results <url|file>] (and verify's options); also checks
+ *                       the signed NIST exports once the log holds results-published
  *   auditor mirror      <url> <dir>
  *
  * --log is the gateway's /v1/logs/<election>/ (or a public bucket's logs/<election>/), or a
@@ -21,7 +22,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Command } from "commander";
 import type { LogEntryOf } from "../lib/audit/entries.ts";
-import { CHECKPOINT_PATH, VERIFIER_KEY_PATH } from "../lib/audit/layout.ts";
+import { CHECKPOINT_PATH, EXPORT_PATHS, signaturePath, VERIFIER_KEY_PATH } from "../lib/audit/layout.ts";
 import { compareWithResults, PublishedResults } from "../lib/audit/recount.ts";
 import { PublicElection } from "../lib/audit/observer.ts";
 import { trackingCodeOf } from "../lib/ballot/commitment.ts";
@@ -48,6 +49,7 @@ import {
   type VerifiedLog,
 } from "./auditor/checks.ts";
 import { fetchBytes, isUrl, openSource, SourceError, type LogSource } from "./auditor/source.ts";
+import { checkExports } from "./auditor/exports.ts";
 
 interface Common {
   log?: string;
@@ -309,7 +311,7 @@ common(program.command("recount"))
     "the published results (GET /v1/elections/<id>/results); by default from the API the log is served by",
   )
   .action(async (opts: Common & { results?: string }) => {
-    const { log, source } = await verifyCommand(opts);
+    const { log, source, key } = await verifyCommand(opts);
     const { findings } = log;
     if (!findings.recordsPublished) {
       throw new AuditFailure(
@@ -334,6 +336,19 @@ common(program.command("recount"))
       "are",
     );
     const differences = compareWithResults(findings.recount, results);
+    // The signed NIST exports, once published: every difference is named, with the API's too.
+    const exportsCheck = await checkExports(findings, source, key.verifierKey);
+    for (const note of exportsCheck.notes) say(`exports  ${note}`);
+    if (exportsCheck.problems.length > 0) {
+      throw new AuditFailure(
+        `the exports differ from the log in ${exportsCheck.problems.length} place(s):\n  ${[
+          ...exportsCheck.problems,
+          ...differences.map((d) => `published results: ${d}`),
+        ]
+          .slice(0, 50)
+          .join("\n  ")}`,
+      );
+    }
     if (differences.length > 0) {
       throw new AuditFailure(
         `the recount differs from the published results in ${differences.length} place(s):\n  ${differences.slice(0, 50).join("\n  ")}`,
@@ -377,6 +392,16 @@ program
       if (!bytes) throw new SourceError(`${path} is missing from ${url}`);
       await save(path, bytes);
     }
+    // The results exports and their signatures, once published (absent before: not an error).
+    let exported = 0;
+    for (const path of EXPORT_PATHS.flatMap((p) => [p, signaturePath(p)])) {
+      const bytes = await source.read(path);
+      if (bytes) {
+        await save(path, bytes);
+        exported += 1;
+      }
+    }
+    if (exported > 0) say(`copied   ${exported} export files (results and CVR reports, signatures)`);
     say(`copied   ${paths.length} tiles and bundles of the tree of size ${size} into ${dir}`);
   });
 

@@ -28,6 +28,13 @@
  *   6. acknowledgement: write the leaf index of each newly published ballot entry to D1
  *      (log_receipts), so receipts resolve to proofs, then record acknowledged = index. Not
  *      fatal: retried by the next alarm. A receipt never names an index before step 5.
+ *   7. exports (once, after the last cast vote records are published; ./log-exports.ts): when
+ *      no record is pending or held back, the pool is empty and everything is published, the
+ *      tally is compared with the log's records and, if they agree, the NIST results report and
+ *      CVR export are signed and put beside the log, then `results-published` is pooled (meta
+ *      'results_published'). Not fatal: a disagreement or failure is the status's `exports.reason`
+ *      and is retried later (EXPORT_RETRY_MS, doubling). The export time is stored first
+ *      ('exports_at_ms'), so a crash after the R2 puts is repaired by writing the same bytes.
  * A crash between any two steps leaves storage at one of those points; the constructor then arms
  * the alarm and step 0 continues. On the first step after loading, the public checkpoint in R2
  * must be this log's published or current checkpoint, or the log halts (never signs a fork). A
@@ -74,7 +81,9 @@
  * Storage schema (SQLite, version 1):
  *   meta(key TEXT PRIMARY KEY, value)  -- 'schema', 'election', 'opens_at_ms', 'closes_at_ms',
  *                                         'polls_opened', 'polls_closed', 'cvr_round', 'cvr_round_open',
- *                                         'cvr_mode', 'min_release', 'retraction_blinding_key' (hex)
+ *                                         'cvr_mode', 'min_release', 'retraction_blinding_key' (hex),
+ *                                         'exports_at_ms', 'results_published', 'results_sha256' and
+ *                                         'cvr_sha256' (hex), 'certified_at', 'certified_by'
  *   log(id INTEGER PRIMARY KEY CHECK (id = 1), size, root BLOB, checkpoint TEXT, staging_key TEXT,
  *       staging_sha256 BLOB, published_size, published_root BLOB, acknowledged_size)
  *   edge_tiles(path TEXT PRIMARY KEY, data BLOB)   -- the partial tiles of the tree at `size`
@@ -132,6 +141,7 @@ import {
   type PublishedTile,
 } from "../lib/tlog/tiles.ts";
 import { logSigner, originOf } from "./log-key.ts";
+import { prepareExports, resultsPublishedEntry, writeExports } from "./log-exports.ts";
 import { ensureSchema } from "./schema.ts";
 import { emitEvent } from "../lib/events.ts";
 
@@ -174,6 +184,13 @@ const ACK_ROWS_PER_STATEMENT = 25;
 export const CVR_GRACE_MS = 10 * 60_000;
 /** k when no definition-loaded entry said otherwise (the settings' default). */
 const DEFAULT_MIN_RELEASE = 25;
+/**
+ * After the exports could not be made (the tally and the log's records disagree, records are
+ * still held back, R2 or D1 failed): the first retry, doubling up to EXPORT_RETRY_MAX_MS. Each
+ * try reads every entry bundle, so it is not retried every second.
+ */
+const EXPORT_RETRY_MS = 5_000;
+const EXPORT_RETRY_MAX_MS = 5 * 60_000;
 /** A queue batch is at most 100 messages; anything far above is a caller's bug. */
 const MAX_MESSAGES = 1_000;
 
@@ -199,6 +216,8 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   // An early close of the polls and its reopening: the polls routes.
   "polls-closed-early",
   "polls-reopened",
+  // An administrator's certification of the published results (workers/gateway/routes/certification.ts).
+  "results-certified",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))
@@ -249,6 +268,19 @@ export interface LogStatus {
   /** Why the log stopped sequencing (a fatal failure); null while healthy. */
   readonly halted: string | null;
   /**
+   * The results exports: "not-due" until the last round of records is complete, "waiting" while
+   * they cannot be made (`reason` says why: records held back, the tally and the log disagree,
+   * a failed read or write), "published" once `results-published` is pooled.
+   */
+  readonly exports: {
+    readonly state: "not-due" | "waiting" | "published";
+    readonly reason: string | null;
+    readonly resultsSha256: string | null;
+    readonly cvrSha256: string | null;
+    /** The certification (results-certified pooled), or null. */
+    readonly certified: { readonly at: string; readonly officialId: string } | null;
+  };
+  /**
    * Since this instance started (for benchmarks): entries sequenced, steps that sequenced some,
    * and the wall time those steps took from build to public checkpoint. entries / busyMs is the
    * sequencer's capacity; the interval between steps bounds it further.
@@ -257,9 +289,9 @@ export interface LogStatus {
 }
 
 /** Where a test may make the next step fail (fault-injection table test). */
-export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack";
+export type FaultPoint = "staging" | "swap" | `tile:${number}` | "checkpoint" | "ack" | "exports";
 const FaultPointSchema = z.union([
-  z.enum(["staging", "swap", "checkpoint", "ack"]),
+  z.enum(["staging", "swap", "checkpoint", "ack", "exports"]),
   z.templateLiteral(["tile:", z.number().int().min(0)]),
 ]);
 const FaultMode = z.enum(["fail", "crash", "always"]);
@@ -311,6 +343,10 @@ export class LogSequencer extends DurableObject<Env> {
   private readonly sequencing = { entries: 0, steps: 0, busyMs: 0 };
   /** The HMAC key of retraction blinding, imported once per instance. */
   private blindingKey: CryptoKey | undefined;
+  /** When the exports may be tried again, and why the last try made nothing (null: not tried or done). */
+  private exportRetryAt = 0;
+  private exportFailures = 0;
+  private exportWaiting: string | null = null;
   /** Tells one instance from the next (tests check that a crash really reset the object). */
   private readonly instance = crypto.randomUUID();
 
@@ -513,6 +549,12 @@ export class LogSequencer extends DurableObject<Env> {
       // Ballots and retractions come through recordBallots (which keeps the cast vote records in
       // step with them); records, rounds and poll events are the sequencer's own.
       if (!APPENDABLE.has(entry.type)) throw new Error(`a ${entry.type} entry cannot be appended directly`);
+      // Certification names the published report: never before it, never another one.
+      if (
+        entry.type === "results-certified" &&
+        (this.meta("results_published") !== 1 || entry.resultsSha256 !== this.metaText("results_sha256"))
+      )
+        throw new Error("a results-certified entry must name the published results report");
     }
     if (this.pooledCount() >= MAX_POOL + EVENT_HEADROOM) return err("log_pool_full");
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
@@ -525,6 +567,10 @@ export class LogSequencer extends DurableObject<Env> {
           this.setMeta("closes_at_ms", Date.parse(entry.closesAt));
           this.setMeta("cvr_mode", WIRE_BYTES.records[entry.castVoteRecords]);
           this.setMeta("min_release", entry.minBallotsPerRelease);
+        }
+        if (entry.type === "results-certified") {
+          this.setMetaText("certified_at", entry.at);
+          this.setMetaText("certified_by", entry.officialId);
         }
       }
       return { pooled, duplicates: parsed.length - pooled };
@@ -650,6 +696,13 @@ export class LogSequencer extends DurableObject<Env> {
       pollsOpened: this.meta("polls_opened") === 1,
       pollsClosed: this.meta("polls_closed") === 1,
       halted: this.halted ?? null,
+      exports: {
+        state: this.meta("results_published") === 1 ? "published" : this.exportsPending() ? "waiting" : "not-due",
+        reason: this.exportWaiting,
+        resultsSha256: this.metaText("results_sha256") ?? null,
+        cvrSha256: this.metaText("cvr_sha256") ?? null,
+        certified: this.certification(),
+      },
       sequencing: { ...this.sequencing },
     };
   }
@@ -741,6 +794,7 @@ export class LogSequencer extends DurableObject<Env> {
       if (await this.sequence(electionId)) {
         await this.acknowledge(electionId);
       }
+      if (this.exportsDue(Date.now())) await this.exportResults(electionId);
     } catch (error) {
       if (error instanceof FatalLogError) {
         this.halted = error.message;
@@ -1130,6 +1184,82 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   // -------------------------------------------------------------------------------------------
+  // Results exports (step 7)
+
+  /** Whether the exports are still to be made: the polls closed and a round of records is complete. */
+  private exportsPending(): boolean {
+    if (this.meta("results_published") === 1 || this.meta("polls_closed") !== 1) return false;
+    return (this.meta("cvr_round") ?? 0) >= 1 && this.meta("cvr_round_open") !== 1;
+  }
+
+  private certification(): { at: string; officialId: string } | null {
+    const at = this.metaText("certified_at");
+    const officialId = this.metaText("certified_by");
+    return at && officialId ? { at, officialId } : null;
+  }
+
+  private exportsDue(now: number): boolean {
+    return this.exportsPending() && now >= this.exportRetryAt;
+  }
+
+  /** Says why the exports wait, and when they are tried again. */
+  private exportWait(reason: string, electionId: string): void {
+    if (reason !== this.exportWaiting) emitEvent("log_exports_waiting", { electionId, reason });
+    this.exportWaiting = reason;
+    this.exportRetryAt = Date.now() + Math.min(EXPORT_RETRY_MS * 2 ** this.exportFailures, EXPORT_RETRY_MAX_MS);
+    this.exportFailures += 1;
+  }
+
+  /**
+   * Step 7: once every record is in a published checkpoint, checks the tally against the log's
+   * records and, if they agree, puts the signed exports beside the log and pools
+   * `results-published`. Same bytes on every try: the time is stored before the first write.
+   */
+  private async exportResults(electionId: string): Promise<void> {
+    const log = this.logRow();
+    // Everything pooled (the last round's manifest too) must be in a published checkpoint first;
+    // the pool being non-empty keeps the alarm coming, so there is nothing to wait for here.
+    if (this.pooledCount() > 0 || log.published_size < log.size) return;
+    const held = this.sql
+      .exec<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM cvr_pool WHERE state IN ('pending', 'publishing', 'awaiting-ballot')`,
+      )
+      .one().n;
+    if (held > 0) {
+      this.exportWait(
+        `${held} ballot(s) have records not yet in the log (held back for a later round, or waiting)`,
+        electionId,
+      );
+      return;
+    }
+    const atMs = this.meta("exports_at_ms") ?? Math.floor(Date.now() / 1000) * 1000;
+    const at = new Date(atMs).toISOString();
+    const mode = this.meta("cvr_mode") === WIRE_BYTES.records["whole-ballot"] ? "whole-ballot" : "per-contest";
+    try {
+      const built = await prepareExports(this.env, electionId, log.published_size, mode, at);
+      if (!built.ok) {
+        this.exportWait(built.error, electionId);
+        return;
+      }
+      this.setMeta("exports_at_ms", atMs);
+      await writeExports(this.env, electionId, built.value);
+      // Between the R2 puts and the entry: a crash here is repaired by the next try's same bytes.
+      this.faultSync("exports");
+      const entry = resultsPublishedEntry(at, log.published_size, built.value);
+      this.ctx.storage.transactionSync(() => {
+        this.poolEntry("results-published", entry, null);
+        this.setMeta("results_published", 1);
+        this.setMetaText("results_sha256", entry.resultsSha256);
+        this.setMetaText("cvr_sha256", entry.cvrSha256);
+      });
+      this.exportWaiting = null;
+      emitEvent("log_results_published", { electionId, records: entry.records, logSize: entry.logSize });
+    } catch (error) {
+      this.exportWait(`the exports failed: ${String(error)}`, electionId);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
   // Helpers
 
   /** Pools an entry unless its key is pooled or logged already; synchronous (inside transactions). */
@@ -1248,6 +1378,19 @@ export class LogSequencer extends DurableObject<Env> {
     return typeof value === "number" ? value : undefined;
   }
 
+  private metaText(key: string): string | undefined {
+    const value = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value;
+    return typeof value === "string" ? value : undefined;
+  }
+
+  private setMetaText(key: string, value: string): void {
+    this.sql.exec(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      key,
+      value,
+    );
+  }
+
   private setMeta(key: string, value: number): void {
     this.sql.exec(
       `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
@@ -1279,7 +1422,7 @@ export class LogSequencer extends DurableObject<Env> {
     if (closes !== undefined && now >= closes && this.meta("polls_closed") !== 1) return true;
     const due = this.automaticRoundAt();
     if (due !== undefined && now >= due && this.hasPendingRecords()) return true;
-    return false;
+    return this.exportsDue(now);
   }
 
   /** Whether an automatic round would publish something (pending records it may release). */
@@ -1317,6 +1460,7 @@ export class LogSequencer extends DurableObject<Env> {
     if (closes !== undefined && this.meta("polls_closed") !== 1) times.push(closes);
     const due = this.automaticRoundAt();
     if (due !== undefined && this.hasPendingRecords()) times.push(due);
+    if (this.exportsPending()) times.push(this.exportRetryAt);
     const next = times.filter((t) => t > now).sort((a, b) => a - b)[0];
     if (next === undefined) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(next);

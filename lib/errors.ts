@@ -97,6 +97,16 @@ export const ERROR_CODES = {
     message:
       "Not every accepted ballot and retraction has reached the audit log yet (an outbox, queue or dead letter holds some); cast vote records wait for them.",
   },
+  // Results exports and certification (logs/<id>/exports/, results-published and results-certified entries)
+  exports_not_published: {
+    status: 404,
+    message: "This election's results exports are not published yet: they follow the last cast vote records.",
+  },
+  results_not_published: {
+    status: 409,
+    message: "The results exports are not published yet; they can be certified once they are.",
+  },
+  results_already_certified: { status: 409, message: "This election's published results are already certified." },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },

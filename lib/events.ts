@@ -99,6 +99,19 @@ export const EVENTS = {
     kind: "operational",
     sentence: "The cast vote records of an election were published to its audit log, shuffled, after the close.",
   },
+  // Results exports (durable-objects/log-exports.ts).
+  log_exports_waiting: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "The results exports of an election could not be made yet (records held back, the tally and the log's records disagree, or a read or write failed); the reason is in the event and the log's status, and the sequencer retries.",
+  },
+  log_results_published: {
+    level: "info",
+    kind: "operational",
+    sentence:
+      "The signed NIST results report and cast vote record export of an election were put beside its audit log, and results-published was pooled.",
+  },
   log_cvr_publication_refused: {
     level: "warn",
     kind: "operational",

@@ -1,6 +1,7 @@
 /**
  * `admin election ...`: load an election definition, show what is stored; see the polls, close
- * voting early (an emergency, with a reason) and reopen it before the scheduled close.
+ * voting early (an emergency, with a reason) and reopen it before the scheduled close; after the
+ * close, the results exports' status and their certification.
  */
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
@@ -162,6 +163,41 @@ export function electionCommands(): Command {
     .option("--json", "print the API's answer as JSON")
     .action(async (electionId: string, options: { reason: string; json?: boolean }) => {
       show(await pollsCall(electionId, "/reopen", options.reason), options.json);
+    });
+
+  // Results exports and certification (workers/gateway/routes/certification.ts).
+  election
+    .command("exports")
+    .description(
+      "Show the results exports: whether the signed NIST results report and CVR export are published, their SHA-256, where they are, why they wait, and the certification.",
+    )
+    .argument("<electionId>")
+    .action(async (electionId: string) => {
+      print(
+        await OfficialClient.fromEnv().call(
+          "GET",
+          `/v1/admin/elections/${encodeURIComponent(electionId)}/results/exports`,
+        ),
+      );
+    });
+
+  election
+    .command("certify")
+    .description(
+      "Certify the published results report (logged publicly as results-certified, with its SHA-256); refused before the exports are published, and once certified.",
+    )
+    .argument("<electionId>")
+    .option("--statement <text>", "a statement logged with the certification (public: name no voter)")
+    .action(async (electionId: string, options: { statement?: string }) => {
+      print(
+        await OfficialClient.fromEnv().call(
+          "POST",
+          `/v1/admin/elections/${encodeURIComponent(electionId)}/results/certify`,
+          {
+            json: options.statement === undefined ? {} : { statement: options.statement },
+          },
+        ),
+      );
     });
 
   return election;

@@ -89,6 +89,15 @@
  *   0x28 polls-reopened       at:time ‖ officialId:text ‖ reason:text (voting is accepted again
  *                             from `at` until the scheduled close)
  *
+ * Results exports and certification (docs/AUDIT-LOG.md "Exports"):
+ *   0x29 results-published    at:time ‖ logSize:u32 ‖ records:u32 ‖ resultsSha256:digest ‖
+ *                             cvrSha256:digest -- the NIST results report and cast vote record
+ *                             export (logs/<id>/exports/), made once every record entry of the
+ *                             log's first logSize entries was published; records = the record
+ *                             entries (0x03 or 0x19) the CVR export holds
+ *   0x2a results-certified    at:time ‖ officialId:text ‖ resultsSha256:digest ‖ statement:text?
+ *                             -- an administrator certified the report with this digest
+ *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
  * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
@@ -328,6 +337,28 @@ export const LogEntry = z.discriminatedUnion("type", [
     .object({ type: z.literal("polls-closed-early"), at: Time, effectiveAt: Time, officialId: Text, reason: Text })
     .strict(),
   z.object({ type: z.literal("polls-reopened"), at: Time, officialId: Text, reason: Text }).strict(),
+  z
+    .object({
+      type: z.literal("results-published"),
+      at: Time,
+      /** The log size the exports were made at: every record entry among those is in the CVR export. */
+      logSize: Count,
+      /** Record entries (0x03 or 0x19) in the CVR export. */
+      records: Count,
+      resultsSha256: Digest,
+      cvrSha256: Digest,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("results-certified"),
+      at: Time,
+      officialId: Text,
+      resultsSha256: Digest,
+      /** The administrator's statement, or "" when none was given. */
+      statement: OptionalText,
+    })
+    .strict(),
 ]);
 export type LogEntry = z.infer<typeof LogEntry>;
 export type LogEntryOf<T extends EntryTypeName> = Extract<LogEntry, { type: T }>;

@@ -72,6 +72,15 @@ export const ENTRY_TYPES = {
     tag: 0x28,
     says: "An administrator reopened voting after an early close, before the scheduled close, for the reason given.",
   },
+  // Results exports and certification (issue 11, part D).
+  "results-published": {
+    tag: 0x29,
+    says: "The signed NIST results report and cast vote record export were published beside the log: their SHA-256.",
+  },
+  "results-certified": {
+    tag: 0x2a,
+    says: "An administrator certified the published results report (named by its SHA-256).",
+  },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -415,6 +424,19 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.time(entry.at);
       w.text(entry.officialId);
       w.text(entry.reason);
+      break;
+    case "results-published":
+      w.time(entry.at);
+      w.u32(entry.logSize);
+      w.u32(entry.records);
+      w.digest(entry.resultsSha256);
+      w.digest(entry.cvrSha256);
+      break;
+    case "results-certified":
+      w.time(entry.at);
+      w.text(entry.officialId);
+      w.digest(entry.resultsSha256);
+      w.text(entry.statement, true);
       break;
     default:
       assertNever(entry);
@@ -764,6 +786,23 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
       };
     case "polls-reopened":
       return { type, at: r.time("at"), officialId: r.text("official"), reason: r.text("reason") };
+    case "results-published":
+      return {
+        type,
+        at: r.time("at"),
+        logSize: r.u32("logSize"),
+        records: r.u32("records"),
+        resultsSha256: r.digest("resultsSha256"),
+        cvrSha256: r.digest("cvrSha256"),
+      };
+    case "results-certified":
+      return {
+        type,
+        at: r.time("at"),
+        officialId: r.text("officialId"),
+        resultsSha256: r.digest("resultsSha256"),
+        statement: r.text("statement", true),
+      };
     default: {
       const never: never = type;
       throw new DecodeError(`unknown type ${String(never)}`);

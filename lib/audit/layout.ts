@@ -6,6 +6,9 @@
  *   logs/<electionId>/checkpoint                  the latest signed checkpoint (not cached)
  *   logs/<electionId>/tile/<L>/<N>[.p/<W>]        hash tiles (immutable)
  *   logs/<electionId>/tile/entries/<N>[.p/<W>]    entry bundles (immutable)
+ *   logs/<electionId>/exports/results.json[.jws]  the NIST results report and its detached JWS
+ *   logs/<electionId>/exports/cvr.json[.jws]      the NIST cast vote record export and its JWS
+ *                                                 (written once, after the last records; immutable)
  * R2, bucket AUDIT_STAGING (never public):
  *   staging/<electionId>/<size>-<root hex>        the sequencer's staging bundles
  * R2 makes a whole bucket public or none of it, so staging has a bucket of its own (security
@@ -21,6 +24,18 @@
 import { z } from "zod";
 
 export const CHECKPOINT_PATH = "checkpoint";
+/** The results exports (docs/AUDIT-LOG.md "Exports"), relative to the log like the tiles. */
+export const RESULTS_EXPORT_PATH = "exports/results.json";
+export const CVR_EXPORT_PATH = "exports/cvr.json";
+export const EXPORT_PATHS = [RESULTS_EXPORT_PATH, CVR_EXPORT_PATH] as const;
+export type ExportPath = (typeof EXPORT_PATHS)[number];
+export const EXPORT_CONTENT_TYPE = "application/json";
+export const EXPORT_SIGNATURE_CONTENT_TYPE = "application/jose";
+
+/** An export's detached signature (RFC 7515 compact JWS with the payload left out). */
+export function signaturePath(path: ExportPath): string {
+  return `${path}.jws`;
+}
 export const VERIFIER_KEY_PATH = "verifier-key";
 
 /** tlog-tiles: tiles and bundles never change once written, so caches may keep them for good. */

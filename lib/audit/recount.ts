@@ -26,7 +26,14 @@
  */
 import { z } from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
-import { addContest, contestList, sumTotals, type ContestCounter, type ElectionTotals } from "../tally/totals.ts";
+import {
+  addContest,
+  contestList,
+  sumTotals,
+  type ContestCounter,
+  type DistrictTotals,
+  type ElectionTotals,
+} from "../tally/totals.ts";
 import {
   ENTRY_TYPES,
   retractionBlind,
@@ -48,6 +55,69 @@ export interface AuditFindings {
   /** The recount of the published records (all districts; empty before publication). */
   readonly recount: ElectionTotals;
   readonly pollsClosed: boolean;
+  /** The record entries (0x03, 0x19) in log order. */
+  readonly records: readonly RecordEntry[];
+  /** The results-published entry, its index and the record entries before it; undefined if none. */
+  readonly resultsPublished:
+    | { readonly index: number; readonly entry: LogEntryOf<"results-published">; readonly recordsBefore: number }
+    | undefined;
+  readonly resultsCertified: readonly { readonly index: number; readonly entry: LogEntryOf<"results-certified"> }[];
+}
+
+export type RecordEntry = LogEntryOf<"cast-vote-record"> | LogEntryOf<"contest-vote-record">;
+
+/**
+ * The recount of record entries, the way the tally counts ballots (lib/tally/totals.ts): shared
+ * by the auditor and by the sequencer, which compares it with the tally before exporting.
+ */
+export class RecordTally {
+  private readonly tallies = new Map<string, DistrictTally>();
+
+  add(record: RecordEntry): void {
+    let district = this.tallies.get(record.districtId);
+    if (!district) {
+      district = { ballots: 0, contests: new Map(), styles: new Map() };
+      this.tallies.set(record.districtId, district);
+    }
+    if (record.type === "contest-vote-record") {
+      const style = district.styles.get(record.ballotStyleId) ?? new Map<string, number>();
+      district.styles.set(record.ballotStyleId, style);
+      increment(style, record.contestId);
+    } else district.ballots += 1;
+    const contests = record.type === "cast-vote-record" ? record.contests : [record];
+    for (const contest of contests) {
+      const named = contest.marks.filter((m) => !m.writeIn);
+      addContest(district.contests, {
+        contestId: contest.contestId,
+        options: named.map((m) => ({ optionId: m.optionId, votes: 1 })),
+        writeIns: contest.marks.length - named.length,
+        blanks: contest.marks.length === 0 ? 1 : 0,
+      });
+    }
+  }
+
+  /**
+   * The totals, and the problems of per-contest records: per district and style every contest
+   * must have the same number of records, which is that style's number of counted ballots.
+   */
+  finish(): { totals: ElectionTotals; problems: string[] } {
+    const problems: string[] = [];
+    const districts: DistrictTotals[] = [];
+    for (const [districtId, tally] of this.tallies) {
+      let ballots = tally.ballots;
+      for (const [style, contests] of tally.styles) {
+        const counts = [...contests.values()];
+        const most = Math.max(...counts);
+        if (counts.some((n) => n !== most))
+          problems.push(
+            `district ${districtId}, ballot style ${style}: its contests have different numbers of records (${[...contests].map(([c, n]) => `${c} ${n}`).join(", ")})`,
+          );
+        ballots += most;
+      }
+      districts.push({ districtId, ballots, contests: contestList(tally.contests) });
+    }
+    return { totals: sumTotals(districts), problems };
+  }
 }
 
 interface DistrictTally {
@@ -95,7 +165,12 @@ export class LogAuditor {
   private roundRecords = new Map<string, number>();
   private lastRound = 0;
   private pollsClosed = false;
-  private readonly tallies = new Map<string, DistrictTally>();
+  private readonly records = new RecordTally();
+  /** The record entries in log order (the CVR export must hold exactly these). */
+  private readonly recordList: RecordEntry[] = [];
+  private resultsPublished:
+    { index: number; entry: LogEntryOf<"results-published">; recordsBefore: number } | undefined;
+  private readonly resultsCertified: { index: number; entry: LogEntryOf<"results-certified"> }[] = [];
   private next = 0;
 
   private problem(index: number, text: string): void {
@@ -177,6 +252,29 @@ export class LogAuditor {
       case "polls-closed-early": // the observer's (lib/audit/observer.ts)
       case "polls-reopened":
         break;
+      case "results-published":
+        if (this.resultsPublished)
+          this.problem(index, "a second results-published entry (the exports are published once)");
+        else {
+          this.resultsPublished = { index, entry, recordsBefore: this.recordList.length };
+          if (entry.records !== this.recordList.length)
+            this.problem(
+              index,
+              `results-published says ${entry.records} records, the log has ${this.recordList.length} before it`,
+            );
+          if (entry.logSize > index)
+            this.problem(index, `results-published covers ${entry.logSize} entries, but it is entry ${index}`);
+        }
+        break;
+      case "results-certified":
+        if (!this.resultsPublished) this.problem(index, "results are certified before any results-published entry");
+        else if (entry.resultsSha256 !== this.resultsPublished.entry.resultsSha256)
+          this.problem(
+            index,
+            `results-certified names report ${entry.resultsSha256}, the published report is ${this.resultsPublished.entry.resultsSha256}`,
+          );
+        this.resultsCertified.push({ index, entry });
+        break;
       default:
         assertNever(entry);
     }
@@ -227,26 +325,8 @@ export class LogAuditor {
   }
 
   private count(record: LogEntryOf<"cast-vote-record"> | LogEntryOf<"contest-vote-record">): void {
-    let district = this.tallies.get(record.districtId);
-    if (!district) {
-      district = { ballots: 0, contests: new Map(), styles: new Map() };
-      this.tallies.set(record.districtId, district);
-    }
-    if (record.type === "contest-vote-record") {
-      const style = district.styles.get(record.ballotStyleId) ?? new Map<string, number>();
-      district.styles.set(record.ballotStyleId, style);
-      increment(style, record.contestId);
-    } else district.ballots += 1;
-    const contests = record.type === "cast-vote-record" ? record.contests : [record];
-    for (const contest of contests) {
-      const named = contest.marks.filter((m) => !m.writeIn);
-      addContest(district.contests, {
-        contestId: contest.contestId,
-        options: named.map((m) => ({ optionId: m.optionId, votes: 1 })),
-        writeIns: contest.marks.length - named.length,
-        blanks: contest.marks.length === 0 ? 1 : 0,
-      });
-    }
+    this.records.add(record);
+    this.recordList.push(record);
   }
 
   finish(): AuditFindings {
@@ -257,19 +337,9 @@ export class LogAuditor {
         `${unfinished} cast vote record(s) after the last round's closing entry: a publication round is unfinished`,
       );
     this.checkRetractions();
-    // Per-contest records: per district and style every contest has the same number of records,
-    // which is that style's number of counted ballots.
-    for (const [districtId, tally] of this.tallies) {
-      for (const [style, contests] of tally.styles) {
-        const counts = [...contests.values()];
-        const ballots = Math.max(...counts);
-        if (counts.some((n) => n !== ballots))
-          this.problems.push(
-            `district ${districtId}, ballot style ${style}: its contests have different numbers of records (${[...contests].map(([c, n]) => `${c} ${n}`).join(", ")})`,
-          );
-        tally.ballots += ballots;
-      }
-    }
+    const { totals: recount, problems } = this.records.finish();
+    this.problems.push(...problems);
+    const countedIn = new Map(recount.districts.map((d) => [d.districtId, d.ballots]));
     if (published && unfinished === 0) {
       for (const district of new Set([
         ...this.ballotsPerDistrict.keys(),
@@ -279,7 +349,7 @@ export class LogAuditor {
         const ballots = this.ballotsPerDistrict.get(district) ?? 0;
         const retractions = this.retractionsPerDistrict.get(district) ?? 0;
         const withheld = this.withheld.get(district) ?? 0;
-        const counted = this.tallies.get(district)?.ballots ?? 0;
+        const counted = countedIn.get(district) ?? 0;
         if (counted !== ballots - retractions - withheld) {
           this.problems.push(
             `district ${district}: cast vote records of ${counted} ballots, but ${ballots} ballots - ${retractions} retractions - ${withheld} withheld = ${ballots - retractions - withheld}`,
@@ -287,19 +357,15 @@ export class LogAuditor {
         }
       }
     }
-    const recount = sumTotals(
-      [...this.tallies].map(([districtId, t]) => ({
-        districtId,
-        ballots: t.ballots,
-        contests: contestList(t.contests),
-      })),
-    );
     return {
       counts: this.counts,
       problems: this.problems,
       recordsPublished: published,
       recount,
       pollsClosed: this.pollsClosed,
+      records: this.recordList,
+      resultsPublished: this.resultsPublished,
+      resultsCertified: this.resultsCertified,
     };
   }
 }

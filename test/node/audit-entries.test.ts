@@ -312,6 +312,58 @@ ALL.push(
   { type: "sheet-key-revoked", at: "2026-01-01T00:00:00.000Z", kid: "sheets-1" },
 );
 
+const RESULTS_PUBLISHED: LogEntryOf<"results-published"> = {
+  type: "results-published",
+  at: "2026-01-01T00:00:00.000Z",
+  logSize: 300,
+  records: 42,
+  resultsSha256: "ab".repeat(32),
+  cvrSha256: "cd".repeat(32),
+};
+
+const RESULTS_PUBLISHED_BYTES = fromHex(
+  "01 29",
+  "6955b900",
+  "0000012c", // logSize 300
+  "0000002a", // records 42
+  "ab".repeat(32),
+  "cd".repeat(32),
+);
+
+const RESULTS_CERTIFIED: LogEntryOf<"results-certified"> = {
+  type: "results-certified",
+  at: "2026-01-01T00:00:00.000Z",
+  officialId: "admin-1",
+  resultsSha256: "ab".repeat(32),
+  statement: "",
+};
+
+const RESULTS_CERTIFIED_BYTES = fromHex(
+  "01 2a",
+  "6955b900",
+  "0007 61646d696e2d31", // "admin-1"
+  "ab".repeat(32),
+  "0000", // no statement
+);
+
+ALL.push(RESULTS_PUBLISHED, RESULTS_CERTIFIED, { ...RESULTS_CERTIFIED, statement: "Certified after the canvass." });
+
+describe("golden vectors of results exports", () => {
+  it.each([
+    ["results published", RESULTS_PUBLISHED, RESULTS_PUBLISHED_BYTES],
+    ["results certified", RESULTS_CERTIFIED, RESULTS_CERTIFIED_BYTES],
+  ] as const)("%s encodes to its golden bytes and decodes back", (_name, entry, bytes) => {
+    expect(hex(encodeEntry(entry))).toBe(hex(bytes));
+    expect(decodeEntry(bytes)).toEqual({ ok: true, value: entry });
+  });
+
+  it("refuses a digest cut short and a certification without an official", () => {
+    expect(decodeEntry(RESULTS_PUBLISHED_BYTES.subarray(0, RESULTS_PUBLISHED_BYTES.length - 1)).ok).toBe(false);
+    expect(LogEntry.safeParse({ ...RESULTS_CERTIFIED, officialId: "" }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...RESULTS_PUBLISHED, resultsSha256: "AB".repeat(32) }).success).toBe(false);
+  });
+});
+
 describe("golden vectors of authority changes", () => {
   it.each([
     ["station registered", STATION_REGISTERED, STATION_REGISTERED_BYTES],

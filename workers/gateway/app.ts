@@ -14,6 +14,7 @@ import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
 import { electionRoutes, MAX_DEFINITION_BYTES } from "./routes/elections.ts";
 import { logRoutes } from "./routes/logs.ts";
+import { certificationRoutes } from "./routes/certification.ts";
 import { officialRoutes } from "./routes/officials.ts";
 import { resultsRoutes } from "./routes/results.ts";
 import { liveResultsRoutes } from "./routes/live-results.ts";
@@ -116,6 +117,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", resultsRoutes());
   app.route("/", liveResultsRoutes());
   app.route("/", logRoutes());
+  app.route("/", certificationRoutes());
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());
   app.route("/", reconciliationRoutes());

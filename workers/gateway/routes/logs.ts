@@ -5,6 +5,8 @@
  *   GET /v1/logs/{electionId}/checkpoint         the latest signed checkpoint (never cached)
  *   GET /v1/logs/{electionId}/tile/...           tlog-tiles hash tiles and entry bundles (immutable)
  *   GET /v1/logs/{electionId}/verifier-key       the log's signed-note verifier key (text)
+ *   GET /v1/logs/{electionId}/exports/{file}     the NIST results report and CVR export and their
+ *                                                detached JWS signatures (immutable, once published)
  *   GET /v1/receipts/{trackingCode}/proof        a tlog-proof bundle for the receipt's ballot entry
  * and, for officials:
  *   GET  /v1/admin/elections/{electionId}/log                     the sequencer's status
@@ -14,7 +16,14 @@
  * serve the same paths, these routes exist so the API alone is enough to audit.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { CHECKPOINT_CACHE_CONTROL, IMMUTABLE_CACHE_CONTROL, logObjectKey } from "../../../lib/audit/layout.ts";
+import {
+  CHECKPOINT_CACHE_CONTROL,
+  CVR_EXPORT_PATH,
+  IMMUTABLE_CACHE_CONTROL,
+  logObjectKey,
+  RESULTS_EXPORT_PATH,
+  signaturePath,
+} from "../../../lib/audit/layout.ts";
 import { TRACKING_CODE } from "../../../lib/ballot/commitment.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { parseTilePath } from "../../../lib/tlog/tiles.ts";
@@ -83,6 +92,38 @@ const verifierKeyRoute = createRoute({
   responses: { 200: text("<origin>+<key id>+<base64 key>"), ...errorResponses(400, 404) },
 });
 
+/** The four export files, as served (and as an auditor's mirror names them under exports/). */
+const EXPORT_FILES = [
+  RESULTS_EXPORT_PATH,
+  signaturePath(RESULTS_EXPORT_PATH),
+  CVR_EXPORT_PATH,
+  signaturePath(CVR_EXPORT_PATH),
+].map((path) => path.slice("exports/".length)) as [string, ...string[]];
+
+const exportRoute = createRoute({
+  method: "get",
+  path: "/v1/logs/{electionId}/exports/{file}",
+  tags: ["audit log"],
+  summary: "The NIST results report or cast vote record export, or its detached JWS signature",
+  description:
+    "Published once, after the last cast vote records: results.json (NIST SP 1500-100 rev.2 ElectionReport), cvr.json (NIST SP 1500-103 CastVoteRecordReport), each with `.jws`, a detached compact JWS (RFC 7515 appendix F, EdDSA) by the log's key. Their SHA-256 are in the log's results-published entry. 404 exports_not_published before.",
+  request: {
+    params: ElectionIdParam.extend({
+      file: z.enum(EXPORT_FILES).openapi({ param: { name: "file", in: "path" }, example: "results.json" }),
+    }),
+  },
+  responses: {
+    200: {
+      description: "The file (immutable)",
+      content: {
+        "application/json": { schema: z.looseObject({}) },
+        "application/jose": { schema: z.string() },
+      },
+    },
+    ...errorResponses(400, 404),
+  },
+});
+
 const TrackingCodeParam = z.object({
   trackingCode: z.string().regex(TRACKING_CODE, "a tracking code like 7K3M-Q9TX-2D4F-H8JA"),
 });
@@ -117,6 +158,13 @@ const LogStatusSchema = z
     pollsOpened: z.boolean(),
     pollsClosed: z.boolean(),
     halted: z.string().nullable(),
+    exports: z.object({
+      state: z.enum(["not-due", "waiting", "published"]),
+      reason: z.string().nullable(),
+      resultsSha256: z.string().nullable(),
+      cvrSha256: z.string().nullable(),
+      certified: z.object({ at: z.string(), officialId: z.string() }).nullable(),
+    }),
     sequencing: z.object({ entries: z.number().int(), steps: z.number().int(), busyMs: z.number() }),
   })
   .openapi("AuditLogStatus");
@@ -186,6 +234,16 @@ export function logRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     if (!(await getElection(c.env.DB, electionId))) fail("election_not_found");
     return c.text(`${await logVerifierKey(c.env, electionId)}\n`, 200, { "cache-control": "public, max-age=300" });
+  });
+
+  app.openapi(exportRoute, async (c) => {
+    const { electionId, file } = c.req.valid("param");
+    const object = await c.env.AUDIT_LOG.get(logObjectKey(electionId, `exports/${file}`));
+    if (!object) fail("exports_not_published");
+    return c.body(await object.arrayBuffer(), 200, {
+      "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+      "cache-control": IMMUTABLE_CACHE_CONTROL,
+    });
   });
 
   app.openapi(proofRoute, async (c) => {
