@@ -148,7 +148,7 @@ describe("the results page of a live election", () => {
     const { res, html } = await get(`/elections/${E}/results`);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("text/html; charset=UTF-8");
-    expect(res.headers.get("cache-control")).toBe("public, max-age=5");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=5");
     expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
     expect(html).toContain("No figures yet. A district&#39;s figures appear once at least 5 of its ballots");
     expect(html).toContain('data-snapshot=""');
@@ -179,7 +179,8 @@ describe("the results page of a live election", () => {
     expect(html).toContain(`width="60" height="10" data-bar="${aino}"`);
     expect(html).toMatch(/<svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true"/);
     // Names from the definition, in the page's language, in real tables.
-    expect(html).toContain("<caption>Turnout by district</caption>");
+    expect(html).toContain('<caption id="turnout-caption">Turnout by district</caption>');
+    expect(html).toContain('<div class="table-scroll" role="region" aria-labelledby="turnout-caption" tabindex="0">');
     expect(html).toContain('<th scope="row"><span>Aino Tamm</span>');
     expect(html).toContain("<summary>Results by district</summary>");
     expect(html).toContain("Polls are open, so these are not final.");
@@ -282,7 +283,7 @@ describe("the results page of an after-close election", () => {
     }, 10_000);
     expect(closed.html).toContain("Polls have closed. These are the exact counts of every ballot counted so far.");
     expect(closed.html).not.toMatch(/class="results-contest"[^>]*hidden/);
-    expect(closed.res.headers.get("cache-control")).toBe("public, max-age=5");
+    expect(closed.res.headers.get("cache-control")).toBe("public, max-age=0, s-maxage=5");
     const body = await jsonResults(E);
     expect(body.exact).toBe(true);
     expectSameFigures(closed.html, body);

@@ -6,7 +6,8 @@
  *
  * Caching: as the JSON results route, a shared cache may keep the page a few seconds while the
  * polls are open, never past the close (a snapshot taken while polls are open is not the exact
- * result the close publishes).
+ * result the close publishes). A browser keeps nothing (`max-age=0`): its "Refresh" link must
+ * show newer figures at once.
  */
 import type { Context } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
@@ -89,6 +90,6 @@ export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
       path={`/elections/${encodeURIComponent(election.id)}/results`}
       query={search === "" ? "" : `?${search}`}
     />,
-    maxAge > 0 ? `public, max-age=${maxAge}` : "no-store",
+    maxAge > 0 ? `public, max-age=0, s-maxage=${maxAge}` : "no-store",
   );
 }
