@@ -2,7 +2,8 @@
  * The one layout of the portal's pages: the page's language, the service name in the header, a
  * skip link to the main landmark, a footer. It loads only the stylesheet and the enhancement
  * script that the Worker's static assets serve from this origin (dist/portal, built from
- * browser/): no inline style or script, so the Content-Security-Policy can stay `'self'` only.
+ * browser/; a page may add its own, as the results page does through `head`): no inline style
+ * or script, so the Content-Security-Policy can stay `'self'` only.
  * Every page works without the script.
  */
 import type { Child } from "hono/jsx";
