@@ -86,6 +86,7 @@ function start(root: HTMLElement): void {
   }
   const kindEl = root.querySelector<HTMLElement>("[data-release-kind]");
   const updatedEl = root.querySelector<HTMLElement>("[data-updated]");
+  const notYetEl = root.querySelector<HTMLElement>("[data-not-yet]");
   const timeEl = root.querySelector<HTMLTimeElement>("time[data-as-of]") ?? root.querySelector("time");
   const clockEl = root.querySelector<HTMLElement>("[data-as-of-clock]");
   const stateEl = root.querySelector<HTMLElement>("[data-link-state]");
@@ -114,6 +115,7 @@ function start(root: HTMLElement): void {
     }
     if (clockEl) clockEl.textContent = say("asOf").replace("{time}", asOfClock(language, snapshot.asOf));
     if (updatedEl) updatedEl.hidden = false;
+    if (notYetEl) notYetEl.hidden = true;
     tick();
     root.dataset["version"] = String(snapshot.version);
   };

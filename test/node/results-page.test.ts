@@ -13,6 +13,7 @@
  *   appear on it without a reload. That test runs only when the system serves
  *   `/v1/elections/{id}/results/latest`.
  */
+import { readFile } from "node:fs/promises";
 import { chromium, type Browser, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -202,6 +203,37 @@ it("without JavaScript shows what the aggregator released, and a refresh shows b
   expect(await figure(page, ["district-east", "~turnout", "~turnout", "ballots"])).toBe(String(K));
   await page.context().close();
 }, 120_000);
+
+let afterCloseLoaded = false;
+it.each([true, false])(
+  "for an election that publishes choices after the close, shows turnout only (JavaScript %s)",
+  { timeout: 60_000 },
+  async (javaScript) => {
+    const id = "after-close-2026";
+    const definition = JSON.parse(await readFile("elections/demo/election.json", "utf8")) as {
+      settings: Record<string, unknown>;
+    };
+    const now = Date.now();
+    definition.settings = {
+      ...definition.settings,
+      electionId: id,
+      resultsVisibility: "after-close",
+      polls: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(now + 3_600_000).toISOString() },
+    };
+    if (!afterCloseLoaded) await system.admin.call("POST", "/v1/admin/elections", { json: definition });
+    afterCloseLoaded = true;
+    const v = await visit(javaScript, `/elections/${id}/results`);
+    const { page } = v;
+    expect(await page.locator(".release-kind").textContent()).toBe(
+      "This election publishes how people voted only after the polls close. Until then, this page shows turnout only.",
+    );
+    expect(await page.getByText("No figures have been released yet.").isVisible()).toBe(true);
+    expect(await page.getByRole("heading", { level: 2, name: "Turnout" }).isVisible()).toBe(true);
+    expect(await page.getByRole("heading", { level: 2, name: "President of the Republic" }).count()).toBe(0);
+    expect(await page.locator(".results-contest:visible").count()).toBe(0);
+    await checkAndShoot(browser, v, "results-turnout-only", javaScript);
+  },
+);
 
 /** A public snapshot of the demo election at `version` with `north` ballots in the north. */
 function snapshotAt(version: number, north: number, aino: number): LiveSnapshot {

@@ -152,6 +152,7 @@ describe("the results page of a live election", () => {
     expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
     expect(html).toContain("No figures yet. A district&#39;s figures appear once at least 5 of its ballots");
     expect(html).toContain('data-snapshot=""');
+    expect(html).toContain('<p class="not-yet" data-not-yet="true">No figures have been released yet.</p>');
     expect(slots(html).get(turnout("~all", "registered"))).toBe("12");
     expect(slots(html).get(key("~all", "contest-president", "sel-president-aino-tamm", "votes"))).toBe("0");
     expectSameFigures(html, await jsonResults(E));
@@ -184,6 +185,7 @@ describe("the results page of a live election", () => {
     expect(html).toContain('<th scope="row"><span>Aino Tamm</span>');
     expect(html).toContain("<summary>Results by district</summary>");
     expect(html).toContain("Polls are open, so these are not final.");
+    expect(html).toContain('<p class="not-yet" data-not-yet="true" hidden="">');
     expect(html).toMatch(/Updated <time datetime="[^"]+" data-as-of="\d+">now<\/time>/);
     // The snapshot the script starts from is the one rendered, as the live wire format.
     const embedded = /data-snapshot="([^"]*)"/.exec(html)?.[1] ?? "";

@@ -297,6 +297,9 @@ function Status(props: { readonly p: ResultsPageProps }) {
       <p class="release-kind" data-release-kind={kind}>
         {kindSentence(t, kind, k)}
       </p>
+      <p class="not-yet" data-not-yet hidden={snapshot !== null}>
+        {t.resultsNotYet}
+      </p>
       <p class="updated" data-updated hidden={snapshot === null}>
         {`${t.resultsUpdated} `}
         <time
