@@ -144,6 +144,8 @@ function start(root: HTMLElement): void {
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let lastHeard = 0;
+  /** Updates in a row that did not apply: a relay that keeps sending them is treated as lost. */
+  let resyncs = 0;
   const display = displayId();
   const base = `/v1/elections/${encodeURIComponent(frame.data.electionId)}/results`;
 
@@ -216,13 +218,24 @@ function start(root: HTMLElement): void {
         clearTimeout(socketTimer);
         decide(socketWorks(connection));
       }
-      if (m.type === "snapshot") accept(m);
-      else if (m.type === "update") {
+      if (m.type === "snapshot") {
+        resyncs = 0;
+        accept(m);
+      } else if (m.type === "update") {
         if (current && m.version <= current.version) return;
         const next = current ? applyUpdate(current, m) : undefined;
-        // An update that does not apply to what the page holds: ask again from its version.
-        if (next) accept(next);
-        else openSocket();
+        // An update that does not apply to what the page holds: ask again from its version (a
+        // few times at once; then with the backoff of a lost socket).
+        if (next) {
+          resyncs = 0;
+          accept(next);
+        } else if (resyncs < 3) {
+          resyncs += 1;
+          openSocket();
+        } else {
+          resyncs = 0;
+          lost();
+        }
       }
     };
     ws.onerror = () => lost();
