@@ -8,6 +8,8 @@
  *   browsers, as an ES module with no source map (no inline code: the CSP allows 'self' only).
  *   What it imports dynamically (the receipt check's verification, browser/check.ts) is split
  *   into a chunk of its own (assets/chunks/), so only the page that needs it downloads it.
+ * - browser/results.ts, the results page's live figures, an entry of its own (assets/results.js)
+ *   that only that page loads; what it shares with enhance.js (zod) lands in a shared chunk.
  * - browser/portal.css, the one stylesheet, copied as it is.
  * - _headers: the same security headers the Worker sets on its own answers, since Workers Static
  *   Assets serve these files without running the Worker. Short caching: the file names do not
@@ -34,7 +36,7 @@ export async function buildAssets(): Promise<void> {
   await rm(ASSETS_DIR, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   await build({
-    entryPoints: [join(ROOT, "browser", "enhance.ts")],
+    entryPoints: [join(ROOT, "browser", "enhance.ts"), join(ROOT, "browser", "results.ts")],
     outdir: out,
     entryNames: "[name]",
     chunkNames: "chunks/[name]-[hash]",

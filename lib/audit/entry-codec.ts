@@ -72,7 +72,7 @@ export const ENTRY_TYPES = {
     tag: 0x28,
     says: "An administrator reopened voting after an early close, before the scheduled close, for the reason given.",
   },
-  // Results exports and certification (issue 11, part D).
+  // Results exports and certification.
   "results-published": {
     tag: 0x29,
     says: "The signed NIST results report and cast vote record export were published beside the log: their SHA-256.",

@@ -64,7 +64,7 @@ describe("the portal's pages", () => {
     expect(listed.html).not.toContain("There are no elections");
     expect(listed.html).toContain("Polls open");
     expect(listed.html).toContain('href="/v1/auth/login?electionId=demo-2026"');
-    expect(listed.html).toContain('href="/v1/elections/demo-2026/results"');
+    expect(listed.html).toContain('href="/elections/demo-2026/results"');
     expect(listed.html).toContain('href="/check"');
     expect(listed.html).toContain(`href="${BASE}/v1/logs/demo-2026/"`);
     expect(listed.html).toContain(`href="${BASE}/v1/logs/demo-2026/verifier-key"`);

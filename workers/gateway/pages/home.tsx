@@ -86,7 +86,11 @@ function ElectionCard(props: {
           </li>
         ) : null}
         <li>
-          <a href={`/v1/elections/${id}/results`}>{t.liveResults}</a>
+          <a
+            href={`/elections/${id}/results${language === DEFAULT_LANGUAGE ? "" : `?lang=${encodeURIComponent(language)}`}`}
+          >
+            {t.liveResults}
+          </a>
         </li>
         <li>
           <a href={checkPath(language)}>{t.checkReceipt}</a>

@@ -185,9 +185,49 @@ const en = {
   stateNotFoundTitle: "No such election",
   stateNotFound: "There is no election at this address. Check the address, or go to the start page.",
   goToBallot: "Go to your ballot",
-  // Part C (issue 11): an election whose voting an administrator closed early, on the home page.
+  // An election whose voting an administrator closed early, on the home page.
   pollsEndedEarly: "Voting has ended",
   pollsEndedEarlyAt: (ended: string) => `Voting was closed early on ${ended}. No more votes are accepted.`,
+
+  // The results page, /elections/{id}/results, and its kiosk view (pages/results-page.tsx,
+  // browser/results.ts).
+  resultsTitle: "Live results",
+  resultsTurnoutTitle: "Turnout",
+  resultsBallotsOf: "ballots counted of",
+  resultsRegisteredVoters: "registered voters",
+  resultsTurnoutCaption: "Turnout by district",
+  resultsDistrict: "District",
+  resultsBallots: "Ballots counted",
+  resultsRegistered: "Registered voters",
+  resultsTurnout: "Turnout",
+  resultsAllDistricts: "All districts",
+  resultsOption: "Candidate or answer",
+  resultsVotes: "Votes",
+  resultsShare: "Share of votes",
+  resultsWriteIns: "Write-in candidates",
+  resultsBlanks: "Ballots that left this contest blank:",
+  resultsByDistrict: "Results by district",
+  resultsUpdated: "Updated",
+  resultsAsOf: (time: string) => `figures taken at ${time}`,
+  resultsNotYet: "No figures have been released yet.",
+  resultsRefresh: "Refresh the figures",
+  resultsStatic: "This page does not update by itself: refresh it for newer figures.",
+  resultsLinkConnecting: "Connecting to live updates…",
+  resultsLinkLive: "Live: the figures update by themselves.",
+  resultsLinkReconnecting: "Connection lost. Reconnecting…",
+  resultsLinkPolling: "Live connection unavailable. Checking for new figures every few seconds.",
+  resultsLinkOffline: "Offline. The figures shown may be out of date.",
+  resultsKindPending: (k: number) =>
+    `No figures yet. A district's figures appear once at least ${k} of its ballots have been counted.`,
+  resultsKindSnapshot: (k: number) =>
+    `Polls are open, so these are not final. To protect the secrecy of the vote, a district's figures change only in steps of at least ${k} ballots.`,
+  resultsKindExact: "Polls have closed. These are the exact counts of every ballot counted so far.",
+  resultsKindTurnoutOnly:
+    "This election publishes how people voted only after the polls close. Until then, this page shows turnout only.",
+  resultsBadQueryTitle: "This results address is not right",
+  resultsBadQuery:
+    "The address has a setting we do not recognise, so we cannot show the results with it. Open the results page without it.",
+  resultsOpenPage: "Open the results page",
 } as const;
 
 type Widen<T> = { readonly [K in keyof T]: T[K] extends string ? string : T[K] };
@@ -377,9 +417,48 @@ const et: Messages = {
   stateNotFoundTitle: "Selliseid valimisi ei ole",
   stateNotFound: "Sellel aadressil valimisi ei ole. Kontrollige aadressi või minge avalehele.",
   goToBallot: "Minge oma hääletussedeli juurde",
-  // Part C (issue 11): an election whose voting an administrator closed early, on the home page.
+  // An election whose voting an administrator closed early, on the home page.
   pollsEndedEarly: "Hääletamine on lõppenud",
   pollsEndedEarlyAt: (ended: string) => `Hääletamine lõpetati ennetähtaegselt ${ended}. Rohkem hääli vastu ei võeta.`,
+
+  // Tulemuste leht (results-page).
+  resultsTitle: "Tulemused reaalajas",
+  resultsTurnoutTitle: "Valimisaktiivsus",
+  resultsBallotsOf: "sedelit loetud",
+  resultsRegisteredVoters: "registreeritud valijast",
+  resultsTurnoutCaption: "Valimisaktiivsus ringkonniti",
+  resultsDistrict: "Ringkond",
+  resultsBallots: "Loetud sedeleid",
+  resultsRegistered: "Registreeritud valijaid",
+  resultsTurnout: "Aktiivsus",
+  resultsAllDistricts: "Kõik ringkonnad",
+  resultsOption: "Kandidaat või vastus",
+  resultsVotes: "Hääli",
+  resultsShare: "Häälte osakaal",
+  resultsWriteIns: "Sisse kirjutatud kandidaadid",
+  resultsBlanks: "Sedeleid, kus see hääletus jäeti tühjaks:",
+  resultsByDistrict: "Tulemused ringkonniti",
+  resultsUpdated: "Uuendatud",
+  resultsAsOf: (time: string) => `andmed seisuga ${time}`,
+  resultsNotYet: "Andmeid ei ole veel avaldatud.",
+  resultsRefresh: "Värskenda andmeid",
+  resultsStatic: "See leht ei uuene ise: uuemate andmete nägemiseks värskendage lehte.",
+  resultsLinkConnecting: "Ühendumine reaalajas uuendustega…",
+  resultsLinkLive: "Reaalajas: andmed uuenevad ise.",
+  resultsLinkReconnecting: "Ühendus katkes. Ühendume uuesti…",
+  resultsLinkPolling: "Reaalajas ühendus ei ole saadaval. Kontrollime uusi andmeid iga paari sekundi järel.",
+  resultsLinkOffline: "Võrguühendus puudub. Näidatud andmed võivad olla vananenud.",
+  resultsKindPending: (k: number) =>
+    `Andmeid veel ei ole. Ringkonna andmed ilmuvad, kui selle ringkonna sedeleid on loetud vähemalt ${k}.`,
+  resultsKindSnapshot: (k: number) =>
+    `Hääletamine käib, seega ei ole need lõplikud tulemused. Hääletamise salajasuse kaitseks muutuvad ringkonna andmed ainult vähemalt ${k} sedeli kaupa.`,
+  resultsKindExact: "Hääletamine on lõppenud. Need on kõigi seni loetud sedelite täpsed tulemused.",
+  resultsKindTurnoutOnly:
+    "Nende valimiste tulemused avaldatakse alles pärast hääletamise lõppu. Seni näitab see leht ainult valimisaktiivsust.",
+  resultsBadQueryTitle: "Selle tulemuste aadressiga on midagi valesti",
+  resultsBadQuery:
+    "Aadressis on seade, mida me ei tunne, seega ei saa me sellega tulemusi näidata. Avage tulemuste leht ilma selleta.",
+  resultsOpenPage: "Ava tulemuste leht",
 };
 
 const CATALOGUES: Readonly<Record<string, Messages>> = { en, et };

@@ -17,6 +17,7 @@ import { HomePage } from "./home.tsx";
 import { NotFoundPage } from "./not-found.tsx";
 import { DEFAULT_LANGUAGE, LanguageTag, messagesFor, type Messages } from "./messages.ts";
 import { voteRoutes } from "./vote-routes.tsx";
+import { resultsPage } from "./results-routes.tsx";
 
 /**
  * The front page changes when an election's polls open or a new one is loaded: a shared cache
@@ -114,6 +115,15 @@ export function pageRoutes(): Hono<AppEnv> {
       log ? SETTLED_CHECK_CACHE : "no-store",
     );
   });
+
+  // The public results page, /elections/{id}/results (results-routes.tsx).
+  app.get("/elections/:electionId/results", async (c, next) => {
+    const refused = await publicReadLimit(c, next);
+    if (refused?.status !== 429) return refused;
+    const { language, t } = catalogue(c);
+    return page(c, <BusyPage language={language} t={t} />, "no-store", 429);
+  });
+  app.get("/elections/:electionId/results", resultsPage);
 
   // Voting: the ballot, review, cast, receipt and sign-out under /elections/{id}/ (vote-routes.tsx).
   app.route("/", voteRoutes());
