@@ -164,7 +164,11 @@ describe("the results page of a live election", () => {
     await agg.report(`${E}/district-south/0`, 1, district("district-south", 3, 1, 1));
     const body = await jsonResults(E);
     expect(body.version).toBe(1);
-    const { html } = await get(`/elections/${E}/results`);
+    // The aggregator publishes the release (to R2 and the relays) from its alarm, right after.
+    const { html } = await waitFor(async () => {
+      const page = await get(`/elections/${E}/results`, freshBase());
+      return slots(page.html).get(turnout("~all", "ballots")) === "6" ? page : undefined;
+    });
     // The page shows the same release as the JSON (the south district is still held back).
     expectSameFigures(html, body);
     const shown = slots(html);
@@ -257,7 +261,10 @@ describe("the results page of an after-close election", () => {
     for (let i = 0; i < 4; i += 1) await enrol(E, `EE-PAGE-A${i}`, "district-north");
     await aggregator(E).report(`${E}/district-north/0`, 1, district("district-north", 3, 2, 0));
 
-    const open = await get(`/elections/${E}/results`);
+    const open = await waitFor(async () => {
+      const page = await get(`/elections/${E}/results`, freshBase());
+      return slots(page.html).get(turnout("~all", "ballots")) === "3" ? page : undefined;
+    });
     expect(open.res.status).toBe(200);
     expect(open.html).toContain("This election publishes how people voted only after the polls close.");
     expect(slots(open.html).get(turnout("~all", "ballots"))).toBe("3");

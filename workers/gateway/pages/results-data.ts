@@ -3,59 +3,27 @@
  * (lib/results/live.ts) carries it, and the page's frame (lib/results/display.ts) from the
  * election definition and the roll.
  *
- * `latestPublicSnapshot` is the one place the page reads the snapshot. It reads the election's
- * ResultsAggregator, which cuts a public snapshot when asked (at most one a second, districts
- * moving by at least minBallotsPerRelease); once the aggregator publishes snapshots itself and
- * the HTTP snapshot routes exist, this is the function to point at them.
+ * `latestPublicSnapshot` is the one place the page reads the snapshot: the election's
+ * ResultsAggregator's last published public snapshot (at most one a second, districts moving by
+ * at least minBallotsPerRelease), the same release the relays and the HTTP snapshots carry.
  */
 import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
+import { configureAggregator } from "../routes/live-results.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
 import type { DisplayFrame } from "../../../lib/results/display.ts";
 import type { LiveSnapshot } from "../../../lib/results/live.ts";
 import { compareIds } from "../../../lib/tally/totals.ts";
 
-/** Whether the public may see choices (not only turnout) at `nowMs`. */
-function choicesPublic(election: CompiledElection, nowMs: number): boolean {
-  return election.settings.resultsVisibility === "live" || nowMs >= election.polls.closesAtMs;
-}
-
 /**
- * The latest public snapshot, or null before anything was released. With resultsVisibility
- * `after-close` and the polls open it carries turnout only: no contest figures, national or per
- * district, ever leave this function then.
+ * The latest public snapshot, or null before anything was released: the one the aggregator last
+ * published to R2 and the relays, so the page's version is the one a display holds and sends as
+ * `since`. With resultsVisibility `after-close` and the polls open it carries turnout only (the
+ * aggregator strips choices before anything leaves it).
  */
-export async function latestPublicSnapshot(
-  env: Env,
-  election: CompiledElection,
-  nowMs: number = Date.now(),
-): Promise<LiveSnapshot | null> {
-  const closed = nowMs >= election.polls.closesAtMs;
-  const choices = choicesPublic(election, nowMs);
-  const release = await resultsAggregatorFor(env, election.id).publicSnapshot(
-    election.settings.minBallotsPerRelease,
-    closed,
-  );
-  if (release.version < 1 || release.asOf === null) return null;
-  const { totals } = release;
-  return {
-    type: "snapshot",
-    electionId: election.id,
-    channel: "public",
-    version: release.version,
-    asOf: release.asOf,
-    exact: closed,
-    choices,
-    closed,
-    totals: {
-      shards: totals.shards,
-      ballots: totals.ballots,
-      contests: choices ? [...totals.contests] : [],
-      districts: totals.districts.map((d) =>
-        choices ? d : { districtId: d.districtId, ballots: d.ballots, contests: [] },
-      ),
-    },
-  };
+export async function latestPublicSnapshot(env: Env, election: CompiledElection): Promise<LiveSnapshot | null> {
+  await configureAggregator(env, election);
+  return resultsAggregatorFor(env, election.id).current("public");
 }
 
 /** The districts the page lists: where voters live (a ballot style each) and any the roll names. */

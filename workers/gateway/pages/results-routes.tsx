@@ -62,10 +62,7 @@ export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
   }
 
   const nowMs = Date.now();
-  const [frame, snapshot] = await Promise.all([
-    displayFrame(c.env, election),
-    latestPublicSnapshot(c.env, election, nowMs),
-  ]);
+  const [frame, snapshot] = await Promise.all([displayFrame(c.env, election), latestPublicSnapshot(c.env, election)]);
   const kiosk = query.data.view === "kiosk";
   const params = new URLSearchParams();
   if (query.data.lang !== undefined) params.set("lang", query.data.lang);
