@@ -42,6 +42,21 @@ export default tseslint.config(
     rules: { "no-console": "error" },
   },
   {
+    // Code that may be bundled for the pages imports zod as a namespace: `import { z }` takes the
+    // re-exported namespace whole (every locale: 450 KB), `import * as z` lets the bundler keep
+    // only what is used (the results page's script went from 463 KB to 107 KB).
+    files: ["lib/**/*.ts", "browser/**/*.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message: 'Use `import * as z from "zod"` in code the pages may bundle.',
+        },
+      ],
+    },
+  },
+  {
     files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     ...tseslint.configs.disableTypeChecked,
   },

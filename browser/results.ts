@@ -14,7 +14,7 @@
  * When the socket keeps failing it polls the HTTP "latest" pointer and the immutable snapshots,
  * and tries the socket again now and then (browser/results-connection.ts decides when).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { asOfClock, DisplayFrame, displayFigures, releaseKind, updatedAgo } from "../lib/results/display.ts";
 import {
   applyUpdate,

@@ -4,7 +4,7 @@
  * is a decision with consequences (a new policy, a new role): the audit log's wire tables
  * (lib/audit/entries.ts) must then give it a byte, and a test fails until they do.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** How the online and paper channels settle a voter who uses both (DESIGN 3.4). */
 export const CrossChannelPolicy = z.enum(["first-wins", "paper-supersedes"]);

@@ -120,7 +120,7 @@
  * one contest of a larger ballot must never be read as the same thing (they count ballots
  * differently), and whole-ballot elections keep 0x03 as it was.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { BallotAccepted } from "../ballot/messages.ts";
 import { err, ok, type Result } from "../result.ts";
 import {

@@ -21,7 +21,7 @@
  * The checkpoint origin, which is also the signing key's name, is `<LOG_ORIGIN>/<electionId>`,
  * e.g. "vote.example.gov/audit/demo-2026": one log per election, each its own origin.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const CHECKPOINT_PATH = "checkpoint";
 /** The results exports (docs/AUDIT-LOG.md "Exports"), relative to the log like the tiles. */

@@ -37,7 +37,7 @@
  *   published, which waits for the queues to drain): paper ballot entries <= check-in entries,
  *   and the station's latest sheet states exactly those two numbers.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
 import { base64urlDecode, hexEncode } from "../bytes.ts";
 import { sha256Hex } from "../digest.ts";

@@ -24,7 +24,7 @@
  * no mark +1 to its blanks; one ballot per whole-ballot record to its district, or per district
  * and style as many ballots as each contest of that style has records.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { trackingCodeOf } from "../ballot/commitment.ts";
 import {
   addContest,

@@ -10,7 +10,7 @@
  * public key's `kid` in the protected header so an operator can tell which key opens it.
  */
 import { CompactEncrypt, compactDecrypt, importJWK, type JWK } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 
 const KEY_ALG = "ECDH-ES+A256KW";
 const ENC = "A256GCM";

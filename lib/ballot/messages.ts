@@ -12,7 +12,7 @@
  * Delivery is at least once and in no particular order, so consumers are idempotent by
  * `ballotId` and a retraction may arrive before the ballot it retracts.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { keyedDigestHex, purposeKey } from "../keys.ts";
 import { Channel, RetractionReason } from "../vocabulary.ts";
 

@@ -5,7 +5,7 @@
  * does not also have. So a report that passes the NIST schema always parses here, and a report
  * with NIST schema problems can often still be checked for meaning, and all problems listed.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const Id = z.string();
 const IdList = z.array(Id);

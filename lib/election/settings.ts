@@ -3,7 +3,7 @@
  * section 4, the poll times and the geofence. They travel beside the report in one definition
  * document (see definition.ts).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { CastVoteRecordsMode, CrossChannelPolicy, GeofenceAction, ResultsVisibility } from "../vocabulary.ts";
 
 export const ElectionId = z

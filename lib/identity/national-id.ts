@@ -4,7 +4,7 @@
  * person therefore has the same key in every election run with the same key, and nobody without
  * the key can test a guessed id against the data.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { base64urlEncode } from "../bytes.ts";
 
 /** base64url without padding; see lib/base64url.ts. */

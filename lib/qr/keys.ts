@@ -14,7 +14,7 @@
  * client key for result sheets: db/stores/paper.ts qrKeyLookup).
  */
 import { base64url } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { hexEncode } from "../bytes.ts";
 import { err, ok, type Result } from "../result.ts";
 import { qrError, type QrError } from "./errors.ts";

@@ -13,7 +13,7 @@
  * contests are counted but take no share, as election-night sites do); a district's turnout is
  * its ballots over its registered voters.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { ContestTotals } from "../tally/totals.ts";
 import type { LiveSnapshot } from "./live.ts";
 

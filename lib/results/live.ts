@@ -19,7 +19,7 @@
  * Counts are the tally's (lib/tally/totals.ts): ids, not names; the page that shows them knows
  * the election's contests, options and districts.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { compareIds, ContestTotals, DistrictTotals } from "../tally/totals.ts";
 
 /** The WebSocket subprotocol a display may ask for; the relay answers with it when asked. */

@@ -7,7 +7,7 @@
  * `firstLine`, the line of the original file where its first data row sits, so every rejected row
  * is reported with the line the official sees in their editor.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { err, ok, type Result } from "../result.ts";
 
 /** The header's columns, in the order the generator writes them. */

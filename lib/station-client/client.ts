@@ -10,7 +10,7 @@
  * outbox of a later issue sits on top of this and supplies those ids.
  */
 import type { JWK } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { signStationRequest } from "../station/signed-request.ts";
 import { PaperBallotSource } from "../vocabulary.ts";
 

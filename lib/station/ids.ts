@@ -3,7 +3,7 @@
  * id also appears in result-sheet QR payloads (at most 64 bytes there) and prefixes the ledger's
  * check-in ids, hence its shorter limit.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 export const StationId = z
   .string()

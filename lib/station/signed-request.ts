@@ -18,7 +18,7 @@
  * Runtime-free (jose and WebCrypto only): the station client, the tests and the Worker share it.
  */
 import { CompactSign, importJWK, type JWK } from "jose";
-import { z } from "zod";
+import * as z from "zod";
 import { base64url } from "../identity/national-id.ts";
 
 export const STATION_SIGNATURE_HEADER = "station-signature";

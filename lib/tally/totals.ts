@@ -12,7 +12,7 @@
  *   records, for adjudication; they are not tallied by name);
  * - a contest with no marks at all adds one to `blanks`.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const Count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
