@@ -9,7 +9,7 @@
  */
 import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
-import { configureAggregator } from "../routes/live-results.ts";
+import { configureAggregator } from "../../tally/results-settings.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
 import type { DisplayFrame } from "../../../lib/results/display.ts";
 import type { LiveSnapshot } from "../../../lib/results/live.ts";

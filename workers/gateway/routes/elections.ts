@@ -13,7 +13,7 @@ import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
 import { getElection, getStoredDefinition, saveElection } from "../../../db/stores/elections.ts";
-import { configureAggregator } from "./live-results.ts";
+import { configureAggregator } from "../../tally/results-settings.ts";
 import { errorResponses, fail, orFail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { logEvent, logTime } from "../../audit/log.ts";
 import { logAuthoritiesOf } from "../../audit/authorities.ts";

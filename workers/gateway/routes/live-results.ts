@@ -30,7 +30,8 @@ import { LatestPointer, LIVE_PROTOCOL, LiveSnapshot, type LiveChannel } from "..
 import { getElection } from "../../../db/stores/elections.ts";
 import { relayIndexFor, resultsAggregatorFor, resultsRelayFor } from "../../../durable-objects/addresses.ts";
 import { configOf } from "../../../durable-objects/config.ts";
-import { snapshotKey, type ResultsSettings } from "../../../durable-objects/results-aggregator.ts";
+import { snapshotKey } from "../../../durable-objects/results-aggregator.ts";
+import { configureAggregator } from "../../tally/results-settings.ts";
 import { RELAY_FULL_RETRY_AFTER_SECONDS, relayConnectUrl } from "../../../durable-objects/results-relay.ts";
 import { requireOfficial } from "../auth/middleware.ts";
 import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
@@ -41,25 +42,6 @@ export const RELAY_TRIES = 8;
 
 /** How long a shared cache may keep the latest pointer: a new version comes at most once a second. */
 export const LATEST_CACHE_SECONDS = 1;
-
-const configured = new Map<string, string>();
-
-/**
- * Hands the aggregator the settings its cuts need, once per isolate and election (again if they
- * changed: a definition may be reloaded until the polls open). See results-aggregator.ts.
- */
-export async function configureAggregator(env: Env, election: CompiledElection): Promise<void> {
-  const settings: ResultsSettings = {
-    electionId: election.id,
-    minBallotsPerRelease: election.settings.minBallotsPerRelease,
-    resultsVisibility: election.settings.resultsVisibility,
-    closesAtMs: election.polls.closesAtMs,
-  };
-  const key = JSON.stringify(settings);
-  if (configured.get(election.id) === key) return;
-  await resultsAggregatorFor(env, election.id).configure(settings);
-  configured.set(election.id, key);
-}
 
 /** The path of a public snapshot, as the latest pointer names it. */
 export function snapshotPath(electionId: string, version: number): string {

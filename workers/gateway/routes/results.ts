@@ -28,7 +28,7 @@ import { countRoll } from "../../../db/stores/roll.ts";
 import { resultsAggregatorFor } from "../../../durable-objects/addresses.ts";
 import type { ResultsSnapshot } from "../../../durable-objects/results-aggregator.ts";
 import { edgeCached, publicReadLimit } from "../edge.ts";
-import { configureAggregator } from "./live-results.ts";
+import { configureAggregator } from "../../tally/results-settings.ts";
 
 /** How long the edge keeps a public results answer: snapshots change at most once a second. */
 export const RESULTS_CACHE_SECONDS = 5;
