@@ -35,9 +35,10 @@
  *   which refuses such an election's public before the close.
  *
  * Proactive cuts and publishing: the settings a cut needs (k, visibility, the scheduled close)
- * live in D1, which the import rule keeps out of durable-objects/. The gateway hands them over
- * with configure() whenever it reads the election for a results route (once per isolate and
- * election, workers/gateway/routes/live-results.ts), and this object keeps them in `meta`. The
+ * live in D1, which the import rule keeps out of durable-objects/. The Worker hands them over
+ * with configure() when the definition is loaded, and again whenever it reads the election for a
+ * results route or page (once per isolate and election, workers/tally/results-settings.ts), and
+ * this object keeps them in `meta`. The
  * settings cannot change once the polls open (the definition locks), so a copy is never stale
  * where it matters. Until configured this object cuts only when asked (publicSnapshot) and
  * publishes nothing. Once configured:
