@@ -5,21 +5,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
-import { z } from "zod";
+import { PollsView } from "../../lib/election/polls.ts";
 import { OfficialClient } from "../lib/api.ts";
 import { print } from "../lib/io.ts";
 
 /** GET/POST /v1/admin/elections/{id}/polls[/close|/reopen] (workers/gateway/routes/polls.ts). */
-const PollsView = z.object({
-  electionId: z.string(),
-  state: z.enum(["not-open", "open", "closed-early", "closed"]),
-  opensAt: z.string(),
-  closesAt: z.string(),
-  votingEndsAt: z.string(),
-  closedEarly: z.object({ effectiveAt: z.string(), reason: z.string() }).optional(),
-  changePending: z.boolean(),
-});
-type PollsView = z.infer<typeof PollsView>;
 
 /** An instant as an administrator reads it: UTC, said so, and how far from now. */
 function when(iso: string, nowMs: number): string {
@@ -135,35 +125,29 @@ export function electionCommands(): Command {
       show(await pollsCall(electionId, ""), options.json);
     });
 
-  election
-    .command("close")
-    .description(
-      "Close voting early (an emergency). It takes effect about 11 seconds later, on every server at the same instant; the scheduled close stays the close for results, and voting may be reopened until then.",
-    )
-    .argument("<electionId>")
-    .requiredOption(
-      "--reason <text>",
-      "why, in plain words (1-500 characters); it is published in the audit log",
-      reasonOf,
-    )
-    .option("--json", "print the API's answer as JSON")
-    .action(async (electionId: string, options: { reason: string; json?: boolean }) => {
-      show(await pollsCall(electionId, "/close", options.reason), options.json);
-    });
-
-  election
-    .command("reopen")
-    .description("Reopen voting closed early, before the scheduled close.")
-    .argument("<electionId>")
-    .requiredOption(
-      "--reason <text>",
-      "why, in plain words (1-500 characters); it is published in the audit log",
-      reasonOf,
-    )
-    .option("--json", "print the API's answer as JSON")
-    .action(async (electionId: string, options: { reason: string; json?: boolean }) => {
-      show(await pollsCall(electionId, "/reopen", options.reason), options.json);
-    });
+  const changes = [
+    {
+      name: "close",
+      description:
+        "Close voting early (an emergency). It takes effect about 11 seconds later, on every server at the same instant; the scheduled close stays the close for results, and voting may be reopened until then.",
+    },
+    { name: "reopen", description: "Reopen voting closed early, before the scheduled close." },
+  ] as const;
+  for (const change of changes) {
+    election
+      .command(change.name)
+      .description(change.description)
+      .argument("<electionId>")
+      .requiredOption(
+        "--reason <text>",
+        "why, in plain words (1-500 characters); it is published in the audit log",
+        reasonOf,
+      )
+      .option("--json", "print the API's answer as JSON")
+      .action(async (electionId: string, options: { reason: string; json?: boolean }) => {
+        show(await pollsCall(electionId, `/${change.name}`, options.reason), options.json);
+      });
+  }
 
   // Results exports and certification (workers/gateway/routes/certification.ts).
   election

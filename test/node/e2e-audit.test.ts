@@ -5,7 +5,6 @@
  * key, the polls close, the cast vote records are published, and the auditor CLI's `verify`,
  * `prove` and `recount` pass against the running system.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, expect, it } from "vitest";
 import { z } from "zod";
@@ -13,9 +12,9 @@ import { decodeEntry } from "../../lib/audit/entries.ts";
 import { parseInclusionProof, verifyInclusionBundle } from "../../lib/tlog/proof.ts";
 import { sampleLog, sequencingRate, startProofLatencyProbe } from "../../bench/audit-log-metrics.ts";
 import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
-import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
+import { castChoice, voterAuth } from "./helpers/voter.ts";
+import { loadOpenDemo } from "./helpers/election.ts";
 import { runAuditor, eventually } from "./helpers/run.ts";
 
 const ELECTION = "audit-e2e-2026";
@@ -27,40 +26,13 @@ const system = withRunningSystem({ name: "e2e-audit", demo: true });
 let closesAt: number;
 
 beforeAll(async () => {
-  const definition = z
-    .looseObject({ settings: z.looseObject({}) })
-    .parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
   closesAt = Date.now() + POLLS_OPEN_MS;
-  definition.settings = {
-    ...definition.settings,
-    electionId: ELECTION,
+  await loadOpenDemo(system.admin, ELECTION, closesAt, {
     crossChannelPolicy: "paper-supersedes",
     resultsVisibility: "after-close",
-    // The roll is fixed once the polls open: it is imported first, then the polls open.
-    polls: {
-      opensAt: new Date(Date.now() + 3600_000).toISOString(),
-      closesAt: new Date(Date.now() + 7200_000).toISOString(),
-    },
-  };
-  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
-  const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
-  await system.admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, {
-    text: csv,
-    contentType: "text/csv",
   });
-  definition.settings = {
-    ...definition.settings,
-    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-  };
-  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
 });
 
-const Ballot = z.object({
-  contests: z.array(
-    z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
-  ),
-});
-const Receipt = z.object({ trackingCode: z.string(), commitment: z.string() });
 const Checked = z.object({
   status: z.string(),
   log: z.object({ leafIndex: z.number(), proofUrl: z.string() }).optional(),
@@ -72,25 +44,15 @@ const LogStatus = z.object({
   castVoteRecords: z.object({ published: z.number(), publishing: z.number() }),
 });
 
-async function session(nationalId: string): Promise<Record<string, string>> {
+async function session(nationalId: string): Promise<{ authorization: string }> {
   return voterAuth(system, ELECTION, nationalId);
 }
 
-async function castFor(auth: Record<string, string>, choice: number): Promise<z.infer<typeof Receipt>> {
-  const ballot = Ballot.parse(
-    await (await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballot`, { headers: auth })).json(),
-  );
-  const contests = ballot.contests.map((c) => {
-    const named = c.options.filter((o) => !o.isWriteIn);
-    return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
-  });
-  const res = await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests }),
-  });
-  expect(res.status).toBe(201);
-  return Receipt.parse(await res.json());
+async function castFor(
+  auth: { authorization: string },
+  choice: number,
+): Promise<{ trackingCode: string; commitment: string }> {
+  return castChoice(system, ELECTION, auth, choice);
 }
 
 it("receipts prove inclusion, and after the close the auditor verifies the log and recounts it to the results", async () => {
@@ -100,11 +62,11 @@ it("receipts prove inclusion, and after the close the auditor verifies the log a
     .object({ origin: z.string() })
     .parse(await (await fetch(`${system.baseUrl}/v1/logs/${ELECTION}`)).json()).origin;
 
-  const receipts: z.infer<typeof Receipt>[] = [];
+  const receipts: { trackingCode: string; commitment: string }[] = [];
   // The bench's measurements (bench/audit-log-metrics.ts) run here too, so they keep working.
   const before = await sampleLog(system.admin, ELECTION);
   const probe = startProofLatencyProbe(system.baseUrl);
-  const castTimed = async (auth: Record<string, string>, choice: number): Promise<void> => {
+  const castTimed = async (auth: { authorization: string }, choice: number): Promise<void> => {
     const receipt = await castFor(auth, choice);
     probe.add({ trackingCode: receipt.trackingCode, acceptedAtMs: Date.now() });
     receipts.push(receipt);

@@ -20,7 +20,8 @@ import { verifyDetached } from "../../lib/nist/jws.ts";
 import { parseVerifierKey } from "../../lib/tlog/note.ts";
 import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
+import { castChoice, voterAuth } from "./helpers/voter.ts";
+import { loadOpenDemo } from "./helpers/election.ts";
 import { eventually, runAuditor } from "./helpers/run.ts";
 
 const run = promisify(execFile);
@@ -34,37 +35,10 @@ const system = withRunningSystem({ name: "e2e-exports", demo: true });
 let closesAt: number;
 
 beforeAll(async () => {
-  const definition = z
-    .looseObject({ settings: z.looseObject({}) })
-    .parse(JSON.parse(await readFile(join(ROOT, "elections", "demo", "election.json"), "utf8")));
   closesAt = Date.now() + POLLS_OPEN_MS;
-  definition.settings = {
-    ...definition.settings,
-    electionId: ELECTION,
-    resultsVisibility: "after-close",
-    polls: {
-      opensAt: new Date(Date.now() + 3600_000).toISOString(),
-      closesAt: new Date(Date.now() + 7200_000).toISOString(),
-    },
-  };
-  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
-  const csv = await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8");
-  await system.admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, {
-    text: csv,
-    contentType: "text/csv",
-  });
-  definition.settings = {
-    ...definition.settings,
-    polls: { opensAt: new Date(Date.now() - 60_000).toISOString(), closesAt: new Date(closesAt).toISOString() },
-  };
-  await system.admin.call("POST", "/v1/admin/elections", { json: definition });
+  await loadOpenDemo(system.admin, ELECTION, closesAt, { resultsVisibility: "after-close" });
 });
 
-const Ballot = z.object({
-  contests: z.array(
-    z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
-  ),
-});
 const ExportsStatus = z.object({
   published: z.boolean(),
   state: z.string(),
@@ -76,20 +50,7 @@ const ExportsStatus = z.object({
 });
 
 async function castFor(nationalId: string, choice: number): Promise<void> {
-  const auth = await voterAuth(system, ELECTION, nationalId);
-  const ballot = Ballot.parse(
-    await (await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballot`, { headers: auth })).json(),
-  );
-  const contests = ballot.contests.map((c) => {
-    const named = c.options.filter((o) => !o.isWriteIn);
-    return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
-  });
-  const res = await fetch(`${system.baseUrl}/v1/elections/${ELECTION}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests }),
-  });
-  expect(res.status).toBe(201);
+  await castChoice(system, ELECTION, await voterAuth(system, ELECTION, nationalId), choice);
 }
 
 async function adminCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -30,6 +30,41 @@ export async function voterAuth(
   return { authorization: `Bearer ${z.object({ sessionToken: z.string() }).parse(await res.json()).sessionToken}` };
 }
 
+const Ballot = z.object({
+  contests: z.array(
+    z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
+  ),
+});
+const Receipt = z.object({ trackingCode: z.string(), commitment: z.string() });
+
+/**
+ * A real ballot cast through the API by a logged-in voter: in every contest of their ballot, the
+ * `choice`-th named option (modulo how many there are; write-ins never). Its receipt.
+ */
+export async function castChoice(
+  system: VoterSide,
+  electionId: string,
+  auth: { authorization: string },
+  choice = 0,
+): Promise<z.infer<typeof Receipt>> {
+  const ballot = Ballot.parse(
+    await (await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballot`, { headers: auth })).json(),
+  );
+  const cast = await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballots`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({
+      idempotencyKey: crypto.randomUUID(),
+      contests: ballot.contests.map((c) => {
+        const named = c.options.filter((o) => !o.isWriteIn);
+        return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
+      }),
+    }),
+  });
+  if (cast.status !== 201) throw new Error(`cast failed: ${cast.status} ${await cast.text()}`);
+  return Receipt.parse(await cast.json());
+}
+
 /**
  * A real ballot cast through the API (the first non-write-in option of every contest), waited for
  * until a published checkpoint holds it: its tracking code and leaf index.
@@ -39,27 +74,7 @@ export async function castLoggedBallot(
   electionId: string,
   nationalId: string,
 ): Promise<{ trackingCode: string; leafIndex: number }> {
-  const auth = await voterAuth(system, electionId, nationalId);
-  const ballot = z
-    .object({
-      contests: z.array(
-        z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
-      ),
-    })
-    .parse(await (await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballot`, { headers: auth })).json());
-  const cast = await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({
-      idempotencyKey: crypto.randomUUID(),
-      contests: ballot.contests.map((c) => ({
-        contestId: c.id,
-        optionIds: [c.options.find((o) => !o.isWriteIn)?.id ?? ""],
-      })),
-    }),
-  });
-  if (cast.status !== 201) throw new Error(`cast failed: ${cast.status} ${await cast.text()}`);
-  const trackingCode = z.object({ trackingCode: z.string() }).parse(await cast.json()).trackingCode;
+  const { trackingCode } = await castChoice(system, electionId, await voterAuth(system, electionId, nationalId));
   const leafIndex = await eventually(async () => {
     const res = await fetch(`${system.baseUrl}/v1/receipts/${trackingCode}`);
     if (res.status !== 200) return undefined;

@@ -31,7 +31,7 @@ import {
 } from "../../../db/stores/elections.ts";
 import { LogEntry, loggableEntry, type LogEntryOf } from "../../../lib/audit/entries.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
-import { pollsState, votingEndsAtMs } from "../../../lib/election/polls.ts";
+import { PollsView, pollsState, votingEndsAtMs } from "../../../lib/election/polls.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
 import { ok, type Result } from "../../../lib/result.ts";
@@ -53,21 +53,7 @@ const Reason = z
 
 const ReasonBody = z.object({ reason: Reason }).strict();
 
-const PollsView = z
-  .object({
-    electionId: z.string(),
-    state: z.enum(["not-open", "open", "closed-early", "closed"]),
-    opensAt: z.string(),
-    /** The scheduled close: results, records and exports wait for it even after an early close. */
-    closesAt: z.string(),
-    /** From this instant no ballot, check-in or scan is accepted. */
-    votingEndsAt: z.string(),
-    closedEarly: z.object({ effectiveAt: z.string(), reason: z.string() }).optional(),
-    /** A change whose log entry was not yet confirmed; the next close or reopen completes it. */
-    changePending: z.boolean(),
-  })
-  .openapi("Polls");
-type PollsView = z.infer<typeof PollsView>;
+const PollsSchema = PollsView.openapi("Polls");
 
 /** What the D1 row holds while a change awaits its log entry. */
 const PendingChange = z.object({
@@ -206,7 +192,7 @@ const getRoute = createRoute({
   middleware: [requireOfficial("administrator")] as const,
   request: { params },
   responses: {
-    200: { description: "The polls", content: { "application/json": { schema: PollsView } } },
+    200: { description: "The polls", content: { "application/json": { schema: PollsSchema } } },
     ...errorResponses(400, 401, 403, 404),
   },
 });
@@ -222,7 +208,7 @@ const closeRoute = createRoute({
   middleware: [requireOfficial("administrator")] as const,
   request: { params, body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
   responses: {
-    200: { description: "The polls after the close", content: { "application/json": { schema: PollsView } } },
+    200: { description: "The polls after the close", content: { "application/json": { schema: PollsSchema } } },
     ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
@@ -238,7 +224,7 @@ const reopenRoute = createRoute({
   middleware: [requireOfficial("administrator")] as const,
   request: { params, body: { required: true, content: { "application/json": { schema: ReasonBody } } } },
   responses: {
-    200: { description: "The polls after the reopening", content: { "application/json": { schema: PollsView } } },
+    200: { description: "The polls after the reopening", content: { "application/json": { schema: PollsSchema } } },
     ...errorResponses(400, 401, 403, 404, 409, 429),
   },
 });
