@@ -16,14 +16,13 @@
 import { readFile } from "node:fs/promises";
 import { chromium, type Browser, type Page, type WebSocketRoute } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { asOfClock } from "../../lib/results/display.ts";
 import { diffSnapshots, type LiveCurrent, type LiveSnapshot } from "../../lib/results/live.ts";
 import { demoVoters, DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
 import { checkAndShoot, watchCsp, type Visit } from "./helpers/portal.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
+import { castChoice, voterAuth } from "./helpers/voter.ts";
 
 const system = withRunningSystem({ name: "results-page", demo: true });
 const PATH = `/elections/${DEMO_ELECTION_ID}/results`;
@@ -37,28 +36,9 @@ let liveRoutes = false;
 /** Casts a real ballot through the API for a demo voter, choosing by `seed` (not waited into the log). */
 async function castBallot(nationalId: string, seed: number): Promise<void> {
   const auth = await voterAuth(system, DEMO_ELECTION_ID, nationalId);
-  const ballot = z
-    .object({
-      contests: z.array(
-        z.object({ id: z.string(), options: z.array(z.object({ id: z.string(), isWriteIn: z.boolean() })) }),
-      ),
-    })
-    .parse(await (await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballot`, { headers: auth })).json());
-  // A spread of choices that is not uniform, so the bars differ: 0,0,1,0,2,1,0,...
-  const pick = [0, 0, 1, 0, 2, 1, 0][seed % 7] ?? 0;
-  const res = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({
-      idempotencyKey: crypto.randomUUID(),
-      contests: ballot.contests.map((c) => {
-        const named = c.options.filter((o) => !o.isWriteIn);
-        // Every ninth ballot leaves a contest blank.
-        return { contestId: c.id, optionIds: seed % 9 === 8 ? [] : [named[pick % named.length]?.id ?? ""] };
-      }),
-    }),
-  });
-  if (res.status !== 201) throw new Error(`cast failed: ${res.status} ${await res.text()}`);
+  // A spread of choices that is not uniform, so the bars differ: 0,0,1,0,2,1,0,...; every ninth
+  // ballot leaves its contests blank.
+  await castChoice(system, DEMO_ELECTION_ID, auth, seed % 9 === 8 ? "blank" : ([0, 0, 1, 0, 2, 1, 0][seed % 7] ?? 0));
 }
 
 async function castIn(districtId: string, count: number, skip = 0): Promise<void> {

@@ -39,13 +39,14 @@ const Receipt = z.object({ trackingCode: z.string(), commitment: z.string() });
 
 /**
  * A real ballot cast through the API by a logged-in voter: in every contest of their ballot, the
- * `choice`-th named option (modulo how many there are; write-ins never). Its receipt.
+ * `choice`-th named option (modulo how many there are; write-ins never), or nothing with "blank".
+ * Its receipt.
  */
 export async function castChoice(
   system: VoterSide,
   electionId: string,
   auth: { authorization: string },
-  choice = 0,
+  choice: number | "blank" = 0,
 ): Promise<z.infer<typeof Receipt>> {
   const ballot = Ballot.parse(
     await (await fetch(`${system.baseUrl}/v1/elections/${electionId}/ballot`, { headers: auth })).json(),
@@ -57,7 +58,7 @@ export async function castChoice(
       idempotencyKey: crypto.randomUUID(),
       contests: ballot.contests.map((c) => {
         const named = c.options.filter((o) => !o.isWriteIn);
-        return { contestId: c.id, optionIds: [named[choice % named.length]?.id ?? ""] };
+        return { contestId: c.id, optionIds: choice === "blank" ? [] : [named[choice % named.length]?.id ?? ""] };
       }),
     }),
   });
