@@ -35,6 +35,7 @@ console.log(`
 The mixed election system is running (state in .dev/; Ctrl-C to stop).
 
   Voter portal       ${system.baseUrl}/      <- open this first: the elections, voting, checking a receipt
+  Live results       ${system.baseUrl}/elections/${DEMO_ELECTION_ID}/results   (wall screen: ?view=kiosk)
 
   API                ${system.baseUrl}
   OpenAPI document   ${system.baseUrl}/openapi.json
@@ -56,6 +57,7 @@ Auditor: the public log is at ${system.baseUrl}/v1/logs/${DEMO_ELECTION_ID}/
 Administrator (official id bootstrap-admin, private key ${system.adminKeyFile}):
   ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- official list
   ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- roll summary ${DEMO_ELECTION_ID}
+  ELECTION_API=${system.baseUrl} ELECTION_OFFICIAL_KEY=${system.adminKeyFile} npm run admin -- election polls ${DEMO_ELECTION_ID}
 `);
 
 const shutdown = async (): Promise<void> => {
