@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { Validator, type Schema } from "@cfworker/json-schema";
 import { beforeAll, expect, it } from "vitest";
@@ -23,13 +23,14 @@ import { withRunningSystem } from "./helpers/system.ts";
 import { castChoice, voterAuth } from "./helpers/voter.ts";
 import { loadOpenDemo } from "./helpers/election.ts";
 import { eventually, runAuditor } from "./helpers/run.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
 const run = promisify(execFile);
 const ELECTION = "exports-e2e-2026";
 const VOTERS = 4;
 /** Long enough to start, load and cast everything with room to spare on a slow machine. */
 const POLLS_OPEN_MS = 45_000;
-const NIST = resolve(ROOT, "../shared/standards/nist");
+const NIST = sharedPath("standards/nist");
 
 const system = withRunningSystem({ name: "e2e-exports", demo: true });
 let closesAt: number;

@@ -18,8 +18,9 @@ import { totalsDifferences } from "../../lib/nist/compare.ts";
 import { buildCvrReport, readCvrReport } from "../../lib/nist/cvr-report.ts";
 import { signDetached, verifyDetached } from "../../lib/nist/jws.ts";
 import { buildResultsReport, readResultsReport, serializeReport } from "../../lib/nist/results-report.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
-const NIST = resolve(import.meta.dirname, "../../../shared/standards/nist");
+const NIST = sharedPath("standards/nist");
 const schema = (name: string): Validator =>
   new Validator(JSON.parse(readFileSync(resolve(NIST, name), "utf8")) as Schema, "4", false);
 const resultsSchema = schema("election_results_reporting_v2.schema.json");

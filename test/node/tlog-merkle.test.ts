@@ -4,7 +4,7 @@
  * refusals of attacker-controlled sizes, indexes and hash lengths.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -27,8 +27,9 @@ import {
   type HashAt,
 } from "../../lib/tlog/merkle.ts";
 import { entry, hex, refLeafHash, refNodeHash, RefTree } from "./helpers/tlog.ts";
+import { sharedPath } from "./helpers/shared.ts";
 
-const VECTORS = resolve(import.meta.dirname, "../../../shared/testdata/merkle");
+const VECTORS = sharedPath("testdata/merkle");
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

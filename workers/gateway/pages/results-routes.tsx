@@ -9,8 +9,8 @@
  * result the close publishes). A browser keeps nothing (`max-age=0`): its "Refresh" link must
  * show newer figures at once.
  */
+import { htmlResponse } from "./respond.ts";
 import type { Context } from "hono";
-import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import { getElection } from "../../../db/stores/elections.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
@@ -29,16 +29,6 @@ const ResultsQuery = z.object({
   view: z.enum(["kiosk"]).optional(),
 });
 
-async function html(
-  c: Context<AppEnv>,
-  element: HtmlEscapedString | Promise<HtmlEscapedString>,
-  cacheControl: string,
-  status: 200 | 400 | 404 = 200,
-): Promise<Response> {
-  c.header("cache-control", cacheControl);
-  return c.html(`<!doctype html>${(await element).toString()}`, status);
-}
-
 export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
   const query = ResultsQuery.safeParse({ lang: c.req.query("lang"), view: c.req.query("view") });
   const id = ElectionId.safeParse(c.req.param("electionId"));
@@ -47,7 +37,7 @@ export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
     const lang = LanguageTag.safeParse(c.req.query("lang"));
     const { language, t } = messagesFor(lang.success ? lang.data : DEFAULT_LANGUAGE);
     const resultsPath = id.success ? `/elections/${encodeURIComponent(id.data)}/results` : undefined;
-    return html(
+    return htmlResponse(
       c,
       <ResultsProblemPage language={language} t={t} code="invalid_request" {...(resultsPath ? { resultsPath } : {})} />,
       "no-store",
@@ -58,7 +48,7 @@ export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
   const { language, t } = messagesFor(requested);
   const election = id.success ? await getElection(c.env.DB, id.data) : undefined;
   if (!election) {
-    return html(c, <ResultsProblemPage language={language} t={t} code="election_not_found" />, "no-store", 404);
+    return htmlResponse(c, <ResultsProblemPage language={language} t={t} code="election_not_found" />, "no-store", 404);
   }
 
   const nowMs = Date.now();
@@ -71,7 +61,7 @@ export async function resultsPage(c: Context<AppEnv>): Promise<Response> {
 
   const closesIn = Math.floor((election.polls.closesAtMs - nowMs) / 1000);
   const maxAge = closesIn <= 0 ? RESULTS_PAGE_CACHE_SECONDS : Math.min(RESULTS_PAGE_CACHE_SECONDS, closesIn);
-  return html(
+  return htmlResponse(
     c,
     <ResultsPage
       language={language}

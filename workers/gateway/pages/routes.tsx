@@ -4,8 +4,8 @@
  * Plain Hono routes rather than OpenAPI ones: they answer HTML for people, and the OpenAPI
  * document describes the API that programs use.
  */
+import { htmlResponse } from "./respond.ts";
 import { Hono, type Context } from "hono";
-import type { HtmlEscapedString } from "hono/utils/html";
 import { z } from "zod";
 import { getElection, listOpenOrComingElections } from "../../../db/stores/elections.ts";
 import { findLogLeaf, findReceipt } from "../../../db/stores/receipts.ts";
@@ -35,17 +35,6 @@ function catalogue(c: Context<AppEnv>): { language: string; t: Messages } {
   return messagesFor(query.success ? (query.data.lang ?? DEFAULT_LANGUAGE) : DEFAULT_LANGUAGE);
 }
 
-async function page(
-  c: Context<AppEnv>,
-  element: HtmlEscapedString | Promise<HtmlEscapedString>,
-  cacheControl: string,
-  status: 200 | 404 | 429 = 200,
-): Promise<Response> {
-  c.header("cache-control", cacheControl);
-  const html = await element;
-  return c.html(`<!doctype html>${html.toString()}`, status);
-}
-
 /**
  * What a voter typed, as a tracking code: letters upper-cased, spaces and dashes ignored, then
  * grouped in fours, so "7k3m q9tx 2d4f h8ja" finds the same ballot. Undefined if it cannot be one.
@@ -70,7 +59,7 @@ export function pageRoutes(): Hono<AppEnv> {
       return { ...e, open: e.opensAt <= nowIso && !endedEarly, endedEarly };
     });
     const origin = new URL(c.req.url).origin;
-    return page(c, <HomePage language={language} t={t} origin={origin} elections={elections} />, HOME_CACHE);
+    return htmlResponse(c, <HomePage language={language} t={t} origin={origin} elections={elections} />, HOME_CACHE);
   });
 
   // A lookup reads D1, so it shares the public reads' per-address budget (security review M9);
@@ -80,13 +69,13 @@ export function pageRoutes(): Hono<AppEnv> {
     const refused = await publicReadLimit(c, next);
     if (refused?.status !== 429) return refused;
     const { language, t } = catalogue(c);
-    return page(c, <BusyPage language={language} t={t} />, "no-store", 429);
+    return htmlResponse(c, <BusyPage language={language} t={t} />, "no-store", 429);
   });
   app.get("/check", async (c) => {
     const { language, t } = catalogue(c);
     const typed = c.req.query("code");
     const render = (outcome: CheckOutcome, cache: string): Promise<Response> =>
-      page(c, <CheckPage language={language} t={t} outcome={outcome} />, cache);
+      htmlResponse(c, <CheckPage language={language} t={t} outcome={outcome} />, cache);
     if (typed === undefined) return render({ kind: "empty" }, FORM_CACHE);
     const shown = typed.slice(0, 64);
     if (typed.trim() === "") return render({ kind: "invalid", code: shown, message: t.checkEmpty }, "no-store");
@@ -121,7 +110,7 @@ export function pageRoutes(): Hono<AppEnv> {
     const refused = await publicReadLimit(c, next);
     if (refused?.status !== 429) return refused;
     const { language, t } = catalogue(c);
-    return page(c, <BusyPage language={language} t={t} />, "no-store", 429);
+    return htmlResponse(c, <BusyPage language={language} t={t} />, "no-store", 429);
   });
   app.get("/elections/:electionId/results", resultsPage);
 
@@ -145,5 +134,5 @@ export function wantsPage(c: Context<AppEnv>): boolean {
 /** The HTML 404 page (app.ts's notFound, for requests wantsPage accepts). */
 export function notFoundPage(c: Context<AppEnv>): Promise<Response> {
   const { language, t } = catalogue(c);
-  return page(c, <NotFoundPage language={language} t={t} />, "no-store", 404);
+  return htmlResponse(c, <NotFoundPage language={language} t={t} />, "no-store", 404);
 }

@@ -11,6 +11,7 @@
  *
  * Session pages answer `private, no-store`: a shared computer's cache or a proxy keeps nothing.
  */
+import { htmlResponse } from "./respond.ts";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { createLocalJWKSet, jwtVerify } from "jose";
@@ -94,9 +95,7 @@ export async function htmlPage(
   element: HtmlEscapedString | Promise<HtmlEscapedString>,
   status: 200 | 400 | 401 | 403 | 404 | 409 | 429 | 503 = 200,
 ): Promise<Response> {
-  c.header("cache-control", SESSION_PAGE_CACHE);
-  const html = await element;
-  return c.html(`<!doctype html>${html.toString()}`, status);
+  return htmlResponse(c, element, SESSION_PAGE_CACHE, status);
 }
 
 type PageStatus = 200 | 400 | 401 | 403 | 404 | 409 | 429 | 503;
