@@ -11,6 +11,7 @@
  */
 import type { JWK } from "jose";
 import * as z from "zod";
+import { PollbookPageAnswer } from "../station/pollbook.ts";
 import { signStationRequest } from "../station/signed-request.ts";
 import { PaperBallotSource } from "../vocabulary.ts";
 
@@ -48,17 +49,46 @@ export class StationCallError extends Error {
   }
 }
 
-export const CheckInAnswer = z.object({
+const CheckInCommon = {
   checkInId: z.string(),
   electionId: z.string(),
   stationId: z.string(),
-  outcome: z.literal("issue-ballot"),
   ballotStyleId: z.string(),
   districtId: z.string(),
   replayed: z.boolean(),
-});
+};
+
+/**
+ * "issue-ballot", or, for a check-in the station decided offline (it has issued the ballot
+ * already), "held": the check-in conflicts (the voter voted online or checked in elsewhere, or is
+ * no longer this station's), so the ballot scanned with its envelope is held, not counted, until
+ * an administrator adjudicates the conflict.
+ */
+export const CheckInAnswer = z.discriminatedUnion("outcome", [
+  z.object({ ...CheckInCommon, outcome: z.literal("issue-ballot") }),
+  z.object({ ...CheckInCommon, outcome: z.literal("held"), conflictId: z.string() }),
+]);
 export type CheckInAnswer = z.infer<typeof CheckInAnswer>;
 
+/** A spoiled or void paper ballot, cancelled by its serial before it was ever scanned. */
+export const CancellationAnswer = z.object({
+  electionId: z.string(),
+  stationId: z.string(),
+  cancellationId: z.string(),
+  serial: z.number(),
+  reason: z.enum(["spoiled", "void"]),
+  replayed: z.boolean(),
+});
+export type CancellationAnswer = z.infer<typeof CancellationAnswer>;
+
+/** The receipt key's JWKS (`GET /v1/receipt-keys`), which also signs pollbook pages. */
+export const ReceiptKeys = z.object({ keys: z.array(z.record(z.string(), z.unknown())).min(1) });
+export type ReceiptKeys = z.infer<typeof ReceiptKeys>;
+
+/**
+ * `held` is true for a ballot whose offline check-in conflicts: its serial is used, its marks are
+ * kept aside and counted only if an administrator decides so (docs/PAPER.md "Offline").
+ */
 export const ScanAnswer = z.object({
   electionId: z.string(),
   stationId: z.string(),
@@ -68,6 +98,7 @@ export const ScanAnswer = z.object({
   channel: z.literal("paper"),
   trackingCode: z.string(),
   acceptedAt: z.string(),
+  held: z.boolean().default(false),
   replayed: z.boolean(),
 });
 export type ScanAnswer = z.infer<typeof ScanAnswer>;
@@ -118,14 +149,35 @@ export const ResultSheetAnswer = z.object({
 });
 export type ResultSheetAnswer = z.infer<typeof ResultSheetAnswer>;
 
-export interface CheckInInput {
+/**
+ * A check-in names the voter by national id (decided online by the server) or by the `ref` of
+ * their pollbook entry (lib/station/pollbook.ts), which is how the station's outbox holds it; with
+ * `offline` the station has already decided it from its pollbook and issued the ballot.
+ */
+export type CheckInInput = {
   readonly electionId: string;
-  readonly nationalId: string;
   readonly identity: {
     readonly method: "id-card" | "id-card+biometric";
     readonly biometric?: { readonly matched: boolean; readonly score?: number };
   };
   readonly checkInId?: string;
+} & (
+  | { readonly nationalId: string; readonly voterRef?: undefined; readonly offline?: undefined }
+  | {
+      readonly voterRef: string;
+      readonly nationalId?: undefined;
+      /** When the station decided it (its clock, signed with the request) and the ballot's envelope. */
+      readonly offline?: { readonly decidedAt: Date; readonly envelope: string };
+    }
+);
+
+export interface CancellationInput {
+  readonly electionId: string;
+  readonly serial: number;
+  readonly reason: "spoiled" | "void";
+  /** The district whose ballot it was, needed when the serial's style serves several of the station's. */
+  readonly districtId?: string;
+  readonly cancellationId?: string;
 }
 
 export interface ScanInput {
@@ -142,6 +194,8 @@ export interface ScanInput {
   readonly scannedAt?: Date;
   /** The district the ballot counts in, needed when its style serves several of the station's. */
   readonly districtId?: string;
+  /** The envelope of the offline check-in this ballot was issued for (lib/station/pollbook.ts). */
+  readonly envelope?: string;
 }
 
 export class StationClient {
@@ -197,11 +251,39 @@ export class StationClient {
   async checkIn(input: CheckInInput): Promise<CheckInAnswer> {
     const { body } = await this.call("POST", this.stationPath("check-ins"), {
       electionId: input.electionId,
-      nationalId: input.nationalId,
+      ...(input.nationalId === undefined ? { voterRef: input.voterRef } : { nationalId: input.nationalId }),
+      ...(input.offline
+        ? { offline: { decidedAt: input.offline.decidedAt.toISOString(), envelope: input.offline.envelope } }
+        : {}),
       identity: input.identity,
       checkInId: input.checkInId ?? crypto.randomUUID(),
     });
     return CheckInAnswer.parse(body);
+  }
+
+  /** One signed page of the station's pollbook (a compact JWS; verify it with `receiptKeys()`). */
+  async pollbookPage(electionId: string, after?: string): Promise<string> {
+    const query = new URLSearchParams({ electionId, ...(after === undefined ? {} : { after }) });
+    const { body } = await this.call("GET", `${this.stationPath("pollbook")}?${query.toString()}`);
+    return PollbookPageAnswer.parse(body).page;
+  }
+
+  /** The public keys that sign receipts and pollbook pages (unsigned, public). */
+  async receiptKeys(): Promise<ReceiptKeys> {
+    const res = await (this.options.fetch ?? fetch)(new Request(`${this.options.baseUrl}/v1/receipt-keys`));
+    if (!res.ok) throw new StationCallError(res.status, "invalid_response", `HTTP ${res.status} for the receipt keys`);
+    return ReceiptKeys.parse(await res.json());
+  }
+
+  async cancelBallot(input: CancellationInput): Promise<CancellationAnswer> {
+    const { body } = await this.call("POST", this.stationPath("cancellations"), {
+      electionId: input.electionId,
+      cancellationId: input.cancellationId ?? crypto.randomUUID(),
+      serial: input.serial,
+      reason: input.reason,
+      ...(input.districtId === undefined ? {} : { districtId: input.districtId }),
+    });
+    return CancellationAnswer.parse(body);
   }
 
   async scan(input: ScanInput): Promise<ScanAnswer> {
@@ -212,6 +294,7 @@ export class StationClient {
       ...(input.contests ? { contests: input.contests } : {}),
       scannedAt: (input.scannedAt ?? new Date()).toISOString(),
       ...(input.districtId === undefined ? {} : { districtId: input.districtId }),
+      ...(input.envelope === undefined ? {} : { envelope: input.envelope }),
     });
     return ScanAnswer.parse(body);
   }
