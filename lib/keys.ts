@@ -20,7 +20,7 @@ export type KeyPurpose =
   | "cast-idempotency" // the portal's cast key: HMAC of the session id and the canonical choices
   | "dead-letter" // names a dead letter by its body without a digest anyone could match to a ballot
   | "roll-chunk-digest" // the keyed digest of a roll chunk in the public log (per election)
-  | "pollbook" // a station's pollbook key (per election, then per station): the ids its laptop holds
+  | "pollbook" // a district's pollbook key (per election, then per district): the ids a station's laptop holds
   | "pollbook-ref" // seals the voter key into a pollbook entry's ref (per election, bound to the station)
   | "offline-envelope"; // the keyed digest of an offline check-in's envelope code (per election)
 

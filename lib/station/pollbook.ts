@@ -2,13 +2,14 @@
  * A station's offline pollbook: the voters of the districts it serves, as the station may hold
  * them on its laptop (DESIGN 3.4; docs/PAPER.md "Offline").
  *
- * What a stolen laptop learns is bounded by the key it holds. Each (election, station) has its own
- * 32-byte pollbook key, derived on the server from a secret the station never sees; an entry's id
- * is the HMAC of the normalised national id under that key. So the laptop can tell whether a
- * national id it is given belongs to one of its own voters (which it must, to decide a check-in
- * offline), but it holds no national id in clear, and its ids match nothing in another station's
- * pollbook nor in the roll (whose voter keys are under another secret): it can confirm nothing
- * about people outside its districts.
+ * What a stolen laptop learns is bounded by the keys it holds. Each (election, district) has its
+ * own 32-byte pollbook key, derived on the server from the roll's secret, which no station sees;
+ * an entry's id is the HMAC of the normalised national id under its district's key. The server
+ * computes it when it imports the roll (the only time it sees national ids) and keeps it beside
+ * the voter key. So the laptop can tell whether a national id it is given belongs to one of its
+ * own districts' voters (which it must, to decide a check-in offline), but it holds no national id
+ * in clear, and its ids match nothing outside its districts nor the roll's voter keys (another
+ * key): it can confirm nothing about people outside its districts.
  *
  * An entry's `ref` is the server's own reference to the voter (the voter key sealed under a
  * server-side key, bound to the station): the station sends it back with a check-in decided from
@@ -32,7 +33,7 @@ export const POLLBOOK_ID_LENGTH = 22;
 
 export const PollbookEntryId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "a pollbook id is 22 base64url characters");
 export const VoterRef = z.string().regex(/^[A-Za-z0-9_-]{40,200}$/, "a voter reference is 40-200 base64url characters");
-/** The station's 32-byte pollbook key, base64url. */
+/** A district's 32-byte pollbook key, base64url. */
 export const PollbookKey = z.string().regex(/^[A-Za-z0-9_-]{43}$/, "32 bytes in base64url");
 
 export const PollbookEntry = z
@@ -55,7 +56,8 @@ export const PollbookPage = z
     districtIds: z.array(DistrictId),
     /** When the server cut the pollbook this page belongs to (every page of one download: the same). */
     issuedAt: z.iso.datetime(),
-    key: PollbookKey,
+    /** The pollbook key of each of the station's districts (same on every page of a download). */
+    keys: z.record(DistrictId, PollbookKey),
     /** 0, 1, 2, ... within one download. */
     page: z.number().int().min(0),
     entries: z.array(PollbookEntry).max(POLLBOOK_PAGE_SIZE),
@@ -68,7 +70,7 @@ export type PollbookPage = z.infer<typeof PollbookPage>;
 /** The route's answer: the page as its compact JWS. */
 export const PollbookPageAnswer = z.object({ page: z.string().min(1) }).strict();
 
-/** HMAC-SHA-256 of the normalised national id under the station's pollbook key, first 16 bytes. */
+/** HMAC-SHA-256 of the normalised national id under a district's pollbook key, first 16 bytes. */
 export async function pollbookEntryId(pollbookKey: string, normalisedNationalId: string): Promise<string> {
   const raw = base64urlDecode(pollbookKey);
   if (!raw || raw.length !== 32) throw new Error("a pollbook key is 32 bytes");
