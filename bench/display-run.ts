@@ -31,6 +31,11 @@ import { readDisplayResult, type DisplayResult, type DisplaySpec } from "./displ
 import { runningChildren } from "./measure.ts";
 
 const DISPLAY_SCRIPT = join(import.meta.dirname, "displays.ts");
+/**
+ * Displays on the officials' channel in every phase: its releases are exact, so no k threshold
+ * holds a ballot back, and their latency is the system's own when k is met.
+ */
+const OFFICIAL_DISPLAYS = 10;
 /** After the casts stop and the tally has drained, time for the last release to reach everyone. */
 const FINAL_RELEASE_WAIT_MS = 3_000;
 
@@ -54,6 +59,13 @@ export interface DisplayPhase {
   readonly delivered: number;
   readonly acceptanceToDisplayMs: Percentiles | undefined;
   readonly fanOutMs: Percentiles | undefined;
+  /** The same on the officials' (exact) channel, whose releases no k threshold holds back. */
+  readonly official: {
+    readonly sockets: number;
+    readonly lost: number;
+    readonly acceptanceToDisplayMs: Percentiles | undefined;
+    readonly fanOutMs: Percentiles | undefined;
+  };
   readonly runtimeCpuSeconds: number | undefined;
   readonly seconds: number;
   readonly aggregatorCallsPerSecond: number | undefined;
@@ -144,12 +156,22 @@ export async function displayPhase(options: {
   const { session } = options;
   await session.drain();
   const base = session.receiptCount;
+  const idPrefix = options.label.replace(/[^A-Za-z0-9_-]/g, "-");
   const displays = await startDisplays({
     baseUrl: options.baseUrl,
     electionId: options.electionId,
     sockets: options.sockets,
     resultFile: join(options.workDir, `displays-${process.hrtime.bigint()}.json`),
-    idPrefix: options.label.replace(/[^A-Za-z0-9_-]/g, "-"),
+    idPrefix,
+  });
+  const officialDisplays = await startDisplays({
+    baseUrl: options.baseUrl,
+    electionId: options.electionId,
+    sockets: OFFICIAL_DISPLAYS,
+    resultFile: join(options.workDir, `official-displays-${process.hrtime.bigint()}.json`),
+    idPrefix: `${idPrefix}-official`,
+    channel: "official",
+    token: await options.client.accessToken(),
   });
   const callsBefore = await aggregatorCalls(options.client, options.electionId);
   const cpuBefore = cpuSecondsOf(options.runtimePids);
@@ -162,18 +184,9 @@ export async function displayPhase(options: {
   const cpuAfter = cpuSecondsOf(options.runtimePids);
   const callsAfter = await aggregatorCalls(options.client, options.electionId);
   const result = await displays.stop();
+  const official = await officialDisplays.stop();
 
-  const fanOut: number[] = [];
-  let delivered = 0;
-  const versions = new Set<number>();
-  for (const arrivals of result.arrivals) {
-    arrivals.forEach(([version, , asOf, arrived], i) => {
-      delivered += 1;
-      versions.add(version);
-      // The first is the snapshot a display gets when it connects, cut before it came: not a push.
-      if (i > 0) fanOut.push(arrived - asOf);
-    });
-  }
+  const { fanOut, delivered, versions } = pushes(result);
   const casts = run.cast?.accepted.length ?? 0;
   return {
     sockets: options.sockets,
@@ -187,12 +200,34 @@ export async function displayPhase(options: {
     delivered,
     acceptanceToDisplayMs: percentiles(acceptanceToDisplay(run, base, result)),
     fanOutMs: percentiles(fanOut),
+    official: {
+      sockets: OFFICIAL_DISPLAYS,
+      lost: official.lost + official.failedToOpen,
+      acceptanceToDisplayMs: percentiles(acceptanceToDisplay(run, base, official)),
+      fanOutMs: percentiles(pushes(official).fanOut),
+    },
     runtimeCpuSeconds: cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined,
     seconds,
     aggregatorCallsPerSecond:
       callsBefore !== undefined && callsAfter !== undefined ? (callsAfter - callsBefore) / seconds : undefined,
     displayProcessCores: result.cpuSeconds / result.uptimeSeconds,
   };
+}
+
+/** Releases delivered, the versions seen, and the fan-out of each pushed one (cut to arrival). */
+function pushes(result: DisplayResult): { fanOut: number[]; delivered: number; versions: Set<number> } {
+  const fanOut: number[] = [];
+  let delivered = 0;
+  const versions = new Set<number>();
+  for (const arrivals of result.arrivals) {
+    arrivals.forEach(([version, , asOf, arrived], i) => {
+      delivered += 1;
+      versions.add(version);
+      // The first is the snapshot a display gets when it connects, cut before it came: not a push.
+      if (i > 0) fanOut.push(arrived - asOf);
+    });
+  }
+  return { fanOut, delivered, versions };
 }
 
 /** Runtime CPU per update pushed to one socket, from the difference between two phases. */

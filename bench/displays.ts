@@ -1,5 +1,6 @@
 /**
- * Result displays for the bench: N WebSocket clients of the public live-results channel, in a
+ * Result displays for the bench: N WebSocket clients of a live-results channel (the public one, or
+ * the officials' exact one with an official's token), in a
  * process of their own (scripts/bench.ts starts it beside the load generator) so that their work
  * never shares an event loop with the bench or the runtime.
  *
@@ -34,8 +35,17 @@ export const DisplaySpec = z.object({
   resultFile: z.string().min(1),
   /** Distinct per run, so displays are spread over the relays by their ids. */
   idPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/),
+  /** "official": the exact sums, which no k threshold holds back; needs an official's token. */
+  channel: z.enum(["public", "official"]).default("public"),
+  token: z.string().min(1).optional(),
 });
 export type DisplaySpec = z.input<typeof DisplaySpec>;
+
+/** Node's WebSocket (undici) also takes request headers, which the DOM's type does not declare. */
+const NodeWebSocket = WebSocket as unknown as new (
+  url: string,
+  init: { readonly headers?: Record<string, string> },
+) => WebSocket;
 
 const Count = z.number().int().min(0);
 /** [version, national ballots, asOf ms, arrival ms] */
@@ -77,8 +87,12 @@ async function main(): Promise<void> {
   const connect = (index: number, display: Display): Promise<boolean> =>
     new Promise((resolve) => {
       const since = display.held ? `&since=${display.held.version}` : "";
-      const url = `${wsBase}/v1/elections/${encodeURIComponent(spec.electionId)}/results/live?display=${spec.idPrefix}-${index}${since}`;
-      const socket = new WebSocket(url);
+      const election = encodeURIComponent(spec.electionId);
+      const url =
+        spec.channel === "official"
+          ? `${wsBase}/v1/admin/elections/${election}/results/live?${since.slice(1)}`
+          : `${wsBase}/v1/elections/${election}/results/live?display=${spec.idPrefix}-${index}${since}`;
+      const socket = new NodeWebSocket(url, spec.token ? { headers: { authorization: `Bearer ${spec.token}` } } : {});
       display.socket = socket;
       let settled = false;
       const settle = (ok: boolean): void => {

@@ -57,7 +57,8 @@ export class OfficialClient {
     return new OfficialClient({ baseUrl: baseUrl.replace(/\/$/, ""), officialId, keyFile });
   }
 
-  private async accessToken(): Promise<string> {
+  /** A current access token (renewed a minute before it expires). */
+  async accessToken(): Promise<string> {
     if (this.token && Date.now() < this.token.renewAt) return this.token.value;
     const jwk = Jwk.parse(JSON.parse(await readFile(this.credentials.keyFile, "utf8")));
     const assertion = await signOfficialAssertion(jwk, this.credentials.officialId, this.credentials.baseUrl);
