@@ -12,9 +12,9 @@
  *
  * Channels:
  * - `public`: the aggregator's public snapshots: no district moves by fewer than the election's
- *   minBallotsPerRelease ballots, at most one a second; with resultsVisibility `after-close`,
+ *   minBallotsPerRelease ballots, at most four a second; with resultsVisibility `after-close`,
  *   turnout only (`choices` false, no contest figures) until the polls close.
- * - `official`: the exact sums, for administrators and auditors, at most one a second.
+ * - `official`: the exact sums, for administrators and auditors, at most four a second.
  *
  * Counts are the tally's (lib/tally/totals.ts): ids, not names; the page that shows them knows
  * the election's contests, options and districts.

@@ -40,7 +40,10 @@ import { clientAddress, edgeCached, publicReadLimit } from "../edge.ts";
 /** How many relays a connect tries, from the hashed one on, before it says all are full. */
 export const RELAY_TRIES = 8;
 
-/** How long a shared cache may keep the latest pointer: a new version comes at most once a second. */
+/**
+ * How long a shared cache may keep the latest pointer: a client that cannot hold a socket is at
+ * most a second behind, and each edge location asks the Worker at most once a second.
+ */
 export const LATEST_CACHE_SECONDS = 1;
 
 /** The path of a public snapshot, as the latest pointer names it. */
@@ -84,7 +87,7 @@ const publicLiveRoute = createRoute({
   tags: ["results"],
   summary: "Live results over a WebSocket, as the election's results visibility allows",
   description:
-    "Public snapshots (no district moves by fewer than minBallotsPerRelease ballots, at most once a second); with resultsVisibility `after-close`, turnout only until the polls close. 503 results_relays_full with Retry-After when no connection is free: read /results/latest then.",
+    "Public snapshots (no district moves by fewer than minBallotsPerRelease ballots, at most four a second); with resultsVisibility `after-close`, turnout only until the polls close. 503 results_relays_full with Retry-After when no connection is free: read /results/latest then.",
   middleware: [publicReadLimit] as const,
   request: { params: ElectionIdParam, query: PublicLiveQuery },
   responses: { ...switching, ...errorResponses(400, 404, 426, 429, 503) },
