@@ -80,6 +80,13 @@ describe("cancelling a spoiled ballot", () => {
       status: 409,
       code: "serial_cancelled",
     });
+    // The same id for another serial is another body too, and cancels nothing.
+    expect(await refusal(station.client.cancelBallot({ ...first, serial: 97_002 }))).toEqual({
+      status: 409,
+      code: "cancellation_conflict",
+    });
+    await checkInVoters(station, ELECTION, 1);
+    expect(await scan(97_002)).toMatchObject({ serial: 97_002, replayed: false });
   });
 
   it("refuses a later scan of the cancelled serial, which takes no place among the check-ins", async () => {
@@ -137,6 +144,10 @@ describe("cancelling a spoiled ballot", () => {
     await checkInVoters(station, ELECTION, 1);
     expect(await scan(serial)).toMatchObject({ serial, replayed: false });
     expect((await loggedCancellations()).filter((e) => e.serial === String(serial))).toEqual([]);
+    const remembered = await env.DB.prepare("SELECT serial FROM paper_cancellations WHERE cancellation_id = ?")
+      .bind("cancel-97030")
+      .all();
+    expect(remembered.results).toEqual([]);
   });
 
   it("needs the district at a station of several, and logs the one named", async () => {

@@ -20,11 +20,14 @@
  * retrying after a lost answer or a log_pool_full) writes it if it is missing and never twice.
  *
  * A bare serial has no ballot style, so the district is the station's: required when the station
- * serves several of the election's districts. Idempotency is per serial: a cancellation id reused
- * for another serial is another cancellation (the serial's box is all that decides).
+ * serves several of the election's districts. A box knows only its own serials, so the serial each
+ * cancellation id cancelled is also kept in D1 (db/stores/cancellations.ts): an id reused for
+ * another serial is cancellation_conflict. (Two such calls at the very same moment could both
+ * pass that read; a station's outbox sends one at a time, so only a broken client could try.)
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { cancelledSerialOf, recordCancellation } from "../../../db/stores/cancellations.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { serialAssigned } from "../../../db/stores/paper.ts";
 import { paperBoxFor } from "../../../durable-objects/addresses.ts";
@@ -127,6 +130,11 @@ export function cancellationRoutes(): OpenAPIHono<StationAppEnv> {
     if (!(await serialAssigned(c.env.DB, station.stationId, body.serial)))
       return fail("foreign_ballot", `Serial ${body.serial} is not in a range issued to this station.`);
 
+    const key = { electionId: election.id, stationId: station.stationId, cancellationId: body.cancellationId };
+    const earlier = await cancelledSerialOf(c.env.DB, key);
+    if (earlier !== undefined && earlier !== body.serial)
+      return fail("cancellation_conflict", `This cancellation id cancelled serial ${earlier}.`);
+
     const outcome = await paperBoxFor(c.env, election.id, body.serial).cancel({
       electionId: election.id,
       serial: body.serial,
@@ -145,6 +153,7 @@ export function cancellationRoutes(): OpenAPIHono<StationAppEnv> {
           return assertNever(outcome.error);
       }
     }
+    await recordCancellation(c.env.DB, key, body.serial);
     // Keyed by serial: a replay logs it only if the first call's append did not land.
     orFail(
       await logPaperCancellation(c.env, election.id, {
