@@ -26,7 +26,10 @@ import { base64urlDecode, base64urlEncode } from "../bytes.ts";
 import { DistrictId, StationId } from "./ids.ts";
 
 export const POLLBOOK_JWS_TYPE = "pollbook+jws";
-/** Entries per page: a page stays well under a megabyte. */
+/**
+ * Entries per page: at most. An entry is about 190 bytes of JSON (its ref is the largest part), so
+ * a full page is about 1.3 MB as a compact JWS (test/workers/station-pollbook.test.ts).
+ */
 export const POLLBOOK_PAGE_SIZE = 5_000;
 /** 16 bytes of HMAC-SHA-256, base64url. */
 export const POLLBOOK_ID_LENGTH = 22;
@@ -70,15 +73,22 @@ export type PollbookPage = z.infer<typeof PollbookPage>;
 /** The route's answer: the page as its compact JWS. */
 export const PollbookPageAnswer = z.object({ page: z.string().min(1) }).strict();
 
-/** HMAC-SHA-256 of the normalised national id under a district's pollbook key, first 16 bytes. */
-export async function pollbookEntryId(pollbookKey: string, normalisedNationalId: string): Promise<string> {
+/** A district's pollbook key imported once for many ids (the roll import hashes a chunk's voters with it). */
+export async function pollbookIdKey(pollbookKey: string): Promise<CryptoKey> {
   const raw = base64urlDecode(pollbookKey);
   if (!raw || raw.length !== 32) throw new Error("a pollbook key is 32 bytes");
-  const key = await crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  return crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+/** pollbookEntryId under a key pollbookIdKey imported. */
+export async function pollbookEntryIdUnder(key: CryptoKey, normalisedNationalId: string): Promise<string> {
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(normalisedNationalId)));
   return base64urlEncode(mac.subarray(0, 16));
+}
+
+/** HMAC-SHA-256 of the normalised national id under a district's pollbook key, first 16 bytes. */
+export async function pollbookEntryId(pollbookKey: string, normalisedNationalId: string): Promise<string> {
+  return pollbookEntryIdUnder(await pollbookIdKey(pollbookKey), normalisedNationalId);
 }
 
 /**
