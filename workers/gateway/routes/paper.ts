@@ -25,7 +25,8 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { logStationResults, stationResultsEntry } from "../../audit/log.ts";
+import { logEvent, logStationResults, stationResultsEntry } from "../../audit/log.ts";
+import { checkInEntry } from "../../../lib/audit/entries.ts";
 import {
   isOtherStationsKey,
   qrKeyLookup,
@@ -426,7 +427,8 @@ async function voterKeyFrom(
  * An offline check-in that conflicts: the station issued the ballot already, so it is not refused
  * but held. Its conflict row (no voter, no check-in id), its held envelope and the check-in it
  * still counts as at the station are recorded together; the station's StationBallotCount counts
- * it too (its ballot takes a place like any other). A retry finds the conflict by its envelope and
+ * it too (its ballot takes a place like any other), and so does the public log (a `check-in`
+ * entry), so that neither reconciliation nor the auditor's observer finds a difference for it. A retry finds the conflict by its envelope and
  * answers the same id; only a new conflict raises the security event.
  */
 async function holdConflict(
@@ -458,6 +460,15 @@ async function holdConflict(
       kind: what.kind,
     });
   await stationBallotCountFor(env, electionId, stationId).recordCheckIn({ electionId, stationId, checkInId });
+  // The public log counts it as a check-in of the station too, as its result sheet does: keyed as
+  // the queue consumer keys check-ins, so a retry logs it once.
+  const logged = await logEvent(
+    env,
+    electionId,
+    `check-in/${checkInId}`,
+    checkInEntry({ stationId, districtId, checkedInAt: checkInMinute }),
+  );
+  if (!logged.ok) return fail(logged.error);
   return { conflictId: conflict.id, replayed: !created };
 }
 
