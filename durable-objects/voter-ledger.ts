@@ -28,6 +28,11 @@
  *   recorded (a conflict for adjudication), never silently accepted. An accepted check-in queues
  *   a `check-in` message (no voter key) in the same transaction, so check-ins are counted per
  *   station for reconciliation exactly when the ledger accepted them.
+ * - An offline check-in (decidedAtMs, the station's signed time) is decided as of that time: the
+ *   polls window and the stored minute are its. A refusal of one also answers what the ledger knows
+ *   of the voter's other channel (the minute of the counted online ballot, or the station and
+ *   minute of the accepted check-in) for the gateway's conflict row; an online check-in's refusal
+ *   answers its code only, as ever.
  * - At `forgetLinksAtMs` (after polls close) the alarm deletes the election's ballot rows (with
  *   their nonces) and the voters' online_ballot_id: from then on nothing links a voter to a
  *   ballot, not even its tracking code, and no commitment can be opened. It waits for an empty

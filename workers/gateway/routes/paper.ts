@@ -9,6 +9,12 @@
  *        "issue a ballot of style X" or a refusal: whether the voter voted online or checked in
  *        elsewhere is one code (may_not_issue_ballot), so a station learns nothing of a voter's
  *        online vote; the ledger and the security events keep the real reason (security review H3).
+ *        The voter is named by the typed national id or by a pollbook entry's sealed `voterRef`.
+ *        An offline check-in (`offline: { decidedAt, envelope }`, with voterRef) was decided by the
+ *        station already: it is judged as of decidedAt (the scan's time rules), and a conflict is
+ *        not refused but held (D1 offline_conflicts, a security event, answer `held` + conflictId);
+ *        its envelope is remembered by keyed digest, clear or held.
+ *        The StationBallotCount and the public log count a held check-in too: it issued a ballot.
  *   POST /v1/stations/{stationId}/ballots       a scanned ballot: the QR of a BMD-marked ballot
  *        (signed by one of this station's ballot-marking devices' keys), or the QR of a
  *        pre-printed sheet (signed by an authority key registered for the election) with the marks
@@ -20,6 +26,10 @@
  *        here; then the station's StationBallotCount reserves a place (paper ballots never exceed
  *        check-ins, and none after the station's result sheet), and the serial's single use is
  *        decided by its PaperBallotBox, which queues the ballot through its outbox like any other.
+ *        A scan with an envelope needs the envelope known at this station (envelope_unknown) and
+ *        unclaimed by another ballot (envelope_used); a held envelope's ballot is kept aside by the
+ *        box (answer `held: true`) until its conflict's decision, applied by whichever of the scan
+ *        and the decision comes second.
  *   POST /v1/stations/{stationId}/result-sheet  the station's signed totals, after the close only,
  *        stored once and answered with the station's current reconciliation.
  */
