@@ -408,11 +408,12 @@ export class VoterLedger extends DurableObject<Env> {
   /** Decides a station's check-in under the election's cross-channel policy. */
   async checkIn(input: CheckInRequest): Promise<CheckInOutcome> {
     const req = CheckInRequest.parse(input);
-    // An offline check-in's time is part of what it asks; an online one's hash is as it always was.
+    // An offline check-in's time is part of what it asks, to the minute as every stored time of a
+    // check-in (M11); an online one's hash is as it always was.
     const hash = JSON.stringify(
       req.decidedAtMs === undefined
         ? [req.voterKey, req.stationId, req.identity]
-        : [req.voterKey, req.stationId, req.identity, req.decidedAtMs],
+        : [req.voterKey, req.stationId, req.identity, coarseTime(new Date(req.decidedAtMs))],
     );
     let cancelled = false;
     const outcome = this.ctx.storage.transactionSync((): CheckInOutcome => {
