@@ -367,7 +367,8 @@ export const deadLetters = sqliteTable("dead_letters", {
  * check-in id is kept: with one, the ledger's voter would join this row's envelope, hence its
  * ballot. Times are whole minutes. `kind`: voted-online | checked-in | out-of-district; `other*`
  * is what the ledger knew of the other channel (online + its ballot's minute, or paper + station
- * + the accepted check-in's minute). `state`: held | count | do-not-count. Migration 0010 makes
+ * + the accepted check-in's minute). `state`: held | count | do-not-count, in force only once the
+ * decision is in the public log (`decision` holds it from the claim until then). Migration 0010 makes
  * the table WITHOUT ROWID (keyed by random ids), so rows carry no order of arrival.
  */
 export const offlineConflicts = sqliteTable(
@@ -385,6 +386,8 @@ export const offlineConflicts = sqliteTable(
     otherMinute: text("other_minute"),
     envelopeDigest: text("envelope_digest").notNull(),
     state: text("state").notNull(),
+    /** The decision claimed, before its log entry; `state` takes it once the entry is appended. */
+    decision: text("decision"),
     decidedBy: text("decided_by"),
     decidedMinute: text("decided_minute"),
     reason: text("reason"),

@@ -13,6 +13,7 @@ CREATE TABLE `offline_conflicts` (
 	`other_minute` text,
 	`envelope_digest` text NOT NULL,
 	`state` text NOT NULL,
+	`decision` text,
 	`decided_by` text,
 	`decided_minute` text,
 	`reason` text,

@@ -12,10 +12,11 @@
  *   conflict it made the first time and answers with the same id.
  * - An envelope names one ballot: the first scan claims it with one conditional UPDATE, so two
  *   racing scans cannot both hold it.
- * - A conflict is decided once: one conditional UPDATE from `held`, so two administrators racing
- *   cannot both decide.
+ * - A conflict is decided once: one conditional UPDATE claims the decision, so two administrators
+ *   racing cannot both decide; the decision is put in force (`state`) only after the caller logged
+ *   it, so no held ballot is released on a decision the public log does not show.
  */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { z } from "zod";
 import { ConflictDecision } from "../../lib/vocabulary.ts";
@@ -46,7 +47,10 @@ export interface OfflineConflict {
   readonly syncedMinute: string;
   readonly other: OtherChannel | null;
   readonly envelopeDigest: string;
+  /** In force: held until a decision is logged, then that decision. */
   readonly state: ConflictState;
+  /** The decision claimed (maybe not yet logged, hence not yet in force). */
+  readonly decision: ConflictDecision | null;
   readonly decidedBy: string | null;
   readonly decidedMinute: string | null;
   readonly reason: string | null;
@@ -72,6 +76,7 @@ function conflictOf(row: ConflictRow): OfflineConflict {
     other,
     envelopeDigest: row.envelopeDigest,
     state: ConflictState.parse(row.state),
+    decision: row.decision === null ? null : ConflictDecision.parse(row.decision),
     decidedBy: row.decidedBy,
     decidedMinute: row.decidedMinute,
     reason: row.reason,
@@ -192,10 +197,11 @@ export async function listConflicts(db: D1Database, electionId: string): Promise
 }
 
 /**
- * Decides a held conflict; the first decision wins. Answers the conflict as stored afterwards,
- * whoever decided it (the caller compares).
+ * Claims a decision for a conflict; the first claim wins. Answers the conflict as stored
+ * afterwards, whoever claimed it (the caller compares, logs the claimed decision, then puts it in
+ * force with putDecisionInForce).
  */
-export async function decideConflict(
+export async function claimDecision(
   db: D1Database,
   electionId: string,
   conflictId: string,
@@ -204,7 +210,7 @@ export async function decideConflict(
   await drizzle(db)
     .update(offlineConflicts)
     .set({
-      state: decision.decision,
+      decision: decision.decision,
       decidedBy: decision.officialId,
       decidedMinute: decision.minute,
       reason: decision.reason,
@@ -213,7 +219,27 @@ export async function decideConflict(
       and(
         eq(offlineConflicts.electionId, electionId),
         eq(offlineConflicts.id, conflictId),
-        eq(offlineConflicts.state, "held"),
+        isNull(offlineConflicts.decision),
+      ),
+    )
+    .run();
+  return getConflict(db, electionId, conflictId);
+}
+
+/** Puts the claimed (and logged) decision in force: scans and releases act on `state` only. */
+export async function putDecisionInForce(
+  db: D1Database,
+  electionId: string,
+  conflictId: string,
+): Promise<OfflineConflict | undefined> {
+  await drizzle(db)
+    .update(offlineConflicts)
+    .set({ state: sql`${offlineConflicts.decision}` })
+    .where(
+      and(
+        eq(offlineConflicts.electionId, electionId),
+        eq(offlineConflicts.id, conflictId),
+        isNotNull(offlineConflicts.decision),
       ),
     )
     .run();

@@ -8,6 +8,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import { claimDecision } from "../../db/stores/conflicts.ts";
 import { ledgerFor, paperBoxFor, stationBallotCountFor } from "../../durable-objects/addresses.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { newEnvelopeCode } from "../../lib/station/pollbook.ts";
@@ -259,6 +260,28 @@ describe("an offline check-in after an online vote under first-wins", () => {
     expect(await paperBoxFor(env, FIRST_WINS, second.serial).serialStatus(FIRST_WINS, second.serial)).toMatchObject({
       disposition: "destroyed",
     });
+  });
+});
+
+describe("a decision claimed but not yet in the log", () => {
+  it("is not applied by a scan; the administrator's repeat logs it and applies it", async () => {
+    const { conflictId, envelope } = await heldAfterOnlineVote();
+    // As if the log had refused the entry (log_pool_full) right after the claim.
+    await claimDecision(env.DB, FIRST_WINS, conflictId, {
+      decision: "count",
+      officialId: "admin",
+      reason: "Checked the poll book.",
+      minute: "2026-11-30T12:00:00.000Z",
+    });
+    const recordsBefore = await paperRecords(s1.stationId);
+    const paper = await ballot(s1);
+    expect(await scanOf(s1, paper.qr, envelope)).toMatchObject({ held: true });
+    expect(await paperBoxFor(env, FIRST_WINS, paper.serial).serialStatus(FIRST_WINS, paper.serial)).toMatchObject({
+      disposition: "held",
+    });
+    expect((await decide(FIRST_WINS, conflictId, "count")).status).toBe(200);
+    await waitForRecords(s1.stationId, recordsBefore + 1);
+    expect(await paperRecords(s1.stationId)).toBe(recordsBefore + 1);
   });
 });
 

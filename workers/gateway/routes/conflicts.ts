@@ -9,23 +9,25 @@
  *        { decision: "count" | "do-not-count", reason }
  *
  * Order of writes, so that no decision is applied that the log does not show:
- * 1. the decision is claimed in D1 (one conditional UPDATE from `held`: two administrators racing
- *    cannot both decide; the loser gets conflict_already_decided, or 200 if it decided the same);
+ * 1. the decision is claimed in D1 (one conditional UPDATE: two administrators racing cannot both
+ *    decide; the loser gets conflict_already_decided, or 200 if it decided the same);
  * 2. the `conflict-adjudicated` entry is appended, keyed `conflict/<id>` (a repeat logs nothing
  *    twice);
- * 3. only then is it applied: the box queues the held ballot (count) or deletes it, once. If the
- *    ballot has not been scanned yet, the scan applies it when it arrives (routes/paper.ts).
- * A failure after 1 leaves the decision stored and not applied; repeating the same decision
+ * 3. only then is it put in force (`state`) and applied: the box queues the held ballot (count)
+ *    or deletes it, once. If the ballot has not been scanned yet, the scan applies it when it
+ *    arrives (routes/paper.ts), which reads only a decision in force.
+ * A failure after 1 leaves the decision claimed and not in force; repeating the same decision
  * completes it. Nothing here names a voter.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { paperBoxFor } from "../../../durable-objects/addresses.ts";
 import {
-  decideConflict,
+  claimDecision,
   forgetEnvelope,
   getConflict,
   getEnvelope,
   listConflicts,
+  putDecisionInForce,
   type OfflineConflict,
 } from "../../../db/stores/conflicts.ts";
 import { getElection } from "../../../db/stores/elections.ts";
@@ -173,16 +175,16 @@ export function conflictRoutes(): OpenAPIHono<AppEnv> {
     const found = await getConflict(c.env.DB, electionId, conflictId);
     if (!found) return fail("conflict_not_found");
     const conflict =
-      found.state === "held"
-        ? await decideConflict(c.env.DB, electionId, conflictId, {
+      found.decision === null
+        ? await claimDecision(c.env.DB, electionId, conflictId, {
             decision,
             officialId,
             reason,
             minute: coarseTime(new Date()),
           })
         : found;
-    if (!conflict || conflict.state === "held") throw new Error("a decided conflict reads as held");
-    if (conflict.state !== decision) return fail("conflict_already_decided");
+    if (!conflict || conflict.decision === null) throw new Error("a claimed decision reads as none");
+    if (conflict.decision !== decision) return fail("conflict_already_decided");
     // Logged (once, by its key) before it is applied; a repeat logs nothing new and completes it.
     const logged = await logEvent(c.env, electionId, `conflict/${conflict.id}`, {
       type: "conflict-adjudicated",
@@ -190,13 +192,15 @@ export function conflictRoutes(): OpenAPIHono<AppEnv> {
       conflictId: conflict.id,
       stationId: conflict.stationId,
       districtId: conflict.districtId,
-      decision: conflict.state,
+      decision: conflict.decision,
       officialId: conflict.decidedBy ?? officialId,
       reason: conflict.reason ?? reason,
     });
     if (!logged.ok) return fail(logged.error);
-    await apply(c.env, conflict);
-    return c.json(viewOf(conflict), 200);
+    const inForce = await putDecisionInForce(c.env.DB, electionId, conflictId);
+    if (!inForce) throw new Error("the conflict vanished");
+    await apply(c.env, inForce);
+    return c.json(viewOf(inForce), 200);
   });
 
   return app;
