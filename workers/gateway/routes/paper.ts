@@ -543,8 +543,18 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (body.identity.biometric && !body.identity.biometric.matched) return fail("identity_not_verified");
     const voterKey = await voterKeyFrom(c.env, election.id, station.stationId, body);
 
+    const offline =
+      body.offline && decidedAtMs !== undefined
+        ? {
+            decidedAtMs,
+            envelopeDigest: await envelopeDigest(c.env, election.id, station.stationId, body.offline.envelope),
+          }
+        : undefined;
+
     const districtId = await voterDistrict(c.env.DB, election.id, voterKey);
     if (districtId === undefined) return fail("not_on_roll");
+    const ownDistrict = station.districtIds.includes(districtId);
+    if (!ownDistrict && !offline) return fail("station_wrong_district");
     const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
     if (!ballotStyleId) return fail("no_ballot_style");
     const checkInId = `${station.stationId}/${body.checkInId}`;
@@ -555,15 +565,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ballotStyleId,
       districtId,
     };
-    const offline =
-      body.offline && decidedAtMs !== undefined
-        ? {
-            decidedAtMs,
-            envelopeDigest: await envelopeDigest(c.env, election.id, station.stationId, body.offline.envelope),
-          }
-        : undefined;
-    if (!station.districtIds.includes(districtId)) {
-      if (!offline) return fail("station_wrong_district");
+    if (!ownDistrict && offline) {
       // The station's pollbook had the voter, the roll now puts them elsewhere: its ballot is held.
       const held = await holdConflict(c.env, election.id, station.stationId, districtId, checkInId, offline, {
         kind: "out-of-district",
