@@ -231,6 +231,21 @@ describe("an offline check-in after an online vote under first-wins", () => {
     expect((await conflicts(FIRST_WINS)).find((c) => c.conflictId === answer.conflictId)?.state).toBe("count");
   });
 
+  it("a held check-in's place is for its envelope's ballot only: a scan without the envelope is refused", async () => {
+    const fresh = await registerStation(["district-north"], { serialRanges: [{ first: 72_000, last: 72_009 }] });
+    const { nationalId, voterKey } = await newVoter(FIRST_WINS);
+    await voteOnline(FIRST_WINS, nationalId);
+    const envelope = newEnvelopeCode();
+    expect(await offlineCheckIn(fresh, FIRST_WINS, voterKey, { envelope })).toMatchObject({ outcome: "held" });
+    const qr = await markedBallotQr(fresh.bmd, election, "bs-north", 72_001, NORTH_BALLOT);
+    expect(await refusal(fresh.client.scan({ electionId: FIRST_WINS, qr, scannedAt: new Date() }))).toEqual({
+      status: 409,
+      code: "scans_exceed_check_ins",
+    });
+    expect((await paperBoxFor(env, FIRST_WINS, 72_001).serialStatus(FIRST_WINS, 72_001)).used).toBe(false);
+    expect(await scanOf(fresh, qr, envelope)).toMatchObject({ held: true });
+  });
+
   it("do-not-count destroys the held ballot: the tally never sees it", async () => {
     const { conflictId, envelope } = await heldAfterOnlineVote();
     const recordsBefore = await paperRecords(s1.stationId);

@@ -469,7 +469,12 @@ async function holdConflict(
       minute: checkInMinute,
       kind: what.kind,
     });
-  await stationBallotCountFor(env, electionId, stationId).recordCheckIn({ electionId, stationId, checkInId });
+  await stationBallotCountFor(env, electionId, stationId).recordCheckIn({
+    electionId,
+    stationId,
+    checkInId,
+    held: true,
+  });
   // The public log counts it as a check-in of the station too, as its result sheet does: keyed as
   // the queue consumer keys check-ins, so a retry logs it once.
   const logged = await logEvent(
@@ -485,6 +490,8 @@ async function holdConflict(
 /** A scan's envelope as the scan route uses it: its digest, and how its ballot is to be kept. */
 interface ScanEnvelope {
   readonly digest: string;
+  /** A conflicting check-in's envelope: its ballot takes that check-in's held place. */
+  readonly held: boolean;
   /** Absent for a clear envelope (counted as any scan); else hold, or the decision already taken. */
   readonly hold?: "hold" | ConflictDecision;
 }
@@ -510,9 +517,9 @@ async function envelopeFor(
     return fail("envelope_unknown");
   }
   if (!(await claimEnvelope(env.DB, digest, scan))) return fail("envelope_used");
-  if (row.state === "clear") return { digest };
+  if (row.state === "clear") return { digest, held: false };
   const conflict = await conflictByEnvelope(env.DB, digest);
-  return { digest, hold: conflict === undefined || conflict.state === "held" ? "hold" : conflict.state };
+  return { digest, held: true, hold: conflict === undefined || conflict.state === "held" ? "hold" : conflict.state };
 }
 
 /**
@@ -695,7 +702,8 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     // A place among the station's check-ins, held before the box decides (StationBallotCount).
     const count = stationBallotCountFor(c.env, election.id, station.stationId);
     const place = { electionId: election.id, stationId: station.stationId, scanId: body.scanId, serial };
-    const reserved = await count.reserveScan(place);
+    // A held envelope's ballot takes its held check-in's place, which no other scan may take.
+    const reserved = await count.reserveScan({ ...place, held: envelope?.held ?? false });
     if (!reserved.ok) {
       // No ballot of this scan exists: its envelope is free for the scan that will hold a place.
       if (envelope) await unclaimEnvelope(c.env.DB, envelope.digest, scan);
