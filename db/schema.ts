@@ -7,7 +7,7 @@
  * national id under the ROLL_HASH_KEY secret.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { SecurityEventName } from "../lib/events.ts";
 import type { Channel, DifferenceKind, OfficialRole, ReceiptStatus, StationKeyRole } from "../lib/vocabulary.ts";
 
@@ -383,3 +383,56 @@ export const paperCancellations = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.electionId, t.stationId, t.cancellationId] })],
 );
+
+/**
+ * Conflicts between a station's offline check-in and the voter's other channel, for an
+ * administrator's decision (db/stores/conflicts.ts, issue 12). Nothing here names a voter, and no
+ * check-in id is kept: with one, the ledger's voter would join this row's envelope, hence its
+ * ballot. Times are whole minutes. `kind`: voted-online | checked-in | out-of-district; `other*`
+ * is what the ledger knew of the other channel (online + its ballot's minute, or paper + station
+ * + the accepted check-in's minute). `state`: held | count | do-not-count, in force only once the
+ * decision is in the public log (`decision` holds it from the claim until then). Migration 0010 makes
+ * the table WITHOUT ROWID (keyed by random ids), so rows carry no order of arrival.
+ */
+export const offlineConflicts = sqliteTable(
+  "offline_conflicts",
+  {
+    id: text("id").notNull(),
+    electionId: text("election_id").notNull(),
+    stationId: text("station_id").notNull(),
+    districtId: text("district_id").notNull(),
+    kind: text("kind").notNull(),
+    checkInMinute: text("check_in_minute").notNull(),
+    syncedMinute: text("synced_minute").notNull(),
+    otherChannel: text("other_channel"),
+    otherStationId: text("other_station_id"),
+    otherMinute: text("other_minute"),
+    envelopeDigest: text("envelope_digest").notNull(),
+    state: text("state").notNull(),
+    /** The decision claimed, before its log entry; `state` takes it once the entry is appended. */
+    decision: text("decision"),
+    decidedBy: text("decided_by"),
+    decidedMinute: text("decided_minute"),
+    reason: text("reason"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.electionId, t.id] }),
+    uniqueIndex("offline_conflicts_by_envelope").on(t.envelopeDigest),
+  ],
+);
+
+/**
+ * Envelopes of offline check-ins by their keyed digest (workers/voting/pollbook-keys.ts
+ * `envelopeDigest`): `clear` (the check-in was accepted) or `held` (it conflicts). `serial` is set
+ * when its ballot was scanned (one ballot per envelope). A row is deleted once its ballot is
+ * counted, or, held, once the decision was applied. WITHOUT ROWID (migration 0010), no voter and
+ * no check-in id.
+ */
+export const offlineEnvelopes = sqliteTable("offline_envelopes", {
+  envelopeDigest: text("envelope_digest").primaryKey(),
+  electionId: text("election_id").notNull(),
+  stationId: text("station_id").notNull(),
+  state: text("state").notNull(),
+  scanId: text("scan_id"),
+  serial: integer("serial"),
+});

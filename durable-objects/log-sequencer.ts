@@ -218,6 +218,8 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "polls-reopened",
   // An administrator's certification of the published results (workers/gateway/routes/certification.ts).
   "results-certified",
+  // An administrator's decision on an offline check-in's conflict (workers/gateway/routes/conflicts.ts).
+  "conflict-adjudicated",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))

@@ -32,11 +32,22 @@
  *   not follow the order voters came in (sheets handed out in no recorded order, BMDs drawing
  *   serials at random from their range), or the serial would be a counter.
  *
- * Storage schema (SQLite, version 2):
+ * - A ballot of a conflicting offline check-in (scan() with `hold: "hold"`) uses its serial like
+ *   any other, but its accepted message is not queued: it is kept aside in `held`, sealed
+ *   (AES-GCM under a key of BALLOT_LINK_KEY, bound to election and serial), until an
+ *   administrator's decision reaches release(): `count` queues it through the outbox in the same
+ *   transaction that deletes the held row, so it is queued exactly once however often the
+ *   decision is repeated; `do-not-count` deletes it. A decision known before the scan arrives is
+ *   passed as `hold: "count"` (queued at once) or `hold: "do-not-count"` (the marks never stored).
+ *
+ * Storage schema (SQLite, version 3):
  *   meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)                 -- 'schema'
  *   serials(election_id, serial INTEGER, station_id, scan_id, source 'ballot-sheet'|'marked-ballot',
  *           tracking_code, commitment, request_hash (HMAC hex; '' before version 2), accepted_at;
- *           PRIMARY KEY (election_id, serial))                         -- absent row: unused
+ *           disposition 'counted'|'held'|'destroyed' (version 3),
+           PRIMARY KEY (election_id, serial))                         -- absent row: unused
+ *   held(election_id, serial INTEGER, sealed TEXT, PRIMARY KEY (election_id, serial)) WITHOUT ROWID
+ *     -- version 3: a held ballot's sealed accepted message, until its decision is applied
  *   outbox: see outbox.ts
  *   cancellations(election_id, serial INTEGER, station_id, cancellation_id, reason 'spoiled'|'void',
  *           district_id, cancelled_at; PRIMARY KEY (election_id, serial))  -- created apart from the
@@ -52,12 +63,14 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { ContestMarks, coarseTime, type QueuedBallot } from "../lib/ballot/messages.ts";
+import { ContestMarks, coarseTime, QueuedBallot } from "../lib/ballot/messages.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL, type OutboxCounts } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 import { PaperBallotSource } from "../lib/vocabulary.ts";
-import { keyedDigestHex, purposeKey } from "../lib/keys.ts";
+import { keyedDigestHex, openBytes, purposeKey, purposeSealingKey, sealBytes } from "../lib/keys.ts";
+import { utf8 } from "../lib/bytes.ts";
+import { ConflictDecision } from "../lib/vocabulary.ts";
 import { configOf } from "./config.ts";
 
 export const ScanRequest = z.object({
@@ -75,8 +88,25 @@ export const ScanRequest = z.object({
   ballotId: z.uuid().optional(),
   commitment: z.string().min(1),
   trackingCode: z.string().min(1),
+  /**
+   * For the ballot of a conflicting offline check-in: keep it aside (`hold`), or the decision
+   * already taken on its conflict. Absent: count it as any scan.
+   */
+  hold: z.enum(["hold", ...ConflictDecision.options]).optional(),
 });
 export type ScanRequest = z.infer<typeof ScanRequest>;
+
+export const ReleaseRequest = z.object({
+  electionId: z.string().min(1),
+  serial: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  decision: ConflictDecision,
+});
+export type ReleaseRequest = z.infer<typeof ReleaseRequest>;
+
+/** What release() did: applied the decision now, or found it applied before. */
+export type ReleaseOutcome = Result<{ readonly applied: boolean }, "not_scanned">;
+
+type Disposition = "counted" | "held" | "destroyed";
 
 export type ScanRefusal = "serial_already_used" | "idempotency_conflict" | "serial_cancelled";
 
@@ -86,6 +116,8 @@ export interface ScanAccepted {
   readonly acceptedAt: string;
   /** True when this answers a repeat of an earlier scan (same station, scan id and content). */
   readonly replayed: boolean;
+  /** True when the ballot is not counted: held for a decision, or not to be counted. */
+  readonly held: boolean;
 }
 
 export type ScanOutcome = Result<ScanAccepted, ScanRefusal>;
@@ -97,6 +129,7 @@ interface SerialRow {
   commitment: string;
   request_hash: string;
   accepted_at: string;
+  disposition: Disposition;
   [key: string]: SqlStorageValue;
 }
 
@@ -126,6 +159,14 @@ interface CancellationRow {
 }
 
 /** The canonical text of a scan's content, to tell a true repeat from a reused scan id. */
+const HELD_TABLE_SQL = `CREATE TABLE held (
+  election_id TEXT NOT NULL, serial INTEGER NOT NULL, sealed TEXT NOT NULL,
+  PRIMARY KEY (election_id, serial)) WITHOUT ROWID`;
+
+function heldContext(electionId: string, serial: number): Uint8Array<ArrayBuffer> {
+  return utf8(`held-ballot\u0000${electionId}\u0000${serial}`);
+}
+
 function canonicalScan(req: ScanRequest): string {
   return JSON.stringify([req.source, req.ballotStyleId, req.districtId, req.contests]);
 }
@@ -147,13 +188,14 @@ export class PaperBallotBox extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.ctx.storage, {
-      version: 2,
+      version: 3,
       create: (sql) => {
         sql.exec(`CREATE TABLE serials (
           election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
           scan_id TEXT NOT NULL, source TEXT NOT NULL, tracking_code TEXT NOT NULL, commitment TEXT NOT NULL, request_hash TEXT NOT NULL,
-          accepted_at TEXT NOT NULL,
+          accepted_at TEXT NOT NULL, disposition TEXT NOT NULL DEFAULT 'counted',
           PRIMARY KEY (election_id, serial))`);
+        sql.exec(HELD_TABLE_SQL);
         sql.exec(OUTBOX_TABLE_SQL);
       },
       upgrades: [
@@ -161,6 +203,11 @@ export class PaperBallotBox extends DurableObject<Env> {
         // (an upgrade is synchronous), so the old values are blanked.
         (sql) => {
           sql.exec(`UPDATE serials SET request_hash = ''`);
+        },
+        // 2 -> 3: ballots of conflicting offline check-ins, held until an administrator decides.
+        (sql) => {
+          sql.exec(`ALTER TABLE serials ADD COLUMN disposition TEXT NOT NULL DEFAULT 'counted'`);
+          sql.exec(HELD_TABLE_SQL);
         },
       ],
     });
@@ -171,10 +218,34 @@ export class PaperBallotBox extends DurableObject<Env> {
     const req = ScanRequest.parse(input);
     const digestKey = await purposeKey(configOf(this.env).BALLOT_LINK_KEY, "request-digest", req.electionId);
     const hash = await keyedDigestHex(digestKey, canonicalScan(req));
+    const acceptedAt = coarseTime(new Date());
+    const ballot: QueuedBallot = {
+      kind: "ballot",
+      electionId: req.electionId,
+      ballotStyleId: req.ballotStyleId,
+      districtId: req.districtId,
+      channel: "paper",
+      stationId: req.stationId,
+      contests: req.contests,
+      trackingCode: req.trackingCode,
+      commitment: req.commitment,
+      acceptedAt,
+    };
+    // Sealed before the transaction (WebCrypto is asynchronous); used only if this scan is new.
+    const sealed =
+      req.hold === "hold"
+        ? await sealBytes(
+            await this.heldKey(req.electionId),
+            heldContext(req.electionId, req.serial),
+            utf8(JSON.stringify(ballot)),
+          )
+        : undefined;
+    const disposition: Disposition =
+      req.hold === "hold" ? "held" : req.hold === "do-not-count" ? "destroyed" : "counted";
     const outcome = this.ctx.storage.transactionSync((): ScanOutcome => {
       const earlier = this.sql
         .exec<SerialRow>(
-          `SELECT station_id, scan_id, tracking_code, commitment, request_hash, accepted_at
+          `SELECT station_id, scan_id, tracking_code, commitment, request_hash, accepted_at, disposition
            FROM serials WHERE election_id = ? AND serial = ?`,
           req.electionId,
           req.serial,
@@ -191,12 +262,12 @@ export class PaperBallotBox extends DurableObject<Env> {
           commitment: earlier.commitment,
           acceptedAt: earlier.accepted_at,
           replayed: true,
+          held: earlier.disposition !== "counted",
         });
       }
-      const acceptedAt = coarseTime(new Date());
       this.sql.exec(
-        `INSERT INTO serials (election_id, serial, station_id, scan_id, source, tracking_code, commitment, request_hash, accepted_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO serials (election_id, serial, station_id, scan_id, source, tracking_code, commitment, request_hash, accepted_at, disposition)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         req.electionId,
         req.serial,
         req.stationId,
@@ -206,23 +277,27 @@ export class PaperBallotBox extends DurableObject<Env> {
         req.commitment,
         hash,
         acceptedAt,
+        disposition,
       );
-      const ballot: QueuedBallot = {
-        kind: "ballot",
-        electionId: req.electionId,
-        ballotStyleId: req.ballotStyleId,
-        districtId: req.districtId,
-        channel: "paper",
-        stationId: req.stationId,
-        contests: req.contests,
+      if (sealed !== undefined) {
+        this.sql.exec(
+          `INSERT INTO held (election_id, serial, sealed) VALUES (?, ?, ?)`,
+          req.electionId,
+          req.serial,
+          sealed,
+        );
+      } else if (disposition === "counted") {
+        this.outbox.enqueue(ballot);
+      }
+      return ok({
         trackingCode: req.trackingCode,
         commitment: req.commitment,
         acceptedAt,
-      };
-      this.outbox.enqueue(ballot);
-      return ok({ trackingCode: req.trackingCode, commitment: req.commitment, acceptedAt, replayed: false });
+        replayed: false,
+        held: disposition !== "counted",
+      });
     });
-    if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
+    if (outcome.ok && !outcome.value.replayed && !outcome.value.held) await this.outbox.afterCommit();
     return outcome;
   }
 
@@ -284,16 +359,77 @@ export class PaperBallotBox extends DurableObject<Env> {
     });
   }
 
-  /** Whether a serial was used, and by which station (for officials and the tests). */
-  async serialStatus(electionId: string, serial: number): Promise<{ used: boolean; stationId?: string }> {
+  /**
+   * Applies an administrator's decision to the held ballot with this serial, once: `count` queues
+   * its message in the transaction that deletes the held row, `do-not-count` deletes it. Repeated
+   * (or for a ballot never held), it changes nothing and says so.
+   */
+  async release(input: ReleaseRequest): Promise<ReleaseOutcome> {
+    const req = ReleaseRequest.parse(input);
     const row = this.sql
-      .exec<{ station_id: string }>(
-        `SELECT station_id FROM serials WHERE election_id = ? AND serial = ?`,
+      .exec<{ sealed: string }>(
+        `SELECT sealed FROM held WHERE election_id = ? AND serial = ?`,
+        req.electionId,
+        req.serial,
+      )
+      .toArray()[0];
+    if (!row) {
+      const used = this.sql
+        .exec(`SELECT serial FROM serials WHERE election_id = ? AND serial = ?`, req.electionId, req.serial)
+        .toArray().length;
+      return used > 0 ? ok({ applied: false }) : err("not_scanned");
+    }
+    const plain = await openBytes(
+      await this.heldKey(req.electionId),
+      heldContext(req.electionId, req.serial),
+      row.sealed,
+    );
+    if (!plain) throw new Error(`the held ballot of serial ${req.serial} does not open`);
+    const ballot = QueuedBallot.parse(JSON.parse(new TextDecoder().decode(plain)));
+    const applied = this.ctx.storage.transactionSync((): boolean => {
+      // Another call may have applied it while this one was opening the seal.
+      const still = this.sql
+        .exec(
+          `SELECT serial FROM held WHERE election_id = ? AND serial = ? AND sealed = ?`,
+          req.electionId,
+          req.serial,
+          row.sealed,
+        )
+        .toArray().length;
+      if (still === 0) return false;
+      this.sql.exec(`DELETE FROM held WHERE election_id = ? AND serial = ?`, req.electionId, req.serial);
+      this.sql.exec(
+        `UPDATE serials SET disposition = ? WHERE election_id = ? AND serial = ?`,
+        req.decision === "count" ? "counted" : "destroyed",
+        req.electionId,
+        req.serial,
+      );
+      if (req.decision === "count") this.outbox.enqueue(ballot);
+      return true;
+    });
+    if (applied && req.decision === "count") await this.outbox.afterCommit();
+    return ok({ applied });
+  }
+
+  private async heldKey(electionId: string): Promise<CryptoKey> {
+    return purposeSealingKey(configOf(this.env).BALLOT_LINK_KEY, "held-ballot", electionId);
+  }
+
+  /** Whether a serial was used, and by which station (for officials and the tests). */
+  async serialStatus(
+    electionId: string,
+    serial: number,
+  ): Promise<{ used: boolean; stationId?: string; scanId?: string; disposition?: Disposition }> {
+    const row = this.sql
+      .exec<{ station_id: string; scan_id: string; disposition: Disposition }>(
+        `SELECT station_id, scan_id, disposition FROM serials WHERE election_id = ? AND serial = ?`,
         electionId,
         serial,
       )
       .toArray()[0];
-    return row ? { used: true, stationId: row.station_id } : { used: false };
+    return row
+      ? { used: true, stationId: row.station_id, scanId: row.scan_id, disposition: row.disposition }
+      : { used: false };
   }
 
   /** Outbox records not yet accepted by a queue (for tests and monitoring). */

@@ -34,15 +34,20 @@
  * seconds at most; the counts read the two tables whole, which at a few thousand rows per station
  * and election costs far less than the RPC around it.
  *
+ * A conflicting offline check-in (its ballot held for an administrator's decision) is a `held`
+ * place: only a scan with that check-in's held envelope may take it, so a station cannot count
+ * the held ballot by scanning it without its envelope. Held and ordinary places are bounded
+ * separately (held scans <= held check-ins, other scans <= other check-ins).
+ *
  * Nothing here names a voter, a time or marks. Both tables are WITHOUT ROWID, keyed by the
  * stations' random ids, so they keep no order of arrival that could pair the n-th check-in with
  * the n-th scan (security review M11).
  *
- * Storage schema (SQLite, version 1):
+ * Storage schema (SQLite, version 2):
  *   meta(key TEXT PRIMARY KEY, value)                       -- 'schema'
- *   check_ins(check_in_id TEXT PRIMARY KEY) WITHOUT ROWID
+ *   check_ins(check_in_id TEXT PRIMARY KEY, held INTEGER 0|1 (version 2)) WITHOUT ROWID
  *   scans(scan_id TEXT PRIMARY KEY, serial INTEGER NOT NULL UNIQUE,
- *         state 'reserved'|'accepted') WITHOUT ROWID
+ *         state 'reserved'|'accepted', held INTEGER 0|1 (version 2)) WITHOUT ROWID
  *   closed(sheet INTEGER PRIMARY KEY)                       -- one row once a result sheet came
  */
 import { DurableObject } from "cloudflare:workers";
@@ -52,16 +57,22 @@ import { ensureSchema } from "./schema.ts";
 
 const Station = z.object({ electionId: z.string().min(1), stationId: z.string().min(1) });
 
-export const RecordCheckIn = Station.extend({ checkInId: z.string().min(8).max(200) });
+export const RecordCheckIn = Station.extend({
+  checkInId: z.string().min(8).max(200),
+  /** A conflicting offline check-in: its place is for the scan with its held envelope only. */
+  held: z.boolean().optional(),
+});
 export type RecordCheckIn = z.infer<typeof RecordCheckIn>;
 
 export const ReserveScan = Station.extend({
   scanId: z.string().min(8).max(128),
   serial: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  /** A scan with a held envelope: it takes a held check-in's place. */
+  held: z.boolean().optional(),
 });
 export type ReserveScan = z.infer<typeof ReserveScan>;
 
-export const SettleScan = ReserveScan.extend({
+export const SettleScan = ReserveScan.omit({ held: true }).extend({
   /** accepted: the box accepted (or holds) this scan's ballot; released: it refused the serial. */
   outcome: z.enum(["accepted", "released"]),
 });
@@ -89,18 +100,29 @@ export class StationBallotCount extends DurableObject<Env> {
 
   private migrate(): void {
     ensureSchema(this.ctx.storage, {
-      version: 1,
+      version: 2,
       create: (sql) => {
-        sql.exec(`CREATE TABLE check_ins (check_in_id TEXT PRIMARY KEY) WITHOUT ROWID`);
+        sql.exec(
+          `CREATE TABLE check_ins (check_in_id TEXT PRIMARY KEY, held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`,
+        );
         sql.exec(`CREATE TABLE scans (
-          scan_id TEXT PRIMARY KEY, serial INTEGER NOT NULL UNIQUE, state TEXT NOT NULL) WITHOUT ROWID`);
+          scan_id TEXT PRIMARY KEY, serial INTEGER NOT NULL UNIQUE, state TEXT NOT NULL,
+          held INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
         sql.exec(`CREATE TABLE closed (sheet INTEGER PRIMARY KEY)`);
       },
+      upgrades: [
+        // 1 -> 2: held places, for conflicting offline check-ins and their envelopes' scans.
+        (sql) => {
+          sql.exec(`ALTER TABLE check_ins ADD COLUMN held INTEGER NOT NULL DEFAULT 0`);
+          sql.exec(`ALTER TABLE scans ADD COLUMN held INTEGER NOT NULL DEFAULT 0`);
+        },
+      ],
     });
   }
 
-  private count(table: "check_ins" | "scans"): number {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n;
+  private count(table: "check_ins" | "scans", held?: boolean): number {
+    const where = held === undefined ? "" : ` WHERE held = ${held ? 1 : 0}`;
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}${where}`).one().n;
   }
 
   private isClosed(): boolean {
@@ -110,7 +132,11 @@ export class StationBallotCount extends DurableObject<Env> {
   /** Counts a check-in the voter's ledger accepted; recording it again changes nothing. */
   async recordCheckIn(input: RecordCheckIn): Promise<StationCounts> {
     const req = RecordCheckIn.parse(input);
-    this.sql.exec(`INSERT OR IGNORE INTO check_ins (check_in_id) VALUES (?)`, req.checkInId);
+    this.sql.exec(
+      `INSERT OR IGNORE INTO check_ins (check_in_id, held) VALUES (?, ?)`,
+      req.checkInId,
+      req.held === true ? 1 : 0,
+    );
     return this.counts();
   }
 
@@ -125,8 +151,14 @@ export class StationBallotCount extends DurableObject<Env> {
       if (this.isClosed()) return err("result_sheet_already_accepted");
       if (this.sql.exec(`SELECT scan_id FROM scans WHERE serial = ?`, req.serial).toArray().length > 0)
         return err("serial_already_used");
-      if (this.count("scans") >= this.count("check_ins")) return err("scans_exceed_check_ins");
-      this.sql.exec(`INSERT INTO scans (scan_id, serial, state) VALUES (?, ?, 'reserved')`, req.scanId, req.serial);
+      const held = req.held === true;
+      if (this.count("scans", held) >= this.count("check_ins", held)) return err("scans_exceed_check_ins");
+      this.sql.exec(
+        `INSERT INTO scans (scan_id, serial, state, held) VALUES (?, ?, 'reserved', ?)`,
+        req.scanId,
+        req.serial,
+        held ? 1 : 0,
+      );
       return ok({ replayed: false });
     });
   }

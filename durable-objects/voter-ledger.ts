@@ -28,6 +28,11 @@
  *   recorded (a conflict for adjudication), never silently accepted. An accepted check-in queues
  *   a `check-in` message (no voter key) in the same transaction, so check-ins are counted per
  *   station for reconciliation exactly when the ledger accepted them.
+ * - An offline check-in (decidedAtMs, the station's signed time) is decided as of that time: the
+ *   polls window and the stored minute are its. A refusal of one also answers what the ledger knows
+ *   of the voter's other channel (the minute of the counted online ballot, or the station and
+ *   minute of the accepted check-in) for the gateway's conflict row; an online check-in's refusal
+ *   answers its code only, as ever.
  * - At `forgetLinksAtMs` (after polls close) the alarm deletes the election's ballot rows (with
  *   their nonces) and the voters' online_ballot_id: from then on nothing links a voter to a
  *   ballot, not even its tracking code, and no commitment can be opened. It waits for an empty
@@ -66,7 +71,7 @@ import {
 } from "../lib/ballot/messages.ts";
 import type { CompiledElection } from "../lib/election/model.ts";
 import { votingEndsAtMs } from "../lib/election/polls.ts";
-import { err, ok, type Result } from "../lib/result.ts";
+import { err, ok, type Err, type Ok, type Result } from "../lib/result.ts";
 import { Outbox, OUTBOX_TABLE_SQL, type OutboxCounts } from "./outbox.ts";
 import { ensureSchema } from "./schema.ts";
 import { CheckInIdentity, CrossChannelPolicy } from "../lib/vocabulary.ts";
@@ -173,6 +178,12 @@ export const CheckInRequest = LedgerDecision.extend({
   checkInId: z.string().min(8).max(128),
   /** How the official verified identity: the ID card, and a biometric match where available. */
   identity: CheckInIdentity,
+  /**
+   * An offline check-in: when the station decided it (its signed clock, checked by the gateway).
+   * The ledger decides as of then (the polls window on it, the minute stored), and a refusal
+   * carries what it knows of the voter's other channel, for the conflict's row.
+   */
+  decidedAtMs: z.number().optional(),
 });
 export type CheckInRequest = z.infer<typeof CheckInRequest>;
 
@@ -193,7 +204,17 @@ export interface CheckInAccepted {
   readonly replayed: boolean;
 }
 
-export type CheckInOutcome = Result<CheckInAccepted, CheckInRefusal>;
+/**
+ * The voter's other channel, as the ledger knows it when it refuses an offline check-in: the
+ * minute of the counted online ballot (null once the links were forgotten), or the station and
+ * minute of the accepted check-in. Only ever returned for offline check-ins: an online check-in's
+ * refusal says nothing more than its code.
+ */
+export type OtherChannel =
+  | { readonly channel: "online"; readonly minute: string | null }
+  | { readonly channel: "paper"; readonly stationId: string; readonly minute: string };
+
+export type CheckInOutcome = Ok<CheckInAccepted> | (Err<CheckInRefusal> & { readonly other?: OtherChannel });
 
 interface VoterRow {
   state: "online" | "paper";
@@ -387,7 +408,13 @@ export class VoterLedger extends DurableObject<Env> {
   /** Decides a station's check-in under the election's cross-channel policy. */
   async checkIn(input: CheckInRequest): Promise<CheckInOutcome> {
     const req = CheckInRequest.parse(input);
-    const hash = JSON.stringify([req.voterKey, req.stationId, req.identity]);
+    // An offline check-in's time is part of what it asks, to the minute as every stored time of a
+    // check-in (M11); an online one's hash is as it always was.
+    const hash = JSON.stringify(
+      req.decidedAtMs === undefined
+        ? [req.voterKey, req.stationId, req.identity]
+        : [req.voterKey, req.stationId, req.identity, coarseTime(new Date(req.decidedAtMs))],
+    );
     let cancelled = false;
     const outcome = this.ctx.storage.transactionSync((): CheckInOutcome => {
       const earlier = this.sql
@@ -399,14 +426,14 @@ export class VoterLedger extends DurableObject<Env> {
         .toArray()[0];
       if (earlier) {
         if (earlier.request_hash !== hash) return err("idempotency_conflict");
-        if (earlier.outcome !== "accepted") return err(CheckInRefusal.parse(earlier.outcome));
+        if (earlier.outcome !== "accepted") return this.refusal(req, CheckInRefusal.parse(earlier.outcome));
         return ok({
           issueBallotStyleId: req.ballotStyleId,
           cancelledOnlineBallot: earlier.cancelled_online === 1,
           replayed: true,
         });
       }
-      const now = Date.now();
+      const now = req.decidedAtMs ?? Date.now();
       if (now < req.opensAtMs) return err("polls_not_open");
       if (now >= req.closesAtMs) return err("polls_closed");
 
@@ -431,13 +458,14 @@ export class VoterLedger extends DurableObject<Env> {
       const voter = this.voterRow(req.electionId, req.voterKey);
       if (voter?.state === "paper") {
         // A second check-in is a conflict: recorded for adjudication, never accepted.
+        const refused = this.refusal(req, "already_checked_in");
         record("already_checked_in", false);
-        return err("already_checked_in");
+        return refused;
       }
       if (voter?.state === "online") {
         if (req.policy === "first-wins") {
           record("already_voted_online", false);
-          return err("already_voted_online");
+          return this.refusal(req, "already_voted_online");
         }
         if (voter.online_ballot_id) {
           this.retractOnline(
@@ -466,6 +494,39 @@ export class VoterLedger extends DurableObject<Env> {
     // Every accepted check-in queued at least its check-in message (and maybe a retraction).
     if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
     return outcome;
+  }
+
+  /**
+   * A refusal; for an offline check-in, with what the ledger knows of the voter's other channel
+   * (read before this check-in's own row is written). Inside the caller's transaction.
+   */
+  private refusal(req: CheckInRequest, code: CheckInRefusal): CheckInOutcome {
+    if (req.decidedAtMs === undefined) return err(code);
+    if (code === "already_voted_online") {
+      const minute =
+        this.sql
+          .exec<{ accepted_at: string }>(
+            `SELECT b.accepted_at FROM voters v JOIN ballots b
+               ON b.election_id = v.election_id AND b.tracking_code = v.online_ballot_id
+             WHERE v.election_id = ? AND v.voter_key = ?`,
+            req.electionId,
+            req.voterKey,
+          )
+          .toArray()[0]?.accepted_at ?? null;
+      return { ...err(code), other: { channel: "online", minute } };
+    }
+    if (code === "already_checked_in") {
+      const accepted = this.sql
+        .exec<{ station_id: string; at: string }>(
+          `SELECT station_id, at FROM check_ins WHERE election_id = ? AND voter_key = ? AND outcome = 'accepted'`,
+          req.electionId,
+          req.voterKey,
+        )
+        .toArray()[0];
+      if (accepted)
+        return { ...err(code), other: { channel: "paper", stationId: accepted.station_id, minute: accepted.at } };
+    }
+    return err(code);
   }
 
   /** What the ledger knows of a voter: for officials and the tests, never public. */

@@ -203,6 +203,25 @@ export const ERROR_CODES = {
   },
   scan_time_outside_polls: { status: 422, message: "The scan's signed time is outside the polling hours." },
   scan_time_in_future: { status: 422, message: "The scan's signed time is ahead of our clock." },
+  // Offline check-ins and their envelopes (issue 12, the server's side).
+  voter_ref_invalid: {
+    status: 422,
+    message: "This voter reference does not open for this station and election.",
+  },
+  check_in_time_outside_polls: {
+    status: 422,
+    message: "The offline check-in's signed time is outside the polling hours.",
+  },
+  envelope_unknown: {
+    status: 409,
+    message: "This envelope was not issued by an offline check-in at this station.",
+  },
+  envelope_used: { status: 409, message: "A ballot was already scanned with this envelope." },
+  conflict_not_found: { status: 404, message: "No conflict with this id in this election." },
+  conflict_already_decided: {
+    status: 409,
+    message: "This conflict has already been decided otherwise; a decision is taken once.",
+  },
   paper_sync_closed: {
     status: 403,
     message: "The time for stations to sync paper ballots after the close has ended.",

@@ -170,6 +170,12 @@ export const EVENTS = {
     sentence:
       "Under paper-supersedes, a station's check-in cancelled a voter's online ballot. Normal for a voter who changes their mind; many at one station are for the monitor to question.",
   },
+  "offline-check-in-conflict": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station's offline check-in, synced later, conflicts with the voter's other channel (voted online under first-wins, checked in elsewhere, or no longer in the station's districts); the ballot it issued is held for an administrator's decision.",
+  },
   "scans-exceed-check-ins": {
     level: "warn",
     kind: "security",

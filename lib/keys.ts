@@ -22,6 +22,7 @@ export type KeyPurpose =
   | "roll-chunk-digest" // the keyed digest of a roll chunk in the public log (per election)
   | "pollbook" // a district's pollbook key (per election, then per district): the ids a station's laptop holds
   | "pollbook-ref" // seals the voter key into a pollbook entry's ref (per election, bound to the station)
+  | "held-ballot" // seals a held ballot's accepted message in its PaperBallotBox until its conflict is decided
   | "offline-envelope"; // the keyed digest of an offline check-in's envelope code (per election)
 
 const cache = new Map<string, Promise<CryptoKey>>();

@@ -67,3 +67,7 @@ export const DifferenceKind = z.enum([
   "result-sheet-missing",
 ]);
 export type DifferenceKind = z.infer<typeof DifferenceKind>;
+
+/** An administrator's decision on an offline check-in's conflict: count its held ballot, or not. */
+export const ConflictDecision = z.enum(["count", "do-not-count"]);
+export type ConflictDecision = z.infer<typeof ConflictDecision>;

@@ -1,10 +1,12 @@
 /**
  * `admin election ...`: load an election definition, show what is stored; see the polls, close
  * voting early (an emergency, with a reason) and reopen it before the scheduled close; after the
- * close, the results exports' status and their certification.
+ * close, the results exports' status and their certification; list the conflicts of offline
+ * check-ins and decide them.
  */
 import { readFile } from "node:fs/promises";
 import { Command, InvalidArgumentError } from "commander";
+import { z } from "zod";
 import { PollsView } from "../../lib/election/polls.ts";
 import { OfficialClient } from "../lib/api.ts";
 import { print } from "../lib/io.ts";
@@ -184,5 +186,103 @@ export function electionCommands(): Command {
       );
     });
 
+  // Offline check-ins' conflicts (workers/gateway/routes/conflicts.ts).
+  election
+    .command("conflicts")
+    .description(
+      "List the conflicts of offline check-ins: the station checked a voter in without reaching the server, and the voter had voted online or checked in elsewhere. Each ballot is held until an administrator decides.",
+    )
+    .argument("<electionId>")
+    .option("--json", "print the API's answer as JSON")
+    .action(async (electionId: string, options: { json?: boolean }) => {
+      const answer = await OfficialClient.fromEnv().call(
+        "GET",
+        `/v1/admin/elections/${encodeURIComponent(electionId)}/conflicts`,
+      );
+      if (options.json) print(answer);
+      else console.log(describeConflicts(ConflictList.parse(answer)));
+    });
+
+  election
+    .command("adjudicate")
+    .description(
+      "Decide one conflict: --count queues its held ballot to the tally (once), --do-not-count destroys its marks. Logged publicly as conflict-adjudicated; a conflict is decided once.",
+    )
+    .argument("<electionId>")
+    .argument("<conflictId>")
+    .option("--count", "count the held ballot")
+    .option("--do-not-count", "do not count the held ballot")
+    .requiredOption(
+      "--reason <text>",
+      "why, in plain words (1-500 characters); it is published in the audit log (name no voter)",
+      reasonOf,
+    )
+    .option("--json", "print the API's answer as JSON")
+    .action(
+      async (
+        electionId: string,
+        conflictId: string,
+        options: { count?: boolean; doNotCount?: boolean; reason: string; json?: boolean },
+      ) => {
+        if (options.count === options.doNotCount)
+          throw new InvalidArgumentError("give exactly one of --count and --do-not-count");
+        const answer = await OfficialClient.fromEnv().call(
+          "POST",
+          `/v1/admin/elections/${encodeURIComponent(electionId)}/conflicts/${encodeURIComponent(conflictId)}/decision`,
+          { json: { decision: options.count ? "count" : "do-not-count", reason: options.reason } },
+        );
+        if (options.json) print(answer);
+        else console.log(describeConflict(ConflictEntry.parse(answer)));
+      },
+    );
+
   return election;
+}
+
+const ConflictEntry = z.object({
+  conflictId: z.string(),
+  stationId: z.string(),
+  districtId: z.string(),
+  kind: z.string(),
+  checkInMinute: z.string(),
+  syncedMinute: z.string(),
+  other: z
+    .object({ channel: z.enum(["online", "paper"]), stationId: z.string().optional(), minute: z.string().nullable() })
+    .nullable(),
+  state: z.enum(["held", "count", "do-not-count"]),
+  decision: z.object({ officialId: z.string(), minute: z.string(), reason: z.string() }).nullable(),
+});
+type ConflictEntry = z.infer<typeof ConflictEntry>;
+
+const ConflictList = z.object({ electionId: z.string(), conflicts: z.array(ConflictEntry) });
+
+const minuteText = (iso: string): string => `${iso.slice(0, 16).replace("T", " ")} UTC`;
+
+/** One conflict in plain words: where, when, with what, and what was decided. */
+export function describeConflict(conflict: ConflictEntry): string {
+  const why =
+    conflict.kind === "voted-online"
+      ? `the voter had voted online${conflict.other?.minute ? ` (${minuteText(conflict.other.minute)})` : ""}`
+      : conflict.kind === "checked-in"
+        ? `the voter had checked in${conflict.other?.stationId ? ` at ${conflict.other.stationId}` : ""}${conflict.other?.minute ? ` (${minuteText(conflict.other.minute)})` : ""}`
+        : "the roll no longer puts the voter in this station's districts";
+  const state =
+    conflict.state === "held"
+      ? "Held: waiting for a decision."
+      : `Decided ${conflict.state === "count" ? "to count" : "not to count"} by ${conflict.decision?.officialId ?? "?"}${conflict.decision ? ` at ${minuteText(conflict.decision.minute)}: ${conflict.decision.reason}` : "."}`;
+  return [
+    `Conflict ${conflict.conflictId}`,
+    `  Station ${conflict.stationId}, district ${conflict.districtId}, checked in offline ${minuteText(conflict.checkInMinute)}, synced ${minuteText(conflict.syncedMinute)}.`,
+    `  Why: ${why}.`,
+    `  ${state}`,
+  ].join("\n");
+}
+
+function describeConflicts(list: z.infer<typeof ConflictList>): string {
+  if (list.conflicts.length === 0) return `No conflicts of offline check-ins in ${list.electionId}.`;
+  const held = list.conflicts.filter((c) => c.state === "held").length;
+  return [
+    `${list.conflicts.length} conflict${list.conflicts.length === 1 ? "" : "s"} of offline check-ins in ${list.electionId}, ${held} waiting for a decision:`,
+    ...list.conflicts.map(describeConflict),
+  ].join("\n\n");
 }

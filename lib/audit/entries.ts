@@ -98,6 +98,12 @@
  *   0x2a results-certified    at:time ‖ officialId:text ‖ resultsSha256:digest ‖ statement:text?
  *                             -- an administrator certified the report with this digest
  *
+ * Offline check-ins (docs/PAPER.md "Offline"): an administrator's decision on a conflict between
+ * a station's offline check-in and the voter's other channel, logged before it is applied:
+ *   0x2b conflict-adjudicated at:time ‖ conflictId:text ‖ station:text ‖ district:text ‖
+ *                             decision:u8 (1 count, 2 do-not-count) ‖ officialId:text ‖
+ *                             reason:text -- nothing that names a voter
+ *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
  * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
@@ -126,6 +132,7 @@ import { err, ok, type Result } from "../result.ts";
 import {
   CastVoteRecordsMode,
   Channel,
+  ConflictDecision,
   CrossChannelPolicy,
   OfficialRole,
   ResultsVisibility,
@@ -347,6 +354,18 @@ export const LogEntry = z.discriminatedUnion("type", [
       records: Count,
       resultsSha256: Digest,
       cvrSha256: Digest,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("conflict-adjudicated"),
+      at: Time,
+      conflictId: Text,
+      stationId: Text,
+      districtId: Text,
+      decision: ConflictDecision,
+      officialId: Text,
+      reason: Text,
     })
     .strict(),
   z

@@ -15,6 +15,7 @@ import type {
   ResultsVisibility,
   RetractionReason,
   StationKeyRole,
+  ConflictDecision,
 } from "../vocabulary.ts";
 import { base64urlDecode, base64urlEncode, hexDecode, hexEncode } from "../bytes.ts";
 
@@ -81,6 +82,11 @@ export const ENTRY_TYPES = {
     tag: 0x2a,
     says: "An administrator certified the published results report (named by its SHA-256).",
   },
+  // Offline check-ins (issue 12).
+  "conflict-adjudicated": {
+    tag: 0x2b,
+    says: "An administrator decided whether the held ballot of a station's conflicting offline check-in counts, for the reason given.",
+  },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -111,6 +117,7 @@ export const WIRE_BYTES = {
   role: { administrator: 1, "station-official": 2, auditor: 3 } satisfies Record<OfficialRole, number>,
   records: { "whole-ballot": 1, "per-contest": 2 } satisfies Record<CastVoteRecordsMode, number>,
   stationKeyRole: { client: 1, "marking-device": 2 } satisfies Record<StationKeyRole, number>,
+  decision: { count: 1, "do-not-count": 2 } satisfies Record<ConflictDecision, number>,
 } as const;
 
 function enumByte<T extends string>(table: Readonly<Record<T, number>>, value: T): number {
@@ -431,6 +438,15 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.u32(entry.records);
       w.digest(entry.resultsSha256);
       w.digest(entry.cvrSha256);
+      break;
+    case "conflict-adjudicated":
+      w.time(entry.at);
+      w.text(entry.conflictId);
+      w.text(entry.stationId);
+      w.text(entry.districtId);
+      w.u8(enumByte(WIRE_BYTES.decision, entry.decision));
+      w.text(entry.officialId);
+      w.text(entry.reason);
       break;
     case "results-certified":
       w.time(entry.at);
@@ -794,6 +810,17 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         records: r.u32("records"),
         resultsSha256: r.digest("resultsSha256"),
         cvrSha256: r.digest("cvrSha256"),
+      };
+    case "conflict-adjudicated":
+      return {
+        type,
+        at: r.time("at"),
+        conflictId: r.text("conflictId"),
+        stationId: r.text("station"),
+        districtId: r.text("district"),
+        decision: r.enumeration(WIRE_BYTES.decision, "decision"),
+        officialId: r.text("official"),
+        reason: r.text("reason"),
       };
     case "results-certified":
       return {

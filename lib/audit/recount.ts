@@ -251,6 +251,7 @@ export class LogAuditor {
       case "sheet-key-revoked":
       case "polls-closed-early": // the observer's (lib/audit/observer.ts)
       case "polls-reopened":
+      case "conflict-adjudicated":
         break;
       case "results-published":
         if (this.resultsPublished)

@@ -469,6 +469,44 @@ describe("golden vectors of the polls' early close and reopening", () => {
   });
 });
 
+const CONFLICT_ADJUDICATED: LogEntryOf<"conflict-adjudicated"> = {
+  type: "conflict-adjudicated",
+  at: "2026-01-01T00:00:00.000Z",
+  conflictId: "c-1",
+  stationId: "st-1",
+  districtId: "d-1",
+  decision: "do-not-count",
+  officialId: "admin-1",
+  reason: "ok",
+};
+
+const CONFLICT_ADJUDICATED_BYTES = fromHex(
+  "01 2b",
+  "6955b900",
+  "0003 632d31", // "c-1"
+  "0004 73742d31", // "st-1"
+  "0003 642d31", // "d-1"
+  "02", // do-not-count
+  "0007 61646d696e2d31", // "admin-1"
+  "0002 6f6b", // "ok"
+);
+
+ALL.push(CONFLICT_ADJUDICATED, { ...CONFLICT_ADJUDICATED, decision: "count" });
+
+describe("golden vectors of a conflict's adjudication", () => {
+  it("encodes to its golden bytes and decodes back", () => {
+    expect(hex(encodeEntry(CONFLICT_ADJUDICATED))).toBe(hex(CONFLICT_ADJUDICATED_BYTES));
+    expect(decodeEntry(CONFLICT_ADJUDICATED_BYTES)).toEqual({ ok: true, value: CONFLICT_ADJUDICATED });
+  });
+
+  it("refuses a decision byte other than 1 or 2, and an empty reason", () => {
+    const bad = CONFLICT_ADJUDICATED_BYTES.slice();
+    bad[2 + 4 + 5 + 6 + 5] = 3;
+    expect(decodeEntry(bad).ok).toBe(false);
+    expect(LogEntry.safeParse({ ...CONFLICT_ADJUDICATED, reason: "" }).success).toBe(false);
+  });
+});
+
 describe("golden vectors", () => {
   it.each([
     ["ballot", BALLOT, BALLOT_BYTES],

@@ -70,10 +70,13 @@ describe("the paper box's request digest", () => {
     });
   });
 
-  it("blanks the marks that version 1 stored in request_hash when the box is upgraded", async () => {
+  it("blanks the marks that version 1 stored in request_hash when the box is upgraded, and counts its ballots as counted", async () => {
     const box = paperBoxFor(env, ELECTION, 123_456);
     await runInDurableObject(box, (instance, state) => {
       const sql = state.storage.sql;
+      // Back to version 1's tables: version 3 added the held ballots' disposition and table.
+      sql.exec(`ALTER TABLE serials DROP COLUMN disposition`);
+      sql.exec(`DROP TABLE held`);
       sql.exec(`UPDATE meta SET value = 1 WHERE key = 'schema'`);
       sql.exec(
         `INSERT INTO serials (election_id, serial, station_id, scan_id, source, tracking_code, commitment, request_hash, accepted_at)
@@ -83,10 +86,12 @@ describe("the paper box's request digest", () => {
       const migrate: unknown = Reflect.get(instance, "migrate");
       if (typeof migrate !== "function") throw new Error("the box has no migrate step");
       migrate.call(instance);
-      expect(sql.exec(`SELECT value FROM meta WHERE key = 'schema'`).one()).toEqual({ value: 2 });
-      expect(sql.exec(`SELECT request_hash FROM serials WHERE election_id = 'old'`).one()).toEqual({
+      expect(sql.exec(`SELECT value FROM meta WHERE key = 'schema'`).one()).toEqual({ value: 3 });
+      expect(sql.exec(`SELECT request_hash, disposition FROM serials WHERE election_id = 'old'`).one()).toEqual({
         request_hash: "",
+        disposition: "counted",
       });
+      expect(sql.exec(`SELECT COUNT(*) AS n FROM held`).one()).toEqual({ n: 0 });
     });
   });
 });

@@ -85,6 +85,8 @@ describe("the station registry", () => {
       "/v1/stations/{stationId}/result-sheet",
       "/v1/admin/elections/{electionId}/reconciliation",
       "/v1/admin/elections/{electionId}/reconciliation/{stationId}",
+      "/v1/admin/elections/{electionId}/conflicts",
+      "/v1/admin/elections/{electionId}/conflicts/{conflictId}/decision",
     ]) {
       expect(Object.keys(doc.paths)).toContain(path);
     }

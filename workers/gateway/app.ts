@@ -28,6 +28,7 @@ import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { pollsRoutes } from "./routes/polls.ts";
+import { conflictRoutes } from "./routes/conflicts.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
 import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
 
@@ -122,9 +123,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", certificationRoutes());
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());
-  // Issue 12, part D: the offline pollbook and spoiled-ballot cancellations.
+  // The offline pollbook, spoiled-ballot cancellations and offline conflicts' adjudication.
   app.route("/", pollbookRoutes());
   app.route("/", cancellationRoutes());
+  app.route("/", conflictRoutes());
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
   app.route("/", deadLetterRoutes());

@@ -9,6 +9,12 @@
  *        "issue a ballot of style X" or a refusal: whether the voter voted online or checked in
  *        elsewhere is one code (may_not_issue_ballot), so a station learns nothing of a voter's
  *        online vote; the ledger and the security events keep the real reason (security review H3).
+ *        The voter is named by the typed national id or by a pollbook entry's sealed `voterRef`.
+ *        An offline check-in (`offline: { decidedAt, envelope }`, with voterRef) was decided by the
+ *        station already: it is judged as of decidedAt (the scan's time rules), and a conflict is
+ *        not refused but held (D1 offline_conflicts, a security event, answer `held` + conflictId);
+ *        its envelope is remembered by keyed digest, clear or held.
+ *        The StationBallotCount and the public log count a held check-in too: it issued a ballot.
  *   POST /v1/stations/{stationId}/ballots       a scanned ballot: the QR of a BMD-marked ballot
  *        (signed by one of this station's ballot-marking devices' keys), or the QR of a
  *        pre-printed sheet (signed by an authority key registered for the election) with the marks
@@ -20,12 +26,17 @@
  *        here; then the station's StationBallotCount reserves a place (paper ballots never exceed
  *        check-ins, and none after the station's result sheet), and the serial's single use is
  *        decided by its PaperBallotBox, which queues the ballot through its outbox like any other.
+ *        A scan with an envelope needs the envelope known at this station (envelope_unknown) and
+ *        unclaimed by another ballot (envelope_used); a held envelope's ballot is kept aside by the
+ *        box (answer `held: true`) until its conflict's decision, applied by whichever of the scan
+ *        and the decision comes second.
  *   POST /v1/stations/{stationId}/result-sheet  the station's signed totals, after the close only,
  *        stored once and answered with the station's current reconciliation.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import { logStationResults, stationResultsEntry } from "../../audit/log.ts";
+import { logEvent, logStationResults, stationResultsEntry } from "../../audit/log.ts";
+import { checkInEntry } from "../../../lib/audit/entries.ts";
 import {
   isOtherStationsKey,
   qrKeyLookup,
@@ -53,10 +64,24 @@ import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, respondError, validationHook } from "../http.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { ReconciliationSchema } from "./reconciliation.ts";
-import { CheckInIdentity, PaperBallotSource } from "../../../lib/vocabulary.ts";
+import { CheckInIdentity, PaperBallotSource, type ConflictDecision } from "../../../lib/vocabulary.ts";
 import { sha256Hex } from "../../../lib/digest.ts";
 import { ledgerDecision } from "../../../durable-objects/voter-ledger.ts";
 import { votingEndsAtMs } from "../../../lib/election/polls.ts";
+import type { ErrorCode } from "../../../lib/errors.ts";
+import { EnvelopeCode, VoterRef } from "../../../lib/station/pollbook.ts";
+import { envelopeDigest, openVoterRef } from "../../voting/pollbook-keys.ts";
+import {
+  claimEnvelope,
+  conflictByEnvelope,
+  forgetEnvelope,
+  getEnvelope,
+  recordConflict,
+  rememberClearEnvelope,
+  unclaimEnvelope,
+  type ConflictKind,
+  type OtherChannel,
+} from "../../../db/stores/conflicts.ts";
 
 /** A check-in or a scan is a few hundred bytes; a full result sheet's QR text under 4 KB. */
 export const MAX_STATION_BODY_BYTES = 16 * 1024;
@@ -98,24 +123,49 @@ const Identity = z
 const CheckInBody = z
   .object({
     electionId: ElectionId,
-    nationalId: z.string().min(1).max(64),
+    /** The national id the official typed; or, from the station's pollbook, the voter's `voterRef`. */
+    nationalId: z.string().min(1).max(64).optional(),
+    /** A pollbook entry's ref (lib/station/pollbook.ts): the voter key sealed for this station. */
+    voterRef: VoterRef.optional(),
+    /**
+     * A check-in the station decided from its pollbook while it could not reach us: when (its
+     * clock, signed with the request) and the envelope its ballot was issued in. With voterRef only.
+     */
+    offline: z.object({ decidedAt: z.iso.datetime(), envelope: EnvelopeCode }).strict().optional(),
     identity: Identity,
     /** Chosen by the station (its outbox key, e.g. a UUID): a retry answers as the first time. */
     checkInId: StationRequestId,
   })
   .strict()
+  .superRefine((body, ctx) => {
+    if ((body.nationalId === undefined) === (body.voterRef === undefined))
+      ctx.addIssue({ code: "custom", path: ["voterRef"], message: "give exactly one of nationalId and voterRef" });
+    if (body.offline && body.voterRef === undefined)
+      ctx.addIssue({ code: "custom", path: ["offline"], message: "an offline check-in names its voter by voterRef" });
+  })
   .openapi("CheckIn");
 
+const CheckInCommon = {
+  checkInId: z.string(),
+  electionId: z.string(),
+  stationId: z.string(),
+  ballotStyleId: z.string().openapi({ description: "Issue the voter a paper ballot of this style." }),
+  districtId: z.string(),
+  replayed: z.boolean(),
+};
+
 const CheckInAnswer = z
-  .object({
-    checkInId: z.string(),
-    electionId: z.string(),
-    stationId: z.string(),
-    outcome: z.literal("issue-ballot"),
-    ballotStyleId: z.string().openapi({ description: "Issue the voter a paper ballot of this style." }),
-    districtId: z.string(),
-    replayed: z.boolean(),
-  })
+  .discriminatedUnion("outcome", [
+    z.object({ ...CheckInCommon, outcome: z.literal("issue-ballot") }),
+    z.object({
+      ...CheckInCommon,
+      outcome: z.literal("held").openapi({
+        description:
+          "An offline check-in that conflicts with the voter's other channel: the ballot the station issued is held, when scanned with its envelope, until an administrator decides.",
+      }),
+      conflictId: z.string(),
+    }),
+  ])
   .openapi("CheckInAnswer");
 
 const checkInRoute = createRoute({
@@ -124,7 +174,7 @@ const checkInRoute = createRoute({
   tags: ["stations"],
   summary: "Check a voter in at a polling station: issue a ballot, or refuse with a reason",
   description:
-    "Refusals: not_on_roll, station_wrong_district, identity_not_verified, may_not_issue_ballot (voted online under first-wins, or checked in already: one code, the reason is recorded for the monitor), polls_not_open, polls_closed, idempotency_conflict.",
+    "Refusals: not_on_roll, station_wrong_district, identity_not_verified, may_not_issue_ballot (voted online under first-wins, or checked in already: one code, the reason is recorded for the monitor), polls_not_open, polls_closed, idempotency_conflict, voter_ref_invalid (422), check_in_time_outside_polls (422: an offline check-in's decidedAt outside the polling hours or ahead of our clock), paper_sync_closed (403). An offline check-in (`offline`, with `voterRef`) that conflicts is answered `held` with a conflictId instead of a refusal: the station has issued the ballot already.",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -137,7 +187,7 @@ const checkInRoute = createRoute({
       description: "A repeat of an accepted check-in: the same answer",
       content: { "application/json": { schema: CheckInAnswer } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 429),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429),
   },
 });
 
@@ -163,6 +213,8 @@ const ScanBody = z
      * districts (otherwise it may be left out: the one district is taken).
      */
     districtId: DistrictId.optional(),
+    /** The envelope of the offline check-in this ballot was issued for (lib/station/pollbook.ts). */
+    envelope: EnvelopeCode.optional(),
   })
   .strict()
   .openapi("ScannedBallot");
@@ -178,6 +230,10 @@ const ScanAnswer = z
     trackingCode: z.string(),
     acceptedAt: z.string(),
     replayed: z.boolean(),
+    held: z.boolean().openapi({
+      description:
+        "True for the ballot of a conflicting offline check-in: its serial is used, it is not counted unless an administrator decides so.",
+    }),
   })
   .openapi("ScanAnswer");
 
@@ -187,7 +243,7 @@ const scanRoute = createRoute({
   tags: ["stations"],
   summary: "Submit a scanned paper ballot",
   description:
-    "Refusals: qr_invalid (422), qr_signature_invalid (422), qr_signer_wrong_role (422: a marked ballot not signed by a ballot-marking device's key), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style or district this station does not serve), district_ambiguous (422), invalid_ballot (422), scan_time_outside_polls (422), scan_time_in_future (422), serial_already_used (409), serial_cancelled (409), idempotency_conflict (409), scans_exceed_check_ins (409), result_sheet_already_accepted (409), polls_not_open (403), paper_sync_closed (403).",
+    "Refusals: qr_invalid (422), qr_signature_invalid (422), qr_signer_wrong_role (422: a marked ballot not signed by a ballot-marking device's key), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style or district this station does not serve), district_ambiguous (422), invalid_ballot (422), scan_time_outside_polls (422), scan_time_in_future (422), serial_already_used (409), serial_cancelled (409), envelope_unknown (409), envelope_used (409), idempotency_conflict (409), scans_exceed_check_ins (409), result_sheet_already_accepted (409), polls_not_open (403), paper_sync_closed (403).",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -320,19 +376,30 @@ function districtFor(
 }
 
 /**
- * The scan's time rules (security review M3): the sync comes before the scheduled close plus the
- * election's grace, and the device's signed scan time lies in the polling hours (before voting
+ * The time rules of what a station did offline and syncs later (security review M3): a scan's
+ * `scannedAt`, an offline check-in's `decidedAt`. The sync comes before the scheduled close plus
+ * the election's grace, and the device's signed time lies in the polling hours (before voting
  * ended, which an administrator's early close brings forward) and not ahead of our clock (by more
- * than a station request may be).
+ * than a station request may be). An offline check-in has one code for both of its time refusals.
  */
-function checkScanTime(election: CompiledElection, scannedAt: string, nowMs: number): void {
+function checkStationTime(
+  election: CompiledElection,
+  at: string,
+  nowMs: number,
+  codes: { outside: ErrorCode; future: ErrorCode },
+): number {
   const { opensAtMs, closesAtMs } = election.polls;
   if (nowMs < opensAtMs) fail("polls_not_open");
   if (nowMs >= closesAtMs + election.settings.paperSyncGraceMinutes * 60_000) fail("paper_sync_closed");
-  const scannedAtMs = Date.parse(scannedAt);
-  if (scannedAtMs < opensAtMs || scannedAtMs >= votingEndsAtMs(election)) fail("scan_time_outside_polls");
-  if (scannedAtMs > nowMs + STATION_REQUEST_SKEW_SECONDS * 1000) fail("scan_time_in_future");
+  const atMs = Date.parse(at);
+  if (atMs < opensAtMs || atMs >= votingEndsAtMs(election)) fail(codes.outside);
+  if (atMs > nowMs + STATION_REQUEST_SKEW_SECONDS * 1000)
+    fail(codes.future, codes.future === codes.outside ? "The signed time is ahead of our clock." : undefined);
+  return atMs;
 }
+
+const SCAN_TIME = { outside: "scan_time_outside_polls", future: "scan_time_in_future" } as const;
+const CHECK_IN_TIME = { outside: "check_in_time_outside_polls", future: "check_in_time_outside_polls" } as const;
 
 /**
  * A serial already used, caught by the station's count or by the serial's box (a QR replay, a
@@ -347,6 +414,128 @@ async function refuseReusedSerial(
   return fail("serial_already_used");
 }
 
+/** The voter key a check-in names: from the typed national id, or the pollbook entry's sealed ref. */
+async function voterKeyFrom(
+  env: Env,
+  electionId: string,
+  stationId: string,
+  body: { nationalId?: string | undefined; voterRef?: string | undefined },
+): Promise<string> {
+  if (body.voterRef !== undefined) {
+    const key = await openVoterRef(env, electionId, stationId, body.voterRef);
+    return key ?? fail("voter_ref_invalid");
+  }
+  const nationalId = NationalId.safeParse(body.nationalId);
+  if (!nationalId.success)
+    return fail("invalid_request", undefined, [
+      { path: "/nationalId", message: "a national id is 4-32 letters, digits and inner dashes" },
+    ]);
+  return voterKeyOf(await rollHashSecret(env), nationalId.data);
+}
+
+/**
+ * An offline check-in that conflicts: the station issued the ballot already, so it is not refused
+ * but held. Its conflict row (no voter, no check-in id), its held envelope and the check-in it
+ * still counts as at the station are recorded together; the station's StationBallotCount counts
+ * it too (its ballot takes a place like any other), and so does the public log (a `check-in`
+ * entry), so that neither reconciliation nor the auditor's observer finds a difference for it. A retry finds the conflict by its envelope and
+ * answers the same id; only a new conflict raises the security event.
+ */
+async function holdConflict(
+  env: Env,
+  electionId: string,
+  stationId: string,
+  districtId: string,
+  checkInId: string,
+  offline: { decidedAtMs: number; envelopeDigest: string },
+  what: { kind: ConflictKind; other: OtherChannel | null },
+): Promise<{ conflictId: string; replayed: boolean }> {
+  const checkInMinute = coarseTime(new Date(offline.decidedAtMs));
+  const { conflict, created } = await recordConflict(env.DB, {
+    electionId,
+    stationId,
+    districtId,
+    kind: what.kind,
+    checkInMinute,
+    syncedMinute: coarseTime(new Date()),
+    other: what.other,
+    envelopeDigest: offline.envelopeDigest,
+    checkInId,
+  });
+  if (created)
+    await recordSecurityEvent(env.DB, electionId, "offline-check-in-conflict", {
+      stationId,
+      districtId,
+      minute: checkInMinute,
+      kind: what.kind,
+    });
+  await stationBallotCountFor(env, electionId, stationId).recordCheckIn({
+    electionId,
+    stationId,
+    checkInId,
+    held: true,
+  });
+  // The public log counts it as a check-in of the station too, as its result sheet does: keyed as
+  // the queue consumer keys check-ins, so a retry logs it once.
+  const logged = await logEvent(
+    env,
+    electionId,
+    `check-in/${checkInId}`,
+    checkInEntry({ stationId, districtId, checkedInAt: checkInMinute }),
+  );
+  if (!logged.ok) return fail(logged.error);
+  return { conflictId: conflict.id, replayed: !created };
+}
+
+/** A scan's envelope as the scan route uses it: its digest, and how its ballot is to be kept. */
+interface ScanEnvelope {
+  readonly digest: string;
+  /** A conflicting check-in's envelope: its ballot takes that check-in's held place. */
+  readonly held: boolean;
+  /** Absent for a clear envelope (counted as any scan); else hold, or the decision already taken. */
+  readonly hold?: "hold" | ConflictDecision;
+}
+
+/**
+ * The envelope a scan names, claimed for this scan's ballot. Unknown at this station:
+ * envelope_unknown, unless it was forgotten because this very scan's ballot was counted or its
+ * decision applied (a retry: the box answers it as the first time). Claimed by another scan:
+ * envelope_used.
+ */
+async function envelopeFor(
+  env: Env,
+  electionId: string,
+  stationId: string,
+  code: string,
+  scan: { scanId: string; serial: number },
+): Promise<ScanEnvelope | undefined> {
+  const digest = await envelopeDigest(env, electionId, stationId, code);
+  const row = await getEnvelope(env.DB, digest);
+  if (!row || row.electionId !== electionId || row.stationId !== stationId) {
+    const status = await paperBoxFor(env, electionId, scan.serial).serialStatus(electionId, scan.serial);
+    if (status.stationId === stationId && status.scanId === scan.scanId) return undefined;
+    return fail("envelope_unknown");
+  }
+  if (!(await claimEnvelope(env.DB, digest, scan))) return fail("envelope_used");
+  if (row.state === "clear") return { digest, held: false };
+  const conflict = await conflictByEnvelope(env.DB, digest);
+  return { digest, held: true, hold: conflict === undefined || conflict.state === "held" ? "hold" : conflict.state };
+}
+
+/**
+ * After the box took the envelope's ballot: a clear envelope is forgotten; a held one too once a
+ * decision is applied. A decision taken while this scan was on its way found no serial to
+ * release, so it is looked for again here and applied (the box applies it once either way).
+ */
+async function settleEnvelope(env: Env, electionId: string, serial: number, envelope: ScanEnvelope): Promise<void> {
+  if (envelope.hold === "hold") {
+    const conflict = await conflictByEnvelope(env.DB, envelope.digest);
+    if (conflict === undefined || conflict.state === "held") return;
+    await paperBoxFor(env, electionId, serial).release({ electionId, serial, decision: conflict.state });
+  }
+  await forgetEnvelope(env.DB, envelope.digest);
+}
+
 export function paperRoutes(): OpenAPIHono<StationAppEnv> {
   const app = new OpenAPIHono<StationAppEnv>({ defaultHook: validationHook });
 
@@ -355,39 +544,74 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const body = c.req.valid("json");
     const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
-    const nationalId = NationalId.safeParse(body.nationalId);
-    if (!nationalId.success)
-      return fail("invalid_request", undefined, [
-        { path: "/nationalId", message: "a national id is 4-32 letters, digits and inner dashes" },
-      ]);
+    const nowMs = Date.now();
+    // An offline check-in is judged as of when the station decided it, within the sync's window.
+    const decidedAtMs = body.offline && checkStationTime(election, body.offline.decidedAt, nowMs, CHECK_IN_TIME);
     if (body.identity.biometric && !body.identity.biometric.matched) return fail("identity_not_verified");
+    const voterKey = await voterKeyFrom(c.env, election.id, station.stationId, body);
 
-    const voterKey = await voterKeyOf(await rollHashSecret(c.env), nationalId.data);
+    const offline =
+      body.offline && decidedAtMs !== undefined
+        ? {
+            decidedAtMs,
+            envelopeDigest: await envelopeDigest(c.env, election.id, station.stationId, body.offline.envelope),
+          }
+        : undefined;
+
     const districtId = await voterDistrict(c.env.DB, election.id, voterKey);
     if (districtId === undefined) return fail("not_on_roll");
-    if (!station.districtIds.includes(districtId)) return fail("station_wrong_district");
+    const ownDistrict = station.districtIds.includes(districtId);
+    if (!ownDistrict && !offline) return fail("station_wrong_district");
     const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
     if (!ballotStyleId) return fail("no_ballot_style");
+    const checkInId = `${station.stationId}/${body.checkInId}`;
+    const answer = {
+      checkInId: body.checkInId,
+      electionId: election.id,
+      stationId: station.stationId,
+      ballotStyleId,
+      districtId,
+    };
+    if (!ownDistrict && offline) {
+      // The station's pollbook had the voter, the roll now puts them elsewhere: its ballot is held.
+      const held = await holdConflict(c.env, election.id, station.stationId, districtId, checkInId, offline, {
+        kind: "out-of-district",
+        other: null,
+      });
+      return c.json({ ...answer, outcome: "held" as const, conflictId: held.conflictId, replayed: held.replayed }, 200);
+    }
 
     const outcome = await ledgerFor(c.env, election.id, voterKey).checkIn({
       ...ledgerDecision(election, { voterKey, ballotStyleId, districtId }),
       stationId: station.stationId,
       // Scoped by station, so two stations' ids can never collide in one ledger.
-      checkInId: `${station.stationId}/${body.checkInId}`,
+      checkInId,
       identity: body.identity.method,
+      ...(offline ? { decidedAtMs: offline.decidedAtMs } : {}),
     });
     // For the monitor: no voter key, only where, when (to the minute) and why (security review M12).
     const checkInEvent = { stationId: station.stationId, districtId, minute: coarseTime(new Date()) };
     if (!outcome.ok) {
       switch (outcome.error) {
         case "already_voted_online":
-        case "already_checked_in":
+        case "already_checked_in": {
+          if (offline) {
+            const held = await holdConflict(c.env, election.id, station.stationId, districtId, checkInId, offline, {
+              kind: outcome.error === "already_voted_online" ? "voted-online" : "checked-in",
+              other: outcome.other ?? null,
+            });
+            return c.json(
+              { ...answer, outcome: "held" as const, conflictId: held.conflictId, replayed: held.replayed },
+              200,
+            );
+          }
           await recordSecurityEvent(c.env.DB, election.id, "check-in-conflict", {
             ...checkInEvent,
             reason: outcome.error,
           });
           // One code for both: the station must not learn whether the voter voted online.
           return fail("may_not_issue_ballot");
+        }
         case "polls_not_open":
         case "polls_closed":
         case "idempotency_conflict":
@@ -399,23 +623,22 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (outcome.value.cancelledOnlineBallot && !outcome.value.replayed) {
       await recordSecurityEvent(c.env.DB, election.id, "check-in-cancelled-online-ballot", checkInEvent);
     }
+    // Remembered before the answer, a replay too: the envelope's ballot counts when it is scanned.
+    if (offline)
+      await rememberClearEnvelope(c.env.DB, {
+        electionId: election.id,
+        stationId: station.stationId,
+        envelopeDigest: offline.envelopeDigest,
+      });
     // Counted for the station's ballots, a replay too: a crash between the ledger's answer and
     // this call heals when the station retries the check-in.
     await stationBallotCountFor(c.env, election.id, station.stationId).recordCheckIn({
       electionId: election.id,
       stationId: station.stationId,
-      checkInId: `${station.stationId}/${body.checkInId}`,
+      checkInId,
     });
     return c.json(
-      {
-        checkInId: body.checkInId,
-        electionId: election.id,
-        stationId: station.stationId,
-        outcome: "issue-ballot" as const,
-        ballotStyleId: outcome.value.issueBallotStyleId,
-        districtId,
-        replayed: outcome.value.replayed,
-      },
+      { ...answer, outcome: "issue-ballot" as const, replayed: outcome.value.replayed },
       outcome.value.replayed ? 200 : 201,
     );
   });
@@ -425,7 +648,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const body = c.req.valid("json");
     const election = await getElection(c.env.DB, body.electionId);
     if (!election) return fail("election_not_found");
-    checkScanTime(election, body.scannedAt, Date.now());
+    checkStationTime(election, body.scannedAt, Date.now(), SCAN_TIME);
 
     const payload = await readVerified(c.env, election, station, body.qr);
     let contests: readonly ContestMarks[];
@@ -470,12 +693,20 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     const districtId = districtFor(election, station, ballotStyleId, body.districtId);
     const marks = validateBallot(election, ballotStyleId, contests);
     if (!marks.ok) return fail("invalid_ballot", undefined, marks.error);
+    const scan = { scanId: body.scanId, serial };
+    const envelope =
+      body.envelope === undefined
+        ? undefined
+        : await envelopeFor(c.env, election.id, station.stationId, body.envelope, scan);
 
     // A place among the station's check-ins, held before the box decides (StationBallotCount).
     const count = stationBallotCountFor(c.env, election.id, station.stationId);
     const place = { electionId: election.id, stationId: station.stationId, scanId: body.scanId, serial };
-    const reserved = await count.reserveScan(place);
+    // A held envelope's ballot takes its held check-in's place, which no other scan may take.
+    const reserved = await count.reserveScan({ ...place, held: envelope?.held ?? false });
     if (!reserved.ok) {
+      // No ballot of this scan exists: its envelope is free for the scan that will hold a place.
+      if (envelope) await unclaimEnvelope(c.env.DB, envelope.digest, scan);
       switch (reserved.error) {
         case "scans_exceed_check_ins":
           await recordSecurityEvent(c.env.DB, election.id, "scans-exceed-check-ins", {
@@ -512,6 +743,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ballotId: crypto.randomUUID(),
       commitment,
       trackingCode,
+      ...(envelope?.hold ? { hold: envelope.hold } : {}),
     });
     // Released only when the box holds no ballot of this scan; idempotency_conflict means it holds one.
     await count.settleScan({
@@ -521,6 +753,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
           ? "released"
           : "accepted",
     });
+    if (envelope && !outcome.ok && (outcome.error === "serial_already_used" || outcome.error === "serial_cancelled"))
+      await unclaimEnvelope(c.env.DB, envelope.digest, scan);
+    if (envelope && outcome.ok) await settleEnvelope(c.env, election.id, serial, envelope);
     if (!outcome.ok) {
       switch (outcome.error) {
         case "serial_already_used":
@@ -549,6 +784,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
         trackingCode: outcome.value.trackingCode,
         acceptedAt: outcome.value.acceptedAt,
         replayed: outcome.value.replayed,
+        held: outcome.value.held,
       },
       outcome.value.replayed ? 200 : 201,
     );

@@ -42,7 +42,7 @@ import { errorResponses, fail, orFail, validationHook, type AppEnv } from "../ht
 const encoder = new TextEncoder();
 
 /** One paragraph of plain text: no control characters, and within one log entry's text. */
-const Reason = z
+export const Reason = z
   .string()
   .trim()
   .min(1)
