@@ -101,6 +101,14 @@ export async function prepareExports(
 ): Promise<Result<BuiltExports, string>> {
   const loaded = await loadDefinition(env, electionId);
   if (!loaded.ok) return loaded;
+  // Results are final only once every held ballot is decided (an offline check-in's conflict,
+  // db/stores/conflicts.ts): until then a ballot may still join the tally.
+  const open = await env.DB.prepare(
+    `SELECT COUNT(*) AS n FROM offline_conflicts WHERE election_id = ? AND state NOT IN ('count', 'do-not-count')`,
+  )
+    .bind(electionId)
+    .first<{ n: number }>();
+  if ((open?.n ?? 0) > 0) return err(`${open?.n ?? 0} offline conflict(s) await an administrator's decision`);
   const records = await readLogRecords(env, electionId, logSize);
   if (!records.ok) return records;
   const recount = new RecordTally();

@@ -107,6 +107,11 @@ export const ERROR_CODES = {
     message: "The results exports are not published yet; they can be certified once they are.",
   },
   results_already_certified: { status: 409, message: "This election's published results are already certified." },
+  results_already_published: {
+    status: 409,
+    message:
+      "This election's results are published: they waited for every conflict then open, and a decision taken now could not change them.",
+  },
   // Edge
   rate_limited: { status: 429, message: "Too many requests; try again later." },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },

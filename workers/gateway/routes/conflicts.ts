@@ -20,7 +20,7 @@
  * completes it. Nothing here names a voter.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { paperBoxFor } from "../../../durable-objects/addresses.ts";
+import { logSequencerFor, paperBoxFor } from "../../../durable-objects/addresses.ts";
 import {
   claimDecision,
   forgetEnvelope,
@@ -123,7 +123,7 @@ const decideRoute = createRoute({
   tags: ["stations"],
   summary: "Decide whether the held ballot of a conflicting offline check-in counts",
   description:
-    "Once per conflict: the same decision again answers 200 (and completes one whose application was interrupted); another is refused with conflict_already_decided (409). Logged as `conflict-adjudicated` before it is applied. count queues the held ballot to the tally exactly once; do-not-count destroys its marks. A ballot not yet scanned is treated so when its scan arrives. Refusals: conflict_not_found (404), conflict_already_decided (409), log_pool_full (429: repeat).",
+    "Once per conflict: the same decision again answers 200 (and completes one whose application was interrupted); another is refused with conflict_already_decided (409). Logged as `conflict-adjudicated` before it is applied. count queues the held ballot to the tally exactly once; do-not-count destroys its marks. A ballot not yet scanned is treated so when its scan arrives. Refusals: conflict_not_found (404), conflict_already_decided (409), results_already_published (409: the results exports, which wait for every open conflict, came out before this one was decided), log_pool_full (429: repeat).",
   security: [{ officialAccess: [] }],
   middleware: [requireOfficial("administrator")] as const,
   request: {
@@ -174,6 +174,11 @@ export function conflictRoutes(): OpenAPIHono<AppEnv> {
     if (!(await getElection(c.env.DB, electionId))) return fail("election_not_found");
     const found = await getConflict(c.env.DB, electionId, conflictId);
     if (!found) return fail("conflict_not_found");
+    // The exports wait for every open conflict (durable-objects/log-exports.ts); one that arose after
+    // them (a station syncing in its grace) keeps its ballot held: counting it now would make the
+    // published results wrong.
+    if (found.decision === null && (await logSequencerFor(c.env, electionId).status()).exports.state === "published")
+      return fail("results_already_published");
     const conflict =
       found.decision === null
         ? await claimDecision(c.env.DB, electionId, conflictId, {
