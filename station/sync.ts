@@ -179,7 +179,11 @@ export class OutboxSync {
         this.online = true;
         this.lastSyncAt = attemptAt;
         if (error.code === "polls_closed") this.db.setMeta("pollsClosedSeenAt", attemptAt);
-        this.db.tx(() => this.applyFailure(row, error.code, error.message, attemptAt));
+        // StationCallError's message starts with its code; the row keeps the two apart.
+        const message = error.message.startsWith(`${error.code}: `)
+          ? error.message.slice(error.code.length + 2)
+          : error.message;
+        this.db.tx(() => this.applyFailure(row, error.code, message, attemptAt));
         return "answered";
       }
       const code = error instanceof StationCallError ? error.code : "network_error";
