@@ -22,6 +22,7 @@ import { ContestMarks } from "../lib/ballot/messages.ts";
 
 /** How long the console waits for the server before it decides offline (common brief, rule 2). */
 export const ONLINE_TIMEOUT_MS = 3_000;
+const BULK_TIMEOUT_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;
 const BASE_BACKOFF_MS = 500;
 
@@ -86,12 +87,20 @@ export class OutboxSync {
   private retryAfterMs: number | undefined;
   private loop: { stop: boolean; timer?: NodeJS.Timeout; wake?: () => void } | undefined;
   readonly client: StationClient;
+  /** The same, with a longer timeout: pollbook pages are large. */
+  readonly bulkClient: StationClient;
   private readonly db: StationDb;
   private readonly setup: StationSetup;
 
   constructor(db: StationDb, setup: StationSetup, fetchImpl: (request: Request) => Promise<Response> = fetch) {
     this.db = db;
     this.setup = setup;
+    this.bulkClient = new StationClient({
+      baseUrl: setup.apiOrigin,
+      stationId: setup.stationId,
+      privateJwk: setup.deviceKey,
+      fetch: (request) => fetchImpl(new Request(request, { signal: AbortSignal.timeout(BULK_TIMEOUT_MS) })),
+    });
     this.client = new StationClient({
       baseUrl: setup.apiOrigin,
       stationId: setup.stationId,
@@ -123,6 +132,7 @@ export class OutboxSync {
    * one must wait (a network error or backoff), `untilSeq` is answered, or `deadlineMs` passes.
    */
   async passLocked(options: { untilSeq?: number; ignoreBackoff?: boolean; deadlineMs?: number } = {}): Promise<void> {
+    let answered = 0;
     for (;;) {
       const row = this.db.firstPending();
       if (!row) break;
@@ -130,7 +140,10 @@ export class OutboxSync {
       if (!options.ignoreBackoff && row.next_attempt_ms > Date.now()) break;
       if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) break;
       if ((await this.send(row)) === "retry") break;
+      answered++;
     }
+    // Answered rows dropped their bodies: make sure no copy of them stays in the WAL.
+    if (answered > 0) this.db.scrub();
   }
 
   /** One pass now, backoff or not: what `station sync` and the console's "sync now" do. */

@@ -6,7 +6,7 @@
  * station-offline.test.ts.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { z } from "zod";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { base64urlDecode, base64urlEncode } from "../../lib/bytes.ts";
+import { readSignedQrPayload } from "../../lib/qr/payload.ts";
 import { qrPng } from "../../lib/qr/render.ts";
 import { qrTextFromImage } from "../../station/qr-image.ts";
 import { readSetupFile } from "../../station/setup.ts";
@@ -42,6 +43,8 @@ const cliStation = await testStation("stc-cli-1", 600_000);
 const killStation = await testStation("stc-kill-1", 620_000);
 
 let setupFile = "";
+/** The kill test's store: 20 voters checked in and their ballots scanned, for the result sheet. */
+let killDataDir = "";
 let setupFileRun: Run | undefined;
 
 const system = withRunningSystem({
@@ -189,8 +192,11 @@ describe("online", () => {
       expect(outbox[0]?.error?.code).toBe("serial_already_used");
       // Answered entries keep no body: no national id, no voter ref, no marks.
       for (const row of storedRows(dataDir)) expect(row.body).toBeNull();
-      const file = await readFile(join(dataDir, "station.sqlite"));
-      expect(file.includes(Buffer.from(voter!.nationalId))).toBe(false);
+      // Nor any file of the store, the WAL included, while the station runs.
+      for (const name of await readdir(dataDir)) {
+        const file = await readFile(join(dataDir, name));
+        expect(file.includes(Buffer.from(voter!.nationalId)), name).toBe(false);
+      }
 
       // Polls open: no result sheet yet.
       expect(await station.resultSheet()).toMatchObject({ outcome: "refused", code: "polls_not_closed" });
@@ -228,6 +234,7 @@ describe("cancellation", () => {
 describe("kills at random instants", () => {
   it("loses nothing and applies each entry once when `station sync` is SIGKILLed again and again", async () => {
     const dataDir = await mkdtemp(join(system.stateDir, "stc-kill-"));
+    killDataDir = dataDir;
     const setup = setupOf(killStation, system.baseUrl);
     const file = join(system.stateDir, "stc-kill.setup.json");
     await writeFile(file, JSON.stringify(setup), { mode: 0o600 });
@@ -334,6 +341,52 @@ describe("the pollbook", () => {
       // Downloaded again, it is whole.
       expect(await station.refreshPollbook()).toMatchObject({ entries: voters.length });
       expect((await station.status()).pollbook).toMatchObject({ entries: voters.length });
+    } finally {
+      station.close();
+    }
+  });
+});
+
+describe("the result sheet", () => {
+  it("is made once the polls have closed, from the station's own records, signed with its key, and kept", async () => {
+    expect(killDataDir).not.toBe("");
+    const setup = setupOf(killStation, system.baseUrl);
+    let station = await Station.open(setup, killDataDir);
+    expect(await station.resultSheet()).toMatchObject({ outcome: "refused", code: "polls_not_closed" });
+    station.close();
+
+    // The demo's polls close in a week: the laptop's copy of the election is told they closed.
+    const db = new DatabaseSync(join(killDataDir, "station.sqlite"));
+    const row = db.prepare("SELECT summary FROM election").get() as { summary: string };
+    const summary = JSON.parse(row.summary) as { polls: { closesAt: string } };
+    summary.polls.closesAt = new Date(Date.now() - 60_000).toISOString();
+    db.prepare("UPDATE election SET summary = ?").run(JSON.stringify(summary));
+    db.close();
+
+    station = await Station.open(setup, killDataDir);
+    try {
+      const sheet = await station.resultSheet();
+      if (!("qr" in sheet)) throw new Error(`${sheet.code}: ${sheet.message}`);
+      expect(sheet).toMatchObject({ sequence: 1, votersCheckedIn: 20, ballotsCast: 20 });
+      const totals = Object.fromEntries(sheet.contests.map((c) => [c.contestId, c]));
+      expect(totals["contest-president"]?.options).toContainEqual({ optionId: "sel-president-liis-kask", votes: 20 });
+      expect(totals["contest-parliament-north"]).toMatchObject({ blanks: 20, writeIns: 0 });
+      expect(totals["contest-referendum-voting-age"]?.options).toContainEqual({
+        optionId: "sel-referendum-voting-age-no",
+        votes: 20,
+      });
+      expect(sheet.svg).toContain("<svg");
+      // Signed with the station's key, in the layout of the server's own election definition.
+      const publicKey = base64urlDecode(String(killStation.client.publicJwk.x))!;
+      const read = await readSignedQrPayload(sheet.qr, election, () => Promise.resolve(publicKey));
+      expect(read.ok && read.value.type === "result-sheet" ? read.value.fields.votersCheckedIn : -1).toBe(20);
+
+      // The server, whose polls are still open, refuses it: the entry fails with its code.
+      const outbox = await station.outbox(1);
+      expect(outbox[0]).toMatchObject({ kind: "result-sheet", state: "failed", error: { code: "polls_not_closed" } });
+      // Written once: asked again, the same sheet.
+      expect(await station.resultSheet()).toMatchObject({ sequence: 1, qr: sheet.qr });
+      expect((await station.status()).resultSheet).toEqual({ sequence: 1, state: "failed" });
     } finally {
       station.close();
     }
