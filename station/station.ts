@@ -105,8 +105,15 @@ export class Station implements StationOperations {
     return station;
   }
 
-  close(): void {
+  /** Keeps syncing the outbox in the background (what `serve` runs) until `close()`. */
+  startSync(): void {
+    this.sync.start();
+  }
+
+  /** Stops the sync loop, waits for the pass or task under way, and closes the store. */
+  async close(): Promise<void> {
     this.sync.stop();
+    await this.sync.idle();
     this.db.close();
   }
 

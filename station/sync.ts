@@ -158,7 +158,13 @@ export class OutboxSync {
     this.loop = loop;
     const tick = async (): Promise<void> => {
       while (!loop.stop) {
-        await this.exclusive(() => this.passLocked());
+        try {
+          await this.exclusive(() => (loop.stop ? Promise.resolve() : this.passLocked()));
+        } catch (error) {
+          // A pass that threw (a store error) is logged and retried on the next turn.
+          if (!loop.stop) console.error(`station sync: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        if (loop.stop) break;
         const next = this.db.firstPending();
         const wait = next ? Math.min(Math.max(next.next_attempt_ms - Date.now(), 250), 5_000) : 2_000;
         await new Promise<void>((resolve) => {
@@ -168,6 +174,11 @@ export class OutboxSync {
       }
     };
     void tick();
+  }
+
+  /** Resolves when no pass or task holds the outbox any more. */
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   stop(): void {

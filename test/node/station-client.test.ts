@@ -26,6 +26,7 @@ import { eventually } from "./helpers/run.ts";
 import {
   NODE,
   NORTH,
+  Proxy,
   printed as printedFor,
   reconciliation as reconciliationOf,
   registerStations,
@@ -201,7 +202,7 @@ describe("online", () => {
       // Polls open: no result sheet yet.
       expect(await station.resultSheet()).toMatchObject({ outcome: "refused", code: "polls_not_closed" });
     } finally {
-      station.close();
+      await station.close();
     }
     await eventually(async () => {
       const r = await reconciliation(cliStation.id);
@@ -226,7 +227,55 @@ describe("cancellation", () => {
       // The cancelled serial can no longer be scanned.
       expect(await station.scan({ qr: await printed(cliStation, serial) })).toMatchObject({ outcome: "refused" });
     } finally {
-      station.close();
+      await station.close();
+    }
+  });
+});
+
+describe("the sync loop", () => {
+  it("queues scans through a network cut and sends them by itself once the network is back", async () => {
+    const setup = await readSetupFile(setupFile);
+    if (!setup.ok) throw new Error(setup.error);
+    const proxy = new Proxy(new URL(system.baseUrl));
+    await proxy.start();
+    const station = await Station.open(
+      { ...setup.value, apiOrigin: proxy.origin },
+      await mkdtemp(join(system.stateDir, "stc-loop-")),
+    );
+    try {
+      const [voter] = takeVoters(1);
+      expect(await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "issue-ballot",
+        decidedOffline: false,
+      });
+      proxy.cut();
+      const serial = cliStation.firstSerial + 10;
+      expect(await station.scan({ qr: await printed(cliStation, serial) })).toEqual({
+        outcome: "queued",
+        serial,
+        held: false,
+      });
+      // Offline and without a pollbook, a check-in cannot be decided: refused, and no national id kept.
+      const [other] = takeVoters(1);
+      expect(await station.checkIn({ nationalId: other!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "refused",
+        code: "not_in_pollbook",
+      });
+      expect(await station.status()).toMatchObject({ online: false, pending: 1, failed: 1 });
+      station.startSync();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect((await station.status()).pending).toBe(1);
+      proxy.restore();
+      await eventually(async () => ((await station.status()).pending === 0 ? true : undefined), 90_000);
+      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 1, checkIns: 1, scans: 1 });
+      expect((await station.outbox(3)).map((i) => [i.kind, i.state, i.error?.code])).toEqual([
+        ["check-in", "failed", "not_in_pollbook"],
+        ["scan", "done", undefined],
+        ["check-in", "done", undefined],
+      ]);
+    } finally {
+      await station.close();
+      await proxy.stop();
     }
   });
 });
@@ -249,14 +298,14 @@ describe("kills at random instants", () => {
         decidedOffline: false,
       });
     }
-    station.close();
+    await station.close();
     station = await Station.open(setup, dataDir, { fetch: () => Promise.reject(new TypeError("network down")) });
     for (let i = 0; i < n; i++) {
       expect(await station.scan({ qr: await printed(killStation, killStation.firstSerial + i) })).toMatchObject({
         outcome: "queued",
       });
     }
-    station.close();
+    await station.close();
 
     const random = seeded(12);
     const kills: number[] = [];
@@ -311,12 +360,12 @@ describe("the pollbook", () => {
     const downloaded = await station.refreshPollbook();
     expect(downloaded).toMatchObject({ entries: voters.length });
     expect((await station.status()).pollbook).toMatchObject({ entries: voters.length });
-    station.close();
+    await station.close();
 
     // Reopened: verified again, still there.
     station = await Station.open(setup, dataDir);
     expect((await station.status()).pollbook).toMatchObject({ entries: voters.length });
-    station.close();
+    await station.close();
 
     // One entry's ballot style changed on the disk, the signature left as it was.
     const db = new DatabaseSync(join(dataDir, "station.sqlite"));
@@ -342,7 +391,7 @@ describe("the pollbook", () => {
       expect(await station.refreshPollbook()).toMatchObject({ entries: voters.length });
       expect((await station.status()).pollbook).toMatchObject({ entries: voters.length });
     } finally {
-      station.close();
+      await station.close();
     }
   });
 });
@@ -353,7 +402,7 @@ describe("the result sheet", () => {
     const setup = setupOf(killStation, system.baseUrl);
     let station = await Station.open(setup, killDataDir);
     expect(await station.resultSheet()).toMatchObject({ outcome: "refused", code: "polls_not_closed" });
-    station.close();
+    await station.close();
 
     // The demo's polls close in a week: the laptop's copy of the election is told they closed.
     const db = new DatabaseSync(join(killDataDir, "station.sqlite"));
@@ -388,7 +437,7 @@ describe("the result sheet", () => {
       expect(await station.resultSheet()).toMatchObject({ sequence: 1, qr: sheet.qr });
       expect((await station.status()).resultSheet).toEqual({ sequence: 1, state: "failed" });
     } finally {
-      station.close();
+      await station.close();
     }
   });
 });

@@ -131,7 +131,7 @@ describe("a network cut", () => {
       });
       for (const row of storedRows(dataDir)) expect(row.body).toBeNull();
     } finally {
-      station.close();
+      await station.close();
       await proxy.stop();
     }
   });
