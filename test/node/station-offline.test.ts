@@ -2,8 +2,9 @@
  * The polling station's client through a network cut: a TCP proxy in front of the running system
  * that the test cuts and restores. While cut, check-ins are decided from the station's pollbook
  * (each with an envelope) and scans wait in the outbox; once restored, everything is synced in
- * order and the server counts each exactly once. Needs the server's offline check-ins and
- * envelopes (issue 12 part A).
+ * order and the server counts each exactly once. A voter who voted online and is then checked in
+ * offline has their paper ballot held for adjudication. Needs the server's offline check-ins and
+ * envelopes (issue 12 part A) and the pollbook route (part D).
  */
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import type { CompiledElection } from "../../lib/election/model.ts";
 import { Station } from "../../station/station.ts";
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
 import { withRunningSystem } from "./helpers/system.ts";
+import { voterAuth } from "./helpers/voter.ts";
 import { eventually } from "./helpers/run.ts";
 import {
   printed as printedFor,
@@ -64,6 +66,7 @@ describe("a network cut", () => {
     const dataDir = await mkdtemp(join(system.stateDir, "stc-cut-"));
     const station = await Station.open(setupOf(cutStation, proxy.origin), dataDir);
     try {
+      const countedBefore = await ballotsCounted();
       const pollbook = await station.refreshPollbook();
       expect(pollbook).toMatchObject({ entries: voters.length });
       const [online, ...cut] = takeVoters(4);
@@ -121,18 +124,105 @@ describe("a network cut", () => {
 
       proxy.restore();
       await station.syncNow();
-      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 0 });
-      expect((await station.outbox()).every((i) => i.state === "done")).toBe(true);
+      // Everything is done but the three check-ins refused on the station (written, then refused).
+      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 3 });
+      expect((await station.outbox()).map((i) => [i.kind, i.state, i.error?.code])).toEqual([
+        ["scan", "done", undefined],
+        ["scan", "done", undefined],
+        ["scan", "done", undefined],
+        ["check-in", "failed", "not_in_pollbook"],
+        ["check-in", "failed", "may_not_issue_ballot"],
+        ["check-in", "failed", "may_not_issue_ballot"],
+        ["check-in", "done", undefined],
+        ["check-in", "done", undefined],
+        ["check-in", "done", undefined],
+        ["scan", "done", undefined],
+        ["check-in", "done", undefined],
+      ]);
       // Nothing is sent twice: another pass finds nothing, the server counts each once.
       await station.syncNow();
       await eventually(async () => {
         const r = await reconciliation(cutStation.id);
         return r.system.checkIns === 4 && r.system.ballotsScanned === 4 ? r : undefined;
       });
+      // The tally counts the four ballots, once each.
+      await eventually(async () => ((await ballotsCounted()) === countedBefore + 4 ? true : undefined));
       for (const row of storedRows(dataDir)) expect(row.body).toBeNull();
     } finally {
       await station.close();
       await proxy.stop();
     }
+  });
+});
+
+const Results = z.object({ turnout: z.object({ ballotsCounted: z.number() }) }).loose();
+async function ballotsCounted(): Promise<number> {
+  return Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`)).turnout
+    .ballotsCounted;
+}
+
+describe("a conflict", () => {
+  it("holds the ballot of a voter who voted online and was checked in offline, until adjudicated", async () => {
+    const [voter] = takeVoters(1);
+    const before = await ballotsCounted();
+    // The voter votes online first (the demo is first-wins).
+    const auth = await voterAuth(system, DEMO_ELECTION_ID, voter!.nationalId);
+    const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({
+        idempotencyKey: crypto.randomUUID(),
+        contests: [
+          { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+          { contestId: "contest-parliament-north", optionIds: [] },
+          { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
+        ],
+      }),
+    });
+    expect(online.status).toBeLessThan(300);
+
+    // Then, at a station that is offline, the pollbook lets them in: the station cannot know.
+    const proxy = new Proxy(new URL(system.baseUrl));
+    await proxy.start();
+    const station = await Station.open(
+      setupOf(cutStation, proxy.origin),
+      await mkdtemp(join(system.stateDir, "stc-conflict-")),
+    );
+    try {
+      expect(await station.refreshPollbook()).toMatchObject({ entries: voters.length });
+      proxy.cut();
+      const checkIn = await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } });
+      expect(checkIn).toMatchObject({ outcome: "issue-ballot", decidedOffline: true });
+      const envelope = checkIn.outcome === "issue-ballot" ? checkIn.envelope : undefined;
+      const serial = cutStation.firstSerial + 20;
+      expect(await station.scan({ qr: await printed(cutStation, serial), ...(envelope ? { envelope } : {}) })).toEqual({
+        outcome: "queued",
+        serial,
+        held: false,
+      });
+      proxy.restore();
+      await station.syncNow();
+      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 0 });
+      const outbox = await station.outbox(2);
+      expect(outbox.map((i) => [i.kind, i.state])).toEqual([
+        ["scan", "done"],
+        ["check-in", "done"],
+      ]);
+      // Both answers said "held": the official sees it, and the ballot is not counted.
+      for (const item of outbox) expect(item.summary).toContain("held for adjudication");
+    } finally {
+      await station.close();
+      await proxy.stop();
+    }
+    const conflicts = z
+      .object({ conflicts: z.array(z.object({ stationId: z.string(), kind: z.string(), state: z.string() }).loose()) })
+      .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts`));
+    expect(conflicts.conflicts).toEqual([
+      expect.objectContaining({ stationId: cutStation.id, kind: "voted-online", state: "held" }),
+    ]);
+    // The online ballot is counted; the held paper ballot is not.
+    await eventually(async () => ((await ballotsCounted()) === before + 1 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await ballotsCounted()).toBe(before + 1);
   });
 });
