@@ -212,8 +212,9 @@ export class OutboxSync {
       }
       const code = error instanceof StationCallError ? error.code : "network_error";
       const message = error instanceof Error ? error.message : String(error);
-      // An HTTP answer (5xx, 429) means the server is there; anything else means it is not.
-      this.online = error instanceof StationCallError;
+      // An HTTP answer (5xx, 429, or a 2xx we could not read) means the server is there;
+      // anything else (refused, reset, timed out) means it is not.
+      this.online = error instanceof StationCallError || error instanceof z.ZodError;
       this.lastError = { code, message };
       const attempts = row.attempts + 1;
       const backoff = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
@@ -296,8 +297,15 @@ export class OutboxSync {
     }
   }
 
+  private stillPending(seq: number): boolean {
+    return this.db.outboxRow(seq)?.state === "pending";
+  }
+
   /** In the caller's transaction: the entry is done; apply what its answer means here, drop its body. */
   private applyAnswer(row: OutboxRow, answer: StoredAnswer, at: string): void {
+    // Another process on the same store (the CLI beside a serving console) may have answered it
+    // already: apply an answer once.
+    if (!this.stillPending(row.seq)) return;
     if (row.kind === "check-in") {
       const body = CheckInBody.parse(JSON.parse(row.body ?? "null"));
       // An offline decision counted its check-in when it was made; an online one counts now.
@@ -320,6 +328,7 @@ export class OutboxSync {
 
   /** In the caller's transaction: the server refused the entry for good. */
   private applyFailure(row: OutboxRow, code: string, message: string, at: string): void {
+    if (!this.stillPending(row.seq)) return;
     if (row.kind === "scan") {
       // The server will not count this ballot: neither does the station's sheet.
       const body = ScanBody.parse(JSON.parse(row.body ?? "null"));
