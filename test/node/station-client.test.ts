@@ -140,6 +140,26 @@ describe("the setup file", () => {
     ]);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ stationId: cliStation.id, pending: 0, checkIns: 0 });
+
+    // A voter checked in, their ballot scanned from a photo file, in plain sentences; a refusal exits 1.
+    const station = (...args: string[]): Promise<Run> =>
+      runNode([join(ROOT, "station", "cli.ts"), "--setup", setupFile, "--data", dataDir, ...args]);
+    const [voter] = takeVoters(1);
+    const checkIn = await station("check-in", voter!.nationalId, "--biometric-score", "0.91");
+    expect([checkIn.code, checkIn.stdout.trim()]).toEqual([0, "Issue ballot style bs-north."]);
+    const twice = await station("check-in", voter!.nationalId);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain("Refused (may_not_issue_ballot)");
+    const photo = join(dataDir, "ballot.png");
+    await writeFile(photo, await qrPng(await printed(cliStation, cliStation.firstSerial + 20)));
+    const scan = await station("scan", "--image", photo);
+    expect([scan.code, scan.stdout.trim()]).toEqual([0, `Ballot ${cliStation.firstSerial + 20} accepted.`]);
+    const outbox = await station("--json", "outbox");
+    expect(JSON.parse(outbox.stdout)).toMatchObject([
+      { kind: "scan", state: "done" },
+      { kind: "check-in", state: "failed", error: { code: "may_not_issue_ballot" } },
+      { kind: "check-in", state: "done" },
+    ]);
   });
 });
 
