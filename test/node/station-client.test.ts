@@ -258,10 +258,8 @@ describe("the sync loop", () => {
     if (!setup.ok) throw new Error(setup.error);
     const proxy = new Proxy(new URL(system.baseUrl));
     await proxy.start();
-    const station = await Station.open(
-      { ...setup.value, apiOrigin: proxy.origin },
-      await mkdtemp(join(system.stateDir, "stc-loop-")),
-    );
+    const dataDir = await mkdtemp(join(system.stateDir, "stc-loop-"));
+    const station = await Station.open({ ...setup.value, apiOrigin: proxy.origin }, dataDir);
     try {
       const [voter] = takeVoters(1);
       expect(await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } })).toMatchObject({
@@ -282,6 +280,9 @@ describe("the sync loop", () => {
         code: "not_in_pollbook",
       });
       expect(await station.status()).toMatchObject({ online: false, pending: 1, failed: 1 });
+      for (const name of await readdir(dataDir)) {
+        expect((await readFile(join(dataDir, name))).includes(Buffer.from(other!.nationalId)), name).toBe(false);
+      }
       station.startSync();
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect((await station.status()).pending).toBe(1);
