@@ -408,13 +408,10 @@ export class VoterLedger extends DurableObject<Env> {
   /** Decides a station's check-in under the election's cross-channel policy. */
   async checkIn(input: CheckInRequest): Promise<CheckInOutcome> {
     const req = CheckInRequest.parse(input);
-    // An offline check-in's time is part of what it asks, to the minute as every stored time of a
-    // check-in (M11); an online one's hash is as it always was.
-    const hash = JSON.stringify(
-      req.decidedAtMs === undefined
-        ? [req.voterKey, req.stationId, req.identity]
-        : [req.voterKey, req.stationId, req.identity, coarseTime(new Date(req.decidedAtMs))],
-    );
+    // Who, where and how, not when nor whether it was decided offline: a station whose online
+    // request timed out after we had answered decides offline and sends the same check-in again,
+    // with its time and an envelope; that is a repeat of the first, answered as it was.
+    const hash = JSON.stringify([req.voterKey, req.stationId, req.identity]);
     let cancelled = false;
     const outcome = this.ctx.storage.transactionSync((): CheckInOutcome => {
       const earlier = this.sql

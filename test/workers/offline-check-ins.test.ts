@@ -369,6 +369,37 @@ describe("offline check-ins that do not conflict, or conflict elsewhere", () => 
   });
 });
 
+describe("an online check-in whose answer the station never got, sent again as decided offline", () => {
+  it("was accepted: the repeat answers issue-ballot and its envelope counts the ballot", async () => {
+    const { voterKey } = await newVoter(FIRST_WINS);
+    const voterRef = await refFor(FIRST_WINS, s1, voterKey);
+    const checkInId = crypto.randomUUID();
+    // The first try reached us, and its answer was lost on the way back (the station timed out).
+    await s1.client.checkIn({ electionId: FIRST_WINS, voterRef, identity: ID_CARD, checkInId });
+    const envelope = newEnvelopeCode();
+    expect(await offlineCheckIn(s1, FIRST_WINS, voterKey, { envelope, checkInId })).toMatchObject({
+      outcome: "issue-ballot",
+      replayed: true,
+    });
+    const paper = await ballot(s1);
+    expect(await scanOf(s1, paper.qr, envelope)).toMatchObject({ held: false, replayed: false });
+  });
+
+  it("was refused: the repeat is a conflict and its ballot is held", async () => {
+    const { nationalId, voterKey } = await newVoter(FIRST_WINS);
+    await voteOnline(FIRST_WINS, nationalId);
+    const voterRef = await refFor(FIRST_WINS, s1, voterKey);
+    const checkInId = crypto.randomUUID();
+    const first = await refusal(s1.client.checkIn({ electionId: FIRST_WINS, voterRef, identity: ID_CARD, checkInId }));
+    expect(first).toEqual({ status: 409, code: "may_not_issue_ballot" });
+    const envelope = newEnvelopeCode();
+    const again = await offlineCheckIn(s1, FIRST_WINS, voterKey, { envelope, checkInId });
+    expect(again).toMatchObject({ outcome: "held" });
+    const paper = await ballot(s1);
+    expect(await scanOf(s1, paper.qr, envelope)).toMatchObject({ held: true });
+  });
+});
+
 describe("what the station is told online is unchanged", () => {
   it("an online check-in by voterRef after an online vote is may_not_issue_ballot, and makes no conflict", async () => {
     const { nationalId, voterKey } = await newVoter(FIRST_WINS);
