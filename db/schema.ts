@@ -53,10 +53,17 @@ export const voters = sqliteTable(
     electionId: text("election_id").notNull(),
     voterKey: text("voter_key").notNull(),
     districtId: text("district_id").notNull(),
+    /**
+     * The voter's offline pollbook id (lib/station/pollbook.ts): the HMAC of the normalised
+     * national id under the district's pollbook key, computed by the roll import. Null for a row
+     * imported before pollbook ids existed; importing the roll again fills it.
+     */
+    pollbookId: text("pollbook_id"),
   },
   (t) => [
     primaryKey({ columns: [t.electionId, t.voterKey] }),
-    index("voters_by_district").on(t.electionId, t.districtId),
+    // Also the pollbook route's keyset: one district's voters in pollbook-id order.
+    index("voters_by_district").on(t.electionId, t.districtId, t.pollbookId),
   ],
 );
 

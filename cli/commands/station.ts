@@ -11,13 +11,20 @@
  *   admin station serials <id> <first-last>                  issue a further serial range (BMD prints
  *                                                            and pre-printed sheets scanned there)
  *   admin station list | show <id>
+ *   admin station setup-file <id> --election <id> --api <origin> --out <file> [--force]
+ *                                                            a laptop's setup file with a fresh client key
  *   admin station sheet-key add|list|revoke <electionId> ...  keys that sign pre-printed sheets
  *   admin station reconciliation <electionId> [--station <id>]
  */
+import { randomBytes } from "node:crypto";
+import { access, writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
+import * as z from "zod";
+import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { Ed25519PublicJwk } from "../../lib/station/ids.ts";
 import { StationKeyRole } from "../../lib/vocabulary.ts";
-import { OfficialClient } from "../lib/api.ts";
+import { StationSetup } from "../../station/setup.ts";
+import { ApiCallError, OfficialClient } from "../lib/api.ts";
 import { keygenCommand, print, readPublicJwkFile } from "../lib/io.ts";
 
 function readPublicJwk(path: string): Promise<Ed25519PublicJwk> {
@@ -151,6 +158,71 @@ export function stationCommands(): Command {
     .argument("<id>")
     .action(async (id: string) => {
       print(await OfficialClient.fromEnv().call("GET", `/v1/admin/stations/${enc(id)}`));
+    });
+
+  station
+    .command("setup-file")
+    .description(
+      "Make a polling station laptop's setup file: a fresh Ed25519 key pair, its public half registered as the station's client key, the private half written to <file> (mode 0600). Only before the polls open: keys cannot be added after.",
+    )
+    .argument("<id>", "the station's id")
+    .requiredOption("--election <id>", "the election the laptop serves")
+    .requiredOption("--api <origin>", "the origin the laptop calls, e.g. https://vote.example.gov")
+    .requiredOption("--out <file>", "where to write the setup file")
+    .option("--force", "overwrite an existing file")
+    .action(async (id: string, opts: { election: string; api: string; out: string; force?: boolean }) => {
+      const exists = await access(opts.out).then(
+        () => true,
+        () => false,
+      );
+      if (exists && opts.force !== true) {
+        throw new InvalidArgumentError(
+          `${opts.out} exists; pass --force to replace it (its key stays registered: revoke it)`,
+        );
+      }
+      const api = OfficialClient.fromEnv();
+      const stored = z
+        .object({ name: z.string(), districtIds: z.array(z.string()) })
+        .loose()
+        .parse(await api.call("GET", `/v1/admin/stations/${enc(id)}`));
+      const origin = opts.api.replace(/\/$/, "");
+      const res = await fetch(`${origin}/v1/elections/${enc(opts.election)}`);
+      if (!res.ok)
+        throw new InvalidArgumentError(`${origin} does not know election ${opts.election} (HTTP ${res.status})`);
+      const election = z
+        .object({ districts: z.array(z.object({ id: z.string() }).loose()) })
+        .loose()
+        .parse(await res.json());
+      const inElection = new Set(election.districts.map((d) => d.id));
+      const districtIds = stored.districtIds.filter((d) => inElection.has(d));
+      if (districtIds.length === 0) {
+        throw new InvalidArgumentError(`station ${id} serves no district of election ${opts.election}`);
+      }
+      const kid = `${id}-c${randomBytes(4).toString("hex")}`;
+      const { privateJwk, publicJwk } = await generateSigningKey(kid);
+      const setup = StationSetup.parse({
+        v: 1,
+        stationId: id,
+        name: stored.name,
+        apiOrigin: origin,
+        electionId: opts.election,
+        districtIds,
+        deviceKey: privateJwk,
+      });
+      try {
+        await api.call("POST", `/v1/admin/stations/${enc(id)}/keys`, { json: { publicJwk, role: "client" } });
+      } catch (error) {
+        if (error instanceof ApiCallError && error.code === "authority_locked") {
+          console.error(
+            `authority_locked: the polls of election ${opts.election} have opened, so no key can be added to station ${id} any more. A setup file is made before the polls open; use one made then.`,
+          );
+          process.exitCode = 1;
+          return;
+        }
+        throw error;
+      }
+      await writeFile(opts.out, JSON.stringify(setup, null, 2) + "\n", { mode: 0o600 });
+      console.log(`wrote ${opts.out} (private: keep it on the station's laptop only); key ${kid} registered for ${id}`);
     });
 
   const sheetKey = station

@@ -70,15 +70,22 @@ export type PollbookPage = z.infer<typeof PollbookPage>;
 /** The route's answer: the page as its compact JWS. */
 export const PollbookPageAnswer = z.object({ page: z.string().min(1) }).strict();
 
-/** HMAC-SHA-256 of the normalised national id under a district's pollbook key, first 16 bytes. */
-export async function pollbookEntryId(pollbookKey: string, normalisedNationalId: string): Promise<string> {
+/** A district's pollbook key imported once for many ids (the roll import hashes a chunk's voters with it). */
+export async function pollbookIdKey(pollbookKey: string): Promise<CryptoKey> {
   const raw = base64urlDecode(pollbookKey);
   if (!raw || raw.length !== 32) throw new Error("a pollbook key is 32 bytes");
-  const key = await crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  return crypto.subtle.importKey("raw", new Uint8Array(raw), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+/** pollbookEntryId under a key pollbookIdKey imported. */
+export async function pollbookEntryIdUnder(key: CryptoKey, normalisedNationalId: string): Promise<string> {
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(normalisedNationalId)));
   return base64urlEncode(mac.subarray(0, 16));
+}
+
+/** HMAC-SHA-256 of the normalised national id under a district's pollbook key, first 16 bytes. */
+export async function pollbookEntryId(pollbookKey: string, normalisedNationalId: string): Promise<string> {
+  return pollbookEntryIdUnder(await pollbookIdKey(pollbookKey), normalisedNationalId);
 }
 
 /**

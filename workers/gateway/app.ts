@@ -20,6 +20,7 @@ import { resultsRoutes } from "./routes/results.ts";
 import { liveResultsRoutes } from "./routes/live-results.ts";
 import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
+import { pollbookRoutes } from "./routes/pollbook.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
 import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
@@ -120,6 +121,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", certificationRoutes());
   app.route("/", stationRoutes());
   app.route("/", paperRoutes());
+  // Issue 12, part D: the offline pollbook and spoiled-ballot cancellations.
+  app.route("/", pollbookRoutes());
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
   app.route("/", deadLetterRoutes());

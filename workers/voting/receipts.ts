@@ -9,10 +9,14 @@
  * the JWKS is the current key followed by those, so a receipt signed before the rotation still
  * verifies. A retired key never signs again; a list entry that carries a private part, repeats
  * the current kid or is not an Ed25519 public key is a configuration error.
+ *
+ * The same key signs a station's offline pollbook pages (signPollbookPage, lib/station/pollbook.ts),
+ * so a station checks them against the same published keys.
  */
-import { importJWK, SignJWT, type JWK } from "jose";
+import { CompactSign, importJWK, SignJWT, type JWK } from "jose";
 import { z } from "zod";
 import { configOf } from "../../durable-objects/config.ts";
+import { POLLBOOK_JWS_TYPE, type PollbookPage } from "../../lib/station/pollbook.ts";
 
 const RetiredKeys = z.array(
   z
@@ -78,4 +82,15 @@ export async function receiptPublicKeys(env: Env): Promise<{ keys: { kty: string
   const { publicJwk } = await receiptKey(env);
   const entries = Object.entries(publicJwk).filter((e): e is [string, string] => typeof e[1] === "string");
   return { keys: [{ kty: "OKP", ...Object.fromEntries(entries) }, ...retiredKeys(env, String(publicJwk.kid))] };
+}
+
+/**
+ * A pollbook page (lib/station/pollbook.ts PollbookPage) as a compact JWS: protected header EdDSA,
+ * the receipt key's kid and typ POLLBOOK_JWS_TYPE, the page's JSON as the payload.
+ */
+export async function signPollbookPage(env: Env, page: PollbookPage): Promise<string> {
+  const { key, kid } = await receiptKey(env);
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(page)))
+    .setProtectedHeader({ alg: "EdDSA", kid, typ: POLLBOOK_JWS_TYPE })
+    .sign(key);
 }
