@@ -59,11 +59,25 @@ export function ConnectionBanner(t: Messages, status: StationStatus): Html {
   }
   return html`<div class="connection connection-offline" data-connection="offline">
     <p class="connection-title"><span class="connection-dot" aria-hidden="true"></span>${t.offlineTitle}</p>
-    <p class="connection-text">${t.offlineText}</p>
-    <p class="connection-text">${t.offlineEnvelopeText}</p>
-    ${status.lastError ? html`<p class="connection-text">${t.offlineLastError(status.lastError.message)}</p>` : ""}
+    ${
+      status.pollbook
+        ? html`<p class="connection-text">${t.offlineText}</p>
+            <p class="connection-text">${t.offlineEnvelopeText}</p>`
+        : html`<p class="connection-text">${t.offlineNoPollbook}</p>`
+    }
+    ${status.lastError ? html`<p class="connection-text">${t.offlineLastError(plainError(t, status.lastError))}</p>` : ""}
     ${counts}
   </div>`;
+}
+
+/**
+ * A refusal's or a failure's sentence for the official: a network failure in words, and without
+ * the machine code some messages start with (the code is shown apart, or sits in an attribute).
+ */
+export function plainError(t: Messages, error: { readonly code: string; readonly message: string }): string {
+  if (error.code === "network_error") return t.networkError;
+  const prefix = `${error.code}: `;
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
 }
 
 /** The error summary of a form (as check.tsx): announced, first in focus order, each error linked to its field. */

@@ -28,7 +28,11 @@ export const messages = {
     "The election server cannot be reached. You can still check voters in from the pollbook on this laptop and scan ballots: they are saved here and sent when the connection returns.",
   offlineEnvelopeText:
     "A voter checked in now gets an envelope code: write it on the ballot's sleeve and type it when you scan that ballot.",
+  offlineNoPollbook:
+    "There is no pollbook on this laptop, so voters cannot be checked in until the connection returns. Ballots can still be scanned: they are saved here and sent later.",
   offlineLastError: (message: string) => `Last problem: ${message}`,
+  networkError: "the election server did not answer (network or server down).",
+  pendingNetwork: "Not sent yet: the election server did not answer. It is tried again by itself.",
   lastSync: (at: string) => `Last sync ${at}.`,
   neverSynced: "Not synced yet.",
   pendingCount: (n: number) => (n === 1 ? "1 waiting to be sent" : `${n} waiting to be sent`),

@@ -15,7 +15,16 @@ import type {
   ScanResult,
   StationStatus,
 } from "../operations.ts";
-import { CsrfField, describedBy, ErrorSummary, FieldError, formatTime, Layout, type Html } from "./layout.ts";
+import {
+  CsrfField,
+  describedBy,
+  ErrorSummary,
+  FieldError,
+  formatTime,
+  Layout,
+  plainError,
+  type Html,
+} from "./layout.ts";
 import type { Messages } from "./messages.ts";
 
 export interface FieldErrors {
@@ -126,7 +135,7 @@ function CheckInOutcome(t: Messages, result: CheckInResult): Html {
       data-error-code="${result.code}"
     >
       <h2 class="answer-title">${t.refusedTitle}</h2>
-      <p class="answer-text">${result.message}</p>
+      <p class="answer-text">${plainError(t, result)}</p>
       <p class="hint">${t.refusedCode(result.code)}</p>
     </div>`;
   }
@@ -239,7 +248,7 @@ function ScanOutcome(t: Messages, result: ScanResult): Html {
       data-error-code="${result.code}"
     >
       <h2 class="answer-title">${t.scanRefusedTitle}</h2>
-      <p class="answer-text">${result.message}</p>
+      <p class="answer-text">${plainError(t, result)}</p>
       <p class="hint">${t.refusedCode(result.code)}</p>
     </div>`;
   }
@@ -379,7 +388,7 @@ function CancelOutcome(t: Messages, result: CancelResult): Html {
       data-error-code="${result.code}"
     >
       <h2 class="answer-title">${t.cancelRefusedTitle}</h2>
-      <p class="answer-text">${result.message}</p>
+      <p class="answer-text">${plainError(t, result)}</p>
       <p class="hint">${t.refusedCode(result.code)}</p>
     </div>`;
   }
@@ -510,14 +519,18 @@ export function OutboxTable(t: Messages, items: readonly OutboxItem[]): Html {
               <td><span class="state state-${item.state}">${stateLabel(t, item.state)}</span></td>
               <td class="num">${item.attempts}</td>
               <td>${item.lastAttemptAt ? formatTime(item.lastAttemptAt) : "–"}</td>
-              <td>
-                ${item.error ? html`${item.error.message} <span class="hint">${t.refusedCode(item.error.code)}</span>` : ""}
-              </td>
+              <td>${reasonCell(t, item)}</td>
             </tr>`,
         )}
       </tbody>
     </table>
   </div>`;
+}
+
+function reasonCell(t: Messages, item: OutboxItem): Html | string {
+  if (!item.error) return "";
+  if (item.state === "pending" && item.error.code === "network_error") return t.pendingNetwork;
+  return html`${plainError(t, item.error)} <span class="hint">${t.refusedCode(item.error.code)}</span>`;
 }
 
 export function OutboxPage(props: {
@@ -616,7 +629,7 @@ export function ResultSheetPage(props: {
                 data-error-code="${refusal.code}"
               >
                 <h2 class="answer-title">${t.sheetRefusedTitle}</h2>
-                <p class="answer-text">${refusal.message}</p>
+                <p class="answer-text">${plainError(t, refusal)}</p>
               </div>`
             : ""
         }

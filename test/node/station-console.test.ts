@@ -54,6 +54,10 @@ const device = await generateSigningKey(`${STATION}-k1`);
 const bmd = await generateSigningKey(`${STATION}-bmd1`);
 const closingDevice = await generateSigningKey(`${CLOSING_STATION}-k1`);
 const closingBmd = await generateSigningKey(`${CLOSING_STATION}-bmd1`);
+// A third station decides check-ins offline from its pollbook; it stays cut off to the end.
+const OFFLINE_STATION = "console-north-3";
+const offlineDevice = await generateSigningKey(`${OFFLINE_STATION}-k1`);
+const offlineBmd = await generateSigningKey(`${OFFLINE_STATION}-bmd1`);
 
 const system = withRunningSystem({
   name: "station-console",
@@ -62,6 +66,7 @@ const system = withRunningSystem({
     const stations = [
       { id: STATION, key: device, bmdKey: bmd, first: 600_000 },
       { id: CLOSING_STATION, key: closingDevice, bmdKey: closingBmd, first: 610_000 },
+      { id: OFFLINE_STATION, key: offlineDevice, bmdKey: offlineBmd, first: 620_000 },
     ];
     for (const s of stations) {
       await admin.call("POST", "/v1/admin/stations", {
@@ -128,6 +133,9 @@ let station: Station;
 let consoleApp: RunningConsole;
 let closingStation: Station | undefined;
 let closingConsole: RunningConsole | undefined;
+let offlineProxy: Proxy | undefined;
+let offlineStation: Station | undefined;
+let offlineConsole: RunningConsole | undefined;
 let closesAt: number;
 
 async function openStation(
@@ -175,9 +183,12 @@ afterAll(async () => {
   await browser?.close();
   await consoleApp?.close();
   await closingConsole?.close();
+  await offlineConsole?.close();
   station?.close();
   closingStation?.close();
+  offlineStation?.close();
   await proxy?.cut();
+  await offlineProxy?.cut();
 });
 
 interface Visit {
@@ -479,6 +490,60 @@ describe("the station console", { timeout: 120_000 }, () => {
         .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${STATION}`));
       return r.system.checkIns === 3 && r.system.ballotsScanned === 3 ? r : undefined;
     });
+  });
+
+  it("decides offline from the pollbook: the envelope code to write, then the ballot scanned with it", async () => {
+    const target = new URL(system.baseUrl);
+    offlineProxy = new Proxy({ host: target.hostname, port: Number(target.port) });
+    await offlineProxy.restore();
+    offlineStation = await openStation(
+      OFFLINE_STATION,
+      DEMO_ELECTION_ID,
+      offlineDevice,
+      `http://127.0.0.1:${offlineProxy.port}`,
+    );
+    offlineConsole = await startConsole(offlineStation, { port: 0 });
+    const base = offlineConsole.url;
+
+    // While online, the official downloads the pollbook from the overview.
+    const home = await visit(false, "/", { base });
+    expect(await home.page.locator(".warning-text").textContent()).toContain("No pollbook on this laptop yet");
+    await Promise.all([
+      home.page.waitForURL(/\/\?r=/),
+      home.page.getByRole("button", { name: "Download the pollbook again" }).click(),
+    ]);
+    expect(await home.page.getByRole("status").first().textContent()).toMatch(/Pollbook downloaded: \d+ voters\./);
+    expect(await home.page.locator("main").textContent()).toMatch(/\d+ voters, issued /);
+    await checkAndShoot(home, "overview-pollbook");
+
+    await offlineProxy.cut();
+    const voter = voters[5] ?? "";
+    const checkIn = await visit(false, "/check-in", { base });
+    await typeAndEnter(checkIn.page, "National ID number", voter);
+    const answer = checkIn.page.locator("[data-outcome]");
+    expect(await answer.getAttribute("data-outcome")).toBe("issue-ballot");
+    expect(await answer.getByRole("heading").textContent()).toBe("Issue ballot style bs-north");
+    const envelope = (await answer.locator("[data-envelope]").textContent()) ?? "";
+    expect(envelope).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    expect(await answer.textContent()).toContain("Write this code on the ballot's sleeve:");
+    expect(await checkIn.page.locator("[data-connection]").getAttribute("data-connection")).toBe("offline");
+    await checkAndShoot(checkIn, "check-in-offline");
+
+    // The same voter again, still offline: the station knows it checked them in.
+    const again = await visit(false, "/check-in", { base });
+    await typeAndEnter(again.page, "National ID number", voter);
+    expect(await again.page.locator("[data-outcome]").getAttribute("data-error-code")).toBe("may_not_issue_ballot");
+    await again.page.context().close();
+
+    // The ballot, scanned with its envelope chosen from the open ones.
+    const qr = await ballotImage("bs-north", 620_001, offlineBmd);
+    const scan = await visit(true, "/scan", { base });
+    await scan.page.getByLabel("Envelope code").selectOption(envelope);
+    await checkAndShoot(scan, "scan-envelope", { close: false });
+    await typeAndEnter(scan.page, "Ballot QR code", qr);
+    expect(await scan.page.locator("[data-outcome]").getAttribute("data-outcome")).toBe("queued");
+    expect((await offlineStation.status()).openEnvelopes).toEqual([]);
+    await scan.page.context().close();
   });
 
   it("refuses other origins: a foreign Host, a foreign Origin, a form without the token", async () => {
