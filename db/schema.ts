@@ -367,3 +367,19 @@ export const deadLetters = sqliteTable("dead_letters", {
   firstSeen: text("first_seen").notNull(),
   lastSeen: text("last_seen").notNull(),
 });
+
+/**
+ * Which serial each station's cancellation id cancelled (workers/gateway/routes/cancellations.ts):
+ * the serial's PaperBallotBox decides a cancellation and recognises its repeats, but a box knows
+ * only its own serials, so this is what refuses one cancellation id reused for another serial.
+ */
+export const paperCancellations = sqliteTable(
+  "paper_cancellations",
+  {
+    electionId: text("election_id").notNull(),
+    stationId: text("station_id").notNull(),
+    cancellationId: text("cancellation_id").notNull(),
+    serial: integer("serial").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.electionId, t.stationId, t.cancellationId] })],
+);

@@ -38,6 +38,17 @@
  *           tracking_code, commitment, request_hash (HMAC hex; '' before version 2), accepted_at;
  *           PRIMARY KEY (election_id, serial))                         -- absent row: unused
  *   outbox: see outbox.ts
+ *   cancellations(election_id, serial INTEGER, station_id, cancellation_id, reason 'spoiled'|'void',
+ *           district_id, cancelled_at; PRIMARY KEY (election_id, serial))  -- created apart from the
+ *           versioned schema (CREATE TABLE IF NOT EXISTS), see ensureCancellations()
+ *
+ * Cancellations (a spoiled or void ballot, by its serial, before it was scanned): cancel() decides
+ * in one transactionSync that the serial was never scanned and marks it cancelled; from then on a
+ * scan of that serial is refused (serial_cancelled) and nothing is queued for it. The same
+ * cancellation id with the same reason and district answers as the first time; with another, it
+ * is refused (cancellation_conflict); another cancellation of a cancelled serial is
+ * serial_cancelled. Reason and district are public in the audit log anyway, so they are kept in
+ * clear; nothing here names a voter.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -67,7 +78,7 @@ export const ScanRequest = z.object({
 });
 export type ScanRequest = z.infer<typeof ScanRequest>;
 
-export type ScanRefusal = "serial_already_used" | "idempotency_conflict";
+export type ScanRefusal = "serial_already_used" | "idempotency_conflict" | "serial_cancelled";
 
 export interface ScanAccepted {
   readonly trackingCode: string;
@@ -89,6 +100,31 @@ interface SerialRow {
   [key: string]: SqlStorageValue;
 }
 
+export const CancelRequest = z.object({
+  electionId: z.string().min(1),
+  serial: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  stationId: z.string().min(1),
+  /** Chosen by the station (its outbox key): a repeat returns the original answer. */
+  cancellationId: z.string().min(8).max(128),
+  reason: z.enum(["spoiled", "void"]),
+  /** The district the gateway resolved for the station (named, or its only one). */
+  districtId: z.string().min(1),
+});
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+export type CancelRefusal = "serial_already_used" | "serial_cancelled" | "cancellation_conflict";
+
+export type CancelOutcome = Result<{ readonly cancelledAt: string; readonly replayed: boolean }, CancelRefusal>;
+
+interface CancellationRow {
+  station_id: string;
+  cancellation_id: string;
+  reason: string;
+  district_id: string;
+  cancelled_at: string;
+  [key: string]: SqlStorageValue;
+}
+
 /** The canonical text of a scan's content, to tell a true repeat from a reused scan id. */
 function canonicalScan(req: ScanRequest): string {
   return JSON.stringify([req.source, req.ballotStyleId, req.districtId, req.contests]);
@@ -103,7 +139,10 @@ export class PaperBallotBox extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.outbox = new Outbox(ctx, env);
     // The runtime delivers no request or alarm until this settles, and a throw resets the object.
-    void ctx.blockConcurrencyWhile(async () => this.migrate());
+    void ctx.blockConcurrencyWhile(async () => {
+      this.migrate();
+      this.ensureCancellations();
+    });
   }
 
   private migrate(): void {
@@ -141,6 +180,8 @@ export class PaperBallotBox extends DurableObject<Env> {
           req.serial,
         )
         .toArray()[0];
+      // A cancelled serial was never scanned (cancel() refuses a used one), so no scan matches it.
+      if (this.cancellationOf(req.electionId, req.serial)) return err("serial_cancelled");
       if (earlier) {
         if (earlier.station_id !== req.stationId || earlier.scan_id !== req.scanId) return err("serial_already_used");
         // A row from before version 2 has no digest to compare: same station, same scan id.
@@ -183,6 +224,64 @@ export class PaperBallotBox extends DurableObject<Env> {
     });
     if (outcome.ok && !outcome.value.replayed) await this.outbox.afterCommit();
     return outcome;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Cancellations (spoiled or void ballots)
+
+  /**
+   * The cancellations table, outside the versioned schema so that it does not depend on (nor
+   * collide with) the serials table's version: creating it is idempotent and synchronous.
+   */
+  private ensureCancellations(): void {
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS cancellations (
+      election_id TEXT NOT NULL, serial INTEGER NOT NULL, station_id TEXT NOT NULL,
+      cancellation_id TEXT NOT NULL, reason TEXT NOT NULL, district_id TEXT NOT NULL,
+      cancelled_at TEXT NOT NULL,
+      PRIMARY KEY (election_id, serial))`);
+  }
+
+  private cancellationOf(electionId: string, serial: number): CancellationRow | undefined {
+    return this.sql
+      .exec<CancellationRow>(
+        `SELECT station_id, cancellation_id, reason, district_id, cancelled_at
+         FROM cancellations WHERE election_id = ? AND serial = ?`,
+        electionId,
+        serial,
+      )
+      .toArray()[0];
+  }
+
+  /** Cancels an unscanned serial once (see the header); the answer's time is the log entry's. */
+  async cancel(input: CancelRequest): Promise<CancelOutcome> {
+    const req = CancelRequest.parse(input);
+    return this.ctx.storage.transactionSync((): CancelOutcome => {
+      const earlier = this.cancellationOf(req.electionId, req.serial);
+      if (earlier) {
+        if (earlier.station_id !== req.stationId || earlier.cancellation_id !== req.cancellationId)
+          return err("serial_cancelled");
+        if (earlier.reason !== req.reason || earlier.district_id !== req.districtId)
+          return err("cancellation_conflict");
+        return ok({ cancelledAt: earlier.cancelled_at, replayed: true });
+      }
+      const scanned = this.sql
+        .exec(`SELECT 1 FROM serials WHERE election_id = ? AND serial = ?`, req.electionId, req.serial)
+        .toArray()[0];
+      if (scanned) return err("serial_already_used");
+      const cancelledAt = coarseTime(new Date());
+      this.sql.exec(
+        `INSERT INTO cancellations (election_id, serial, station_id, cancellation_id, reason, district_id, cancelled_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        req.electionId,
+        req.serial,
+        req.stationId,
+        req.cancellationId,
+        req.reason,
+        req.districtId,
+        cancelledAt,
+      );
+      return ok({ cancelledAt, replayed: false });
+    });
   }
 
   /** Whether a serial was used, and by which station (for officials and the tests). */

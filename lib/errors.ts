@@ -166,6 +166,15 @@ export const ERROR_CODES = {
   wrong_election: { status: 422, message: "The QR payload belongs to another election." },
   foreign_ballot: { status: 422, message: "This ballot was not issued for this station." },
   serial_already_used: { status: 409, message: "A ballot with this serial has already been scanned." },
+  // Issue 12, part D: spoiled-ballot cancellation.
+  serial_cancelled: {
+    status: 409,
+    message: "The ballot with this serial was cancelled (spoiled or void); it cannot be counted.",
+  },
+  cancellation_conflict: {
+    status: 409,
+    message: "This cancellation id was already used for a cancellation with another reason or district.",
+  },
   result_sheet_out_of_range: {
     status: 422,
     message:

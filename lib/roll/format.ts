@@ -16,8 +16,8 @@ export type RollColumn = (typeof ROLL_COLUMNS)[number];
 
 /**
  * At most this many data rows per chunk. Derived from D1's limits: a chunk is written in one
- * `batch` (one transaction), 49 rows per statement (see db/stores/roll.ts), so
- * 10,000 rows are 205 statements, well inside the 1,000 queries a Worker invocation may make.
+ * `batch` (one transaction), 33 rows per statement (see db/stores/roll.ts), so
+ * 10,000 rows are 304 statements, well inside the 1,000 queries a Worker invocation may make.
  */
 export const MAX_CHUNK_ROWS = 10_000;
 
@@ -74,9 +74,9 @@ export const RollChunkReport = z.object({
   rows: z.number().int(),
   /** Rows that passed validation: written + unchanged. */
   accepted: z.number().int(),
-  /** Roll entries inserted or moved to another district. */
+  /** Roll entries inserted, moved to another district, or given their pollbook id (a re-import). */
   written: z.number().int(),
-  /** Accepted rows already on the roll with the same district (a re-import). */
+  /** Accepted rows already on the roll with the same district and pollbook id (a re-import). */
   unchanged: z.number().int(),
   /** The first MAX_REJECTED_LISTED rejected rows, by line of the original file. */
   rejected: z.array(z.object({ line: z.number().int(), reason: z.string() })),

@@ -26,7 +26,10 @@ import { base64urlDecode, base64urlEncode } from "../bytes.ts";
 import { DistrictId, StationId } from "./ids.ts";
 
 export const POLLBOOK_JWS_TYPE = "pollbook+jws";
-/** Entries per page: a page stays well under a megabyte. */
+/**
+ * Entries per page: at most. An entry is about 190 bytes of JSON (its ref is the largest part), so
+ * a full page is about 1.3 MB as a compact JWS (test/workers/station-pollbook.test.ts).
+ */
 export const POLLBOOK_PAGE_SIZE = 5_000;
 /** 16 bytes of HMAC-SHA-256, base64url. */
 export const POLLBOOK_ID_LENGTH = 22;

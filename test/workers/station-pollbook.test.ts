@@ -101,7 +101,9 @@ beforeAll(async () => {
 
 describe("the pollbook pages", () => {
   it("cover every voter of the station's districts exactly once, signed with the receipt key", async () => {
-    const { pages } = await download(station, ELECTION);
+    const { pages, raw } = await download(station, ELECTION);
+    // A full page is about 1.3 MB as a JWS (lib/station/pollbook.ts POLLBOOK_PAGE_SIZE).
+    expect(raw[0]?.length).toBeLessThan(1_500_000);
     // North (5,003) is two pages, south one: three pages, numbered, one issuedAt, the same keys.
     expect(pages.map((p) => [p.page, p.entries.length])).toEqual([
       [0, POLLBOOK_PAGE_SIZE],
@@ -194,6 +196,13 @@ describe("the pollbook pages", () => {
       ),
     ).toEqual({ status: 400, code: "invalid_request" });
   });
+});
+
+it("is described in the OpenAPI document with the cancellation route", async () => {
+  const doc: { paths: Record<string, unknown> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
+  expect(Object.keys(doc.paths)).toEqual(
+    expect.arrayContaining(["/v1/stations/{stationId}/pollbook", "/v1/stations/{stationId}/cancellations"]),
+  );
 });
 
 describe("a roll imported before pollbook ids", () => {

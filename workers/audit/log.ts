@@ -169,9 +169,9 @@ export async function logStationResults(
 }
 
 /**
- * A cancelled paper ballot, once per serial. No route calls it yet: the station console's
- * spoiled-ballot cancellation (the polling-station issue) wires it; test/workers/audit-log.test.ts
- * covers it.
+ * A cancelled paper ballot, once per serial: POST /v1/stations/{id}/cancellations
+ * (routes/cancellations.ts) calls it after the serial's PaperBallotBox cancelled it, and again on
+ * each repeat, which the key makes a no-op once the entry is in.
  */
 export async function logPaperCancellation(
   env: Env,

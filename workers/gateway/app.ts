@@ -21,6 +21,7 @@ import { liveResultsRoutes } from "./routes/live-results.ts";
 import { rollRoutes } from "./routes/roll.ts";
 import { paperRoutes } from "./routes/paper.ts";
 import { pollbookRoutes } from "./routes/pollbook.ts";
+import { cancellationRoutes } from "./routes/cancellations.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
 import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
@@ -123,6 +124,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", paperRoutes());
   // Issue 12, part D: the offline pollbook and spoiled-ballot cancellations.
   app.route("/", pollbookRoutes());
+  app.route("/", cancellationRoutes());
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
   app.route("/", deadLetterRoutes());

@@ -187,7 +187,7 @@ const scanRoute = createRoute({
   tags: ["stations"],
   summary: "Submit a scanned paper ballot",
   description:
-    "Refusals: qr_invalid (422), qr_signature_invalid (422), qr_signer_wrong_role (422: a marked ballot not signed by a ballot-marking device's key), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style or district this station does not serve), district_ambiguous (422), invalid_ballot (422), scan_time_outside_polls (422), scan_time_in_future (422), serial_already_used (409), idempotency_conflict (409), scans_exceed_check_ins (409), result_sheet_already_accepted (409), polls_not_open (403), paper_sync_closed (403).",
+    "Refusals: qr_invalid (422), qr_signature_invalid (422), qr_signer_wrong_role (422: a marked ballot not signed by a ballot-marking device's key), wrong_election (422), foreign_ballot (422: another station's key or serial, or a style or district this station does not serve), district_ambiguous (422), invalid_ballot (422), scan_time_outside_polls (422), scan_time_in_future (422), serial_already_used (409), serial_cancelled (409), idempotency_conflict (409), scans_exceed_check_ins (409), result_sheet_already_accepted (409), polls_not_open (403), paper_sync_closed (403).",
   security: stationSecurity,
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -516,7 +516,10 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     // Released only when the box holds no ballot of this scan; idempotency_conflict means it holds one.
     await count.settleScan({
       ...place,
-      outcome: !outcome.ok && outcome.error === "serial_already_used" ? "released" : "accepted",
+      outcome:
+        !outcome.ok && (outcome.error === "serial_already_used" || outcome.error === "serial_cancelled")
+          ? "released"
+          : "accepted",
     });
     if (!outcome.ok) {
       switch (outcome.error) {
@@ -528,6 +531,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
           });
         case "idempotency_conflict":
           return fail("idempotency_conflict");
+        // Cancelled as spoiled or void at the station (routes/cancellations.ts): never counted.
+        case "serial_cancelled":
+          return fail("serial_cancelled");
         default:
           return assertNever(outcome.error);
       }
