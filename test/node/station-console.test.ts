@@ -492,6 +492,34 @@ describe("the station console", { timeout: 120_000 }, () => {
     });
   });
 
+  it("cancels a spoiled ballot by its serial, and says what is wrong with a bad serial", async () => {
+    const bad = await visit(false, "/cancel");
+    await bad.page.getByLabel("Serial number").fill("60001O");
+    await Promise.all([
+      bad.page.waitForNavigation({ waitUntil: "load" }),
+      bad.page.getByRole("button", { name: "Cancel the ballot" }).click(),
+    ]);
+    expect(await bad.page.getByRole("alert").getByRole("link").getAttribute("href")).toBe("#serial");
+    expect(await bad.page.getByLabel("Serial number").getAttribute("aria-invalid")).toBe("true");
+    await checkAndShoot(bad, "cancel-error");
+
+    for (const [i, javaScript] of [false, true].entries()) {
+      const serial = 600_010 + i;
+      const v = await visit(javaScript, "/cancel");
+      await v.page.getByLabel("Serial number").fill(String(serial));
+      await v.page.getByLabel("Spoiled by the voter").check();
+      await Promise.all([
+        v.page.waitForURL(/\/cancel\?r=/),
+        v.page.getByRole("button", { name: "Cancel the ballot" }).click(),
+      ]);
+      const answer = v.page.locator("[data-outcome]");
+      expect(await answer.getAttribute("data-outcome")).toBe("accepted");
+      expect(await answer.getByRole("heading").textContent()).toBe(`Ballot ${serial} cancelled`);
+      await checkAndShoot(v, `cancel-done-${i}`);
+    }
+    expect((await station.status()).cancellations).toBe(2);
+  });
+
   it("decides offline from the pollbook: the envelope code to write, then the ballot scanned with it", async () => {
     const target = new URL(system.baseUrl);
     offlineProxy = new Proxy({ host: target.hostname, port: Number(target.port) });
