@@ -121,10 +121,10 @@ export const messages = {
   cancelTitle: "Cancel a spoiled ballot",
   cancelIntro:
     "When a voter spoils a ballot, cancel it here before giving a new one. Scan its QR code or type its serial number.",
-  serialLabel: "Serial number",
+  serialLabel: "Or its serial number",
   serialHint: "The number printed on the ballot.",
   serialInvalid: "Enter the ballot's serial number, digits only",
-  cancelQrLabel: "Or the ballot's QR code",
+  cancelQrLabel: "The ballot's QR code",
   cancelEmpty: "Enter the serial number or scan the ballot's QR code",
   reasonLegend: "Why is it cancelled?",
   reasonSpoiled: "Spoiled by the voter",
