@@ -62,7 +62,7 @@ async function withStation<T>(fn: (station: Station) => Promise<T>): Promise<T> 
   try {
     return await fn(station);
   } finally {
-    station.close();
+    await station.close();
   }
 }
 

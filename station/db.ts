@@ -78,6 +78,9 @@ export class StationDb {
     this.db = new DatabaseSync(join(dataDir, "station.sqlite"));
     this.db.exec("PRAGMA journal_mode = WAL");
     this.db.exec("PRAGMA synchronous = FULL");
+    // What an answered entry drops (a voter ref, a national id, a ballot's marks) is overwritten
+    // on disk, not merely unlinked; `scrub()` also empties the WAL, which would keep old copies.
+    this.db.exec("PRAGMA secure_delete = ON");
     this.db.exec("PRAGMA busy_timeout = 5000");
     this.db.exec("PRAGMA foreign_keys = ON");
     this.migrate();
@@ -111,6 +114,11 @@ export class StationDb {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Checkpoints and truncates the WAL, so no earlier version of a changed row stays in it. */
+  scrub(): void {
+    this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
   getMeta(key: string): string | undefined {

@@ -71,10 +71,18 @@ export class Station implements StationOperations {
   readonly db: StationDb;
   readonly sync: OutboxSync;
 
-  private constructor(setup: StationSetup, db: StationDb, sync: OutboxSync) {
+  private readonly fetchImpl: (request: Request) => Promise<Response>;
+
+  private constructor(
+    setup: StationSetup,
+    db: StationDb,
+    sync: OutboxSync,
+    fetchImpl: (request: Request) => Promise<Response>,
+  ) {
     this.setup = setup;
     this.db = db;
     this.sync = sync;
+    this.fetchImpl = fetchImpl;
   }
 
   /**
@@ -91,14 +99,21 @@ export class Station implements StationOperations {
       throw new Error(`${dataDir} holds the data of station/election ${bound}, not ${identity}`);
     }
     if (bound === undefined) db.setMeta("station", identity);
-    const station = new Station(setup, db, new OutboxSync(db, setup, options.fetch));
+    const station = new Station(setup, db, new OutboxSync(db, setup, options.fetch), options.fetch ?? fetch);
     await station.loadElection();
     await station.loadStoredPollbook();
     return station;
   }
 
-  close(): void {
+  /** Keeps syncing the outbox in the background (what `serve` runs) until `close()`. */
+  startSync(): void {
+    this.sync.start();
+  }
+
+  /** Stops the sync loop, waits for the pass or task under way, and closes the store. */
+  async close(): Promise<void> {
     this.sync.stop();
+    await this.sync.idle();
     this.db.close();
   }
 
@@ -115,9 +130,11 @@ export class Station implements StationOperations {
   /** The public election summary, stored for offline use. Online only; quietly absent otherwise. */
   async fetchElection(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.setup.apiOrigin}/v1/elections/${encodeURIComponent(this.setup.electionId)}`, {
-        signal: AbortSignal.timeout(ONLINE_TIMEOUT_MS * 3),
-      });
+      const res = await this.fetchImpl(
+        new Request(`${this.setup.apiOrigin}/v1/elections/${encodeURIComponent(this.setup.electionId)}`, {
+          signal: AbortSignal.timeout(ONLINE_TIMEOUT_MS * 3),
+        }),
+      );
       this.sync.online = true;
       if (!res.ok) return false;
       const summary = PublicElection.parse(await res.json());
@@ -153,10 +170,10 @@ export class Station implements StationOperations {
     let jwks: JSONWebKeySet;
     const pages: string[] = [];
     try {
-      jwks = (await this.sync.client.receiptKeys()) as unknown as JSONWebKeySet;
+      jwks = (await this.sync.bulkClient.receiptKeys()) as unknown as JSONWebKeySet;
       let after: string | undefined;
       for (;;) {
-        const jws = await this.sync.client.pollbookPage(this.setup.electionId, after);
+        const jws = await this.sync.bulkClient.pollbookPage(this.setup.electionId, after);
         const page = await verifyPollbookPage(jws, jwks, this.setup);
         if (!page.ok) return refused("pollbook_invalid", `The server's pollbook does not verify: ${page.error}.`);
         pages.push(jws);

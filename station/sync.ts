@@ -22,6 +22,7 @@ import { ContestMarks } from "../lib/ballot/messages.ts";
 
 /** How long the console waits for the server before it decides offline (common brief, rule 2). */
 export const ONLINE_TIMEOUT_MS = 3_000;
+const BULK_TIMEOUT_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;
 const BASE_BACKOFF_MS = 500;
 
@@ -86,12 +87,20 @@ export class OutboxSync {
   private retryAfterMs: number | undefined;
   private loop: { stop: boolean; timer?: NodeJS.Timeout; wake?: () => void } | undefined;
   readonly client: StationClient;
+  /** The same, with a longer timeout: pollbook pages are large. */
+  readonly bulkClient: StationClient;
   private readonly db: StationDb;
   private readonly setup: StationSetup;
 
   constructor(db: StationDb, setup: StationSetup, fetchImpl: (request: Request) => Promise<Response> = fetch) {
     this.db = db;
     this.setup = setup;
+    this.bulkClient = new StationClient({
+      baseUrl: setup.apiOrigin,
+      stationId: setup.stationId,
+      privateJwk: setup.deviceKey,
+      fetch: (request) => fetchImpl(new Request(request, { signal: AbortSignal.timeout(BULK_TIMEOUT_MS) })),
+    });
     this.client = new StationClient({
       baseUrl: setup.apiOrigin,
       stationId: setup.stationId,
@@ -123,6 +132,7 @@ export class OutboxSync {
    * one must wait (a network error or backoff), `untilSeq` is answered, or `deadlineMs` passes.
    */
   async passLocked(options: { untilSeq?: number; ignoreBackoff?: boolean; deadlineMs?: number } = {}): Promise<void> {
+    let answered = 0;
     for (;;) {
       const row = this.db.firstPending();
       if (!row) break;
@@ -130,7 +140,10 @@ export class OutboxSync {
       if (!options.ignoreBackoff && row.next_attempt_ms > Date.now()) break;
       if (options.deadlineMs !== undefined && Date.now() >= options.deadlineMs) break;
       if ((await this.send(row)) === "retry") break;
+      answered++;
     }
+    // Answered rows dropped their bodies: make sure no copy of them stays in the WAL.
+    if (answered > 0) this.db.scrub();
   }
 
   /** One pass now, backoff or not: what `station sync` and the console's "sync now" do. */
@@ -145,7 +158,13 @@ export class OutboxSync {
     this.loop = loop;
     const tick = async (): Promise<void> => {
       while (!loop.stop) {
-        await this.exclusive(() => this.passLocked());
+        try {
+          await this.exclusive(() => (loop.stop ? Promise.resolve() : this.passLocked()));
+        } catch (error) {
+          // A pass that threw (a store error) is logged and retried on the next turn.
+          if (!loop.stop) console.error(`station sync: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        if (loop.stop) break;
         const next = this.db.firstPending();
         const wait = next ? Math.min(Math.max(next.next_attempt_ms - Date.now(), 250), 5_000) : 2_000;
         await new Promise<void>((resolve) => {
@@ -155,6 +174,11 @@ export class OutboxSync {
       }
     };
     void tick();
+  }
+
+  /** Resolves when no pass or task holds the outbox any more. */
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   stop(): void {
@@ -179,13 +203,18 @@ export class OutboxSync {
         this.online = true;
         this.lastSyncAt = attemptAt;
         if (error.code === "polls_closed") this.db.setMeta("pollsClosedSeenAt", attemptAt);
-        this.db.tx(() => this.applyFailure(row, error.code, error.message, attemptAt));
+        // StationCallError's message starts with its code; the row keeps the two apart.
+        const message = error.message.startsWith(`${error.code}: `)
+          ? error.message.slice(error.code.length + 2)
+          : error.message;
+        this.db.tx(() => this.applyFailure(row, error.code, message, attemptAt));
         return "answered";
       }
       const code = error instanceof StationCallError ? error.code : "network_error";
       const message = error instanceof Error ? error.message : String(error);
-      // An HTTP answer (5xx, 429) means the server is there; anything else means it is not.
-      this.online = error instanceof StationCallError;
+      // An HTTP answer (5xx, 429, or a 2xx we could not read) means the server is there;
+      // anything else (refused, reset, timed out) means it is not.
+      this.online = error instanceof StationCallError || error instanceof z.ZodError;
       this.lastError = { code, message };
       const attempts = row.attempts + 1;
       const backoff = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
@@ -268,8 +297,15 @@ export class OutboxSync {
     }
   }
 
+  private stillPending(seq: number): boolean {
+    return this.db.outboxRow(seq)?.state === "pending";
+  }
+
   /** In the caller's transaction: the entry is done; apply what its answer means here, drop its body. */
   private applyAnswer(row: OutboxRow, answer: StoredAnswer, at: string): void {
+    // Another process on the same store (the CLI beside a serving console) may have answered it
+    // already: apply an answer once.
+    if (!this.stillPending(row.seq)) return;
     if (row.kind === "check-in") {
       const body = CheckInBody.parse(JSON.parse(row.body ?? "null"));
       // An offline decision counted its check-in when it was made; an online one counts now.
@@ -292,6 +328,7 @@ export class OutboxSync {
 
   /** In the caller's transaction: the server refused the entry for good. */
   private applyFailure(row: OutboxRow, code: string, message: string, at: string): void {
+    if (!this.stillPending(row.seq)) return;
     if (row.kind === "scan") {
       // The server will not count this ballot: neither does the station's sheet.
       const body = ScanBody.parse(JSON.parse(row.body ?? "null"));

@@ -1,0 +1,183 @@
+/**
+ * What the station client's tests share (test/node/station-*.test.ts): test stations with their
+ * client and BMD keys, ballots their BMD prints, the station CLI run as a child process, the
+ * outbox rows as stored on disk, the server's reconciliation, and a TCP proxy that a test cuts
+ * and restores to take the station offline.
+ */
+import { execFile } from "node:child_process";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { z } from "zod";
+import type { OfficialClient } from "../../../cli/lib/api.ts";
+import type { ContestMarks } from "../../../lib/ballot/messages.ts";
+import type { CompiledElection } from "../../../lib/election/model.ts";
+import { generateSigningKey } from "../../../lib/identity/keys.ts";
+import { qrSignerFromJwk } from "../../../lib/qr/keys.ts";
+import { encodeMarkedBallot } from "../../../lib/qr/payload.ts";
+import { DEMO_ELECTION_ID } from "../../../scripts/demo.ts";
+import { ROOT } from "../../../scripts/system.ts";
+import { StationSetup } from "../../../station/setup.ts";
+
+export const NODE = join(ROOT, "node_modules", ".bin", "node");
+export const NORTH = ["district-north"];
+
+/** A station with its client key (registered before the polls open), its BMD key and serials. */
+export interface TestStation {
+  readonly id: string;
+  readonly client: Awaited<ReturnType<typeof generateSigningKey>>;
+  readonly bmd: Awaited<ReturnType<typeof generateSigningKey>>;
+  readonly firstSerial: number;
+}
+
+export async function testStation(id: string, firstSerial: number): Promise<TestStation> {
+  return { id, client: await generateSigningKey(`${id}-k1`), bmd: await generateSigningKey(`${id}-bmd1`), firstSerial };
+}
+
+/** Registers the stations (north, 1,000 serials each) and their BMD keys: before the polls open. */
+export async function registerStations(admin: OfficialClient, stations: readonly TestStation[]): Promise<void> {
+  for (const s of stations) {
+    await admin.call("POST", "/v1/admin/stations", {
+      json: {
+        id: s.id,
+        name: `Test station ${s.id}`,
+        districtIds: NORTH,
+        publicJwk: s.client.publicJwk,
+        serialRanges: [{ first: s.firstSerial, last: s.firstSerial + 999 }],
+      },
+    });
+    await admin.call("POST", `/v1/admin/stations/${s.id}/keys`, {
+      json: { publicJwk: s.bmd.publicJwk, role: "marking-device" },
+    });
+  }
+}
+
+export function setupOf(s: TestStation, apiOrigin: string): StationSetup {
+  return StationSetup.parse({
+    v: 1,
+    stationId: s.id,
+    apiOrigin,
+    electionId: DEMO_ELECTION_ID,
+    districtIds: NORTH,
+    deviceKey: s.client.privateJwk,
+  });
+}
+
+const MARKS: ContestMarks[] = [
+  { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+  { contestId: "contest-parliament-north", optionIds: [] },
+  { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-no"] },
+];
+
+/** A ballot its station's BMD printed, as the QR text a scanner types. */
+export async function printed(election: CompiledElection, s: TestStation, serial: number): Promise<string> {
+  const signer = await qrSignerFromJwk(s.bmd.privateJwk);
+  if (!signer.ok) throw new Error(signer.error.message);
+  const encoded = await encodeMarkedBallot(
+    { electionId: DEMO_ELECTION_ID, ballotStyleId: "bs-north", serial, contests: MARKS },
+    election,
+    signer.value,
+  );
+  if (!encoded.ok) throw new Error(encoded.error.message);
+  return encoded.value.text;
+}
+
+export interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a Node script (the admin or station CLI) with the pinned Node, never rejecting. */
+export function runNode(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      NODE,
+      ["--disable-warning=ExperimentalWarning", ...args],
+      { cwd: ROOT, env, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+const Reconciliation = z.object({ system: z.object({ checkIns: z.number(), ballotsScanned: z.number() }) }).loose();
+
+export async function reconciliation(
+  admin: OfficialClient,
+  stationId: string,
+): Promise<z.infer<typeof Reconciliation>> {
+  return Reconciliation.parse(
+    await admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${stationId}`),
+  );
+}
+
+/** The outbox rows as stored in the station's SQLite file. */
+export function storedRows(dataDir: string): { kind: string; state: string; body: string | null }[] {
+  const db = new DatabaseSync(join(dataDir, "station.sqlite"), { readOnly: true });
+  try {
+    return db.prepare("SELECT kind, state, body FROM outbox ORDER BY seq").all() as {
+      kind: string;
+      state: string;
+      body: string | null;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+/** A TCP proxy in front of the system: `cut()` drops every connection and refuses new ones. */
+export class Proxy {
+  private server: Server | undefined;
+  private sockets = new Set<Socket>();
+  private cutOff = false;
+  port = 0;
+  private readonly target: URL;
+  constructor(target: URL) {
+    this.target = target;
+  }
+  async start(): Promise<void> {
+    this.server = createServer((client) => {
+      if (this.cutOff) return void client.destroy();
+      const upstream = createConnection({ host: this.target.hostname, port: Number(this.target.port) });
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on("close", () => this.sockets.delete(s));
+        s.on("error", () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    const address = this.server.address();
+    this.port = typeof address === "object" && address ? address.port : 0;
+  }
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  cut(): void {
+    this.cutOff = true;
+    for (const s of this.sockets) s.destroy();
+  }
+  restore(): void {
+    this.cutOff = false;
+  }
+  async stop(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+/** mulberry32: a small seeded generator, so a failing run can be repeated. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

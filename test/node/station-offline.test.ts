@@ -1,0 +1,228 @@
+/**
+ * The polling station's client through a network cut: a TCP proxy in front of the running system
+ * that the test cuts and restores. While cut, check-ins are decided from the station's pollbook
+ * (each with an envelope) and scans wait in the outbox; once restored, everything is synced in
+ * order and the server counts each exactly once. A voter who voted online and is then checked in
+ * offline has their paper ballot held for adjudication. Needs the server's offline check-ins and
+ * envelopes (issue 12 part A) and the pollbook route (part D).
+ */
+import { mkdtemp } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { parseDefinition } from "../../lib/election/definition.ts";
+import type { CompiledElection } from "../../lib/election/model.ts";
+import { Station } from "../../station/station.ts";
+import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { withRunningSystem } from "./helpers/system.ts";
+import { voterAuth } from "./helpers/voter.ts";
+import { eventually } from "./helpers/run.ts";
+import {
+  printed as printedFor,
+  Proxy,
+  reconciliation as reconciliationOf,
+  registerStations,
+  setupOf,
+  storedRows,
+  testStation,
+  type TestStation,
+} from "./helpers/station.ts";
+
+const cutStation = await testStation("stc-cut-1", 610_000);
+const system = withRunningSystem({
+  name: "station-offline",
+  demo: true,
+  beforePollsOpen: (admin) => registerStations(admin, [cutStation]),
+});
+
+let election: CompiledElection;
+const voters = (await demoVoters(1000)).filter((v) => v.districtId === "district-north");
+const south = (await demoVoters(200)).find((v) => v.districtId === "district-south");
+let nextVoter = 0;
+function takeVoters(n: number): { nationalId: string }[] {
+  const taken = voters.slice(nextVoter, nextVoter + n);
+  nextVoter += n;
+  if (taken.length < n) throw new Error("the demo roll has too few north voters");
+  return taken;
+}
+
+beforeAll(async () => {
+  const stored = z
+    .object({ definition: z.unknown() })
+    .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
+  const parsed = parseDefinition(stored.definition);
+  if (!parsed.ok) throw new Error("the demo definition does not parse");
+  election = parsed.value.election;
+});
+
+const printed = (s: TestStation, serial: number): Promise<string> => printedFor(election, s, serial);
+const reconciliation = (stationId: string): ReturnType<typeof reconciliationOf> =>
+  reconciliationOf(system.admin, stationId);
+
+describe("a network cut", () => {
+  it("decides check-ins from the pollbook and queues scans while cut, then syncs each exactly once", async () => {
+    const proxy = new Proxy(new URL(system.baseUrl));
+    await proxy.start();
+    const dataDir = await mkdtemp(join(system.stateDir, "stc-cut-"));
+    const station = await Station.open(setupOf(cutStation, proxy.origin), dataDir);
+    try {
+      const countedBefore = await ballotsCounted();
+      const pollbook = await station.refreshPollbook();
+      expect(pollbook).toMatchObject({ entries: voters.length });
+      const [online, ...cut] = takeVoters(4);
+
+      // Online, a voter of the pollbook is checked in by their ref; the server decides.
+      expect(await station.checkIn({ nationalId: online!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "issue-ballot",
+        decidedOffline: false,
+      });
+      expect(await station.scan({ qr: await printed(cutStation, cutStation.firstSerial) })).toMatchObject({
+        outcome: "accepted",
+      });
+
+      proxy.cut();
+      const envelopes: string[] = [];
+      for (const voter of cut) {
+        const result = await station.checkIn({ nationalId: voter.nationalId, identity: { method: "id-card" } });
+        expect(result).toMatchObject({ outcome: "issue-ballot", ballotStyleId: "bs-north", decidedOffline: true });
+        envelopes.push(result.outcome === "issue-ballot" ? (result.envelope ?? "") : "");
+      }
+      // Offline, the station refuses what only the server could decide, and a second check-in here.
+      expect(await station.checkIn({ nationalId: cut[0]!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "refused",
+        code: "may_not_issue_ballot",
+      });
+      expect(await station.checkIn({ nationalId: online!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "refused",
+        code: "may_not_issue_ballot",
+      });
+      expect(await station.checkIn({ nationalId: south!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "refused",
+        code: "not_in_pollbook",
+      });
+      expect((await station.status()).openEnvelopes).toEqual([...envelopes].sort());
+      for (const [i, envelope] of envelopes.entries()) {
+        expect(await station.scan({ qr: await printed(cutStation, cutStation.firstSerial + 1 + i), envelope })).toEqual(
+          {
+            outcome: "queued",
+            serial: cutStation.firstSerial + 1 + i,
+            held: false,
+          },
+        );
+      }
+      // An envelope names one ballot.
+      expect(
+        await station.scan({ qr: await printed(cutStation, cutStation.firstSerial + 9), envelope: envelopes[0]! }),
+      ).toMatchObject({ outcome: "refused", code: "envelope_used" });
+      expect(await station.status()).toMatchObject({
+        online: false,
+        pending: 6,
+        openEnvelopes: [],
+        checkIns: 4,
+        scans: 4,
+      });
+
+      proxy.restore();
+      await station.syncNow();
+      // Everything is done but the three check-ins refused on the station (written, then refused).
+      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 3 });
+      expect((await station.outbox()).map((i) => [i.kind, i.state, i.error?.code])).toEqual([
+        ["scan", "done", undefined],
+        ["scan", "done", undefined],
+        ["scan", "done", undefined],
+        ["check-in", "failed", "not_in_pollbook"],
+        ["check-in", "failed", "may_not_issue_ballot"],
+        ["check-in", "failed", "may_not_issue_ballot"],
+        ["check-in", "done", undefined],
+        ["check-in", "done", undefined],
+        ["check-in", "done", undefined],
+        ["scan", "done", undefined],
+        ["check-in", "done", undefined],
+      ]);
+      // Nothing is sent twice: another pass finds nothing, the server counts each once.
+      await station.syncNow();
+      await eventually(async () => {
+        const r = await reconciliation(cutStation.id);
+        return r.system.checkIns === 4 && r.system.ballotsScanned === 4 ? r : undefined;
+      });
+      // The tally counts the four ballots, once each.
+      await eventually(async () => ((await ballotsCounted()) === countedBefore + 4 ? true : undefined));
+      for (const row of storedRows(dataDir)) expect(row.body).toBeNull();
+    } finally {
+      await station.close();
+      await proxy.stop();
+    }
+  });
+});
+
+const Results = z.object({ turnout: z.object({ ballotsCounted: z.number() }) }).loose();
+async function ballotsCounted(): Promise<number> {
+  return Results.parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/results`)).turnout
+    .ballotsCounted;
+}
+
+describe("a conflict", () => {
+  it("holds the ballot of a voter who voted online and was checked in offline, until adjudicated", async () => {
+    const [voter] = takeVoters(1);
+    const before = await ballotsCounted();
+    // The voter votes online first (the demo is first-wins).
+    const auth = await voterAuth(system, DEMO_ELECTION_ID, voter!.nationalId);
+    const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({
+        idempotencyKey: crypto.randomUUID(),
+        contests: [
+          { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+          { contestId: "contest-parliament-north", optionIds: [] },
+          { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
+        ],
+      }),
+    });
+    expect(online.status).toBeLessThan(300);
+
+    // Then, at a station that is offline, the pollbook lets them in: the station cannot know.
+    const proxy = new Proxy(new URL(system.baseUrl));
+    await proxy.start();
+    const station = await Station.open(
+      setupOf(cutStation, proxy.origin),
+      await mkdtemp(join(system.stateDir, "stc-conflict-")),
+    );
+    try {
+      expect(await station.refreshPollbook()).toMatchObject({ entries: voters.length });
+      proxy.cut();
+      const checkIn = await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } });
+      expect(checkIn).toMatchObject({ outcome: "issue-ballot", decidedOffline: true });
+      const envelope = checkIn.outcome === "issue-ballot" ? checkIn.envelope : undefined;
+      const serial = cutStation.firstSerial + 20;
+      expect(await station.scan({ qr: await printed(cutStation, serial), ...(envelope ? { envelope } : {}) })).toEqual({
+        outcome: "queued",
+        serial,
+        held: false,
+      });
+      proxy.restore();
+      await station.syncNow();
+      expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 0 });
+      const outbox = await station.outbox(2);
+      expect(outbox.map((i) => [i.kind, i.state])).toEqual([
+        ["scan", "done"],
+        ["check-in", "done"],
+      ]);
+      // Both answers said "held": the official sees it, and the ballot is not counted.
+      for (const item of outbox) expect(item.summary).toContain("held for adjudication");
+    } finally {
+      await station.close();
+      await proxy.stop();
+    }
+    const conflicts = z
+      .object({ conflicts: z.array(z.object({ stationId: z.string(), kind: z.string(), state: z.string() }).loose()) })
+      .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts`));
+    expect(conflicts.conflicts).toEqual([
+      expect.objectContaining({ stationId: cutStation.id, kind: "voted-online", state: "held" }),
+    ]);
+    // The online ballot is counted; the held paper ballot is not.
+    await eventually(async () => ((await ballotsCounted()) === before + 1 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await ballotsCounted()).toBe(before + 1);
+  });
+});
