@@ -14,6 +14,7 @@
  * test-results/station/ for a person to look at.
  */
 import axe from "axe-core";
+import jpeg from "jpeg-js";
 import jsQR from "jsqr";
 import { mkdir, writeFile } from "node:fs/promises";
 import { request } from "node:http";
@@ -184,9 +185,9 @@ afterAll(async () => {
   await consoleApp?.close();
   await closingConsole?.close();
   await offlineConsole?.close();
-  station?.close();
-  closingStation?.close();
-  offlineStation?.close();
+  await station?.close();
+  await closingStation?.close();
+  await offlineStation?.close();
   await proxy?.cut();
   await offlineProxy?.cut();
 });
@@ -490,6 +491,56 @@ describe("the station console", { timeout: 120_000 }, () => {
         .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/reconciliation/${STATION}`));
       return r.system.checkIns === 3 && r.system.ballotsScanned === 3 ? r : undefined;
     });
+  });
+
+  it("reads a ballot's QR code with the camera (a fake camera that films the printed code)", async () => {
+    const checked = await station.checkIn({ nationalId: voters[3] ?? "", identity: { method: "id-card" } });
+    if (checked.outcome !== "issue-ballot") throw new Error(`check-in refused: ${checked.message}`);
+    const qr = await ballotImage(checked.ballotStyleId, 600_004, bmd);
+    // Chromium's fake camera plays an MJPEG file: the code, centred on a white 640x480 frame.
+    const code = PNG.sync.read(Buffer.from(await qrPng(qr, 4)));
+    const [width, height] = [640, 480];
+    const frame = Buffer.alloc(width * height * 4, 255);
+    const [left, top] = [Math.floor((width - code.width) / 2), Math.floor((height - code.height) / 2)];
+    if (left < 0 || top < 0) throw new Error("the ballot's code does not fit the camera's frame");
+    for (let y = 0; y < code.height; y++) {
+      code.data.copy(frame, ((top + y) * width + left) * 4, y * code.width * 4, (y + 1) * code.width * 4);
+    }
+    const still = jpeg.encode({ data: frame, width, height }, 95).data;
+    const film = join(system.stateDir, "camera.mjpeg");
+    await writeFile(film, Buffer.concat(Array.from({ length: 10 }, () => still)));
+
+    const cameraBrowser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        ...CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        `--use-file-for-fake-video-capture=${film}`,
+      ],
+    });
+    try {
+      const context = await cameraBrowser.newContext({ viewport: { width: 1024, height: 800 } });
+      await context.grantPermissions(["camera"], { origin: consoleApp.url });
+      const page = await context.newPage();
+      const cspErrors = watchCsp(page);
+      await page.goto(`${consoleApp.url}/scan`);
+      await page.getByRole("button", { name: "Use the camera" }).click();
+      await expect.poll(() => page.getByLabel("Ballot QR code").inputValue(), { timeout: 15_000 }).toBe(qr);
+      expect(await page.locator("[data-camera-status]").textContent()).toContain("QR code read.");
+      // The camera is off again once the code is read, and the focus is on the filled field.
+      expect(await page.locator("[data-camera-view]").isHidden()).toBe(true);
+      expect(await page.evaluate("document.activeElement?.id")).toBe("qr");
+      await Promise.all([
+        page.waitForURL(/\/scan\?r=/),
+        page.getByRole("button", { name: "Record the ballot" }).click(),
+      ]);
+      expect(await page.locator("[data-outcome]").getAttribute("data-outcome")).toBe("accepted");
+      expect(cspErrors).toEqual([]);
+      await page.screenshot({ path: join(SCREENSHOTS, "scan-camera-js.png"), fullPage: true });
+    } finally {
+      await cameraBrowser.close();
+    }
   });
 
   it("cancels a spoiled ballot by its serial, and says what is wrong with a bad serial", async () => {
