@@ -69,7 +69,8 @@ type Outcome =
   | { readonly kind: "check-in"; readonly result: CheckInResult }
   | { readonly kind: "scan"; readonly result: ScanResult }
   | { readonly kind: "cancel"; readonly result: CancelResult }
-  | { readonly kind: "notice"; readonly message: string };
+  | { readonly kind: "notice"; readonly message: string }
+  | { readonly kind: "refusal"; readonly code: string; readonly message: string };
 
 /**
  * What a POST did, kept in memory for the page it redirects to (`?r=<id>`): the answer never goes
@@ -392,7 +393,7 @@ export async function startConsole(station: StationOperations, options: ConsoleO
   app.get("/result-sheet", async (c) => {
     const found = await currentSheet();
     const outcome = outcomes.get(OutcomeId.parse(c.req.query("r")));
-    const refusal = outcome?.kind === "notice" ? { code: "result_sheet_refused", message: outcome.message } : undefined;
+    const refusal = outcome?.kind === "refusal" ? { code: outcome.code, message: outcome.message } : undefined;
     return html(
       c,
       ResultSheetPage({
@@ -410,7 +411,9 @@ export async function startConsole(station: StationOperations, options: ConsoleO
     const refused = await refuseWithoutToken(c, body.success ? body.data.csrf : undefined);
     if (refused) return refused;
     const answer = await station.resultSheet();
-    if ("outcome" in answer) return redirectTo(c, "/result-sheet", { kind: "notice", message: answer.message });
+    if ("outcome" in answer) {
+      return redirectTo(c, "/result-sheet", { kind: "refusal", code: answer.code, message: answer.message });
+    }
     sheet = answer;
     return c.redirect("/result-sheet", 303);
   });

@@ -675,6 +675,7 @@ describe("the station console", { timeout: 120_000 }, () => {
     ]);
     await early.page.waitForLoadState("load");
     expect(await early.page.locator("[data-outcome]").getAttribute("data-outcome")).toBe("refused");
+    expect(await early.page.locator("[data-outcome]").getAttribute("data-error-code")).toBe("polls_not_closed");
     await checkAndShoot(early, "result-sheet-early");
 
     await new Promise((r) => setTimeout(r, Math.max(0, closesAt - Date.now() + 1000)));
@@ -706,6 +707,13 @@ describe("the station console", { timeout: 120_000 }, () => {
       ballotsCast: 1,
     });
     await checkAndShoot(v, "result-sheet", { close: false });
+    // Printed: the sheet alone, without the console's navigation and banner.
+    await v.page.emulateMedia({ media: "print" });
+    expect(await v.page.locator(".station-nav").isVisible()).toBe(false);
+    expect(await v.page.locator("#connection").isVisible()).toBe(false);
+    expect(await img.isVisible()).toBe(true);
+    await v.page.screenshot({ path: join(SCREENSHOTS, "result-sheet-print.png"), fullPage: true });
+    await v.page.emulateMedia({ media: "screen" });
 
     // The outbox sends it; the server's decoder accepted it.
     await closingStation.syncNow();
