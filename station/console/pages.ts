@@ -568,6 +568,14 @@ export function ResultSheetPage(props: {
     ? html`
         <h1>${t.sheetTitle}</h1>
         <p class="lead">${t.sheetIntro}</p>
+        <dl class="facts">
+          <dt>${t.stationLabel}</dt>
+          <dd>${status.stationId}</dd>
+          <dt>${t.electionLabel}</dt>
+          <dd>${status.electionId}</dd>
+          <dt>${t.districtsLabel}</dt>
+          <dd>${status.districtIds.join(", ")}</dd>
+        </dl>
         <dl class="figures">
           <div>
             <dt>${t.sheetVoters}</dt>

@@ -712,6 +712,7 @@ describe("the station console", { timeout: 120_000 }, () => {
     expect(await v.page.locator(".station-nav").isVisible()).toBe(false);
     expect(await v.page.locator("#connection").isVisible()).toBe(false);
     expect(await img.isVisible()).toBe(true);
+    expect(await v.page.locator("main .facts").textContent()).toContain(CLOSING_STATION);
     await v.page.screenshot({ path: join(SCREENSHOTS, "result-sheet-print.png"), fullPage: true });
     await v.page.emulateMedia({ media: "screen" });
 
