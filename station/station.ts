@@ -250,12 +250,15 @@ export class Station implements StationOperations {
           ? "This person is not in the station's pollbook, and the server cannot be reached to ask. Send them to the help desk, or try again when the station is online."
           : "The station has no pollbook and the server cannot be reached. Check in again when the station is online.";
         this.db.tx(() => markFailed(this.db, seq, "not_in_pollbook", message, now));
+        // The row held the typed national id: no copy of it may stay in the WAL.
+        this.db.scrub();
         return refused("not_in_pollbook", message);
       }
       const already = this.db.db.prepare("SELECT 1 FROM checked_in WHERE id = ?").get(entry.id);
       if (already) {
         const message = "This voter has already been checked in at this station. Do not issue another ballot.";
         this.db.tx(() => markFailed(this.db, seq, "may_not_issue_ballot", message, now));
+        this.db.scrub();
         return refused("may_not_issue_ballot", message);
       }
       const envelope = newEnvelopeCode();

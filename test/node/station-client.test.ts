@@ -140,6 +140,26 @@ describe("the setup file", () => {
     ]);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ stationId: cliStation.id, pending: 0, checkIns: 0 });
+
+    // A voter checked in, their ballot scanned from a photo file, in plain sentences; a refusal exits 1.
+    const station = (...args: string[]): Promise<Run> =>
+      runNode([join(ROOT, "station", "cli.ts"), "--setup", setupFile, "--data", dataDir, ...args]);
+    const [voter] = takeVoters(1);
+    const checkIn = await station("check-in", voter!.nationalId, "--biometric-score", "0.91");
+    expect([checkIn.code, checkIn.stdout.trim()]).toEqual([0, "Issue ballot style bs-north."]);
+    const twice = await station("check-in", voter!.nationalId);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain("Refused (may_not_issue_ballot)");
+    const photo = join(dataDir, "ballot.png");
+    await writeFile(photo, await qrPng(await printed(cliStation, cliStation.firstSerial + 20)));
+    const scan = await station("scan", "--image", photo);
+    expect([scan.code, scan.stdout.trim()]).toEqual([0, `Ballot ${cliStation.firstSerial + 20} accepted.`]);
+    const outbox = await station("--json", "outbox");
+    expect(JSON.parse(outbox.stdout)).toMatchObject([
+      { kind: "scan", state: "done" },
+      { kind: "check-in", state: "failed", error: { code: "may_not_issue_ballot" } },
+      { kind: "check-in", state: "done" },
+    ]);
   });
 });
 
@@ -238,10 +258,8 @@ describe("the sync loop", () => {
     if (!setup.ok) throw new Error(setup.error);
     const proxy = new Proxy(new URL(system.baseUrl));
     await proxy.start();
-    const station = await Station.open(
-      { ...setup.value, apiOrigin: proxy.origin },
-      await mkdtemp(join(system.stateDir, "stc-loop-")),
-    );
+    const dataDir = await mkdtemp(join(system.stateDir, "stc-loop-"));
+    const station = await Station.open({ ...setup.value, apiOrigin: proxy.origin }, dataDir);
     try {
       const [voter] = takeVoters(1);
       expect(await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } })).toMatchObject({
@@ -262,6 +280,9 @@ describe("the sync loop", () => {
         code: "not_in_pollbook",
       });
       expect(await station.status()).toMatchObject({ online: false, pending: 1, failed: 1 });
+      for (const name of await readdir(dataDir)) {
+        expect((await readFile(join(dataDir, name))).includes(Buffer.from(other!.nationalId)), name).toBe(false);
+      }
       station.startSync();
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect((await station.status()).pending).toBe(1);
