@@ -14,14 +14,20 @@
  * - _headers: the same security headers the Worker sets on its own answers, since Workers Static
  *   Assets serve these files without running the Worker. Short caching: the file names do not
  *   change between deploys, and the platform's ETag revalidation makes a repeat visit cheap.
+ *
+ * And the station console's, into dist/station/ (served by station/console/server.ts on the
+ * station's laptop): browser/station-console.ts with jsQR bundled in (nothing third-party is
+ * fetched at run time), and one stylesheet, portal.css followed by station-console.css, so the
+ * console looks like the portal without a second request.
  */
 import { build } from "esbuild";
-import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const ASSETS_DIR = join(ROOT, "dist", "portal");
+export const STATION_ASSETS_DIR = join(ROOT, "dist", "station");
 
 const HEADERS = `/assets/*
   Cache-Control: public, max-age=300
@@ -50,6 +56,27 @@ export async function buildAssets(): Promise<void> {
   });
   await copyFile(join(ROOT, "browser", "portal.css"), join(out, "portal.css"));
   await writeFile(join(ASSETS_DIR, "_headers"), HEADERS);
+  await buildStationAssets();
+}
+
+async function buildStationAssets(): Promise<void> {
+  await rm(STATION_ASSETS_DIR, { recursive: true, force: true });
+  await mkdir(STATION_ASSETS_DIR, { recursive: true });
+  await build({
+    entryPoints: [join(ROOT, "browser", "station-console.ts")],
+    outdir: STATION_ASSETS_DIR,
+    entryNames: "[name]",
+    bundle: true,
+    format: "esm",
+    target: "es2022",
+    minify: true,
+    tsconfig: join(ROOT, "browser", "tsconfig.json"),
+    logLevel: "warning",
+  });
+  const css = await Promise.all(
+    ["portal.css", "station-console.css"].map((f) => readFile(join(ROOT, "browser", f), "utf8")),
+  );
+  await writeFile(join(STATION_ASSETS_DIR, "station-console.css"), css.join("\n"));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildAssets();

@@ -1,0 +1,188 @@
+/**
+ * The station console's texts, in English, for the polling station's official. They live beside
+ * the console rather than in the portal's catalogue (workers/gateway/pages/messages.ts) because
+ * station/ may import only lib/ and station/; the wording follows the portal's: short sentences
+ * that say what happened and what to do next.
+ */
+
+export const messages = {
+  serviceName: "Polling station console",
+  skipToContent: "Skip to main content",
+  navLabel: "Station tasks",
+  navHome: "Overview",
+  navCheckIn: "Check in a voter",
+  navScan: "Scan a ballot",
+  navCancel: "Cancel a ballot",
+  navOutbox: "Outbox",
+  navResultSheet: "Result sheet",
+  footerNote:
+    "This console runs on this laptop only. Everything you do is saved here first and sent to the election server in order.",
+  errorSummaryTitle: "There is a problem",
+  errorPrefix: "Error",
+
+  // The connection banner, on every page.
+  onlineTitle: "Online",
+  onlineText: "Connected to the election server. Check-ins and ballots are confirmed by the server as you go.",
+  offlineTitle: "Offline: keep working",
+  offlineText:
+    "The election server cannot be reached. You can still check voters in from the pollbook on this laptop and scan ballots: they are saved here and sent when the connection returns.",
+  offlineEnvelopeText:
+    "A voter checked in now gets an envelope code: write it on the ballot's sleeve and type it when you scan that ballot.",
+  offlineNoPollbook:
+    "There is no pollbook on this laptop, so voters cannot be checked in until the connection returns. Ballots can still be scanned: they are saved here and sent later.",
+  offlineLastError: (message: string) => `Last problem: ${message}`,
+  networkError: "the election server did not answer (network or server down).",
+  pendingNetwork: "Not sent yet: the election server did not answer. It is tried again by itself.",
+  lastSync: (at: string) => `Last sync ${at}.`,
+  neverSynced: "Not synced yet.",
+  pendingCount: (n: number) => (n === 1 ? "1 waiting to be sent" : `${n} waiting to be sent`),
+  failedCount: (n: number) => (n === 1 ? "1 refused by the server" : `${n} refused by the server`),
+  seeOutbox: "See the outbox",
+
+  // Overview.
+  homeTitle: "Overview",
+  homeIntro: "What this station has done today and what it still has to send.",
+  stationLabel: "Station",
+  electionLabel: "Election",
+  districtsLabel: "Districts",
+  serverLabel: "Election server",
+  countsTitle: "Today at this station",
+  checkInsLabel: "Voters checked in",
+  scansLabel: "Ballots scanned",
+  cancellationsLabel: "Ballots cancelled",
+  pendingLabel: "Waiting to be sent",
+  failedLabel: "Refused by the server",
+  pollbookTitle: "Pollbook",
+  pollbookNone:
+    "No pollbook on this laptop yet. Download it while online: without it no voter can be checked in offline.",
+  pollbookHeld: (entries: number, issuedAt: string) => `${entries} voters, issued ${issuedAt}.`,
+  pollbookRefresh: "Download the pollbook again",
+  pollbookRefreshed: (entries: number) => `Pollbook downloaded: ${entries} voters.`,
+  envelopesTitle: "Open envelopes",
+  envelopesNone: "No ballot issued offline is waiting to be scanned.",
+  envelopesIntro: "Ballots issued offline whose envelope has not been scanned yet:",
+  startTitle: "What do you want to do?",
+
+  // Check in.
+  checkInTitle: "Check in a voter",
+  checkInIntro: "Type the national ID number, or scan the ID card with the card or barcode reader.",
+  nationalIdLabel: "National ID number",
+  nationalIdHint: "The reader types it for you and presses Enter.",
+  nationalIdEmpty: "Enter the voter's national ID number",
+  nationalIdInvalid: "Enter a national ID number as printed on the card",
+  identityLegend: "How did you check who the voter is?",
+  identityCard: "ID card",
+  identityCardBiometric: "ID card and fingerprint",
+  identityBiometricMatched: "The fingerprint matched",
+  identityInvalid: "Choose how you checked who the voter is",
+  checkInSubmit: "Check in",
+  issueTitle: (style: string) => `Issue ballot style ${style}`,
+  issueDistrict: (district: string) => `District ${district}`,
+  issueOffline: "Decided offline from the pollbook.",
+  issueEnvelope: "Write this code on the ballot's sleeve:",
+  issueEnvelopeAfter: "Type the same code when you scan this ballot.",
+  refusedTitle: "Do not issue a ballot",
+  refusedCode: (code: string) => `Reason code: ${code}`,
+  nextVoter: "Check in the next voter",
+
+  // Scan.
+  scanTitle: "Scan a ballot",
+  scanIntro: "Scan the QR code on the ballot with the QR reader, or choose a photo of it.",
+  qrLabel: "Ballot QR code",
+  qrHint: "The QR reader types the code here and presses Enter.",
+  imageLabel: "Or a photo of the QR code",
+  imageHint: "A PNG or JPEG image, up to 8 MB.",
+  cameraStart: "Use the camera",
+  cameraStop: "Stop the camera",
+  cameraLooking: "Hold the ballot's QR code in front of the camera.",
+  cameraFound: "QR code read. Check the details below, then press Record the ballot.",
+  cameraUnavailable: "The camera cannot be used here. Use the QR reader or a photo instead.",
+  envelopeLabel: "Envelope code",
+  envelopeHint: "Only for a ballot issued offline: the code written on its sleeve, for example K7M2-Q9TX.",
+  envelopeNone: "No envelope (issued online)",
+  envelopeInvalid: "Enter the envelope code as written on the sleeve, for example K7M2-Q9TX",
+  districtLabel: "District",
+  districtHint: "Only if the ballot does not say which district it is for.",
+  districtAny: "As on the ballot",
+  scanEmpty: "Scan the ballot's QR code or choose a photo of it",
+  imageUnreadable: "No QR code could be read from this photo. Take it again, closer and in focus.",
+  imageTooLarge: "The photo is larger than 8 MB. Choose a smaller one.",
+  scanSubmit: "Record the ballot",
+  scanAcceptedTitle: (serial: number) => `Ballot ${serial} recorded`,
+  scanAccepted: "The election server accepted it. Put the ballot in the ballot box.",
+  scanQueuedTitle: (serial: number) => `Ballot ${serial} saved`,
+  scanQueued: "Saved on this laptop; it will be sent when the connection returns. Put the ballot in the ballot box.",
+  scanHeld:
+    "This ballot's check-in conflicts with another record. It is kept aside, not counted, until an administrator decides.",
+  scanRefusedTitle: "This ballot was not recorded",
+  nextBallot: "Scan the next ballot",
+
+  // Cancel.
+  cancelTitle: "Cancel a spoiled ballot",
+  cancelIntro:
+    "When a voter spoils a ballot, cancel it here before giving a new one. Scan its QR code or type its serial number.",
+  serialLabel: "Or its serial number",
+  serialHint: "The number printed on the ballot.",
+  serialInvalid: "Enter the ballot's serial number, digits only",
+  cancelQrLabel: "The ballot's QR code",
+  cancelEmpty: "Enter the serial number or scan the ballot's QR code",
+  reasonLegend: "Why is it cancelled?",
+  reasonSpoiled: "Spoiled by the voter",
+  reasonVoid: "Void (damaged or misprinted)",
+  reasonInvalid: "Choose why the ballot is cancelled",
+  cancelSubmit: "Cancel the ballot",
+  cancelDoneTitle: (serial: number) => `Ballot ${serial} cancelled`,
+  cancelDone: "Keep the cancelled ballot with the station's records.",
+  cancelQueued: "Saved on this laptop; it will be sent when the connection returns.",
+  cancelRefusedTitle: "The ballot was not cancelled",
+
+  // Outbox.
+  outboxTitle: "Outbox",
+  outboxIntro: "Everything this station did, newest first, and whether the election server has it.",
+  outboxEmpty: "Nothing yet.",
+  outboxCaption: "The latest entries",
+  colNumber: "No.",
+  colWhat: "What",
+  colState: "State",
+  colAttempts: "Attempts",
+  colLastAttempt: "Last attempt",
+  colReason: "Reason",
+  statePending: "Waiting",
+  stateDone: "Sent",
+  stateFailed: "Refused",
+  kindCheckIn: "Check-in",
+  kindScan: "Ballot",
+  kindCancellation: "Cancellation",
+  kindResultSheet: "Result sheet",
+  syncNow: "Send now",
+  syncDone: "Sync finished.",
+
+  // Result sheet.
+  sheetTitle: "Result sheet",
+  sheetIntro:
+    "After the polls close, the station's totals from its own records, signed by this laptop. Print this page and keep it with the ballots; it is also sent to the election server.",
+  sheetMake: "Make the result sheet",
+  sheetMakeHint: "Only after the polls have closed. It can be made once.",
+  sheetRefusedTitle: "The result sheet cannot be made yet",
+  sheetVoters: "Voters checked in",
+  sheetBallots: "Ballots cast",
+  sheetCaption: (contest: string) => `Contest ${contest}`,
+  sheetOption: "Option",
+  sheetVotes: "Votes",
+  sheetWriteIns: "Write-ins",
+  sheetBlanks: "Blank",
+  sheetQrAlt: (sequence: number) => `Signed QR code of result sheet ${sequence}`,
+  sheetQrHint: "The signed QR code: the election server reads the totals from it.",
+  sheetState: (state: string) => `Sending: ${state}`,
+  sheetPrint: "Print this page with the browser's print command.",
+
+  // Errors outside a form.
+  notFoundTitle: "Page not found",
+  notFoundText: "There is no page at this address in the console.",
+  forbiddenTitle: "Request refused",
+  forbiddenText:
+    "This request did not come from the console's own page. Open the console from its address on this laptop and try again.",
+  backHome: "Go to the overview",
+};
+
+export type Messages = typeof messages;
