@@ -9,6 +9,7 @@
  *   sync                                            send what is pending now, in order
  *   pollbook                                        download the pollbook again
  *   result-sheet [--svg FILE]                       once the polls have closed
+ *   serve [--port N]                                the console on 127.0.0.1, syncing in the background
  *
  * Plain sentences by default, JSON with --json. The exit code is 0 when the task was done or
  * queued, 1 when it was refused (the code says why), 2 on a usage or setup problem.
@@ -18,6 +19,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import * as z from "zod";
 import { ContestMarks } from "../lib/ballot/messages.ts";
 import type { Identity, OutboxItem, Refusal, StationStatus } from "./operations.ts";
+import { startConsole } from "./console/server.ts";
 import { qrTextFromImage } from "./qr-image.ts";
 import { readSetupFile } from "./setup.ts";
 import { Station } from "./station.ts";
@@ -239,6 +241,24 @@ program
           ? `Result sheet ${s.sequence}: ${s.votersCheckedIn} checked in, ${s.ballotsCast} ballots.${opts.svg ? ` QR written to ${opts.svg}.` : ""}`
           : "",
       );
+    }),
+  );
+
+program
+  .command("serve")
+  .description("Serve the station console on this laptop (127.0.0.1) and sync in the background until stopped.")
+  .option("--port <n>", "the console's port (0: any free one)", wholeNumber, 8080)
+  .action((opts: { port: number }) =>
+    withStation(async (station) => {
+      station.startSync();
+      const running = await startConsole(station, { port: opts.port });
+      console.log(`Station console: ${running.url}`);
+      // Until Ctrl-C or the process manager stops it; then the pass under way ends before the store closes.
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await running.close();
     }),
   );
 

@@ -160,6 +160,34 @@ describe("the setup file", () => {
       { kind: "check-in", state: "failed", error: { code: "may_not_issue_ballot" } },
       { kind: "check-in", state: "done" },
     ]);
+
+    // `serve` puts the console on a loopback port, shows what the station did, and stops cleanly.
+    const serving = spawn(NODE, [
+      "--disable-warning=ExperimentalWarning",
+      join(ROOT, "station", "cli.ts"),
+      "--setup",
+      setupFile,
+      "--data",
+      dataDir,
+      "serve",
+      "--port",
+      "0",
+    ]);
+    const exited = new Promise<number | null>((resolve) => serving.on("exit", resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      serving.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /Station console: (http:\/\/127\.0\.0\.1:\d+\/?)/.exec(out);
+        if (m?.[1]) resolve(m[1]);
+      });
+      void exited.then((code) => reject(new Error(`serve exited (${code}) before it listened: ${out}`)));
+    });
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(cliStation.id);
+    serving.kill("SIGTERM");
+    expect(await exited).toBe(0);
   });
 });
 
