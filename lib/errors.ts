@@ -171,7 +171,7 @@ export const ERROR_CODES = {
   wrong_election: { status: 422, message: "The QR payload belongs to another election." },
   foreign_ballot: { status: 422, message: "This ballot was not issued for this station." },
   serial_already_used: { status: 409, message: "A ballot with this serial has already been scanned." },
-  // Issue 12, part D: spoiled-ballot cancellation.
+  // Spoiled-ballot cancellation (routes/cancellations.ts).
   serial_cancelled: {
     status: 409,
     message: "The ballot with this serial was cancelled (spoiled or void); it cannot be counted.",

@@ -4,7 +4,7 @@
  * the counts it changes, and only then sent (station/sync.ts), so an acknowledged task survives a
  * crash and is sent exactly once.
  *
- * Check-in (common brief, rules 1-2): the typed national id is normalised and looked up in the
+ * Check-in (docs/PAPER.md "Offline"): the typed national id is normalised and looked up in the
  * local pollbook; the outbox holds the entry's ref, never the national id (a voter not in the
  * pollbook may still be asked about online, by national id, which the row holds until answered).
  * The entry is sent at once; the server's answer decides. If the server cannot be reached within

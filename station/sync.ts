@@ -20,7 +20,7 @@ import type { OutboxRow, StationDb } from "./db.ts";
 import * as z from "zod";
 import { ContestMarks } from "../lib/ballot/messages.ts";
 
-/** How long the console waits for the server before it decides offline (common brief, rule 2). */
+/** How long the console waits for the server before it decides offline (docs/PAPER.md "Offline"). */
 export const ONLINE_TIMEOUT_MS = 3_000;
 const BULK_TIMEOUT_MS = 60_000;
 const MAX_BACKOFF_MS = 60_000;

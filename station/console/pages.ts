@@ -43,6 +43,14 @@ function fieldClass(error: string | undefined): string {
 }
 
 /** A short line under the heading after an action (the redirect's message). */
+/** One choice of a radio group, checked when it is the group's current value. */
+function RadioOption(name: string, id: string, value: string, label: string, current: string | undefined): Html {
+  return html`<div class="option">
+    <input type="radio" id="${id}" name="${name}" value="${value}" ${current === value ? html`checked` : ""} />
+    <label for="${id}">${label}</label>
+  </div>`;
+}
+
 function Notice(message: string | undefined): Html {
   if (!message) return html``;
   return html`<div class="panel panel-info notice" role="status"><p>${message}</p></div>`;
@@ -194,26 +202,8 @@ export function CheckInPage(props: {
       <fieldset class="${fieldClass(errors["identity"])}" id="identity">
         <legend>${t.identityLegend}</legend>
         ${FieldError(t, "identity", errors["identity"])}
-        <div class="option">
-          <input
-            type="radio"
-            id="identity-card"
-            name="identity"
-            value="id-card"
-            ${identity === "id-card" ? html`checked` : ""}
-          />
-          <label for="identity-card">${t.identityCard}</label>
-        </div>
-        <div class="option">
-          <input
-            type="radio"
-            id="identity-biometric"
-            name="identity"
-            value="id-card+biometric"
-            ${identity === "id-card+biometric" ? html`checked` : ""}
-          />
-          <label for="identity-biometric">${t.identityCardBiometric}</label>
-        </div>
+        ${RadioOption("identity", "identity-card", "id-card", t.identityCard, identity)}
+        ${RadioOption("identity", "identity-biometric", "id-card+biometric", t.identityCardBiometric, identity)}
         <div class="option option-sub">
           <input
             type="checkbox"
@@ -452,20 +442,8 @@ export function CancelPage(props: {
       <fieldset class="${fieldClass(errors["reason"])}" id="reason">
         <legend>${t.reasonLegend}</legend>
         ${FieldError(t, "reason", errors["reason"])}
-        <div class="option">
-          <input
-            type="radio"
-            id="reason-spoiled"
-            name="reason"
-            value="spoiled"
-            ${reason === "spoiled" ? html`checked` : ""}
-          />
-          <label for="reason-spoiled">${t.reasonSpoiled}</label>
-        </div>
-        <div class="option">
-          <input type="radio" id="reason-void" name="reason" value="void" ${reason === "void" ? html`checked` : ""} />
-          <label for="reason-void">${t.reasonVoid}</label>
-        </div>
+        ${RadioOption("reason", "reason-spoiled", "spoiled", t.reasonSpoiled, reason)}
+        ${RadioOption("reason", "reason-void", "void", t.reasonVoid, reason)}
       </fieldset>
       <button type="submit" class="button button-big button-warning">${t.cancelSubmit}</button>
     </form>

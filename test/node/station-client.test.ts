@@ -10,8 +10,6 @@ import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
-import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { base64urlDecode, base64urlEncode } from "../../lib/bytes.ts";
 import { readSignedQrPayload } from "../../lib/qr/payload.ts";
@@ -19,7 +17,7 @@ import { qrPng } from "../../lib/qr/render.ts";
 import { qrTextFromImage } from "../../station/qr-image.ts";
 import { readSetupFile } from "../../station/setup.ts";
 import { Station } from "../../station/station.ts";
-import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { DEMO_ELECTION_ID } from "../../scripts/demo.ts";
 import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { eventually } from "./helpers/run.ts";
@@ -29,7 +27,9 @@ import {
   Proxy,
   printed as printedFor,
   reconciliation as reconciliationOf,
+  northVoters,
   registerStations,
+  storedElection,
   runNode,
   seeded,
   setupOf,
@@ -74,22 +74,12 @@ const system = withRunningSystem({
 });
 
 let election: CompiledElection;
-const voters = (await demoVoters(1000)).filter((v) => v.districtId === "district-north");
-let nextVoter = 0;
-function takeVoters(n: number): { nationalId: string }[] {
-  const taken = voters.slice(nextVoter, nextVoter + n);
-  nextVoter += n;
-  if (taken.length < n) throw new Error("the demo roll has too few north voters");
-  return taken;
-}
+const pool = await northVoters();
+const voters = pool.all;
+const takeVoters = pool.take;
 
 beforeAll(async () => {
-  const stored = z
-    .object({ definition: z.unknown() })
-    .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
-  const parsed = parseDefinition(stored.definition);
-  if (!parsed.ok) throw new Error("the demo definition does not parse");
-  election = parsed.value.election;
+  election = await storedElection(system.admin, DEMO_ELECTION_ID);
 });
 
 const printed = (s: TestStation, serial: number): Promise<string> => printedFor(election, s, serial);

@@ -25,7 +25,6 @@ import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { base64urlDecode } from "../../lib/bytes.ts";
-import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { qrKeyId, qrSignerFromJwk } from "../../lib/qr/keys.ts";
@@ -38,6 +37,7 @@ import { StationSetup } from "../../station/setup.ts";
 import { Station } from "../../station/station.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
 import { loadOpenDemo } from "./helpers/election.ts";
+import { storedElection } from "./helpers/station.ts";
 import { watchCsp } from "./helpers/portal.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { eventually } from "./helpers/run.ts";
@@ -158,15 +158,7 @@ async function openStation(
   return Station.open(setup, dataDir);
 }
 
-/** An election as the server compiled it (what encodes a marked ballot for it). */
-async function compiled(electionId: string): Promise<CompiledElection> {
-  const stored = z
-    .object({ definition: z.unknown() })
-    .parse(await system.admin.call("GET", `/v1/admin/elections/${electionId}`));
-  const parsed = parseDefinition(stored.definition);
-  if (!parsed.ok) throw new Error(`the definition of ${electionId} does not parse`);
-  return parsed.value.election;
-}
+const compiled = (electionId: string): Promise<CompiledElection> => storedElection(system.admin, electionId);
 
 beforeAll(async () => {
   await mkdir(SCREENSHOTS, { recursive: true });

@@ -3,17 +3,16 @@
  * that the test cuts and restores. While cut, check-ins are decided from the station's pollbook
  * (each with an envelope) and scans wait in the outbox; once restored, everything is synced in
  * order and the server counts each exactly once. A voter who voted online and is then checked in
- * offline has their paper ballot held for adjudication. Needs the server's offline check-ins and
- * envelopes (issue 12 part A) and the pollbook route (part D).
+ * offline has their paper ballot held for adjudication.
  */
 import { mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { Station } from "../../station/station.ts";
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
+import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
 import { voterAuth } from "./helpers/voter.ts";
 import { eventually } from "./helpers/run.ts";
@@ -21,7 +20,10 @@ import {
   printed as printedFor,
   Proxy,
   reconciliation as reconciliationOf,
+  northVoters,
   registerStations,
+  storedElection,
+  runNode,
   setupOf,
   storedRows,
   testStation,
@@ -29,30 +31,21 @@ import {
 } from "./helpers/station.ts";
 
 const cutStation = await testStation("stc-cut-1", 610_000);
+const otherStation = await testStation("stc-cut-2", 612_000);
 const system = withRunningSystem({
   name: "station-offline",
   demo: true,
-  beforePollsOpen: (admin) => registerStations(admin, [cutStation]),
+  beforePollsOpen: (admin) => registerStations(admin, [cutStation, otherStation]),
 });
 
 let election: CompiledElection;
-const voters = (await demoVoters(1000)).filter((v) => v.districtId === "district-north");
+const pool = await northVoters();
+const voters = pool.all;
+const takeVoters = pool.take;
 const south = (await demoVoters(200)).find((v) => v.districtId === "district-south");
-let nextVoter = 0;
-function takeVoters(n: number): { nationalId: string }[] {
-  const taken = voters.slice(nextVoter, nextVoter + n);
-  nextVoter += n;
-  if (taken.length < n) throw new Error("the demo roll has too few north voters");
-  return taken;
-}
 
 beforeAll(async () => {
-  const stored = z
-    .object({ definition: z.unknown() })
-    .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}`));
-  const parsed = parseDefinition(stored.definition);
-  if (!parsed.ok) throw new Error("the demo definition does not parse");
-  election = parsed.value.election;
+  election = await storedElection(system.admin, DEMO_ELECTION_ID);
 });
 
 const printed = (s: TestStation, serial: number): Promise<string> => printedFor(election, s, serial);
@@ -224,5 +217,95 @@ describe("a conflict", () => {
     await eventually(async () => ((await ballotsCounted()) === before + 1 ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(await ballotsCounted()).toBe(before + 1);
+
+    // The administrator decides it does not count: its marks are destroyed, the tally stays.
+    const held = z
+      .object({ conflicts: z.array(z.object({ conflictId: z.string() }).loose()) })
+      .parse(await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts`)).conflicts[0];
+    await system.admin.call("POST", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts/${held!.conflictId}/decision`, {
+      json: { decision: "do-not-count", reason: "The voter voted online first; the station was offline." },
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await ballotsCounted()).toBe(before + 1);
+  });
+});
+
+const Conflicts = z.object({
+  conflicts: z.array(
+    z.object({ conflictId: z.string(), stationId: z.string(), kind: z.string(), state: z.string() }).loose(),
+  ),
+});
+const SecurityEvents = z.object({ events: z.array(z.object({ kind: z.string() }).loose()) }).loose();
+
+describe("two offline stations checking in the same voter", () => {
+  it("make one conflict, one held ballot and one security event; the administrator's decision counts it once", async () => {
+    const [voter] = takeVoters(1);
+    const before = await ballotsCounted();
+    const conflictsBefore = Conflicts.parse(
+      await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts`),
+    ).conflicts.map((c) => c.conflictId);
+    const eventsOf = async (): Promise<number> =>
+      SecurityEvents.parse(
+        await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/security-events?after=0`),
+      ).events.filter((e) => e.kind === "offline-check-in-conflict").length;
+    const eventsBefore = await eventsOf();
+
+    // Both stations lose the network, each lets the voter in from its pollbook and scans a ballot.
+    const opened: { station: Station; proxy: Proxy }[] = [];
+    try {
+      for (const [i, s] of [cutStation, otherStation].entries()) {
+        const proxy = new Proxy(new URL(system.baseUrl));
+        await proxy.start();
+        const station = await Station.open(setupOf(s, proxy.origin), await mkdtemp(join(system.stateDir, "stc-two-")));
+        opened.push({ station, proxy });
+        expect(await station.refreshPollbook()).toMatchObject({ entries: voters.length });
+        proxy.cut();
+        const checkIn = await station.checkIn({ nationalId: voter!.nationalId, identity: { method: "id-card" } });
+        expect(checkIn).toMatchObject({ outcome: "issue-ballot", decidedOffline: true });
+        const envelope = checkIn.outcome === "issue-ballot" ? checkIn.envelope : undefined;
+        expect(envelope).toBeDefined();
+        const serial = s.firstSerial + 40 + i;
+        expect(await station.scan({ qr: await printed(s, serial), envelope: envelope! })).toMatchObject({
+          outcome: "queued",
+        });
+      }
+      // Back online, both sync: the first to arrive counts, the second is held.
+      for (const { station, proxy } of opened) {
+        proxy.restore();
+        await station.syncNow();
+        expect(await station.status()).toMatchObject({ online: true, pending: 0, failed: 0 });
+      }
+    } finally {
+      for (const { station, proxy } of opened) {
+        await station.close();
+        await proxy.stop();
+      }
+    }
+    const fresh = Conflicts.parse(
+      await system.admin.call("GET", `/v1/admin/elections/${DEMO_ELECTION_ID}/conflicts`),
+    ).conflicts.filter((c) => !conflictsBefore.includes(c.conflictId));
+    expect(fresh).toEqual([expect.objectContaining({ stationId: otherStation.id, kind: "checked-in", state: "held" })]);
+    expect(await eventsOf()).toBe(eventsBefore + 1);
+    await eventually(async () => ((await ballotsCounted()) === before + 1 ? true : undefined));
+
+    // The administrator decides through the CLI: the held ballot is counted, exactly once.
+    const adjudicate = await runNode(
+      [
+        join(ROOT, "cli", "admin.ts"),
+        "election",
+        "adjudicate",
+        DEMO_ELECTION_ID,
+        fresh[0]!.conflictId,
+        "--count",
+        "--reason",
+        "Two people: the national id was mistyped at the second station.",
+      ],
+      system.cliEnv,
+    );
+    expect(adjudicate.stderr).toBe("");
+    expect(adjudicate.code).toBe(0);
+    await eventually(async () => ((await ballotsCounted()) === before + 2 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await ballotsCounted()).toBe(before + 2);
   });
 });

@@ -15,11 +15,40 @@ import type { CompiledElection } from "../../../lib/election/model.ts";
 import { generateSigningKey } from "../../../lib/identity/keys.ts";
 import { qrSignerFromJwk } from "../../../lib/qr/keys.ts";
 import { encodeMarkedBallot } from "../../../lib/qr/payload.ts";
-import { DEMO_ELECTION_ID } from "../../../scripts/demo.ts";
+import { parseDefinition } from "../../../lib/election/definition.ts";
+import { DEMO_ELECTION_ID, demoVoters } from "../../../scripts/demo.ts";
 import { ROOT } from "../../../scripts/system.ts";
 import { StationSetup } from "../../../station/setup.ts";
 
 export const NODE = join(ROOT, "node_modules", ".bin", "node");
+
+/** An election as the server stored and compiled it (what encodes a marked ballot for it). */
+export async function storedElection(admin: OfficialClient, electionId: string): Promise<CompiledElection> {
+  const stored = z
+    .object({ definition: z.unknown() })
+    .parse(await admin.call("GET", `/v1/admin/elections/${electionId}`));
+  const parsed = parseDefinition(stored.definition);
+  if (!parsed.ok) throw new Error(`the definition of ${electionId} does not parse`);
+  return parsed.value.election;
+}
+
+/** The demo roll's north voters (of its first `count`), each handed out once by `take(n)`. */
+export async function northVoters(count = 1000): Promise<{
+  readonly all: readonly { nationalId: string }[];
+  take(n: number): { nationalId: string }[];
+}> {
+  const all = (await demoVoters(count)).filter((v) => v.districtId === "district-north");
+  let next = 0;
+  return {
+    all,
+    take(n) {
+      const taken = all.slice(next, next + n);
+      next += n;
+      if (taken.length < n) throw new Error("the demo roll has too few north voters");
+      return taken;
+    },
+  };
+}
 export const NORTH = ["district-north"];
 
 /** A station with its client key (registered before the polls open), its BMD key and serials. */
