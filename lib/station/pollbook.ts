@@ -32,8 +32,6 @@ export const POLLBOOK_JWS_TYPE = "pollbook+jws";
  */
 export const POLLBOOK_PAGE_SIZE = 5_000;
 /** 16 bytes of HMAC-SHA-256, base64url. */
-export const POLLBOOK_ID_LENGTH = 22;
-
 export const PollbookEntryId = z.string().regex(/^[A-Za-z0-9_-]{22}$/, "a pollbook id is 22 base64url characters");
 export const VoterRef = z.string().regex(/^[A-Za-z0-9_-]{40,200}$/, "a voter reference is 40-200 base64url characters");
 /** A district's 32-byte pollbook key, base64url. */
