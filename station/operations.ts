@@ -98,9 +98,11 @@ export interface ResultSheet {
   readonly svg: string;
   readonly votersCheckedIn: number;
   readonly ballotsCast: number;
+  /** With the names the official reads (the QR carries only the ids). */
   readonly contests: readonly {
     readonly contestId: string;
-    readonly options: readonly { readonly optionId: string; readonly votes: number }[];
+    readonly name: string;
+    readonly options: readonly { readonly optionId: string; readonly label: string; readonly votes: number }[];
     readonly writeIns: number;
     readonly blanks: number;
   }[];

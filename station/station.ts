@@ -505,12 +505,20 @@ export class Station implements StationOperations {
         svg,
         votersCheckedIn: fields.votersCheckedIn,
         ballotsCast: fields.ballotsCast,
-        contests: fields.contests.map((c) => ({
-          contestId: c.contestId,
-          options: c.options.map((o) => ({ optionId: o.optionId, votes: o.votes })),
-          writeIns: c.writeIns,
-          blanks: c.blanks,
-        })),
+        contests: fields.contests.map((c) => {
+          const contest = election.contests.get(c.contestId);
+          return {
+            contestId: c.contestId,
+            name: contest?.name ?? c.contestId,
+            options: c.options.map((o) => ({
+              optionId: o.optionId,
+              label: contest?.options.find((option) => option.id === o.optionId)?.label ?? o.optionId,
+              votes: o.votes,
+            })),
+            writeIns: c.writeIns,
+            blanks: c.blanks,
+          };
+        }),
       };
     });
   }

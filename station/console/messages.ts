@@ -166,7 +166,6 @@ export const messages = {
   sheetRefusedTitle: "The result sheet cannot be made yet",
   sheetVoters: "Voters checked in",
   sheetBallots: "Ballots cast",
-  sheetCaption: (contest: string) => `Contest ${contest}`,
   sheetOption: "Option",
   sheetVotes: "Votes",
   sheetWriteIns: "Write-ins",

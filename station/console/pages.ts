@@ -569,7 +569,7 @@ export function ResultSheetPage(props: {
             html`<div class="table-scroll sheet-contest">
               <table class="results-table">
                 <caption>
-                  ${t.sheetCaption(contest.contestId)}
+                  ${contest.name}
                 </caption>
                 <thead>
                   <tr>
@@ -581,7 +581,7 @@ export function ResultSheetPage(props: {
                   ${contest.options.map(
                     (o) =>
                       html`<tr>
-                        <th scope="row">${o.optionId}</th>
+                        <th scope="row">${o.label}</th>
                         <td class="num">${o.votes}</td>
                       </tr>`,
                   )}

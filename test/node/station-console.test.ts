@@ -678,8 +678,8 @@ describe("the station console", { timeout: 120_000 }, () => {
     ]);
     await v.page.waitForLoadState("load");
     expect(await v.page.getByRole("heading", { level: 1 }).textContent()).toBe("Result sheet");
-    const president = v.page.getByRole("table", { name: "Contest contest-president" });
-    expect(await president.getByRole("row", { name: /sel-president-liis-kask/ }).textContent()).toContain("1");
+    const president = v.page.getByRole("table", { name: "President of the Republic" });
+    expect(await president.getByRole("row", { name: /Liis Kask/ }).textContent()).toContain("1");
 
     // The QR as the official's printer or a camera sees it: read off the screen.
     const img = v.page.getByRole("img", { name: /Signed QR code of result sheet 1/ });

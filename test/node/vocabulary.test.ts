@@ -3,6 +3,7 @@ import { WIRE_BYTES } from "../../lib/audit/entries.ts";
 import {
   CastVoteRecordsMode,
   Channel,
+  ConflictDecision,
   CrossChannelPolicy,
   OfficialRole,
   ResultsVisibility,
@@ -19,6 +20,7 @@ const TABLES = [
   ["role", OfficialRole.options, WIRE_BYTES.role],
   ["records", CastVoteRecordsMode.options, WIRE_BYTES.records],
   ["stationKeyRole", StationKeyRole.options, WIRE_BYTES.stationKeyRole],
+  ["decision", ConflictDecision.options, WIRE_BYTES.decision],
 ] as const;
 
 describe("the audit log's wire bytes for the domain vocabularies", () => {
@@ -51,6 +53,7 @@ describe("the audit log's wire bytes for the domain vocabularies", () => {
       role: { administrator: 1, "station-official": 2, auditor: 3 },
       records: { "whole-ballot": 1, "per-contest": 2 },
       stationKeyRole: { client: 1, "marking-device": 2 },
+      decision: { count: 1, "do-not-count": 2 },
     });
   });
 });
