@@ -6,22 +6,13 @@
  * test/workers/offline-check-ins.test.ts; here, as in polls-cli.test.ts, a small HTTP server
  * records what the CLI sends over real HTTP and answers as the routes do.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { exportJWK, generateKeyPair } from "jose";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { electionCommands } from "../../cli/commands/election.ts";
+import { describe, expect, it, vi } from "vitest";
 import { ApiCallError } from "../../cli/lib/api.ts";
+import { withRecordingApi } from "./helpers/recording-api.ts";
 
 const ID = "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 const BASE_PATH = "/v1/admin/elections/demo-2026/conflicts";
 
-let dir: string;
-let server: Server;
-let requests: { method: string; url: string; body: string }[];
 let decided: { decision: string; reason: string } | undefined;
 
 function conflict(): unknown {
@@ -39,67 +30,23 @@ function conflict(): unknown {
   };
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "conflicts-cli-"));
-  const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
-  const keyFile = join(dir, "admin.jwk.json");
-  await writeFile(keyFile, JSON.stringify({ ...(await exportJWK(privateKey)), kid: "admin-k1", alg: "EdDSA" }));
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", body });
-      res.setHeader("content-type", "application/json");
-      if (req.url === "/v1/auth/token") {
-        res.end(JSON.stringify({ accessToken: "token", expiresIn: 600 }));
-      } else if (req.method === "GET" && req.url === BASE_PATH) {
-        res.end(JSON.stringify({ electionId: "demo-2026", conflicts: [conflict()] }));
-      } else if (req.method === "POST" && req.url === `${BASE_PATH}/${ID}/decision`) {
-        const asked = JSON.parse(body) as { decision: string; reason: string };
-        if (decided && decided.decision !== asked.decision) {
-          res.statusCode = 409;
-          res.end(JSON.stringify({ error: { code: "conflict_already_decided", message: "Decided." } }));
-          return;
-        }
-        decided ??= asked;
-        res.end(JSON.stringify(conflict()));
-      } else {
-        res.statusCode = 404;
-        res.end(JSON.stringify({ error: { code: "conflict_not_found", message: "No such conflict." } }));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  vi.stubEnv("ELECTION_API", `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  vi.stubEnv("ELECTION_OFFICIAL_ID", "admin");
-  vi.stubEnv("ELECTION_OFFICIAL_KEY", keyFile);
-});
-
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await new Promise((resolve) => server.close(resolve));
-  await rm(dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  requests = [];
-});
-
-/** Runs `admin election <args>` and answers what it printed. */
-async function election(...args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((text: string) => printed.push(text));
-  try {
-    const command = electionCommands().exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-    await command.parseAsync(args, { from: "user" });
-  } finally {
-    log.mockRestore();
+const { requests, election, posts } = withRecordingApi("conflicts-cli", (request, res) => {
+  if (request.method === "GET" && request.url === BASE_PATH) {
+    res.end(JSON.stringify({ electionId: "demo-2026", conflicts: [conflict()] }));
+  } else if (request.method === "POST" && request.url === `${BASE_PATH}/${ID}/decision`) {
+    const asked = JSON.parse(request.body) as { decision: string; reason: string };
+    if (decided && decided.decision !== asked.decision) {
+      res.statusCode = 409;
+      res.end(JSON.stringify({ error: { code: "conflict_already_decided", message: "Decided." } }));
+      return;
+    }
+    decided ??= asked;
+    res.end(JSON.stringify(conflict()));
+  } else {
+    res.statusCode = 404;
+    res.end(JSON.stringify({ error: { code: "conflict_not_found", message: "No such conflict." } }));
   }
-  return printed.join("\n");
-}
-
-const posts = () => requests.filter((r) => r.method === "POST" && r.url !== "/v1/auth/token");
+});
 
 describe("admin election conflicts / adjudicate", () => {
   it("conflicts lists each conflict in plain words: where, when, why, and that it waits", async () => {

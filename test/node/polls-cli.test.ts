@@ -6,24 +6,16 @@
  * test/workers/polls-control.test.ts; here it is a small HTTP server that records what the CLI
  * sends over real HTTP and answers as the routes do.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { exportJWK, generateKeyPair } from "jose";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { describePolls, electionCommands } from "../../cli/commands/election.ts";
+import { describe, expect, it, vi } from "vitest";
+import { describePolls } from "../../cli/commands/election.ts";
 import { ApiCallError } from "../../cli/lib/api.ts";
+import { withRecordingApi } from "./helpers/recording-api.ts";
 
 const OPENS = "2026-11-30T08:00:00.000Z";
 const CLOSES = "2026-11-30T20:00:00.000Z";
 const EFFECTIVE = "2026-11-30T16:30:11.000Z";
 const REASON = "Flooding at the counting centre";
 
-let dir: string;
-let server: Server;
-let requests: { method: string; url: string; body: string }[];
 let closedEarly = false;
 
 function view(): unknown {
@@ -38,69 +30,24 @@ function view(): unknown {
   };
 }
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "polls-cli-"));
-  const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
-  const keyFile = join(dir, "admin.jwk.json");
-  await writeFile(keyFile, JSON.stringify({ ...(await exportJWK(privateKey)), kid: "admin-k1", alg: "EdDSA" }));
-  server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
-    req.on("end", () => {
-      requests.push({ method: req.method ?? "", url: req.url ?? "", body });
-      res.setHeader("content-type", "application/json");
-      const polls = "/v1/admin/elections/demo-2026/polls";
-      if (req.url === "/v1/auth/token") {
-        res.end(JSON.stringify({ accessToken: "token", expiresIn: 600 }));
-      } else if (req.method === "GET" && req.url === polls) {
-        res.end(JSON.stringify(view()));
-      } else if (req.method === "POST" && req.url === `${polls}/close` && !closedEarly) {
-        closedEarly = true;
-        res.end(JSON.stringify(view()));
-      } else if (req.method === "POST" && req.url === `${polls}/close`) {
-        res.statusCode = 409;
-        res.end(JSON.stringify({ error: { code: "polls_already_closed_early", message: "Already." } }));
-      } else if (req.method === "POST" && req.url === `${polls}/reopen`) {
-        closedEarly = false;
-        res.end(JSON.stringify(view()));
-      } else {
-        res.statusCode = 404;
-        res.end(JSON.stringify({ error: { code: "not_found", message: "no" } }));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  vi.stubEnv("ELECTION_API", `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  vi.stubEnv("ELECTION_OFFICIAL_ID", "admin");
-  vi.stubEnv("ELECTION_OFFICIAL_KEY", keyFile);
-});
-
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await new Promise((resolve) => server.close(resolve));
-  await rm(dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  requests = [];
-});
-
-/** Runs `admin election <args>` and answers what it printed. */
-async function election(...args: string[]): Promise<string> {
-  const printed: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((text: string) => printed.push(text));
-  try {
-    // Commander's subcommands take exitOverride only from a parent that had it when they were added.
-    const command = electionCommands().exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-    await command.parseAsync(args, { from: "user" });
-  } finally {
-    log.mockRestore();
+const { requests, election, posts } = withRecordingApi("polls-cli", (request, res) => {
+  const polls = "/v1/admin/elections/demo-2026/polls";
+  if (request.method === "GET" && request.url === polls) {
+    res.end(JSON.stringify(view()));
+  } else if (request.method === "POST" && request.url === `${polls}/close` && !closedEarly) {
+    closedEarly = true;
+    res.end(JSON.stringify(view()));
+  } else if (request.method === "POST" && request.url === `${polls}/close`) {
+    res.statusCode = 409;
+    res.end(JSON.stringify({ error: { code: "polls_already_closed_early", message: "Already." } }));
+  } else if (request.method === "POST" && request.url === `${polls}/reopen`) {
+    closedEarly = false;
+    res.end(JSON.stringify(view()));
+  } else {
+    res.statusCode = 404;
+    res.end(JSON.stringify({ error: { code: "not_found", message: "no" } }));
   }
-  return printed.join("\n");
-}
-
-const posts = () => requests.filter((r) => r.method === "POST" && r.url !== "/v1/auth/token");
+});
 
 describe("admin election polls / close / reopen", () => {
   it("close sends the reason and says from when voting is closed, and that it may be reopened", async () => {
