@@ -43,6 +43,37 @@ function fieldClass(error: string | undefined): string {
 }
 
 /** A short line under the heading after an action (the redirect's message). */
+/**
+ * The field a USB QR scanner types a ballot's code into (and presses Enter): its form name is
+ * always `qr`, its id (the error summary's link) is the page's own.
+ */
+function QrField(
+  t: Messages,
+  id: string,
+  label: string,
+  value: string | undefined,
+  errors: FieldErrors,
+  autofocus: boolean,
+): Html {
+  return html`<div class="${fieldClass(errors[id])}">
+    <label for="${id}">${label}</label>
+    <p class="hint" id="${id}-hint">${t.qrHint}</p>
+    ${FieldError(t, id, errors[id])}
+    <input
+      id="${id}"
+      name="qr"
+      type="text"
+      class="input-scan"
+      value="${value ?? ""}"
+      autocomplete="off"
+      spellcheck="false"
+      maxlength="4096"
+      ${autofocus ? html`autofocus` : ""}
+      ${describedBy(id, true, errors[id])}
+    />
+  </div>`;
+}
+
 /** One choice of a radio group, checked when it is the group's current value. */
 function RadioOption(name: string, id: string, value: string, label: string, current: string | undefined): Html {
   return html`<div class="option">
@@ -272,24 +303,7 @@ export function ScanPage(props: {
     ${result ? ScanOutcome(t, result) : ""}
     ${result ? html`<h2 class="next-heading">${t.nextBallot}</h2>` : html`<p class="lead">${t.scanIntro}</p>`}
     <form method="post" action="/scan" class="station-form" enctype="multipart/form-data" novalidate>
-      ${CsrfField(csrf)}
-      <div class="${fieldClass(errors["qr"])}">
-        <label for="qr">${t.qrLabel}</label>
-        <p class="hint" id="qr-hint">${t.qrHint}</p>
-        ${FieldError(t, "qr", errors["qr"])}
-        <input
-          id="qr"
-          name="qr"
-          type="text"
-          class="input-scan"
-          value="${form?.qr ?? ""}"
-          autocomplete="off"
-          spellcheck="false"
-          maxlength="4096"
-          ${list.length === 0 ? html`autofocus` : ""}
-          ${describedBy("qr", true, errors["qr"])}
-        />
-      </div>
+      ${CsrfField(csrf)} ${QrField(t, "qr", t.qrLabel, form?.qr, errors, list.length === 0)}
       <div class="camera" data-camera hidden>
         <button type="button" class="button button-secondary" data-camera-start>${t.cameraStart}</button>
         <button type="button" class="button button-secondary" data-camera-stop hidden>${t.cameraStop}</button>
@@ -405,24 +419,7 @@ export function CancelPage(props: {
     ${result ? CancelOutcome(t, result) : ""}
     <p class="lead">${t.cancelIntro}</p>
     <form method="post" action="/cancel" class="station-form" novalidate>
-      ${CsrfField(csrf)}
-      <div class="${fieldClass(errors["cancelQr"])}">
-        <label for="cancelQr">${t.cancelQrLabel}</label>
-        <p class="hint" id="cancelQr-hint">${t.qrHint}</p>
-        ${FieldError(t, "cancelQr", errors["cancelQr"])}
-        <input
-          id="cancelQr"
-          name="qr"
-          type="text"
-          class="input-scan"
-          value="${form?.qr ?? ""}"
-          autocomplete="off"
-          spellcheck="false"
-          maxlength="4096"
-          ${list.length === 0 ? html`autofocus` : ""}
-          ${describedBy("cancelQr", true, errors["cancelQr"])}
-        />
-      </div>
+      ${CsrfField(csrf)} ${QrField(t, "cancelQr", t.cancelQrLabel, form?.qr, errors, list.length === 0)}
       <div class="${fieldClass(errors["serial"])}">
         <label for="serial">${t.serialLabel}</label>
         <p class="hint" id="serial-hint">${t.serialHint}</p>

@@ -457,12 +457,16 @@ describe("the result sheet", () => {
       if (!("qr" in sheet)) throw new Error(`${sheet.code}: ${sheet.message}`);
       expect(sheet).toMatchObject({ sequence: 1, votersCheckedIn: 20, ballotsCast: 20 });
       const totals = Object.fromEntries(sheet.contests.map((c) => [c.contestId, c]));
-      expect(totals["contest-president"]?.options).toContainEqual({ optionId: "sel-president-liis-kask", votes: 20 });
-      expect(totals["contest-parliament-north"]).toMatchObject({ blanks: 20, writeIns: 0 });
-      expect(totals["contest-referendum-voting-age"]?.options).toContainEqual({
-        optionId: "sel-referendum-voting-age-no",
+      expect(totals["contest-president"]).toMatchObject({ name: "President of the Republic" });
+      expect(totals["contest-president"]?.options).toContainEqual({
+        optionId: "sel-president-liis-kask",
+        label: "Liis Kask",
         votes: 20,
       });
+      expect(totals["contest-parliament-north"]).toMatchObject({ blanks: 20, writeIns: 0 });
+      expect(totals["contest-referendum-voting-age"]?.options).toContainEqual(
+        expect.objectContaining({ optionId: "sel-referendum-voting-age-no", votes: 20 }),
+      );
       expect(sheet.svg).toContain("<svg");
       // Signed with the station's key, in the layout of the server's own election definition.
       const publicKey = base64urlDecode(String(killStation.client.publicJwk.x))!;

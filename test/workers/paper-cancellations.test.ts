@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { paperBoxFor } from "../../durable-objects/addresses.ts";
+import { paperBoxFor, stationBallotCountFor } from "../../durable-objects/addresses.ts";
 import type { LogEntry } from "../../lib/audit/entries.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { readPublishedLog, sequencer } from "./helpers/audit-log.ts";
@@ -101,6 +101,24 @@ describe("cancelling a spoiled ballot", () => {
     expect(await refusal(scan(97_312, one))).toEqual({ status: 409, code: "scans_exceed_check_ins" });
   });
 
+  it("refuses a new cancellation once the station's result sheet closed its paper; a repeat still answers", async () => {
+    const closing = await registerStation(["district-north"], { serialRanges: [{ first: 97_500, last: 97_599 }] });
+    const cancellationId = crypto.randomUUID();
+    const first = { electionId: ELECTION, serial: 97_500, reason: "spoiled", cancellationId } as const;
+    expect(await closing.client.cancelBallot(first)).toMatchObject({ replayed: false });
+    await stationBallotCountFor(env, ELECTION, closing.stationId).closeForSheet();
+    expect(
+      await refusal(closing.client.cancelBallot({ electionId: ELECTION, serial: 97_501, reason: "spoiled" })),
+    ).toEqual({ status: 409, code: "result_sheet_already_accepted" });
+    const stored = await env.DB.prepare(
+      `SELECT serial FROM paper_cancellations WHERE election_id = ? AND station_id = ?`,
+    )
+      .bind(ELECTION, closing.stationId)
+      .all<{ serial: number }>();
+    expect(stored.results.map((r) => r.serial)).toEqual([97_500]);
+    expect(await closing.client.cancelBallot(first)).toMatchObject({ replayed: true });
+  });
+
   it("refuses a serial already scanned, or not issued to this station", async () => {
     await scan(97_020);
     expect(
@@ -187,7 +205,7 @@ describe("cancelling a spoiled ballot", () => {
     const bySerial = new Map<string, number>();
     for (const e of entries) bySerial.set(e.serial, (bySerial.get(e.serial) ?? 0) + 1);
     // 97001 was cancelled once and answered four more times; refused serials are absent.
-    expect(Object.fromEntries(bySerial)).toEqual({ "97001": 1, "97310": 1, "97201": 1, "97040": 1 });
+    expect(Object.fromEntries(bySerial)).toEqual({ "97001": 1, "97310": 1, "97500": 1, "97201": 1, "97040": 1 });
     expect(entries.find((e) => e.serial === "97001")).toMatchObject({
       stationId: station.stationId,
       districtId: "district-north",

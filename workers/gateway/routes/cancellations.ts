@@ -30,7 +30,7 @@ import { bodyLimit } from "hono/body-limit";
 import { cancelledSerialOf, recordCancellation } from "../../../db/stores/cancellations.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { serialAssigned } from "../../../db/stores/paper.ts";
-import { paperBoxFor } from "../../../durable-objects/addresses.ts";
+import { paperBoxFor, stationBallotCountFor } from "../../../durable-objects/addresses.ts";
 import type { CompiledElection } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
@@ -71,7 +71,7 @@ const cancellationRoute = createRoute({
   tags: ["stations"],
   summary: "Cancel a spoiled or void paper ballot by its serial, before it is scanned",
   description:
-    "Refusals: election_not_found (404), polls_not_open (403), paper_sync_closed (403), station_wrong_district (403), foreign_ballot (422: a serial not issued to this station, or a district it does not serve), district_ambiguous (422), serial_already_used (409: scanned already), serial_cancelled (409: cancelled by another cancellation), cancellation_conflict (409: this cancellation id with another reason or district).",
+    "Refusals: election_not_found (404), polls_not_open (403), paper_sync_closed (403), station_wrong_district (403), foreign_ballot (422: a serial not issued to this station, or a district it does not serve), district_ambiguous (422), serial_already_used (409: scanned already), serial_cancelled (409: cancelled by another cancellation), cancellation_conflict (409: this cancellation id with another reason or district), result_sheet_already_accepted (409: the station's result sheet closed its paper).",
   security: [{ stationSignature: [] }],
   middleware: [tooLarge, requireStation()] as const,
   request: {
@@ -134,6 +134,9 @@ export function cancellationRoutes(): OpenAPIHono<StationAppEnv> {
     const earlier = await cancelledSerialOf(c.env.DB, key);
     if (earlier !== undefined && earlier !== body.serial)
       return fail("cancellation_conflict", `This cancellation id cancelled serial ${earlier}.`);
+    // After its result sheet a station's paper is final, as for scans; a repeat still answers.
+    if (earlier === undefined && (await stationBallotCountFor(c.env, election.id, station.stationId).counts()).closed)
+      return fail("result_sheet_already_accepted");
 
     const outcome = await paperBoxFor(c.env, election.id, body.serial).cancel({
       electionId: election.id,
