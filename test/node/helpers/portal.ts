@@ -81,6 +81,8 @@ export async function checkAndShoot(
   options: { readonly language?: string; readonly close?: boolean } = {},
 ): Promise<void> {
   const { page, cspErrors } = visit;
+  // A caller may have waited only for an element to appear; the stylesheet holds back `load`.
+  await page.waitForLoadState("load");
   // The stylesheet loaded and applied (the header is the service's blue, not the default white).
   const headerBackground = await page.evaluate(
     `getComputedStyle(document.querySelector(".site-header")).backgroundColor`,
