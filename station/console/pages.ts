@@ -74,6 +74,14 @@ function QrField(
   </div>`;
 }
 
+/** One figure of a `<dl class="figures">`: a count and what it counts. */
+function Figure(label: string, value: number, className = ""): Html {
+  return html`<div class="${className}">
+    <dt>${label}</dt>
+    <dd>${value}</dd>
+  </div>`;
+}
+
 /** One choice of a radio group, checked when it is the group's current value. */
 function RadioOption(name: string, id: string, value: string, label: string, current: string | undefined): Html {
   return html`<div class="option">
@@ -102,26 +110,9 @@ export function HomePage(t: Messages, status: StationStatus, csrf: string, notic
     </ul>
     <h2>${t.countsTitle}</h2>
     <dl class="figures">
-      <div>
-        <dt>${t.checkInsLabel}</dt>
-        <dd>${status.checkIns}</dd>
-      </div>
-      <div>
-        <dt>${t.scansLabel}</dt>
-        <dd>${status.scans}</dd>
-      </div>
-      <div>
-        <dt>${t.cancellationsLabel}</dt>
-        <dd>${status.cancellations}</dd>
-      </div>
-      <div>
-        <dt>${t.pendingLabel}</dt>
-        <dd>${status.pending}</dd>
-      </div>
-      <div class="${status.failed > 0 ? "figure-failed" : ""}">
-        <dt>${t.failedLabel}</dt>
-        <dd>${status.failed}</dd>
-      </div>
+      ${Figure(t.checkInsLabel, status.checkIns)} ${Figure(t.scansLabel, status.scans)}
+      ${Figure(t.cancellationsLabel, status.cancellations)} ${Figure(t.pendingLabel, status.pending)}
+      ${Figure(t.failedLabel, status.failed, status.failed > 0 ? "figure-failed" : "")}
     </dl>
     <h2>${t.envelopesTitle}</h2>
     ${
@@ -552,14 +543,7 @@ export function ResultSheetPage(props: {
           <dd>${status.districtIds.join(", ")}</dd>
         </dl>
         <dl class="figures">
-          <div>
-            <dt>${t.sheetVoters}</dt>
-            <dd>${sheet.votersCheckedIn}</dd>
-          </div>
-          <div>
-            <dt>${t.sheetBallots}</dt>
-            <dd>${sheet.ballotsCast}</dd>
-          </div>
+          ${Figure(t.sheetVoters, sheet.votersCheckedIn)} ${Figure(t.sheetBallots, sheet.ballotsCast)}
         </dl>
         ${sheet.contests.map(
           (contest) =>
