@@ -12,6 +12,7 @@ import type { LogSequencer } from "./log-sequencer.ts";
 import type { PaperBallotBox } from "./paper-ballot-box.ts";
 import type { ResultsAggregator } from "./results-aggregator.ts";
 import type { ResultsRelay } from "./results-relay.ts";
+import type { SecurityMonitor } from "./security-monitor.ts";
 import type { StationBallotCount } from "./station-ballot-count.ts";
 import type { TallyShard } from "./tally-shard.ts";
 import type { VoterLedger } from "./voter-ledger.ts";
@@ -130,4 +131,9 @@ export function stationBallotCountFor(
   stationId: string,
 ): DurableObjectStub<StationBallotCount> {
   return env.STATION_BALLOT_COUNT.get(env.STATION_BALLOT_COUNT.idFromName(`${electionId}/station/${stationId}`));
+}
+
+/** The security monitor of an election: one object, named by the election id. */
+export function securityMonitorFor(env: Env, electionId: string): DurableObjectStub<SecurityMonitor> {
+  return env.SECURITY_MONITOR.get(env.SECURITY_MONITOR.idFromName(electionId));
 }

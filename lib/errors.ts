@@ -235,6 +235,17 @@ export const ERROR_CODES = {
     status: 409,
     message: "This station's result sheet has been accepted; it takes no more ballots.",
   },
+  // Security monitor
+  alert_not_found: { status: 404, message: "No alert with this id in this election." },
+  alert_closed: {
+    status: 409,
+    message: "This alert is closed; a closed alert takes no acknowledgement or second closing.",
+  },
+  drills_disabled: {
+    status: 403,
+    message:
+      'Attack drills are not enabled on this deployment (DRILLS is not "enabled"); they never run in production.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

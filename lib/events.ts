@@ -140,6 +140,60 @@ export const EVENTS = {
     kind: "operational",
     sentence: "An audit log resumed an interrupted publication from its staging bundle after a restart.",
   },
+  // The security monitor (durable-objects/security-monitor.ts).
+  monitor_signal_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "Counts or a security event could not be handed to an election's security monitor; its windows miss them (the tally, the log and the security_events rows do not), so a rule may fire late or not at all.",
+  },
+  monitor_step_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "The security monitor of an election could not finish a step (reading the log's, the aggregator's or the dead letters' state, or writing an alert to D1 or the log); it retries on its next tick.",
+  },
+  "voter-login-failed": {
+    level: "info",
+    kind: "security",
+    sentence:
+      "A voter login was refused (an invalid, replayed or under-assured ID token, or a person not on the roll). One is a mistake; many from one address or network is for the monitor.",
+  },
+  "cast-refused": {
+    level: "info",
+    kind: "security",
+    sentence:
+      "A voter's cast was refused by the ledger (already voted, checked in at a station, or a reused request). Many from one voter, address or network is for the monitor.",
+  },
+  "rate-limited": {
+    level: "info",
+    kind: "security",
+    sentence:
+      "A client went over a rate limit (the limiter is named); logged at most once a minute per limiter and address by each isolate.",
+  },
+  "station-signature-invalid": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A request claiming to come from a station carried no valid signature by a registered, active key of that station (or a replayed one); refused.",
+  },
+  "geofence-refused": {
+    level: "info",
+    kind: "security",
+    sentence: "A voter's login or cast came from a country outside the election's geofence, which refuses them.",
+  },
+  "flagged-country-ballot": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A ballot was accepted from a country the election flags (outside a flagging geofence, or in its monitoring's flagged countries).",
+  },
+  "result-sheet-mismatch": {
+    level: "warn",
+    kind: "security",
+    sentence:
+      "A station's result sheet differs from the system's own counts of its check-ins and scans (docs/PAPER.md, reconciliation); the differences are in the reconciliation report.",
+  },
   "geofence-flagged-login": {
     level: "warn",
     kind: "security",

@@ -23,7 +23,9 @@ export type KeyPurpose =
   | "pollbook" // a district's pollbook key (per election, then per district): the ids a station's laptop holds
   | "pollbook-ref" // seals the voter key into a pollbook entry's ref (per election, bound to the station)
   | "held-ballot" // seals a held ballot's accepted message in its PaperBallotBox until its conflict is decided
-  | "offline-envelope"; // the keyed digest of an offline check-in's envelope code (per election)
+  | "offline-envelope" // the keyed digest of an offline check-in's envelope code (per election)
+  | "monitor-voter" // the security monitor's tag of a voter whose attempts it counts (per election)
+  | "console-csrf"; // the officials' console's form tokens: HMAC of the access token's id
 
 const cache = new Map<string, Promise<CryptoKey>>();
 

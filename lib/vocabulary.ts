@@ -23,7 +23,7 @@ export const RetractionReason = z.enum(["superseded-by-online", "cancelled-by-pa
 export type RetractionReason = z.infer<typeof RetractionReason>;
 
 /** What an official may do: every admin route names the roles it admits. */
-export const OfficialRole = z.enum(["administrator", "station-official", "auditor"]);
+export const OfficialRole = z.enum(["administrator", "station-official", "auditor", "security-officer"]);
 export type OfficialRole = z.infer<typeof OfficialRole>;
 
 /** How a station official identified the voter at check-in. */
@@ -47,6 +47,17 @@ export type StationKeyRole = z.infer<typeof StationKeyRole>;
  */
 export const CastVoteRecordsMode = z.enum(["whole-ballot", "per-contest"]);
 export type CastVoteRecordsMode = z.infer<typeof CastVoteRecordsMode>;
+
+/** An ISO 3166-1 alpha-2 country code, as `request.cf.country` gives it. */
+export const CountryCode = z.string().regex(/^[A-Z]{2}$/, "an ISO 3166-1 alpha-2 code in capitals");
+
+/** How urgent a security monitor's alert is (lib/monitor/rules.ts); high ones are also public log entries. */
+export const AlertSeverity = z.enum(["low", "medium", "high"]);
+export type AlertSeverity = z.infer<typeof AlertSeverity>;
+
+/** Where an alert is in an official's hands: raised, seen (acknowledged), or closed with a note. */
+export const AlertState = z.enum(["open", "acknowledged", "closed"]);
+export type AlertState = z.infer<typeof AlertState>;
 
 /** What the geofence does with a login or cast from outside the election's countries. */
 export const GeofenceAction = z.enum(["refuse", "flag"]);

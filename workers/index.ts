@@ -14,6 +14,7 @@ export { ResultsRelay } from "../durable-objects/results-relay.ts";
 export { LogSequencer } from "../durable-objects/log-sequencer.ts";
 export { PaperBallotBox } from "../durable-objects/paper-ballot-box.ts";
 export { StationBallotCount } from "../durable-objects/station-ballot-count.ts";
+export { SecurityMonitor } from "../durable-objects/security-monitor.ts";
 
 const app = createApp();
 

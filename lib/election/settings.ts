@@ -4,13 +4,18 @@
  * document (see definition.ts).
  */
 import * as z from "zod";
-import { CastVoteRecordsMode, CrossChannelPolicy, GeofenceAction, ResultsVisibility } from "../vocabulary.ts";
+import {
+  CastVoteRecordsMode,
+  CountryCode,
+  CrossChannelPolicy,
+  GeofenceAction,
+  ResultsVisibility,
+} from "../vocabulary.ts";
+import { MonitoringSettings } from "../monitor/rules.ts";
 
 export const ElectionId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/, "an election id is 3-64 lowercase letters, digits and dashes");
-
-export const CountryCode = z.string().regex(/^[A-Z]{2}$/, "an ISO 3166-1 alpha-2 code in capitals");
 
 export const ElectionSettings = z
   .object({
@@ -60,7 +65,18 @@ export const ElectionSettings = z
       .min(0)
       .max(7 * 24 * 60)
       .default(12 * 60),
+    /**
+     * The security monitor's thresholds (lib/monitor/rules.ts, docs/MONITORING.md). Optional, and
+     * kept as sent (the stored definition is what the administrator sent): read it through
+     * `monitoringOf`, which fills in the defaults.
+     */
+    monitoring: MonitoringSettings.optional(),
   })
   .strict();
 
 export type ElectionSettings = z.infer<typeof ElectionSettings>;
+
+/** An election's monitoring settings with every default filled in. */
+export function monitoringOf(settings: ElectionSettings): MonitoringSettings {
+  return MonitoringSettings.parse(settings.monitoring ?? {});
+}

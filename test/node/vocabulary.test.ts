@@ -50,7 +50,7 @@ describe("the audit log's wire bytes for the domain vocabularies", () => {
       reason: { "superseded-by-online": 1, "cancelled-by-paper": 2 },
       policy: { "first-wins": 1, "paper-supersedes": 2 },
       visibility: { live: 1, "after-close": 2 },
-      role: { administrator: 1, "station-official": 2, auditor: 3 },
+      role: { administrator: 1, "station-official": 2, auditor: 3, "security-officer": 4 },
       records: { "whole-ballot": 1, "per-contest": 2 },
       stationKeyRole: { client: 1, "marking-device": 2 },
       decision: { count: 1, "do-not-count": 2 },
