@@ -9,7 +9,16 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { SecurityEventName } from "../lib/events.ts";
-import type { Channel, DifferenceKind, OfficialRole, ReceiptStatus, StationKeyRole } from "../lib/vocabulary.ts";
+import type { RuleId } from "../lib/monitor/rules.ts";
+import type {
+  AlertSeverity,
+  AlertState,
+  Channel,
+  DifferenceKind,
+  OfficialRole,
+  ReceiptStatus,
+  StationKeyRole,
+} from "../lib/vocabulary.ts";
 
 /** One row per election: its NIST definition and our settings, as loaded by an administrator. */
 export const elections = sqliteTable("elections", {
@@ -436,3 +445,33 @@ export const offlineEnvelopes = sqliteTable("offline_envelopes", {
   scanId: text("scan_id"),
   serial: integer("serial"),
 });
+
+/**
+ * The security monitor's alerts (lib/monitor/alerts.ts), written only by each election's
+ * SecurityMonitor (durable-objects/security-monitor.ts), which deduplicates firings while an alert
+ * is open or acknowledged; read by officials (API, CLI, console). Evidence names stations,
+ * districts, networks, countries and times, never a voter.
+ */
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    electionId: text("election_id").notNull(),
+    rule: text("rule").$type<RuleId>().notNull(),
+    severity: text("severity").$type<AlertSeverity>().notNull(),
+    scope: text("scope").notNull(),
+    summary: text("summary").notNull(),
+    evidenceJson: text("evidence_json").notNull(),
+    firstSeen: text("first_seen").notNull(),
+    lastSeen: text("last_seen").notNull(),
+    count: integer("count").notNull(),
+    state: text("state").$type<AlertState>().notNull(),
+    acknowledgedBy: text("acknowledged_by"),
+    acknowledgedAt: text("acknowledged_at"),
+    acknowledgedNote: text("acknowledged_note"),
+    closedBy: text("closed_by"),
+    closedAt: text("closed_at"),
+    closedNote: text("closed_note"),
+  },
+  (t) => [index("alerts_by_election").on(t.electionId, t.state, t.lastSeen)],
+);
