@@ -128,6 +128,12 @@ const ConfigSchema = z.object({
     .optional()
     .transform((s) => (s === undefined || s.trim() === "" ? undefined : s))
     .pipe(jsonSecret("DEAD_LETTER_PUBLIC_JWK", DeadLetterPublicJwk).optional()),
+  /**
+   * "enabled" lets an administrator inject the faults of the attack drills (a stalled log, a dead
+   * letter, a paused results aggregator: workers/gateway/routes/drills.ts, `npm run drill`) so an
+   * operator sees the monitor's alerts arrive. Local and staging runs only: production refuses it.
+   */
+  DRILLS: z.enum(["enabled", "disabled"]).default("disabled"),
 });
 
 /**
@@ -152,6 +158,13 @@ const ProductionConfig = ConfigSchema.superRefine((config, ctx) => {
       code: "custom",
       path: ["DEAD_LETTER_PUBLIC_JWK"],
       message: "DEAD_LETTER_PUBLIC_JWK must hold the offline public key dead letters are encrypted to in production",
+    });
+  }
+  if (config.DRILLS === "enabled") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["DRILLS"],
+      message: "DRILLS injects faults into the log and the results for attack drills: never in production",
     });
   }
   const logHost = config.LOG_ORIGIN.split("/")[0] ?? "";

@@ -297,7 +297,11 @@ const FaultPointSchema = z.union([
   z.templateLiteral(["tile:", z.number().int().min(0)]),
 ]);
 const FaultMode = z.enum(["fail", "crash", "always"]);
-const FaultInjectionEnabled = z.looseObject({ LOG_FAULT_INJECTION: z.literal("enabled") });
+/** The test configuration's LOG_FAULT_INJECTION, or attack drills (DRILLS, never in production). */
+const FaultInjectionEnabled = z.union([
+  z.looseObject({ LOG_FAULT_INJECTION: z.literal("enabled") }),
+  z.looseObject({ DRILLS: z.literal("enabled") }),
+]);
 
 class InjectedFault extends Error {}
 /** A condition under which signing anything more could fork the log. */
@@ -725,10 +729,11 @@ export class LogSequencer extends DurableObject<Env> {
   }
 
   /**
-   * Test-only: makes the next pass through `point` fail ("fail": the step throws, like a failed
-   * R2 put), crash ("crash": the object is reset at that point, like a machine going away), or
-   * fail until clearFaults ("always"). Refused unless the Worker runs with
-   * LOG_FAULT_INJECTION = "enabled" (vitest.config.ts only).
+   * Tests and attack drills: makes the next pass through `point` fail ("fail": the step throws,
+   * like a failed R2 put), crash ("crash": the object is reset at that point, like a machine going
+   * away), or fail until clearFaults ("always"). Refused unless the Worker runs with
+   * LOG_FAULT_INJECTION = "enabled" (vitest.config.ts only) or DRILLS = "enabled" (local runs;
+   * production refuses it).
    */
   async injectFault(point: FaultPoint, mode: "fail" | "crash" | "always" = "fail"): Promise<void> {
     this.requireFaultInjection();

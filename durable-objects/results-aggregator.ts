@@ -95,6 +95,9 @@ interface Latest {
 }
 
 /** A district as the public snapshot shows it, and how many shards had reported it then. */
+/** DRILLS = "enabled" (local runs; production refuses it): an attack drill may pause reports. */
+const DrillsEnabled = z.looseObject({ DRILLS: z.literal("enabled") });
+
 const PublishedDistrict = z.object({ totals: DistrictTotals, shards: z.number().int().min(0) });
 type PublishedDistrict = z.infer<typeof PublishedDistrict>;
 
@@ -189,6 +192,8 @@ export class ResultsAggregator extends DurableObject<Env> {
    */
   private calls = 0;
   private readonly startedAt = Date.now();
+  /** An attack drill's pause (`pauseReports`): reports are refused until then. In memory only. */
+  private pausedUntil = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -265,6 +270,8 @@ export class ResultsAggregator extends DurableObject<Env> {
    */
   async report(shardName: string, version: number, totals: DistrictTotals): Promise<boolean> {
     this.calls += 1;
+    // The shard keeps its totals and reports again with a growing pause, as after any failure.
+    if (Date.now() < this.pausedUntil) throw new Error("the results aggregator is paused by an attack drill");
     const [name, v, parsed] = ReportArgs.parse([shardName, version, totals]);
     const address = parseShardName(name);
     if (!address || address.districtId !== parsed.districtId) {
@@ -296,6 +303,16 @@ export class ResultsAggregator extends DurableObject<Env> {
    * Takes the election's settings (file header: the gateway hands them over). The first call
    * names the election, like the first report; a call for another election is a routing bug.
    */
+  /**
+   * Attack drills only (DRILLS = "enabled"): refuses every shard's report for `milliseconds`, so
+   * the live results lag behind the ballots and the security monitor's aggregator-lagging rule
+   * can be seen to fire.
+   */
+  async pauseReports(milliseconds: number): Promise<void> {
+    if (!DrillsEnabled.safeParse(this.env).success) throw new Error("attack drills are disabled");
+    this.pausedUntil = Date.now() + z.number().int().min(0).max(600_000).parse(milliseconds);
+  }
+
   async configure(settings: ResultsSettings): Promise<void> {
     this.calls += 1;
     const parsed = ResultsSettings.parse(settings);

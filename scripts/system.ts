@@ -188,6 +188,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     LOG_SIGNING_JWK: JSON.stringify(secrets.logPrivateJwk),
     DEAD_LETTER_PUBLIC_JWK: JSON.stringify(secrets.deadLetterPublicJwk),
     LEDGER_BUCKETS: options.ledgerBuckets ?? LOCAL_LEDGER_BUCKETS,
+    // The attack drills' faults (`npm run drill`, workers/gateway/routes/drills.ts): local runs only.
+    DRILLS: "enabled",
   };
   await writeFile(
     envFile,

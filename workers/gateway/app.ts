@@ -29,6 +29,7 @@ import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { pollsRoutes } from "./routes/polls.ts";
 import { conflictRoutes } from "./routes/conflicts.ts";
+import { drillRoutes } from "./routes/drills.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
 import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
 
@@ -130,6 +131,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
   app.route("/", deadLetterRoutes());
+  app.route("/", drillRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",
