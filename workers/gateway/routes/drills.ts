@@ -38,7 +38,7 @@ const drillRoute = createRoute({
   tags: ["operations"],
   summary: "Inject an attack drill's fault (local and staging runs only)",
   description:
-    "Refused with 403 drills_disabled unless the deployment runs with DRILLS = \"enabled\", which production refuses. log-stall / log-resume, dead-letter, aggregator-pause {seconds}.",
+    'Refused with 403 drills_disabled unless the deployment runs with DRILLS = "enabled", which production refuses. log-stall / log-resume, dead-letter, aggregator-pause {seconds}.',
   security: [{ officialAccess: [] }],
   middleware: [requireOfficial("administrator")] as const,
   request: {
