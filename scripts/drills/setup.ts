@@ -42,6 +42,8 @@ export interface DrillElectionOptions {
   readonly monitoring?: Record<string, unknown>;
   /** Voters per district (north, south, east), 40 each unless given. */
   readonly voters?: { readonly north?: number; readonly south?: number; readonly east?: number };
+  /** Take the demo roll instead (elections/demo/voters.csv, 1,000 voters), in this election's districts. */
+  readonly demoRoll?: boolean;
   /** Stations to register, each serving the districts named (short names: north, south, east). */
   readonly stations?: readonly (readonly DistrictName[])[];
   /** When the polls close, from the moment they open; a week unless given. */
@@ -127,6 +129,19 @@ const MARKS: Readonly<Record<DistrictName, readonly ContestMarks[]>> = {
   ],
 };
 
+/** The demo roll's voters, by the short name of their district. */
+async function demoRoll(): Promise<DrillVoter[]> {
+  const lines = (await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8")).split(/\r?\n/).slice(1);
+  return lines
+    .filter((line) => line.trim() !== "")
+    .map((line) => {
+      const [nationalId = "", district = ""] = line.split(",");
+      const short = district.replace(/^district-/, "");
+      if (!DISTRICTS.includes(short as DistrictName)) throw new Error(`the demo roll names a district ${district}`);
+      return { nationalId, district: short as DistrictName };
+    });
+}
+
 /** Loads a drill election (polls not yet open), its roll and stations, then opens its polls. */
 export async function drillElection(ctx: DrillContext, options: DrillElectionOptions): Promise<DrillElection> {
   const tag = randomTag(6);
@@ -145,9 +160,9 @@ export async function drillElection(ctx: DrillContext, options: DrillElectionOpt
   });
   await ctx.admin.call("POST", "/v1/admin/elections", { json: definition });
 
-  const voters: DrillVoter[] = [];
+  const voters: DrillVoter[] = options.demoRoll ? await demoRoll() : [];
   const prefix = tag.toUpperCase();
-  for (const d of DISTRICTS) {
+  for (const d of options.demoRoll ? [] : DISTRICTS) {
     const n = options.voters?.[d] ?? 40;
     for (let i = 1; i <= n; i += 1) voters.push({ nationalId: `${prefix}-${d.toUpperCase()}-${i}`, district: d });
   }
