@@ -82,6 +82,7 @@ interface CachedFacts {
   readonly electionId: string;
   readonly settings: MonitoringSettings;
   readonly registered: ReadonlyMap<string, number>;
+  readonly stationDistricts: ReadonlyMap<string, readonly string[]>;
   readonly opensAtMs: number;
   readonly closesAtMs: number;
   readonly readAt: number;
@@ -250,6 +251,18 @@ export class SecurityMonitor extends DurableObject<Env> {
   private async loadFacts(electionId: string, now: number): Promise<CachedFacts> {
     const held = this.facts;
     if (held && held.electionId === electionId && now - held.readAt < FACTS_TTL_MS) return held;
+    try {
+      return await this.readFacts(electionId, now);
+    } catch (error) {
+      // D1 unreachable: the last figures are better than dropping the signals (they are counted,
+      // and the rules run again with fresh figures on the next read).
+      if (!held || held.electionId !== electionId) throw error;
+      emitEvent("monitor_step_failed", { electionId, step: "election-facts", error: String(error) });
+      return held;
+    }
+  }
+
+  private async readFacts(electionId: string, now: number): Promise<CachedFacts> {
     const row = await this.env.DB.prepare(`SELECT definition_json, opens_at, closes_at FROM elections WHERE id = ?`)
       .bind(electionId)
       .first<{ definition_json: string; opens_at: string; closes_at: string }>();
@@ -267,10 +280,24 @@ export class SecurityMonitor extends DurableObject<Env> {
     )
       .bind(electionId)
       .all<{ district_id: string; n: number }>();
+    const registered = new Map(counts.results.map((r) => [r.district_id, r.n]));
+    // Stations are not per election: keep the districts of this election (those on its roll).
+    const served = await this.env.DB.prepare(`SELECT station_id, district_id FROM station_districts`).all<{
+      station_id: string;
+      district_id: string;
+    }>();
+    const stationDistricts = new Map<string, string[]>();
+    for (const r of served.results) {
+      if (!registered.has(r.district_id)) continue;
+      const list = stationDistricts.get(r.station_id);
+      if (list) list.push(r.district_id);
+      else stationDistricts.set(r.station_id, [r.district_id]);
+    }
     const facts: CachedFacts = {
       electionId,
       settings,
-      registered: new Map(counts.results.map((r) => [r.district_id, r.n])),
+      registered,
+      stationDistricts,
       opensAtMs,
       closesAtMs,
       readAt: now,
@@ -280,7 +307,11 @@ export class SecurityMonitor extends DurableObject<Env> {
   }
 
   private electionFacts(facts: CachedFacts): ElectionFacts {
-    return { settings: facts.settings, registered: (d) => facts.registered.get(d) };
+    return {
+      settings: facts.settings,
+      registered: (d) => facts.registered.get(d),
+      districtsOf: (s) => facts.stationDistricts.get(s),
+    };
   }
 
   /** Counts and events for the election's windows; rules run on them at once. */

@@ -55,6 +55,8 @@ export interface ElectionFacts {
   readonly settings: MonitoringSettings;
   /** Registered voters per district (the voter roll); undefined when not known. */
   registered(districtId: string): number | undefined;
+  /** The districts a station serves (D1 station_districts), for its alerts' evidence. */
+  districtsOf?(stationId: string): readonly string[] | undefined;
 }
 
 export function bucketOf(atMs: number, bucketSeconds: number): number {
@@ -255,12 +257,16 @@ export function observe(
     push(checkInConflicts(store, s, id, nowBucket));
     push(offlineConflicts(store, s, id));
   }
-  return dedupe(firings);
+  return dedupe(firings, facts);
 }
 
-function dedupe(firings: Firing[]): Firing[] {
+function dedupe(firings: Firing[], facts: ElectionFacts): Firing[] {
   const seen = new Map<string, Firing>();
-  for (const f of firings) seen.set(`${f.rule} ${f.scope}`, f);
+  for (const f of firings) {
+    // A station's alert names the districts it serves, so an official sees which roll it touches.
+    const districts = f.scope.startsWith("station:") ? facts.districtsOf?.(f.scope.slice(8)) : undefined;
+    seen.set(`${f.rule} ${f.scope}`, districts ? { ...f, evidence: { ...f.evidence, districts: [...districts] } } : f);
+  }
   return [...seen.values()];
 }
 
@@ -706,7 +712,7 @@ export function evaluateTimer(store: MonitorStore, facts: ElectionFacts, timer: 
     const f = checkInsWithoutBallots(store, s, scope.slice(8), nowBucket);
     if (f) firings.push(f);
   }
-  return dedupe(firings);
+  return dedupe(firings, facts);
 }
 
 /** The monitor's net ballots of the election (all districts), for aggregator-lagging. */

@@ -14,6 +14,7 @@ import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
+import { registerStation } from "./helpers/station.ts";
 
 const E = "monitor-rules";
 const TIMER = "monitor-timer";
@@ -181,6 +182,54 @@ describe("rules raised through observe", () => {
     const raised = await waitFor(async () => messages.find((m) => m.type === "alert" && m.alert.rule === "qr-replay"));
     expect(raised).toMatchObject({ alert: { scope: "station:st-qr", state: "open" } });
     ws.close(1000, "done");
+  });
+});
+
+describe("each station, district and country rule through one observe", () => {
+  const RULES = "monitor-table";
+  beforeAll(async () => {
+    await loadDemoElection({ electionId: RULES, monitoring: MonitoringSettings.parse({ flaggedCountries: ["ZZ"] }) });
+    await enrol(RULES, "EE-MONITOR-TABLE-1", "district-north");
+  });
+
+  const at = () => Date.now();
+  const ev = (event: string, extra: Record<string, unknown> = {}, count = 1) =>
+    ({ kind: "security", at: at(), event, count, ...extra }) as MonitorSignalInput;
+
+  it.each<[string, string, () => MonitorSignalInput[]]>([
+    [
+      "turnout-over-100",
+      "district:district-north",
+      () => [{ kind: "ballot", at: at(), districtId: "district-north", channel: "online", count: 2 }],
+    ],
+    ["flagged-country", "country:ZZ", () => [ev("voter-login-failed", { country: "ZZ" })]],
+    ["qr-replay", "station:st-t1", () => [ev("paper-foreign-serial", { stationId: "st-t1" })]],
+    ["ballots-without-check-ins", "station:st-t2", () => [ev("scans-exceed-check-ins", { stationId: "st-t2" })]],
+    ["result-sheet-mismatch", "station:st-t3", () => [ev("result-sheet-mismatch", { stationId: "st-t3" })]],
+    ["check-in-conflicts", "station:st-t4", () => [ev("check-in-conflict", { stationId: "st-t4" }, 3)]],
+    ["offline-conflicts", "station:st-t5", () => [ev("offline-check-in-conflict", { stationId: "st-t5" })]],
+    [
+      "online-ballots-cancelled",
+      "station:st-t6",
+      () => [...checkIns("st-t6", 10), ev("check-in-cancelled-online-ballot", { stationId: "st-t6" }, 5)],
+    ],
+  ])("%s is raised for %s", async (rule, scope, signals) => {
+    await monitor(RULES).observe(RULES, signals());
+    const alert = (await openAlerts(RULES)).find((a) => a.rule === rule && a.scope === scope);
+    expect(alert?.state).toBe("open");
+    const row = (await d1Alerts(RULES)).find((r) => r["id"] === alert?.id);
+    expect(row).toMatchObject({ rule, scope, state: "open" });
+  });
+
+  it("names the districts a registered station serves in its alerts' evidence", async () => {
+    const station = await registerStation(["district-north"]);
+    // The monitor read its facts before the station existed: a fresh object reads them anew.
+    const fresh = `${RULES}-stations`;
+    await loadDemoElection({ electionId: fresh });
+    await enrol(fresh, "EE-MONITOR-TABLE-2", "district-north");
+    await monitor(fresh).observe(fresh, [ev("paper-serial-reused", { stationId: station.stationId })]);
+    const alert = (await openAlerts(fresh)).find((a) => a.rule === "qr-replay");
+    expect(alert?.evidence).toMatchObject({ stationId: station.stationId, districts: ["district-north"] });
   });
 });
 
