@@ -244,7 +244,12 @@ describe("rules raised by the timer", () => {
     const status = await monitor(TIMER).evaluateNow(TIMER);
     expect(status.deadLetters).toBe(1);
     const alert = (await openAlerts(TIMER)).find((a) => a.rule === "dead-letters");
-    expect(alert).toMatchObject({ scope: "election", evidence: { deadLetters: 1, threshold: 1 } });
+    expect(alert).toMatchObject({ scope: "election", count: 1, evidence: { deadLetters: 1, threshold: 1 } });
+    // The same figures on the next ticks: still one alert, count 1.
+    await monitor(TIMER).evaluateNow(TIMER);
+    await monitor(TIMER).evaluateNow(TIMER);
+    const again = (await openAlerts(TIMER)).filter((a) => a.rule === "dead-letters");
+    expect(again).toMatchObject([{ id: alert?.id, count: 1 }]);
   });
 
   it("raises aggregator-lagging for ballots the aggregator never saw", async () => {
@@ -278,6 +283,39 @@ describe("rules raised by the timer", () => {
     } finally {
       await log.clearFaults();
     }
+  });
+});
+
+describe("rules over time, with 50 ms buckets", () => {
+  const FAST = "monitor-fast";
+  beforeAll(async () => {
+    await loadDemoElection({
+      electionId: FAST,
+      monitoring: MonitoringSettings.parse({ bucketSeconds: 0.05, rules: { "station-rate": { enabled: false } } }),
+    });
+  });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("check-ins-without-ballots: raised by the timer once the grace passed without ballots", async () => {
+    await monitor(FAST).observe(FAST, checkIns("st-gap", 20));
+    await monitor(FAST).evaluateNow(FAST);
+    expect((await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots")).toBeUndefined();
+    await sleep(600);
+    await monitor(FAST).evaluateNow(FAST);
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert).toMatchObject({ scope: "station:st-gap", evidence: { gap: 20, checkInsPastGrace: 20 } });
+  });
+
+  it("rate-surge: a burst after the warm-up, over the station's own average", async () => {
+    // The opening burst of a station is no surge: it has no history yet.
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 1));
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 40));
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 1));
+    expect((await openAlerts(FAST)).find((a) => a.rule === "rate-surge")).toBeUndefined();
+    await sleep(1_600);
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 30));
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "rate-surge");
+    expect(alert).toMatchObject({ scope: "station:st-surge", evidence: { stationId: "st-surge", count: 30 } });
   });
 });
 
