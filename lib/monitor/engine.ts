@@ -15,6 +15,7 @@
  */
 import type { SecurityEventName } from "../events.ts";
 import type { AlertSeverity } from "../vocabulary.ts";
+import type { Evidence } from "./alerts.ts";
 import type { MonitoringSettings, RuleId } from "./rules.ts";
 import type { MonitorSignal } from "./signals.ts";
 
@@ -24,7 +25,7 @@ export interface Firing {
   readonly scope: string;
   readonly severity: AlertSeverity;
   readonly summary: string;
-  readonly evidence: Record<string, unknown>;
+  readonly evidence: Evidence;
 }
 
 /**
@@ -274,7 +275,7 @@ function windowOf(nowBucket: number, buckets: number): [number, number] {
   return [nowBucket - buckets + 1, nowBucket];
 }
 
-function windowEvidence(s: MonitoringSettings, from: number, to: number): Record<string, unknown> {
+function windowEvidence(s: MonitoringSettings, from: number, to: number): Evidence {
   return {
     windowBuckets: to - from + 1,
     bucketSeconds: s.bucketSeconds,

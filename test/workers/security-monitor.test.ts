@@ -38,9 +38,8 @@ function monitor(electionId: string) {
   return securityMonitorFor(env, electionId);
 }
 
-/** The RPC type of Alert (its evidence is Record<string, unknown>) does not survive the stub's typing. */
 function openAlerts(electionId: string): Promise<Alert[]> {
-  return monitor(electionId).openAlerts() as unknown as Promise<Alert[]>;
+  return monitor(electionId).openAlerts();
 }
 
 /** Log entries carry whole seconds. */
@@ -92,10 +91,8 @@ describe("rules raised through observe", () => {
     if (!alert) throw new Error("no station-rate alert");
     const ack = await monitor(E).acknowledge(alert.id, "sec-1", "looking");
     expect(ack).toMatchObject({ ok: true, value: { state: "acknowledged", acknowledged: { officialId: "sec-1" } } });
-    const closed = (await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone")) as unknown as {
-      ok: true;
-      value: Alert;
-    };
+    const closed = await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone");
+    if (!closed.ok) throw new Error(closed.error);
     expect(closed).toMatchObject({ ok: true, value: { state: "closed", closed: { officialId: "sec-1" } } });
     expect(await monitor(E).close(alert.id, "sec-1", "again")).toEqual({ ok: false, error: "alert_closed" });
     expect(await monitor(E).acknowledge("al_00000000000000000000000000", "sec-1", "")).toEqual({
