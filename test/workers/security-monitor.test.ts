@@ -9,6 +9,8 @@ import { securityMonitorFor } from "../../durable-objects/addresses.ts";
 import { Alert, AlertsLiveMessage } from "../../lib/monitor/alerts.ts";
 import { MonitoringSettings } from "../../lib/monitor/rules.ts";
 import type { MonitorSignalInput } from "../../lib/monitor/signals.ts";
+import type { BallotMessage } from "../../lib/ballot/messages.ts";
+import { monitorSignals } from "../../workers/tally/consumer.ts";
 import { sequencer } from "./helpers/audit-log.ts";
 import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
@@ -317,6 +319,52 @@ describe("rules over time, with 50 ms buckets", () => {
 });
 
 describe("the consumer's feed", () => {
+  it("groups acknowledged messages per election, kind, district, station, channel and second", () => {
+    const base = { electionId: FEED, districtId: "district-north" };
+    const ballotOf = (at: string, channel: "online" | "paper", stationId?: string): BallotMessage => ({
+      ...base,
+      kind: "ballot",
+      ballotId: "ab".repeat(16),
+      ballotStyleId: "style-north",
+      channel,
+      ...(stationId ? { stationId } : {}),
+      contests: [{ contestId: "c", optionIds: [] }],
+      trackingCode: "t",
+      commitment: "c",
+      acceptedAt: at,
+    });
+    const grouped = monitorSignals([
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "paper", "st-1"),
+      ballotOf("2026-05-01T08:01:00.000Z", "online"),
+      {
+        ...base,
+        kind: "check-in",
+        checkInId: "check-in-1",
+        stationId: "st-1",
+        checkedInAt: "2026-05-01T08:00:00.000Z",
+      },
+      {
+        ...base,
+        electionId: "other",
+        kind: "retraction",
+        ballotId: "cd".repeat(16),
+        trackingCode: "t",
+        reason: "superseded-by-online",
+        retractedAt: "2026-05-01T08:00:00.000Z",
+      },
+    ]);
+    const at = Date.parse("2026-05-01T08:00:00.000Z");
+    expect(grouped.get(FEED)).toEqual([
+      { kind: "ballot", at, districtId: "district-north", channel: "online", count: 2 },
+      { kind: "ballot", at, districtId: "district-north", channel: "paper", stationId: "st-1", count: 1 },
+      { kind: "ballot", at: at + 60_000, districtId: "district-north", channel: "online", count: 1 },
+      { kind: "check-in", at, districtId: "district-north", stationId: "st-1", count: 1 },
+    ]);
+    expect(grouped.get("other")).toEqual([{ kind: "retraction", at, districtId: "district-north", count: 1 }]);
+  });
+
   it("real casts reach the monitor's counts", async () => {
     await enrol(FEED, "EE-MONITOR-0001", "district-north");
     const session = await voterSession(FEED, "EE-MONITOR-0001");
