@@ -78,6 +78,8 @@ const AFTER_CLOSE_MS = 3_600_000;
 /** How long the election's settings and roll counts are trusted before they are read again. */
 const FACTS_TTL_MS = 60_000;
 
+/** How often the status goes to the sockets when only its ages moved. */
+const STATUS_REFRESH_MS = 10_000;
 /** How stale D1's lastSeen of an alert whose figures did not change may get. */
 const LAST_SEEN_WRITE_MS = 30_000;
 /** Evidence fields that move with the clock alone: not a change of an alert's figures. */
@@ -207,6 +209,8 @@ export class SecurityMonitor extends DurableObject<Env> {
   private readonly store: SqlStore;
   private facts: CachedFacts | undefined;
   private alarmAt: number | null = null;
+  /** When the status was last pushed to the sockets (in memory: a restart pushes at once). */
+  private statusPushedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -659,10 +663,22 @@ export class SecurityMonitor extends DurableObject<Env> {
       .exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'status'`)
       .toArray()[0]?.value;
     this.setMeta("status", JSON.stringify(status));
-    // evaluatedAt moves every tick; the status is news when anything else moved.
-    const comparable = (s: string | undefined): string | undefined =>
-      s === undefined ? undefined : JSON.stringify({ ...(JSON.parse(s) as MonitorStatus), evaluatedAt: null });
-    if (comparable(previous) !== comparable(JSON.stringify(status))) this.broadcast({ type: "status", status });
+    // The times and ages move every tick: the status is news when anything else moved, and the
+    // ages are refreshed on the sockets every STATUS_REFRESH_MS besides.
+    const comparable = (s: string | undefined): string | undefined => {
+      if (s === undefined) return undefined;
+      const parsed = JSON.parse(s) as MonitorStatus;
+      return JSON.stringify({
+        ...parsed,
+        evaluatedAt: null,
+        log: parsed.log && { ...parsed.log, checkpointAgeSeconds: null },
+        aggregator: parsed.aggregator && { ...parsed.aggregator, laggingSeconds: null },
+      });
+    };
+    if (comparable(previous) !== comparable(JSON.stringify(status)) || now - this.statusPushedAt >= STATUS_REFRESH_MS) {
+      this.statusPushedAt = now;
+      this.broadcast({ type: "status", status });
+    }
     return status;
   }
 

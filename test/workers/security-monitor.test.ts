@@ -181,6 +181,9 @@ describe("rules raised through observe", () => {
     ]);
     const raised = await waitFor(async () => messages.find((m) => m.type === "alert" && m.alert.rule === "qr-replay"));
     expect(raised).toMatchObject({ alert: { scope: "station:st-qr", state: "open" } });
+    await monitor(E).evaluateNow(E);
+    const status = await waitFor(async () => messages.find((m) => m.type === "status"));
+    expect(status).toMatchObject({ status: { electionId: E, deadLetters: 0 } });
     ws.close(1000, "done");
   });
 });
