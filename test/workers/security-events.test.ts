@@ -322,3 +322,36 @@ describe("station-signature-invalid", () => {
     expect((after?.n ?? 0) - (before?.n ?? 0)).toBe(1);
   });
 });
+
+describe("paper ballots that never reach the queues", () => {
+  it("tells the monitor of spoiled ballots, which check-ins-without-ballots counts as explained", async () => {
+    const electionId = "sec-events-spoiled";
+    await loadDemoElection({
+      electionId,
+      monitoring: MonitoringSettings.parse({
+        rules: { "check-ins-without-ballots": { graceBuckets: 1, minGap: 1, maxShare: 0 } },
+      }),
+    });
+    const station = await registerStation(["district-north"], { serialRanges: [{ first: 61_000, last: 61_099 }] });
+    // Six check-ins ten minutes ago, as the queue consumer reports them.
+    await securityMonitorFor(env, electionId).observe(electionId, [
+      {
+        kind: "check-in",
+        at: Date.now() - 600_000,
+        districtId: "district-north",
+        stationId: station.stationId,
+        count: 6,
+      },
+    ]);
+    for (const serial of [61_001, 61_002]) {
+      const answer = await station.client.cancelBallot({ electionId, serial, reason: "spoiled" });
+      expect(answer).toMatchObject({ serial, replayed: false });
+    }
+    // A void ballot is no voter's: it explains no check-in.
+    await station.client.cancelBallot({ electionId, serial: 61_003, reason: "void" });
+    await securityMonitorFor(env, electionId).evaluateNow(electionId);
+    const open = await (securityMonitorFor(env, electionId).openAlerts() as unknown as Promise<Alert[]>);
+    const alert = open.find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert?.evidence).toMatchObject({ stationId: station.stationId, spoiled: 2, held: 0, gap: 4 });
+  });
+});
