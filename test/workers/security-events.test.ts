@@ -11,7 +11,9 @@ import { BASE, signIdToken, voterSession } from "./helpers/auth.ts";
 import { NORTH_BALLOT, type CastContest } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol, voterKeyFor } from "./helpers/roll.ts";
-import { errorCode, registerStation, type TestStation } from "./helpers/station.ts";
+import { compiledElection, errorCode, markedBallotQr, registerStation, type TestStation } from "./helpers/station.ts";
+import { newEnvelopeCode } from "../../lib/station/pollbook.ts";
+import { sealVoterRef } from "../../workers/voting/pollbook-keys.ts";
 import { generateSigningKey } from "../../lib/identity/keys.ts";
 import { signStationRequest } from "../../lib/station/signed-request.ts";
 import { securityMonitorFor } from "../../durable-objects/addresses.ts";
@@ -324,6 +326,54 @@ describe("station-signature-invalid", () => {
 });
 
 describe("paper ballots that never reach the queues", () => {
+  it("tells the monitor of a held scan, which check-ins-without-ballots counts as explained", async () => {
+    const electionId = "sec-events-held";
+    await loadDemoElection({
+      electionId,
+      crossChannelPolicy: "first-wins",
+      monitoring: MonitoringSettings.parse({
+        rules: { "check-ins-without-ballots": { graceBuckets: 1, minGap: 1, maxShare: 0 } },
+      }),
+    });
+    const election = await compiledElection(electionId);
+    const station = await registerStation(["district-north"], { serialRanges: [{ first: 62_000, last: 62_099 }] });
+    // A voter who voted online, then checked in offline: the station's ballot for them is held.
+    const voter = nextVoter();
+    const voterKey = await enrol(electionId, voter, "district-north");
+    const from = { ip: "10.67.1.1", country: "EE" };
+    expect((await castFrom(electionId, await voterSession(electionId, voter), NORTH_BALLOT, from)).status).toBe(201);
+    const envelope = newEnvelopeCode();
+    const checkIn = await station.client.checkIn({
+      electionId,
+      voterRef: await sealVoterRef(env, electionId, station.stationId, voterKey),
+      offline: { decidedAt: new Date(Date.now() - 60_000), envelope },
+      identity: { method: "id-card" },
+    });
+    expect(checkIn.outcome).toBe("held");
+    const qr = await markedBallotQr(station.bmd, election, "bs-north", 62_001, [
+      { contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] },
+      { contestId: "contest-parliament-north", optionIds: [] },
+      { contestId: "contest-referendum-voting-age", optionIds: [] },
+    ]);
+    const scanned = await station.client.scan({ electionId, qr, scannedAt: new Date(), envelope });
+    expect(scanned).toMatchObject({ held: true, replayed: false });
+    // Six check-ins ten minutes ago, as the queue consumer reports them.
+    const monitor = securityMonitorFor(env, electionId);
+    await monitor.observe(electionId, [
+      {
+        kind: "check-in",
+        at: Date.now() - 600_000,
+        districtId: "district-north",
+        stationId: station.stationId,
+        count: 6,
+      },
+    ]);
+    await monitor.evaluateNow(electionId);
+    const open = await (monitor.openAlerts() as unknown as Promise<Alert[]>);
+    const alert = open.find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert?.evidence).toMatchObject({ stationId: station.stationId, held: 1, spoiled: 0 });
+  });
+
   it("tells the monitor of spoiled ballots, which check-ins-without-ballots counts as explained", async () => {
     const electionId = "sec-events-spoiled";
     await loadDemoElection({
