@@ -214,6 +214,22 @@ describe("the live channel", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("describes the alerts routes and the monitor's status", async () => {
+    const doc: { paths: Record<string, unknown> } = await (await SELF.fetch(`${BASE}/openapi.json`)).json();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/admin/elections/{electionId}/alerts",
+        "/v1/admin/elections/{electionId}/alerts/live",
+        "/v1/admin/elections/{electionId}/alerts/{alertId}",
+        "/v1/admin/elections/{electionId}/alerts/{alertId}/acknowledge",
+        "/v1/admin/elections/{electionId}/alerts/{alertId}/close",
+        "/v1/admin/elections/{electionId}/monitor",
+      ]),
+    );
+  });
+});
+
 describe("the security officer's reach", () => {
   it("reads security events, the log's status, dead letters, reconciliation and exact results", async () => {
     for (const path of [
