@@ -8,9 +8,11 @@
  * - observe records its signals and evaluates the rules they touch in one storage transaction:
  *   no count is kept without its rules having seen it, and no alert changes without its counts.
  * - One alert per (rule, scope) while it is open or acknowledged: a new firing updates its
- *   summary, evidence and lastSeen, and its count grows by one when the figures changed (a
- *   timer rule that holds for an hour is one alert, not 3,600). A firing after the alert was
- *   closed opens a new alert.
+ *   summary, evidence and lastSeen, and its count grows by one when its figures changed (the
+ *   evidence less its clock fields: a timer rule that holds for an hour with the same figures is
+ *   one alert of count 1, not 3,600). Only such a change is pushed to the live sockets and written
+ *   to D1 at once; a firing with the same figures refreshes D1's lastSeen at most every
+ *   LAST_SEEN_WRITE_MS. A firing after the alert was closed opens a new alert.
  * - This object is the one writer of the election's D1 `alerts` rows. An alert changed here is
  *   marked `d1_dirty` in the same transaction and written (upsert by id) afterwards; a failed
  *   write stays dirty and is retried on the next tick (monitor_step_failed).
@@ -35,7 +37,8 @@
  *   firsts(scope TEXT PRIMARY KEY, bucket INTEGER)  -- the first bucket of activity (rate-surge)
  *   voters(tag TEXT PRIMARY KEY, n INTEGER, last INTEGER)  -- tag numbering; pruned with its window
  *   alerts(id TEXT PRIMARY KEY, rule TEXT, scope TEXT, state TEXT, alert_json TEXT,
- *          d1_dirty INTEGER, log_pending TEXT)  -- log_pending: 'raised', 'closed' or NULL
+ *          d1_dirty INTEGER, d1_at INTEGER, log_pending TEXT)
+ *     -- d1_at: when D1 last took the alert (ms); log_pending: 'raised', 'closed' or NULL
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -75,6 +78,17 @@ const AFTER_CLOSE_MS = 3_600_000;
 /** How long the election's settings and roll counts are trusted before they are read again. */
 const FACTS_TTL_MS = 60_000;
 
+/** How often the status goes to the sockets when only its ages moved. */
+const STATUS_REFRESH_MS = 10_000;
+/** How stale D1's lastSeen of an alert whose figures did not change may get. */
+const LAST_SEEN_WRITE_MS = 30_000;
+/** Evidence fields that move with the clock alone: not a change of an alert's figures. */
+const CLOCK_FIELDS = new Set(["unchangedSeconds", "laggingSeconds", "windowStart", "windowEnd", "baselineStart"]);
+
+function figures(evidence: Record<string, unknown>): string {
+  return JSON.stringify(Object.entries(evidence).filter(([k]) => !CLOCK_FIELDS.has(k)));
+}
+
 const PING = "ping";
 const PONG = "pong";
 
@@ -82,6 +96,7 @@ interface CachedFacts {
   readonly electionId: string;
   readonly settings: MonitoringSettings;
   readonly registered: ReadonlyMap<string, number>;
+  readonly stationDistricts: ReadonlyMap<string, readonly string[]>;
   readonly opensAtMs: number;
   readonly closesAtMs: number;
   readonly readAt: number;
@@ -100,7 +115,7 @@ function toSecond(iso: string): string {
 }
 
 /** The scope as the public log shows it: verbatim for the election, stations and districts only. */
-export function publicScope(scope: string): string {
+function publicScope(scope: string): string {
   const kind = scope.includes(":") ? scope.slice(0, scope.indexOf(":")) : scope;
   return kind === "station" || kind === "district" ? scope : kind;
 }
@@ -194,6 +209,8 @@ export class SecurityMonitor extends DurableObject<Env> {
   private readonly store: SqlStore;
   private facts: CachedFacts | undefined;
   private alarmAt: number | null = null;
+  /** When the status was last pushed to the sockets (in memory: a restart pushes at once). */
+  private statusPushedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -212,7 +229,8 @@ export class SecurityMonitor extends DurableObject<Env> {
           sql.exec(`CREATE TABLE firsts (scope TEXT PRIMARY KEY, bucket INTEGER NOT NULL)`);
           sql.exec(`CREATE TABLE voters (tag TEXT PRIMARY KEY, n INTEGER NOT NULL, last INTEGER NOT NULL)`);
           sql.exec(`CREATE TABLE alerts (id TEXT PRIMARY KEY, rule TEXT NOT NULL, scope TEXT NOT NULL,
-            state TEXT NOT NULL, alert_json TEXT NOT NULL, d1_dirty INTEGER NOT NULL, log_pending TEXT)`);
+            state TEXT NOT NULL, alert_json TEXT NOT NULL, d1_dirty INTEGER NOT NULL, d1_at INTEGER NOT NULL DEFAULT 0,
+            log_pending TEXT)`);
           sql.exec(`CREATE INDEX alerts_by_rule_scope ON alerts (rule, scope, state)`);
         },
       });
@@ -250,6 +268,18 @@ export class SecurityMonitor extends DurableObject<Env> {
   private async loadFacts(electionId: string, now: number): Promise<CachedFacts> {
     const held = this.facts;
     if (held && held.electionId === electionId && now - held.readAt < FACTS_TTL_MS) return held;
+    try {
+      return await this.readFacts(electionId, now);
+    } catch (error) {
+      // D1 unreachable: the last figures are better than dropping the signals (they are counted,
+      // and the rules run again with fresh figures on the next read).
+      if (!held || held.electionId !== electionId) throw error;
+      emitEvent("monitor_step_failed", { electionId, step: "election-facts", error: String(error) });
+      return held;
+    }
+  }
+
+  private async readFacts(electionId: string, now: number): Promise<CachedFacts> {
     const row = await this.env.DB.prepare(`SELECT definition_json, opens_at, closes_at FROM elections WHERE id = ?`)
       .bind(electionId)
       .first<{ definition_json: string; opens_at: string; closes_at: string }>();
@@ -267,10 +297,24 @@ export class SecurityMonitor extends DurableObject<Env> {
     )
       .bind(electionId)
       .all<{ district_id: string; n: number }>();
+    const registered = new Map(counts.results.map((r) => [r.district_id, r.n]));
+    // Stations are not per election: keep the districts of this election (those on its roll).
+    const served = await this.env.DB.prepare(`SELECT station_id, district_id FROM station_districts`).all<{
+      station_id: string;
+      district_id: string;
+    }>();
+    const stationDistricts = new Map<string, string[]>();
+    for (const r of served.results) {
+      if (!registered.has(r.district_id)) continue;
+      const list = stationDistricts.get(r.station_id);
+      if (list) list.push(r.district_id);
+      else stationDistricts.set(r.station_id, [r.district_id]);
+    }
     const facts: CachedFacts = {
       electionId,
       settings,
-      registered: new Map(counts.results.map((r) => [r.district_id, r.n])),
+      registered,
+      stationDistricts,
       opensAtMs,
       closesAtMs,
       readAt: now,
@@ -280,7 +324,11 @@ export class SecurityMonitor extends DurableObject<Env> {
   }
 
   private electionFacts(facts: CachedFacts): ElectionFacts {
-    return { settings: facts.settings, registered: (d) => facts.registered.get(d) };
+    return {
+      settings: facts.settings,
+      registered: (d) => facts.registered.get(d),
+      districtsOf: (s) => facts.stationDistricts.get(s),
+    };
   }
 
   /** Counts and events for the election's windows; rules run on them at once. */
@@ -309,8 +357,8 @@ export class SecurityMonitor extends DurableObject<Env> {
     const changed: Alert[] = [];
     for (const f of firings) {
       const row = this.sql
-        .exec<{ alert_json: string }>(
-          `SELECT alert_json FROM alerts WHERE rule = ? AND scope = ? AND state IN ('open', 'acknowledged')`,
+        .exec<{ alert_json: string; d1_at: number }>(
+          `SELECT alert_json, d1_at FROM alerts WHERE rule = ? AND scope = ? AND state IN ('open', 'acknowledged')`,
           f.rule,
           f.scope,
         )
@@ -318,7 +366,7 @@ export class SecurityMonitor extends DurableObject<Env> {
       if (row) {
         // Written by this object from an Alert: a failure to parse is a bug.
         const held = Alert.parse(JSON.parse(row.alert_json));
-        const moved = held.summary !== f.summary;
+        const moved = figures(held.evidence) !== figures(f.evidence);
         const alert: Alert = {
           ...held,
           summary: f.summary,
@@ -326,7 +374,13 @@ export class SecurityMonitor extends DurableObject<Env> {
           lastSeen: at,
           count: held.count + (moved ? 1 : 0),
         };
-        this.sql.exec(`UPDATE alerts SET alert_json = ?, d1_dirty = 1 WHERE id = ?`, JSON.stringify(alert), alert.id);
+        const stale = now - row.d1_at >= LAST_SEEN_WRITE_MS;
+        this.sql.exec(
+          `UPDATE alerts SET alert_json = ?, d1_dirty = MAX(d1_dirty, ?) WHERE id = ?`,
+          JSON.stringify(alert),
+          moved || stale ? 1 : 0,
+          alert.id,
+        );
         if (moved) changed.push(alert);
         continue;
       }
@@ -470,7 +524,12 @@ export class SecurityMonitor extends DurableObject<Env> {
         await this.env.DB.batch(statements);
         // Only the versions written are clean: a change made during the write stays dirty.
         for (const row of dirty) {
-          this.sql.exec(`UPDATE alerts SET d1_dirty = 0 WHERE id = ? AND alert_json = ?`, row.id, row.alert_json);
+          this.sql.exec(
+            `UPDATE alerts SET d1_dirty = 0, d1_at = ? WHERE id = ? AND alert_json = ?`,
+            Date.now(),
+            row.id,
+            row.alert_json,
+          );
         }
       } catch (error) {
         emitEvent("monitor_step_failed", { electionId, step: "alerts-d1", error: String(error) });
@@ -604,10 +663,22 @@ export class SecurityMonitor extends DurableObject<Env> {
       .exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'status'`)
       .toArray()[0]?.value;
     this.setMeta("status", JSON.stringify(status));
-    // evaluatedAt moves every tick; the status is news when anything else moved.
-    const comparable = (s: string | undefined): string | undefined =>
-      s === undefined ? undefined : JSON.stringify({ ...(JSON.parse(s) as MonitorStatus), evaluatedAt: null });
-    if (comparable(previous) !== comparable(JSON.stringify(status))) this.broadcast({ type: "status", status });
+    // The times and ages move every tick: the status is news when anything else moved, and the
+    // ages are refreshed on the sockets every STATUS_REFRESH_MS besides.
+    const comparable = (s: string | undefined): string | undefined => {
+      if (s === undefined) return undefined;
+      const parsed = JSON.parse(s) as MonitorStatus;
+      return JSON.stringify({
+        ...parsed,
+        evaluatedAt: null,
+        log: parsed.log && { ...parsed.log, checkpointAgeSeconds: null },
+        aggregator: parsed.aggregator && { ...parsed.aggregator, laggingSeconds: null },
+      });
+    };
+    if (comparable(previous) !== comparable(JSON.stringify(status)) || now - this.statusPushedAt >= STATUS_REFRESH_MS) {
+      this.statusPushedAt = now;
+      this.broadcast({ type: "status", status });
+    }
     return status;
   }
 

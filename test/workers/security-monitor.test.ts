@@ -9,11 +9,15 @@ import { securityMonitorFor } from "../../durable-objects/addresses.ts";
 import { Alert, AlertsLiveMessage } from "../../lib/monitor/alerts.ts";
 import { MonitoringSettings } from "../../lib/monitor/rules.ts";
 import type { MonitorSignalInput } from "../../lib/monitor/signals.ts";
+import type { BallotMessage } from "../../lib/ballot/messages.ts";
+import { monitorSignals } from "../../workers/tally/consumer.ts";
 import { sequencer } from "./helpers/audit-log.ts";
 import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
-import { enrol } from "./helpers/roll.ts";
+import { enrol, voterKeyFor } from "./helpers/roll.ts";
+import { runInDurableObject } from "cloudflare:test";
+import { registerStation } from "./helpers/station.ts";
 
 const E = "monitor-rules";
 const TIMER = "monitor-timer";
@@ -37,9 +41,8 @@ function monitor(electionId: string) {
   return securityMonitorFor(env, electionId);
 }
 
-/** The RPC type of Alert (its evidence is Record<string, unknown>) does not survive the stub's typing. */
 function openAlerts(electionId: string): Promise<Alert[]> {
-  return monitor(electionId).openAlerts() as unknown as Promise<Alert[]>;
+  return monitor(electionId).openAlerts();
 }
 
 /** Log entries carry whole seconds. */
@@ -91,10 +94,8 @@ describe("rules raised through observe", () => {
     if (!alert) throw new Error("no station-rate alert");
     const ack = await monitor(E).acknowledge(alert.id, "sec-1", "looking");
     expect(ack).toMatchObject({ ok: true, value: { state: "acknowledged", acknowledged: { officialId: "sec-1" } } });
-    const closed = (await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone")) as unknown as {
-      ok: true;
-      value: Alert;
-    };
+    const closed = await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone");
+    if (!closed.ok) throw new Error(closed.error);
     expect(closed).toMatchObject({ ok: true, value: { state: "closed", closed: { officialId: "sec-1" } } });
     expect(await monitor(E).close(alert.id, "sec-1", "again")).toEqual({ ok: false, error: "alert_closed" });
     expect(await monitor(E).acknowledge("al_00000000000000000000000000", "sec-1", "")).toEqual({
@@ -180,7 +181,58 @@ describe("rules raised through observe", () => {
     ]);
     const raised = await waitFor(async () => messages.find((m) => m.type === "alert" && m.alert.rule === "qr-replay"));
     expect(raised).toMatchObject({ alert: { scope: "station:st-qr", state: "open" } });
+    await monitor(E).evaluateNow(E);
+    const status = await waitFor(async () => messages.find((m) => m.type === "status"));
+    expect(status).toMatchObject({ status: { electionId: E, deadLetters: 0 } });
     ws.close(1000, "done");
+  });
+});
+
+describe("each station, district and country rule through one observe", () => {
+  const RULES = "monitor-table";
+  beforeAll(async () => {
+    await loadDemoElection({ electionId: RULES, monitoring: MonitoringSettings.parse({ flaggedCountries: ["ZZ"] }) });
+    await enrol(RULES, "EE-MONITOR-TABLE-1", "district-north");
+  });
+
+  const at = () => Date.now();
+  const ev = (event: string, extra: Record<string, unknown> = {}, count = 1) =>
+    ({ kind: "security", at: at(), event, count, ...extra }) as MonitorSignalInput;
+
+  it.each<[string, string, () => MonitorSignalInput[]]>([
+    [
+      "turnout-over-100",
+      "district:district-north",
+      () => [{ kind: "ballot", at: at(), districtId: "district-north", channel: "online", count: 2 }],
+    ],
+    ["flagged-country", "country:ZZ", () => [ev("voter-login-failed", { country: "ZZ" })]],
+    ["qr-replay", "station:st-t1", () => [ev("paper-foreign-serial", { stationId: "st-t1" })]],
+    ["ballots-without-check-ins", "station:st-t2", () => [ev("scans-exceed-check-ins", { stationId: "st-t2" })]],
+    ["result-sheet-mismatch", "station:st-t3", () => [ev("result-sheet-mismatch", { stationId: "st-t3" })]],
+    ["check-in-conflicts", "station:st-t4", () => [ev("check-in-conflict", { stationId: "st-t4" }, 3)]],
+    ["offline-conflicts", "station:st-t5", () => [ev("offline-check-in-conflict", { stationId: "st-t5" })]],
+    [
+      "online-ballots-cancelled",
+      "station:st-t6",
+      () => [...checkIns("st-t6", 10), ev("check-in-cancelled-online-ballot", { stationId: "st-t6" }, 5)],
+    ],
+  ])("%s is raised for %s", async (rule, scope, signals) => {
+    await monitor(RULES).observe(RULES, signals());
+    const alert = (await openAlerts(RULES)).find((a) => a.rule === rule && a.scope === scope);
+    expect(alert?.state).toBe("open");
+    const row = (await d1Alerts(RULES)).find((r) => r["id"] === alert?.id);
+    expect(row).toMatchObject({ rule, scope, state: "open" });
+  });
+
+  it("names the districts a registered station serves in its alerts' evidence", async () => {
+    const station = await registerStation(["district-north"]);
+    // The monitor read its facts before the station existed: a fresh object reads them anew.
+    const fresh = `${RULES}-stations`;
+    await loadDemoElection({ electionId: fresh });
+    await enrol(fresh, "EE-MONITOR-TABLE-2", "district-north");
+    await monitor(fresh).observe(fresh, [ev("paper-serial-reused", { stationId: station.stationId })]);
+    const alert = (await openAlerts(fresh)).find((a) => a.rule === "qr-replay");
+    expect(alert?.evidence).toMatchObject({ stationId: station.stationId, districts: ["district-north"] });
   });
 });
 
@@ -195,7 +247,12 @@ describe("rules raised by the timer", () => {
     const status = await monitor(TIMER).evaluateNow(TIMER);
     expect(status.deadLetters).toBe(1);
     const alert = (await openAlerts(TIMER)).find((a) => a.rule === "dead-letters");
-    expect(alert).toMatchObject({ scope: "election", evidence: { deadLetters: 1, threshold: 1 } });
+    expect(alert).toMatchObject({ scope: "election", count: 1, evidence: { deadLetters: 1, threshold: 1 } });
+    // The same figures on the next ticks: still one alert, count 1.
+    await monitor(TIMER).evaluateNow(TIMER);
+    await monitor(TIMER).evaluateNow(TIMER);
+    const again = (await openAlerts(TIMER)).filter((a) => a.rule === "dead-letters");
+    expect(again).toMatchObject([{ id: alert?.id, count: 1 }]);
   });
 
   it("raises aggregator-lagging for ballots the aggregator never saw", async () => {
@@ -232,7 +289,86 @@ describe("rules raised by the timer", () => {
   });
 });
 
+describe("rules over time, with 50 ms buckets", () => {
+  const FAST = "monitor-fast";
+  beforeAll(async () => {
+    await loadDemoElection({
+      electionId: FAST,
+      monitoring: MonitoringSettings.parse({ bucketSeconds: 0.05, rules: { "station-rate": { enabled: false } } }),
+    });
+  });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("check-ins-without-ballots: raised by the timer once the grace passed without ballots", async () => {
+    await monitor(FAST).observe(FAST, checkIns("st-gap", 20));
+    await monitor(FAST).evaluateNow(FAST);
+    expect((await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots")).toBeUndefined();
+    await sleep(600);
+    await monitor(FAST).evaluateNow(FAST);
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert).toMatchObject({ scope: "station:st-gap", evidence: { gap: 20, checkInsPastGrace: 20 } });
+  });
+
+  it("rate-surge: a burst after the warm-up, over the station's own average", async () => {
+    // The opening burst of a station is no surge: it has no history yet.
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 1));
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 40));
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 1));
+    expect((await openAlerts(FAST)).find((a) => a.rule === "rate-surge")).toBeUndefined();
+    await sleep(1_600);
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 30));
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "rate-surge");
+    expect(alert).toMatchObject({ scope: "station:st-surge", evidence: { stationId: "st-surge", count: 30 } });
+  });
+});
+
 describe("the consumer's feed", () => {
+  it("groups acknowledged messages per election, kind, district, station, channel and second", () => {
+    const base = { electionId: FEED, districtId: "district-north" };
+    const ballotOf = (at: string, channel: "online" | "paper", stationId?: string): BallotMessage => ({
+      ...base,
+      kind: "ballot",
+      ballotId: "ab".repeat(16),
+      ballotStyleId: "style-north",
+      channel,
+      ...(stationId ? { stationId } : {}),
+      contests: [{ contestId: "c", optionIds: [] }],
+      trackingCode: "t",
+      commitment: "c",
+      acceptedAt: at,
+    });
+    const grouped = monitorSignals([
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "paper", "st-1"),
+      ballotOf("2026-05-01T08:01:00.000Z", "online"),
+      {
+        ...base,
+        kind: "check-in",
+        checkInId: "check-in-1",
+        stationId: "st-1",
+        checkedInAt: "2026-05-01T08:00:00.000Z",
+      },
+      {
+        ...base,
+        electionId: "other",
+        kind: "retraction",
+        ballotId: "cd".repeat(16),
+        trackingCode: "t",
+        reason: "superseded-by-online",
+        retractedAt: "2026-05-01T08:00:00.000Z",
+      },
+    ]);
+    const at = Date.parse("2026-05-01T08:00:00.000Z");
+    expect(grouped.get(FEED)).toEqual([
+      { kind: "ballot", at, districtId: "district-north", channel: "online", count: 2 },
+      { kind: "ballot", at, districtId: "district-north", channel: "paper", stationId: "st-1", count: 1 },
+      { kind: "ballot", at: at + 60_000, districtId: "district-north", channel: "online", count: 1 },
+      { kind: "check-in", at, districtId: "district-north", stationId: "st-1", count: 1 },
+    ]);
+    expect(grouped.get("other")).toEqual([{ kind: "retraction", at, districtId: "district-north", count: 1 }]);
+  });
+
   it("real casts reach the monitor's counts", async () => {
     await enrol(FEED, "EE-MONITOR-0001", "district-north");
     const session = await voterSession(FEED, "EE-MONITOR-0001");
@@ -242,6 +378,36 @@ describe("the consumer's feed", () => {
       return s.aggregator && s.aggregator.behind === 0 && (await heard(FEED)) === 1 ? s : undefined;
     });
     expect(status.aggregator?.behind).toBe(0);
+    // A signal arms the one-second timer.
+    const alarm = await runInDurableObject(monitor(FEED), (_o, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+
+  it("turnout-over-100 takes the aggregator's exact totals on the timer", async () => {
+    const OVER = "monitor-turnout";
+    await loadDemoElection({ electionId: OVER });
+    for (const id of ["EE-MONITOR-TURNOUT-1", "EE-MONITOR-TURNOUT-2"]) {
+      await enrol(OVER, id, "district-north");
+      expect((await cast(OVER, await voterSession(OVER, id), NORTH_BALLOT)).status).toBe(201);
+    }
+    await waitFor(async () => {
+      const s = await monitor(OVER).evaluateNow(OVER);
+      return s.aggregator?.behind === 0 && (await heard(OVER)) === 2 ? true : undefined;
+    });
+    expect((await openAlerts(OVER)).find((a) => a.rule === "turnout-over-100")).toBeUndefined();
+    // The roll shrinks under the count (a row removed by hand): two ballots, one registered voter.
+    const voterKey = await voterKeyFor("EE-MONITOR-TURNOUT-2");
+    await env.DB.prepare(`DELETE FROM voters WHERE election_id = ? AND voter_key = ?`).bind(OVER, voterKey).run();
+    // The object trusts its roll counts for a minute: forget them, as a minute passing would.
+    await runInDurableObject(monitor(OVER), (instance) => {
+      (instance as unknown as { facts: undefined }).facts = undefined;
+    });
+    await monitor(OVER).evaluateNow(OVER);
+    const alert = (await openAlerts(OVER)).find((a) => a.rule === "turnout-over-100");
+    expect(alert).toMatchObject({
+      scope: "district:district-north",
+      evidence: { ballots: 2, registered: 1, source: "aggregator" },
+    });
   });
 });
 
