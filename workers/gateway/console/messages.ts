@@ -93,6 +93,7 @@ export const consoleMessages = {
   logNotHalted: "No",
   logNoCheckpoint: "No checkpoint yet",
   seconds: (s: number) => `${Math.round(s)} seconds`,
+  secondsWord: "seconds",
   monitorTitle: "Monitoring",
   monitorOpenAlerts: "Open alerts",
   monitorDeadLetters: "Dead letters",
@@ -150,7 +151,7 @@ export const consoleMessages = {
   alertClosedNotice: "The alert was closed.",
   liveStatusConnected: "Live: new alerts appear here as they are raised.",
   liveStatusReconnecting: "Live updates paused; reconnecting…",
-  newAlertAnnouncement: (severity: string, summary: string) => `New alert, ${severity}: ${summary}`,
+  newAlertPrefix: "New alert. ",
   // Reconciliation
   reconciliationTitle: "Reconciliation by station",
   reconciliationIntro: "Each station's result sheet against what the system recorded for it.",

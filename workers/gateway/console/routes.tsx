@@ -49,6 +49,7 @@ import {
   consoleCsrfValid,
   consoleSession,
   setConsoleCookie,
+  tokenIdOf,
   type ConsoleSession,
 } from "./session.ts";
 import {
@@ -234,6 +235,16 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const verified = answer.success ? await verifyOfficialAccess(configOf(c.env), answer.data.accessToken) : undefined;
     if (!answer.success || !verified?.ok) return signInPage(c, 502, [{ message: t.signInFailed }], "unexpected");
     setConsoleCookie(c, answer.data.accessToken, verified.value.expiresAt);
+    // The page's script signing in again before the token expires: it needs the new session's
+    // CSRF token for the forms already on the page (a same-origin fetch; no other site reads it).
+    if (c.req.header("x-console-refresh") === "1") {
+      const session: ConsoleSession = {
+        principal: verified.value,
+        token: answer.data.accessToken,
+        tokenId: tokenIdOf(answer.data.accessToken),
+      };
+      return c.json({ csrf: await consoleCsrfToken(c, session), expiresAt: verified.value.expiresAt });
+    }
     return c.redirect("/console", 303);
   });
 

@@ -54,10 +54,14 @@ export async function consoleSession(c: Ctx): Promise<ConsoleSession | undefined
   if (!token || token.length > 4096) return undefined;
   const verified = await verifyOfficialAccess(configOf(c.env), token);
   if (!verified.ok) return undefined;
-  // The token verified, so its claims are ours; jti is what the CSRF token is bound to.
+  const tokenId = tokenIdOf(token);
+  return tokenId === "" ? undefined : { principal: verified.value, token, tokenId };
+}
+
+/** A verified access token's id (jti), which its CSRF token is bound to; "" if it has none. */
+export function tokenIdOf(token: string): string {
   const { jti } = decodeJwt(token);
-  if (typeof jti !== "string") return undefined;
-  return { principal: verified.value, token, tokenId: jti };
+  return typeof jti === "string" ? jti : "";
 }
 
 function csrfKey(c: Ctx): Promise<CryptoKey> {

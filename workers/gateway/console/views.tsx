@@ -161,7 +161,7 @@ export function SignInPage(props: {
         </p>
         <ul class="actions">
           <li>
-            <button type="button" class="button" data-sign-in-stored>
+            <button type="button" class="button" data-sign-in-stored data-label={t.signInAs("")}>
               {t.signInAs("")}
             </button>
           </li>
@@ -173,7 +173,17 @@ export function SignInPage(props: {
         </ul>
         <h2 class="subhead">{t.orAnotherKey}</h2>
       </section>
-      <form class="key-sign-in" data-key-sign-in hidden method="post" action="/console/session">
+      <form
+        class="key-sign-in"
+        data-key-sign-in
+        hidden
+        method="post"
+        action="/console/session"
+        data-signing-in={t.signingIn}
+        data-official-id-missing={t.officialIdMissing}
+        data-key-file-missing={t.keyFileMissing}
+        data-key-file-unreadable={t.keyFileUnreadable}
+      >
         <Field
           id="official-id"
           name="officialId"
@@ -480,7 +490,16 @@ export function OverviewPage(props: {
             <Unavailable t={t} />
           )}
         </section>
-        <section aria-labelledby="log-title" class="console-section" data-log-health>
+        <section
+          aria-labelledby="log-title"
+          class="console-section"
+          data-log-health
+          data-live-log={
+            frame.role === "administrator" || frame.role === "security-officer" ? props.electionId : undefined
+          }
+          data-seconds-word={t.secondsWord}
+          data-not-halted={t.logNotHalted}
+        >
           <h2 id="log-title">{t.logTitle}</h2>
           {log || monitor?.log ? (
             <Facts
@@ -818,13 +837,20 @@ export function AlertsPage(props: {
           {t.alertsFilterSubmit}
         </button>
       </form>
-      <p class="live-status" data-live-status role="status" aria-live="polite"></p>
+      <p
+        class="live-status"
+        data-live-status
+        data-connected={t.liveStatusConnected}
+        data-reconnecting={t.liveStatusReconnecting}
+      ></p>
+      <div class="visually-hidden" data-alert-announcer role="status" aria-live="polite"></div>
       <div
         class="alert-list"
         data-alert-list={props.electionId}
         data-live-alerts={props.filter === "active" || props.filter === "open" || props.filter === "all" ? "on" : "off"}
         data-can-handle={canHandle ? "yes" : "no"}
         data-csrf={frame.signedIn.csrf}
+        data-announce-prefix={t.newAlertPrefix}
       >
         {newestFirst.map((alert) => (
           <AlertCard
