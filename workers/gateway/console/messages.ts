@@ -103,6 +103,10 @@ export const consoleMessages = {
   monitorAggregatorLevel: "Up to date",
   ballots: (n: number) => (n === 1 ? "1 ballot" : `${n} ballots`),
   notAvailable: "Not available to your role.",
+  couldNotRead: (message: string) => `Could not be read: ${message}`,
+  reasonInvalid: "Enter a reason: 1 to 500 characters of plain text.",
+  noteInvalid: "Enter a note: 1 to 500 characters of plain text.",
+  decisionInvalid: "Choose whether the held ballot counts, and enter a reason of 1 to 500 characters.",
   // Results
   resultsTitle: "Turnout and results (exact)",
   resultsAsOf: (at: string) => `As of ${at}.`,

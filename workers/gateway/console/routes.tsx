@@ -305,6 +305,11 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
         {...(polls?.ok ? { polls: polls.value } : {})}
         {...(log?.ok ? { log: log.value } : {})}
         {...(monitor?.ok ? { monitor: monitor.value } : {})}
+        refusals={{
+          ...(polls && !polls.ok ? { polls: polls.refusal.message } : {}),
+          ...(log && !log.ok ? { log: log.refusal.message } : {}),
+          ...(monitor && !monitor.ok ? { monitor: monitor.refusal.message } : {}),
+        }}
       />,
       status,
     );
@@ -341,9 +346,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
       if (refusal.status === 403 || refusal.status === 401 || refusal.status === 404)
         return refusalPage(c, session, refusal);
       const errors: PageError[] =
-        refusal.problems.length > 0
-          ? refusal.problems.map((p) => ({ message: `${t.reasonLabel}: ${p.message}`, field }))
-          : [{ message: refusal.message }];
+        refusal.problems.length > 0 ? [{ message: t.reasonInvalid, field }] : [{ message: refusal.message }];
       return overview(c, session, errors, refusal.code, pageStatus(refusal));
     });
   }
@@ -431,7 +434,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
         return refusalPage(c, session, refusal);
       const errors: PageError[] =
         refusal.problems.length > 0
-          ? refusal.problems.map((p) => ({ message: `${t.noteLabel}: ${p.message}`, field: `${alertId.data}-note` }))
+          ? [{ message: t.noteInvalid, field: `${alertId.data}-note` }]
           : [{ message: refusal.message }];
       return alertsPage(c, session, errors, refusal.code, pageStatus(refusal));
     });
@@ -503,7 +506,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
       return refusalPage(c, session, refusal);
     const errors: PageError[] =
       refusal.problems.length > 0
-        ? refusal.problems.map((p) => ({ message: `${p.path}: ${p.message}` }))
+        ? [{ message: t.decisionInvalid, field: `conflict-${conflictId}-reason` }]
         : [{ message: refusal.message }];
     return conflictsPage(c, session, errors, refusal.code, pageStatus(refusal));
   });

@@ -394,8 +394,11 @@ function ElectionFrame(props: {
   );
 }
 
-function Unavailable(props: { t: ConsoleMessages }) {
-  return <p class="empty">{props.t.notAvailable}</p>;
+/** A part the page could not show: not for this role, or the API's refusal in its own words. */
+function Unavailable(props: { t: ConsoleMessages; refusal?: string | undefined }) {
+  return (
+    <p class="empty">{props.refusal === undefined ? props.t.notAvailable : props.t.couldNotRead(props.refusal)}</p>
+  );
 }
 
 function Facts(props: { rows: readonly (readonly [string, Child])[]; id?: string }) {
@@ -451,8 +454,10 @@ export function OverviewPage(props: {
   polls?: PollsView;
   log?: LogStatus;
   monitor?: MonitorStatus;
+  /** The API's refusals of the parts this role may read, by part. */
+  refusals?: { readonly polls?: string; readonly log?: string; readonly monitor?: string };
 }) {
-  const { frame, polls, log, monitor } = props;
+  const { frame, polls, log, monitor, refusals = {} } = props;
   const { t } = frame;
   const base = `/console/elections/${props.electionId}`;
   const canControl = frame.role === "administrator" && polls !== undefined;
@@ -487,7 +492,7 @@ export function OverviewPage(props: {
               {polls.changePending ? <p class="hint">{t.pollsChangePending}</p> : null}
             </>
           ) : (
-            <Unavailable t={t} />
+            <Unavailable t={t} refusal={refusals.polls} />
           )}
         </section>
         <section
@@ -532,7 +537,7 @@ export function OverviewPage(props: {
               ]}
             />
           ) : (
-            <Unavailable t={t} />
+            <Unavailable t={t} refusal={refusals.log} />
           )}
         </section>
         <section aria-labelledby="monitor-title" class="console-section">
@@ -554,7 +559,7 @@ export function OverviewPage(props: {
               ]}
             />
           ) : (
-            <Unavailable t={t} />
+            <Unavailable t={t} refusal={refusals.monitor} />
           )}
         </section>
       </div>
@@ -973,20 +978,22 @@ export function ConflictsPage(props: {
               rows={[
                 [t.conflictState, <strong>{t.conflictStates[c.state] ?? c.state}</strong>],
                 [t.districtColumn, c.districtId],
-                [t.conflictCheckIn, c.checkInMinute],
-                [t.conflictSynced, c.syncedMinute],
+                [t.conflictCheckIn, when(c.checkInMinute)],
+                [t.conflictSynced, when(c.syncedMinute)],
                 [
                   t.conflictOther,
                   c.other === null
                     ? t.none
                     : c.other.channel === "online"
-                      ? t.conflictOtherOnline(c.other.minute)
-                      : t.conflictOtherPaper(c.other.stationId, c.other.minute),
+                      ? t.conflictOtherOnline(c.other.minute === null ? null : when(c.other.minute))
+                      : t.conflictOtherPaper(c.other.stationId, when(c.other.minute)),
                 ],
               ]}
             />
             {c.decision ? (
-              <p class="handling">{t.conflictDecidedBy(c.decision.officialId, c.decision.minute, c.decision.reason)}</p>
+              <p class="handling">
+                {t.conflictDecidedBy(c.decision.officialId, when(c.decision.minute), c.decision.reason)}
+              </p>
             ) : null}
             {canDecide && c.state === "held" ? (
               <form
