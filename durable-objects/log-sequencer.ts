@@ -220,6 +220,9 @@ const APPENDABLE: ReadonlySet<LogEntry["type"]> = new Set([
   "results-certified",
   // An administrator's decision on an offline check-in's conflict (workers/gateway/routes/conflicts.ts).
   "conflict-adjudicated",
+  // The security monitor's high-severity alerts and their closing (durable-objects/security-monitor.ts).
+  "alert-raised",
+  "alert-closed",
 ]);
 const AppendItems = z
   .array(z.object({ key: Key, entry: LogEntry }))

@@ -147,6 +147,12 @@ export const EVENTS = {
     sentence:
       "Counts or a security event could not be handed to an election's security monitor; its windows miss them (the tally, the log and the security_events rows do not), so a rule may fire late or not at all.",
   },
+  security_event_not_stored: {
+    level: "error",
+    kind: "operational",
+    sentence:
+      "A security event's security_events row could not be written to D1; the refusal that raised it answered as usual and the monitor still heard it, but the row is missing from the security events an official reads.",
+  },
   monitor_step_failed: {
     level: "warn",
     kind: "operational",

@@ -1,9 +1,10 @@
 /**
- * Security events that are not yet alerts (db/schema.ts `security_events`), for the monitor to
- * come: a geofence-flagged login, a reused paper serial, a conflicting result sheet. Their kinds
- * are the security events of the one registry (lib/events.ts). Written by the
- * gateway where it notices them; administrators and auditors read them (GET
- * /v1/admin/elections/{id}/security-events) until the monitor turns them into alerts.
+ * Security events as rows (db/schema.ts `security_events`): a geofence-flagged login, a refused
+ * cast, a reused paper serial, a conflicting result sheet. Their kinds are the security events of
+ * the one registry (lib/events.ts). Written only through `recordSecurityEvent`
+ * (workers/monitor/security-events.ts), which also tells the election's security monitor and
+ * keeps the client address and the voter tag out of the row; administrators, security officers
+ * and auditors read them (GET /v1/admin/elections/{id}/security-events).
  */
 import { and, asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
@@ -11,7 +12,7 @@ import { z } from "zod";
 import { EVENTS, type SecurityEventName } from "../../lib/events.ts";
 import { securityEvents } from "../schema.ts";
 
-export async function recordSecurityEvent(
+export async function recordSecurityEventRow(
   db: D1Database,
   electionId: string | null,
   kind: SecurityEventName,

@@ -104,6 +104,13 @@
  *                             decision:u8 (1 count, 2 do-not-count) ‖ officialId:text ‖
  *                             reason:text -- nothing that names a voter
  *
+ * Security monitoring (docs/MONITORING.md): a high-severity alert of the security monitor, and an
+ * official's closing of one. The scope is verbatim for `election`, `station:<id>` and
+ * `district:<id>` only; a country, network, address or voter scope is logged as its kind alone
+ * (`country`, `network`, `address`, `voter`), and the closing note stays with officials:
+ *   0x2c alert-raised         at:time ‖ alertId:text ‖ rule:text ‖ scope:text
+ *   0x2d alert-closed         at:time ‖ alertId:text ‖ officialId:text
+ *
  * Decoding is strict: an unknown version or type, a short or over-long entry, a bad enum value,
  * malformed UTF-8, a coarse time that is not on a minute, marks out of order: each is an error
  * naming the byte offset. Every accepted byte string re-encodes to itself (one encoding per entry).
@@ -368,6 +375,8 @@ export const LogEntry = z.discriminatedUnion("type", [
       reason: Text,
     })
     .strict(),
+  z.object({ type: z.literal("alert-raised"), at: Time, alertId: Text, rule: Text, scope: Text }).strict(),
+  z.object({ type: z.literal("alert-closed"), at: Time, alertId: Text, officialId: Text }).strict(),
   z
     .object({
       type: z.literal("results-certified"),

@@ -87,6 +87,12 @@ export const ENTRY_TYPES = {
     tag: 0x2b,
     says: "An administrator decided whether the held ballot of a station's conflicting offline check-in counts, for the reason given.",
   },
+  // Security monitoring (issue 13).
+  "alert-raised": {
+    tag: 0x2c,
+    says: "The security monitor raised a high-severity alert under this rule and scope.",
+  },
+  "alert-closed": { tag: 0x2d, says: "An official closed a security monitor's alert." },
 } as const satisfies Record<string, { tag: number; says: string }>;
 
 export type EntryTypeName = keyof typeof ENTRY_TYPES;
@@ -114,7 +120,10 @@ export const WIRE_BYTES = {
   reason: { "superseded-by-online": 1, "cancelled-by-paper": 2 } satisfies Record<RetractionReason, number>,
   policy: { "first-wins": 1, "paper-supersedes": 2 } satisfies Record<CrossChannelPolicy, number>,
   visibility: { live: 1, "after-close": 2 } satisfies Record<ResultsVisibility, number>,
-  role: { administrator: 1, "station-official": 2, auditor: 3, "security-officer": 4 } satisfies Record<OfficialRole, number>,
+  role: { administrator: 1, "station-official": 2, auditor: 3, "security-officer": 4 } satisfies Record<
+    OfficialRole,
+    number
+  >,
   records: { "whole-ballot": 1, "per-contest": 2 } satisfies Record<CastVoteRecordsMode, number>,
   stationKeyRole: { client: 1, "marking-device": 2 } satisfies Record<StationKeyRole, number>,
   decision: { count: 1, "do-not-count": 2 } satisfies Record<ConflictDecision, number>,
@@ -447,6 +456,17 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
       w.u8(enumByte(WIRE_BYTES.decision, entry.decision));
       w.text(entry.officialId);
       w.text(entry.reason);
+      break;
+    case "alert-raised":
+      w.time(entry.at);
+      w.text(entry.alertId);
+      w.text(entry.rule);
+      w.text(entry.scope);
+      break;
+    case "alert-closed":
+      w.time(entry.at);
+      w.text(entry.alertId);
+      w.text(entry.officialId);
       break;
     case "results-certified":
       w.time(entry.at);
@@ -822,6 +842,10 @@ function readBody(r: Reader, type: EntryTypeName): LogEntry {
         officialId: r.text("official"),
         reason: r.text("reason"),
       };
+    case "alert-raised":
+      return { type, at: r.time("at"), alertId: r.text("alertId"), rule: r.text("rule"), scope: r.text("scope") };
+    case "alert-closed":
+      return { type, at: r.time("at"), alertId: r.text("alertId"), officialId: r.text("official") };
     case "results-certified":
       return {
         type,

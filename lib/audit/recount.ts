@@ -252,6 +252,8 @@ export class LogAuditor {
       case "polls-closed-early": // the observer's (lib/audit/observer.ts)
       case "polls-reopened":
       case "conflict-adjudicated":
+      case "alert-raised":
+      case "alert-closed":
         break;
       case "results-published":
         if (this.resultsPublished)

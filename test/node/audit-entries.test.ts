@@ -507,6 +507,51 @@ describe("golden vectors of a conflict's adjudication", () => {
   });
 });
 
+const ALERT_RAISED: LogEntryOf<"alert-raised"> = {
+  type: "alert-raised",
+  at: "2026-01-01T00:00:00.000Z",
+  alertId: "al_1",
+  rule: "qr-replay",
+  scope: "station:st-1",
+};
+const ALERT_RAISED_BYTES = fromHex(
+  "01 2c",
+  "6955b900",
+  "0004 616c5f31", // "al_1"
+  "0009 71722d7265706c6179", // "qr-replay"
+  "000c 73746174696f6e3a73742d31", // "station:st-1"
+);
+const ALERT_CLOSED: LogEntryOf<"alert-closed"> = {
+  type: "alert-closed",
+  at: "2026-01-01T00:00:00.000Z",
+  alertId: "al_1",
+  officialId: "admin-1",
+};
+const ALERT_CLOSED_BYTES = fromHex(
+  "01 2d",
+  "6955b900",
+  "0004 616c5f31", // "al_1"
+  "0007 61646d696e2d31", // "admin-1"
+);
+
+ALL.push(ALERT_RAISED, { ...ALERT_RAISED, scope: "network" }, ALERT_CLOSED);
+
+describe("golden vectors of the security monitor's alerts", () => {
+  it("encode to their golden bytes and decode back", () => {
+    expect(hex(encodeEntry(ALERT_RAISED))).toBe(hex(ALERT_RAISED_BYTES));
+    expect(decodeEntry(ALERT_RAISED_BYTES)).toEqual({ ok: true, value: ALERT_RAISED });
+    expect(hex(encodeEntry(ALERT_CLOSED))).toBe(hex(ALERT_CLOSED_BYTES));
+    expect(decodeEntry(ALERT_CLOSED_BYTES)).toEqual({ ok: true, value: ALERT_CLOSED });
+  });
+
+  it("refuses an empty alert id, rule, scope or official", () => {
+    expect(decodeEntry(fromHex("01 2d 6955b900 0000 0007 61646d696e2d31")).ok).toBe(false);
+    expect(LogEntry.safeParse({ ...ALERT_RAISED, scope: "" }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...ALERT_RAISED, rule: "" }).success).toBe(false);
+    expect(LogEntry.safeParse({ ...ALERT_CLOSED, officialId: "" }).success).toBe(false);
+  });
+});
+
 describe("golden vectors", () => {
   it.each([
     ["ballot", BALLOT, BALLOT_BYTES],

@@ -25,6 +25,7 @@ import { cancellationRoutes } from "./routes/cancellations.ts";
 import { reconciliationRoutes } from "./routes/reconciliation.ts";
 import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { pollsRoutes } from "./routes/polls.ts";
@@ -137,6 +138,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", reconciliationRoutes());
   app.route("/", securityRoutes());
   app.route("/", deadLetterRoutes());
+  app.route("/", alertRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "voterSession", {
     type: "http",

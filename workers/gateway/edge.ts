@@ -7,6 +7,9 @@ import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { respondError, type AppEnv } from "./http.ts";
 import { configOf } from "../../durable-objects/config.ts";
+import type { CastingClient } from "../voting/cast.ts";
+import { recordSecurityEvent } from "../monitor/security-events.ts";
+import { monitorVoterTag } from "../monitor/signal.ts";
 
 export function clientAddress<E extends AppEnv>(c: Context<E>): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
@@ -88,4 +91,30 @@ export function geofence(election: CompiledElection, country: string): GeofenceO
   const { allowedCountries, outside } = election.settings.geofence;
   if (allowedCountries.length === 0 || allowedCountries.includes(country)) return { kind: "inside" };
   return outside === "refuse" ? { kind: "refused", country } : { kind: "flagged", country };
+}
+
+/**
+ * Where a voter's cast comes from (workers/voting/cast.ts), or undefined when the election's
+ * geofence refuses its country: then a `geofence-refused` security event is recorded and the
+ * caller answers geofence_refused as it always has.
+ */
+export async function castingClient(
+  c: Context<AppEnv>,
+  election: CompiledElection,
+  voter: { readonly voterKey: string; readonly districtId: string },
+): Promise<CastingClient | undefined> {
+  const country = countryOf(c);
+  const address = clientAddress(c);
+  const fence = geofence(election, country);
+  if (fence.kind === "refused") {
+    await recordSecurityEvent(c.env, election.id, "geofence-refused", {
+      districtId: voter.districtId,
+      country,
+      address,
+      voterTag: await monitorVoterTag(c.env, election.id, voter.voterKey),
+      reason: "cast",
+    });
+    return undefined;
+  }
+  return { address, country, geofenceFlagged: fence.kind === "flagged" };
 }

@@ -19,6 +19,12 @@
  *      (workers/audit/log.ts), one call per election; a message is acknowledged only once its log
  *      accepted it, and retried when the log refused (log_pool_full) or failed. Not fatal: the
  *      log is idempotent by key, so a retried message is logged once.
+ *   5. after the acks, the acknowledged messages are counted into `ballot`, `retraction` and
+ *      `check-in` signals per election (per district, station, channel and second) and handed to
+ *      the election's security monitor (workers/monitor/signal.ts), one call per election, all in
+ *      parallel. Advisory: the acks are already given, and a failure only costs the monitor those
+ *      counts (monitor_signal_failed); a retried message that was not acknowledged is not counted
+ *      until it is.
  */
 import { QueuedMessage, withRecordId, type BallotMessage, type TallyMessage } from "../../lib/ballot/messages.ts";
 import { configOf } from "../../durable-objects/config.ts";
@@ -27,6 +33,8 @@ import { writeBallotRecords } from "../../db/stores/records.ts";
 import { tallyShardName } from "../../lib/tally/shards.ts";
 import { tallyShardFor } from "../../durable-objects/addresses.ts";
 import { emitEvent } from "../../lib/events.ts";
+import type { MonitorSignalInput } from "../../lib/monitor/signals.ts";
+import { signalMonitor } from "../monitor/signal.ts";
 
 /**
  * Delay before a failed message comes back: 1 s doubling to 60 s. With max_retries 10
@@ -141,8 +149,62 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
           written.map((w) => w.ballot),
         )
       : new Set<string>();
+  const acknowledged: BallotMessage[] = [];
   for (const { message, ballot } of written) {
-    if (logged.has(ballot.electionId)) message.ack();
-    else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    if (logged.has(ballot.electionId)) {
+      message.ack();
+      acknowledged.push(ballot);
+    } else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
+  await Promise.all(
+    [...monitorSignals(acknowledged)].map(([electionId, signals]) => signalMonitor(env, electionId, signals)),
+  );
+}
+
+/**
+ * The monitor's counts of acknowledged messages, per election: one signal per kind, district,
+ * station, channel and second (the coarse times of the messages), with its count. Nothing in them
+ * names a ballot or a voter.
+ */
+export function monitorSignals(messages: readonly BallotMessage[]): Map<string, MonitorSignalInput[]> {
+  const groups = new Map<string, { electionId: string; signal: MonitorSignalInput & { count: number } }>();
+  const second = (iso: string): number => Math.floor(Date.parse(iso) / 1000) * 1000;
+  for (const m of messages) {
+    let signal: MonitorSignalInput & { count: number };
+    switch (m.kind) {
+      case "ballot":
+        signal = {
+          kind: "ballot",
+          at: second(m.acceptedAt),
+          districtId: m.districtId,
+          channel: m.channel,
+          ...(m.stationId === undefined ? {} : { stationId: m.stationId }),
+          count: 0,
+        };
+        break;
+      case "retraction":
+        signal = { kind: "retraction", at: second(m.retractedAt), districtId: m.districtId, count: 0 };
+        break;
+      case "check-in":
+        signal = {
+          kind: "check-in",
+          at: second(m.checkedInAt),
+          districtId: m.districtId,
+          stationId: m.stationId,
+          count: 0,
+        };
+        break;
+    }
+    const key = JSON.stringify([m.electionId, { ...signal, count: 0 }]);
+    const group = groups.get(key) ?? { electionId: m.electionId, signal };
+    group.signal.count += 1;
+    groups.set(key, group);
+  }
+  const out = new Map<string, MonitorSignalInput[]>();
+  for (const { electionId, signal } of groups.values()) {
+    const list = out.get(electionId);
+    if (list) list.push(signal);
+    else out.set(electionId, [signal]);
+  }
+  return out;
 }

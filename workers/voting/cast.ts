@@ -5,6 +5,10 @@
  * ledger to decide, check a repeat against the stored commitment, sign the receipt. The callers
  * only turn the outcome into their own kind of answer (JSON or a page).
  *
+ * A refusal by the ledger is a `cast-refused` security event, and an accepted ballot from a
+ * flagged country a `flagged-country-ballot` (workers/monitor/security-events.ts): where the
+ * request came from is the caller's to say (CastingClient), as the gateway reads it.
+ *
  * It also reads the voter's own standing (what GET .../my-ballot answers and what the ballot page
  * needs before showing a ballot): never public, only ever for the voter's own session.
  */
@@ -21,6 +25,9 @@ import {
   type CastRefusal,
   type LedgerBallotStatus,
 } from "../../durable-objects/voter-ledger.ts";
+import { monitoringOf } from "../../lib/election/settings.ts";
+import { recordSecurityEvent } from "../monitor/security-events.ts";
+import { monitorVoterTag } from "../monitor/signal.ts";
 import { signReceipt } from "./receipts.ts";
 
 /** Who casts, as their verified session knows them. */
@@ -28,6 +35,15 @@ export interface CastingVoter {
   readonly voterKey: string;
   readonly ballotStyleId: string;
   readonly districtId: string;
+}
+
+/** Where the cast came from, for the monitor only (never stored with the ballot). */
+export interface CastingClient {
+  readonly address: string;
+  /** `request.cf.country` ("XX" when unknown). */
+  readonly country: string;
+  /** The election's geofence said `flag` for this country (a refusal never reaches here). */
+  readonly geofenceFlagged: boolean;
 }
 
 export interface CastReceipt {
@@ -45,6 +61,38 @@ export type CastFailure =
   | { readonly code: CastRefusal | "ballot_superseded" };
 
 export async function castBallot(
+  env: Env,
+  election: CompiledElection,
+  voter: CastingVoter,
+  client: CastingClient,
+  idempotencyKey: string,
+  contests: readonly ContestMarks[],
+): Promise<Result<CastReceipt, CastFailure>> {
+  const outcome = await decideCast(env, election, voter, idempotencyKey, contests);
+  if (!outcome.ok && outcome.error.code !== "invalid_ballot") {
+    await recordSecurityEvent(env, election.id, "cast-refused", {
+      districtId: voter.districtId,
+      country: client.country,
+      address: client.address,
+      voterTag: await monitorVoterTag(env, election.id, voter.voterKey),
+      reason: outcome.error.code,
+    });
+  } else if (
+    outcome.ok &&
+    !outcome.value.replayed &&
+    (client.geofenceFlagged || monitoringOf(election.settings).flaggedCountries.includes(client.country))
+  ) {
+    await recordSecurityEvent(env, election.id, "flagged-country-ballot", {
+      districtId: voter.districtId,
+      country: client.country,
+      address: client.address,
+      reason: client.geofenceFlagged ? "geofence" : "flagged-country",
+    });
+  }
+  return outcome;
+}
+
+async function decideCast(
   env: Env,
   election: CompiledElection,
   voter: CastingVoter,

@@ -17,7 +17,7 @@
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type JWK } from "jose";
 import { z } from "zod";
 import { BOOTSTRAP_ADMIN_ID, credentialActive, findOfficialKey } from "../../../db/stores/officials.ts";
-import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
+import { recordSecurityEvent } from "../../monitor/security-events.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import type { Config } from "../../../durable-objects/config.ts";
 import { claimOnce } from "./replay.ts";
@@ -106,7 +106,7 @@ export async function verifyOfficialAssertion(
   if (key.officialId === BOOTSTRAP_ADMIN_ID) {
     // The configured key sits in the deployment's secrets, outside the officials' registry: its
     // every use is for the monitor to see (and, once other administrators exist, to question).
-    await recordSecurityEvent(env.DB, null, "bootstrap-admin-used", { kid });
+    await recordSecurityEvent(env, null, "bootstrap-admin-used", { detail: { kid } });
   }
   return ok({ officialId: key.officialId, kid: key.kid, role: key.role });
 }

@@ -9,16 +9,18 @@
  *      can lock another person out by guessing;
  *   6. the voter is on the election's roll; their district has a ballot style;
  *   7. a session token bound to the election, the voter key and the ballot style.
+ * A refusal for a known election is also a security event for the monitor (loginVoter).
  */
 import type { Context } from "hono";
 import { voterDistrict } from "../../../db/stores/roll.ts";
-import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
+import { recordSecurityEvent } from "../../monitor/security-events.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
 import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import { configOf } from "../../../durable-objects/config.ts";
-import { countryOf, geofence } from "../edge.ts";
+import { clientAddress, countryOf, geofence } from "../edge.ts";
+import { monitorVoterTag } from "../../monitor/signal.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import type { AppEnv } from "../http.ts";
 import { verifyIdToken } from "./eid.ts";
@@ -31,11 +33,57 @@ export interface VoterLogin {
   readonly geofence: "inside" | "flagged";
 }
 
+/** What a login learned of the voter before it was refused, for the refusal's security event. */
+interface Known {
+  voterKey?: string;
+  districtId?: string;
+}
+
+/**
+ * Logs a voter in, or refuses; a refusal for a known election is a security event for the monitor
+ * (`geofence-refused`, `rate-limited`, or `voter-login-failed` with the code as reason), carrying
+ * the client address and, once the token named a voter, the monitor's tag of them. The refusal
+ * itself is the same with or without the event.
+ */
 export async function loginVoter(
   c: Context<AppEnv>,
   electionId: string,
   idToken: string,
   expectedNonce?: string,
+): Promise<Result<VoterLogin, ErrorCode>> {
+  const known: Known = {};
+  const outcome = await decideLogin(c, electionId, idToken, expectedNonce, known);
+  if (!outcome.ok && outcome.error !== "election_not_found") {
+    const country = countryOf(c);
+    const facts = {
+      districtId: known.districtId,
+      country,
+      address: clientAddress(c),
+      voterTag: known.voterKey !== undefined ? await monitorVoterTag(c.env, electionId, known.voterKey) : undefined,
+      reason: outcome.error,
+    };
+    const kind =
+      outcome.error === "geofence_refused"
+        ? "geofence-refused"
+        : outcome.error === "rate_limited"
+          ? "rate-limited"
+          : "voter-login-failed";
+    await recordSecurityEvent(
+      c.env,
+      electionId,
+      kind,
+      kind === "rate-limited" ? { ...facts, reason: "voter-login" } : facts,
+    );
+  }
+  return outcome;
+}
+
+async function decideLogin(
+  c: Context<AppEnv>,
+  electionId: string,
+  idToken: string,
+  expectedNonce: string | undefined,
+  known: Known,
 ): Promise<Result<VoterLogin, ErrorCode>> {
   const config = configOf(c.env);
   const election = await getElection(c.env.DB, electionId);
@@ -52,12 +100,14 @@ export async function loginVoter(
   const normalised = NationalId.safeParse(nationalId);
   if (!normalised.success) return err("not_on_roll");
   const voterKey = await voterKeyOf(await rollHashSecret(c.env), normalised.data);
+  known.voterKey = voterKey;
 
   const { success } = await c.env.VOTER_LIMITER.limit({ key: `login:${electionId}:${voterKey}` });
   if (!success) return err("rate_limited");
 
   const districtId = await voterDistrict(c.env.DB, electionId, voterKey);
   if (districtId === undefined) return err("not_on_roll");
+  known.districtId = districtId;
   const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
   if (!ballotStyleId) return err("no_ballot_style");
 
@@ -70,7 +120,11 @@ export async function loginVoter(
   if (fence.kind === "flagged") {
     // The monitor reads these; the voter is not told, the login goes on as the policy says.
     c.executionCtx.waitUntil(
-      recordSecurityEvent(c.env.DB, electionId, "geofence-flagged-login", { country, districtId }),
+      recordSecurityEvent(c.env, electionId, "geofence-flagged-login", {
+        country,
+        districtId,
+        address: clientAddress(c),
+      }),
     );
   }
 

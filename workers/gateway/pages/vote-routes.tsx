@@ -28,7 +28,7 @@ import { assertNever } from "../../../lib/result.ts";
 import { castBallot, voterStanding } from "../../voting/cast.ts";
 import { receiptPublicKeys } from "../../voting/receipts.ts";
 import type { VoterSession } from "../auth/tokens.ts";
-import { clientAddress, countryOf, geofence } from "../edge.ts";
+import { castingClient, clientAddress, countryOf, geofence } from "../edge.ts";
 import type { AppEnv } from "../http.ts";
 import { texts, type BallotTexts } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
@@ -573,7 +573,8 @@ export function voteRoutes(): Hono<AppEnv> {
     if (!byAddress.success) return statePage(c, frame, "rate_limited");
     const byVoter = await c.env.CAST_VOTER_LIMITER.limit({ key: `${election.id}:${voter.voterKey}` });
     if (!byVoter.success) return statePage(c, frame, "rate_limited");
-    if (geofence(election, countryOf(c)).kind === "refused") return statePage(c, frame, "geofence_refused");
+    const client = await castingClient(c, election, voter);
+    if (!client) return statePage(c, frame, "geofence_refused");
 
     const marks = await checkedMarks(c, election, voter, body);
     if (marks instanceof Response) return marks;
@@ -583,7 +584,7 @@ export function voteRoutes(): Hono<AppEnv> {
     // was changed on the way, and is not cast.
     if (sentKey !== undefined && sentKey !== key) return statePage(c, frame, "idempotency_conflict");
 
-    const cast = await castBallot(c.env, election, voter, key, marks);
+    const cast = await castBallot(c.env, election, voter, client, key, marks);
     if (!cast.ok) {
       const failure = cast.error;
       const toBallot = { href: `${electionBase(frame)}/ballot${frame.langQuery}`, label: frame.t.goToBallot };

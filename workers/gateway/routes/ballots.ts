@@ -17,7 +17,7 @@ import { TRACKING_CODE } from "../../../lib/ballot/commitment.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { requireVoter } from "../auth/middleware.ts";
-import { clientAddress, countryOf, geofence, rateLimited } from "../edge.ts";
+import { castingClient, clientAddress, rateLimited } from "../edge.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { errorResponses, fail, validationHook, type AppEnv } from "../http.ts";
 import { castBallot, voterStanding } from "../../voting/cast.ts";
@@ -211,10 +211,11 @@ export function ballotRoutes(): OpenAPIHono<AppEnv> {
     const voter = c.get("voter");
     const election = await getElection(c.env.DB, voter.electionId);
     if (!election) fail("election_not_found");
-    if (geofence(election, countryOf(c)).kind === "refused") fail("geofence_refused");
+    const client = await castingClient(c, election, voter);
+    if (!client) fail("geofence_refused");
 
     const body = c.req.valid("json");
-    const cast = await castBallot(c.env, election, voter, body.idempotencyKey, body.contests);
+    const cast = await castBallot(c.env, election, voter, client, body.idempotencyKey, body.contests);
     if (!cast.ok) {
       const failure = cast.error;
       switch (failure.code) {

@@ -36,7 +36,7 @@ const listRoute = createRoute({
   tags: ["operations"],
   summary: "Messages that reached the ballots' dead-letter queue, oldest first, bodies encrypted",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator")] as const,
+  middleware: [requireOfficial("administrator", "security-officer")] as const,
   request: {
     query: z.object({
       electionId: ElectionId.optional(),

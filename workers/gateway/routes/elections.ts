@@ -175,7 +175,7 @@ const storedRoute = createRoute({
   tags: ["elections"],
   summary: "The stored definition document and its version",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionIdParam },
   responses: {
     200: { description: "Stored definition", content: { "application/json": { schema: StoredSchema } } },

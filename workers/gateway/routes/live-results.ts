@@ -4,7 +4,7 @@
  *   limited per client address like every public read, 404 for an unknown election. With
  *   resultsVisibility `after-close`, open before the close too, carrying turnout only (the
  *   aggregator strips choices before anything leaves it).
- * - `GET /v1/admin/elections/{id}/results/live`: the official channel (exact sums), for
+ * - `GET /v1/admin/elections/{id}/results/live`: the official channel (exact sums), for security officers,
  *   administrators and auditors; any other token, or none, is refused before any upgrade.
  * - `GET /v1/elections/{id}/results/latest`: the LatestPointer, cached for a second.
  * - `GET /v1/elections/{id}/results/snapshots/{version}`: a public snapshot from R2, immutable.
@@ -97,9 +97,9 @@ const officialLiveRoute = createRoute({
   method: "get",
   path: "/v1/admin/elections/{electionId}/results/live",
   tags: ["results"],
-  summary: "Exact live results over a WebSocket, for administrators and auditors",
+  summary: "Exact live results over a WebSocket, for administrators, auditors and security officers",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionIdParam, query: OfficialLiveQuery },
   responses: { ...switching, ...errorResponses(400, 401, 403, 404, 426, 503) },
 });

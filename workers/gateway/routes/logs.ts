@@ -175,7 +175,7 @@ const statusRoute = createRoute({
   tags: ["audit log"],
   summary: "The audit log sequencer's state: sizes, pool, cast vote records, halt reason",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionIdParam },
   responses: {
     200: { description: "Status", content: { "application/json": { schema: LogStatusSchema } } },

@@ -45,7 +45,7 @@ import {
   stationKeyRole,
 } from "../../../db/stores/paper.ts";
 import { voterDistrict } from "../../../db/stores/roll.ts";
-import { recordSecurityEvent } from "../../../db/stores/security-events.ts";
+import { recordSecurityEvent } from "../../monitor/security-events.ts";
 import { coarseTime, ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
@@ -406,11 +406,12 @@ const CHECK_IN_TIME = { outside: "check_in_time_outside_polls", future: "check_i
  * copied sheet): the monitor's to see, then refused.
  */
 async function refuseReusedSerial(
-  db: D1Database,
+  env: Env,
   electionId: string,
-  detail: { stationId: string; serial: number; source: string },
+  detail: { stationId: string; districtId: string; serial: number; source: string },
 ): Promise<never> {
-  await recordSecurityEvent(db, electionId, "paper-serial-reused", detail);
+  const { stationId, districtId, ...rest } = detail;
+  await recordSecurityEvent(env, electionId, "paper-serial-reused", { stationId, districtId, detail: rest });
   return fail("serial_already_used");
 }
 
@@ -463,11 +464,11 @@ async function holdConflict(
     checkInId,
   });
   if (created)
-    await recordSecurityEvent(env.DB, electionId, "offline-check-in-conflict", {
+    await recordSecurityEvent(env, electionId, "offline-check-in-conflict", {
       stationId,
       districtId,
-      minute: checkInMinute,
-      kind: what.kind,
+      reason: what.kind,
+      detail: { minute: checkInMinute, kind: what.kind },
     });
   await stationBallotCountFor(env, electionId, stationId).recordCheckIn({
     electionId,
@@ -590,7 +591,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       ...(offline ? { decidedAtMs: offline.decidedAtMs } : {}),
     });
     // For the monitor: no voter key, only where, when (to the minute) and why (security review M12).
-    const checkInEvent = { stationId: station.stationId, districtId, minute: coarseTime(new Date()) };
+    const checkInEvent = { stationId: station.stationId, districtId, detail: { minute: coarseTime(new Date()) } };
     if (!outcome.ok) {
       switch (outcome.error) {
         case "already_voted_online":
@@ -605,7 +606,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
               200,
             );
           }
-          await recordSecurityEvent(c.env.DB, election.id, "check-in-conflict", {
+          await recordSecurityEvent(c.env, election.id, "check-in-conflict", {
             ...checkInEvent,
             reason: outcome.error,
           });
@@ -621,7 +622,7 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       }
     }
     if (outcome.value.cancelledOnlineBallot && !outcome.value.replayed) {
-      await recordSecurityEvent(c.env.DB, election.id, "check-in-cancelled-online-ballot", checkInEvent);
+      await recordSecurityEvent(c.env, election.id, "check-in-cancelled-online-ballot", checkInEvent);
     }
     // Remembered before the answer, a replay too: the envelope's ballot counts when it is scanned.
     if (offline)
@@ -682,11 +683,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     // Marked or pre-printed, the paper was issued to a station: its serial must be in one of this
     // station's ranges, or the sheets came from elsewhere (another station's stack, a photograph).
     if (!(await serialAssigned(c.env.DB, station.stationId, serial))) {
-      await recordSecurityEvent(c.env.DB, election.id, "paper-foreign-serial", {
+      await recordSecurityEvent(c.env, election.id, "paper-foreign-serial", {
         stationId: station.stationId,
-        serial,
-        source: payload.type,
-        minute: coarseTime(new Date()),
+        detail: { serial, source: payload.type, minute: coarseTime(new Date()) },
       });
       return fail("foreign_ballot", `Serial ${serial} is not in a range issued to this station.`);
     }
@@ -709,15 +708,16 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       if (envelope) await unclaimEnvelope(c.env.DB, envelope.digest, scan);
       switch (reserved.error) {
         case "scans_exceed_check_ins":
-          await recordSecurityEvent(c.env.DB, election.id, "scans-exceed-check-ins", {
+          await recordSecurityEvent(c.env, election.id, "scans-exceed-check-ins", {
             stationId: station.stationId,
             districtId,
-            minute: coarseTime(new Date()),
+            detail: { minute: coarseTime(new Date()) },
           });
           return fail("scans_exceed_check_ins");
         case "serial_already_used":
-          return refuseReusedSerial(c.env.DB, election.id, {
+          return refuseReusedSerial(c.env, election.id, {
             stationId: station.stationId,
+            districtId,
             serial,
             source: payload.type,
           });
@@ -759,8 +759,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!outcome.ok) {
       switch (outcome.error) {
         case "serial_already_used":
-          return refuseReusedSerial(c.env.DB, election.id, {
+          return refuseReusedSerial(c.env, election.id, {
             stationId: station.stationId,
+            districtId,
             serial,
             source: payload.type,
           });
@@ -844,11 +845,13 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
       totals,
     });
     if (!saved.ok) {
-      await recordSecurityEvent(c.env.DB, election.id, "result-sheet-conflict", {
+      await recordSecurityEvent(c.env, election.id, "result-sheet-conflict", {
         stationId: station.stationId,
-        storedSha256: saved.error.storedSha256,
-        refusedSha256: payloadSha256,
-        refusedSequence: sheet.sequence,
+        detail: {
+          storedSha256: saved.error.storedSha256,
+          refusedSha256: payloadSha256,
+          refusedSequence: sheet.sequence,
+        },
       });
       return fail("result_sheet_conflict");
     }

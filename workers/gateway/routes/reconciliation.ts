@@ -70,7 +70,7 @@ const electionRoute = createRoute({
   tags: ["stations"],
   summary: "Every station's reconciliation: result sheet against scanned ballots and check-ins",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionParam },
   responses: {
     200: {
@@ -105,7 +105,7 @@ const stationRoute = createRoute({
   tags: ["stations"],
   summary: "One station's reconciliation",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionParam.extend({ stationId: StationId }) },
   responses: {
     200: { description: "As of now", content: { "application/json": { schema: ReconciliationSchema } } },

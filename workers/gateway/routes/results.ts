@@ -111,9 +111,9 @@ const officialRoute = createRoute({
   method: "get",
   path: "/v1/admin/elections/{electionId}/results",
   tags: ["results"],
-  summary: "An election's live results and turnout, for administrators and auditors",
+  summary: "An election's live results and turnout, for administrators, auditors and security officers",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionIdParam },
   responses: {
     200: { description: "Results", content: { "application/json": { schema: ResultsSchema } } },

@@ -25,7 +25,7 @@ const listRoute = createRoute({
   tags: ["security"],
   summary: "An election's security events, oldest first, after a given id",
   security: [{ officialAccess: [] }],
-  middleware: [requireOfficial("administrator", "auditor")] as const,
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: {
     params: z.object({ electionId: ElectionId }),
     query: z.object({

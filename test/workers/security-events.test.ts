@@ -1,0 +1,221 @@
+/**
+ * Security events as the gateway records them (workers/monitor/security-events.ts): each refusal
+ * answers exactly as before, its security_events row names stations, districts, countries,
+ * networks and reasons but never the client address, the voter or the monitor's tag of the voter.
+ */
+import { env, SELF } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import { MonitoringSettings } from "../../lib/monitor/rules.ts";
+import { monitorVoterTag } from "../../workers/monitor/signal.ts";
+import { BASE, signIdToken, voterSession } from "./helpers/auth.ts";
+import { NORTH_BALLOT, type CastContest } from "./helpers/cast.ts";
+import { loadDemoElection } from "./helpers/election.ts";
+import { enrol, voterKeyFor } from "./helpers/roll.ts";
+
+const PLAIN = "sec-events";
+const REFUSE = "sec-events-refuse";
+const FLAG = "sec-events-flag";
+const WATCHED = "sec-events-watched";
+
+interface Row {
+  kind: string;
+  detail: Record<string, unknown>;
+  raw: string;
+}
+
+async function rows(electionId: string, kind: string): Promise<Row[]> {
+  const found = await env.DB.prepare(
+    "SELECT kind, detail_json FROM security_events WHERE election_id = ? AND kind = ? ORDER BY id",
+  )
+    .bind(electionId, kind)
+    .all<{ kind: string; detail_json: string }>();
+  return found.results.map((r) => ({
+    kind: r.kind,
+    detail: JSON.parse(r.detail_json) as Record<string, unknown>,
+    raw: r.detail_json,
+  }));
+}
+
+/** The row says nothing that names the client's address or the voter, in any form. */
+async function expectNoVoterOrAddress(row: Row, electionId: string, nationalId: string, address: string) {
+  const voterKey = await voterKeyFor(nationalId);
+  for (const secret of [address, nationalId, voterKey, await monitorVoterTag(env, electionId, voterKey)])
+    expect(row.raw).not.toContain(secret);
+  expect(row.detail).not.toHaveProperty("address");
+  expect(row.detail).not.toHaveProperty("voterTag");
+}
+
+async function codeOf(res: Response): Promise<string> {
+  const body: { error: { code: string } } = await res.json();
+  return body.error.code;
+}
+
+let counter = 0;
+function nextVoter(): string {
+  counter += 1;
+  return `EE-SECEV-${String(counter).padStart(4, "0")}`;
+}
+
+async function castFrom(
+  electionId: string,
+  session: string,
+  contests: CastContest[],
+  from: { ip: string; country: string },
+): Promise<Response> {
+  return SELF.fetch(`${BASE}/v1/elections/${electionId}/ballots`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${session}`, "cf-connecting-ip": from.ip },
+    body: JSON.stringify({ idempotencyKey: crypto.randomUUID(), contests }),
+    cf: { country: from.country },
+  });
+}
+
+async function loginFrom(electionId: string, idToken: string, from: { ip: string; country: string }) {
+  return SELF.fetch(`${BASE}/v1/auth/voter-session`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "cf-connecting-ip": from.ip },
+    body: JSON.stringify({ electionId, idToken }),
+    cf: { country: from.country },
+  });
+}
+
+beforeAll(async () => {
+  await loadDemoElection({ electionId: PLAIN, crossChannelPolicy: "first-wins" });
+  await loadDemoElection({ electionId: REFUSE, geofence: { allowedCountries: ["EE"], outside: "refuse" } });
+  await loadDemoElection({ electionId: FLAG, geofence: { allowedCountries: ["EE"], outside: "flag" } });
+  await loadDemoElection({
+    electionId: WATCHED,
+    geofence: { allowedCountries: [], outside: "flag" },
+    monitoring: MonitoringSettings.parse({ flaggedCountries: ["RU"] }),
+  });
+});
+
+describe("cast-refused", () => {
+  it("records the ledger's refusal with its code and district, and answers the refusal as before", async () => {
+    const voter = nextVoter();
+    await enrol(PLAIN, voter, "district-north");
+    const session = await voterSession(PLAIN, voter);
+    const from = { ip: "10.61.7.21", country: "EE" };
+    expect((await castFrom(PLAIN, session, NORTH_BALLOT, from)).status).toBe(201);
+    expect(await rows(PLAIN, "cast-refused")).toHaveLength(0);
+    const second = await castFrom(PLAIN, session, NORTH_BALLOT, from);
+    expect([second.status, await codeOf(second)]).toEqual([409, "already_voted"]);
+    const [row] = await rows(PLAIN, "cast-refused");
+    expect(row?.detail).toMatchObject({
+      districtId: "district-north",
+      country: "EE",
+      network: "10.61.7.0/24",
+      reason: "already_voted",
+    });
+    await expectNoVoterOrAddress(row!, PLAIN, voter, from.ip);
+  });
+
+  it("does not record an invalid ballot, which the ledger never saw", async () => {
+    const voter = nextVoter();
+    await enrol(PLAIN, voter, "district-north");
+    const session = await voterSession(PLAIN, voter);
+    const before = (await rows(PLAIN, "cast-refused")).length;
+    const bad = await castFrom(
+      PLAIN,
+      session,
+      [{ contestId: "contest-president", optionIds: ["sel-no-such-option"] }],
+      {
+        ip: "10.61.7.22",
+        country: "EE",
+      },
+    );
+    expect([bad.status, await codeOf(bad)]).toEqual([422, "invalid_ballot"]);
+    expect(await rows(PLAIN, "cast-refused")).toHaveLength(before);
+  });
+});
+
+describe("voter-login-failed", () => {
+  it("records a replayed ID token with the code as reason and the voter's district, never the voter", async () => {
+    const voter = nextVoter();
+    await enrol(PLAIN, voter, "district-south");
+    const idToken = await signIdToken(voter);
+    const from = { ip: "10.62.1.9", country: "EE" };
+    expect((await loginFrom(PLAIN, idToken, from)).status).toBe(200);
+    const replayed = await loginFrom(PLAIN, idToken, from);
+    expect([replayed.status, await codeOf(replayed)]).toEqual([401, "token_replayed"]);
+    const found = (await rows(PLAIN, "voter-login-failed")).filter((r) => r.detail.reason === "token_replayed");
+    expect(found).toHaveLength(1);
+    expect(found[0]?.detail).toMatchObject({ network: "10.62.1.0/24", districtId: "district-south" });
+    await expectNoVoterOrAddress(found[0]!, PLAIN, voter, from.ip);
+  });
+
+  it("records a person not on the roll and a token that does not verify", async () => {
+    const stranger = nextVoter();
+    const from = { ip: "10.62.2.9", country: "EE" };
+    const notOnRoll = await loginFrom(PLAIN, await signIdToken(stranger), from);
+    expect([notOnRoll.status, await codeOf(notOnRoll)]).toEqual([403, "not_on_roll"]);
+    const expired = await loginFrom(PLAIN, await signIdToken(stranger, { expiresIn: -60, age: 400 }), from);
+    expect(expired.status).toBe(401);
+    const expiredCode = await codeOf(expired);
+    const reasons = (await rows(PLAIN, "voter-login-failed")).map((r) => r.detail.reason);
+    expect(reasons).toContain("not_on_roll");
+    expect(reasons).toContain(expiredCode);
+    for (const row of await rows(PLAIN, "voter-login-failed"))
+      await expectNoVoterOrAddress(row, PLAIN, stranger, from.ip);
+  });
+
+  it("records nothing for an election that does not exist", async () => {
+    const res = await loginFrom("sec-events-none", await signIdToken(nextVoter()), { ip: "10.62.3.9", country: "EE" });
+    expect([res.status, await codeOf(res)]).toEqual([404, "election_not_found"]);
+    const found = await env.DB.prepare("SELECT COUNT(*) AS n FROM security_events WHERE election_id = ?")
+      .bind("sec-events-none")
+      .first<{ n: number }>();
+    expect(found?.n).toBe(0);
+  });
+});
+
+describe("geofence", () => {
+  it("records geofence-refused for a login and a cast refused by the geofence", async () => {
+    const voter = nextVoter();
+    await enrol(REFUSE, voter, "district-north");
+    const login = await loginFrom(REFUSE, await signIdToken(voter), { ip: "10.63.1.5", country: "US" });
+    expect([login.status, await codeOf(login)]).toEqual([403, "geofence_refused"]);
+    const session = await voterSession(REFUSE, voter, { country: "EE" });
+    const cast = await castFrom(REFUSE, session, NORTH_BALLOT, { ip: "10.63.1.6", country: "US" });
+    expect([cast.status, await codeOf(cast)]).toEqual([403, "geofence_refused"]);
+    const found = await rows(REFUSE, "geofence-refused");
+    expect(found.map((r) => [r.detail.country, r.detail.network])).toEqual([
+      ["US", "10.63.1.0/24"],
+      ["US", "10.63.1.0/24"],
+    ]);
+    expect(found[1]?.detail).toMatchObject({ districtId: "district-north", reason: "cast" });
+    for (const row of found) await expectNoVoterOrAddress(row, REFUSE, voter, "10.63.1.6");
+  });
+
+  it("records flagged-country-ballot for a ballot accepted from outside a flag geofence, once", async () => {
+    const voter = nextVoter();
+    await enrol(FLAG, voter, "district-north");
+    const session = await voterSession(FLAG, voter, { country: "EE" });
+    const from = { ip: "10.63.2.5", country: "US" };
+    expect((await castFrom(FLAG, session, NORTH_BALLOT, from)).status).toBe(201);
+    const [row, ...rest] = await rows(FLAG, "flagged-country-ballot");
+    expect(rest).toHaveLength(0);
+    expect(row?.detail).toMatchObject({ country: "US", districtId: "district-north", reason: "geofence" });
+    await expectNoVoterOrAddress(row!, FLAG, voter, from.ip);
+  });
+
+  it("records flagged-country-ballot for a country in the monitoring's flagged countries, not for others", async () => {
+    const first = nextVoter();
+    const second = nextVoter();
+    await enrol(WATCHED, first, "district-north");
+    await enrol(WATCHED, second, "district-north");
+    const fromEe = await castFrom(WATCHED, await voterSession(WATCHED, first), NORTH_BALLOT, {
+      ip: "10.63.3.5",
+      country: "EE",
+    });
+    expect(fromEe.status).toBe(201);
+    expect(await rows(WATCHED, "flagged-country-ballot")).toHaveLength(0);
+    const fromRu = await castFrom(WATCHED, await voterSession(WATCHED, second), NORTH_BALLOT, {
+      ip: "10.63.3.6",
+      country: "RU",
+    });
+    expect(fromRu.status).toBe(201);
+    const found = await rows(WATCHED, "flagged-country-ballot");
+    expect(found.map((r) => [r.detail.country, r.detail.reason])).toEqual([["RU", "flagged-country"]]);
+  });
+});
