@@ -87,10 +87,9 @@ async function officialWithKeyFile(role: string): Promise<{ id: string; keyFile:
 async function signInWithFile(page: Page, officialId: string, keyFile: string): Promise<void> {
   await page.getByLabel("Official id").fill(officialId);
   await page.getByLabel("Key file").setInputFiles(keyFile);
-  await Promise.all([
-    page.waitForURL(`${system.baseUrl}/console`),
-    page.getByRole("button", { name: "Sign in", exact: true }).click(),
-  ]);
+  // The sign-in page is at /console already: wait for the signed-in page, not for the address.
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator(".signed-in").waitFor();
 }
 
 /** A voter votes online, then is checked in at a station cut off from the network: a held ballot. */
@@ -205,6 +204,61 @@ describe("the officials' console", () => {
     expect(decided.conflicts.map((c) => c.state)).toEqual(["do-not-count"]);
   });
 
+  it("an alert arrives live (a station scans a used serial again), is acknowledged and closed", async () => {
+    const alerts = await open(admin, `${overviewPath}/alerts`);
+    await expect.poll(() => alerts.page.locator("[data-live-status]").textContent()).toContain("Live");
+    await shoot(alerts, "alerts-before");
+
+    // A real replay: the same printed ballot scanned for two check-ins at an online station.
+    const [first, second] = pool.take(2);
+    const client = await Station.open(setupOf(station, system.baseUrl), await mkdtemp(join(system.stateDir, "st-")));
+    try {
+      await client.refreshPollbook();
+      const qr = await printed(election, station, station.firstSerial + 2);
+      expect(await client.checkIn({ nationalId: first!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "issue-ballot",
+      });
+      expect(await client.scan({ qr })).toMatchObject({ outcome: "accepted" });
+      expect(await client.checkIn({ nationalId: second!.nationalId, identity: { method: "id-card" } })).toMatchObject({
+        outcome: "issue-ballot",
+      });
+      expect(await client.scan({ qr })).toMatchObject({ outcome: "refused" });
+    } finally {
+      await client.close();
+    }
+
+    // The card appears without a reload, and the live region says so.
+    const card = alerts.page.locator('[data-alert-rule="qr-replay"]');
+    await expect.poll(() => card.count(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => alerts.page.locator("[data-alert-announcer]").textContent()).toContain("New alert");
+    expect(await card.locator(".severity").textContent()).toBe("Severity: High");
+    expect(await card.getAttribute("data-alert-state")).toBe("open");
+    await shoot(alerts, "alert-live");
+
+    await card.getByLabel("Note").fill("Looking into the station's scanner.");
+    await Promise.all([
+      alerts.page.waitForURL(/done=alert-acknowledged/),
+      card.getByRole("button", { name: "Acknowledge" }).click(),
+    ]);
+    const acknowledged = alerts.page.locator('[data-alert-rule="qr-replay"]');
+    expect(await acknowledged.getAttribute("data-alert-state")).toBe("acknowledged");
+    expect(await acknowledged.locator(".handling").textContent()).toContain("Acknowledged by bootstrap-admin");
+    await shoot(alerts, "alert-acknowledged");
+
+    await acknowledged.getByLabel("Note").fill("The same sheet was fed twice; the second scan was refused.");
+    await Promise.all([
+      alerts.page.waitForURL(/done=alert-closed/),
+      acknowledged.getByRole("button", { name: "Close the alert" }).click(),
+    ]);
+    expect(await alerts.page.locator('[data-alert-rule="qr-replay"]').count()).toBe(0);
+    await alerts.page.goto(`${system.baseUrl}${overviewPath}/alerts?state=closed`);
+    const closed = alerts.page.locator('[data-alert-rule="qr-replay"]');
+    expect(await closed.getAttribute("data-alert-state")).toBe("closed");
+    expect(await closed.locator("form").count()).toBe(0);
+    await shoot(alerts, "alert-closed");
+    await alerts.page.close();
+  });
+
   it("a security officer sees alerts and log health but no poll controls or decisions", async () => {
     const officer = await officialWithKeyFile("security-officer");
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -216,9 +270,13 @@ describe("the officials' console", () => {
       const overview = await open(context, overviewPath);
       expect(await overview.page.getByRole("button", { name: "Close the polls now" }).count()).toBe(0);
       const nav = await overview.page.locator(".election-nav a").allTextContents();
-      expect(nav).toEqual(["Overview", "Alerts"]);
+      expect(nav).toEqual(["Overview", "Turnout and results", "Alerts", "Reconciliation"]);
       await shoot(overview, "security-officer-overview");
       await overview.page.close();
+      const alerts = await open(context, `${overviewPath}/alerts?state=all`);
+      expect(await alerts.page.locator('[data-alert-rule="qr-replay"]').count()).toBe(1);
+      await shoot(alerts, "security-officer-alerts");
+      await alerts.page.close();
       // The conflicts page is the API's refusal for this role, shown as a page.
       const conflicts = await open(context, `${overviewPath}/conflicts`);
       expect(await conflicts.page.locator("[data-error-code]").getAttribute("data-error-code")).toBe("forbidden");

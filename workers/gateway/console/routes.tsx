@@ -287,7 +287,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const role = session.principal.role;
     const [polls, log, monitor] = await Promise.all([
       role === "administrator" ? read(c, session, `${base}/polls`, PollsView) : undefined,
-      role === "administrator" || role === "auditor" ? read(c, session, `${base}/log`, LogStatus) : undefined,
+      role === "station-official" ? undefined : read(c, session, `${base}/log`, LogStatus),
       role === "station-official" ? undefined : read(c, session, `${base}/monitor`, MonitorStatus),
     ]);
     const notice = noticeOf(c);

@@ -308,7 +308,7 @@ export function ElectionsPage(props: { frame: Frame; elections: readonly ListedE
           </table>
         </div>
       )}
-      {role === "administrator" ? (
+      {role === "administrator" || role === "security-officer" ? (
         <p>
           <a href="/console/dead-letters">{t.deadLettersLink}</a>
         </p>
@@ -327,7 +327,7 @@ export function tabsFor(role: OfficialRole): ElectionTab[] {
     case "administrator":
       return ["overview", "results", "alerts", "reconciliation", "conflicts"];
     case "security-officer":
-      return ["overview", "alerts"];
+      return ["overview", "results", "alerts", "reconciliation"];
     case "auditor":
       return ["overview", "results", "reconciliation", "conflicts"];
     case "station-official":
