@@ -181,8 +181,16 @@ describe("the officials' console", () => {
     await reconciliation.page.close();
   });
 
-  it("an administrator decides an offline conflict with a reason", async () => {
+  it("an administrator decides an offline conflict with a reason; the exact turnout follows live", async () => {
+    // The results page, open while a voter votes online: its turnout moves without a reload.
+    const results = await open(admin, `${overviewPath}/results`);
+    const total = results.page.locator("[data-turnout-total]");
+    const before = Number(await total.textContent());
     await makeOfflineConflict();
+    await expect.poll(async () => Number(await total.textContent()), { timeout: 30_000 }).toBe(before + 1);
+    await shoot(results, "results-live");
+    await results.page.close();
+
     const conflicts = await open(admin, `${overviewPath}/conflicts`);
     const card = conflicts.page.locator('[data-conflict-state="held"]');
     await expect.poll(() => card.count()).toBe(1);

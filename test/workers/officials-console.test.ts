@@ -11,8 +11,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { JWK } from "jose";
 import { signOfficialAssertion } from "../../lib/identity/assertion.ts";
 import type { OfficialRole } from "../../lib/vocabulary.ts";
-import { BASE, newOfficialKey } from "./helpers/auth.ts";
+import { BASE, newOfficialKey, voterSession } from "./helpers/auth.ts";
+import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
+import { enrol } from "./helpers/roll.ts";
 import { adminCall } from "./helpers/station.ts";
 
 const ELECTION = "console-2026";
@@ -279,5 +281,126 @@ describe("actions go through the API", () => {
     expect(res.status).toBe(101);
     res.webSocket?.accept();
     res.webSocket?.close();
+  });
+});
+
+describe("alerts in the console", () => {
+  const ALERTS = "console-alerts";
+  let alertId: string;
+
+  async function alertState(id: string): Promise<string | undefined> {
+    const row = await env.DB.prepare("SELECT state FROM alerts WHERE id = ?").bind(id).first<{ state: string }>();
+    return row?.state;
+  }
+
+  beforeAll(async () => {
+    // One voter's ballot, then five refused casts of the same voter: the monitor raises an alert.
+    await loadDemoElection({ electionId: ALERTS, crossChannelPolicy: "first-wins" });
+    await enrol(ALERTS, "EE-CONSOLE-0001", "district-north");
+    const session = await voterSession(ALERTS, "EE-CONSOLE-0001");
+    for (let i = 0; i < 6; i += 1) await cast(ALERTS, session, NORTH_BALLOT, crypto.randomUUID(), "10.72.4.20");
+    alertId = await waitFor(async () => {
+      const row = await env.DB.prepare("SELECT id FROM alerts WHERE election_id = ? AND state = 'open'")
+        .bind(ALERTS)
+        .first<{ id: string }>();
+      return row?.id;
+    });
+  });
+
+  it("a security officer sees the alert with its forms, acknowledges it with a note, then closes it", async () => {
+    const officer = await officialSession("security-officer");
+    const page = await consoleFetch(`/console/elections/${ALERTS}/alerts`, { cookie: officer });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`data-alert-id="${alertId}"`);
+    expect(html).toMatch(/Severity: (Low|Medium|High)/);
+    expect(html).toContain(`action="/console/elections/${ALERTS}/alerts/${alertId}/close"`);
+    // No voter is named on the page: a voter-scoped alert says only "voter:<n>".
+    expect(html).not.toContain("EE-CONSOLE-0001");
+    const csrf = csrfOf(html);
+
+    // A note of blanks only: the API's 400, shown with the list, and nothing changes.
+    const blank = await consoleFetch(`/console/elections/${ALERTS}/alerts/${alertId}/acknowledge`, {
+      method: "POST",
+      cookie: officer,
+      ...form({ csrf, note: "   " }),
+    });
+    expect(blank.status).toBe(400);
+    expect(await blank.text()).toContain("Enter a note");
+    expect(await alertState(alertId)).toBe("open");
+
+    const acknowledged = await consoleFetch(`/console/elections/${ALERTS}/alerts/${alertId}/acknowledge`, {
+      method: "POST",
+      cookie: officer,
+      ...form({ csrf, note: "Looking into it." }),
+    });
+    expect(acknowledged.status).toBe(303);
+    expect(await alertState(alertId)).toBe("acknowledged");
+    const closed = await consoleFetch(`/console/elections/${ALERTS}/alerts/${alertId}/close`, {
+      method: "POST",
+      cookie: officer,
+      ...form({ csrf, note: "One voter retrying; nothing more." }),
+    });
+    expect(closed.status).toBe(303);
+    expect(await alertState(alertId)).toBe("closed");
+    // Closing again: the API's 409 alert_closed, as a page.
+    const again = await consoleFetch(`/console/elections/${ALERTS}/alerts/${alertId}/close`, {
+      method: "POST",
+      cookie: officer,
+      ...form({ csrf, note: "Again." }),
+    });
+    expect(again.status).toBe(409);
+    expect(await again.text()).toContain('data-error-code="alert_closed"');
+  });
+
+  it("an auditor's acknowledge is the API's 403 as a page, and the alert stays as it was", async () => {
+    const auditor = await officialSession("auditor");
+    const csrf = csrfOf(await (await consoleFetch("/console", { cookie: auditor })).text());
+    const before = await alertState(alertId);
+    const res = await consoleFetch(`/console/elections/${ALERTS}/alerts/${alertId}/acknowledge`, {
+      method: "POST",
+      cookie: auditor,
+      ...form({ csrf, note: "Not mine to do." }),
+    });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('data-error-code="forbidden"');
+    expect(await alertState(alertId)).toBe(before);
+  });
+});
+
+describe("signing in again before the token expires", () => {
+  it("a same-origin refresh answers the new session's CSRF token, which the old one's forms then need", async () => {
+    const jwk = JSON.parse(env.TEST_ADMIN_PRIVATE_JWK) as JWK;
+    const first = await signIn(await signOfficialAssertion(jwk, "bootstrap-admin", BASE));
+    const oldCsrf = csrfOf(await (await consoleFetch("/console", { cookie: first.cookie! })).text());
+    const res = await consoleFetch("/console/session", {
+      method: "POST",
+      cookie: first.cookie!,
+      body: new URLSearchParams({ assertion: await signOfficialAssertion(jwk, "bootstrap-admin", BASE) }).toString(),
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "sec-fetch-site": "same-origin",
+        "x-console-refresh": "1",
+      },
+    });
+    expect(res.status).toBe(200);
+    const body: { csrf: string; expiresAt: number } = await res.json();
+    expect(body.expiresAt).toBeGreaterThan(Date.now() / 1000);
+    const cookie = new RegExp(`${COOKIE}=([^;]+)`).exec(res.headers.get("set-cookie") ?? "")?.[1];
+    expect(cookie).toBeDefined();
+    expect(body.csrf).not.toBe(oldCsrf);
+    // The new cookie with the old page's token is refused; with the new token it passes.
+    const stale = await consoleFetch("/console/sign-out", {
+      method: "POST",
+      cookie: cookie!,
+      ...form({ csrf: oldCsrf }),
+    });
+    expect(stale.status).toBe(403);
+    const fresh = await consoleFetch("/console/sign-out", {
+      method: "POST",
+      cookie: cookie!,
+      ...form({ csrf: body.csrf }),
+    });
+    expect(fresh.status).toBe(303);
   });
 });
