@@ -308,6 +308,28 @@ describe("the officials' console", () => {
     await Promise.all([home.page.waitForURL(`${system.baseUrl}/console`), stored.click()]);
     await expect.poll(() => home.page.locator(".signed-in").textContent()).toBe("bootstrap-admin (administrator)");
     await home.page.close();
+
+    // On another browser context (another person's browser) nothing is stored; here "Forget this
+    // key" removes it, and the next visit asks for the file again.
+    const other = await browser.newContext();
+    try {
+      const fresh = await open(other, "/console");
+      await expect.poll(() => fresh.page.locator("[data-key-sign-in]").isVisible()).toBe(true);
+      expect(await fresh.page.locator("[data-stored-key]").isVisible()).toBe(false);
+    } finally {
+      await other.close();
+    }
+    const again = await open(admin, "/console");
+    await again.page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => again.page.locator("[data-sign-in-stored]").isVisible()).toBe(true);
+    await again.page.getByRole("button", { name: "Forget this key" }).click();
+    await expect.poll(() => again.page.locator("[data-stored-key]").isVisible()).toBe(false);
+    await again.page.reload();
+    await expect.poll(() => again.page.locator("[data-key-sign-in]").isVisible()).toBe(true);
+    expect(await again.page.locator("[data-stored-key]").isVisible()).toBe(false);
+    // The administrator signs in with the file again for the steps that follow.
+    await signInWithFile(again.page, "bootstrap-admin", system.adminKeyFile);
+    await again.page.close();
   });
 
   it("without JavaScript, an assertion made by the admin CLI signs in", async () => {
