@@ -8,9 +8,11 @@
  * - observe records its signals and evaluates the rules they touch in one storage transaction:
  *   no count is kept without its rules having seen it, and no alert changes without its counts.
  * - One alert per (rule, scope) while it is open or acknowledged: a new firing updates its
- *   summary, evidence and lastSeen, and its count grows by one when the figures changed (a
- *   timer rule that holds for an hour is one alert, not 3,600). A firing after the alert was
- *   closed opens a new alert.
+ *   summary, evidence and lastSeen, and its count grows by one when its figures changed (the
+ *   evidence less its clock fields: a timer rule that holds for an hour with the same figures is
+ *   one alert of count 1, not 3,600). Only such a change is pushed to the live sockets and written
+ *   to D1 at once; a firing with the same figures refreshes D1's lastSeen at most every
+ *   LAST_SEEN_WRITE_MS. A firing after the alert was closed opens a new alert.
  * - This object is the one writer of the election's D1 `alerts` rows. An alert changed here is
  *   marked `d1_dirty` in the same transaction and written (upsert by id) afterwards; a failed
  *   write stays dirty and is retried on the next tick (monitor_step_failed).
@@ -35,7 +37,8 @@
  *   firsts(scope TEXT PRIMARY KEY, bucket INTEGER)  -- the first bucket of activity (rate-surge)
  *   voters(tag TEXT PRIMARY KEY, n INTEGER, last INTEGER)  -- tag numbering; pruned with its window
  *   alerts(id TEXT PRIMARY KEY, rule TEXT, scope TEXT, state TEXT, alert_json TEXT,
- *          d1_dirty INTEGER, log_pending TEXT)  -- log_pending: 'raised', 'closed' or NULL
+ *          d1_dirty INTEGER, d1_at INTEGER, log_pending TEXT)
+ *     -- d1_at: when D1 last took the alert (ms); log_pending: 'raised', 'closed' or NULL
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -74,6 +77,15 @@ const QUIET_AFTER_MS = 10 * 60_000;
 const AFTER_CLOSE_MS = 3_600_000;
 /** How long the election's settings and roll counts are trusted before they are read again. */
 const FACTS_TTL_MS = 60_000;
+
+/** How stale D1's lastSeen of an alert whose figures did not change may get. */
+const LAST_SEEN_WRITE_MS = 30_000;
+/** Evidence fields that move with the clock alone: not a change of an alert's figures. */
+const CLOCK_FIELDS = new Set(["unchangedSeconds", "laggingSeconds", "windowStart", "windowEnd", "baselineStart"]);
+
+function figures(evidence: Record<string, unknown>): string {
+  return JSON.stringify(Object.entries(evidence).filter(([k]) => !CLOCK_FIELDS.has(k)));
+}
 
 const PING = "ping";
 const PONG = "pong";
@@ -213,7 +225,8 @@ export class SecurityMonitor extends DurableObject<Env> {
           sql.exec(`CREATE TABLE firsts (scope TEXT PRIMARY KEY, bucket INTEGER NOT NULL)`);
           sql.exec(`CREATE TABLE voters (tag TEXT PRIMARY KEY, n INTEGER NOT NULL, last INTEGER NOT NULL)`);
           sql.exec(`CREATE TABLE alerts (id TEXT PRIMARY KEY, rule TEXT NOT NULL, scope TEXT NOT NULL,
-            state TEXT NOT NULL, alert_json TEXT NOT NULL, d1_dirty INTEGER NOT NULL, log_pending TEXT)`);
+            state TEXT NOT NULL, alert_json TEXT NOT NULL, d1_dirty INTEGER NOT NULL, d1_at INTEGER NOT NULL DEFAULT 0,
+            log_pending TEXT)`);
           sql.exec(`CREATE INDEX alerts_by_rule_scope ON alerts (rule, scope, state)`);
         },
       });
@@ -340,8 +353,8 @@ export class SecurityMonitor extends DurableObject<Env> {
     const changed: Alert[] = [];
     for (const f of firings) {
       const row = this.sql
-        .exec<{ alert_json: string }>(
-          `SELECT alert_json FROM alerts WHERE rule = ? AND scope = ? AND state IN ('open', 'acknowledged')`,
+        .exec<{ alert_json: string; d1_at: number }>(
+          `SELECT alert_json, d1_at FROM alerts WHERE rule = ? AND scope = ? AND state IN ('open', 'acknowledged')`,
           f.rule,
           f.scope,
         )
@@ -349,7 +362,7 @@ export class SecurityMonitor extends DurableObject<Env> {
       if (row) {
         // Written by this object from an Alert: a failure to parse is a bug.
         const held = Alert.parse(JSON.parse(row.alert_json));
-        const moved = held.summary !== f.summary;
+        const moved = figures(held.evidence) !== figures(f.evidence);
         const alert: Alert = {
           ...held,
           summary: f.summary,
@@ -357,7 +370,13 @@ export class SecurityMonitor extends DurableObject<Env> {
           lastSeen: at,
           count: held.count + (moved ? 1 : 0),
         };
-        this.sql.exec(`UPDATE alerts SET alert_json = ?, d1_dirty = 1 WHERE id = ?`, JSON.stringify(alert), alert.id);
+        const stale = now - row.d1_at >= LAST_SEEN_WRITE_MS;
+        this.sql.exec(
+          `UPDATE alerts SET alert_json = ?, d1_dirty = MAX(d1_dirty, ?) WHERE id = ?`,
+          JSON.stringify(alert),
+          moved || stale ? 1 : 0,
+          alert.id,
+        );
         if (moved) changed.push(alert);
         continue;
       }
@@ -501,7 +520,12 @@ export class SecurityMonitor extends DurableObject<Env> {
         await this.env.DB.batch(statements);
         // Only the versions written are clean: a change made during the write stays dirty.
         for (const row of dirty) {
-          this.sql.exec(`UPDATE alerts SET d1_dirty = 0 WHERE id = ? AND alert_json = ?`, row.id, row.alert_json);
+          this.sql.exec(
+            `UPDATE alerts SET d1_dirty = 0, d1_at = ? WHERE id = ? AND alert_json = ?`,
+            Date.now(),
+            row.id,
+            row.alert_json,
+          );
         }
       } catch (error) {
         emitEvent("monitor_step_failed", { electionId, step: "alerts-d1", error: String(error) });

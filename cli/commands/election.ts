@@ -2,12 +2,15 @@
  * `admin election ...`: load an election definition, show what is stored; see the polls, close
  * voting early (an emergency, with a reason) and reopen it before the scheduled close; after the
  * close, the results exports' status and their certification; list the conflicts of offline
- * check-ins and decide them.
+ * check-ins and decide them; list the security monitor's alerts, acknowledge and close them with
+ * a note, and read the monitor's status.
  */
 import { readFile } from "node:fs/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
 import { PollsView } from "../../lib/election/polls.ts";
+import { Alert, MonitorStatus } from "../../lib/monitor/alerts.ts";
+import { AlertState } from "../../lib/vocabulary.ts";
 import { OfficialClient } from "../lib/api.ts";
 import { print } from "../lib/io.ts";
 
@@ -236,6 +239,81 @@ export function electionCommands(): Command {
       },
     );
 
+  // The security monitor's alerts (workers/gateway/routes/alerts.ts).
+  const alertsPath = (electionId: string, alertId?: string): string =>
+    `/v1/admin/elections/${encodeURIComponent(electionId)}/alerts${alertId === undefined ? "" : `/${encodeURIComponent(alertId)}`}`;
+
+  election
+    .command("alerts")
+    .description(
+      "List the security monitor's alerts, the most recently seen first: by default those not closed (open and acknowledged).",
+    )
+    .argument("<electionId>")
+    .addOption(new Option("--state <state>", "which alerts").choices([...AlertState.options, "all"]))
+    .option("--json", "print the API's answer as JSON")
+    .action(async (electionId: string, options: { state?: string; json?: boolean }) => {
+      const query = options.state ? `?state=${encodeURIComponent(options.state)}` : "";
+      const answer = await OfficialClient.fromEnv().call("GET", `${alertsPath(electionId)}${query}`);
+      if (options.json) print(answer);
+      else console.log(describeAlerts(electionId, AlertList.parse(answer).alerts, options.state));
+    });
+
+  election
+    .command("alert")
+    .description("Show one alert: its rule, scope, evidence, and who acknowledged or closed it.")
+    .argument("<electionId>")
+    .argument("<alertId>")
+    .option("--json", "print the API's answer as JSON")
+    .action(async (electionId: string, alertId: string, options: { json?: boolean }) => {
+      const answer = await OfficialClient.fromEnv().call("GET", alertsPath(electionId, alertId));
+      if (options.json) print(answer);
+      else console.log(describeAlert(Alert.parse(answer), true));
+    });
+
+  for (const [name, action, description] of [
+    [
+      "acknowledge",
+      "acknowledge",
+      "Acknowledge an alert: you are looking into it. It stays until it is closed and keeps counting its rule's firings.",
+    ],
+    [
+      "close-alert",
+      "close",
+      "Close an alert with a note saying what was found or done. A closed alert takes nothing more; if its rule fires again, a new alert is raised.",
+    ],
+  ] as const) {
+    election
+      .command(name)
+      .description(description)
+      .argument("<electionId>")
+      .argument("<alertId>")
+      .requiredOption("--note <text>", "what you found or are doing, in plain words (1-500 characters)", noteOf)
+      .option("--json", "print the API's answer as JSON")
+      .action(async (electionId: string, alertId: string, options: { note: string; json?: boolean }) => {
+        const answer = await OfficialClient.fromEnv().call("POST", `${alertsPath(electionId, alertId)}/${action}`, {
+          json: { note: options.note },
+        });
+        if (options.json) print(answer);
+        else console.log(describeAlert(Alert.parse(answer), true));
+      });
+  }
+
+  election
+    .command("monitor")
+    .description(
+      "The security monitor's view of the machinery: the audit log's backlog and checkpoint age, dead letters, the results aggregator's lag, and how many alerts are open.",
+    )
+    .argument("<electionId>")
+    .option("--json", "print the API's answer as JSON")
+    .action(async (electionId: string, options: { json?: boolean }) => {
+      const answer = await OfficialClient.fromEnv().call(
+        "GET",
+        `/v1/admin/elections/${encodeURIComponent(electionId)}/monitor`,
+      );
+      if (options.json) print(answer);
+      else console.log(describeMonitor(MonitorStatus.parse(answer)));
+    });
+
   return election;
 }
 
@@ -285,4 +363,79 @@ function describeConflicts(list: z.infer<typeof ConflictList>): string {
     `${list.conflicts.length} conflict${list.conflicts.length === 1 ? "" : "s"} of offline check-ins in ${list.electionId}, ${held} waiting for a decision:`,
     ...list.conflicts.map(describeConflict),
   ].join("\n\n");
+}
+
+function noteOf(value: string): string {
+  const note = value.trim();
+  if (note.length < 1 || note.length > 500) throw new InvalidArgumentError("a note is 1 to 500 characters");
+  return note;
+}
+
+const AlertList = z.object({ alerts: z.array(Alert) });
+
+const secondText = (iso: string): string => `${iso.slice(0, 19).replace("T", " ")} UTC`;
+
+/** One alert in plain words: what, where, since when, and who is on it; with `full`, its evidence. */
+export function describeAlert(alert: Alert, full = false): string {
+  const handled = [
+    alert.acknowledged
+      ? `  Acknowledged by ${alert.acknowledged.officialId} at ${secondText(alert.acknowledged.at)}: ${alert.acknowledged.note}`
+      : undefined,
+    alert.closed
+      ? `  Closed by ${alert.closed.officialId} at ${secondText(alert.closed.at)}: ${alert.closed.note}`
+      : undefined,
+  ].filter((line): line is string => line !== undefined);
+  const lines = [
+    `${alert.severity.toUpperCase()} ${alert.rule} (${alert.scope}), ${alert.state}: ${alert.id}`,
+    `  ${alert.summary}`,
+    `  First seen ${secondText(alert.firstSeen)}, last seen ${secondText(alert.lastSeen)}, ${alert.count} time${alert.count === 1 ? "" : "s"}.`,
+    ...handled,
+  ];
+  if (full)
+    lines.push(
+      "  Evidence:",
+      ...Object.entries(alert.evidence).map(([key, value]) => `    ${key}: ${JSON.stringify(value)}`),
+    );
+  return lines.join("\n");
+}
+
+function describeAlerts(electionId: string, alerts: readonly Alert[], state: string | undefined): string {
+  const which = state === undefined ? "not closed" : state === "all" ? "in all" : state;
+  if (alerts.length === 0) return `No alerts ${state === "all" ? "" : `${which} `}in ${electionId}.`;
+  const open = alerts.filter((a) => a.state === "open").length;
+  return [
+    `${alerts.length} alert${alerts.length === 1 ? "" : "s"} ${state === "all" ? "" : `${which} `}in ${electionId}, ${open} open:`,
+    ...alerts.map((a) => describeAlert(a)),
+  ].join("\n\n");
+}
+
+/** The monitor's status in plain words, one sentence per line. */
+export function describeMonitor(status: MonitorStatus): string {
+  const lines = [
+    `Security monitor of ${status.electionId}: ${status.openAlerts} alert${status.openAlerts === 1 ? "" : "s"} not closed.`,
+  ];
+  lines.push(
+    status.evaluatedAt === null
+      ? "Its timer's rules have not run yet."
+      : `Its timer's rules last ran at ${secondText(status.evaluatedAt)}.`,
+  );
+  if (status.log === null) lines.push("Audit log: not read yet.");
+  else if (status.log.halted !== null) lines.push(`Audit log: HALTED (${status.log.halted}).`);
+  else
+    lines.push(
+      `Audit log: ${status.log.size} entries, ${status.log.publishedSize} in a published checkpoint, backlog ${status.log.backlog}; ${
+        status.log.checkpointAgeSeconds === null
+          ? "no checkpoint yet."
+          : `the published size last grew ${Math.round(status.log.checkpointAgeSeconds)} seconds ago.`
+      }`,
+    );
+  lines.push(status.deadLetters === null ? "Dead letters: not read yet." : `Dead letters: ${status.deadLetters}.`);
+  lines.push(
+    status.aggregator === null
+      ? "Results aggregator: not read yet."
+      : status.aggregator.behind === 0
+        ? "Results aggregator: level with the ballots heard."
+        : `Results aggregator: ${status.aggregator.behind} ballots behind for ${Math.round(status.aggregator.laggingSeconds)} seconds.`,
+  );
+  return lines.join("\n");
 }

@@ -9,6 +9,16 @@ import * as z from "zod";
 import { AlertSeverity, AlertState } from "../vocabulary.ts";
 import { RuleId } from "./rules.ts";
 
+/**
+ * An alert's evidence: figures, names and small tallies, flat enough to cross RPC with its type
+ * (a recursive JSON type does not) and to land in D1 as JSON.
+ */
+export const Evidence = z.record(
+  z.string(),
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string()), z.record(z.string(), z.number())]),
+);
+export type Evidence = z.infer<typeof Evidence>;
+
 export const AlertId = z.string().regex(/^al_[0-9a-z]{20,40}$/, "an alert id");
 
 /** An official's word on an alert. */
@@ -30,7 +40,7 @@ export const Alert = z
     /** The rule's sentence, filled with this firing's figures: what an official reads first. */
     summary: z.string(),
     /** The figures behind it: counts, thresholds, windows, stations, districts, networks, times. */
-    evidence: z.record(z.string(), z.unknown()),
+    evidence: Evidence,
     firstSeen: z.iso.datetime(),
     lastSeen: z.iso.datetime(),
     /** How many times the rule fired for this scope while the alert was open. */

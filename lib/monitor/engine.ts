@@ -15,6 +15,7 @@
  */
 import type { SecurityEventName } from "../events.ts";
 import type { AlertSeverity } from "../vocabulary.ts";
+import type { Evidence } from "./alerts.ts";
 import type { MonitoringSettings, RuleId } from "./rules.ts";
 import type { MonitorSignal } from "./signals.ts";
 
@@ -24,7 +25,7 @@ export interface Firing {
   readonly scope: string;
   readonly severity: AlertSeverity;
   readonly summary: string;
-  readonly evidence: Record<string, unknown>;
+  readonly evidence: Evidence;
 }
 
 /**
@@ -274,7 +275,7 @@ function windowOf(nowBucket: number, buckets: number): [number, number] {
   return [nowBucket - buckets + 1, nowBucket];
 }
 
-function windowEvidence(s: MonitoringSettings, from: number, to: number): Record<string, unknown> {
+function windowEvidence(s: MonitoringSettings, from: number, to: number): Evidence {
   return {
     windowBuckets: to - from + 1,
     bucketSeconds: s.bucketSeconds,
@@ -720,48 +721,55 @@ export function heardBallots(store: MonitorStore): number {
   return store.scopesOf(M.net).reduce((n, scope) => n + store.total(M.net, scope), 0);
 }
 
-/** A store in memory, for tests and the simulated election day. */
+/**
+ * A store in memory, for tests and the simulated election day. Counts are indexed by scope, then
+ * metric, then bucket, so a scope's breakdown never walks other scopes; the caller prunes (as
+ * the object does after each observe) to keep it to the longest window.
+ */
 export class MemoryStore implements MonitorStore {
-  private readonly buckets = new Map<string, Map<number, number>>();
-  private readonly totals = new Map<string, number>();
+  private readonly buckets = new Map<string, Map<string, Map<number, number>>>();
+  private readonly totals = new Map<string, Map<string, number>>();
   private readonly firsts = new Map<string, number>();
   private readonly voters = new Map<string, { n: number; last: number }>();
   private nextVoter = 1;
 
   add(metric: string, scope: string, bucket: number, n: number): void {
-    const key = `${scope}\u0000${metric}`;
-    let m = this.buckets.get(key);
-    if (!m) this.buckets.set(key, (m = new Map()));
+    let metrics = this.buckets.get(scope);
+    if (!metrics) this.buckets.set(scope, (metrics = new Map()));
+    let m = metrics.get(metric);
+    if (!m) metrics.set(metric, (m = new Map()));
     m.set(bucket, (m.get(bucket) ?? 0) + n);
   }
   count(metric: string, scope: string, fromBucket: number, toBucket: number): number {
+    const m = this.buckets.get(scope)?.get(metric);
+    if (!m) return 0;
     let sum = 0;
-    for (const [b, n] of this.buckets.get(`${scope}\u0000${metric}`) ?? [])
-      if (b >= fromBucket && b <= toBucket) sum += n;
+    if (toBucket - fromBucket + 1 < m.size) {
+      for (let b = fromBucket; b <= toBucket; b++) sum += m.get(b) ?? 0;
+    } else {
+      for (const [b, n] of m) if (b >= fromBucket && b <= toBucket) sum += n;
+    }
     return sum;
   }
   breakdown(scope: string, prefix: string, fromBucket: number, toBucket: number): Map<string, number> {
     const out = new Map<string, number>();
-    for (const key of this.buckets.keys()) {
-      const [sc, metric] = key.split("\u0000") as [string, string];
-      if (sc !== scope || !metric.startsWith(prefix)) continue;
+    for (const metric of this.buckets.get(scope)?.keys() ?? []) {
+      if (!metric.startsWith(prefix)) continue;
       const n = this.count(metric, scope, fromBucket, toBucket);
       if (n > 0) out.set(metric, n);
     }
     return out;
   }
   addTotal(metric: string, scope: string, n: number): void {
-    const key = `${scope}\u0000${metric}`;
-    this.totals.set(key, (this.totals.get(key) ?? 0) + n);
+    let metrics = this.totals.get(metric);
+    if (!metrics) this.totals.set(metric, (metrics = new Map()));
+    metrics.set(scope, (metrics.get(scope) ?? 0) + n);
   }
   total(metric: string, scope: string): number {
-    return this.totals.get(`${scope}\u0000${metric}`) ?? 0;
+    return this.totals.get(metric)?.get(scope) ?? 0;
   }
   scopesOf(metric: string): string[] {
-    return [...this.totals.keys()]
-      .map((k) => k.split("\u0000") as [string, string])
-      .filter(([, m]) => m === metric)
-      .map(([s]) => s);
+    return [...(this.totals.get(metric)?.keys() ?? [])];
   }
   firstBucket(scope: string): number | undefined {
     return this.firsts.get(scope);
@@ -780,7 +788,13 @@ export class MemoryStore implements MonitorStore {
     return n;
   }
   prune(beforeBucket: number): void {
-    for (const m of this.buckets.values()) for (const b of [...m.keys()]) if (b < beforeBucket) m.delete(b);
+    for (const [scope, metrics] of this.buckets) {
+      for (const [metric, m] of metrics) {
+        for (const b of [...m.keys()]) if (b < beforeBucket) m.delete(b);
+        if (m.size === 0) metrics.delete(metric);
+      }
+      if (metrics.size === 0) this.buckets.delete(scope);
+    }
     for (const [tag, v] of [...this.voters]) if (v.last < beforeBucket) this.voters.delete(tag);
   }
 }

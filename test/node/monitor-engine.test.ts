@@ -305,3 +305,19 @@ describe("a rule switched off", () => {
     expect(ruleOf(run(new MemoryStore(), f, [checkIn("S-1", 1000)], T0), "station-rate")).toBeUndefined();
   });
 });
+
+describe("the in-memory store", () => {
+  it("forgets buckets and voter numbers past the pruned bucket, keeps totals, never reuses a number", () => {
+    const store = new MemoryStore();
+    expect(store.voterNumber("aa".repeat(16), 10)).toBe(1);
+    expect(store.voterNumber("bb".repeat(16), 20)).toBe(2);
+    store.add("attempt", "voter:1", 10, 3);
+    store.add("attempt", "voter:1", 20, 4);
+    store.addTotal("check-in", "station:S", 7);
+    store.prune(15);
+    expect(store.count("attempt", "voter:1", 0, 100)).toBe(4);
+    expect(store.total("check-in", "station:S")).toBe(7);
+    expect(store.voterNumber("bb".repeat(16), 21)).toBe(2);
+    expect(store.voterNumber("aa".repeat(16), 21)).toBe(3);
+  });
+});

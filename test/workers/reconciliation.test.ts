@@ -42,6 +42,18 @@ beforeAll(async () => {
 
 type Ballot = ContestMarks[];
 
+/** The station's result-sheet-mismatch security events' details. */
+async function mismatchEvents(stationId: string): Promise<Record<string, unknown>[]> {
+  const rows = await env.DB.prepare(
+    "SELECT detail_json FROM security_events WHERE election_id = ? AND kind = 'result-sheet-mismatch'",
+  )
+    .bind(ELECTION)
+    .all<{ detail_json: string }>();
+  return rows.results
+    .map((r) => JSON.parse(r.detail_json) as Record<string, unknown>)
+    .filter((d) => d["stationId"] === stationId);
+}
+
 let serials = 0;
 
 /** Checks `ballots.length + extraCheckIns` voters in at the station and scans `ballots`. */
@@ -174,6 +186,7 @@ describe("a station whose sheet agrees", () => {
     });
     // Differences seen while the queue was catching up are resolved; none is open.
     expect(await storedDifferences(station.stationId, true)).toEqual([]);
+    expect(await mismatchEvents(station.stationId)).toEqual([]);
 
     // The sheet, as signed, is in the public audit log once (the repeat added nothing).
     const entries = await waitFor(async () => {
@@ -207,6 +220,14 @@ describe("a station whose sheet disagrees", () => {
     const answer = await afterClose(() => station.client.submitResultSheet({ electionId: ELECTION, qr }));
     const differences = answer.reconciliation.differences;
     expect(answer.reconciliation.consistent).toBe(false);
+    // A result-sheet-mismatch security event, its figures the sheet's numbers less the system's.
+    const mismatch = await mismatchEvents(station.stationId);
+    expect(mismatch).toHaveLength(1);
+    expect(mismatch[0]).toMatchObject({
+      stationId: station.stationId,
+      differences: differences.length,
+      figures: { "ballots-cast": 1, "option-votes:contest-president:sel-president-aino-tamm": 2 },
+    });
     expect(differences).toContainEqual(expect.objectContaining({ kind: "ballots-cast", system: 2, station: 3 }));
     expect(differences).toContainEqual(
       expect.objectContaining({

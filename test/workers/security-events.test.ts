@@ -11,6 +11,11 @@ import { BASE, signIdToken, voterSession } from "./helpers/auth.ts";
 import { NORTH_BALLOT, type CastContest } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol, voterKeyFor } from "./helpers/roll.ts";
+import { errorCode, registerStation, type TestStation } from "./helpers/station.ts";
+import { generateSigningKey } from "../../lib/identity/keys.ts";
+import { signStationRequest } from "../../lib/station/signed-request.ts";
+import { securityMonitorFor } from "../../durable-objects/addresses.ts";
+import type { Alert } from "../../lib/monitor/alerts.ts";
 
 const PLAIN = "sec-events";
 const REFUSE = "sec-events-refuse";
@@ -217,5 +222,136 @@ describe("geofence", () => {
     expect(fromRu.status).toBe(201);
     const found = await rows(WATCHED, "flagged-country-ballot");
     expect(found.map((r) => [r.detail.country, r.detail.reason])).toEqual([["RU", "flagged-country"]]);
+  });
+});
+
+describe("the monitor hears them", () => {
+  it("counts five refused casts of one voter as repeated attempts, scoped to a numbered voter", async () => {
+    const electionId = "sec-events-monitor";
+    await loadDemoElection({ electionId, crossChannelPolicy: "first-wins" });
+    const voter = nextVoter();
+    await enrol(electionId, voter, "district-north");
+    const session = await voterSession(electionId, voter);
+    const from = { ip: "10.64.9.9", country: "EE" };
+    expect((await castFrom(electionId, session, NORTH_BALLOT, from)).status).toBe(201);
+    const open = () => securityMonitorFor(env, electionId).openAlerts() as unknown as Promise<Alert[]>;
+    for (let i = 0; i < 4; i += 1) expect((await castFrom(electionId, session, NORTH_BALLOT, from)).status).toBe(409);
+    expect((await open()).filter((a) => a.rule === "repeated-attempts")).toEqual([]);
+    expect((await castFrom(electionId, session, NORTH_BALLOT, from)).status).toBe(409);
+    const [alert, ...more] = (await open()).filter((a) => a.rule === "repeated-attempts");
+    expect(more).toEqual([]);
+    expect(alert?.scope).toMatch(/^voter:\d+$/);
+    expect(JSON.stringify(alert)).not.toContain(from.ip);
+    expect(JSON.stringify(alert)).not.toContain(await monitorVoterTag(env, electionId, await voterKeyFor(voter)));
+  });
+});
+
+describe("station-signature-invalid", () => {
+  let station: TestStation;
+  beforeAll(async () => {
+    station = await registerStation(["district-north"]);
+  });
+
+  async function send(
+    stationId: string,
+    body: string,
+    options: { key?: Parameters<typeof signStationRequest>[0]; nonce?: string } = {},
+  ): Promise<Response> {
+    const path = `/v1/stations/${stationId}/check-ins`;
+    const signature = await signStationRequest(options.key ?? station.privateJwk, {
+      stationId,
+      origin: BASE,
+      method: "POST",
+      path,
+      body,
+      ...(options.nonce ? { nonce: options.nonce } : {}),
+    });
+    return SELF.fetch(`${BASE}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "station-signature": signature, "cf-connecting-ip": "10.65.3.4" },
+      body,
+    });
+  }
+
+  function checkIn(electionId: string): string {
+    return JSON.stringify({
+      electionId,
+      nationalId: nextVoter(),
+      identity: { method: "id-card" },
+      checkInId: crypto.randomUUID(),
+    });
+  }
+
+  it("records a forged signature, an unknown station and a replayed nonce, each refused as before", async () => {
+    const forger = await generateSigningKey(`${station.stationId}-k1`);
+    const forged = await send(station.stationId, checkIn(PLAIN), { key: forger.privateJwk });
+    expect([forged.status, await errorCode(forged)]).toEqual([401, "station_signature_invalid"]);
+    const unknown = await send("st-no-such-station", checkIn(PLAIN));
+    expect([unknown.status, await errorCode(unknown)]).toEqual([401, "station_unknown"]);
+    const nonce = `nonce-${crypto.randomUUID()}`;
+    const voter = nextVoter();
+    await enrol(PLAIN, voter, "district-north");
+    const first = JSON.stringify({
+      electionId: PLAIN,
+      nationalId: voter,
+      identity: { method: "id-card" },
+      checkInId: crypto.randomUUID(),
+    });
+    expect((await send(station.stationId, first, { nonce })).status).toBe(201);
+    const replayed = await send(station.stationId, checkIn(PLAIN), { nonce });
+    expect([replayed.status, await errorCode(replayed)]).toEqual([401, "station_request_replayed"]);
+
+    const found = await rows(PLAIN, "station-signature-invalid");
+    expect(found.map((r) => [r.detail.stationId, r.detail.reason, r.detail.network])).toEqual([
+      [station.stationId, "station_signature_invalid", "10.65.3.0/24"],
+      ["st-no-such-station", "station_unknown", "10.65.3.0/24"],
+      [station.stationId, "station_request_replayed", "10.65.3.0/24"],
+    ]);
+    for (const row of found) expect(row.raw).not.toContain("10.65.3.4");
+  });
+
+  it("records a refusal whose body names no known election with a null election", async () => {
+    const before = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM security_events WHERE election_id IS NULL AND kind = 'station-signature-invalid'",
+    ).first<{ n: number }>();
+    const res = await send("st-no-such-station", checkIn("sec-events-no-such-election"));
+    expect([res.status, await errorCode(res)]).toEqual([401, "station_unknown"]);
+    const after = await env.DB.prepare(
+      "SELECT COUNT(*) AS n FROM security_events WHERE election_id IS NULL AND kind = 'station-signature-invalid'",
+    ).first<{ n: number }>();
+    expect((after?.n ?? 0) - (before?.n ?? 0)).toBe(1);
+  });
+});
+
+describe("paper ballots that never reach the queues", () => {
+  it("tells the monitor of spoiled ballots, which check-ins-without-ballots counts as explained", async () => {
+    const electionId = "sec-events-spoiled";
+    await loadDemoElection({
+      electionId,
+      monitoring: MonitoringSettings.parse({
+        rules: { "check-ins-without-ballots": { graceBuckets: 1, minGap: 1, maxShare: 0 } },
+      }),
+    });
+    const station = await registerStation(["district-north"], { serialRanges: [{ first: 61_000, last: 61_099 }] });
+    // Six check-ins ten minutes ago, as the queue consumer reports them.
+    await securityMonitorFor(env, electionId).observe(electionId, [
+      {
+        kind: "check-in",
+        at: Date.now() - 600_000,
+        districtId: "district-north",
+        stationId: station.stationId,
+        count: 6,
+      },
+    ]);
+    for (const serial of [61_001, 61_002]) {
+      const answer = await station.client.cancelBallot({ electionId, serial, reason: "spoiled" });
+      expect(answer).toMatchObject({ serial, replayed: false });
+    }
+    // A void ballot is no voter's: it explains no check-in.
+    await station.client.cancelBallot({ electionId, serial: 61_003, reason: "void" });
+    await securityMonitorFor(env, electionId).evaluateNow(electionId);
+    const open = await (securityMonitorFor(env, electionId).openAlerts() as unknown as Promise<Alert[]>);
+    const alert = open.find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert?.evidence).toMatchObject({ stationId: station.stationId, spoiled: 2, held: 0, gap: 4 });
   });
 });

@@ -9,6 +9,8 @@ import { securityMonitorFor } from "../../durable-objects/addresses.ts";
 import { Alert, AlertsLiveMessage } from "../../lib/monitor/alerts.ts";
 import { MonitoringSettings } from "../../lib/monitor/rules.ts";
 import type { MonitorSignalInput } from "../../lib/monitor/signals.ts";
+import type { BallotMessage } from "../../lib/ballot/messages.ts";
+import { monitorSignals } from "../../workers/tally/consumer.ts";
 import { sequencer } from "./helpers/audit-log.ts";
 import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
@@ -38,9 +40,8 @@ function monitor(electionId: string) {
   return securityMonitorFor(env, electionId);
 }
 
-/** The RPC type of Alert (its evidence is Record<string, unknown>) does not survive the stub's typing. */
 function openAlerts(electionId: string): Promise<Alert[]> {
-  return monitor(electionId).openAlerts() as unknown as Promise<Alert[]>;
+  return monitor(electionId).openAlerts();
 }
 
 /** Log entries carry whole seconds. */
@@ -92,10 +93,8 @@ describe("rules raised through observe", () => {
     if (!alert) throw new Error("no station-rate alert");
     const ack = await monitor(E).acknowledge(alert.id, "sec-1", "looking");
     expect(ack).toMatchObject({ ok: true, value: { state: "acknowledged", acknowledged: { officialId: "sec-1" } } });
-    const closed = (await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone")) as unknown as {
-      ok: true;
-      value: Alert;
-    };
+    const closed = await monitor(E).close(alert.id, "sec-1", "a busy station, confirmed by phone");
+    if (!closed.ok) throw new Error(closed.error);
     expect(closed).toMatchObject({ ok: true, value: { state: "closed", closed: { officialId: "sec-1" } } });
     expect(await monitor(E).close(alert.id, "sec-1", "again")).toEqual({ ok: false, error: "alert_closed" });
     expect(await monitor(E).acknowledge("al_00000000000000000000000000", "sec-1", "")).toEqual({
@@ -244,7 +243,12 @@ describe("rules raised by the timer", () => {
     const status = await monitor(TIMER).evaluateNow(TIMER);
     expect(status.deadLetters).toBe(1);
     const alert = (await openAlerts(TIMER)).find((a) => a.rule === "dead-letters");
-    expect(alert).toMatchObject({ scope: "election", evidence: { deadLetters: 1, threshold: 1 } });
+    expect(alert).toMatchObject({ scope: "election", count: 1, evidence: { deadLetters: 1, threshold: 1 } });
+    // The same figures on the next ticks: still one alert, count 1.
+    await monitor(TIMER).evaluateNow(TIMER);
+    await monitor(TIMER).evaluateNow(TIMER);
+    const again = (await openAlerts(TIMER)).filter((a) => a.rule === "dead-letters");
+    expect(again).toMatchObject([{ id: alert?.id, count: 1 }]);
   });
 
   it("raises aggregator-lagging for ballots the aggregator never saw", async () => {
@@ -281,7 +285,86 @@ describe("rules raised by the timer", () => {
   });
 });
 
+describe("rules over time, with 50 ms buckets", () => {
+  const FAST = "monitor-fast";
+  beforeAll(async () => {
+    await loadDemoElection({
+      electionId: FAST,
+      monitoring: MonitoringSettings.parse({ bucketSeconds: 0.05, rules: { "station-rate": { enabled: false } } }),
+    });
+  });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it("check-ins-without-ballots: raised by the timer once the grace passed without ballots", async () => {
+    await monitor(FAST).observe(FAST, checkIns("st-gap", 20));
+    await monitor(FAST).evaluateNow(FAST);
+    expect((await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots")).toBeUndefined();
+    await sleep(600);
+    await monitor(FAST).evaluateNow(FAST);
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "check-ins-without-ballots");
+    expect(alert).toMatchObject({ scope: "station:st-gap", evidence: { gap: 20, checkInsPastGrace: 20 } });
+  });
+
+  it("rate-surge: a burst after the warm-up, over the station's own average", async () => {
+    // The opening burst of a station is no surge: it has no history yet.
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 1));
+    await monitor(FAST).observe(FAST, checkIns("st-opening", 40));
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 1));
+    expect((await openAlerts(FAST)).find((a) => a.rule === "rate-surge")).toBeUndefined();
+    await sleep(1_600);
+    await monitor(FAST).observe(FAST, checkIns("st-surge", 30));
+    const alert = (await openAlerts(FAST)).find((a) => a.rule === "rate-surge");
+    expect(alert).toMatchObject({ scope: "station:st-surge", evidence: { stationId: "st-surge", count: 30 } });
+  });
+});
+
 describe("the consumer's feed", () => {
+  it("groups acknowledged messages per election, kind, district, station, channel and second", () => {
+    const base = { electionId: FEED, districtId: "district-north" };
+    const ballotOf = (at: string, channel: "online" | "paper", stationId?: string): BallotMessage => ({
+      ...base,
+      kind: "ballot",
+      ballotId: "ab".repeat(16),
+      ballotStyleId: "style-north",
+      channel,
+      ...(stationId ? { stationId } : {}),
+      contests: [{ contestId: "c", optionIds: [] }],
+      trackingCode: "t",
+      commitment: "c",
+      acceptedAt: at,
+    });
+    const grouped = monitorSignals([
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "online"),
+      ballotOf("2026-05-01T08:00:00.000Z", "paper", "st-1"),
+      ballotOf("2026-05-01T08:01:00.000Z", "online"),
+      {
+        ...base,
+        kind: "check-in",
+        checkInId: "check-in-1",
+        stationId: "st-1",
+        checkedInAt: "2026-05-01T08:00:00.000Z",
+      },
+      {
+        ...base,
+        electionId: "other",
+        kind: "retraction",
+        ballotId: "cd".repeat(16),
+        trackingCode: "t",
+        reason: "superseded-by-online",
+        retractedAt: "2026-05-01T08:00:00.000Z",
+      },
+    ]);
+    const at = Date.parse("2026-05-01T08:00:00.000Z");
+    expect(grouped.get(FEED)).toEqual([
+      { kind: "ballot", at, districtId: "district-north", channel: "online", count: 2 },
+      { kind: "ballot", at, districtId: "district-north", channel: "paper", stationId: "st-1", count: 1 },
+      { kind: "ballot", at: at + 60_000, districtId: "district-north", channel: "online", count: 1 },
+      { kind: "check-in", at, districtId: "district-north", stationId: "st-1", count: 1 },
+    ]);
+    expect(grouped.get("other")).toEqual([{ kind: "retraction", at, districtId: "district-north", count: 1 }]);
+  });
+
   it("real casts reach the monitor's counts", async () => {
     await enrol(FEED, "EE-MONITOR-0001", "district-north");
     const session = await voterSession(FEED, "EE-MONITOR-0001");

@@ -26,8 +26,13 @@
  * Nothing is written before step 10, and step 10 (the ReplayGuard claim) is the only write, so a
  * refused request changes nothing; an accepted nonce stays claimed until well after its request
  * could pass step 6 anyway.
+ *
+ * A refusal at 3, 7, 8 or 10 (a bad, unknown, revoked or replayed signature) is also a
+ * `station-signature-invalid` security event (workers/monitor/security-events.ts) with the claimed
+ * station, the client's network and the code as reason; the election is the one the request's
+ * body names, when that election exists. The refusal answers the same with or without it.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { compactVerify, decodeProtectedHeader, importJWK } from "jose";
 import { z } from "zod";
 import { stationCredential } from "../../../db/stores/stations.ts";
@@ -42,6 +47,10 @@ import { respondError, type AppEnv } from "../http.ts";
 import { claimOnce } from "./replay.ts";
 import { clientAddress } from "../edge.ts";
 import { base64urlDecode } from "../../../lib/bytes.ts";
+import { getElection } from "../../../db/stores/elections.ts";
+import { ElectionId } from "../../../lib/election/settings.ts";
+import type { ErrorCode } from "../../../lib/errors.ts";
+import { recordSecurityEvent } from "../../monitor/security-events.ts";
 
 export interface StationPrincipal {
   readonly stationId: string;
@@ -91,6 +100,28 @@ function unverifiedClaims(signature: string): StationRequestClaims | undefined {
   }
 }
 
+/** The election a station request's body names, if it parses and that election exists. */
+async function claimedElection(c: Context<StationAppEnv>): Promise<string | null> {
+  try {
+    const body: unknown = JSON.parse(decoder.decode(await c.req.arrayBuffer()));
+    const named = z.object({ electionId: ElectionId }).safeParse(body);
+    if (!named.success) return null;
+    return (await getElection(c.env.DB, named.data.electionId)) ? named.data.electionId : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Refuses a request whose signature is bad, unknown, revoked or replayed, recording it first. */
+async function refuseSignature(c: Context<StationAppEnv>, code: ErrorCode): Promise<Response> {
+  await recordSecurityEvent(c.env, await claimedElection(c), "station-signature-invalid", {
+    stationId: c.req.param("stationId") || undefined,
+    address: clientAddress(c),
+    reason: code,
+  });
+  return respondError(c, code);
+}
+
 export function requireStation(): MiddlewareHandler<StationAppEnv> {
   return async (c, next) => {
     const signature = c.req.header(STATION_SIGNATURE_HEADER);
@@ -104,15 +135,15 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     try {
       const header = decodeProtectedHeader(signature);
       if (header.alg !== "EdDSA" || header.typ !== STATION_REQUEST_TYP)
-        return respondError(c, "station_signature_invalid");
+        return refuseSignature(c, "station_signature_invalid");
       kid = header.kid;
     } catch {
-      return respondError(c, "station_signature_invalid");
+      return refuseSignature(c, "station_signature_invalid");
     }
-    if (typeof kid !== "string" || kid === "") return respondError(c, "station_signature_invalid");
+    if (typeof kid !== "string" || kid === "") return refuseSignature(c, "station_signature_invalid");
 
     const claims = unverifiedClaims(signature);
-    if (!claims) return respondError(c, "station_signature_invalid");
+    if (!claims) return refuseSignature(c, "station_signature_invalid");
     const stationId = c.req.param("stationId") ?? "";
     const url = new URL(c.req.url);
     if (claims.sid !== stationId)
@@ -134,18 +165,18 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
       return respondError(c, "station_request_mismatch", "The body is not the one that was signed.");
 
     const credential = await stationCredential(c.env.DB, stationId, kid);
-    if (!credential.ok) return respondError(c, credential.error);
+    if (!credential.ok) return refuseSignature(c, credential.error);
 
     try {
       const publicKey = importedKey(credential.value.publicJwk);
-      if (!publicKey) return respondError(c, "station_key_unknown");
+      if (!publicKey) return refuseSignature(c, "station_key_unknown");
       const { payload } = await compactVerify(signature, await publicKey, { algorithms: ["EdDSA"] });
       // The verified payload is the segment read above; parse it again rather than assume so.
       const verified = StationRequestClaims.safeParse(JSON.parse(decoder.decode(payload)));
       if (!verified.success || JSON.stringify(verified.data) !== JSON.stringify(claims))
-        return respondError(c, "station_signature_invalid");
+        return refuseSignature(c, "station_signature_invalid");
     } catch {
-      return respondError(c, "station_signature_invalid");
+      return refuseSignature(c, "station_signature_invalid");
     }
 
     // Per station, once the signature proved who is asking: a station's own budget, which nobody
@@ -156,7 +187,7 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     // Held until the request could no longer pass the clock check, plus a minute.
     const holdUntilMs = (claims.iat + STATION_REQUEST_SKEW_SECONDS + 60) * 1000;
     if (!(await claimOnce(c.env, "station-request", `${stationId}:${claims.n}`, holdUntilMs))) {
-      return respondError(c, "station_request_replayed");
+      return refuseSignature(c, "station_request_replayed");
     }
 
     c.set("station", { stationId, kid, districtIds: credential.value.districtIds });

@@ -16,7 +16,8 @@
  * of the serial is refused with serial_cancelled.
  *
  * The audit log's `paper-cancellation` entry (station, district, minute, serial, reason) is keyed
- * by serial, and written after the box decided: a repeat of the call (the station's outbox
+ * by serial, and written after the box decided (a spoiled one is also a `spoiled` signal to the
+ * election's security monitor): a repeat of the call (the station's outbox
  * retrying after a lost answer or a log_pool_full) writes it if it is missing and never twice.
  *
  * A bare serial has no ballot style, so the district is the station's: required when the station
@@ -26,6 +27,7 @@
  * pass that read; a station's outbox sends one at a time, so only a broken client could try.)
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { signalMonitor } from "../../monitor/signal.ts";
 import { bodyLimit } from "hono/body-limit";
 import { cancelledSerialOf, recordCancellation } from "../../../db/stores/cancellations.ts";
 import { getElection } from "../../../db/stores/elections.ts";
@@ -157,6 +159,10 @@ export function cancellationRoutes(): OpenAPIHono<StationAppEnv> {
       }
     }
     await recordCancellation(c.env.DB, key, body.serial);
+    // A spoiled ballot's voter checked in and will not have this ballot scanned: the monitor's
+    // check-ins-without-ballots rule counts it as explained (advisory, once per cancellation).
+    if (body.reason === "spoiled" && !outcome.value.replayed)
+      await signalMonitor(c.env, election.id, [{ kind: "spoiled", at: Date.now(), stationId: station.stationId }]);
     // Keyed by serial: a replay logs it only if the first call's append did not land.
     orFail(
       await logPaperCancellation(c.env, election.id, {

@@ -46,6 +46,8 @@ import {
 } from "../../../db/stores/paper.ts";
 import { voterDistrict } from "../../../db/stores/roll.ts";
 import { recordSecurityEvent } from "../../monitor/security-events.ts";
+import { signalMonitor } from "../../monitor/signal.ts";
+import type { Difference } from "../../../lib/station/reconcile.ts";
 import { coarseTime, ContestMarks } from "../../../lib/ballot/messages.ts";
 import { canonicalBallot, commitBallot, newNonce, trackingCodeOf } from "../../../lib/ballot/commitment.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
@@ -415,6 +417,22 @@ async function refuseReusedSerial(
   return fail("serial_already_used");
 }
 
+/**
+ * A result sheet's differences as a monitor's figures: the sheet's number less the system's, keyed
+ * by what differs (kind, contest, option), at most 50 of them.
+ */
+function differenceFigures(differences: readonly Difference[]): Record<string, number> {
+  return Object.fromEntries(
+    differences.slice(0, 50).map((d) => [
+      [d.kind, d.contestId, d.optionId]
+        .filter((part) => part !== undefined)
+        .join(":")
+        .slice(0, 64),
+      (d.station ?? 0) - d.system,
+    ]),
+  );
+}
+
 /** The voter key a check-in names: from the typed national id, or the pollbook entry's sealed ref. */
 async function voterKeyFrom(
   env: Env,
@@ -774,6 +792,9 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
           return assertNever(outcome.error);
       }
     }
+    // A held ballot never reaches the queues until it is released: the monitor hears of it here.
+    if (outcome.value.held && !outcome.value.replayed)
+      await signalMonitor(c.env, election.id, [{ kind: "held", at: Date.now(), stationId: station.stationId }]);
     return c.json(
       {
         electionId: election.id,
@@ -862,6 +883,13 @@ export function paperRoutes(): OpenAPIHono<StationAppEnv> {
     if (!logged.ok) return fail(logged.error);
     const [reconciliation] = await reconcileStations(c.env.DB, election, station.stationId);
     if (!reconciliation) throw new Error("reconciling one station answered nothing");
+    if (!replayed && reconciliation.differences.length > 0)
+      await recordSecurityEvent(c.env, election.id, "result-sheet-mismatch", {
+        stationId: station.stationId,
+        reason: reconciliation.differences[0]?.kind,
+        figures: differenceFigures(reconciliation.differences),
+        detail: { sequence: sheet.sequence, differences: reconciliation.differences.length },
+      });
     return c.json(
       {
         electionId: election.id,
