@@ -186,8 +186,14 @@ describe("the officials' console", () => {
     const results = await open(admin, `${overviewPath}/results`);
     const total = results.page.locator("[data-turnout-total]");
     const before = Number(await total.textContent());
+    // And the overview's audit-log health, which follows the monitor's status messages.
+    const overview = await open(admin, overviewPath);
+    const logSize = overview.page.locator('[data-log="size"]');
+    const sizeBefore = Number(await logSize.textContent());
     await makeOfflineConflict();
     await expect.poll(async () => Number(await total.textContent()), { timeout: 30_000 }).toBe(before + 1);
+    await expect.poll(async () => Number(await logSize.textContent()), { timeout: 30_000 }).toBeGreaterThan(sizeBefore);
+    await overview.page.close();
     await shoot(results, "results-live");
     await results.page.close();
 
