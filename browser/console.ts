@@ -302,8 +302,10 @@ function updateLogHealth(section: HTMLElement, status: unknown): void {
   set("published", String(log.publishedSize));
   set("backlog", String(log.backlog));
   const words = section.dataset;
-  if (log.checkpointAgeSeconds !== null)
-    set("checkpoint-age", `${Math.round(log.checkpointAgeSeconds)} ${words["secondsWord"] ?? ""}`.trim());
+  if (log.checkpointAgeSeconds !== null) {
+    const age = Math.round(log.checkpointAgeSeconds);
+    set("checkpoint-age", `${age} ${(age === 1 ? words["secondWord"] : words["secondsWord"]) ?? ""}`.trim());
+  }
   set("halted", log.halted ?? words["notHalted"] ?? "");
 }
 

@@ -503,6 +503,7 @@ export function OverviewPage(props: {
             frame.role === "administrator" || frame.role === "security-officer" ? props.electionId : undefined
           }
           data-seconds-word={t.secondsWord}
+          data-second-word={t.secondWord}
           data-not-halted={t.logNotHalted}
         >
           <h2 id="log-title">{t.logTitle}</h2>
