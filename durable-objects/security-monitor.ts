@@ -113,7 +113,7 @@ function toSecond(iso: string): string {
 }
 
 /** The scope as the public log shows it: verbatim for the election, stations and districts only. */
-export function publicScope(scope: string): string {
+function publicScope(scope: string): string {
   const kind = scope.includes(":") ? scope.slice(0, scope.indexOf(":")) : scope;
   return kind === "station" || kind === "district" ? scope : kind;
 }

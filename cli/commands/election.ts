@@ -376,7 +376,7 @@ const AlertList = z.object({ alerts: z.array(Alert) });
 const secondText = (iso: string): string => `${iso.slice(0, 19).replace("T", " ")} UTC`;
 
 /** One alert in plain words: what, where, since when, and who is on it; with `full`, its evidence. */
-export function describeAlert(alert: Alert, full = false): string {
+function describeAlert(alert: Alert, full = false): string {
   const handled = [
     alert.acknowledged
       ? `  Acknowledged by ${alert.acknowledged.officialId} at ${secondText(alert.acknowledged.at)}: ${alert.acknowledged.note}`
@@ -410,7 +410,7 @@ function describeAlerts(electionId: string, alerts: readonly Alert[], state: str
 }
 
 /** The monitor's status in plain words, one sentence per line. */
-export function describeMonitor(status: MonitorStatus): string {
+function describeMonitor(status: MonitorStatus): string {
   const lines = [
     `Security monitor of ${status.electionId}: ${status.openAlerts} alert${status.openAlerts === 1 ? "" : "s"} not closed.`,
   ];

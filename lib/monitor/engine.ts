@@ -285,7 +285,7 @@ function windowEvidence(s: MonitoringSettings, from: number, to: number): Eviden
 }
 
 /** "5 minutes", "30 seconds": a window's length for a summary. */
-export function duration(seconds: number): string {
+function duration(seconds: number): string {
   if (seconds >= 3600 && seconds % 3600 === 0) return plural(seconds / 3600, "hour");
   if (seconds >= 60 && seconds % 60 === 0) return plural(seconds / 60, "minute");
   return plural(Math.round(seconds * 100) / 100, "second");
@@ -388,7 +388,7 @@ function rateSurge(
  * A district's net ballots above its registered voters. `source` says whose figure: the
  * monitor's own counts (on arrival) or the aggregator's exact totals (the timer's, authoritative).
  */
-export function turnoutOver100(
+function turnoutOver100(
   facts: ElectionFacts,
   districtId: string,
   ballots: number,
@@ -495,7 +495,7 @@ function qrReplay(store: MonitorStore, s: MonitoringSettings, id: string, nowBuc
  * station's paper ballots, held ones and spoiled ones (cumulative). Also run by the timer, since
  * the gap grows while nothing arrives.
  */
-export function checkInsWithoutBallots(
+function checkInsWithoutBallots(
   store: MonitorStore,
   s: MonitoringSettings,
   id: string,

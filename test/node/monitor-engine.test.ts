@@ -321,3 +321,36 @@ describe("the in-memory store", () => {
     expect(store.voterNumber("aa".repeat(16), 21)).toBe(3);
   });
 });
+
+describe("a simulated election day", () => {
+  it("twelve hours of ordinary traffic raise nothing; one station's burst raises its own rules only", () => {
+    const districts = ["d-1", "d-2", "d-3", "d-4"];
+    const f = facts({}, Object.fromEntries(districts.map((d) => [d, 50_000])));
+    const store = new MemoryStore();
+    const raised = new Map<string, Firing>();
+    const retained = 66;
+    for (let minute = 0; minute < 12 * 60; minute++) {
+      const now = T0 + minute * MIN + 59_000;
+      const signals: MonitorSignalInput[] = [];
+      for (let s = 0; s < 40; s++) {
+        const stationId = `S-${s}`;
+        const districtId = districts[s % 4] ?? "d-1";
+        const at = T0 + minute * MIN + s * 1000;
+        const burst = stationId === "S-7" && minute === 360 ? 60 : 0;
+        signals.push({ kind: "check-in", at, districtId, stationId, count: 1 + burst });
+        signals.push({ kind: "ballot", at: at + 500, districtId, channel: "paper", stationId, count: 1 });
+        signals.push({ kind: "ballot", at: at + 700, districtId, channel: "online", count: 1 });
+      }
+      for (const firing of run(store, f, signals, now)) raised.set(`${firing.rule} ${firing.scope}`, firing);
+      for (const firing of evaluateTimer(store, f, {}, now)) raised.set(`${firing.rule} ${firing.scope}`, firing);
+      store.prune(Math.floor(now / MIN) - retained);
+    }
+    expect([...raised.keys()].sort()).toEqual([
+      "check-ins-without-ballots station:S-7",
+      "rate-surge station:S-7",
+      "station-rate station:S-7",
+    ]);
+    expect(raised.get("station-rate station:S-7")?.evidence).toMatchObject({ count: 70, checkIns: 65, paperBallots: 5 });
+    expect(heardBallots(store)).toBe(12 * 60 * 40 * 2);
+  });
+});

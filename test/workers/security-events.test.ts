@@ -355,3 +355,48 @@ describe("paper ballots that never reach the queues", () => {
     expect(alert?.evidence).toMatchObject({ stationId: station.stationId, spoiled: 2, held: 0, gap: 4 });
   });
 });
+
+describe("rate-limited", () => {
+  /** Spends `key`'s budget on `limiter` (the binding counts in fixed windows), then runs `ask`. */
+  async function overLimit(limiter: RateLimit, key: string, budget: number, ask: () => Promise<Response>) {
+    let res: Response | undefined;
+    for (let attempt = 0; attempt < 2 && res?.status !== 429; attempt += 1) {
+      for (let i = 0; i <= budget; i += 1) await limiter.limit({ key });
+      res = await ask();
+    }
+    return res!;
+  }
+
+  it("records a cast over the address limit once a minute per address, under the path's election", async () => {
+    const voter = nextVoter();
+    await enrol(PLAIN, voter, "district-north");
+    const session = await voterSession(PLAIN, voter);
+    const from = { ip: "10.66.5.7", country: "EE" };
+    const first = await overLimit(env.CAST_IP_LIMITER, from.ip, 600, () =>
+      castFrom(PLAIN, session, NORTH_BALLOT, from),
+    );
+    expect([first.status, await codeOf(first)]).toEqual([429, "rate_limited"]);
+    const second = await castFrom(PLAIN, session, NORTH_BALLOT, from);
+    expect([second.status, await codeOf(second)]).toEqual([429, "rate_limited"]);
+    const found = (await rows(PLAIN, "rate-limited")).filter((r) => r.detail.network === "10.66.5.0/24");
+    expect(found.map((r) => r.detail.reason)).toEqual(["cast-address"]);
+    for (const row of found) await expectNoVoterOrAddress(row, PLAIN, voter, from.ip);
+  });
+
+  it("records a public read over its limit with no election when the path names none", async () => {
+    const ip = "10.66.6.8";
+    const count = async () =>
+      (
+        await env.DB.prepare(
+          "SELECT COUNT(*) AS n FROM security_events WHERE election_id IS NULL AND kind = 'rate-limited' AND detail_json LIKE ?",
+        )
+          .bind('%"10.66.6.0/24"%')
+          .first<{ n: number }>()
+      )?.n ?? 0;
+    const res = await overLimit(env.PUBLIC_READ_LIMITER, `public-read:${ip}`, 600, () =>
+      SELF.fetch(`${BASE}/v1/receipts/${"A".repeat(26)}`, { headers: { "cf-connecting-ip": ip } }),
+    );
+    expect([res.status, await codeOf(res)]).toEqual([429, "rate_limited"]);
+    expect(await count()).toBe(1);
+  });
+});

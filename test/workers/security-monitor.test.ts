@@ -15,7 +15,8 @@ import { sequencer } from "./helpers/audit-log.ts";
 import { voterSession } from "./helpers/auth.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
-import { enrol } from "./helpers/roll.ts";
+import { enrol, voterKeyFor } from "./helpers/roll.ts";
+import { runInDurableObject } from "cloudflare:test";
 import { registerStation } from "./helpers/station.ts";
 
 const E = "monitor-rules";
@@ -374,6 +375,36 @@ describe("the consumer's feed", () => {
       return s.aggregator && s.aggregator.behind === 0 && (await heard(FEED)) === 1 ? s : undefined;
     });
     expect(status.aggregator?.behind).toBe(0);
+    // A signal arms the one-second timer.
+    const alarm = await runInDurableObject(monitor(FEED), (_o, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+
+  it("turnout-over-100 takes the aggregator's exact totals on the timer", async () => {
+    const OVER = "monitor-turnout";
+    await loadDemoElection({ electionId: OVER });
+    for (const id of ["EE-MONITOR-TURNOUT-1", "EE-MONITOR-TURNOUT-2"]) {
+      await enrol(OVER, id, "district-north");
+      expect((await cast(OVER, await voterSession(OVER, id), NORTH_BALLOT)).status).toBe(201);
+    }
+    await waitFor(async () => {
+      const s = await monitor(OVER).evaluateNow(OVER);
+      return s.aggregator?.behind === 0 && (await heard(OVER)) === 2 ? true : undefined;
+    });
+    expect((await openAlerts(OVER)).find((a) => a.rule === "turnout-over-100")).toBeUndefined();
+    // The roll shrinks under the count (a row removed by hand): two ballots, one registered voter.
+    const voterKey = await voterKeyFor("EE-MONITOR-TURNOUT-2");
+    await env.DB.prepare(`DELETE FROM voters WHERE election_id = ? AND voter_key = ?`).bind(OVER, voterKey).run();
+    // The object trusts its roll counts for a minute: forget them, as a minute passing would.
+    await runInDurableObject(monitor(OVER), (instance) => {
+      (instance as unknown as { facts: undefined }).facts = undefined;
+    });
+    await monitor(OVER).evaluateNow(OVER);
+    const alert = (await openAlerts(OVER)).find((a) => a.rule === "turnout-over-100");
+    expect(alert).toMatchObject({
+      scope: "district:district-north",
+      evidence: { ballots: 2, registered: 1, source: "aggregator" },
+    });
   });
 });
 

@@ -7,11 +7,13 @@ import type { Context, MiddlewareHandler, Next } from "hono";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import { respondError, type AppEnv } from "./http.ts";
 import { configOf } from "../../durable-objects/config.ts";
+import { getElection } from "../../db/stores/elections.ts";
+import { ElectionId } from "../../lib/election/settings.ts";
 import type { CastingClient } from "../voting/cast.ts";
 import { recordSecurityEvent } from "../monitor/security-events.ts";
 import { monitorVoterTag } from "../monitor/signal.ts";
 
-export function clientAddress<E extends AppEnv>(c: Context<E>): string {
+export function clientAddress(c: Context): string {
   return c.req.header("cf-connecting-ip") ?? "unknown";
 }
 
@@ -23,13 +25,69 @@ export function clientAddress<E extends AppEnv>(c: Context<E>): string {
 export function rateLimited(
   limiterOf: (env: Env) => RateLimit,
   keyOf: (c: Context<AppEnv>) => string,
+  name = "limit",
 ): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { success } = await limiterOf(c.env).limit({ key: keyOf(c) });
-    if (!success) return respondError(c, "rate_limited");
+    if (!success) {
+      await recordRateLimited(c, name);
+      return respondError(c, "rate_limited");
+    }
     await next();
     return undefined;
   };
+}
+
+/** When each (limiter, address) was last recorded as rate-limited by this isolate, in ms. */
+const rateLimitedSeen = new Map<string, number>();
+/** Bounded: a flood from many addresses forgets the oldest instead of growing the isolate. */
+const RATE_LIMITED_SEEN_MAX = 10_000;
+const RATE_LIMITED_EVERY_MS = 60_000;
+
+/** The election a request's path names (`/elections/{id}`), when it is one that exists. */
+async function electionOfPath(c: Context, db: D1Database): Promise<string | null> {
+  const named = /\/elections\/([^/]+)/.exec(new URL(c.req.url).pathname)?.[1];
+  const id = ElectionId.safeParse(named === undefined ? undefined : decodeURIComponent(named));
+  if (!id.success) return null;
+  return (await getElection(db, id.data)) ? id.data : null;
+}
+
+/**
+ * Records a `rate-limited` security event for `limiter` and the client's address, at most once a
+ * minute per (limiter, address) in this isolate: a client over its limit keeps asking, and one
+ * row a minute says as much as thousands. The election is the path's, or the caller's when the
+ * election came from elsewhere (a login's body); without one, the row has a null election and the
+ * monitor hears nothing. Never fails the refusal it accompanies (recordSecurityEvent).
+ */
+export async function recordRateLimited(
+  c: Context,
+  limiter: string,
+  facts: { electionId?: string | null; voterTag?: string | undefined; districtId?: string | undefined } = {},
+): Promise<void> {
+  const env = c.env as Env;
+  const address = clientAddress(c);
+  const key = `${limiter}|${address}`;
+  const now = Date.now();
+  const last = rateLimitedSeen.get(key);
+  if (last !== undefined && now - last < RATE_LIMITED_EVERY_MS) return;
+  if (rateLimitedSeen.size >= RATE_LIMITED_SEEN_MAX) {
+    const oldest = rateLimitedSeen.keys().next().value;
+    if (oldest !== undefined) rateLimitedSeen.delete(oldest);
+  }
+  rateLimitedSeen.delete(key);
+  rateLimitedSeen.set(key, now);
+  let electionId: string | null;
+  try {
+    electionId = facts.electionId !== undefined ? facts.electionId : await electionOfPath(c, env.DB);
+  } catch {
+    electionId = null;
+  }
+  await recordSecurityEvent(env, electionId, "rate-limited", {
+    address,
+    reason: limiter,
+    voterTag: facts.voterTag,
+    districtId: facts.districtId,
+  });
 }
 
 /** Addresses a local run's own clients (tests over HTTP, the benchmark's probes) come from. */
@@ -45,7 +103,10 @@ export const publicReadLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const address = clientAddress(c);
   if (!(configOf(c.env).ENVIRONMENT === "development" && LOCAL_ADDRESSES.has(address))) {
     const { success } = await c.env.PUBLIC_READ_LIMITER.limit({ key: `public-read:${address}` });
-    if (!success) return respondError(c, "rate_limited");
+    if (!success) {
+      await recordRateLimited(c, "public-read");
+      return respondError(c, "rate_limited");
+    }
   }
   await next();
   return undefined;

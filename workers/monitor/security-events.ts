@@ -42,7 +42,7 @@ function defined(record: Record<string, unknown>): Record<string, unknown> {
  * The monitor's signal for the event, with any field the signal's schema refuses left out (an odd
  * country code or address must not cost the monitor the whole event).
  */
-export function securitySignalOf(
+function securitySignalOf(
   kind: SecurityEventName,
   facts: SecurityEventFacts,
   network: string | undefined,

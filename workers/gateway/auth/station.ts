@@ -45,7 +45,7 @@ import {
 } from "../../../lib/station/signed-request.ts";
 import { respondError, type AppEnv } from "../http.ts";
 import { claimOnce } from "./replay.ts";
-import { clientAddress } from "../edge.ts";
+import { clientAddress, recordRateLimited } from "../edge.ts";
 import { base64urlDecode } from "../../../lib/bytes.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
@@ -129,7 +129,10 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
 
     // Per client address, before anything is read: who is asking is not known yet.
     const byAddress = await c.env.STATION_IP_LIMITER.limit({ key: `station:${clientAddress(c)}` });
-    if (!byAddress.success) return respondError(c, "rate_limited");
+    if (!byAddress.success) {
+      await recordRateLimited(c, "station-address", { electionId: await claimedElection(c) });
+      return respondError(c, "rate_limited");
+    }
 
     let kid: string | undefined;
     try {
@@ -182,7 +185,10 @@ export function requireStation(): MiddlewareHandler<StationAppEnv> {
     // Per station, once the signature proved who is asking: a station's own budget, which nobody
     // else can spend. 1,200 a minute lets an offline station sync a day's ballots in minutes.
     const { success } = await c.env.STATION_LIMITER.limit({ key: stationId });
-    if (!success) return respondError(c, "rate_limited");
+    if (!success) {
+      await recordRateLimited(c, "station", { electionId: await claimedElection(c) });
+      return respondError(c, "rate_limited");
+    }
 
     // Held until the request could no longer pass the clock check, plus a minute.
     const holdUntilMs = (claims.iat + STATION_REQUEST_SKEW_SECONDS + 60) * 1000;

@@ -19,7 +19,7 @@ import { NationalId, voterKeyOf } from "../../../lib/identity/national-id.ts";
 import { rollHashSecret } from "../roll/voter-key.ts";
 import { err, ok, type Result } from "../../../lib/result.ts";
 import { configOf } from "../../../durable-objects/config.ts";
-import { clientAddress, countryOf, geofence } from "../edge.ts";
+import { clientAddress, countryOf, geofence, recordRateLimited } from "../edge.ts";
 import { monitorVoterTag } from "../../monitor/signal.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import type { AppEnv } from "../http.ts";
@@ -62,18 +62,15 @@ export async function loginVoter(
       voterTag: known.voterKey !== undefined ? await monitorVoterTag(c.env, electionId, known.voterKey) : undefined,
       reason: outcome.error,
     };
-    const kind =
-      outcome.error === "geofence_refused"
-        ? "geofence-refused"
-        : outcome.error === "rate_limited"
-          ? "rate-limited"
-          : "voter-login-failed";
-    await recordSecurityEvent(
-      c.env,
-      electionId,
-      kind,
-      kind === "rate-limited" ? { ...facts, reason: "voter-login" } : facts,
-    );
+    if (outcome.error === "rate_limited")
+      await recordRateLimited(c, "voter-login", { electionId, voterTag: facts.voterTag, districtId: facts.districtId });
+    else
+      await recordSecurityEvent(
+        c.env,
+        electionId,
+        outcome.error === "geofence_refused" ? "geofence-refused" : "voter-login-failed",
+        facts,
+      );
   }
   return outcome;
 }

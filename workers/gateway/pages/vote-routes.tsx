@@ -28,7 +28,8 @@ import { assertNever } from "../../../lib/result.ts";
 import { castBallot, voterStanding } from "../../voting/cast.ts";
 import { receiptPublicKeys } from "../../voting/receipts.ts";
 import type { VoterSession } from "../auth/tokens.ts";
-import { castingClient, clientAddress, countryOf, geofence } from "../edge.ts";
+import { castingClient, clientAddress, countryOf, geofence, recordRateLimited } from "../edge.ts";
+import { monitorVoterTag } from "../../monitor/signal.ts";
 import type { AppEnv } from "../http.ts";
 import { texts, type BallotTexts } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
@@ -570,9 +571,19 @@ export function voteRoutes(): Hono<AppEnv> {
 
     // The API's limits, per client address then per voter, before the ballot is read.
     const byAddress = await c.env.CAST_IP_LIMITER.limit({ key: clientAddress(c) });
-    if (!byAddress.success) return statePage(c, frame, "rate_limited");
+    if (!byAddress.success) {
+      await recordRateLimited(c, "cast-address", { electionId: election.id });
+      return statePage(c, frame, "rate_limited");
+    }
     const byVoter = await c.env.CAST_VOTER_LIMITER.limit({ key: `${election.id}:${voter.voterKey}` });
-    if (!byVoter.success) return statePage(c, frame, "rate_limited");
+    if (!byVoter.success) {
+      await recordRateLimited(c, "cast-voter", {
+        electionId: election.id,
+        districtId: voter.districtId,
+        voterTag: await monitorVoterTag(c.env, election.id, voter.voterKey),
+      });
+      return statePage(c, frame, "rate_limited");
+    }
     const client = await castingClient(c, election, voter);
     if (!client) return statePage(c, frame, "geofence_refused");
 

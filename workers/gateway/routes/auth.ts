@@ -9,7 +9,7 @@ import { getCookie, deleteCookie, setCookie } from "hono/cookie";
 import type { Context, MiddlewareHandler } from "hono";
 import { decodeJwt } from "jose";
 import { configOf } from "../../../durable-objects/config.ts";
-import { clientAddress, rateLimited } from "../edge.ts";
+import { clientAddress, rateLimited, recordRateLimited } from "../edge.ts";
 import { errorResponses, fail, respondError, validationHook, type AppEnv } from "../http.ts";
 import { getElection } from "../../../db/stores/elections.ts";
 import { verifyOfficialAssertion } from "../auth/officials.ts";
@@ -31,6 +31,7 @@ const JWT = z
 const officialLoginLimit = rateLimited(
   (env) => env.LOGIN_IP_LIMITER,
   (c) => `official:${clientAddress(c)}`,
+  "official-login",
 );
 
 /**
@@ -60,6 +61,12 @@ async function electionHint(c: Context<AppEnv>): Promise<string> {
   return parsed.success ? parsed.data : "-";
 }
 
+/** The election a login names, when it exists: the rate-limited event's election. */
+async function knownElection(c: Context<AppEnv>): Promise<string | null> {
+  const hint = await electionHint(c);
+  return hint !== "-" && (await getElection(c.env.DB, hint)) ? hint : null;
+}
+
 /**
  * Voter logins, before validation (security review M9): per client address and election, with a
  * ceiling a carrier-grade NAT's voters will not reach (one attacker's junk for one election does
@@ -70,10 +77,16 @@ async function electionHint(c: Context<AppEnv>): Promise<string> {
 const voterLoginLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const address = clientAddress(c);
   const overall = await c.env.VOTER_LOGIN_IP_LIMITER.limit({ key: `voter:${address}` });
-  if (!overall.success) return respondError(c, "rate_limited");
+  if (!overall.success) {
+    await recordRateLimited(c, "voter-login-address", { electionId: await knownElection(c) });
+    return respondError(c, "rate_limited");
+  }
   const election = await electionHint(c);
   const perElection = await c.env.VOTER_LOGIN_LIMITER.limit({ key: `voter:${address}:${election}` });
-  if (!perElection.success) return respondError(c, "rate_limited");
+  if (!perElection.success) {
+    await recordRateLimited(c, "voter-login-election", { electionId: await knownElection(c) });
+    return respondError(c, "rate_limited");
+  }
   await next();
   return undefined;
 };

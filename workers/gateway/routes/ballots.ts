@@ -59,11 +59,13 @@ const castRoute = createRoute({
     rateLimited(
       (env) => env.CAST_IP_LIMITER,
       (c) => clientAddress(c),
+      "cast-address",
     ),
     requireVoter(),
     rateLimited(
       (env) => env.CAST_VOTER_LIMITER,
       (c) => `${c.get("voter").electionId}:${c.get("voter").voterKey}`,
+      "cast-voter",
     ),
   ] as const,
   request: {
