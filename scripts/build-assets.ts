@@ -11,6 +11,8 @@
  * - browser/results.ts, the results page's live figures, an entry of its own (assets/results.js)
  *   that only that page loads; what it shares with enhance.js (zod) lands in a shared chunk.
  * - browser/portal.css, the one stylesheet, copied as it is.
+ * - browser/console.ts and browser/console.css, the officials' console's script (key import,
+ *   signing, live alerts and results) and its additions to portal.css, which only /console loads.
  * - _headers: the same security headers the Worker sets on its own answers, since Workers Static
  *   Assets serve these files without running the Worker. Short caching: the file names do not
  *   change between deploys, and the platform's ETag revalidation makes a repeat visit cheap.
@@ -42,7 +44,11 @@ export async function buildAssets(): Promise<void> {
   await rm(ASSETS_DIR, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   await build({
-    entryPoints: [join(ROOT, "browser", "enhance.ts"), join(ROOT, "browser", "results.ts")],
+    entryPoints: [
+      join(ROOT, "browser", "enhance.ts"),
+      join(ROOT, "browser", "results.ts"),
+      join(ROOT, "browser", "console.ts"),
+    ],
     outdir: out,
     entryNames: "[name]",
     chunkNames: "chunks/[name]-[hash]",
@@ -55,6 +61,7 @@ export async function buildAssets(): Promise<void> {
     logLevel: "warning",
   });
   await copyFile(join(ROOT, "browser", "portal.css"), join(out, "portal.css"));
+  await copyFile(join(ROOT, "browser", "console.css"), join(out, "console.css"));
   await writeFile(join(ASSETS_DIR, "_headers"), HEADERS);
   await buildStationAssets();
 }

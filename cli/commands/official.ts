@@ -128,6 +128,15 @@ export function officialCommands(): Command {
     });
 
   official
+    .command("assertion")
+    .description(
+      "Print a signed assertion (good for two minutes, usable once) to paste into the officials' console's sign-in page in a browser that runs no scripts.",
+    )
+    .action(async () => {
+      process.stdout.write(`${await OfficialClient.fromEnv().assertion()}\n`);
+    });
+
+  official
     .command("list")
     .description("List officials and their keys.")
     .action(async () => {

@@ -57,11 +57,16 @@ export class OfficialClient {
     return new OfficialClient({ baseUrl: baseUrl.replace(/\/$/, ""), officialId, keyFile });
   }
 
+  /** A fresh assertion signed with the official's key file, for the gateway's token exchange. */
+  async assertion(): Promise<string> {
+    const jwk = Jwk.parse(JSON.parse(await readFile(this.credentials.keyFile, "utf8")));
+    return signOfficialAssertion(jwk, this.credentials.officialId, this.credentials.baseUrl);
+  }
+
   /** A current access token (renewed a minute before it expires). */
   async accessToken(): Promise<string> {
     if (this.token && Date.now() < this.token.renewAt) return this.token.value;
-    const jwk = Jwk.parse(JSON.parse(await readFile(this.credentials.keyFile, "utf8")));
-    const assertion = await signOfficialAssertion(jwk, this.credentials.officialId, this.credentials.baseUrl);
+    const assertion = await this.assertion();
     const res = await fetch(`${this.credentials.baseUrl}/v1/auth/token`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -33,6 +33,7 @@ import { conflictRoutes } from "./routes/conflicts.ts";
 import { drillRoutes } from "./routes/drills.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
 import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
+import { consoleRoutes } from "./console/routes.tsx";
 
 export const OPENAPI_PATH = "/openapi.json";
 
@@ -112,6 +113,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
   app.route("/", pageRoutes());
+  // The officials' console: pages whose every read and action is a request to this same app's
+  // API routes, made in-process with the official's bearer token (console/api.ts).
+  app.route(
+    "/console",
+    consoleRoutes(async (request, env, executionCtx) => app.fetch(request, env, executionCtx)),
+  );
 
   app.route("/", authRoutes());
   app.route("/", officialRoutes());

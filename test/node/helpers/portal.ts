@@ -53,6 +53,8 @@ export async function axeViolations(browser: Browser, page: Page, javaScript: bo
         route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }),
       );
       await twin.route("**/assets/enhance.js", (route) => route.abort());
+      // The officials' console's pages load their own script instead.
+      await twin.route("**/assets/console.js", (route) => route.abort());
       const twinPage = await twin.newPage();
       await twinPage.goto(page.url());
       expect(await twinPage.locator("html").getAttribute("class")).toBe("no-js");
@@ -78,7 +80,7 @@ export async function checkAndShoot(
   visit: Visit,
   name: string,
   javaScript: boolean,
-  options: { readonly language?: string; readonly close?: boolean } = {},
+  options: { readonly language?: string; readonly close?: boolean; readonly directory?: string } = {},
 ): Promise<void> {
   const { page, cspErrors } = visit;
   // A caller may have waited only for an element to appear; the stylesheet holds back `load`.
@@ -93,7 +95,8 @@ export async function checkAndShoot(
   expect(await page.locator("html").getAttribute("lang")).toBe(options.language ?? "en");
   expect(await axeViolations(browser, page, javaScript)).toEqual([]);
   expect(cspErrors).toEqual([]);
-  await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}-${javaScript ? "js" : "nojs"}.png`), fullPage: true });
+  const directory = options.directory ?? SCREENSHOTS;
+  await mkdir(directory, { recursive: true });
+  await page.screenshot({ path: join(directory, `${name}-${javaScript ? "js" : "nojs"}.png`), fullPage: true });
   if (options.close ?? true) await page.context().close();
 }
