@@ -120,7 +120,10 @@ export const WIRE_BYTES = {
   reason: { "superseded-by-online": 1, "cancelled-by-paper": 2 } satisfies Record<RetractionReason, number>,
   policy: { "first-wins": 1, "paper-supersedes": 2 } satisfies Record<CrossChannelPolicy, number>,
   visibility: { live: 1, "after-close": 2 } satisfies Record<ResultsVisibility, number>,
-  role: { administrator: 1, "station-official": 2, auditor: 3, "security-officer": 4 } satisfies Record<OfficialRole, number>,
+  role: { administrator: 1, "station-official": 2, auditor: 3, "security-officer": 4 } satisfies Record<
+    OfficialRole,
+    number
+  >,
   records: { "whole-ballot": 1, "per-contest": 2 } satisfies Record<CastVoteRecordsMode, number>,
   stationKeyRole: { client: 1, "marking-device": 2 } satisfies Record<StationKeyRole, number>,
   decision: { count: 1, "do-not-count": 2 } satisfies Record<ConflictDecision, number>,

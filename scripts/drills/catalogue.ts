@@ -190,7 +190,7 @@ const CATALOGUE = {
     rule: "flagged-country",
     title: "A voter logs in from outside the election's countries (a geofence that flags).",
     async run(ctx) {
-      // Local runs come from no country ("XX"), which is outside ["EE"].
+      // Local runs all come from the local runtime's placeholder country (US), outside ["EE"].
       const e = await drillElection(ctx, { name: "country", geofence: { allowedCountries: ["EE"], outside: "flag" } });
       await vote(ctx, e.id, e.take("north", 1)[0]?.nationalId ?? "");
       return { election: e, dueAtMs: Date.now() };

@@ -152,7 +152,7 @@ export async function drillElection(ctx: DrillContext, options: DrillElectionOpt
   const closesAtMs = now + (options.closesAfterMs ?? 7 * 24 * 3600_000);
   Object.assign(definition.settings, {
     crossChannelPolicy: options.crossChannelPolicy ?? "first-wins",
-    // Local runs have no country (request.cf says nothing; the gateway reads "XX"): a drill's
+    // Local runs all come from one placeholder country (the local runtime's request.cf says US): a drill's
     // geofence is open unless the drill is about countries.
     geofence: options.geofence ?? { allowedCountries: [], outside: "flag" },
     ...(options.monitoring ? { monitoring: options.monitoring } : {}),

@@ -350,7 +350,11 @@ describe("a simulated election day", () => {
       "rate-surge station:S-7",
       "station-rate station:S-7",
     ]);
-    expect(raised.get("station-rate station:S-7")?.evidence).toMatchObject({ count: 70, checkIns: 65, paperBallots: 5 });
+    expect(raised.get("station-rate station:S-7")?.evidence).toMatchObject({
+      count: 70,
+      checkIns: 65,
+      paperBallots: 5,
+    });
     expect(heardBallots(store)).toBe(12 * 60 * 40 * 2);
   });
 });
