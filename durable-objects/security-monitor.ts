@@ -263,7 +263,8 @@ export class SecurityMonitor extends DurableObject<Env> {
 
   /**
    * The election's monitoring settings, poll times and registered voters per district, from D1,
-   * read again after a minute. An election D1 does not know yet gets the default settings.
+   * read again after a minute (or at every use before the polls open, see readFacts). An election
+   * D1 does not know yet gets the default settings.
    */
   private async loadFacts(electionId: string, now: number): Promise<CachedFacts> {
     const held = this.facts;
@@ -310,6 +311,9 @@ export class SecurityMonitor extends DurableObject<Env> {
       if (list) list.push(r.district_id);
       else stationDistricts.set(r.station_id, [r.district_id]);
     }
+    // Kept for a minute only once the polls are open and the roll is in: from then on neither the
+    // roll nor the stations can change (authority_locked); before, each use reads them again.
+    const settled = now >= opensAtMs && registered.size > 0;
     const facts: CachedFacts = {
       electionId,
       settings,
@@ -317,7 +321,7 @@ export class SecurityMonitor extends DurableObject<Env> {
       stationDistricts,
       opensAtMs,
       closesAtMs,
-      readAt: now,
+      readAt: settled ? now : 0,
     };
     this.facts = facts;
     return facts;
@@ -578,9 +582,17 @@ export class SecurityMonitor extends DurableObject<Env> {
     }
   }
 
-  /** Runs the timer's rules now (tests and drills do not wait for the tick) and answers the status. */
+  /**
+   * Runs the timer's rules now and answers the status; and keeps the timer going (alarm()). The
+   * gateway calls it when an election is loaded, so the timer runs from the polls' opening even
+   * before any ballot, and the dead-letter consumer when it records a letter of the election.
+   */
   async evaluateNow(electionId: string): Promise<MonitorStatus> {
-    return this.step(this.claim(electionId));
+    // A load may have changed the thresholds or the poll times: read them again.
+    if (this.facts) this.facts = { ...this.facts, readAt: 0 };
+    const status = await this.step(this.claim(electionId));
+    await this.arm(Date.now() + TICK_MS);
+    return status;
   }
 
   async status(electionId: string): Promise<MonitorStatus> {
@@ -702,6 +714,8 @@ export class SecurityMonitor extends DurableObject<Env> {
     const pollsOpen = facts !== undefined && now >= facts.opensAtMs && now < facts.closesAtMs + AFTER_CLOSE_MS;
     const recent = now - (this.meta("last_signal_at") ?? 0) < QUIET_AFTER_MS;
     if (pollsOpen || recent || this.ctx.getWebSockets().length > 0) await this.arm(Date.now() + TICK_MS);
+    // Loaded before its polls open: the timer sleeps until they do.
+    else if (facts !== undefined && now < facts.opensAtMs) await this.arm(facts.opensAtMs);
   }
 
   private broadcastAlerts(alerts: readonly Alert[]): void {

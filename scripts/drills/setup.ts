@@ -46,7 +46,7 @@ export interface DrillElectionOptions {
   readonly demoRoll?: boolean;
   /** Stations to register, each serving the districts named (short names: north, south, east). */
   readonly stations?: readonly (readonly DistrictName[])[];
-  /** When the polls close, from the moment they open; a week unless given. */
+  /** When the polls close, counted from their opening; a week unless given. */
   readonly closesAfterMs?: number;
 }
 
@@ -149,14 +149,16 @@ export async function drillElection(ctx: DrillContext, options: DrillElectionOpt
   const { json, districtIds } = await definitionFor(id, tag);
   const definition = json as { settings: Record<string, unknown> };
   const now = Date.now();
-  const closesAtMs = now + (options.closesAfterMs ?? 7 * 24 * 3600_000);
+  // Loaded first with polls a week long from an hour ahead (stations and the roll are set up
+  // before the polls open); the close the drill asks for is set when the polls open below.
+  const week = 7 * 24 * 3600_000;
   Object.assign(definition.settings, {
     crossChannelPolicy: options.crossChannelPolicy ?? "first-wins",
     // Local runs all come from one placeholder country (the local runtime's request.cf says US): a drill's
     // geofence is open unless the drill is about countries.
     geofence: options.geofence ?? { allowedCountries: [], outside: "flag" },
     ...(options.monitoring ? { monitoring: options.monitoring } : {}),
-    polls: { opensAt: new Date(now + 3600_000).toISOString(), closesAt: new Date(closesAtMs).toISOString() },
+    polls: { opensAt: new Date(now + 3600_000).toISOString(), closesAt: new Date(now + 3600_000 + week).toISOString() },
   });
   await ctx.admin.call("POST", "/v1/admin/elections", { json: definition });
 
@@ -238,6 +240,7 @@ export async function drillElection(ctx: DrillContext, options: DrillElectionOpt
 
   // Open the polls a second ago: the same definition, loaded again before anything opened.
   const opensAtMs = Date.now() - 1000;
+  const closesAtMs = opensAtMs + (options.closesAfterMs ?? week);
   definition.settings["polls"] = {
     opensAt: new Date(opensAtMs).toISOString(),
     closesAt: new Date(closesAtMs).toISOString(),

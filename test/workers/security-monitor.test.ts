@@ -337,28 +337,32 @@ describe("the consumer's feed", () => {
       commitment: "c",
       acceptedAt: at,
     });
-    const grouped = monitorSignals([
-      ballotOf("2026-05-01T08:00:00.000Z", "online"),
-      ballotOf("2026-05-01T08:00:00.000Z", "online"),
-      ballotOf("2026-05-01T08:00:00.000Z", "paper", "st-1"),
-      ballotOf("2026-05-01T08:01:00.000Z", "online"),
-      {
-        ...base,
-        kind: "check-in",
-        checkInId: "check-in-1",
-        stationId: "st-1",
-        checkedInAt: "2026-05-01T08:00:00.000Z",
-      },
-      {
-        ...base,
-        electionId: "other",
-        kind: "retraction",
-        ballotId: "cd".repeat(16),
-        trackingCode: "t",
-        reason: "superseded-by-online",
-        retractedAt: "2026-05-01T08:00:00.000Z",
-      },
-    ]);
+    // Long after those minutes: every message is counted in its own minute.
+    const grouped = monitorSignals(
+      [
+        ballotOf("2026-05-01T08:00:00.000Z", "online"),
+        ballotOf("2026-05-01T08:00:00.000Z", "online"),
+        ballotOf("2026-05-01T08:00:00.000Z", "paper", "st-1"),
+        ballotOf("2026-05-01T08:01:00.000Z", "online"),
+        {
+          ...base,
+          kind: "check-in",
+          checkInId: "check-in-1",
+          stationId: "st-1",
+          checkedInAt: "2026-05-01T08:00:00.000Z",
+        },
+        {
+          ...base,
+          electionId: "other",
+          kind: "retraction",
+          ballotId: "cd".repeat(16),
+          trackingCode: "t",
+          reason: "superseded-by-online",
+          retractedAt: "2026-05-01T08:00:00.000Z",
+        },
+      ],
+      Date.parse("2026-05-01T09:00:00.000Z"),
+    );
     const at = Date.parse("2026-05-01T08:00:00.000Z");
     expect(grouped.get(FEED)).toEqual([
       { kind: "ballot", at, districtId: "district-north", channel: "online", count: 2 },
@@ -367,6 +371,12 @@ describe("the consumer's feed", () => {
       { kind: "check-in", at, districtId: "district-north", stationId: "st-1", count: 1 },
     ]);
     expect(grouped.get("other")).toEqual([{ kind: "retraction", at, districtId: "district-north", count: 1 }]);
+
+    // Within their minute: counted now, when the consumer has them.
+    const now = at + 42_500;
+    expect(monitorSignals([ballotOf("2026-05-01T08:00:00.000Z", "online")], now).get(FEED)).toEqual([
+      { kind: "ballot", at: now, districtId: "district-north", channel: "online", count: 1 },
+    ]);
   });
 
   it("real casts reach the monitor's counts", async () => {

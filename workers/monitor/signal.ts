@@ -24,6 +24,19 @@ export async function signalMonitor(
 }
 
 /**
+ * Runs the monitor's timer rules now and keeps its timer going: after an election is loaded (so
+ * the timer runs from the polls' opening, traffic or not) and after a dead letter of the election
+ * is recorded (so it is an alert within a second, not at the next tick). Advisory, like a signal.
+ */
+export async function wakeMonitor(env: Env, electionId: string): Promise<void> {
+  try {
+    await securityMonitorFor(env, electionId).evaluateNow(electionId);
+  } catch (error) {
+    emitEvent("monitor_signal_failed", { electionId, signals: 0, error: String(error) });
+  }
+}
+
+/**
  * The monitor's tag of a voter: HMAC of the voter key under the election's monitor-voter key,
  * 16 bytes in hex. Nothing outside the monitor's windows holds it.
  */

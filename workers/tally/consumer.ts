@@ -157,18 +157,29 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
     } else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
   await Promise.all(
-    [...monitorSignals(acknowledged)].map(([electionId, signals]) => signalMonitor(env, electionId, signals)),
+    [...monitorSignals(acknowledged, Date.now())].map(([electionId, signals]) =>
+      signalMonitor(env, electionId, signals),
+    ),
   );
 }
 
 /**
  * The monitor's counts of acknowledged messages, per election: one signal per kind, district,
- * station, channel and second (the coarse times of the messages), with its count. Nothing in them
- * names a ballot or a voter.
+ * station, channel and time, with its count. Nothing in them names a ballot or a voter.
+ *
+ * The messages carry minutes only (lib/ballot/messages.ts `coarseTime`: an exact time would help
+ * match a ballot to a login). A message of the current minute reached the consumer within a
+ * second or two of its acceptance, so it is counted at `now`, which keeps windows shorter than a
+ * minute (a drill's, a compressed test day's) meaningful; a message older than a minute (a queue
+ * retry, a redelivered dead letter) is counted in its own minute, so a backlog cleared after an
+ * outage is not a burst of now.
  */
-export function monitorSignals(messages: readonly BallotMessage[]): Map<string, MonitorSignalInput[]> {
+export function monitorSignals(messages: readonly BallotMessage[], now: number): Map<string, MonitorSignalInput[]> {
   const groups = new Map<string, { electionId: string; signal: MonitorSignalInput & { count: number } }>();
-  const second = (iso: string): number => Math.floor(Date.parse(iso) / 1000) * 1000;
+  const second = (iso: string): number => {
+    const at = Date.parse(iso);
+    return now - at < 60_000 ? now : Math.floor(at / 1000) * 1000;
+  };
   for (const m of messages) {
     let signal: MonitorSignalInput & { count: number };
     switch (m.kind) {

@@ -25,6 +25,8 @@ import { keyedDigestHex, purposeKey } from "../../lib/keys.ts";
 import { ballotQueueFor } from "../../durable-objects/addresses.ts";
 import { configOf } from "../../durable-objects/config.ts";
 import { emitEvent } from "../../lib/events.ts";
+import { ElectionId } from "../../lib/election/settings.ts";
+import { wakeMonitor } from "../monitor/signal.ts";
 
 /** Long enough for a restarted shard, D1 or log to come back; short next to an election day. */
 export const REDELIVERY_DELAY_SECONDS = 300;
@@ -57,6 +59,9 @@ export async function handleDeadLetters(
         parses: parsed.success,
         at: new Date().toISOString(),
       });
+      // The monitor's dead-letters rule reads the recorded letters: it looks now, not at its next tick.
+      const electionId = textField(message.body, "electionId", 128);
+      if (electionId !== null && ElectionId.safeParse(electionId).success) await wakeMonitor(env, electionId);
       if (parsed.success) {
         await ballotQueueFor(env, queueKeyOf(parsed.data)).send(parsed.data, {
           contentType: "json",

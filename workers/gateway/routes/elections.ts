@@ -6,6 +6,7 @@
  * A refused load changes nothing: the definition is parsed and compiled in full before the one
  * write in saveElection, and that write itself refuses once the stored election's polls opened.
  */
+import { wakeMonitor } from "../../monitor/signal.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { parseDefinition } from "../../../lib/election/definition.ts";
@@ -281,6 +282,8 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     // The results aggregator cuts and publishes by itself, with these settings (k, visibility,
     // scheduled close), from the first ballot on: nobody has to read results to start it.
     await configureAggregator(c.env, election);
+    // The security monitor reads the new settings and keeps its timer from the polls' opening.
+    await wakeMonitor(c.env, election.id);
     const body = {
       electionId: election.id,
       version: saved.value.version,
