@@ -36,6 +36,8 @@ The mixed election system is running (state in .dev/; Ctrl-C to stop).
 
   Voter portal       ${system.baseUrl}/      <- open this first: the elections, voting, checking a receipt
   Live results       ${system.baseUrl}/elections/${DEMO_ELECTION_ID}/results   (wall screen: ?view=kiosk)
+  Officials' console ${system.baseUrl}/console   (official id bootstrap-admin, key file ${system.adminKeyFile})
+  Attack drills      npm run drill -- list   (then e.g. npm run drill -- ballot-stuffing, and watch the console)
 
   API                ${system.baseUrl}
   OpenAPI document   ${system.baseUrl}/openapi.json
