@@ -8,7 +8,7 @@
  * A monitor that raises any alert on this day raises false positives (`npm run drill -- normal-day`,
  * test/node/normal-day.test.ts).
  */
-import type { Alert } from "../../lib/monitor/alerts.ts";
+import { MonitorStatus, type Alert } from "../../lib/monitor/alerts.ts";
 import { StationCallError } from "../../lib/station-client/client.ts";
 import {
   alertsOf,
@@ -46,6 +46,8 @@ export interface NormalDay {
   readonly failures: readonly string[];
   /** Every alert the monitor raised: on a normal day, none. */
   readonly alerts: readonly Alert[];
+  /** The monitor's status at the end: it was watching (its timer ran, the aggregator kept up). */
+  readonly status: MonitorStatus;
 }
 
 /** mulberry32: a small seeded generator, so a day can be replayed. */
@@ -184,5 +186,6 @@ export async function playNormalDay(ctx: DrillContext, options: NormalDayOptions
     noise,
     failures,
     alerts: await alertsOf(ctx, e.id),
+    status: MonitorStatus.parse(await ctx.admin.call("GET", `/v1/admin/elections/${e.id}/monitor`)),
   };
 }

@@ -23,5 +23,9 @@ describe("a normal election day", () => {
     expect(day.failures).toEqual([]);
     expect(day.noise).toEqual({ forgedLogins: 6, refusedCheckIns: 2, refusedCasts: 1 });
     expect(day.alerts).toEqual([]);
+    // The monitor was watching: its timer ran within the last seconds and the live results kept up
+    // with every ballot it heard of.
+    expect(Date.now() - Date.parse(day.status.evaluatedAt ?? "1970-01-01T00:00:00Z")).toBeLessThan(5000);
+    expect(day.status.aggregator?.behind).toBe(0);
   }, 420_000);
 });
