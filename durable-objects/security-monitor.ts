@@ -23,8 +23,9 @@
  * - Nothing here names a voter. A voter tag is kept only in `voters`, as long as its window, to
  *   give it a number; alerts, evidence, D1 rows and log entries hold `voter:<n>` at most, and the
  *   log holds only the scope's kind for voter, address, network and country scopes.
- * - The timer (alarm) runs every second while the polls are open (to the scheduled close plus an
- *   hour) or a signal came in the last ten minutes: it reads the log's status, the election's
+ * - The timer (alarm) runs every second while signals come or an official watches live, every five
+ *   seconds while the polls are open (to the scheduled close plus an hour) or a signal came in the
+ *   last ten minutes, and sleeps until the polls open when loaded before: it reads the log's status, the election's
  *   dead letters and the aggregator's exact totals, runs the timer's rules, retries what is
  *   dirty or pending, and pushes the status to the live sockets when it changed.
  *
@@ -71,8 +72,15 @@ const Signals = z.array(MonitorSignal).max(10_000);
 const OfficialId = z.string().min(1).max(128);
 const Note = z.string().max(500);
 
-/** The timer's pace, and how long it keeps ticking after the last signal outside the polls. */
+/**
+ * The timer's pace: every second while signals come (in the last ACTIVE_MS) or an official
+ * watches live, every IDLE_TICK_MS while the polls are open but nothing comes (an idle election's
+ * log and aggregator have nothing to fall behind on; a dead letter wakes the monitor at once), and
+ * for QUIET_AFTER_MS after the last signal outside the polls.
+ */
 const TICK_MS = 1_000;
+const IDLE_TICK_MS = 5_000;
+const ACTIVE_MS = 30_000;
 const QUIET_AFTER_MS = 10 * 60_000;
 const AFTER_CLOSE_MS = 3_600_000;
 /** How long the election's settings and roll counts are trusted before they are read again. */
@@ -712,8 +720,9 @@ export class SecurityMonitor extends DurableObject<Env> {
     }
     const facts = this.facts;
     const pollsOpen = facts !== undefined && now >= facts.opensAtMs && now < facts.closesAtMs + AFTER_CLOSE_MS;
-    const recent = now - (this.meta("last_signal_at") ?? 0) < QUIET_AFTER_MS;
-    if (pollsOpen || recent || this.ctx.getWebSockets().length > 0) await this.arm(Date.now() + TICK_MS);
+    const sinceSignal = now - (this.meta("last_signal_at") ?? 0);
+    if (sinceSignal < ACTIVE_MS || this.ctx.getWebSockets().length > 0) await this.arm(Date.now() + TICK_MS);
+    else if (pollsOpen || sinceSignal < QUIET_AFTER_MS) await this.arm(Date.now() + IDLE_TICK_MS);
     // Loaded before its polls open: the timer sleeps until they do.
     else if (facts !== undefined && now < facts.opensAtMs) await this.arm(facts.opensAtMs);
   }
