@@ -305,7 +305,7 @@ function stationRate(store: MonitorStore, s: MonitoringSettings, id: string, now
     rule: "station-rate",
     scope: `station:${id}`,
     severity: r.severity,
-    summary: `Station ${id} checked in or scanned ${count} voters in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.maxPerWindow}.`,
+    summary: `Station ${id} checked in or scanned ${plural(count, "voter")} in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.maxPerWindow}.`,
     evidence: {
       stationId: id,
       count,
@@ -330,7 +330,7 @@ function districtRate(store: MonitorStore, facts: ElectionFacts, id: string, now
     rule: "district-rate",
     scope: `district:${id}`,
     severity: r.severity,
-    summary: `District ${id} received ${count} ballots in ${duration(r.windowBuckets * s.bucketSeconds)}, more than ${Math.round(r.maxShareOfRegistered * 1000) / 10}% of its ${registered} registered voters.`,
+    summary: `District ${id} received ${plural(count, "ballot")} in ${duration(r.windowBuckets * s.bucketSeconds)}, more than ${Math.round(r.maxShareOfRegistered * 1000) / 10}% of its ${registered} registered voters.`,
     evidence: {
       districtId: id,
       count,
@@ -401,7 +401,7 @@ function turnoutOver100(
     rule: "turnout-over-100",
     scope: `district:${districtId}`,
     severity: r.severity,
-    summary: `District ${districtId} has ${ballots} ballots for ${registered} registered voters.`,
+    summary: `District ${districtId} has ${plural(ballots, "ballot")} for ${plural(registered, "registered voter")}.`,
     evidence: { districtId, ballots, registered, source },
   };
 }
@@ -467,7 +467,7 @@ function flaggedCountry(
     rule: "flagged-country",
     scope,
     severity: r.severity,
-    summary: `${count} logins or ballots came from flagged country ${country} in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
+    summary: `${count === 1 ? "1 login or ballot" : `${count} logins or ballots`} came from flagged country ${country} in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
     evidence: { country, count, threshold: r.minCount, events, ...windowEvidence(s, from, to) },
   };
 }
@@ -485,7 +485,7 @@ function qrReplay(store: MonitorStore, s: MonitoringSettings, id: string, nowBuc
     rule: "qr-replay",
     scope,
     severity: r.severity,
-    summary: `Station ${id} scanned ${count} ballot serials that were used before or belong elsewhere in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
+    summary: `Station ${id} scanned ${count === 1 ? "1 ballot serial that was used before or belongs" : `${count} ballot serials that were used before or belong`} elsewhere in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
     evidence: { stationId: id, count, reused, foreign, threshold: r.minCount, ...windowEvidence(s, from, to) },
   };
 }
@@ -517,7 +517,7 @@ function checkInsWithoutBallots(
     rule: "check-ins-without-ballots",
     scope,
     severity: r.severity,
-    summary: `Station ${id} has ${gap} check-ins older than ${duration(r.graceBuckets * s.bucketSeconds)} without a ballot; the threshold is ${Math.round(threshold * 10) / 10}.`,
+    summary: `Station ${id} has ${plural(gap, "check-in")} older than ${duration(r.graceBuckets * s.bucketSeconds)} without a ballot; the threshold is ${Math.round(threshold * 10) / 10}.`,
     evidence: {
       stationId: id,
       gap,
@@ -580,7 +580,7 @@ function onlineBallotsCancelled(
     rule: "online-ballots-cancelled",
     scope,
     severity: r.severity,
-    summary: `Station ${id} cancelled ${count} online ballots by check-in among ${checkIns} check-ins in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount} and ${Math.round(r.maxShare * 1000) / 10}%.`,
+    summary: `Station ${id} cancelled ${plural(count, "online ballot")} by check-in among ${plural(checkIns, "check-in")} in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount} and ${Math.round(r.maxShare * 1000) / 10}%.`,
     evidence: {
       stationId: id,
       count,
@@ -607,7 +607,7 @@ function checkInConflicts(
     rule: "check-in-conflicts",
     scope: `station:${id}`,
     severity: r.severity,
-    summary: `Station ${id} had ${count} check-in conflicts in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
+    summary: `Station ${id} had ${plural(count, "check-in conflict")} in ${duration(r.windowBuckets * s.bucketSeconds)}; the threshold is ${r.minCount}.`,
     evidence: { stationId: id, count, threshold: r.minCount, ...windowEvidence(s, from, to) },
   };
 }
@@ -621,7 +621,7 @@ function offlineConflicts(store: MonitorStore, s: MonitoringSettings, id: string
     rule: "offline-conflicts",
     scope: `station:${id}`,
     severity: r.severity,
-    summary: `Station ${id} uploaded ${count} offline check-ins that conflicted with others; the threshold is ${r.minCount}.`,
+    summary: `Station ${id} uploaded ${count === 1 ? "1 offline check-in that conflicted" : `${count} offline check-ins that conflicted`} with others; the threshold is ${r.minCount}.`,
     evidence: { stationId: id, count, threshold: r.minCount },
   };
 }
@@ -672,7 +672,7 @@ export function evaluateTimer(store: MonitorStore, facts: ElectionFacts, timer: 
         rule: "log-stalled",
         scope: "election",
         severity: stalled.severity,
-        summary: `The audit log has ${backlog} entries waiting and published nothing for ${Math.floor(log.unchangedSeconds)} seconds; the threshold is ${stalled.stallSeconds}.`,
+        summary: `The audit log has ${backlog === 1 ? "1 entry" : `${backlog} entries`} waiting and published nothing for ${Math.floor(log.unchangedSeconds)} seconds; the threshold is ${stalled.stallSeconds}.`,
         evidence: {
           size: log.size,
           publishedSize: log.publishedSize,
@@ -701,7 +701,7 @@ export function evaluateTimer(store: MonitorStore, facts: ElectionFacts, timer: 
       rule: "aggregator-lagging",
       scope: "election",
       severity: lag.severity,
-      summary: `The results aggregator is ${agg.behind} ballots behind and has been for ${Math.floor(agg.laggingSeconds)} seconds; the threshold is ${lag.lagSeconds}.`,
+      summary: `The results aggregator is ${plural(agg.behind, "ballot")} behind and has been for ${Math.floor(agg.laggingSeconds)} seconds; the threshold is ${lag.lagSeconds}.`,
       evidence: { behind: agg.behind, laggingSeconds: Math.floor(agg.laggingSeconds), threshold: lag.lagSeconds },
     });
   }

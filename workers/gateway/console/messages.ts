@@ -9,7 +9,7 @@ export const consoleMessages = {
   serviceName: "Election officials' console",
   skipToContent: "Skip to main content",
   footerNote:
-    "Every action here is an API call made with your own access token: the API checks your role and records what it changes in the election's audit log.",
+    "Every action here is an API call made with your own access token: the API checks your role, and the election's public audit log names you for what it records (closing or reopening the polls, a conflict's decision, closing a high-severity alert).",
   // Signing in
   signInTitle: "Sign in",
   signInIntro:
