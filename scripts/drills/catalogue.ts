@@ -91,6 +91,25 @@ function expectScope(alert: Alert, scope: string): string | undefined {
   return alert.scope === scope ? undefined : `the alert's scope is ${alert.scope}, not ${scope}`;
 }
 
+/**
+ * What the evidence must show: each named figure at least the number given (the attack's size),
+ * or equal to the text given.
+ */
+function expectEvidence(alert: Alert, figures: Readonly<Record<string, number | string>>): string | undefined {
+  for (const [name, want] of Object.entries(figures)) {
+    const got = alert.evidence[name];
+    const ok = typeof want === "number" ? typeof got === "number" && got >= want : got === want;
+    if (!ok)
+      return `the evidence's ${name} is ${JSON.stringify(got)}, not ${typeof want === "number" ? "at least " : ""}${want}`;
+  }
+  return undefined;
+}
+
+/** The first problem of several checks. */
+function first(...problems: readonly (string | undefined)[]): string | undefined {
+  return problems.find((p) => p !== undefined);
+}
+
 function drillFault(ctx: DrillContext, e: DrillElection, fault: string, body: unknown = {}): Promise<unknown> {
   return ctx.admin.call("POST", `/v1/admin/elections/${e.id}/drills/${fault}`, { json: body });
 }
@@ -106,7 +125,11 @@ const CATALOGUE = {
       await paperVotes(e, s, e.take("north", 55), s.firstSerial);
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(
+        expectScope(alert, `station:${station(run.election).id}`),
+        expectEvidence(alert, { count: 51, threshold: 50 }),
+      ),
   },
   "online-flood": {
     rule: "district-rate",
@@ -116,7 +139,11 @@ const CATALOGUE = {
       await Promise.all(e.take("south", 25).map((v) => vote(ctx, e.id, v.nationalId)));
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `district:${run.election.districtIds.south}`),
+    check: (alert, run) =>
+      first(
+        expectScope(alert, `district:${run.election.districtIds.south}`),
+        expectEvidence(alert, { count: 20, registered: 100 }),
+      ),
   },
   surge: {
     rule: "rate-surge",
@@ -141,7 +168,8 @@ const CATALOGUE = {
       await Promise.all(voters.slice(12).map((v) => vote(ctx, e.id, v.nationalId)));
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `district:${run.election.districtIds.east}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `district:${run.election.districtIds.east}`), expectEvidence(alert, { count: 10 })),
   },
   "district-misattribution": {
     rule: "turnout-over-100",
@@ -158,7 +186,11 @@ const CATALOGUE = {
       }
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `district:${run.election.districtIds.south}`),
+    check: (alert, run) =>
+      first(
+        expectScope(alert, `district:${run.election.districtIds.south}`),
+        expectEvidence(alert, { ballots: 3, registered: 2 }),
+      ),
   },
   "network-burst": {
     rule: "repeated-attempts",
@@ -169,7 +201,11 @@ const CATALOGUE = {
       for (let i = 0; i < 40; i += 1) await (await login(ctx, e.id, forged)).body?.cancel();
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert) => (alert.scope.startsWith("address:") ? undefined : `the scope ${alert.scope} is not an address`),
+    check: (alert) =>
+      first(
+        alert.scope.startsWith("address:") ? undefined : `the scope ${alert.scope} is not an address`,
+        expectEvidence(alert, { count: 30 }),
+      ),
   },
   "repeat-voter": {
     rule: "repeated-attempts",
@@ -184,7 +220,11 @@ const CATALOGUE = {
       for (let i = 0; i < 5; i += 1) await (await cast(ctx, e.id, authorization)).body?.cancel();
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert) => (alert.scope.startsWith("voter:") ? undefined : `the scope ${alert.scope} is not one voter`),
+    check: (alert) =>
+      first(
+        alert.scope.startsWith("voter:") ? undefined : `the scope ${alert.scope} is not one voter`,
+        expectEvidence(alert, { count: 5 }),
+      ),
   },
   "foreign-login": {
     rule: "flagged-country",
@@ -195,7 +235,11 @@ const CATALOGUE = {
       await vote(ctx, e.id, e.take("north", 1)[0]?.nationalId ?? "");
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert) => (alert.scope.startsWith("country:") ? undefined : `the scope ${alert.scope} is not a country`),
+    check: (alert) =>
+      first(
+        alert.scope.startsWith("country:") ? undefined : `the scope ${alert.scope} is not a country`,
+        expectEvidence(alert, { count: 1 }),
+      ),
   },
   "replayed-qr": {
     rule: "qr-replay",
@@ -212,7 +256,8 @@ const CATALOGUE = {
       await refused("serial_already_used", () => s.client.scan({ electionId: e.id, qr }));
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election).id}`), expectEvidence(alert, { reused: 1 })),
   },
   "missing-ballots": {
     rule: "check-ins-without-ballots",
@@ -233,7 +278,8 @@ const CATALOGUE = {
       // The check-ins must be older than the grace, counted in whole buckets.
       return { election: e, dueAtMs: Date.now() + (grace + 1) * 1000 };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election).id}`), expectEvidence(alert, { gap: 6 })),
   },
   "unrecorded-ballot": {
     rule: "ballots-without-check-ins",
@@ -245,7 +291,8 @@ const CATALOGUE = {
       await refused("scans_exceed_check_ins", () => s.client.scan({ electionId: e.id, qr }));
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election).id}`), expectEvidence(alert, { count: 1 })),
   },
   "sheet-mismatch": {
     rule: "result-sheet-mismatch",
@@ -259,7 +306,8 @@ const CATALOGUE = {
       await s.client.submitResultSheet({ electionId: e.id, qr: await s.sheet(5, 5) });
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election).id}`), expectEvidence(alert, { mismatches: 1 })),
   },
   "cancelling-station": {
     rule: "online-ballots-cancelled",
@@ -277,7 +325,13 @@ const CATALOGUE = {
       for (const v of voters) await checkIn(e, s, v);
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(
+        expectScope(alert, `station:${station(run.election).id}`),
+        // Check-ins reach the monitor through the queues, a moment after the cancellations: when the
+        // alert is raised it may know fewer than the 6.
+        expectEvidence(alert, { count: 5, checkIns: 1 }),
+      ),
   },
   "double-check-in": {
     rule: "check-in-conflicts",
@@ -291,7 +345,8 @@ const CATALOGUE = {
       }
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election, 1).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election, 1).id}`), expectEvidence(alert, { count: 3 })),
   },
   "offline-conflict": {
     rule: "offline-conflicts",
@@ -321,7 +376,8 @@ const CATALOGUE = {
       if (answer.outcome !== "held") throw new Error(`the offline check-in was not held: ${answer.outcome}`);
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert, run) => expectScope(alert, `station:${station(run.election).id}`),
+    check: (alert, run) =>
+      first(expectScope(alert, `station:${station(run.election).id}`), expectEvidence(alert, { count: 1 })),
   },
   "stalled-log": {
     rule: "log-stalled",
@@ -341,7 +397,7 @@ const CATALOGUE = {
         cleanUp: async () => void (await drillFault(ctx, e, "log-resume")),
       };
     },
-    check: (alert) => expectScope(alert, "election"),
+    check: (alert) => first(expectScope(alert, "election"), expectEvidence(alert, { backlog: 1, threshold: 3 })),
   },
   "dead-letter": {
     rule: "dead-letters",
@@ -362,7 +418,7 @@ const CATALOGUE = {
       }
       return { election: e, dueAtMs: Date.now() };
     },
-    check: (alert) => expectScope(alert, "election"),
+    check: (alert) => first(expectScope(alert, "election"), expectEvidence(alert, { deadLetters: 1 })),
   },
   "lagging-results": {
     rule: "aggregator-lagging",
@@ -380,7 +436,7 @@ const CATALOGUE = {
       await Promise.all(e.take("north", 3).map((v) => vote(ctx, e.id, v.nationalId)));
       return { election: e, dueAtMs: Date.now() + lag * 1000 + 1000 };
     },
-    check: (alert) => expectScope(alert, "election"),
+    check: (alert) => first(expectScope(alert, "election"), expectEvidence(alert, { behind: 1, threshold: 3 })),
   },
 } satisfies Record<string, Drill>;
 
