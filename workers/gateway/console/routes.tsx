@@ -301,6 +301,12 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     return key !== undefined ? NOTICES[key] : undefined;
   }
 
+  /** The frame of a page with forms: the refusal of its last POST, if any, and the notice of a success. */
+  async function formFrameOf(c: Ctx, session: ConsoleSession, errors: PageError[], code?: string): Promise<Frame> {
+    const notice = noticeOf(c);
+    return frameOf(c, session, { errors, ...(code ? { errorCode: code } : {}), ...(notice ? { notice } : {}) });
+  }
+
   async function overview(c: Ctx, session: ConsoleSession, errors: PageError[] = [], code?: string, status = 200) {
     const election = await electionOr404(c, session);
     if (election instanceof Response) return election;
@@ -312,12 +318,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
       role === "station-official" ? undefined : read(c, session, `${base}/log`, LogStatus),
       role === "station-official" ? undefined : read(c, session, `${base}/monitor`, MonitorStatus),
     ]);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <OverviewPage
@@ -390,12 +391,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const query = filter === "active" ? "" : `?state=${filter}`;
     const answer = await read(c, session, `/v1/admin/elections/${election.id}/alerts${query}`, Alerts);
     if (!answer.ok) return refusalPage(c, session, answer.refusal);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <AlertsPage
@@ -467,12 +463,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     if (election instanceof Response) return election;
     const answer = await read(c, session, `/v1/admin/elections/${election.id}/conflicts`, Conflicts);
     if (!answer.ok) return refusalPage(c, session, answer.refusal);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <ConflictsPage
