@@ -81,6 +81,7 @@ import { emitEvent } from "../lib/events.ts";
 import { LiveChannel, LiveSnapshot } from "../lib/results/live.ts";
 import { ResultsVisibility } from "../lib/vocabulary.ts";
 import { resultsRelayFor } from "./addresses.ts";
+import { NextAlarm } from "./next-alarm.ts";
 import { ensureSchema } from "./schema.ts";
 
 const ReportArgs = z.tuple([
@@ -180,8 +181,7 @@ export class ResultsAggregator extends DurableObject<Env> {
   };
   private settings: ResultsSettings | undefined;
   private readonly published = new Map<LiveChannel, { snapshot: LiveSnapshot; pushed: number }>();
-  /** When the alarm is set for, as far as this object set it; null when none is pending. */
-  private alarmAt: number | null = null;
+  private readonly nextAlarm = new NextAlarm(this.ctx.storage);
   /** When the alarm last ran its cuts: the next runs at least SNAPSHOT_INTERVAL_MS later. */
   private lastRunAt = 0;
   private failedPublishes = 0;
@@ -237,7 +237,7 @@ export class ResultsAggregator extends DurableObject<Env> {
           pushed: row.pushed,
         });
       }
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.nextAlarm.load();
     });
   }
 
@@ -295,7 +295,7 @@ export class ResultsAggregator extends DurableObject<Env> {
     ).rowsWritten;
     if (written === 0) return false;
     this.latest.set(name, { version: v, totals: parsed });
-    if (this.settings) await this.arm(Math.max(Date.now(), this.lastRunAt + SNAPSHOT_INTERVAL_MS));
+    if (this.settings) await this.nextAlarm.arm(Math.max(Date.now(), this.lastRunAt + SNAPSHOT_INTERVAL_MS));
     return true;
   }
 
@@ -326,9 +326,9 @@ export class ResultsAggregator extends DurableObject<Env> {
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('settings', ?)`, JSON.stringify(parsed));
       this.settings = parsed;
       // Whatever was reported before the settings came is cut and published now.
-      await this.arm(Date.now());
+      await this.nextAlarm.arm(Date.now());
     }
-    if (Date.now() < parsed.closesAtMs) await this.arm(parsed.closesAtMs);
+    if (Date.now() < parsed.closesAtMs) await this.nextAlarm.arm(parsed.closesAtMs);
   }
 
   /** The last snapshot published on `channel`, for a relay that holds nothing yet; null before any. */
@@ -344,16 +344,9 @@ export class ResultsAggregator extends DurableObject<Env> {
     return snapshot ? { version: snapshot.version, asOf: snapshot.asOf } : { version: 0, asOf: null };
   }
 
-  /** Sets the alarm for `at` unless one is already due at or before it. */
-  private async arm(at: number): Promise<void> {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
-    this.alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
-  }
-
   /** Cuts both channels' snapshots as the rules allow and publishes what is new (file header). */
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.nextAlarm.fired();
     const settings = this.settings;
     if (!settings) return;
     const now = Date.now();
@@ -363,7 +356,7 @@ export class ResultsAggregator extends DurableObject<Env> {
     const closing = closed && (last.asOf === null || last.asOf < settings.closesAtMs);
     if (this.cut(settings.minBallotsPerRelease, closed, now, closing) === "too-soon" && last.asOf !== null) {
       // A reader's cut (publicSnapshot) came less than an interval ago: come back when one is due.
-      await this.arm(last.asOf + SNAPSHOT_INTERVAL_MS);
+      await this.nextAlarm.arm(last.asOf + SNAPSHOT_INTERVAL_MS);
     }
     this.cutOfficial(settings, now);
     try {
@@ -373,9 +366,9 @@ export class ResultsAggregator extends DurableObject<Env> {
       this.failedPublishes += 1;
       const pause = Math.min(PUBLISH_RETRY_BASE_MS * 2 ** (this.failedPublishes - 1), PUBLISH_RETRY_MAX_MS);
       emitEvent("results_publish_failed", { electionId: settings.electionId, retryInMs: pause, error: String(error) });
-      await this.arm(Date.now() + pause);
+      await this.nextAlarm.arm(Date.now() + pause);
     }
-    if (Date.now() < settings.closesAtMs) await this.arm(settings.closesAtMs);
+    if (Date.now() < settings.closesAtMs) await this.nextAlarm.arm(settings.closesAtMs);
   }
 
   /** The public release as it leaves this object: turnout only while `after-close` hides choices. */
@@ -485,7 +478,7 @@ export class ResultsAggregator extends DurableObject<Env> {
       now >= this.settings.closesAtMs &&
       (this.snapshot.asOf === null || this.snapshot.asOf < this.settings.closesAtMs);
     // The same rule as the alarm's, so that a reader's cut and a display's never differ.
-    if (this.cut(args.minBallots, args.exact, now, closing) === "cut" && this.settings) await this.arm(now);
+    if (this.cut(args.minBallots, args.exact, now, closing) === "cut" && this.settings) await this.nextAlarm.arm(now);
     const { version, asOf, totals } = this.snapshot;
     return { version, asOf, totals };
   }

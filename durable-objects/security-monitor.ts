@@ -62,6 +62,7 @@ import { MonitoringSettings } from "../lib/monitor/rules.ts";
 import { MonitorSignal, type MonitorSignalInput } from "../lib/monitor/signals.ts";
 import { err, ok, type Result } from "../lib/result.ts";
 import { logSequencerFor, resultsAggregatorFor } from "./addresses.ts";
+import { NextAlarm } from "./next-alarm.ts";
 import { ensureSchema } from "./schema.ts";
 
 /** Why an official's acknowledgement or closing was refused (lib/errors.ts codes). */
@@ -216,7 +217,7 @@ export class SecurityMonitor extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly store: SqlStore;
   private facts: CachedFacts | undefined;
-  private alarmAt: number | null = null;
+  private readonly nextAlarm = new NextAlarm(this.ctx.storage);
   /** When the status was last pushed to the sockets (in memory: a restart pushes at once). */
   private statusPushedAt = 0;
 
@@ -242,7 +243,7 @@ export class SecurityMonitor extends DurableObject<Env> {
           sql.exec(`CREATE INDEX alerts_by_rule_scope ON alerts (rule, scope, state)`);
         },
       });
-      this.alarmAt = await ctx.storage.getAlarm();
+      await this.nextAlarm.load();
     });
   }
 
@@ -356,7 +357,7 @@ export class SecurityMonitor extends DurableObject<Env> {
       return this.apply(id, firings, now);
     });
     this.broadcastAlerts(changed);
-    await this.arm(now + TICK_MS);
+    await this.nextAlarm.arm(now + TICK_MS);
     await this.flush(id);
   }
 
@@ -599,7 +600,7 @@ export class SecurityMonitor extends DurableObject<Env> {
     // A load may have changed the thresholds or the poll times: read them again.
     if (this.facts) this.facts = { ...this.facts, readAt: 0 };
     const status = await this.step(this.claim(electionId));
-    await this.arm(Date.now() + TICK_MS);
+    await this.nextAlarm.arm(Date.now() + TICK_MS);
     return status;
   }
 
@@ -702,14 +703,8 @@ export class SecurityMonitor extends DurableObject<Env> {
     return status;
   }
 
-  private async arm(at: number): Promise<void> {
-    if (this.alarmAt !== null && this.alarmAt <= at) return;
-    this.alarmAt = at;
-    await this.ctx.storage.setAlarm(at);
-  }
-
   override async alarm(): Promise<void> {
-    this.alarmAt = null;
+    this.nextAlarm.fired();
     const electionId = this.electionId();
     if (!electionId) return;
     const now = Date.now();
@@ -721,10 +716,10 @@ export class SecurityMonitor extends DurableObject<Env> {
     const facts = this.facts;
     const pollsOpen = facts !== undefined && now >= facts.opensAtMs && now < facts.closesAtMs + AFTER_CLOSE_MS;
     const sinceSignal = now - (this.meta("last_signal_at") ?? 0);
-    if (sinceSignal < ACTIVE_MS || this.ctx.getWebSockets().length > 0) await this.arm(Date.now() + TICK_MS);
-    else if (pollsOpen || sinceSignal < QUIET_AFTER_MS) await this.arm(Date.now() + IDLE_TICK_MS);
+    if (sinceSignal < ACTIVE_MS || this.ctx.getWebSockets().length > 0) await this.nextAlarm.arm(Date.now() + TICK_MS);
+    else if (pollsOpen || sinceSignal < QUIET_AFTER_MS) await this.nextAlarm.arm(Date.now() + IDLE_TICK_MS);
     // Loaded before its polls open: the timer sleeps until they do.
-    else if (facts !== undefined && now < facts.opensAtMs) await this.arm(facts.opensAtMs);
+    else if (facts !== undefined && now < facts.opensAtMs) await this.nextAlarm.arm(facts.opensAtMs);
   }
 
   private broadcastAlerts(alerts: readonly Alert[]): void {
@@ -761,7 +756,7 @@ export class SecurityMonitor extends DurableObject<Env> {
       status: await this.status(id),
     };
     server.send(JSON.stringify(snapshot));
-    await this.arm(Date.now() + TICK_MS);
+    await this.nextAlarm.arm(Date.now() + TICK_MS);
     const offered = (request.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
     const headers = offered.includes(ALERTS_PROTOCOL) ? { "sec-websocket-protocol": ALERTS_PROTOCOL } : undefined;
     return new Response(null, { status: 101, webSocket: client, headers });

@@ -9,6 +9,7 @@
  * test/node/normal-day.test.ts).
  */
 import { MonitorStatus, type Alert } from "../../lib/monitor/alerts.ts";
+import { seeded } from "../../lib/seeded.ts";
 import { StationCallError } from "../../lib/station-client/client.ts";
 import {
   alertsOf,
@@ -48,18 +49,6 @@ export interface NormalDay {
   readonly alerts: readonly Alert[];
   /** The monitor's status at the end: it was watching (its timer ran, the aggregator kept up). */
   readonly status: MonitorStatus;
-}
-
-/** mulberry32: a small seeded generator, so a day can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffle<T>(items: readonly T[], random: () => number): T[] {

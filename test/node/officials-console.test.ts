@@ -31,9 +31,9 @@ import {
   setupOf,
   storedElection,
   testStation,
+  voteOnline,
 } from "./helpers/station.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
 
 const run = promisify(execFile);
 const SHOTS = join(import.meta.dirname, "..", "..", "test-results", "console");
@@ -95,20 +95,7 @@ async function signInWithFile(page: Page, officialId: string, keyFile: string): 
 /** A voter votes online, then is checked in at a station cut off from the network: a held ballot. */
 async function makeOfflineConflict(): Promise<void> {
   const [voter] = pool.take(1);
-  const auth = await voterAuth(system, DEMO_ELECTION_ID, voter!.nationalId);
-  const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
-    method: "POST",
-    headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify({
-      idempotencyKey: crypto.randomUUID(),
-      contests: [
-        { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
-        { contestId: "contest-parliament-north", optionIds: [] },
-        { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
-      ],
-    }),
-  });
-  expect(online.status).toBeLessThan(300);
+  await voteOnline(system, voter!.nationalId);
   const proxy = new Proxy(new URL(system.baseUrl));
   await proxy.start();
   const client = await Station.open(setupOf(station, proxy.origin), await mkdtemp(join(system.stateDir, "st-")));

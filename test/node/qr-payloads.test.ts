@@ -40,6 +40,7 @@ import {
 } from "../../lib/qr/payload.ts";
 import { qrPng, qrSvg, qrSymbolInfo } from "../../lib/qr/render.ts";
 import type { Result } from "../../lib/result.ts";
+import { seeded } from "../../lib/seeded.ts";
 import frozenDefinition from "../../testdata/qr/election.json";
 import golden from "../../testdata/qr/golden.json";
 
@@ -158,18 +159,6 @@ async function signRaw(type: QrPayloadType, body: ByteWriter, signer: QrSigner):
   return Uint8Array.from([...signed, ...signature]);
 }
 
-/** A deterministic PRNG (mulberry32), so a fuzz failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 
 describe("building blocks", () => {
@@ -186,7 +175,7 @@ describe("building blocks", () => {
     expect(decodeBase45("0:")).toBeUndefined(); // 0 + 44 * 45 = 1,980 is more than one byte holds
     expect(decodeBase45("QED8WEX")).toBeUndefined(); // a lone last character
     expect(decodeBase45("qed")).toBeUndefined(); // lower case is not in the alphabet
-    const random = prng(45);
+    const random = seeded(45);
     for (let n = 0; n < 200; n++) {
       const bytes = Uint8Array.from({ length: n % 40 }, () => Math.floor(random() * 256));
       expect(decodeBase45(encodeBase45(bytes))).toEqual(bytes);
@@ -354,7 +343,7 @@ function canonicalMarks(input: MarkedBallotFields): MarkedBallotFields {
 
 describe("round trips", () => {
   it("every ballot style, random valid marks, including write-ins", async () => {
-    const random = prng(7);
+    const random = seeded(7);
     for (let round = 0; round < 60; round++) {
       for (const style of election.ballotStyles.values()) {
         const contests: ContestMarks[] = style.contestIds.map((contestId) => {
@@ -912,7 +901,7 @@ describe("fuzzing: any input is a Result, never an exception", () => {
   }
 
   it("random bytes, random texts", async () => {
-    const random = prng(2026);
+    const random = seeded(2026);
     for (let n = 0; n < 3000; n++) {
       const length = Math.floor(random() * 300);
       const bytes = Uint8Array.from({ length }, () => Math.floor(random() * 256));
@@ -927,7 +916,7 @@ describe("fuzzing: any input is a Result, never an exception", () => {
   });
 
   it("mutations of valid payloads: flips, insertions, deletions, splices", async () => {
-    const random = prng(5);
+    const random = seeded(5);
     const sources = golden.vectors.map((v) => fromHex(v.hex));
     for (let n = 0; n < 4000; n++) {
       const source = sources[n % sources.length]!;

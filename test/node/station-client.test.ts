@@ -14,6 +14,7 @@ import type { CompiledElection } from "../../lib/election/model.ts";
 import { base64urlDecode, base64urlEncode } from "../../lib/bytes.ts";
 import { readSignedQrPayload } from "../../lib/qr/payload.ts";
 import { qrPng } from "../../lib/qr/render.ts";
+import { seeded } from "../../lib/seeded.ts";
 import { qrTextFromImage } from "../../station/qr-image.ts";
 import { readSetupFile } from "../../station/setup.ts";
 import { Station } from "../../station/station.ts";
@@ -31,7 +32,6 @@ import {
   registerStations,
   storedElection,
   runNode,
-  seeded,
   setupOf,
   storedRows,
   testStation,

@@ -14,7 +14,6 @@ import { Station } from "../../station/station.ts";
 import { DEMO_ELECTION_ID, demoVoters } from "../../scripts/demo.ts";
 import { ROOT } from "../../scripts/system.ts";
 import { withRunningSystem } from "./helpers/system.ts";
-import { voterAuth } from "./helpers/voter.ts";
 import { eventually } from "./helpers/run.ts";
 import {
   printed as printedFor,
@@ -28,6 +27,7 @@ import {
   storedRows,
   testStation,
   type TestStation,
+  voteOnline,
 } from "./helpers/station.ts";
 
 const cutStation = await testStation("stc-cut-1", 610_000);
@@ -159,20 +159,7 @@ describe("a conflict", () => {
     const [voter] = takeVoters(1);
     const before = await ballotsCounted();
     // The voter votes online first (the demo is first-wins).
-    const auth = await voterAuth(system, DEMO_ELECTION_ID, voter!.nationalId);
-    const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
-      method: "POST",
-      headers: { ...auth, "content-type": "application/json" },
-      body: JSON.stringify({
-        idempotencyKey: crypto.randomUUID(),
-        contests: [
-          { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
-          { contestId: "contest-parliament-north", optionIds: [] },
-          { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
-        ],
-      }),
-    });
-    expect(online.status).toBeLessThan(300);
+    await voteOnline(system, voter!.nationalId);
 
     // Then, at a station that is offline, the pollbook lets them in: the station cannot know.
     const proxy = new Proxy(new URL(system.baseUrl));

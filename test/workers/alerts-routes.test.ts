@@ -6,8 +6,9 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Alert, AlertsLiveMessage, MonitorStatus } from "../../lib/monitor/alerts.ts";
+import { Alert, MonitorStatus } from "../../lib/monitor/alerts.ts";
 import { adminToken, BASE, officialToken, voterSession } from "./helpers/auth.ts";
+import { acceptAlertsLive } from "./helpers/alerts.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
@@ -191,17 +192,7 @@ describe("the live channel", () => {
 
   it("sends a snapshot, then an alert raised by more refused casts", async () => {
     const res = await upgrade(officer, { "sec-websocket-protocol": "alerts.v1" });
-    expect(res.status).toBe(101);
-    expect(res.headers.get("sec-websocket-protocol")).toBe("alerts.v1");
-    const ws = res.webSocket;
-    if (!ws) throw new Error("no socket");
-    const messages: AlertsLiveMessage[] = [];
-    ws.addEventListener("message", (event) => {
-      messages.push(AlertsLiveMessage.parse(JSON.parse(String(event.data))));
-    });
-    ws.accept();
-    await waitFor(async () => (messages.length > 0 ? true : undefined));
-    expect(messages[0]?.type).toBe("snapshot");
+    const { ws, messages } = await acceptAlertsLive(res);
     // The first alert is closed: the voter's next refused cast opens a new one, pushed live.
     const session = await voterSession(E, VOTER);
     const refused = await cast(E, session, NORTH_BALLOT, crypto.randomUUID(), VOTER_IP);

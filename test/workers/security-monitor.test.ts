@@ -6,13 +6,14 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { securityMonitorFor } from "../../durable-objects/addresses.ts";
-import { Alert, AlertsLiveMessage } from "../../lib/monitor/alerts.ts";
+import { Alert } from "../../lib/monitor/alerts.ts";
 import { MonitoringSettings } from "../../lib/monitor/rules.ts";
 import type { MonitorSignalInput } from "../../lib/monitor/signals.ts";
 import type { BallotMessage } from "../../lib/ballot/messages.ts";
 import { monitorSignals } from "../../workers/tally/consumer.ts";
 import { sequencer } from "./helpers/audit-log.ts";
 import { voterSession } from "./helpers/auth.ts";
+import { acceptAlertsLive } from "./helpers/alerts.ts";
 import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol, voterKeyFor } from "./helpers/roll.ts";
@@ -165,17 +166,7 @@ describe("rules raised through observe", () => {
     const res = await monitor(E).fetch(`https://monitor/live?election=${E}`, {
       headers: { upgrade: "websocket", "sec-websocket-protocol": "alerts.v1" },
     });
-    expect(res.status).toBe(101);
-    expect(res.headers.get("sec-websocket-protocol")).toBe("alerts.v1");
-    const ws = res.webSocket;
-    if (!ws) throw new Error("no socket");
-    const messages: AlertsLiveMessage[] = [];
-    ws.addEventListener("message", (event) => {
-      messages.push(AlertsLiveMessage.parse(JSON.parse(String(event.data))));
-    });
-    ws.accept();
-    await waitFor(async () => (messages.length > 0 ? true : undefined));
-    expect(messages[0]?.type).toBe("snapshot");
+    const { ws, messages } = await acceptAlertsLive(res);
     await monitor(E).observe(E, [
       { kind: "security", at: Date.now(), event: "paper-serial-reused", stationId: "st-qr", count: 1 },
     ]);

@@ -17,8 +17,9 @@ import { qrSignerFromJwk } from "../../../lib/qr/keys.ts";
 import { encodeMarkedBallot } from "../../../lib/qr/payload.ts";
 import { parseDefinition } from "../../../lib/election/definition.ts";
 import { DEMO_ELECTION_ID, demoVoters } from "../../../scripts/demo.ts";
-import { ROOT } from "../../../scripts/system.ts";
+import { ROOT, type RunningSystem } from "../../../scripts/system.ts";
 import { StationSetup } from "../../../station/setup.ts";
+import { voterAuth } from "./voter.ts";
 
 export const NODE = join(ROOT, "node_modules", ".bin", "node");
 
@@ -97,6 +98,27 @@ const MARKS: ContestMarks[] = [
   { contestId: "contest-parliament-north", optionIds: [] },
   { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-no"] },
 ];
+
+/**
+ * A demo north voter's ballot cast online through the API: the first half of a conflict, whose
+ * second half is a check-in of the same voter at a station that cannot know (it is offline).
+ */
+export async function voteOnline(system: Pick<RunningSystem, "baseUrl" | "issuer">, nationalId: string): Promise<void> {
+  const auth = await voterAuth(system, DEMO_ELECTION_ID, nationalId);
+  const online = await fetch(`${system.baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify({
+      idempotencyKey: crypto.randomUUID(),
+      contests: [
+        { contestId: "contest-president", optionIds: ["sel-president-liis-kask"] },
+        { contestId: "contest-parliament-north", optionIds: [] },
+        { contestId: "contest-referendum-voting-age", optionIds: ["sel-referendum-voting-age-yes"] },
+      ],
+    }),
+  });
+  if (online.status >= 300) throw new Error(`online cast failed: ${online.status} ${await online.text()}`);
+}
 
 /** A ballot its station's BMD printed, as the QR text a scanner types. */
 export async function printed(election: CompiledElection, s: TestStation, serial: number): Promise<string> {
@@ -197,16 +219,4 @@ export class Proxy {
     this.cut();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
-}
-
-/** mulberry32: a small seeded generator, so a failing run can be repeated. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -186,6 +186,28 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     return { session, form };
   }
 
+  /**
+   * What a form of the console does once its POST is checked: the API call, then a redirect to
+   * `done` when the API took it, the refusal page when the official may not (401, 403, 404), or the
+   * form's own page again with the refusal (`invalid` when the API found the form's input wrong).
+   */
+  async function act(
+    c: Ctx,
+    session: ConsoleSession,
+    request: { readonly path: string; readonly body: unknown },
+    done: string,
+    invalid: PageError,
+    again: (errors: PageError[], code: string, status: number) => Promise<Response>,
+  ): Promise<Response> {
+    const res = await call(c, "POST", request.path, session.token, request.body);
+    if (res.ok) return c.redirect(done, 303);
+    const refusal = await refusalOf(res);
+    if (refusal.status === 401 || refusal.status === 403 || refusal.status === 404)
+      return refusalPage(c, session, refusal);
+    const errors: PageError[] = refusal.problems.length > 0 ? [invalid] : [{ message: refusal.message }];
+    return again(errors, refusal.code, pageStatus(refusal));
+  }
+
   async function electionOr404(c: Ctx, session: ConsoleSession): Promise<{ id: string; name: string } | Response> {
     const id = ElectionId.safeParse(c.req.param("electionId"));
     const election = id.success ? await getElection(c.env.DB, id.data) : undefined;
@@ -279,6 +301,12 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     return key !== undefined ? NOTICES[key] : undefined;
   }
 
+  /** The frame of a page with forms: the refusal of its last POST, if any, and the notice of a success. */
+  async function formFrameOf(c: Ctx, session: ConsoleSession, errors: PageError[], code?: string): Promise<Frame> {
+    const notice = noticeOf(c);
+    return frameOf(c, session, { errors, ...(code ? { errorCode: code } : {}), ...(notice ? { notice } : {}) });
+  }
+
   async function overview(c: Ctx, session: ConsoleSession, errors: PageError[] = [], code?: string, status = 200) {
     const election = await electionOr404(c, session);
     if (election instanceof Response) return election;
@@ -290,12 +318,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
       role === "station-official" ? undefined : read(c, session, `${base}/log`, LogStatus),
       role === "station-official" ? undefined : read(c, session, `${base}/monitor`, MonitorStatus),
     ]);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <OverviewPage
@@ -328,26 +351,17 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
       const { session, form } = checked;
       const electionId = c.req.param("electionId");
       const field = action === "close" ? "close-reason" : "reopen-reason";
-      const res = await call(
+      return act(
         c,
-        "POST",
-        `/v1/admin/elections/${encodeURIComponent(electionId)}/polls/${action}`,
-        session.token,
+        session,
         {
-          reason: (form.reason ?? "").trim(),
+          path: `/v1/admin/elections/${encodeURIComponent(electionId)}/polls/${action}`,
+          body: { reason: (form.reason ?? "").trim() },
         },
+        `/console/elections/${electionId}?done=polls-${action === "close" ? "closed" : "reopened"}`,
+        { message: t.reasonInvalid, field },
+        (errors, code, status) => overview(c, session, errors, code, status),
       );
-      if (res.ok)
-        return c.redirect(
-          `/console/elections/${electionId}?done=polls-${action === "close" ? "closed" : "reopened"}`,
-          303,
-        );
-      const refusal = await refusalOf(res);
-      if (refusal.status === 403 || refusal.status === 401 || refusal.status === 404)
-        return refusalPage(c, session, refusal);
-      const errors: PageError[] =
-        refusal.problems.length > 0 ? [{ message: t.reasonInvalid, field }] : [{ message: refusal.message }];
-      return overview(c, session, errors, refusal.code, pageStatus(refusal));
     });
   }
 
@@ -377,12 +391,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const query = filter === "active" ? "" : `?state=${filter}`;
     const answer = await read(c, session, `/v1/admin/elections/${election.id}/alerts${query}`, Alerts);
     if (!answer.ok) return refusalPage(c, session, answer.refusal);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <AlertsPage
@@ -417,26 +426,17 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
           problems: [],
         });
       }
-      const res = await call(
+      return act(
         c,
-        "POST",
-        `/v1/admin/elections/${encodeURIComponent(electionId)}/alerts/${alertId.data}/${action}`,
-        session.token,
-        { note: (form.note ?? "").trim() },
+        session,
+        {
+          path: `/v1/admin/elections/${encodeURIComponent(electionId)}/alerts/${alertId.data}/${action}`,
+          body: { note: (form.note ?? "").trim() },
+        },
+        `/console/elections/${electionId}/alerts?done=alert-${action === "close" ? "closed" : "acknowledged"}`,
+        { message: t.noteInvalid, field: `${alertId.data}-note` },
+        (errors, code, status) => alertsPage(c, session, errors, code, status),
       );
-      if (res.ok)
-        return c.redirect(
-          `/console/elections/${electionId}/alerts?done=alert-${action === "close" ? "closed" : "acknowledged"}`,
-          303,
-        );
-      const refusal = await refusalOf(res);
-      if (refusal.status === 401 || refusal.status === 403 || refusal.status === 404)
-        return refusalPage(c, session, refusal);
-      const errors: PageError[] =
-        refusal.problems.length > 0
-          ? [{ message: t.noteInvalid, field: `${alertId.data}-note` }]
-          : [{ message: refusal.message }];
-      return alertsPage(c, session, errors, refusal.code, pageStatus(refusal));
     });
   }
 
@@ -463,12 +463,7 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     if (election instanceof Response) return election;
     const answer = await read(c, session, `/v1/admin/elections/${election.id}/conflicts`, Conflicts);
     if (!answer.ok) return refusalPage(c, session, answer.refusal);
-    const notice = noticeOf(c);
-    const frame = await frameOf(c, session, {
-      errors,
-      ...(code ? { errorCode: code } : {}),
-      ...(notice ? { notice } : {}),
-    });
+    const frame = await formFrameOf(c, session, errors, code);
     return page(
       c,
       <ConflictsPage
@@ -493,22 +488,17 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const { session, form } = checked;
     const electionId = c.req.param("electionId");
     const conflictId = c.req.param("conflictId");
-    const res = await call(
+    return act(
       c,
-      "POST",
-      `/v1/admin/elections/${encodeURIComponent(electionId)}/conflicts/${encodeURIComponent(conflictId)}/decision`,
-      session.token,
-      { decision: form.decision ?? "", reason: (form.reason ?? "").trim() },
+      session,
+      {
+        path: `/v1/admin/elections/${encodeURIComponent(electionId)}/conflicts/${encodeURIComponent(conflictId)}/decision`,
+        body: { decision: form.decision ?? "", reason: (form.reason ?? "").trim() },
+      },
+      `/console/elections/${electionId}/conflicts?done=conflict-decided`,
+      { message: t.decisionInvalid, field: `conflict-${conflictId}-reason` },
+      (errors, code, status) => conflictsPage(c, session, errors, code, status),
     );
-    if (res.ok) return c.redirect(`/console/elections/${electionId}/conflicts?done=conflict-decided`, 303);
-    const refusal = await refusalOf(res);
-    if (refusal.status === 401 || refusal.status === 403 || refusal.status === 404)
-      return refusalPage(c, session, refusal);
-    const errors: PageError[] =
-      refusal.problems.length > 0
-        ? [{ message: t.decisionInvalid, field: `conflict-${conflictId}-reason` }]
-        : [{ message: refusal.message }];
-    return conflictsPage(c, session, errors, refusal.code, pageStatus(refusal));
   });
 
   // ---- Live channels --------------------------------------------------------------------------

@@ -71,6 +71,72 @@ function Notice(props: { text?: string }) {
   );
 }
 
+/**
+ * The head of a page outside an election: the way back to the elections (when `back`), the error
+ * summary, the title and the lead (when the page has one).
+ */
+function PageHead(props: {
+  t: ConsoleMessages;
+  title: string;
+  errors: readonly PageError[];
+  code?: string | undefined;
+  back?: boolean;
+  lead?: string;
+}) {
+  const { t } = props;
+  return (
+    <>
+      {props.back ? (
+        <p class="breadcrumb">
+          <a href="/console">{t.electionsTitle}</a>
+        </p>
+      ) : null}
+      <ErrorSummary t={t} errors={props.errors} code={props.code} />
+      <h1>{props.title}</h1>
+      {props.lead === undefined ? null : <p class="lead">{props.lead}</p>}
+    </>
+  );
+}
+
+/** A column of a data table: its header, and whether it holds figures (aligned as numbers). */
+interface Column {
+  readonly label: string;
+  readonly num?: boolean;
+}
+
+/**
+ * A data table in a region that scrolls on its own on a narrow screen (focusable, so a keyboard
+ * can scroll it), named by `labelledBy`: the id of a heading outside, or with `caption`, of the
+ * table's own caption (visually hidden: the page's heading already says it).
+ */
+function DataTable(props: { labelledBy: string; caption?: string; columns: readonly Column[]; children: Child }) {
+  return (
+    <div class="table-scroll" role="region" aria-labelledby={props.labelledBy} tabindex={0}>
+      <table class="results-table console-table">
+        {props.caption === undefined ? null : (
+          <caption id={props.labelledBy} class="visually-hidden">
+            {props.caption}
+          </caption>
+        )}
+        <thead>
+          <tr>
+            {props.columns.map((column) =>
+              column.num ? (
+                <th scope="col" class="num">
+                  {column.label}
+                </th>
+              ) : (
+                <th scope="col">{column.label}</th>
+              ),
+            )}
+          </tr>
+        </thead>
+        {props.children}
+      </table>
+    </div>
+  );
+}
+
 function Field(props: {
   id: string;
   name: string;
@@ -143,8 +209,7 @@ export function SignInPage(props: {
   const { t, errors = [] } = props;
   return (
     <ConsoleLayout t={t} title={t.signInTitle}>
-      <ErrorSummary t={t} errors={errors} code={props.errorCode} />
-      <h1>{t.signInTitle}</h1>
+      <PageHead t={t} title={t.signInTitle} errors={errors} code={props.errorCode} />
       {props.notice ? (
         <div class="panel panel-warning" role="status">
           <p>{props.notice}</p>
@@ -276,37 +341,28 @@ export function ElectionsPage(props: { frame: Frame; elections: readonly ListedE
   const { t, signedIn, role } = props.frame;
   return (
     <ConsoleLayout t={t} title={t.electionsTitle} signedIn={signedIn}>
-      <ErrorSummary t={t} errors={props.frame.errors ?? []} code={props.frame.errorCode} />
-      <h1>{t.electionsTitle}</h1>
+      <PageHead t={t} title={t.electionsTitle} errors={props.frame.errors ?? []} code={props.frame.errorCode} />
       {props.elections.length === 0 ? (
         <p class="empty">{t.electionsEmpty}</p>
       ) : (
-        <div class="table-scroll" role="region" aria-labelledby="elections-caption" tabindex={0}>
-          <table class="results-table console-table">
-            <caption id="elections-caption" class="visually-hidden">
-              {t.electionsTitle}
-            </caption>
-            <thead>
+        <DataTable
+          labelledBy="elections-caption"
+          caption={t.electionsTitle}
+          columns={[{ label: t.electionColumn }, { label: t.opensColumn }, { label: t.closesColumn }]}
+        >
+          <tbody>
+            {props.elections.map((e) => (
               <tr>
-                <th scope="col">{t.electionColumn}</th>
-                <th scope="col">{t.opensColumn}</th>
-                <th scope="col">{t.closesColumn}</th>
+                <th scope="row">
+                  <a href={`/console/elections/${e.id}`}>{e.name}</a>
+                  <span class="hint">{e.id}</span>
+                </th>
+                <td>{when(e.opensAt)}</td>
+                <td>{when(e.closesAt)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {props.elections.map((e) => (
-                <tr>
-                  <th scope="row">
-                    <a href={`/console/elections/${e.id}`}>{e.name}</a>
-                    <span class="hint">{e.id}</span>
-                  </th>
-                  <td>{when(e.opensAt)}</td>
-                  <td>{when(e.closesAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
       {role === "administrator" || role === "security-officer" ? (
         <p>
@@ -620,76 +676,61 @@ export function ResultsPage(props: { frame: Frame; electionId: string; electionN
         <p data-results-as-of>{results.asOf ? t.resultsAsOf(when(results.asOf)) : t.resultsNone}</p>
         <section aria-labelledby="turnout-title" class="console-section">
           <h2 id="turnout-title">{t.turnoutTitle}</h2>
-          <div class="table-scroll" role="region" aria-labelledby="turnout-title" tabindex={0}>
-            <table class="results-table console-table">
-              <thead>
+          <DataTable
+            labelledBy="turnout-title"
+            columns={[
+              { label: t.districtColumn },
+              { label: t.ballotsCountedColumn, num: true },
+              { label: t.registeredColumn, num: true },
+              { label: t.turnoutColumn, num: true },
+            ]}
+          >
+            <tbody>
+              {results.turnout.districts.map((d) => (
                 <tr>
-                  <th scope="col">{t.districtColumn}</th>
-                  <th scope="col" class="num">
-                    {t.ballotsCountedColumn}
-                  </th>
-                  <th scope="col" class="num">
-                    {t.registeredColumn}
-                  </th>
-                  <th scope="col" class="num">
-                    {t.turnoutColumn}
-                  </th>
+                  <th scope="row">{d.name}</th>
+                  <td class="num">{String(d.ballotsCounted)}</td>
+                  <td class="num">{String(d.registeredVoters)}</td>
+                  <td class="num">{percent(d.ratio)}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {results.turnout.districts.map((d) => (
-                  <tr>
-                    <th scope="row">{d.name}</th>
-                    <td class="num">{String(d.ballotsCounted)}</td>
-                    <td class="num">{String(d.registeredVoters)}</td>
-                    <td class="num">{percent(d.ratio)}</td>
-                  </tr>
-                ))}
-              </tbody>
-              <tfoot>
-                <tr>
-                  <th scope="row">{t.total}</th>
-                  <td class="num" data-turnout-total>
-                    {String(results.turnout.ballotsCounted)}
-                  </td>
-                  <td class="num">{String(results.turnout.registeredVoters)}</td>
-                  <td class="num">{percent(results.turnout.ratio)}</td>
-                </tr>
-              </tfoot>
-            </table>
-          </div>
+              ))}
+            </tbody>
+            <tfoot>
+              <tr>
+                <th scope="row">{t.total}</th>
+                <td class="num" data-turnout-total>
+                  {String(results.turnout.ballotsCounted)}
+                </td>
+                <td class="num">{String(results.turnout.registeredVoters)}</td>
+                <td class="num">{percent(results.turnout.ratio)}</td>
+              </tr>
+            </tfoot>
+          </DataTable>
         </section>
         {results.contests.map((contest) => (
           <section aria-labelledby={`contest-${contest.id}`} class="console-section">
             <h2 id={`contest-${contest.id}`}>{contest.name}</h2>
-            <div class="table-scroll" role="region" aria-labelledby={`contest-${contest.id}`} tabindex={0}>
-              <table class="results-table console-table">
-                <thead>
+            <DataTable
+              labelledBy={`contest-${contest.id}`}
+              columns={[{ label: t.optionColumn }, { label: t.votesColumn, num: true }]}
+            >
+              <tbody>
+                {contest.options.map((o) => (
                   <tr>
-                    <th scope="col">{t.optionColumn}</th>
-                    <th scope="col" class="num">
-                      {t.votesColumn}
-                    </th>
+                    <th scope="row">{o.label}</th>
+                    <td class="num">{String(o.votes)}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {contest.options.map((o) => (
-                    <tr>
-                      <th scope="row">{o.label}</th>
-                      <td class="num">{String(o.votes)}</td>
-                    </tr>
-                  ))}
-                  <tr>
-                    <th scope="row">{t.writeInsRow}</th>
-                    <td class="num">{String(contest.writeIns)}</td>
-                  </tr>
-                  <tr>
-                    <th scope="row">{t.blanksRow}</th>
-                    <td class="num">{String(contest.blanks)}</td>
-                  </tr>
-                </tbody>
-              </table>
-            </div>
+                ))}
+                <tr>
+                  <th scope="row">{t.writeInsRow}</th>
+                  <td class="num">{String(contest.writeIns)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">{t.blanksRow}</th>
+                  <td class="num">{String(contest.blanks)}</td>
+                </tr>
+              </tbody>
+            </DataTable>
           </section>
         ))}
       </div>
@@ -898,47 +939,39 @@ export function ReconciliationPage(props: {
       {stations.length === 0 ? (
         <p class="empty">{t.reconciliationEmpty}</p>
       ) : (
-        <div class="table-scroll" role="region" aria-labelledby="reconciliation-caption" tabindex={0}>
-          <table class="results-table console-table">
-            <caption id="reconciliation-caption" class="visually-hidden">
-              {t.reconciliationTitle}
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">{t.stationColumn}</th>
-                <th scope="col">{t.consistentColumn}</th>
-                <th scope="col" class="num">
-                  {t.checkInsColumn}
-                </th>
-                <th scope="col" class="num">
-                  {t.scannedColumn}
-                </th>
-                <th scope="col">{t.differencesColumn}</th>
+        <DataTable
+          labelledBy="reconciliation-caption"
+          caption={t.reconciliationTitle}
+          columns={[
+            { label: t.stationColumn },
+            { label: t.consistentColumn },
+            { label: t.checkInsColumn, num: true },
+            { label: t.scannedColumn, num: true },
+            { label: t.differencesColumn },
+          ]}
+        >
+          <tbody>
+            {stations.map((s) => (
+              <tr data-station={s.stationId}>
+                <th scope="row">{s.stationId}</th>
+                <td>{s.sheet === null ? t.noSheet : s.consistent ? t.yes : <strong>{t.no}</strong>}</td>
+                <td class="num">{`${s.system.checkIns} / ${s.sheet ? String(s.sheet.votersCheckedIn) : "–"}`}</td>
+                <td class="num">{`${s.system.ballotsScanned} / ${s.sheet ? String(s.sheet.ballotsCast) : "–"}`}</td>
+                <td>
+                  {s.differences.length === 0 ? (
+                    t.none
+                  ) : (
+                    <ul class="differences">
+                      {s.differences.map((d) => (
+                        <li>{d.message}</li>
+                      ))}
+                    </ul>
+                  )}
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {stations.map((s) => (
-                <tr data-station={s.stationId}>
-                  <th scope="row">{s.stationId}</th>
-                  <td>{s.sheet === null ? t.noSheet : s.consistent ? t.yes : <strong>{t.no}</strong>}</td>
-                  <td class="num">{`${s.system.checkIns} / ${s.sheet ? String(s.sheet.votersCheckedIn) : "–"}`}</td>
-                  <td class="num">{`${s.system.ballotsScanned} / ${s.sheet ? String(s.sheet.ballotsCast) : "–"}`}</td>
-                  <td>
-                    {s.differences.length === 0 ? (
-                      t.none
-                    ) : (
-                      <ul class="differences">
-                        {s.differences.map((d) => (
-                          <li>{d.message}</li>
-                        ))}
-                      </ul>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
     </ElectionFrame>
   );
@@ -1033,48 +1066,44 @@ export function DeadLettersPage(props: { frame: Frame; letters: DeadLetters["dea
   const { t, signedIn } = props.frame;
   return (
     <ConsoleLayout t={t} title={t.deadLettersTitle} signedIn={signedIn}>
-      <p class="breadcrumb">
-        <a href="/console">{t.electionsTitle}</a>
-      </p>
-      <ErrorSummary t={t} errors={props.frame.errors ?? []} code={props.frame.errorCode} />
-      <h1>{t.deadLettersTitle}</h1>
-      <p class="lead">{t.deadLettersIntro}</p>
+      <PageHead
+        t={t}
+        title={t.deadLettersTitle}
+        errors={props.frame.errors ?? []}
+        code={props.frame.errorCode}
+        back
+        lead={t.deadLettersIntro}
+      />
       {props.letters.length === 0 ? (
         <p class="empty">{t.deadLettersEmpty}</p>
       ) : (
-        <div class="table-scroll" role="region" aria-labelledby="dead-letters-caption" tabindex={0}>
-          <table class="results-table console-table">
-            <caption id="dead-letters-caption" class="visually-hidden">
-              {t.deadLettersTitle}
-            </caption>
-            <thead>
+        <DataTable
+          labelledBy="dead-letters-caption"
+          caption={t.deadLettersTitle}
+          columns={[
+            { label: t.letterColumn },
+            { label: t.electionColumn },
+            { label: t.queueColumn },
+            { label: t.kindColumn },
+            { label: t.attemptsColumn, num: true },
+            { label: t.firstSeenColumn },
+            { label: t.lastSeenColumn },
+          ]}
+        >
+          <tbody>
+            {props.letters.map((l) => (
               <tr>
-                <th scope="col">{t.letterColumn}</th>
-                <th scope="col">{t.electionColumn}</th>
-                <th scope="col">{t.queueColumn}</th>
-                <th scope="col">{t.kindColumn}</th>
-                <th scope="col" class="num">
-                  {t.attemptsColumn}
-                </th>
-                <th scope="col">{t.firstSeenColumn}</th>
-                <th scope="col">{t.lastSeenColumn}</th>
+                <th scope="row">{l.letterId}</th>
+                <td>{l.electionId ?? "–"}</td>
+                <td>{l.queue}</td>
+                <td>{l.kind ?? "–"}</td>
+                <td class="num">{String(l.attempts)}</td>
+                <td>{when(l.firstSeen)}</td>
+                <td>{when(l.lastSeen)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {props.letters.map((l) => (
-                <tr>
-                  <th scope="row">{l.letterId}</th>
-                  <td>{l.electionId ?? "–"}</td>
-                  <td>{l.queue}</td>
-                  <td>{l.kind ?? "–"}</td>
-                  <td class="num">{String(l.attempts)}</td>
-                  <td>{when(l.firstSeen)}</td>
-                  <td>{when(l.lastSeen)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+            ))}
+          </tbody>
+        </DataTable>
       )}
     </ConsoleLayout>
   );

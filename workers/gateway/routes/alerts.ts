@@ -110,37 +110,35 @@ const getRoute = createRoute({
   responses: { 200: alertAnswer, ...errorResponses(400, 401, 403, 404) },
 });
 
-const acknowledgeRoute = createRoute({
-  method: "post",
-  path: "/v1/admin/elections/{electionId}/alerts/{alertId}/acknowledge",
-  tags: ["security"],
-  summary: "Acknowledge an alert: an official is on it",
-  description:
-    "The alert stays until it is closed and keeps counting its rule's firings. Acknowledging it again answers 200 with the alert unchanged. Refusals: alert_not_found (404), alert_closed (409).",
-  security: [{ officialAccess: [] }],
-  middleware: [officers] as const,
-  request: {
-    params: AlertParam,
-    body: { required: true, content: { "application/json": { schema: NoteBody } } },
-  },
-  responses: { 200: alertAnswer, ...errorResponses(400, 401, 403, 404, 409) },
-});
+/** Acknowledge and close: the same request (an official's note) and the same answers and refusals. */
+function noteRoute(action: "acknowledge" | "close", summary: string, description: string) {
+  return createRoute({
+    method: "post",
+    path: `/v1/admin/elections/{electionId}/alerts/{alertId}/${action}`,
+    tags: ["security"],
+    summary,
+    description: `${description} Refusals: alert_not_found (404), alert_closed (409).`,
+    security: [{ officialAccess: [] }],
+    middleware: [officers] as const,
+    request: {
+      params: AlertParam,
+      body: { required: true, content: { "application/json": { schema: NoteBody } } },
+    },
+    responses: { 200: alertAnswer, ...errorResponses(400, 401, 403, 404, 409) },
+  });
+}
 
-const closeRoute = createRoute({
-  method: "post",
-  path: "/v1/admin/elections/{electionId}/alerts/{alertId}/close",
-  tags: ["security"],
-  summary: "Close an alert, with a note saying what was found or done",
-  description:
-    "A closed alert takes no acknowledgement or second closing (alert_closed, 409); should its rule fire again, a new alert is raised. Closing a high-severity alert is a public log entry (no evidence in it). Refusals: alert_not_found (404), alert_closed (409).",
-  security: [{ officialAccess: [] }],
-  middleware: [officers] as const,
-  request: {
-    params: AlertParam,
-    body: { required: true, content: { "application/json": { schema: NoteBody } } },
-  },
-  responses: { 200: alertAnswer, ...errorResponses(400, 401, 403, 404, 409) },
-});
+const acknowledgeRoute = noteRoute(
+  "acknowledge",
+  "Acknowledge an alert: an official is on it",
+  "The alert stays until it is closed and keeps counting its rule's firings. Acknowledging it again answers 200 with the alert unchanged.",
+);
+
+const closeRoute = noteRoute(
+  "close",
+  "Close an alert, with a note saying what was found or done",
+  "A closed alert takes no acknowledgement or second closing (alert_closed, 409); should its rule fire again, a new alert is raised. Closing a high-severity alert is a public log entry (no evidence in it).",
+);
 
 const statusRoute = createRoute({
   method: "get",
