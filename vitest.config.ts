@@ -10,6 +10,9 @@ process.env["WRANGLER_LOG_PATH"] ??= ".wrangler/logs";
 // fresh clone has none until they are built.
 await buildAssets();
 
+/** End-to-end tests that load the system for minutes: the "load" project below. */
+const LOAD_TESTS = ["test/node/drills.test.ts", "test/node/normal-day.test.ts"];
+
 export default defineConfig({
   test: {
     // Coverage is a root-only option in vitest 5 and the workers pool cannot collect it, so it is
@@ -90,7 +93,22 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
+          exclude: LOAD_TESTS,
           environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        // The tests that keep the system busy for minutes (the attack drills, a compressed
+        // election day): `npm test` runs them after the others, one file at a time, because on a
+        // two-core machine their load beside another end-to-end file stalls that file's local
+        // queue until the load eases, and its waits time out.
+        test: {
+          name: "load",
+          include: LOAD_TESTS,
+          environment: "node",
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },
