@@ -101,9 +101,10 @@ export default defineConfig({
       },
       {
         // The tests that keep the system busy for minutes (the attack drills, a compressed
-        // election day): `npm test` runs them after the others, one file at a time, because on a
-        // two-core machine their load beside another end-to-end file stalls that file's local
-        // queue until the load eases, and its waits time out.
+        // election day): `npm test` runs them after the others, one file at a time. On a
+        // two-core machine the local queue stops delivering under CPU saturation, so minutes of
+        // their load beside another end-to-end file would make that file's waits depend on
+        // them, and their own 2-second deadlines on the other file.
         test: {
           name: "load",
           include: LOAD_TESTS,
