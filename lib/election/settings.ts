@@ -76,7 +76,17 @@ export const ElectionSettings = z
 
 export type ElectionSettings = z.infer<typeof ElectionSettings>;
 
-/** An election's monitoring settings with every default filled in. */
+const monitoringCache = new WeakMap<ElectionSettings, MonitoringSettings>();
+
+/**
+ * An election's monitoring settings with every default filled in. Parsed once per settings object
+ * (a compiled election is cached per isolate), since the cast path asks on every accepted ballot.
+ */
 export function monitoringOf(settings: ElectionSettings): MonitoringSettings {
-  return MonitoringSettings.parse(settings.monitoring ?? {});
+  let monitoring = monitoringCache.get(settings);
+  if (!monitoring) {
+    monitoring = MonitoringSettings.parse(settings.monitoring ?? {});
+    monitoringCache.set(settings, monitoring);
+  }
+  return monitoring;
 }

@@ -15,8 +15,8 @@ import {
   alertsOf,
   cast,
   drillElection,
-  idToken,
-  login,
+  forgedIdToken,
+  forgedLogin,
   vote,
   voterAuth,
   type DistrictName,
@@ -126,8 +126,7 @@ export async function playNormalDay(ctx: DrillContext, options: NormalDayOptions
     plays.push(
       at(timeOfDay(random)).then(async () => {
         // A login whose ID token was spoilt on the way (a mistyped code, an expired token).
-        const token = (await idToken(ctx, voter?.nationalId ?? "")).replace(/.{6}$/, "AAAAAA");
-        await (await login(ctx, e.id, token)).body?.cancel();
+        await forgedLogin(ctx, e.id, await forgedIdToken(ctx, voter?.nationalId ?? ""));
         noise.forgedLogins += 1;
       }),
     );

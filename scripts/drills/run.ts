@@ -2,7 +2,7 @@
 import type { Alert } from "../../lib/monitor/alerts.ts";
 import type { RuleId } from "../../lib/monitor/rules.ts";
 import { DRILLS, type DrillName } from "./catalogue.ts";
-import { waitForAlert, type DrillContext } from "./setup.ts";
+import { alertsOf, waitForAlert, type DrillContext } from "./setup.ts";
 
 export interface DrillOutcome {
   readonly name: DrillName;
@@ -23,9 +23,7 @@ export async function runDrill(ctx: DrillContext, name: DrillName, timeoutMs = 1
   const run = await drill.run(ctx);
   try {
     const found = await waitForAlert(ctx, run.election.id, drill.rule, run.dueAtMs, timeoutMs);
-    const raised = (await ctx.admin.call("GET", `/v1/admin/elections/${run.election.id}/alerts?state=all`)) as {
-      alerts: Alert[];
-    };
+    const raised = await alertsOf(ctx, run.election.id);
     const privacy = found
       ? leaks(
           found.alert,
@@ -39,7 +37,7 @@ export async function runDrill(ctx: DrillContext, name: DrillName, timeoutMs = 1
       alert: found?.alert,
       afterMs: found ? Math.max(0, found.afterMs) : undefined,
       problem: found ? (drill.check(found.alert, run) ?? privacy) : `no ${drill.rule} alert within ${timeoutMs} ms`,
-      raised: raised.alerts,
+      raised,
     };
   } finally {
     await run.cleanUp?.();

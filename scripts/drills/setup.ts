@@ -280,6 +280,19 @@ export async function idToken(ctx: DrillContext, nationalId: string): Promise<st
   return z.object({ id_token: z.string() }).parse(await res.json()).id_token;
 }
 
+/**
+ * An ID token of the voter's, spoilt on the way (its signature's last characters replaced): what a
+ * forger or a broken client sends. The gateway refuses it (voter-login-failed).
+ */
+export async function forgedIdToken(ctx: DrillContext, nationalId: string): Promise<string> {
+  return (await idToken(ctx, nationalId)).replace(/.{6}$/, "AAAAAA");
+}
+
+/** A login with a forged ID token; the refusal's body is dropped. */
+export async function forgedLogin(ctx: DrillContext, electionId: string, token: string): Promise<void> {
+  await (await login(ctx, electionId, token)).body?.cancel();
+}
+
 /** Logs the voter in: the answer of POST /v1/auth/voter-session, whatever it is. */
 export async function login(ctx: DrillContext, electionId: string, token: string): Promise<Response> {
   return fetch(`${ctx.api}/v1/auth/voter-session`, {

@@ -20,7 +20,7 @@
  *      accepted it, and retried when the log refused (log_pool_full) or failed. Not fatal: the
  *      log is idempotent by key, so a retried message is logged once.
  *   5. after the acks, the acknowledged messages are counted into `ballot`, `retraction` and
- *      `check-in` signals per election (per district, station, channel and second) and handed to
+ *      `check-in` signals per election (per district, station, channel and time) and handed to
  *      the election's security monitor (workers/monitor/signal.ts), one call per election, all in
  *      parallel. Advisory: the acks are already given, and a failure only costs the monitor those
  *      counts (monitor_signal_failed); a retried message that was not acknowledged is not counted
