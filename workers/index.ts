@@ -20,6 +20,6 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => app.fetch(request, env, ctx),
-  queue: (batch, env) =>
-    batch.queue === "ballots-dlq" ? handleDeadLetters(batch, env) : handleBallotBatch(batch, env),
+  queue: (batch, env, ctx) =>
+    batch.queue === "ballots-dlq" ? handleDeadLetters(batch, env) : handleBallotBatch(batch, env, ctx),
 } satisfies ExportedHandler<Env>;

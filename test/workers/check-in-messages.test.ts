@@ -43,7 +43,7 @@ async function deliver(bodies: readonly unknown[]): Promise<{ acked: string[]; r
   const messages = bodies.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body }));
   const batch = createMessageBatch("ballots-0", messages);
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, env, ctx);
   const result = await getQueueResult(batch, ctx);
   return { acked: [...result.explicitAcks], retried: result.retryMessages.length, ids: messages.map((m) => m.id) };
 }

@@ -121,7 +121,7 @@ describe("the dead-letter queue", () => {
       { id: crypto.randomUUID(), timestamp: new Date(), attempts: 1, body },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, env);
+    await worker.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toHaveLength(1);
     const row = await waitFor(async () => {

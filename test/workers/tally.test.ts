@@ -95,7 +95,8 @@ interface Delivery {
 async function deliver(
   bodies: readonly unknown[],
   attempts = 1,
-  handler: (batch: MessageBatch<unknown>) => Promise<void> = (b) => worker.queue(b, env),
+  handler: (batch: MessageBatch<unknown>, ctx: ExecutionContext) => Promise<void> = (b, ctx) =>
+    worker.queue(b, env, ctx),
 ): Promise<Delivery> {
   const messages = bodies.map((body) => ({ id: crypto.randomUUID(), timestamp: new Date(), attempts, body }));
   const batch = createMessageBatch("ballots-0", messages);
@@ -108,7 +109,7 @@ async function deliver(
     });
   }
   const ctx = createExecutionContext();
-  await handler(batch);
+  await handler(batch, ctx);
   return { ids: messages.map((m) => m.id), result: await getQueueResult(batch, ctx), delays };
 }
 

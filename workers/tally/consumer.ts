@@ -22,7 +22,7 @@
  *   5. after the acks, the acknowledged messages are counted into `ballot`, `retraction` and
  *      `check-in` signals per election (per district, station, channel and time) and handed to
  *      the election's security monitor (workers/monitor/signal.ts), one call per election, all in
- *      parallel. Advisory: the acks are already given, and a failure only costs the monitor those
+ *      parallel, after the handler returns (waitUntil). Advisory: the acks are already given, and a failure only costs the monitor those
  *      counts (monitor_signal_failed); a retried message that was not acknowledged is not counted
  *      until it is.
  */
@@ -55,7 +55,11 @@ interface Tallied {
   readonly ballot: TallyMessage;
 }
 
-export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+export async function handleBallotBatch(
+  batch: MessageBatch<unknown>,
+  env: Env,
+  ctx?: Pick<ExecutionContext, "waitUntil">,
+): Promise<void> {
   const parsed: Parsed[] = [];
   const linkKey = configOf(env).BALLOT_LINK_KEY;
   for (const message of batch.messages) {
@@ -156,11 +160,15 @@ export async function handleBallotBatch(batch: MessageBatch<unknown>, env: Env):
       acknowledged.push(ballot);
     } else message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
-  await Promise.all(
+  const signalled = Promise.all(
     [...monitorSignals(acknowledged, Date.now())].map(([electionId, signals]) =>
       signalMonitor(env, electionId, signals),
     ),
   );
+  // The batch is done once its acks are given: the monitor's counts go on after it returns, so the
+  // queue's next batch (and with it the tally and the live results) never waits for the monitor.
+  if (ctx) ctx.waitUntil(signalled);
+  else await signalled;
 }
 
 /**
