@@ -190,6 +190,8 @@ export interface RuntimeOptions {
   readonly stateDir: string;
   readonly port: number;
   readonly vars: Record<string, string>;
+  /** A loopback port for workerd's inspector (the DevTools protocol), to take CPU profiles; none by default. */
+  readonly inspectorPort?: number;
 }
 
 export interface Runtime {
@@ -197,6 +199,8 @@ export interface Runtime {
   /** The production Worker's string bindings as it sees them ([vars] with the run's overrides). */
   readonly vars: Record<string, string>;
   readonly log: RuntimeLog;
+  /** workerd's inspector, when the runtime was started with an inspector port. */
+  readonly inspectorUrl: URL | undefined;
   dispose(): Promise<void>;
 }
 
@@ -236,6 +240,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logRequests: false,
       handleStructuredLogs: ({ level, message }) => log.record(level, message),
       telemetry: { enabled: false },
+      ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
       workers: [
         {
           ...production,
@@ -267,6 +272,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       baseUrl: url.origin,
       vars,
       log,
+      inspectorUrl: options.inspectorPort === undefined ? undefined : await mf.getInspectorURL(),
       dispose: () => mf.dispose(),
     };
   } catch (error) {

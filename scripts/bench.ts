@@ -27,15 +27,20 @@
  * it reports acceptance-to-display and fan-out latency over all sockets, sockets lost, runtime CPU
  * per update pushed to one socket, and the aggregator's calls per second at each count.
  *
+ * With --profile, one more cast run under the first bucket mapping is sampled by V8's CPU profiler
+ * through workerd's inspector (bench/profile.ts), kept out of the medians, and the breakdown of
+ * the runtime's CPU per cast by part of the system is printed; the profile is written to
+ * test-results/bench/ for Chrome DevTools.
+ *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
- * run), --display-rate R (100 casts/s during it), --display-seconds S (10).
+ * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --profile.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { OfficialClient } from "../cli/lib/api.ts";
@@ -45,6 +50,7 @@ import { runLoad, runningChildren, setQuietBudget, type Measured } from "../benc
 import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
 import {
   BASELINE_PREFIX,
+  PRODUCTION_WORKER,
   benchVars,
   buildBundles,
   generateSecrets,
@@ -54,6 +60,7 @@ import {
   writePrivateJson,
   type Runtime,
 } from "../bench/runtime.ts";
+import { breakdown, breakdownText, moduleMap, startProfiler, writeProfile, type Breakdown } from "../bench/profile.ts";
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
@@ -77,6 +84,7 @@ const { values: args } = parseArgs({
     displays: { type: "string", default: "1000" },
     "display-rate": { type: "string", default: "100" },
     "display-seconds": { type: "string", default: "10" },
+    profile: { type: "boolean", default: false },
   },
 });
 
@@ -114,6 +122,10 @@ const DISPLAY_SECONDS = positive("display-seconds", args["display-seconds"]);
 const REFERENCE_DISPLAYS = 100;
 /** The display run happens once, under the first bucket mapping (per-voter budgets have no room). */
 const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
+/** The profiled cast run happens once, under the first bucket mapping (or the only mapping). */
+const PROFILE_MAPPING = args.profile ? (MAPPINGS.find((m) => m > 0) ?? MAPPINGS[0]) : undefined;
+/** Where the profile is kept for Chrome DevTools (test-results/ is not committed). */
+const PROFILE_DIR = join(import.meta.dirname, "..", "test-results", "bench");
 
 interface PathFigures {
   readonly path: string;
@@ -142,6 +154,7 @@ interface MappingFigures {
     readonly proofLatency: CastRun["proofLatency"];
   };
   readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
+  readonly profile?: { readonly file: string; readonly run: CastRun; readonly breakdown: Breakdown };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -263,7 +276,14 @@ async function measureMapping(
   const stateDir = join(workDir, `state-${ledgerBuckets}`);
   const secrets = await generateSecrets();
   const vars = benchVars(secrets, ledgerBuckets);
-  const runtime = await startRuntime({ bundles, stateDir, port: await freePort(), vars });
+  const profiled = ledgerBuckets === PROFILE_MAPPING;
+  const runtime = await startRuntime({
+    bundles,
+    stateDir,
+    port: await freePort(),
+    vars,
+    ...(profiled ? { inspectorPort: await freePort() } : {}),
+  });
   activeRuntime = runtime;
   try {
     const pids = workerdPids();
@@ -345,6 +365,25 @@ async function measureMapping(
       });
       say(castLine(probeRun));
     }
+    let profile: MappingFigures["profile"];
+    if (profiled && runtime.inspectorUrl) {
+      await sleep(SETTLE_MS);
+      say("  cast profile run (V8 CPU profile of the production Worker's isolate; not in the medians):");
+      const profiler = await startProfiler(runtime.inspectorUrl, PRODUCTION_WORKER);
+      const run = await session.run("cast profile run", DURATION, votersFor(session, DURATION, DURATION, bestRate));
+      const cpuProfile = await profiler.stop();
+      say(castLine(run));
+      await mkdir(PROFILE_DIR, { recursive: true });
+      const file = join(PROFILE_DIR, `cast-${ledgerBuckets}.cpuprofile`);
+      await writeProfile(file, cpuProfile);
+      const parts = breakdown(cpuProfile, await moduleMap(bundles.production), basename(bundles.production));
+      const measured = cpuMsPerRequest(figures("cast", castRuns));
+      say(
+        `    profile written to ${file}; runtime CPU per cast in the measured runs ${fixed(measured, 2)} ms, in this run ${fixed(cpuMsPerRequest(figures("cast", [run])), 2)} ms`,
+      );
+      say(breakdownText(parts, measured));
+      profile = { file, run, breakdown: parts };
+    }
     let displays: MappingFigures["displays"];
     if (ledgerBuckets === DISPLAY_MAPPING) {
       say(
@@ -399,6 +438,7 @@ async function measureMapping(
       },
       tally,
       ...(displays ? { displays } : {}),
+      ...(profile ? { profile } : {}),
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
     };
