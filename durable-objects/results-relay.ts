@@ -18,10 +18,17 @@
  *   a parent may repeat a publish after a failure), so sockets never see a version twice or go
  *   back. Every socket was sent `latest` when it connected or by the last push, so a push is the
  *   update from the previous latest (diffSnapshots), made and serialised once for all sockets.
- * - The last HISTORY versions are kept in SQLite and in memory, written before any socket sees
- *   them: a display that reconnects (this relay evicted, restarted, or its network dropped) with
- *   `since` gets `current` when it is up to date, the update from `since` when that version is
- *   held, and the whole snapshot otherwise; it loses nothing.
+ * - The last HISTORY versions are kept in memory, and in SQLite while the relay holds sockets,
+ *   written before any socket sees them: a display that reconnects (this relay evicted,
+ *   restarted, or its network dropped) with `since` gets `current` when it is up to date, the
+ *   update from `since` when that version is held, and the whole snapshot otherwise; it loses
+ *   nothing.
+ * - A relay with no socket writes nothing and serialises nothing for a publish: it keeps the
+ *   snapshot in memory, forwards it to its children and, if SQLite still holds versions from a
+ *   time it had sockets, deletes them. So SQLite never holds a version older than the last one
+ *   this relay received: an evicted relay comes back either with the latest it got or cold (and
+ *   asks the aggregator), never with a stale snapshot to show a new display. Most relays of a
+ *   tree hold no socket most of the time, and each of them used to write every snapshot.
  * - A relay that holds nothing asks the aggregator for the channel's current snapshot, once per
  *   life of the object (and again only when a display says it holds a newer version than this
  *   relay, at most once a second): a cold relay costs the aggregator one call, not one per display.
@@ -108,6 +115,8 @@ export class ResultsRelay extends DurableObject<Env> {
   private latest: LiveSnapshot | undefined;
   private askedAggregatorAt: number | undefined;
   private readonly failedChildren = new Set<number>();
+  /** Whether SQLite holds versions (see the invariants: only while they end with the latest received). */
+  private stored = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -130,6 +139,7 @@ export class ResultsRelay extends DurableObject<Env> {
         const snapshot = LiveSnapshot.parse(JSON.parse(row.snapshot_json));
         this.history.set(snapshot.version, snapshot);
         this.latest = snapshot;
+        this.stored = true;
       }
     });
   }
@@ -147,9 +157,28 @@ export class ResultsRelay extends DurableObject<Env> {
     }
   }
 
-  /** Keeps `snapshot` as the latest (if newer) in memory and SQLite; false when not newer. */
-  private keep(snapshot: LiveSnapshot): boolean {
+  /**
+   * Keeps `snapshot` as the latest (if newer) in memory, and in SQLite when `durable` (the relay
+   * holds sockets, or one is being accepted); false when not newer. A version kept in memory only
+   * clears what SQLite held, so SQLite never holds less than the latest.
+   */
+  private keep(snapshot: LiveSnapshot, durable: boolean): boolean {
     if (this.latest && snapshot.version <= this.latest.version) return false;
+    if (durable) this.store(snapshot);
+    else if (this.stored) {
+      this.sql.exec(`DELETE FROM versions`);
+      this.stored = false;
+    }
+    this.history.set(snapshot.version, snapshot);
+    for (const version of this.history.keys()) {
+      if (this.history.size <= RELAY_HISTORY) break;
+      this.history.delete(version);
+    }
+    this.latest = snapshot;
+    return true;
+  }
+
+  private store(snapshot: LiveSnapshot): void {
     this.sql.exec(
       `INSERT OR REPLACE INTO versions (version, snapshot_json) VALUES (?, ?)`,
       snapshot.version,
@@ -159,13 +188,7 @@ export class ResultsRelay extends DurableObject<Env> {
       `DELETE FROM versions WHERE version NOT IN (SELECT version FROM versions ORDER BY version DESC LIMIT ?)`,
       RELAY_HISTORY,
     );
-    this.history.set(snapshot.version, snapshot);
-    for (const version of this.history.keys()) {
-      if (this.history.size <= RELAY_HISTORY) break;
-      this.history.delete(version);
-    }
-    this.latest = snapshot;
-    return true;
+    this.stored = true;
   }
 
   /**
@@ -176,11 +199,12 @@ export class ResultsRelay extends DurableObject<Env> {
     const parsed = LiveSnapshot.parse(snapshot);
     this.identify({ electionId: parsed.electionId, channel: parsed.channel, index });
     const previous = this.latest;
-    if (this.keep(parsed)) {
+    const sockets = this.ctx.getWebSockets().length > 0;
+    if (this.keep(parsed, sockets) && sockets) {
       const message: LiveMessage = previous ? diffSnapshots(previous, parsed) : parsed;
       this.push(JSON.stringify(message));
     }
-    this.dropSilent(Date.now());
+    if (sockets) this.dropSilent(Date.now());
     // In the background: the caller (the aggregator or the parent) is not held up by the subtree.
     const { RESULTS_RELAY_FANOUT: fanout, RESULTS_RELAYS: relays } = configOf(this.env);
     this.ctx.waitUntil(this.forward(relayChildren(index, fanout, relays)));
@@ -245,6 +269,8 @@ export class ResultsRelay extends DurableObject<Env> {
     }
     // Before the socket is accepted, so that no publish can reach it ahead of its first message.
     await this.catchUp(since);
+    // The first socket's relay starts keeping versions in SQLite, beginning with the one it shows.
+    if (this.latest && !this.stored) this.store(this.latest);
 
     const pair = new WebSocketPair();
     const [client, server] = [pair[0], pair[1]];
@@ -272,7 +298,7 @@ export class ResultsRelay extends DurableObject<Env> {
     this.askedAggregatorAt = now;
     try {
       const current = await resultsAggregatorFor(this.env, identity.electionId).current(identity.channel);
-      if (current) this.keep(LiveSnapshot.parse(current));
+      if (current) this.keep(LiveSnapshot.parse(current), true);
     } catch {
       // Not fatal: the display is accepted all the same and gets the next publish.
     }
