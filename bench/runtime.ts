@@ -190,6 +190,8 @@ export interface RuntimeOptions {
   readonly stateDir: string;
   readonly port: number;
   readonly vars: Record<string, string>;
+  /** String bindings for the baseline Worker (the floor's FLOOR_TOKEN_KEY, bench/floor.ts). */
+  readonly baselineVars?: Record<string, string>;
 }
 
 export interface Runtime {
@@ -252,6 +254,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           modules: true,
           scriptPath: options.bundles.baseline,
           modulesRoot: dirname(options.bundles.baseline),
+          bindings: { ...Bindings.parse(baseline["bindings"] ?? {}), ...options.baselineVars },
           routes: [`*${BASELINE_PREFIX}/*`],
         },
       ],
