@@ -6,18 +6,50 @@
  *   GET  /__baseline/bare           a constant: the floor every request pays (routing, isolate)
  *   POST /__baseline/durable-write  one RPC to one Durable Object that does one SQLite INSERT and
  *                                   answers after it is durable (the output gate), like the ledger
+ *   POST /__baseline/floor          the least a cast can do: check a keyed MAC over the bearer
+ *                                   token, write once in one of 16 bucket objects (answered once
+ *                                   durable), send once on a queue; this Worker's queue consumer
+ *                                   applies each batch with one durable write
+ *   GET  /__baseline/floor/status   what the buckets accepted and what the consumer applied, read
+ *                                   from the objects (the bench waits for them to be equal)
  *
- * One object for every request on purpose: it is the cost of one durable write on the runtime,
- * serialised on one object, with no object creation in it. The cast path's ratio to it says how
- * much the rest of the cast (auth, validation, commitment, receipt signature, queue) costs.
+ * The durable write uses one object for every request on purpose: it is the cost of one durable
+ * write on the runtime, serialised on one object, with no object creation in it. The cast path's
+ * ratio to it says how much the rest of the cast (auth, validation, commitment, receipt signature,
+ * queue) costs.
  *
- * Storage schema (SQLite, created once per object): writes(id INTEGER PRIMARY KEY, at INTEGER).
+ * The floor is the fair floor for a cast: every ballot must be checked against a key, written
+ * durably once, handed to a queue once and applied somewhere by a consumer, and this route does
+ * only that. It is shaped like the cast's pipeline with 16 ledger buckets (bucket by FNV-1a, as
+ * durable-objects/addresses.ts does; the queue's batch settings are the ballot queues' in
+ * wrangler.toml) and leaves out everything a ballot adds: its validation, commitment, receipt
+ * signature, outbox, tally shards, records and audit log. The load generator cannot vary bodies
+ * cheaply, so the id that picks the bucket is made here (crypto.randomUUID), one per request.
+ *
+ * Storage schemas (SQLite, created once per object):
+ *   BaselineWriter  writes(id INTEGER PRIMARY KEY, at INTEGER)
+ *   FloorBucket     accepted(id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID
+ *   FloorApplier    applied(id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID
  */
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
+import { fnv1a } from "../lib/hash.ts";
+import { importFloorKey, verifyFloorToken } from "./floor-token.ts";
+
+/** As LEDGER_BUCKETS=16, the mapping the issue's targets are stated for. */
+const FLOOR_BUCKETS = 16;
 
 interface BaselineEnv {
   readonly BASELINE_WRITER: DurableObjectNamespace<BaselineWriter>;
+  readonly FLOOR_BUCKET: DurableObjectNamespace<FloorBucket>;
+  readonly FLOOR_APPLIER: DurableObjectNamespace<FloorApplier>;
+  readonly FLOOR_QUEUE: Queue<FloorMessage>;
+  /** 32 random bytes, base64url, given by the bench for each runtime instance (bench/floor-token.ts). */
+  readonly FLOOR_TOKEN_KEY?: string;
 }
+
+const FloorMessage = z.object({ id: z.string().min(1), bucket: z.number().int().min(0) });
+type FloorMessage = z.infer<typeof FloorMessage>;
 
 export class BaselineWriter extends DurableObject<BaselineEnv> {
   constructor(ctx: DurableObjectState, env: BaselineEnv) {
@@ -32,7 +64,87 @@ export class BaselineWriter extends DurableObject<BaselineEnv> {
   }
 }
 
+/** One of the floor's 16 buckets: what the voter ledger's bucket does at the least, one keyed INSERT. */
+export class FloorBucket extends DurableObject<BaselineEnv> {
+  constructor(ctx: DurableObjectState, env: BaselineEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec(
+      `CREATE TABLE IF NOT EXISTS accepted (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`,
+    );
+  }
+
+  /** One durable write; the caller sees the answer only once it is on disk (the output gate). */
+  async accept(id: string): Promise<void> {
+    this.ctx.storage.sql.exec(`INSERT INTO accepted (id, at) VALUES (?, ?)`, id, Date.now());
+  }
+
+  async count(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM accepted`).one().n;
+  }
+}
+
+/** Where the floor's consumer applies its batches: one transaction per batch, like a tally shard's. */
+export class FloorApplier extends DurableObject<BaselineEnv> {
+  constructor(ctx: DurableObjectState, env: BaselineEnv) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS applied (id TEXT PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID`);
+  }
+
+  /** A whole batch in one transaction; a redelivered message is applied once (the queue is at least once). */
+  async apply(ids: readonly string[]): Promise<void> {
+    const parsed = z.array(z.string().min(1)).max(100).parse(ids);
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const id of parsed)
+        this.ctx.storage.sql.exec(`INSERT OR IGNORE INTO applied (id, at) VALUES (?, ?)`, id, now);
+    });
+  }
+
+  async count(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM applied`).one().n;
+  }
+}
+
 const BARE = JSON.stringify({ status: "ok" });
+
+/** Imported once per isolate (per key), as the production Worker keeps its derived keys. */
+let floorKey: { readonly text: string; readonly key: Promise<CryptoKey> } | undefined;
+
+function floorKeyOf(env: BaselineEnv): Promise<CryptoKey> | undefined {
+  const text = env.FLOOR_TOKEN_KEY;
+  if (text === undefined) return undefined;
+  if (floorKey?.text !== text) floorKey = { text, key: importFloorKey(text) };
+  return floorKey.key;
+}
+
+function bucketOf(env: BaselineEnv, bucket: number): DurableObjectStub<FloorBucket> {
+  return env.FLOOR_BUCKET.get(env.FLOOR_BUCKET.idFromName(`bucket/${bucket}`));
+}
+
+function applierOf(env: BaselineEnv): DurableObjectStub<FloorApplier> {
+  return env.FLOOR_APPLIER.get(env.FLOOR_APPLIER.idFromName("one"));
+}
+
+async function floor(request: Request, env: BaselineEnv): Promise<Response> {
+  const key = floorKeyOf(env);
+  if (!key) return Response.json({ error: "FLOOR_TOKEN_KEY is not set" }, { status: 503 });
+  const auth = request.headers.get("authorization") ?? "";
+  const token = auth.startsWith("Bearer ") ? auth.slice("Bearer ".length) : "";
+  if (!(await verifyFloorToken(await key, token))) return Response.json({ error: "invalid_token" }, { status: 401 });
+  const id = crypto.randomUUID();
+  const bucket = fnv1a(id) % FLOOR_BUCKETS;
+  await bucketOf(env, bucket).accept(id);
+  await env.FLOOR_QUEUE.send({ id, bucket });
+  return Response.json({ id }, { status: 201 });
+}
+
+async function floorStatus(env: BaselineEnv): Promise<Response> {
+  const [accepted, applied] = await Promise.all([
+    Promise.all(Array.from({ length: FLOOR_BUCKETS }, (_, b) => bucketOf(env, b).count())),
+    applierOf(env).count(),
+  ]);
+  return Response.json({ accepted: accepted.reduce((a, b) => a + b, 0), applied });
+}
 
 export default {
   async fetch(request, env) {
@@ -44,6 +156,20 @@ export default {
       const writer = env.BASELINE_WRITER.get(env.BASELINE_WRITER.idFromName("one"));
       return Response.json({ id: await writer.write() }, { status: 201 });
     }
+    if (pathname === "/__baseline/floor" && request.method === "POST") return floor(request, env);
+    if (pathname === "/__baseline/floor/status" && request.method === "GET") return floorStatus(env);
     return new Response("not found", { status: 404 });
   },
-} satisfies ExportedHandler<BaselineEnv>;
+
+  /** The floor's consumer: each batch in one RPC, one transaction, then acked. */
+  async queue(batch, env) {
+    const ids: string[] = [];
+    for (const message of batch.messages) {
+      const body = FloorMessage.safeParse(message.body);
+      // Never expected (this Worker alone sends here); left unapplied, the drain wait reports it.
+      if (body.success) ids.push(body.data.id);
+    }
+    if (ids.length > 0) await applierOf(env).apply(ids);
+    batch.ackAll();
+  },
+} satisfies ExportedHandler<BaselineEnv, FloorMessage>;

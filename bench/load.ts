@@ -24,6 +24,8 @@ export const LoadSpec = z.object({
   timeoutSeconds: z.number().positive(),
   /** Requests per second over all connections; absent: as fast as the connections go. */
   ratePerSecond: z.number().positive().optional(),
+  /** Sent with every request (the floor baseline's bearer token). */
+  headers: z.record(z.string(), z.string()).optional(),
   resultFile: z.string().min(1),
   cast: z
     .object({
@@ -202,6 +204,7 @@ async function main(): Promise<void> {
     duration: spec.durationSeconds,
     timeout: spec.timeoutSeconds,
     ...(spec.ratePerSecond ? { overallRate: spec.ratePerSecond } : {}),
+    ...(spec.headers ? { headers: spec.headers } : {}),
     ...(cast ? { requests: cast.requests } : {}),
   });
   stop = () => instance.stop();

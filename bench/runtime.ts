@@ -192,6 +192,8 @@ export interface RuntimeOptions {
   readonly vars: Record<string, string>;
   /** A loopback port for workerd's inspector (the DevTools protocol), to take CPU profiles; none by default. */
   readonly inspectorPort?: number;
+  /** String bindings for the baseline Worker (the floor's FLOOR_TOKEN_KEY, bench/floor.ts). */
+  readonly baselineVars?: Record<string, string>;
 }
 
 export interface Runtime {
@@ -257,6 +259,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
           modules: true,
           scriptPath: options.bundles.baseline,
           modulesRoot: dirname(options.bundles.baseline),
+          bindings: { ...Bindings.parse(baseline["bindings"] ?? {}), ...options.baselineVars },
           routes: [`*${BASELINE_PREFIX}/*`],
         },
       ],

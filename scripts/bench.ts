@@ -10,9 +10,14 @@
  * runs of each of:
  *   bare           GET a constant from the baseline Worker
  *   durable write  POST: one SQLite write in one Durable Object, answered once durable
+ *   floor          POST: the minimal cast pipeline (bench/floor.ts): a keyed MAC check, one write
+ *                  in one of 16 bucket objects, one queue send; its consumer applies each batch
+ *                  with one durable write, and every run waits for it to catch up, as for the cast
  *   cast           POST /v1/elections/demo-2026/ballots, a new voter's ballot every request
  * It prints medians per path (throughput, p50/p99 latency, errors), the ratios cast/bare and
  * cast/durable-write, and, once the queues have drained, whether the tally equals the receipts.
+ * Every cast figure is also given as a ratio to the floor (the `cast/floor` lines), and each floor
+ * run's line says how long its consumer took to apply what the run left queued.
  * Around every cast run it samples the election's audit log (bench/audit-log-metrics.ts), and
  * for the bucket mappings one more cast run measures acceptance-to-inclusion latency with casts
  * sampled beside the load (kept out of the medians: its probe polls receipts while it runs).
@@ -45,6 +50,14 @@ import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
 import { OfficialClient } from "../cli/lib/api.ts";
 import { CastSession, type CastRun, type TallyCheck } from "../bench/cast.ts";
+import {
+  floorCheckLine,
+  floorCredentials,
+  floorDrainLine,
+  measureFloor,
+  type FloorCheck,
+  type FloorRun,
+} from "../bench/floor.ts";
 import { workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
 import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
@@ -146,6 +159,7 @@ interface MappingFigures {
   readonly rollImportSeconds: number;
   readonly bare: PathFigures;
   readonly durableWrite: PathFigures;
+  readonly floor: Omit<PathFigures, "runs"> & { readonly runs: readonly FloorRun[]; readonly check: FloorCheck };
   readonly cast: PathFigures & { readonly castRuns: readonly CastRun[]; readonly receipts: number };
   readonly tally: TallyCheck;
   readonly auditLog: {
@@ -277,12 +291,14 @@ async function measureMapping(
   const secrets = await generateSecrets();
   const vars = benchVars(secrets, ledgerBuckets);
   const profiled = ledgerBuckets === PROFILE_MAPPING;
+  const floorKeys = await floorCredentials();
   const runtime = await startRuntime({
     bundles,
     stateDir,
     port: await freePort(),
     vars,
     ...(profiled ? { inspectorPort: await freePort() } : {}),
+    baselineVars: { FLOOR_TOKEN_KEY: floorKeys.key },
   });
   activeRuntime = runtime;
   try {
@@ -319,6 +335,21 @@ async function measureMapping(
       workDir,
       pids,
     );
+    say("  floor (POST: MAC check, one write in 16 bucket objects, one queue send; its consumer applies each batch):");
+    const floorMeasured = await measureFloor({
+      baseUrl: runtime.baseUrl,
+      token: floorKeys.token,
+      connections: CONNECTIONS,
+      timeoutSeconds: TIMEOUT_SECONDS,
+      warmupSeconds: WARMUP,
+      durationSeconds: DURATION,
+      runs: RUNS,
+      settleMs: SETTLE_MS,
+      workDir,
+      runtimePids: pids,
+      report: (run) => say(`${runLine(run)}\n${floorDrainLine(run)}`),
+    });
+    say(`  ${floorCheckLine(floorMeasured.check)}`);
 
     say("  cast (POST /v1/elections/demo-2026/ballots, a new voter each request):");
     const session = new CastSession({
@@ -428,6 +459,7 @@ async function measureMapping(
       rollImportSeconds: roll.seconds,
       bare,
       durableWrite,
+      floor: { ...figures("floor", floorMeasured.runs), runs: floorMeasured.runs, check: floorMeasured.check },
       cast: { ...figures("cast", castRuns), castRuns, receipts: session.receiptCount },
       auditLog: {
         entriesPerSecond: median(castRuns.map((r) => r.log.entriesPerSecond)),
@@ -486,6 +518,7 @@ function summary(results: readonly MappingFigures[]): string {
     const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
     rows.push(row(`bare route           [${short}]`, r.bare));
     rows.push(row(`one durable write    [${short}]`, r.durableWrite));
+    rows.push(row(`floor                [${short}]`, r.floor));
     rows.push(row(`cast                 [${short}]`, r.cast));
   }
   const ratios = results.map((r) => {
@@ -496,6 +529,18 @@ function summary(results: readonly MappingFigures[]): string {
       return cast !== undefined && other !== undefined ? `, CPU per request x${fixed(cast / other, 1)}` : "";
     };
     return `  ${short.padEnd(11)} cast/bare ${fixed(r.cast.throughput / r.bare.throughput, 3)} (1 : ${fixed(r.bare.throughput / r.cast.throughput, 1)}${cpuRatio(r.bare)}), cast/durable-write ${fixed(r.cast.throughput / r.durableWrite.throughput, 2)} (1 : ${fixed(r.durableWrite.throughput / r.cast.throughput, 1)}${cpuRatio(r.durableWrite)}); tally ${r.tally.counted} = receipts ${r.tally.receipts}: ${r.tally.ok ? "yes" : "NO"}`;
+  });
+  const floors = results.map((r) => {
+    const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
+    const cast = cpuMsPerRequest(r.cast);
+    const floor = cpuMsPerRequest(r.floor);
+    const cpu = cast !== undefined && floor !== undefined ? ` (CPU per request x${fixed(cast / floor, 2)})` : "";
+    const drains = r.floor.runs.map((run) => run.drainSeconds);
+    const drain = drains.every((d): d is number => d !== undefined)
+      ? `floor consumer caught up at most ${fixed(Math.max(...drains), 1)} s after a run`
+      : "floor consumer STALLED";
+    const latency = `p50 x${fixed(r.cast.p50 / r.floor.p50, 2)}, p99 x${fixed(r.cast.p99 / r.floor.p99, 2)}`;
+    return `  ${short.padEnd(11)} cast/floor ${fixed(r.cast.throughput / r.floor.throughput, 3)}${cpu}; latency ${latency}; ${drain}; ${floorCheckLine(r.floor.check)}`;
   });
   const logs = results.map((r) => {
     const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
@@ -524,6 +569,9 @@ function summary(results: readonly MappingFigures[]): string {
     "",
     "Ratios of median throughput, each to the baselines of the same runtime instance:",
     ...ratios,
+    "",
+    "Ratios to the floor baseline (the minimal cast pipeline, its consumer included), same instance:",
+    ...floors,
     "",
     "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
@@ -601,7 +649,11 @@ async function main(): Promise<number> {
   const displaysHeld = (r: MappingFigures): boolean =>
     !r.displays ||
     [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0 && d.official.lost === 0);
-  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r)) ? 0 : 1;
+  return results.every(
+    (r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && r.floor.check.ok && r.floor.errors === 0,
+  )
+    ? 0
+    : 1;
 }
 
 const exitCode = await main().finally(cleanUp);
