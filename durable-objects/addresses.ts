@@ -107,6 +107,11 @@ export function relayChildren(index: number, fanout: number, relays: number): nu
   return children;
 }
 
+/** The relay that forwards to relay `index` (undefined for the root, which the aggregator calls). */
+export function relayParent(index: number, fanout: number): number | undefined {
+  return index === 0 ? undefined : Math.floor((index - 1) / fanout);
+}
+
 /**
  * The relay a display starts at: a stable hash of what names it (its display id, else its
  * client address), so a display that reconnects finds the relay that holds its versions.

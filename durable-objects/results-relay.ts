@@ -2,8 +2,9 @@
  * ResultsRelay: holds display sockets for one channel of one election and pushes each new
  * snapshot to them (docs/ARCHITECTURE.md, "Live results"). RESULTS_RELAYS relays per channel,
  * named `<electionId>/<channel>/<i>` (addresses.ts), form a tree: the election's aggregator calls
- * publish() on relay 0 alone, and relay i forwards to relays i*F+1 .. i*F+F. So the aggregator's
- * work does not grow with the displays, and a display costs one relay one send per update.
+ * publish() on relay 0 alone, and relay i forwards to those of relays i*F+1 .. i*F+F that are
+ * active. So the aggregator's work does not grow with the displays, and a display costs one relay
+ * one send per update.
  *
  * Sockets are hibernatable (ctx.acceptWebSocket): the object may be evicted between updates while
  * its sockets stay open; the runtime answers a display's `ping` with `pong` itself
@@ -12,6 +13,13 @@
  * closed.
  *
  * Invariants:
+ * - A relay is active once a display has connected to it or to a relay below it, and stays so
+ *   for its life and the next (the set of active children is in SQLite). Before its first socket
+ *   is accepted, a relay registers with its parent (which registers with its own, up to the root,
+ *   which is always active), so every later publish reaches it; a connect whose registration
+ *   fails is refused with 503 and the gateway tries the next relay. A subtree no display ever
+ *   came to gets no publish: with no displays, the tree costs one call per snapshot, not one per
+ *   relay.
  * - A relay holds at most RESULTS_RELAY_SOCKETS sockets; a connect beyond that is refused with
  *   503 and Retry-After before anything is accepted, and the gateway tries the next relay.
  * - `latest` only grows: publish() ignores a version at or below the one held (the aggregator and
@@ -41,9 +49,12 @@
  *   after a newer ignores it). The retry list is in memory: a relay evicted
  *   before it retries leaves that child to catch up at the next publish.
  *
- * Storage schema (SQLite, version 1):
- *   meta(key TEXT PRIMARY KEY, value)          -- 'schema', 'identity' (election, channel, index)
+ * Storage schema (SQLite, version 2):
+ *   meta(key TEXT PRIMARY KEY, value)          -- 'schema', 'identity' (election, channel, index),
+ *                                                 'registered' (1 once the parent forwards here)
  *   versions(version INTEGER PRIMARY KEY, snapshot_json TEXT)  -- the last HISTORY LiveSnapshots
+ *   active_children(child INTEGER PRIMARY KEY)  -- children with a display in their subtree
+ *                                                 (version 2)
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
@@ -59,7 +70,7 @@ import {
   LiveSnapshot,
   type LiveMessage,
 } from "../lib/results/live.ts";
-import { relayChildren, resultsAggregatorFor, resultsRelayFor } from "./addresses.ts";
+import { relayChildren, relayParent, resultsAggregatorFor, resultsRelayFor } from "./addresses.ts";
 import { configOf } from "./config.ts";
 import { ensureSchema } from "./schema.ts";
 
@@ -115,6 +126,9 @@ export class ResultsRelay extends DurableObject<Env> {
   private latest: LiveSnapshot | undefined;
   private askedAggregatorAt: number | undefined;
   private readonly failedChildren = new Set<number>();
+  /** Children with a display in their subtree: the only ones publishes are forwarded to. */
+  private readonly activeChildren = new Set<number>();
+  private registered = false;
   /** Whether SQLite holds versions (see the invariants: only while they end with the latest received). */
   private stored = false;
 
@@ -125,11 +139,30 @@ export class ResultsRelay extends DurableObject<Env> {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
     void ctx.blockConcurrencyWhile(async () => {
       ensureSchema(ctx.storage, {
-        version: 1,
+        version: 2,
         create: (sql) => {
           sql.exec(`CREATE TABLE versions (version INTEGER PRIMARY KEY, snapshot_json TEXT NOT NULL)`);
+          sql.exec(`CREATE TABLE active_children (child INTEGER PRIMARY KEY)`);
         },
+        upgrades: [
+          // A relay of version 1 forwarded to every child: its children are all taken as active,
+          // so none that holds displays stops getting publishes.
+          (sql) => {
+            sql.exec(`CREATE TABLE active_children (child INTEGER PRIMARY KEY)`);
+            const identity = sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'identity'`).toArray()[0];
+            if (!identity) return;
+            const { index } = Identity.parse(JSON.parse(identity.value));
+            const { RESULTS_RELAY_FANOUT: fanout, RESULTS_RELAYS: relays } = configOf(env);
+            for (const child of relayChildren(index, fanout, relays))
+              sql.exec(`INSERT OR IGNORE INTO active_children (child) VALUES (?)`, child);
+            sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('registered', '1')`);
+          },
+        ],
       });
+      for (const row of this.sql.exec<{ child: number }>(`SELECT child FROM active_children`))
+        this.activeChildren.add(row.child);
+      this.registered =
+        this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'registered'`).toArray().length > 0;
       const identity = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'identity'`).toArray()[0];
       // Written by identify() after Identity accepted it, and by keep() from parsed snapshots.
       if (identity) this.identity = Identity.parse(JSON.parse(identity.value));
@@ -207,7 +240,48 @@ export class ResultsRelay extends DurableObject<Env> {
     if (sockets) this.dropSilent(Date.now());
     // In the background: the caller (the aggregator or the parent) is not held up by the subtree.
     const { RESULTS_RELAY_FANOUT: fanout, RESULTS_RELAYS: relays } = configOf(this.env);
-    this.ctx.waitUntil(this.forward(relayChildren(index, fanout, relays)));
+    const children = relayChildren(index, fanout, relays).filter((child) => this.activeChildren.has(child));
+    if (children.length > 0) this.ctx.waitUntil(this.forward(children));
+  }
+
+  /**
+   * A child says a display came to its subtree: from now on it gets every publish. Idempotent;
+   * this relay registers with its own parent first (up to the root), so the path is complete
+   * before the child accepts the display. Answers with the latest snapshot this relay holds, so
+   * the child starts from it without asking the aggregator.
+   */
+  async childActive(
+    index: number,
+    of: { readonly electionId: string; readonly channel: LiveChannel },
+    child: number,
+  ): Promise<LiveSnapshot | null> {
+    const me = Identity.parse({ ...of, index });
+    this.identify(me);
+    const { RESULTS_RELAY_FANOUT: fanout, RESULTS_RELAYS: relays } = configOf(this.env);
+    if (!relayChildren(index, fanout, relays).includes(child))
+      throw new Error(`relay ${child} is not a child of relay ${index}`);
+    await this.register(me);
+    if (!this.activeChildren.has(child)) {
+      this.sql.exec(`INSERT OR IGNORE INTO active_children (child) VALUES (?)`, child);
+      this.activeChildren.add(child);
+    }
+    return this.latest ?? null;
+  }
+
+  /** Makes sure the parent forwards to this relay (the root is always called by the aggregator). */
+  private async register(identity: Identity): Promise<void> {
+    if (this.registered) return;
+    const parent = relayParent(identity.index, configOf(this.env).RESULTS_RELAY_FANOUT);
+    if (parent !== undefined) {
+      const handed = await resultsRelayFor(this.env, identity.electionId, identity.channel, parent).childActive(
+        parent,
+        { electionId: identity.electionId, channel: identity.channel },
+        identity.index,
+      );
+      if (handed) this.keep(LiveSnapshot.parse(handed), false);
+    }
+    this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('registered', '1')`);
+    this.registered = true;
   }
 
   private push(text: string): void {
@@ -263,6 +337,16 @@ export class ResultsRelay extends DurableObject<Env> {
     this.identify({ electionId, channel, index });
     if (this.ctx.getWebSockets().length >= configOf(this.env).RESULTS_RELAY_SOCKETS) {
       return new Response("relay full", {
+        status: 503,
+        headers: { "retry-after": String(RELAY_FULL_RETRY_AFTER_SECONDS) },
+      });
+    }
+    // Before anything else: from here on every publish comes here (file header).
+    try {
+      await this.register({ electionId, channel, index });
+    } catch (error) {
+      emitEvent("results_relay_register_failed", { electionId, channel, index, error: String(error) });
+      return new Response("relay unavailable", {
         status: 503,
         headers: { "retry-after": String(RELAY_FULL_RETRY_AFTER_SECONDS) },
       });

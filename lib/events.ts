@@ -71,6 +71,12 @@ export const EVENTS = {
     sentence:
       "A results relay could not forward a snapshot to one of its child relays; it retries shortly, and the displays on that branch lag until it succeeds.",
   },
+  results_relay_register_failed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A results relay could not register with its parent relay, so it refused a display; the gateway placed the display on the next relay.",
+  },
   dead_letter_failed: {
     level: "error",
     kind: "operational",

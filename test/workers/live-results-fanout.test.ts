@@ -312,26 +312,30 @@ describe("a relay with no display", () => {
     for (let i = 0; ; i += 1) if (relayIndexFor(`${tag}-${i}`, RELAYS) === index) return `${tag}-${i}`;
   }
 
-  it("writes no snapshot while it holds no socket, keeps versions while one is connected, and after an eviction never shows a stale one", async () => {
+  it("gets no publish until a display comes to its subtree, writes no snapshot while it holds no socket, and after an eviction never shows a stale one", async () => {
     const index = 1;
     await latest(E);
     await castNorth(E, "EE-IDLE-0");
     const first = await waitFor(async () => {
-      const status = await relay(E, "public", index).status();
+      const status = await relay(E, "public", 0).status();
       return status.version >= 1 ? status.version : undefined;
     });
-    // Forwarded to it and held in memory, but nothing written: no display would read it.
+    // The root has it; relay 1 has no display in its subtree, so the root forwards nothing to it.
+    await pause(500);
+    expect((await relay(E, "public", index).status()).version).toBe(0);
     expect(await storedVersions(index)).toEqual([]);
 
-    // A display comes: the version it is shown is written before it sees it.
+    // A display comes: the relay registers with the root, starts from the root's release, and
+    // writes the version the display is shown before it sees it.
     const display = await connect(livePath(E, { display: displayOn(index, "idle-wall") }));
-    await display.until((d) => d.view());
+    const seen = await display.until((d) => d.view());
+    expect(seen.version).toBe(first);
     expect(await storedVersions(index)).toEqual([first]);
     display.close();
     await waitFor(async () => ((await relay(E, "public", index).status()).sockets === 0 ? true : undefined));
 
-    // The next release reaches a relay with no socket again: what SQLite held is cleared, so an
-    // evicted relay cannot come back with an old version to show.
+    // Once active, it gets every release, with or without a socket; with none it writes nothing
+    // and clears what SQLite held, so an evicted relay cannot come back with an old version.
     await castNorth(E, "EE-IDLE-1");
     const second = await waitFor(async () => {
       const status = await relay(E, "public", index).status();
@@ -348,6 +352,9 @@ describe("a relay with no display", () => {
     expect(shown.version).toBe(second);
     expect(shown.totals.ballots).toBe(2);
     again.close();
+
+    // Relay 2 never had a display in its subtree: it never got a release.
+    expect((await relay(E, "public", 2).status()).version).toBe(0);
   });
 });
 
@@ -376,12 +383,7 @@ describe("the aggregator's load", () => {
     await waitFor(async () => ((await latest(E)).version >= 1 ? true : undefined));
     const first = await connect(livePath(E, { display: "load-0" }));
     await first.until((d) => d.messages[0]);
-    // The release reaches the relays below the root in the background: a display that came to one
-    // before it would rightly ask the aggregator once (a cold relay), which is not what this measures.
-    await waitFor(async () => {
-      const held = await Promise.all(Array.from({ length: RELAYS }, (_, i) => relay(E, "public", i).status()));
-      return held.every((h) => h.version >= 1) ? true : undefined;
-    });
+    // A relay a display comes to registers with its parent and starts from the parent's release.
     const before = await aggregatorCalls();
     const displays = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => {
