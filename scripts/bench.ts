@@ -27,11 +27,18 @@
  * it reports acceptance-to-display and fan-out latency over all sockets, sockets lost, runtime CPU
  * per update pushed to one socket, and the aggregator's calls per second at each count.
  *
+ * The login run (bench/login.ts), under the first bucket mapping unless --login says otherwise:
+ *   login          POST /v1/auth/voter-session, a new national-eID ID token every request
+ * with the same load, warm-up and runs as the cast, against the bench's own eID issuer
+ * (bench/eid-issuer.ts, a loopback JWKS; the tokens are signed before each run). It prints
+ * login/durable-write (throughput, and CPU per request), and checks that a used token is refused.
+ *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
- * run), --display-rate R (100 casts/s during it), --display-seconds S (10).
+ * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --login first|each|off
+ * (first: the login run under the first bucket mapping only; each: under every mapping).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -43,6 +50,8 @@ import { CastSession, type CastRun, type TallyCheck } from "../bench/cast.ts";
 import { workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
 import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
+import { startBenchEidIssuer, type BenchEidIssuer } from "../bench/eid-issuer.ts";
+import { loginExtra, LoginSession, type ReplayCheck } from "../bench/login.ts";
 import {
   BASELINE_PREFIX,
   benchVars,
@@ -50,6 +59,7 @@ import {
   generateSecrets,
   HIGH_LIMIT,
   RAISED_LIMITERS,
+  RAISED_LOGIN_LIMITERS,
   startRuntime,
   writePrivateJson,
   type Runtime,
@@ -77,6 +87,7 @@ const { values: args } = parseArgs({
     displays: { type: "string", default: "1000" },
     "display-rate": { type: "string", default: "100" },
     "display-seconds": { type: "string", default: "10" },
+    login: { type: "string", default: "first" },
   },
 });
 
@@ -114,6 +125,11 @@ const DISPLAY_SECONDS = positive("display-seconds", args["display-seconds"]);
 const REFERENCE_DISPLAYS = 100;
 /** The display run happens once, under the first bucket mapping (per-voter budgets have no room). */
 const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
+if (!["first", "each", "off"].includes(args.login ?? ""))
+  throw new Error(`--login is first, each or off, not ${args.login}`);
+/** The login path does not depend on the ledger mapping: once is enough, under the first bucket mapping. */
+const LOGIN_MAPPINGS =
+  args.login === "each" ? MAPPINGS : args.login === "first" ? MAPPINGS.filter((m) => m > 0).slice(0, 1) : [];
 
 interface PathFigures {
   readonly path: string;
@@ -142,6 +158,7 @@ interface MappingFigures {
     readonly proofLatency: CastRun["proofLatency"];
   };
   readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
+  readonly login?: PathFigures & { readonly replay: ReplayCheck };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -253,16 +270,76 @@ function displayLine(d: DisplayPhase): string {
       runtime ${fixed(d.runtimeCpuSeconds, 2)} CPU s over ${fixed(d.seconds, 1)} s; aggregator ${fixed(d.aggregatorCallsPerSecond)} calls/s; display process ${fixed(d.displayProcessCores, 2)} cores`;
 }
 
+function shortName(buckets: number): string {
+  return buckets === 0 ? "per-voter" : `${buckets} buckets`;
+}
+
+/**
+ * The login path: a warm-up and RUNS runs like the cast, each with its own ID tokens signed just
+ * before it. A run's tokens are twice what the best rate so far would use (the durable write's
+ * rate before the first), so a run does not run out; one that nears the end stops early and says
+ * so. Then a token from the last run is sent again, which the replay guard must refuse.
+ */
+async function measureLogin(
+  runtime: Runtime,
+  issuer: BenchEidIssuer,
+  rollSize: number,
+  durableWrite: PathFigures,
+  workDir: string,
+  pids: readonly number[],
+): Promise<NonNullable<MappingFigures["login"]>> {
+  const session = new LoginSession({
+    baseUrl: runtime.baseUrl,
+    issuer,
+    vars: runtime.vars,
+    electionId: DEMO_ELECTION_ID,
+    prefix: PREFIX,
+    rollSize,
+    connections: CONNECTIONS,
+    timeoutSeconds: TIMEOUT_SECONDS,
+    workDir,
+    runtimePids: pids,
+  });
+  const tokensFor = (seconds: number, rate: number): number =>
+    Math.ceil(Math.max(rate, 200) * seconds * 2) + 2 * CONNECTIONS;
+  const warm = await session.run("login warm-up", WARMUP, tokensFor(WARMUP, durableWrite.throughput));
+  say(runLine(warm) + loginExtra(warm));
+  let bestRate = throughputOf(warm);
+  const runs: Measured[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    await sleep(SETTLE_MS);
+    const run = await session.run(`login run ${i}`, DURATION, tokensFor(DURATION, bestRate));
+    say(runLine(run) + loginExtra(run));
+    runs.push(run);
+    bestRate = Math.max(bestRate, throughputOf(run));
+  }
+  const replay = await session.checkReplay();
+  say(
+    `    a token already used, sent again: ${replay.status} ${replay.code ?? ""}${replay.ok ? " - refused as a replay" : " - NOT REFUSED AS A REPLAY"}`,
+  );
+  return { ...figures("login", runs), replay };
+}
+
+/** `login/durable-write R (1 : x, CPU per request xN)`, the login figures beside the same instance's durable write. */
+function loginRatioLine(short: string, login: PathFigures, durableWrite: PathFigures): string {
+  const loginCpu = cpuMsPerRequest(login);
+  const writeCpu = cpuMsPerRequest(durableWrite);
+  const cpu =
+    loginCpu !== undefined && writeCpu !== undefined ? `, CPU per request x${fixed(loginCpu / writeCpu, 1)}` : "";
+  return `  ${short.padEnd(11)} login/durable-write ${fixed(login.throughput / durableWrite.throughput, 2)} (1 : ${fixed(durableWrite.throughput / login.throughput, 1)}${cpu}); ${login.errors} errors`;
+}
+
 async function measureMapping(
   ledgerBuckets: number,
   bundles: Awaited<ReturnType<typeof buildBundles>>,
   workDir: string,
+  issuer: BenchEidIssuer,
 ): Promise<MappingFigures> {
   const name = mappingName(ledgerBuckets);
   say(`\n== ${name}`);
   const stateDir = join(workDir, `state-${ledgerBuckets}`);
   const secrets = await generateSecrets();
-  const vars = benchVars(secrets, ledgerBuckets);
+  const vars = benchVars(secrets, ledgerBuckets, issuer.vars);
   const runtime = await startRuntime({ bundles, stateDir, port: await freePort(), vars });
   activeRuntime = runtime;
   try {
@@ -299,6 +376,13 @@ async function measureMapping(
       workDir,
       pids,
     );
+
+    let login: MappingFigures["login"];
+    if (LOGIN_MAPPINGS.includes(ledgerBuckets)) {
+      say("  login (POST /v1/auth/voter-session, a new eID ID token each request):");
+      login = await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids);
+      say(loginRatioLine(shortName(ledgerBuckets), login, durableWrite));
+    }
 
     say("  cast (POST /v1/elections/demo-2026/ballots, a new voter each request):");
     const session = new CastSession({
@@ -399,6 +483,7 @@ async function measureMapping(
       },
       tally,
       ...(displays ? { displays } : {}),
+      ...(login ? { login } : {}),
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
     };
@@ -447,6 +532,7 @@ function summary(results: readonly MappingFigures[]): string {
     rows.push(row(`bare route           [${short}]`, r.bare));
     rows.push(row(`one durable write    [${short}]`, r.durableWrite));
     rows.push(row(`cast                 [${short}]`, r.cast));
+    if (r.login) rows.push(row(`login                [${short}]`, r.login));
   }
   const ratios = results.map((r) => {
     const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
@@ -484,6 +570,7 @@ function summary(results: readonly MappingFigures[]): string {
     "",
     "Ratios of median throughput, each to the baselines of the same runtime instance:",
     ...ratios,
+    ...results.flatMap((r) => (r.login ? [loginRatioLine(shortName(r.ledgerBuckets), r.login, r.durableWrite)] : [])),
     "",
     "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
@@ -493,10 +580,12 @@ function summary(results: readonly MappingFigures[]): string {
 
 let activeRuntime: Runtime | undefined;
 let workDir: string | undefined;
+let eidIssuer: BenchEidIssuer | undefined;
 
 async function cleanUp(): Promise<void> {
   for (const child of runningChildren) child.kill("SIGTERM");
   await activeRuntime?.dispose().catch(() => undefined);
+  await eidIssuer?.close().catch(() => undefined);
   if (workDir && !args.keep) await rm(workDir, { recursive: true, force: true });
 }
 
@@ -525,9 +614,16 @@ async function main(): Promise<number> {
   say(
     `NOTE: ${RAISED_LIMITERS.join(" and ")} are raised to ${HIGH_LIMIT} per period for this run: one load-generator address would otherwise be held to 600 casts a minute. A capacity figure, not a policy test.`,
   );
+  if (LOGIN_MAPPINGS.length > 0)
+    say(
+      `NOTE: ${RAISED_LOGIN_LIMITERS.join(", ")} are raised to ${HIGH_LIMIT} per period for this run: every login comes from one address for one election (and a roll voter logs in again and again). A capacity figure, not a policy test.`,
+    );
   const bundles = await buildBundles(join(workDir, "build"));
+  // Before any runtime: the Worker's EID_* variables name it.
+  const issuer = await startBenchEidIssuer();
+  eidIssuer = issuer;
   const results: MappingFigures[] = [];
-  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
+  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir, issuer));
 
   say("\n== Summary (medians)");
   say(summary(results));
@@ -561,7 +657,8 @@ async function main(): Promise<number> {
   const displaysHeld = (r: MappingFigures): boolean =>
     !r.displays ||
     [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0 && d.official.lost === 0);
-  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r)) ? 0 : 1;
+  const loginHeld = (r: MappingFigures): boolean => !r.login || (r.login.errors === 0 && r.login.replay.ok);
+  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && loginHeld(r)) ? 0 : 1;
 }
 
 const exitCode = await main().finally(cleanUp);
