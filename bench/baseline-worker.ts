@@ -7,6 +7,11 @@
  *   POST /__baseline/durable-write  one RPC to one Durable Object that does one SQLite INSERT and
  *                                   answers after it is durable (the output gate), like the ledger
  *
+ *   POST /__baseline/rate-limit     one call of a Rate Limiting binding (limit never reached): on
+ *                                   the local runtime an emulation that is itself a Durable Object
+ *                                   write (see docs/PERFORMANCE.md), measured beside the login path,
+ *                                   which makes three such calls
+ *
  * One object for every request on purpose: it is the cost of one durable write on the runtime,
  * serialised on one object, with no object creation in it. The cast path's ratio to it says how
  * much the rest of the cast (auth, validation, commitment, receipt signature, queue) costs.
@@ -17,6 +22,7 @@ import { DurableObject } from "cloudflare:workers";
 
 interface BaselineEnv {
   readonly BASELINE_WRITER: DurableObjectNamespace<BaselineWriter>;
+  readonly BASELINE_LIMITER: RateLimit;
 }
 
 export class BaselineWriter extends DurableObject<BaselineEnv> {
@@ -43,6 +49,10 @@ export default {
     if (pathname === "/__baseline/durable-write" && request.method === "POST") {
       const writer = env.BASELINE_WRITER.get(env.BASELINE_WRITER.idFromName("one"));
       return Response.json({ id: await writer.write() }, { status: 201 });
+    }
+    if (pathname === "/__baseline/rate-limit" && request.method === "POST") {
+      const { success } = await env.BASELINE_LIMITER.limit({ key: "bench" });
+      return Response.json({ success }, { status: success ? 200 : 429 });
     }
     return new Response("not found", { status: 404 });
   },

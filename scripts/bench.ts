@@ -32,6 +32,9 @@
  * with the same load, warm-up and runs as the cast, against the bench's own eID issuer
  * (bench/eid-issuer.ts, a loopback JWKS; the tokens are signed before each run). It prints
  * login/durable-write (throughput, and CPU per request), and checks that a used token is refused.
+ * Before it, in the same way, a third baseline route: one rate-limiter call (limit() of a Rate
+ * Limiting binding, which the local runtime emulates with a Durable Object write; a login makes
+ * three), so its share of the login's CPU is known.
  *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
@@ -158,7 +161,7 @@ interface MappingFigures {
     readonly proofLatency: CastRun["proofLatency"];
   };
   readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
-  readonly login?: PathFigures & { readonly replay: ReplayCheck };
+  readonly login?: PathFigures & { readonly replay: ReplayCheck; readonly rateLimit: PathFigures };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -287,7 +290,7 @@ async function measureLogin(
   durableWrite: PathFigures,
   workDir: string,
   pids: readonly number[],
-): Promise<NonNullable<MappingFigures["login"]>> {
+): Promise<PathFigures & { readonly replay: ReplayCheck }> {
   const session = new LoginSession({
     baseUrl: runtime.baseUrl,
     issuer,
@@ -321,12 +324,17 @@ async function measureLogin(
 }
 
 /** `login/durable-write R (1 : x, CPU per request xN)`, the login figures beside the same instance's durable write. */
-function loginRatioLine(short: string, login: PathFigures, durableWrite: PathFigures): string {
+function loginRatioLine(short: string, login: NonNullable<MappingFigures["login"]>, durableWrite: PathFigures): string {
   const loginCpu = cpuMsPerRequest(login);
   const writeCpu = cpuMsPerRequest(durableWrite);
+  const limiterCpu = cpuMsPerRequest(login.rateLimit);
   const cpu =
     loginCpu !== undefined && writeCpu !== undefined ? `, CPU per request x${fixed(loginCpu / writeCpu, 1)}` : "";
-  return `  ${short.padEnd(11)} login/durable-write ${fixed(login.throughput / durableWrite.throughput, 2)} (1 : ${fixed(durableWrite.throughput / login.throughput, 1)}${cpu}); ${login.errors} errors`;
+  const limiter =
+    limiterCpu !== undefined && writeCpu !== undefined
+      ? `; one local rate-limiter call: CPU x${fixed(limiterCpu / writeCpu, 1)} of a durable write's (a login makes 3)`
+      : "";
+  return `  ${short.padEnd(11)} login/durable-write ${fixed(login.throughput / durableWrite.throughput, 2)} (1 : ${fixed(durableWrite.throughput / login.throughput, 1)}${cpu}); ${login.errors} errors${limiter}`;
 }
 
 async function measureMapping(
@@ -379,8 +387,18 @@ async function measureMapping(
 
     let login: MappingFigures["login"];
     if (LOGIN_MAPPINGS.includes(ledgerBuckets)) {
+      // What one rate-limiter call costs on this runtime: the login makes three (docs/PERFORMANCE.md).
+      say("  one rate-limiter call (POST, one limit() of a Rate Limiting binding, never refused):");
+      const rateLimit = await measureBaseline(
+        runtime,
+        "rate-limit",
+        "POST",
+        `${BASELINE_PREFIX}/rate-limit`,
+        workDir,
+        pids,
+      );
       say("  login (POST /v1/auth/voter-session, a new eID ID token each request):");
-      login = await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids);
+      login = { ...(await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids)), rateLimit };
       say(loginRatioLine(shortName(ledgerBuckets), login, durableWrite));
     }
 
@@ -532,6 +550,7 @@ function summary(results: readonly MappingFigures[]): string {
     rows.push(row(`bare route           [${short}]`, r.bare));
     rows.push(row(`one durable write    [${short}]`, r.durableWrite));
     rows.push(row(`cast                 [${short}]`, r.cast));
+    if (r.login) rows.push(row(`one rate-limiter call [${short}]`, r.login.rateLimit));
     if (r.login) rows.push(row(`login                [${short}]`, r.login));
   }
   const ratios = results.map((r) => {
