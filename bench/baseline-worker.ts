@@ -12,6 +12,10 @@
  *                                   applies each batch with one durable write
  *   GET  /__baseline/floor/status   what the buckets accepted and what the consumer applied, read
  *                                   from the objects (the bench waits for them to be equal)
+ *   POST /__baseline/rate-limit     one call of a Rate Limiting binding (limit never reached): on
+ *                                   the local runtime an emulation that is itself a Durable Object
+ *                                   write (see docs/PERFORMANCE.md), measured beside the login path,
+ *                                   which makes three such calls
  *
  * The durable write uses one object for every request on purpose: it is the cost of one durable
  * write on the runtime, serialised on one object, with no object creation in it. The cast path's
@@ -46,6 +50,7 @@ interface BaselineEnv {
   readonly FLOOR_QUEUE: Queue<FloorMessage>;
   /** 32 random bytes, base64url, given by the bench for each runtime instance (bench/floor-token.ts). */
   readonly FLOOR_TOKEN_KEY?: string;
+  readonly BASELINE_LIMITER: RateLimit;
 }
 
 const FloorMessage = z.object({ id: z.string().min(1), bucket: z.number().int().min(0) });
@@ -158,6 +163,10 @@ export default {
     }
     if (pathname === "/__baseline/floor" && request.method === "POST") return floor(request, env);
     if (pathname === "/__baseline/floor/status" && request.method === "GET") return floorStatus(env);
+    if (pathname === "/__baseline/rate-limit" && request.method === "POST") {
+      const { success } = await env.BASELINE_LIMITER.limit({ key: "bench" });
+      return Response.json({ success }, { status: success ? 200 : 429 });
+    }
     return new Response("not found", { status: 404 });
   },
 

@@ -10,6 +10,10 @@
  * the way a voter's device would, by sending the same request again with the same idempotency key
  * (the ledger answers 200 with the original receipt, or accepts it now), so the number of receipts
  * it compares with the tally is exact.
+ *
+ * For the login path every request carries a different ID token (the replay guard refuses a token
+ * a second time), taken from a pool signed before the run, so every answer should be 200. Both
+ * paths feed their pool to autocannon the same way (pooledRequests).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import autocannon, { type RawRequest, type Request } from "autocannon";
@@ -35,10 +39,39 @@ export const LoadSpec = z.object({
       idempotencyPrefix: z.string().regex(/^[A-Za-z0-9_-]+$/),
     })
     .optional(),
+  login: z
+    .object({
+      /** Lines `n<TAB>idToken`, one signed ID token each, used in order (each may be used once). */
+      poolFile: z.string().min(1),
+      electionId: z.string().min(1),
+    })
+    .optional(),
 });
 export type LoadSpec = z.infer<typeof LoadSpec>;
 
 const Count = z.number().int().min(0);
+
+/**
+ * What became of a pool's requests (voters for the cast path, ID tokens for the login path), by
+ * their number in the pool file.
+ */
+const PoolOutcome = z.object({
+  /** Voters whose request was answered with the path's success status (201 for a cast). */
+  accepted: z.array(Count),
+  /** When each of `accepted` was answered, ms since the epoch, in the same order. */
+  acceptedAt: z.array(Count),
+  /** Voters answered with anything else, and the status. */
+  refused: z.array(z.tuple([Count, Count])),
+  /** Voters whose request was sent (or built) and never answered. */
+  unanswered: z.array(Count),
+  /** Voters taken from the pool, in order from its first line: the rest were never sent. */
+  used: Count,
+  /** Requests that found the pool empty and repeated an answered voter (should be 0). */
+  poolExhausted: Count,
+  /** The first few refusal bodies, to say why. */
+  refusalSamples: z.array(z.string()),
+});
+type PoolOutcome = z.infer<typeof PoolOutcome>;
 
 export const LoadResult = z.object({
   durationSeconds: z.number(),
@@ -55,24 +88,9 @@ export const LoadResult = z.object({
   uptimeSeconds: z.number(),
   /** Milliseconds, over 2xx answers. */
   latency: z.object({ p50: z.number(), p99: z.number(), mean: z.number(), max: z.number() }),
-  cast: z
-    .object({
-      /** Voters whose request was answered 201. */
-      accepted: z.array(Count),
-      /** When each of `accepted` was answered, ms since the epoch, in the same order. */
-      acceptedAt: z.array(Count),
-      /** Voters answered with anything else, and the status. */
-      refused: z.array(z.tuple([Count, Count])),
-      /** Voters whose request was sent (or built) and never answered. */
-      unanswered: z.array(Count),
-      /** Voters taken from the pool, in order from its first line: the rest were never sent. */
-      used: Count,
-      /** Requests that found the pool empty and repeated an answered voter (should be 0). */
-      poolExhausted: Count,
-      /** The first few refusal bodies, to say why. */
-      refusalSamples: z.array(z.string()),
-    })
-    .optional(),
+  cast: PoolOutcome.optional(),
+  /** For the login path: the same outcome, by ID token (accepted means answered 200). */
+  login: PoolOutcome.optional(),
 });
 export type LoadResult = z.infer<typeof LoadResult>;
 
@@ -99,12 +117,30 @@ function readPool(file: string): PoolVoter[] {
     });
 }
 
-function castRequests(
+interface PoolItem {
+  /** The item's number in the pool file: how the outcome names it. */
+  readonly n: number;
+}
+
+interface Pooled {
+  readonly requests: Request[];
+  readonly outcome: () => PoolOutcome;
+  readonly stoppedEarly: () => boolean;
+}
+
+/**
+ * One autocannon request definition that takes the next item of a pool for every request it
+ * sends (a new voter for each cast, a new ID token for each login), so that no two requests are
+ * the same, and records what each item's request got. `build` turns autocannon's request into
+ * the item's; `succeeded` says which status counts as the path's success.
+ */
+function pooledRequests<T extends PoolItem>(
   spec: LoadSpec,
-  cast: NonNullable<LoadSpec["cast"]>,
+  pool: readonly T[],
+  build: (request: RawRequest, item: T) => RawRequest,
+  succeeded: (status: number) => boolean,
   onNearlyEmpty: () => void,
-): { requests: Request[]; outcome: () => NonNullable<LoadResult["cast"]>; stoppedEarly: () => boolean } {
-  const pool = readPool(cast.poolFile);
+): Pooled {
   const path = new URL(spec.url).pathname;
   let next = 0;
   const sent = new Set<number>();
@@ -126,22 +162,6 @@ function castRequests(
     return left < Math.max(0, next - spec.connections) / seconds + spec.connections;
   };
 
-  // autocannon hands over its request with the host and port filled in: change it, keep those.
-  const requestOf = (request: RawRequest, voter: PoolVoter): RawRequest => {
-    request.method = "POST";
-    request.path = path;
-    request.headers = {
-      ...request.headers,
-      "content-type": "application/json",
-      authorization: `Bearer ${voter.token}`,
-    };
-    request.body = JSON.stringify({
-      idempotencyKey: idempotencyKeyOf(cast.idempotencyPrefix, voter.n),
-      contests: ballotOf(voter.district, voter.n),
-    });
-    return request;
-  };
-
   const requests: Request[] = [
     {
       method: "POST",
@@ -151,23 +171,26 @@ function castRequests(
           stopping = true;
           onNearlyEmpty();
         }
-        let voter = pool[next];
-        if (voter) {
+        let item = pool[next];
+        if (item) {
           next += 1;
-          sent.add(voter.n);
+          sent.add(item.n);
         } else {
           // Never expected (the pool is sized for the run); a repeat keeps the run going and is counted.
           poolExhausted += 1;
-          voter = pool[accepted.length > 0 ? pool.findIndex((v) => v.n === accepted[0]) : 0] ?? pool[0];
-          if (!voter) throw new Error("empty voter pool");
+          item = pool[accepted.length > 0 ? pool.findIndex((v) => v.n === accepted[0]) : 0] ?? pool[0];
+          if (!item) throw new Error("empty pool");
         }
-        context["voter"] = voter.n;
-        return requestOf(request, voter);
+        context["item"] = item.n;
+        // autocannon hands over its request with the host and port filled in: change it, keep those.
+        request.method = "POST";
+        request.path = path;
+        return build(request, item);
       },
       onResponse: (status, body, context) => {
-        const n = context["voter"];
+        const n = context["item"];
         if (typeof n !== "number" || !sent.delete(n)) return; // a repeat after exhaustion
-        if (status === 201) {
+        if (succeeded(status)) {
           accepted.push(n);
           acceptedAt.push(Date.now());
         } else {
@@ -192,10 +215,65 @@ function castRequests(
   };
 }
 
+function castRequests(spec: LoadSpec, cast: NonNullable<LoadSpec["cast"]>, onNearlyEmpty: () => void): Pooled {
+  return pooledRequests(
+    spec,
+    readPool(cast.poolFile),
+    (request, voter) => {
+      request.headers = {
+        ...request.headers,
+        "content-type": "application/json",
+        authorization: `Bearer ${voter.token}`,
+      };
+      request.body = JSON.stringify({
+        idempotencyKey: idempotencyKeyOf(cast.idempotencyPrefix, voter.n),
+        contests: ballotOf(voter.district, voter.n),
+      });
+      return request;
+    },
+    (status) => status === 201,
+    onNearlyEmpty,
+  );
+}
+
+interface PoolToken {
+  readonly n: number;
+  readonly idToken: string;
+}
+
+function readTokens(file: string): PoolToken[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [n, idToken] = line.split("\t");
+      if (n === undefined || idToken === undefined) throw new Error(`bad token line: ${line.slice(0, 80)}`);
+      return { n: Number(n), idToken };
+    });
+}
+
+/** POST /v1/auth/voter-session (the API flow), a different ID token every request. */
+function loginRequests(spec: LoadSpec, login: NonNullable<LoadSpec["login"]>, onNearlyEmpty: () => void): Pooled {
+  return pooledRequests(
+    spec,
+    readTokens(login.poolFile),
+    (request, token) => {
+      request.headers = { ...request.headers, "content-type": "application/json" };
+      request.body = JSON.stringify({ electionId: login.electionId, idToken: token.idToken });
+      return request;
+    },
+    (status) => status === 200,
+    onNearlyEmpty,
+  );
+}
+
 async function main(): Promise<void> {
   const spec = LoadSpec.parse(JSON.parse(process.argv[2] ?? "{}"));
   let stop = (): void => undefined;
   const cast = spec.cast ? castRequests(spec, spec.cast, () => stop()) : undefined;
+  const login = spec.login ? loginRequests(spec, spec.login, () => stop()) : undefined;
+  if (cast && login) throw new Error("a load run is either a cast run or a login run");
+  const pooled = cast ?? login;
   const instance = autocannon({
     url: spec.url,
     method: spec.method,
@@ -205,7 +283,7 @@ async function main(): Promise<void> {
     timeout: spec.timeoutSeconds,
     ...(spec.ratePerSecond ? { overallRate: spec.ratePerSecond } : {}),
     ...(spec.headers ? { headers: spec.headers } : {}),
-    ...(cast ? { requests: cast.requests } : {}),
+    ...(pooled ? { requests: pooled.requests } : {}),
   });
   stop = () => instance.stop();
   const result = await instance;
@@ -220,8 +298,9 @@ async function main(): Promise<void> {
     cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     uptimeSeconds: process.uptime(),
     latency: { p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean, max: result.latency.max },
-    stoppedEarly: cast?.stoppedEarly() ?? false,
+    stoppedEarly: pooled?.stoppedEarly() ?? false,
     ...(cast ? { cast: cast.outcome() } : {}),
+    ...(login ? { login: login.outcome() } : {}),
   };
   writeFileSync(spec.resultFile, JSON.stringify(loadResult));
 }

@@ -16,11 +16,14 @@
  *
  * What differs from the configuration, on purpose, and printed by the benchmark:
  *   - secrets are generated for the run (fresh keys, never written outside the state directory);
- *   - ENVIRONMENT is development and the EID_* URLs name a closed local port: the benchmark mints
- *     voter sessions itself, so the eID issuer is never called;
+ *   - ENVIRONMENT is development and the EID_* URLs name the bench's own eID issuer on a
+ *     loopback port (bench/eid-issuer.ts): the login run verifies its tokens against that JWKS,
+ *     and the cast runs mint voter sessions themselves;
  *   - the cast rate limits (CAST_IP_LIMITER, CAST_VOTER_LIMITER) are raised to HIGH_LIMIT: the
  *     load comes from one address, which the per-address limit (600/min) would cap at 10 casts/s.
  *     This is a capacity measurement, not a policy test;
+ *   - the voter login rate limits (RAISED_LOGIN_LIMITERS) are raised to HIGH_LIMIT for the same
+ *     reason: every login comes from one address, for one election;
  *   - LEDGER_BUCKETS is the mapping under test;
  *   - request.cf.country is EE (inside the demo's geofence), as for a voter at home.
  */
@@ -35,6 +38,7 @@ import { z } from "zod";
 import type * as MiniflareModule from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from "wrangler";
 import { generateSigningKey } from "../lib/identity/keys.ts";
+import type { EidVars } from "./eid-issuer.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
 const WRANGLER_BIN = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -42,6 +46,12 @@ const WRANGLER_BIN = join(ROOT, "node_modules", ".bin", "wrangler");
 /** High enough that no limiter ever says no during a run (requests per period, per key). */
 export const HIGH_LIMIT = 1_000_000_000;
 export const RAISED_LIMITERS = ["CAST_IP_LIMITER", "CAST_VOTER_LIMITER"] as const;
+/**
+ * The limiters a voter login passes (workers/gateway/routes/auth.ts voterLoginLimit, per address
+ * and per address and election; auth/voter-login.ts, per voter): the login run sends every token
+ * from one address for one election, and may log the same roll voter in more than 10 times a minute.
+ */
+export const RAISED_LOGIN_LIMITERS = ["VOTER_LOGIN_IP_LIMITER", "VOTER_LOGIN_LIMITER", "VOTER_LIMITER"] as const;
 
 export const BASELINE_PREFIX = "/__baseline";
 export const PRODUCTION_WORKER = "mixed-election";
@@ -89,17 +99,14 @@ function requiredSecrets(): string[] {
 }
 
 /**
- * The Worker's string bindings for a run: the secrets, the mapping under test, and an eID issuer
- * that is never called (the benchmark mints voter sessions itself), so its URLs only have to be
- * valid. The other [vars] come from wrangler.toml as they are.
+ * The Worker's string bindings for a run: the secrets, the mapping under test, and the bench's
+ * eID issuer (bench/eid-issuer.ts, started before the runtime). The other [vars] come from
+ * wrangler.toml as they are.
  */
-export function benchVars(secrets: BenchSecrets, ledgerBuckets: number): Record<string, string> {
+export function benchVars(secrets: BenchSecrets, ledgerBuckets: number, eid: EidVars): Record<string, string> {
   return {
     ENVIRONMENT: "development",
-    EID_ISSUER: "http://127.0.0.1:9/bench-eid",
-    EID_JWKS_URL: "http://127.0.0.1:9/bench-eid/jwks.json",
-    EID_AUTHORIZE_URL: "http://127.0.0.1:9/bench-eid/authorize",
-    EID_CLIENT_ID: "mixed-election-bench",
+    ...eid,
     ...secrets.bindings,
     LEDGER_BUCKETS: String(ledgerBuckets),
   };
@@ -223,7 +230,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const ratelimits = RateLimits.parse(production["ratelimits"] ?? {});
   const bindings = Bindings.parse(production["bindings"] ?? {});
-  for (const name of RAISED_LIMITERS) {
+  for (const name of [...RAISED_LIMITERS, ...RAISED_LOGIN_LIMITERS]) {
     const limiter = ratelimits[name];
     if (!limiter) throw new Error(`wrangler.toml no longer declares the rate limiter ${name}`);
     ratelimits[name] = { ...limiter, simple: { ...limiter.simple, limit: HIGH_LIMIT } };

@@ -36,12 +36,21 @@
  * through workerd's inspector (bench/profile.ts), kept out of the medians, and the breakdown of
  * the runtime's CPU per cast by part of the system is printed; the profile is written to
  * test-results/bench/ for Chrome DevTools.
+ * The login run (bench/login.ts), under the first bucket mapping unless --login says otherwise:
+ *   login          POST /v1/auth/voter-session, a new national-eID ID token every request
+ * with the same load, warm-up and runs as the cast, against the bench's own eID issuer
+ * (bench/eid-issuer.ts, a loopback JWKS; the tokens are signed before each run). It prints
+ * login/durable-write (throughput, and CPU per request), and checks that a used token is refused.
+ * Before it, in the same way, a third baseline route: one rate-limiter call (limit() of a Rate
+ * Limiting binding, which the local runtime emulates with a Durable Object write; a login makes
+ * three), so its share of the login's CPU is known.
  *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
- * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --profile.
+ * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --profile, --login first|each|off
+ * (first: the login run under the first bucket mapping only; each: under every mapping).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -61,6 +70,8 @@ import {
 import { workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
 import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
+import { startBenchEidIssuer, type BenchEidIssuer } from "../bench/eid-issuer.ts";
+import { loginExtra, LoginSession, type ReplayCheck } from "../bench/login.ts";
 import {
   BASELINE_PREFIX,
   PRODUCTION_WORKER,
@@ -69,6 +80,7 @@ import {
   generateSecrets,
   HIGH_LIMIT,
   RAISED_LIMITERS,
+  RAISED_LOGIN_LIMITERS,
   startRuntime,
   writePrivateJson,
   type Runtime,
@@ -98,6 +110,7 @@ const { values: args } = parseArgs({
     "display-rate": { type: "string", default: "100" },
     "display-seconds": { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
+    login: { type: "string", default: "first" },
   },
 });
 
@@ -139,6 +152,11 @@ const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
 const PROFILE_MAPPING = args.profile ? (MAPPINGS.find((m) => m > 0) ?? MAPPINGS[0]) : undefined;
 /** Where the profile is kept for Chrome DevTools (test-results/ is not committed). */
 const PROFILE_DIR = join(import.meta.dirname, "..", "test-results", "bench");
+if (!["first", "each", "off"].includes(args.login ?? ""))
+  throw new Error(`--login is first, each or off, not ${args.login}`);
+/** The login path does not depend on the ledger mapping: once is enough, under the first bucket mapping. */
+const LOGIN_MAPPINGS =
+  args.login === "each" ? MAPPINGS : args.login === "first" ? MAPPINGS.filter((m) => m > 0).slice(0, 1) : [];
 
 interface PathFigures {
   readonly path: string;
@@ -169,6 +187,7 @@ interface MappingFigures {
   };
   readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
   readonly profile?: { readonly file: string; readonly run: CastRun; readonly breakdown: Breakdown };
+  readonly login?: PathFigures & { readonly replay: ReplayCheck; readonly rateLimit: PathFigures };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -280,16 +299,81 @@ function displayLine(d: DisplayPhase): string {
       runtime ${fixed(d.runtimeCpuSeconds, 2)} CPU s over ${fixed(d.seconds, 1)} s; aggregator ${fixed(d.aggregatorCallsPerSecond)} calls/s; display process ${fixed(d.displayProcessCores, 2)} cores`;
 }
 
+function shortName(buckets: number): string {
+  return buckets === 0 ? "per-voter" : `${buckets} buckets`;
+}
+
+/**
+ * The login path: a warm-up and RUNS runs like the cast, each with its own ID tokens signed just
+ * before it. A run's tokens are twice what the best rate so far would use (the durable write's
+ * rate before the first), so a run does not run out; one that nears the end stops early and says
+ * so. Then a token from the last run is sent again, which the replay guard must refuse.
+ */
+async function measureLogin(
+  runtime: Runtime,
+  issuer: BenchEidIssuer,
+  rollSize: number,
+  durableWrite: PathFigures,
+  workDir: string,
+  pids: readonly number[],
+): Promise<PathFigures & { readonly replay: ReplayCheck }> {
+  const session = new LoginSession({
+    baseUrl: runtime.baseUrl,
+    issuer,
+    vars: runtime.vars,
+    electionId: DEMO_ELECTION_ID,
+    prefix: PREFIX,
+    rollSize,
+    connections: CONNECTIONS,
+    timeoutSeconds: TIMEOUT_SECONDS,
+    workDir,
+    runtimePids: pids,
+  });
+  const tokensFor = (seconds: number, rate: number): number =>
+    Math.ceil(Math.max(rate, 200) * seconds * 2) + 2 * CONNECTIONS;
+  const warm = await session.run("login warm-up", WARMUP, tokensFor(WARMUP, durableWrite.throughput));
+  say(runLine(warm) + loginExtra(warm));
+  let bestRate = throughputOf(warm);
+  const runs: Measured[] = [];
+  for (let i = 1; i <= RUNS; i++) {
+    await sleep(SETTLE_MS);
+    const run = await session.run(`login run ${i}`, DURATION, tokensFor(DURATION, bestRate));
+    say(runLine(run) + loginExtra(run));
+    runs.push(run);
+    bestRate = Math.max(bestRate, throughputOf(run));
+  }
+  const replay = await session.checkReplay();
+  say(
+    `    a token already used, sent again: ${replay.status} ${replay.code ?? ""}${replay.ok ? " - refused as a replay" : " - NOT REFUSED AS A REPLAY"}`,
+  );
+  return { ...figures("login", runs), replay };
+}
+
+/** `login/durable-write R (1 : x, CPU per request xN)`, the login figures beside the same instance's durable write. */
+function loginRatioLine(short: string, login: NonNullable<MappingFigures["login"]>, durableWrite: PathFigures): string {
+  const loginCpu = cpuMsPerRequest(login);
+  const writeCpu = cpuMsPerRequest(durableWrite);
+  const limiterCpu = cpuMsPerRequest(login.rateLimit);
+  const cpu =
+    loginCpu !== undefined && writeCpu !== undefined ? `, CPU per request x${fixed(loginCpu / writeCpu, 1)}` : "";
+  const limiter =
+    limiterCpu !== undefined && writeCpu !== undefined
+      ? `; one local rate-limiter call: CPU x${fixed(limiterCpu / writeCpu, 1)} of a durable write's (a login makes 3)`
+      : "";
+  return `  ${short.padEnd(11)} login/durable-write ${fixed(login.throughput / durableWrite.throughput, 2)} (1 : ${fixed(durableWrite.throughput / login.throughput, 1)}${cpu}); ${login.errors} errors${limiter}`;
+}
+
 async function measureMapping(
   ledgerBuckets: number,
   bundles: Awaited<ReturnType<typeof buildBundles>>,
   workDir: string,
+  issuer: BenchEidIssuer,
 ): Promise<MappingFigures> {
   const name = mappingName(ledgerBuckets);
   say(`\n== ${name}`);
   const stateDir = join(workDir, `state-${ledgerBuckets}`);
   const secrets = await generateSecrets();
-  const vars = benchVars(secrets, ledgerBuckets);
+  const vars = benchVars(secrets, ledgerBuckets, issuer.vars);
   const profiled = ledgerBuckets === PROFILE_MAPPING;
   const floorKeys = await floorCredentials();
   const runtime = await startRuntime({
@@ -350,6 +434,23 @@ async function measureMapping(
       report: (run) => say(`${runLine(run)}\n${floorDrainLine(run)}`),
     });
     say(`  ${floorCheckLine(floorMeasured.check)}`);
+
+    let login: MappingFigures["login"];
+    if (LOGIN_MAPPINGS.includes(ledgerBuckets)) {
+      // What one rate-limiter call costs on this runtime: the login makes three (docs/PERFORMANCE.md).
+      say("  one rate-limiter call (POST, one limit() of a Rate Limiting binding, never refused):");
+      const rateLimit = await measureBaseline(
+        runtime,
+        "rate-limit",
+        "POST",
+        `${BASELINE_PREFIX}/rate-limit`,
+        workDir,
+        pids,
+      );
+      say("  login (POST /v1/auth/voter-session, a new eID ID token each request):");
+      login = { ...(await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids)), rateLimit };
+      say(loginRatioLine(shortName(ledgerBuckets), login, durableWrite));
+    }
 
     say("  cast (POST /v1/elections/demo-2026/ballots, a new voter each request):");
     const session = new CastSession({
@@ -471,6 +572,7 @@ async function measureMapping(
       tally,
       ...(displays ? { displays } : {}),
       ...(profile ? { profile } : {}),
+      ...(login ? { login } : {}),
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
     };
@@ -520,6 +622,8 @@ function summary(results: readonly MappingFigures[]): string {
     rows.push(row(`one durable write    [${short}]`, r.durableWrite));
     rows.push(row(`floor                [${short}]`, r.floor));
     rows.push(row(`cast                 [${short}]`, r.cast));
+    if (r.login) rows.push(row(`one rate-limiter call [${short}]`, r.login.rateLimit));
+    if (r.login) rows.push(row(`login                [${short}]`, r.login));
   }
   const ratios = results.map((r) => {
     const short = r.ledgerBuckets === 0 ? "per-voter" : `${r.ledgerBuckets} buckets`;
@@ -569,6 +673,7 @@ function summary(results: readonly MappingFigures[]): string {
     "",
     "Ratios of median throughput, each to the baselines of the same runtime instance:",
     ...ratios,
+    ...results.flatMap((r) => (r.login ? [loginRatioLine(shortName(r.ledgerBuckets), r.login, r.durableWrite)] : [])),
     "",
     "Ratios to the floor baseline (the minimal cast pipeline, its consumer included), same instance:",
     ...floors,
@@ -581,10 +686,12 @@ function summary(results: readonly MappingFigures[]): string {
 
 let activeRuntime: Runtime | undefined;
 let workDir: string | undefined;
+let eidIssuer: BenchEidIssuer | undefined;
 
 async function cleanUp(): Promise<void> {
   for (const child of runningChildren) child.kill("SIGTERM");
   await activeRuntime?.dispose().catch(() => undefined);
+  await eidIssuer?.close().catch(() => undefined);
   if (workDir && !args.keep) await rm(workDir, { recursive: true, force: true });
 }
 
@@ -613,9 +720,16 @@ async function main(): Promise<number> {
   say(
     `NOTE: ${RAISED_LIMITERS.join(" and ")} are raised to ${HIGH_LIMIT} per period for this run: one load-generator address would otherwise be held to 600 casts a minute. A capacity figure, not a policy test.`,
   );
+  if (LOGIN_MAPPINGS.length > 0)
+    say(
+      `NOTE: ${RAISED_LOGIN_LIMITERS.join(", ")} are raised to ${HIGH_LIMIT} per period for this run: every login comes from one address for one election (and a roll voter logs in again and again). A capacity figure, not a policy test.`,
+    );
   const bundles = await buildBundles(join(workDir, "build"));
+  // Before any runtime: the Worker's EID_* variables name it.
+  const issuer = await startBenchEidIssuer();
+  eidIssuer = issuer;
   const results: MappingFigures[] = [];
-  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
+  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir, issuer));
 
   say("\n== Summary (medians)");
   say(summary(results));
@@ -649,8 +763,10 @@ async function main(): Promise<number> {
   const displaysHeld = (r: MappingFigures): boolean =>
     !r.displays ||
     [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0 && d.official.lost === 0);
+  const loginHeld = (r: MappingFigures): boolean => !r.login || (r.login.errors === 0 && r.login.replay.ok);
   return results.every(
-    (r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && r.floor.check.ok && r.floor.errors === 0,
+    (r) =>
+      r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && loginHeld(r) && r.floor.check.ok && r.floor.errors === 0,
   )
     ? 0
     : 1;

@@ -61,14 +61,22 @@ export async function writeVoters(db: D1Database, electionId: string, rows: read
   return results.reduce((sum, r) => sum + r.meta.changes, 0);
 }
 
-/** The district a voter key is on the roll for, or undefined when it is not on this election's roll. */
-export async function voterDistrict(db: D1Database, electionId: string, voterKey: string): Promise<string | undefined> {
-  const row = await drizzle(db)
-    .select({ districtId: voters.districtId })
-    .from(voters)
-    .where(and(eq(voters.electionId, electionId), eq(voters.voterKey, voterKey)))
-    .get();
-  return row?.districtId;
+/**
+ * The district a voter key is on the roll for, or undefined when it is not on this election's roll.
+ * `db` may be a D1 session (D1Database.withSession), so a caller can let a read replica answer;
+ * drizzle takes only the database itself, hence the plain statement (names from db/schema.ts,
+ * one primary-key lookup).
+ */
+export async function voterDistrict(
+  db: D1Database | D1DatabaseSession,
+  electionId: string,
+  voterKey: string,
+): Promise<string | undefined> {
+  const row = await db
+    .prepare("SELECT district_id FROM voters WHERE election_id = ?1 AND voter_key = ?2")
+    .bind(electionId, voterKey)
+    .first<{ district_id: string }>();
+  return row?.district_id;
 }
 
 export interface RollCount {

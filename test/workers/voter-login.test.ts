@@ -1,9 +1,10 @@
 import { env, SELF } from "cloudflare:test";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { generateKeyPair, exportJWK, SignJWT } from "jose";
 import { BASE, signIdToken } from "./helpers/auth.ts";
 import { loadDemoElection } from "./helpers/election.ts";
-import { enrol } from "./helpers/roll.ts";
+import { enrol, voterKeyFor } from "./helpers/roll.ts";
+import { voterDistrict } from "../../db/stores/roll.ts";
 
 const ELECTION = "login-test";
 const VOTER = "EE-LOGIN-0001";
@@ -66,6 +67,24 @@ describe("voter login with a national-eID ID token", () => {
   it("normalises the national id as the roll does (case and spaces)", async () => {
     const res = await login({ electionId: ELECTION, idToken: await signIdToken("  ee-login-0001 ") });
     expect(res.status).toBe(200);
+  });
+
+  it("looks the voter up on the roll through a D1 session a read replica may answer", async () => {
+    const sessions = vi.spyOn(env.DB, "withSession");
+    try {
+      const res = await login({ electionId: ELECTION, idToken: await signIdToken(VOTER) });
+      expect(res.status).toBe(200);
+      expect(sessions).toHaveBeenCalledWith("first-unconstrained");
+    } finally {
+      sessions.mockRestore();
+    }
+    // The session answers as the database does: the district, or nothing off this election's roll.
+    const voterKey = await voterKeyFor(VOTER);
+    const session = env.DB.withSession("first-unconstrained");
+    expect(await voterDistrict(session, ELECTION, voterKey)).toBe("district-north");
+    expect(await voterDistrict(env.DB, ELECTION, voterKey)).toBe("district-north");
+    expect(await voterDistrict(session, "no-such-election", voterKey)).toBeUndefined();
+    expect(await voterDistrict(session, ELECTION, await voterKeyFor("EE-NOT-ENROLLED-1"))).toBeUndefined();
   });
 
   it("refuses a replayed ID token", async () => {

@@ -102,7 +102,12 @@ async function decideLogin(
   const { success } = await c.env.VOTER_LIMITER.limit({ key: `login:${electionId}:${voterKey}` });
   if (!success) return err("rate_limited");
 
-  const districtId = await voterDistrict(c.env.DB, electionId, voterKey);
+  // Through a D1 session that lets the nearest read replica answer ("first-unconstrained"): the
+  // roll is frozen once the polls open (routes/roll.ts refuses imports from then on), so any
+  // replica holds the roll voters log in against during voting. Before the polls open a replica
+  // may lag an import by moments; the voter is refused as not on the roll and can simply log in
+  // again. Nothing this login writes is read back through the session.
+  const districtId = await voterDistrict(c.env.DB.withSession("first-unconstrained"), electionId, voterKey);
   if (districtId === undefined) return err("not_on_roll");
   known.districtId = districtId;
   const ballotStyleId = election.ballotStyleByDistrict.get(districtId);
