@@ -3,6 +3,15 @@
  * through workerd's inspector (the Chrome DevTools protocol) while a cast run is under load, and a
  * breakdown of its samples by the part of the system that ran them.
  *
+ * V8 samples an isolate only while the thread is in it, so a busy sample weighs the sampling gap
+ * (the median time between samples) and the isolate's samples add up to the time it ran. What the
+ * operating system counts for the runtime beyond that ran outside the production Worker: the local
+ * runtime's emulations of the platform's services (D1, the queue broker, R2, the rate limiters,
+ * each an isolate of its own) and Miniflare's entry worker, and native work between isolates
+ * (HTTP, the event loop). That remainder is reported as one line, with the rate limiters' share
+ * beside it when the bench measured one limit() call in the same runtime. Profiling the service
+ * isolates the same way does not work: their samplers record a waiting stack as busy.
+ *
  * Locally one isolate runs all of the production Worker's code: the gateway's fetch handler, every
  * Durable Object (ledgers, tally shards, the log sequencer, the aggregator and relays, the monitor)
  * and the queue consumer. A sample's stack therefore says which of them was on the thread:
@@ -11,9 +20,9 @@
  *     belong to whoever called them;
  *   - the detail is what ran inside it: the deepest project file on the stack, with the library or
  *     the runtime function (a native call such as `sign`, `exec` or `digest`) it was in.
- * Samples outside JavaScript are V8's own: "(program)" is the runtime's native work on the thread
- * (HTTP, RPC serialisation, storage commits, the queue, timers), "(garbage collector)" is GC and
- * "(idle)" is the thread waiting.
+ * Samples outside JavaScript are V8's own: "(program)" is the isolate in native code with no
+ * JavaScript frame (RPC (de)serialisation, promise jobs), "(garbage collector)" is GC; both are the
+ * isolate's time. "(idle)" is not.
  *
  * The bundle wrangler builds is one file in which esbuild marks each module's start with a
  * `// path` comment; a frame's line number is mapped back to its source file through those marks,
@@ -93,24 +102,19 @@ class InspectorSession {
   }
 }
 
-/** The inspector URL of one Worker's isolate (workerd names it `core:user:<worker name>`). */
-async function isolateUrl(inspectorUrl: URL, workerName: string): Promise<string> {
-  const listing = await fetch(new URL("/json/list", `http://${inspectorUrl.host}`));
-  const targets = z.array(Target).parse(await listing.json());
-  const target = targets.find((t) => t.id === `core:user:${workerName}` || t.title.includes(workerName));
-  if (!target)
-    throw new Error(`no inspector target for ${workerName} (targets: ${targets.map((t) => t.id).join(", ")})`);
-  return target.webSocketDebuggerUrl ?? `ws://${inspectorUrl.host}/${target.id}`;
-}
-
 export interface Profiler {
   /** Stops sampling and returns the profile of everything the isolate ran since start. */
   stop(): Promise<CpuProfile>;
 }
 
-/** Starts sampling one Worker's isolate. */
+/** Starts sampling one Worker's isolate (workerd names it `core:user:<worker name>`). */
 export async function startProfiler(inspectorUrl: URL, workerName: string): Promise<Profiler> {
-  const session = await InspectorSession.open(await isolateUrl(inspectorUrl, workerName));
+  const listing = await fetch(new URL("/json/list", `http://${inspectorUrl.host}`));
+  const targets = z.array(Target).parse(await listing.json());
+  const target = targets.find((t) => t.id === `core:user:${workerName}`);
+  if (!target)
+    throw new Error(`no inspector target for ${workerName} (targets: ${targets.map((t) => t.id).join(", ")})`);
+  const session = await InspectorSession.open(target.webSocketDebuggerUrl ?? `ws://${inspectorUrl.host}/${target.id}`);
   await session.send("Profiler.enable");
   await session.send("Profiler.setSamplingInterval", { interval: SAMPLING_INTERVAL_US });
   await session.send("Profiler.start");
@@ -171,34 +175,41 @@ function isProjectFile(file: string): boolean {
 }
 
 export interface Breakdown {
-  readonly samples: number;
-  readonly busySamples: number;
-  /** Samples per part (idle excluded) and their share of the busy samples. */
-  readonly parts: readonly { readonly part: string; readonly samples: number; readonly share: number }[];
+  /** The run the profiles cover: its accepted casts and the runtime's CPU over it (from /proc). */
+  readonly casts: number;
+  readonly runtimeCpuMs: number | undefined;
+  /** JavaScript milliseconds per part over the run (GC included; "(program)" and "(idle)" not). */
+  readonly parts: readonly { readonly part: string; readonly ms: number }[];
   /** Within each part, its heaviest details. */
-  readonly details: readonly {
-    readonly part: string;
-    readonly detail: string;
-    readonly samples: number;
-    readonly share: number;
-  }[];
-  readonly seconds: number;
+  readonly details: readonly { readonly part: string; readonly detail: string; readonly ms: number }[];
+  /** The runtime's CPU outside the production Worker's isolate (see the header). */
+  readonly outsideMs: number | undefined;
+  /** Of that, the local rate limiters' emulation, when the bench measured one limit() call. */
+  readonly limiterMs: number | undefined;
 }
 
 /**
- * Adds up a profile's samples by part and detail. Every sample counts the same: workerd does not
- * mark its waits as "(idle)", so the time to the next sample (V8's timeDeltas) can be a wait on
- * I/O after a busy sample and must not weigh it.
+ * One sample's weight in milliseconds: the median gap between an isolate's samples. The gap after
+ * a sample is not used, since it can be a wait (on I/O, or while another isolate ran) after a busy
+ * sample, which must not weigh it.
  */
-export function breakdown(profile: CpuProfile, fileOf: (line: number) => string, bundleName: string): Breakdown {
-  const bundle = new RegExp(`(^|/)${bundleName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+function sampleMs(profile: CpuProfile): number {
+  const gaps = [...profile.timeDeltas].filter((d) => d > 0).sort((a, b) => a - b);
+  return (gaps[Math.floor(gaps.length / 2)] ?? SAMPLING_INTERVAL_US) / 1000;
+}
+
+/** Labels each sample of the production Worker's isolate with its part and detail (file header). */
+function productionLabeller(
+  profile: CpuProfile,
+  fileOf: (line: number) => string,
+  bundle: RegExp,
+): (leafId: number) => { part: string; detail: string } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-
-  const labelCache = new Map<number, { part: string; detail: string }>();
-  const labelOf = (leafId: number): { part: string; detail: string } => {
-    const cached = labelCache.get(leafId);
+  const cache = new Map<number, { part: string; detail: string }>();
+  return (leafId) => {
+    const cached = cache.get(leafId);
     if (cached) return cached;
     const stack: { name: string; file: string }[] = [];
     for (let id: number | undefined = leafId; id !== undefined; id = parent.get(id)) {
@@ -228,61 +239,88 @@ export function breakdown(profile: CpuProfile, fileOf: (line: number) => string,
       const inner = [libraryName, native].filter((x): x is string => x !== undefined).join(" > ");
       label = { part, detail: inner ? `${where} > ${inner}` : where };
     }
-    labelCache.set(leafId, label);
+    cache.set(leafId, label);
     return label;
-  };
-
-  const partSamples = new Map<string, number>();
-  const detailSamples = new Map<string, { part: string; detail: string; samples: number }>();
-  let busy = 0;
-  let busySamples = 0;
-  profile.samples.forEach((nodeId) => {
-    const samples = 1;
-    const { part, detail } = labelOf(nodeId);
-    if (part === "(idle)") return;
-    busy += samples;
-    busySamples += 1;
-    partSamples.set(part, (partSamples.get(part) ?? 0) + samples);
-    const key = `${part}\u0000${detail}`;
-    const entry = detailSamples.get(key) ?? { part, detail, samples: 0 };
-    entry.samples += samples;
-    detailSamples.set(key, entry);
-  });
-  const share = (n: number): number => (busy > 0 ? n / busy : 0);
-  return {
-    samples: profile.samples.length,
-    busySamples,
-    seconds: (profile.endTime - profile.startTime) / 1e6,
-    parts: [...partSamples.entries()]
-      .map(([part, n]) => ({ part, samples: n, share: share(n) }))
-      .sort((a, b) => b.samples - a.samples),
-    details: [...detailSamples.values()]
-      .map((d) => ({ ...d, share: share(d.samples) }))
-      .sort((a, b) => b.samples - a.samples),
   };
 }
 
 /**
- * The breakdown as text, in milliseconds of runtime thread per cast: each part's share of the busy
- * samples times the runtime CPU per cast the bench measured for the same run (from /proc, so the
- * shares are the profile's and the total is the operating system's).
+ * Adds up the isolate's samples by part and detail, in milliseconds over the run; with the run's
+ * casts and the runtime's CPU over it, the rest is what ran outside the isolate.
  */
-export function breakdownText(b: Breakdown, cpuMsPerCast: number | undefined, topDetails = 6): string {
-  const perCast = (share: number): string => (cpuMsPerCast === undefined ? "-" : fixed(share * cpuMsPerCast, 3));
-  const rows = b.parts.map((p) => [p.part, `${fixed(p.share * 100, 1)}%`, perCast(p.share)]);
+export function breakdown(
+  profile: CpuProfile,
+  fileOf: (line: number) => string,
+  bundleName: string,
+  run: {
+    readonly casts: number;
+    readonly runtimeCpuMs: number | undefined;
+    /** CPU ms of one local limit() call beyond a bare request, and how many a cast makes. */
+    readonly limiter?: { readonly msPerCall: number; readonly callsPerCast: number };
+  },
+): Breakdown {
+  const bundle = new RegExp(`(^|/)${bundleName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  const labelOf = productionLabeller(profile, fileOf, bundle);
+  const weight = sampleMs(profile);
+  const partMs = new Map<string, number>();
+  const detailMs = new Map<string, { part: string; detail: string; ms: number }>();
+  for (const nodeId of profile.samples) {
+    const { part, detail } = labelOf(nodeId);
+    if (part === "(idle)" || part === "(root)") continue;
+    partMs.set(part, (partMs.get(part) ?? 0) + weight);
+    const key = `${part}\u0000${detail}`;
+    const entry = detailMs.get(key) ?? { part, detail, ms: 0 };
+    entry.ms += weight;
+    detailMs.set(key, entry);
+  }
+  const isolateMs = [...partMs.values()].reduce((a, b) => a + b, 0);
+  const outsideMs = run.runtimeCpuMs === undefined ? undefined : Math.max(0, run.runtimeCpuMs - isolateMs);
+  const limiterMs = run.limiter ? run.limiter.msPerCall * run.limiter.callsPerCast * run.casts : undefined;
+  return {
+    casts: run.casts,
+    runtimeCpuMs: run.runtimeCpuMs,
+    parts: [...partMs.entries()].map(([part, ms]) => ({ part, ms })).sort((a, b) => b.ms - a.ms),
+    details: [...detailMs.values()].sort((a, b) => b.ms - a.ms),
+    outsideMs,
+    limiterMs: limiterMs === undefined || outsideMs === undefined ? undefined : Math.min(limiterMs, outsideMs),
+  };
+}
+
+/** The breakdown as text, in milliseconds of runtime CPU per accepted cast, largest first. */
+export function breakdownText(b: Breakdown, topDetails = 6): string {
+  const perCast = (ms: number | undefined): string => (ms === undefined ? "-" : fixed(ms / b.casts, 3));
+  const share = (ms: number | undefined): string =>
+    ms === undefined || b.runtimeCpuMs === undefined ? "-" : `${fixed((ms / b.runtimeCpuMs) * 100, 1)}%`;
+  const rows = [
+    ...b.parts.map((p) => [p.part, perCast(p.ms), share(p.ms)]),
+    [
+      "outside the Worker: the local runtime's D1, queue, R2 and limiter emulations, entry worker, native I/O",
+      perCast(b.outsideMs),
+      share(b.outsideMs),
+    ],
+    ...(b.limiterMs === undefined
+      ? []
+      : [
+          [
+            "  of which the rate limiters' emulation (from the rate-limit baseline)",
+            perCast(b.limiterMs),
+            share(b.limiterMs),
+          ],
+        ]),
+    ["total (the runtime's CPU over the run, from /proc)", perCast(b.runtimeCpuMs), share(b.runtimeCpuMs)],
+  ];
   const lines = [
-    `    ${b.busySamples} busy samples of ${b.samples} over ${fixed(b.seconds, 1)} s; runtime CPU per cast ${fixed(cpuMsPerCast, 2)} ms`,
-    table(["part", "share of busy thread", "ms per cast"], rows)
+    `    ${b.casts} casts accepted in the profiled run`,
+    table(["part", "ms per cast", "share"], rows)
       .split("\n")
       .map((l) => `    ${l}`)
       .join("\n"),
   ];
   for (const p of b.parts) {
     const details = b.details.filter((d) => d.part === p.part).slice(0, topDetails);
-    if (details.length <= 1 || p.share < 0.02) continue;
+    if (details.length <= 1 || (b.runtimeCpuMs !== undefined && p.ms < 0.02 * b.runtimeCpuMs)) continue;
     lines.push(`    ${p.part}:`);
-    for (const d of details)
-      lines.push(`      ${fixed(d.share * 100, 1).padStart(5)}%  ${perCast(d.share).padStart(6)} ms  ${d.detail}`);
+    for (const d of details) lines.push(`      ${perCast(d.ms).padStart(6)} ms  ${d.detail}`);
   }
   return lines.join("\n");
 }

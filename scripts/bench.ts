@@ -33,8 +33,10 @@
  * per update pushed to one socket, and the aggregator's calls per second at each count.
  *
  * With --profile, one more cast run under the first bucket mapping is sampled by V8's CPU profiler
- * through workerd's inspector (bench/profile.ts), kept out of the medians, and the breakdown of
- * the runtime's CPU per cast by part of the system is printed; the profile is written to
+ * through workerd's inspector (bench/profile.ts: the production Worker's isolate), kept out of the
+ * medians, and the breakdown of the runtime's CPU per cast by part of the system is printed (what
+ * ran outside the Worker as one remainder, with the rate limiters' share when the login run
+ * measured one limit() call); the profile is written to
  * test-results/bench/ for Chrome DevTools.
  * The login run (bench/login.ts), under the first bucket mapping unless --login says otherwise:
  *   login          POST /v1/auth/voter-session, a new national-eID ID token every request
@@ -67,7 +69,7 @@ import {
   type FloorCheck,
   type FloorRun,
 } from "../bench/floor.ts";
-import { workerdPids } from "../bench/cpu.ts";
+import { cpuSecondsOf, workerdPids } from "../bench/cpu.ts";
 import { runLoad, runningChildren, setQuietBudget, type Measured } from "../bench/measure.ts";
 import { cpuPerPushMs, displayPhase, type DisplayPhase } from "../bench/display-run.ts";
 import { startBenchEidIssuer, type BenchEidIssuer } from "../bench/eid-issuer.ts";
@@ -501,19 +503,32 @@ async function measureMapping(
     if (profiled && runtime.inspectorUrl) {
       await sleep(SETTLE_MS);
       say("  cast profile run (V8 CPU profile of the production Worker's isolate; not in the medians):");
+      // The profile covers the run with its resends and its drain (the consumer's share of these
+      // casts), so the casts and the runtime's CPU are taken over the same span.
+      const receiptsBefore = session.receiptCount;
+      const cpuBefore = cpuSecondsOf(pids);
       const profiler = await startProfiler(runtime.inspectorUrl, PRODUCTION_WORKER);
       const run = await session.run("cast profile run", DURATION, votersFor(session, DURATION, DURATION, bestRate));
       const cpuProfile = await profiler.stop();
+      const cpuAfter = cpuSecondsOf(pids);
       say(castLine(run));
       await mkdir(PROFILE_DIR, { recursive: true });
       const file = join(PROFILE_DIR, `cast-${ledgerBuckets}.cpuprofile`);
       await writeProfile(file, cpuProfile);
-      const parts = breakdown(cpuProfile, await moduleMap(bundles.production), basename(bundles.production));
-      const measured = cpuMsPerRequest(figures("cast", castRuns));
+      // One local limit() call's CPU beyond a bare request, when this instance measured it.
+      const limiterCall = login ? cpuMsPerRequest(login.rateLimit) : undefined;
+      const bareCall = cpuMsPerRequest(bare);
+      const parts = breakdown(cpuProfile, await moduleMap(bundles.production), basename(bundles.production), {
+        casts: session.receiptCount - receiptsBefore,
+        runtimeCpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * 1000,
+        ...(limiterCall !== undefined && bareCall !== undefined
+          ? { limiter: { msPerCall: Math.max(0, limiterCall - bareCall), callsPerCast: RAISED_LIMITERS.length } }
+          : {}),
+      });
       say(
-        `    profile written to ${file}; runtime CPU per cast in the measured runs ${fixed(measured, 2)} ms, in this run ${fixed(cpuMsPerRequest(figures("cast", [run])), 2)} ms`,
+        `    profile written to ${file} (open it in Chrome DevTools); runtime CPU per cast in the measured runs ${fixed(cpuMsPerRequest(figures("cast", castRuns)), 2)} ms`,
       );
-      say(breakdownText(parts, measured));
+      say(breakdownText(parts));
       profile = { file, run, breakdown: parts };
     }
     let displays: MappingFigures["displays"];
@@ -681,6 +696,15 @@ function summary(results: readonly MappingFigures[]): string {
     "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
     ...displays,
+    ...results.flatMap((r) =>
+      r.profile
+        ? [
+            "",
+            `Where a cast's runtime CPU goes (${r.ledgerBuckets} buckets, the profiled run; bench/profile.ts):`,
+            breakdownText(r.profile.breakdown, 0),
+          ]
+        : [],
+    ),
   ].join("\n");
 }
 
