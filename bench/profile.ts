@@ -175,8 +175,10 @@ function isProjectFile(file: string): boolean {
 }
 
 export interface Breakdown {
-  /** The run the profiles cover: its accepted casts and the runtime's CPU over it (from /proc). */
-  readonly casts: number;
+  /** The run the profile covers: its accepted requests (casts or logins) and the runtime's CPU over it (from /proc). */
+  readonly requests: number;
+  /** What a request is, for the text: "cast" or "login". */
+  readonly noun: string;
   readonly runtimeCpuMs: number | undefined;
   /** JavaScript milliseconds per part over the run (GC included; "(program)" and "(idle)" not). */
   readonly parts: readonly { readonly part: string; readonly ms: number }[];
@@ -253,10 +255,11 @@ export function breakdown(
   fileOf: (line: number) => string,
   bundleName: string,
   run: {
-    readonly casts: number;
+    readonly requests: number;
+    readonly noun: string;
     readonly runtimeCpuMs: number | undefined;
-    /** CPU ms of one local limit() call beyond a bare request, and how many a cast makes. */
-    readonly limiter?: { readonly msPerCall: number; readonly callsPerCast: number };
+    /** CPU ms of one local limit() call beyond a bare request, and how many a request makes. */
+    readonly limiter?: { readonly msPerCall: number; readonly callsPerRequest: number };
   },
 ): Breakdown {
   const bundle = new RegExp(`(^|/)${bundleName.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
@@ -275,9 +278,10 @@ export function breakdown(
   }
   const isolateMs = [...partMs.values()].reduce((a, b) => a + b, 0);
   const outsideMs = run.runtimeCpuMs === undefined ? undefined : Math.max(0, run.runtimeCpuMs - isolateMs);
-  const limiterMs = run.limiter ? run.limiter.msPerCall * run.limiter.callsPerCast * run.casts : undefined;
+  const limiterMs = run.limiter ? run.limiter.msPerCall * run.limiter.callsPerRequest * run.requests : undefined;
   return {
-    casts: run.casts,
+    requests: run.requests,
+    noun: run.noun,
     runtimeCpuMs: run.runtimeCpuMs,
     parts: [...partMs.entries()].map(([part, ms]) => ({ part, ms })).sort((a, b) => b.ms - a.ms),
     details: [...detailMs.values()].sort((a, b) => b.ms - a.ms),
@@ -286,9 +290,9 @@ export function breakdown(
   };
 }
 
-/** The breakdown as text, in milliseconds of runtime CPU per accepted cast, largest first. */
+/** The breakdown as text, in milliseconds of runtime CPU per accepted request, largest first. */
 export function breakdownText(b: Breakdown, topDetails = 6): string {
-  const perCast = (ms: number | undefined): string => (ms === undefined ? "-" : fixed(ms / b.casts, 3));
+  const perCast = (ms: number | undefined): string => (ms === undefined ? "-" : fixed(ms / b.requests, 3));
   const share = (ms: number | undefined): string =>
     ms === undefined || b.runtimeCpuMs === undefined ? "-" : `${fixed((ms / b.runtimeCpuMs) * 100, 1)}%`;
   const rows = [
@@ -310,8 +314,8 @@ export function breakdownText(b: Breakdown, topDetails = 6): string {
     ["total (the runtime's CPU over the run, from /proc)", perCast(b.runtimeCpuMs), share(b.runtimeCpuMs)],
   ];
   const lines = [
-    `    ${b.casts} casts accepted in the profiled run`,
-    table(["part", "ms per cast", "share"], rows)
+    `    ${b.requests} ${b.noun}s accepted in the profiled run`,
+    table(["part", `ms per ${b.noun}`, "share"], rows)
       .split("\n")
       .map((l) => `    ${l}`)
       .join("\n"),

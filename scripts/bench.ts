@@ -32,12 +32,13 @@
  * it reports acceptance-to-display and fan-out latency over all sockets, sockets lost, runtime CPU
  * per update pushed to one socket, and the aggregator's calls per second at each count.
  *
- * With --profile, one more cast run under the first bucket mapping is sampled by V8's CPU profiler
- * through workerd's inspector (bench/profile.ts: the production Worker's isolate), kept out of the
- * medians, and the breakdown of the runtime's CPU per cast by part of the system is printed (what
- * ran outside the Worker as one remainder, with the rate limiters' share when the login run
- * measured one limit() call); the profile is written to
- * test-results/bench/ for Chrome DevTools.
+ * With --profile, one more cast run (and one more login run) under the first bucket mapping is
+ * sampled by V8's CPU profiler through workerd's inspector (bench/profile.ts: the production
+ * Worker's isolate), kept out of the medians, and the breakdown of the runtime's CPU per request by
+ * part of the system is printed (what ran outside the Worker as one remainder, with the rate
+ * limiters' share from the rate-limit baseline); the profiles are written to test-results/bench/
+ * for Chrome DevTools.
+ *
  * The login run (bench/login.ts), under the first bucket mapping unless --login says otherwise:
  *   login          POST /v1/auth/voter-session, a new national-eID ID token every request
  * with the same load, warm-up and runs as the cast, against the bench's own eID issuer
@@ -85,6 +86,7 @@ import {
   RAISED_LOGIN_LIMITERS,
   startRuntime,
   writePrivateJson,
+  type Bundles,
   type Runtime,
 } from "../bench/runtime.ts";
 import { breakdown, breakdownText, moduleMap, startProfiler, writeProfile, type Breakdown } from "../bench/profile.ts";
@@ -189,7 +191,11 @@ interface MappingFigures {
   };
   readonly displays?: { readonly reference: DisplayPhase; readonly full: DisplayPhase };
   readonly profile?: { readonly file: string; readonly run: CastRun; readonly breakdown: Breakdown };
-  readonly login?: PathFigures & { readonly replay: ReplayCheck; readonly rateLimit: PathFigures };
+  readonly login?: PathFigures & {
+    readonly replay: ReplayCheck;
+    readonly rateLimit: PathFigures;
+    readonly profile?: { readonly file: string; readonly breakdown: Breakdown };
+  };
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -318,7 +324,17 @@ async function measureLogin(
   durableWrite: PathFigures,
   workDir: string,
   pids: readonly number[],
-): Promise<PathFigures & { readonly replay: ReplayCheck }> {
+  profiling?: {
+    readonly bundles: Bundles;
+    readonly name: string;
+    readonly limiter: { readonly msPerCall: number; readonly callsPerRequest: number } | undefined;
+  },
+): Promise<
+  PathFigures & {
+    readonly replay: ReplayCheck;
+    readonly profile?: { readonly file: string; readonly breakdown: Breakdown };
+  }
+> {
   const session = new LoginSession({
     baseUrl: runtime.baseUrl,
     issuer,
@@ -348,7 +364,80 @@ async function measureLogin(
   say(
     `    a token already used, sent again: ${replay.status} ${replay.code ?? ""}${replay.ok ? " - refused as a replay" : " - NOT REFUSED AS A REPLAY"}`,
   );
-  return { ...figures("login", runs), replay };
+  let profile: { readonly file: string; readonly breakdown: Breakdown } | undefined;
+  if (profiling) {
+    await sleep(SETTLE_MS);
+    say("  login profile run (V8 CPU profile of the production Worker's isolate; not in the medians):");
+    const taken = await profiledSpan(runtime, pids, profiling.bundles, profiling.name, () =>
+      session.run("login profile run", DURATION, tokensFor(DURATION, bestRate)),
+    );
+    say(runLine(taken.result) + loginExtra(taken.result));
+    const parts = taken.breakdown("login", taken.result.login?.accepted.length ?? 0, profiling.limiter);
+    say(
+      `    profile written to ${taken.file}; runtime CPU per login in the measured runs ${fixed(cpuMsPerRequest(figures("login", runs)), 2)} ms`,
+    );
+    say(breakdownText(parts));
+    profile = { file: taken.file, breakdown: parts };
+  }
+  return { ...figures("login", runs), replay, ...(profile ? { profile } : {}) };
+}
+
+/** One local limit() call's CPU beyond a bare request (both measured in this instance), times `calls`. */
+function limiterCost(
+  rateLimit: PathFigures,
+  bare: PathFigures,
+  calls: number,
+): { readonly msPerCall: number; readonly callsPerRequest: number } | undefined {
+  const limit = cpuMsPerRequest(rateLimit);
+  const bareMs = cpuMsPerRequest(bare);
+  return limit === undefined || bareMs === undefined
+    ? undefined
+    : { msPerCall: Math.max(0, limit - bareMs), callsPerRequest: calls };
+}
+
+/**
+ * Runs `run` with V8's profiler on the production Worker's isolate (bench/profile.ts) and the
+ * runtime's CPU counted over the same span; the profile is written to PROFILE_DIR/`name`.cpuprofile.
+ * The span is the whole of `run` (a cast run's resends and drain included), so the requests it
+ * accepted and the CPU are taken over the same time.
+ */
+async function profiledSpan<T>(
+  runtime: Runtime,
+  pids: readonly number[],
+  bundles: Bundles,
+  name: string,
+  run: () => Promise<T>,
+): Promise<{
+  readonly result: T;
+  readonly file: string;
+  breakdown(
+    noun: string,
+    requests: number,
+    limiter: { readonly msPerCall: number; readonly callsPerRequest: number } | undefined,
+  ): Breakdown;
+}> {
+  if (!runtime.inspectorUrl) throw new Error("the runtime was started without an inspector port");
+  const cpuBefore = cpuSecondsOf(pids);
+  const profiler = await startProfiler(runtime.inspectorUrl, PRODUCTION_WORKER);
+  const result = await run();
+  const cpuProfile = await profiler.stop();
+  const cpuAfter = cpuSecondsOf(pids);
+  await mkdir(PROFILE_DIR, { recursive: true });
+  const file = join(PROFILE_DIR, `${name}.cpuprofile`);
+  await writeProfile(file, cpuProfile);
+  const fileOf = await moduleMap(bundles.production);
+  const runtimeCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * 1000;
+  return {
+    result,
+    file,
+    breakdown: (noun, requests, limiter) =>
+      breakdown(cpuProfile, fileOf, basename(bundles.production), {
+        noun,
+        requests,
+        runtimeCpuMs,
+        ...(limiter ? { limiter } : {}),
+      }),
+  };
 }
 
 /** `login/durable-write R (1 : x, CPU per request xN)`, the login figures beside the same instance's durable write. */
@@ -450,7 +539,9 @@ async function measureMapping(
         pids,
       );
       say("  login (POST /v1/auth/voter-session, a new eID ID token each request):");
-      login = { ...(await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids)), rateLimit };
+      const limiter = limiterCost(rateLimit, bare, RAISED_LOGIN_LIMITERS.length);
+      const profiling = profiled ? { bundles, name: `login-${ledgerBuckets}`, limiter } : undefined;
+      login = { ...(await measureLogin(runtime, issuer, voters, durableWrite, workDir, pids, profiling)), rateLimit };
       say(loginRatioLine(shortName(ledgerBuckets), login, durableWrite));
     }
 
@@ -503,33 +594,18 @@ async function measureMapping(
     if (profiled && runtime.inspectorUrl) {
       await sleep(SETTLE_MS);
       say("  cast profile run (V8 CPU profile of the production Worker's isolate; not in the medians):");
-      // The profile covers the run with its resends and its drain (the consumer's share of these
-      // casts), so the casts and the runtime's CPU are taken over the same span.
       const receiptsBefore = session.receiptCount;
-      const cpuBefore = cpuSecondsOf(pids);
-      const profiler = await startProfiler(runtime.inspectorUrl, PRODUCTION_WORKER);
-      const run = await session.run("cast profile run", DURATION, votersFor(session, DURATION, DURATION, bestRate));
-      const cpuProfile = await profiler.stop();
-      const cpuAfter = cpuSecondsOf(pids);
-      say(castLine(run));
-      await mkdir(PROFILE_DIR, { recursive: true });
-      const file = join(PROFILE_DIR, `cast-${ledgerBuckets}.cpuprofile`);
-      await writeProfile(file, cpuProfile);
-      // One local limit() call's CPU beyond a bare request, when this instance measured it.
-      const limiterCall = login ? cpuMsPerRequest(login.rateLimit) : undefined;
-      const bareCall = cpuMsPerRequest(bare);
-      const parts = breakdown(cpuProfile, await moduleMap(bundles.production), basename(bundles.production), {
-        casts: session.receiptCount - receiptsBefore,
-        runtimeCpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) * 1000,
-        ...(limiterCall !== undefined && bareCall !== undefined
-          ? { limiter: { msPerCall: Math.max(0, limiterCall - bareCall), callsPerCast: RAISED_LIMITERS.length } }
-          : {}),
-      });
+      const taken = await profiledSpan(runtime, pids, bundles, `cast-${ledgerBuckets}`, () =>
+        session.run("cast profile run", DURATION, votersFor(session, DURATION, DURATION, bestRate)),
+      );
+      say(castLine(taken.result));
+      const limiter = login ? limiterCost(login.rateLimit, bare, RAISED_LIMITERS.length) : undefined;
+      const parts = taken.breakdown("cast", session.receiptCount - receiptsBefore, limiter);
       say(
-        `    profile written to ${file} (open it in Chrome DevTools); runtime CPU per cast in the measured runs ${fixed(cpuMsPerRequest(figures("cast", castRuns)), 2)} ms`,
+        `    profile written to ${taken.file} (open it in Chrome DevTools); runtime CPU per cast in the measured runs ${fixed(cpuMsPerRequest(figures("cast", castRuns)), 2)} ms`,
       );
       say(breakdownText(parts));
-      profile = { file, run, breakdown: parts };
+      profile = { file: taken.file, run: taken.result, breakdown: parts };
     }
     let displays: MappingFigures["displays"];
     if (ledgerBuckets === DISPLAY_MAPPING) {
@@ -696,15 +772,22 @@ function summary(results: readonly MappingFigures[]): string {
     "Audit log during the cast runs (medians; bench/audit-log-metrics.ts):",
     ...logs,
     ...displays,
-    ...results.flatMap((r) =>
-      r.profile
+    ...results.flatMap((r) => [
+      ...(r.login?.profile
+        ? [
+            "",
+            `Where a login's runtime CPU goes (${r.ledgerBuckets} buckets, the profiled run; bench/profile.ts):`,
+            breakdownText(r.login.profile.breakdown, 0),
+          ]
+        : []),
+      ...(r.profile
         ? [
             "",
             `Where a cast's runtime CPU goes (${r.ledgerBuckets} buckets, the profiled run; bench/profile.ts):`,
             breakdownText(r.profile.breakdown, 0),
           ]
-        : [],
-    ),
+        : []),
+    ]),
   ].join("\n");
 }
 
