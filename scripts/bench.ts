@@ -27,11 +27,19 @@
  * it reports acceptance-to-display and fan-out latency over all sockets, sockets lost, runtime CPU
  * per update pushed to one socket, and the aggregator's calls per second at each count.
  *
+ * The log at peak (bench/log-run.ts), in a runtime instance of its own after the mappings: one
+ * election's audit-log sequencer alone, fed batches of 100 ballot messages through the queue
+ * consumer's call (recordBallots) at rising fixed rates; per rate it reports the entries per
+ * second published in signed checkpoints with their tiles in R2, the backlog, and acceptance to
+ * inclusion p50/p99; then the line `log at peak` and the target verdicts.
+ *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
- * run), --display-rate R (100 casts/s during it), --display-seconds S (10).
+ * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --log-rates R,R,...
+ * (2000,4000,8000,12000 entries/s; 0 skips the log bench), --log-seconds S (10 per rate),
+ * --log-only (the log bench alone, no mapping).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -56,6 +64,7 @@ import {
 } from "../bench/runtime.ts";
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
+import { inclusionTargetLine, logSummaryLines, runLogBench, type LogBench } from "../bench/log-run.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
 import { freePort } from "./system.ts";
 
@@ -77,6 +86,9 @@ const { values: args } = parseArgs({
     displays: { type: "string", default: "1000" },
     "display-rate": { type: "string", default: "100" },
     "display-seconds": { type: "string", default: "10" },
+    "log-rates": { type: "string", default: "2000,4000,8000,12000" },
+    "log-seconds": { type: "string", default: "10" },
+    "log-only": { type: "boolean", default: false },
   },
 });
 
@@ -114,6 +126,16 @@ const DISPLAY_SECONDS = positive("display-seconds", args["display-seconds"]);
 const REFERENCE_DISPLAYS = 100;
 /** The display run happens once, under the first bucket mapping (per-voter budgets have no room). */
 const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
+/** The log bench's rates (entries/s), rising; "0" skips it. */
+const LOG_RATES = (args["log-rates"] ?? "")
+  .split(",")
+  .map((r) => Math.round(Number(r.trim())))
+  .filter((r) => r !== 0);
+if (LOG_RATES.some((r) => !Number.isInteger(r) || r < 0))
+  throw new Error("--log-rates is a comma-separated list of entries per second (0 skips the log bench)");
+const LOG_SECONDS = positive("log-seconds", args["log-seconds"]);
+/** The log bench's own election: any id the sequencer accepts; nothing else in its instance uses it. */
+const LOG_ELECTION = "bench-log-peak";
 
 interface PathFigures {
   readonly path: string;
@@ -238,7 +260,7 @@ function castLine(run: CastRun): string {
       : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
   const log = `audit log: ${run.log.entries} entries published (${fixed(run.log.entriesPerSecond)}/s over the run and its drain), sequencer ${fixed(run.log.capacityPerSecond)} entries per second of its busy time, ${run.log.backlog} pooled at the end`;
   const proof = run.proofLatency
-    ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)`
+    ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)\n      ${inclusionTargetLine(run.proofLatency.p99Ms)}`
     : "";
   return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}\n      ${log}${proof}`;
 }
@@ -462,7 +484,7 @@ function summary(results: readonly MappingFigures[]): string {
     const proof = r.auditLog.proofLatency;
     return `  ${short.padEnd(11)} ${fixed(r.auditLog.entriesPerSecond)} entries/s published over a run and its drain, sequencer ${fixed(r.auditLog.capacityPerSecond)} entries/s of busy time${
       proof
-        ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)`
+        ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)\n              ${inclusionTargetLine(proof.p99Ms)}`
         : ""
     }`;
   });
@@ -489,6 +511,36 @@ function summary(results: readonly MappingFigures[]): string {
     ...logs,
     ...displays,
   ].join("\n");
+}
+
+/**
+ * The log at peak, in a fresh runtime instance: no cast runs' alarms, queue batches or pooled
+ * entries left over, and no election loaded (the sequencer takes any valid id; the public
+ * checkpoint route reads R2 only).
+ */
+async function measureLog(bundles: Awaited<ReturnType<typeof buildBundles>>, workDir: string): Promise<LogBench> {
+  say(`\n== The log at peak: one election's sequencer fed through recordBallots, ${LOG_SECONDS} s per rate`);
+  const secrets = await generateSecrets();
+  const runtime = await startRuntime({
+    bundles,
+    stateDir: join(workDir, "state-log"),
+    port: await freePort(),
+    vars: benchVars(secrets, MAPPINGS.find((m) => m > 0) ?? 16),
+  });
+  activeRuntime = runtime;
+  try {
+    return await runLogBench({
+      baseUrl: runtime.baseUrl,
+      electionId: LOG_ELECTION,
+      rates: LOG_RATES,
+      stepSeconds: LOG_SECONDS,
+      runtimePids: workerdPids(),
+      say,
+    });
+  } finally {
+    await runtime.dispose();
+    activeRuntime = undefined;
+  }
 }
 
 let activeRuntime: Runtime | undefined;
@@ -527,10 +579,12 @@ async function main(): Promise<number> {
   );
   const bundles = await buildBundles(join(workDir, "build"));
   const results: MappingFigures[] = [];
-  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
+  for (const buckets of args["log-only"] ? [] : MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir));
+  const logPeak = LOG_RATES.length > 0 ? await measureLog(bundles, workDir) : undefined;
 
   say("\n== Summary (medians)");
-  say(summary(results));
+  if (results.length > 0) say(summary(results));
+  if (logPeak) say(["", ...logSummaryLines(logPeak)].join("\n"));
   const seconds = (performance.now() - started) / 1000;
   say(`\nfinished in ${fixed(seconds)} s`);
   const logged = results.filter((r) => (r.runtimeLog["error"] ?? 0) > 0);
@@ -551,6 +605,7 @@ async function main(): Promise<number> {
         runs: RUNS,
         warmup: WARMUP,
         results,
+        ...(logPeak ? { logPeak } : {}),
       },
       slimmer,
       2,
@@ -561,7 +616,9 @@ async function main(): Promise<number> {
   const displaysHeld = (r: MappingFigures): boolean =>
     !r.displays ||
     [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0 && d.official.lost === 0);
-  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r)) ? 0 : 1;
+  return results.every((r) => r.tally.ok && r.cast.errors === 0 && displaysHeld(r)) && (logPeak?.check.ok ?? true)
+    ? 0
+    : 1;
 }
 
 const exitCode = await main().finally(cleanUp);
