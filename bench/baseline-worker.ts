@@ -12,6 +12,9 @@
  *                                   election, by the queue consumer's call (recordBallots)
  *   GET  /__baseline/log/{election}/status   that sequencer's status
  *   GET  /__baseline/log/{election}/tiles    how many tiles and entry bundles it put in R2
+ *   GET  /__baseline/log/{election}/checkpoint   its public checkpoint, read from R2 like the
+ *                                   public route but without the gateway's middleware, so that
+ *                                   polling it costs the runtime's one thread next to nothing
  *
  * One object for every request on purpose: it is the cost of one durable write on the runtime,
  * serialised on one object, with no object creation in it. The cast path's ratio to it says how
@@ -45,7 +48,9 @@ export class BaselineWriter extends DurableObject<BaselineEnv> {
 
 const BARE = JSON.stringify({ status: "ok" });
 
-const LOG_ROUTE = /^\/__baseline\/log\/([a-z0-9-]{3,64})\/(record|status|tiles)$/;
+// The log's R2 paths are lib/audit/layout.ts's (logs/<election>/...), written out here so that
+// this Worker bundles nothing of the production code (its bare route stays bare).
+const LOG_ROUTE = /^\/__baseline\/log\/([a-z0-9-]{3,64})\/(record|status|tiles|checkpoint)$/;
 
 /**
  * The log bench's routes. The body of `record` is passed on as the consumer passes its batch:
@@ -62,6 +67,10 @@ async function logRoute(request: Request, env: BaselineEnv, electionId: string, 
     return Response.json(outcome, { status: outcome.ok ? 200 : 429 });
   }
   if (action === "status" && request.method === "GET") return Response.json(await log.status());
+  if (action === "checkpoint" && request.method === "GET") {
+    const object = await env.AUDIT_LOG.get(`logs/${electionId}/checkpoint`);
+    return object ? new Response(await object.text()) : new Response("no checkpoint yet", { status: 404 });
+  }
   if (action === "tiles" && request.method === "GET") {
     // Every tile and entry bundle is its own object under tile/; partial ones too (tlog-tiles).
     let objects = 0;

@@ -21,7 +21,9 @@
  *   - checkpoints seen, tiles and entry bundles written (objects in R2), the sequencer's own
  *     steps and busy time, the runtime's CPU;
  *   - acceptance to inclusion: for each batch, from its acknowledgement arriving here to the first
- *     public checkpoint (GET /v1/logs/{id}/checkpoint, polled every POLL_MS) whose size covers it.
+ *     public checkpoint whose size covers it (polled every POLL_MS from R2 through the baseline
+ *     Worker: the public route, GET /v1/logs/{id}/checkpoint, reads the same object, but its
+ *     gateway middleware cost a tenth of the runtime's thread at this polling rate).
  *
  * Which checkpoint covers a batch is read from the log itself: after the last step the driver
  * reads every published entry bundle (GET /v1/logs/{id}/tile/entries/...), decodes each entry and
@@ -207,7 +209,7 @@ class CheckpointWatch {
     this.loop = (async () => {
       while (!this.stopped) {
         const started = Date.now();
-        const res = await fetch(`${baseUrl}/v1/logs/${electionId}/checkpoint`);
+        const res = await fetch(`${baseUrl}${BASELINE_PREFIX}/log/${electionId}/checkpoint`);
         const text = res.status === 200 ? await res.text() : (await res.body?.cancel(), "");
         const arrived = Date.now();
         const size = Number(CHECKPOINT_SIZE.exec(text)?.[1] ?? -1);
