@@ -43,9 +43,15 @@
  *
  * Capacity: one object takes all of an election's entries. At peak (8,000 ballots/s, DESIGN.md 7)
  * that is about 80 recordBallots calls a second (one per queue batch) and one step a second of
- * about 8,000 entries. On the local runtime 100 ballots pool in about 8 ms and a step of 16,000
- * entries takes about 1.2 s, mostly R2 writes during which the object keeps serving calls: about
- * 13,000 entries/s. Past that, the way out is a log per district (the origin names it).
+ * about 8,000 entries. The log bench (bench/log-run.ts, `npm run bench -- --log-only`) measures
+ * it, and docs/PERFORMANCE.md has the figures: on the local runtime the object's one thread goes
+ * mostly to pooling, not to the step. A ballot costs two random-key B-tree inserts (its pool row,
+ * keyed by its commitment; its cast vote record, keyed by its record id with a random shuffle
+ * key, on purpose: the record pool keeps no insertion order) and, at the step, its entries row
+ * and the pool row's deletion; hashing, tiles, the signature and the R2 writes come after, and
+ * the object serves calls during the writes. A batch of ballots alone is pooled in two
+ * statements (recordBallotsOnly): one statement per ballot cost more than the inserts.
+ * Past one object's rate, the way out is a log per district (the origin names it).
  *
  * Invariants:
  * - The log row, `entries` and `edge_tiles` change only in step 3's transaction, so they always
@@ -102,7 +108,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { BallotMessage } from "../lib/ballot/messages.ts";
+import { BallotMessage, type BallotAccepted } from "../lib/ballot/messages.ts";
 import {
   ballotEntry,
   castVoteRecordEntry,
@@ -446,9 +452,12 @@ export class LogSequencer extends DurableObject<Env> {
       for (const m of retractions) blinded.set(m.trackingCode, await retractionBlind(key, m.trackingCode));
     }
 
+    const ballots = batch.filter((m) => m.kind === "ballot");
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
+      if (ballots.length === batch.length) return this.recordBallotsOnly(ballots);
       let pooled = 0;
       let duplicates = 0;
+      let newBallot = false;
       // Everything the queue consumer logs is shuffled within its sequencing step.
       const pool = (key: string, entry: LogEntry, trackingCode: string | null): void => {
         if (this.poolEntry(key, entry, trackingCode, true)) pooled += 1;
@@ -459,25 +468,29 @@ export class LogSequencer extends DurableObject<Env> {
           case "ballot": {
             if (this.poolEntry(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode, true)) {
               pooled += 1;
-              // For the drain check of one-ledger-per-voter elections: when the last ballot came.
-              this.setMeta("last_ballot_at_ms", Date.now());
+              newBallot = true;
             } else duplicates += 1;
+            // A ballot's record is new in the common case: one statement inserts it, and only a
+            // ballot the pool knows already (a redelivery, or its retraction came first) is read.
+            const cvr = castVoteRecordEntry(m);
+            const inserted = this.sql
+              .exec(
+                `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)
+                   ON CONFLICT (ballot_id) DO NOTHING RETURNING ballot_id`,
+                m.ballotId,
+                blob(crypto.getRandomValues(new Uint8Array(8))),
+                cvr.districtId,
+                blob(encodeEntry(cvr)),
+              )
+              .toArray().length;
+            if (inserted > 0) break;
             const row = this.sql
               .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
                 `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
                 m.ballotId,
               )
               .toArray()[0];
-            if (!row) {
-              const cvr = castVoteRecordEntry(m);
-              this.sql.exec(
-                `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)`,
-                m.ballotId,
-                blob(crypto.getRandomValues(new Uint8Array(8))),
-                cvr.districtId,
-                blob(encodeEntry(cvr)),
-              );
-            } else if (row.state === "awaiting-ballot" && row.data && row.retraction_key) {
+            if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
               // Its retraction came first and waited: it follows the ballot into the log now, and
               // the ballot's record is never pooled.
               if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
@@ -538,10 +551,82 @@ export class LogSequencer extends DurableObject<Env> {
             assertNever(m);
         }
       }
+      // For the drain check of one-ledger-per-voter elections: when the last ballot came. Once
+      // per batch: the clock does not advance during synchronous code on Workers, so every ballot
+      // of the batch came at the same moment anyway.
+      if (newBallot) this.setMeta("last_ballot_at_ms", Date.now());
       return { pooled, duplicates };
     });
     if (outcome.pooled > 0) await this.armSoon();
     return ok(outcome);
+  }
+
+  /**
+   * recordBallots for a batch of ballots only (the queue's usual batch), inside its transaction:
+   * the same rows as the general loop, in two statements for the whole batch instead of two per
+   * ballot (at peak the per-statement cost was most of the log's time). The pool takes the
+   * ballots in batch order; a record already in the CVR pool (a redelivery, or a retraction that
+   * came first) is then handled one by one as in the loop, so a waiting retraction is pooled after
+   * the batch's ballots rather than right after its own: still after its ballot, and in the same
+   * run of shuffled entries, so its published position has the same distribution.
+   */
+  private recordBallotsOnly(batch: readonly BallotAccepted[]): AppendOutcome {
+    // Blobs travel as hex inside the JSON parameter and are unhexed by SQLite.
+    const rows = batch.map((m) => {
+      const cvr = castVoteRecordEntry(m);
+      return [
+        `ballot/${m.commitment}`,
+        hexEncode(encodeEntry(ballotEntry(m))),
+        m.trackingCode,
+        m.ballotId,
+        hexEncode(crypto.getRandomValues(new Uint8Array(8))),
+        cvr.districtId,
+        hexEncode(encodeEntry(cvr)),
+      ];
+    });
+    const json = JSON.stringify(rows);
+    // A key already pooled (pool.key is UNIQUE) or logged is skipped, as in poolEncoded.
+    const pooledKeys = this.sql
+      .exec(
+        `INSERT INTO pool (key, data, tracking_code, shuffle, retracts)
+           SELECT j.value ->> 0, unhex(j.value ->> 1), j.value ->> 2, 1, NULL FROM json_each(?) AS j
+           WHERE NOT EXISTS (SELECT 1 FROM entries WHERE key = j.value ->> 0) ORDER BY j.key
+         ON CONFLICT (key) DO NOTHING RETURNING seq`,
+        json,
+      )
+      .toArray().length;
+    const inserted = new Set(
+      this.sql
+        .exec<{ ballot_id: string }>(
+          `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data)
+             SELECT j.value ->> 3, 'pending', unhex(j.value ->> 4), j.value ->> 5, unhex(j.value ->> 6)
+             FROM json_each(?) AS j WHERE true ORDER BY j.key
+           ON CONFLICT (ballot_id) DO NOTHING RETURNING ballot_id`,
+          json,
+        )
+        .toArray()
+        .map((r) => r.ballot_id),
+    );
+    let pooled = pooledKeys;
+    for (const m of batch) {
+      if (inserted.has(m.ballotId)) continue;
+      const row = this.sql
+        .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
+          `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
+          m.ballotId,
+        )
+        .toArray()[0];
+      if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
+        if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
+        this.sql.exec(
+          `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
+          m.ballotId,
+        );
+      }
+    }
+    // For the drain check of one-ledger-per-voter elections, as in the loop.
+    if (pooledKeys > 0) this.setMeta("last_ballot_at_ms", Date.now());
+    return { pooled, duplicates: batch.length - pooledKeys };
   }
 
   /**
