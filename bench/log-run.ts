@@ -509,20 +509,35 @@ async function readLeaves(
 
 function logStepLine(s: LogStep): string {
   const inc = s.inclusion;
-  return `    log ${s.rate}/s for ${fixed(s.seconds, 1)} s: offered ${fixed(s.offeredPerSecond)}/s (${s.offered} entries, ${s.accepted} accepted in time, ${s.refusedBatches} batches refused, ${s.failedBatches} failed), sustained ${fixed(s.sustainedPerSecond)}/s published (${s.published} in the step's time, ${s.checkpoints} checkpoints), backlog ${s.backlogAtEnd} at the end (drained in ${fixed(s.drainSeconds, 1)} s), receipts not yet acknowledged ${s.unacknowledgedAtEnd}
+  return `    log ${s.rate}/s for ${fixed(s.seconds, 1)} s: offered ${fixed(s.offeredPerSecond)}/s (${s.offered} entries, ${s.accepted} accepted in time, ${s.refusedBatches} batches refused, ${s.failedBatches} failed), sustained ${fixed(s.sustainedPerSecond)}/s published (${s.published} in the step's time, ${s.checkpoints} checkpoints), backlog ${s.backlogAtEnd} at the end (all published ${fixed(s.drainSeconds, 1)} s after the last answer), receipts not yet acknowledged ${s.unacknowledgedAtEnd}
       inclusion p50 ${fixed(inc.p50Ms)} ms, p99 ${fixed(inc.p99Ms)} ms, max ${fixed(inc.maxMs)} ms over ${inc.batches} batches (${inc.missing} missing); recordBallots answered in p50 ${fixed(s.ackP50Ms)} ms, p99 ${fixed(s.ackP99Ms)} ms; ${s.tilesWritten} tiles and bundles written; sequencer ${s.sequencer.steps} steps, ${s.sequencer.entries} entries in ${fixed(s.sequencer.busyMs)} ms busy; cores: runtime ${fixed(s.runtimeCores, 2)}, other processes ${fixed(s.otherCores, 2)}`;
+}
+
+/**
+ * Whether a step shows the log sustaining the peak: the driver kept the schedule (sent at least
+ * 98% of the peak rate: timers and the in-flight cap aside, a log that answers slowly makes the
+ * driver fall behind), the published size grew at 95% of the peak or more (the slope's checkpoint
+ * times carry a poll round of error at each end, a few percent over a 10 s step), and no more than
+ * two seconds of entries were waiting at the end (a log that falls behind leaves a growing backlog).
+ */
+function keptUp(step: LogStep): boolean {
+  return (
+    step.rate >= PEAK_ENTRIES_PER_SECOND &&
+    step.offeredPerSecond >= 0.98 * PEAK_ENTRIES_PER_SECOND &&
+    (step.sustainedPerSecond ?? 0) >= 0.95 * PEAK_ENTRIES_PER_SECOND &&
+    step.backlogAtEnd <= 2 * step.offeredPerSecond
+  );
 }
 
 /** The summary's lines: `log at peak ...` and the target verdicts. */
 export function logSummaryLines(bench: LogBench): string[] {
   const peak = bench.peak;
   if (!peak) return ["log at peak: no step ran"];
-  const sustained = peak.sustainedPerSecond ?? 0;
   const best = Math.max(...bench.steps.map((s) => s.sustainedPerSecond ?? 0));
   return [
     `log at peak: ${peak.rate} entries/s offered (${fixed(peak.offeredPerSecond)}/s sent), ${fixed(peak.sustainedPerSecond)}/s sustained, inclusion p50 ${fixed(peak.inclusion.p50Ms)} ms p99 ${fixed(peak.inclusion.p99Ms)} ms, backlog ${peak.backlogAtEnd} at the end`,
     `  target >= ${PEAK_ENTRIES_PER_SECOND} entries/s sustained (one log per election): ${
-      peak.rate >= PEAK_ENTRIES_PER_SECOND && sustained >= PEAK_ENTRIES_PER_SECOND * 0.98 ? "met" : "NOT MET"
+      keptUp(peak) ? "met" : "NOT MET"
     } (highest sustained over the steps ${fixed(best)}/s)`,
     `  log check: ${bench.check.accepted} entries accepted, ${bench.check.published} published${bench.check.ok ? " - equal" : ` - ${bench.check.why ?? "FAILED"}`}`,
   ];
