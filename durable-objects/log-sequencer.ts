@@ -337,6 +337,7 @@ interface LogRow {
 
 interface PoolRow {
   seq: number;
+  sealed: number;
   key: string | null;
   data: ArrayBuffer;
   tracking_code: string | null;
@@ -911,8 +912,12 @@ export class LogSequencer extends DurableObject<Env> {
   private async sequence(electionId: string): Promise<boolean> {
     this.ctx.storage.transactionSync(() => this.sealBatch());
     const pooled = this.sql
-      .exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`)
+      .exec<PoolRow>(`SELECT seq, sealed, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`)
       .toArray();
+    // sealBatch numbers a step's rows 0..n-1: entry oldSize + i is the row sealed at i, which lets
+    // step 3 copy the rows in one statement. Anything else is storage corruption.
+    if (!pooled.every((row, i) => row.sealed === i))
+      throw new FatalLogError("the sealed step's positions are not 0 to n-1");
     const last = pooled[pooled.length - 1];
     if (!last) return false;
     const started = Date.now();
@@ -991,15 +996,12 @@ export class LogSequencer extends DurableObject<Env> {
         )
         .toArray().length;
       if (swapped !== 1) throw new FatalLogError(`checkpoint swap from size ${oldSize} found another size`);
-      for (const [i, row] of pooled.entries()) {
-        this.sql.exec(
-          `INSERT INTO entries (idx, key, data, tracking_code) VALUES (?, ?, ?, ?)`,
-          oldSize + i,
-          row.key,
-          row.data,
-          row.tracking_code,
-        );
-      }
+      // Entry oldSize + i is the row sealed at i (checked above), copied in one statement.
+      this.sql.exec(
+        `INSERT INTO entries (idx, key, data, tracking_code)
+           SELECT ? + sealed, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`,
+        oldSize,
+      );
       this.sql.exec(`DELETE FROM pool WHERE sealed IS NOT NULL`);
       this.sql.exec(`DELETE FROM edge_tiles`);
       for (const path of edgeTilePaths(newSize)) {
