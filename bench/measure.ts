@@ -36,7 +36,7 @@ export function setQuietBudget(seconds: number): void {
   quietBudgetSeconds = seconds;
 }
 
-async function waitForQuiet(label: string, runtimePids: readonly number[]): Promise<void> {
+export async function waitForQuiet(label: string, runtimePids: readonly number[]): Promise<void> {
   const started = performance.now();
   let other = await otherLoad(runtimePids, 500);
   while (other !== undefined && other > QUIET_CORES) {

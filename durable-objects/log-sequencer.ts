@@ -43,9 +43,16 @@
  *
  * Capacity: one object takes all of an election's entries. At peak (8,000 ballots/s, DESIGN.md 7)
  * that is about 80 recordBallots calls a second (one per queue batch) and one step a second of
- * about 8,000 entries. On the local runtime 100 ballots pool in about 8 ms and a step of 16,000
- * entries takes about 1.2 s, mostly R2 writes during which the object keeps serving calls: about
- * 13,000 entries/s. Past that, the way out is a log per district (the origin names it).
+ * about 8,000 entries. The log bench (bench/log-run.ts, `npm run bench -- --log-only`) measures
+ * it, and docs/PERFORMANCE.md has the figures: on the local runtime the object's one thread goes
+ * mostly to pooling, not to the step. A ballot costs two random-key B-tree inserts (its pool row,
+ * keyed by its commitment; its cast vote record, keyed by its record id with a random shuffle
+ * key, on purpose: the record pool keeps no insertion order) and, at the step, its entries row
+ * and the pool row's deletion; hashing, tiles, the signature and the R2 writes come after, and
+ * the object serves calls during the writes. A batch of ballots alone is pooled in two
+ * statements (recordBallotsOnly) rather than two or three per ballot, which saved about a tenth
+ * of the runtime's CPU at 4,000 entries/s; the inserts themselves remain.
+ * Past one object's rate, the way out is a log per district (the origin names it).
  *
  * Invariants:
  * - The log row, `entries` and `edge_tiles` change only in step 3's transaction, so they always
@@ -102,7 +109,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
-import { BallotMessage } from "../lib/ballot/messages.ts";
+import { BallotMessage, type BallotAccepted } from "../lib/ballot/messages.ts";
 import {
   ballotEntry,
   castVoteRecordEntry,
@@ -168,13 +175,19 @@ export const MAX_BATCH = 16_384;
  */
 export const MAX_POOL = 2 * MAX_BATCH;
 const EVENT_HEADROOM = 1_024;
-/** Leaf indexes written to D1 per acknowledgement call: 80 statements of ACK_ROWS_PER_STATEMENT rows. */
-const ACK_BATCH = 2_000;
 /**
- * Rows per log_receipts INSERT: 3 bound values each, so 75 of D1's 100 (lib/d1-limits.ts). Kept
- * at 25, below rowsPerStatement(3) = 33, so that ACK_BATCH is a whole number of full statements.
+ * Leaf indexes written to D1 per acknowledgement call: a whole step's (MAX_BATCH), so that the
+ * receipts keep up with the log at peak. Two calls per step of at most 2,000 rows each let them
+ * fall behind by half of every step at 8,000 entries/s (the log bench showed it).
  */
-const ACK_ROWS_PER_STATEMENT = 25;
+const ACK_BATCH = MAX_BATCH;
+/**
+ * Rows per log_receipts INSERT. The rows travel as one JSON parameter (json_each), not three bound
+ * values each, so D1's 100-parameter limit (lib/d1-limits.ts) does not cut a step into hundreds of
+ * statements: 2,048 rows make a parameter of about 70 kB, far under D1's 2 MB per value, and a
+ * full step 8 statements in one batch.
+ */
+const ACK_ROWS_PER_STATEMENT = 2_048;
 /**
  * Cast vote records are published on their own this long after the polls close: time for the
  * last ballots and retractions to drain from the ledgers' outboxes (retried up to a minute
@@ -324,6 +337,7 @@ interface LogRow {
 
 interface PoolRow {
   seq: number;
+  sealed: number;
   key: string | null;
   data: ArrayBuffer;
   tracking_code: string | null;
@@ -446,9 +460,12 @@ export class LogSequencer extends DurableObject<Env> {
       for (const m of retractions) blinded.set(m.trackingCode, await retractionBlind(key, m.trackingCode));
     }
 
+    const ballots = batch.filter((m) => m.kind === "ballot");
     const outcome = this.ctx.storage.transactionSync((): AppendOutcome => {
+      if (ballots.length === batch.length) return this.recordBallotsOnly(ballots);
       let pooled = 0;
       let duplicates = 0;
+      let newBallot = false;
       // Everything the queue consumer logs is shuffled within its sequencing step.
       const pool = (key: string, entry: LogEntry, trackingCode: string | null): void => {
         if (this.poolEntry(key, entry, trackingCode, true)) pooled += 1;
@@ -459,25 +476,29 @@ export class LogSequencer extends DurableObject<Env> {
           case "ballot": {
             if (this.poolEntry(`ballot/${m.commitment}`, ballotEntry(m), m.trackingCode, true)) {
               pooled += 1;
-              // For the drain check of one-ledger-per-voter elections: when the last ballot came.
-              this.setMeta("last_ballot_at_ms", Date.now());
+              newBallot = true;
             } else duplicates += 1;
+            // A ballot's record is new in the common case: one statement inserts it, and only a
+            // ballot the pool knows already (a redelivery, or its retraction came first) is read.
+            const cvr = castVoteRecordEntry(m);
+            const inserted = this.sql
+              .exec(
+                `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)
+                   ON CONFLICT (ballot_id) DO NOTHING RETURNING ballot_id`,
+                m.ballotId,
+                blob(crypto.getRandomValues(new Uint8Array(8))),
+                cvr.districtId,
+                blob(encodeEntry(cvr)),
+              )
+              .toArray().length;
+            if (inserted > 0) break;
             const row = this.sql
               .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
                 `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
                 m.ballotId,
               )
               .toArray()[0];
-            if (!row) {
-              const cvr = castVoteRecordEntry(m);
-              this.sql.exec(
-                `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data) VALUES (?, 'pending', ?, ?, ?)`,
-                m.ballotId,
-                blob(crypto.getRandomValues(new Uint8Array(8))),
-                cvr.districtId,
-                blob(encodeEntry(cvr)),
-              );
-            } else if (row.state === "awaiting-ballot" && row.data && row.retraction_key) {
+            if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
               // Its retraction came first and waited: it follows the ballot into the log now, and
               // the ballot's record is never pooled.
               if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
@@ -538,10 +559,82 @@ export class LogSequencer extends DurableObject<Env> {
             assertNever(m);
         }
       }
+      // For the drain check of one-ledger-per-voter elections: when the last ballot came. Once
+      // per batch: the clock does not advance during synchronous code on Workers, so every ballot
+      // of the batch came at the same moment anyway.
+      if (newBallot) this.setMeta("last_ballot_at_ms", Date.now());
       return { pooled, duplicates };
     });
     if (outcome.pooled > 0) await this.armSoon();
     return ok(outcome);
+  }
+
+  /**
+   * recordBallots for a batch of ballots only (the queue's usual batch), inside its transaction:
+   * the same rows as the general loop, in two statements for the whole batch instead of two per
+   * ballot (at peak the per-statement cost was most of the log's time). The pool takes the
+   * ballots in batch order; a record already in the CVR pool (a redelivery, or a retraction that
+   * came first) is then handled one by one as in the loop, so a waiting retraction is pooled after
+   * the batch's ballots rather than right after its own: still after its ballot, and in the same
+   * run of shuffled entries, so its published position has the same distribution.
+   */
+  private recordBallotsOnly(batch: readonly BallotAccepted[]): AppendOutcome {
+    // Blobs travel as hex inside the JSON parameter and are unhexed by SQLite.
+    const rows = batch.map((m) => {
+      const cvr = castVoteRecordEntry(m);
+      return [
+        `ballot/${m.commitment}`,
+        hexEncode(encodeEntry(ballotEntry(m))),
+        m.trackingCode,
+        m.ballotId,
+        hexEncode(crypto.getRandomValues(new Uint8Array(8))),
+        cvr.districtId,
+        hexEncode(encodeEntry(cvr)),
+      ];
+    });
+    const json = JSON.stringify(rows);
+    // A key already pooled (pool.key is UNIQUE) or logged is skipped, as in poolEncoded.
+    const pooledKeys = this.sql
+      .exec(
+        `INSERT INTO pool (key, data, tracking_code, shuffle, retracts)
+           SELECT j.value ->> 0, unhex(j.value ->> 1), j.value ->> 2, 1, NULL FROM json_each(?) AS j
+           WHERE NOT EXISTS (SELECT 1 FROM entries WHERE key = j.value ->> 0) ORDER BY j.key
+         ON CONFLICT (key) DO NOTHING RETURNING seq`,
+        json,
+      )
+      .toArray().length;
+    const inserted = new Set(
+      this.sql
+        .exec<{ ballot_id: string }>(
+          `INSERT INTO cvr_pool (ballot_id, state, shuffle_key, district_id, data)
+             SELECT j.value ->> 3, 'pending', unhex(j.value ->> 4), j.value ->> 5, unhex(j.value ->> 6)
+             FROM json_each(?) AS j WHERE true ORDER BY j.key
+           ON CONFLICT (ballot_id) DO NOTHING RETURNING ballot_id`,
+          json,
+        )
+        .toArray()
+        .map((r) => r.ballot_id),
+    );
+    let pooled = pooledKeys;
+    for (const m of batch) {
+      if (inserted.has(m.ballotId)) continue;
+      const row = this.sql
+        .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
+          `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
+          m.ballotId,
+        )
+        .toArray()[0];
+      if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
+        if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
+        this.sql.exec(
+          `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
+          m.ballotId,
+        );
+      }
+    }
+    // For the drain check of one-ledger-per-voter elections, as in the loop.
+    if (pooledKeys > 0) this.setMeta("last_ballot_at_ms", Date.now());
+    return { pooled, duplicates: batch.length - pooledKeys };
   }
 
   /**
@@ -819,8 +912,12 @@ export class LogSequencer extends DurableObject<Env> {
   private async sequence(electionId: string): Promise<boolean> {
     this.ctx.storage.transactionSync(() => this.sealBatch());
     const pooled = this.sql
-      .exec<PoolRow>(`SELECT seq, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`)
+      .exec<PoolRow>(`SELECT seq, sealed, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`)
       .toArray();
+    // sealBatch numbers a step's rows 0..n-1: entry oldSize + i is the row sealed at i, which lets
+    // step 3 copy the rows in one statement. Anything else is storage corruption.
+    if (!pooled.every((row, i) => row.sealed === i))
+      throw new FatalLogError("the sealed step's positions are not 0 to n-1");
     const last = pooled[pooled.length - 1];
     if (!last) return false;
     const started = Date.now();
@@ -899,15 +996,12 @@ export class LogSequencer extends DurableObject<Env> {
         )
         .toArray().length;
       if (swapped !== 1) throw new FatalLogError(`checkpoint swap from size ${oldSize} found another size`);
-      for (const [i, row] of pooled.entries()) {
-        this.sql.exec(
-          `INSERT INTO entries (idx, key, data, tracking_code) VALUES (?, ?, ?, ?)`,
-          oldSize + i,
-          row.key,
-          row.data,
-          row.tracking_code,
-        );
-      }
+      // Entry oldSize + i is the row sealed at i (checked above), copied in one statement.
+      this.sql.exec(
+        `INSERT INTO entries (idx, key, data, tracking_code)
+           SELECT ? + sealed, key, data, tracking_code FROM pool WHERE sealed IS NOT NULL ORDER BY sealed`,
+        oldSize,
+      );
       this.sql.exec(`DELETE FROM pool WHERE sealed IS NOT NULL`);
       this.sql.exec(`DELETE FROM edge_tiles`);
       for (const path of edgeTilePaths(newSize)) {
@@ -996,9 +1090,10 @@ export class LogSequencer extends DurableObject<Env> {
     await this.fault("ack");
     const statements = chunksOf(rows, ACK_ROWS_PER_STATEMENT).map((chunk) =>
       this.env.DB.prepare(
-        `INSERT INTO log_receipts (tracking_code, election_id, leaf_index) VALUES ${chunk.map(() => "(?, ?, ?)").join(", ")}
+        `INSERT INTO log_receipts (tracking_code, election_id, leaf_index)
+           SELECT j.value ->> 0, ?, j.value ->> 1 FROM json_each(?) AS j WHERE true
            ON CONFLICT (tracking_code) DO NOTHING`,
-      ).bind(...chunk.flatMap((r) => [r.tracking_code, electionId, r.idx])),
+      ).bind(electionId, JSON.stringify(chunk.map((r) => [r.tracking_code, r.idx]))),
     );
     if (statements.length > 0) await this.env.DB.batch(statements);
     this.sql.exec(`UPDATE log SET acknowledged_size = MAX(acknowledged_size, ?) WHERE id = 1`, upTo);

@@ -48,12 +48,20 @@
  * Limiting binding, which the local runtime emulates with a Durable Object write; a login makes
  * three), so its share of the login's CPU is known.
  *
+ * The log at peak (bench/log-run.ts), in a runtime instance of its own after the mappings: one
+ * election's audit-log sequencer alone, fed batches of 100 ballot messages through the queue
+ * consumer's call (recordBallots) at rising fixed rates; per rate it reports the entries per
+ * second published in signed checkpoints with their tiles in R2, the backlog, and acceptance to
+ * inclusion p50/p99; then the line `log at peak` and the target verdicts.
+ *
  * Options (all optional): --duration S (5), --runs N (3), --warmup S (3), --connections C (64),
  * --mappings 0,16,64, --bucket-voters N (50000), --per-voter-voters N (2800), --json FILE,
  * --quiet-wait S (60: seconds the whole bench may spend waiting for other processes' load to
  * pass before runs), --keep (leave the state directory), --displays N (1000; 0 skips the display
  * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --profile, --login first|each|off
- * (first: the login run under the first bucket mapping only; each: under every mapping).
+ * (first: the login run under the first bucket mapping only; each: under every mapping), --log-rates R,R,...
+ * (2000,4000,8000,12000 entries/s; 0 skips the log bench), --log-seconds S (10 per rate),
+ * --log-only (the log bench alone, no mapping).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -92,6 +100,7 @@ import {
 import { breakdown, breakdownText, moduleMap, startProfiler, writeProfile, type Breakdown } from "../bench/profile.ts";
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
+import { inclusionTargetLine, logSummaryLines, runLogBench, type LogBench } from "../bench/log-run.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
 import { freePort } from "./system.ts";
 
@@ -115,6 +124,9 @@ const { values: args } = parseArgs({
     "display-seconds": { type: "string", default: "10" },
     profile: { type: "boolean", default: false },
     login: { type: "string", default: "first" },
+    "log-rates": { type: "string", default: "2000,4000,8000,12000" },
+    "log-seconds": { type: "string", default: "10" },
+    "log-only": { type: "boolean", default: false },
   },
 });
 
@@ -161,6 +173,16 @@ if (!["first", "each", "off"].includes(args.login ?? ""))
 /** The login path does not depend on the ledger mapping: once is enough, under the first bucket mapping. */
 const LOGIN_MAPPINGS =
   args.login === "each" ? MAPPINGS : args.login === "first" ? MAPPINGS.filter((m) => m > 0).slice(0, 1) : [];
+/** The log bench's rates (entries/s), rising; "0" skips it. */
+const LOG_RATES = (args["log-rates"] ?? "")
+  .split(",")
+  .map((r) => Math.round(Number(r.trim())))
+  .filter((r) => r !== 0);
+if (LOG_RATES.some((r) => !Number.isInteger(r) || r < 0))
+  throw new Error("--log-rates is a comma-separated list of entries per second (0 skips the log bench)");
+const LOG_SECONDS = positive("log-seconds", args["log-seconds"]);
+/** The log bench's own election: any id the sequencer accepts; nothing else in its instance uses it. */
+const LOG_ELECTION = "bench-log-peak";
 
 interface PathFigures {
   readonly path: string;
@@ -292,7 +314,7 @@ function castLine(run: CastRun): string {
       : `tally caught up ${fixed(run.drainSeconds, 1)} s after the run`;
   const log = `audit log: ${run.log.entries} entries published (${fixed(run.log.entriesPerSecond)}/s over the run and its drain), sequencer ${fixed(run.log.capacityPerSecond)} entries per second of its busy time, ${run.log.backlog} pooled at the end`;
   const proof = run.proofLatency
-    ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)`
+    ? `\n      acceptance to log inclusion: p50 ${fixed(run.proofLatency.p50Ms)} ms, p99 ${fixed(run.proofLatency.p99Ms)} ms, max ${fixed(run.proofLatency.maxMs)} ms over ${run.proofLatency.samples} receipts cast beside the load (${run.proofLatency.missing} missing, ${run.proofLatency.refused} refused; polled in rounds of up to ${fixed(run.proofLatency.roundMs)} ms)\n      ${inclusionTargetLine(run.proofLatency.p99Ms)}`
     : "";
   return `${runLine(run)}\n      resent ${run.resolved.receipts + run.resolved.refused} in-flight ballots (${run.resolved.receipts} receipts); ${run.backlog} receipts not yet counted at the end of the run, ${drain}\n      ${log}${proof}`;
 }
@@ -742,7 +764,7 @@ function summary(results: readonly MappingFigures[]): string {
     const proof = r.auditLog.proofLatency;
     return `  ${short.padEnd(11)} ${fixed(r.auditLog.entriesPerSecond)} entries/s published over a run and its drain, sequencer ${fixed(r.auditLog.capacityPerSecond)} entries/s of busy time${
       proof
-        ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)`
+        ? `; acceptance to inclusion p50 ${fixed(proof.p50Ms)} ms, p99 ${fixed(proof.p99Ms)} ms (${proof.samples} receipts)\n              ${inclusionTargetLine(proof.p99Ms)}`
         : ""
     }`;
   });
@@ -791,6 +813,36 @@ function summary(results: readonly MappingFigures[]): string {
   ].join("\n");
 }
 
+/**
+ * The log at peak, in a fresh runtime instance: no cast runs' alarms, queue batches or pooled
+ * entries left over, and no election loaded (the sequencer takes any valid id; the public
+ * checkpoint route reads R2 only).
+ */
+async function measureLog(bundles: Bundles, workDir: string, issuer: BenchEidIssuer): Promise<LogBench> {
+  say(`\n== The log at peak: one election's sequencer fed through recordBallots, ${LOG_SECONDS} s per rate`);
+  const secrets = await generateSecrets();
+  const runtime = await startRuntime({
+    bundles,
+    stateDir: join(workDir, "state-log"),
+    port: await freePort(),
+    vars: benchVars(secrets, MAPPINGS.find((m) => m > 0) ?? 16, issuer.vars),
+  });
+  activeRuntime = runtime;
+  try {
+    return await runLogBench({
+      baseUrl: runtime.baseUrl,
+      electionId: LOG_ELECTION,
+      rates: LOG_RATES,
+      stepSeconds: LOG_SECONDS,
+      runtimePids: workerdPids(),
+      say,
+    });
+  } finally {
+    await runtime.dispose();
+    activeRuntime = undefined;
+  }
+}
+
 let activeRuntime: Runtime | undefined;
 let workDir: string | undefined;
 let eidIssuer: BenchEidIssuer | undefined;
@@ -836,10 +888,13 @@ async function main(): Promise<number> {
   const issuer = await startBenchEidIssuer();
   eidIssuer = issuer;
   const results: MappingFigures[] = [];
-  for (const buckets of MAPPINGS) results.push(await measureMapping(buckets, bundles, workDir, issuer));
+  for (const buckets of args["log-only"] ? [] : MAPPINGS)
+    results.push(await measureMapping(buckets, bundles, workDir, issuer));
+  const logPeak = LOG_RATES.length > 0 ? await measureLog(bundles, workDir, issuer) : undefined;
 
   say("\n== Summary (medians)");
-  say(summary(results));
+  if (results.length > 0) say(summary(results));
+  if (logPeak) say(["", ...logSummaryLines(logPeak)].join("\n"));
   const seconds = (performance.now() - started) / 1000;
   say(`\nfinished in ${fixed(seconds)} s`);
   const logged = results.filter((r) => (r.runtimeLog["error"] ?? 0) > 0);
@@ -860,6 +915,7 @@ async function main(): Promise<number> {
         runs: RUNS,
         warmup: WARMUP,
         results,
+        ...(logPeak ? { logPeak } : {}),
       },
       slimmer,
       2,
@@ -874,7 +930,8 @@ async function main(): Promise<number> {
   return results.every(
     (r) =>
       r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && loginHeld(r) && r.floor.check.ok && r.floor.errors === 0,
-  )
+  ) &&
+    (logPeak?.check.ok ?? true)
     ? 0
     : 1;
 }

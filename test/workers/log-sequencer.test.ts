@@ -136,6 +136,44 @@ describe("the sequencer", () => {
     expect((await settle(electionId, 20)).status.size).toBe(20);
   });
 
+  it("acknowledges a whole peak step's receipts in that step", async () => {
+    const electionId = freshElection();
+    // More than a second of peak (8,000 ballots/s) would leave behind if a step acknowledged less.
+    const all = await ballots(electionId, 0, 5_000);
+    for (let i = 0; i < all.length; i += 1_000)
+      await sequencer(electionId).recordBallots(electionId, all.slice(i, i + 1_000));
+    const { status, failed } = await sequencer(electionId).sequenceNow();
+    expect(failed).toBeNull();
+    expect(status.publishedSize).toBe(5_000);
+    expect(status.acknowledgedSize).toBe(5_000);
+    const indexes = await trackingCodesInD1(electionId);
+    expect(indexes.size).toBe(5_000);
+    expect(new Set(indexes.values()).size).toBe(5_000);
+    expect(Math.max(...indexes.values())).toBe(4_999);
+  });
+
+  it("logs a batch that repeats a ballot, or holds one already logged, once per ballot and keeps one record each", async () => {
+    const electionId = freshElection();
+    const [logged, fresh] = await Promise.all([ballots(electionId, 0, 1), ballots(electionId, 1, 2)]);
+    await sequencer(electionId).recordBallots(electionId, logged);
+    await settle(electionId, 1);
+    const [a, b] = fresh;
+    if (!a || !b || !logged[0]) throw new Error("no ballots");
+    // Ballots only (the queue's usual batch): the repeat and the logged ballot are duplicates.
+    expect(await sequencer(electionId).recordBallots(electionId, [a, logged[0], a, b])).toEqual({
+      ok: true,
+      value: { pooled: 2, duplicates: 2 },
+    });
+    await settle(electionId, 3);
+    const log = await readPublishedLog(electionId);
+    expect(log.decoded.map((e) => (e.type === "ballot" ? e.commitment : e.type)).sort()).toEqual(
+      [logged[0].commitment, a.commitment, b.commitment].sort(),
+    );
+    expect((await sequencer(electionId).status()).castVoteRecords).toEqual(
+      expect.objectContaining({ pending: 3, retracted: 0, awaitingBallot: 0 }),
+    );
+  });
+
   it("logs a retraction that came before its ballot right after the ballot, and never publishes that ballot's record", async () => {
     const electionId = freshElection();
     const [early, other] = await ballots(electionId, 0, 2);
