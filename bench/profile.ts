@@ -311,7 +311,11 @@ export function breakdownText(b: Breakdown, topDetails = 6): string {
             share(b.limiterMs),
           ],
         ]),
-    ["total (the runtime's CPU over the run, from /proc)", perCast(b.runtimeCpuMs), share(b.runtimeCpuMs)],
+    [
+      "total (the runtime's CPU per request in the measured runs, from /proc)",
+      perCast(b.runtimeCpuMs),
+      share(b.runtimeCpuMs),
+    ],
   ];
   const lines = [
     `    ${b.requests} ${b.noun}s accepted in the profiled run`,
