@@ -2,7 +2,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { issueVoterSession } from "../../workers/gateway/auth/tokens.ts";
 import { configOf } from "../../durable-objects/config.ts";
-import { getElection } from "../../db/stores/elections.ts";
+import { compileStored, getElection } from "../../db/stores/elections.ts";
 import { MAX_DEFINITION_BYTES } from "../../workers/gateway/routes/elections.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { demoDefinition } from "./helpers/election.ts";
@@ -495,5 +495,25 @@ describe("public election and the voter's ballot", () => {
         "/v1/elections/{electionId}/ballot",
       ]),
     );
+  });
+});
+
+describe("a stored definition read again by an isolate", () => {
+  it("is compiled once while its text is unchanged, and anew when the text changes", () => {
+    const id = "demo-compiled-once";
+    const text = JSON.stringify(
+      definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } }),
+    );
+    const first = compileStored(id, text);
+    expect(first.id).toBe(id);
+    // The cache of CACHE_MS expired and the row was read again: the same text, the same compilation.
+    expect(compileStored(id, text)).toBe(first);
+
+    const changedText = JSON.stringify(
+      definitionWith({ electionId: id, polls: { opensAt: inAnHour(), closesAt: "2031-01-01T00:00:00Z" } }),
+    );
+    const changed = compileStored(id, changedText);
+    expect(changed).not.toBe(first);
+    expect(changed.polls.closesAtMs).not.toBe(first.polls.closesAtMs);
   });
 });
