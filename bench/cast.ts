@@ -20,20 +20,10 @@ import {
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
 import { idempotencyKeyOf } from "./load.ts";
 import { runLoad, type Measured } from "./measure.ts";
-import { mintSessions, type BenchVoter } from "./voters.ts";
+import { mintSessions, type BenchVoter, type RollSessionOptions } from "./voters.ts";
 
-export interface CastSessionOptions {
-  readonly baseUrl: string;
+export interface CastSessionOptions extends RollSessionOptions {
   readonly client: OfficialClient;
-  readonly vars: Record<string, string>;
-  readonly electionId: string;
-  /** The synthetic roll the voters come from: PREFIX-1 .. PREFIX-rollSize. */
-  readonly prefix: string;
-  readonly rollSize: number;
-  readonly connections: number;
-  readonly timeoutSeconds: number;
-  readonly workDir: string;
-  readonly runtimePids: readonly number[];
 }
 
 export interface CastRun extends Measured {

@@ -16,20 +16,11 @@ import { join } from "node:path";
 import { syntheticNationalId } from "../lib/roll/generate.ts";
 import { checkIssuerFits, type BenchEidIssuer } from "./eid-issuer.ts";
 import { runLoad, type Measured } from "./measure.ts";
+import type { RollSessionOptions } from "./voters.ts";
 
-export interface LoginSessionOptions {
-  readonly baseUrl: string;
+/** `vars` are checked against the issuer: the Worker must accept its tokens. */
+export interface LoginSessionOptions extends RollSessionOptions {
   readonly issuer: BenchEidIssuer;
-  /** The production Worker's string bindings, to check that it accepts the issuer's tokens. */
-  readonly vars: Record<string, string>;
-  readonly electionId: string;
-  /** The synthetic roll the voters come from: PREFIX-1 .. PREFIX-rollSize. */
-  readonly prefix: string;
-  readonly rollSize: number;
-  readonly connections: number;
-  readonly timeoutSeconds: number;
-  readonly workDir: string;
-  readonly runtimePids: readonly number[];
 }
 
 export interface ReplayCheck {

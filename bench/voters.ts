@@ -25,6 +25,21 @@ import { issueVoterSession } from "../workers/gateway/auth/tokens.ts";
 import { configOf } from "../durable-objects/config.ts";
 import { DEMO_DISTRICTS, isDemoDistrict, styleOf, type DemoDistrict } from "./ballots.ts";
 
+/** What a session of requests from the synthetic roll's voters (casts, logins) needs to run. */
+export interface RollSessionOptions {
+  readonly baseUrl: string;
+  /** The production Worker's string bindings (its keys, its eID settings). */
+  readonly vars: Record<string, string>;
+  readonly electionId: string;
+  /** The synthetic roll the voters come from: PREFIX-1 .. PREFIX-rollSize. */
+  readonly prefix: string;
+  readonly rollSize: number;
+  readonly connections: number;
+  readonly timeoutSeconds: number;
+  readonly workDir: string;
+  readonly runtimePids: readonly number[];
+}
+
 export interface BenchVoter {
   /** The voter's number on the synthetic roll (1-based): PREFIX-<n>. */
   readonly n: number;

@@ -492,21 +492,7 @@ export class LogSequencer extends DurableObject<Env> {
               )
               .toArray().length;
             if (inserted > 0) break;
-            const row = this.sql
-              .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
-                `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
-                m.ballotId,
-              )
-              .toArray()[0];
-            if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
-              // Its retraction came first and waited: it follows the ballot into the log now, and
-              // the ballot's record is never pooled.
-              if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
-              this.sql.exec(
-                `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
-                m.ballotId,
-              );
-            }
+            if (this.releaseWaitingRetraction(m.ballotId)) pooled += 1;
             break;
           }
           case "retraction": {
@@ -618,19 +604,7 @@ export class LogSequencer extends DurableObject<Env> {
     let pooled = pooledKeys;
     for (const m of batch) {
       if (inserted.has(m.ballotId)) continue;
-      const row = this.sql
-        .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
-          `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
-          m.ballotId,
-        )
-        .toArray()[0];
-      if (row?.state === "awaiting-ballot" && row.data && row.retraction_key) {
-        if (this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true)) pooled += 1;
-        this.sql.exec(
-          `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
-          m.ballotId,
-        );
-      }
+      if (this.releaseWaitingRetraction(m.ballotId)) pooled += 1;
     }
     // For the drain check of one-ledger-per-voter elections, as in the loop.
     if (pooledKeys > 0) this.setMeta("last_ballot_at_ms", Date.now());
@@ -1377,6 +1351,27 @@ export class LogSequencer extends DurableObject<Env> {
    * (ballots, retractions, check-ins); other entries keep their place. A retraction remembers the
    * tracking code it retracts (from its key), so that the shuffle keeps it after its ballot.
    */
+  /**
+   * A ballot whose record was already in the pool: if its retraction came first and waited, the
+   * retraction follows the ballot into the log now, and the ballot's record is never pooled.
+   * True when the retraction was pooled. Synchronous: inside the caller's transaction.
+   */
+  private releaseWaitingRetraction(ballotId: string): boolean {
+    const row = this.sql
+      .exec<{ state: string; data: ArrayBuffer | null; retraction_key: string | null }>(
+        `SELECT state, data, retraction_key FROM cvr_pool WHERE ballot_id = ?`,
+        ballotId,
+      )
+      .toArray()[0];
+    if (row?.state !== "awaiting-ballot" || !row.data || !row.retraction_key) return false;
+    const pooled = this.poolEncoded(row.retraction_key, bytesOf(row.data), null, true);
+    this.sql.exec(
+      `UPDATE cvr_pool SET state = 'retracted', data = NULL, retraction_key = NULL WHERE ballot_id = ?`,
+      ballotId,
+    );
+    return pooled;
+  }
+
   private poolEncoded(key: string, bytes: Uint8Array, trackingCode: string | null, shuffle = false): boolean {
     const retracts = key.startsWith(RETRACTION_KEY_PREFIX) ? key.slice(RETRACTION_KEY_PREFIX.length) : null;
     // One statement: a key already pooled (pool.key is UNIQUE) or logged is skipped. RETURNING
