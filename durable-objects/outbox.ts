@@ -9,6 +9,12 @@
  *   schedules the owner's alarm with backoff (the owner's alarm() must call `onAlarm`).
  * - One flush at a time per object; a flush requested while one runs triggers another round
  *   instead of racing it (no await between the loop's check and the reset of `flushing`).
+ * - The safety net (an alarm SAFETY_NET_MS after a decision) stands while anything is unsent. An
+ *   owner that gives `nextAlarm` has its alarm moved, once a flush left nothing unsent, to the
+ *   next time it needs one (none: no alarm), so a sent message costs no wake-up five seconds
+ *   later: with one ledger per voter that wake-up was one more invocation per ballot. After the
+ *   move the outbox looks again: a row committed meanwhile puts the safety net back (a decision
+ *   committed after that look arms it itself, in afterCommit).
  *
  * - A row names the message, never a voter: `queue_key` is the message's own key (queueKeyOf:
  *   the ballot's tracking code or the check-in's id), so an outbox read beside the marks it holds
@@ -49,15 +55,22 @@ export interface OutboxCounts {
   readonly pending: number;
 }
 
+export interface OutboxOptions {
+  /** When the owner next needs its alarm for its own work (undefined: it needs none). */
+  readonly nextAlarm?: () => number | undefined;
+}
+
 export class Outbox {
   private readonly ctx: DurableObjectState;
   private readonly env: Env;
+  private readonly nextAlarm: (() => number | undefined) | undefined;
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: Env, options: OutboxOptions = {}) {
     this.ctx = ctx;
     this.env = env;
+    this.nextAlarm = options.nextAlarm;
     ctx.storage.sql.exec(OUTBOX_COUNTS_TABLE_SQL);
   }
 
@@ -140,12 +153,25 @@ export class Outbox {
         do {
           this.flushAgain = false;
           await this.flushOnce();
+          if (!this.flushAgain) await this.standDownSafetyNet();
         } while (this.flushAgain);
       } finally {
         this.flushing = undefined;
       }
     })();
     return this.flushing;
+  }
+
+  /** With nothing unsent, moves the owner's alarm to its own next need (file header). */
+  private async standDownSafetyNet(): Promise<void> {
+    if (!this.nextAlarm || this.pending() > 0) return;
+    const next = this.nextAlarm();
+    const current = await this.ctx.storage.getAlarm();
+    if (current === (next ?? null)) return;
+    if (next === undefined) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(next);
+    // A row committed while the alarm moved: its decision may have seen the safety net standing.
+    if (this.pending() > 0) await this.ensureAlarm(Date.now() + SAFETY_NET_MS);
   }
 
   private async flushOnce(): Promise<void> {

@@ -252,7 +252,8 @@ export class VoterLedger extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.outbox = new Outbox(ctx, env);
+    // Once its messages are sent, the ledger's alarm is needed only to forget voter-ballot links.
+    this.outbox = new Outbox(ctx, env, { nextAlarm: () => this.nextForgetAt() });
     // The runtime delivers no request or alarm until this settles, and a throw resets the object.
     void ctx.blockConcurrencyWhile(async () => this.migrate());
   }
@@ -581,6 +582,14 @@ export class VoterLedger extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     await this.outbox.onAlarm();
     await this.forgetDueLinks();
+  }
+
+  /** When the next election's voter-ballot links are to be forgotten (undefined: none left). */
+  private nextForgetAt(): number | undefined {
+    return (
+      this.sql.exec<{ at: number | null }>(`SELECT MIN(at) AS at FROM forget_links WHERE done = 0`).toArray()[0]?.at ??
+      undefined
+    );
   }
 
   /** Destroys the voter-ballot links of every election whose time has come; re-arms for the rest. */
