@@ -178,7 +178,8 @@ export class PaperBallotBox extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.outbox = new Outbox(ctx, env);
+    // Its alarm serves only the outbox: once everything is sent it needs none.
+    this.outbox = new Outbox(ctx, env, { nextAlarm: () => undefined });
     // The runtime delivers no request or alarm until this settles, and a throw resets the object.
     void ctx.blockConcurrencyWhile(async () => {
       this.migrate();

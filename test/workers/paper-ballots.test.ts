@@ -5,7 +5,7 @@
  * replayed, foreign and wrong-election payloads are refused and change nothing; accepted ballots
  * reach the tally as paper ballots of their station.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { encodeBase45 } from "../../lib/qr/base45.ts";
@@ -287,5 +287,22 @@ describe("refusals change nothing", () => {
     expect(
       (await adminCall("POST", `/v1/admin/elections/${ELECTION}/sheet-keys`, { publicJwk }, official)).status,
     ).toBe(403);
+  });
+});
+
+describe("a ballot box once its scans are sent", () => {
+  it("keeps no alarm: nothing wakes it five seconds later to find nothing to send", async () => {
+    const qr = await markedBallotQr(north.bmd, election, "bs-north", 140, NORTH_BALLOT);
+    const scannedAt = Date.now();
+    await north.client.scan({ electionId: ELECTION, qr, scanId: crypto.randomUUID() });
+    const box = paperBoxFor(env, ELECTION, 140);
+    await waitFor(async () => ((await box.pendingOutbox()) === 0 ? true : undefined));
+    await waitFor(() =>
+      runInDurableObject(box, async (_instance, state) =>
+        (await state.storage.getAlarm()) === null ? true : undefined,
+      ),
+    );
+    // Cleared well before the safety net five seconds after the scan would have fired.
+    expect(Date.now() - scannedAt).toBeLessThan(4_000);
   });
 });
