@@ -14,23 +14,36 @@
  *   they differ only in who wins, which is the tally's business, not the ballot's. Ranked or
  *   weighted variations (rcv, borda, cumulative, range, proportional, other) are refused.
  * - A ballot style is named by an ExternalIdentifier (Type "other", OtherType "ballot-style-id")
- *   since NIST BallotStyle has no @id. Its contests are its OrderedContent if given, otherwise
- *   every contest whose district is one of its GpUnits or contains one (ComposingGpUnitIds,
- *   transitively). Per-style selection order (OrderedContestSelectionIds) is checked but not kept:
- *   options are in the contest's ContestSelection order on every style.
+ *   since NIST BallotStyle has no @id; a style without one is named after its GpUnits
+ *   (derivedBallotStyleId), with a warning. Its contests are its OrderedContent if given (headers
+ *   flattened, nested ones too), otherwise every contest whose district is one of its GpUnits or
+ *   contains one. Containment is ComposingGpUnitIds, transitively; a district that lists none is
+ *   taken to contain the units of the styles whose OrderedContent lists its contests (a warning),
+ *   unless it has a ballot style of its own or is inside that unit, which is refused. A style's
+ *   OrderedContestSelectionIds, when complete, is that style's display order of the contest's
+ *   options (BallotStyle.optionOrder); a partial one is refused.
+ * - Contests, and each contest's selections, are in SequenceOrder where the file gives one (ties
+ *   and items without one in the file's order, the latter after the others, with a warning).
+ * - A BallotMeasureContest without selections (NIST allows it) is refused, or gets Yes and No
+ *   when settings.missingBallotMeasureSelections is "yes-no" (a warning says so).
+ * - What the compiler decided on its own is a DefinitionWarning, and the Derivations say it in
+ *   a form the exporter (export.ts) writes back into the report.
  * - Every language of every text a ballot shows is kept (LocalizedText in model.ts) beside the
  *   plain first-language fields that most callers use. A language tag must have BCP 47's shape
  *   (checked loosely: letters, then dash-separated letters and digits) and appear once per text;
  *   an empty text for a language counts as no text in that language.
  */
+import { sha256Hex } from "../digest.ts";
 import type { Problem } from "../errors.ts";
 import { err, ok, type Result, assertNever } from "../result.ts";
+import type { AddedSelection, DefinitionWarning, Derivations } from "./derivations.ts";
 import { localize } from "./localize.ts";
 import type { BallotStyle, CompiledElection, Contest, ContestOption, District, LocalizedText, Party } from "./model.ts";
 import type * as Nist from "./nist.ts";
 import { textOf } from "./nist.ts";
 import { pointer } from "./pointer.ts";
 import type { ElectionSettings } from "./settings.ts";
+import { yesNoTexts } from "./yes-no.ts";
 
 const SUPPORTED_VOTE_VARIATIONS: ReadonlySet<string> = new Set([
   "plurality",
@@ -122,7 +135,7 @@ function joinTexts(texts: readonly LocalizedText[]): LocalizedText {
 }
 
 /** Every "@id" in the report with where it first appears; a repeated one is a problem. */
-function checkUniqueIds(report: unknown, base: string, problems: Problem[]): void {
+function checkUniqueIds(report: unknown, base: string, problems: Problem[]): ReadonlySet<string> {
   const firstAt = new Map<string, string>();
   // Iterative on purpose: the caller bounds depth, but a stack of our own costs nothing.
   const stack: { value: unknown; path: string }[] = [{ value: report, path: base }];
@@ -145,6 +158,36 @@ function checkUniqueIds(report: unknown, base: string, problems: Problem[]): voi
     if (first === undefined) firstAt.set(id, path);
     else problems.push({ path, message: `@id "${id}" is already used at ${first}; @ids must be unique in the report` });
   }
+  return new Set(firstAt.keys());
+}
+
+/**
+ * Every language with a non-empty text anywhere in the report (tags of BCP 47's shape, lower
+ * case), `first` first and the rest in the order they appear: the languages texts made up here
+ * (a measure's Yes and No) are written in.
+ */
+function languagesIn(report: unknown, first: string): string[] {
+  const found = new Set<string>([first]);
+  const stack: unknown[] = [report];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push(value[i]);
+    } else if (typeof value === "object" && value !== null) {
+      const record = value as Record<string, unknown>;
+      const { Language, Content } = record;
+      if (
+        typeof Language === "string" &&
+        typeof Content === "string" &&
+        LANGUAGE_TAG.test(Language) &&
+        Content.trim() !== ""
+      )
+        found.add(Language.toLowerCase());
+      const entries = Object.values(record);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push(entries[i]);
+    }
+  }
+  return [...found];
 }
 
 interface Indexed<T> {
@@ -161,6 +204,32 @@ function indexById<T extends { "@id": string }>(
     if (!map.has(value["@id"])) map.set(value["@id"], { value, path: pointer(path, i) });
   });
   return map;
+}
+
+/**
+ * `items` in NIST SequenceOrder (ties in the definition's order), each with its index in the
+ * definition. Items without one keep the definition's order after those with one, and each such
+ * item is a warning when its siblings have one: the file gives half an order.
+ */
+function inSequenceOrder<T extends { readonly SequenceOrder?: number | undefined }>(
+  items: readonly T[],
+  pathOf: (index: number) => string,
+  what: string,
+  warnings: DefinitionWarning[],
+): { value: T; index: number }[] {
+  const indexed = items.map((value, index) => ({ value, index }));
+  const given = indexed.filter((item) => item.value.SequenceOrder !== undefined);
+  if (given.length === 0) return indexed;
+  const missing = indexed.filter((item) => item.value.SequenceOrder === undefined);
+  for (const item of missing) {
+    warnings.push({
+      path: pointer(pathOf(item.index), "SequenceOrder"),
+      code: "sequence_order_missing",
+      message: `this ${what} has no SequenceOrder while others do; it is placed after them, in the file's order`,
+    });
+  }
+  given.sort((a, b) => a.value.SequenceOrder! - b.value.SequenceOrder! || a.index - b.index);
+  return [...given, ...missing];
 }
 
 /** The GpUnit composition graph: which units each unit is directly part of. */
@@ -183,6 +252,19 @@ class Geography {
       });
     }
     this.checkAcyclic(problems);
+  }
+
+  /** Whether the unit lists its parts (ComposingGpUnitIds); if not, styles may say what it contains. */
+  listsComposition(id: string): boolean {
+    return (this.units.get(id)?.value.ComposingGpUnitIds ?? []).length > 0;
+  }
+
+  /** Records that `child` is part of `parent` as the ballot styles imply; the caller checked it adds no cycle. */
+  addParent(child: string, parent: string): void {
+    const list = this.parents.get(child) ?? [];
+    if (!list.includes(parent)) list.push(parent);
+    this.parents.set(child, list);
+    this.ancestorMemo.clear();
   }
 
   isReportingUnit(id: string): boolean {
@@ -272,14 +354,16 @@ function compileCandidateContest(
   path: string,
   refs: Refs,
   problems: Problem[],
+  warnings: DefinitionWarning[],
 ): ContestOption[] {
   const options: ContestOption[] = [];
   const selections = contest.ContestSelection ?? [];
-  selections.forEach((selection, j) => {
-    const at = pointer(path, "ContestSelection", j);
+  const selectionPath = (j: number): string => pointer(path, "ContestSelection", j);
+  for (const { value: selection, index: j } of inSequenceOrder(selections, selectionPath, "selection", warnings)) {
+    const at = selectionPath(j);
     if (selection["@type"] !== "ElectionResults.CandidateSelection") {
       problems.push({ path: pointer(at, "@type"), message: "a CandidateContest holds only CandidateSelections" });
-      return;
+      continue;
     }
     const names: string[] = [];
     const nameTexts: LocalizedText[] = [];
@@ -318,7 +402,7 @@ function compileCandidateContest(
       ...(party !== undefined ? { party } : {}),
       isWriteIn,
     });
-  });
+  }
   if (contest.VotesAllowed < 1) {
     problems.push({ path: pointer(path, "VotesAllowed"), message: "must be at least 1" });
   } else if (contest.VotesAllowed > selections.length) {
@@ -330,23 +414,92 @@ function compileCandidateContest(
   return options;
 }
 
+/** What a ballot measure's compilation needs beyond the contest itself. */
+interface MeasureContext {
+  readonly texts: Texts;
+  readonly firstLanguage: string;
+  /** Every language the definition's texts carry (yes/no texts are made in these). */
+  readonly languages: readonly string[];
+  readonly settings: ElectionSettings;
+  /** Every @id of the report: an added selection's id must be new. */
+  readonly ids: ReadonlySet<string>;
+  readonly problems: Problem[];
+  readonly warnings: DefinitionWarning[];
+  readonly added: Map<string, readonly AddedSelection[]>;
+}
+
+/** The conventional Yes and No, as NIST InternationalizedTexts, for a measure that lists no selections. */
+function addedYesNo(
+  contest: Nist.Contest,
+  path: string,
+  context: MeasureContext,
+): { id: string; Selection: Nist.InternationalizedText }[] | undefined {
+  const { yes, no, missing } = yesNoTexts(context.languages);
+  const made = [
+    { id: `${contest["@id"]}-yes`, text: yes },
+    { id: `${contest["@id"]}-no`, text: no },
+  ];
+  const taken = made.filter((m) => context.ids.has(m.id));
+  if (taken.length > 0) {
+    context.problems.push({
+      path: pointer(path, "ContestSelection"),
+      message: `has no selections, and the ids the conventional two would get (${taken.map((m) => `"${m.id}"`).join(", ")}) are already used: list its BallotMeasureSelections`,
+    });
+    return undefined;
+  }
+  context.added.set(
+    contest["@id"],
+    made.map((m) => ({ id: m.id, text: m.text })),
+  );
+  context.warnings.push({
+    path: pointer(path, "ContestSelection"),
+    code: "ballot_measure_selections_added",
+    message:
+      `a ballot measure without selections: added "${made[0]!.id}" (${Object.values(yes)[0]}) and "${made[1]!.id}" (${Object.values(no)[0]}), as settings.missingBallotMeasureSelections says` +
+      (missing.length > 0 ? `; no yes/no words for ${missing.join(", ")}, which show the first language's` : ""),
+  });
+  return made.map((m) => ({
+    id: m.id,
+    Selection: { Text: Object.entries(m.text).map(([Language, Content]) => ({ Language, Content })) },
+  }));
+}
+
 function compileBallotMeasureContest(
   contest: Extract<Nist.Contest, { "@type": "ElectionResults.BallotMeasureContest" }>,
   path: string,
-  texts: Texts,
-  firstLanguage: string,
-  problems: Problem[],
+  context: MeasureContext,
 ): ContestOption[] {
+  const { texts, firstLanguage, problems, warnings } = context;
   const options: ContestOption[] = [];
   const selections = contest.ContestSelection ?? [];
-  selections.forEach((selection, j) => {
-    const at = pointer(path, "ContestSelection", j);
+  if (selections.length === 0) {
+    if (context.settings.missingBallotMeasureSelections !== "yes-no") {
+      problems.push({
+        path: pointer(path, "ContestSelection"),
+        message:
+          'a ballot measure without selections (which NIST allows) leaves a voter nothing to mark: list its BallotMeasureSelections, or set settings.missingBallotMeasureSelections to "yes-no" to have Yes and No added',
+      });
+      return options;
+    }
+    const added = addedYesNo(contest, path, context) ?? [];
+    added.forEach((selection, j) => {
+      // Read like a given text, so that the languages meet in the same order as when the export,
+      // which lists these selections, is loaded again.
+      const labelText = texts.read(selection.Selection, pointer(path, "ContestSelection", j, "Selection")) ?? {};
+      const label = Object.values(labelText)[0] ?? selection.id;
+      options.push({ id: selection.id, label, labelText, isWriteIn: false });
+    });
+    return options;
+  }
+  const selectionPath = (j: number): string => pointer(path, "ContestSelection", j);
+  for (const { value: selection, index: j } of inSequenceOrder(selections, selectionPath, "selection", warnings)) {
+    const at = selectionPath(j);
     if (selection["@type"] !== "ElectionResults.BallotMeasureSelection") {
       problems.push({
         path: pointer(at, "@type"),
         message: "a BallotMeasureContest holds only BallotMeasureSelections",
       });
-      return;
+      continue;
     }
     const label = textOf(selection.Selection);
     if (label === undefined) problems.push({ path: pointer(at, "Selection"), message: "has no text" });
@@ -354,29 +507,27 @@ function compileBallotMeasureContest(
       [firstLanguage]: label ?? selection["@id"],
     };
     options.push({ id: selection["@id"], label: label ?? selection["@id"], labelText, isWriteIn: false });
-  });
-  if (selections.length < 2) {
+  }
+  if (selections.length === 1) {
     problems.push({
       path: pointer(path, "ContestSelection"),
-      message: `a ballot measure needs at least two selections (such as yes and no), found ${selections.length}`,
+      message:
+        "a ballot measure with one selection gives a voter no choice: it needs at least two selections (such as yes and no)",
     });
   }
   return options;
 }
 
-/** The id a ballot style carries in its ExternalIdentifier, or undefined after saying why not. */
-function ballotStyleIdOf(style: Nist.BallotStyle, path: string, problems: Problem[]): string | undefined {
+/**
+ * The id a ballot style carries in its ExternalIdentifier; "none" when it has none (the id is then
+ * derived from its GpUnits); undefined after saying why a given one is unusable.
+ */
+function ballotStyleIdOf(style: Nist.BallotStyle, path: string, problems: Problem[]): string | "none" | undefined {
   const identifiers = (style.ExternalIdentifier ?? [])
     .map((identifier, i) => ({ identifier, i }))
     .filter(({ identifier }) => identifier.Type === "other" && identifier.OtherType === BALLOT_STYLE_ID_TYPE);
   const first = identifiers[0];
-  if (!first) {
-    problems.push({
-      path: pointer(path, "ExternalIdentifier"),
-      message: `needs an ExternalIdentifier with Type "other", OtherType "${BALLOT_STYLE_ID_TYPE}" and the style's id as Value`,
-    });
-    return undefined;
-  }
+  if (!first) return "none";
   for (const extra of identifiers.slice(1)) {
     problems.push({
       path: pointer(path, "ExternalIdentifier", extra.i),
@@ -393,6 +544,17 @@ function ballotStyleIdOf(style: Nist.BallotStyle, path: string, problems: Proble
     return undefined;
   }
   return id;
+}
+
+/**
+ * The id of a ballot style named only by its GpUnits (NIST gives BallotStyle no @id): "bs-" and
+ * its units' ids, sorted and joined with "_", when that is a plain id; otherwise "bs-" and 16 hex
+ * digits of their SHA-256. Sorted, so listing the same units in another order names the same style.
+ */
+export function derivedBallotStyleId(unitIds: readonly string[]): string {
+  const units = [...new Set(unitIds)].sort();
+  const plain = `bs-${units.join("_")}`;
+  return BALLOT_STYLE_ID.test(plain) ? plain : `bs-${sha256Hex(units.join("\n")).slice(0, 16)}`;
 }
 
 /** The OrderedContent's contests, headers flattened, with where each was named. */
@@ -420,6 +582,13 @@ function orderedContests(
   return out;
 }
 
+/** A compiled election with what the compiler decided on its own. */
+export interface Compiled {
+  readonly election: CompiledElection;
+  readonly warnings: readonly DefinitionWarning[];
+  readonly derivations: Derivations;
+}
+
 /**
  * Checks `report` for meaning and compiles it. `base` is where the report sits in the definition
  * document ("/electionReport"), so problem paths point into what the administrator sent.
@@ -428,9 +597,10 @@ export function compileElection(
   settings: ElectionSettings,
   report: Nist.ElectionReport,
   base: string,
-): Result<CompiledElection, Problem[]> {
+): Result<Compiled, Problem[]> {
   const problems: Problem[] = [];
-  checkUniqueIds(report, base, problems);
+  const warnings: DefinitionWarning[] = [];
+  const ids = checkUniqueIds(report, base, problems);
 
   const elections = report.Election ?? [];
   if (elections.length !== 1) {
@@ -506,15 +676,28 @@ export function compileElection(
     }
   });
 
-  // Contests
+  // Contests, in SequenceOrder where the file gives one: the order of results and exports, and of
+  // a ballot style that does not list its own.
   const contests = new Map<string, Contest>();
   const contestPaths = new Map<string, string>();
   const selectionsOf = new Map<string, ReadonlySet<string>>();
   const contestList = election.Contest ?? [];
   if (contestList.length === 0)
     problems.push({ path: pointer(electionPath, "Contest"), message: "the election has no contests" });
-  contestList.forEach((contest, i) => {
-    const at = pointer(electionPath, "Contest", i);
+  const addedSelections = new Map<string, readonly AddedSelection[]>();
+  const measureContext: MeasureContext = {
+    texts,
+    firstLanguage,
+    languages: languagesIn(report, firstLanguage),
+    settings,
+    ids,
+    problems,
+    warnings,
+    added: addedSelections,
+  };
+  const contestPath = (i: number): string => pointer(electionPath, "Contest", i);
+  for (const { value: contest, index: i } of inSequenceOrder(contestList, contestPath, "contest", warnings)) {
+    const at = contestPath(i);
     requireReportingUnit(contest.ElectionDistrictId, pointer(at, "ElectionDistrictId"));
     checkVoteVariation(contest, at, problems);
     let compiled: Contest | undefined;
@@ -530,7 +713,7 @@ export function compileElection(
     switch (contest["@type"]) {
       case "ElectionResults.CandidateContest": {
         const refs = { candidates, parties, candidateNames, partyViews, firstLanguage };
-        const options = compileCandidateContest(contest, at, refs, problems);
+        const options = compileCandidateContest(contest, at, refs, problems, warnings);
         compiled = {
           ...common,
           kind: "candidate",
@@ -543,7 +726,7 @@ export function compileElection(
       case "ElectionResults.BallotMeasureContest": {
         const summaryText = texts.read(contest.SummaryText, pointer(at, "SummaryText"));
         const fullText = texts.read(contest.FullText, pointer(at, "FullText"));
-        const options = compileBallotMeasureContest(contest, at, texts, firstLanguage, problems);
+        const options = compileBallotMeasureContest(contest, at, measureContext);
         compiled = {
           ...common,
           ...(summaryText !== undefined ? { summaryText } : {}),
@@ -570,52 +753,131 @@ export function compileElection(
       contestPaths.set(compiled.id, at);
       selectionsOf.set(compiled.id, new Set(compiled.options.map((o) => o.id)));
     }
-  });
+  }
 
-  // Ballot styles
-  const ballotStyles = new Map<string, BallotStyle>();
-  const styleIdPaths = new Map<string, string>();
-  const styleOfUnit = new Map<string, { styleId: string | undefined; path: string }>();
-  const contestsOnSomeStyle = new Set<string>();
+  // Ballot styles, in three steps: name each style and its units; take the composition that styles
+  // listing their contests imply, for districts that list none; then each style's contests.
   const styleList = election.BallotStyle ?? [];
   if (styleList.length === 0)
     problems.push({ path: pointer(electionPath, "BallotStyle"), message: "the election has no ballot styles" });
-  styleList.forEach((style, k) => {
+  const styleOfUnit = new Map<string, string>();
+  const plans = styleList.map((style, k) => {
     const at = pointer(electionPath, "BallotStyle", k);
-    const styleId = ballotStyleIdOf(style, at, problems);
-    if (styleId !== undefined) {
-      const first = styleIdPaths.get(styleId);
-      if (first !== undefined) {
-        problems.push({
-          path: pointer(at, "ExternalIdentifier"),
-          message: `ballot style id "${styleId}" is already used at ${first}`,
-        });
-      } else {
-        styleIdPaths.set(styleId, at);
-      }
-    }
-
     const unitIds: string[] = [];
     style.GpUnitIds.forEach((unitId, j) => {
       const unitPath = pointer(at, "GpUnitIds", j);
       if (!requireReportingUnit(unitId, unitPath) || unitIds.includes(unitId)) return;
       const other = styleOfUnit.get(unitId);
-      if (other) {
+      if (other !== undefined) {
         problems.push({
           path: unitPath,
-          message: `"${unitId}" already has a ballot style (${other.path}); a district gets exactly one`,
+          message: `"${unitId}" already has a ballot style (${other}); a district gets exactly one`,
         });
         return;
       }
-      styleOfUnit.set(unitId, { styleId, path: at });
+      styleOfUnit.set(unitId, at);
       unitIds.push(unitId);
     });
-    const coversStyle = (contest: Contest): boolean => unitIds.some((u) => geography.covers(contest.districtId, u));
-
-    const contestIds: string[] = [];
+    const given = ballotStyleIdOf(style, at, problems);
     const content = style.OrderedContent ?? [];
-    if (content.length > 0) {
-      for (const entry of orderedContests(content, pointer(at, "OrderedContent"), headers, problems)) {
+    return {
+      at,
+      index: k,
+      unitIds,
+      styleId: given === "none" ? derivedBallotStyleId(style.GpUnitIds) : given,
+      derived: given === "none",
+      entries:
+        content.length > 0 ? orderedContests(content, pointer(at, "OrderedContent"), headers, problems) : undefined,
+    };
+  });
+
+  const styleIdPaths = new Map<string, string>();
+  const derivedStyleIds = new Map<number, string>();
+  for (const plan of plans) {
+    if (plan.styleId === undefined) continue;
+    const first = styleIdPaths.get(plan.styleId);
+    if (first !== undefined) {
+      problems.push({
+        path: plan.derived ? pointer(plan.at, "GpUnitIds") : pointer(plan.at, "ExternalIdentifier"),
+        message: plan.derived
+          ? `the ballot style id derived from these GpUnits, "${plan.styleId}", is already used at ${first}; give one of them an ExternalIdentifier with OtherType "${BALLOT_STYLE_ID_TYPE}"`
+          : `ballot style id "${plan.styleId}" is already used at ${first}`,
+      });
+      continue;
+    }
+    styleIdPaths.set(plan.styleId, plan.at);
+    if (plan.derived) {
+      derivedStyleIds.set(plan.index, plan.styleId);
+      warnings.push({
+        path: plan.at,
+        code: "ballot_style_id_derived",
+        message: `has no ExternalIdentifier with OtherType "${BALLOT_STYLE_ID_TYPE}"; named "${plan.styleId}" after its GpUnitIds`,
+      });
+    }
+  }
+
+  // A contest a style lists is on the ballot of every voter of the style's units. Where its district
+  // lists its parts, that must agree; where it lists none, the style says what the district contains.
+  const composition = new Map<string, { units: string[]; contests: string[] }>();
+  for (const plan of plans) {
+    for (const entry of plan.entries ?? []) {
+      const contest = contests.get(entry.contestId);
+      if (!contest || plan.unitIds.length === 0) continue;
+      const districtId = contest.districtId;
+      const outside = plan.unitIds.filter((u) => !geography.covers(districtId, u));
+      if (outside.length === 0) continue;
+      if (geography.listsComposition(districtId)) {
+        if (outside.length === plan.unitIds.length) {
+          problems.push({
+            path: pointer(entry.path, "ContestId"),
+            message: `"${contest.id}" is for district "${districtId}", whose ComposingGpUnitIds contain none of this style's GpUnits`,
+          });
+        }
+        continue;
+      }
+      const ownStyle = styleOfUnit.get(districtId);
+      if (ownStyle !== undefined) {
+        // Its voters get that style; a unit with a style of its own cannot also be inside it.
+        problems.push({
+          path: pointer(entry.path, "ContestId"),
+          message: `"${contest.id}" is for district "${districtId}", which has a ballot style of its own (${ownStyle}), so it contains none of this style's GpUnits`,
+        });
+        continue;
+      }
+      for (const unitId of outside) {
+        if (geography.covers(unitId, districtId)) {
+          problems.push({
+            path: pointer(entry.path, "ContestId"),
+            message: `"${contest.id}" is for district "${districtId}", which is part of "${unitId}", a GpUnit of this style: the contest cannot be on the ballot of all of "${unitId}"`,
+          });
+          continue;
+        }
+        if (!units.has(districtId)) continue;
+        geography.addParent(unitId, districtId);
+        const derived = composition.get(districtId) ?? { units: [], contests: [] };
+        if (!derived.units.includes(unitId)) derived.units.push(unitId);
+        if (!derived.contests.includes(contest.id)) derived.contests.push(contest.id);
+        composition.set(districtId, derived);
+      }
+    }
+  }
+  for (const [districtId, derived] of composition) {
+    warnings.push({
+      path: units.get(districtId)!.path,
+      code: "composition_derived",
+      message: `lists no ComposingGpUnitIds; taken to contain ${derived.units.map((u) => `"${u}"`).join(", ")}, because the ballot styles of those GpUnits list its contests (${derived.contests.map((c) => `"${c}"`).join(", ")} first)`,
+    });
+  }
+
+  const ballotStyles = new Map<string, BallotStyle>();
+  const contestsOnSomeStyle = new Set<string>();
+  for (const plan of plans) {
+    const coversStyle = (contest: Contest): boolean =>
+      plan.unitIds.some((u) => geography.covers(contest.districtId, u));
+    const contestIds: string[] = [];
+    const optionOrder: Record<string, readonly string[]> = {};
+    if (plan.entries !== undefined) {
+      for (const entry of plan.entries) {
         const contest = contests.get(entry.contestId);
         if (!contest) {
           problems.push({
@@ -631,34 +893,26 @@ export function compileElection(
           });
           continue;
         }
-        if (unitIds.length > 0 && !coversStyle(contest)) {
-          problems.push({
-            path: pointer(entry.path, "ContestId"),
-            message: `"${contest.id}" is for district "${contest.districtId}", which contains none of this style's GpUnits`,
-          });
-        }
-        const selections = selectionsOf.get(contest.id) ?? new Set<string>();
-        entry.selectionIds.forEach((selectionId, s) => {
-          if (!selections.has(selectionId)) {
-            problems.push({
-              path: pointer(entry.path, "OrderedContestSelectionIds", s),
-              message: `names no selection of contest "${contest.id}" ("${selectionId}")`,
-            });
-          }
-        });
+        const order = styleOptionOrder(contest, entry, selectionsOf.get(contest.id) ?? new Set(), problems);
+        if (order !== undefined) optionOrder[contest.id] = order;
         contestIds.push(contest.id);
       }
     } else {
       for (const contest of contests.values()) if (coversStyle(contest)) contestIds.push(contest.id);
     }
     for (const id of contestIds) contestsOnSomeStyle.add(id);
-    if (contestIds.length === 0 && unitIds.length > 0) {
-      problems.push({ path: at, message: "this ballot style has no contests" });
+    if (contestIds.length === 0 && plan.unitIds.length > 0) {
+      problems.push({ path: plan.at, message: "this ballot style has no contests" });
     }
-    if (styleId !== undefined && !ballotStyles.has(styleId)) {
-      ballotStyles.set(styleId, { id: styleId, districtIds: unitIds, contestIds });
+    if (plan.styleId !== undefined && styleIdPaths.get(plan.styleId) === plan.at) {
+      ballotStyles.set(plan.styleId, {
+        id: plan.styleId,
+        districtIds: plan.unitIds,
+        contestIds,
+        ...(Object.keys(optionOrder).length > 0 ? { optionOrder } : {}),
+      });
     }
-  });
+  }
 
   for (const [id, path] of contestPaths) {
     if (!contestsOnSomeStyle.has(id)) {
@@ -679,15 +933,61 @@ export function compileElection(
     for (const districtId of style.districtIds) ballotStyleByDistrict.set(districtId, style.id);
   }
   return ok({
-    id: settings.electionId,
-    name: electionName ?? settings.electionId,
-    nameText: nameText ?? { [firstLanguage]: electionName ?? settings.electionId },
-    languages: texts.languages(),
-    settings,
-    districts,
-    contests,
-    ballotStyles,
-    ballotStyleByDistrict,
-    polls: { opensAtMs: Date.parse(settings.polls.opensAt), closesAtMs: Date.parse(settings.polls.closesAt) },
+    election: {
+      id: settings.electionId,
+      name: electionName ?? settings.electionId,
+      nameText: nameText ?? { [firstLanguage]: electionName ?? settings.electionId },
+      languages: texts.languages(),
+      settings,
+      districts,
+      contests,
+      ballotStyles,
+      ballotStyleByDistrict,
+      polls: { opensAtMs: Date.parse(settings.polls.opensAt), closesAtMs: Date.parse(settings.polls.closesAt) },
+    },
+    warnings,
+    derivations: {
+      ballotStyleIds: derivedStyleIds,
+      composition: new Map([...composition].map(([id, d]) => [id, d.units])),
+      measureSelections: addedSelections,
+    },
   });
+}
+
+/**
+ * A style's own order of a contest's options (OrderedContestSelectionIds), or undefined when it
+ * gives none or the contest's own. A partial list is refused: it would leave open whether the
+ * options it leaves out are on this ballot.
+ */
+function styleOptionOrder(
+  contest: Contest,
+  entry: { readonly selectionIds: readonly string[]; readonly path: string },
+  selections: ReadonlySet<string>,
+  problems: Problem[],
+): readonly string[] | undefined {
+  if (entry.selectionIds.length === 0) return undefined;
+  const seen = new Set<string>();
+  let sound = true;
+  entry.selectionIds.forEach((selectionId, s) => {
+    const at = pointer(entry.path, "OrderedContestSelectionIds", s);
+    if (!selections.has(selectionId)) {
+      problems.push({ path: at, message: `names no selection of contest "${contest.id}" ("${selectionId}")` });
+      sound = false;
+    } else if (seen.has(selectionId)) {
+      problems.push({ path: at, message: `"${selectionId}" is already listed for this contest` });
+      sound = false;
+    }
+    seen.add(selectionId);
+  });
+  if (!sound) return undefined;
+  if (seen.size !== selections.size) {
+    const left = [...selections].filter((id) => !seen.has(id));
+    problems.push({
+      path: pointer(entry.path, "OrderedContestSelectionIds"),
+      message: `lists ${seen.size} of contest "${contest.id}"'s ${selections.size} selections, leaving out ${left.map((id) => `"${id}"`).join(", ")}; list every selection once, or none for the contest's order`,
+    });
+    return undefined;
+  }
+  const same = contest.options.every((option, i) => option.id === entry.selectionIds[i]);
+  return same ? undefined : [...entry.selectionIds];
 }

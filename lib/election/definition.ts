@@ -15,6 +15,7 @@ import type { ZodError } from "zod";
 import type { Problem } from "../errors.ts";
 import { err, ok, type Result } from "../result.ts";
 import { compileElection } from "./compile.ts";
+import type { DefinitionWarning, Derivations } from "./derivations.ts";
 import type { CompiledElection } from "./model.ts";
 import { ElectionReport } from "./nist.ts";
 import { nistSchemaProblems } from "./nist-schema.ts";
@@ -83,9 +84,16 @@ function capped(problems: Problem[]): Problem[] {
   ];
 }
 
-export function parseDefinition(
-  input: unknown,
-): Result<{ definition: ElectionDefinition; election: CompiledElection }, Problem[]> {
+/** A definition the loader accepted: as sent, compiled, and what the loader decided on its own. */
+export interface ParsedDefinition {
+  readonly definition: ElectionDefinition;
+  readonly election: CompiledElection;
+  /** What the loader derived where the file was silent (derivations.ts): reported, never silent. */
+  readonly warnings: readonly DefinitionWarning[];
+  readonly derivations: Derivations;
+}
+
+export function parseDefinition(input: unknown): Result<ParsedDefinition, Problem[]> {
   if (!isRecord(input)) return err([{ path: "/", message: `must be an object with ${PARTS.join(" and ")}` }]);
   const deep = tooDeepAt(input, MAX_DEPTH);
   if (deep !== undefined) return err([{ path: deep, message: `nests deeper than ${MAX_DEPTH} levels` }]);
@@ -118,7 +126,12 @@ export function parseDefinition(
   if (!compiled.ok) problems.push(...compiled.error);
   if (problems.length > 0 || !settings?.success || !compiled.ok) return err(capped(dedupe(problems)));
 
-  return ok({ definition: { settings: settings.data, electionReport: report.data }, election: compiled.value });
+  return ok({
+    definition: { settings: settings.data, electionReport: report.data },
+    election: compiled.value.election,
+    warnings: compiled.value.warnings,
+    derivations: compiled.value.derivations,
+  });
 }
 
 /** Lets the report's meaning be checked when the settings are broken; never compiled into use. */

@@ -74,6 +74,14 @@ export interface BallotStyle {
   readonly districtIds: readonly string[];
   /** Contests in ballot order. */
   readonly contestIds: readonly string[];
+  /**
+   * Per contest, its option ids in this style's order, where the definition gives this style an
+   * order of its own (NIST OrderedContestSelectionIds, such as candidates rotated by precinct).
+   * Contests not named here show their options in the contest's order. Display order only: marks,
+   * QR payloads and results name an option by its id or its index in `Contest.options`.
+   * Read it through `optionsOnStyle` (ballot-order.ts).
+   */
+  readonly optionOrder?: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface CompiledElection {

@@ -59,9 +59,13 @@ export const Candidate = z.looseObject({
 });
 export type Candidate = z.infer<typeof Candidate>;
 
+/** NIST SequenceOrder: an item's place among its siblings (contests, or a contest's selections). */
+const SequenceOrder = z.number().int().optional();
+
 const CandidateSelection = z.looseObject({
   "@type": z.literal("ElectionResults.CandidateSelection"),
   "@id": Id,
+  SequenceOrder,
   CandidateIds: IdList.optional(),
   EndorsementPartyIds: IdList.optional(),
   IsWriteIn: z.boolean().optional(),
@@ -70,12 +74,14 @@ const CandidateSelection = z.looseObject({
 const BallotMeasureSelection = z.looseObject({
   "@type": z.literal("ElectionResults.BallotMeasureSelection"),
   "@id": Id,
+  SequenceOrder,
   Selection: InternationalizedText,
 });
 
 const PartySelection = z.looseObject({
   "@type": z.literal("ElectionResults.PartySelection"),
   "@id": Id,
+  SequenceOrder,
   PartyIds: IdList,
 });
 
@@ -94,6 +100,7 @@ const contestFields = {
   BallotSubTitle: InternationalizedText.optional(),
   ContestSelection: z.array(ContestSelection).optional(),
   VoteVariation: z.string().optional(),
+  SequenceOrder,
 };
 
 export const Contest = z.discriminatedUnion("@type", [

@@ -66,6 +66,12 @@ export const ElectionSettings = z
       .max(7 * 24 * 60)
       .default(12 * 60),
     /**
+     * What a BallotMeasureContest without ContestSelections gets (NIST allows none): "refuse" (the
+     * default) refuses the definition and says where; "yes-no" adds the conventional two, Yes and
+     * No in the definition's languages, and reports each addition as a warning.
+     */
+    missingBallotMeasureSelections: z.enum(["refuse", "yes-no"]).optional(),
+    /**
      * The security monitor's thresholds (lib/monitor/rules.ts, docs/MONITORING.md). Optional, and
      * kept as sent (the stored definition is what the administrator sent): read it through
      * `monitoringOf`, which fills in the defaults.

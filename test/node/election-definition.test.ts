@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import demo from "../../elections/demo/election.json";
 import { MAX_DEPTH, MAX_PROBLEMS, parseDefinition } from "../../lib/election/definition.ts";
+import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { localize } from "../../lib/election/localize.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
 import type { Problem } from "../../lib/errors.ts";
@@ -245,7 +246,12 @@ describe("ballot styles", () => {
         {
           "@type": "ElectionResults.OrderedContest",
           ContestId: "contest-president",
-          OrderedContestSelectionIds: ["sel-president-write-in"],
+          OrderedContestSelectionIds: [
+            "sel-president-liis-kask",
+            "sel-president-aino-tamm",
+            "sel-president-juhan-mets",
+            "sel-president-write-in",
+          ],
         },
         { "@type": "ElectionResults.OrderedContest", ContestId: "contest-parliament-north" },
       ],
@@ -268,6 +274,19 @@ describe("ballot styles", () => {
       "contest-president",
       "contest-parliament-north",
     ]);
+    // The style's own order of the president's candidates is kept for display; the contest's
+    // order (what marks and QR payloads index) and the other styles are unchanged.
+    const style = result.value.election.ballotStyles.get("bs-north")!;
+    const president = result.value.election.contests.get("contest-president")!;
+    expect(optionsOnStyle(style, president).map((o) => [o.option.id, o.index])).toEqual([
+      ["sel-president-liis-kask", 2],
+      ["sel-president-aino-tamm", 0],
+      ["sel-president-juhan-mets", 1],
+      ["sel-president-write-in", 3],
+    ]);
+    expect(president.options.map((o) => o.id)[0]).toBe("sel-president-aino-tamm");
+    expect(style.optionOrder?.["contest-parliament-north"]).toBeUndefined();
+    expect(result.value.election.ballotStyles.get("bs-south")?.optionOrder).toBeUndefined();
   });
 
   it("refuse OrderedContent naming unknown contests, foreign districts, or other contests' selections", () => {
@@ -287,6 +306,11 @@ describe("ballot styles", () => {
                 OrderedContestSelectionIds: ["sel-referendum-voting-age-yes"],
               },
               { "@type": "ElectionResults.OrderedContest", ContestId: "contest-president" },
+              {
+                "@type": "ElectionResults.OrderedContest",
+                ContestId: "contest-referendum-voting-age",
+                OrderedContestSelectionIds: ["sel-referendum-voting-age-no"],
+              },
             ],
           },
           ...election.BallotStyle.slice(1),
@@ -298,6 +322,10 @@ describe("ballot styles", () => {
     expect(messageAt(problems, `${at}/1/ContestId`)).toMatch(/district-south/);
     expect(messageAt(problems, `${at}/2/OrderedContestSelectionIds/0`)).toMatch(/sel-referendum-voting-age-yes/);
     expect(messageAt(problems, `${at}/3/ContestId`)).toMatch(/already on this ballot style/);
+    // A partial order leaves open whether the options it omits are on this ballot.
+    expect(messageAt(problems, `${at}/4/OrderedContestSelectionIds`)).toMatch(
+      /lists 1 of contest "contest-referendum-voting-age"'s 2 selections, leaving out "sel-referendum-voting-age-yes"/,
+    );
   });
 
   it("cover voters of units inside a district, through ComposingGpUnitIds", () => {
