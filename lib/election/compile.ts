@@ -53,6 +53,9 @@ const SUPPORTED_VOTE_VARIATIONS: ReadonlySet<string> = new Set([
   "approval",
 ]);
 
+/** NIST ElectionTypes whose ballots depend on the voter's party, which a ballot style here cannot express. */
+const PARTISAN_PRIMARIES: ReadonlySet<string> = new Set(["partisan-primary-closed", "partisan-primary-open"]);
+
 /** Ballot style ids travel in session tokens, QR payloads and URLs: keep them plain. */
 const BALLOT_STYLE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -207,6 +210,36 @@ function indexById<T extends { "@id": string }>(
 }
 
 /**
+ * A results report (with counts) loads as a definition, and its counts are not read: every
+ * election here starts from zero. Said once, at the first count, rather than silently dropped.
+ */
+function warnAboutCounts(election: Nist.Election, path: string, warnings: DefinitionWarning[]): void {
+  let first: string | undefined;
+  let places = 0;
+  (election.Contest ?? []).forEach((contest, i) => {
+    const at = pointer(path, "Contest", i);
+    for (const key of ["BallotCounts", "OtherCounts"]) {
+      if (key in contest) {
+        first ??= pointer(at, key);
+        places++;
+      }
+    }
+    (contest.ContestSelection ?? []).forEach((selection, j) => {
+      if ("VoteCounts" in selection) {
+        first ??= pointer(at, "ContestSelection", j, "VoteCounts");
+        places++;
+      }
+    });
+  });
+  if (first === undefined) return;
+  warnings.push({
+    path: first,
+    code: "counts_ignored",
+    message: `the report carries counts (in ${places} places); a definition's counts are not read, and the election's tally starts from zero`,
+  });
+}
+
+/**
  * `items` in NIST SequenceOrder (ties in the definition's order), each with its index in the
  * definition. Items without one keep the definition's order after those with one, and each such
  * item is a warning when its siblings have one: the file gives half an order.
@@ -236,6 +269,7 @@ function inSequenceOrder<T extends { readonly SequenceOrder?: number | undefined
 class Geography {
   private readonly parents = new Map<string, string[]>();
   private readonly ancestorMemo = new Map<string, ReadonlySet<string>>();
+  private readonly leafMemo = new Map<string, readonly string[]>();
   private readonly units: ReadonlyMap<string, Indexed<Nist.GpUnit>>;
 
   constructor(units: ReadonlyMap<string, Indexed<Nist.GpUnit>>, problems: Problem[]) {
@@ -287,9 +321,42 @@ class Geography {
     return seen;
   }
 
-  /** Whether voters of `unitId` are voters of `districtId`. */
+  /**
+   * Whether voters of `unitId` are voters of `districtId`: the unit is the district or inside it,
+   * or it is made of parts that all are (a combined precinct, whose precincts the district lists).
+   */
   covers(districtId: string, unitId: string): boolean {
-    return districtId === unitId || this.ancestors(unitId).has(districtId);
+    if (districtId === unitId || this.ancestors(unitId).has(districtId)) return true;
+    const parts = this.leavesOf(unitId);
+    return parts.length > 0 && parts.every((part) => part === districtId || this.ancestors(part).has(districtId));
+  }
+
+  /** The units `id` directly lies in, as listed or as the ballot styles implied. */
+  parentsOf(id: string): readonly string[] {
+    return this.parents.get(id) ?? [];
+  }
+
+  /** The units with no parts of their own that `id` is made of; none when it lists no parts. */
+  private leavesOf(id: string): readonly string[] {
+    const memo = this.leafMemo.get(id);
+    if (memo) return memo;
+    const leaves: string[] = [];
+    const seen = new Set<string>([id]);
+    const stack = this.childrenOf(id);
+    while (stack.length > 0) {
+      const next = stack.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const children = this.childrenOf(next);
+      if (children.length === 0) leaves.push(next);
+      else stack.push(...children);
+    }
+    this.leafMemo.set(id, leaves);
+    return leaves;
+  }
+
+  private childrenOf(id: string): string[] {
+    return (this.units.get(id)?.value.ComposingGpUnitIds ?? []).filter((c) => this.units.has(c));
   }
 
   /** A unit inside itself would make "which contests does this voter see" meaningless. */
@@ -548,13 +615,16 @@ function ballotStyleIdOf(style: Nist.BallotStyle, path: string, problems: Proble
 
 /**
  * The id of a ballot style named only by its GpUnits (NIST gives BallotStyle no @id): "bs-" and
- * its units' ids, sorted and joined with "_", when that is a plain id; otherwise "bs-" and 16 hex
- * digits of their SHA-256. Sorted, so listing the same units in another order names the same style.
+ * its units' ids, sorted and joined with "_" (then "." and its PartyIds alike, when it has any),
+ * when that is a plain id; otherwise "bs-" and 16 hex digits of their SHA-256. Sorted, so listing
+ * the same units in another order names the same style.
  */
-export function derivedBallotStyleId(unitIds: readonly string[]): string {
+export function derivedBallotStyleId(unitIds: readonly string[], partyIds: readonly string[] = []): string {
   const units = [...new Set(unitIds)].sort();
-  const plain = `bs-${units.join("_")}`;
-  return BALLOT_STYLE_ID.test(plain) ? plain : `bs-${sha256Hex(units.join("\n")).slice(0, 16)}`;
+  const parties = [...new Set(partyIds)].sort();
+  const plain = `bs-${units.join("_")}${parties.length > 0 ? `.${parties.join("_")}` : ""}`;
+  if (BALLOT_STYLE_ID.test(plain)) return plain;
+  return `bs-${sha256Hex([...units, ...(parties.length > 0 ? ["", ...parties] : [])].join("\n")).slice(0, 16)}`;
 }
 
 /** The OrderedContent's contests, headers flattened, with where each was named. */
@@ -639,6 +709,14 @@ export function compileElection(
   };
 
   requireReportingUnit(election.ElectionScopeId, pointer(electionPath, "ElectionScopeId"));
+  if (election.Type !== undefined && PARTISAN_PRIMARIES.has(election.Type)) {
+    // Loaded as one ballot, it would let every voter vote in every party's primary.
+    problems.push({
+      path: pointer(electionPath, "Type"),
+      message: `a partisan primary ("${election.Type}": a voter votes in one party's contests) is not supported; a voter's ballot here is every contest of their style`,
+    });
+  }
+  warnAboutCounts(election, electionPath, warnings);
   const electionName = textOf(election.Name);
   if (electionName === undefined) problems.push({ path: pointer(electionPath, "Name"), message: "has no text" });
 
@@ -685,6 +763,8 @@ export function compileElection(
   if (contestList.length === 0)
     problems.push({ path: pointer(electionPath, "Contest"), message: "the election has no contests" });
   const addedSelections = new Map<string, readonly AddedSelection[]>();
+  /** Contests refused for their kind, by @id, with where: a style listing one is not a second fault. */
+  const unsupported = new Map<string, string>();
   const measureContext: MeasureContext = {
     texts,
     firstLanguage,
@@ -740,6 +820,7 @@ export function compileElection(
       }
       case "ElectionResults.PartyContest":
       case "ElectionResults.RetentionContest":
+        unsupported.set(contest["@id"], pointer(at, "@type"));
         problems.push({
           path: pointer(at, "@type"),
           message: `${contest["@type"].replace("ElectionResults.", "")} is not supported; use CandidateContest or BallotMeasureContest`,
@@ -771,7 +852,11 @@ export function compileElection(
       if (other !== undefined) {
         problems.push({
           path: unitPath,
-          message: `"${unitId}" already has a ballot style (${other}); a district gets exactly one`,
+          message:
+            `"${unitId}" already has a ballot style (${other}); a district gets exactly one` +
+            ((style.PartyIds ?? []).length > 0
+              ? " (styles that differ by party, PartyIds, as in a closed primary, are not supported: a voter's style follows from their district alone)"
+              : ""),
         });
         return;
       }
@@ -784,7 +869,7 @@ export function compileElection(
       at,
       index: k,
       unitIds,
-      styleId: given === "none" ? derivedBallotStyleId(style.GpUnitIds) : given,
+      styleId: given === "none" ? derivedBallotStyleId(style.GpUnitIds, style.PartyIds) : given,
       derived: given === "none",
       entries:
         content.length > 0 ? orderedContests(content, pointer(at, "OrderedContent"), headers, problems) : undefined,
@@ -880,9 +965,13 @@ export function compileElection(
       for (const entry of plan.entries) {
         const contest = contests.get(entry.contestId);
         if (!contest) {
+          const refusedAt = unsupported.get(entry.contestId);
           problems.push({
             path: pointer(entry.path, "ContestId"),
-            message: `names no supported contest of this election ("${entry.contestId}")`,
+            message:
+              refusedAt === undefined
+                ? `names no contest of this election ("${entry.contestId}")`
+                : `names "${entry.contestId}", a contest of a kind not supported (${refusedAt})`,
           });
           continue;
         }
@@ -928,6 +1017,7 @@ export function compileElection(
     const name = textOf(value.Name) ?? id;
     districts.set(id, { id, name, nameText: districtNames.get(id) ?? { [firstLanguage]: name } });
   }
+  inheritBallotStyles(units, geography, ballotStyles, styleIdPaths, warnings);
   const ballotStyleByDistrict = new Map<string, string>();
   for (const style of ballotStyles.values()) {
     for (const districtId of style.districtIds) ballotStyleByDistrict.set(districtId, style.id);
@@ -952,6 +1042,57 @@ export function compileElection(
       measureSelections: addedSelections,
     },
   });
+}
+
+/**
+ * A voter roll names the precinct a voter lives in, and a style may be given for a unit made of
+ * precincts (a combined precinct). A unit with no style of its own gets the style of the nearest
+ * units it lies in that have one, when they agree on one; when they do not, its voters get none
+ * (a warning says so). Each such unit is added to the style's districtIds, with a warning.
+ */
+function inheritBallotStyles(
+  units: ReadonlyMap<string, Indexed<Nist.GpUnit>>,
+  geography: Geography,
+  ballotStyles: Map<string, BallotStyle>,
+  styleIdPaths: ReadonlyMap<string, string>,
+  warnings: DefinitionWarning[],
+): void {
+  const styleOf = new Map<string, string>();
+  for (const style of ballotStyles.values()) for (const unitId of style.districtIds) styleOf.set(unitId, style.id);
+  const added = new Map<string, string[]>();
+  for (const [unitId, { value, path }] of units) {
+    if (value["@type"] !== "ElectionResults.ReportingUnit" || styleOf.has(unitId)) continue;
+    const seen = new Set<string>([unitId]);
+    let level = [...geography.parentsOf(unitId)];
+    while (level.length > 0) {
+      for (const id of level) seen.add(id);
+      const found = [...new Set(level.flatMap((id) => (styleOf.has(id) ? [styleOf.get(id)!] : [])))];
+      if (found.length === 1) {
+        const styleId = found[0]!;
+        const from = level.filter((id) => styleOf.get(id) === styleId);
+        added.set(styleId, [...(added.get(styleId) ?? []), unitId]);
+        warnings.push({
+          path,
+          code: "ballot_style_inherited",
+          message: `has no ballot style of its own; its voters get "${styleId}" (${styleIdPaths.get(styleId)}), the style of ${from.map((id) => `"${id}"`).join(", ")}, which it is part of`,
+        });
+        break;
+      }
+      if (found.length > 1) {
+        warnings.push({
+          path,
+          code: "ballot_style_ambiguous",
+          message: `has no ballot style of its own and lies in units with different ones (${found.map((id) => `"${id}"`).join(", ")}): voters registered in it get no ballot`,
+        });
+        break;
+      }
+      level = [...new Set(level.flatMap((id) => geography.parentsOf(id)))].filter((id) => !seen.has(id));
+    }
+  }
+  for (const [styleId, unitIds] of added) {
+    const style = ballotStyles.get(styleId)!;
+    ballotStyles.set(styleId, { ...style, districtIds: [...style.districtIds, ...unitIds] });
+  }
 }
 
 /**

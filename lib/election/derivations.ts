@@ -13,7 +13,13 @@ export type WarningCode =
   /** A ballot measure without selections got the conventional two, as the settings allow. */
   | "ballot_measure_selections_added"
   /** Some siblings have a SequenceOrder and this one has none: it goes after them. */
-  | "sequence_order_missing";
+  | "sequence_order_missing"
+  /** A unit without a style of its own (a precinct of a combined precinct) gets the style of the unit it is part of. */
+  | "ballot_style_inherited"
+  /** A unit without a style of its own lies in units with different styles: its voters get none. */
+  | "ballot_style_ambiguous"
+  /** The report carries counts (a results report); they are not read. */
+  | "counts_ignored";
 
 export interface DefinitionWarning {
   /** JSON pointer into the definition document, as a Problem's path. */

@@ -145,12 +145,15 @@ export const BallotStyle = z.looseObject({
   GpUnitIds: IdList,
   ExternalIdentifier: z.array(ExternalIdentifier).optional(),
   OrderedContent: z.array(OrderedContent).optional(),
+  PartyIds: IdList.optional(),
 });
 export type BallotStyle = z.infer<typeof BallotStyle>;
 
 export const Election = z.looseObject({
   "@type": z.literal("ElectionResults.Election"),
   ElectionScopeId: Id,
+  /** NIST ElectionType: general, partisan-primary-closed, partisan-primary-open, primary, runoff, special, other. */
+  Type: z.string().optional(),
   Name: InternationalizedText,
   Candidate: z.array(Candidate).optional(),
   Contest: z.array(Contest).optional(),
