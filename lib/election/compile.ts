@@ -1082,7 +1082,7 @@ function inheritBallotStyles(
         warnings.push({
           path,
           code: "ballot_style_ambiguous",
-          message: `has no ballot style of its own and lies in units with different ones (${found.map((id) => `"${id}"`).join(", ")}): voters registered in it get no ballot`,
+          message: `has no ballot style of its own and lies in units with different ones (${found.map((id) => `"${id}"`).join(", ")}): it gets none, and a voter roll placing voters in it is refused`,
         });
         break;
       }

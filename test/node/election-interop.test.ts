@@ -247,6 +247,31 @@ describe("containment from the ballot styles", () => {
   });
 });
 
+describe("units without a ballot style of their own", () => {
+  it("get the style of the unit they are part of, or none when those disagree, and say so", () => {
+    const doc = edit(demo, (report) => {
+      const units = gpUnits(report);
+      const north = units.find((u) => u["@id"] === "district-north")!;
+      const south = units.find((u) => u["@id"] === "district-south")!;
+      north["ComposingGpUnitIds"] = ["precinct-north", "precinct-border"];
+      south["ComposingGpUnitIds"] = ["precinct-border"];
+      units.push(
+        { "@type": "ElectionResults.ReportingUnit", "@id": "precinct-north", Type: "precinct", Name: text("N1") },
+        { "@type": "ElectionResults.ReportingUnit", "@id": "precinct-border", Type: "precinct", Name: text("B1") },
+      );
+    });
+    const { election, warnings } = loads(doc);
+    expect(election.ballotStyleByDistrict.get("precinct-north")).toBe("bs-north");
+    expect(election.ballotStyles.get("bs-north")!.districtIds).toEqual(["district-north", "precinct-north"]);
+    expect(election.ballotStyleByDistrict.has("precinct-border")).toBe(false);
+    // The nation has no style above it: no warning for it.
+    expect(warnings.map((w) => [w.code, w.message])).toEqual([
+      ["ballot_style_inherited", expect.stringMatching(/its voters get "bs-north" .*, the style of "district-north"/)],
+      ["ballot_style_ambiguous", expect.stringMatching(/different ones \("bs-north", "bs-south"\)/)],
+    ]);
+  });
+});
+
 describe("ballot measures without selections", () => {
   function withBareMeasure(): Json {
     return edit(demo, (_report, election) => {
