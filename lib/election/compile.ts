@@ -38,7 +38,16 @@ import type { Problem } from "../errors.ts";
 import { err, ok, type Result, assertNever } from "../result.ts";
 import type { AddedSelection, DefinitionWarning, Derivations } from "./derivations.ts";
 import { localize } from "./localize.ts";
-import type { BallotStyle, CompiledElection, Contest, ContestOption, District, LocalizedText, Party } from "./model.ts";
+import type {
+  BallotHeading,
+  BallotStyle,
+  CompiledElection,
+  Contest,
+  ContestOption,
+  District,
+  LocalizedText,
+  Party,
+} from "./model.ts";
 import type * as Nist from "./nist.ts";
 import { textOf } from "./nist.ts";
 import { pointer } from "./pointer.ts";
@@ -627,28 +636,49 @@ export function derivedBallotStyleId(unitIds: readonly string[], partyIds: reado
   return `bs-${sha256Hex([...units, ...(parties.length > 0 ? ["", ...parties] : [])].join("\n")).slice(0, 16)}`;
 }
 
+interface OrderedEntry {
+  readonly contestId: string;
+  readonly selectionIds: readonly string[];
+  readonly path: string;
+  /** The headers that open right before this contest, outermost first (level 1 is outermost). */
+  readonly headers: readonly { readonly headerId: string; readonly level: number }[];
+}
+
 /** The OrderedContent's contests, headers flattened, with where each was named. */
 function orderedContests(
   content: readonly Nist.OrderedContent[],
   path: string,
   headers: ReadonlySet<string>,
   problems: Problem[],
-): { contestId: string; selectionIds: readonly string[]; path: string }[] {
-  const out: { contestId: string; selectionIds: readonly string[]; path: string }[] = [];
-  const walk = (items: readonly Nist.OrderedContent[], at: string): void => {
+): OrderedEntry[] {
+  const out: OrderedEntry[] = [];
+  // Headers entered since the last contest: they open before the next contest inside them.
+  let pending: { headerId: string; level: number }[] = [];
+  const walk = (items: readonly Nist.OrderedContent[], at: string, level: number): void => {
     items.forEach((item, i) => {
       const itemPath = pointer(at, i);
       if (item["@type"] === "ElectionResults.OrderedContest") {
-        out.push({ contestId: item.ContestId, selectionIds: item.OrderedContestSelectionIds ?? [], path: itemPath });
+        out.push({
+          contestId: item.ContestId,
+          selectionIds: item.OrderedContestSelectionIds ?? [],
+          path: itemPath,
+          headers: pending,
+        });
+        pending = [];
       } else {
         if (!headers.has(item.HeaderId)) {
           problems.push({ path: pointer(itemPath, "HeaderId"), message: `names no Header ("${item.HeaderId}")` });
         }
-        walk(item.OrderedContent ?? [], pointer(itemPath, "OrderedContent"));
+        const opened = { headerId: item.HeaderId, level };
+        pending = [...pending, opened];
+        walk(item.OrderedContent ?? [], pointer(itemPath, "OrderedContent"), level + 1);
+        // A header with no contest under it heads nothing.
+        const left = pending.indexOf(opened);
+        if (left !== -1) pending = pending.slice(0, left);
       }
     });
   };
-  walk(content, path);
+  walk(content, path, 1);
   return out;
 }
 
@@ -696,6 +726,7 @@ export function compileElection(
     });
   });
   const headers = new Set((report.Header ?? []).map((h) => h["@id"]));
+  const headerList = report.Header ?? [];
 
   if (!election) return err(problems);
 
@@ -737,6 +768,13 @@ export function compileElection(
     const abbreviation = texts.read(party.Abbreviation, pointer(at, "Abbreviation"));
     if (name === undefined || partyViews.has(party["@id"])) return;
     partyViews.set(party["@id"], { id: party["@id"], name, ...(abbreviation !== undefined ? { abbreviation } : {}) });
+  });
+
+  // Headers' names, shown as the ballot's section headings.
+  const headerNames = new Map<string, LocalizedText>();
+  headerList.forEach((header, i) => {
+    const name = texts.read(header.Name, pointer(base, "Header", i, "Name"));
+    if (name !== undefined && !headerNames.has(header["@id"])) headerNames.set(header["@id"], name);
   });
 
   // Candidates
@@ -961,6 +999,7 @@ export function compileElection(
       plan.unitIds.some((u) => geography.covers(contest.districtId, u));
     const contestIds: string[] = [];
     const optionOrder: Record<string, readonly string[]> = {};
+    const headings: BallotHeading[] = [];
     if (plan.entries !== undefined) {
       for (const entry of plan.entries) {
         const contest = contests.get(entry.contestId);
@@ -984,6 +1023,10 @@ export function compileElection(
         }
         const order = styleOptionOrder(contest, entry, selectionsOf.get(contest.id) ?? new Set(), problems);
         if (order !== undefined) optionOrder[contest.id] = order;
+        for (const { headerId, level } of entry.headers) {
+          const title = headerNames.get(headerId);
+          if (title !== undefined) headings.push({ beforeContestId: contest.id, level, title });
+        }
         contestIds.push(contest.id);
       }
     } else {
@@ -999,6 +1042,7 @@ export function compileElection(
         districtIds: plan.unitIds,
         contestIds,
         ...(Object.keys(optionOrder).length > 0 ? { optionOrder } : {}),
+        ...(headings.length > 0 ? { headings } : {}),
       });
     }
   }

@@ -68,6 +68,17 @@ export interface Contest {
   readonly writeInsAllowed: boolean;
 }
 
+/**
+ * A section heading of a ballot (a NIST OrderedHeader's Header name), shown before the first
+ * contest under it. Nested headers have deeper levels; several may open before one contest.
+ */
+export interface BallotHeading {
+  readonly beforeContestId: string;
+  /** 1 for an outermost header, 2 for one inside it, and so on. */
+  readonly level: number;
+  readonly title: LocalizedText;
+}
+
 export interface BallotStyle {
   readonly id: string;
   /** The districts (GpUnits) whose voters receive this style. */
@@ -82,6 +93,8 @@ export interface BallotStyle {
    * Read it through `optionsOnStyle` (ballot-order.ts).
    */
   readonly optionOrder?: Readonly<Record<string, readonly string[]>>;
+  /** The style's section headings, from its OrderedContent's headers, in ballot order. */
+  readonly headings?: readonly BallotHeading[];
 }
 
 export interface CompiledElection {

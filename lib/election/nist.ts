@@ -49,7 +49,11 @@ export const Party = z.discriminatedUnion("@type", [
   z.looseObject({ "@type": z.literal("ElectionResults.Coalition"), ...partyFields, PartyIds: IdList.optional() }),
 ]);
 
-export const Header = z.looseObject({ "@type": z.literal("ElectionResults.Header"), "@id": Id });
+export const Header = z.looseObject({
+  "@type": z.literal("ElectionResults.Header"),
+  "@id": Id,
+  Name: InternationalizedText.optional(),
+});
 
 export const Candidate = z.looseObject({
   "@type": z.literal("ElectionResults.Candidate"),

@@ -118,6 +118,30 @@ describe("the demo written in another producer's style", () => {
     expect([...election.ballotStyles.keys()]).toEqual(["bs-district-north", "bs-district-south", "bs-district-east"]);
   });
 
+  it("keeps the headers as the ballot's section headings, nested ones deeper, empty ones dropped", () => {
+    const doc = edit(otherStyle, (report, election) => {
+      (report["Header"] as Json[]).push({
+        "@type": "ElectionResults.Header",
+        "@id": "header-empty",
+        Name: text("Empty"),
+      });
+      (styles(election)[2]!["OrderedContent"] as Json[]).splice(1, 0, {
+        "@type": "ElectionResults.OrderedHeader",
+        HeaderId: "header-empty",
+        OrderedContent: [],
+      });
+    });
+    const east = loads(doc).election.ballotStyles.get("bs-district-east")!;
+    expect(east.headings?.map((h) => [h.beforeContestId, h.level, h.title])).toEqual([
+      ["contest-referendum-voting-age", 1, { en: "Referendum", et: "Rahvahääletus" }],
+      ["contest-president", 1, { en: "Offices", et: "Ametikohad" }],
+      ["contest-president", 2, { en: "National", et: "Üleriigilised" }],
+      ["contest-council-east", 2, { en: "District", et: "Ringkonna" }],
+    ]);
+    // The demo's styles list no OrderedContent: no headings.
+    expect(loads(structuredClone(demo)).election.ballotStyles.get("bs-east")!.headings).toBeUndefined();
+  });
+
   it("lets a given ExternalIdentifier win over the derived id", () => {
     const doc = edit(otherStyle, (_report, election) => {
       styles(election)[1]!["ExternalIdentifier"] = [
