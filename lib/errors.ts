@@ -14,6 +14,11 @@ export const ERROR_CODES = {
   invalid_definition: { status: 422, message: "The election definition is invalid." },
   election_not_found: { status: 404, message: "No election with this id." },
   election_locked: { status: 409, message: "The election's polls have opened; its definition can no longer change." },
+  stored_definition_invalid: {
+    status: 409,
+    message:
+      "The stored definition no longer passes the loader's rules; it cannot be exported until it is loaded again.",
+  },
   invalid_roll: { status: 422, message: "The voter roll file is invalid." },
   authority_locked: {
     status: 409,

@@ -1,18 +1,73 @@
 /**
- * `admin election ...`: load an election definition, show what is stored; see the polls, close
+ * `admin election ...`: load an election definition, show what is stored with what the loader
+ * decided on its own (warnings, on stderr), export it as a NIST election definition, check a
+ * definition file offline before loading it; see the polls, close
  * voting early (an emergency, with a reason) and reopen it before the scheduled close; after the
  * close, the results exports' status and their certification; list the conflicts of offline
  * check-ins and decide them; list the security monitor's alerts, acknowledge and close them with
  * a note, and read the monitor's status.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
+import { parseDefinition } from "../../lib/election/definition.ts";
 import { PollsView } from "../../lib/election/polls.ts";
 import { Alert, MonitorStatus } from "../../lib/monitor/alerts.ts";
 import { AlertState } from "../../lib/vocabulary.ts";
 import { OfficialClient } from "../lib/api.ts";
 import { print } from "../lib/io.ts";
+
+const DefinitionWarning = z.object({ path: z.string(), code: z.string(), message: z.string() });
+type DefinitionWarning = z.infer<typeof DefinitionWarning>;
+
+/** The warnings and problems of a load or stored-definition answer; an answer without them has none. */
+const Readings = z.object({
+  warnings: z.array(DefinitionWarning).optional(),
+  problems: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+/** One line per warning, as an administrator reads it beside the JSON answer. */
+export function warningLines(warnings: readonly DefinitionWarning[]): string[] {
+  return warnings.map((w) => `warning: ${w.path}: ${w.message} [${w.code}]`);
+}
+
+/** Says on stderr what the loader decided on its own, and what it refuses today, for an answer. */
+function sayReadings(answer: unknown): void {
+  const readings = Readings.safeParse(answer);
+  if (!readings.success) return;
+  for (const line of warningLines(readings.data.warnings ?? [])) console.error(line);
+  for (const p of readings.data.problems ?? []) console.error(`refused today: ${p.path}: ${p.message}`);
+}
+
+/**
+ * `admin election check`: the definition in `file` read as the loader reads it, offline. Returns
+ * what to print (the summary on stdout; the problems, one a line, or the warnings on stderr) and
+ * whether it would load.
+ */
+export async function checkDefinitionFile(
+  file: string,
+): Promise<{ readonly ok: boolean; readonly out: string[]; readonly err: string[] }> {
+  let document: unknown;
+  try {
+    document = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return { ok: false, out: [], err: [`problem: /: ${file} is not a readable JSON file: ${why}`] };
+  }
+  const parsed = parseDefinition(document);
+  if (!parsed.ok) {
+    return { ok: false, out: [], err: parsed.error.map((p) => `problem: ${p.path}: ${p.message}`) };
+  }
+  const { election, warnings } = parsed.value;
+  const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+  return {
+    ok: true,
+    out: [
+      `${file} loads: election ${election.id}, ${count(election.ballotStyles.size, "ballot style")}, ${count(election.contests.size, "contest")}, ${count(election.districts.size, "district")}, languages ${election.languages.join(", ")}; ${count(warnings.length, "warning")}.`,
+    ],
+    err: warningLines(warnings),
+  };
+}
 
 /** GET/POST /v1/admin/elections/{id}/polls[/close|/reopen] (workers/gateway/routes/polls.ts). */
 
@@ -104,21 +159,73 @@ export function electionCommands(): Command {
 
   election
     .command("load")
-    .description("Load or replace (before its polls open) an election definition; every problem is listed on refusal.")
+    .description(
+      "Load or replace (before its polls open) an election definition; every problem is listed on refusal, and what the loader decided on its own is listed as warnings (stderr).",
+    )
     .argument("<file>", "definition JSON: { settings, electionReport }")
     .action(async (file: string) => {
       const text = await readFile(file, "utf8");
-      print(
-        await OfficialClient.fromEnv().call("POST", "/v1/admin/elections", { text, contentType: "application/json" }),
-      );
+      const answer = await OfficialClient.fromEnv().call("POST", "/v1/admin/elections", {
+        text,
+        contentType: "application/json",
+      });
+      print(answer);
+      sayReadings(answer);
     });
 
   election
     .command("show")
-    .description("Show a stored definition and its version.")
+    .description(
+      "Show a stored definition and its version, with what the loader derives from it today as warnings (stderr).",
+    )
     .argument("<electionId>")
     .action(async (electionId: string) => {
-      print(await OfficialClient.fromEnv().call("GET", `/v1/admin/elections/${encodeURIComponent(electionId)}`));
+      const answer = await OfficialClient.fromEnv().call(
+        "GET",
+        `/v1/admin/elections/${encodeURIComponent(electionId)}`,
+      );
+      print(answer);
+      sayReadings(answer);
+    });
+
+  election
+    .command("export")
+    .description(
+      "Export a stored election as a NIST SP 1500-100 v2 election definition, every derivation written out: it passes the NIST schema and loads again as the same election.",
+    )
+    .argument("<electionId>")
+    .option("--out <file>", "write it to this file instead of stdout")
+    .option("--definition", "the loadable { settings, electionReport } document, with the stored settings")
+    .action(async (electionId: string, options: { out?: string; definition?: boolean }) => {
+      const query = options.definition ? "?document=definition" : "";
+      const answer = await OfficialClient.fromEnv().call(
+        "GET",
+        `/v1/admin/elections/${encodeURIComponent(electionId)}/export${query}`,
+      );
+      if (options.out === undefined) {
+        print(answer);
+        return;
+      }
+      await writeFile(options.out, `${JSON.stringify(answer, null, 2)}\n`);
+      console.log(
+        `wrote ${options.definition ? "the definition" : "the NIST election report"} of ${electionId} to ${options.out}`,
+      );
+    });
+
+  election
+    .command("check")
+    .description(
+      "Check a definition file offline, as a load would: its problems (exit 1), or its warnings and a summary (exit 0). Nothing is sent.",
+    )
+    .argument("<file>", "definition JSON: { settings, electionReport }")
+    .action(async function (this: Command, file: string) {
+      const { ok, out, err } = await checkDefinitionFile(file);
+      for (const line of out) console.log(line);
+      for (const line of err) console.error(line);
+      if (!ok) {
+        const n = err.length;
+        this.error(`error: ${file} would be refused: ${n} problem${n === 1 ? "" : "s"}`, { exitCode: 1 });
+      }
     });
 
   election

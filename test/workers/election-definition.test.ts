@@ -3,12 +3,19 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { issueVoterSession } from "../../workers/gateway/auth/tokens.ts";
 import { configOf } from "../../durable-objects/config.ts";
 import { compileStored, getElection } from "../../db/stores/elections.ts";
+import { nistSchemaProblems } from "../../lib/election/nist-schema.ts";
+import otherStyle from "../../testdata/nist/demo-other-style.json";
 import { MAX_DEFINITION_BYTES } from "../../workers/gateway/routes/elections.ts";
 import { adminToken, BASE, officialToken } from "./helpers/auth.ts";
 import { demoDefinition } from "./helpers/election.ts";
 
 interface ErrorBody {
   error: { code: string; message: string; problems?: { path: string; message: string }[] };
+}
+interface Warning {
+  path: string;
+  code: string;
+  message: string;
 }
 interface Loaded {
   electionId: string;
@@ -17,11 +24,14 @@ interface Loaded {
   ballotStyles: number;
   contests: number;
   districts: number;
+  warnings: Warning[];
 }
 interface Stored {
   electionId: string;
   version: number;
   definition: unknown;
+  warnings: Warning[];
+  problems?: { path: string; message: string }[];
 }
 interface ContestView {
   id: string;
@@ -105,6 +115,12 @@ async function stored(electionId: string, token?: string): Promise<Response> {
   });
 }
 
+async function exported(electionId: string, token?: string, query = ""): Promise<Response> {
+  return SELF.fetch(`${BASE}/v1/admin/elections/${electionId}/export${query}`, {
+    headers: { authorization: `Bearer ${token ?? (await adminToken())}` },
+  });
+}
+
 async function problemsOf(res: Response): Promise<{ path: string; message: string }[]> {
   expect(res.status).toBe(422);
   const body: ErrorBody = await res.json();
@@ -126,6 +142,7 @@ describe("loading the demo election", () => {
       ballotStyles: 3,
       contests: 6,
       districts: 4,
+      warnings: [],
     });
 
     const election = await getElection(env.DB, "demo-compiled");
@@ -205,6 +222,104 @@ describe("loading the demo election", () => {
     const body: Stored = await after.json();
     expect(body.version).toBe(3);
     expect(body.definition).toEqual(opened);
+  });
+});
+
+describe("an election written in another producer's style", () => {
+  const id = "demo-other-style";
+  const settings = { ...otherStyle.settings, electionId: id, polls: { opensAt: inAnHour(), closesAt: FAR_CLOSE } };
+  const OTHER_STYLE_WARNINGS = [
+    ["/electionReport/Election/0/BallotStyle/0", "ballot_style_id_derived", /named "bs-district-north"/],
+    ["/electionReport/Election/0/BallotStyle/1", "ballot_style_id_derived", /named "bs-district-south"/],
+    ["/electionReport/Election/0/BallotStyle/2", "ballot_style_id_derived", /named "bs-district-east"/],
+    ["/electionReport/GpUnit/0", "composition_derived", /"district-north", "district-south", "district-east"/],
+  ] as const;
+
+  function expectOtherStyleWarnings(warnings: readonly Warning[]): void {
+    expect(warnings.map((w) => [w.path, w.code])).toEqual(OTHER_STYLE_WARNINGS.map(([path, code]) => [path, code]));
+    OTHER_STYLE_WARNINGS.forEach(([, , message], i) => expect(warnings[i]?.message).toMatch(message));
+  }
+
+  beforeAll(async () => {
+    const res = await load({ ...otherStyle, settings });
+    expect(res.status).toBe(201);
+    expectOtherStyleWarnings(((await res.json()) as Loaded).warnings);
+  });
+
+  it("shows what the loader decided beside the stored definition", async () => {
+    const res = await stored(id);
+    expect(res.status).toBe(200);
+    const body: Stored = await res.json();
+    expect(body.definition).toEqual({ ...otherStyle, settings });
+    expectOtherStyleWarnings(body.warnings);
+    expect(body.problems).toBeUndefined();
+  });
+
+  it("exports a schema-valid NIST report that loads again as the same election, deciding nothing", async () => {
+    const res = await exported(id);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="${id}-v1.nist-election.json"`);
+    const report: Record<string, unknown> = await res.json();
+    expect(report["@type"]).toBe("ElectionResults.ElectionReport");
+    expect(nistSchemaProblems(report, "")).toEqual([]);
+
+    const againId = `${id}-again`;
+    const again = await load({ settings: { ...settings, electionId: againId }, electionReport: report });
+    expect(again.status).toBe(201);
+    expect(((await again.json()) as Loaded).warnings).toEqual([]);
+
+    const summary = async (electionId: string): Promise<Record<string, unknown>> => {
+      const view = await SELF.fetch(`${BASE}/v1/elections/${electionId}`);
+      expect(view.status).toBe(200);
+      // The ids differ, and so does the stored document (the export says more), hence its digest.
+      const { electionId: _id, definition: _definition, ...rest } = (await view.json()) as Record<string, unknown>;
+      return rest;
+    };
+    const first = await summary(id);
+    expect(first["ballotStyles"]).toHaveLength(3);
+    expect(await summary(againId)).toEqual(first);
+  });
+
+  it("exports the loadable definition document, the stored settings beside the report", async () => {
+    const res = await exported(id, undefined, "?document=definition");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toBe(`attachment; filename="${id}-v1.definition.json"`);
+    const body: { settings: unknown; electionReport: unknown } = await res.json();
+    expect(Object.keys(body)).toEqual(["settings", "electionReport"]);
+    expect(body.settings).toEqual(settings);
+    expect(body.electionReport).toEqual(await (await exported(id)).json());
+    expect((await exported(id, undefined, "?document=spreadsheet")).status).toBe(400);
+  });
+
+  it("lets an auditor, not a station official, export; an unknown election is 404", async () => {
+    expect((await exported(id, await officialToken("auditor"))).status).toBe(200);
+    const official = await exported(id, await officialToken("station-official"));
+    expect(official.status).toBe(403);
+    expect((await SELF.fetch(`${BASE}/v1/admin/elections/${id}/export`)).status).toBe(401);
+    const missing = await exported("no-such-election");
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as ErrorBody).error.code).toBe("election_not_found");
+  });
+
+  it("reads a stored definition with today's rules: one they now refuse is shown with why, and not exported", async () => {
+    const brokenId = "demo-refused-today";
+    expect((await load({ ...otherStyle, settings: { ...settings, electionId: brokenId } })).status).toBe(201);
+    // As if the rules had changed since the load: the stored text now fails them.
+    const text = JSON.stringify({ ...otherStyle, settings: { ...settings, electionId: brokenId, colour: "red" } });
+    await env.DB.prepare("UPDATE elections SET definition_json = ? WHERE id = ?").bind(text, brokenId).run();
+
+    const res = await stored(brokenId);
+    expect(res.status).toBe(200);
+    const body: Stored = await res.json();
+    expect(body.warnings).toEqual([]);
+    expect(body.problems).toEqual([{ path: "/settings/colour", message: "is not a known property" }]);
+
+    const refused = await exported(brokenId);
+    expect(refused.status).toBe(409);
+    const error: ErrorBody = await refused.json();
+    expect(error.error.code).toBe("stored_definition_invalid");
+    expect(error.error.problems).toEqual([{ path: "/settings/colour", message: "is not a known property" }]);
   });
 });
 
@@ -293,7 +408,8 @@ describe("refusing a bad definition", () => {
           setAt(doc, "/electionReport/Election/0/Contest/0/ContestSelection/0/CandidateIds/0", "cand-nobody");
           setAt(doc, "/electionReport/Election/0/Contest/4/VotesAllowed", 7);
           setAt(doc, "/electionReport/Election/0/BallotStyle/1/GpUnitIds", ["district-south", "district-north"]);
-          setAt(doc, "/electionReport/Election/0/BallotStyle/2/ExternalIdentifier", []);
+          // A style without our identifier is named after its GpUnits now; one with an unusable id is refused.
+          setAt(doc, "/electionReport/Election/0/BallotStyle/2/ExternalIdentifier/0/Value", "bs east!");
           setAt(doc, "/electionReport/Election/0/Contest/-", {
             "@type": "ElectionResults.RetentionContest",
             "@id": "contest-retain-judge",
@@ -309,7 +425,9 @@ describe("refusing a bad definition", () => {
     expect(byPath.get("/electionReport/Election/0/Contest/0/ContestSelection/0/CandidateIds/0")).toMatch(/cand-nobody/);
     expect(byPath.get("/electionReport/Election/0/Contest/4/VotesAllowed")).toMatch(/7 votes .* 6 selection/);
     expect(byPath.get("/electionReport/Election/0/BallotStyle/1/GpUnitIds/1")).toMatch(/already has a ballot style/);
-    expect(byPath.get("/electionReport/Election/0/BallotStyle/2/ExternalIdentifier")).toMatch(/ballot-style-id/);
+    expect(byPath.get("/electionReport/Election/0/BallotStyle/2/ExternalIdentifier/0/Value")).toMatch(
+      /a ballot style id is 1-64 letters/,
+    );
     expect(byPath.get("/electionReport/Election/0/Contest/6/@type")).toMatch(/RetentionContest is not supported/);
     expect(byPath.get("/settings/polls/closesAt")).toMatch(/open before they close/);
     expect(byPath.has("/settings/geofence/allowedCountries/1")).toBe(true);
@@ -491,6 +609,7 @@ describe("public election and the voter's ballot", () => {
       expect.arrayContaining([
         "/v1/admin/elections",
         "/v1/admin/elections/{electionId}",
+        "/v1/admin/elections/{electionId}/export",
         "/v1/elections/{electionId}",
         "/v1/elections/{electionId}/ballot",
       ]),

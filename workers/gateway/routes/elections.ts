@@ -1,7 +1,13 @@
 /**
  * Election definitions: administrators load them (NIST SP 1500-100 ElectionReport plus our
  * settings, see lib/election/definition.ts); administrators and auditors read them back as
- * stored; everyone reads the public summary; a voter reads the ballot of their style.
+ * stored, and exported as a NIST election definition (lib/election/export.ts); everyone reads the
+ * public summary; a voter reads the ballot of their style.
+ *
+ * What the loader decided on its own (a ballot style named after its GpUnits, a composition the
+ * styles imply, Yes and No added to a measure) is answered as warnings beside the load and the
+ * stored definition. The stored route reads the stored document again for them rather than
+ * keeping the load's: the rules may have changed since, and an administrator sees today's reading.
  *
  * A refused load changes nothing: the definition is parsed and compiled in full before the one
  * write in saveElection, and that write itself refuses once the stored election's polls opened.
@@ -10,6 +16,7 @@ import { wakeMonitor } from "../../monitor/signal.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { parseDefinition } from "../../../lib/election/definition.ts";
+import { exportElectionReport } from "../../../lib/election/export.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
@@ -67,6 +74,29 @@ const ContestSchema = z
   })
   .openapi("Contest");
 
+/** lib/election/derivations.ts DefinitionWarning. */
+const WarningSchema = z
+  .object({
+    path: z.string().openapi({ description: "JSON pointer into the definition document." }),
+    code: z.string().openapi({
+      description:
+        "ballot_style_id_derived, composition_derived, ballot_measure_selections_added or sequence_order_missing.",
+    }),
+    message: z.string(),
+  })
+  .openapi("DefinitionWarning", {
+    example: {
+      path: "/electionReport/Election/0/BallotStyle/0",
+      code: "ballot_style_id_derived",
+      message:
+        'has no ExternalIdentifier with OtherType "ballot-style-id"; named "bs-district-north" after its GpUnitIds',
+    },
+  });
+
+const Warnings = z.array(WarningSchema).openapi({
+  description: "What the loader decided where the file was silent; the export writes each decision out.",
+});
+
 const LoadedSchema = z
   .object({
     electionId: z.string(),
@@ -75,6 +105,7 @@ const LoadedSchema = z
     ballotStyles: z.number().int(),
     contests: z.number().int(),
     districts: z.number().int(),
+    warnings: Warnings,
   })
   .openapi("ElectionLoaded");
 
@@ -87,8 +118,32 @@ const StoredSchema = z
     definition: z
       .unknown()
       .openapi({ description: "The definition document as loaded: { settings, electionReport }." }),
+    warnings: Warnings,
+    problems: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({
+        description:
+          "Only when the stored definition no longer passes today's rules: why. It still serves as stored, and cannot be exported until loaded again.",
+      }),
   })
   .openapi("StoredElectionDefinition");
+
+const ExportQuery = z.object({
+  document: z
+    .enum(["report", "definition"])
+    .optional()
+    .openapi({
+      param: { name: "document", in: "query" },
+      description:
+        "report (the default): the NIST ElectionReport; definition: { settings, electionReport }, the stored settings beside it, loadable as it is.",
+    }),
+});
+
+const ExportSchema = z.record(z.string(), z.unknown()).openapi("ElectionDefinitionExport", {
+  description:
+    "A NIST SP 1500-100 v2 ElectionReport (or, with document=definition, { settings, electionReport }): the stored report with every derivation written out, valid against the NIST schema.",
+});
 
 const PublicElectionSchema = z
   .object({
@@ -164,8 +219,8 @@ const loadRoute = createRoute({
   ] as const,
   request: { body: { required: true, content: { "application/json": { schema: definitionBodyDoc } } } },
   responses: {
-    200: { description: "Replaced", content: { "application/json": { schema: LoadedSchema } } },
-    201: { description: "Created", content: { "application/json": { schema: LoadedSchema } } },
+    200: { description: "Replaced, with warnings", content: { "application/json": { schema: LoadedSchema } } },
+    201: { description: "Created, with warnings", content: { "application/json": { schema: LoadedSchema } } },
     ...errorResponses(400, 401, 403, 409, 413, 415, 422),
   },
 });
@@ -174,13 +229,29 @@ const storedRoute = createRoute({
   method: "get",
   path: "/v1/admin/elections/{electionId}",
   tags: ["elections"],
-  summary: "The stored definition document and its version",
+  summary: "The stored definition document, its version, and what the loader derives from it today",
   security: [{ officialAccess: [] }],
   middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
   request: { params: ElectionIdParam },
   responses: {
     200: { description: "Stored definition", content: { "application/json": { schema: StoredSchema } } },
     ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const exportRoute = createRoute({
+  method: "get",
+  path: "/v1/admin/elections/{electionId}/export",
+  tags: ["elections"],
+  summary: "The stored election exported as a NIST SP 1500-100 v2 election definition",
+  description:
+    "The stored ElectionReport with what the loader derived written out (ballot style ids as ExternalIdentifiers, implied ComposingGpUnitIds, added BallotMeasureSelections): schema-valid, and loading it gives the same compiled election. Sent as an attachment.",
+  security: [{ officialAccess: [] }],
+  middleware: [requireOfficial("administrator", "auditor", "security-officer")] as const,
+  request: { params: ElectionIdParam, query: ExportQuery },
+  responses: {
+    200: { description: "The export", content: { "application/json": { schema: ExportSchema } } },
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 
@@ -258,7 +329,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     }
     const parsed = parseDefinition(document);
     if (!parsed.ok) fail("invalid_definition", undefined, parsed.error);
-    const { definition, election } = parsed.value;
+    const { definition, election, warnings } = parsed.value;
 
     const saved = await saveElection(c.env.DB, definition, election);
     if (!saved.ok) fail(saved.error);
@@ -291,6 +362,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
       ballotStyles: election.ballotStyles.size,
       contests: election.contests.size,
       districts: election.districts.size,
+      warnings: [...warnings],
     };
     return saved.value.created ? c.json(body, 201) : c.json(body, 200);
   });
@@ -299,7 +371,28 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     const { electionId } = c.req.valid("param");
     const stored = await getStoredDefinition(c.env.DB, electionId);
     if (!stored) fail("election_not_found");
-    return c.json(stored, 200);
+    const today = parseDefinition(stored.definition);
+    return c.json(
+      today.ok
+        ? { ...stored, warnings: [...today.value.warnings] }
+        : { ...stored, warnings: [], problems: today.error },
+      200,
+    );
+  });
+
+  app.openapi(exportRoute, async (c) => {
+    const { electionId } = c.req.valid("param");
+    const { document } = c.req.valid("query");
+    const stored = await getStoredDefinition(c.env.DB, electionId);
+    if (!stored) fail("election_not_found");
+    const parsed = parseDefinition(stored.definition);
+    if (!parsed.ok) fail("stored_definition_invalid", undefined, parsed.error);
+    const report = exportElectionReport(parsed.value);
+    const asDefinition = document === "definition";
+    const filename = `${electionId}-v${stored.version}${asDefinition ? ".definition" : ".nist-election"}.json`;
+    return c.json(asDefinition ? { settings: parsed.value.definition.settings, electionReport: report } : report, 200, {
+      "content-disposition": `attachment; filename="${filename}"`,
+    });
   });
 
   app.openapi(publicRoute, async (c) => {
