@@ -992,6 +992,21 @@ export function compileElection(
     });
   }
 
+  // A style without OrderedContent takes its contests from the composition; where that composition
+  // is known only from other styles, whether this style's units lie in the district is a guess the
+  // loader does not make: it leaves the district's contests off and says so.
+  for (const plan of plans) {
+    if (plan.entries !== undefined || plan.unitIds.length === 0) continue;
+    for (const [districtId, derived] of composition) {
+      if (plan.unitIds.some((u) => geography.covers(districtId, u))) continue;
+      warnings.push({
+        path: plan.at,
+        code: "composition_unknown",
+        message: `lists no OrderedContent, so its contests follow from ComposingGpUnitIds; "${districtId}" lists none, and only other styles say what it contains, so its contests (${derived.contests.map((c) => `"${c}"`).join(", ")} among them) are not on this ballot: list this style's contests, or the district's parts`,
+      });
+    }
+  }
+
   const ballotStyles = new Map<string, BallotStyle>();
   const contestsOnSomeStyle = new Set<string>();
   for (const plan of plans) {

@@ -18,6 +18,11 @@ export type WarningCode =
   | "ballot_style_inherited"
   /** A unit without a style of its own lies in units with different styles: its voters get none. */
   | "ballot_style_ambiguous"
+  /**
+   * A style without OrderedContent, whose units' place in a district is known only from other
+   * styles: that district's contests are left off it.
+   */
+  | "composition_unknown"
   /** The report carries counts (a results report); they are not read. */
   | "counts_ignored";
 

@@ -47,7 +47,27 @@ function exported(definition: ParsedDefinition): Record<string, unknown> {
   return JSON.parse(JSON.stringify(exportElectionReport(definition))) as Record<string, unknown>;
 }
 
+/** A file of the corpus (testdata/nist-1500-100/) beside the demo's settings. */
+function corpus(file: string): () => Document {
+  return () => ({
+    settings: { ...structuredClone(demo.settings), electionId: "corpus" },
+    electionReport: JSON.parse(
+      readFileSync(`testdata/nist-1500-100/usnistgov-cdf-test-method/${file}`, "utf8"),
+    ) as Document["electionReport"],
+  });
+}
+
 const cases: { name: string; document: () => Document; derived: readonly WarningCode[] }[] = [
+  {
+    name: "NIST's Cambridge 2022 report",
+    document: corpus("err-2022-11-08-Massachusetts-Cambridge.json"),
+    derived: ["ballot_style_id_derived"],
+  },
+  {
+    name: "NIST's GEN-03 report",
+    document: corpus("err-gen-03.json"),
+    derived: ["ballot_style_id_derived", "composition_derived"],
+  },
   { name: "the demo", document: () => structuredClone(demo) as unknown as Document, derived: [] },
   {
     name: "the demo in another producer's style",

@@ -252,9 +252,9 @@ describe("containment from the ballot styles", () => {
 
   it("covers a style without OrderedContent through containment another style implied", () => {
     // North keeps its OrderedContent; south and east list none, so their contests come from the
-    // geography, in which the nation contains them only because the north style says so... for
-    // north alone. South and east then see only their own district's contests, and the nation's
-    // contests are on north's ballot: the loader does not guess beyond what a style says.
+    // geography, in which the nation contains north alone (north's style says so). South and east
+    // then see only their own district's contests: the loader does not guess beyond what a style
+    // says, and warns on each of them.
     const doc = edit(otherStyle, (_report, election) => {
       delete styles(election)[1]!["OrderedContent"];
       delete styles(election)[2]!["OrderedContent"];
@@ -267,6 +267,15 @@ describe("containment from the ballot styles", () => {
     });
     expect(warnings.find((w) => w.code === "composition_derived")?.message).toMatch(
       /taken to contain "district-north", because/,
+    );
+    // Not silently: each style left without the nation's contests says so.
+    expect(warnings.filter((w) => w.code === "composition_unknown").map((w) => [w.path, w.message])).toEqual(
+      [1, 2].map((k) => [
+        `${ELECTION}/BallotStyle/${k}`,
+        expect.stringMatching(
+          /lists no OrderedContent, .*"demo-republic" lists none.*\("contest-referendum-voting-age" among them\) are not on this ballot/,
+        ),
+      ]),
     );
   });
 });
