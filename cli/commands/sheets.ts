@@ -119,7 +119,7 @@ function ballotOf(election: CompiledElection, style: BallotStyle): string {
       const fullText = localize(contest.fullText, language, "");
       const options = optionsOnStyle(style, contest).map(({ option }) => {
         const label = escapeHtml(localize(option.labelText, language, option.label));
-        const party = option.party ? localize(option.party.abbreviation ?? option.party.name, language, "") : "";
+        const party = option.party ? localize(option.party.name, language, "") : "";
         return (
           `<li data-option="${escapeHtml(option.id)}"><span class="box"></span> ${label}` +
           (option.isWriteIn ? ` <span class="line"></span>` : "") +
