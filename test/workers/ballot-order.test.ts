@@ -5,7 +5,8 @@
  * (testdata/nist/demo-rotated.json), the voter's ballot page, the review and the JSON ballot show
  * that order, the public summary carries the style's order and the station's copy of it keeps it;
  * a vote for the first option shown counts that option, not the one at its position in the
- * contest, and another style's ballot keeps the contest's order.
+ * contest; a form error links to the field where the page shows it; and another style's ballot
+ * keeps the contest's order.
  */
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -174,6 +175,33 @@ describe("a ballot style with an order of its own", () => {
       results.contests.find((c) => c.contestId === contestId)?.options.filter((o) => o.votes > 0);
     expect(votes("contest-parliament-north")).toEqual([{ optionId: "sel-parliament-north-kadri-lepp", votes: 1 }]);
     expect(votes("contest-president")).toEqual([{ optionId: "sel-president-liis-kask", votes: 1 }]);
+  });
+
+  it("a form error links to the field as the page shows it", async () => {
+    const b = await signedIn("district-north");
+    // President is the second contest on this ballot; its first option shown is Liis Kask, its
+    // write-in the last.
+    const cases: { form: [string, string][]; field: RegExp }[] = [
+      {
+        form: [
+          ["m:contest-president", "sel-president-aino-tamm"],
+          ["m:contest-president", "sel-president-juhan-mets"],
+        ],
+        field: /<a href="#c1-o0">[\s\S]*id="c1-o0" name="m:contest-president" value="sel-president-liis-kask"/,
+      },
+      {
+        form: [
+          ["m:contest-president", "sel-president-write-in"],
+          ["w:sel-president-write-in", "x".repeat(81)],
+        ],
+        field: /<a href="#c1-w3">[\s\S]*id="c1-w3" name="w:sel-president-write-in"/,
+      },
+    ];
+    for (const { form, field } of cases) {
+      const sent = await b.post(`/elections/${ELECTION}/review`, [["ballotStyle", "bs-north"], ...form]);
+      expect(sent.res.status).toBe(400);
+      expect(sent.html).toMatch(field);
+    }
   });
 
   it("the JSON ballot lists each contest's options in the style's order", async () => {
