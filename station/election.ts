@@ -7,7 +7,9 @@
  * options with isWriteIn, ballot styles with their contests in ballot order), which the public
  * summary lists in the compiled order; `stationElection` rebuilds exactly that much. The layout
  * digest a marked ballot carries then checks that the station's copy matches the definition the
- * ballot was printed for (layout_mismatch otherwise).
+ * ballot was printed for (layout_mismatch otherwise). A style's `optionOrder` (its own display
+ * order of a contest's options) is kept too, for what the console shows of a style's ballot;
+ * payloads never depend on it.
  */
 import * as z from "zod";
 import type { CompiledElection, Contest } from "../lib/election/model.ts";
@@ -36,7 +38,13 @@ export const PublicElection = z
         .loose(),
     ),
     ballotStyles: z.array(
-      z.object({ id: z.string(), districtIds: z.array(z.string()), contestIds: z.array(z.string()) }),
+      z.object({
+        id: z.string(),
+        districtIds: z.array(z.string()),
+        contestIds: z.array(z.string()),
+        /** A style's own display order of a contest's options, where the definition gives one. */
+        optionOrder: z.record(z.string(), z.array(z.string())).optional(),
+      }),
     ),
   })
   .loose();

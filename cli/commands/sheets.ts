@@ -13,6 +13,12 @@
  * key for scans to verify, and the serials must be issued to the station that gets the stack
  * (`admin station serials`), or its scans of them are refused.
  *
+ * Each sheet is a page: its QR code, then the style's contests in the style's order, each with a
+ * box per option in the order that style shows them (optionsOnStyle: candidates rotated by
+ * precinct, a contest's SequenceOrder), in the definition's first language. The QR code carries
+ * only the election, the style and the serial, and a scan names the options marked by id, so
+ * the printed order changes nothing a scan records.
+ *
  * The print page lays the sheets out in a shuffled order (CSPRNG), so a stack handed out from the
  * top does not give voters consecutive serials: with serials in arrival order, an insider who saw
  * when each voter came could pair voters with scanned ballots (security review M11).
@@ -21,8 +27,10 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
+import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
-import type { CompiledElection } from "../../lib/election/model.ts";
+import { localize } from "../../lib/election/localize.ts";
+import type { BallotStyle, CompiledElection } from "../../lib/election/model.ts";
 import { hexEncode } from "../../lib/bytes.ts";
 import { qrKeyId, qrSignerFromJwk } from "../../lib/qr/keys.ts";
 import { encodeBallotSheet } from "../../lib/qr/payload.ts";
@@ -96,21 +104,56 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A page that lays the sheets' codes out for printing, one labelled code per cell. */
+/**
+ * The ballot a sheet of `style` carries: its contests in the style's order, each option with a box
+ * to mark, in the order the style shows them. The same for every sheet of a run.
+ */
+function ballotOf(election: CompiledElection, style: BallotStyle): string {
+  const language = election.languages[0] ?? "en";
+  return style.contestIds
+    .flatMap((contestId) => {
+      const contest = election.contests.get(contestId);
+      if (!contest) return [];
+      const title = localize(contest.title, language, contest.name);
+      const subtitle = localize(contest.subtitle, language, "");
+      const fullText = localize(contest.fullText, language, "");
+      const options = optionsOnStyle(style, contest).map(({ option }) => {
+        const label = escapeHtml(localize(option.labelText, language, option.label));
+        const party = option.party ? localize(option.party.name, language, "") : "";
+        return (
+          `<li data-option="${escapeHtml(option.id)}"><span class="box"></span> ${label}` +
+          (option.isWriteIn ? ` <span class="line"></span>` : "") +
+          (party !== "" ? ` <span class="party">${escapeHtml(party)}</span>` : "") +
+          `</li>`
+        );
+      });
+      return [
+        `<section class="contest" data-contest="${escapeHtml(contest.id)}"><h2>${escapeHtml(title)}</h2>` +
+          (subtitle !== "" ? `<p class="subtitle">${escapeHtml(subtitle)}</p>` : "") +
+          (fullText !== "" ? `<p>${escapeHtml(fullText)}</p>` : "") +
+          `<ul>${options.join("")}</ul></section>`,
+      ];
+    })
+    .join("\n");
+}
+
+/** A page that lays the sheets out for printing, one sheet per page: its code, then its ballot. */
 function printPage(
   election: CompiledElection,
-  styleId: string,
+  style: BallotStyle,
   keyId: string,
   first: number,
   last: number,
   sheets: readonly { serial: number; file: string }[],
 ): string {
+  const styleId = style.id;
   const title = `${election.name}: ballot sheets, style ${styleId}`;
+  const ballot = ballotOf(election, style);
   const cells = sheets
     .map(
       ({ serial, file }) =>
-        `<figure><img src="${escapeHtml(file)}" alt="QR code of sheet ${serial}"><figcaption>${escapeHtml(election.name)}<br>` +
-        `style ${escapeHtml(styleId)} &middot; sheet <b>${serial}</b></figcaption></figure>`,
+        `<article class="sheet"><figure><img src="${escapeHtml(file)}" alt="QR code of sheet ${serial}"><figcaption>${escapeHtml(election.name)}<br>` +
+        `style ${escapeHtml(styleId)} &middot; sheet <b>${serial}</b></figcaption></figure>\n${ballot}</article>`,
     )
     .join("\n");
   return `<!doctype html>
@@ -122,11 +165,20 @@ function printPage(
   @page { size: A4; margin: 12mm; }
   body { font: 10pt system-ui, sans-serif; margin: 0; }
   header { margin-bottom: 6mm; }
-  main { display: grid; grid-template-columns: repeat(3, 1fr); gap: 6mm; }
-  figure { margin: 0; padding: 3mm; border: 0.2mm dashed #999; text-align: center; break-inside: avoid; }
+  header { break-after: page; }
+  .sheet + .sheet { break-before: page; }
+  figure { margin: 0 0 4mm auto; padding: 3mm; width: 51mm; border: 0.2mm dashed #999; text-align: center; }
   /* 45 mm keeps modules at or above 0.5 mm up to QR version 15 (77 modules plus the quiet zone). */
   img { width: 45mm; height: 45mm; image-rendering: pixelated; }
   figcaption { margin-top: 2mm; }
+  .contest { border-top: 0.4mm solid #000; padding-top: 2mm; margin-bottom: 4mm; break-inside: avoid; }
+  h2 { font-size: 11pt; margin: 0 0 1mm; }
+  .subtitle { font-style: italic; margin: 0 0 2mm; }
+  ul { list-style: none; margin: 0; padding: 0; }
+  li { margin: 0 0 2.5mm; }
+  .box { display: inline-block; width: 5mm; height: 5mm; border: 0.4mm solid #000; vertical-align: middle; margin-right: 2mm; }
+  .line { display: inline-block; width: 60mm; border-bottom: 0.2mm solid #000; }
+  .party { color: #333; }
 </style>
 </head>
 <body>
@@ -148,7 +200,8 @@ export async function printSheets(
   if (options.from + options.count - 1 > Number.MAX_SAFE_INTEGER)
     throw new SheetsError("the serials run past 2^53 - 1");
   const election = await loadElection(electionId, options.definition);
-  if (!election.ballotStyles.has(options.style)) {
+  const style = election.ballotStyles.get(options.style);
+  if (!style) {
     throw new SheetsError(
       `election ${electionId} has no ballot style ${options.style} (it has ${[...election.ballotStyles.keys()].join(", ")})`,
     );
@@ -172,10 +225,7 @@ export async function printSheets(
     sheets.push({ serial, file });
   }
   const printOrder = shuffled(sheets);
-  await writeFile(
-    join(options.out, "index.html"),
-    printPage(election, options.style, keyId, options.from, last, printOrder),
-  );
+  await writeFile(join(options.out, "index.html"), printPage(election, style, keyId, options.from, last, printOrder));
   return { files: [...printOrder.map((s) => s.file), "index.html"], keyId, version };
 }
 

@@ -17,6 +17,8 @@ import { qrKeyId } from "../../lib/qr/keys.ts";
 import { readSignedQrPayload } from "../../lib/qr/payload.ts";
 
 const DEFINITION = "elections/demo/election.json";
+/** The demo with a ballot order of its own (testdata/README.md). */
+const ROTATED = "testdata/nist/demo-rotated.json";
 
 let dir: string;
 let keyFile: string;
@@ -136,6 +138,49 @@ describe("admin sheets print", () => {
     // In order with probability 1/40!: a page in serial order means no shuffle.
     expect(onPage).not.toEqual(ascending);
     expect(files.slice(0, 40).map((f) => Number(/_(\d+)\.svg$/.exec(f)?.[1]))).toEqual(onPage);
+  });
+
+  it("prints each sheet's ballot in the style's order, its QR code unchanged by that order", async () => {
+    const out = join(dir, "rotated");
+    await printSheets("demo-rotated", {
+      style: "bs-north",
+      from: 5,
+      count: 2,
+      out,
+      key: keyFile,
+      definition: ROTATED,
+      format: "png",
+    });
+    const page = await readFile(join(out, "index.html"), "utf8");
+    const sheets = page.split('<article class="sheet">').slice(1);
+    expect(sheets).toHaveLength(2);
+    for (const sheet of sheets) {
+      const contests = [...sheet.matchAll(/<section class="contest" data-contest="([^"]+)">([\s\S]*?)<\/section>/g)];
+      expect(
+        contests.map((m) => [m[1], [...(m[2] ?? "").matchAll(/data-option="([^"]+)"/g)].map((o) => o[1])]),
+      ).toEqual([
+        [
+          "contest-parliament-north",
+          ["sel-parliament-north-kadri-lepp", "sel-parliament-north-toomas-kivi", "sel-parliament-north-mari-saar"],
+        ],
+        [
+          "contest-president",
+          ["sel-president-liis-kask", "sel-president-aino-tamm", "sel-president-juhan-mets", "sel-president-write-in"],
+        ],
+        ["contest-referendum-voting-age", ["sel-referendum-voting-age-yes", "sel-referendum-voting-age-no"]],
+      ]);
+      expect(sheet.indexOf("Liis Kask")).toBeLessThan(sheet.indexOf("Aino Tamm"));
+    }
+    // The code names the election, the style and the serial, nothing of the order.
+    const compiled = parseDefinition(JSON.parse(readFileSync(ROTATED, "utf8")));
+    if (!compiled.ok) throw new Error("the rotated demo does not compile");
+    const read = await readSignedQrPayload(
+      await scan(join(out, "demo-rotated_bs-north_5.png")),
+      compiled.value.election,
+      async (id, type) => (id === keyId && type === "ballot-sheet" ? publicKey : undefined),
+    );
+    if (!read.ok) throw new Error(read.error.message);
+    expect(read.value.fields).toEqual({ electionId: "demo-rotated", ballotStyleId: "bs-north", serial: 5 });
   });
 
   it("refuses a style the election lacks, another election's definition, a key that is not Ed25519", async () => {

@@ -20,6 +20,7 @@ import { getElection } from "../../../db/stores/elections.ts";
 import { canonicalBallot } from "../../../lib/ballot/commitment.ts";
 import { WRITE_IN_MAX_LENGTH, type ContestMarks } from "../../../lib/ballot/messages.ts";
 import { validateBallot } from "../../../lib/ballot/validate.ts";
+import { optionsOnStyle } from "../../../lib/election/ballot-order.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { votingEndsAtMs } from "../../../lib/election/polls.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
@@ -357,12 +358,19 @@ function hiddenFieldsOf(contests: readonly ContestMarks[]): HiddenField[] {
   ]);
 }
 
+/**
+ * The contests of a style as its ballot shows them: in the style's order, each with its options
+ * in the style's order (optionsOnStyle: candidates rotated by precinct, a contest's
+ * SequenceOrder). The form, the review and the cast name options by id, so the order changes
+ * nothing a voter sends; positions in these copies are the page's own (input ids), never an
+ * index that a mark or a payload carries.
+ */
 function contestsOf(election: CompiledElection, ballotStyleId: string): Contest[] | undefined {
   const style = election.ballotStyles.get(ballotStyleId);
   if (!style) return undefined;
   return style.contestIds.flatMap((id) => {
     const contest = election.contests.get(id);
-    return contest ? [contest] : [];
+    return contest ? [{ ...contest, options: optionsOnStyle(style, contest).map(({ option }) => option) }] : [];
   });
 }
 

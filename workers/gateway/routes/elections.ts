@@ -15,6 +15,7 @@
 import { wakeMonitor } from "../../monitor/signal.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { optionsOnStyle } from "../../../lib/election/ballot-order.ts";
 import { parseDefinition } from "../../../lib/election/definition.ts";
 import { exportElectionReport } from "../../../lib/election/export.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
@@ -160,7 +161,15 @@ const PublicElectionSchema = z
     contests: z.array(ContestSchema),
     /** What an auditor checks cast vote records against (lib/audit/observer.ts). */
     ballotStyles: z.array(
-      z.object({ id: z.string(), districtIds: z.array(z.string()), contestIds: z.array(z.string()) }),
+      z.object({
+        id: z.string(),
+        districtIds: z.array(z.string()),
+        contestIds: z.array(z.string()),
+        optionOrder: z.record(z.string(), z.array(z.string())).optional().openapi({
+          description:
+            "Per contest, its option ids in this style's own display order (OrderedContestSelectionIds), where the definition gives one; other contests show their options in the contest's order.",
+        }),
+      }),
     ),
     definition: z.object({ version: z.number().int(), sha256: z.string() }).openapi({
       description: "The stored definition's version and SHA-256, as its definition-loaded log entry has them.",
@@ -272,6 +281,8 @@ const ballotRoute = createRoute({
   path: "/v1/elections/{electionId}/ballot",
   tags: ["elections"],
   summary: "The contests on the logged-in voter's ballot style",
+  description:
+    "The contests in the ballot style's order, and each contest's options in the order this style shows them (the definition's OrderedContestSelectionIds for the style, such as candidates rotated by precinct, else the contest's SequenceOrder). The order is for display: a cast names options by id.",
   security: [{ voterSession: [] }],
   middleware: [requireVoter()] as const,
   request: { params: ElectionIdParam },
@@ -418,6 +429,13 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
           id: style.id,
           districtIds: [...style.districtIds],
           contestIds: [...style.contestIds],
+          ...(style.optionOrder !== undefined
+            ? {
+                optionOrder: Object.fromEntries(
+                  Object.entries(style.optionOrder).map(([contestId, ids]) => [contestId, [...ids]]),
+                ),
+              }
+            : {}),
         })),
         definition: { version: stored.version, sha256: sha256Hex(JSON.stringify(stored.definition)) },
       },
@@ -433,10 +451,13 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     // A session names the style it was issued for; a reload before polls open may have removed it.
     const style = election.ballotStyles.get(voter.ballotStyleId);
     if (!style) fail("no_ballot_style", "This session's ballot style is no longer in the election; log in again.");
+    // The style's own order of each contest's options (optionsOnStyle): display order only, as
+    // marks name options by id.
     const contests = style.contestIds.flatMap((id) => {
       const contest = election.contests.get(id);
       if (!contest) return [];
-      const { districtId: _districtId, ...view } = contestView(contest);
+      const options = optionsOnStyle(style, contest).map(({ option }) => option);
+      const { districtId: _districtId, ...view } = contestView({ ...contest, options });
       return [view];
     });
     return c.json(
