@@ -27,7 +27,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
+import { optionsOnStyle, sectionsBefore } from "../../lib/election/ballot-order.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
 import { localize } from "../../lib/election/localize.ts";
 import type { BallotStyle, CompiledElection } from "../../lib/election/model.ts";
@@ -127,8 +127,14 @@ function ballotOf(election: CompiledElection, style: BallotStyle): string {
           `</li>`
         );
       });
+      const sections = sectionsBefore(style, contest.id, 2);
+      const headings = sections.headings.map(
+        ({ heading, rank }) =>
+          `<h${rank} class="ballot-section">${escapeHtml(localize(heading.title, language, ""))}</h${rank}>`,
+      );
       return [
-        `<section class="contest" data-contest="${escapeHtml(contest.id)}"><h2>${escapeHtml(title)}</h2>` +
+        headings.join("") +
+          `<section class="contest" data-contest="${escapeHtml(contest.id)}"><h${sections.rank}>${escapeHtml(title)}</h${sections.rank}>` +
           (subtitle !== "" ? `<p class="subtitle">${escapeHtml(subtitle)}</p>` : "") +
           (fullText !== "" ? `<p>${escapeHtml(fullText)}</p>` : "") +
           `<ul>${options.join("")}</ul></section>`,
@@ -172,7 +178,8 @@ function printPage(
   img { width: 45mm; height: 45mm; image-rendering: pixelated; }
   figcaption { margin-top: 2mm; }
   .contest { border-top: 0.4mm solid #000; padding-top: 2mm; margin-bottom: 4mm; break-inside: avoid; }
-  h2 { font-size: 11pt; margin: 0 0 1mm; }
+  h2, h3, h4, h5, h6 { font-size: 11pt; margin: 0 0 1mm; }
+  .ballot-section { font-size: 12pt; text-transform: uppercase; letter-spacing: 0.05em; margin: 4mm 0 2mm; }
   .subtitle { font-style: italic; margin: 0 0 2mm; }
   ul { list-style: none; margin: 0; padding: 0; }
   li { margin: 0 0 2.5mm; }

@@ -2,7 +2,7 @@
  * The order a voter sees a contest's options in on one ballot style. Runtime-free: the portal's
  * ballot, the printed sheet and the station console share it.
  */
-import type { BallotStyle, Contest, ContestOption } from "./model.ts";
+import type { BallotHeading, BallotStyle, Contest, ContestOption } from "./model.ts";
 
 /**
  * The contest's options in the style's own order when the definition gives one
@@ -27,4 +27,22 @@ export function optionsOnStyle(
     return [entry];
   });
   return [...ordered, ...byId.values()];
+}
+
+/**
+ * What a page puts before a contest of the style: the section headings that open there, each with
+ * its heading rank, and the rank of the contest's own heading. Ranks start at `top` (the rank of a
+ * contest on a ballot without sections, h2 on the portal) and go one deeper per header, up to h6,
+ * so that a page's outline follows the file's nesting.
+ */
+export function sectionsBefore(
+  style: BallotStyle | undefined,
+  contestId: string,
+  top: number,
+): { readonly headings: readonly { readonly heading: BallotHeading; readonly rank: number }[]; readonly rank: number } {
+  const rank = (depth: number): number => Math.min(6, top + depth);
+  const headings = (style?.headings ?? [])
+    .filter((h) => h.beforeContestId === contestId)
+    .map((heading) => ({ heading, rank: rank(heading.level - 1) }));
+  return { headings, rank: rank(style?.contestDepth?.[contestId] ?? 0) };
 }

@@ -642,6 +642,8 @@ interface OrderedEntry {
   readonly path: string;
   /** The headers that open right before this contest, outermost first (level 1 is outermost). */
   readonly headers: readonly { readonly headerId: string; readonly level: number }[];
+  /** How many headers this contest is under. */
+  readonly depth: number;
 }
 
 /** The OrderedContent's contests, headers flattened, with where each was named. */
@@ -663,6 +665,7 @@ function orderedContests(
           selectionIds: item.OrderedContestSelectionIds ?? [],
           path: itemPath,
           headers: pending,
+          depth: level - 1,
         });
         pending = [];
       } else {
@@ -1015,6 +1018,7 @@ export function compileElection(
     const contestIds: string[] = [];
     const optionOrder: Record<string, readonly string[]> = {};
     const headings: BallotHeading[] = [];
+    const contestDepth: Record<string, number> = {};
     if (plan.entries !== undefined) {
       for (const entry of plan.entries) {
         const contest = contests.get(entry.contestId);
@@ -1042,6 +1046,7 @@ export function compileElection(
           const title = headerNames.get(headerId);
           if (title !== undefined) headings.push({ beforeContestId: contest.id, level, title });
         }
+        contestDepth[contest.id] = entry.depth;
         contestIds.push(contest.id);
       }
     } else {
@@ -1057,7 +1062,7 @@ export function compileElection(
         districtIds: plan.unitIds,
         contestIds,
         ...(Object.keys(optionOrder).length > 0 ? { optionOrder } : {}),
-        ...(headings.length > 0 ? { headings } : {}),
+        ...(headings.length > 0 ? { headings, contestDepth } : {}),
       });
     }
   }

@@ -95,6 +95,8 @@ export interface BallotStyle {
   readonly optionOrder?: Readonly<Record<string, readonly string[]>>;
   /** The style's section headings, from its OrderedContent's headers, in ballot order. */
   readonly headings?: readonly BallotHeading[];
+  /** With `headings`: per contest, how many headers it is under (0 for one outside them all). */
+  readonly contestDepth?: Readonly<Record<string, number>>;
 }
 
 export interface CompiledElection {

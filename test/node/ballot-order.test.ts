@@ -18,6 +18,8 @@ import { withRunningSystem } from "./helpers/system.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const ELECTION = "demo-rotated";
+/** The demo as another producer writes it: contests under nested headers (testdata/nist/demo-other-style.json). */
+const SECTIONED = "demo-sectioned";
 const system = withRunningSystem({ name: "ballot-order" });
 
 let browser: Browser;
@@ -39,6 +41,22 @@ beforeAll(async () => {
     closesAt: "2030-12-31T00:00:00Z",
   };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
+
+  const sectioned = z
+    .looseObject({ settings: z.looseObject({}) })
+    .parse(JSON.parse(await readFile(join(ROOT, "testdata", "nist", "demo-other-style.json"), "utf8")));
+  sectioned.settings["electionId"] = SECTIONED;
+  sectioned.settings["polls"] = { opensAt: "2030-01-01T00:00:00Z", closesAt: "2030-12-31T00:00:00Z" };
+  await system.admin.call("POST", "/v1/admin/elections", { json: sectioned });
+  await system.admin.call("POST", `/v1/admin/elections/${SECTIONED}/roll?firstLine=2`, {
+    text: await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8"),
+    contentType: "text/csv",
+  });
+  sectioned.settings["polls"] = {
+    opensAt: new Date(Date.now() - 60_000).toISOString(),
+    closesAt: "2030-12-31T00:00:00Z",
+  };
+  await system.admin.call("POST", "/v1/admin/elections", { json: sectioned });
 }, 120_000);
 
 afterAll(async () => {
@@ -89,5 +107,37 @@ describe("a ballot style with an order of its own", { timeout: 180_000 }, () => 
     expect(review).not.toContain("Mari Saar");
     expect(review).not.toContain("Aino Tamm");
     await checkAndShoot(browser, visit, "review-rotated", true);
+  });
+});
+
+describe("a ballot written under headers", { timeout: 180_000 }, () => {
+  it("shows the headers as sections, nested ones one heading level deeper, in the voter's language", async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+    const page = await context.newPage();
+    const visit = { page, cspErrors: watchCsp(page) };
+    // DEMO-0003 lives in district-east, whose style has a District section of two contests.
+    await page.goto(`${system.baseUrl}/v1/auth/login?electionId=${SECTIONED}`);
+    await page.fill("input[name=national_id]", "DEMO-0003");
+    await page.click("button[type=submit]");
+    await page.waitForURL(`${system.baseUrl}/elections/${SECTIONED}/ballot`);
+    await page.waitForLoadState("load");
+    const outline = await page
+      .locator("main h2, main h3, main h4")
+      .evaluateAll((headings) => headings.map((h) => `${h.tagName} ${h.textContent?.trim() ?? ""}`));
+    expect(outline).toEqual([
+      "H2 Referendum",
+      "H3 Referendum on the voting age",
+      "H2 Offices",
+      "H3 National",
+      "H4 President of the Republic",
+      "H3 District",
+      "H4 East District Council",
+      "H4 Member of Parliament, East District",
+    ]);
+    await checkAndShoot(browser, visit, "ballot-sections", true, { close: false });
+    await page.goto(`${system.baseUrl}/elections/${SECTIONED}/ballot?lang=et`);
+    await page.waitForLoadState("load");
+    expect(await page.locator("main h2.ballot-section").allTextContents()).toEqual(["Rahvahääletus", "Ametikohad"]);
+    await checkAndShoot(browser, visit, "ballot-sections-et", true, { language: "et" });
   });
 });

@@ -183,6 +183,34 @@ describe("admin sheets print", () => {
     expect(read.value.fields).toEqual({ electionId: "demo-rotated", ballotStyleId: "bs-north", serial: 5 });
   });
 
+  it("prints a ballot written under headers with its sections, nested ones a heading rank deeper", async () => {
+    const out = join(dir, "sections");
+    await printSheets("demo-2026", {
+      style: "bs-district-east",
+      from: 1,
+      count: 1,
+      out,
+      key: keyFile,
+      definition: "testdata/nist/demo-other-style.json",
+      format: "png",
+    });
+    const page = await readFile(join(out, "index.html"), "utf8");
+    const sheet = page.split('<article class="sheet">')[1] ?? "";
+    const outline = [...sheet.matchAll(/<h(\d)( class="ballot-section")?>([^<]*)<\/h\d>/g)].map(
+      (m) => `${m[2] ? "section" : "contest"} h${m[1]} ${m[3]}`,
+    );
+    expect(outline).toEqual([
+      "section h2 Referendum",
+      "contest h3 Referendum on the voting age",
+      "section h2 Offices",
+      "section h3 National",
+      "contest h4 President of the Republic",
+      "section h3 District",
+      "contest h4 East District Council",
+      "contest h4 Member of Parliament, East District",
+    ]);
+  });
+
   it("refuses a style the election lacks, another election's definition, a key that is not Ed25519", async () => {
     const base = {
       from: 1,

@@ -11,6 +11,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import rotated from "../../testdata/nist/demo-rotated.json";
+import otherStyle from "../../testdata/nist/demo-other-style.json";
 import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { PublicElection, stationElection } from "../../station/election.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
@@ -260,6 +261,45 @@ describe("a ballot style with an order of its own", () => {
           ["sel-referendum-voting-age-no", 1],
         ],
       ],
+    ]);
+  });
+});
+
+describe("a ballot written under headers", () => {
+  const SECTIONED = "ballot-sections";
+
+  beforeAll(async () => {
+    const definition = structuredClone(otherStyle);
+    const res = await SELF.fetch(`${BASE}/v1/admin/elections`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await adminToken()}` },
+      body: JSON.stringify({ ...definition, settings: { ...definition.settings, electionId: SECTIONED } }),
+    });
+    if (res.status !== 201) throw new Error(`load failed: ${res.status} ${await res.text()}`);
+  });
+
+  it("the JSON ballot carries the style's section headings in every language", async () => {
+    await enrol(SECTIONED, "EE-BO-SECT-1", "district-east");
+    const token = await voterSession(SECTIONED, "EE-BO-SECT-1");
+    const res = await SELF.fetch(`${BASE}/v1/elections/${SECTIONED}/ballot`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    const ballot: {
+      contests: { id: string }[];
+      headings?: { beforeContestId: string; level: number; title: Record<string, string> }[];
+    } = await res.json();
+    expect(ballot.contests.map((c) => c.id)).toEqual([
+      "contest-referendum-voting-age",
+      "contest-president",
+      "contest-council-east",
+      "contest-parliament-east",
+    ]);
+    expect(ballot.headings).toEqual([
+      { beforeContestId: "contest-referendum-voting-age", level: 1, title: { en: "Referendum", et: "Rahvahääletus" } },
+      { beforeContestId: "contest-president", level: 1, title: { en: "Offices", et: "Ametikohad" } },
+      { beforeContestId: "contest-president", level: 2, title: { en: "National", et: "Üleriigilised" } },
+      { beforeContestId: "contest-council-east", level: 2, title: { en: "District", et: "Ringkonna" } },
     ]);
   });
 });

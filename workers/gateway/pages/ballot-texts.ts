@@ -6,7 +6,13 @@
  * definition's first), so the page can mark it for screen readers.
  */
 import { localize } from "../../../lib/election/localize.ts";
-import type { CompiledElection, Contest, ContestOption, LocalizedText } from "../../../lib/election/model.ts";
+import type {
+  BallotHeading,
+  CompiledElection,
+  Contest,
+  ContestOption,
+  LocalizedText,
+} from "../../../lib/election/model.ts";
 
 /** A text as shown, and the language it is in. */
 export interface ShownText {
@@ -26,6 +32,8 @@ export interface BallotTexts {
   /** A ballot measure's full text, when the definition has it. */
   contestFullText(contest: Contest): ShownText | undefined;
   optionLabel(option: ContestOption): ShownText;
+  /** A section heading of the ballot (a NIST Header's name). */
+  heading(heading: BallotHeading): ShownText;
   partyName(option: ContestOption): ShownText | undefined;
 }
 
@@ -66,6 +74,7 @@ export function texts(election: CompiledElection, language: string): BallotTexts
     contestSubtitle: (contest) => optional(contest.subtitle),
     contestFullText: (contest) => optional(contest.fullText),
     optionLabel: (option) => shown(option.labelText, option.label),
+    heading: (heading) => shown(heading.title, ""),
     partyName: (option) => optional(option.party?.name),
   };
 }

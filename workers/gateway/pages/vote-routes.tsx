@@ -457,6 +457,7 @@ export function voteRoutes(): Hono<AppEnv> {
     if (geofence(election, countryOf(c)).kind === "refused") return statePage(c, frame, "geofence_refused");
     const contests = contestsOf(election, session.ballotStyleId);
     if (!contests) return statePage(c, frame, "no_ballot_style");
+    const style = election.ballotStyles.get(session.ballotStyleId);
     const standing = await voterStanding(c.env, election.id, session);
     if (standing.state === "paper") return statePage(c, frame, "already_voted_on_paper");
     const revote = standing.state === "online";
@@ -473,6 +474,7 @@ export function voteRoutes(): Hono<AppEnv> {
         frame={frame}
         bt={texts(election, frame.requested)}
         ballotStyleId={session.ballotStyleId}
+        {...(style ? { style } : {})}
         contests={contests}
         choices={choices}
         errors={sent?.errors ?? []}

@@ -8,7 +8,8 @@
  * code a voter sees is their own tracking code.
  */
 import type { Child } from "hono/jsx";
-import type { Contest } from "../../../lib/election/model.ts";
+import { sectionsBefore } from "../../../lib/election/ballot-order.ts";
+import type { BallotStyle, Contest } from "../../../lib/election/model.ts";
 import type { ErrorCode } from "../../../lib/errors.ts";
 import type { BallotTexts, ShownText } from "./ballot-texts.ts";
 import { formatInstant } from "./home.tsx";
@@ -127,6 +128,28 @@ function instructions(t: Messages, contest: Contest): string {
   return contest.votesAllowed === 1 ? t.voteForOne : t.voteForUpTo(contest.votesAllowed);
 }
 
+/** A heading of rank 2 to 6: a ballot's sections nest as deep as the definition's headers do. */
+function Heading(props: {
+  readonly rank: number;
+  readonly class?: string;
+  readonly lang: string | undefined;
+  readonly children: Child;
+}) {
+  const { rank, children, ...rest } = props;
+  switch (rank) {
+    case 2:
+      return <h2 {...rest}>{children}</h2>;
+    case 3:
+      return <h3 {...rest}>{children}</h3>;
+    case 4:
+      return <h4 {...rest}>{children}</h4>;
+    case 5:
+      return <h5 {...rest}>{children}</h5>;
+    default:
+      return <h6 {...rest}>{children}</h6>;
+  }
+}
+
 function ContestFieldset(props: {
   readonly t: Messages;
   readonly bt: BallotTexts;
@@ -136,8 +159,10 @@ function ContestFieldset(props: {
   readonly errors: readonly FieldError[];
   readonly writeInMax: number;
   readonly frame: PageFrame;
+  /** The rank of the contest's heading: 2, or deeper inside the ballot's sections. */
+  readonly rank: number;
 }) {
-  const { t, bt, contest, index, choices, errors, writeInMax, frame } = props;
+  const { t, bt, contest, index, choices, errors, writeInMax, frame, rank } = props;
   const chosen = choices.chosen.get(contest.id) ?? new Set<string>();
   const many = contest.votesAllowed > 1;
   const hintId = `contest-${index}-hint`;
@@ -153,7 +178,9 @@ function ContestFieldset(props: {
       data-votes-allowed={many ? String(contest.votesAllowed) : undefined}
     >
       <legend>
-        <h2 lang={textLang(frame, title)}>{title.text}</h2>
+        <Heading rank={rank} lang={textLang(frame, title)}>
+          {title.text}
+        </Heading>
       </legend>
       {fullText ? (
         <p class="measure-text" lang={textLang(frame, fullText)}>
@@ -254,13 +281,15 @@ export function BallotPage(props: {
   readonly frame: PageFrame;
   readonly bt: BallotTexts;
   readonly ballotStyleId: string;
+  /** The style, for its section headings (NIST OrderedHeaders), when it has any. */
+  readonly style?: BallotStyle;
   readonly contests: readonly Contest[];
   readonly choices: Choices;
   readonly errors: readonly FieldError[];
   readonly revote: boolean;
   readonly writeInMax: number;
 }) {
-  const { frame, bt, ballotStyleId, contests, choices, errors, revote, writeInMax } = props;
+  const { frame, bt, ballotStyleId, style, contests, choices, errors, revote, writeInMax } = props;
   const { t } = frame;
   const base = electionBase(frame);
   return (
@@ -285,18 +314,36 @@ export function BallotPage(props: {
       ) : null}
       <form method="post" action={`${base}/review${frame.langQuery}`} class="ballot" novalidate>
         <input type="hidden" name="ballotStyle" value={ballotStyleId} />
-        {contests.map((contest, index) => (
-          <ContestFieldset
-            t={t}
-            bt={bt}
-            contest={contest}
-            index={index}
-            choices={choices}
-            errors={errors.filter((e) => e.contestIndex === index)}
-            writeInMax={writeInMax}
-            frame={frame}
-          />
-        ))}
+        {contests.map((contest, index) => {
+          const sections = sectionsBefore(style, contest.id, 2);
+          return (
+            <>
+              {sections.headings.map(({ heading, rank }) => {
+                const shown = bt.heading(heading);
+                return (
+                  <Heading
+                    rank={rank}
+                    class={`ballot-section ballot-section-${heading.level}`}
+                    lang={textLang(frame, shown)}
+                  >
+                    {shown.text}
+                  </Heading>
+                );
+              })}
+              <ContestFieldset
+                t={t}
+                bt={bt}
+                contest={contest}
+                index={index}
+                choices={choices}
+                errors={errors.filter((e) => e.contestIndex === index)}
+                writeInMax={writeInMax}
+                frame={frame}
+                rank={sections.rank}
+              />
+            </>
+          );
+        })}
         <button type="submit" class="button">
           {t.reviewButton}
         </button>

@@ -188,6 +188,13 @@ const BallotSchema = z
       .array(z.string())
       .optional()
       .openapi({ description: "Every language the definition's texts carry, its first language first." }),
+    headings: z
+      .array(z.object({ beforeContestId: z.string(), level: z.number().int(), title: LocalizedTextSchema }))
+      .optional()
+      .openapi({
+        description:
+          "The ballot's section headings (the definition's OrderedHeaders), in ballot order: each stands before the first contest under it; level 1 is outermost, nested headers are deeper.",
+      }),
   })
   .openapi("Ballot");
 
@@ -468,6 +475,7 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
         contests,
         polls: pollsOf(election),
         languages: [...election.languages],
+        ...(style.headings !== undefined ? { headings: style.headings.map((h) => ({ ...h })) } : {}),
       },
       200,
     );
