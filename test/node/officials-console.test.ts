@@ -10,7 +10,7 @@
  * test-results/console/.
  */
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
@@ -156,6 +156,17 @@ describe("the officials' console", () => {
     expect(await overview.page.getByRole("button", { name: "Close the polls now" }).count()).toBe(1);
     await shoot(overview, "overview");
     await overview.page.close();
+
+    // An election written in another producer's style: the overview lists what the loader decided.
+    const otherStyle = JSON.parse(await readFile(join(ROOT, "testdata", "nist", "demo-other-style.json"), "utf8")) as {
+      settings: Record<string, unknown>;
+    };
+    otherStyle.settings["electionId"] = "console-other-style";
+    await system.admin.call("POST", "/v1/admin/elections", { json: otherStyle });
+    const decided = await open(admin, "/console/elections/console-other-style");
+    expect(await decided.page.locator("[data-warning]").count()).toBe(4);
+    await shoot(decided, "overview-definition-warnings");
+    await decided.page.close();
 
     const results = await open(admin, `${overviewPath}/results`);
     expect(await results.page.locator("h1").textContent()).toBe("Turnout and results (exact)");

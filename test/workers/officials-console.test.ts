@@ -16,6 +16,7 @@ import { cast, NORTH_BALLOT, waitFor } from "./helpers/cast.ts";
 import { loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 import { adminCall } from "./helpers/station.ts";
+import otherStyle from "../../testdata/nist/demo-other-style.json";
 
 const ELECTION = "console-2026";
 const COOKIE = "__Host-console_session";
@@ -266,6 +267,43 @@ describe("actions go through the API", () => {
     }
     const missing = await consoleFetch("/console/elections/no-such-election/results", { cookie: admin });
     expect(missing.status).toBe(404);
+  });
+
+  it("the overview shows the definition's version and what the loader decided, and offers its export", async () => {
+    const demoPage = await (await consoleFetch(`/console/elections/${ELECTION}`, { cookie: admin })).text();
+    expect(demoPage).toContain("The loader read everything as the file says it.");
+
+    const sectioned = "console-other-style";
+    const loaded = await adminCall("POST", "/v1/admin/elections", {
+      ...otherStyle,
+      settings: { ...otherStyle.settings, electionId: sectioned },
+    });
+    expect(loaded.status).toBe(201);
+    const res = await consoleFetch(`/console/elections/${sectioned}`, { cookie: admin });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("The loader decided 4 things the file left open");
+    expect([...html.matchAll(/data-warning="([a-z_]+)"/g)].map((m) => m[1])).toEqual([
+      "ballot_style_id_derived",
+      "ballot_style_id_derived",
+      "ballot_style_id_derived",
+      "composition_derived",
+    ]);
+
+    const download = await consoleFetch(`/console/elections/${sectioned}/definition.json`, { cookie: admin });
+    expect(download.status).toBe(200);
+    expect(download.headers.get("content-disposition")).toMatch(/^attachment; filename="console-other-style-v1/);
+    const report: { Election: { BallotStyle: { ExternalIdentifier?: { OtherType?: string; Value: string }[] }[] }[] } =
+      await download.json();
+    expect(
+      report.Election[0]!.BallotStyle.map(
+        (s) => s.ExternalIdentifier?.find((i) => i.OtherType === "ballot-style-id")?.Value,
+      ),
+    ).toEqual(["bs-district-north", "bs-district-south", "bs-district-east"]);
+    // Without a session, the download is the sign-in page, not the file.
+    const anonymous = await consoleFetch(`/console/elections/${sectioned}/definition.json`);
+    expect(anonymous.headers.get("content-disposition")).toBeNull();
+    expect(await anonymous.text()).toContain("Sign in");
   });
 
   it("a live channel needs this origin and the cookie", async () => {

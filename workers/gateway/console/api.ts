@@ -126,6 +126,14 @@ export const DeadLetters = z.object({
 });
 export type DeadLetters = z.infer<typeof DeadLetters>;
 
+/** GET /v1/admin/elections/{id}: the stored definition's version and what the loader decided on its own. */
+export const StoredDefinition = z.object({
+  version: z.number().int(),
+  updatedAt: z.string(),
+  warnings: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })).default([]),
+});
+export type StoredDefinition = z.infer<typeof StoredDefinition>;
+
 export const Alerts = z.object({ alerts: z.array(Alert) });
 export { Alert, MonitorStatus, PollsView };
 

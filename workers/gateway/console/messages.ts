@@ -95,6 +95,13 @@ export const consoleMessages = {
   seconds: (s: number) => (Math.round(s) === 1 ? "1 second" : `${Math.round(s)} seconds`),
   secondsWord: "seconds",
   secondWord: "second",
+  definitionTitle: "Definition",
+  definitionVersion: "Version",
+  definitionUpdated: "Loaded",
+  definitionNoWarnings: "The loader read everything as the file says it.",
+  definitionWarnings: (n: number) =>
+    n === 1 ? "The loader decided 1 thing the file left open" : `The loader decided ${n} things the file left open`,
+  definitionExport: "Download the definition (NIST SP 1500-100 JSON)",
   monitorTitle: "Monitoring",
   monitorOpenAlerts: "Open alerts",
   monitorDeadLetters: "Dead letters",

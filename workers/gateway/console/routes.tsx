@@ -36,6 +36,7 @@ import {
   Reconciliation,
   refusalOf,
   Results,
+  StoredDefinition,
   TokenAnswer,
   type ApiAnswer,
   type ApiFetch,
@@ -313,10 +314,11 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const base = `/v1/admin/elections/${election.id}`;
     // Each part is read only by the roles its API route admits; the others show "not available".
     const role = session.principal.role;
-    const [polls, log, monitor] = await Promise.all([
+    const [polls, log, monitor, definition] = await Promise.all([
       role === "administrator" ? read(c, session, `${base}/polls`, PollsView) : undefined,
       role === "station-official" ? undefined : read(c, session, `${base}/log`, LogStatus),
       role === "station-official" ? undefined : read(c, session, `${base}/monitor`, MonitorStatus),
+      role === "station-official" ? undefined : read(c, session, base, StoredDefinition),
     ]);
     const frame = await formFrameOf(c, session, errors, code);
     return page(
@@ -328,10 +330,12 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
         {...(polls?.ok ? { polls: polls.value } : {})}
         {...(log?.ok ? { log: log.value } : {})}
         {...(monitor?.ok ? { monitor: monitor.value } : {})}
+        {...(definition?.ok ? { definition: definition.value } : {})}
         refusals={{
           ...(polls && !polls.ok ? { polls: polls.refusal.message } : {}),
           ...(log && !log.ok ? { log: log.refusal.message } : {}),
           ...(monitor && !monitor.ok ? { monitor: monitor.refusal.message } : {}),
+          ...(definition && !definition.ok ? { definition: definition.refusal.message } : {}),
         }}
       />,
       status,
@@ -342,6 +346,24 @@ export function consoleRoutes(api: ApiFetch): Hono<AppEnv> {
     const session = await sessionOr(c);
     if (session instanceof Response) return session;
     return overview(c, session);
+  });
+
+  // The export as a download: the API's answer (its role check, its attachment name) passed on.
+  app.get("/elections/:electionId/definition.json", async (c) => {
+    const session = await sessionOr(c);
+    if (session instanceof Response) return session;
+    const election = await electionOr404(c, session);
+    if (election instanceof Response) return election;
+    const res = await call(c, "GET", `/v1/admin/elections/${election.id}/export`, session.token);
+    if (!res.ok) return refusalPage(c, session, await refusalOf(res));
+    return new Response(res.body, {
+      status: 200,
+      headers: {
+        "content-type": res.headers.get("content-type") ?? "application/json",
+        "content-disposition": res.headers.get("content-disposition") ?? "attachment",
+        "cache-control": "no-store",
+      },
+    });
   });
 
   for (const action of ["close", "reopen"] as const) {

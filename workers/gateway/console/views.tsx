@@ -15,6 +15,7 @@ import type {
   PollsView,
   Reconciliation,
   Results,
+  StoredDefinition,
 } from "./api.ts";
 import { ConsoleLayout, type SignedIn } from "./layout.tsx";
 import type { ConsoleMessages } from "./messages.ts";
@@ -510,10 +511,16 @@ export function OverviewPage(props: {
   polls?: PollsView;
   log?: LogStatus;
   monitor?: MonitorStatus;
+  definition?: StoredDefinition;
   /** The API's refusals of the parts this role may read, by part. */
-  refusals?: { readonly polls?: string; readonly log?: string; readonly monitor?: string };
+  refusals?: {
+    readonly polls?: string;
+    readonly log?: string;
+    readonly monitor?: string;
+    readonly definition?: string;
+  };
 }) {
-  const { frame, polls, log, monitor, refusals = {} } = props;
+  const { frame, polls, log, monitor, definition, refusals = {} } = props;
   const { t } = frame;
   const base = `/console/elections/${props.electionId}`;
   const canControl = frame.role === "administrator" && polls !== undefined;
@@ -617,6 +624,44 @@ export function OverviewPage(props: {
             />
           ) : (
             <Unavailable t={t} refusal={refusals.monitor} />
+          )}
+        </section>
+        <section
+          aria-labelledby="definition-title"
+          class={definition && definition.warnings.length > 0 ? "console-section wide" : "console-section"}
+          data-definition
+        >
+          <h2 id="definition-title">{t.definitionTitle}</h2>
+          {definition ? (
+            <>
+              <Facts
+                rows={[
+                  [t.definitionVersion, String(definition.version)],
+                  [t.definitionUpdated, when(definition.updatedAt)],
+                ]}
+              />
+              {definition.warnings.length === 0 ? (
+                <p class="hint">{t.definitionNoWarnings}</p>
+              ) : (
+                <details class="definition-warnings" open={definition.warnings.length <= 10}>
+                  <summary>{t.definitionWarnings(definition.warnings.length)}</summary>
+                  <ul>
+                    {definition.warnings.map((w) => (
+                      <li data-warning={w.code}>
+                        <code>{w.path}</code> {w.message}
+                      </li>
+                    ))}
+                  </ul>
+                </details>
+              )}
+              <p>
+                <a href={`${base}/definition.json`} download>
+                  {t.definitionExport}
+                </a>
+              </p>
+            </>
+          ) : (
+            <Unavailable t={t} refusal={refusals.definition} />
           )}
         </section>
       </div>
