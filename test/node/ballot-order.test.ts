@@ -9,7 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { CHROMIUM, CHROMIUM_ARGS } from "./helpers/browser.ts";
@@ -24,15 +24,18 @@ const system = withRunningSystem({ name: "ballot-order" });
 
 let browser: Browser;
 
-beforeAll(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+/**
+ * Loads a testdata/nist definition as `electionId` with the demo's roll: the roll is fixed once
+ * the polls open, so it is loaded first with polls in the future, then again with them open.
+ */
+async function loadWithRoll(file: string, electionId: string): Promise<void> {
   const definition = z
-    .looseObject({ settings: z.looseObject({ electionId: z.literal(ELECTION) }) })
-    .parse(JSON.parse(await readFile(join(ROOT, "testdata", "nist", "demo-rotated.json"), "utf8")));
-  // The roll is fixed once the polls open: imported first, then the polls open.
+    .looseObject({ settings: z.looseObject({}) })
+    .parse(JSON.parse(await readFile(join(ROOT, "testdata", "nist", file), "utf8")));
+  definition.settings["electionId"] = electionId;
   definition.settings["polls"] = { opensAt: "2030-01-01T00:00:00Z", closesAt: "2030-12-31T00:00:00Z" };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
-  await system.admin.call("POST", `/v1/admin/elections/${ELECTION}/roll?firstLine=2`, {
+  await system.admin.call("POST", `/v1/admin/elections/${electionId}/roll?firstLine=2`, {
     text: await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8"),
     contentType: "text/csv",
   });
@@ -41,22 +44,25 @@ beforeAll(async () => {
     closesAt: "2030-12-31T00:00:00Z",
   };
   await system.admin.call("POST", "/v1/admin/elections", { json: definition });
+}
 
-  const sectioned = z
-    .looseObject({ settings: z.looseObject({}) })
-    .parse(JSON.parse(await readFile(join(ROOT, "testdata", "nist", "demo-other-style.json"), "utf8")));
-  sectioned.settings["electionId"] = SECTIONED;
-  sectioned.settings["polls"] = { opensAt: "2030-01-01T00:00:00Z", closesAt: "2030-12-31T00:00:00Z" };
-  await system.admin.call("POST", "/v1/admin/elections", { json: sectioned });
-  await system.admin.call("POST", `/v1/admin/elections/${SECTIONED}/roll?firstLine=2`, {
-    text: await readFile(join(ROOT, "elections", "demo", "voters.csv"), "utf8"),
-    contentType: "text/csv",
-  });
-  sectioned.settings["polls"] = {
-    opensAt: new Date(Date.now() - 60_000).toISOString(),
-    closesAt: "2030-12-31T00:00:00Z",
-  };
-  await system.admin.call("POST", "/v1/admin/elections", { json: sectioned });
+/** A fresh browser signed in as a demo voter, on their ballot page. */
+async function ballotOf(electionId: string, nationalId: string): Promise<{ page: Page; cspErrors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  const page = await context.newPage();
+  const visit = { page, cspErrors: watchCsp(page) };
+  await page.goto(`${system.baseUrl}/v1/auth/login?electionId=${electionId}`);
+  await page.fill("input[name=national_id]", nationalId);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${system.baseUrl}/elections/${electionId}/ballot`);
+  await page.waitForLoadState("load");
+  return visit;
+}
+
+beforeAll(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  await loadWithRoll("demo-rotated.json", ELECTION);
+  await loadWithRoll("demo-other-style.json", SECTIONED);
 }, 120_000);
 
 afterAll(async () => {
@@ -65,15 +71,9 @@ afterAll(async () => {
 
 describe("a ballot style with an order of its own", { timeout: 180_000 }, () => {
   it("shows the style's order, and the first option shown is the one reviewed", async () => {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-    const page = await context.newPage();
-    const visit = { page, cspErrors: watchCsp(page) };
     // DEMO-0001 lives in district-north.
-    await page.goto(`${system.baseUrl}/v1/auth/login?electionId=${ELECTION}`);
-    await page.fill("input[name=national_id]", "DEMO-0001");
-    await page.click("button[type=submit]");
-    await page.waitForURL(`${system.baseUrl}/elections/${ELECTION}/ballot`);
-    await page.waitForLoadState("load");
+    const visit = await ballotOf(ELECTION, "DEMO-0001");
+    const { page } = visit;
 
     const shown = await page
       .locator("fieldset.contest")
@@ -112,15 +112,9 @@ describe("a ballot style with an order of its own", { timeout: 180_000 }, () => 
 
 describe("a ballot written under headers", { timeout: 180_000 }, () => {
   it("shows the headers as sections, nested ones one heading level deeper, in the voter's language", async () => {
-    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
-    const page = await context.newPage();
-    const visit = { page, cspErrors: watchCsp(page) };
     // DEMO-0003 lives in district-east, whose style has a District section of two contests.
-    await page.goto(`${system.baseUrl}/v1/auth/login?electionId=${SECTIONED}`);
-    await page.fill("input[name=national_id]", "DEMO-0003");
-    await page.click("button[type=submit]");
-    await page.waitForURL(`${system.baseUrl}/elections/${SECTIONED}/ballot`);
-    await page.waitForLoadState("load");
+    const visit = await ballotOf(SECTIONED, "DEMO-0003");
+    const { page } = visit;
     const outline = await page
       .locator("main h2, main h3, main h4")
       .evaluateAll((headings) => headings.map((h) => `${h.tagName} ${h.textContent?.trim() ?? ""}`));

@@ -13,11 +13,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import demo from "../../elections/demo/election.json";
-import { parseDefinition, type ParsedDefinition } from "../../lib/election/definition.ts";
+import type { ParsedDefinition } from "../../lib/election/definition.ts";
 import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { nistSchemaProblems } from "../../lib/election/nist-schema.ts";
 import type { WarningCode } from "../../lib/election/derivations.ts";
-import type { Problem } from "../../lib/errors.ts";
+import { loads, refused } from "./helpers/definitions.ts";
 
 type Json = Record<string, unknown>;
 
@@ -35,20 +35,9 @@ function election(report: Json): Json {
   return (report["Election"] as Json[])[0]!;
 }
 
-function load(report: Json, extra: Json = {}): ReturnType<typeof parseDefinition> {
-  return parseDefinition({ settings: { ...settings, ...extra }, electionReport: report });
-}
-
-function loads(report: Json, extra: Json = {}): ParsedDefinition {
-  const result = load(report, extra);
-  if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
-  return result.value;
-}
-
-function refused(report: Json, extra: Json = {}): Problem[] {
-  const result = load(report, extra);
-  if (result.ok) throw new Error("expected the file to be refused");
-  return result.error;
+/** A report beside the demo's settings (and `extra` ones): the document an office would load. */
+function doc(report: Json, extra: Json = {}): Json {
+  return { settings: { ...settings, ...extra }, electionReport: report };
 }
 
 /** How many warnings of each code, for a compact expectation. */
@@ -66,7 +55,7 @@ function contestsOf(parsed: ParsedDefinition, districtId: string): readonly stri
 /** Every file of the corpus and what it should do. */
 const EXPECTED: Record<string, (report: Json) => void> = {
   "usnistgov-cdf-test-method/err-2022-11-08-Massachusetts-Cambridge.json": (report) => {
-    const parsed = loads(report);
+    const parsed = loads(doc(report));
     expect(tally(parsed)).toEqual({ ballot_style_id_derived: 12, counts_ignored: 1 });
     expect(parsed.election.ballotStyles.size).toBe(12);
     expect(parsed.election.contests.size).toBe(26);
@@ -78,7 +67,7 @@ const EXPECTED: Record<string, (report: Json) => void> = {
     }
   },
   "usnistgov-cdf-test-method/err-gen-03.json": (report) => {
-    const parsed = loads(report);
+    const parsed = loads(doc(report));
     expect(parsed.warnings.map((w) => [w.code, w.path])).toEqual([
       ["counts_ignored", `${ELECTION}/Contest/0/OtherCounts`],
       ["ballot_style_id_derived", `${ELECTION}/BallotStyle/0`],
@@ -106,7 +95,7 @@ const EXPECTED: Record<string, (report: Json) => void> = {
   },
   "usnistgov-cdf-test-method/pe-err-gen-01.json": (report) => {
     // The straight-party contest is refused for its kind, once, and the styles listing it point there.
-    const problems = refused(report);
+    const problems = refused(doc(report));
     expect(problems.map((p) => p.path)).toEqual([
       `${ELECTION}/Contest/0/@type`,
       ...[0, 1, 2, 3].map((k) => `${ELECTION}/BallotStyle/${k}/OrderedContent/0/ContestId`),
@@ -119,7 +108,7 @@ const EXPECTED: Record<string, (report: Json) => void> = {
     for (const style of e["BallotStyle"] as Json[]) {
       style["OrderedContent"] = (style["OrderedContent"] as Json[]).filter((o) => o["ContestId"] !== "spc-1");
     }
-    const parsed = loads(report);
+    const parsed = loads(doc(report));
     expect(tally(parsed)).toEqual({ ballot_style_id_derived: 4, ballot_style_inherited: 8 });
     expect(parsed.election.ballotStyles.get("bs-cp-1-4-5-6")!.districtIds).toEqual([
       "cp-1-4-5-6",
@@ -136,13 +125,13 @@ const EXPECTED: Record<string, (report: Json) => void> = {
     expect(parsed.election.contests.get("cc-president")!.options[0]!.label).toMatch(/ \/ /);
   },
   "usnistgov-cdf-test-method/pe-err-gen-02.json": (report) => {
-    const problems = refused(report);
+    const problems = refused(doc(report));
     expect(problems).toEqual([
       { path: `${ELECTION}/Contest/4/VoteVariation`, message: expect.stringMatching(/"rcv" is not supported/) },
     ]);
     // As a plurality contest, the rest loads, with each style's rotation of the candidates.
     (election(report)["Contest"] as Json[])[4]!["VoteVariation"] = "plurality";
-    const parsed = loads(report);
+    const parsed = loads(doc(report));
     expect(tally(parsed)).toEqual({ ballot_style_id_derived: 3 });
     const president = parsed.election.contests.get("cc-president")!;
     const shown = (district: string): string[] =>
@@ -156,18 +145,18 @@ const EXPECTED: Record<string, (report: Json) => void> = {
   },
   "usnistgov-cdf-test-method/pe-err-prim-01.json": (report) => {
     // An open primary loaded as one ballot would let a voter vote in every party's primary.
-    expect(refused(report)).toEqual([
+    expect(refused(doc(report))).toEqual([
       { path: `${ELECTION}/Type`, message: expect.stringMatching(/a partisan primary \("partisan-primary-open"/) },
     ]);
     // As a nonpartisan primary the rest of the file loads: five parties' contests under headers.
     election(report)["Type"] = "primary";
-    const parsed = loads(report);
+    const parsed = loads(doc(report));
     expect(tally(parsed)).toEqual({ ballot_style_id_derived: 2 });
     expect(parsed.election.contests.size).toBe(30);
   },
   "usnistgov-cdf-test-method/pe-err-prim-03.json": (report) => {
     // A closed primary: styles told apart by party alone; nothing else is wrong with the file.
-    const problems = refused(report);
+    const problems = refused(doc(report));
     expect(problems.map((p) => p.path)).toEqual([
       `${ELECTION}/Type`,
       `${ELECTION}/BallotStyle/1/GpUnitIds/0`,
@@ -320,10 +309,10 @@ describe("shapes of files whose licences do not let us copy them, rebuilt", () =
   }
 
   it("a county listing no parts, styles under headers, and a measure with no selections", () => {
-    const doc = countyWithoutParts();
-    expect(nistSchemaProblems(doc, "")).toEqual([]);
-    expect(refused(doc).map((p) => p.path)).toEqual([`${ELECTION}/Contest/2/ContestSelection`]);
-    const parsed = loads(doc, { missingBallotMeasureSelections: "yes-no" });
+    const built = countyWithoutParts();
+    expect(nistSchemaProblems(built, "")).toEqual([]);
+    expect(refused(doc(built)).map((p) => p.path)).toEqual([`${ELECTION}/Contest/2/ContestSelection`]);
+    const parsed = loads(doc(built, { missingBallotMeasureSelections: "yes-no" }));
     expect(tally(parsed)).toEqual({
       ballot_measure_selections_added: 1,
       ballot_style_id_derived: 4,
@@ -358,7 +347,7 @@ describe("shapes of files whose licences do not let us copy them, rebuilt", () =
       ],
       OrderedContent: order.map((c) => ({ "@type": "ElectionResults.OrderedContest", ContestId: c })),
     });
-    const doc = report(
+    const built = report(
       ["country", "state", "county", "city", "school"]
         .map((u) => unit(u, u === "school" ? "school" : u))
         .concat(unit("downtown", "precinct"), unit("bedrock", "precinct")),
@@ -370,10 +359,9 @@ describe("shapes of files whose licences do not let us copy them, rebuilt", () =
         ],
       },
     );
-    const county = election(doc);
-    county["ElectionScopeId"] = "country";
-    expect(nistSchemaProblems(doc, "")).toEqual([]);
-    const parsed = loads(doc);
+    election(built)["ElectionScopeId"] = "country";
+    expect(nistSchemaProblems(built, "")).toEqual([]);
+    const parsed = loads(doc(built));
     expect(contestsOf(parsed, "downtown")).toEqual(["county-q", "state-q", "school-q"]);
     expect(contestsOf(parsed, "bedrock")).toEqual(["state-q", "county-q"]);
     expect(parsed.warnings.filter((w) => w.code === "composition_derived").map((w) => w.message)).toEqual([

@@ -8,23 +8,13 @@ import { MAX_DEPTH, MAX_PROBLEMS, parseDefinition } from "../../lib/election/def
 import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { localize } from "../../lib/election/localize.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
-import type { Problem } from "../../lib/errors.ts";
+import { messageAt, refused } from "./helpers/definitions.ts";
 
 type Demo = typeof demo;
 type Report = Demo["electionReport"];
 
 function fresh(): Demo {
   return structuredClone(demo);
-}
-
-function problemsOf(input: unknown): Problem[] {
-  const result = parseDefinition(input);
-  if (result.ok) throw new Error("expected the definition to be refused");
-  return result.error;
-}
-
-function messageAt(problems: readonly Problem[], path: string): string | undefined {
-  return problems.find((p) => p.path === path)?.message;
 }
 
 /** A report document with its Election replaced by a loosely typed copy, for unusual edits. */
@@ -224,7 +214,7 @@ describe("languages", () => {
     report.Party[0]!.Name.Text.push({ "@type": "ElectionResults.LanguageString", Content: "Harbour", Language: "EN" });
     const title = report.Election[0]!.Contest[0]!.BallotTitle.Text;
     title[1] = { ...title[1]!, Language: "et_EE" };
-    const problems = problemsOf(doc);
+    const problems = refused(doc);
     expect(messageAt(problems, "/electionReport/Party/0/Name/Text/2/Language")).toBe(
       'language "en" is already given at /electionReport/Party/0/Name/Text/0/Language; a text has one entry per language',
     );
@@ -292,7 +282,7 @@ describe("ballot styles", () => {
   it("refuse OrderedContent naming unknown contests, foreign districts, or other contests' selections", () => {
     const doc = fresh();
     const election = doc.electionReport.Election[0]!;
-    const problems = problemsOf(
+    const problems = refused(
       withElection((e) => {
         e["BallotStyle"] = [
           {
@@ -371,7 +361,7 @@ describe("refusals", () => {
       { ...doc.electionReport.Party[0], "@type": "ElectionResults.Partei" },
       ...doc.electionReport.Party.slice(1),
     ];
-    const problems = problemsOf({ ...doc, electionReport: report });
+    const problems = refused({ ...doc, electionReport: report });
     expect(messageAt(problems, "/electionReport/Format")).toMatch(/required/);
     expect(messageAt(problems, "/electionReport/Foo")).toMatch(/not a property/);
     expect(messageAt(problems, "/electionReport/GpUnit/0/Type")).toMatch(/must be one of/);
@@ -386,7 +376,7 @@ describe("refusals", () => {
 
   it("checks meaning even when the NIST schema already failed", () => {
     const doc = fresh();
-    const problems = problemsOf(
+    const problems = refused(
       withElection(
         (e) => {
           e["ElectionScopeId"] = "atlantis";
@@ -409,7 +399,7 @@ describe("refusals", () => {
     const candidates = report.Election[0]!.Candidate.map((c, i) =>
       i === 0 ? { ...c, PartyId: "party-nowhere" } : i === 1 ? { ...c, "@id": "cand-president-aino-tamm" } : c,
     );
-    const problems = problemsOf({
+    const problems = refused({
       ...doc,
       electionReport: {
         ...report,
@@ -426,7 +416,7 @@ describe("refusals", () => {
   });
 
   it("refuses unsupported contests and selections of the wrong kind", () => {
-    const problems = problemsOf(
+    const problems = refused(
       withElection((e) => {
         const contests = structuredClone(demo.electionReport.Election[0]!.Contest) as unknown[];
         contests.push(
@@ -485,7 +475,7 @@ describe("refusals", () => {
   });
 
   it("refuses a ballot style id that is unsafe or used twice, and a contest on no style", () => {
-    const problems = problemsOf(
+    const problems = refused(
       withElection((e) => {
         const styles = structuredClone(demo.electionReport.Election[0]!.BallotStyle);
         styles[1]!.ExternalIdentifier[0]!.Value = "bs-north";
@@ -498,7 +488,7 @@ describe("refusals", () => {
       /1-64 letters/,
     );
 
-    const withoutEast = problemsOf(
+    const withoutEast = refused(
       withElection((e) => {
         e["BallotStyle"] = structuredClone(demo.electionReport.Election[0]!.BallotStyle).slice(0, 2);
       }),
@@ -511,7 +501,7 @@ describe("refusals", () => {
     const none = fresh();
     expect(
       messageAt(
-        problemsOf({ ...none, electionReport: { ...none.electionReport, Election: [] } }),
+        refused({ ...none, electionReport: { ...none.electionReport, Election: [] } }),
         "/electionReport/Election",
       ),
     ).toMatch(/exactly one Election, found 0/);
@@ -519,7 +509,7 @@ describe("refusals", () => {
     const second = { ...two.electionReport.Election[0], Contest: [], Candidate: [], BallotStyle: [] };
     expect(
       messageAt(
-        problemsOf({
+        refused({
           ...two,
           electionReport: { ...two.electionReport, Election: [two.electionReport.Election[0], second] },
         }),
@@ -530,7 +520,7 @@ describe("refusals", () => {
 
   it("refuses bad settings and an unknown top-level property beside a sound report", () => {
     const doc = fresh();
-    const problems = problemsOf({
+    const problems = refused({
       ...doc,
       extra: true,
       settings: { ...doc.settings, electionId: "Demo 2026", crossChannelPolicy: "last-wins", surprise: 1 },
@@ -547,7 +537,7 @@ describe("refusals", () => {
     for (const input of [null, [], "x", 3, {}]) expect(parseDefinition(input).ok).toBe(false);
     let deep: unknown = {};
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    const problems = problemsOf({ settings: fresh().settings, electionReport: deep });
+    const problems = refused({ settings: fresh().settings, electionReport: deep });
     expect(problems[0]?.message).toMatch(new RegExp(`deeper than ${MAX_DEPTH}`));
   });
 
@@ -558,7 +548,7 @@ describe("refusals", () => {
       "@id": `party-${i}`,
       Name: "not text",
     }));
-    const problems = problemsOf({ ...doc, electionReport: { ...doc.electionReport, Party: parties } });
+    const problems = refused({ ...doc, electionReport: { ...doc.electionReport, Party: parties } });
     expect(problems).toHaveLength(MAX_PROBLEMS);
     expect(problems.at(-1)?.message).toMatch(/more problems not listed/);
   });

@@ -9,30 +9,13 @@ import { describe, expect, it } from "vitest";
 import demo from "../../elections/demo/election.json";
 import otherStyle from "../../testdata/nist/demo-other-style.json";
 import { derivedBallotStyleId } from "../../lib/election/compile.ts";
-import { parseDefinition, type ParsedDefinition } from "../../lib/election/definition.ts";
 import type { CompiledElection } from "../../lib/election/model.ts";
-import type { Problem } from "../../lib/errors.ts";
+import { loads, messageAt, refused } from "./helpers/definitions.ts";
 
 type Json = Record<string, unknown>;
 
 const REPORT = "/electionReport";
 const ELECTION = "/electionReport/Election/0";
-
-function loads(input: unknown): ParsedDefinition {
-  const result = parseDefinition(input);
-  if (!result.ok) throw new Error(JSON.stringify(result.error, null, 2));
-  return result.value;
-}
-
-function refused(input: unknown): Problem[] {
-  const result = parseDefinition(input);
-  if (result.ok) throw new Error("expected the definition to be refused");
-  return result.error;
-}
-
-function messageAt(problems: readonly Problem[], path: string): string | undefined {
-  return problems.find((p) => p.path === path)?.message;
-}
 
 /** A deep copy of a definition with its report and election loosely typed, for edits. */
 function edit(source: unknown, change: (report: Json, election: Json) => void): Json {

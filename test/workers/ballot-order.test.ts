@@ -15,6 +15,7 @@ import otherStyle from "../../testdata/nist/demo-other-style.json";
 import { optionsOnStyle } from "../../lib/election/ballot-order.ts";
 import { PublicElection, stationElection } from "../../station/election.ts";
 import { adminToken, BASE, voterSession } from "./helpers/auth.ts";
+import { browser, type Browser } from "./helpers/browser.ts";
 import { waitFor } from "./helpers/cast.ts";
 import { enrol } from "./helpers/roll.ts";
 
@@ -42,43 +43,10 @@ async function newVoter(district: string): Promise<string> {
 }
 
 /** A voter's browser with a live session cookie (the cookie holds the session token). */
-async function signedIn(district: string): Promise<{
-  get(path: string): Promise<{ res: Response; html: string }>;
-  post(path: string, form: [string, string][]): Promise<{ res: Response; html: string }>;
-}> {
-  const token = await voterSession(ELECTION, await newVoter(district));
-  const ip = `10.62.0.${voterCounter}`;
-  // A cookie jar for one origin: the review keeps the choices in a draft cookie.
-  const cookies = new Map([["__Host-voter_session", token]]);
-  const go = async (path: string, init: RequestInit & { headers: Record<string, string> }) => {
-    const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-    const res = await SELF.fetch(`${BASE}${path}`, {
-      ...init,
-      redirect: "manual",
-      headers: { "cf-connecting-ip": ip, cookie, ...init.headers },
-      cf: { country: "EE" },
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const at = pair.indexOf("=");
-      if (pair.slice(at + 1) === "" || /max-age=0/i.test(line)) cookies.delete(pair.slice(0, at));
-      else cookies.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-    return { res, html: await res.text() };
-  };
-  return {
-    get: (path) => go(path, { method: "GET", headers: { "sec-fetch-site": "same-origin" } }),
-    post: (path, form) =>
-      go(path, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          origin: "null",
-          "sec-fetch-site": "same-origin",
-        },
-        body: new URLSearchParams(form).toString(),
-      }),
-  };
+async function signedIn(district: string): Promise<Browser> {
+  const b = browser();
+  b.jar.cookies.set("__Host-voter_session", await voterSession(ELECTION, await newVoter(district)));
+  return b;
 }
 
 /** The option ids of the ballot form's inputs, grouped by contest, in the page's order. */
@@ -99,15 +67,17 @@ function decode(text: string): string {
     .replace(/&amp;/g, "&");
 }
 
-beforeAll(async () => {
-  const definition = structuredClone(rotated);
+/** Loads a definition document under `electionId` as an administrator would. */
+async function loadAs(definition: { settings: Record<string, unknown> }, electionId: string): Promise<void> {
   const res = await SELF.fetch(`${BASE}/v1/admin/elections`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${await adminToken()}` },
-    body: JSON.stringify({ ...definition, settings: { ...definition.settings, electionId: ELECTION } }),
+    body: JSON.stringify({ ...definition, settings: { ...definition.settings, electionId } }),
   });
-  if (res.status !== 200 && res.status !== 201) throw new Error(`load failed: ${res.status} ${await res.text()}`);
-});
+  if (res.status !== 201) throw new Error(`load failed: ${res.status} ${await res.text()}`);
+}
+
+beforeAll(() => loadAs(structuredClone(rotated), ELECTION));
 
 describe("a ballot style with an order of its own", () => {
   it("the ballot page lists the style's contests, and each contest's options, in the style's order", async () => {
@@ -268,15 +238,7 @@ describe("a ballot style with an order of its own", () => {
 describe("a ballot written under headers", () => {
   const SECTIONED = "ballot-sections";
 
-  beforeAll(async () => {
-    const definition = structuredClone(otherStyle);
-    const res = await SELF.fetch(`${BASE}/v1/admin/elections`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${await adminToken()}` },
-      body: JSON.stringify({ ...definition, settings: { ...definition.settings, electionId: SECTIONED } }),
-    });
-    if (res.status !== 201) throw new Error(`load failed: ${res.status} ${await res.text()}`);
-  });
+  beforeAll(() => loadAs(structuredClone(otherStyle), SECTIONED));
 
   it("the JSON ballot carries the style's section headings in every language", async () => {
     await enrol(SECTIONED, "EE-BO-SECT-1", "district-east");

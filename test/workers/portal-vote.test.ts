@@ -11,6 +11,7 @@ import { decodeJwt, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { purposeKey } from "../../lib/keys.ts";
 import { adminToken, BASE, signIdToken, voterSession } from "./helpers/auth.ts";
+import { browser, type Browser } from "./helpers/browser.ts";
 import { demoDefinition, loadDemoElection } from "./helpers/election.ts";
 import { enrol } from "./helpers/roll.ts";
 
@@ -20,12 +21,6 @@ const SOON = "vote-pages-soon";
 const CLOSED = "vote-pages-closed";
 const FENCED = "vote-pages-fenced";
 
-let ipCounter = 0;
-function freshIp(): string {
-  ipCounter += 1;
-  return `10.61.${Math.floor(ipCounter / 250)}.${ipCounter % 250}`;
-}
-
 let voterCounter = 0;
 /** A new voter on the roll of `electionId` (and of `also`), in `district`. */
 async function newVoter(district: string, electionId = ELECTION, ...also: string[]): Promise<string> {
@@ -33,67 +28,6 @@ async function newVoter(district: string, electionId = ELECTION, ...also: string
   const id = `EE-PV-${String(voterCounter).padStart(4, "0")}`;
   for (const e of [electionId, ...also]) await enrol(e, id, district);
   return id;
-}
-
-/** A browser's cookie jar, enough for one origin. */
-class Jar {
-  readonly cookies = new Map<string, string>();
-  take(res: Response): void {
-    for (const line of res.headers.getSetCookie()) {
-      const [pair = ""] = line.split(";");
-      const at = pair.indexOf("=");
-      const name = pair.slice(0, at);
-      const value = pair.slice(at + 1);
-      if (value === "" || /max-age=0/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-  header(): string {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-}
-
-interface Browser {
-  readonly jar: Jar;
-  readonly ip: string;
-  get(path: string): Promise<{ res: Response; html: string }>;
-  post(
-    path: string,
-    form: [string, string][],
-    headers?: Record<string, string>,
-  ): Promise<{ res: Response; html: string }>;
-}
-
-function browser(base = BASE): Browser {
-  const jar = new Jar();
-  const ip = freshIp();
-  const go = async (path: string, init: RequestInit & { headers?: Record<string, string> }) => {
-    const res = await SELF.fetch(`${base}${path}`, {
-      ...init,
-      redirect: "manual",
-      headers: { "cf-connecting-ip": ip, cookie: jar.header(), ...init.headers },
-      cf: { country: "EE" },
-    });
-    jar.take(res);
-    return { res, html: await res.text() };
-  };
-  return {
-    jar,
-    ip,
-    get: (path) => go(path, { method: "GET", headers: { "sec-fetch-site": "same-origin" } }),
-    post: (path, form, headers = {}) =>
-      go(path, {
-        method: "POST",
-        headers: {
-          "content-type": "application/x-www-form-urlencoded",
-          // What Chromium sends for a page's own form under Referrer-Policy: no-referrer.
-          origin: "null",
-          "sec-fetch-site": "same-origin",
-          ...headers,
-        },
-        body: new URLSearchParams(form).toString(),
-      }),
-  };
 }
 
 /** The browser login: /v1/auth/login, the issuer (an ID token with its nonce), the callback. */
