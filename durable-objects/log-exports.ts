@@ -30,6 +30,7 @@ import { sha256Hex } from "../lib/digest.ts";
 import { parseDefinition, type ElectionDefinition } from "../lib/election/definition.ts";
 import type { CompiledElection } from "../lib/election/model.ts";
 import { totalsDifferences } from "../lib/nist/compare.ts";
+import { exportedDefinition } from "../lib/election/export.ts";
 import { buildCvrReport } from "../lib/nist/cvr-report.ts";
 import { signDetached } from "../lib/nist/jws.ts";
 import { buildResultsReport, serializeReport } from "../lib/nist/results-report.ts";
@@ -50,7 +51,8 @@ export async function loadDefinition(
   if (!row) return err(`no definition of election ${electionId} is stored`);
   const parsed = parseDefinition(JSON.parse(row.definition_json));
   if (!parsed.ok) return err(`the stored definition of election ${electionId} no longer parses`);
-  return ok(parsed.value);
+  // The exports build on the report with what the loader derived written out (export.ts).
+  return ok({ definition: exportedDefinition(parsed.value), election: parsed.value.election });
 }
 
 /** The record entries among the log's first `size` entries, in log order, from the public bundles. */

@@ -18,7 +18,7 @@
  * the export must carry.
  */
 import { BALLOT_STYLE_ID_TYPE } from "./compile.ts";
-import type { ParsedDefinition } from "./definition.ts";
+import type { ElectionDefinition, ParsedDefinition } from "./definition.ts";
 import type { AddedSelection } from "./derivations.ts";
 import { type ContestSelection, ElectionReport, type InternationalizedText } from "./nist.ts";
 
@@ -71,4 +71,13 @@ export function exportElectionReport(parsed: Pick<ParsedDefinition, "definition"
 
   // The loader's field order (see the header); also checks that what was added has nist.ts's shape.
   return ElectionReport.parse(report);
+}
+
+/**
+ * The definition document with its report in the exported form: what the results and cast vote
+ * record exports start from, so that a Yes and No the loader added, or a style's derived id, are
+ * in them as in the compiled election (the stored report does not list them).
+ */
+export function exportedDefinition(parsed: Pick<ParsedDefinition, "definition" | "derivations">): ElectionDefinition {
+  return { settings: parsed.definition.settings, electionReport: exportElectionReport(parsed) };
 }

@@ -13,6 +13,7 @@ import demo from "../../elections/demo/election.json";
 import { encodeEntry, recordEntriesOf, type LogEntry, type LogEntryOf } from "../../lib/audit/entries.ts";
 import { LogAuditor, RecordTally, type RecordEntry } from "../../lib/audit/recount.ts";
 import { parseDefinition } from "../../lib/election/definition.ts";
+import { exportedDefinition } from "../../lib/election/export.ts";
 import { hexEncode } from "../../lib/bytes.ts";
 import { totalsDifferences } from "../../lib/nist/compare.ts";
 import { buildCvrReport, readCvrReport } from "../../lib/nist/cvr-report.ts";
@@ -314,6 +315,76 @@ describe("the auditor's rules for results-published and results-certified", () =
     ]);
     expect(await problemsOf([certified])).toEqual([
       "entry 4: results are certified before any results-published entry",
+    ]);
+  });
+});
+
+describe("exports of a definition the loader completed", () => {
+  // The demo's referendum listed without selections, and settings that ask for Yes and No: the
+  // compiled election has them, the stored report does not; the exports start from the report
+  // with them written out (exportedDefinition, what log-exports.ts loads).
+  const document = structuredClone(demo) as unknown as { settings: Json; electionReport: Json };
+  document.settings["missingBallotMeasureSelections"] = "yes-no";
+  const referendum = ((document.electionReport["Election"] as Json[])[0]!["Contest"] as Json[]).find(
+    (c) => c["@id"] === "contest-referendum-voting-age",
+  )!;
+  delete referendum["ContestSelection"];
+  const completed = parseDefinition(document);
+  if (!completed.ok) throw new Error("the completed demo does not parse");
+  const yes = "contest-referendum-voting-age-yes";
+  const records: RecordEntry[] = [
+    {
+      type: "cast-vote-record",
+      districtId: "district-north",
+      ballotStyleId: "bs-north",
+      contests: [{ contestId: "contest-referendum-voting-age", marks: [mark(yes)] }],
+    },
+    {
+      type: "cast-vote-record",
+      districtId: "district-east",
+      ballotStyleId: "bs-east",
+      contests: [{ contestId: "contest-referendum-voting-age", marks: [mark(yes)] }],
+    },
+  ].flatMap((b) => recordEntriesOf(b as Ballot, "per-contest"));
+  const totals = totalsOf(records);
+  const exported = exportedDefinition(completed.value);
+
+  it("count the added selections in the results report, which reads back to the totals", () => {
+    const report = buildResultsReport({
+      definition: exported,
+      election: completed.value.election,
+      totals,
+      generatedAt: GENERATED_AT,
+    });
+    expect(resultsSchema.validate(report).valid).toBe(true);
+    expect(votes(report, "contest-referendum-voting-age", yes, "demo-republic")).toBe(2);
+    const read = readResultsReport(report);
+    expect(read.ok && totalsDifferences(totals, read.value, "log", "report")).toEqual([]);
+    // From the stored report as it is, the count would have nowhere to go.
+    const bare = buildResultsReport({
+      definition: completed.value.definition,
+      election: completed.value.election,
+      totals,
+      generatedAt: GENERATED_AT,
+    });
+    expect(contestOf(bare, "contest-referendum-voting-age")["ContestSelection"]).toBeUndefined();
+  });
+
+  it("name the added selections as ballot-measure selections in the cast vote records", () => {
+    const report = buildCvrReport({
+      definition: exported,
+      election: completed.value.election,
+      mode: "per-contest",
+      records,
+      generatedAt: GENERATED_AT,
+    });
+    expect(cvrSchema.validate(report).valid).toBe(true);
+    const contests = ((report["Election"] as Json[])[0]!["Contest"] as Json[]).find(
+      (c) => c["@id"] === "contest-referendum-voting-age",
+    )!;
+    expect((contests["ContestSelection"] as Json[]).map((s) => [s["@id"], s["@type"], s["Selection"]])).toEqual([
+      [yes, "CVR.BallotMeasureSelection", "Yes"],
+      ["contest-referendum-voting-age-no", "CVR.BallotMeasureSelection", "No"],
     ]);
   });
 });
