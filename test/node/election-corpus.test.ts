@@ -6,7 +6,7 @@
  * A file loads with the warnings it should raise, or, where it holds an election of a kind this
  * system does not run (a partisan primary, a straight-party contest, ranked choice), it is refused
  * for exactly that, at its path, and nothing else: the rest of the file is then shown to load once
- * that part is taken out. Shapes published under licences that do not let us copy the files are
+ * that part is taken out (every such file does). Shapes published under licences that do not let us copy the files are
  * rebuilt at the end, from the description of what they hold, with no fetch.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -163,6 +163,15 @@ const EXPECTED: Record<string, (report: Json) => void> = {
       `${ELECTION}/BallotStyle/1/GpUnitIds/1`,
     ]);
     expect(problems[1]!.message).toMatch(/styles that differ by party, PartyIds, as in a closed primary/);
+    // One party's ballot alone, as a nonpartisan primary: the rest of the file loads.
+    const e = election(report);
+    e["Type"] = "primary";
+    e["BallotStyle"] = (e["BallotStyle"] as Json[]).slice(0, 1);
+    e["Contest"] = (e["Contest"] as Json[]).filter((c) => !String(c["@id"]).startsWith("cc-rep-"));
+    const parsed = loads(doc(report));
+    expect(tally(parsed)).toEqual({ ballot_style_id_derived: 1 });
+    expect([...parsed.election.ballotStyles.keys()]).toEqual(["bs-prec-fbc_prec-mcc.par-dem"]);
+    expect(contestsOf(parsed, "prec-mcc")).toHaveLength(6);
   },
 };
 
