@@ -36,7 +36,11 @@ export const ERROR_CODES = {
   token_expired: { status: 401, message: "The token has expired." },
   token_replayed: { status: 401, message: "The token has already been used." },
   login_state_mismatch: { status: 401, message: "The login response does not match the login that was started." },
-  eid_unavailable: { status: 503, message: "The national eID issuer cannot be reached; try again shortly." },
+  eid_unavailable: {
+    status: 503,
+    message: "The national eID issuer cannot be reached; try again shortly.",
+    retryAfterSeconds: 5,
+  },
   not_on_roll: { status: 403, message: "This person is not on the voter roll of this election." },
   no_ballot_style: { status: 409, message: "No ballot style covers this voter's district." },
   forbidden: { status: 403, message: "This credential's role may not do this." },
@@ -87,9 +91,14 @@ export const ERROR_CODES = {
   results_relays_full: {
     status: 503,
     message: "Every live results connection here is taken; try again shortly, or read the latest snapshot over HTTP.",
+    retryAfterSeconds: 5,
   },
   // Audit log
-  log_pool_full: { status: 429, message: "The audit log is catching up; try again in a few seconds." },
+  log_pool_full: {
+    status: 429,
+    message: "The audit log is catching up; try again in a few seconds.",
+    retryAfterSeconds: 2,
+  },
   log_not_found: { status: 404, message: "This election's audit log has no checkpoint yet." },
   receipt_not_sequenced: {
     status: 404,
@@ -118,7 +127,13 @@ export const ERROR_CODES = {
       "This election's results are published: they waited for every conflict then open, and a decision taken now could not change them.",
   },
   // Edge
-  rate_limited: { status: 429, message: "Too many requests; try again later." },
+  rate_limited: { status: 429, message: "Too many requests; try again later.", retryAfterSeconds: 1 },
+  service_overloaded: {
+    status: 503,
+    message:
+      "The service is busy or one of its parts is restarting; nothing this request asked for was acknowledged. Try again in a moment (the same idempotency key where there is one).",
+    retryAfterSeconds: 2,
+  },
   geofence_refused: { status: 403, message: "Online voting is not available from this country." },
   // Officials
   official_exists: { status: 409, message: "An official with this id already exists." },
@@ -251,7 +266,7 @@ export const ERROR_CODES = {
     message:
       'Attack drills are not enabled on this deployment (DRILLS is not "enabled"); they never run in production.',
   },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; retryAfterSeconds?: number }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -279,4 +294,14 @@ export function apiError(code: ErrorCode, message?: string, problems?: readonly 
 
 export function statusOf(code: ErrorCode): number {
   return ERROR_CODES[code].status;
+}
+
+/**
+ * How long a client waits before trying again, for a refusal that says "not now" (429, 503): every
+ * such answer carries Retry-After, so that clients under load back off instead of hammering.
+ */
+export function retryAfterOf(code: ErrorCode): number | undefined {
+  const entry: { status: number; retryAfterSeconds?: number } = ERROR_CODES[code];
+  if (entry.status !== 429 && entry.status !== 503) return undefined;
+  return entry.retryAfterSeconds ?? 2;
 }

@@ -29,6 +29,12 @@ export const EVENTS = {
     sentence:
       "A request failed on an error no code path expects (a bug or a broken dependency); the client got a 500 internal_error and nothing it sent was acknowledged.",
   },
+  transient_error: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "A request met an error the runtime marks as worth retrying (a Durable Object overloaded, reset or unreachable); the client got a 503 service_overloaded with Retry-After and retries with the same idempotency key.",
+  },
   outbox_flush_failed: {
     level: "warn",
     kind: "operational",

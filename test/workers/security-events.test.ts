@@ -426,6 +426,8 @@ describe("rate-limited", () => {
       castFrom(PLAIN, session, NORTH_BALLOT, from),
     );
     expect([first.status, await codeOf(first)]).toEqual([429, "rate_limited"]);
+    // A "not now" says when: clients under load back off instead of hammering.
+    expect(first.headers.get("retry-after")).toBe("1");
     const second = await castFrom(PLAIN, session, NORTH_BALLOT, from);
     expect([second.status, await codeOf(second)]).toEqual([429, "rate_limited"]);
     const found = (await rows(PLAIN, "rate-limited")).filter((r) => r.detail.network === "10.66.5.0/24");
@@ -447,6 +449,7 @@ describe("rate-limited", () => {
       SELF.fetch(`${BASE}/v1/receipts/${"A".repeat(26)}`, { headers: { "cf-connecting-ip": ip } }),
     );
     expect([res.status, await codeOf(res)]).toEqual([429, "rate_limited"]);
+    expect(res.headers.get("retry-after")).toBe("1");
     expect(await count()).toBe(1);
   });
 });

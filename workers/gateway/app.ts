@@ -7,9 +7,16 @@ import { emitEvent } from "../../lib/events.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
-import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
-import { apiError, statusOf } from "../../lib/errors.ts";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import {
+  ApiFailure,
+  errorBody,
+  errorResponse,
+  isTransient,
+  respondError,
+  validationHook,
+  type AppEnv,
+} from "./http.ts";
+import { apiError } from "../../lib/errors.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
 import { electionRoutes, MAX_DEFINITION_BYTES } from "./routes/elections.ts";
@@ -174,14 +181,18 @@ export function createApp(): OpenAPIHono<AppEnv> {
   // clients keep its JSON error with the registered code.
   app.notFound((c) => (wantsPage(c) ? notFoundPage(c) : respondError(c, "not_found")));
   app.onError((error, c) => {
-    if (error instanceof ApiFailure) {
-      return c.json(errorBody(error.apiError), statusOf(error.apiError.code) as ContentfulStatusCode);
-    }
+    if (error instanceof ApiFailure) return errorResponse(c, error.apiError);
     if (error instanceof HTTPException) {
       // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits.
       if (error.status === 413) return respondError(c, "payload_too_large");
       if (error.status === 400) return respondError(c, "invalid_json", error.message || undefined);
       return c.json(errorBody(apiError("invalid_request", error.message)), error.status);
+    }
+    if (isTransient(error)) {
+      // The runtime says this may succeed if tried again (a Durable Object overloaded, reset or
+      // unreachable): a 503 with Retry-After, which clients retry with the same idempotency key.
+      emitEvent("transient_error", { message: String(error) });
+      return respondError(c, "service_overloaded");
     }
     emitEvent("unhandled_error", { message: String(error), stack: error instanceof Error ? error.stack : undefined });
     return c.json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);

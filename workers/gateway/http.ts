@@ -6,7 +6,7 @@ import type { Result } from "../../lib/result.ts";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "@hono/zod-openapi";
-import { apiError, statusOf, type ApiError, type ErrorCode, type Problem } from "../../lib/errors.ts";
+import { apiError, retryAfterOf, statusOf, type ApiError, type ErrorCode, type Problem } from "../../lib/errors.ts";
 import type { OfficialPrincipal, VoterSession } from "./auth/tokens.ts";
 
 export type AppEnv = {
@@ -29,7 +29,14 @@ export function errorBody(error: ApiError): { error: ApiError } {
 }
 
 export function respondError(c: Context, code: ErrorCode, message?: string, problems?: readonly Problem[]): Response {
-  return c.json(errorBody(apiError(code, message, problems)), statusOf(code) as ContentfulStatusCode);
+  return errorResponse(c, apiError(code, message, problems));
+}
+
+/** An API error as the response: its code's status, and Retry-After when the code says "not now". */
+export function errorResponse(c: Context, error: ApiError): Response {
+  const retryAfter = retryAfterOf(error.code);
+  if (retryAfter !== undefined) c.header("retry-after", String(retryAfter));
+  return c.json(errorBody(error), statusOf(error.code) as ContentfulStatusCode);
 }
 
 /**
@@ -88,4 +95,15 @@ export function errorResponses(
     out[status] = { description: "Error", content: { "application/json": { schema: ErrorResponseSchema } } };
   }
   return out;
+}
+
+/**
+ * An error the runtime marks as worth trying again later: a Durable Object overloaded
+ * (`.overloaded`), or reset, moving or unreachable (`.retryable`). Not one our own code threw
+ * (`.remote` without either flag): that is a bug, and stays a 500.
+ */
+export function isTransient(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const flags = error as { overloaded?: unknown; retryable?: unknown };
+  return flags.overloaded === true || flags.retryable === true;
 }
