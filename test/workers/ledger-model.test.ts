@@ -1,7 +1,8 @@
 /**
  * Model-based test of the voter ledger: random sequences of online casts, retries of earlier
- * casts with their idempotency key, re-votes, check-ins at stations (online and decided offline),
- * replays and conflicting replays of check-ins, and crashes of the object between steps, checked
+ * casts with their idempotency key (as sent, or with other content), re-votes, check-ins at
+ * stations (online and decided offline), replays of check-ins (as sent, resent as decided offline,
+ * or from another station), alarms, and crashes of the object between steps, checked
  * after every step against a small model of the cross-channel policy (DESIGN.md section 4).
  *
  * The model keeps, per voter: the channel they voted on (none, online, paper), their online
@@ -250,11 +251,17 @@ class Cast implements LedgerCommand {
   toString = (): string => `cast(voter ${this.voter})`;
 }
 
-/** The same request again, same key and nonce: a client that lost the answer. */
+/**
+ * The same request again, same key and nonce: a client that lost the answer. Or, `altered`, the
+ * same key with other content (another nonce, commitment and tracking code): the ledger answers
+ * the stored ballot's fields, nonce included, which is how the gateway finds the difference.
+ */
 class RetryCast implements LedgerCommand {
   readonly pick: number;
-  constructor(pick: number) {
+  readonly altered: boolean;
+  constructor(pick: number, altered: boolean) {
     this.pick = pick;
+    this.altered = altered;
   }
   check = (model: Readonly<Model>): boolean => model.casts.length > 0;
   async run(model: Model, real: Real): Promise<void> {
@@ -265,7 +272,11 @@ class RetryCast implements LedgerCommand {
       // Never accepted: decided as a new request (the ledger stores no refused key).
       await decideCast(model, real, cast);
     } else {
-      const answer = await ledger(real, cast.voter).castOnline(cast.request);
+      const other = castRequest(real, cast.voter);
+      const request: CastOnlineRequest = this.altered
+        ? { ...other, idempotencyKey: cast.request.idempotencyKey }
+        : cast.request;
+      const answer = await ledger(real, cast.voter).castOnline(request);
       expect(answer).toEqual({
         ok: true,
         value: {
@@ -281,7 +292,7 @@ class RetryCast implements LedgerCommand {
     }
     await compare(model, real);
   }
-  toString = (): string => `retryCast(#${this.pick})`;
+  toString = (): string => `retryCast(#${this.pick}${this.altered ? ", other content" : ""})`;
 }
 
 /** A station checks the voter in: online, or decided offline and sent later with its time. */
@@ -354,21 +365,33 @@ async function paperMinute(real: Real, voter: number): Promise<string> {
   return at[0]!;
 }
 
-/** The same check-in again (the station resending after a timeout), or with another station. */
+/**
+ * The same check-in id again: resent as it was (the station resending after a timeout), resent as
+ * decided offline with the station's time (its online try reached the ledger but the answer did
+ * not reach the station, which then decided from its pollbook: answered as the first try), or
+ * with another station (a conflict on the id).
+ */
+type Replay = "same" | "offline" | "other-station";
+
 class ReplayCheckIn implements LedgerCommand {
   readonly pick: number;
-  readonly conflicting: boolean;
-  constructor(pick: number, conflicting: boolean) {
+  readonly replay: Replay;
+  constructor(pick: number, replay: Replay) {
     this.pick = pick;
-    this.conflicting = conflicting;
+    this.replay = replay;
   }
   check = (model: Readonly<Model>): boolean => model.checkIns.length > 0;
   async run(model: Model, real: Real): Promise<void> {
     const first = model.checkIns[this.pick % model.checkIns.length]!;
     const v = model.voters[first.voter]!;
-    const request: CheckInRequest = this.conflicting ? { ...first.request, stationId: "station-other" } : first.request;
+    const request: CheckInRequest =
+      this.replay === "other-station"
+        ? { ...first.request, stationId: "station-other" }
+        : this.replay === "offline"
+          ? { ...first.request, decidedAtMs: Date.now() - 30_000 }
+          : first.request;
     const answer = await ledger(real, first.voter).checkIn(request);
-    if (this.conflicting) expect(answer).toEqual({ ok: false, error: "idempotency_conflict" });
+    if (this.replay === "other-station") expect(answer).toEqual({ ok: false, error: "idempotency_conflict" });
     else if (first.outcome === "accepted") {
       expect(answer).toEqual({
         ok: true,
@@ -377,7 +400,7 @@ class ReplayCheckIn implements LedgerCommand {
     } else expectRefusal(answer, request, v, first.outcome);
     await compare(model, real);
   }
-  toString = (): string => `replayCheckIn(#${this.pick}${this.conflicting ? ", other station" : ""})`;
+  toString = (): string => `replayCheckIn(#${this.pick}${this.replay === "same" ? "" : `, ${this.replay}`})`;
 }
 
 /** The object is reset between two requests (a crash, a deploy, an eviction). */
@@ -414,9 +437,11 @@ const voterArb = fc.integer({ min: 0, max: VOTERS - 1 });
 const commands = fc.commands(
   [
     voterArb.map((v) => new Cast(v)),
-    fc.nat().map((i) => new RetryCast(i)),
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, altered]) => new RetryCast(i, altered)),
     fc.tuple(voterArb, fc.nat(), fc.boolean()).map(([v, s, offline]) => new CheckIn(v, s, offline)),
-    fc.tuple(fc.nat(), fc.boolean()).map(([i, conflicting]) => new ReplayCheckIn(i, conflicting)),
+    fc
+      .tuple(fc.nat(), fc.constantFrom<Replay>("same", "offline", "other-station"))
+      .map(([i, replay]) => new ReplayCheckIn(i, replay)),
     voterArb.map((v) => new Crash(v)),
     voterArb.map((v) => new Alarm(v)),
   ],
