@@ -61,6 +61,9 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** How long an unanswered online check-in's id is kept for a second try of the same voter. */
+const UNANSWERED_KEEP_MS = 30 * 60_000;
+
 export class Station implements StationOperations {
   private election: CompiledElection | undefined;
   private pollbook: LoadedPollbook | undefined;
@@ -72,6 +75,15 @@ export class Station implements StationOperations {
   readonly sync: OutboxSync;
 
   private readonly fetchImpl: (request: Request) => Promise<Response>;
+
+  /**
+   * Per national id typed here, the check-in id of a try the server never answered (a voter not in
+   * the pollbook, asked online, the answer lost). Trying the same voter again sends the same id, so
+   * a server that did apply the first try answers it as that try (its idempotency) instead of
+   * refusing a second check-in; the station then counts it once. Memory only, and forgotten after
+   * UNANSWERED_KEEP_MS: no list of the people who came is kept.
+   */
+  private readonly unanswered = new Map<string, { readonly checkInId: string; readonly atMs: number }>();
 
   private constructor(
     setup: StationSetup,
@@ -216,12 +228,20 @@ export class Station implements StationOperations {
         : { method: "id-card+biometric", biometric: { ...input.identity.biometric } };
     return this.sync.exclusive(async () => {
       const entry = this.pollbook ? await findEntry(this.pollbook, nationalId) : undefined;
-      const checkInId = randomUUID();
+      const nowMs = Date.now();
+      for (const [id, tried] of this.unanswered)
+        if (nowMs - tried.atMs > UNANSWERED_KEEP_MS) this.unanswered.delete(id);
+      const retried = entry ? undefined : this.unanswered.get(nationalId)?.checkInId;
+      const checkInId = retried ?? randomUUID();
       const body: CheckInBody = entry
         ? { checkInId, identity, voterRef: entry.ref, pollbookId: entry.id }
         : { checkInId, identity, nationalId };
-      const seq = this.db.tx(() =>
-        this.db.insertOutbox({
+      const seq = this.db.tx(() => {
+        // The unanswered try's row (failed, its national id scrubbed) gives way to this one.
+        if (retried !== undefined) {
+          this.db.db.prepare("DELETE FROM outbox WHERE request_id = ? AND state = 'failed'").run(retried);
+        }
+        return this.db.insertOutbox({
           kind: "check-in",
           requestId: checkInId,
           body,
@@ -229,10 +249,11 @@ export class Station implements StationOperations {
           summary: entry
             ? "Check-in of a voter in the pollbook"
             : "Check-in of a voter not in the pollbook (asked online)",
-        }),
-      );
+        });
+      });
       await this.sync.passLocked({ untilSeq: seq, ignoreBackoff: true, deadlineMs: Date.now() + ONLINE_TIMEOUT_MS });
       const row = this.db.outboxRow(seq)!;
+      if (row.state !== "pending") this.unanswered.delete(nationalId);
       if (row.state === "done") {
         const answer = StoredAnswer.parse(JSON.parse(row.answer ?? "{}"));
         return {
@@ -252,6 +273,7 @@ export class Station implements StationOperations {
         this.db.tx(() => markFailed(this.db, seq, "not_in_pollbook", message, now));
         // The row held the typed national id: no copy of it may stay in the WAL.
         this.db.scrub();
+        this.unanswered.set(nationalId, { checkInId, atMs: Date.now() });
         return refused("not_in_pollbook", message);
       }
       const already = this.db.db.prepare("SELECT 1 FROM checked_in WHERE id = ?").get(entry.id);
