@@ -8,7 +8,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { ApiFailure, errorBody, respondError, validationHook, type AppEnv } from "./http.ts";
-import { apiError, statusOf } from "../../lib/errors.ts";
+import { statusOf } from "../../lib/errors.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
@@ -178,10 +178,14 @@ export function createApp(): OpenAPIHono<AppEnv> {
       return c.json(errorBody(error.apiError), statusOf(error.apiError.code) as ContentfulStatusCode);
     }
     if (error instanceof HTTPException) {
-      // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits.
+      // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits,
+      // and zod-openapi a 415 for a body sent without a content type its route declares. Each
+      // answers with the registered code of its status, and anything else with a 400
+      // invalid_request: a code never comes with a status other than the one it declares.
       if (error.status === 413) return respondError(c, "payload_too_large");
       if (error.status === 400) return respondError(c, "invalid_json", error.message || undefined);
-      return c.json(errorBody(apiError("invalid_request", error.message)), error.status);
+      if (error.status === 415) return respondError(c, "unsupported_media_type");
+      return respondError(c, "invalid_request", error.message || undefined);
     }
     emitEvent("unhandled_error", { message: String(error), stack: error instanceof Error ? error.stack : undefined });
     return c.json({ error: { code: "internal_error", message: "Something went wrong on our side." } }, 500);
