@@ -730,5 +730,10 @@ export const htmlRefusals: MiddlewareHandler<AppEnv> = async (c, next) => {
   const code =
     parsed.success && parsed.data.error.code in ERROR_CODES ? (parsed.data.error.code as ErrorCode) : undefined;
   const frame = frameOf(c, "-");
-  c.res = await statePage(c, frame, code ?? "invalid_request", { links: [{ href: "/", label: frame.t.backToStart }] });
+  const page = await statePage(c, frame, code ?? "invalid_request", {
+    links: [{ href: "/", label: frame.t.backToStart }],
+  });
+  // The page keeps the refusal's own status (statePage would turn a 413, 415 or 422 into a 400),
+  // so the page's data-error-code comes with the status that code declares.
+  c.res = new Response(page.body, { status: c.res.status, headers: page.headers });
 };
