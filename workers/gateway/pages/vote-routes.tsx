@@ -327,6 +327,13 @@ function fieldErrors(
           message: t.errorWriteInMissing(title),
         });
         break;
+      case "write_in_invalid":
+        add({
+          href: writeInInputId(index, optionIndex >= 0 ? optionIndex : writeInIndex),
+          contestIndex: index,
+          message: t.errorWriteInInvalid(title),
+        });
+        break;
       case "write_in_not_allowed":
         add({
           href: optionInputId(index, optionIndex >= 0 ? optionIndex : writeInIndex),
