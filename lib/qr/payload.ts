@@ -55,7 +55,7 @@
  * blank sheet, so sheets must be handed out in no recorded order.
  */
 import type { ContestMarks } from "../ballot/messages.ts";
-import { validateBallot } from "../ballot/validate.ts";
+import { validateBallot, writeInProblem } from "../ballot/validate.ts";
 import type { CompiledElection, Contest } from "../election/model.ts";
 import { ElectionId } from "../election/settings.ts";
 import { bytesEqual, hexEncode } from "../bytes.ts";
@@ -182,14 +182,6 @@ function idProblem(value: string, what: string): string | undefined {
   if (bytes === 0 || bytes > MAX_ID_BYTES) return `${what} is ${bytes} bytes, 1-${MAX_ID_BYTES} allowed`;
   if (CONTROL.test(value) || value.trim() !== value) return `${what} has control characters or surrounding spaces`;
   if (what === "electionId" && !ElectionId.safeParse(value).success) return `${what} is not an election id`;
-  return undefined;
-}
-
-function writeInProblem(text: string): string | undefined {
-  if (text.length === 0 || text.length > MAX_WRITE_IN_LENGTH)
-    return `a write-in is 1-${MAX_WRITE_IN_LENGTH} characters`;
-  if (text.trim() === "") return "a write-in is blank";
-  if (CONTROL.test(text)) return "a write-in has control characters";
   return undefined;
 }
 

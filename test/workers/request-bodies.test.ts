@@ -2,7 +2,8 @@
  * Request bodies are bounded and read before anything parses them (security review M9): a huge
  * body is refused after at most its route's limit is read. A body whose transfer breaks cannot be
  * made through a service binding (it ends such a body early instead of failing it), so
- * test/node/request-body.test.ts gives readBodyWithin a failing stream directly.
+ * test/node/request-body.test.ts gives readBodyWithin a failing stream directly. A body of a type
+ * its route does not declare is a 415 with its registered code.
  */
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -48,6 +49,22 @@ describe("request bodies", () => {
       expect(body.pulled()).toBeLessThan(1024 * 1024);
     },
   );
+});
+
+describe("content types", () => {
+  it.each([
+    ["none", null],
+    ["text/plain", "text/plain"],
+    ["a form", "application/x-www-form-urlencoded"],
+  ])("a JSON route's body sent as %s is refused with 415 unsupported_media_type", async (_, contentType) => {
+    const res = await SELF.fetch(`${BASE}/v1/auth/token`, {
+      method: "POST",
+      headers: { "cf-connecting-ip": "10.88.0.2", ...(contentType === null ? {} : { "content-type": contentType }) },
+      body: JSON.stringify({ assertion: "a.b.c" }),
+    });
+    expect(res.status).toBe(415);
+    expect(await codeOf(res)).toBe("unsupported_media_type");
+  });
 });
 
 describe("rate limits", () => {

@@ -326,6 +326,17 @@ describe("browser login through the eID issuer", () => {
     expect(wrongNonce.status).toBe(401);
     expect(await pageCodeOf(wrongNonce)).toBe("invalid_token");
   });
+
+  it("answers a refusal whose status no other page has with that status and its code", async () => {
+    // A form sent without its content type: 415 unsupported_media_type, not a 400 page.
+    const res = await SELF.fetch(`${BASE}/v1/auth/callback`, {
+      method: "POST",
+      headers: { "cf-connecting-ip": freshIp() },
+      body: new URLSearchParams({ id_token: "a.b.c", state: "x" }).toString(),
+    });
+    expect(res.status).toBe(415);
+    expect(await pageCodeOf(res)).toBe("unsupported_media_type");
+  });
 });
 
 describe("OpenAPI", () => {

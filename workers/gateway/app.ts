@@ -7,16 +7,7 @@ import { emitEvent } from "../../lib/events.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
-import {
-  ApiFailure,
-  errorBody,
-  errorResponse,
-  isTransient,
-  respondError,
-  validationHook,
-  type AppEnv,
-} from "./http.ts";
-import { apiError } from "../../lib/errors.ts";
+import { ApiFailure, errorResponse, isTransient, respondError, validationHook, type AppEnv } from "./http.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { ballotRoutes } from "./routes/ballots.ts";
 import { electionRoutes, MAX_DEFINITION_BYTES } from "./routes/elections.ts";
@@ -183,10 +174,14 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.onError((error, c) => {
     if (error instanceof ApiFailure) return errorResponse(c, error.apiError);
     if (error instanceof HTTPException) {
-      // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits.
+      // Hono raises these for bodies it cannot parse (malformed JSON, bad form data) and limits,
+      // and zod-openapi a 415 for a body sent without a content type its route declares. Each
+      // answers with the registered code of its status, and anything else with a 400
+      // invalid_request: a code never comes with a status other than the one it declares.
       if (error.status === 413) return respondError(c, "payload_too_large");
       if (error.status === 400) return respondError(c, "invalid_json", error.message || undefined);
-      return c.json(errorBody(apiError("invalid_request", error.message)), error.status);
+      if (error.status === 415) return respondError(c, "unsupported_media_type");
+      return respondError(c, "invalid_request", error.message || undefined);
     }
     if (isTransient(error)) {
       // The runtime says this may succeed if tried again (a Durable Object overloaded, reset or

@@ -119,6 +119,8 @@ const en = {
     `${contest}: you wrote a name but did not choose “Write-in candidate”. Choose it, or clear the name.`,
   errorWriteInTooLong: (contest: string, max: number) =>
     `${contest}: the write-in name must be ${max} characters or fewer.`,
+  errorWriteInInvalid: (contest: string) =>
+    `${contest}: the write-in name has characters a name cannot have (such as a line break). Write the name again.`,
   errorNotOnBallot: "One of your choices is not on your ballot. Choose again from the options shown.",
   reviewTitle: "Check your choices",
   reviewIntro: "Nothing is cast yet. Check every contest and change anything you want, then cast your ballot.",
@@ -347,6 +349,8 @@ const et: Messages = {
     `${contest}: kirjutasite nime, kuid ei valinud „Sisse kirjutatud kandidaat“. Valige see või kustutage nimi.`,
   errorWriteInTooLong: (contest: string, max: number) =>
     `${contest}: sisse kirjutatud nimi võib olla kuni ${max} tähemärki.`,
+  errorWriteInInvalid: (contest: string) =>
+    `${contest}: sisse kirjutatud nimes on märke, mida nimes olla ei saa (näiteks reavahetus). Kirjutage nimi uuesti.`,
   errorNotOnBallot: "Üks Teie valikutest ei ole Teie hääletussedelil. Valige uuesti näidatud valikute seast.",
   reviewTitle: "Kontrollige oma valikuid",
   reviewIntro:

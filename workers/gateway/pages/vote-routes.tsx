@@ -327,6 +327,13 @@ function fieldErrors(
           message: t.errorWriteInMissing(title),
         });
         break;
+      case "write_in_invalid":
+        add({
+          href: writeInInputId(index, optionIndex >= 0 ? optionIndex : writeInIndex),
+          contestIndex: index,
+          message: t.errorWriteInInvalid(title),
+        });
+        break;
       case "write_in_not_allowed":
         add({
           href: optionInputId(index, optionIndex >= 0 ? optionIndex : writeInIndex),
@@ -730,5 +737,10 @@ export const htmlRefusals: MiddlewareHandler<AppEnv> = async (c, next) => {
   const code =
     parsed.success && parsed.data.error.code in ERROR_CODES ? (parsed.data.error.code as ErrorCode) : undefined;
   const frame = frameOf(c, "-");
-  c.res = await statePage(c, frame, code ?? "invalid_request", { links: [{ href: "/", label: frame.t.backToStart }] });
+  const page = await statePage(c, frame, code ?? "invalid_request", {
+    links: [{ href: "/", label: frame.t.backToStart }],
+  });
+  // The page keeps the refusal's own status (statePage would turn a 413, 415 or 422 into a 400),
+  // so the page's data-error-code comes with the status that code declares.
+  c.res = new Response(page.body, { status: c.res.status, headers: page.headers });
 };
