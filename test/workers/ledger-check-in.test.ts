@@ -6,28 +6,12 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerFor, ledgerNameFor } from "../../durable-objects/addresses.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
-import { newNonce } from "../../lib/ballot/commitment.ts";
+import { ledgerCastRequest } from "./helpers/ledger.ts";
 
 type Policy = "first-wins" | "paper-supersedes";
 
-function castRequest(electionId: string, voterKey: string, policy: Policy): CastOnlineRequest {
-  const id = crypto.randomUUID();
-  return {
-    electionId,
-    voterKey,
-    ballotStyleId: "bs-north",
-    districtId: "district-north",
-    policy,
-    opensAtMs: 0,
-    closesAtMs: Date.now() + 3_600_000,
-    forgetLinksAtMs: Date.now() + 7_200_000,
-    idempotencyKey: `cast-${id}`,
-    nonce: newNonce(),
-    contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
-    commitment: `c-${id}`,
-    trackingCode: `T-${id}`,
-  };
-}
+const castRequest = (electionId: string, voterKey: string, policy: Policy): CastOnlineRequest =>
+  ledgerCastRequest(electionId, voterKey, policy);
 
 function checkInRequest(electionId: string, voterKey: string, policy: Policy, stationId = "station-1"): CheckInRequest {
   return {

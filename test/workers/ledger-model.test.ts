@@ -28,8 +28,8 @@ import type {
   LedgerBallotStatus,
   VoterLedger,
 } from "../../durable-objects/voter-ledger.ts";
-import { newNonce } from "../../lib/ballot/commitment.ts";
 import { coarseTime } from "../../lib/ballot/messages.ts";
+import { ledgerCastRequest } from "./helpers/ledger.ts";
 
 type Policy = "first-wins" | "paper-supersedes";
 type Layout = "per-voter" | "bucket";
@@ -103,22 +103,7 @@ let uniq = 0;
 
 function castRequest(real: Real, voter: number): CastOnlineRequest {
   uniq += 1;
-  const id = `${real.electionId}-${uniq}`;
-  return {
-    electionId: real.electionId,
-    voterKey: voterKey(voter),
-    ballotStyleId: "bs-north",
-    districtId: "district-north",
-    policy: real.policy,
-    opensAtMs: 0,
-    closesAtMs: Date.now() + 3_600_000,
-    forgetLinksAtMs: Date.now() + 7_200_000,
-    idempotencyKey: `cast-${id}`,
-    nonce: newNonce(),
-    contests: [{ contestId: "contest-president", optionIds: ["sel-president-aino-tamm"] }],
-    commitment: `c-${id}`,
-    trackingCode: `T-${id}`,
-  };
+  return ledgerCastRequest(real.electionId, voterKey(voter), real.policy, `${real.electionId}-${uniq}`);
 }
 
 function checkInRequest(real: Real, voter: number, stationId: string, offline: boolean): CheckInRequest {
