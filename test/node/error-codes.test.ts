@@ -35,4 +35,14 @@ describe("transient errors", () => {
     expect(isTransient("retryable")).toBe(false);
     expect(isTransient(null)).toBe(false);
   });
+
+  it("include D1's retry-worthy refusals, as D1 states them, also when a query builder wraps them", () => {
+    const overloaded = new Error("D1_ERROR: D1 DB is overloaded. Too many requests queued.");
+    expect(isTransient(overloaded)).toBe(true);
+    expect(isTransient(new Error("D1_ERROR: Network connection lost."))).toBe(true);
+    expect(isTransient(new Error("Failed query: select 1", { cause: overloaded }))).toBe(true);
+    // A D1 error that retrying cannot mend, and the same words outside D1, are not transient.
+    expect(isTransient(new Error("D1_ERROR: UNIQUE constraint failed: stations.id"))).toBe(false);
+    expect(isTransient(new Error("the queue is overloaded"))).toBe(false);
+  });
 });

@@ -98,12 +98,27 @@ export function errorResponses(
 }
 
 /**
+ * D1's errors that say "not now" rather than "wrong": the ones its documentation tells clients to
+ * retry (developers.cloudflare.com/d1/best-practices/retry-queries/) and its overload refusal. D1
+ * marks them only in the message, which starts with D1_ERROR.
+ */
+const D1_TRANSIENT = [
+  "Network connection lost",
+  "storage caused object to be reset",
+  "reset because its code was updated",
+  "D1 DB is overloaded",
+];
+
+/**
  * An error the runtime marks as worth trying again later: a Durable Object overloaded
- * (`.overloaded`), or reset, moving or unreachable (`.retryable`). Not one our own code threw
- * (`.remote` without either flag): that is a bug, and stays a 500.
+ * (`.overloaded`), or reset, moving or unreachable (`.retryable`), or D1 refusing for a while
+ * (D1_TRANSIENT). Not one our own code threw (`.remote` without either flag): that is a bug, and
+ * stays a 500.
  */
 export function isTransient(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const flags = error as { overloaded?: unknown; retryable?: unknown };
-  return flags.overloaded === true || flags.retryable === true;
+  if (flags.overloaded === true || flags.retryable === true) return true;
+  const message = error instanceof Error ? `${error.message} ${String(error.cause ?? "")}` : "";
+  return message.includes("D1_ERROR") && D1_TRANSIENT.some((m) => message.includes(m));
 }
