@@ -121,14 +121,19 @@ async function main(): Promise<void> {
         }
         settle(true);
       });
-      socket.addEventListener("close", () => {
+      // A failed handshake may end in `error` alone (Node's WebSocket fires no `close` after some
+      // refusals): either event ends this socket, once, as the results page treats them.
+      let ended = false;
+      const end = (): void => {
         settle(false);
-        if (stopping) return;
+        if (ended || stopping) return;
+        ended = true;
         lost += 1;
         // A display reconnects with the version it holds, as the results page does.
         setTimeout(() => void connect(index, display), 250);
-      });
-      socket.addEventListener("error", () => settle(false));
+      };
+      socket.addEventListener("close", end);
+      socket.addEventListener("error", end);
     });
 
   for (let i = 0; i < displays.length; i += spec.batch) {

@@ -178,13 +178,34 @@ export async function buildBundles(dir: string): Promise<Bundles> {
   return { production: join(production, "index.js"), baseline: join(baseline, "baseline-worker.js") };
 }
 
+/**
+ * The production Worker with faults injected on command (bench/chaos-worker.ts) in place of its
+ * entry, bundled with the production configuration: the chaos campaign's Worker. Its path.
+ */
+export async function buildChaosBundle(dir: string): Promise<string> {
+  const out = join(dir, "chaos");
+  await wrangler([
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    out,
+    "--config",
+    join(ROOT, "wrangler.toml"),
+    join(ROOT, "bench", "chaos-worker.ts"),
+  ]);
+  return join(out, "chaos-worker.js");
+}
+
 /** Workerd's log lines, kept for the report: counts per level and the last warnings and errors. */
 export class RuntimeLog {
   readonly counts = new Map<string, number>();
   readonly recent: string[] = [];
+  /** The first errors the Worker answered with a 500 (its `unhandled_error` events): each is a bug. */
+  readonly unhandled: string[] = [];
 
   record(level: string, message: string): void {
     this.counts.set(level, (this.counts.get(level) ?? 0) + 1);
+    if (message.includes('"unhandled_error"') && this.unhandled.length < 10) this.unhandled.push(message.slice(0, 600));
     if (level === "warn" || level === "error") {
       this.recent.push(`${level}: ${message.slice(0, 300)}`);
       if (this.recent.length > 20) this.recent.shift();

@@ -62,6 +62,13 @@
  * (first: the login run under the first bucket mapping only; each: under every mapping), --log-rates R,R,...
  * (2000,4000,8000,12000 entries/s; 0 skips the log bench), --log-seconds S (10 per rate),
  * --log-only (the log bench alone, no mapping).
+ *
+ * With --chaos the bench runs the chaos campaign alone (bench/chaos.ts, docs/RELIABILITY.md): the
+ * production Worker with faults on command (bench/chaos-worker.ts) under online casts at
+ * --chaos-rate R a second (60), three polling stations and result displays, faults injected at
+ * random for --chaos-seconds S (30) from --chaos-seed N (1616), then every promise checked; it
+ * prints the faults, what they cost and each check, and exits 1 if one fails. --chaos-only
+ * K,K,... narrows the faults to those kinds (abort, queue, d1, r2) or classes (e.g. ResultsRelay).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
@@ -88,6 +95,7 @@ import {
   PRODUCTION_WORKER,
   benchVars,
   buildBundles,
+  buildChaosBundle,
   generateSecrets,
   HIGH_LIMIT,
   RAISED_LIMITERS,
@@ -101,6 +109,7 @@ import { breakdown, breakdownText, moduleMap, startProfiler, writeProfile, type 
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
 import { inclusionTargetLine, logSummaryLines, runLogBench, type LogBench } from "../bench/log-run.ts";
+import { chaosLines, runChaos } from "../bench/chaos.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
 import { freePort } from "./system.ts";
 
@@ -127,6 +136,11 @@ const { values: args } = parseArgs({
     "log-rates": { type: "string", default: "2000,4000,8000,12000" },
     "log-seconds": { type: "string", default: "10" },
     "log-only": { type: "boolean", default: false },
+    chaos: { type: "boolean", default: false },
+    "chaos-seconds": { type: "string", default: "30" },
+    "chaos-rate": { type: "string", default: "60" },
+    "chaos-seed": { type: "string", default: "1616" },
+    "chaos-only": { type: "string", default: "" },
   },
 });
 
@@ -183,6 +197,10 @@ if (LOG_RATES.some((r) => !Number.isInteger(r) || r < 0))
 const LOG_SECONDS = positive("log-seconds", args["log-seconds"]);
 /** The log bench's own election: any id the sequencer accepts; nothing else in its instance uses it. */
 const LOG_ELECTION = "bench-log-peak";
+const CHAOS_SECONDS = positive("chaos-seconds", args["chaos-seconds"]);
+const CHAOS_RATE = positive("chaos-rate", args["chaos-rate"]);
+const CHAOS_SEED = Math.round(Number(args["chaos-seed"]));
+if (!Number.isInteger(CHAOS_SEED)) throw new Error(`--chaos-seed must be a whole number, not ${args["chaos-seed"]}`);
 
 interface PathFigures {
   readonly path: string;
@@ -897,6 +915,27 @@ async function main(): Promise<number> {
   // Before any runtime: the Worker's EID_* variables name it.
   const issuer = await startBenchEidIssuer();
   eidIssuer = issuer;
+  if (args.chaos) {
+    say(
+      `\n== Chaos: casts at ${CHAOS_RATE}/s, three stations and result displays under random faults for ${CHAOS_SECONDS} s`,
+    );
+    const report = await runChaos({
+      bundles: { ...bundles, production: await buildChaosBundle(join(workDir, "build")) },
+      workDir,
+      issuer,
+      seed: CHAOS_SEED,
+      seconds: CHAOS_SECONDS,
+      rate: CHAOS_RATE,
+      only: (args["chaos-only"] ?? "").split(",").filter((f) => f !== ""),
+      say,
+      onRuntime: (runtime) => (activeRuntime = runtime),
+    });
+    for (const line of chaosLines(report)) say(line);
+    say(`\nfinished in ${fixed((performance.now() - started) / 1000)} s`);
+    if (args.json)
+      await writeFile(args.json, JSON.stringify({ date: new Date().toISOString(), chaos: report }, null, 2));
+    return report.ok ? 0 : 1;
+  }
   const results: MappingFigures[] = [];
   for (const buckets of args["log-only"] ? [] : MAPPINGS)
     results.push(await measureMapping(buckets, bundles, workDir, issuer));
