@@ -14,11 +14,35 @@
  * For the login path every request carries a different ID token (the replay guard refuses a token
  * a second time), taken from a pool signed before the run, so every answer should be 200. Both
  * paths feed their pool to autocannon the same way (pooledRequests).
+ *
+ * A phased run (spec.phases, bench/overload.ts) holds one fixed rate after another from the same
+ * pool, in this one process so that no pause falls between them, and times every answer itself
+ * (from the moment its request is built to its answer), by phase: status, registered error code,
+ * whether a 429 or 503 carried Retry-After, latency of the successes, and per second of a phase.
+ * Each phase's rate is spread over STAGGER autocannon instances started a fraction of a second
+ * apart: autocannon paces each connection per whole second from the moment it starts, so one
+ * instance at a fixed rate sends its whole second's requests in one burst.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import autocannon, { type RawRequest, type Request } from "autocannon";
+import { setTimeout as sleep } from "node:timers/promises";
+import autocannon, { type Instance, type RawRequest, type Request, type Result } from "autocannon";
 import { z } from "zod";
 import { ballotOf, isDemoDistrict, type DemoDistrict } from "./ballots.ts";
+
+/** One phase of a phased run: a fixed rate over some connections for a time. */
+export const LoadPhase = z.object({
+  name: z.string().min(1),
+  seconds: z.number().positive(),
+  ratePerSecond: z.number().positive(),
+  connections: z.number().int().min(1),
+  /**
+   * Ends the phase early, `seconds` being then the most it waits, once RECOVERED_SECONDS whole
+   * seconds in a row each answered at least MIN_ANSWERS_PER_SECOND successes with a p50 latency
+   * within `factor` times the p50 of the successes of the earlier phase `of`.
+   */
+  recoverTo: z.object({ of: z.string().min(1), factor: z.number().positive() }).optional(),
+});
+export type LoadPhase = z.infer<typeof LoadPhase>;
 
 export const LoadSpec = z.object({
   url: z.url(),
@@ -46,10 +70,39 @@ export const LoadSpec = z.object({
       electionId: z.string().min(1),
     })
     .optional(),
+  /** A phased run instead of one at `ratePerSecond`: connections and duration come from here. */
+  phases: z.array(LoadPhase).min(1).optional(),
 });
 export type LoadSpec = z.infer<typeof LoadSpec>;
 
 const Count = z.number().int().min(0);
+
+/** What one phase of a phased run got, timed by this process. */
+export const PhaseResult = z.object({
+  name: z.string(),
+  /** How long the phase ran (shorter than asked when it recovered early or the pool ran low). */
+  seconds: z.number(),
+  /** Requests sent in the phase. */
+  sent: Count,
+  /** Answers by HTTP status. */
+  statusCounts: z.record(z.string(), Count),
+  /** Answers other than 2xx by status and the body's error code: "503 service_overloaded", "502 -". */
+  codes: z.record(z.string(), Count),
+  /** 429 and 503 answers without a Retry-After header. */
+  retryAfterMissing: Count,
+  /** Connection errors and timeouts, as autocannon counts them (a timeout is an error too). */
+  errors: Count,
+  timeouts: Count,
+  /** Milliseconds from a request's sending to its answer, over the phase's successes. */
+  latency: z.object({ count: Count, p50: z.number().nullable(), p99: z.number().nullable() }),
+  /** Per whole second of the phase, by the time of the answer: successes and their p50. */
+  perSecond: z.array(z.object({ answers: Count, ok: Count, p50: z.number().nullable() })),
+  /** With recoverTo: the first second of the run of good seconds, or null if it never came. */
+  recoveredAfterSeconds: z.number().int().min(0).nullable().optional(),
+  /** With recoverTo: the p50 bound it waited for, ms. */
+  recoveryBoundMs: z.number().optional(),
+});
+export type PhaseResult = z.infer<typeof PhaseResult>;
 
 /**
  * What became of a pool's requests (voters for the cast path, ID tokens for the login path), by
@@ -91,6 +144,8 @@ export const LoadResult = z.object({
   cast: PoolOutcome.optional(),
   /** For the login path: the same outcome, by ID token (accepted means answered 200). */
   login: PoolOutcome.optional(),
+  /** A phased run's phases, in order. */
+  phases: z.array(PhaseResult).optional(),
 });
 export type LoadResult = z.infer<typeof LoadResult>;
 
@@ -134,12 +189,31 @@ interface Pooled {
  * the same, and records what each item's request got. `build` turns autocannon's request into
  * the item's; `succeeded` says which status counts as the path's success.
  */
+/** A phased run's view of every request: when it is built, and its answer with its headers. */
+interface Observer {
+  /**
+   * True while autocannon is constructing its clients. Each client builds its first request then,
+   * into the request object its instance's clients share, so every connection's first request
+   * would carry the last-built body (one voter's ballot sent by every connection at once). While
+   * this says true, the build is a GET /healthz that takes no item from the pool.
+   */
+  constructing(): boolean;
+  sent(context: Record<string, unknown>): void;
+  answered(
+    status: number,
+    body: string,
+    headers: Record<string, string | string[]>,
+    context: Record<string, unknown>,
+  ): void;
+}
+
 function pooledRequests<T extends PoolItem>(
   spec: LoadSpec,
   pool: readonly T[],
   build: (request: RawRequest, item: T) => RawRequest,
   succeeded: (status: number) => boolean,
   onNearlyEmpty: () => void,
+  observer: Observer | undefined,
 ): Pooled {
   const path = new URL(spec.url).pathname;
   let next = 0;
@@ -167,6 +241,10 @@ function pooledRequests<T extends PoolItem>(
       method: "POST",
       path,
       setupRequest: (request, context) => {
+        if (observer?.constructing()) {
+          const { body: _body, ...rest } = request;
+          return { ...rest, method: "GET", path: "/healthz", headers: {} };
+        }
         if (!stopping && next % 16 === 0 && nearlyEmpty()) {
           stopping = true;
           onNearlyEmpty();
@@ -182,14 +260,16 @@ function pooledRequests<T extends PoolItem>(
           if (!item) throw new Error("empty pool");
         }
         context["item"] = item.n;
+        observer?.sent(context);
         // autocannon hands over its request with the host and port filled in: change it, keep those.
         request.method = "POST";
         request.path = path;
         return build(request, item);
       },
-      onResponse: (status, body, context) => {
+      onResponse: (status, body, context, headers) => {
         const n = context["item"];
         if (typeof n !== "number" || !sent.delete(n)) return; // a repeat after exhaustion
+        observer?.answered(status, body, headers, context);
         if (succeeded(status)) {
           accepted.push(n);
           acceptedAt.push(Date.now());
@@ -215,7 +295,12 @@ function pooledRequests<T extends PoolItem>(
   };
 }
 
-function castRequests(spec: LoadSpec, cast: NonNullable<LoadSpec["cast"]>, onNearlyEmpty: () => void): Pooled {
+function castRequests(
+  spec: LoadSpec,
+  cast: NonNullable<LoadSpec["cast"]>,
+  onNearlyEmpty: () => void,
+  observer: Observer | undefined,
+): Pooled {
   return pooledRequests(
     spec,
     readPool(cast.poolFile),
@@ -233,6 +318,7 @@ function castRequests(spec: LoadSpec, cast: NonNullable<LoadSpec["cast"]>, onNea
     },
     (status) => status === 201,
     onNearlyEmpty,
+    observer,
   );
 }
 
@@ -264,13 +350,227 @@ function loginRequests(spec: LoadSpec, login: NonNullable<LoadSpec["login"]>, on
     },
     (status) => status === 200,
     onNearlyEmpty,
+    undefined,
   );
+}
+
+/** Autocannon instances per phase, started this fraction of a second apart (see the header). */
+const STAGGER = 10;
+/** A second counts towards recovery only with at least this many successes answered in it. */
+const MIN_ANSWERS_PER_SECOND = 5;
+/** Whole seconds in a row within the bound that count as recovered. */
+const RECOVERED_SECONDS = 2;
+
+/** The q-quantile (0..1) of `values` by nearest rank; null when there are none. */
+function quantile(values: readonly number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? null;
+}
+
+/** `total` split into `parts` whole shares that differ by at most one. */
+function share(total: number, parts: number, i: number): number {
+  return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
+}
+
+/** The registered error code of an error body, or "-" when it has none. */
+function codeOf(body: string): string {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    const code = (parsed as { error?: { code?: unknown } } | null)?.error?.code;
+    return typeof code === "string" ? code : "-";
+  } catch {
+    return "-";
+  }
+}
+
+function hasHeader(headers: Record<string, string | string[]>, name: string): boolean {
+  return Object.entries(headers).some(([key, value]) => key.toLowerCase() === name && String(value) !== "");
+}
+
+interface PhaseState {
+  readonly phase: LoadPhase;
+  readonly startedAt: number;
+  sent: number;
+  readonly statusCounts: Record<string, number>;
+  readonly codes: Record<string, number>;
+  retryAfterMissing: number;
+  readonly okLatencies: number[];
+  readonly perSecond: { answers: number; okLatencies: number[] }[];
+}
+
+function perSecondOf(state: PhaseState, second: number): { answers: number; okLatencies: number[] } {
+  for (let i = state.perSecond.length; i <= second; i++) state.perSecond.push({ answers: 0, okLatencies: [] });
+  const bucket = state.perSecond[second];
+  if (!bucket) throw new Error("no such second");
+  return bucket;
+}
+
+/** The first second of RECOVERED_SECONDS complete seconds in a row within `boundMs`, or null. */
+function recoveredAt(state: PhaseState, completeSeconds: number, boundMs: number): number | null {
+  let run = 0;
+  for (let second = 0; second < Math.min(completeSeconds, state.perSecond.length); second++) {
+    const ok = state.perSecond[second]?.okLatencies ?? [];
+    const p50 = quantile(ok, 0.5);
+    run = ok.length >= MIN_ANSWERS_PER_SECOND && p50 !== null && p50 <= boundMs ? run + 1 : 0;
+    if (run >= RECOVERED_SECONDS) return second - RECOVERED_SECONDS + 1;
+  }
+  return null;
+}
+
+/** A phased cast run: each phase's rate in turn, every answer timed and sorted by phase. */
+async function phasedMain(spec: LoadSpec, phases: readonly LoadPhase[]): Promise<void> {
+  const states: PhaseState[] = [];
+  let current: PhaseState | undefined;
+  let exhausted = false;
+  let constructing = false;
+  const observer: Observer = {
+    constructing: () => constructing,
+    sent: (context) => {
+      context["sentAt"] = performance.now();
+      context["phase"] = current;
+      if (current) current.sent += 1;
+    },
+    answered: (status, body, headers, context) => {
+      const state = context["phase"] as PhaseState | undefined;
+      const sentAt = context["sentAt"];
+      if (!state || typeof sentAt !== "number") return;
+      const now = performance.now();
+      state.statusCounts[status] = (state.statusCounts[status] ?? 0) + 1;
+      const bucket = perSecondOf(state, Math.floor((now - state.startedAt) / 1000));
+      bucket.answers += 1;
+      if (status >= 200 && status < 300) {
+        state.okLatencies.push(now - sentAt);
+        bucket.okLatencies.push(now - sentAt);
+      } else {
+        const key = `${status} ${codeOf(body)}`;
+        state.codes[key] = (state.codes[key] ?? 0) + 1;
+        if ((status === 429 || status === 503) && !hasHeader(headers, "retry-after")) state.retryAfterMissing += 1;
+      }
+    },
+  };
+  if (!spec.cast) throw new Error("a phased run is a cast run");
+  const pooled = castRequests(spec, spec.cast, () => (exhausted = true), observer);
+
+  const results: PhaseResult[] = [];
+  const totals: Result[] = [];
+  for (const phase of phases) {
+    if (exhausted) break;
+    const state: PhaseState = {
+      phase,
+      startedAt: performance.now(),
+      sent: 0,
+      statusCounts: {},
+      codes: {},
+      retryAfterMissing: 0,
+      okLatencies: [],
+      perSecond: [],
+    };
+    current = state;
+    states.push(state);
+    const reference = phase.recoverTo ? states.find((s) => s.phase.name === phase.recoverTo?.of) : undefined;
+    const referenceP50 = reference ? quantile(reference.okLatencies, 0.5) : null;
+    const boundMs = phase.recoverTo && referenceP50 !== null ? referenceP50 * phase.recoverTo.factor : undefined;
+    let recovered: number | null = null;
+
+    let ended = false;
+    const instances: Instance[] = [];
+    const slices = Math.max(1, Math.min(STAGGER, Math.floor(phase.ratePerSecond), phase.connections));
+    const launching = (async () => {
+      for (let i = 0; i < slices && !ended; i++) {
+        // autocannon() makes its clients, and builds their first requests, before it returns.
+        constructing = true;
+        instances.push(
+          autocannon({
+            url: spec.url,
+            method: spec.method,
+            connections: Math.max(1, share(phase.connections, slices, i)),
+            pipelining: 1,
+            // Stopped below at the phase's end; this is only a backstop.
+            duration: phase.seconds + 5,
+            timeout: spec.timeoutSeconds,
+            overallRate: Math.max(1, share(Math.round(phase.ratePerSecond), slices, i)),
+            sampleInt: 100,
+            requests: pooled.requests,
+          }),
+        );
+        constructing = false;
+        await sleep(1000 / slices);
+      }
+    })();
+    const deadline = state.startedAt + phase.seconds * 1000;
+    while (!exhausted && performance.now() < deadline) {
+      await sleep(Math.min(250, Math.max(0, deadline - performance.now())));
+      if (boundMs !== undefined) {
+        recovered = recoveredAt(state, Math.floor((performance.now() - state.startedAt) / 1000), boundMs);
+        if (recovered !== null) break;
+      }
+    }
+    ended = true;
+    await launching;
+    for (const instance of instances) instance.stop();
+    const done = await Promise.all(instances);
+    totals.push(...done);
+    const seconds = (performance.now() - state.startedAt) / 1000;
+    results.push({
+      name: phase.name,
+      seconds,
+      sent: state.sent,
+      statusCounts: state.statusCounts,
+      codes: state.codes,
+      retryAfterMissing: state.retryAfterMissing,
+      errors: done.reduce((a, r) => a + r.errors, 0),
+      timeouts: done.reduce((a, r) => a + r.timeouts, 0),
+      latency: {
+        count: state.okLatencies.length,
+        p50: quantile(state.okLatencies, 0.5),
+        p99: quantile(state.okLatencies, 0.99),
+      },
+      perSecond: state.perSecond.map((b) => ({
+        answers: b.answers,
+        ok: b.okLatencies.length,
+        p50: quantile(b.okLatencies, 0.5),
+      })),
+      ...(phase.recoverTo
+        ? { recoveredAfterSeconds: recovered, ...(boundMs !== undefined ? { recoveryBoundMs: boundMs } : {}) }
+        : {}),
+    });
+  }
+
+  const statusCounts: Record<string, number> = {};
+  for (const r of results)
+    for (const [status, count] of Object.entries(r.statusCounts))
+      statusCounts[status] = (statusCounts[status] ?? 0) + count;
+  const ok = Object.entries(statusCounts)
+    .filter(([status]) => status.startsWith("2"))
+    .reduce((a, [, c]) => a + c, 0);
+  const latencies = states.flatMap((s) => s.okLatencies);
+  const loadResult: LoadResult = {
+    durationSeconds: results.reduce((a, r) => a + r.seconds, 0),
+    stoppedEarly: exhausted,
+    ok,
+    statusCounts,
+    errors: results.reduce((a, r) => a + r.errors, 0),
+    timeouts: results.reduce((a, r) => a + r.timeouts, 0),
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+    uptimeSeconds: process.uptime(),
+    latency: {
+      p50: quantile(latencies, 0.5) ?? 0,
+      p99: quantile(latencies, 0.99) ?? 0,
+      mean: latencies.length > 0 ? latencies.reduce((a, b) => a + b, 0) / latencies.length : 0,
+      max: latencies.reduce((a, b) => Math.max(a, b), 0),
+    },
+    cast: pooled.outcome(),
+    phases: results,
+  };
+  writeFileSync(spec.resultFile, JSON.stringify(loadResult));
 }
 
 async function main(): Promise<void> {
   const spec = LoadSpec.parse(JSON.parse(process.argv[2] ?? "{}"));
+  if (spec.phases) return phasedMain(spec, spec.phases);
   let stop = (): void => undefined;
-  const cast = spec.cast ? castRequests(spec, spec.cast, () => stop()) : undefined;
+  const cast = spec.cast ? castRequests(spec, spec.cast, () => stop(), undefined) : undefined;
   const login = spec.login ? loginRequests(spec, spec.login, () => stop()) : undefined;
   if (cast && login) throw new Error("a load run is either a cast run or a login run");
   const pooled = cast ?? login;
