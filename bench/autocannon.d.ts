@@ -33,8 +33,6 @@ declare module "autocannon" {
     excludeErrorStats?: boolean;
     /** Requests per second over all connections (a fixed rate instead of as fast as possible). */
     overallRate?: number;
-    /** Milliseconds between samples (1000): a stop() takes effect at the next sample. */
-    sampleInt?: number;
   }
   export interface Histogram {
     average: number;

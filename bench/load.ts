@@ -16,16 +16,17 @@
  * paths feed their pool to autocannon the same way (pooledRequests).
  *
  * A phased run (spec.phases, bench/overload.ts) holds one fixed rate after another from the same
- * pool, in this one process so that no pause falls between them, and times every answer itself
- * (from the moment its request is built to its answer), by phase: status, registered error code,
- * whether a 429 or 503 carried Retry-After, latency of the successes, and per second of a phase.
- * Each phase's rate is spread over STAGGER autocannon instances started a fraction of a second
- * apart: autocannon paces each connection per whole second from the moment it starts, so one
- * instance at a fixed rate sends its whole second's requests in one burst.
+ * pool, in this one process so that no pause falls between them, open loop (phasedMain), and
+ * times every answer itself, by phase: status, registered error code, whether a 429 or 503
+ * carried Retry-After, latency of the successes, and per second of a phase. Not autocannon: it
+ * paces each connection to whole requests per second and sends a connection's next request only
+ * after the last one's answer, so once answers take longer than a second the rate it holds falls
+ * with them, and an overload test would measure its own back-off.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
-import autocannon, { type Instance, type RawRequest, type Request, type Result } from "autocannon";
+import autocannon, { type RawRequest, type Request } from "autocannon";
 import { z } from "zod";
 import { ballotOf, isDemoDistrict, type DemoDistrict } from "./ballots.ts";
 
@@ -95,6 +96,8 @@ export const PhaseResult = z.object({
   timeouts: Count,
   /** Milliseconds from a request's sending to its answer, over the phase's successes. */
   latency: z.object({ count: Count, p50: z.number().nullable(), p99: z.number().nullable() }),
+  /** The same over its answers other than 2xx: how soon a refusal came. */
+  refusalLatency: z.object({ count: Count, p50: z.number().nullable(), p99: z.number().nullable() }),
   /** Per whole second of the phase, by the time of the answer: successes and their p50. */
   perSecond: z.array(z.object({ answers: Count, ok: Count, p50: z.number().nullable() })),
   /** With recoverTo: the first second of the run of good seconds, or null if it never came. */
@@ -189,22 +192,9 @@ interface Pooled {
  * the same, and records what each item's request got. `build` turns autocannon's request into
  * the item's; `succeeded` says which status counts as the path's success.
  */
-/** A phased run's view of every request: when it is built, and its answer with its headers. */
+/** A phased run's view of the pool: each item taken for a request. */
 interface Observer {
-  /**
-   * True while autocannon is constructing its clients. Each client builds its first request then,
-   * into the request object its instance's clients share, so every connection's first request
-   * would carry the last-built body (one voter's ballot sent by every connection at once). While
-   * this says true, the build is a GET /healthz that takes no item from the pool.
-   */
-  constructing(): boolean;
-  sent(context: Record<string, unknown>): void;
-  answered(
-    status: number,
-    body: string,
-    headers: Record<string, string | string[]>,
-    context: Record<string, unknown>,
-  ): void;
+  sent(): void;
 }
 
 function pooledRequests<T extends PoolItem>(
@@ -241,10 +231,6 @@ function pooledRequests<T extends PoolItem>(
       method: "POST",
       path,
       setupRequest: (request, context) => {
-        if (observer?.constructing()) {
-          const { body: _body, ...rest } = request;
-          return { ...rest, method: "GET", path: "/healthz", headers: {} };
-        }
         if (!stopping && next % 16 === 0 && nearlyEmpty()) {
           stopping = true;
           onNearlyEmpty();
@@ -260,16 +246,15 @@ function pooledRequests<T extends PoolItem>(
           if (!item) throw new Error("empty pool");
         }
         context["item"] = item.n;
-        observer?.sent(context);
+        observer?.sent();
         // autocannon hands over its request with the host and port filled in: change it, keep those.
         request.method = "POST";
         request.path = path;
         return build(request, item);
       },
-      onResponse: (status, body, context, headers) => {
+      onResponse: (status, body, context) => {
         const n = context["item"];
         if (typeof n !== "number" || !sent.delete(n)) return; // a repeat after exhaustion
-        observer?.answered(status, body, headers, context);
         if (succeeded(status)) {
           accepted.push(n);
           acceptedAt.push(Date.now());
@@ -354,23 +339,18 @@ function loginRequests(spec: LoadSpec, login: NonNullable<LoadSpec["login"]>, on
   );
 }
 
-/** Autocannon instances per phase, started this fraction of a second apart (see the header). */
-const STAGGER = 10;
 /** A second counts towards recovery only with at least this many successes answered in it. */
 const MIN_ANSWERS_PER_SECOND = 5;
 /** Whole seconds in a row within the bound that count as recovered. */
 const RECOVERED_SECONDS = 2;
+/** How often the open-loop sender wakes to send what is due. */
+const SEND_TICK_MS = 5;
 
 /** The q-quantile (0..1) of `values` by nearest rank; null when there are none. */
 function quantile(values: readonly number[], q: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? null;
-}
-
-/** `total` split into `parts` whole shares that differ by at most one. */
-function share(total: number, parts: number, i: number): number {
-  return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
 }
 
 /** The registered error code of an error body, or "-" when it has none. */
@@ -384,8 +364,9 @@ function codeOf(body: string): string {
   }
 }
 
-function hasHeader(headers: Record<string, string | string[]>, name: string): boolean {
-  return Object.entries(headers).some(([key, value]) => key.toLowerCase() === name && String(value) !== "");
+function hasHeader(headers: IncomingHttpHeaders, name: string): boolean {
+  const value = headers[name];
+  return value !== undefined && String(value) !== "";
 }
 
 interface PhaseState {
@@ -395,7 +376,13 @@ interface PhaseState {
   readonly statusCounts: Record<string, number>;
   readonly codes: Record<string, number>;
   retryAfterMissing: number;
+  errors: number;
+  timeouts: number;
+  /** With recoverTo: the first recovered second (null: not within the phase), and the bound, ms. */
+  recovered: number | null;
+  boundMs: number | undefined;
   readonly okLatencies: number[];
+  readonly refusalLatencies: number[];
   readonly perSecond: { answers: number; okLatencies: number[] }[];
 }
 
@@ -418,42 +405,111 @@ function recoveredAt(state: PhaseState, completeSeconds: number, boundMs: number
   return null;
 }
 
-/** A phased cast run: each phase's rate in turn, every answer timed and sorted by phase. */
+/**
+ * Sends one pooled request now over `agent` and settles when it is answered, fails or times out:
+ * the pool's own setupRequest and onResponse (pooledRequests) pick its item and record its outcome,
+ * as autocannon would call them.
+ */
+function sendOne(
+  spec: LoadSpec,
+  request: Request,
+  agent: Agent,
+  state: PhaseState,
+  record: (state: PhaseState, status: number, body: string, headers: IncomingHttpHeaders, sentAt: number) => void,
+): Promise<void> {
+  const url = new URL(spec.url);
+  const context: Record<string, unknown> = {};
+  const setup = request.setupRequest;
+  const onResponse = request.onResponse;
+  if (!setup || !onResponse) throw new Error("a pooled request has setupRequest and onResponse");
+  const raw = setup({ method: spec.method, path: url.pathname, headers: {} }, context);
+  const body = typeof raw.body === "string" ? raw.body : (raw.body ?? "");
+  const sentAt = performance.now();
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    const settle = (): void => {
+      settled = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const req = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      method: raw.method ?? spec.method,
+      path: raw.path ?? url.pathname,
+      headers: { ...raw.headers, "content-length": String(Buffer.byteLength(body)) },
+      agent,
+    });
+    // From the moment the request is due, whether it waits for a socket or for its answer.
+    const timer = setTimeout(() => {
+      if (settled) return;
+      state.timeouts += 1;
+      state.errors += 1;
+      req.destroy();
+      settle();
+    }, spec.timeoutSeconds * 1000);
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => {
+        if (settled) return;
+        const text = Buffer.concat(chunks).toString("utf8");
+        const status = res.statusCode ?? 0;
+        record(state, status, text, res.headers, sentAt);
+        onResponse(status, text, context, res.headers as Record<string, string | string[]>);
+        settle();
+      });
+      res.on("error", () => undefined);
+    });
+    req.on("error", () => {
+      if (settled) return;
+      state.errors += 1;
+      settle();
+    });
+    req.end(body);
+  });
+}
+
+/**
+ * A phased cast run, open loop: each phase sends its requests on a fixed schedule (its rate,
+ * spread evenly, never waiting for earlier answers), over up to `connections` keep-alive sockets
+ * of its own (a request due when all are busy waits for one, and its latency counts the wait).
+ * Every answer is timed from the moment its request was due and sorted by the phase that sent it.
+ * Requests still in flight when a phase ends keep their sockets and are waited for (within the
+ * timeout) before the result is written: a client under overload waits too.
+ */
 async function phasedMain(spec: LoadSpec, phases: readonly LoadPhase[]): Promise<void> {
+  if (!spec.cast) throw new Error("a phased run is a cast run");
   const states: PhaseState[] = [];
   let current: PhaseState | undefined;
   let exhausted = false;
-  let constructing = false;
   const observer: Observer = {
-    constructing: () => constructing,
-    sent: (context) => {
-      context["sentAt"] = performance.now();
-      context["phase"] = current;
+    sent: () => {
       if (current) current.sent += 1;
     },
-    answered: (status, body, headers, context) => {
-      const state = context["phase"] as PhaseState | undefined;
-      const sentAt = context["sentAt"];
-      if (!state || typeof sentAt !== "number") return;
-      const now = performance.now();
-      state.statusCounts[status] = (state.statusCounts[status] ?? 0) + 1;
-      const bucket = perSecondOf(state, Math.floor((now - state.startedAt) / 1000));
-      bucket.answers += 1;
-      if (status >= 200 && status < 300) {
-        state.okLatencies.push(now - sentAt);
-        bucket.okLatencies.push(now - sentAt);
-      } else {
-        const key = `${status} ${codeOf(body)}`;
-        state.codes[key] = (state.codes[key] ?? 0) + 1;
-        if ((status === 429 || status === 503) && !hasHeader(headers, "retry-after")) state.retryAfterMissing += 1;
-      }
-    },
   };
-  if (!spec.cast) throw new Error("a phased run is a cast run");
   const pooled = castRequests(spec, spec.cast, () => (exhausted = true), observer);
+  const request = pooled.requests[0];
+  if (!request) throw new Error("no pooled request");
+  const record = (state: PhaseState, status: number, body: string, headers: IncomingHttpHeaders, sentAt: number) => {
+    const now = performance.now();
+    state.statusCounts[status] = (state.statusCounts[status] ?? 0) + 1;
+    const bucket = perSecondOf(state, Math.floor((now - state.startedAt) / 1000));
+    bucket.answers += 1;
+    if (status >= 200 && status < 300) {
+      state.okLatencies.push(now - sentAt);
+      bucket.okLatencies.push(now - sentAt);
+    } else {
+      state.refusalLatencies.push(now - sentAt);
+      const key = `${status} ${codeOf(body)}`;
+      state.codes[key] = (state.codes[key] ?? 0) + 1;
+      if ((status === 429 || status === 503) && !hasHeader(headers, "retry-after")) state.retryAfterMissing += 1;
+    }
+  };
 
-  const results: PhaseResult[] = [];
-  const totals: Result[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const agents: Agent[] = [];
+  const ended: number[] = [];
   for (const phase of phases) {
     if (exhausted) break;
     const state: PhaseState = {
@@ -463,7 +519,12 @@ async function phasedMain(spec: LoadSpec, phases: readonly LoadPhase[]): Promise
       statusCounts: {},
       codes: {},
       retryAfterMissing: 0,
+      errors: 0,
+      timeouts: 0,
+      recovered: null,
+      boundMs: undefined,
       okLatencies: [],
+      refusalLatencies: [],
       perSecond: [],
     };
     current = state;
@@ -471,71 +532,63 @@ async function phasedMain(spec: LoadSpec, phases: readonly LoadPhase[]): Promise
     const reference = phase.recoverTo ? states.find((s) => s.phase.name === phase.recoverTo?.of) : undefined;
     const referenceP50 = reference ? quantile(reference.okLatencies, 0.5) : null;
     const boundMs = phase.recoverTo && referenceP50 !== null ? referenceP50 * phase.recoverTo.factor : undefined;
-    let recovered: number | null = null;
-
-    let ended = false;
-    const instances: Instance[] = [];
-    const slices = Math.max(1, Math.min(STAGGER, Math.floor(phase.ratePerSecond), phase.connections));
-    const launching = (async () => {
-      for (let i = 0; i < slices && !ended; i++) {
-        // autocannon() makes its clients, and builds their first requests, before it returns.
-        constructing = true;
-        instances.push(
-          autocannon({
-            url: spec.url,
-            method: spec.method,
-            connections: Math.max(1, share(phase.connections, slices, i)),
-            pipelining: 1,
-            // Stopped below at the phase's end; this is only a backstop.
-            duration: phase.seconds + 5,
-            timeout: spec.timeoutSeconds,
-            overallRate: Math.max(1, share(Math.round(phase.ratePerSecond), slices, i)),
-            sampleInt: 100,
-            requests: pooled.requests,
-          }),
-        );
-        constructing = false;
-        await sleep(1000 / slices);
-      }
-    })();
+    state.boundMs = boundMs;
+    const agent = new Agent({ keepAlive: true, maxSockets: phase.connections });
+    agents.push(agent);
     const deadline = state.startedAt + phase.seconds * 1000;
-    while (!exhausted && performance.now() < deadline) {
-      await sleep(Math.min(250, Math.max(0, deadline - performance.now())));
-      if (boundMs !== undefined) {
-        recovered = recoveredAt(state, Math.floor((performance.now() - state.startedAt) / 1000), boundMs);
-        if (recovered !== null) break;
+    let due = 0;
+    for (let now = performance.now(); !exhausted && now < deadline; now = performance.now()) {
+      const dueNow = Math.floor(((now - state.startedAt) / 1000) * phase.ratePerSecond) + 1;
+      for (; due < dueNow && !exhausted; due++) {
+        const sending = sendOne(spec, request, agent, state, record);
+        inFlight.add(sending);
+        void sending.then(() => inFlight.delete(sending));
       }
+      if (boundMs !== undefined) {
+        state.recovered = recoveredAt(state, Math.floor((now - state.startedAt) / 1000), boundMs);
+        if (state.recovered !== null) break;
+      }
+      await sleep(SEND_TICK_MS);
     }
-    ended = true;
-    await launching;
-    for (const instance of instances) instance.stop();
-    const done = await Promise.all(instances);
-    totals.push(...done);
-    const seconds = (performance.now() - state.startedAt) / 1000;
-    results.push({
-      name: phase.name,
-      seconds,
+    ended.push(performance.now());
+  }
+  current = undefined;
+  await Promise.all([...inFlight]);
+  for (const agent of agents) agent.destroy();
+
+  const results: PhaseResult[] = states.map((state, i) => {
+    return {
+      name: state.phase.name,
+      seconds: ((ended[i] ?? performance.now()) - state.startedAt) / 1000,
       sent: state.sent,
       statusCounts: state.statusCounts,
       codes: state.codes,
       retryAfterMissing: state.retryAfterMissing,
-      errors: done.reduce((a, r) => a + r.errors, 0),
-      timeouts: done.reduce((a, r) => a + r.timeouts, 0),
+      errors: state.errors,
+      timeouts: state.timeouts,
       latency: {
         count: state.okLatencies.length,
         p50: quantile(state.okLatencies, 0.5),
         p99: quantile(state.okLatencies, 0.99),
+      },
+      refusalLatency: {
+        count: state.refusalLatencies.length,
+        p50: quantile(state.refusalLatencies, 0.5),
+        p99: quantile(state.refusalLatencies, 0.99),
       },
       perSecond: state.perSecond.map((b) => ({
         answers: b.answers,
         ok: b.okLatencies.length,
         p50: quantile(b.okLatencies, 0.5),
       })),
-      ...(phase.recoverTo
-        ? { recoveredAfterSeconds: recovered, ...(boundMs !== undefined ? { recoveryBoundMs: boundMs } : {}) }
+      ...(state.phase.recoverTo
+        ? {
+            recoveredAfterSeconds: state.recovered,
+            ...(state.boundMs !== undefined ? { recoveryBoundMs: state.boundMs } : {}),
+          }
         : {}),
-    });
-  }
+    };
+  });
 
   const statusCounts: Record<string, number> = {};
   for (const r of results)

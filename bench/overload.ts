@@ -5,8 +5,8 @@
  * loses no acknowledged ballot, and is back to its normal latency within seconds of the load
  * dropping. One load process holds three phases back to back (bench/load.ts, phased run):
  *   baseline   BASELINE_SECONDS at the gentle rate (half the best): its p50 and p99;
- *   overload   the overload rate (twice the best) for --overload-seconds, over one connection
- *              per request a second, so that the rate and not the connections binds;
+ *   overload   the overload rate (twice the best) for --overload-seconds, open loop over up to
+ *              two sockets per request a second, so that the rate and not the connections binds;
  *   recovery   the gentle rate again, until RECOVERED_SECONDS whole seconds in a row have a p50
  *              within RECOVERY_FACTOR of the baseline's, at most RECOVERY_CAP_SECONDS.
  * Then, as voters' devices would, every ballot refused with 429 or 503 or left unanswered is sent
@@ -26,7 +26,7 @@ export const RECOVERY_FACTOR = 1.5;
 const RECOVERY_CAP_SECONDS = 30;
 /** The gentle rate's connections: the cast runs' own. */
 const GENTLE_CONNECTIONS = 64;
-/** Bounds on the overload phase's connections (one per request a second in between). */
+/** Bounds on the overload phase's sockets (two per request a second in between). */
 const MIN_OVERLOAD_CONNECTIONS = 256;
 const MAX_OVERLOAD_CONNECTIONS = 1_000;
 /** Voters beyond the phases' rates times their durations: the connections' opening requests and slack. */
@@ -40,8 +40,10 @@ export interface OverloadFigures {
   readonly phases: readonly PhaseResult[];
   /** Requests sent per second during the overload phase. */
   readonly offeredPerSecond: number;
-  /** Receipts (201) per second during the overload phase. */
+  /** Receipts (201) for the casts sent during the overload phase, per second of it (some answered after it). */
   readonly goodputPerSecond: number;
+  /** Receipts answered while the overload phase ran, per whole second of it. */
+  readonly answeredGoodputPerSecond: number;
   /** Answers other than 2xx over all phases, by status and code. */
   readonly errorMix: Record<string, number>;
   /** 5xx answers other than 503 service_overloaded, over all phases (must be 0). */
@@ -59,6 +61,13 @@ export interface OverloadFigures {
   readonly failures: readonly string[];
 }
 
+/** Successes answered during the phase's whole seconds, per second (the per-second buckets count 2xx). */
+function answeredWithin(phase: PhaseResult): number {
+  const seconds = Math.floor(phase.seconds);
+  if (seconds === 0) return 0;
+  return phase.perSecond.slice(0, seconds).reduce((a, s) => a + s.ok, 0) / seconds;
+}
+
 function phaseNamed(phases: readonly PhaseResult[], name: string): PhaseResult | undefined {
   return phases.find((p) => p.name === name);
 }
@@ -67,7 +76,7 @@ function phaseNamed(phases: readonly PhaseResult[], name: string): PhaseResult |
 export function overloadVoters(bestRate: number, overloadSeconds: number): number {
   const gentle = bestRate / 2;
   const overload = 2 * bestRate;
-  const connections = Math.min(MAX_OVERLOAD_CONNECTIONS, Math.max(MIN_OVERLOAD_CONNECTIONS, Math.ceil(overload)));
+  const connections = Math.min(MAX_OVERLOAD_CONNECTIONS, Math.max(MIN_OVERLOAD_CONNECTIONS, Math.ceil(2 * overload)));
   return Math.ceil(
     (gentle * (BASELINE_SECONDS + RECOVERY_CAP_SECONDS) + overload * overloadSeconds) * VOTER_MARGIN + connections,
   );
@@ -82,7 +91,7 @@ export async function overloadCampaign(
   const overloadRate = Math.max(2, Math.round(2 * bestRate));
   const overloadConnections = Math.min(
     MAX_OVERLOAD_CONNECTIONS,
-    Math.max(MIN_OVERLOAD_CONNECTIONS, Math.ceil(overloadRate)),
+    Math.max(MIN_OVERLOAD_CONNECTIONS, Math.ceil(2 * overloadRate)),
   );
   const phases: LoadPhase[] = [
     { name: "baseline", seconds: BASELINE_SECONDS, ratePerSecond: gentleRate, connections: GENTLE_CONNECTIONS },
@@ -129,6 +138,7 @@ export async function overloadCampaign(
     phases: results,
     offeredPerSecond: overload ? overload.sent / overload.seconds : 0,
     goodputPerSecond: overload ? (overload.statusCounts["201"] ?? 0) / overload.seconds : 0,
+    answeredGoodputPerSecond: overload ? answeredWithin(overload) : 0,
     errorMix,
     otherServerErrors,
     retryAfterMissing,
@@ -148,7 +158,7 @@ function mix(counts: Record<string, number>): string {
 }
 
 function phaseLine(p: PhaseResult): string {
-  return `    ${p.name.padEnd(9)} ${fixed(p.seconds, 1)} s, sent ${p.sent} (${fixed(p.sent / p.seconds)}/s), 201 ${p.statusCounts["201"] ?? 0} (${fixed((p.statusCounts["201"] ?? 0) / p.seconds)}/s), p50 ${fixed(p.latency.p50 ?? undefined)} ms, p99 ${fixed(p.latency.p99 ?? undefined)} ms; refused: ${mix(p.codes)}; connection errors ${p.errors - p.timeouts}, timeouts ${p.timeouts}`;
+  return `    ${p.name.padEnd(9)} ${fixed(p.seconds, 1)} s, sent ${p.sent} (${fixed(p.sent / p.seconds)}/s), 201 ${p.statusCounts["201"] ?? 0} (${fixed((p.statusCounts["201"] ?? 0) / p.seconds)}/s), p50 ${fixed(p.latency.p50 ?? undefined)} ms, p99 ${fixed(p.latency.p99 ?? undefined)} ms; refused: ${mix(p.codes)}${p.refusalLatency.count > 0 ? ` (answered in p50 ${fixed(p.refusalLatency.p50 ?? undefined)} ms, p99 ${fixed(p.refusalLatency.p99 ?? undefined)} ms)` : ""}; connection errors ${p.errors - p.timeouts}, timeouts ${p.timeouts}`;
 }
 
 /** The report's lines for the campaign. */
@@ -158,7 +168,7 @@ export function overloadLines(f: OverloadFigures): string[] {
   const perSecond = (recovery?.perSecond ?? []).map((s) => fixed(s.p50 ?? undefined)).join(" ");
   return [
     ...f.phases.map(phaseLine),
-    `    overload: offered ${fixed(f.offeredPerSecond)}/s (asked ${f.overloadRate}/s = 2 x the best ${fixed(f.bestRate)} casts/s, over ${f.overloadConnections} connections), goodput ${fixed(f.goodputPerSecond)} receipts/s, admitted p50 ${fixed(overload?.latency.p50 ?? undefined)} ms p99 ${fixed(overload?.latency.p99 ?? undefined)} ms`,
+    `    overload: offered ${fixed(f.offeredPerSecond)}/s (asked ${f.overloadRate}/s = 2 x the best ${fixed(f.bestRate)} casts/s, over ${f.overloadConnections} connections), goodput ${fixed(f.goodputPerSecond)} receipts/s for the casts it sent (${fixed(f.answeredGoodputPerSecond)}/s answered while it ran), admitted p50 ${fixed(overload?.latency.p50 ?? undefined)} ms p99 ${fixed(overload?.latency.p99 ?? undefined)} ms`,
     `    error mix over the campaign: ${mix(f.errorMix)}; connection errors ${f.connectionErrors}, timeouts ${f.timeouts}; 429/503 without Retry-After: ${f.retryAfterMissing}; other 5xx: ${f.otherServerErrors}`,
     `    recovery: ${f.recoverySeconds === null ? `NOT back within ${recovery ? fixed(recovery.seconds) : "-"} s` : `p50 back within ${RECOVERY_FACTOR}x of the baseline's (${fixed(f.recoveryBoundMs)} ms) ${f.recoverySeconds} s after the load dropped`}; p50 per second: ${perSecond}`,
     `    resent (refused 429/503 or unanswered, same idempotency keys): ${f.run.resolved.receipts} receipts, ${f.run.resolved.refused} refused; tally drained in ${fixed(f.run.drainSeconds, 1)} s`,
