@@ -176,3 +176,9 @@ export function overloadLines(f: OverloadFigures): string[] {
     `    overload checks: ${f.failures.length === 0 ? "all held" : `FAILED: ${f.failures.join("; ")}`}`,
   ];
 }
+
+/** One line for the bench's summary. */
+export function overloadSummary(f: OverloadFigures): string {
+  const overload = phaseNamed(f.phases, "overload");
+  return `offered ${fixed(f.offeredPerSecond)}/s (2 x ${fixed(f.bestRate)}), goodput ${fixed(f.goodputPerSecond)} receipts/s, refused ${mix(f.errorMix)}, admitted p50 ${fixed(overload?.latency.p50 ?? undefined)} ms p99 ${fixed(overload?.latency.p99 ?? undefined)} ms, recovery ${f.recoverySeconds === null ? "NOT reached" : `${f.recoverySeconds} s`}, tally ${f.tally.ok ? "equal" : "MISMATCH"}; ${f.failures.length === 0 ? "checks held" : `FAILED: ${f.failures.join("; ")}`}`;
+}

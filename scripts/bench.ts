@@ -112,7 +112,13 @@ import { breakdown, breakdownText, moduleMap, startProfiler, writeProfile, type 
 import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
 import { inclusionTargetLine, logSummaryLines, runLogBench, type LogBench } from "../bench/log-run.ts";
-import { overloadCampaign, overloadLines, overloadVoters, type OverloadFigures } from "../bench/overload.ts";
+import {
+  overloadCampaign,
+  overloadLines,
+  overloadSummary,
+  overloadVoters,
+  type OverloadFigures,
+} from "../bench/overload.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
 import { freePort } from "./system.ts";
 
@@ -950,6 +956,8 @@ async function main(): Promise<number> {
 
   say("\n== Summary (medians)");
   if (results.length > 0) say(summary(results));
+  for (const r of results)
+    if (r.overload) say(`\nOverload:\n  ${shortName(r.ledgerBuckets)}  ${overloadSummary(r.overload)}`);
   if (logPeak) say(["", ...logSummaryLines(logPeak)].join("\n"));
   const seconds = (performance.now() - started) / 1000;
   say(`\nfinished in ${fixed(seconds)} s`);
