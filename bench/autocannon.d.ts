@@ -12,7 +12,13 @@ declare module "autocannon" {
   }
   export interface Request extends RawRequest {
     setupRequest?: (request: RawRequest, context: Record<string, unknown>) => RawRequest;
-    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+    /** `headers` as received, names as the server wrote them (autocannon 9: the fourth argument). */
+    onResponse?: (
+      status: number,
+      body: string,
+      context: Record<string, unknown>,
+      headers: Record<string, string | string[]>,
+    ) => void;
   }
   export interface Options {
     url: string;

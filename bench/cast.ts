@@ -18,7 +18,7 @@ import {
   type SequencingRate,
 } from "../bench/audit-log-metrics.ts";
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
-import { idempotencyKeyOf } from "./load.ts";
+import { idempotencyKeyOf, type LoadPhase } from "./load.ts";
 import { runLoad, type Measured } from "./measure.ts";
 import { mintSessions, type BenchVoter, type RollSessionOptions } from "./voters.ts";
 
@@ -27,7 +27,7 @@ export interface CastSessionOptions extends RollSessionOptions {
 }
 
 export interface CastRun extends Measured {
-  /** In-flight ballots resolved after the run by resending them: receipts and refusals. */
+  /** In-flight ballots, and those refused with 429 or 503, resolved after the run by resending them. */
   readonly resolved: { readonly receipts: number; readonly refused: number };
   /** Ballots with a receipt not yet in the tally when the run ended, and how long they took. */
   readonly backlog: number;
@@ -96,13 +96,18 @@ export class CastSession {
    * One run of `seconds` with up to `voters` voters. With `probe`, a few more voters cast one
    * ballot every PROBE_INTERVAL_MS from this process during the run, and the time from each of
    * their receipts to its log inclusion is measured. With `ratePerSecond`, the load generator
-   * holds that rate instead of going as fast as the connections allow.
+   * holds that rate instead of going as fast as the connections allow. With `phases`, it holds
+   * each phase's rate in turn (bench/load.ts); `seconds` is then their total.
    */
   async run(
     label: string,
     seconds: number,
     voters: number,
-    { probe = false, ratePerSecond }: { readonly probe?: boolean; readonly ratePerSecond?: number } = {},
+    {
+      probe = false,
+      ratePerSecond,
+      phases,
+    }: { readonly probe?: boolean; readonly ratePerSecond?: number; readonly phases?: readonly LoadPhase[] } = {},
   ): Promise<CastRun> {
     const { options } = this;
     const probeCount = probe ? Math.ceil((seconds * 1000) / PROBE_INTERVAL_MS) + 5 : 0;
@@ -123,10 +128,11 @@ export class CastSession {
       {
         url: `${options.baseUrl}/v1/elections/${options.electionId}/ballots`,
         method: "POST",
-        connections: options.connections,
+        connections: phases ? Math.max(...phases.map((p) => p.connections)) : options.connections,
         durationSeconds: seconds,
         timeoutSeconds: options.timeoutSeconds,
         ...(ratePerSecond ? { ratePerSecond } : {}),
+        ...(phases ? { phases: [...phases] } : {}),
         cast: { poolFile, idempotencyPrefix },
       },
       options.workDir,
@@ -140,8 +146,11 @@ export class CastSession {
     for (const n of cast.accepted) this.receipts.add(n);
 
     const byNumber = new Map(pool.map((v) => [v.n, v]));
+    // Told "not now" (429, 503: nothing was acknowledged), a voter's device tries again later with
+    // the same idempotency key, as it does for a request whose answer never came.
+    const notNow = cast.refused.filter(([, status]) => status === 429 || status === 503).map(([n]) => n);
     const resolved = await this.resend(
-      cast.unanswered.map((n) => byNumber.get(n)).filter((v): v is BenchVoter => v !== undefined),
+      [...cast.unanswered, ...notNow].map((n) => byNumber.get(n)).filter((v): v is BenchVoter => v !== undefined),
       idempotencyPrefix,
     );
     const probed = await prober?.stop();
@@ -223,8 +232,9 @@ export class CastSession {
   }
 
   /**
-   * Sends again, with the same idempotency key, every ballot whose answer the run dropped: the
-   * ledger returns the original receipt (200) if it had accepted it, or accepts it now (201).
+   * Sends again, with the same idempotency key, every ballot whose answer the run dropped or that
+   * was told to come back later: the ledger returns the original receipt (200) if it had accepted
+   * it, or accepts it now (201).
    */
   private async resend(
     voters: readonly BenchVoter[],

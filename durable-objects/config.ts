@@ -134,6 +134,16 @@ const ConfigSchema = z.object({
    * operator sees the monitor's alerts arrive. Local and staging runs only: production refuses it.
    */
   DRILLS: z.enum(["enabled", "disabled"]).default("disabled"),
+  /**
+   * Admission control (workers/gateway/admission.ts): how many requests one isolate keeps in
+   * flight on the peak write paths (casts, check-ins, scans, voter logins) before it answers the
+   * next one 503 service_overloaded at once. The default and why it is that number: wrangler.toml.
+   */
+  ADMISSION_MAX_IN_FLIGHT: z
+    .string()
+    .regex(/^[1-9][0-9]{0,4}$/, "ADMISSION_MAX_IN_FLIGHT must be a number of requests (1 to 99,999)")
+    .default("128")
+    .transform(Number),
 });
 
 /**

@@ -35,6 +35,12 @@ export const EVENTS = {
     sentence:
       "A request met an error the runtime marks as worth retrying (a Durable Object overloaded, reset or unreachable); the client got a 503 service_overloaded with Retry-After and retries with the same idempotency key.",
   },
+  requests_shed: {
+    level: "warn",
+    kind: "operational",
+    sentence:
+      "The gateway refused requests on its peak write paths (casts, check-ins, scans, voter logins) because as many as it admits at once were already in flight; each got a 503 service_overloaded with Retry-After before anything was read or stored. The event counts them (at most one line a second) and names no voter.",
+  },
   outbox_flush_failed: {
     level: "warn",
     kind: "operational",

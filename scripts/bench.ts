@@ -48,6 +48,15 @@
  * Limiting binding, which the local runtime emulates with a Durable Object write; a login makes
  * three), so its share of the login's CPU is known.
  *
+ * The overload campaign (bench/overload.ts), under the first bucket mapping after its cast runs
+ * and display run, in the same runtime instance: a baseline at half the best cast rate measured
+ * there, then twice that best rate for --overload-seconds over several hundred connections, then
+ * the half rate again until latency is back; it reports the offered rate, the goodput, the error
+ * mix by status and code, connection errors and timeouts, whether every 429 and 503 carried
+ * Retry-After, any other 5xx, admitted latency under overload and the seconds latency took to come
+ * back, then resends what was refused or unanswered with the same idempotency keys and checks the
+ * tally against the receipts. Any failed check fails the bench.
+ *
  * The log at peak (bench/log-run.ts), in a runtime instance of its own after the mappings: one
  * election's audit-log sequencer alone, fed batches of 100 ballot messages through the queue
  * consumer's call (recordBallots) at rising fixed rates; per rate it reports the entries per
@@ -61,7 +70,9 @@
  * run), --display-rate R (100 casts/s during it), --display-seconds S (10), --profile, --login first|each|off
  * (first: the login run under the first bucket mapping only; each: under every mapping), --log-rates R,R,...
  * (2000,4000,8000,12000 entries/s; 0 skips the log bench), --log-seconds S (10 per rate),
- * --log-only (the log bench alone, no mapping).
+ * --log-only (the log bench alone, no mapping), --overload on|off (on: the overload campaign),
+ * --overload-seconds S (10: its overload phase), --admission-max-in-flight N (the Worker's
+ * ADMISSION_MAX_IN_FLIGHT instead of wrangler.toml's; 99999 turns admission control off to compare).
  *
  * With --chaos the bench runs the chaos campaign alone (bench/chaos.ts, docs/RELIABILITY.md): the
  * production Worker with faults on command (bench/chaos-worker.ts) under online casts at
@@ -110,6 +121,13 @@ import { fixed, median, sum, table } from "../bench/stats.ts";
 import { importSyntheticRoll } from "../bench/voters.ts";
 import { inclusionTargetLine, logSummaryLines, runLogBench, type LogBench } from "../bench/log-run.ts";
 import { chaosLines, runChaos } from "../bench/chaos.ts";
+import {
+  overloadCampaign,
+  overloadLines,
+  overloadSummary,
+  overloadVoters,
+  type OverloadFigures,
+} from "../bench/overload.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
 import { freePort } from "./system.ts";
 
@@ -141,6 +159,9 @@ const { values: args } = parseArgs({
     "chaos-rate": { type: "string", default: "60" },
     "chaos-seed": { type: "string", default: "1616" },
     "chaos-only": { type: "string", default: "" },
+    overload: { type: "string", default: "on" },
+    "overload-seconds": { type: "string", default: "10" },
+    "admission-max-in-flight": { type: "string" },
   },
 });
 
@@ -178,6 +199,15 @@ const DISPLAY_SECONDS = positive("display-seconds", args["display-seconds"]);
 const REFERENCE_DISPLAYS = 100;
 /** The display run happens once, under the first bucket mapping (per-voter budgets have no room). */
 const DISPLAY_MAPPING = DISPLAYS > 0 ? MAPPINGS.find((m) => m > 0) : undefined;
+if (!["on", "off"].includes(args.overload ?? "")) throw new Error(`--overload is on or off, not ${args.overload}`);
+/** The overload campaign runs once, under the first bucket mapping, after its cast and display runs. */
+const OVERLOAD_MAPPING = args.overload === "on" ? MAPPINGS.find((m) => m > 0) : undefined;
+const OVERLOAD_SECONDS = positive("overload-seconds", args["overload-seconds"]);
+/** ADMISSION_MAX_IN_FLIGHT for the runtimes instead of wrangler.toml's (99999: admission control off, to compare). */
+const ADMISSION_CAP =
+  args["admission-max-in-flight"] === undefined
+    ? undefined
+    : String(Math.round(positive("admission-max-in-flight", args["admission-max-in-flight"])));
 /** The profiled cast run happens once, under the first bucket mapping (or the only mapping). */
 const PROFILE_MAPPING = args.profile ? (MAPPINGS.find((m) => m > 0) ?? MAPPINGS[0]) : undefined;
 /** Where the profile is kept for Chrome DevTools (test-results/ is not committed). */
@@ -236,6 +266,7 @@ interface MappingFigures {
     readonly rateLimit: PathFigures;
     readonly profile?: { readonly file: string; readonly breakdown: Breakdown };
   };
+  readonly overload?: OverloadFigures;
   readonly runtimeLog: Record<string, number>;
   readonly runtimeLogRecent: readonly string[];
 }
@@ -512,7 +543,10 @@ async function measureMapping(
   say(`\n== ${name}`);
   const stateDir = join(workDir, `state-${ledgerBuckets}`);
   const secrets = await generateSecrets();
-  const vars = benchVars(secrets, ledgerBuckets, issuer.vars);
+  const vars = {
+    ...benchVars(secrets, ledgerBuckets, issuer.vars),
+    ...(ADMISSION_CAP !== undefined ? { ADMISSION_MAX_IN_FLIGHT: ADMISSION_CAP } : {}),
+  };
   const profiled = ledgerBuckets === PROFILE_MAPPING;
   const floorKeys = await floorCredentials();
   const runtime = await startRuntime({
@@ -637,6 +671,7 @@ async function measureMapping(
         probe: true,
       });
       say(castLine(probeRun));
+      bestRate = Math.max(bestRate, throughputOf(probeRun));
     }
     let profile: MappingFigures["profile"];
     if (profiled && runtime.inspectorUrl) {
@@ -687,6 +722,22 @@ async function measureMapping(
       );
       displays = { reference, full };
     }
+    let overload: OverloadFigures | undefined;
+    if (ledgerBuckets === OVERLOAD_MAPPING) {
+      await sleep(SETTLE_MS);
+      const needed = overloadVoters(bestRate, OVERLOAD_SECONDS);
+      if (session.votersLeft < needed) {
+        say(
+          `  overload campaign skipped: it needs about ${needed} voters at these rates and ${session.votersLeft} are left (--bucket-voters)`,
+        );
+      } else {
+        say(
+          `  overload campaign (baseline at half the best cast rate, ${OVERLOAD_SECONDS} s at twice it, then back to half until latency recovers):`,
+        );
+        overload = await overloadCampaign(session, bestRate, OVERLOAD_SECONDS);
+        for (const line of overloadLines(overload)) say(line);
+      }
+    }
     // Every run already waited for its backlog; this is the last word, after a final wait.
     await session.drain();
     const tally = await session.check();
@@ -714,6 +765,7 @@ async function measureMapping(
       ...(displays ? { displays } : {}),
       ...(profile ? { profile } : {}),
       ...(login ? { login } : {}),
+      ...(overload ? { overload } : {}),
       runtimeLog: Object.fromEntries(runtime.log.counts),
       runtimeLogRecent: runtime.log.recent,
     };
@@ -943,6 +995,8 @@ async function main(): Promise<number> {
 
   say("\n== Summary (medians)");
   if (results.length > 0) say(summary(results));
+  for (const r of results)
+    if (r.overload) say(`\nOverload:\n  ${shortName(r.ledgerBuckets)}  ${overloadSummary(r.overload)}`);
   if (logPeak) say(["", ...logSummaryLines(logPeak)].join("\n"));
   const seconds = (performance.now() - started) / 1000;
   say(`\nfinished in ${fixed(seconds)} s`);
@@ -976,9 +1030,18 @@ async function main(): Promise<number> {
     !r.displays ||
     [r.displays.reference, r.displays.full].every((d) => d.lost === 0 && d.failedToOpen === 0 && d.official.lost === 0);
   const loginHeld = (r: MappingFigures): boolean => !r.login || (r.login.errors === 0 && r.login.replay.ok);
+  // A mapping that was to run the campaign and skipped it (too few voters) fails too.
+  const overloadHeld = (r: MappingFigures): boolean =>
+    r.ledgerBuckets !== OVERLOAD_MAPPING || (r.overload !== undefined && r.overload.failures.length === 0);
   return results.every(
     (r) =>
-      r.tally.ok && r.cast.errors === 0 && displaysHeld(r) && loginHeld(r) && r.floor.check.ok && r.floor.errors === 0,
+      r.tally.ok &&
+      r.cast.errors === 0 &&
+      displaysHeld(r) &&
+      loginHeld(r) &&
+      overloadHeld(r) &&
+      r.floor.check.ok &&
+      r.floor.errors === 0,
   ) &&
     (logPeak?.check.ok ?? true)
     ? 0

@@ -62,6 +62,8 @@ describe("the Worker's configuration", () => {
     expect(config.LOG_SIGNING_JWK.kid).toBe("k1");
     expect(config.DEAD_LETTER_PUBLIC_JWK?.kid).toBe("dead-letter-1");
     expect([config.RESULTS_RELAYS, config.RESULTS_RELAY_FANOUT, config.RESULTS_RELAY_SOCKETS]).toEqual([64, 8, 1000]);
+    expect(config.ADMISSION_MAX_IN_FLIGHT).toBe(128);
+    expect(parse(production({ ADMISSION_MAX_IN_FLIGHT: "32" }))().ADMISSION_MAX_IN_FLIGHT).toBe(32);
   });
 
   it.each([
@@ -73,6 +75,8 @@ describe("the Worker's configuration", () => {
     ["no results relays", { RESULTS_RELAYS: "0" }, "RESULTS_RELAYS"],
     ["a relay tree that is a list", { RESULTS_RELAY_FANOUT: "1" }, "RESULTS_RELAY_FANOUT"],
     ["more sockets than a relay may hold", { RESULTS_RELAY_SOCKETS: "40000" }, "RESULTS_RELAY_SOCKETS"],
+    ["no admission at all", { ADMISSION_MAX_IN_FLIGHT: "0" }, "ADMISSION_MAX_IN_FLIGHT"],
+    ["an admission cap that is not a number", { ADMISSION_MAX_IN_FLIGHT: "lots" }, "ADMISSION_MAX_IN_FLIGHT"],
     ["a log key that is not JSON", { LOG_SIGNING_JWK: "{" }, "LOG_SIGNING_JWK is not JSON"],
     ["a receipt key without its private part", { RECEIPT_SIGNING_JWK: PRIVATE_JWK.replace(/"d":"[^"]*",/, "") }, "d"],
     [

@@ -304,11 +304,20 @@ describe("first-wins", () => {
 
   it("accepts exactly one of 200 concurrent casts by one voter over HTTP; the rest are refused cleanly", async () => {
     const session = await newVoter(FIRST_WINS, "district-north");
-    const statuses = await Promise.all(
-      Array.from({ length: 200 }, () => cast(FIRST_WINS, session, NORTH_BALLOT).then((r) => r.status)),
+    // More than the isolate admits at once (ADMISSION_MAX_IN_FLIGHT): those past it are told
+    // "not now" (503 service_overloaded with Retry-After) before anything is read.
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const res = await cast(FIRST_WINS, session, NORTH_BALLOT);
+        const code = res.status === 503 ? (await codeOf(res)).code : undefined;
+        return { status: res.status, code, retryAfter: res.headers.get("retry-after") };
+      }),
     );
+    const statuses = answers.map((a) => a.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(1);
-    expect(statuses.every((s) => s === 201 || s === 409 || s === 429)).toBe(true);
+    expect(statuses.every((s) => s === 201 || s === 409 || s === 429 || s === 503)).toBe(true);
+    for (const shed of answers.filter((a) => a.status === 503))
+      expect(shed).toMatchObject({ code: "service_overloaded", retryAfter: "2" });
   });
 });
 

@@ -25,6 +25,8 @@ import { securityRoutes } from "./routes/security.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { boundedBodies, DEFAULT_MAX_BODY_BYTES } from "./body.ts";
+import { admissionControl, AdmissionGate } from "./admission.ts";
+import { configOf } from "../../durable-objects/config.ts";
 import { stationRoutes } from "./routes/stations.ts";
 import { pollsRoutes } from "./routes/polls.ts";
 import { conflictRoutes } from "./routes/conflicts.ts";
@@ -50,7 +52,13 @@ async function settled(path: string, res: Response): Promise<boolean> {
 /** How long the edge keeps a receipt or proof answer (QR images say their own, longer, time). */
 export const PUBLIC_READ_CACHE_SECONDS = 5;
 
-export function createApp(): OpenAPIHono<AppEnv> {
+/**
+ * The Worker makes one app per isolate, hence one admission gate per isolate; a test may pass a
+ * gate of its own to hold places in it.
+ */
+export function createApp({
+  admission = new AdmissionGate(),
+}: { admission?: AdmissionGate } = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   // Every response: no framing, no sniffing, no referrer, a CSP that lets a page load nothing it
@@ -79,6 +87,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
     await next();
     if (!c.res.headers.has("cache-control")) c.res.headers.set("cache-control", "no-store");
   });
+
+  // The peak write paths (casts, check-ins, scans, voter logins) refuse at once with a 503 and
+  // Retry-After when this isolate already has as many of them in flight as it admits
+  // (admission.ts): before the body is read, so a refusal costs next to nothing.
+  app.use(admissionControl(admission, (env) => configOf(env).ADMISSION_MAX_IN_FLIGHT));
 
   // Bodies are read once, bounded, before any route parses them; the definition upload and the
   // roll import set their own, larger limits.

@@ -78,7 +78,7 @@ const castRoute = createRoute({
       description: "A repeat of an accepted request: the same receipt",
       content: { "application/json": { schema: Receipt } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 422, 429),
+    ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503),
   },
 });
 

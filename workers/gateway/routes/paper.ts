@@ -189,7 +189,7 @@ const checkInRoute = createRoute({
       description: "A repeat of an accepted check-in: the same answer",
       content: { "application/json": { schema: CheckInAnswer } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
   },
 });
 
@@ -258,7 +258,7 @@ const scanRoute = createRoute({
       description: "A repeat of an accepted scan: the same answer",
       content: { "application/json": { schema: ScanAnswer } },
     },
-    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
   },
 });
 
