@@ -42,9 +42,7 @@ import { verifyReceiptProof } from "../lib/audit/receipt-proof.ts";
 import { StationCallError } from "../lib/station-client/client.ts";
 import { seeded } from "../lib/seeded.ts";
 import { logVerifierKey } from "../durable-objects/log-key.ts";
-import { drillElection, type DistrictName, type DrillElection } from "../scripts/drills/setup.ts";
-import { DEMO_ELECTION_ID, loadDemo } from "../scripts/demo.ts";
-import { freePort } from "../scripts/system.ts";
+import type { StationClient } from "../lib/station-client/client.ts";
 import { ballotOf, PRESIDENT_CONTEST, PRESIDENT_OPTIONS, presidentChoiceOf } from "./ballots.ts";
 import { startDisplays } from "./display-run.ts";
 import type { BenchEidIssuer } from "./eid-issuer.ts";
@@ -52,6 +50,30 @@ import { idempotencyKeyOf } from "./load.ts";
 import { benchVars, generateSecrets, startRuntime, writePrivateJson, type Bundles, type Runtime } from "./runtime.ts";
 import { fixed } from "./stats.ts";
 import { importSyntheticRoll, mintSessions, type BenchVoter } from "./voters.ts";
+
+type DistrictName = "north" | "south" | "east";
+
+/**
+ * The paper channel's election, as scripts/drills/setup.ts makes it (a drill election with one
+ * station per district): what the campaign needs of it.
+ */
+export interface PaperElection {
+  readonly id: string;
+  readonly voters: readonly { readonly nationalId: string; readonly district: DistrictName }[];
+  readonly stations: readonly {
+    readonly client: StationClient;
+    readonly firstSerial: number;
+    print(district: DistrictName, serial: number): Promise<string>;
+  }[];
+}
+
+/** What the bench sets up in the runtime before the load: both elections (scripts/bench.ts). */
+export interface ChaosElections {
+  /** The demo election, with the synthetic roll PREFIX-1 .. PREFIX-rollSize, polls open. */
+  readonly online: string;
+  /** One station per district of STATION_DISTRICTS, in that order. */
+  readonly paper: PaperElection;
+}
 
 const PREFIX = "CHAOS";
 const LEDGER_BUCKETS = 16;
@@ -62,6 +84,8 @@ const CALM_SECONDS = 5;
 /** Stations of the paper election, one per district, and the paper ballots each has in flight. */
 const STATION_DISTRICTS: readonly DistrictName[] = ["north", "south", "east"];
 const STATION_CONCURRENCY = 3;
+/** Voters on the paper election's roll per district: more than the stations get through. */
+const PAPER_VOTERS = 1000;
 /** Online casts in flight at most (the rate binds, not this). */
 const MAX_CASTS_IN_FLIGHT = 256;
 /** A client gives up after this many tries (a voter would have been told to come back later). */
@@ -120,6 +144,20 @@ export interface ChaosOptions {
   readonly only: readonly string[];
   readonly say: (line: string) => void;
   readonly onRuntime: (runtime: Runtime | undefined) => void;
+  /** A free loopback port for the runtime. */
+  readonly port: number;
+  /**
+   * Loads the demo election with the synthetic roll (importing it with `importRoll` before its
+   * polls open) and a paper election with a station per district of `districts`, each district
+   * with `paperVoters` voters.
+   */
+  readonly setUp: (runtime: {
+    readonly api: string;
+    readonly admin: OfficialClient;
+    readonly importRoll: (admin: OfficialClient, electionId: string) => Promise<void>;
+    readonly districts: readonly DistrictName[];
+    readonly paperVoters: number;
+  }) => Promise<ChaosElections>;
 }
 
 export interface ChaosCheck {
@@ -206,6 +244,7 @@ interface CastResult {
 
 async function castUntilAnswered(
   baseUrl: string,
+  electionId: string,
   voter: BenchVoter,
   phase: Phase,
   answers: Answers,
@@ -220,7 +259,7 @@ async function castUntilAnswered(
     let retryAfter: string | null = null;
     let text: string;
     try {
-      const res = await fetch(`${baseUrl}/v1/elections/${DEMO_ELECTION_ID}/ballots`, {
+      const res = await fetch(`${baseUrl}/v1/elections/${encodeURIComponent(electionId)}/ballots`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${voter.token}` },
         body,
@@ -404,7 +443,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const runtime = await startRuntime({
     bundles: options.bundles,
     stateDir: join(options.workDir, "state-chaos"),
-    port: await freePort(),
+    port: options.port,
     vars,
   });
   options.onRuntime(runtime);
@@ -415,20 +454,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const admin = new OfficialClient({ baseUrl: base, officialId: "bootstrap-admin", keyFile });
     const totalSeconds = options.seconds + 2 * CALM_SECONDS;
     const rollSize = Math.ceil(options.rate * totalSeconds * 1.2) + 100;
-    await loadDemo(admin, new Date(), async (a) => {
-      await importSyntheticRoll(a, DEMO_ELECTION_ID, join(options.workDir, "roll-chaos.csv"), PREFIX, rollSize);
-    });
-    const paper: DrillElection = await drillElection(
-      { api: base, issuer: options.issuer.vars.EID_ISSUER, admin },
-      {
-        name: "chaos",
-        stations: STATION_DISTRICTS.map((d) => [d]),
-        voters: { north: 1000, south: 1000, east: 1000 },
+    const elections = await options.setUp({
+      api: base,
+      admin,
+      importRoll: async (a, electionId) => {
+        await importSyntheticRoll(a, electionId, join(options.workDir, "roll-chaos.csv"), PREFIX, rollSize);
       },
-    );
+      districts: STATION_DISTRICTS,
+      paperVoters: PAPER_VOTERS,
+    });
+    const { paper, online: onlineId } = elections;
     const env = runtime.vars as unknown as Env;
     const keys = {
-      online: await logVerifierKey(env, DEMO_ELECTION_ID),
+      online: await logVerifierKey(env, onlineId),
       paper: await logVerifierKey(env, paper.id),
     };
     const logUrl = (id: string): string => `${base}/v1/logs/${encodeURIComponent(id)}/`;
@@ -440,11 +478,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const results = async (id: string) =>
       Results.parse(await admin.call("GET", `/v1/admin/elections/${encodeURIComponent(id)}/results`));
     const counted = async (id: string) => (await results(id)).turnout.ballotsCounted;
-    const watchers = { online: watchCheckpoints(logUrl(DEMO_ELECTION_ID)), paper: watchCheckpoints(logUrl(paper.id)) };
+    const watchers = { online: watchCheckpoints(logUrl(onlineId)), paper: watchCheckpoints(logUrl(paper.id)) };
 
     let phase: Phase = "calm before";
     let stopping = false;
-    const voters = await mintSessions(runtime.vars, DEMO_ELECTION_ID, PREFIX, rollSize, 1, rollSize);
+    const voters = await mintSessions(runtime.vars, onlineId, PREFIX, rollSize, 1, rollSize);
 
     const runStarted = performance.now();
     // Online casts at a fixed rate, each voter retrying until answered.
@@ -458,7 +496,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         if (due > performance.now()) await sleep(due - performance.now());
         while (inFlight >= MAX_CASTS_IN_FLIGHT) await sleep(10);
         inFlight += 1;
-        casts.push(castUntilAnswered(base, voter, phase, answers).finally(() => (inFlight -= 1)));
+        casts.push(castUntilAnswered(base, onlineId, voter, phase, answers).finally(() => (inFlight -= 1)));
       }
     })();
 
@@ -505,17 +543,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     );
 
     // Displays connect once the first ballots are counted: the public channel has a snapshot to give.
-    while ((await counted(DEMO_ELECTION_ID)) === 0) await sleep(200);
+    while ((await counted(onlineId)) === 0) await sleep(200);
     const displays = await startDisplays({
       baseUrl: base,
-      electionId: DEMO_ELECTION_ID,
+      electionId: onlineId,
       sockets: DISPLAYS,
       resultFile: join(options.workDir, "chaos-displays.json"),
       idPrefix: "chaos",
     });
     const officialDisplays = await startDisplays({
       baseUrl: base,
-      electionId: DEMO_ELECTION_ID,
+      electionId: onlineId,
       sockets: OFFICIAL_DISPLAYS,
       resultFile: join(options.workDir, "chaos-official-displays.json"),
       idPrefix: "chaos-official",
@@ -576,16 +614,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     const drained = {
       online: await waitUntil(
-        async () => (await counted(DEMO_ELECTION_ID)) >= receipts.length,
-        () => counted(DEMO_ELECTION_ID),
+        async () => (await counted(onlineId)) >= receipts.length,
+        () => counted(onlineId),
       ),
       paper: await waitUntil(
         async () => (await counted(paper.id)) >= scansAccepted,
         () => counted(paper.id),
       ),
       onlineLog: await waitUntil(
-        () => logSettled(DEMO_ELECTION_ID, receipts.length),
-        async () => (await logStatus(DEMO_ELECTION_ID)).publishedSize,
+        () => logSettled(onlineId, receipts.length),
+        async () => (await logStatus(onlineId)).publishedSize,
       ),
       paperLog: await waitUntil(
         () => logSettled(paper.id, scansAccepted),
@@ -602,7 +640,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const checks: ChaosCheck[] = [];
     // Every acknowledged online ballot counted once.
-    const online = await results(DEMO_ELECTION_ID);
+    const online = await results(onlineId);
     const expected = new Map<string, number>(PRESIDENT_OPTIONS.map((o) => [o, 0]));
     for (const r of receipts)
       expected.set(presidentChoiceOf(r.voter.n), (expected.get(presidentChoiceOf(r.voter.n)) ?? 0) + 1);
@@ -640,7 +678,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
     // The logs, by the auditor's CLI, then the watcher's checkpoints and every receipt.
     for (const [name, id, key, expectedBallots, drainedLog, seen] of [
-      ["online", DEMO_ELECTION_ID, keys.online, receipts.length, drained.onlineLog, saved.online],
+      ["online", onlineId, keys.online, receipts.length, drained.onlineLog, saved.online],
       ["paper", paper.id, keys.paper, scansAccepted, drained.paperLog, saved.paper],
     ] as const) {
       const verified = await auditorVerify(logUrl(id), key);
@@ -682,7 +720,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // so its displays must hold what the public results page says; the officials' channel is exact.
     const publicCount = z
       .object({ turnout: z.object({ ballotsCounted: z.number() }) })
-      .parse(await (await fetch(`${base}/v1/elections/${DEMO_ELECTION_ID}/results`)).json()).turnout.ballotsCounted;
+      .parse(await (await fetch(`${base}/v1/elections/${onlineId}/results`)).json()).turnout.ballotsCounted;
     const staleOf = (result: typeof displayResult, count: number) => {
       const last = result.arrivals.map((a) => a[a.length - 1]?.[1] ?? -1);
       return {

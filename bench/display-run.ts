@@ -93,7 +93,9 @@ function percentiles(values: number[]): Percentiles | undefined {
 }
 
 /** Starts the display process and waits until every socket has its first snapshot. */
-export async function startDisplays(spec: DisplaySpec): Promise<{ stop(): Promise<DisplayResult>; readonly opened: number }> {
+export async function startDisplays(
+  spec: DisplaySpec,
+): Promise<{ stop(): Promise<DisplayResult>; readonly opened: number }> {
   const child = spawn(process.execPath, [DISPLAY_SCRIPT, JSON.stringify(spec)], {
     stdio: ["pipe", "pipe", "inherit"],
   });

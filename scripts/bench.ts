@@ -129,6 +129,7 @@ import {
   type OverloadFigures,
 } from "../bench/overload.ts";
 import { DEMO_ELECTION_ID, loadDemo } from "./demo.ts";
+import { drillElection } from "./drills/setup.ts";
 import { freePort } from "./system.ts";
 
 process.env["CLOUDFLARE_CF_FETCH_ENABLED"] ??= "false";
@@ -981,6 +982,20 @@ async function main(): Promise<number> {
       only: (args["chaos-only"] ?? "").split(",").filter((f) => f !== ""),
       say,
       onRuntime: (runtime) => (activeRuntime = runtime),
+      port: await freePort(),
+      // The elections come from the demo's and the drills' own loaders (scripts/), not the bench's.
+      setUp: async ({ api, admin, importRoll, districts, paperVoters }) => {
+        await loadDemo(admin, new Date(), (a) => importRoll(a, DEMO_ELECTION_ID));
+        const paper = await drillElection(
+          { api, issuer: issuer.vars.EID_ISSUER, admin },
+          {
+            name: "chaos",
+            stations: districts.map((d) => [d]),
+            voters: Object.fromEntries(districts.map((d) => [d, paperVoters])),
+          },
+        );
+        return { online: DEMO_ELECTION_ID, paper };
+      },
     });
     for (const line of chaosLines(report)) say(line);
     say(`\nfinished in ${fixed((performance.now() - started) / 1000)} s`);
