@@ -951,9 +951,10 @@ async function main(): Promise<number> {
       .map((l) => fixed(l, 2))
       .join(" ")}`,
   );
-  say(
-    `method: ${CONNECTIONS} connections from a separate autocannon process over loopback; per path a ${WARMUP} s warm-up, then ${RUNS} runs of ${DURATION} s; medians of the runs.`,
-  );
+  if (!args.chaos)
+    say(
+      `method: ${CONNECTIONS} connections from a separate autocannon process over loopback; per path a ${WARMUP} s warm-up, then ${RUNS} runs of ${DURATION} s; medians of the runs.`,
+    );
   say(
     `runtime: Miniflare (wrangler's) on 127.0.0.1, workerd; production Worker bundled by wrangler deploy --dry-run; state in ${workDir}`,
   );
