@@ -16,7 +16,13 @@ interface Held {
 /** An app whose guarded routes wait until the test releases them, counting the handlers entered. */
 function heldApp(gate: AdmissionGate) {
   const app = new Hono<AppEnv>();
-  app.use(admissionControl(gate, () => CAP));
+  app.use(
+    admissionControl(
+      gate,
+      () => CAP,
+      (c) => c.html("<p>busy</p>", 503),
+    ),
+  );
   const waiting: Held[] = [];
   let entered = 0;
   const hold = async (): Promise<void> => {
@@ -137,8 +143,10 @@ describe("admission control on the peak write paths", () => {
     expect(lines).toHaveLength(2);
   });
 
-  it("guards the cast, the check-in, the scan and the voter login, and nothing else", () => {
+  it("guards the cast (the API's and the portal form's), the check-in, the scan and the voter login, and nothing else", () => {
     expect(isGuarded("POST", "/v1/elections/demo-2026/ballots")).toBe(true);
+    expect(isGuarded("POST", "/elections/demo-2026/cast")).toBe(true);
+    expect(isGuarded("POST", "/elections/demo-2026/review")).toBe(false);
     expect(isGuarded("POST", "/v1/stations/st-1/check-ins")).toBe(true);
     expect(isGuarded("POST", "/v1/stations/st-1/ballots")).toBe(true);
     expect(isGuarded("POST", "/v1/auth/voter-session")).toBe(true);

@@ -116,6 +116,37 @@ describe("admission control in the gateway", () => {
     expect(res.status).toBe(200);
   });
 
+  it("answers the portal's cast form with the voter's busy page, its 503 and Retry-After, when the isolate is full", async () => {
+    const form = (): Request =>
+      new Request(`${BASE}/elections/${ELECTION}/cast?lang=et`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "10.61.0.3" },
+        body: "csrf=x&idempotencyKey=admission-form-0001",
+        cf: { country: "EE" },
+      });
+    const gate = new AdmissionGate();
+    const app = createApp({ admission: gate });
+    const cap = fill(gate);
+
+    const shed = await fetchApp(app, form());
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get("retry-after")).toBe("2");
+    expect(shed.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await shed.text();
+    expect(html).toContain('data-error-code="service_overloaded"');
+    // In the voter's language, and back to the ballot the review kept.
+    expect(html).toContain('lang="et"');
+    expect(html).toContain(`href="/elections/${ELECTION}/ballot?lang=et"`);
+    expect(gate.active).toBe(cap);
+
+    // With a place free the form reaches its route, which asks this session-less browser to log in.
+    empty(gate, cap);
+    const passed = await fetchApp(app, form());
+    expect(passed.status).not.toBe(503);
+    await passed.body?.cancel();
+    expect(gate.active).toBe(0);
+  });
+
   it("does not count or refuse the other routes when the isolate is full", async () => {
     const gate = new AdmissionGate();
     const app = createApp({ admission: gate });

@@ -1,6 +1,6 @@
 /**
- * Admission control for the write paths that take an election's peak load: the online cast, the
- * station's check-ins and scans, and the voter login. Each isolate counts the requests it has in
+ * Admission control for the write paths that take an election's peak load: the online cast (the
+ * API's and the portal's form), the station's check-ins and scans, and the voter login. Each isolate counts the requests it has in
  * flight on those routes; one that would take the count past the configured cap
  * (ADMISSION_MAX_IN_FLIGHT, durable-objects/config.ts) is answered at once with 503
  * service_overloaded and its Retry-After, before its body is read, before any storage or Durable
@@ -22,16 +22,20 @@
  * per isolate, with how many were shed since the last line: under overload one line per refusal
  * would cost the CPU the refusals are there to save. The line names no voter, station or path.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { emitEvent } from "../../lib/events.ts";
 import { respondError, type AppEnv } from "./http.ts";
 
-/** The POST routes admission control counts: those that take the peak load of polling day. */
+/**
+ * The POST routes admission control counts: those that take the peak load of polling day. The
+ * portal's cast form is the browser's way to the same cast as the API's.
+ */
 const GUARDED_PATHS: readonly RegExp[] = [
   /^\/v1\/elections\/[^/]+\/ballots$/,
   /^\/v1\/stations\/[^/]+\/check-ins$/,
   /^\/v1\/stations\/[^/]+\/ballots$/,
   /^\/v1\/auth\/voter-session$/,
+  /^\/elections\/[^/]+\/cast$/,
 ];
 
 export function isGuarded(method: string, path: string): boolean {
@@ -88,13 +92,19 @@ export class AdmissionGate {
 
 /**
  * The middleware: registered before the body limits and every route, so a refused request costs
- * a path match and a short JSON answer. `capOf` reads the cap from the configuration.
+ * a path match and a short answer. `capOf` reads the cap from the configuration; a page route
+ * (outside /v1/) is refused with `page`, the voter's "busy, try again" page with the same status
+ * and Retry-After, an API route with the registered JSON error.
  */
-export function admissionControl(gate: AdmissionGate, capOf: (env: Env) => number): MiddlewareHandler<AppEnv> {
+export function admissionControl(
+  gate: AdmissionGate,
+  capOf: (env: Env) => number,
+  page: (c: Context<AppEnv>) => Response | Promise<Response>,
+): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (!isGuarded(c.req.method, c.req.path)) return next();
     const cap = capOf(c.env);
-    if (!gate.tryEnter(cap)) return respondError(c, "service_overloaded");
+    if (!gate.tryEnter(cap)) return c.req.path.startsWith("/v1/") ? respondError(c, "service_overloaded") : page(c);
     try {
       await next();
     } finally {

@@ -33,6 +33,7 @@ import { conflictRoutes } from "./routes/conflicts.ts";
 import { drillRoutes } from "./routes/drills.ts";
 import { edgeCached, publicReadLimit } from "./edge.ts";
 import { notFoundPage, pageRoutes, wantsPage } from "./pages/routes.tsx";
+import { overloadedPage } from "./pages/vote-routes.tsx";
 import { consoleRoutes } from "./console/routes.tsx";
 
 export const OPENAPI_PATH = "/openapi.json";
@@ -91,7 +92,7 @@ export function createApp({
   // The peak write paths (casts, check-ins, scans, voter logins) refuse at once with a 503 and
   // Retry-After when this isolate already has as many of them in flight as it admits
   // (admission.ts): before the body is read, so a refusal costs next to nothing.
-  app.use(admissionControl(admission, (env) => configOf(env).ADMISSION_MAX_IN_FLIGHT));
+  app.use(admissionControl(admission, (env) => configOf(env).ADMISSION_MAX_IN_FLIGHT, overloadedPage));
 
   // Bodies are read once, bounded, before any route parses them; the definition upload and the
   // roll import set their own, larger limits.

@@ -173,6 +173,9 @@ const en = {
   stateAssurance: "Voting needs a sign-in with your national eID card or app. Sign in again with one of them.",
   stateEidUnavailableTitle: "The national eID service is not answering",
   stateEidUnavailable: "We could not reach the national eID service. Wait a few minutes, then try again.",
+  stateOverloadedTitle: "Your ballot was not cast yet",
+  stateOverloaded:
+    "So many people are voting at this moment that we could not take your ballot just now. Nothing was recorded. Go back to your ballot, where your choices are kept, and cast it again in a few seconds.",
   stateBusyTitle: "Too many attempts",
   stateBusy:
     "Too many attempts came from your network or your account in the last minute. Wait a minute, then try again.",
@@ -407,6 +410,9 @@ const et: Messages = {
     "Hääletamiseks on vaja sisse logida riikliku e-ID kaardi või rakendusega. Logige uuesti sisse ühega neist.",
   stateEidUnavailableTitle: "Riiklik e-ID teenus ei vasta",
   stateEidUnavailable: "Me ei saanud riikliku e-ID teenusega ühendust. Oodake mõni minut ja proovige siis uuesti.",
+  stateOverloadedTitle: "Teie häält ei ole veel antud",
+  stateOverloaded:
+    "Praegu hääletab nii palju inimesi, et me ei saanud Teie sedelit kohe vastu võtta. Midagi ei salvestatud. Minge tagasi oma hääletussedeli juurde, kus Teie valikud on alles, ja andke hääl mõne sekundi pärast uuesti.",
   stateBusyTitle: "Liiga palju katseid",
   stateBusy:
     "Teie võrgust või kontolt tuli viimase minuti jooksul liiga palju katseid. Oodake minut ja proovige siis uuesti.",

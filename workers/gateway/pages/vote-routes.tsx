@@ -24,7 +24,7 @@ import { optionsOnStyle } from "../../../lib/election/ballot-order.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { votingEndsAtMs } from "../../../lib/election/polls.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
-import { ERROR_CODES, statusOf, type ErrorCode, type Problem } from "../../../lib/errors.ts";
+import { ERROR_CODES, retryAfterOf, statusOf, type ErrorCode, type Problem } from "../../../lib/errors.ts";
 import { assertNever } from "../../../lib/result.ts";
 import { castBallot, voterStanding } from "../../voting/cast.ts";
 import { receiptPublicKeys } from "../../voting/receipts.ts";
@@ -150,6 +150,8 @@ export function stateWords(
       return { title: t.stateEidUnavailableTitle, text: t.stateEidUnavailable };
     case "rate_limited":
       return { title: t.stateBusyTitle, text: t.stateBusy };
+    case "service_overloaded":
+      return { title: t.stateOverloadedTitle, text: t.stateOverloaded };
     case "csrf_failed":
       return { title: t.stateCsrfTitle, text: t.stateCsrf };
     case "ballot_superseded":
@@ -170,9 +172,28 @@ export function stateWords(
 /** Where a voter goes from a state: back to the ballot when trying again may work, else the start. */
 function defaultLinks(frame: PageFrame, code: ErrorCode): StateLink[] {
   const start = { href: "/", label: frame.t.backToStart };
-  if (code !== "csrf_failed" && code !== "rate_limited") return [start];
+  if (code !== "csrf_failed" && code !== "rate_limited" && code !== "service_overloaded") return [start];
   const ballot = `${electionBase(frame)}/ballot${frame.langQuery}`;
   return [{ href: ballot, label: frame.t.goToBallot, primary: true }, start];
+}
+
+/**
+ * The cast form's answer when admission control turns it away (admission.ts): nothing was read or
+ * cast, so the page says so, sends the voter back to the ballot (the review kept the draft), and
+ * carries the 503's Retry-After.
+ */
+export async function overloadedPage(c: Ctx): Promise<Response> {
+  let segment = "";
+  try {
+    segment = decodeURIComponent(/^\/elections\/([^/]+)\//.exec(c.req.path)?.[1] ?? "");
+  } catch {
+    // Not a path any page made: the page links to the start instead of a ballot.
+  }
+  const id = ElectionId.safeParse(segment);
+  const page = await statePage(c, frameOf(c, id.success ? id.data : "-"), "service_overloaded");
+  const retryAfter = retryAfterOf("service_overloaded");
+  if (retryAfter !== undefined) page.headers.set("retry-after", String(retryAfter));
+  return page;
 }
 
 /** A state page for `code`, with the links that help from there. */
