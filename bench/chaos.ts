@@ -177,6 +177,8 @@ export interface ChaosReport {
   readonly injected: Record<string, number>;
   readonly phases: readonly PhaseCost[];
   readonly drainSeconds: number;
+  /** The security monitor's alerts over the run, by election: what the officials were shown. */
+  readonly alerts: Record<string, string[]>;
   readonly checks: readonly ChaosCheck[];
   readonly ok: boolean;
 }
@@ -746,7 +748,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       costOf("check-in", p, paperOutcomes.checkIns),
       costOf("scan", p, paperOutcomes.scans),
     ]);
-    return { seed, faults, injected, phases, drainSeconds, checks, ok: checks.every((c) => c.ok) };
+    const alertsOf = async (id: string): Promise<string[]> =>
+      z
+        .object({ alerts: z.array(z.object({ rule: z.string(), scope: z.string() })) })
+        .parse(await admin.call("GET", `/v1/admin/elections/${encodeURIComponent(id)}/alerts?state=all`))
+        .alerts.map((a) => `${a.rule} (${a.scope})`);
+    const alerts = { online: await alertsOf(onlineId), paper: await alertsOf(paper.id) };
+    return { seed, faults, injected, phases, drainSeconds, alerts, checks, ok: checks.every((c) => c.ok) };
   } finally {
     await runtime.dispose();
     options.onRuntime(undefined);
@@ -767,6 +775,8 @@ export function chaosLines(report: ChaosReport): string[] {
     );
   }
   lines.push(`  drained ${fixed(report.drainSeconds, 1)} s after the load stopped`);
+  for (const [election, alerts] of Object.entries(report.alerts))
+    lines.push(`  alerts the monitor raised (${election}): ${alerts.length > 0 ? alerts.join(", ") : "none"}`);
   lines.push("  checks:");
   for (const c of report.checks) lines.push(`    ${c.ok ? "true " : "FALSE"}  ${c.name}: ${c.detail}`);
   lines.push(`  chaos: ${report.ok ? "every check holds" : "A CHECK FAILED"}`);
