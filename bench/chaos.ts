@@ -210,10 +210,11 @@ class Answers {
   readonly counts = new Map<string, number>();
   readonly problems: string[] = [];
 
-  record(status: number | "network", retryAfter: string | null, body: string): void {
+  /** `status` "station 2xx": the station client answers a success's body, not its status. */
+  record(status: number | "network" | "station 2xx", retryAfter: string | null, body: string): void {
     const key = String(status);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    if (status === "network") return;
+    if (status === "network" || status === "station 2xx") return;
     if ((status === 503 || status === 429) && !/^\d+$/.test(retryAfter ?? ""))
       this.problem(`${status} without Retry-After: ${body.slice(0, 200)}`);
     else if (status >= 500 && status !== 503) this.problem(`${status}: ${body.slice(0, 200)}`);
@@ -300,6 +301,7 @@ async function stationUntilAnswered(
 ): Promise<Outcome> {
   const started = performance.now();
   for (let tries = 1; ; tries++) {
+    // 200 stands for any success: StationClient answers the body of a 2xx, not its status.
     let status: number | "network" = 200;
     let retryAfter: string | null = null;
     let text = "";
@@ -317,8 +319,8 @@ async function stationUntilAnswered(
         text = String(error);
       }
     }
-    answers.record(status, retryAfter, text);
-    if (status === 200 || status === 201) return { phase, tries, ms: performance.now() - started, ok: true };
+    answers.record(status === 200 ? "station 2xx" : status, retryAfter, text);
+    if (status === 200) return { phase, tries, ms: performance.now() - started, ok: true };
     if (!retryable(status) || tries >= MAX_TRIES) {
       answers.problem(`${what} ended with ${status} after ${tries} tries: ${text.slice(0, 200)}`);
       return { phase, tries, ms: performance.now() - started, ok: false };
