@@ -176,6 +176,8 @@ export interface ChaosReport {
   }[];
   readonly injected: Record<string, number>;
   readonly phases: readonly PhaseCost[];
+  /** Per fault window, and last the requests sent with no window open. */
+  readonly faultCosts: readonly FaultCost[];
   readonly drainSeconds: number;
   /** The security monitor's alerts over the run, by election: what the officials were shown. */
   readonly alerts: Record<string, string[]>;
@@ -189,6 +191,8 @@ const PHASES: readonly Phase[] = ["calm before", "chaos", "calm after"];
 /** What one request (a cast, a check-in, a scan) took from its first send to its answer. */
 interface Outcome {
   readonly phase: Phase;
+  /** When its first try was sent (performance.now()). */
+  readonly at: number;
   readonly tries: number;
   readonly ms: number;
   readonly ok: boolean;
@@ -203,6 +207,35 @@ export interface PhaseCost {
   readonly failed: number;
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
+}
+
+/**
+ * What one fault cost: the requests of every path whose first try went out while its window was
+ * open (windows overlap, so a request may count for two), against those sent with no window open.
+ */
+export interface FaultCost {
+  readonly fault: string;
+  readonly atMs: number;
+  readonly requests: number;
+  readonly retried: number;
+  readonly retries: number;
+  readonly failed: number;
+  readonly p50Ms: number | undefined;
+  readonly p99Ms: number | undefined;
+}
+
+function faultCost(fault: string, atMs: number, outcomes: readonly Outcome[]): FaultCost {
+  const answered = outcomes.filter((o) => o.ok).map((o) => o.ms);
+  return {
+    fault,
+    atMs,
+    requests: outcomes.length,
+    retried: outcomes.filter((o) => o.tries > 1).length,
+    retries: outcomes.reduce((n, o) => n + o.tries - 1, 0),
+    failed: outcomes.filter((o) => !o.ok).length,
+    p50Ms: percentile(answered, 0.5),
+    p99Ms: percentile(answered, 0.99),
+  };
 }
 
 /** Answers over the whole run: status (or "network") to count, and the problems seen. */
@@ -278,7 +311,7 @@ async function castUntilAnswered(
     const done = (ok: boolean, trackingCode?: string): CastResult => ({
       voter,
       trackingCode,
-      outcome: { phase, tries, ms: performance.now() - started, ok },
+      outcome: { phase, at: started, tries, ms: performance.now() - started, ok },
     });
     if (status === 200 || status === 201) return done(true, Receipt.parse(JSON.parse(text)).trackingCode);
     if (!retryable(status) || tries >= MAX_TRIES) {
@@ -320,10 +353,10 @@ async function stationUntilAnswered(
       }
     }
     answers.record(status === 200 ? "station 2xx" : status, retryAfter, text);
-    if (status === 200) return { phase, tries, ms: performance.now() - started, ok: true };
+    if (status === 200) return { phase, at: started, tries, ms: performance.now() - started, ok: true };
     if (!retryable(status) || tries >= MAX_TRIES) {
       answers.problem(`${what} ended with ${status} after ${tries} tries: ${text.slice(0, 200)}`);
-      return { phase, tries, ms: performance.now() - started, ok: false };
+      return { phase, at: started, tries, ms: performance.now() - started, ok: false };
     }
     await sleep(waitMs(status, retryAfter));
   }
@@ -756,7 +789,37 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         .parse(await admin.call("GET", `/v1/admin/elections/${encodeURIComponent(id)}/alerts?state=all`))
         .alerts.map((a) => `${a.rule} (${a.scope})`);
     const alerts = { online: await alertsOf(onlineId), paper: await alertsOf(paper.id) };
-    return { seed, faults, injected, phases, drainSeconds, alerts, checks, ok: checks.every((c) => c.ok) };
+    const everything = [...castOutcomes, ...paperOutcomes.checkIns, ...paperOutcomes.scans];
+    const windowOf = (f: (typeof faults)[number]): [number, number] => [
+      runStarted + f.atMs,
+      runStarted + f.atMs + f.seconds * 1000,
+    ];
+    const inWindow = (o: Outcome, [from, to]: [number, number]): boolean => o.at >= from && o.at < to;
+    const faultCosts = [
+      ...faults.map((f) =>
+        faultCost(
+          f.fault,
+          f.atMs,
+          everything.filter((o) => inWindow(o, windowOf(f))),
+        ),
+      ),
+      faultCost(
+        "no fault open",
+        0,
+        everything.filter((o) => !faults.some((f) => inWindow(o, windowOf(f)))),
+      ),
+    ];
+    return {
+      seed,
+      faults,
+      injected,
+      phases,
+      faultCosts,
+      drainSeconds,
+      alerts,
+      checks,
+      ok: checks.every((c) => c.ok),
+    };
   } finally {
     await runtime.dispose();
     options.onRuntime(undefined);
@@ -774,6 +837,12 @@ export function chaosLines(report: ChaosReport): string[] {
   for (const c of report.phases) {
     lines.push(
       `    ${c.phase.padEnd(12)} ${c.path.padEnd(8)} ${String(c.requests).padStart(6)} requests, ${String(c.retried).padStart(4)} retried (${c.retries} retries), ${c.failed} failed; p50 ${fixed(c.p50Ms, 0)} ms, p99 ${fixed(c.p99Ms, 0)} ms`,
+    );
+  }
+  lines.push("  what each fault cost (requests of every path first sent while its window was open):");
+  for (const c of report.faultCosts) {
+    lines.push(
+      `    ${c.fault === "no fault open" ? "     -" : String(c.atMs).padStart(6)}  ${c.fault.padEnd(26)} ${String(c.requests).padStart(5)} requests, ${String(c.retried).padStart(3)} retried (${c.retries} retries), ${c.failed} failed; p50 ${fixed(c.p50Ms, 0)} ms, p99 ${fixed(c.p99Ms, 0)} ms`,
     );
   }
   lines.push(`  drained ${fixed(report.drainSeconds, 1)} s after the load stopped`);
