@@ -198,9 +198,13 @@ interface Outcome {
   readonly ok: boolean;
 }
 
-export interface PhaseCost {
+export interface PhaseCost extends Cost {
   readonly phase: Phase;
   readonly path: "cast" | "check-in" | "scan";
+}
+
+/** What a set of requests cost: how many, their retries and failures, first send to answer. */
+interface Cost {
   readonly requests: number;
   readonly retried: number;
   readonly retries: number;
@@ -209,26 +213,9 @@ export interface PhaseCost {
   readonly p99Ms: number | undefined;
 }
 
-/**
- * What one fault cost: the requests of every path whose first try went out while its window was
- * open (windows overlap, so a request may count for two), against those sent with no window open.
- */
-export interface FaultCost {
-  readonly fault: string;
-  readonly atMs: number;
-  readonly requests: number;
-  readonly retried: number;
-  readonly retries: number;
-  readonly failed: number;
-  readonly p50Ms: number | undefined;
-  readonly p99Ms: number | undefined;
-}
-
-function faultCost(fault: string, atMs: number, outcomes: readonly Outcome[]): FaultCost {
+function costOf(outcomes: readonly Outcome[]): Cost {
   const answered = outcomes.filter((o) => o.ok).map((o) => o.ms);
   return {
-    fault,
-    atMs,
     requests: outcomes.length,
     retried: outcomes.filter((o) => o.tries > 1).length,
     retries: outcomes.reduce((n, o) => n + o.tries - 1, 0),
@@ -236,6 +223,15 @@ function faultCost(fault: string, atMs: number, outcomes: readonly Outcome[]): F
     p50Ms: percentile(answered, 0.5),
     p99Ms: percentile(answered, 0.99),
   };
+}
+
+/**
+ * What one fault cost: the requests of every path whose first try went out while its window was
+ * open (windows overlap, so a request may count for two), against those sent with no window open.
+ */
+export interface FaultCost extends Cost {
+  readonly fault: string;
+  readonly atMs: number;
 }
 
 /** Answers over the whole run: status (or "network") to count, and the problems seen. */
@@ -366,21 +362,6 @@ function percentile(values: readonly number[], q: number): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
-
-function costOf(path: PhaseCost["path"], phase: Phase, outcomes: readonly Outcome[]): PhaseCost {
-  const mine = outcomes.filter((o) => o.phase === phase);
-  const answered = mine.filter((o) => o.ok).map((o) => o.ms);
-  return {
-    phase,
-    path,
-    requests: mine.length,
-    retried: mine.filter((o) => o.tries > 1).length,
-    retries: mine.reduce((n, o) => n + o.tries - 1, 0),
-    failed: mine.filter((o) => !o.ok).length,
-    p50Ms: percentile(answered, 0.5),
-    p99Ms: percentile(answered, 0.99),
-  };
 }
 
 const Results = z.object({
@@ -779,9 +760,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const castOutcomes = castResults.map((c) => c.outcome);
     const phases = PHASES.flatMap((p) => [
-      costOf("cast", p, castOutcomes),
-      costOf("check-in", p, paperOutcomes.checkIns),
-      costOf("scan", p, paperOutcomes.scans),
+      { phase: p, path: "cast" as const, ...costOf(castOutcomes.filter((o) => o.phase === p)) },
+      { phase: p, path: "check-in" as const, ...costOf(paperOutcomes.checkIns.filter((o) => o.phase === p)) },
+      { phase: p, path: "scan" as const, ...costOf(paperOutcomes.scans.filter((o) => o.phase === p)) },
     ]);
     const alertsOf = async (id: string): Promise<string[]> =>
       z
@@ -796,18 +777,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     ];
     const inWindow = (o: Outcome, [from, to]: [number, number]): boolean => o.at >= from && o.at < to;
     const faultCosts = [
-      ...faults.map((f) =>
-        faultCost(
-          f.fault,
-          f.atMs,
-          everything.filter((o) => inWindow(o, windowOf(f))),
-        ),
-      ),
-      faultCost(
-        "no fault open",
-        0,
-        everything.filter((o) => !faults.some((f) => inWindow(o, windowOf(f)))),
-      ),
+      ...faults.map((f) => ({
+        fault: f.fault,
+        atMs: f.atMs,
+        ...costOf(everything.filter((o) => inWindow(o, windowOf(f)))),
+      })),
+      {
+        fault: "no fault open",
+        atMs: 0,
+        ...costOf(everything.filter((o) => !faults.some((f) => inWindow(o, windowOf(f))))),
+      },
     ];
     return {
       seed,
