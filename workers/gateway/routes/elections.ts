@@ -17,7 +17,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { optionsOnStyle } from "../../../lib/election/ballot-order.ts";
 import { parseDefinition } from "../../../lib/election/definition.ts";
-import { exportElectionReport } from "../../../lib/election/export.ts";
+import { exportedDefinition } from "../../../lib/election/export.ts";
 import type { CompiledElection, Contest } from "../../../lib/election/model.ts";
 import { ElectionId } from "../../../lib/election/settings.ts";
 import { requireOfficial, requireVoter } from "../auth/middleware.ts";
@@ -405,10 +405,10 @@ export function electionRoutes(): OpenAPIHono<AppEnv> {
     if (!stored) fail("election_not_found");
     const parsed = parseDefinition(stored.definition);
     if (!parsed.ok) fail("stored_definition_invalid", undefined, parsed.error);
-    const report = exportElectionReport(parsed.value);
     const asDefinition = document === "definition";
     const filename = `${electionId}-v${stored.version}${asDefinition ? ".definition" : ".nist-election"}.json`;
-    return c.json(asDefinition ? { settings: parsed.value.definition.settings, electionReport: report } : report, 200, {
+    const exported = exportedDefinition(parsed.value);
+    return c.json(asDefinition ? exported : exported.electionReport, 200, {
       "content-disposition": `attachment; filename="${filename}"`,
     });
   });
