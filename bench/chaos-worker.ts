@@ -12,6 +12,8 @@
  *           it ran (its writes are kept, and its answer is lost): a crash or an eviction at the
  *           worst moment
  *   queue   a send or batch send on a ballot queue throws (the producer's outbox must keep it)
+ *   consumer  the queue consumer crashes on a batch, before it ran (the runtime delivers the whole
+ *           batch again) or after it ran (what it did not acknowledge comes again)
  *   d1      every D1 statement and batch throws D1's own overload error (a refusal window)
  *   r2      every R2 write (put, multipart upload) throws R2's internal error
  *
@@ -29,7 +31,7 @@ import type { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import production, * as entry from "../workers/index.ts";
 
-const FaultKind = z.enum(["abort", "queue", "d1", "r2"]);
+const FaultKind = z.enum(["abort", "queue", "consumer", "d1", "r2"]);
 type FaultKind = z.infer<typeof FaultKind>;
 
 export const FaultSwitch = z.object({
@@ -332,5 +334,11 @@ export default {
     if (path.startsWith(CHAOS_PREFIX)) return control(request, path.slice(CHAOS_PREFIX.length));
     return production.fetch(request, faultyEnv(env), ctx);
   },
-  queue: (batch, env, ctx) => production.queue(batch, faultyEnv(env), ctx),
+  queue: async (batch, env, ctx) => {
+    if (hits("consumer", "", `before a batch of ${batch.queue}`))
+      throw new Error(`${CHAOS_REASON} the consumer crashed before a batch`);
+    await production.queue(batch, faultyEnv(env), ctx);
+    if (hits("consumer", "", `after a batch of ${batch.queue}`))
+      throw new Error(`${CHAOS_REASON} the consumer crashed after a batch`);
+  },
 } satisfies ExportedHandler<Env>;

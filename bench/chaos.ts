@@ -15,7 +15,7 @@
  * Faults (chaos phase only), one new every FAULT_EVERY_MS from a seeded shuffle of the menu, each
  * on for a window: Durable Objects of each class reset before or after calls (ledgers, tally
  * shards, the aggregator, relays, the log sequencer, paper boxes, station counts, the monitor),
- * queue sends failing, D1 refusing, R2 writes failing.
+ * queue sends failing, the queue consumer crashing on a batch, D1 refusing, R2 writes failing.
  *
  * Checked afterwards, each printed true or false (the bench exits 1 on any false):
  *   - every acknowledged online ballot counted exactly once: the tally equals the receipts, in
@@ -100,7 +100,7 @@ const STALL_MS = 60_000;
 
 /** One fault of the menu: what the bench switches on for `seconds`. */
 interface Fault {
-  readonly kind: "abort" | "queue" | "d1" | "r2";
+  readonly kind: "abort" | "queue" | "consumer" | "d1" | "r2";
   readonly target?: string;
   readonly rate: number;
   readonly seconds: number;
@@ -121,6 +121,7 @@ const MENU: readonly Fault[] = [
   { kind: "abort", target: "StationBallotCount", rate: 0.3, seconds: 2 },
   { kind: "abort", target: "SecurityMonitor", rate: 0.5, seconds: 2 },
   { kind: "queue", rate: 0.5, seconds: 2 },
+  { kind: "consumer", rate: 0.5, seconds: 2 },
   { kind: "d1", rate: 1, seconds: 2 },
   { kind: "r2", rate: 1, seconds: 3 },
 ];
@@ -128,7 +129,7 @@ const MENU: readonly Fault[] = [
 function faultName(f: Fault): string {
   return f.kind === "abort"
     ? `reset ${f.target ?? "?"}`
-    : { queue: "queue sends fail", d1: "D1 refuses", r2: "R2 writes fail" }[f.kind];
+    : { queue: "queue sends fail", consumer: "the consumer crashes", d1: "D1 refuses", r2: "R2 writes fail" }[f.kind];
 }
 
 export interface ChaosOptions {

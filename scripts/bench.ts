@@ -79,7 +79,7 @@
  * --chaos-rate R a second (60), three polling stations and result displays, faults injected at
  * random for --chaos-seconds S (30) from --chaos-seed N (1616), then every promise checked; it
  * prints the faults, what they cost and each check, and exits 1 if one fails. --chaos-only
- * K,K,... narrows the faults to those kinds (abort, queue, d1, r2) or classes (e.g. ResultsRelay).
+ * K,K,... narrows the faults to those kinds (abort, queue, consumer, d1, r2) or classes (e.g. ResultsRelay).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
