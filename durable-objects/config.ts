@@ -136,8 +136,9 @@ const ConfigSchema = z.object({
   DRILLS: z.enum(["enabled", "disabled"]).default("disabled"),
   /**
    * Admission control (workers/gateway/admission.ts): how many requests one isolate keeps in
-   * flight on the peak write paths (casts, check-ins, scans, voter logins) before it answers the
-   * next one 503 service_overloaded at once. The default and why it is that number: wrangler.toml.
+   * flight on the peak write paths (casts by API and by form, check-ins, scans, voter logins)
+   * before it answers the next one 503 service_overloaded at once. The default and why it is that
+   * number: wrangler.toml.
    */
   ADMISSION_MAX_IN_FLIGHT: z
     .string()

@@ -315,6 +315,22 @@ class Enqueue implements OutboxCommand {
   toString = (): string => `enqueue(${this.kind}${this.refused ? ", refused" : ""})`;
 }
 
+/**
+ * The model of one pass of sends in order: the unanswered tasks go through (`ok` of them when the
+ * pass meets `fault`, all of them with the network up), and a fault that loses or garbles the
+ * answer leaves the task it hit decided by the server but unanswered at the station.
+ */
+function modelSends(model: Model, ok: number, fault: Fault | undefined): void {
+  const pending = model.tasks.filter((t) => !t.answered);
+  const through = fault === undefined ? pending.length : Math.min(ok, pending.length);
+  for (const task of pending.slice(0, through)) {
+    task.serverDecided = true;
+    task.answered = true;
+  }
+  const hit = pending[through];
+  if (hit && (fault === "lost-answer" || fault === "garbled")) hit.serverDecided = true;
+}
+
 /** A sync pass: `ok` requests go through, then the next meets `fault` (undefined: none does). */
 class Sync implements OutboxCommand {
   readonly ok: number;
@@ -330,14 +346,7 @@ class Sync implements OutboxCommand {
     await real.sync.syncNow();
     real.server.okLeft = undefined;
 
-    const pending = model.tasks.filter((t) => !t.answered);
-    const through = this.fault === undefined ? pending.length : Math.min(this.ok, pending.length);
-    for (const task of pending.slice(0, through)) {
-      task.serverDecided = true;
-      task.answered = true;
-    }
-    const hit = pending[through];
-    if (hit && (this.fault === "lost-answer" || this.fault === "garbled")) hit.serverDecided = true;
+    modelSends(model, this.ok, this.fault);
     compare(model, real);
     // With the network up, the outbox drains.
     if (this.fault === undefined) expect(real.db.countByState().pending).toBe(0);
@@ -388,14 +397,7 @@ class ConsoleCancel implements OutboxCommand {
       answered: false,
     };
     model.tasks.push(task);
-    const pending = model.tasks.filter((t) => !t.answered);
-    const through = this.fault === undefined ? pending.length : Math.min(this.ok, pending.length);
-    for (const t of pending.slice(0, through)) {
-      t.serverDecided = true;
-      t.answered = true;
-    }
-    const hit = pending[through];
-    if (hit && (this.fault === "lost-answer" || this.fault === "garbled")) hit.serverDecided = true;
+    modelSends(model, this.ok, this.fault);
     expect(result).toEqual({ outcome: task.answered ? "accepted" : "queued", serial: 9, reason: "spoiled" });
     compare(model, real);
   }

@@ -6,27 +6,15 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerFor, ledgerNameFor } from "../../durable-objects/addresses.ts";
 import type { CastOnlineRequest, CheckInRequest } from "../../durable-objects/voter-ledger.ts";
-import { ledgerCastRequest } from "./helpers/ledger.ts";
+import { ledgerCastRequest, ledgerCheckInRequest } from "./helpers/ledger.ts";
 
 type Policy = "first-wins" | "paper-supersedes";
 
 const castRequest = (electionId: string, voterKey: string, policy: Policy): CastOnlineRequest =>
   ledgerCastRequest(electionId, voterKey, policy);
 
-function checkInRequest(electionId: string, voterKey: string, policy: Policy, stationId = "station-1"): CheckInRequest {
-  return {
-    electionId,
-    voterKey,
-    ballotStyleId: "bs-north",
-    districtId: "district-north",
-    policy,
-    opensAtMs: 0,
-    closesAtMs: Date.now() + 3_600_000,
-    stationId,
-    checkInId: `checkin-${crypto.randomUUID()}`,
-    identity: "id-card",
-  };
-}
+const checkInRequest = (electionId: string, voterKey: string, policy: Policy, stationId?: string): CheckInRequest =>
+  ledgerCheckInRequest(electionId, voterKey, policy, stationId);
 
 describe("check-in under first-wins", () => {
   it("an online ballot refuses the check-in; a check-in refuses a later online ballot", async () => {
